@@ -1,0 +1,1 @@
+"""smlmLP: point-spread functions measured from raw blinking SMLM movies."""
