@@ -1,0 +1,129 @@
+"""Per-channel normalisation of parameters.
+
+A user gives one pixel size for every channel, a ``(y, x)`` pair, or one value
+per channel; the computations need one ``(y, x)`` pair per channel. ``Config``
+does that translation once, with errors that name the argument.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from numbers import Real
+from typing import Any
+
+PixelSize = tuple[float, float]
+
+
+def _positive_size(value: Any, argument: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, Real):
+        raise ValueError(f"{argument}: expected a pixel size in nm, got {value!r}")
+    size = float(value)
+    if not math.isfinite(size) or size <= 0:
+        raise ValueError(f"{argument}: pixel sizes must be positive and finite, got {value!r}")
+    return size
+
+
+def _pair(value: Any, argument: str) -> PixelSize:
+    """One channel's pixel size: a scalar or a ``(y, x)`` pair."""
+    if isinstance(value, Real) and not isinstance(value, bool):
+        size = _positive_size(value, argument)
+        return (size, size)
+    if isinstance(value, Sequence) and not isinstance(value, str) and len(value) == 2:
+        return (_positive_size(value[0], argument), _positive_size(value[1], argument))
+    raise ValueError(f"{argument}: expected a scalar or a (y, x) pair in nm, got {value!r}")
+
+
+def _is_scalar(value: Any) -> bool:
+    return isinstance(value, Real) and not isinstance(value, bool)
+
+
+def normalise_pixels_nm(
+    value: Any, n_channels: int, name: str = "channels_pixels_nm"
+) -> list[PixelSize]:
+    """One ``(y, x)`` pixel size in nm per channel.
+
+    Parameters
+    ----------
+    value : float, (float, float) or sequence
+        A scalar (square pixels, every channel), a ``(y, x)`` pair (every channel)
+        or a sequence holding one scalar or one pair per channel. A sequence of
+        two numbers is always read as one ``(y, x)`` pair; for two channels with
+        different square pixels write ``[(100, 100), (110, 110)]``.
+    n_channels : int
+        Number of channels.
+    name : str, optional
+        Argument name used in error messages.
+
+    Returns
+    -------
+    list of (float, float)
+
+    Raises
+    ------
+    ValueError
+        For any other form, a length that does not match ``n_channels``, zero,
+        negative or non-finite sizes.
+
+    Examples
+    --------
+    >>> normalise_pixels_nm(100, 2)
+    [(100.0, 100.0), (100.0, 100.0)]
+    >>> normalise_pixels_nm((120, 100), 1)
+    [(120.0, 100.0)]
+    >>> normalise_pixels_nm([100, (110, 105), 90], 3)
+    [(100.0, 100.0), (110.0, 105.0), (90.0, 90.0)]
+    """
+    if isinstance(value, bool) or n_channels < 1:
+        raise ValueError(f"{name}: expected pixel sizes in nm, got {value!r}")
+    if _is_scalar(value):
+        return [_pair(value, name)] * n_channels
+    if hasattr(value, "tolist"):  # numpy arrays and scalars
+        value = value.tolist()
+        if _is_scalar(value):
+            return [_pair(value, name)] * n_channels
+    if not isinstance(value, Sequence) or isinstance(value, str):
+        raise ValueError(
+            f"{name}: expected a scalar, a (y, x) pair or one per channel, got {value!r}"
+        )
+    if len(value) == 2 and all(_is_scalar(item) for item in value):
+        return [_pair(value, name)] * n_channels
+    if len(value) != n_channels:
+        raise ValueError(
+            f"{name}: got {len(value)} pixel sizes for {n_channels} channel(s); give one "
+            "scalar or (y, x) pair for all channels, or exactly one per channel"
+        )
+    return [_pair(item, f"{name}[{index}]") for index, item in enumerate(value)]
+
+
+@dataclass
+class Config:
+    """Parameters of a multi-channel computation, normalised per channel.
+
+    Parameters
+    ----------
+    n_channels : int
+        Number of channels.
+    channels_pixels_nm : float, (float, float) or sequence, optional
+        Pixel size(s) in nm, any form accepted by :func:`normalise_pixels_nm`.
+
+    Attributes
+    ----------
+    pixels_nm : list of (float, float)
+        One ``(y, x)`` pixel size per channel.
+
+    Examples
+    --------
+    >>> Config(2, channels_pixels_nm=[(100.0, 100.0), (110.0, 110.0)]).pixels_nm
+    [(100.0, 100.0), (110.0, 110.0)]
+    """
+
+    n_channels: int
+    channels_pixels_nm: Any = 100.0
+    pixels_nm: list[PixelSize] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.pixels_nm = normalise_pixels_nm(self.channels_pixels_nm, self.n_channels)
+
+    normalise_pixels_nm = staticmethod(normalise_pixels_nm)

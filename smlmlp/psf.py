@@ -1,0 +1,393 @@
+"""From a fluctuation autocorrelation to a PSF, its Gaussian fit and its spline.
+
+Model
+-----
+A blinking emitter contributes to the mean fluctuation autocorrelation (AC) the
+autocorrelation of its pixel-integrated PSF. For a rotated elliptical Gaussian
+PSF with covariance ``S`` (nm^2) and pixels of ``py x px`` nm, the expected AC at
+the integer lag ``l`` is exactly::
+
+    AC(l) = A * integral tent_x(u) tent_y(v) exp(-(l - w)^T S^-1 (l - w) / 4) du dv + B
+
+with ``w = (u, v)``, ``tent`` the autocorrelation of one pixel (a triangle of
+half-width one pixel) and ``B`` a constant (global intensity fluctuations). The
+integral is evaluated with Gauss-Legendre nodes on each half of the triangles.
+
+The zero-lag value carries the white (shot, read, EM-excess) noise and the
+central row and column carry row/column-correlated camera noise, so the fit
+ignores them. The PSF image follows the documented transform
+
+    PSF = centred real part of IFFT( sqrt| FFT(AC) | )
+
+applied to the autocorrelation whose central row and column have been replaced
+by the fitted model (otherwise the zero-lag noise spreads over the whole PSF).
+The reported widths come from a fit of the PSF image, off its central row and
+column, with the model passed through the same transform, so the square root
+of an aliased spectrum, the pixel integration and the crop bias nothing.
+
+Angle convention: the Gaussian is evaluated at ``x' = x cos t - y sin t``,
+``y' = x sin t + y cos t`` (x the column and y the row offset from the centre)
+as ``exp(-x'^2 / (2 sigx^2) - y'^2 / (2 sigy^2))``, with ``t`` in [0, 90) degrees.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import interpolate, optimize
+
+#: Gauss-Legendre nodes and weights on [0, 1] for the pixel-triangle integrals.
+_NODES, _WEIGHTS = np.polynomial.legendre.leggauss(6)
+_NODES = 0.5 * (_NODES + 1.0)
+_WEIGHTS = 0.5 * _WEIGHTS
+#: Minimum ratio of the fitted AC peak to the residual noise for a PSF to count as found.
+MIN_SIGNAL_TO_NOISE = 8.0
+#: Smallest width accepted, in pixels; below this the AC holds no usable shape.
+MIN_SIGMA_PIX = 0.3
+
+
+@dataclass
+class PsfEstimate:
+    """The PSF of one channel and everything derived on the way.
+
+    Attributes
+    ----------
+    ac : ndarray
+        Cropped fluctuation autocorrelation (ADU^2), zero lag at the centre.
+    psf : ndarray
+        PSF image on the crop grid, normalised to a peak of 1.
+    fit : ndarray
+        Fitted Gaussian model on the crop grid, on the same scale as ``psf``.
+    spline : ndarray
+        Cubic interpolating spline of ``psf`` evaluated on the crop grid.
+    sigx, sigy : float
+        Gaussian widths in nm along the rotated x and y axes (NaN when no PSF was
+        found).
+    theta : float
+        Rotation angle in degrees, in [0, 90).
+    tx, ty : ndarray
+        Spline knots along x (columns) and y (rows), in nm from the centre.
+    coeffs : ndarray
+        Spline coefficients, shape ``(len(ty) - 4, len(tx) - 4)``.
+    pixel_nm : tuple of float
+        ``(y, x)`` pixel size in nm.
+    valid : bool
+        Whether a PSF was found (False for pure noise).
+    """
+
+    ac: np.ndarray
+    psf: np.ndarray
+    fit: np.ndarray
+    spline: np.ndarray
+    sigx: float
+    sigy: float
+    theta: float
+    tx: np.ndarray
+    ty: np.ndarray
+    coeffs: np.ndarray
+    pixel_nm: tuple[float, float]
+    valid: bool
+
+    @property
+    def psf_sigma(self) -> float:
+        """Effective width ``sqrt(sigx * sigy)`` in nm."""
+        return math.sqrt(self.sigx * self.sigy)
+
+
+# ---------------------------------------------------------------------- geometry
+def lag_grid(size: int, pixel_nm: tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:
+    """Column (x) and row (y) offsets in nm of a ``size x size`` grid centred on zero.
+
+    Examples
+    --------
+    >>> x, y = lag_grid(3, (100.0, 50.0))
+    >>> x[0].tolist(), y[:, 0].tolist()
+    ([-50.0, 0.0, 50.0], [-100.0, 0.0, 100.0])
+    """
+    half = size // 2
+    offsets = np.arange(-half, half + 1, dtype=np.float64)
+    y, x = np.meshgrid(offsets * pixel_nm[0], offsets * pixel_nm[1], indexing="ij")
+    return x, y
+
+
+def covariance_from_widths(sigx: float, sigy: float, theta_deg: float) -> np.ndarray:
+    """Covariance matrix (x, y order) of the Gaussian of the module's convention.
+
+    Examples
+    --------
+    >>> (np.round(covariance_from_widths(2.0, 1.0, 90.0), 12) + 0.0).tolist()
+    [[1.0, 0.0], [0.0, 4.0]]
+    """
+    c, s = math.cos(math.radians(theta_deg)), math.sin(math.radians(theta_deg))
+    rotation = np.array([[c, -s], [s, c]])
+    return rotation.T @ np.diag([sigx**2, sigy**2]) @ rotation
+
+
+def widths_from_covariance(covariance: np.ndarray) -> tuple[float, float, float]:
+    """``(sigx, sigy, theta_deg)`` with theta in [0, 90) for a covariance matrix.
+
+    Examples
+    --------
+    >>> [round(v, 9) for v in widths_from_covariance(covariance_from_widths(3.0, 2.0, 30.0))]
+    [3.0, 2.0, 30.0]
+    >>> [round(v, 9) for v in widths_from_covariance(covariance_from_widths(2.0, 3.0, 120.0))]
+    [3.0, 2.0, 30.0]
+    """
+    a, b, d = covariance[0, 0], covariance[0, 1], covariance[1, 1]
+    mean, spread = 0.5 * (a + d), 0.5 * math.hypot(a - d, 2.0 * b)
+    major, minor = math.sqrt(mean + spread), math.sqrt(max(mean - spread, 0.0))
+    theta = 0.5 * math.degrees(math.atan2(-2.0 * b, a - d))
+    if theta < 0.0:
+        theta += 90.0
+        major, minor = minor, major
+    if theta >= 90.0:
+        theta -= 90.0
+        major, minor = minor, major
+    return major, minor, theta
+
+
+def _covariance_from_parameters(parameters: np.ndarray) -> np.ndarray:
+    """Log-Cholesky parameters -> covariance (positive definite by construction)."""
+    lower = np.array([[math.exp(parameters[0]), 0.0], [parameters[1], math.exp(parameters[2])]])
+    return lower @ lower.T
+
+
+def _parameters_from_covariance(covariance: np.ndarray) -> np.ndarray:
+    lower = np.linalg.cholesky(covariance)
+    return np.array([math.log(lower[0, 0]), lower[1, 0], math.log(lower[1, 1])])
+
+
+# ------------------------------------------------------------------------ models
+def gaussian_autocorrelation(
+    covariance: np.ndarray, x: np.ndarray, y: np.ndarray, pixel_nm: tuple[float, float]
+) -> np.ndarray:
+    """Autocorrelation of a pixel-integrated Gaussian PSF at the lags ``(x, y)``.
+
+    Unit amplitude: the value tends to 1 at zero lag for PSFs much wider than a
+    pixel.
+
+    Parameters
+    ----------
+    covariance : ndarray
+        2x2 covariance of the PSF in nm^2, (x, y) order.
+    x, y : ndarray
+        Lags in nm (columns, rows).
+    pixel_nm : tuple of float
+        ``(y, x)`` pixel size in nm.
+
+    Returns
+    -------
+    ndarray
+        Same shape as ``x``.
+    """
+    precision = np.linalg.inv(covariance) / 4.0
+    nodes_x = np.concatenate([_NODES, -_NODES]) * pixel_nm[1]
+    nodes_y = np.concatenate([_NODES, -_NODES]) * pixel_nm[0]
+    weights = np.concatenate([(1.0 - _NODES) * _WEIGHTS] * 2)
+    dx = x[..., None, None] - nodes_x[:, None]
+    dy = y[..., None, None] - nodes_y[None, :]
+    exponent = precision[0, 0] * dx**2 + 2.0 * precision[0, 1] * dx * dy + precision[1, 1] * dy**2
+    values = np.exp(-exponent)
+    return np.einsum("...ij,i,j->...", values, weights, weights)
+
+
+def psf_from_autocorrelation(ac: np.ndarray) -> np.ndarray:
+    """Centred real part of ``IFFT(sqrt|FFT(AC)|)`` for an odd square crop.
+
+    Examples
+    --------
+    >>> x, y = lag_grid(21, (1.0, 1.0))
+    >>> psf = psf_from_autocorrelation(np.exp(-(x**2 + y**2) / 8.0))
+    >>> int(np.argmax(psf)) == 21 * 10 + 10
+    True
+    """
+    spectrum = np.fft.fft2(np.fft.ifftshift(ac))
+    return np.fft.fftshift(np.fft.ifft2(np.sqrt(np.abs(spectrum))).real)
+
+
+def gaussian_image(
+    sigx: float, sigy: float, theta_deg: float, x: np.ndarray, y: np.ndarray
+) -> np.ndarray:
+    """Rotated Gaussian of the module's convention, peak 1, at offsets ``(x, y)`` nm."""
+    c, s = math.cos(math.radians(theta_deg)), math.sin(math.radians(theta_deg))
+    xr = x * c - y * s
+    yr = x * s + y * c
+    return np.exp(-(xr**2) / (2.0 * sigx**2) - yr**2 / (2.0 * sigy**2))
+
+
+# ---------------------------------------------------------------------- fitting
+def _off_centre_mask(size: int) -> np.ndarray:
+    """The documented fit mask ``(Y != 0) & (X != 0)``."""
+    offsets = np.arange(size) - size // 2
+    return (offsets[:, None] != 0) & (offsets[None, :] != 0)
+
+
+def _linear_fit(design: np.ndarray, data: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Least-squares amplitude and offset; returns (coefficients, residual)."""
+    coefficients, *_ = np.linalg.lstsq(design, data, rcond=None)
+    return coefficients, data - design @ coefficients
+
+
+@dataclass
+class _ProfileFit:
+    covariance: np.ndarray
+    amplitude: float
+    offset: float
+    residual_rms: float
+
+
+def _fit_profile(model, data: np.ndarray, mask: np.ndarray, start: np.ndarray) -> _ProfileFit:
+    """Fit ``amplitude * model(covariance) + offset`` on ``mask`` (variable projection)."""
+    target = data[mask]
+    ones = np.ones_like(target)
+
+    def residual(parameters: np.ndarray) -> np.ndarray:
+        shape = model(_covariance_from_parameters(parameters))[mask]
+        return _linear_fit(np.column_stack([shape, ones]), target)[1]
+
+    result = optimize.least_squares(residual, start, method="lm", x_scale="jac", max_nfev=400)
+    covariance = _covariance_from_parameters(result.x)
+    shape = model(covariance)[mask]
+    (amplitude, offset), rest = _linear_fit(np.column_stack([shape, ones]), target)
+    rms = float(np.sqrt(np.mean(rest**2)))
+    return _ProfileFit(covariance, float(amplitude), float(offset), rms)
+
+
+def _isotropic_start(model, data: np.ndarray, mask: np.ndarray, pixel: float, size: int):
+    """Best isotropic width on a coarse grid, as log-Cholesky parameters."""
+    target = data[mask]
+    ones = np.ones_like(target)
+    best, best_cost = None, np.inf
+    for sigma in np.geomspace(0.25 * pixel, 0.25 * size * pixel, 40):
+        shape = model(np.eye(2) * sigma**2)[mask]
+        coefficients, rest = _linear_fit(np.column_stack([shape, ones]), target)
+        cost = float(rest @ rest)
+        if coefficients[0] > 0 and cost < best_cost:
+            best, best_cost = sigma, cost
+    sigma = best if best is not None else pixel
+    return _parameters_from_covariance(np.eye(2) * sigma**2)
+
+
+def _invalid(reason: str, name: str) -> None:
+    warnings.warn(f"{name}: no PSF found ({reason}); widths are NaN", RuntimeWarning, stacklevel=3)
+
+
+# ---------------------------------------------------------------------- spline
+def fit_spline(psf: np.ndarray, pixel_nm: tuple[float, float]):
+    """Cubic interpolating spline of ``psf`` in nm coordinates.
+
+    Returns
+    -------
+    tuple
+        ``(tx, ty, coeffs)`` with ``coeffs`` of shape ``(len(ty) - 4, len(tx) - 4)``.
+    """
+    x, y = lag_grid(psf.shape[0], pixel_nm)
+    spline = interpolate.RectBivariateSpline(y[:, 0], x[0], psf, kx=3, ky=3, s=0)
+    ty, tx = spline.get_knots()
+    coeffs = spline.get_coeffs().reshape(len(ty) - 4, len(tx) - 4)
+    return tx, ty, coeffs
+
+
+def evaluate_spline(
+    tx: np.ndarray, ty: np.ndarray, coeffs: np.ndarray, x_nm: np.ndarray, y_nm: np.ndarray
+) -> np.ndarray:
+    """Evaluate a spline from :func:`fit_spline` on the grid ``y_nm x x_nm``.
+
+    Parameters
+    ----------
+    tx, ty : ndarray
+        Knots along x (columns) and y (rows), nm.
+    coeffs : ndarray
+        Coefficients, shape ``(len(ty) - 4, len(tx) - 4)``.
+    x_nm, y_nm : ndarray
+        Increasing 1-D coordinates in nm.
+
+    Returns
+    -------
+    ndarray
+        Shape ``(len(y_nm), len(x_nm))``.
+    """
+    tck = [np.asarray(ty), np.asarray(tx), np.asarray(coeffs).ravel(), 3, 3]
+    return interpolate.bisplev(np.asarray(y_nm, float), np.asarray(x_nm, float), tck)
+
+
+# --------------------------------------------------------------------- estimate
+def estimate_psf(
+    ac: np.ndarray, pixel_nm: tuple[float, float] = (100.0, 100.0), *, name: str = "channel 0"
+) -> PsfEstimate:
+    """PSF, Gaussian fit and spline from a cropped fluctuation autocorrelation.
+
+    Parameters
+    ----------
+    ac : ndarray
+        Square autocorrelation crop of odd size, zero lag at the centre (from
+        :meth:`smlmlp.spectra.SpectrumAccumulator.autocorrelation`).
+    pixel_nm : tuple of float, optional
+        ``(y, x)`` pixel size in nm.
+    name : str, optional
+        Channel name for warnings.
+
+    Returns
+    -------
+    PsfEstimate
+        With NaN widths and a ``RuntimeWarning`` when the autocorrelation holds
+        no significant PSF (pure noise).
+    """
+    ac = np.asarray(ac, dtype=np.float64)
+    size = ac.shape[0]
+    if ac.ndim != 2 or ac.shape[1] != size or size % 2 == 0:
+        raise ValueError(f"{name}: the autocorrelation crop must be square and odd, got {ac.shape}")
+    pixel_nm = (float(pixel_nm[0]), float(pixel_nm[1]))
+    x, y = lag_grid(size, pixel_nm)
+    mask = _off_centre_mask(size)
+    pixel = math.sqrt(pixel_nm[0] * pixel_nm[1])
+
+    def ac_model(covariance: np.ndarray) -> np.ndarray:
+        return gaussian_autocorrelation(covariance, x, y, pixel_nm)
+
+    start = _isotropic_start(ac_model, ac, mask, pixel, size)
+    ac_fit = _fit_profile(ac_model, ac, mask, start)
+    ac_model_image = ac_fit.amplitude * ac_model(ac_fit.covariance) + ac_fit.offset
+    peak = ac_fit.amplitude * float(ac_model(ac_fit.covariance).max())
+    signal_to_noise = peak / ac_fit.residual_rms if ac_fit.residual_rms > 0 else np.inf
+
+    cleaned = np.where(mask, ac, ac_model_image)
+    psf = psf_from_autocorrelation(cleaned)
+    fit = psf_from_autocorrelation(ac_model_image)
+    scale = float(fit.max()) if ac_fit.amplitude > 0 else float(psf.max())
+    if scale > 0:
+        psf, fit = psf / scale, fit / scale
+    sigx, sigy, theta = widths_from_covariance(ac_fit.covariance)
+
+    reason = None
+    if not ac_fit.amplitude > 0:
+        reason = "the autocorrelation has no positive peak"
+    elif signal_to_noise < MIN_SIGNAL_TO_NOISE:
+        reason = f"autocorrelation peak only {signal_to_noise:.1f} times its noise"
+    elif min(sigx, sigy) < MIN_SIGMA_PIX * min(pixel_nm):
+        reason = "the fitted width is far below one pixel"
+    elif max(sigx, sigy) > size * min(pixel_nm) / 6.0:
+        reason = "the fitted width does not fit in the crop; raise crop_pix"
+    if reason is not None:
+        _invalid(reason, name)
+        sigx = sigy = theta = float("nan")
+
+    tx, ty, coeffs = fit_spline(psf, pixel_nm)
+    spline = evaluate_spline(tx, ty, coeffs, x[0], y[:, 0])
+    return PsfEstimate(
+        ac=ac,
+        psf=psf,
+        fit=fit,
+        spline=spline,
+        sigx=float(sigx),
+        sigy=float(sigy),
+        theta=float(theta),
+        tx=tx,
+        ty=ty,
+        coeffs=coeffs,
+        pixel_nm=pixel_nm,
+        valid=reason is None,
+    )

@@ -1,0 +1,384 @@
+"""Streaming accumulation of frame power spectra.
+
+Everything the spatial autocorrelation needs from a movie is a few sums over
+frames: the frame count, the sum of the frame spectra and the sum of the frame
+power spectra. Sums split and merge exactly, so the same accumulator serves a
+chunk in memory, a GPU batch and a cluster job holding a range of frames.
+
+The mean autocorrelation of the temporal fluctuations ``f_t - mean_t(f)`` is the
+inverse FFT of their mean power spectrum::
+
+    sum_t |F(f_t - m)|^2 = sum_t |F(f_t)|^2 - |sum_t F(f_t)|^2 / n
+
+To avoid cancellation, frames are shifted by a fixed reference image (by default
+the mean of the first chunk) before the FFT; the identity holds for any shift.
+Sums are kept in float64; the per-frame FFT runs in float32.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .backend import Backend, get_backend
+from .computer import chunk_frames as default_chunk_frames
+
+FORMAT_VERSION = 1
+ProgressCallback = Callable[[int, int], None]
+
+
+def crop_size(crop_pix: int) -> int:
+    """Effective (odd) side of the square crop centred on zero lag.
+
+    Examples
+    --------
+    >>> crop_size(41), crop_size(40)
+    (41, 41)
+    """
+    return 2 * (int(crop_pix) // 2) + 1
+
+
+class SpectrumAccumulator:
+    """Sums over frames from which the fluctuation autocorrelation follows.
+
+    Parameters
+    ----------
+    frame_shape : tuple of int
+        ``(height, width)`` of the frames.
+    cuda : bool, optional
+        Keep the sums and do the FFTs on the GPU (CuPy).
+    parallel : bool, optional
+        On the CPU, run the FFTs on every available core.
+    reference : ndarray, optional
+        Image subtracted from every frame before its FFT, to limit cancellation.
+        The result does not depend on it (up to rounding). By default the mean of
+        the first chunk added. Accumulators fed the same reference give sums that
+        merge without any conversion.
+    name : str, optional
+        Channel name used in error messages.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> movie = rng.poisson(100, size=(40, 32, 32)).astype(np.uint16)
+    >>> whole = SpectrumAccumulator((32, 32))
+    >>> whole.add(movie)
+    >>> parts = SpectrumAccumulator((32, 32))
+    >>> parts.add(movie[:15])
+    >>> other = SpectrumAccumulator((32, 32))
+    >>> other.add(movie[15:])
+    >>> _ = parts.merge(other)
+    >>> merged, direct = parts.autocorrelation(9), whole.autocorrelation(9)
+    >>> bool(np.abs(merged - direct).max() < 1e-6 * direct.max())
+    True
+    """
+
+    def __init__(
+        self,
+        frame_shape: tuple[int, int],
+        *,
+        cuda: bool = False,
+        parallel: bool = False,
+        reference: Any = None,
+        name: str = "channel 0",
+    ) -> None:
+        height, width = (int(size) for size in frame_shape)
+        if height < 1 or width < 1:
+            raise ValueError(f"{name}: frame shape must be positive, got {frame_shape!r}")
+        self.frame_shape = (height, width)
+        self.name = name
+        self.backend: Backend = get_backend(cuda=cuda, parallel=parallel)
+        self.n_frames = 0
+        xp = self.backend.xp
+        half = (height, width // 2 + 1)
+        self._sum_spectrum = xp.zeros(half, dtype=np.complex128)
+        self._sum_power = xp.zeros(half, dtype=np.float64)
+        self._reference = None
+        if reference is not None:
+            self._reference = self._check_reference(reference)
+
+    # ------------------------------------------------------------------ input
+    def _check_reference(self, reference: Any) -> Any:
+        reference = self.backend.asarray(reference, dtype=np.float32)
+        if tuple(reference.shape) != self.frame_shape:
+            raise ValueError(
+                f"{self.name}: reference image has shape {tuple(reference.shape)}, "
+                f"frames have {self.frame_shape}"
+            )
+        return reference
+
+    def _check_finite(self, chunk: Any) -> None:
+        xp = self.backend.xp
+        bad = ~xp.isfinite(chunk)
+        n_bad = int(bad.sum())
+        if n_bad:
+            frame, row, column = (int(i) for i in xp.argwhere(bad)[0])
+            raise ValueError(
+                f"{self.name}: {n_bad} NaN or infinite pixel(s) in frames "
+                f"{self.n_frames}..{self.n_frames + chunk.shape[0] - 1}; first at frame "
+                f"{self.n_frames + frame}, row {row}, column {column}"
+            )
+
+    def add(self, frames: Any) -> None:
+        """Add a chunk of frames of shape ``(n, height, width)``."""
+        xp = self.backend.xp
+        chunk = self.backend.asarray(frames)
+        if chunk.ndim == 2:
+            chunk = chunk[None]
+        if chunk.ndim != 3 or tuple(chunk.shape[1:]) != self.frame_shape:
+            raise ValueError(
+                f"{self.name}: expected frames of shape (n, {self.frame_shape[0]}, "
+                f"{self.frame_shape[1]}), got {tuple(chunk.shape)}"
+            )
+        if chunk.shape[0] == 0:
+            return
+        if chunk.dtype.kind in "fc":
+            self._check_finite(chunk)
+        if chunk.dtype.kind not in "uif":
+            raise TypeError(f"{self.name}: frames must be real numbers, got dtype {chunk.dtype}")
+        shifted = chunk.astype(np.float32)
+        if self._reference is None:
+            self._reference = xp.mean(chunk, axis=0, dtype=np.float64).astype(np.float32)
+        shifted -= self._reference
+        spectrum = self.backend.rfft2(shifted)
+        del shifted
+        self._sum_spectrum += xp.sum(spectrum, axis=0, dtype=np.complex128)
+        power = spectrum.real**2
+        power += spectrum.imag**2
+        self._sum_power += xp.sum(power, axis=0, dtype=np.float64)
+        self.n_frames += int(chunk.shape[0])
+
+    # ------------------------------------------------------------------ merge
+    def merge(self, other: SpectrumAccumulator) -> SpectrumAccumulator:
+        """Add the frames summed in ``other`` (exact; in place, returns ``self``)."""
+        if other.frame_shape != self.frame_shape:
+            raise ValueError(
+                f"cannot merge accumulators of frame shapes {self.frame_shape} "
+                f"and {other.frame_shape}"
+            )
+        if other.n_frames == 0:
+            return self
+        xp = self.backend.xp
+        other_spectrum = self.backend.asarray(other.backend.to_numpy(other._sum_spectrum))
+        other_power = self.backend.asarray(other.backend.to_numpy(other._sum_power))
+        other_reference = self.backend.asarray(other.backend.to_numpy(other._reference))
+        if self._reference is None:
+            self._reference = other_reference.copy()
+        elif not bool(xp.array_equal(other_reference, self._reference)):
+            # F(f - r_self) = F(f - r_other) + D with D = F(r_other - r_self)
+            difference = other_reference.astype(np.float64) - self._reference.astype(np.float64)
+            shift = self.backend.rfft2(difference)
+            other_power = (
+                other_power
+                + 2.0 * (xp.conj(shift) * other_spectrum).real
+                + other.n_frames * (shift.real**2 + shift.imag**2)
+            )
+            other_spectrum = other_spectrum + other.n_frames * shift
+        self._sum_spectrum += other_spectrum
+        self._sum_power += other_power
+        self.n_frames += other.n_frames
+        return self
+
+    # ----------------------------------------------------------------- output
+    def fluctuation_power(self) -> Any:
+        """Summed power spectrum of the temporal fluctuations (half spectrum)."""
+        if self.n_frames < 2:
+            raise ValueError(
+                f"{self.name}: at least 2 frames are needed, got {self.n_frames}"
+            )
+        xp = self.backend.xp
+        power = self._sum_power - (
+            self._sum_spectrum.real**2 + self._sum_spectrum.imag**2
+        ) / self.n_frames
+        return xp.maximum(power, 0.0)
+
+    def fluctuation_variance(self) -> float:
+        """Mean temporal variance per pixel (ADU^2): the autocorrelation at zero lag."""
+        height, width = self.frame_shape
+        ac = self.backend.irfft2(self.fluctuation_power(), self.frame_shape)
+        return float(ac[0, 0]) / (height * width * (self.n_frames - 1))
+
+    def autocorrelation(self, crop_pix: int) -> np.ndarray:
+        """Mean spatial autocorrelation of the temporal fluctuations, cropped.
+
+        Parameters
+        ----------
+        crop_pix : int
+            Crop size; the crop has ``2 * (crop_pix // 2) + 1`` pixels per side,
+            zero lag at its centre.
+
+        Returns
+        -------
+        ndarray of float64
+            Autocovariance per pixel (ADU^2) at lags ``-r..r`` in y (rows) and x
+            (columns), ``r = crop_pix // 2``, averaged over frames (n - 1 degrees
+            of freedom).
+
+        Notes
+        -----
+        The FFT gives the circular autocorrelation, in which a lag ``l`` pairs only
+        ``(H - |ly|) (W - |lx|)`` pixels with a neighbour inside the frame; the
+        pairs across the frame edge are uncorrelated. Dividing by the overlap
+        fraction ``(1 - |ly| / H) (1 - |lx| / W)`` makes it the unbiased
+        autocovariance of a field that extends beyond the frame, as a sample does
+        beyond the camera's field of view.
+        """
+        size = crop_size(crop_pix)
+        height, width = self.frame_shape
+        if size > height or size > width:
+            raise ValueError(
+                f"{self.name}: frames of {height}x{width} pixels are smaller than the "
+                f"{size}x{size} crop; lower crop_pix"
+            )
+        xp = self.backend.xp
+        ac = self.backend.irfft2(self.fluctuation_power(), self.frame_shape)
+        half = size // 2
+        rows = xp.arange(-half, half + 1) % height
+        columns = xp.arange(-half, half + 1) % width
+        crop = ac[rows[:, None], columns[None, :]]
+        crop = self.backend.to_numpy(crop).astype(np.float64)
+        lags = np.arange(-half, half + 1)
+        overlap = np.outer(1.0 - np.abs(lags) / height, 1.0 - np.abs(lags) / width)
+        return crop / (height * width * (self.n_frames - 1) * overlap)
+
+    # -------------------------------------------------------------- save/load
+    def state(self) -> dict[str, np.ndarray]:
+        """The sums as host arrays (what :meth:`save` writes)."""
+        to_numpy = self.backend.to_numpy
+        reference = self._reference
+        return {
+            "format_version": np.array(FORMAT_VERSION),
+            "frame_shape": np.array(self.frame_shape),
+            "n_frames": np.array(self.n_frames),
+            "sum_spectrum": to_numpy(self._sum_spectrum),
+            "sum_power": to_numpy(self._sum_power),
+            "reference": (
+                np.zeros(self.frame_shape, np.float32) if reference is None else to_numpy(reference)
+            ),
+        }
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the sums to an ``.npz`` file, whole or not at all."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(
+            dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
+        )
+        try:
+            with os.fdopen(handle, "wb") as stream:
+                np.savez(stream, **self.state())
+            os.replace(temporary, path)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+
+    @classmethod
+    def load(
+        cls, path: str | os.PathLike[str], *, cuda: bool = False, parallel: bool = False
+    ) -> SpectrumAccumulator:
+        """Read sums written by :meth:`save`."""
+        try:
+            with np.load(path) as data:
+                version = int(data["format_version"])
+                if version != FORMAT_VERSION:
+                    raise ValueError(f"{path}: unsupported accumulator format {version}")
+                accumulator = cls(
+                    tuple(int(v) for v in data["frame_shape"]),
+                    cuda=cuda,
+                    parallel=parallel,
+                    name=Path(path).stem,
+                )
+                accumulator.n_frames = int(data["n_frames"])
+                backend = accumulator.backend
+                accumulator._sum_spectrum = backend.asarray(data["sum_spectrum"])
+                accumulator._sum_power = backend.asarray(data["sum_power"])
+                if accumulator.n_frames:
+                    accumulator._reference = backend.asarray(data["reference"])
+        except (KeyError, OSError, ValueError) as error:
+            raise ValueError(f"{path}: not a readable spectrum accumulator ({error})") from error
+        return accumulator
+
+
+def accumulate_spectrum(
+    stack: Any,
+    *,
+    start: int = 0,
+    stop: int | None = None,
+    chunk_frames: int | None = None,
+    cuda: bool = False,
+    parallel: bool = False,
+    reference: Any = None,
+    progress: ProgressCallback | None = None,
+    name: str = "channel 0",
+) -> SpectrumAccumulator:
+    """Stream frames ``start..stop`` of a stack into a :class:`SpectrumAccumulator`.
+
+    The next chunk is read in a background thread while the current one is
+    transformed, so file reading and FFTs overlap. Memory does not grow with the
+    number of frames: at most two chunks are held at once.
+
+    Parameters
+    ----------
+    stack : array-like
+        ``(n_frames, height, width)`` stack supporting frame slicing: ndarray,
+        memmap or :class:`smlmlp.loading.TiffMovie`.
+    start, stop : int, optional
+        Frame range (``stop=None``: to the end).
+    chunk_frames : int, optional
+        Frames per chunk; by default from :func:`smlmlp.computer.chunk_frames`.
+    cuda, parallel : bool, optional
+        Backend choice, see :func:`smlmlp.backend.get_backend`.
+    reference : ndarray, optional
+        Reference image, see :class:`SpectrumAccumulator`.
+    progress : callable, optional
+        Called as ``progress(frames_done, frames_total)`` after each chunk.
+    name : str, optional
+        Channel name used in error messages.
+
+    Returns
+    -------
+    SpectrumAccumulator
+
+    Examples
+    --------
+    >>> movie = np.random.default_rng(1).poisson(50, size=(30, 16, 16))
+    >>> accumulate_spectrum(movie, chunk_frames=7).n_frames
+    30
+    """
+    n_total = int(stack.shape[0])
+    stop = n_total if stop is None else int(stop)
+    if not 0 <= int(start) <= stop <= n_total:
+        raise ValueError(f"{name}: invalid frame range {start}..{stop} of {n_total} frames")
+    frame_shape = (int(stack.shape[1]), int(stack.shape[2]))
+    if chunk_frames is None:
+        chunk_frames = default_chunk_frames(frame_shape, cuda=cuda)
+    if int(chunk_frames) < 1:
+        raise ValueError(f"chunk_frames must be at least 1, got {chunk_frames}")
+    chunk_frames = int(chunk_frames)
+    accumulator = SpectrumAccumulator(
+        frame_shape, cuda=cuda, parallel=parallel, reference=reference, name=name
+    )
+    bounds = [(a, min(a + chunk_frames, stop)) for a in range(int(start), stop, chunk_frames)]
+    if not bounds:
+        return accumulator
+
+    def read(bound: tuple[int, int]) -> np.ndarray:
+        return np.asarray(stack[bound[0] : bound[1]])
+
+    with ThreadPoolExecutor(max_workers=1) as reader:
+        pending = reader.submit(read, bounds[0])
+        for index in range(len(bounds)):
+            chunk = pending.result()
+            if index + 1 < len(bounds):
+                pending = reader.submit(read, bounds[index + 1])
+            accumulator.add(chunk)
+            del chunk
+            if progress is not None:
+                progress(accumulator.n_frames, stop - int(start))
+    return accumulator
