@@ -20,10 +20,14 @@ ignores them. The PSF image follows the documented transform
     PSF = centred real part of IFFT( sqrt| FFT(AC) | )
 
 applied to the autocorrelation whose central row and column have been replaced
-by the fitted model (otherwise the zero-lag noise spreads over the whole PSF).
-The reported widths come from a fit of the PSF image, off its central row and
-column, with the model passed through the same transform, so the square root
-of an aliased spectrum, the pixel integration and the crop bias nothing.
+by the fitted model (otherwise the zero-lag noise spreads over the whole PSF),
+and whose spatial frequencies below the noise level lean on the model (a
+Wiener weight; otherwise the square root turns noise into a central spike).
+
+The reported widths come from the fit of the autocorrelation, off its central
+row and column, with the exact model above: the square root of a noisy or
+aliased spectrum, the pixel integration and the crop bias nothing. ``fit`` is
+that model passed through the same transform as the PSF image.
 
 Angle convention: the Gaussian is evaluated at ``x' = x cos t - y sin t``,
 ``y' = x sin t + y cos t`` (x the column and y the row offset from the centre)
@@ -194,8 +198,23 @@ def gaussian_autocorrelation(
     return np.einsum("...ij,i,j->...", values, weights, weights)
 
 
-def psf_from_autocorrelation(ac: np.ndarray) -> np.ndarray:
+def psf_from_autocorrelation(
+    ac: np.ndarray, model: np.ndarray | None = None, noise_rms: float = 0.0
+) -> np.ndarray:
     """Centred real part of ``IFFT(sqrt|FFT(AC)|)`` for an odd square crop.
+
+    Parameters
+    ----------
+    ac : ndarray
+        Autocorrelation crop, zero lag at the centre.
+    model : ndarray, optional
+        Fitted model of ``ac``. With ``noise_rms > 0``, each spatial frequency of
+        ``ac`` is blended with the model's by the Wiener weight
+        ``|M|^2 / (|M|^2 + (noise_rms * size)^2)``: where the PSF's spectrum has
+        sunk below the noise, the square root would turn noise into a spike at
+        the PSF centre.
+    noise_rms : float, optional
+        Noise per autocorrelation value (the fit residual).
 
     Examples
     --------
@@ -205,6 +224,11 @@ def psf_from_autocorrelation(ac: np.ndarray) -> np.ndarray:
     True
     """
     spectrum = np.fft.fft2(np.fft.ifftshift(ac))
+    if model is not None and noise_rms > 0:
+        model_spectrum = np.fft.fft2(np.fft.ifftshift(model))
+        signal = np.abs(model_spectrum) ** 2
+        weight = signal / (signal + (noise_rms * ac.shape[0]) ** 2)
+        spectrum = weight * spectrum + (1.0 - weight) * model_spectrum
     return np.fft.fftshift(np.fft.ifft2(np.sqrt(np.abs(spectrum))).real)
 
 
@@ -311,7 +335,9 @@ def evaluate_spline(
         Shape ``(len(y_nm), len(x_nm))``.
     """
     tck = [np.asarray(ty), np.asarray(tx), np.asarray(coeffs).ravel(), 3, 3]
-    return interpolate.bisplev(np.asarray(y_nm, float), np.asarray(x_nm, float), tck)
+    y_nm = np.atleast_1d(np.asarray(y_nm, dtype=np.float64))
+    x_nm = np.atleast_1d(np.asarray(x_nm, dtype=np.float64))
+    return np.asarray(interpolate.bisplev(y_nm, x_nm, tck)).reshape(len(y_nm), len(x_nm))
 
 
 # --------------------------------------------------------------------- estimate
@@ -355,7 +381,7 @@ def estimate_psf(
     signal_to_noise = peak / ac_fit.residual_rms if ac_fit.residual_rms > 0 else np.inf
 
     cleaned = np.where(mask, ac, ac_model_image)
-    psf = psf_from_autocorrelation(cleaned)
+    psf = psf_from_autocorrelation(cleaned, ac_model_image, ac_fit.residual_rms)
     fit = psf_from_autocorrelation(ac_model_image)
     scale = float(fit.max()) if ac_fit.amplitude > 0 else float(psf.max())
     if scale > 0:

@@ -8,11 +8,12 @@ chunk in memory, a GPU batch and a cluster job holding a range of frames.
 The mean autocorrelation of the temporal fluctuations ``f_t - mean_t(f)`` is the
 inverse FFT of their mean power spectrum::
 
-    sum_t |F(f_t - m)|^2 = sum_t |F(f_t)|^2 - |sum_t F(f_t)|^2 / n
+    sum_t |F(f_t - m)|^2 = sum_t |F(f_t)|^2 - |F(sum_t f_t)|^2 / n
 
 To avoid cancellation, frames are shifted by a fixed reference image (by default
 the mean of the first chunk) before the FFT; the identity holds for any shift.
-Sums are kept in float64; the per-frame FFT runs in float32.
+The per-frame FFTs run in float32 and each chunk is reduced in float32; the sums
+over chunks are kept in float64.
 """
 
 from __future__ import annotations
@@ -96,9 +97,8 @@ class SpectrumAccumulator:
         self.backend: Backend = get_backend(cuda=cuda, parallel=parallel)
         self.n_frames = 0
         xp = self.backend.xp
-        half = (height, width // 2 + 1)
-        self._sum_spectrum = xp.zeros(half, dtype=np.complex128)
-        self._sum_power = xp.zeros(half, dtype=np.float64)
+        self._sum_frames = xp.zeros((height, width), dtype=np.float64)
+        self._sum_power = xp.zeros((height, width // 2 + 1), dtype=np.float64)
         self._reference = None
         if reference is not None:
             self._reference = self._check_reference(reference)
@@ -142,17 +142,21 @@ class SpectrumAccumulator:
             self._check_finite(chunk)
         if chunk.dtype.kind not in "uif":
             raise TypeError(f"{self.name}: frames must be real numbers, got dtype {chunk.dtype}")
+        n_chunk = int(chunk.shape[0])
         shifted = chunk.astype(np.float32)
         if self._reference is None:
-            self._reference = xp.mean(chunk, axis=0, dtype=np.float64).astype(np.float32)
-        shifted -= self._reference
+            self._reference = xp.mean(shifted, axis=0, dtype=np.float64).astype(np.float32)
+        xp.subtract(shifted, self._reference, out=shifted)
+        ones = xp.ones(n_chunk, dtype=np.float32)
+        self._sum_frames += (ones @ shifted.reshape(n_chunk, -1)).reshape(self.frame_shape)
         spectrum = self.backend.rfft2(shifted)
         del shifted
-        self._sum_spectrum += xp.sum(spectrum, axis=0, dtype=np.complex128)
-        power = spectrum.real**2
-        power += spectrum.imag**2
-        self._sum_power += xp.sum(power, axis=0, dtype=np.float64)
-        self.n_frames += int(chunk.shape[0])
+        # |F|^2 summed over the chunk in one pass over the interleaved (re, im) floats
+        parts = spectrum.view(np.float32)
+        squares = xp.einsum("tij,tij->ij", parts, parts)
+        self._sum_power += squares[:, 0::2]
+        self._sum_power += squares[:, 1::2]
+        self.n_frames += n_chunk
 
     # ------------------------------------------------------------------ merge
     def merge(self, other: SpectrumAccumulator) -> SpectrumAccumulator:
@@ -165,22 +169,24 @@ class SpectrumAccumulator:
         if other.n_frames == 0:
             return self
         xp = self.backend.xp
-        other_spectrum = self.backend.asarray(other.backend.to_numpy(other._sum_spectrum))
+        other_frames = self.backend.asarray(other.backend.to_numpy(other._sum_frames))
         other_power = self.backend.asarray(other.backend.to_numpy(other._sum_power))
         other_reference = self.backend.asarray(other.backend.to_numpy(other._reference))
         if self._reference is None:
             self._reference = other_reference.copy()
         elif not bool(xp.array_equal(other_reference, self._reference)):
-            # F(f - r_self) = F(f - r_other) + D with D = F(r_other - r_self)
+            # f - r_self = (f - r_other) + d with d = r_other - r_self, so
+            # |F(f - r_self)|^2 = |F(f - r_other)|^2 + 2 Re(conj(D) F(f - r_other)) + |D|^2
             difference = other_reference.astype(np.float64) - self._reference.astype(np.float64)
             shift = self.backend.rfft2(difference)
+            other_spectrum = self.backend.rfft2(other_frames)
             other_power = (
                 other_power
                 + 2.0 * (xp.conj(shift) * other_spectrum).real
                 + other.n_frames * (shift.real**2 + shift.imag**2)
             )
-            other_spectrum = other_spectrum + other.n_frames * shift
-        self._sum_spectrum += other_spectrum
+            other_frames = other_frames + other.n_frames * difference
+        self._sum_frames += other_frames
         self._sum_power += other_power
         self.n_frames += other.n_frames
         return self
@@ -193,9 +199,8 @@ class SpectrumAccumulator:
                 f"{self.name}: at least 2 frames are needed, got {self.n_frames}"
             )
         xp = self.backend.xp
-        power = self._sum_power - (
-            self._sum_spectrum.real**2 + self._sum_spectrum.imag**2
-        ) / self.n_frames
+        spectrum = self.backend.rfft2(self._sum_frames)
+        power = self._sum_power - (spectrum.real**2 + spectrum.imag**2) / self.n_frames
         return xp.maximum(power, 0.0)
 
     def fluctuation_variance(self) -> float:
@@ -256,7 +261,7 @@ class SpectrumAccumulator:
             "format_version": np.array(FORMAT_VERSION),
             "frame_shape": np.array(self.frame_shape),
             "n_frames": np.array(self.n_frames),
-            "sum_spectrum": to_numpy(self._sum_spectrum),
+            "sum_frames": to_numpy(self._sum_frames),
             "sum_power": to_numpy(self._sum_power),
             "reference": (
                 np.zeros(self.frame_shape, np.float32) if reference is None else to_numpy(reference)
@@ -296,7 +301,7 @@ class SpectrumAccumulator:
                 )
                 accumulator.n_frames = int(data["n_frames"])
                 backend = accumulator.backend
-                accumulator._sum_spectrum = backend.asarray(data["sum_spectrum"])
+                accumulator._sum_frames = backend.asarray(data["sum_frames"])
                 accumulator._sum_power = backend.asarray(data["sum_power"])
                 if accumulator.n_frames:
                     accumulator._reference = backend.asarray(data["reference"])

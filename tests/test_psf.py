@@ -1,0 +1,160 @@
+"""PSF from autocorrelation: model, fit, transform, spline, noise handling."""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+import pytest
+from scipy.signal import fftconvolve
+
+from smlmlp import psf as psf_module
+from smlmlp.psf import (
+    covariance_from_widths,
+    estimate_psf,
+    evaluate_spline,
+    gaussian_autocorrelation,
+    lag_grid,
+    widths_from_covariance,
+)
+
+
+@pytest.mark.parametrize("theta", [0.0, 10.0, 44.9, 45.0, 89.0, 90.0, 135.0, 179.0, 250.0])
+def test_width_angle_convention_round_trip(theta):
+    sigx, sigy = 170.0, 110.0
+    got = widths_from_covariance(covariance_from_widths(sigx, sigy, theta))
+    assert 0.0 <= got[2] < 90.0
+    # the same ellipse, written with theta in [0, 90)
+    assert np.allclose(
+        covariance_from_widths(*got), covariance_from_widths(sigx, sigy, theta), atol=1e-9
+    )
+
+
+def test_convention_matches_the_documented_formula():
+    x, y = lag_grid(21, (1.0, 1.0))
+    image = psf_module.gaussian_image(4.0, 2.0, 30.0, x, y)
+    t = math.radians(30.0)
+    xr, yr = x * math.cos(t) - y * math.sin(t), x * math.sin(t) + y * math.cos(t)
+    assert np.allclose(image, np.exp(-(xr**2) / 32.0 - yr**2 / 8.0))
+    covariance = covariance_from_widths(4.0, 2.0, 30.0)
+    r = np.stack([x, y], axis=-1)
+    quadratic = np.einsum("...i,ij,...j->...", r, np.linalg.inv(covariance), r)
+    assert np.allclose(image, np.exp(-quadratic / 2.0))
+
+
+def brute_force_autocorrelation(sigx, sigy, theta, pixel_nm, size, oversample=16):
+    """Autocorrelation at integer lags of a pixel-integrated Gaussian, by fine sampling."""
+    py, px = pixel_nm
+    half = size // 2 + 6
+    offsets_y = (np.arange(-half * oversample, half * oversample + 1)) * py / oversample
+    offsets_x = (np.arange(-half * oversample, half * oversample + 1)) * px / oversample
+    y, x = np.meshgrid(offsets_y, offsets_x, indexing="ij")
+    fine = psf_module.gaussian_image(sigx, sigy, theta, x, y)
+    box = np.ones((oversample, oversample)) / oversample**2
+    integrated = fftconvolve(fine, box, mode="same")  # pixel integration at every fine offset
+    ac = fftconvolve(integrated, integrated[::-1, ::-1], mode="same")
+    centre = ac.shape[0] // 2
+    lags = np.arange(-(size // 2), size // 2 + 1) * oversample + centre
+    return ac[np.ix_(lags, lags)]
+
+
+@pytest.mark.parametrize(
+    ("sigx", "sigy", "theta", "pixel_nm"),
+    [(130.0, 130.0, 0.0, (100.0, 100.0)), (70.0, 50.0, 30.0, (100.0, 100.0)),
+     (200.0, 120.0, 70.0, (110.0, 90.0))],
+)
+def test_autocorrelation_model_matches_brute_force(sigx, sigy, theta, pixel_nm):
+    size = 11
+    x, y = lag_grid(size, pixel_nm)
+    model = gaussian_autocorrelation(covariance_from_widths(sigx, sigy, theta), x, y, pixel_nm)
+    brute = brute_force_autocorrelation(sigx, sigy, theta, pixel_nm, size)
+    model, brute = model / model.max(), brute / brute.max()
+    assert np.abs(model - brute).max() < 2e-3
+
+
+def synthetic_ac(sigx, sigy, theta, pixel_nm=(100.0, 100.0), size=31, *, noise=0.0, seed=0):
+    """Model AC with a zero-lag spike, row/column noise and an offset, as cameras give."""
+    x, y = lag_grid(size, pixel_nm)
+    ac = 50.0 * gaussian_autocorrelation(covariance_from_widths(sigx, sigy, theta), x, y, pixel_nm)
+    ac += 0.3  # global intensity fluctuation
+    centre = size // 2
+    ac[centre, centre] += 400.0  # white shot and read noise
+    ac[centre, :] += 5.0  # row-correlated camera noise
+    ac[:, centre] += 3.0
+    if noise:
+        ac += np.random.default_rng(seed).normal(0.0, noise, ac.shape)
+    return ac
+
+
+@pytest.mark.parametrize(
+    ("sigx", "sigy", "theta", "pixel_nm"),
+    [(130.0, 130.0, 0.0, (100.0, 100.0)), (60.0, 60.0, 0.0, (100.0, 100.0)),
+     (180.0, 120.0, 25.0, (100.0, 100.0)), (120.0, 180.0, 25.0, (100.0, 100.0)),
+     (150.0, 100.0, 80.0, (120.0, 95.0))],
+)
+def test_noise_free_autocorrelation_gives_the_exact_widths(sigx, sigy, theta, pixel_nm):
+    estimate = estimate_psf(synthetic_ac(sigx, sigy, theta, pixel_nm), pixel_nm)
+    expected = widths_from_covariance(covariance_from_widths(sigx, sigy, theta))
+    assert estimate.valid
+    assert estimate.sigx == pytest.approx(expected[0], rel=1e-4)
+    assert estimate.sigy == pytest.approx(expected[1], rel=1e-4)
+    if abs(sigx - sigy) > 1:
+        assert estimate.theta == pytest.approx(expected[2], abs=0.05)
+    assert estimate.psf_sigma == pytest.approx(math.sqrt(sigx * sigy), rel=1e-4)
+
+
+def test_psf_and_fit_images_are_normalised_and_agree():
+    estimate = estimate_psf(synthetic_ac(140.0, 140.0, 0.0, noise=0.05), (100.0, 100.0))
+    centre = estimate.psf.shape[0] // 2
+    assert estimate.fit.max() == pytest.approx(1.0)
+    assert np.unravel_index(np.argmax(estimate.psf), estimate.psf.shape) == (centre, centre)
+    assert estimate.psf[centre, centre] == pytest.approx(1.0, abs=0.05)
+    assert np.abs(estimate.psf - estimate.fit).max() < 0.05
+    # the zero-lag spike did not leak into the PSF: its centre is not a spike
+    assert estimate.psf[centre, centre] - estimate.psf[centre, centre + 1] < 0.3
+
+
+def test_spline_interpolates_the_psf_in_nm():
+    estimate = estimate_psf(synthetic_ac(140.0, 120.0, 10.0, (100.0, 80.0)), (100.0, 80.0))
+    assert np.allclose(estimate.spline, estimate.psf, atol=1e-10)
+    assert estimate.coeffs.shape == (len(estimate.ty) - 4, len(estimate.tx) - 4)
+    assert estimate.tx[0] == pytest.approx(-15 * 80.0)
+    assert estimate.ty[-1] == pytest.approx(15 * 100.0)
+    x = np.linspace(-300, 300, 7)
+    y = np.array([0.0])
+    values = evaluate_spline(estimate.tx, estimate.ty, estimate.coeffs, x, y)
+    assert values.shape == (1, 7)
+    assert values[0, 3] == pytest.approx(estimate.psf[15, 15], abs=1e-9)
+
+
+def test_pure_noise_gives_nan_and_a_warning():
+    rng = np.random.default_rng(1)
+    ac = rng.normal(0.0, 1.0, (31, 31))
+    ac[15, 15] += 100.0
+    with pytest.warns(RuntimeWarning, match="channel 3: no PSF found"):
+        estimate = estimate_psf(ac, (100.0, 100.0), name="channel 3")
+    assert not estimate.valid
+    assert math.isnan(estimate.sigx) and math.isnan(estimate.sigy) and math.isnan(estimate.theta)
+    assert math.isnan(estimate.psf_sigma)
+
+
+def test_signal_well_above_noise_is_found():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        estimate = estimate_psf(synthetic_ac(130.0, 130.0, 0.0, noise=1.0), (100.0, 100.0))
+    assert estimate.valid
+    assert estimate.sigx == pytest.approx(130.0, rel=0.05)
+
+
+def test_psf_too_wide_for_the_crop_is_not_reported():
+    with pytest.warns(RuntimeWarning, match="raise crop_pix"):
+        estimate = estimate_psf(synthetic_ac(600.0, 600.0, 0.0, size=11), (100.0, 100.0))
+    assert math.isnan(estimate.sigx)
+
+
+def test_even_or_non_square_crops_are_rejected():
+    with pytest.raises(ValueError, match="square and odd"):
+        estimate_psf(np.zeros((10, 10)))
+    with pytest.raises(ValueError, match="square and odd"):
+        estimate_psf(np.zeros((11, 9)))

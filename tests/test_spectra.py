@@ -1,0 +1,187 @@
+"""The streaming accumulator against direct computations."""
+
+from __future__ import annotations
+
+import tracemalloc
+
+import numpy as np
+import pytest
+
+from smlmlp.spectra import SpectrumAccumulator, accumulate_spectrum, crop_size
+
+
+def direct_autocorrelation(movie: np.ndarray, crop: int) -> np.ndarray:
+    """Fluctuation autocorrelation by explicit shifted products (float64, no FFT)."""
+    frames = movie.astype(np.float64)
+    fluctuations = frames - frames.mean(axis=0)
+    n, height, width = frames.shape
+    half = crop // 2
+    out = np.empty((2 * half + 1, 2 * half + 1))
+    for i, ly in enumerate(range(-half, half + 1)):
+        for j, lx in enumerate(range(-half, half + 1)):
+            # pairs (r, r + l) with both pixels inside the frame
+            a = fluctuations[:, max(0, -ly) : height - max(0, ly), max(0, -lx) : width - max(0, lx)]
+            b = fluctuations[:, max(0, ly) : height - max(0, -ly), max(0, lx) : width - max(0, -lx)]
+            out[i, j] = (a * b).sum() / (a[0].size * (n - 1))
+    return out
+
+
+@pytest.fixture
+def movie() -> np.ndarray:
+    rng = np.random.default_rng(3)
+    base = rng.poisson(200, size=(60, 24, 27)).astype(np.float64)
+    # a spatially correlated fluctuating part, so the autocorrelation has structure
+    blobs = rng.poisson(2.0, size=base.shape)
+    kernel = np.ones((3, 3))
+    from scipy.ndimage import convolve
+
+    correlated = np.stack([convolve(frame, kernel, mode="wrap") for frame in blobs]) * 30
+    static = 50 * np.sin(np.arange(27) / 3.0)[None, None, :]
+    return (base + correlated + static + 100).astype(np.uint16)
+
+
+def test_autocorrelation_matches_direct_products_for_odd_width(movie):
+    accumulator = accumulate_spectrum(movie, chunk_frames=60)
+    fft_result = accumulator.autocorrelation(9)
+    circular = direct_circular(movie, 9)
+    assert np.allclose(fft_result, circular, rtol=1e-5, atol=1e-6 * np.abs(circular).max())
+
+
+def direct_circular(movie: np.ndarray, crop: int) -> np.ndarray:
+    """Circular products divided by the in-frame overlap, as the module documents."""
+    frames = movie.astype(np.float64)
+    fluctuations = frames - frames.mean(axis=0)
+    n, height, width = frames.shape
+    half = crop // 2
+    out = np.empty((crop, crop))
+    for i, ly in enumerate(range(-half, half + 1)):
+        for j, lx in enumerate(range(-half, half + 1)):
+            shifted = np.roll(fluctuations, shift=(-ly, -lx), axis=(1, 2))
+            overlap = (1 - abs(ly) / height) * (1 - abs(lx) / width)
+            out[i, j] = (fluctuations * shifted).sum() / (height * width * (n - 1) * overlap)
+    return out
+
+
+def test_edge_correction_is_unbiased_for_a_stationary_field():
+    """Short-range correlated noise: circular-and-corrected equals in-frame pairs on average."""
+    rng = np.random.default_rng(5)
+    white = rng.normal(size=(400, 21, 21))
+    # f(y, x) = w(y, x) + w(y, x - 1) + w(y - 1, x), cut from a larger field (not periodic)
+    field = white[:, 1:, 1:] + white[:, 1:, :-1] + white[:, :-1, 1:]
+    corrected = accumulate_spectrum(field).autocorrelation(7)
+    in_frame = direct_autocorrelation(field, 7)
+    # one shared white term at lags (0, 1) and (1, -1), none at (1, 1) and (0, 3)
+    assert corrected[3, 4] == pytest.approx(1.0, abs=0.03)
+    assert corrected[4, 2] == pytest.approx(1.0, abs=0.03)
+    assert corrected[4, 4] == pytest.approx(0.0, abs=0.03)
+    assert corrected[3, 6] == pytest.approx(0.0, abs=0.03)
+    assert np.abs(corrected - in_frame).max() < 0.05
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 59, 60, 500])
+def test_streaming_equals_in_memory(movie, chunk):
+    whole = SpectrumAccumulator(movie.shape[1:])
+    whole.add(movie)
+    streamed = accumulate_spectrum(movie, chunk_frames=chunk)
+    assert streamed.n_frames == movie.shape[0]
+    expected = whole.autocorrelation(11)
+    scale = np.abs(expected).max()
+    assert np.abs(streamed.autocorrelation(11) - expected).max() < 1e-6 * scale
+
+
+def test_merge_of_frame_ranges_equals_single_pass(movie):
+    whole = accumulate_spectrum(movie, chunk_frames=13)
+    first = accumulate_spectrum(movie, stop=25, chunk_frames=13)
+    second = accumulate_spectrum(movie, start=25, chunk_frames=13)
+    merged = first.merge(second)
+    assert merged.n_frames == 60
+    expected = whole.autocorrelation(11)
+    assert np.abs(merged.autocorrelation(11) - expected).max() < 1e-6 * np.abs(expected).max()
+
+
+def test_shared_reference_merges_to_rounding_precision(movie):
+    reference = movie[:10].mean(axis=0)
+    whole = accumulate_spectrum(movie, chunk_frames=10, reference=reference)
+    parts = [
+        accumulate_spectrum(movie, start=a, stop=a + 20, chunk_frames=10, reference=reference)
+        for a in (0, 20, 40)
+    ]
+    merged = parts[0].merge(parts[1]).merge(parts[2])
+    expected = whole.autocorrelation(11)
+    assert np.allclose(merged.autocorrelation(11), expected, rtol=1e-9, atol=0)
+
+
+def test_save_and_load_round_trip(tmp_path, movie):
+    accumulator = accumulate_spectrum(movie, chunk_frames=16)
+    path = tmp_path / "sub" / "acc.npz"
+    accumulator.save(path)
+    accumulator.save(path)  # overwrite in place
+    assert sorted(p.name for p in path.parent.iterdir()) == ["acc.npz"]
+    loaded = SpectrumAccumulator.load(path)
+    assert loaded.n_frames == accumulator.n_frames
+    assert loaded.frame_shape == accumulator.frame_shape
+    assert np.array_equal(loaded.autocorrelation(9), accumulator.autocorrelation(9))
+
+
+def test_load_rejects_foreign_files(tmp_path):
+    path = tmp_path / "other.npz"
+    np.savez(path, something=np.zeros(3))
+    with pytest.raises(ValueError, match="other.npz"):
+        SpectrumAccumulator.load(path)
+
+
+def test_nan_pixels_are_reported_with_count_and_position():
+    movie = np.ones((10, 16, 16), dtype=np.float32)
+    movie[4, 3, 5] = np.nan
+    movie[7, 0, 0] = np.inf
+    with pytest.raises(ValueError, match=r"channel 2: 2 NaN or infinite.*frame 4, row 3, column 5"):
+        accumulate_spectrum(movie, name="channel 2")
+
+
+def test_wrong_chunk_shape_and_range_are_rejected(movie):
+    accumulator = SpectrumAccumulator((24, 27))
+    with pytest.raises(ValueError, match="expected frames of shape"):
+        accumulator.add(np.zeros((3, 24, 26)))
+    with pytest.raises(ValueError, match="frame range"):
+        accumulate_spectrum(movie, start=10, stop=5)
+    with pytest.raises(ValueError, match="smaller than the 31x31 crop"):
+        accumulate_spectrum(movie).autocorrelation(31)
+    with pytest.raises(ValueError, match="at least 2 frames"):
+        accumulate_spectrum(movie, stop=1).autocorrelation(5)
+
+
+def test_progress_reports_every_chunk(movie):
+    seen = []
+    accumulate_spectrum(movie, chunk_frames=25, progress=lambda d, t: seen.append((d, t)))
+    assert seen == [(25, 60), (50, 60), (60, 60)]
+
+
+def test_parallel_workers_give_the_same_result(movie):
+    serial = accumulate_spectrum(movie).autocorrelation(9)
+    parallel = accumulate_spectrum(movie, parallel=True).autocorrelation(9)
+    assert np.allclose(serial, parallel, rtol=1e-6, atol=1e-9 * np.abs(serial).max())
+
+
+def test_crop_size_is_odd():
+    assert [crop_size(c) for c in (5, 6, 41, 40)] == [5, 7, 41, 41]
+
+
+def test_peak_memory_does_not_grow_with_the_number_of_frames(tmp_path):
+    """Stream memmaps of 100 and 1000 frames: the extra memory is the same."""
+    peaks = []
+    for n_frames in (100, 1000):
+        path = tmp_path / f"movie{n_frames}.u16"
+        writer = np.memmap(path, dtype=np.uint16, mode="w+", shape=(n_frames, 64, 64))
+        rng = np.random.default_rng(0)
+        for start in range(0, n_frames, 100):
+            writer[start : start + 100] = rng.poisson(100, size=(100, 64, 64))
+        writer.flush()
+        del writer
+        stack = np.memmap(path, dtype=np.uint16, mode="r", shape=(n_frames, 64, 64))
+        tracemalloc.start()
+        accumulate_spectrum(stack, chunk_frames=32)
+        peaks.append(tracemalloc.get_traced_memory()[1])
+        tracemalloc.stop()
+    # 1000 frames hold 8 MB as uint16 and 16 MB as float32: the peak must not see them
+    assert peaks[1] < 1.2 * peaks[0] + 100_000
+    assert peaks[1] < 4 * 2**20
