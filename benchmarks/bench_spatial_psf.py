@@ -1,0 +1,176 @@
+"""Speed and peak memory of blink_spatial_psf against a naive reference and the FFT floor.
+
+For each movie size, the same simulated uint16 stack is written once to a TIFF
+file, then three methods run on it, each in its own fresh process so that peak
+memory (maximum resident set size) is measured separately:
+
+- ``ours``: :func:`smlmlp.blink_spatial_psf` with ``parallel=True`` on the lazily
+  read file (:func:`smlmlp.loading.open_movie`);
+- ``floor``: one bare pass of float32 ``scipy.fft.rfft2`` over the same frames,
+  read with the same reader, same chunk length and FFT workers (the least any
+  FFT-based method must do);
+- ``naive``: the whole movie in memory, the temporal mean subtracted, one full
+  complex autocorrelation per frame kept in memory (``numpy.fft``), then their
+  mean.
+
+Run::
+
+    python benchmarks/bench_spatial_psf.py            # the three sizes of the table
+    python benchmarks/bench_spatial_psf.py --quick    # small sizes, a smoke run
+
+The table printed at the end gives seconds, frames per second, peak RSS and
+the ratios ours/floor and naive/ours.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+SIZES = [(1000, 256), (4000, 256), (2000, 512)]
+QUICK_SIZES = [(200, 128), (400, 128)]
+
+
+def peak_rss_mb() -> float:
+    """High-water mark of this process's resident memory (VmHWM; not inherited at exec)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def run_ours(path: str) -> dict:
+    from smlmlp import blink_spatial_psf
+    from smlmlp.loading import open_movie
+
+    with open_movie(path) as movie:
+        start = time.perf_counter()
+        psf_sigma, _ = blink_spatial_psf([movie], parallel=True)
+        seconds = time.perf_counter() - start
+    return {"seconds": seconds, "psf_sigma_nm": psf_sigma[0]}
+
+
+def run_floor(path: str) -> dict:
+    import numpy as np
+    import scipy.fft
+
+    from smlmlp.backend import cpu_workers
+    from smlmlp.computer import chunk_frames
+    from smlmlp.loading import open_movie
+
+    with open_movie(path) as movie:
+        step = chunk_frames(movie.shape[1:])
+        workers = cpu_workers(True)
+        start = time.perf_counter()
+        for first in range(0, movie.shape[0], step):
+            frames = np.asarray(movie[first : first + step]).astype(np.float32)
+            scipy.fft.rfft2(frames, workers=workers)
+        seconds = time.perf_counter() - start
+    return {"seconds": seconds}
+
+
+def run_naive(path: str) -> dict:
+    import numpy as np
+
+    from smlmlp.loading import open_movie
+
+    start = time.perf_counter()
+    with open_movie(path) as movie:
+        frames = np.asarray(movie[:]).astype(np.float64)
+    frames -= frames.mean(axis=0)
+    correlations = np.empty_like(frames)
+    for index, frame in enumerate(frames):
+        spectrum = np.fft.fft2(frame)
+        correlations[index] = np.fft.fftshift(np.fft.ifft2(np.abs(spectrum) ** 2).real)
+    mean = correlations.mean(axis=0)
+    seconds = time.perf_counter() - start
+    return {"seconds": seconds, "checksum": float(mean.max())}
+
+
+METHODS = {"ours": run_ours, "floor": run_floor, "naive": run_naive}
+
+
+def child(method: str, path: str) -> None:
+    result = METHODS[method](path)
+    result["peak_rss_mb"] = peak_rss_mb()
+    print(json.dumps(result))
+
+
+def measure(method: str, path: Path) -> dict:
+    output = subprocess.run(
+        [sys.executable, __file__, "--child", method, str(path)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return json.loads(output.stdout.strip().splitlines()[-1])
+
+
+def make_movie(path: Path, n_frames: int, side: int) -> None:
+    from smlmlp.simulation import MovieSimulator, write_tiff
+
+    simulator = MovieSimulator(
+        n_frames, (side, side), sigx_nm=130.0, on_density_per_um2=0.5, photons=1000.0,
+        background=50.0, seed=1,
+    )
+    write_tiff(path, simulator)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes (smoke run)")
+    parser.add_argument("--skip-naive", action="store_true", help="leave out the naive reference")
+    parser.add_argument("--child", nargs=2, metavar=("METHOD", "PATH"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(*args.child)
+        return
+    sizes = QUICK_SIZES if args.quick else SIZES
+    methods = ["floor", "ours"] + ([] if args.skip_naive else ["naive"])
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="smlmlp-bench-") as folder:
+        for n_frames, side in sizes:
+            path = Path(folder) / f"movie_{n_frames}x{side}.tif"
+            started = time.perf_counter()
+            make_movie(path, n_frames, side)
+            print(
+                f"simulated {n_frames}x{side}x{side} ({path.stat().st_size / 2**20:.0f} MiB) "
+                f"in {time.perf_counter() - started:.0f} s",
+                flush=True,
+            )
+            results = {method: measure(method, path) for method in methods}
+            rows.append((n_frames, side, results))
+            os.remove(path)
+    print()
+    print(f"cores available: {len(os.sched_getaffinity(0))}")
+    header = (
+        f"{'movie':>14} | {'method':>6} | {'seconds':>8} | {'frames/s':>9} | "
+        f"{'peak RSS MB':>11} | {'vs floor':>8} | {'naive/ours':>10}"
+    )
+    print(header)
+    print("-" * len(header))
+    for n_frames, side, results in rows:
+        floor = results["floor"]["seconds"]
+        ours = results["ours"]["seconds"]
+        for method in methods:
+            result = results[method]
+            speedup = f"{result['seconds'] / ours:10.1f}" if method == "naive" else " " * 10
+            print(
+                f"{f'{n_frames}x{side}^2':>14} | {method:>6} | {result['seconds']:8.2f} | "
+                f"{n_frames / result['seconds']:9.0f} | {result['peak_rss_mb']:11.0f} | "
+                f"{result['seconds'] / floor:8.2f} | {speedup}"
+            )
+
+
+if __name__ == "__main__":
+    main()
