@@ -9,12 +9,11 @@ import warnings
 import numpy as np
 import pytest
 import tifffile
-from scipy.signal import fftconvolve
-from scipy.special import j1
 
 from smlmlp import blink_spatial_psf
 from smlmlp.loading import open_movie
 from smlmlp.psf import estimate_psf
+from smlmlp.reference import airy_autocorrelation
 from smlmlp.simulation import simulate_movie
 
 INFO_KEYS = ["ac", "coeffs", "fit", "psf", "sigx", "sigy", "spline", "theta", "tx", "ty"]
@@ -148,27 +147,12 @@ def test_anisotropic_rotated_psf(sigx, sigy, theta, camera):
     assert abs(difference) < 3.0
 
 
-def airy_noise_free_autocorrelation(wavelength_nm, na, pixel_nm, size, oversample=8):
-    """Expected fluctuation AC of a pixel-integrated Airy PSF at integer lags."""
-    half = size // 2 + 8
-    offsets = np.arange(-half * oversample, half * oversample + 1) * pixel_nm / oversample
-    y, x = np.meshgrid(offsets, offsets, indexing="ij")
-    v = 2 * np.pi * na * np.hypot(x, y) / wavelength_nm
-    with np.errstate(invalid="ignore", divide="ignore"):
-        airy = np.where(v > 0, (2 * j1(v) / v) ** 2, 1.0)
-    integrated = fftconvolve(airy, np.ones((oversample, oversample)), mode="same")
-    ac = fftconvolve(integrated, integrated[::-1, ::-1], mode="same")
-    centre = ac.shape[0] // 2
-    lags = np.arange(-(size // 2), size // 2 + 1) * oversample + centre
-    return ac[np.ix_(lags, lags)]
-
-
 def test_airy_psf_matches_the_method_on_the_noise_free_psf():
     movie, truth = simulate_movie(
         800, (64, 64), psf="airy", wavelength_nm=670.0, numerical_aperture=1.2, seed=5
     )
     psf_sigma, _ = blink_spatial_psf([movie])
-    reference = estimate_psf(airy_noise_free_autocorrelation(670.0, 1.2, 100.0, 41), (100.0, 100.0))
+    reference = estimate_psf(airy_autocorrelation(670.0, 1.2, 100.0, 41), (100.0, 100.0))
     assert psf_sigma[0] == pytest.approx(reference.psf_sigma, rel=0.04)
     # the Gaussian that fits an Airy core sits near the usual 0.21 lambda / NA
     assert reference.psf_sigma == pytest.approx(truth["airy_gaussian_sigma_nm"], rel=0.1)
