@@ -19,6 +19,10 @@ CUDA_INSTALL_HINT = (
 )
 
 
+class CudaUnavailableError(RuntimeError, ValueError):
+    """``cuda=True`` was asked for where CuPy or a CUDA device is missing."""
+
+
 @dataclass(frozen=True)
 class Backend:
     """The array module, FFT module and FFT worker count used for one computation.
@@ -130,7 +134,7 @@ def get_backend(cuda: bool = False, parallel: bool = False) -> Backend:
         return Backend(xp=np, fft=scipy.fft, workers=cpu_workers(parallel), cuda=False)
     ok, reason = cuda_status()
     if not ok:
-        raise RuntimeError(f"cuda=True was requested but the GPU cannot be used: {reason}")
+        raise CudaUnavailableError(f"cuda=True was requested but the GPU cannot be used: {reason}")
     import cupy
     import cupyx.scipy.fft
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from smlmlp import computer
-from smlmlp.backend import cpu_workers, cuda_status, get_backend
+from smlmlp.backend import CudaUnavailableError, cpu_workers, cuda_status, get_backend
 
 
 def test_cpu_backend_round_trips_odd_widths():
@@ -21,8 +21,9 @@ def test_cpu_backend_round_trips_odd_widths():
 def test_cuda_request_without_gpu_explains_the_fix():
     if cuda_status()[0]:
         pytest.skip("a GPU is available here")
-    with pytest.raises(RuntimeError, match=r"pip install \.\[cuda12\]|CUDA"):
+    with pytest.raises(CudaUnavailableError, match=r"pip install \.\[cuda12\]|CUDA") as caught:
         get_backend(cuda=True)
+    assert isinstance(caught.value, ValueError) and isinstance(caught.value, RuntimeError)
 
 
 def test_chunk_frames_follow_the_budget():
