@@ -1,0 +1,31 @@
+# smlmLP workflow: raw blinking movies -> autocorrelation -> PSF -> HDF5 info file -> figures.
+#
+#   snakemake --cores all --profile profiles/default
+#   snakemake --profile profiles/default --report results/report.html
+#
+# Settings: config/config.yaml (documented in config/README.md).
+
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+report: "workflow/report/workflow.rst"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/demo.smk"
+include: "workflow/rules/autocorr.smk"
+include: "workflow/rules/psf.smk"
+include: "workflow/rules/info.smk"
+include: "workflow/rules/figures.smk"
+include: "workflow/rules/summary.smk"
+
+
+rule all:
+    input:
+        all_targets(),
+    default_target: True

@@ -1,0 +1,301 @@
+"""Command line: ``smlmlp psf FILE... -o OUT.h5`` for one-off use without Snakemake.
+
+Each movie file is one channel (two with ``--split``). The info file has the
+same layout as the workflow's ``psf_info.h5`` (see :mod:`smlmlp.infofile`).
+Pixel size: ``--pixel-nm`` when given, else the one stored in the file
+(OME-XML, ImageJ or Micro-Manager metadata); a file with neither is an error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from .infofile import ChannelInfo, package_version, write_info
+
+HALF_NAMES = {"horizontal": ("left", "right"), "vertical": ("top", "bottom")}
+
+
+class ProgressBar:
+    """``progress(done, total)`` callback drawing a bar on a terminal.
+
+    Parameters
+    ----------
+    label : str
+        Shown before the bar.
+    stream : file, optional
+        Where to draw (default ``sys.stderr``). Nothing is drawn when it is not a
+        terminal, unless ``force``.
+    force : bool, optional
+        Draw even when ``stream`` is not a terminal (tests).
+
+    Examples
+    --------
+    >>> import io
+    >>> out = io.StringIO()
+    >>> bar = ProgressBar("red", out, force=True, width=10)
+    >>> bar(5, 10); bar(10, 10)
+    >>> out.getvalue().splitlines()[-1].split("|")[1]
+    '##########'
+    """
+
+    def __init__(
+        self, label: str, stream: TextIO | None = None, *, force: bool = False, width: int = 30
+    ) -> None:
+        self.label = label
+        self.stream = stream if stream is not None else sys.stderr
+        self.enabled = force or bool(getattr(self.stream, "isatty", lambda: False)())
+        self.width = width
+        self.start = time.monotonic()
+        self._last = -math.inf
+
+    def __call__(self, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        if done < total and now - self._last < 0.1:
+            return
+        self._last = now
+        fraction = done / total if total else 1.0
+        filled = int(round(self.width * fraction))
+        rate = done / max(now - self.start, 1e-9)
+        bar = "#" * filled + "." * (self.width - filled)
+        self.stream.write(f"\r{self.label} |{bar}| {done}/{total} frames, {rate:,.0f} frames/s")
+        if done >= total:
+            self.stream.write("\n")
+        self.stream.flush()
+
+
+def _channel_names(files: Sequence[str], split: str | None) -> list[str]:
+    """One unique name per channel: the file stem (``_left``/``_right`` with a split)."""
+    names: list[str] = []
+    for file in files:
+        stem = Path(file).name
+        for suffix in (".tiff", ".tif"):
+            if stem.lower().endswith(suffix):
+                stem = stem[: -len(suffix)]
+                break
+        if stem.lower().endswith(".ome"):
+            stem = stem[:-4]
+        stems = [f"{stem}_{half}" for half in HALF_NAMES[split]] if split else [stem]
+        for candidate in stems:
+            name, index = candidate, 2
+            while name in names:
+                name, index = f"{candidate}_{index}", index + 1
+            names.append(name)
+    return names
+
+
+def _pixel_from_args(values: Sequence[float] | None) -> tuple[float, float] | None:
+    if not values:
+        return None
+    from .config import normalise_pixels_nm
+
+    value: Any = values[0] if len(values) == 1 else list(values)
+    return normalise_pixels_nm(value, 1, name="--pixel-nm")[0]
+
+
+def format_table(channels: Sequence[ChannelInfo]) -> str:
+    """The table of sigmas printed at the end.
+
+    Examples
+    --------
+    >>> print(format_table([ChannelInfo.empty_example("red")]))
+    channel  frames  pixel y x (nm)  sigx (nm)  sigy (nm)  theta (deg)  sigma (nm)
+    red         500   100.0 100.0      130.0      130.0          0.0       130.0
+    """
+    header = (
+        "channel",
+        "frames",
+        "pixel y x (nm)",
+        "sigx (nm)",
+        "sigy (nm)",
+        "theta (deg)",
+        "sigma (nm)",
+    )
+    rows = [
+        (
+            c.name,
+            str(c.n_frames),
+            f"{c.pixel_nm[0]:.1f} {c.pixel_nm[1]:.1f}",
+            f"{c.sigx_nm:.1f}",
+            f"{c.sigy_nm:.1f}",
+            f"{c.theta_deg:.1f}",
+            f"{c.psf_sigma_nm:.1f}",
+        )
+        for c in channels
+    ]
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    lines = []
+    for line_index, row in enumerate([header, *rows]):
+        cells = []
+        for i, cell in enumerate(row):
+            if i == 0 or line_index == 0 or i == 2:
+                cells.append(cell.ljust(widths[i]) if i < len(row) - 1 else cell)
+            else:
+                cells.append(cell.rjust(widths[i]))
+        lines.append("  ".join(cells).rstrip())
+    return "\n".join(lines)
+
+
+def run_psf(args: argparse.Namespace) -> int:
+    """The ``psf`` command."""
+    from .loading import open_movie, split_movie
+    from .psf import estimate_psf
+    from .spectra import accumulate_spectrum
+
+    output = Path(args.output)
+    if output.suffix.lower() not in (".h5", ".hdf5"):
+        raise ValueError(f"{output}: the output must be an .h5 file")
+    pixel_arg = _pixel_from_args(args.pixel_nm)
+    names = _channel_names(args.files, args.split)
+    channels: list[ChannelInfo] = []
+    name_iter = iter(names)
+    for file in args.files:
+        with open_movie(file) as movie:
+            stacks = split_movie(movie, args.split, name=file) if args.split else [movie]
+            file_pixel = movie.metadata.get("pixel_nm")
+            pixel, origin = (pixel_arg, "--pixel-nm") if pixel_arg else (file_pixel, "file")
+            if pixel is None:
+                raise ValueError(
+                    f"{file}: no pixel size in the file's metadata; give it with --pixel-nm"
+                )
+            for half, stack in enumerate(stacks):
+                name = next(name_iter)
+                n_frames = int(stack.shape[0])
+                if n_frames < args.min_frames:
+                    raise ValueError(
+                        f"{file}: {n_frames} frames, at least {args.min_frames} are needed "
+                        "(--min-frames)"
+                    )
+                progress = ProgressBar(name, sys.stderr, force=False)
+                if args.quiet:
+                    progress.enabled = False
+                accumulator = accumulate_spectrum(
+                    stack,
+                    chunk_frames=args.chunk_frames,
+                    cuda=args.cuda,
+                    parallel=args.parallel,
+                    progress=progress,
+                    name=f"{file}"
+                    + (f" ({HALF_NAMES[args.split][half]} half)" if args.split else ""),
+                )
+                estimate = estimate_psf(
+                    accumulator.autocorrelation(args.crop_pix), pixel, name=f"{name} ({file})"
+                )
+                channels.append(
+                    ChannelInfo.from_estimate(
+                        name,
+                        estimate,
+                        n_frames=accumulator.n_frames,
+                        source_files=[str(p) for p in movie.paths],
+                        source_sizes_bytes=[os.path.getsize(p) for p in movie.paths],
+                        attrs={
+                            "crop_pix": int(estimate.ac.shape[0]),
+                            "pixel_nm_origin": origin,
+                            "exposure_ms": movie.metadata.get("exposure_ms"),
+                            "split": args.split,
+                            "half": half if args.split else None,
+                        },
+                    )
+                )
+    settings = {
+        "command": "smlmlp psf",
+        "files": [str(f) for f in args.files],
+        "pixel_nm": list(pixel_arg) if pixel_arg else None,
+        "crop_pix": args.crop_pix,
+        "split": args.split,
+        "cuda": args.cuda,
+        "min_frames": args.min_frames,
+    }
+    write_info(output, channels, config=settings)
+    print(format_table(channels))
+    if not args.quiet:
+        print(f"wrote {output}", file=sys.stderr)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``smlmlp`` argument parser."""
+    parser = argparse.ArgumentParser(
+        prog="smlmlp",
+        description="Point-spread functions of SMLM channels from raw blinking movies.",
+    )
+    parser.add_argument("--version", action="version", version=f"smlmlp {package_version()}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.required = True
+    psf = commands.add_parser(
+        "psf",
+        help="measure the PSF of one or more movies and write an HDF5 info file",
+        description=(
+            "Measure the PSF of every movie (one channel per file, two with --split) "
+            "and write them to one HDF5 info file; print the fitted sigmas."
+        ),
+    )
+    psf.add_argument("files", nargs="+", metavar="FILE", help="TIFF movie(s)")
+    psf.add_argument("-o", "--output", required=True, metavar="OUT.h5", help="info file")
+    psf.add_argument(
+        "--pixel-nm",
+        nargs="+",
+        type=float,
+        metavar=("Y", "X"),
+        help="pixel size in nm, one value (square) or Y X; default: from the file",
+    )
+    psf.add_argument(
+        "--crop-pix",
+        type=int,
+        default=41,
+        metavar="N",
+        help="side of the autocorrelation crop in pixels (default 41)",
+    )
+    psf.add_argument(
+        "--split",
+        choices=sorted(HALF_NAMES),
+        help="each frame holds two camera halves: left|right (horizontal) or top/bottom",
+    )
+    psf.add_argument("--cuda", action="store_true", help="use the GPU (CuPy)")
+    psf.add_argument("--parallel", action="store_true", help="FFTs on every CPU core")
+    psf.add_argument(
+        "--chunk-frames",
+        type=int,
+        default=None,
+        metavar="N",
+        help="frames processed at once (default: sized to the free memory)",
+    )
+    psf.add_argument(
+        "--min-frames",
+        type=int,
+        default=100,
+        metavar="N",
+        help="reject movies with fewer frames (default 100)",
+    )
+    psf.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    psf.set_defaults(func=run_psf)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``smlmlp`` command; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "pixel_nm", None) is not None and len(args.pixel_nm) > 2:
+        parser.error("--pixel-nm takes one value or two (Y X)")
+    try:
+        return int(args.func(args))
+    except KeyboardInterrupt:
+        print("smlmlp: interrupted", file=sys.stderr)
+        return 130
+    except (ValueError, TypeError, OSError, RuntimeError) as error:
+        message = " ".join(str(error).split()) or type(error).__name__
+        print(f"smlmlp: error: {message}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,263 @@
+"""Report figures: one page per channel, and the sigmas of every experiment at a glance.
+
+The figures are drawn with Matplotlib's object-oriented API on the Agg canvas
+(no display, no global pyplot state), and written whole or not at all.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .infofile import ChannelInfo, PathLike, atomic_path, read_info
+
+
+def _figure(width: float, height: float) -> Any:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(width, height), layout="constrained")
+    FigureCanvasAgg(figure)
+    return figure
+
+
+def _lags_nm(size: int, pixel_nm: float) -> np.ndarray:
+    """Lag (or position) of each crop pixel in nm, zero at the centre."""
+    return (np.arange(size) - size // 2) * pixel_nm
+
+
+def _number(value: float, unit: str = " nm", digits: int = 1) -> str:
+    return "n/a" if not math.isfinite(value) else f"{value:.{digits}f}{unit}"
+
+
+def channel_title(channel: ChannelInfo, experiment: str | None = None) -> str:
+    """Title line with the fitted numbers.
+
+    Examples
+    --------
+    >>> print(channel_title(ChannelInfo.empty_example("red"), "day1"))
+    day1 / red: σx = 130.0 nm, σy = 130.0 nm, θ = 0.0°, σ = 130.0 nm
+    (pixel 100 × 100 nm, 500 frames)
+    """
+    name = f"{experiment} / {channel.name}" if experiment else channel.name
+    pixel_y, pixel_x = channel.pixel_nm
+    fitted = (
+        f"σx = {_number(channel.sigx_nm)}, σy = {_number(channel.sigy_nm)}, "
+        f"θ = {_number(channel.theta_deg, '°')}, σ = {_number(channel.psf_sigma_nm)}"
+        if channel.valid
+        else "no PSF found"
+    )
+    return f"{name}: {fitted}\n(pixel {pixel_y:g} × {pixel_x:g} nm, {channel.n_frames} frames)"
+
+
+def _image(
+    axes: Any,
+    figure: Any,
+    image: np.ndarray,
+    extent: list[float],
+    title: str,
+    *,
+    cmap: str = "viridis",
+    symmetric: bool = False,
+    label: str = "",
+) -> None:
+    if symmetric:
+        limit = float(np.nanmax(np.abs(image))) or 1.0
+        shown = axes.imshow(
+            image,
+            extent=extent,
+            origin="lower",
+            cmap=cmap,
+            vmin=-limit,
+            vmax=limit,
+            interpolation="nearest",
+        )
+    else:
+        shown = axes.imshow(
+            image, extent=extent, origin="lower", cmap=cmap, interpolation="nearest"
+        )
+    axes.set_title(title)
+    axes.set_xlabel("x (nm)")
+    axes.set_ylabel("y (nm)")
+    bar = figure.colorbar(shown, ax=axes, shrink=0.85)
+    if label:
+        bar.set_label(label)
+
+
+def channel_figure(channel: ChannelInfo, experiment: str | None = None) -> Any:
+    """Figure of one channel: AC, PSF, Gaussian fit, residual, spline and profiles.
+
+    Parameters
+    ----------
+    channel : ChannelInfo
+        The channel's result.
+    experiment : str, optional
+        Experiment name for the title.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> figure = channel_figure(ChannelInfo.empty_example("red"), "day1")
+    >>> len(figure.axes) >= 6
+    True
+    """
+    pixel_y, pixel_x = channel.pixel_nm
+    rows, columns = channel.psf.shape
+    y_nm = _lags_nm(rows, pixel_y)
+    x_nm = _lags_nm(columns, pixel_x)
+    extent = [
+        x_nm[0] - pixel_x / 2,
+        x_nm[-1] + pixel_x / 2,
+        y_nm[0] - pixel_y / 2,
+        y_nm[-1] + pixel_y / 2,
+    ]
+    # show the centre: about +-5 autocorrelation widths (7 PSF sigmas), at least 5 pixels
+    sigma = max(channel.sigx_nm, channel.sigy_nm) if channel.valid else math.inf
+    half_y = float(np.clip(7.0 * sigma, 5 * pixel_y, extent[3]))
+    half_x = float(np.clip(7.0 * sigma, 5 * pixel_x, extent[1]))
+    figure = _figure(13.5, 8.0)
+    grid = figure.subplots(2, 3)
+    _image(grid[0, 0], figure, channel.ac, extent, "Autocorrelation", label="ADU²")
+    _image(grid[0, 1], figure, channel.psf, extent, "PSF", label="normalised")
+    _image(grid[0, 2], figure, channel.fit, extent, "Gaussian fit", label="normalised")
+    _image(
+        grid[1, 0],
+        figure,
+        channel.psf - channel.fit,
+        extent,
+        "Residual (PSF − fit)",
+        cmap="RdBu_r",
+        symmetric=True,
+        label="normalised",
+    )
+    _image(grid[1, 1], figure, channel.spline, extent, "Spline", label="normalised")
+
+    for axes in grid.flat[:5]:
+        axes.set_xlim(-half_x, half_x)
+        axes.set_ylim(-half_y, half_y)
+
+    profiles = grid[1, 2]
+    centre_row, centre_column = rows // 2, columns // 2
+    profiles.plot(
+        x_nm, channel.psf[centre_row, :], "o", color="tab:blue", ms=4, label="PSF, x profile"
+    )
+    profiles.plot(x_nm, channel.fit[centre_row, :], "-", color="tab:blue", label="fit, x")
+    profiles.plot(
+        y_nm, channel.psf[:, centre_column], "s", color="tab:orange", ms=4, label="PSF, y profile"
+    )
+    profiles.plot(y_nm, channel.fit[:, centre_column], "-", color="tab:orange", label="fit, y")
+    profiles.axhline(0.0, color="0.6", lw=0.8)
+    profiles.set_xlim(-max(half_x, half_y), max(half_x, half_y))
+    profiles.set_xlabel("position through the centre (nm)")
+    profiles.set_ylabel("normalised intensity")
+    profiles.set_title("Profiles through the centre")
+    profiles.legend(fontsize="small", loc="center right")
+    figure.suptitle(channel_title(channel, experiment))
+    return figure
+
+
+def save_figure(figure: Any, path: PathLike, *, dpi: int = 100) -> Path:
+    """Write a figure as PNG, whole or not at all."""
+    path = Path(path)
+    with atomic_path(path, suffix=".png.part") as part:
+        figure.savefig(part, format="png", dpi=dpi)
+    return path
+
+
+def experiment_figures(
+    info_path: PathLike, folder: PathLike, experiment: str | None = None, *, dpi: int = 100
+) -> list[Path]:
+    """Write ``{folder}/{channel}.png`` for every channel of an info file.
+
+    Parameters
+    ----------
+    info_path : str or path-like
+        Info file written by :func:`smlmlp.infofile.write_info`.
+    folder : str or path-like
+        Output folder (created).
+    experiment : str, optional
+        Name for the titles; by default the info file's ``experiment`` attribute.
+    dpi : int, optional
+        Resolution.
+
+    Returns
+    -------
+    list of Path
+        The written PNG files.
+    """
+    info = read_info(info_path)
+    experiment = experiment or info.attrs.get("experiment")
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for channel in info.channels.values():
+        figure = channel_figure(channel, experiment)
+        written.append(save_figure(figure, folder / f"{channel.name}.png", dpi=dpi))
+    return written
+
+
+def summary_figure(rows: Sequence[Mapping[str, Any]]) -> Any:
+    """Sigma per experiment and channel, to follow the optics across days.
+
+    Parameters
+    ----------
+    rows : sequence of mapping
+        Rows of ``summary.tsv`` (see :data:`smlmlp.infofile.SUMMARY_COLUMNS`).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> rows = [ChannelInfo.empty_example(c, s).summary_row(e)
+    ...         for e in ("day1", "day2") for c, s in (("red", 140.0), ("green", 125.0))]
+    >>> summary_figure(rows).axes[0].get_ylabel()
+    'PSF sigma (nm)'
+    """
+    experiments = sorted({str(row["experiment"]) for row in rows})
+    channels = sorted({str(row["channel"]) for row in rows})
+    position = {name: index for index, name in enumerate(experiments)}
+    figure = _figure(max(6.0, 1.1 * len(experiments) + 3.5), 4.5)
+    axes = figure.subplots()
+    colours = [f"C{i % 10}" for i in range(len(channels))]
+    offset_step = 0.08 if len(channels) > 1 else 0.0
+    for index, (channel, colour) in enumerate(zip(channels, colours, strict=True)):
+        mine = sorted(
+            (row for row in rows if str(row["channel"]) == channel),
+            key=lambda row: position[str(row["experiment"])],
+        )
+        offset = (index - (len(channels) - 1) / 2) * offset_step
+        x = np.array([position[str(row["experiment"])] for row in mine], dtype=float) + offset
+        sigma = np.array([float(row["psf_sigma_nm"]) for row in mine])
+        sigx = np.array([float(row["sigx_nm"]) for row in mine])
+        sigy = np.array([float(row["sigy_nm"]) for row in mine])
+        axes.plot(x, sigma, "o-", color=colour, label=f"{channel}: σ = √(σx·σy)")
+        axes.plot(x, sigx, ">", color=colour, ms=5, alpha=0.7, ls="none")
+        axes.plot(x, sigy, "^", color=colour, ms=5, alpha=0.7, ls="none")
+        axes.vlines(x, np.fmin(sigx, sigy), np.fmax(sigx, sigy), color=colour, alpha=0.4)
+    axes.plot([], [], ">", color="0.4", ls="none", label="σx")
+    axes.plot([], [], "^", color="0.4", ls="none", label="σy")
+    axes.set_xticks(
+        range(len(experiments)),
+        experiments,
+        rotation=30 if len(experiments) > 4 else 0,
+        ha="right" if len(experiments) > 4 else "center",
+    )
+    axes.set_xlim(-0.5, max(len(experiments) - 0.5, 0.5))
+    axes.set_xlabel("experiment")
+    axes.set_ylabel("PSF sigma (nm)")
+    axes.grid(True, axis="y", alpha=0.3)
+    axes.set_title("PSF width per experiment and channel")
+    if rows:
+        axes.legend(fontsize="small", loc="center left", bbox_to_anchor=(1.01, 0.5))
+    else:
+        axes.text(0.5, 0.5, "no channel", ha="center", va="center", transform=axes.transAxes)
+    return figure

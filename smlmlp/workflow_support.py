@@ -1,0 +1,1238 @@
+"""What the Snakemake workflow needs beyond the science: experiments, settings, logs.
+
+The workflow (``Snakefile``, ``workflow/``) stays a thin layer: it asks this module
+which experiments and channels exist, what each step needs, and calls one
+function per step. Everything here works on plain values and paths, so it is
+tested without Snakemake.
+
+Experiments
+-----------
+Every subfolder of ``experiments_dir`` is one experiment. By default every TIFF
+in it (``*.tif``, ``*.tiff``) is one channel named after its file stem (a
+trailing ``.ome`` is dropped); the further files of a multi-file OME /
+Micro-Manager series (``name_1.ome.tif``, ... or files listed in the first
+file's OME-XML) belong to the movie of their first file. An optional
+``experiment.yaml`` in the folder sets:
+
+.. code-block:: yaml
+
+    pixel_nm: 108             # whole experiment: scalar or [y, x]
+    exposure_ms: 30
+    split: horizontal         # every TIFF holds two camera halves: left | right
+                              # (vertical: top / bottom); channels NAME_left, NAME_right
+    channels:                 # optional, per channel (names as found, or new names)
+      red:
+        file: dualview.tif    # give a channel a name: this file ...
+        half: right           # ... and this half (left/right, top/bottom, or 0/1)
+        pixel_nm: [108, 110]
+        exposure_ms: 30
+
+Pixel size precedence (first found wins): the pixel size stored in the movie
+file (OME-XML ``PhysicalSizeX/Y``, or ImageJ / Micro-Manager calibration, unless
+the config sets ``pixel_nm_from_file: false``), ``experiment.yaml``
+``channels: NAME: pixel_nm``, ``experiment.yaml`` ``pixel_nm``, the config's
+``pixel_nm``. The exposure time follows the same order.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import math
+import os
+import re
+import sys
+import time
+import traceback
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .config import normalise_pixels_nm
+from .infofile import ChannelInfo, atomic_path, read_info, write_info, write_summary
+
+PathLike = str | os.PathLike[str]
+
+#: Name of the per-experiment settings file.
+SETTINGS_FILE = "experiment.yaml"
+#: Suffixes of movie files (case-insensitive).
+TIFF_SUFFIXES = (".tif", ".tiff")
+#: Names of the two halves of a split frame.
+HALF_NAMES = {"horizontal": ("left", "right"), "vertical": ("top", "bottom")}
+#: Memory of the Python process of a step besides its working set (MB).
+BASELINE_MEM_MB = 512
+#: Frame shape assumed for resource estimates when the movie cannot be read (yet).
+FALLBACK_FRAME_SHAPE = (512, 512)
+#: Config keys that shape the numbers in the info files (stored in their ``config``).
+ANALYSIS_KEYS = (
+    "experiments_dir",
+    "pixel_nm",
+    "pixel_nm_from_file",
+    "crop_pix",
+    "exposure_ms",
+    "min_frames",
+    "cuda",
+)
+
+_SETTINGS_KEYS = {"pixel_nm", "exposure_ms", "split", "channels", "description"}
+_CHANNEL_KEYS = {"file", "half", "split", "pixel_nm", "exposure_ms"}
+_SERIES_CONTINUATION = re.compile(r"^(?P<base>.+)_(?P<index>\d+)(?P<ome>\.ome)?\.tiff?$", re.I)
+
+
+#: Errors that carry a message for the user (others also log their traceback, as does
+#: any error when the environment variable SMLMLP_TRACEBACK is set).
+EXPECTED_ERRORS = (ValueError, TypeError, OSError, RuntimeError)
+
+
+class SettingsError(ValueError):
+    """An ``experiment.yaml`` or a config value that cannot be used."""
+
+
+# =============================================================================== settings
+def pixel_pair(value: Any, where: str) -> tuple[float, float]:
+    """One ``(y, x)`` pixel size in nm from a scalar or a pair (ValueError naming ``where``).
+
+    Examples
+    --------
+    >>> pixel_pair(100, "pixel_nm"), pixel_pair([110, 105.5], "pixel_nm")
+    ((100.0, 100.0), (110.0, 105.5))
+    >>> pixel_pair(-3, "experiment.yaml: pixel_nm")
+    Traceback (most recent call last):
+    ...
+    ValueError: experiment.yaml: pixel_nm: pixel sizes must be positive and finite, got -3
+    """
+    if isinstance(value, Sequence) and not isinstance(value, str) and len(value) != 2:
+        raise ValueError(f"{where}: expected a scalar or a [y, x] pair in nm, got {value!r}")
+    return normalise_pixels_nm(value, 1, name=where)[0]
+
+
+def _positive_number(value: Any, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise SettingsError(f"{where}: expected a positive number, got {value!r}")
+    if not math.isfinite(value) or value <= 0:
+        raise SettingsError(f"{where}: expected a positive number, got {value!r}")
+    return float(value)
+
+
+def _half_index(value: Any, split: str, where: str) -> int:
+    names = HALF_NAMES[split]
+    if isinstance(value, str) and value.lower() in names:
+        return names.index(value.lower())
+    if value in (0, 1) and not isinstance(value, bool):
+        return int(value)
+    raise SettingsError(
+        f"{where}: expected one of {names[0]}, {names[1]} (or 0, 1) for a {split} split, "
+        f"got {value!r}"
+    )
+
+
+def _split_value(value: Any, where: str) -> str | None:
+    if value is None:
+        return None
+    if value not in HALF_NAMES:
+        raise SettingsError(
+            f"{where}: expected 'horizontal' (left | right halves) or 'vertical' "
+            f"(top / bottom halves), got {value!r}"
+        )
+    return str(value)
+
+
+def read_settings(path: PathLike) -> dict[str, Any]:
+    """Read and check an ``experiment.yaml`` (SettingsError naming the file and key).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> path = Path(tempfile.mkdtemp()) / "experiment.yaml"
+    >>> _ = path.write_text("pixel_nm: [108, 110]\\nsplit: horizontal\\n")
+    >>> read_settings(path)["pixel_nm"]
+    [108, 110]
+    >>> _ = path.write_text("pixelnm: 108\\n")
+    >>> read_settings(path)
+    Traceback (most recent call last):
+    ...
+    smlmlp.workflow_support.SettingsError: ...experiment.yaml: unknown key 'pixelnm' ...
+    """
+    import yaml
+
+    try:
+        with open(path, encoding="utf-8") as stream:
+            settings = yaml.safe_load(stream)
+    except yaml.YAMLError as error:
+        raise SettingsError(f"{path}: not valid YAML ({' '.join(str(error).split())})") from error
+    except OSError as error:
+        raise SettingsError(f"{path}: cannot be read ({error.strerror})") from error
+    if settings is None:
+        return {}
+    check_settings(settings, str(path))
+    return settings
+
+
+def check_settings(settings: Any, where: str = SETTINGS_FILE) -> None:
+    """Check the content of an ``experiment.yaml`` (SettingsError on the first problem)."""
+    if not isinstance(settings, Mapping):
+        raise SettingsError(f"{where}: expected a mapping of settings, got {settings!r}")
+    for key in settings:
+        if key not in _SETTINGS_KEYS:
+            raise SettingsError(
+                f"{where}: unknown key {key!r} (known: {', '.join(sorted(_SETTINGS_KEYS))})"
+            )
+    try:
+        if settings.get("pixel_nm") is not None:
+            pixel_pair(settings["pixel_nm"], f"{where}: pixel_nm")
+    except ValueError as error:
+        raise SettingsError(str(error)) from None
+    if settings.get("exposure_ms") is not None:
+        _positive_number(settings["exposure_ms"], f"{where}: exposure_ms")
+    split = _split_value(settings.get("split"), f"{where}: split")
+    channels = settings.get("channels") or {}
+    if not isinstance(channels, Mapping):
+        raise SettingsError(
+            f"{where}: channels: expected a mapping NAME: {{...}}, got {channels!r}"
+        )
+    for name, entry in channels.items():
+        here = f"{where}: channels.{name}"
+        _check_channel_name(str(name), here)
+        entry = entry or {}
+        if not isinstance(entry, Mapping):
+            raise SettingsError(f"{here}: expected a mapping of settings, got {entry!r}")
+        for key in entry:
+            if key not in _CHANNEL_KEYS:
+                raise SettingsError(
+                    f"{here}: unknown key {key!r} (known: {', '.join(sorted(_CHANNEL_KEYS))})"
+                )
+        try:
+            if entry.get("pixel_nm") is not None:
+                pixel_pair(entry["pixel_nm"], f"{here}.pixel_nm")
+        except ValueError as error:
+            raise SettingsError(str(error)) from None
+        if entry.get("exposure_ms") is not None:
+            _positive_number(entry["exposure_ms"], f"{here}.exposure_ms")
+        channel_split = _split_value(entry.get("split"), f"{here}.split") or split
+        if entry.get("half") is not None:
+            if channel_split is None:
+                raise SettingsError(f"{here}.half: given without a split of the frames")
+            _half_index(entry["half"], channel_split, f"{here}.half")
+        elif entry.get("file") is not None and channel_split is not None:
+            raise SettingsError(f"{here}: the frames are split; say which half")
+        if entry.get("file") is not None and not isinstance(entry["file"], str):
+            raise SettingsError(f"{here}.file: expected a file name, got {entry['file']!r}")
+
+
+def _check_channel_name(name: str, where: str) -> str:
+    if not name or "/" in name or "\\" in name or name.startswith(".") or name != name.strip():
+        raise SettingsError(
+            f"{where}: invalid channel name {name!r} (non-empty, no slash, no leading dot "
+            "or surrounding spaces)"
+        )
+    return name
+
+
+# ============================================================================= discovery
+@dataclass(frozen=True)
+class Channel:
+    """Where one channel's frames are and what ``experiment.yaml`` says about it.
+
+    Attributes
+    ----------
+    name : str
+        Channel name.
+    files : tuple of str
+        The movie file to open first, then the further files of its series.
+    split : str or None
+        ``"horizontal"`` or ``"vertical"`` when the frames hold two camera halves.
+    half : int or None
+        Which half (0: left/top, 1: right/bottom).
+    pixel_nm : list of [origin, value]
+        Pixel sizes from ``experiment.yaml`` and the config, in precedence order.
+    exposure_ms : list of [origin, value]
+        Same for the exposure time.
+    """
+
+    name: str
+    files: tuple[str, ...]
+    split: str | None = None
+    half: int | None = None
+    pixel_nm: tuple[tuple[str, Any], ...] = ()
+    exposure_ms: tuple[tuple[str, Any], ...] = ()
+
+    @property
+    def movie(self) -> str:
+        """The file to open (the series' first file)."""
+        return self.files[0]
+
+
+@dataclass
+class Experiment:
+    """One experiment folder: its channels, or the problem that prevents reading it."""
+
+    name: str
+    folder: str
+    channels: dict[str, Channel] = field(default_factory=dict)
+    settings_file: str | None = None
+    settings: dict[str, Any] = field(default_factory=dict)
+    problem: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """Whether the folder and its settings are usable."""
+        return self.problem is None
+
+
+def _channel_stem(filename: str) -> str:
+    stem = filename
+    for suffix in TIFF_SUFFIXES:
+        if stem.lower().endswith(suffix):
+            stem = stem[: -len(suffix)]
+            break
+    if stem.lower().endswith(".ome"):
+        stem = stem[:-4]
+    return stem
+
+
+def is_tiff_name(filename: str) -> bool:
+    """Whether a file name has a TIFF suffix (and is not hidden)."""
+    return not filename.startswith(".") and filename.lower().endswith(TIFF_SUFFIXES)
+
+
+def _ome_referenced_files(path: Path) -> set[str]:
+    """File names an OME-TIFF's XML lists besides itself (empty when unreadable)."""
+    try:
+        import tifffile
+
+        with tifffile.TiffFile(path) as tif:
+            xml = tif.pages[0].description if tif.pages else ""
+    except Exception:  # the job that reads the movie reports unreadable files
+        return set()
+    if "<OME" not in xml:
+        return set()
+    names = set(re.findall(r'FileName\s*=\s*"([^"]+)"', xml))
+    names.update(re.findall(r'MetadataFile\s*=\s*"([^"]+)"', xml))
+    return {os.path.basename(name) for name in names} - {path.name}
+
+
+def group_series(folder: PathLike, filenames: Sequence[str]) -> dict[str, list[str]]:
+    """Group TIFF file names into movies: first file -> all files of its series.
+
+    A file ``X_N.ome.tif`` (N digits) continues ``X.ome.tif`` when that exists
+    (Micro-Manager's naming), and OME-TIFF files listed in another file's OME-XML
+    belong to that file's series (the alphabetically first file opens it).
+
+    Examples
+    --------
+    >>> group_series(".", ["a.tif", "cam_MMStack_Pos0.ome.tif", "cam_MMStack_Pos0_1.ome.tif"])
+    {'a.tif': ['a.tif'], 'cam_MMStack_Pos0.ome.tif': ['cam_MMStack_Pos0.ome.tif', \
+'cam_MMStack_Pos0_1.ome.tif']}
+    """
+    names = sorted(filenames)
+    present = set(names)
+    parent = {name: name for name in names}
+
+    def root(name: str) -> str:
+        while parent[name] != name:
+            name = parent[name]
+        return name
+
+    def join(a: str, b: str) -> None:
+        first, second = sorted((root(a), root(b)))
+        parent[second] = first
+
+    for name in names:
+        match = _SERIES_CONTINUATION.match(name)
+        if match and match["ome"]:
+            for suffix in (".ome.tif", ".ome.tiff"):
+                if match["base"] + suffix in present:
+                    join(match["base"] + suffix, name)
+        if ".ome." in name.lower():
+            for other in _ome_referenced_files(Path(folder) / name):
+                if other in present:
+                    join(name, other)
+    groups: dict[str, list[str]] = {}
+    for name in names:
+        groups.setdefault(root(name), []).append(name)
+    return groups
+
+
+def _candidates(*pairs: tuple[str, Any]) -> tuple[tuple[str, Any], ...]:
+    return tuple((origin, value) for origin, value in pairs if value is not None)
+
+
+def inspect_experiment(
+    folder: PathLike,
+    filenames: Sequence[str] | None = None,
+    settings: Mapping[str, Any] | None = None,
+    *,
+    config: Mapping[str, Any] | None = None,
+    name: str | None = None,
+) -> Experiment:
+    """Channels of one experiment folder; problems are reported, never raised.
+
+    Parameters
+    ----------
+    folder : str or path-like
+        The experiment folder.
+    filenames : sequence of str, optional
+        TIFF file names in it (default: listed from disk).
+    settings : mapping, optional
+        Content of its ``experiment.yaml`` (default: read from disk when present).
+    config : mapping, optional
+        Workflow config (``pixel_nm``, ``exposure_ms`` defaults).
+    name : str, optional
+        Experiment name (default: the folder name).
+
+    Returns
+    -------
+    Experiment
+        With ``problem`` set (and no channels) when the folder cannot be used.
+    """
+    folder = Path(folder)
+    config = config or {}
+    experiment = Experiment(name=name or folder.name, folder=str(folder))
+    settings_path = folder / SETTINGS_FILE
+    try:
+        if settings is None:
+            if settings_path.is_file():
+                settings = read_settings(settings_path)
+                experiment.settings_file = str(settings_path)
+            else:
+                settings = {}
+        else:
+            check_settings(settings, str(settings_path))
+            experiment.settings_file = str(settings_path)
+        experiment.settings = dict(settings)
+        if filenames is None:
+            filenames = [
+                entry.name
+                for entry in sorted(folder.iterdir())
+                if entry.is_file() and is_tiff_name(entry.name)
+            ]
+        if not filenames:
+            raise SettingsError(f"{folder}: no TIFF file (*.tif, *.tiff) in this experiment folder")
+        experiment.channels = _channels(folder, filenames, settings, settings_path, config)
+    except (SettingsError, OSError) as error:
+        experiment.problem = str(error)
+        experiment.channels = {}
+    return experiment
+
+
+def _channels(
+    folder: Path,
+    filenames: Sequence[str],
+    settings: Mapping[str, Any],
+    settings_path: Path,
+    config: Mapping[str, Any],
+) -> dict[str, Channel]:
+    where = str(settings_path)
+    series = group_series(folder, filenames)
+    split = settings.get("split")
+    entries = {str(k): dict(v or {}) for k, v in (settings.get("channels") or {}).items()}
+
+    # (file, half) -> name, in file order; explicit files first claim their halves
+    sources: dict[tuple[str, int | None], str] = {}
+    split_of: dict[tuple[str, int | None], str | None] = {}
+    explicit: set[tuple[str, int | None]] = set()
+    for head in series:
+        if split:
+            for half, half_name in enumerate(HALF_NAMES[split]):
+                sources[(head, half)] = f"{_channel_stem(head)}_{half_name}"
+                split_of[(head, half)] = split
+        else:
+            sources[(head, None)] = _channel_stem(head)
+            split_of[(head, None)] = None
+    for channel_name, entry in entries.items():
+        if entry.get("file") is None:
+            continue
+        file = os.path.basename(str(entry["file"]))
+        if file not in series:
+            member = next((h for h, files in series.items() if file in files), None)
+            if member is not None:
+                raise SettingsError(
+                    f"{where}: channels.{channel_name}.file: {file} is a later file of the "
+                    f"series that starts with {member}; name the first file"
+                )
+            raise SettingsError(
+                f"{where}: channels.{channel_name}.file: no TIFF named {file} in {folder}"
+            )
+        channel_split = entry.get("split") or split
+        half = None if channel_split is None else _half_index(entry["half"], channel_split, where)
+        if channel_split != split:  # a per-channel split replaces the file's default channels
+            for key in [k for k in sources if k[0] == file and k not in explicit]:
+                del sources[key]
+                split_of.pop(key)
+        if (file, half) in explicit:
+            raise SettingsError(
+                f"{where}: channels.{channel_name} and channels.{sources[(file, half)]} name "
+                f"the same movie ({file}{'' if half is None else f', half {half}'})"
+            )
+        sources[(file, half)] = channel_name
+        split_of[(file, half)] = channel_split
+        explicit.add((file, half))
+
+    names = list(sources.values())
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise SettingsError(
+            f"{where}: channel name(s) {', '.join(duplicates)} used for more than one movie"
+        )
+    for channel_name in entries:
+        if channel_name not in names:
+            raise SettingsError(
+                f"{where}: channels.{channel_name} matches no TIFF in {folder} (give its file:)"
+            )
+    channels = {}
+    for (file, half), channel_name in sources.items():
+        _check_channel_name(channel_name, f"{folder / file}")
+        entry = entries.get(channel_name, {})
+        channels[channel_name] = Channel(
+            name=channel_name,
+            files=tuple(str(folder / f) for f in series[file]),
+            split=split_of[(file, half)],
+            half=half,
+            pixel_nm=_candidates(
+                (f"{where} (channels.{channel_name}.pixel_nm)", entry.get("pixel_nm")),
+                (f"{where} (pixel_nm)", settings.get("pixel_nm")),
+                ("config (pixel_nm)", config.get("pixel_nm")),
+            ),
+            exposure_ms=_candidates(
+                (f"{where} (channels.{channel_name}.exposure_ms)", entry.get("exposure_ms")),
+                (f"{where} (exposure_ms)", settings.get("exposure_ms")),
+                ("config (exposure_ms)", config.get("exposure_ms")),
+            ),
+        )
+    return dict(sorted(channels.items()))
+
+
+def discover_experiments(
+    experiments_dir: PathLike, config: Mapping[str, Any] | None = None
+) -> dict[str, Experiment]:
+    """Every experiment under ``experiments_dir``, in name order.
+
+    A folder that cannot be used becomes an :class:`Experiment` with ``problem``
+    set, so one bad experiment never stops the others.
+
+    Raises
+    ------
+    SettingsError
+        When ``experiments_dir`` does not exist or holds no experiment folder.
+    """
+    root = Path(experiments_dir)
+    if not root.is_dir():
+        raise SettingsError(
+            f"experiments_dir {root}: no such folder (one subfolder per experiment is expected)"
+        )
+    folders = [p for p in sorted(root.iterdir()) if p.is_dir() and not p.name.startswith(".")]
+    if not folders:
+        raise SettingsError(
+            f"experiments_dir {root}: no experiment subfolder (one subfolder per experiment, "
+            "holding its TIFF movies)"
+        )
+    return {folder.name: inspect_experiment(folder, config=config) for folder in folders}
+
+
+# ================================================================================== demo
+#: The bundled demo: two days of a two-colour setup, the second day a dual-view camera.
+DEMO_FRAMES = 1500
+DEMO_SHAPE = (64, 64)
+DEMO_PIXEL_NM = 100.0
+DEMO_EXPOSURE_MS = 20.0
+DEMO_SIMULATION = {
+    "photons": 2000.0,
+    "background": 20.0,
+    "on_density_per_um2": 0.5,
+    "on_probability": 0.02,
+    "on_time_frames": 3.0,
+}
+DEMO_EXPERIMENTS: dict[str, dict[str, Any]] = {
+    "2024-05-13": {
+        "channels": {
+            "green": {"sigx_nm": 125.0, "sigy_nm": 125.0, "seed": 11},
+            "red": {"sigx_nm": 145.0, "sigy_nm": 140.0, "seed": 12},
+        },
+        "settings": {"pixel_nm": DEMO_PIXEL_NM, "exposure_ms": DEMO_EXPOSURE_MS},
+    },
+    "2024-05-20": {
+        "dualview": "dualview.tif",
+        "channels": {
+            "green": {"sigx_nm": 130.0, "sigy_nm": 128.0, "seed": 21},
+            "red": {"sigx_nm": 158.0, "sigy_nm": 146.0, "seed": 22},
+        },
+        "settings": {
+            "pixel_nm": DEMO_PIXEL_NM,
+            "exposure_ms": DEMO_EXPOSURE_MS,
+            "split": "horizontal",
+            "channels": {
+                "green": {"file": "dualview.tif", "half": "left"},
+                "red": {"file": "dualview.tif", "half": "right"},
+            },
+        },
+    },
+}
+
+
+def demo_files(experiment: str) -> list[str]:
+    """File names the demo writes into one demo experiment folder."""
+    spec = DEMO_EXPERIMENTS[experiment]
+    movies = [spec["dualview"]] if "dualview" in spec else [f"{c}.tif" for c in spec["channels"]]
+    return [*movies, SETTINGS_FILE, "truth.yaml"]
+
+
+def demo_outputs(experiments_dir: PathLike) -> list[str]:
+    """Every file the demo writes (the ``demo`` rule's outputs).
+
+    Examples
+    --------
+    >>> demo_outputs("demo_data")[:2]
+    ['demo_data/2024-05-13/green.tif', 'demo_data/2024-05-13/red.tif']
+    """
+    return [
+        str(Path(experiments_dir) / name / filename)
+        for name in DEMO_EXPERIMENTS
+        for filename in demo_files(name)
+    ]
+
+
+def demo_experiments(
+    experiments_dir: PathLike, config: Mapping[str, Any] | None = None
+) -> dict[str, Experiment]:
+    """The demo's experiments as they will be on disk once the ``demo`` rule ran.
+
+    Raises
+    ------
+    SettingsError
+        When ``experiments_dir`` holds other folders: the demo never writes among
+        a user's experiments.
+    """
+    root = Path(experiments_dir)
+    if root.is_dir():
+        others = sorted(
+            p.name
+            for p in root.iterdir()
+            if p.is_dir() and not p.name.startswith(".") and p.name not in DEMO_EXPERIMENTS
+        )
+        if others:
+            raise SettingsError(
+                f"experiments_dir {root} holds folders that are not part of the demo "
+                f"({', '.join(others[:5])}); set demo: false in the config to analyse them"
+            )
+    experiments = {}
+    for name, spec in DEMO_EXPERIMENTS.items():
+        movies = [f for f in demo_files(name) if is_tiff_name(f)]
+        experiments[name] = inspect_experiment(
+            root / name, movies, spec["settings"], config=config, name=name
+        )
+    return experiments
+
+
+def write_demo(
+    experiments_dir: PathLike,
+    *,
+    n_frames: int = DEMO_FRAMES,
+    logger: logging.Logger | None = None,
+) -> list[Path]:
+    """Simulate the demo experiments into ``experiments_dir`` (movies, settings, truth).
+
+    Returns
+    -------
+    list of Path
+        Every file written.
+    """
+    import tifffile
+    import yaml
+
+    from .simulation import MovieSimulator
+
+    logger = logger or logging.getLogger("smlmlp.demo")
+    written = []
+    for name, spec in DEMO_EXPERIMENTS.items():
+        folder = Path(experiments_dir) / name
+        folder.mkdir(parents=True, exist_ok=True)
+        truths = {}
+        simulators = {}
+        for channel, parameters in spec["channels"].items():
+            simulators[channel] = MovieSimulator(
+                n_frames,
+                DEMO_SHAPE,
+                pixel_nm=DEMO_PIXEL_NM,
+                **DEMO_SIMULATION,
+                **parameters,
+            )
+            truths[channel] = _plain(simulators[channel].truth)
+        if "dualview" in spec:
+            left, right = (simulators[c] for c in spec["channels"])
+            movie = np.concatenate([_whole_movie(left), _whole_movie(right)], axis=2)
+            targets = {spec["dualview"]: movie}
+        else:
+            targets = {f"{c}.tif": _whole_movie(s) for c, s in simulators.items()}
+        for filename, movie in targets.items():
+            path = folder / filename
+            with atomic_path(path, suffix=".tif.part") as part:
+                tifffile.imwrite(part, movie, photometric="minisblack")
+            logger.info("demo: wrote %s (%d frames of %dx%d)", path, *movie.shape)
+            written.append(path)
+        settings_text = (
+            f"# Settings of the demo experiment {name} (see config/README.md).\n"
+            + yaml.safe_dump(spec["settings"], sort_keys=False)
+        )
+        truth_text = (
+            "# What the demo simulated: the PSF widths the workflow should find.\n"
+            + yaml.safe_dump({"channels": truths}, sort_keys=False)
+        )
+        for filename, text in ((SETTINGS_FILE, settings_text), ("truth.yaml", truth_text)):
+            with atomic_path(folder / filename) as part:
+                part.write_text(text, encoding="utf-8")
+            written.append(folder / filename)
+    return written
+
+
+def _whole_movie(simulator: Any) -> np.ndarray:
+    """The whole movie of a simulator (chunked generation, one array)."""
+    return np.concatenate(list(simulator.chunks(500)))
+
+
+def _plain(value: Any) -> Any:
+    """JSON/YAML-safe copy (tuples to lists, NumPy scalars to Python)."""
+    return json.loads(json.dumps(value, default=lambda v: getattr(v, "tolist", lambda: str(v))()))
+
+
+# ============================================================================== config
+def check_config(config: Mapping[str, Any], schema_path: PathLike) -> None:
+    """Check the config against the JSON schema; raise ValueError with one clear line.
+
+    Parameters
+    ----------
+    config : mapping
+        The workflow config.
+    schema_path : str or path-like
+        ``workflow/schemas/config.schema.yaml``.
+
+    Raises
+    ------
+    ValueError
+        ``"config: crop_pix: -1 is less than the minimum of 3"`` and the like.
+    """
+    import jsonschema
+    import yaml
+
+    with open(schema_path, encoding="utf-8") as stream:
+        schema = yaml.safe_load(stream)
+    validator = jsonschema.validators.validator_for(schema)(schema)
+    error = jsonschema.exceptions.best_match(validator.iter_errors(dict(config)))
+    if error is not None:
+        where = ".".join(str(part) for part in error.absolute_path) or "(top level)"
+        message = " ".join(error.message.split())
+        if len(message) > 300:
+            message = message[:297] + "..."
+        raise ValueError(f"config: {where}: {message}")
+
+
+def resolve_cuda(setting: Any) -> bool:
+    """``cuda`` config value -> whether to use the GPU (``"auto"``: when CuPy sees one)."""
+    if setting == "auto":
+        from .computer import gpu_available
+
+        return gpu_available()
+    return bool(setting)
+
+
+def analysis_config(config: Mapping[str, Any], experiment: Experiment | None = None) -> str:
+    """JSON of the settings that shape an experiment's numbers (stored in its info file)."""
+    chosen: dict[str, Any] = {key: config.get(key) for key in ANALYSIS_KEYS if key in config}
+    if experiment is not None:
+        chosen["experiment"] = experiment.name
+        chosen["experiment_settings"] = experiment.settings
+    return json.dumps(_plain(chosen), sort_keys=True)
+
+
+# =========================================================================== resources
+def movie_frame_shape(path: PathLike, split: str | None = None) -> tuple[int, int] | None:
+    """``(height, width)`` of one analysed frame from the TIFF header, or None.
+
+    Reads only the header and first page, so it is cheap at scheduling time.
+    """
+    try:
+        import tifffile
+
+        with tifffile.TiffFile(path) as tif:
+            series = tif.series[0]
+            shape = series.get_shape(squeeze=True)
+            height, width = int(shape[-2]), int(shape[-1])
+    except Exception:  # unreadable files are reported by the job itself
+        return None
+    if split == "horizontal":
+        width //= 2
+    elif split == "vertical":
+        height //= 2
+    return (max(1, height), max(1, width))
+
+
+def plan_chunk_frames(
+    frame_shape: tuple[int, int],
+    *,
+    chunk_frames: int | None = None,
+    memory_budget_mb: float = 256,
+    cuda: bool = False,
+) -> int:
+    """Frames per chunk for the streaming pass: the config's value or one sized to the budget.
+
+    Examples
+    --------
+    >>> plan_chunk_frames((256, 256), memory_budget_mb=64)
+    56
+    >>> plan_chunk_frames((256, 256), chunk_frames=10)
+    10
+    """
+    if chunk_frames:
+        return int(chunk_frames)
+    from .computer import chunk_frames as computer_chunk_frames
+
+    return computer_chunk_frames(frame_shape, cuda=cuda, budget_bytes=int(memory_budget_mb * 2**20))
+
+
+def autocorr_mem_mb(
+    files: Sequence[PathLike],
+    split: str | None = None,
+    *,
+    chunk_frames: int | None = None,
+    memory_budget_mb: float = 256,
+    cuda: bool = False,
+) -> int:
+    """Memory (MB) to request for the streaming pass over one channel.
+
+    From the frame size and the chunk length, not the file size: the pass holds
+    two chunks (one being read, one transformed) and the accumulated sums.
+
+    Examples
+    --------
+    >>> autocorr_mem_mb(["missing.tif"], chunk_frames=64) > BASELINE_MEM_MB
+    True
+    """
+    shape = (movie_frame_shape(files[0], split) if files else None) or FALLBACK_FRAME_SHAPE
+    from .computer import working_memory_bytes
+
+    chunk = plan_chunk_frames(
+        shape, chunk_frames=chunk_frames, memory_budget_mb=memory_budget_mb, cuda=cuda
+    )
+    raw_read_ahead = chunk * shape[0] * shape[1] * 8  # the next chunk, read while this one runs
+    working = working_memory_bytes(shape, chunk) + raw_read_ahead
+    return int(BASELINE_MEM_MB + math.ceil(1.25 * working / 1e6))
+
+
+def autocorr_runtime_min(files: Sequence[PathLike]) -> int:
+    """Minutes to request for the streaming pass (generous: 5 min + 5 min per GB)."""
+    size = sum(os.path.getsize(f) for f in files if os.path.exists(f))
+    return int(5 + math.ceil(5 * size / 1e9))
+
+
+# ================================================================================ logs
+class FrameProgress:
+    """``progress(done, total)`` callback that logs frames done and frames per second.
+
+    Logs at most every ``interval_s`` seconds, and always the last call.
+    """
+
+    def __init__(self, label: str, logger: logging.Logger, interval_s: float = 5.0) -> None:
+        self.label = label
+        self.logger = logger
+        self.interval_s = interval_s
+        self.start = time.monotonic()
+        self._last = -math.inf
+
+    def __call__(self, done: int, total: int) -> None:
+        now = time.monotonic()
+        if done < total and now - self._last < self.interval_s:
+            return
+        self._last = now
+        elapsed = max(now - self.start, 1e-9)
+        rate = done / elapsed
+        remaining = (total - done) / rate if rate > 0 else math.inf
+        self.logger.info(
+            "%s: %d/%d frames (%.0f %%), %.0f frames/s, %s",
+            self.label,
+            done,
+            total,
+            100.0 * done / max(total, 1),
+            rate,
+            "done" if done >= total else f"about {remaining:.0f} s left",
+        )
+
+
+def _one_line(error: BaseException) -> str:
+    text = " ".join(str(error).split()) or type(error).__name__
+    return text
+
+
+@contextlib.contextmanager
+def rule_log(
+    log_path: PathLike | None,
+    *,
+    step: str,
+    subject: Sequence[PathLike] | PathLike | None = None,
+) -> Iterator[logging.Logger]:
+    """Run a workflow step with its log file; turn a failure into one clear line.
+
+    The block's logger writes to ``log_path``. An exception is written to the log
+    and reported on stderr as one line ``ERROR <step>: <file>: <problem>`` (the
+    file is added when the message does not name it already), and the process
+    exits with status 1. The traceback goes to the log only for unexpected errors
+    (not :data:`EXPECTED_ERRORS`) or when ``SMLMLP_TRACEBACK`` is set.
+
+    Parameters
+    ----------
+    log_path : str or path-like or None
+        The rule's log file.
+    step : str
+        Step name, e.g. ``"autocorr 2024-05-13/red"``.
+    subject : path or sequence of paths, optional
+        Input file(s) the step reads, named in the error line when the message
+        does not already.
+    """
+    logger = logging.getLogger(f"smlmlp.workflow.{step}")
+    logger.setLevel(logging.DEBUG)
+    logger.propagate = False
+    handlers: list[logging.Handler] = []
+    formatter = logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%d %H:%M:%S")
+    if log_path:
+        Path(log_path).parent.mkdir(parents=True, exist_ok=True)
+        handlers.append(logging.FileHandler(log_path, mode="w", encoding="utf-8"))
+    for handler in handlers:
+        handler.setFormatter(formatter)
+        logger.addHandler(handler)
+    logging.captureWarnings(True)
+    warnings_logger = logging.getLogger("py.warnings")
+    for handler in handlers:
+        warnings_logger.addHandler(handler)
+    started = time.monotonic()
+    logger.info("%s: started", step)
+    try:
+        yield logger
+    except Exception as error:
+        message = _one_line(error)
+        subjects = (
+            []
+            if subject is None
+            else ([subject] if isinstance(subject, (str, os.PathLike)) else list(subject))
+        )
+        named = [str(s) for s in subjects if s is not None]
+        if named and not any(os.path.basename(n) in message or n in message for n in named):
+            message = f"{named[0]}: {message}"
+        if not isinstance(error, EXPECTED_ERRORS) or os.environ.get("SMLMLP_TRACEBACK"):
+            logger.debug("%s", traceback.format_exc().rstrip())
+        logger.error("%s", message)
+        print(f"ERROR {step}: {message}", file=sys.stderr, flush=True)
+        raise SystemExit(1) from None
+    else:
+        logger.info("%s: finished in %.1f s", step, time.monotonic() - started)
+    finally:
+        for handler in handlers:
+            logger.removeHandler(handler)
+            warnings_logger.removeHandler(handler)
+            handler.close()
+
+
+# ================================================================================ steps
+def resolve_setting(
+    candidates: Sequence[Sequence[Any]],
+    from_file: Any = None,
+    *,
+    file_origin: str = "movie file metadata",
+) -> tuple[Any, str | None]:
+    """First value in precedence order: the file's metadata, then ``candidates``.
+
+    Returns
+    -------
+    (value, origin)
+        ``(None, None)`` when nothing sets it.
+
+    Examples
+    --------
+    >>> resolve_setting([["experiment.yaml", 108], ["config", 100]])
+    (108, 'experiment.yaml')
+    >>> resolve_setting([["config", 100]], from_file=[96.5, 96.5])
+    ([96.5, 96.5], 'movie file metadata')
+    """
+    if from_file is not None:
+        return from_file, file_origin
+    for origin, value in candidates:
+        if value is not None:
+            return value, origin
+    return None, None
+
+
+def run_autocorr(
+    files: Sequence[PathLike],
+    spectrum_path: PathLike,
+    source_path: PathLike,
+    *,
+    label: str,
+    split: str | None = None,
+    half: int | None = None,
+    min_frames: int = 2,
+    chunk_frames: int | None = None,
+    memory_budget_mb: float = 256,
+    cuda: bool = False,
+    threads: int = 1,
+    logger: logging.Logger | None = None,
+) -> dict[str, Any]:
+    """Stream one channel's movie into its summed spectra (the heavy pass).
+
+    Writes the :class:`smlmlp.spectra.SpectrumAccumulator` to ``spectrum_path``
+    and what was read (files, sizes, frames, file metadata) as JSON to
+    ``source_path``; both whole or not at all.
+
+    Returns
+    -------
+    dict
+        The content of ``source_path``.
+    """
+    from .loading import open_movie, split_movie
+    from .spectra import accumulate_spectrum
+
+    logger = logger or logging.getLogger("smlmlp.workflow")
+    movie_file = str(files[0])
+    started = time.monotonic()
+    with open_movie(movie_file) as movie:
+        stack: Any = movie
+        if split:
+            stack = split_movie(movie, split, name=movie_file)[int(half or 0)]
+        n_frames, height, width = (int(v) for v in stack.shape)
+        if n_frames < min_frames:
+            raise ValueError(
+                f"{movie_file}: {n_frames} frames, at least {min_frames} are needed for a PSF "
+                "(config min_frames)"
+            )
+        chunk = plan_chunk_frames(
+            (height, width),
+            chunk_frames=chunk_frames,
+            memory_budget_mb=memory_budget_mb,
+            cuda=cuda,
+        )
+        logger.info(
+            "%s: %s, %d frames of %dx%d px (%s), chunks of %d frames, %s",
+            label,
+            ", ".join(os.path.basename(p) for p in movie.paths),
+            n_frames,
+            height,
+            width,
+            movie.dtype,
+            chunk,
+            "GPU" if cuda else f"CPU, {threads} thread(s)",
+        )
+        accumulator = accumulate_spectrum(
+            stack,
+            chunk_frames=chunk,
+            cuda=cuda,
+            parallel=threads > 1,
+            progress=FrameProgress(label, logger),
+            name=label,
+        )
+        paths = list(movie.paths)
+        metadata = dict(movie.metadata)
+    accumulator.save(spectrum_path)
+    source = {
+        "label": label,
+        "files": [_display_path(p) for p in paths],
+        "sizes_bytes": [os.path.getsize(p) for p in paths],
+        "n_frames": accumulator.n_frames,
+        "frame_shape": [height, width],
+        "split": split,
+        "half": half,
+        "metadata": _plain(
+            {k: metadata.get(k) for k in ("pixel_nm", "exposure_ms", "axes", "kind")}
+        ),
+        "chunk_frames": chunk,
+        "cuda": bool(cuda),
+        "seconds": round(time.monotonic() - started, 3),
+    }
+    with atomic_path(source_path) as part:
+        part.write_text(json.dumps(source, indent=1), encoding="utf-8")
+    return source
+
+
+def _display_path(path: PathLike) -> str:
+    """A path relative to the working directory when it lies below it."""
+    path = os.path.abspath(path)
+    relative = os.path.relpath(path)
+    return path if relative.startswith("..") else relative
+
+
+def run_psf(
+    spectrum_path: PathLike,
+    source_path: PathLike,
+    output_path: PathLike,
+    *,
+    channel: str,
+    crop_pix: int,
+    pixel_nm: Sequence[Sequence[Any]] = (),
+    exposure_ms: Sequence[Sequence[Any]] = (),
+    pixel_nm_from_file: bool = True,
+    logger: logging.Logger | None = None,
+) -> ChannelInfo:
+    """PSF, Gaussian fit and spline of one channel from its summed spectra.
+
+    ``pixel_nm`` and ``exposure_ms`` are ``[origin, value]`` candidates in
+    precedence order (from :func:`inspect_experiment`); the movie file's own
+    metadata comes first when ``pixel_nm_from_file``.
+    """
+    from .psf import estimate_psf
+    from .spectra import SpectrumAccumulator
+
+    logger = logger or logging.getLogger("smlmlp.workflow")
+    source = json.loads(Path(source_path).read_text(encoding="utf-8"))
+    movie = source["files"][0] if source.get("files") else str(spectrum_path)
+    metadata = source.get("metadata") or {}
+    file_pixel = metadata.get("pixel_nm") if pixel_nm_from_file else None
+    value, origin = resolve_setting(pixel_nm, file_pixel)
+    if value is None:
+        raise ValueError(
+            f"{movie}: no pixel size: the file holds none, and neither experiment.yaml nor "
+            "the config sets pixel_nm"
+        )
+    pixel = pixel_pair(value, f"{movie}: pixel size from {origin}")
+    exposure, exposure_origin = resolve_setting(
+        exposure_ms, metadata.get("exposure_ms") if pixel_nm_from_file else None
+    )
+    logger.info("%s: pixel %g x %g nm (y, x) from %s", channel, *pixel, origin)
+    accumulator = SpectrumAccumulator.load(spectrum_path)
+    ac = accumulator.autocorrelation(crop_pix)
+    with _warnings_logged(logger):
+        estimate = estimate_psf(ac, pixel, name=f"{source.get('label', channel)} ({movie})")
+    info = ChannelInfo.from_estimate(
+        channel,
+        estimate,
+        n_frames=accumulator.n_frames,
+        source_files=source.get("files", []),
+        source_sizes_bytes=source.get("sizes_bytes", []),
+        attrs={
+            "crop_pix": int(ac.shape[0]),
+            "pixel_nm_origin": origin,
+            "exposure_ms": exposure,
+            "exposure_ms_origin": exposure_origin,
+            "frame_shape": source.get("frame_shape"),
+            "split": source.get("split"),
+            "half": source.get("half"),
+        },
+    )
+    logger.info(
+        "%s: sigx %.1f nm, sigy %.1f nm, theta %.1f deg, sigma %.1f nm%s",
+        channel,
+        info.sigx_nm,
+        info.sigy_nm,
+        info.theta_deg,
+        info.psf_sigma_nm,
+        "" if info.valid else " (no PSF found)",
+    )
+    info.save(output_path)
+    return info
+
+
+@contextlib.contextmanager
+def _warnings_logged(logger: logging.Logger) -> Iterator[None]:
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    for warning in caught:
+        logger.warning("%s", warning.message)
+
+
+def run_info(
+    channel_paths: Sequence[PathLike],
+    output_path: PathLike,
+    *,
+    experiment: str,
+    config_json: str = "{}",
+    problem: str | None = None,
+    logger: logging.Logger | None = None,
+) -> Path:
+    """Gather an experiment's channels into its HDF5 info file (or report its problem)."""
+    logger = logger or logging.getLogger("smlmlp.workflow")
+    if problem:
+        raise ValueError(problem)
+    if not channel_paths:
+        raise ValueError(f"experiment {experiment}: no channel to write")
+    channels = [ChannelInfo.load(path) for path in channel_paths]
+    path = write_info(
+        output_path,
+        channels,
+        config=json.loads(config_json),
+        attrs={"experiment": experiment},
+    )
+    logger.info(
+        "%s: wrote %s with channel(s) %s", experiment, path, ", ".join(c.name for c in channels)
+    )
+    return path
+
+
+def run_figures(
+    info_path: PathLike,
+    folder: PathLike,
+    *,
+    experiment: str,
+    logger: logging.Logger | None = None,
+) -> list[Path]:
+    """One PNG per channel of an info file into ``folder``."""
+    from .figures import experiment_figures
+
+    logger = logger or logging.getLogger("smlmlp.workflow")
+    written = experiment_figures(info_path, folder, experiment)
+    for path in written:
+        logger.info("%s: wrote %s", experiment, path)
+    return written
+
+
+def run_summary(
+    info_paths: Sequence[PathLike],
+    table_path: PathLike,
+    figure_path: PathLike,
+    *,
+    logger: logging.Logger | None = None,
+) -> list[dict[str, Any]]:
+    """``summary.tsv`` and ``summary.png`` over the info files of all experiments."""
+    from .figures import save_figure, summary_figure
+
+    logger = logger or logging.getLogger("smlmlp.workflow")
+    rows: list[dict[str, Any]] = []
+    for path in info_paths:
+        info = read_info(path)
+        rows.extend(info.summary_rows(str(info.attrs.get("experiment", Path(path).parent.name))))
+    write_summary(table_path, rows)
+    save_figure(summary_figure(rows), figure_path)
+    logger.info("summary of %d channel(s) in %d experiment(s)", len(rows), len(info_paths))
+    return rows
+
+
+__all__ = [
+    "Channel",
+    "Experiment",
+    "FrameProgress",
+    "SettingsError",
+    "analysis_config",
+    "autocorr_mem_mb",
+    "autocorr_runtime_min",
+    "check_config",
+    "check_settings",
+    "demo_experiments",
+    "demo_outputs",
+    "demo_files",
+    "discover_experiments",
+    "group_series",
+    "inspect_experiment",
+    "movie_frame_shape",
+    "pixel_pair",
+    "plan_chunk_frames",
+    "read_settings",
+    "resolve_cuda",
+    "resolve_setting",
+    "rule_log",
+    "run_autocorr",
+    "run_figures",
+    "run_info",
+    "run_psf",
+    "run_summary",
+    "write_demo",
+]

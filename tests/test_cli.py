@@ -1,0 +1,165 @@
+"""``smlmlp psf FILE... -o OUT.h5``: the one-off command line."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tifffile
+
+from smlmlp.cli import ProgressBar, main
+from smlmlp.infofile import read_info
+from smlmlp.simulation import simulate_movie
+
+SIMULATION = {"photons": 2000.0, "background": 20.0, "on_density_per_um2": 0.5}
+
+
+@pytest.fixture(scope="module")
+def movies(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("movies")
+    green, _ = simulate_movie(500, (48, 48), sigx_nm=125.0, seed=1, **SIMULATION)
+    red, _ = simulate_movie(500, (48, 48), sigx_nm=150.0, sigy_nm=140.0, seed=2, **SIMULATION)
+    paths = {"green": folder / "green.tif", "red": folder / "red.tif"}
+    tifffile.imwrite(paths["green"], green)
+    tifffile.imwrite(paths["red"], red)
+    paths["ome"] = folder / "calibrated.ome.tif"
+    tifffile.imwrite(
+        paths["ome"],
+        green,
+        ome=True,
+        metadata={"axes": "TYX", "PhysicalSizeX": 0.1, "PhysicalSizeY": 0.1},
+    )
+    paths["dual"] = folder / "dual.tif"
+    tifffile.imwrite(paths["dual"], np.concatenate([green, red], axis=2))
+    paths["odd"] = folder / "odd.tif"
+    tifffile.imwrite(paths["odd"], green[:, :, :47])
+    paths["text"] = folder / "notes.tif"
+    paths["text"].write_text("hello")
+    return paths
+
+
+def _sorted_sigmas(channel) -> list[float]:
+    return sorted([channel.sigx_nm, channel.sigy_nm])
+
+
+def test_two_files(movies: dict[str, Path], tmp_path: Path, capsys) -> None:
+    out = tmp_path / "psf.h5"
+    status = main(
+        [
+            "psf",
+            str(movies["green"]),
+            str(movies["red"]),
+            "--pixel-nm",
+            "100",
+            "100",
+            "--crop-pix",
+            "31",
+            "-o",
+            str(out),
+        ]
+    )
+    captured = capsys.readouterr()
+    assert status == 0, captured.err
+    info = read_info(out)
+    assert list(info.channels) == ["green", "red"]
+    np.testing.assert_allclose(_sorted_sigmas(info.channels["green"]), [125, 125], rtol=0.05)
+    np.testing.assert_allclose(_sorted_sigmas(info.channels["red"]), [140, 150], rtol=0.05)
+    red = info.channels["red"]
+    assert red.ac.shape == (31, 31) and red.n_frames == 500
+    assert red.source_sizes_bytes == (movies["red"].stat().st_size,)
+    assert info.config["command"] == "smlmlp psf" and info.attrs["created"]
+    lines = captured.out.splitlines()
+    assert lines[0].split()[:2] == ["channel", "frames"]
+    assert lines[1].startswith("green") and lines[2].startswith("red")
+
+
+def test_pixel_size_from_the_file(movies: dict[str, Path], tmp_path: Path, capsys) -> None:
+    out = tmp_path / "ome.h5"
+    assert main(["psf", str(movies["ome"]), "-q", "-o", str(out)]) == 0
+    channel = read_info(out).channels["calibrated"]
+    assert channel.pixel_nm == pytest.approx((100.0, 100.0))
+    assert channel.attrs["pixel_nm_origin"] == "file"
+    # --pixel-nm wins over the file (the fit is then in the wrong nm, on purpose)
+    assert main(["psf", str(movies["ome"]), "-q", "--pixel-nm", "50", "-o", str(out)]) == 0
+    assert read_info(out).channels["calibrated"].pixel_nm == (50.0, 50.0)
+
+
+def test_split(movies: dict[str, Path], tmp_path: Path) -> None:
+    out = tmp_path / "dual.h5"
+    args = ["psf", str(movies["dual"]), "--split", "horizontal", "--pixel-nm", "100"]
+    assert main([*args, "-q", "-o", str(out)]) == 0
+    info = read_info(out)
+    assert list(info.channels) == ["dual_left", "dual_right"]
+    np.testing.assert_allclose(_sorted_sigmas(info.channels["dual_right"]), [140, 150], rtol=0.05)
+
+
+@pytest.mark.parametrize(
+    ("key", "extra", "words"),
+    [
+        ("text", ["--pixel-nm", "100"], ["notes.tif", "not a TIFF"]),
+        ("green", [], ["green.tif", "no pixel size", "--pixel-nm"]),
+        ("odd", ["--split", "horizontal", "--pixel-nm", "100"], ["odd.tif", "odd"]),
+        ("green", ["--pixel-nm", "100", "--min-frames", "1000"], ["green.tif", "500 frames"]),
+        ("green", ["--pixel-nm", "-1"], ["--pixel-nm", "positive"]),
+    ],
+)
+def test_bad_input_one_line_no_output(
+    movies: dict[str, Path], tmp_path: Path, capsys, key: str, extra: list[str], words: list[str]
+) -> None:
+    out = tmp_path / "out.h5"
+    status = main(["psf", str(movies[key]), *extra, "-q", "-o", str(out)])
+    err = capsys.readouterr().err
+    assert status == 1
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("smlmlp: error: ")
+    for word in words:
+        assert word in lines[0]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_usage_errors(capsys) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["psf", "a.tif", "-o", "x.h5", "--pixel-nm", "1", "2", "3"])
+    assert exit_info.value.code == 2
+    assert "--pixel-nm takes one value or two" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["psf", "a.tif"])  # no -o
+
+
+def test_progress_bar() -> None:
+    stream = io.StringIO()
+    bar = ProgressBar("red", stream, force=True, width=4)
+    bar(2, 4)
+    bar(4, 4)
+    text = stream.getvalue()
+    assert "red |####| 4/4 frames" in text and text.endswith("\n")
+    silent = io.StringIO()
+    ProgressBar("red", silent)(4, 4)  # not a terminal: nothing drawn
+    assert silent.getvalue() == ""
+
+
+def test_entry_point(movies: dict[str, Path], tmp_path: Path) -> None:
+    out = tmp_path / "cli.h5"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "smlmlp.cli",
+            "psf",
+            str(movies["green"]),
+            "--pixel-nm",
+            "100",
+            "-o",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "green" in result.stdout and out.exists()
+    assert "wrote" in result.stderr and "|" not in result.stderr  # no bar when not a terminal

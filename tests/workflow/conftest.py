@@ -1,0 +1,141 @@
+"""Helpers of the end-to-end workflow tests: tiny simulated experiments, running Snakemake."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+import pytest
+import tifffile
+import yaml
+
+from smlmlp.simulation import simulate_movie
+
+REPO = Path(__file__).resolve().parents[2]
+SNAKEFILE = REPO / "Snakefile"
+
+#: Small movies sized so that the PSF comes out within a few percent of the truth.
+SIMULATION = {
+    "pixel_nm": 100.0,
+    "photons": 2000.0,
+    "background": 20.0,
+    "on_density_per_um2": 0.5,
+}
+
+
+def simulate(
+    n_frames: int = 500, shape: tuple[int, int] = (48, 48), **kwargs: Any
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """A simulated blinking movie and its truth."""
+    return simulate_movie(n_frames, shape, **{**SIMULATION, **kwargs})
+
+
+def write_yaml(path: Path, content: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(content, sort_keys=False))
+
+
+def write_tiff(path: Path, movie: np.ndarray, *, ome_pixel_nm: float | None = None) -> None:
+    """Write a movie, with OME-XML PhysicalSizeX/Y when ``ome_pixel_nm`` is given."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if ome_pixel_nm is None:
+        tifffile.imwrite(path, movie, photometric="minisblack")
+    else:
+        size_um = ome_pixel_nm / 1000.0
+        tifffile.imwrite(
+            path,
+            movie,
+            ome=True,
+            metadata={
+                "axes": "TYX",
+                "PhysicalSizeX": size_um,
+                "PhysicalSizeXUnit": "µm",
+                "PhysicalSizeY": size_um,
+                "PhysicalSizeYUnit": "µm",
+            },
+        )
+
+
+def noise_movie(n_frames: int, shape: tuple[int, int], seed: int = 0) -> np.ndarray:
+    """A quick movie for inputs that fail before any PSF is fitted."""
+    rng = np.random.default_rng(seed)
+    return rng.poisson(100, size=(n_frames, *shape)).astype(np.uint16)
+
+
+def write_config(workdir: Path, **settings: Any) -> Path:
+    """``config.yaml`` in ``workdir`` for a test run (own experiments, no demo)."""
+    config = {
+        "experiments_dir": "experiments",
+        "demo": False,
+        "results_dir": "results",
+        "pixel_nm": None,
+        "crop_pix": 31,
+        "cuda": False,
+        "min_frames": 100,
+        "threads": 1,
+    }
+    config.update(settings)
+    path = workdir / "config.yaml"
+    write_yaml(path, config)
+    return path
+
+
+def run_snakemake(
+    workdir: Path, *args: str, configfile: Path | None = None, timeout: float = 600
+) -> subprocess.CompletedProcess[str]:
+    """Run the workflow on ``workdir`` (its config.yaml) with the repository's Snakefile."""
+    command = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(SNAKEFILE),
+        "--directory",
+        str(workdir),
+        "--configfile",
+        str(configfile or workdir / "config.yaml"),
+        *args,
+    ]
+    return subprocess.run(
+        command, cwd=workdir, capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+def job_counts(output: str) -> dict[str, int]:
+    """Rule -> number of jobs, from the "Job stats" table Snakemake prints."""
+    counts: dict[str, int] = {}
+    if "Job stats:" not in output:
+        return counts
+    table = output.split("Job stats:", 1)[1]
+    for line in table.splitlines()[3:]:
+        match = re.match(r"^(\w+)\s+(\d+)\s*$", line)
+        if not match:
+            if counts:
+                break
+            continue
+        counts[match[1]] = int(match[2])
+    counts.pop("total", None)
+    return counts
+
+
+HELPERS = SimpleNamespace(
+    REPO=REPO,
+    simulate=simulate,
+    write_yaml=write_yaml,
+    write_tiff=write_tiff,
+    noise_movie=noise_movie,
+    write_config=write_config,
+    run_snakemake=run_snakemake,
+    job_counts=job_counts,
+)
+
+
+@pytest.fixture(scope="session")
+def wf() -> SimpleNamespace:
+    """The helpers of this module (test modules cannot import a conftest)."""
+    return HELPERS

@@ -1,0 +1,286 @@
+"""What the workflow needs besides the science: discovery, settings, resources, logs."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tifffile
+import yaml
+
+from smlmlp import workflow_support as ws
+
+REPO = Path(__file__).resolve().parents[2]
+SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
+
+
+def _tiff(path: Path, shape: tuple[int, ...] = (4, 8, 8)) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tifffile.imwrite(path, np.zeros(shape, np.uint16), photometric="minisblack")
+    return path
+
+
+def _settings(folder: Path, content: object) -> None:
+    (folder / "experiment.yaml").write_text(yaml.safe_dump(content))
+
+
+# ---------------------------------------------------------------------- discovery
+def test_every_tiff_is_a_channel(tmp_path: Path) -> None:
+    _tiff(tmp_path / "day1" / "green.tif")
+    _tiff(tmp_path / "day1" / "red.TIFF")
+    (tmp_path / "day1" / "notes.txt").write_text("ignored")
+    _tiff(tmp_path / "day2" / "cell.ome.tif")
+    (tmp_path / ".hidden").mkdir()
+    experiments = ws.discover_experiments(tmp_path, {"pixel_nm": 100})
+    assert list(experiments) == ["day1", "day2"]
+    day1 = experiments["day1"]
+    assert day1.ok and list(day1.channels) == ["green", "red"]
+    assert day1.channels["red"].files == (str(tmp_path / "day1" / "red.TIFF"),)
+    assert day1.channels["red"].pixel_nm == (("config (pixel_nm)", 100),)
+    assert list(experiments["day2"].channels) == ["cell"]
+
+
+def test_split_and_named_channels(tmp_path: Path) -> None:
+    folder = tmp_path / "e"
+    _tiff(folder / "cam.tif")
+    _tiff(folder / "dual.tif")
+    _settings(
+        folder,
+        {
+            "pixel_nm": [108, 110],
+            "split": "horizontal",
+            "channels": {
+                "green": {"file": "dual.tif", "half": "left"},
+                "red": {"file": "dual.tif", "half": 1, "pixel_nm": 107},
+                "cam_right": {"exposure_ms": 30},
+            },
+        },
+    )
+    experiment = ws.inspect_experiment(folder, config={"pixel_nm": 100, "exposure_ms": 50})
+    assert experiment.ok, experiment.problem
+    assert sorted(experiment.channels) == ["cam_left", "cam_right", "green", "red"]
+    red = experiment.channels["red"]
+    assert (red.split, red.half) == ("horizontal", 1)
+    assert [value for _, value in red.pixel_nm] == [107, [108, 110], 100]
+    assert "channels.red.pixel_nm" in red.pixel_nm[0][0]
+    assert experiment.channels["cam_right"].exposure_ms[0][1] == 30
+    assert experiment.channels["green"].half == 0
+
+
+@pytest.mark.parametrize(
+    ("content", "words"),
+    [
+        ({"pixel_nm": -5}, ["pixel_nm", "positive"]),
+        ({"pixel_nm": [1, 2, 3]}, ["pixel_nm", "[y, x]"]),
+        ({"pixelnm": 100}, ["unknown key 'pixelnm'"]),
+        ({"split": "diagonal"}, ["split", "horizontal"]),
+        ({"channels": {"x": {"file": "missing.tif"}}}, ["missing.tif"]),
+        ({"channels": {"ghost": {"pixel_nm": 100}}}, ["ghost", "matches no TIFF"]),
+        ({"split": "vertical", "channels": {"a": {"file": "movie.tif"}}}, ["which half"]),
+        ({"channels": {"a": {"half": 0}}}, ["half", "without a split"]),
+        ("just text", ["expected a mapping"]),
+    ],
+)
+def test_bad_settings_become_the_experiments_problem(
+    tmp_path: Path, content: object, words: list[str]
+) -> None:
+    folder = tmp_path / "bad"
+    _tiff(folder / "movie.tif")
+    _settings(folder, content)
+    experiment = ws.inspect_experiment(folder)
+    assert not experiment.ok and experiment.channels == {}
+    assert "experiment.yaml" in experiment.problem
+    for word in words:
+        assert word in experiment.problem
+
+
+def test_invalid_yaml_and_empty_folder(tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "experiment.yaml").write_text("pixel_nm: [1, 2\n")
+    _tiff(tmp_path / "a" / "m.tif")
+    (tmp_path / "b").mkdir()
+    experiments = ws.discover_experiments(tmp_path)
+    assert "not valid YAML" in experiments["a"].problem
+    assert "no TIFF file" in experiments["b"].problem
+    assert str(tmp_path / "b") in experiments["b"].problem
+
+
+def test_missing_or_empty_experiments_dir(tmp_path: Path) -> None:
+    with pytest.raises(ws.SettingsError, match="no such folder"):
+        ws.discover_experiments(tmp_path / "nope")
+    with pytest.raises(ws.SettingsError, match="no experiment subfolder"):
+        ws.discover_experiments(tmp_path)
+
+
+def test_micromanager_series_is_one_movie(tmp_path: Path) -> None:
+    names = [
+        "run_MMStack_Pos0.ome.tif",
+        "run_MMStack_Pos0_1.ome.tif",
+        "run_MMStack_Pos0_2.ome.tif",
+        "cell_1.tif",
+        "cell.tif",
+    ]
+    for name in names:
+        (tmp_path / name).write_bytes(b"")
+    groups = ws.group_series(tmp_path, names)
+    assert groups["run_MMStack_Pos0.ome.tif"] == [
+        "run_MMStack_Pos0.ome.tif",
+        "run_MMStack_Pos0_1.ome.tif",
+        "run_MMStack_Pos0_2.ome.tif",
+    ]
+    assert groups["cell.tif"] == ["cell.tif"] and groups["cell_1.tif"] == ["cell_1.tif"]
+    experiment = ws.inspect_experiment(tmp_path)
+    assert sorted(experiment.channels) == ["cell", "cell_1", "run_MMStack_Pos0"]
+    assert len(experiment.channels["run_MMStack_Pos0"].files) == 3
+
+
+def test_ome_references_group_files(tmp_path: Path) -> None:
+    xml = (
+        '<?xml version="1.0"?><OME xmlns="http://www.openmicroscopy.org/Schemas/OME/2016-06">'
+        '<Image ID="Image:0"><Pixels><TiffData><UUID FileName="b.ome.tif">urn:uuid:1</UUID>'
+        "</TiffData></Pixels></Image></OME>"
+    )
+    tifffile.imwrite(
+        tmp_path / "a.ome.tif", np.zeros((2, 4, 4), np.uint8), description=xml, metadata=None
+    )
+    _tiff(tmp_path / "b.ome.tif")
+    assert ws.group_series(tmp_path, ["a.ome.tif", "b.ome.tif"]) == {
+        "a.ome.tif": ["a.ome.tif", "b.ome.tif"]
+    }
+
+
+# --------------------------------------------------------------------------- demo
+def test_demo_layout_matches_its_outputs(tmp_path: Path) -> None:
+    experiments = ws.demo_experiments(tmp_path / "demo", {"pixel_nm": 100})
+    outputs = set(ws.demo_outputs(tmp_path / "demo"))
+    assert len(experiments) == 2
+    for experiment in experiments.values():
+        assert experiment.ok and len(experiment.channels) == 2
+        for channel in experiment.channels.values():
+            assert set(channel.files) <= outputs
+            assert channel.pixel_nm[0][1] == ws.DEMO_PIXEL_NM
+
+
+def test_demo_never_writes_among_other_experiments(tmp_path: Path) -> None:
+    (tmp_path / "my_experiment").mkdir()
+    with pytest.raises(ws.SettingsError, match="demo: false"):
+        ws.demo_experiments(tmp_path)
+
+
+def test_write_demo_small(tmp_path: Path) -> None:
+    written = ws.write_demo(tmp_path, n_frames=20)
+    assert sorted(str(p) for p in written) == sorted(ws.demo_outputs(tmp_path))
+    disk = ws.discover_experiments(tmp_path, {"pixel_nm": 100})
+    static = ws.demo_experiments(tmp_path, {"pixel_nm": 100})
+    assert {n: e.channels for n, e in disk.items()} == {n: e.channels for n, e in static.items()}
+    truth = yaml.safe_load((tmp_path / "2024-05-20" / "truth.yaml").read_text())
+    assert truth["channels"]["red"]["sigx_nm"] == 158.0
+
+
+# ------------------------------------------------------------------------- config
+def test_check_config_one_line() -> None:
+    ws.check_config({"crop_pix": 41, "pixel_nm": [100, 108], "cuda": "auto"}, SCHEMA)
+    for config, words in [
+        ({"crop_pix": 2}, ["crop_pix", "minimum"]),
+        ({"pixel_nm": [100, -1]}, ["pixel_nm"]),
+        ({"pixel_nm": "100nm"}, ["pixel_nm"]),
+        ({"cuda": "yes"}, ["cuda", "yes"]),
+        ({"crop": 3}, ["crop", "not allowed"]),
+    ]:
+        with pytest.raises(ValueError) as error:
+            ws.check_config(config, SCHEMA)
+        message = str(error.value)
+        assert "\n" not in message and message.startswith("config: ")
+        for word in words:
+            assert word in message, message
+
+
+def test_config_file_matches_schema() -> None:
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    ws.check_config(config, SCHEMA)
+    schema = yaml.safe_load(SCHEMA.read_text())
+    assert set(config) == set(schema["properties"])  # every key is in the commented file
+
+
+def test_resolve_setting_precedence() -> None:
+    candidates = [["experiment.yaml (channels.red.pixel_nm)", 107], ["config (pixel_nm)", 100]]
+    assert ws.resolve_setting(candidates) == (107, candidates[0][0])
+    assert ws.resolve_setting(candidates, [96, 96]) == ([96, 96], "movie file metadata")
+    assert ws.resolve_setting([]) == (None, None)
+    assert ws.resolve_cuda(False) is False and ws.resolve_cuda(True) is True
+
+
+# ---------------------------------------------------------------------- resources
+def test_memory_from_frame_size_not_file_size(tmp_path: Path) -> None:
+    short = _tiff(tmp_path / "short.tif", (10, 256, 256))
+    long = _tiff(tmp_path / "long.tif", (200, 256, 256))
+    small = _tiff(tmp_path / "small.tif", (200, 32, 32))
+    assert ws.movie_frame_shape(long) == (256, 256)
+    assert ws.movie_frame_shape(long, "horizontal") == (256, 128)
+    assert ws.autocorr_mem_mb([short]) == ws.autocorr_mem_mb([long])
+    assert ws.autocorr_mem_mb([small]) < ws.autocorr_mem_mb([long])
+    assert ws.autocorr_mem_mb([long], memory_budget_mb=64) < ws.autocorr_mem_mb([long])
+    assert ws.autocorr_mem_mb([long]) >= 500
+    assert ws.movie_frame_shape(tmp_path / "missing.tif") is None
+    assert ws.autocorr_runtime_min([long]) >= 5
+
+
+# --------------------------------------------------------------------------- logs
+def test_rule_log_turns_errors_into_one_line(tmp_path: Path, capsys) -> None:
+    log = tmp_path / "logs" / "step.log"
+    with (
+        pytest.raises(SystemExit) as exit_info,
+        ws.rule_log(log, step="autocorr e/c", subject="data/e/c.tif") as logger,
+    ):
+        logger.info("working")
+        raise ValueError("expected a 3-D stack,\n got 2-D")
+    assert exit_info.value.code == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["ERROR autocorr e/c: data/e/c.tif: expected a 3-D stack, got 2-D"]
+    text = log.read_text()
+    assert "working" in text and "Traceback" not in text
+    assert text.strip().splitlines()[-1].endswith("data/e/c.tif: expected a 3-D stack, got 2-D")
+
+
+def test_rule_log_keeps_tracebacks_of_bugs(tmp_path: Path, capsys) -> None:
+    log = tmp_path / "bug.log"
+    with pytest.raises(SystemExit), ws.rule_log(log, step="psf e/c"):
+        {}["missing"]  # noqa: B018
+    assert "Traceback" in log.read_text()
+    assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_frame_progress(caplog: pytest.LogCaptureFixture) -> None:
+    logger = logging.getLogger("test.progress")
+    progress = ws.FrameProgress("e/c", logger, interval_s=3600)
+    with caplog.at_level(logging.INFO, logger="test.progress"):
+        progress(10, 100)
+        progress(20, 100)  # within the interval: silent
+        progress(100, 100)  # the end is always logged
+    messages = [record.getMessage() for record in caplog.records]
+    assert len(messages) == 2
+    assert messages[-1].startswith("e/c: 100/100 frames (100 %),") and "frames/s" in messages[-1]
+
+
+def test_per_channel_split(tmp_path: Path) -> None:
+    folder = tmp_path / "e"
+    _tiff(folder / "dual.tif")
+    _tiff(folder / "single.tif")
+    _settings(
+        folder,
+        {
+            "channels": {
+                "top": {"file": "dual.tif", "split": "vertical", "half": "top"},
+                "bottom": {"file": "dual.tif", "split": "vertical", "half": "bottom"},
+            }
+        },
+    )
+    experiment = ws.inspect_experiment(folder)
+    assert experiment.ok, experiment.problem
+    assert sorted(experiment.channels) == ["bottom", "single", "top"]
+    assert experiment.channels["bottom"].split == "vertical"
+    assert experiment.channels["single"].split is None
+    _settings(folder, {"channels": {"a": {"file": "single.tif"}, "b": {"file": "single.tif"}}})
+    assert "name the same movie" in ws.inspect_experiment(folder).problem

@@ -1,0 +1,264 @@
+"""End to end: the Snakemake workflow on tiny simulated experiments, good and bad together.
+
+One run holds two good experiments (two TIFFs; one dual-view TIFF with OME pixel size)
+and one bad experiment per kind of bad input. The good ones must complete with numbers
+close to the simulation truth, each bad one must fail with one clear line, and nothing
+partial may remain. Later phases check reruns, the report and the linter.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from datetime import datetime
+from pathlib import Path
+from types import SimpleNamespace
+
+import h5py
+import numpy as np
+import pytest
+
+from smlmlp.infofile import ARRAY_NAMES, SUMMARY_COLUMNS, read_info, read_summary
+
+pytestmark = pytest.mark.workflow
+
+GOOD = {
+    # experiment: {channel: (sigx, sigy)}
+    "good_a": {"green": (125.0, 125.0), "red": (150.0, 140.0)},
+    "good_b": {"cam_left": (130.0, 130.0), "cam_right": (145.0, 135.0)},
+}
+#: bad experiment -> words its error line must hold (file name and problem)
+BAD = {
+    "bad_2d": ["image.tif", "2-D"],
+    "bad_text": ["movie.tif", "not a TIFF"],
+    "bad_empty": ["bad_empty", "no TIFF"],
+    "bad_odd_split": ["cam.tif", "odd"],
+    "bad_settings": ["experiment.yaml", "pixel_nm", "positive"],
+    "bad_short": ["movie.tif", "20 frames"],
+    "bad_truncated": ["movie.tif", "truncated"],
+    "no_pixel": ["movie.tif", "no pixel size"],
+}
+
+
+def _make_experiments(wf: SimpleNamespace, root: Path) -> None:
+    green, _ = wf.simulate(sigx_nm=125.0, seed=1)
+    red, _ = wf.simulate(sigx_nm=150.0, sigy_nm=140.0, seed=2)
+    wf.write_tiff(root / "good_a" / "green.tif", green)
+    wf.write_tiff(root / "good_a" / "red.tif", red)
+    wf.write_yaml(
+        root / "good_a" / "experiment.yaml",
+        {"pixel_nm": 100, "exposure_ms": 25, "channels": {"red": {"pixel_nm": [100, 100]}}},
+    )
+    left, _ = wf.simulate(sigx_nm=130.0, seed=3)
+    right, _ = wf.simulate(sigx_nm=145.0, sigy_nm=135.0, seed=4)
+    # OME-XML says 100 nm: it wins over experiment.yaml's (wrong) 90 nm
+    wf.write_tiff(
+        root / "good_b" / "cam.ome.tif", np.concatenate([left, right], axis=2), ome_pixel_nm=100.0
+    )
+    wf.write_yaml(root / "good_b" / "experiment.yaml", {"pixel_nm": 90, "split": "horizontal"})
+
+    wf.write_tiff(root / "bad_2d" / "image.tif", wf.noise_movie(1, (48, 48))[0])
+    (root / "bad_text").mkdir()
+    (root / "bad_text" / "movie.tif").write_text("this is not an image\n")
+    (root / "bad_empty").mkdir()
+    (root / "bad_empty" / "notes.txt").write_text("the movie was never copied\n")
+    wf.write_tiff(root / "bad_odd_split" / "cam.tif", wf.noise_movie(150, (48, 47)))
+    wf.write_yaml(
+        root / "bad_odd_split" / "experiment.yaml", {"pixel_nm": 100, "split": "horizontal"}
+    )
+    wf.write_tiff(root / "bad_settings" / "movie.tif", wf.noise_movie(150, (48, 48)))
+    wf.write_yaml(root / "bad_settings" / "experiment.yaml", {"pixel_nm": -5})
+    wf.write_tiff(root / "bad_short" / "movie.tif", wf.noise_movie(20, (48, 48)))
+    wf.write_yaml(root / "bad_short" / "experiment.yaml", {"pixel_nm": 100})
+    truncated = root / "bad_truncated" / "movie.tif"
+    wf.write_tiff(truncated, wf.noise_movie(200, (48, 48)))
+    data = truncated.read_bytes()
+    truncated.write_bytes(data[: len(data) * 6 // 10])
+    wf.write_yaml(root / "bad_truncated" / "experiment.yaml", {"pixel_nm": 100})
+    wf.write_tiff(root / "no_pixel" / "movie.tif", wf.noise_movie(150, (48, 48)))
+
+
+def _files(root: Path) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
+
+
+@pytest.fixture(scope="module")
+def first_run(wf: SimpleNamespace, tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
+    """Good and bad experiments in one run (the default profile keeps going)."""
+    workdir = tmp_path_factory.mktemp("workflow")
+    _make_experiments(wf, workdir / "experiments")
+    wf.write_config(workdir)
+    result = wf.run_snakemake(workdir, "--cores", "2", "--keep-going")
+    return SimpleNamespace(
+        workdir=workdir,
+        result=result,
+        output=result.stdout + result.stderr,
+        results=_files(workdir / "results"),
+    )
+
+
+@pytest.fixture(scope="module")
+def completed(wf: SimpleNamespace, first_run: SimpleNamespace) -> SimpleNamespace:
+    """The same folder once the bad experiments are removed and the run is repeated."""
+    workdir = first_run.workdir
+    for name in BAD:
+        shutil.rmtree(workdir / "experiments" / name)
+    heavy = sorted((workdir / "results").rglob("autocorr/*.npz"))
+    before = {p: p.stat().st_mtime_ns for p in heavy}
+    result = wf.run_snakemake(workdir, "--cores", "2")
+    return SimpleNamespace(
+        workdir=workdir, result=result, output=result.stdout + result.stderr, before=before
+    )
+
+
+def _failure(output: str) -> str:
+    return f"snakemake output:\n{output[-6000:]}"
+
+
+# ------------------------------------------------------------------ the first run
+def test_good_experiments_complete_despite_bad_ones(first_run: SimpleNamespace) -> None:
+    assert first_run.result.returncode != 0, _failure(first_run.output)
+    for experiment, channels in GOOD.items():
+        assert f"{experiment}/psf_info.h5" in first_run.results, _failure(first_run.output)
+        for channel in channels:
+            assert f"{experiment}/figures/{channel}.png" in first_run.results
+
+
+def test_bad_inputs_fail_with_one_clear_line(first_run: SimpleNamespace) -> None:
+    errors = [line for line in first_run.output.splitlines() if line.startswith("ERROR ")]
+    for experiment, words in BAD.items():
+        mine = [line for line in errors if f" {experiment}" in line]
+        assert mine, f"{experiment}: no error line\n" + _failure(first_run.output)
+        for line in mine:  # one per failed job (both halves of bad_odd_split fail)
+            for word in words:
+                assert word in line, f"{experiment}: {word!r} not in {line!r}"
+
+
+def test_nothing_partial_remains(first_run: SimpleNamespace) -> None:
+    for name in BAD:
+        assert f"{name}/psf_info.h5" not in first_run.results
+        assert not any(path.startswith(f"{name}/figures") for path in first_run.results)
+    leftovers = [
+        p
+        for p in first_run.results
+        if (Path(p).name.startswith(".") or ".part" in p)
+        and Path(p).name != ".snakemake_timestamp"  # Snakemake's mark of a directory output
+    ]
+    assert leftovers == []
+
+
+def test_info_file_layout(first_run: SimpleNamespace) -> None:
+    path = first_run.workdir / "results" / "good_a" / "psf_info.h5"
+    with h5py.File(path, "r") as handle:
+        assert set(handle.keys()) == {"green", "red"}
+        assert handle.attrs["smlmlp_version"]
+        datetime.fromisoformat(handle.attrs["created"])
+        config = json.loads(handle.attrs["config"])
+        assert config["crop_pix"] == 31 and config["experiment"] == "good_a"
+        group = handle["red"]
+        assert set(ARRAY_NAMES) <= set(group.keys())
+        assert group["ac"].shape == group["psf"].shape == (31, 31)
+        for attribute in ("sigx_nm", "sigy_nm", "theta_deg", "psf_sigma_nm", "n_frames"):
+            assert attribute in group.attrs
+        assert tuple(group.attrs["pixel_nm"]) == (100.0, 100.0)
+        assert group.attrs["n_frames"] == 500
+        assert [Path(f).name for f in group.attrs["source_files"]] == ["red.tif"]
+        size = (first_run.workdir / "experiments" / "good_a" / "red.tif").stat().st_size
+        assert list(group.attrs["source_sizes_bytes"]) == [size]
+        assert "channels.red.pixel_nm" in group.attrs["pixel_nm_origin"]
+        assert group.attrs["exposure_ms"] == 25
+
+
+@pytest.mark.parametrize("experiment", sorted(GOOD))
+def test_sigmas_match_the_simulation(first_run: SimpleNamespace, experiment: str) -> None:
+    info = read_info(first_run.workdir / "results" / experiment / "psf_info.h5")
+    assert list(info.channels) == sorted(GOOD[experiment])
+    for name, truth in GOOD[experiment].items():
+        channel = info.channels[name]
+        assert channel.valid
+        # the fitted ellipse's axes come in either order (theta in [0, 90))
+        found = sorted([channel.sigx_nm, channel.sigy_nm])
+        np.testing.assert_allclose(found, sorted(truth), rtol=0.05, err_msg=f"{experiment}/{name}")
+
+
+def test_file_pixel_size_wins_over_experiment_yaml(first_run: SimpleNamespace) -> None:
+    info = read_info(first_run.workdir / "results" / "good_b" / "psf_info.h5")
+    for channel in info.channels.values():
+        assert channel.pixel_nm == pytest.approx((100.0, 100.0))
+        assert channel.attrs["pixel_nm_origin"] == "movie file metadata"
+        assert channel.attrs["split"] == "horizontal"
+
+
+def test_progress_is_logged(first_run: SimpleNamespace) -> None:
+    log = (first_run.workdir / "logs" / "autocorr" / "good_a" / "green.log").read_text()
+    assert re.search(r"500/500 frames \(100 %\), \d+ frames/s", log), log
+    failed = (first_run.workdir / "logs" / "autocorr" / "bad_text" / "movie.log").read_text()
+    assert "not a TIFF" in failed.splitlines()[-1]
+
+
+# --------------------------------------------------------------- repeated runs
+def test_summary_once_every_experiment_is_good(completed: SimpleNamespace) -> None:
+    assert completed.result.returncode == 0, _failure(completed.output)
+    rows = read_summary(completed.workdir / "results" / "summary.tsv")
+    header = (completed.workdir / "results" / "summary.tsv").read_text().splitlines()[0]
+    assert tuple(header.split("\t")) == SUMMARY_COLUMNS
+    assert sorted((r["experiment"], r["channel"]) for r in rows) == sorted(
+        (e, c) for e, channels in GOOD.items() for c in channels
+    )
+    assert (completed.workdir / "results" / "summary.png").stat().st_size > 1000
+    # the heavy pass was not repeated
+    for path, mtime in completed.before.items():
+        assert path.stat().st_mtime_ns == mtime
+
+
+def test_rerun_without_change_does_nothing(wf: SimpleNamespace, completed: SimpleNamespace) -> None:
+    result = wf.run_snakemake(completed.workdir, "-n", "--cores", "2")
+    assert result.returncode == 0, _failure(result.stdout + result.stderr)
+    assert "Nothing to be done" in result.stdout + result.stderr
+
+
+def test_crop_change_reruns_psf_not_autocorr(
+    wf: SimpleNamespace, completed: SimpleNamespace
+) -> None:
+    result = wf.run_snakemake(completed.workdir, "-n", "--cores", "2", "--config", "crop_pix=25")
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, _failure(output)
+    counts = wf.job_counts(output)
+    assert counts.get("psf") == 4 and counts.get("info") == 2, counts
+    assert "autocorr" not in counts, counts
+
+
+def test_report(wf: SimpleNamespace, completed: SimpleNamespace) -> None:
+    report = completed.workdir / "results" / "report.html"
+    result = wf.run_snakemake(completed.workdir, "--cores", "1", "--report", str(report))
+    assert result.returncode == 0, _failure(result.stdout + result.stderr)
+    text = report.read_text(errors="replace")
+    assert "PSF per channel" in text and "summary.tsv" in text
+
+
+def test_lint(wf: SimpleNamespace, completed: SimpleNamespace) -> None:
+    result = wf.run_snakemake(completed.workdir, "--lint")
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, _failure(output)
+    assert "Congratulations" in output
+
+
+@pytest.mark.parametrize(
+    ("setting", "words"),
+    [
+        ("crop_pix=-1", ["crop_pix", "minimum"]),
+        ("cuda=maybe", ["cuda", "maybe"]),
+        ("crop=31", ["crop", "not allowed"]),
+    ],
+)
+def test_invalid_config_is_one_clear_line(
+    wf: SimpleNamespace, completed: SimpleNamespace, setting: str, words: list[str]
+) -> None:
+    result = wf.run_snakemake(completed.workdir, "-n", "--config", setting)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    lines = [line for line in output.splitlines() if "config.yaml: config:" in line]
+    assert len(lines) == 1, _failure(output)
+    for word in words:
+        assert word in lines[0]

@@ -1,0 +1,108 @@
+# Shared by every rule: config validation, experiment discovery, input functions.
+# Functions only (no rules), so that the rule files stay declarative.
+
+import importlib.util
+import json
+import re
+import sys
+
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import validate
+
+if importlib.util.find_spec("smlmlp") is None:  # a checkout used without installing it
+    sys.path.insert(0, workflow.basedir)
+
+from smlmlp import workflow_support as ws
+
+# One clear line for a bad config, then Snakemake's validation fills the defaults.
+try:
+    ws.check_config(config, workflow.source_path("../schemas/config.schema.yaml"))
+except ValueError as error:
+    raise WorkflowError(f"{', '.join(map(str, workflow.configfiles)) or 'config'}: {error}")
+validate(config, "../schemas/config.schema.yaml")
+
+RESULTS = config["results_dir"]
+CUDA = ws.resolve_cuda(config["cuda"])
+
+# Discovery never fails because of one experiment: a bad folder keeps its problem,
+# and that experiment's info job reports it (the others complete with --keep-going).
+try:
+    if config["demo"]:
+        EXPERIMENTS = ws.demo_experiments(config["experiments_dir"], config)
+    else:
+        EXPERIMENTS = ws.discover_experiments(config["experiments_dir"], config)
+except ws.SettingsError as error:
+    raise WorkflowError(str(error))
+
+
+wildcard_constraints:
+    experiment="|".join(re.escape(name) for name in EXPERIMENTS),
+    channel=r"[^/]+",
+
+
+def experiment_of(wildcards):
+    """The Experiment of a job's {experiment} wildcard."""
+    return EXPERIMENTS[wildcards.experiment]
+
+
+def channel_of(wildcards):
+    """The Channel of a job's {experiment} and {channel} wildcards."""
+    experiment = experiment_of(wildcards)
+    try:
+        return experiment.channels[wildcards.channel]
+    except KeyError:
+        known = ", ".join(experiment.channels) or "none"
+        raise WorkflowError(
+            f"experiment {experiment.name} has no channel {wildcards.channel} (channels: {known})"
+        ) from None
+
+
+def movie_files(wildcards):
+    """Every file holding the channel's frames (the series' first file first)."""
+    return list(channel_of(wildcards).files)
+
+
+def autocorr_mem_mb(wildcards):
+    """Memory of the streaming pass, from the frame size and the chunk length."""
+    channel = channel_of(wildcards)
+    return ws.autocorr_mem_mb(
+        channel.files,
+        channel.split,
+        chunk_frames=config["chunk_frames"],
+        memory_budget_mb=config["memory_budget_mb"],
+        cuda=CUDA,
+    )
+
+
+def autocorr_runtime(wildcards):
+    """Minutes for the streaming pass (for cluster schedulers)."""
+    return ws.autocorr_runtime_min(channel_of(wildcards).files)
+
+
+def as_lists(candidates):
+    """[origin, value] pairs as plain lists (stable params for rerun detection)."""
+    return [[origin, value] for origin, value in candidates]
+
+
+def channel_psf_files(wildcards):
+    """The per-channel PSF files of an experiment (none for a bad experiment)."""
+    experiment = experiment_of(wildcards)
+    return [f"{RESULTS}/{experiment.name}/psf/{name}.npz" for name in experiment.channels]
+
+
+def experiment_config(wildcards):
+    """The settings stored in an experiment's info file (JSON)."""
+    return ws.analysis_config(config, experiment_of(wildcards))
+
+
+def good_info_files():
+    """Info files of the experiments whose folders could be read."""
+    return [f"{RESULTS}/{name}/psf_info.h5" for name, e in EXPERIMENTS.items() if e.ok]
+
+
+def all_targets():
+    """Every experiment's info file and figures, and the summary."""
+    targets = [f"{RESULTS}/summary.tsv", f"{RESULTS}/summary.png"]
+    for name in EXPERIMENTS:
+        targets += [f"{RESULTS}/{name}/psf_info.h5", f"{RESULTS}/{name}/figures"]
+    return targets

@@ -1,0 +1,14 @@
+# The bundled demo: simulated experiments with known PSF widths, written on first run.
+
+
+if config["demo"]:
+
+    rule demo:
+        output:
+            ws.demo_outputs(config["experiments_dir"]),
+        log:
+            "logs/demo.log",
+        conda:
+            "../envs/smlmlp.yaml"
+        script:
+            "../scripts/demo.py"

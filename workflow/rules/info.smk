@@ -1,0 +1,18 @@
+# One job per experiment: every channel into results/{experiment}/psf_info.h5.
+# An experiment folder that could not be read fails here, with its problem.
+
+
+rule info:
+    input:
+        channels=channel_psf_files,
+    output:
+        f"{RESULTS}/{{experiment}}/psf_info.h5",
+    params:
+        problem=lambda wildcards: experiment_of(wildcards).problem or "",
+        config=experiment_config,
+    log:
+        "logs/info/{experiment}.log",
+    conda:
+        "../envs/smlmlp.yaml"
+    script:
+        "../scripts/info.py"

@@ -1,0 +1,22 @@
+# One job per channel: autocorrelation crop -> PSF -> Gaussian fit -> spline.
+
+
+rule psf:
+    input:
+        spectrum=f"{RESULTS}/{{experiment}}/autocorr/{{channel}}.npz",
+        source=f"{RESULTS}/{{experiment}}/autocorr/{{channel}}.json",
+    output:
+        f"{RESULTS}/{{experiment}}/psf/{{channel}}.npz",
+    params:
+        crop_pix=config["crop_pix"],
+        pixel_nm=lambda wildcards: as_lists(channel_of(wildcards).pixel_nm),
+        exposure_ms=lambda wildcards: as_lists(channel_of(wildcards).exposure_ms),
+        pixel_nm_from_file=config["pixel_nm_from_file"],
+    resources:
+        mem_mb=1000,
+    log:
+        "logs/psf/{experiment}/{channel}.log",
+    conda:
+        "../envs/smlmlp.yaml"
+    script:
+        "../scripts/psf.py"

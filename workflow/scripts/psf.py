@@ -1,0 +1,21 @@
+"""Rule psf: autocorrelation crop -> PSF -> Gaussian fit -> spline, for one channel."""
+
+import _bootstrap  # noqa: F401
+
+from smlmlp import workflow_support as ws
+
+sm = snakemake  # noqa: F821 (defined by Snakemake's script directive)
+label = f"{sm.wildcards.experiment}/{sm.wildcards.channel}"
+
+with ws.rule_log(sm.log[0], step=f"psf {label}", subject=sm.input.spectrum) as log:
+    ws.run_psf(
+        sm.input.spectrum,
+        sm.input.source,
+        sm.output[0],
+        channel=sm.wildcards.channel,
+        crop_pix=sm.params.crop_pix,
+        pixel_nm=sm.params.pixel_nm,
+        exposure_ms=sm.params.exposure_ms,
+        pixel_nm_from_file=sm.params.pixel_nm_from_file,
+        logger=log,
+    )
