@@ -109,7 +109,7 @@ def cpu_workers(parallel: bool) -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def get_backend(cuda: bool = False, parallel: bool = False) -> Backend:
+def get_backend(cuda: bool = False, parallel: bool = False, workers: int | None = None) -> Backend:
     """Choose the array and FFT modules.
 
     Parameters
@@ -119,6 +119,9 @@ def get_backend(cuda: bool = False, parallel: bool = False) -> Backend:
         CuPy or a CUDA device is not available.
     parallel : bool, optional
         On the CPU, run the FFTs on every available core.
+    workers : int, optional
+        On the CPU, this many FFT workers (e.g. a cluster job's threads); wins
+        over ``parallel``.
 
     Returns
     -------
@@ -131,7 +134,10 @@ def get_backend(cuda: bool = False, parallel: bool = False) -> Backend:
     ('numpy', 1)
     """
     if not cuda:
-        return Backend(xp=np, fft=scipy.fft, workers=cpu_workers(parallel), cuda=False)
+        if workers is not None and int(workers) < 1:
+            raise ValueError(f"workers must be at least 1, got {workers}")
+        count = int(workers) if workers is not None else cpu_workers(parallel)
+        return Backend(xp=np, fft=scipy.fft, workers=count, cuda=False)
     ok, reason = cuda_status()
     if not ok:
         raise CudaUnavailableError(f"cuda=True was requested but the GPU cannot be used: {reason}")

@@ -63,6 +63,8 @@ class SpectrumAccumulator:
         merge without any conversion.
     name : str, optional
         Channel name used in error messages.
+    workers : int, optional
+        Number of CPU FFT workers; wins over ``parallel``.
 
     Examples
     --------
@@ -88,13 +90,14 @@ class SpectrumAccumulator:
         parallel: bool = False,
         reference: Any = None,
         name: str = "channel 0",
+        workers: int | None = None,
     ) -> None:
         height, width = (int(size) for size in frame_shape)
         if height < 1 or width < 1:
             raise ValueError(f"{name}: frame shape must be positive, got {frame_shape!r}")
         self.frame_shape = (height, width)
         self.name = name
-        self.backend: Backend = get_backend(cuda=cuda, parallel=parallel)
+        self.backend: Backend = get_backend(cuda=cuda, parallel=parallel, workers=workers)
         self.n_frames = 0
         xp = self.backend.xp
         self._sum_frames = xp.zeros((height, width), dtype=np.float64)
@@ -321,6 +324,7 @@ def accumulate_spectrum(
     reference: Any = None,
     progress: ProgressCallback | None = None,
     name: str = "channel 0",
+    workers: int | None = None,
 ) -> SpectrumAccumulator:
     """Stream frames ``start..stop`` of a stack into a :class:`SpectrumAccumulator`.
 
@@ -345,6 +349,9 @@ def accumulate_spectrum(
         Called as ``progress(frames_done, frames_total)`` after each chunk.
     name : str, optional
         Channel name used in error messages.
+    workers : int, optional
+        Number of CPU FFT workers (e.g. a cluster job's threads); wins over
+        ``parallel``.
 
     Returns
     -------
@@ -367,7 +374,7 @@ def accumulate_spectrum(
         raise ValueError(f"chunk_frames must be at least 1, got {chunk_frames}")
     chunk_frames = int(chunk_frames)
     accumulator = SpectrumAccumulator(
-        frame_shape, cuda=cuda, parallel=parallel, reference=reference, name=name
+        frame_shape, cuda=cuda, parallel=parallel, reference=reference, name=name, workers=workers
     )
     bounds = [(a, min(a + chunk_frames, stop)) for a in range(int(start), stop, chunk_frames)]
     if not bounds:

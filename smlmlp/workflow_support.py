@@ -1025,7 +1025,7 @@ def run_autocorr(
             stack,
             chunk_frames=chunk,
             cuda=cuda,
-            parallel=threads > 1,
+            workers=max(1, int(threads)),
             progress=FrameProgress(label, logger),
             name=label,
         )

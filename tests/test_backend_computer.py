@@ -44,3 +44,10 @@ def test_default_budget_stays_within_available_memory():
     ) + 16 * 256 * 256
     assert computer.available_ram_bytes() > 0
     assert computer.free_vram_bytes() >= 0
+
+
+def test_explicit_worker_count_wins_over_parallel():
+    assert get_backend(parallel=True, workers=1).workers == 1
+    assert get_backend(parallel=False, workers=3).workers == 3
+    with pytest.raises(ValueError, match="workers"):
+        get_backend(workers=0)
