@@ -3,6 +3,7 @@
 from importlib.metadata import PackageNotFoundError, version
 
 from .blink_spatial_psf import blink_spatial_psf
+from .blink_temporal_on import blink_temporal_on
 from .block import block
 from .config import Config
 
@@ -11,4 +12,4 @@ try:
 except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0+unknown"
 
-__all__ = ["Config", "__version__", "blink_spatial_psf", "block"]
+__all__ = ["Config", "__version__", "blink_spatial_psf", "blink_temporal_on", "block"]

@@ -6,12 +6,10 @@ from collections.abc import Callable, Sequence
 from numbers import Integral
 from typing import Any
 
-import numpy as np
-
 from .backend import get_backend
 from .block import block
 from .config import Config
-from .loading import check_stack
+from .loading import check_channels
 from .psf import PsfEstimate, estimate_psf
 from .spectra import accumulate_spectrum, crop_size
 
@@ -25,30 +23,6 @@ def _check_crop(crop_pix: Any) -> int:
     if crop_pix < MIN_CROP_PIX:
         raise ValueError(f"crop_pix: must be at least {MIN_CROP_PIX} pixels, got {crop_pix}")
     return int(crop_pix)
-
-
-def _check_channels(channels: Any, size: int) -> list[Any]:
-    if isinstance(channels, np.ndarray) or not isinstance(channels, Sequence):
-        shape = getattr(channels, "shape", None)
-        hint = f" (got an array of shape {shape})" if shape is not None else ""
-        raise TypeError(
-            "channels: expected a sequence of (frames, height, width) stacks, one per "
-            f"channel{hint}; for one channel pass [stack]"
-        )
-    if len(channels) == 0:
-        raise ValueError("channels: at least one channel is needed")
-    stacks = []
-    for index, channel in enumerate(channels):
-        name = f"channel {index}"
-        stack = check_stack(channel, name)
-        height, width = int(stack.shape[1]), int(stack.shape[2])
-        if height < size or width < size:
-            raise ValueError(
-                f"{name}: frames of {height}x{width} pixels are smaller than the "
-                f"{size}x{size} crop; lower crop_pix"
-            )
-        stacks.append(stack)
-    return stacks
 
 
 @block
@@ -208,7 +182,7 @@ def blink_spatial_psf(
     2
     """
     size = crop_size(_check_crop(crop_pix))
-    stacks = _check_channels(channels, size)
+    stacks = check_channels(channels, min_side=size)
     pixels_nm = Config(len(stacks), channels_pixels_nm=channels_pixels_nm).pixels_nm
     if cuda:
         get_backend(cuda=True)  # fail before any work when the GPU is missing

@@ -84,6 +84,22 @@ def free_vram_bytes() -> int:
     return int(free)
 
 
+def default_budget_bytes(cuda: bool = False) -> int:
+    """Working-memory budget of one streaming pass, in bytes.
+
+    96 MiB on the CPU (at most an eighth of the available RAM), 1 GiB on the GPU
+    (at most a quarter of the free device memory).
+
+    Examples
+    --------
+    >>> 0 < default_budget_bytes() <= DEFAULT_CPU_BUDGET_BYTES
+    True
+    """
+    if cuda:
+        return int(min(DEFAULT_GPU_BUDGET_BYTES, free_vram_bytes() // 4 or 2**28))
+    return int(min(DEFAULT_CPU_BUDGET_BYTES, available_ram_bytes() // 8))
+
+
 def chunk_frames(
     frame_shape: tuple[int, int], *, cuda: bool = False, budget_bytes: int | None = None
 ) -> int:
@@ -96,9 +112,7 @@ def chunk_frames(
     cuda : bool, optional
         Size the chunk for GPU memory instead of RAM.
     budget_bytes : int, optional
-        Working-memory budget. By default 96 MiB on the CPU (never more than an
-        eighth of the available RAM) and 1 GiB on the GPU (never more than a
-        quarter of the free device memory).
+        Working-memory budget; by default :func:`default_budget_bytes`.
 
     Returns
     -------
@@ -114,10 +128,7 @@ def chunk_frames(
     if height < 1 or width < 1:
         raise ValueError(f"frame_shape must be two positive sizes, got {frame_shape!r}")
     if budget_bytes is None:
-        if cuda:
-            budget_bytes = min(DEFAULT_GPU_BUDGET_BYTES, free_vram_bytes() // 4 or 2**28)
-        else:
-            budget_bytes = min(DEFAULT_CPU_BUDGET_BYTES, available_ram_bytes() // 8)
+        budget_bytes = default_budget_bytes(cuda)
     per_frame = BYTES_PER_PIXEL_IN_CHUNK * height * width
     return int(max(1, min(MAX_CHUNK_FRAMES, budget_bytes // per_frame)))
 

@@ -216,6 +216,64 @@ of shape (32, 32); a single image cannot give a PSF, ...
     return obj
 
 
+def check_channels(channels: Any, *, min_side: int = 1) -> list[Any]:
+    """Validate a sequence of channel stacks, naming the channel at fault.
+
+    Parameters
+    ----------
+    channels : sequence
+        One stack per channel (see :func:`check_stack`); channels may differ in
+        shape.
+    min_side : int, optional
+        Smallest frame height and width accepted (e.g. the crop size).
+
+    Returns
+    -------
+    list
+        The validated stacks.
+
+    Raises
+    ------
+    TypeError
+        ``channels`` is a single array or not a sequence, or a stack is not
+        array-like.
+    ValueError
+        No channel, or a stack fails :func:`check_stack` or is smaller than
+        ``min_side``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> len(check_channels([np.zeros((3, 8, 8)), np.zeros((4, 9, 7))], min_side=5))
+    2
+    >>> check_channels([np.zeros((3, 8, 8))], min_side=9)
+    Traceback (most recent call last):
+        ...
+    ValueError: channel 0: frames of 8x8 pixels are smaller than the 9x9 crop; lower crop_pix
+    """
+    if isinstance(channels, np.ndarray) or not isinstance(channels, Sequence):
+        shape = getattr(channels, "shape", None)
+        hint = f" (got an array of shape {shape})" if shape is not None else ""
+        raise TypeError(
+            "channels: expected a sequence of (frames, height, width) stacks, one per "
+            f"channel{hint}; for one channel pass [stack]"
+        )
+    if len(channels) == 0:
+        raise ValueError("channels: at least one channel is needed")
+    stacks = []
+    for index, channel in enumerate(channels):
+        name = f"channel {index}"
+        stack = check_stack(channel, name)
+        height, width = int(stack.shape[1]), int(stack.shape[2])
+        if height < min_side or width < min_side:
+            raise ValueError(
+                f"{name}: frames of {height}x{width} pixels are smaller than the "
+                f"{min_side}x{min_side} crop; lower crop_pix"
+            )
+        stacks.append(stack)
+    return stacks
+
+
 def _frame_range(key: Any, n_frames: int, name: str) -> tuple[int, int] | int:
     """Normalise a frame key: an index -> int, a step-1 slice -> (start, stop)."""
     if isinstance(key, slice):

@@ -1,0 +1,741 @@
+"""Streaming temporal autocovariance of background-subtracted movies.
+
+The blinking of the emitters shows in the temporal autocorrelation of the pixel
+values. What :func:`smlmlp.blink_temporal_on` needs from a movie is, for lags
+``l = 0 .. L``, the sum over pixels ``p`` and frame pairs of
+
+    y_p(t) * y_p(t + l),    y_p(t) = b_p(t) - mean_t b_p(t),
+
+with ``b_t = x_t - G * x_t`` the frame minus its smooth spatial background (a
+Gaussian filter ``G``), optionally summed over ``k x k`` pixel bins. This module
+accumulates these sums with memory that does not grow with the number of frames.
+
+Method
+------
+Two passes over the movie:
+
+1. The per-pixel temporal mean of the raw frames is summed (float64). The
+   background subtraction and the binning are linear, so the temporal mean of
+   ``b`` is the same operation applied to the mean frame: the fluctuations
+   ``y`` of the second pass are exactly centred, with no correction terms and no
+   cancellation. This pass also rejects NaN or infinite pixels and constant
+   stacks. It only sums frames; a file is read twice.
+2. Frames are background-subtracted, binned, centred and collected into a
+   buffer of ``L + B`` frames (pixels along the first axis, time along the
+   second). Each block of ``B`` new frames is correlated with itself and the
+   ``L`` frames before it (kept from the previous block) by zero-padded real
+   FFTs along time, of length ``n >= B + L`` so that no circular term reaches a
+   lag ``<= L``. The cross spectra are summed over pixels in the frequency
+   domain (in batches of pixels, to bound the temporaries) and one inverse FFT
+   per block gives its contribution to the lag sums, kept in float64. Every
+   frame pair ``(t - l, t)`` is counted exactly once, in the block holding
+   ``t``.
+
+Memory is the buffer (``8 (L + B)`` bytes per binned pixel), one read chunk
+and the FFT temporaries of one pixel batch; :func:`plan_memory` sizes them from
+a budget (:mod:`smlmlp.computer`).
+
+Binning
+-------
+When ``L`` is so large that a buffer of ``L + max(L, 64)`` frames of the full
+frame does not fit half of the budget, pixels are summed over ``k x k`` bins
+(after the background subtraction; partial bins at the right and bottom edges),
+with the smallest ``k`` that fits. Binning does not change the shape of the
+decay: every term of the sums is the covariance of pixels lit by the same
+blinking emitters, whose time dependence is that emitter's blinking whatever
+the pixel pair. It adds the covariances between pixels of a bin to the
+amplitude. The sums stay normalised per original pixel, so for spatially
+uncorrelated noise the zero lag is still the per-pixel variance.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import scipy.fft
+import scipy.optimize
+
+from .backend import Backend, get_backend
+from .computer import MAX_CHUNK_FRAMES, default_budget_bytes
+from .loading import iter_chunks
+
+ProgressCallback = Callable[[int, int], None]
+
+#: Gaussian filter truncation, in standard deviations (the scipy default).
+FILTER_TRUNCATE = 4.0
+#: Smallest FFT block the automatic binning aims for.
+MIN_BLOCK_FRAMES = 64
+#: Bytes per pixel of one read chunk: the raw frame (up to 8) and four float64 images
+#: (the copy, the two filter passes, the difference).
+READ_BYTES_PER_PIXEL = 40
+#: Bytes per (binned pixel, FFT frequency) of one pixel batch: two complex128 spectra
+#: and their inputs.
+FFT_BYTES_PER_BIN = 48
+
+
+# ---------------------------------------------------------------------------- memory
+def binned_shape(frame_shape: tuple[int, int], bin_pixels: int) -> tuple[int, int]:
+    """Shape of frames summed over ``bin_pixels x bin_pixels`` bins (partial edge bins).
+
+    Examples
+    --------
+    >>> binned_shape((128, 130), 3)
+    (43, 44)
+    """
+    k = int(bin_pixels)
+    return (-(-int(frame_shape[0]) // k), -(-int(frame_shape[1]) // k))
+
+
+@dataclass(frozen=True)
+class TemporalPlan:
+    """How one movie is streamed: binning, read chunk, FFT block and pixel batch.
+
+    Attributes
+    ----------
+    bin_pixels : int
+        Side of the square pixel bins (1: no binning).
+    read_frames : int
+        Frames read and background-subtracted at once.
+    block_frames : int
+        New frames per FFT block ``B``.
+    n_fft : int
+        FFT length along time, at least ``block_frames + max_lag``.
+    pixel_batch : int
+        Binned pixels transformed at once.
+    """
+
+    bin_pixels: int
+    read_frames: int
+    block_frames: int
+    n_fft: int
+    pixel_batch: int
+
+    def buffer_bytes(self, frame_shape: tuple[int, int], max_lag: int) -> int:
+        """Bytes of the time buffer of ``max_lag + block_frames`` binned frames."""
+        height, width = binned_shape(frame_shape, self.bin_pixels)
+        return 8 * height * width * (max_lag + self.block_frames)
+
+
+def plan_memory(
+    frame_shape: tuple[int, int],
+    n_frames: int,
+    max_lag: int,
+    *,
+    cuda: bool = False,
+    memory_bytes: int | None = None,
+    bin_pixels: int | None = None,
+    chunk_frames: int | None = None,
+    block_frames: int | None = None,
+) -> TemporalPlan:
+    """Choose binning, read chunk, FFT block and pixel batch for a memory budget.
+
+    Half of the budget goes to the time buffer of ``max_lag + block_frames``
+    binned frames, a quarter to a read chunk, a quarter to the FFT temporaries.
+
+    Parameters
+    ----------
+    frame_shape : tuple of int
+        ``(height, width)`` of the frames.
+    n_frames : int
+        Frames of the movie.
+    max_lag : int
+        Largest lag ``L`` in frames.
+    cuda : bool, optional
+        Size for GPU memory.
+    memory_bytes : int, optional
+        Budget; by default :func:`smlmlp.computer.default_budget_bytes`.
+    bin_pixels : int, optional
+        Bin side; by default the smallest for which a block of at least
+        ``max(max_lag, 64)`` new frames (or the whole movie) fits.
+    chunk_frames : int, optional
+        Frames read at once; by default from the budget (at most 512).
+    block_frames : int, optional
+        New frames per FFT block; by default as many as the budget allows.
+
+    Returns
+    -------
+    TemporalPlan
+
+    Notes
+    -----
+    The working memory stays within the budget, except when ``bin_pixels`` is
+    given and ``max_lag`` plus a block of ``min(n_frames, 64)`` frames does not
+    fit, or when not even one bin of the whole frame fits (``max_lag`` above
+    about budget / 32 bytes: 3 million lags for 96 MiB); the block is then
+    ``min(n_frames, 64)`` frames and the buffer exceeds the budget.
+
+    Examples
+    --------
+    >>> plan = plan_memory((128, 128), 2000, 999, memory_bytes=96 * 2**20)
+    >>> plan.bin_pixels, plan.block_frames
+    (3, 2000)
+    >>> plan_memory((64, 64), 500, 20, memory_bytes=96 * 2**20).bin_pixels
+    1
+    """
+    height, width = (int(v) for v in frame_shape)
+    n_frames, max_lag = int(n_frames), int(max_lag)
+    budget = int(default_budget_bytes(cuda) if memory_bytes is None else memory_bytes)
+    if budget < 1:
+        raise ValueError(f"memory_bytes must be positive, got {memory_bytes}")
+    buffer_budget = budget // 2
+    if bin_pixels is None:
+        target = block_frames or min(n_frames, max(max_lag, MIN_BLOCK_FRAMES))
+        largest = max(height, width)
+        bin_pixels = largest
+        for k in range(1, largest + 1):
+            bins = math.prod(binned_shape((height, width), k))
+            if 8 * bins * (max_lag + target) <= buffer_budget:
+                bin_pixels = k
+                break
+    bins = math.prod(binned_shape((height, width), bin_pixels))
+    if block_frames is None:
+        fitting = buffer_budget // (8 * bins) - max_lag
+        block_frames = max(min(n_frames, MIN_BLOCK_FRAMES), min(n_frames, fitting))
+    block_frames = max(1, int(block_frames))
+    if chunk_frames is None:
+        fitting = (budget // 4) // (READ_BYTES_PER_PIXEL * height * width)
+        chunk_frames = min(MAX_CHUNK_FRAMES, fitting)
+    chunk_frames = max(1, int(chunk_frames))
+    n_fft = scipy.fft.next_fast_len(block_frames + max_lag, real=True)
+    pixel_batch = max(1, (budget // 4) // (FFT_BYTES_PER_BIN * (n_fft // 2 + 1)))
+    return TemporalPlan(
+        bin_pixels=int(bin_pixels),
+        read_frames=chunk_frames,
+        block_frames=block_frames,
+        n_fft=int(n_fft),
+        pixel_batch=int(min(pixel_batch, bins)),
+    )
+
+
+# ------------------------------------------------------------------- frame operations
+def _gaussian_filter1d(backend: Backend) -> Callable[..., Any]:
+    if backend.cuda:
+        import cupyx.scipy.ndimage
+
+        return cupyx.scipy.ndimage.gaussian_filter1d
+    import scipy.ndimage
+
+    return scipy.ndimage.gaussian_filter1d
+
+
+def subtract_background(
+    frames: Any, sigma_px: tuple[float, float], backend: Backend | None = None
+) -> Any:
+    """Frames minus their Gaussian-filtered copy (the smooth spatial background).
+
+    Parameters
+    ----------
+    frames : ndarray
+        ``(n, height, width)`` frames, float64 on the backend's device.
+    sigma_px : tuple of float
+        Filter standard deviation ``(y, x)`` in pixels; reflecting edges,
+        truncated at 4 standard deviations.
+    backend : Backend, optional
+        NumPy/SciPy (default) or CuPy.
+
+    Returns
+    -------
+    ndarray
+        float64 frames of the same shape.
+
+    Examples
+    --------
+    >>> flat = np.full((2, 16, 16), 7.0)
+    >>> float(np.abs(subtract_background(flat, (3.0, 3.0))).max()) < 1e-12
+    True
+    """
+    backend = backend or get_backend()
+    frames = backend.asarray(frames, dtype=np.float64)
+    smooth = frames
+    filter1d = _gaussian_filter1d(backend)
+    for axis, sigma in ((1, sigma_px[0]), (2, sigma_px[1])):
+        smooth = filter1d(smooth, float(sigma), axis=axis, mode="reflect", truncate=FILTER_TRUNCATE)
+    return frames - smooth
+
+
+def bin_frames(frames: Any, bin_pixels: int, backend: Backend | None = None) -> Any:
+    """Sum ``(n, height, width)`` frames over ``bin_pixels x bin_pixels`` bins.
+
+    Bins at the bottom and right edges hold the pixels that remain.
+
+    Examples
+    --------
+    >>> bin_frames(np.ones((1, 5, 4)), 2)[0]
+    array([[4., 4.],
+           [4., 4.],
+           [2., 2.]])
+    """
+    k = int(bin_pixels)
+    if k == 1:
+        return frames
+    xp = (backend or get_backend()).xp
+    n, height, width = frames.shape
+    rows, columns = binned_shape((height, width), k)
+    if rows * k != height or columns * k != width:
+        padded = xp.zeros((n, rows * k, columns * k), dtype=frames.dtype)
+        padded[:, :height, :width] = frames
+        frames = padded
+    return frames.reshape(n, rows, k, columns, k).sum(axis=(2, 4))
+
+
+# ----------------------------------------------------------------------- accumulator
+class TemporalAccumulator:
+    """Lag sums ``sum_p sum_t y_p(t - l) y_p(t)`` of centred series, streamed in blocks.
+
+    Parameters
+    ----------
+    n_pixels : int
+        Number of series (binned pixels).
+    max_lag : int
+        Largest lag ``L``.
+    block_frames : int
+        New frames per FFT block ``B``.
+    backend : Backend, optional
+        NumPy/SciPy (default) or CuPy.
+    pixel_batch : int, optional
+        Series transformed at once (default: all).
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> series = rng.normal(size=(50, 3))          # (frames, pixels)
+    >>> accumulator = TemporalAccumulator(3, max_lag=4, block_frames=7)
+    >>> for first in range(0, 50, 11):
+    ...     accumulator.add(series[first:first + 11])
+    >>> sums = accumulator.finish()
+    >>> direct = [np.sum(series[: 50 - l] * series[l:]) for l in range(5)]
+    >>> bool(np.allclose(sums, direct, rtol=1e-12, atol=1e-12))
+    True
+    """
+
+    def __init__(
+        self,
+        n_pixels: int,
+        max_lag: int,
+        block_frames: int,
+        *,
+        backend: Backend | None = None,
+        pixel_batch: int | None = None,
+    ) -> None:
+        self.backend = backend or get_backend()
+        self.n_pixels, self.max_lag = int(n_pixels), int(max_lag)
+        self.block_frames = max(1, int(block_frames))
+        if self.n_pixels < 1 or self.max_lag < 0:
+            raise ValueError(f"need n_pixels >= 1 and max_lag >= 0, got {n_pixels}, {max_lag}")
+        self.n_fft = scipy.fft.next_fast_len(self.block_frames + self.max_lag, real=True)
+        self.pixel_batch = max(1, int(pixel_batch or self.n_pixels))
+        capacity = self.max_lag + self.block_frames
+        self._buffer = self.backend.xp.zeros((self.n_pixels, capacity), dtype=np.float64)
+        self._held = 0  # frames in the buffer
+        self._carried = 0  # of which kept from the previous block
+        self._lags = np.arange(self.max_lag + 1)
+        self.sums = np.zeros(self.max_lag + 1)
+        self.n_frames = 0
+
+    def add(self, frames: Any) -> None:
+        """Add centred frames of shape ``(n, n_pixels)`` (time first)."""
+        frames = self.backend.asarray(frames, dtype=np.float64)
+        if frames.ndim != 2 or frames.shape[1] != self.n_pixels:
+            raise ValueError(
+                f"expected frames of shape (n, {self.n_pixels}), got {tuple(frames.shape)}"
+            )
+        position = 0
+        while position < frames.shape[0]:
+            room = self.block_frames - (self._held - self._carried)
+            take = min(frames.shape[0] - position, room)
+            self._buffer[:, self._held : self._held + take] = frames[position : position + take].T
+            self._held += take
+            position += take
+            if take == room:
+                self._flush()
+        self.n_frames += int(frames.shape[0])
+
+    def _rfft(self, values: Any) -> Any:
+        if self.backend.cuda:
+            return self.backend.fft.rfft(values, n=self.n_fft, axis=-1)
+        return self.backend.fft.rfft(values, n=self.n_fft, axis=-1, workers=self.backend.workers)
+
+    def _flush(self) -> None:
+        held, carried = self._held, self._carried
+        if held == carried:
+            return
+        xp = self.backend.xp
+        spectrum = xp.zeros(self.n_fft // 2 + 1, dtype=np.complex128)
+        for first in range(0, self.n_pixels, self.pixel_batch):
+            rows = slice(first, first + self.pixel_batch)
+            window = self._rfft(self._buffer[rows, :held])
+            block = self._rfft(self._buffer[rows, carried:held])
+            xp.conjugate(block, out=block)
+            block *= window
+            spectrum += block.sum(axis=0)
+            del window, block
+        # correlation[m] = sum_k new[k] window[k + m]: lag l sits at m = carried - l
+        correlation = self.backend.to_numpy(self.backend.fft.irfft(spectrum, n=self.n_fft))
+        self.sums += correlation[(carried - self._lags) % self.n_fft]
+        # keep the last max_lag frames, shifted to the front in non-overlapping pieces
+        keep = min(self.max_lag, held)
+        shift = held - keep
+        if shift:
+            for start in range(0, keep, shift):
+                stop = min(start + shift, keep)
+                self._buffer[:, start:stop] = self._buffer[:, shift + start : shift + stop]
+        self._held = self._carried = keep
+
+    def finish(self) -> np.ndarray:
+        """Flush the last block and return the lag sums, float64 ``(max_lag + 1,)``."""
+        self._flush()
+        return self.sums.copy()
+
+
+# ------------------------------------------------------------------------- streaming
+@dataclass
+class TemporalAutocovariance:
+    """Lag sums of one movie and what normalises them.
+
+    Attributes
+    ----------
+    sums : ndarray
+        ``sum_p sum_t y_p(t) y_p(t + l)`` for ``l = 0 .. max_lag`` (float64).
+    n_frames : int
+        Frames of the movie.
+    n_pixels : int
+        Pixels of one original (unbinned) frame.
+    bin_pixels : int
+        Bin side used.
+    """
+
+    sums: np.ndarray
+    n_frames: int
+    n_pixels: int
+    bin_pixels: int
+
+    @property
+    def max_lag(self) -> int:
+        """Largest lag in frames."""
+        return len(self.sums) - 1
+
+    def autocovariance(self) -> np.ndarray:
+        """Mean per-pixel autocovariance at lags ``0 .. max_lag`` (ADU^2).
+
+        Each lag ``l`` is divided by its ``n_frames - l`` frame pairs and by the
+        number of original pixels.
+        """
+        lags = np.arange(self.max_lag + 1)
+        return self.sums / (self.n_pixels * (self.n_frames - lags))
+
+
+def _prefetched(stack: Any, chunk_frames: int) -> Iterator[np.ndarray]:
+    """Chunks of a stack, the next one read in a background thread."""
+    chunks = iter_chunks(stack, chunk_frames)
+    with ThreadPoolExecutor(max_workers=1) as reader:
+        pending = reader.submit(next, chunks, None)
+        while True:
+            item = pending.result()
+            if item is None:
+                return
+            pending = reader.submit(next, chunks, None)
+            yield item[1]
+
+
+def temporal_mean(
+    stack: Any,
+    chunk_frames: int,
+    *,
+    progress: ProgressCallback | None = None,
+    name: str = "channel 0",
+) -> np.ndarray:
+    """Per-pixel temporal mean of a stack (float64), checking its values.
+
+    Raises
+    ------
+    ValueError
+        Naming ``name`` for NaN or infinite pixels or a stack whose frames are
+        all identical.
+
+    Examples
+    --------
+    >>> movie = np.arange(3 * 2 * 2, dtype=float).reshape(3, 2, 2)
+    >>> temporal_mean(movie, 2)
+    array([[4., 5.],
+           [6., 7.]])
+    """
+    n_frames = int(stack.shape[0])
+    total = np.zeros(tuple(int(v) for v in stack.shape[1:]), dtype=np.float64)
+    first_frame = None
+    changes = False
+    done = 0
+    for chunk in _prefetched(stack, chunk_frames):
+        if chunk.dtype.kind in "fc":
+            bad = ~np.isfinite(chunk)
+            if bad.any():
+                frame, row, column = (int(i) for i in np.argwhere(bad)[0])
+                raise ValueError(
+                    f"{name}: {int(bad.sum())} NaN or infinite pixel(s) in frames "
+                    f"{done}..{done + len(chunk) - 1}; first at frame {done + frame}, "
+                    f"row {row}, column {column}"
+                )
+        if first_frame is None:
+            first_frame = np.array(chunk[0])
+        if not changes:
+            changes = bool(np.any(chunk != first_frame))
+        total += chunk.sum(axis=0, dtype=np.float64)
+        done += len(chunk)
+        if progress is not None:
+            progress(done, n_frames)
+    if not changes:
+        raise ValueError(
+            f"{name}: the stack does not change from frame to frame (constant or all-zero "
+            "stack); an on-time needs blinking"
+        )
+    return total / n_frames
+
+
+def accumulate_temporal(
+    stack: Any,
+    max_lag: int,
+    sigma_px: tuple[float, float],
+    *,
+    cuda: bool = False,
+    parallel: bool = False,
+    memory_bytes: int | None = None,
+    bin_pixels: int | None = None,
+    chunk_frames: int | None = None,
+    block_frames: int | None = None,
+    progress: ProgressCallback | None = None,
+    name: str = "channel 0",
+) -> TemporalAutocovariance:
+    """Stream a stack into the lag sums of its background-subtracted fluctuations.
+
+    Parameters
+    ----------
+    stack : array-like
+        ``(n_frames, height, width)`` stack with frame slicing (ndarray, memmap,
+        :class:`smlmlp.loading.TiffMovie`); read twice (see the module notes).
+    max_lag : int
+        Largest lag ``L`` in frames (``1 <= L < n_frames``).
+    sigma_px : tuple of float
+        Background filter standard deviation ``(y, x)`` in pixels.
+    cuda, parallel : bool, optional
+        Backend choice, see :func:`smlmlp.backend.get_backend`.
+    memory_bytes, bin_pixels, chunk_frames, block_frames : int, optional
+        See :func:`plan_memory`.
+    progress : callable, optional
+        ``progress(frames_done, 2 * n_frames)``: each frame is read twice.
+    name : str, optional
+        Channel name used in error messages.
+
+    Returns
+    -------
+    TemporalAutocovariance
+
+    Examples
+    --------
+    >>> movie = np.random.default_rng(2).poisson(30, size=(40, 16, 16))
+    >>> result = accumulate_temporal(movie, 5, (3.0, 3.0), chunk_frames=7, block_frames=9)
+    >>> result.autocovariance().shape
+    (6,)
+    """
+    n_frames = int(stack.shape[0])
+    frame_shape = (int(stack.shape[1]), int(stack.shape[2]))
+    max_lag = int(max_lag)
+    if not 1 <= max_lag < n_frames:
+        raise ValueError(f"{name}: lags must be 1..{n_frames - 1}, got {max_lag}")
+    backend = get_backend(cuda=cuda, parallel=parallel)
+    plan = plan_memory(
+        frame_shape,
+        n_frames,
+        max_lag,
+        cuda=cuda,
+        memory_bytes=memory_bytes,
+        bin_pixels=bin_pixels,
+        chunk_frames=chunk_frames,
+        block_frames=block_frames,
+    )
+
+    def report_first(done: int, _total: int) -> None:
+        if progress is not None:
+            progress(done, 2 * n_frames)
+
+    mean = temporal_mean(stack, plan.read_frames, progress=report_first, name=name)
+    centre = bin_frames(
+        subtract_background(mean[None], sigma_px, backend), plan.bin_pixels, backend
+    )
+    centre = centre.reshape(1, -1)
+    accumulator = TemporalAccumulator(
+        centre.shape[1],
+        max_lag,
+        plan.block_frames,
+        backend=backend,
+        pixel_batch=plan.pixel_batch,
+    )
+    for chunk in _prefetched(stack, plan.read_frames):
+        values = subtract_background(chunk, sigma_px, backend)
+        values = bin_frames(values, plan.bin_pixels, backend).reshape(len(values), -1)
+        values -= centre
+        accumulator.add(values)
+        del values
+        if progress is not None:
+            progress(n_frames + accumulator.n_frames, 2 * n_frames)
+    return TemporalAutocovariance(
+        sums=accumulator.finish(),
+        n_frames=n_frames,
+        n_pixels=frame_shape[0] * frame_shape[1],
+        bin_pixels=plan.bin_pixels,
+    )
+
+
+# ------------------------------------------------------------------------------ fit
+@dataclass
+class DecayFit:
+    """Exponential ``amplitude * exp(-lag / tau) + offset`` fitted to lags ``>= 1``.
+
+    Attributes
+    ----------
+    tau : float
+        Decay constant in frames (NaN when no decay was found).
+    amplitude, offset : float
+        Linear parameters (NaN when no decay was found).
+    fit_lags : int
+        The fit used lags ``1 .. fit_lags``.
+    noise : float
+        Lag-to-lag scatter of the curve around the model.
+    reason : str
+        Why no decay was found ("" when one was).
+    """
+
+    tau: float
+    amplitude: float
+    offset: float
+    fit_lags: int
+    noise: float
+    reason: str = ""
+
+    @property
+    def valid(self) -> bool:
+        """Whether a decay was found."""
+        return not self.reason
+
+    def model(self, lags: np.ndarray) -> np.ndarray:
+        """The fitted curve at ``lags`` (NaN when no decay was found)."""
+        lags = np.asarray(lags, dtype=np.float64)
+        if not self.valid:
+            return np.full(lags.shape, np.nan)
+        return self.amplitude * np.exp(-lags / self.tau) + self.offset
+
+
+#: The fit range is lags ``1 .. FIT_RANGE_TAU * tau`` (at least MIN_FIT_LAGS).
+FIT_RANGE_TAU = 10.0
+MIN_FIT_LAGS = 12
+#: Shortest and longest decay constants searched, the latter relative to the fit range.
+TAU_MIN = 0.05
+TAU_MAX_RANGE = 3.0
+#: A decay is accepted when its lag-1 value exceeds this many times the scatter.
+MIN_SNR = 5.0
+
+
+def _linear_fit(values: np.ndarray, lags: np.ndarray, tau: float, offset: bool) -> tuple:
+    decay = np.exp(-lags / tau)
+    design = np.column_stack([decay, np.ones_like(decay)]) if offset else decay[:, None]
+    coefficients, *_ = np.linalg.lstsq(design, values, rcond=None)
+    residual = values - design @ coefficients
+    amplitude = float(coefficients[0])
+    return amplitude, float(coefficients[1]) if offset else 0.0, float(residual @ residual)
+
+
+def _best_tau(values: np.ndarray, lags: np.ndarray, offset: bool) -> tuple[float, bool]:
+    """Decay constant minimising the residual (linear parameters projected out)."""
+    low, high = math.log(TAU_MIN), math.log(TAU_MAX_RANGE * lags[-1])
+
+    def cost(log_tau: float) -> float:
+        return _linear_fit(values, lags, math.exp(log_tau), offset)[2]
+
+    grid = np.linspace(low, high, 60)
+    costs = [cost(value) for value in grid]
+    best = int(np.argmin(costs))
+    bracket = (grid[max(best - 1, 0)], grid[min(best + 1, len(grid) - 1)])
+    result = scipy.optimize.minimize_scalar(
+        cost, bounds=bracket, method="bounded", options={"xatol": 1e-7}
+    )
+    log_tau = float(result.x)
+    at_bound = log_tau - low < 1e-3 or high - log_tau < 1e-3
+    return math.exp(log_tau), at_bound
+
+
+def fit_decay(curve: np.ndarray) -> DecayFit:
+    """Fit ``a * exp(-lag / tau) + c`` to an autocovariance at lags ``1 .. L``.
+
+    The zero lag, which holds the white noise, is not part of ``curve``. The
+    fit range adapts to the decay: lags ``1 .. max(12, 10 tau)``, iterated from
+    the whole curve until the range is stable. For a given ``tau`` the linear
+    parameters are solved exactly; ``tau`` is searched on a logarithmic grid from
+    0.05 frames to 3 times the fit range, then refined. ``c`` absorbs the
+    offset left by the centring of finite series and slow drifts. With fewer
+    than 4 lags the offset is left out.
+
+    No decay is reported (NaN, with ``reason``) when the curve is not finite,
+    the best ``tau`` is at an end of the search range, the amplitude is not
+    positive, or the model at lag 1 is less than 5 times the lag-to-lag scatter
+    of the curve around the model (pure noise).
+
+    Parameters
+    ----------
+    curve : ndarray
+        Autocovariance at lags ``1, 2, ..., L`` (``L >= 2``).
+
+    Returns
+    -------
+    DecayFit
+
+    Examples
+    --------
+    >>> lags = np.arange(1, 101)
+    >>> result = fit_decay(3.0 * np.exp(-lags / 4.0) + 0.1)
+    >>> round(result.tau, 6), round(result.amplitude, 6), round(result.offset, 6)
+    (4.0, 3.0, 0.1)
+    >>> fit_decay(np.random.default_rng(0).normal(size=100)).reason
+    'no temporal correlation above the noise (pure noise?)'
+    """
+    values = np.asarray(curve, dtype=np.float64).ravel()
+    n_lags = len(values)
+    if n_lags < 2:
+        return DecayFit(math.nan, math.nan, math.nan, n_lags, math.nan, "fewer than 2 lags")
+    if not np.all(np.isfinite(values)):
+        return DecayFit(math.nan, math.nan, math.nan, n_lags, math.nan, "non-finite values")
+    lags_all = np.arange(1, n_lags + 1, dtype=np.float64)
+    offset = n_lags >= 4
+    fit_lags = n_lags
+    history: list[int] = []
+    for _ in range(20):
+        tau, at_bound = _best_tau(values[:fit_lags], lags_all[:fit_lags], offset)
+        history.append(fit_lags)
+        wanted = int(min(n_lags, max(MIN_FIT_LAGS, math.ceil(FIT_RANGE_TAU * tau))))
+        if wanted == fit_lags:
+            break
+        if wanted in history:  # oscillating between ranges: settle on the wider one
+            fit_lags = max(wanted, fit_lags)
+            tau, at_bound = _best_tau(values[:fit_lags], lags_all[:fit_lags], offset)
+            break
+        fit_lags = wanted
+    amplitude, constant, _ = _linear_fit(values[:fit_lags], lags_all[:fit_lags], tau, offset)
+    model = amplitude * np.exp(-lags_all / tau) + constant
+    scatter = np.diff(values - model)
+    noise = float(1.4826 * np.median(np.abs(scatter)) / math.sqrt(2.0)) if len(scatter) else 0.0
+    reason = ""
+    if at_bound:
+        reason = (
+            "no temporal correlation above the noise (pure noise?)"
+            if tau < 1.0
+            else "the decay is not resolved within the lags (raise crop_fr)"
+        )
+    elif not amplitude > 0:
+        reason = "no temporal correlation above the noise (pure noise?)"
+    elif amplitude * math.exp(-1.0 / tau) < MIN_SNR * noise:
+        reason = "no temporal correlation above the noise (pure noise?)"
+    if reason:
+        return DecayFit(math.nan, math.nan, math.nan, fit_lags, noise, reason)
+    return DecayFit(tau, amplitude, constant, fit_lags, noise)
