@@ -25,6 +25,17 @@ include: "workflow/rules/figures.smk"
 include: "workflow/rules/summary.smk"
 
 
+# On a cluster (profiles/slurm) only the heavy autocorr jobs are submitted; these light
+# steps (seconds each) run on the machine that runs snakemake instead of queueing
+# (autocorr_merge too, see autocorr.smk).
+localrules:
+    all,
+    psf,
+    info,
+    figures,
+    summary,
+
+
 rule all:
     input:
         all_targets(),

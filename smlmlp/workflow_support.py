@@ -46,7 +46,7 @@ import sys
 import time
 import traceback
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +67,10 @@ HALF_NAMES = {"horizontal": ("left", "right"), "vertical": ("top", "bottom")}
 BASELINE_MEM_MB = 512
 #: Frame shape assumed for resource estimates when the movie cannot be read (yet).
 FALLBACK_FRAME_SHAPE = (512, 512)
+#: Frames averaged into the reference image that every frame range of a movie subtracts.
+REFERENCE_FRAMES = 64
+#: Name of the one frame range of a movie whose length is unknown when the jobs are planned.
+WHOLE_MOVIE = "all"
 #: Config keys that shape the numbers in the info files (stored in their ``config``).
 ANALYSIS_KEYS = (
     "experiments_dir",
@@ -251,6 +255,11 @@ class Channel:
         Pixel sizes from ``experiment.yaml`` and the config, in precedence order.
     exposure_ms : list of [origin, value]
         Same for the exposure time.
+    n_frames : int or None
+        Number of frames when known before the movie exists (the demo); None:
+        read from the movie when needed.
+    frame_shape : tuple of int or None
+        ``(height, width)`` of the analysed frames, likewise.
     """
 
     name: str
@@ -259,6 +268,8 @@ class Channel:
     half: int | None = None
     pixel_nm: tuple[tuple[str, Any], ...] = ()
     exposure_ms: tuple[tuple[str, Any], ...] = ()
+    n_frames: int | None = field(default=None, compare=False)
+    frame_shape: tuple[int, int] | None = field(default=None, compare=False)
 
     @property
     def movie(self) -> str:
@@ -621,9 +632,16 @@ def demo_experiments(
     experiments = {}
     for name, spec in DEMO_EXPERIMENTS.items():
         movies = [f for f in demo_files(name) if is_tiff_name(f)]
-        experiments[name] = inspect_experiment(
+        experiment = inspect_experiment(
             root / name, movies, spec["settings"], config=config, name=name
         )
+        # known before the demo rule writes the movies: the jobs are planned the same way
+        # before and after, so a second run has nothing to do
+        experiment.channels = {
+            key: replace(channel, n_frames=DEMO_FRAMES, frame_shape=DEMO_SHAPE)
+            for key, channel in experiment.channels.items()
+        }
+        experiments[name] = experiment
     return experiments
 
 
@@ -821,10 +839,127 @@ def autocorr_mem_mb(
     return int(BASELINE_MEM_MB + math.ceil(1.25 * working / 1e6))
 
 
-def autocorr_runtime_min(files: Sequence[PathLike]) -> int:
-    """Minutes to request for the streaming pass (generous: 5 min + 5 min per GB)."""
+def merge_mem_mb(frame_shape: tuple[int, int]) -> int:
+    """Memory (MB) to merge partial sums of frames of ``frame_shape``.
+
+    Two accumulators (the frame sum, the half power spectrum, the reference) and
+    the spectra of a reference correction.
+
+    Examples
+    --------
+    >>> merge_mem_mb((512, 512)) > BASELINE_MEM_MB
+    True
+    """
+    pixels = int(frame_shape[0]) * int(frame_shape[1])
+    return int(BASELINE_MEM_MB + math.ceil(64 * pixels / 1e6))
+
+
+def autocorr_runtime_min(files: Sequence[PathLike], fraction: float = 1.0) -> int:
+    """Minutes to request for the streaming pass (generous: 5 min + 5 min per GB).
+
+    ``fraction`` is the part of the movie one job reads (a frame range of it).
+
+    Examples
+    --------
+    >>> autocorr_runtime_min(["missing.tif"])
+    5
+    """
     size = sum(os.path.getsize(f) for f in files if os.path.exists(f))
-    return int(5 + math.ceil(5 * size / 1e9))
+    return int(5 + math.ceil(5 * fraction * size / 1e9))
+
+
+# ========================================================================= frame ranges
+def movie_frame_count(files: Sequence[PathLike]) -> int | None:
+    """Number of frames of a movie (its series' first file first), or None when unreadable.
+
+    Reads the TIFF headers only (what the autocorrelation job opens), so it is cheap
+    when the jobs are planned.
+    """
+    from .loading import open_movie
+
+    try:
+        with open_movie(str(files[0])) as movie:
+            return int(movie.shape[0])
+    except Exception:  # unreadable files are reported by the job itself
+        return None
+
+
+def plan_frame_ranges(
+    n_frames: int, frames_per_job: int, chunk_frames: int
+) -> list[tuple[int, int]]:
+    """Frame ranges ``[start, stop)`` of the jobs that share one movie.
+
+    Every range but the last holds a whole number of chunks (``frames_per_job``
+    rounded down to a multiple of ``chunk_frames``, at least one chunk), so the
+    jobs read and transform exactly the chunks one job over the whole movie
+    would: their merged sums equal that job's to float64 rounding.
+    ``frames_per_job`` 0 means one range.
+
+    Examples
+    --------
+    >>> plan_frame_ranges(1000, 400, 64)
+    [(0, 384), (384, 768), (768, 1000)]
+    >>> plan_frame_ranges(1000, 0, 64)
+    [(0, 1000)]
+    >>> plan_frame_ranges(100, 10, 64)
+    [(0, 64), (64, 100)]
+    """
+    n_frames, chunk = int(n_frames), max(1, int(chunk_frames))
+    if n_frames < 1:
+        return []
+    if frames_per_job <= 0:
+        return [(0, n_frames)]
+    per_job = max(chunk, int(frames_per_job) // chunk * chunk)
+    return [(start, min(start + per_job, n_frames)) for start in range(0, n_frames, per_job)]
+
+
+def frame_range_label(frames: tuple[int, int] | None) -> str:
+    """Name of a frame range in file names: ``"0-384"``, or ``"all"`` for the whole movie.
+
+    Examples
+    --------
+    >>> frame_range_label((0, 384)), frame_range_label(None)
+    ('0-384', 'all')
+    """
+    return WHOLE_MOVIE if frames is None else f"{int(frames[0])}-{int(frames[1])}"
+
+
+def parse_frame_range(label: str) -> tuple[int, int] | None:
+    """Inverse of :func:`frame_range_label` (None for the whole movie).
+
+    Examples
+    --------
+    >>> parse_frame_range("384-768"), parse_frame_range("all")
+    ((384, 768), None)
+    """
+    if label == WHOLE_MOVIE:
+        return None
+    match = re.fullmatch(r"(\d+)-(\d+)", label)
+    if not match or int(match[1]) >= int(match[2]):
+        raise ValueError(f"invalid frame range {label!r} (expected START-STOP or {WHOLE_MOVIE})")
+    return int(match[1]), int(match[2])
+
+
+def movie_reference(stack: Any, *, n_frames: int = REFERENCE_FRAMES, block: int = 16) -> np.ndarray:
+    """The image every job on one movie subtracts from its frames before the FFTs.
+
+    The mean of the first ``min(n, n_frames)`` frames (float32), summed frame by
+    frame in float64, so it is the same in every job and on every machine; reading
+    at most ``block`` frames at a time keeps it within the job's memory.
+
+    Examples
+    --------
+    >>> movie = np.arange(3 * 2 * 2, dtype=np.uint16).reshape(3, 2, 2)
+    >>> movie_reference(movie, n_frames=2).tolist()
+    [[2.0, 3.0], [4.0, 5.0]]
+    """
+    count = min(int(stack.shape[0]), int(n_frames))
+    total = np.zeros(tuple(int(v) for v in stack.shape[1:]), dtype=np.float64)
+    for start in range(0, count, max(1, int(block))):
+        frames = np.asarray(stack[start : min(start + block, count)])
+        for frame in frames:
+            total += frame
+    return (total / max(count, 1)).astype(np.float32)
 
 
 # ================================================================================ logs
@@ -975,13 +1110,17 @@ def run_autocorr(
     memory_budget_mb: float = 256,
     cuda: bool = False,
     threads: int = 1,
+    frames: tuple[int, int] | None = None,
     logger: logging.Logger | None = None,
 ) -> dict[str, Any]:
-    """Stream one channel's movie into its summed spectra (the heavy pass).
+    """Stream one channel's movie, or frames ``frames = (start, stop)`` of it, into sums.
 
     Writes the :class:`smlmlp.spectra.SpectrumAccumulator` to ``spectrum_path``
     and what was read (files, sizes, frames, file metadata) as JSON to
-    ``source_path``; both whole or not at all.
+    ``source_path``; both whole or not at all. Every job subtracts the same
+    :func:`movie_reference` from the frames and starts its chunks at ``start``,
+    so the sums of frame ranges cut at multiples of ``chunk_frames`` merge
+    (:func:`merge_autocorr`) into exactly those of one job over the movie.
 
     Returns
     -------
@@ -1004,6 +1143,12 @@ def run_autocorr(
                 f"{movie_file}: {n_frames} frames, at least {min_frames} are needed for a PSF "
                 "(config min_frames)"
             )
+        start, stop = (0, n_frames) if frames is None else (int(frames[0]), int(frames[1]))
+        if not 0 <= start < stop <= n_frames:
+            raise ValueError(
+                f"{movie_file}: frames {start}-{stop} asked for, the movie has {n_frames} "
+                "(did it change since the jobs were planned? run again)"
+            )
         chunk = plan_chunk_frames(
             (height, width),
             chunk_frames=chunk_frames,
@@ -1011,9 +1156,10 @@ def run_autocorr(
             cuda=cuda,
         )
         logger.info(
-            "%s: %s, %d frames of %dx%d px (%s), chunks of %d frames, %s",
+            "%s: %s, %s%d frames of %dx%d px (%s), chunks of %d frames, %s",
             label,
             ", ".join(os.path.basename(p) for p in movie.paths),
+            "" if frames is None else f"frames {start}-{stop} of ",
             n_frames,
             height,
             width,
@@ -1023,8 +1169,11 @@ def run_autocorr(
         )
         accumulator = accumulate_spectrum(
             stack,
+            start=start,
+            stop=stop,
             chunk_frames=chunk,
             cuda=cuda,
+            reference=movie_reference(stack, block=min(chunk, REFERENCE_FRAMES)),
             workers=max(1, int(threads)),
             progress=FrameProgress(label, logger),
             name=label,
@@ -1037,6 +1186,8 @@ def run_autocorr(
         "files": [_display_path(p) for p in paths],
         "sizes_bytes": [os.path.getsize(p) for p in paths],
         "n_frames": accumulator.n_frames,
+        "frame_range": [start, stop],
+        "movie_frames": n_frames,
         "frame_shape": [height, width],
         "split": split,
         "half": half,
@@ -1049,6 +1200,95 @@ def run_autocorr(
     }
     with atomic_path(source_path) as part:
         part.write_text(json.dumps(source, indent=1), encoding="utf-8")
+    return source
+
+
+#: Fields of the source records of a movie's frame ranges that must agree to be merged.
+_SAME_IN_EVERY_RANGE = (
+    "label",
+    "files",
+    "sizes_bytes",
+    "movie_frames",
+    "frame_shape",
+    "split",
+    "half",
+    "metadata",
+    "chunk_frames",
+    "cuda",
+)
+
+
+def merge_autocorr(
+    spectrum_paths: Sequence[PathLike],
+    source_paths: Sequence[PathLike],
+    spectrum_path: PathLike,
+    source_path: PathLike,
+    *,
+    label: str,
+    logger: logging.Logger | None = None,
+) -> dict[str, Any]:
+    """Merge the sums of a movie's frame ranges into those of the whole movie.
+
+    The ranges must cover the movie once, read from the same files in the same
+    way; the result is what :func:`run_autocorr` writes for the whole movie (to
+    rounding, and exactly when the ranges are cut at multiples of the chunk
+    length), with the source record of one job (``seconds`` summed, the ranges in
+    ``frame_ranges``).
+
+    Returns
+    -------
+    dict
+        The content of ``source_path``.
+    """
+    from .spectra import SpectrumAccumulator
+
+    logger = logger or logging.getLogger("smlmlp.workflow")
+    if not spectrum_paths or len(spectrum_paths) != len(source_paths):
+        raise ValueError(f"{label}: expected one source record per partial sum")
+    records = [json.loads(Path(p).read_text(encoding="utf-8")) for p in source_paths]
+    order = sorted(range(len(records)), key=lambda i: records[i]["frame_range"][0])
+    first = records[order[0]]
+    for index in order:
+        record, where = records[index], source_paths[index]
+        for key in _SAME_IN_EVERY_RANGE:
+            if record.get(key) != first.get(key):
+                raise ValueError(
+                    f"{label}: {where}: {key} {record.get(key)!r} differs from "
+                    f"{first.get(key)!r} in {source_paths[order[0]]}; the movie changed "
+                    "while its frame ranges were processed (run again)"
+                )
+    expected = 0
+    for index in order:
+        start, stop = records[index]["frame_range"]
+        if start != expected:
+            raise ValueError(
+                f"{label}: frame ranges do not tile the movie: {source_paths[index]} starts "
+                f"at frame {start}, expected {expected}"
+            )
+        expected = stop
+    if expected != first["movie_frames"]:
+        raise ValueError(
+            f"{label}: frame ranges end at frame {expected}, the movie has {first['movie_frames']}"
+        )
+    merged = SpectrumAccumulator.load(spectrum_paths[order[0]])
+    for index in order[1:]:
+        merged.merge(SpectrumAccumulator.load(spectrum_paths[index]))
+    if merged.n_frames != first["movie_frames"]:
+        raise ValueError(
+            f"{label}: the partial sums hold {merged.n_frames} frames, the movie has "
+            f"{first['movie_frames']}"
+        )
+    merged.save(spectrum_path)
+    source = dict(first)
+    source.update(
+        n_frames=merged.n_frames,
+        frame_range=[0, merged.n_frames],
+        frame_ranges=[records[i]["frame_range"] for i in order],
+        seconds=round(sum(float(r.get("seconds", 0.0)) for r in records), 3),
+    )
+    with atomic_path(source_path) as part:
+        part.write_text(json.dumps(source, indent=1), encoding="utf-8")
+    logger.info("%s: merged %d frame range(s) into %d frames", label, len(records), merged.n_frames)
     return source
 
 
@@ -1221,8 +1461,15 @@ __all__ = [
     "demo_files",
     "discover_experiments",
     "group_series",
+    "frame_range_label",
     "inspect_experiment",
+    "merge_autocorr",
+    "merge_mem_mb",
+    "movie_frame_count",
     "movie_frame_shape",
+    "movie_reference",
+    "parse_frame_range",
+    "plan_frame_ranges",
     "pixel_pair",
     "plan_chunk_frames",
     "read_settings",

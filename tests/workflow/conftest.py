@@ -86,9 +86,17 @@ def write_config(workdir: Path, **settings: Any) -> Path:
 
 
 def run_snakemake(
-    workdir: Path, *args: str, configfile: Path | None = None, timeout: float = 600
+    workdir: Path,
+    *args: str,
+    configfile: Path | None = None,
+    timeout: float = 600,
+    env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """Run the workflow on ``workdir`` (its config.yaml) with the repository's Snakefile."""
+    """Run the workflow on ``workdir`` (its config.yaml) with the repository's Snakefile.
+
+    ``timeout`` bounds the run (subprocess.TimeoutExpired after it); ``env`` replaces
+    the environment.
+    """
     command = [
         sys.executable,
         "-m",
@@ -102,7 +110,13 @@ def run_snakemake(
         *args,
     ]
     return subprocess.run(
-        command, cwd=workdir, capture_output=True, text=True, timeout=timeout, check=False
+        command,
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        env=env,
     )
 
 

@@ -23,6 +23,7 @@ validate(config, "../schemas/config.schema.yaml")
 
 RESULTS = config["results_dir"]
 CUDA = ws.resolve_cuda(config["cuda"])
+FRAMES_PER_JOB = config["frames_per_job"]
 
 # Discovery never fails because of one experiment: a bad folder keeps its problem,
 # and that experiment's info job reports it (the others complete with --keep-going).
@@ -38,6 +39,7 @@ except ws.SettingsError as error:
 wildcard_constraints:
     experiment="|".join(re.escape(name) for name in EXPERIMENTS),
     channel=r"[^/]+",
+    frames=rf"\d+-\d+|{ws.WHOLE_MOVIE}",
 
 
 def experiment_of(wildcards):
@@ -75,8 +77,56 @@ def autocorr_mem_mb(wildcards):
 
 
 def autocorr_runtime(wildcards):
-    """Minutes for the streaming pass (for cluster schedulers)."""
-    return ws.autocorr_runtime_min(channel_of(wildcards).files)
+    """Minutes for the streaming pass, or for its frame range (for cluster schedulers)."""
+    fraction = 1.0
+    frames = ws.parse_frame_range(wildcards.get("frames", ws.WHOLE_MOVIE))
+    if frames is not None:
+        fraction = (frames[1] - frames[0]) / max(channel_frame_count(wildcards) or 1, 1)
+    return ws.autocorr_runtime_min(channel_of(wildcards).files, min(fraction, 1.0))
+
+
+# ------------------------------------------------------------------ frames_per_job
+_FRAME_COUNTS = {}
+
+
+def channel_frame_count(wildcards):
+    """Frames of the channel's movie (from its TIFF headers, read once), None if unreadable."""
+    channel = channel_of(wildcards)
+    if channel.n_frames is not None:
+        return channel.n_frames
+    if channel.files not in _FRAME_COUNTS:
+        _FRAME_COUNTS[channel.files] = ws.movie_frame_count(channel.files)
+    return _FRAME_COUNTS[channel.files]
+
+
+def autocorr_chunk_frames(wildcards):
+    """The chunk length of the channel's streaming pass (its frame ranges hold whole chunks)."""
+    channel = channel_of(wildcards)
+    shape = channel.frame_shape or ws.movie_frame_shape(channel.movie, channel.split)
+    return ws.plan_chunk_frames(
+        shape or ws.FALLBACK_FRAME_SHAPE,
+        chunk_frames=config["chunk_frames"],
+        memory_budget_mb=config["memory_budget_mb"],
+        cuda=CUDA,
+    )
+
+
+def autocorr_parts(wildcards, suffix):
+    """The partial sums of the channel's frame ranges (one range when unreadable)."""
+    n_frames = channel_frame_count(wildcards)
+    if n_frames is None:  # its job reports what is wrong with the movie
+        ranges = [None]
+    else:
+        ranges = ws.plan_frame_ranges(n_frames, FRAMES_PER_JOB, autocorr_chunk_frames(wildcards))
+    folder = f"{RESULTS}/{wildcards.experiment}/autocorr/{wildcards.channel}.parts"
+    return [f"{folder}/frames_{ws.frame_range_label(frames)}.{suffix}" for frames in ranges]
+
+
+def autocorr_merge_mem_mb(wildcards):
+    """Memory to add the partial sums: two accumulators of the frame size."""
+    channel = channel_of(wildcards)
+    shape = channel.frame_shape or ws.movie_frame_shape(channel.movie, channel.split)
+    return ws.merge_mem_mb(shape or ws.FALLBACK_FRAME_SHAPE)
 
 
 def as_lists(candidates):

@@ -1,12 +1,18 @@
-"""Rule autocorr: stream one channel's movie into its summed power spectra."""
+"""Rule autocorr: stream one channel's movie (or a frame range of it) into summed spectra."""
 
 import _bootstrap  # noqa: F401
 
 from smlmlp import workflow_support as ws
 
 sm = snakemake  # noqa: F821 (defined by Snakemake's script directive)
+# with frames_per_job, the job's frame range and the chunk length it was planned for
+frames = ws.parse_frame_range(sm.wildcards.get("frames", ws.WHOLE_MOVIE))
+chunk_frames = sm.params.get("chunk_frames", sm.config["chunk_frames"])
+step = f"autocorr {sm.params.label}"
+if frames is not None:
+    step += f" frames {frames[0]}-{frames[1]}"
 
-with ws.rule_log(sm.log[0], step=f"autocorr {sm.params.label}", subject=sm.input.movie) as log:
+with ws.rule_log(sm.log[0], step=step, subject=sm.input.movie) as log:
     ws.run_autocorr(
         sm.input.movie,
         sm.output.spectrum,
@@ -15,9 +21,10 @@ with ws.rule_log(sm.log[0], step=f"autocorr {sm.params.label}", subject=sm.input
         split=sm.params.split,
         half=sm.params.half,
         min_frames=sm.params.min_frames,
-        chunk_frames=sm.config["chunk_frames"],
+        chunk_frames=chunk_frames,
         memory_budget_mb=sm.config["memory_budget_mb"],
         cuda=sm.resources.gpu > 0,
         threads=sm.threads,
+        frames=frames,
         logger=log,
     )

@@ -1,0 +1,17 @@
+"""Rule autocorr_merge: add the partial sums of a channel's frame ranges."""
+
+import _bootstrap  # noqa: F401
+
+from smlmlp import workflow_support as ws
+
+sm = snakemake  # noqa: F821 (defined by Snakemake's script directive)
+
+with ws.rule_log(sm.log[0], step=f"autocorr_merge {sm.params.label}") as log:
+    ws.merge_autocorr(
+        list(sm.input.spectra),
+        list(sm.input.sources),
+        sm.output.spectrum,
+        sm.output.source,
+        label=sm.params.label,
+        logger=log,
+    )
