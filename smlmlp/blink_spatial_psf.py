@@ -205,12 +205,12 @@ def blink_spatial_psf(
             progress=report,
             name=name,
         )
-        if accumulator.fluctuation_variance() <= 0.0:
+        ac = accumulator.autocorrelation(size)
+        if not ac[size // 2, size // 2] > 0.0:  # zero lag: the mean temporal variance
             raise ValueError(
                 f"{name}: the stack does not change from frame to frame (constant or "
                 "all-zero stack); a PSF needs blinking"
             )
-        ac = accumulator.autocorrelation(size)
         estimates.append(estimate_psf(ac, pixel_nm, name=name))
         done_before += totals[index]
 

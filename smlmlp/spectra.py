@@ -206,12 +206,6 @@ class SpectrumAccumulator:
         power = self._sum_power - (spectrum.real**2 + spectrum.imag**2) / self.n_frames
         return xp.maximum(power, 0.0)
 
-    def fluctuation_variance(self) -> float:
-        """Mean temporal variance per pixel (ADU^2): the autocorrelation at zero lag."""
-        height, width = self.frame_shape
-        ac = self.backend.irfft2(self.fluctuation_power(), self.frame_shape)
-        return float(ac[0, 0]) / (height * width * (self.n_frames - 1))
-
     def autocorrelation(self, crop_pix: int) -> np.ndarray:
         """Mean spatial autocorrelation of the temporal fluctuations, cropped.
 
