@@ -1,4 +1,5 @@
-# smlmLP workflow: raw blinking movies -> autocorrelation -> PSF -> HDF5 info file -> figures.
+# smlmLP workflow: raw blinking movies -> autocorrelation -> PSF (and blinking on-time)
+# -> HDF5 info file -> figures.
 #
 #   snakemake --cores all --profile profiles/default
 #   snakemake --profile profiles/default --report results/report.html
@@ -20,14 +21,15 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/demo.smk"
 include: "workflow/rules/autocorr.smk"
 include: "workflow/rules/psf.smk"
+include: "workflow/rules/on_time.smk"
 include: "workflow/rules/info.smk"
 include: "workflow/rules/figures.smk"
 include: "workflow/rules/summary.smk"
 
 
-# On a cluster (profiles/slurm) only the heavy autocorr jobs are submitted; these light
-# steps (seconds each) run on the machine that runs snakemake instead of queueing
-# (autocorr_merge too, see autocorr.smk).
+# On a cluster (profiles/slurm) only the heavy jobs that stream the movies (autocorr,
+# on_time) are submitted; these light steps (seconds each) run on the machine that runs
+# snakemake instead of queueing (autocorr_merge too, see autocorr.smk).
 localrules:
     all,
     psf,

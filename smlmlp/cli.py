@@ -4,22 +4,32 @@ Each movie file is one channel (two with ``--split``). The info file has the
 same layout as the workflow's ``psf_info.h5`` (see :mod:`smlmlp.infofile`).
 Pixel size: ``--pixel-nm`` when given, else the one stored in the file
 (OME-XML, ImageJ or Micro-Manager metadata); a file with neither is an error.
+With ``--on-time`` the blinking on-time of the movies is measured too
+(:func:`smlmlp.blink_temporal_on`, every movie read twice more) and written as
+the workflow writes it (``/{channel}/temporal``, ``/temporal_average``, root
+attributes ``on_time_ms``, ``on_time_frames``). Exposure: ``--exposure-ms``, else
+the file's; unknown, the on-time is in frames only (``on_time_ms`` NaN).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import os
+import re
 import sys
 import time
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from .infofile import ChannelInfo, package_version, write_info
+from .infofile import ChannelInfo, TemporalInfo, package_version, write_info
 
 HALF_NAMES = {"horizontal": ("left", "right"), "vertical": ("top", "bottom")}
+#: PSF sigma (nm) for the on-time's background filter of a channel without PSF.
+FALLBACK_PSF_SIGMA_NM = 130.0
 
 
 class ProgressBar:
@@ -154,6 +164,12 @@ def run_psf(args: argparse.Namespace) -> int:
     if output.suffix.lower() not in (".h5", ".hdf5"):
         raise ValueError(f"{output}: the output must be an .h5 file")
     pixel_arg = _pixel_from_args(args.pixel_nm)
+    if args.exposure_ms is not None and not (
+        math.isfinite(args.exposure_ms) and args.exposure_ms > 0
+    ):
+        raise ValueError(f"--exposure-ms: must be positive, got {args.exposure_ms:g}")
+    if args.temporal_lags is not None and args.temporal_lags < 2:
+        raise ValueError(f"--temporal-lags: must be at least 2, got {args.temporal_lags}")
     names = _channel_names(args.files, args.split)
     channels: list[ChannelInfo] = []
     name_iter = iter(names)
@@ -166,6 +182,13 @@ def run_psf(args: argparse.Namespace) -> int:
                 raise ValueError(
                     f"{file}: no pixel size in the file's metadata; give it with --pixel-nm"
                 )
+            exposure, exposure_origin = (
+                (args.exposure_ms, "--exposure-ms")
+                if args.exposure_ms is not None
+                else (movie.metadata.get("exposure_ms"), "file")
+            )
+            if exposure is None:
+                exposure_origin = None
             for half, stack in enumerate(stacks):
                 name = next(name_iter)
                 n_frames = int(stack.shape[0])
@@ -199,12 +222,14 @@ def run_psf(args: argparse.Namespace) -> int:
                         attrs={
                             "crop_pix": int(estimate.ac.shape[0]),
                             "pixel_nm_origin": origin,
-                            "exposure_ms": movie.metadata.get("exposure_ms"),
+                            "exposure_ms": exposure,
+                            "exposure_ms_origin": exposure_origin,
                             "split": args.split,
                             "half": half if args.split else None,
                         },
                     )
                 )
+    temporal = _on_time(args, channels) if args.on_time else None
     settings = {
         "command": "smlmlp psf",
         "files": [str(f) for f in args.files],
@@ -214,11 +239,97 @@ def run_psf(args: argparse.Namespace) -> int:
         "cuda": args.cuda,
         "min_frames": args.min_frames,
     }
-    write_info(output, channels, config=settings)
+    if args.on_time:
+        settings.update(
+            on_time=True, exposure_ms=args.exposure_ms, temporal_lags=args.temporal_lags
+        )
+    write_info(output, channels, config=settings, temporal=temporal)
     print(format_table(channels))
+    if temporal is not None:
+        print(_on_time_line(temporal))
     if not args.quiet:
         print(f"wrote {output}", file=sys.stderr)
     return 0
+
+
+def _on_time(args: argparse.Namespace, channels: Sequence[ChannelInfo]) -> TemporalInfo:
+    """The ``--on-time`` pass over every channel (their movies read twice more)."""
+    from .blink_temporal_on import blink_temporal_on
+    from .loading import open_movie, split_movie
+
+    sigmas = []
+    for channel in channels:
+        sigma = channel.psf_sigma_nm
+        if not math.isfinite(sigma):
+            sigma = FALLBACK_PSF_SIGMA_NM
+            print(
+                f"smlmlp: {channel.name}: no PSF found; the on-time's background filter uses "
+                f"a PSF sigma of {sigma:g} nm",
+                file=sys.stderr,
+            )
+        sigmas.append(sigma)
+    with contextlib.ExitStack() as opened:
+        stacks: list[Any] = []
+        for file in args.files:
+            movie = opened.enter_context(open_movie(file))
+            stacks += split_movie(movie, args.split, name=file) if args.split else [movie]
+        most = min(int(stack.shape[0]) for stack in stacks) // 2 - 1
+        crop_fr = most if args.temporal_lags is None else min(args.temporal_lags, most)
+        if crop_fr < 1:
+            raise ValueError("too few frames for a temporal autocorrelation")
+        progress = ProgressBar("on-time", sys.stderr)
+        progress.enabled = progress.enabled and not args.quiet
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            on_time, info = blink_temporal_on(
+                stacks,
+                crop_fr,
+                sigmas,
+                exposure_ms=1.0,
+                channels_pixels_nm=[channel.pixel_nm for channel in channels],
+                cuda=args.cuda,
+                parallel=args.parallel,
+                progress=progress,
+            )
+    names = [channel.name for channel in channels]
+    for warning in caught:
+        message = re.sub(
+            r"\bchannel (\d+)\b", lambda m: f"channel {names[int(m[1])]}", str(warning.message)
+        )
+        print(f"smlmlp: warning: {message}", file=sys.stderr)
+    temporal = TemporalInfo.from_result(
+        names,
+        on_time,
+        info,
+        channel_attrs={
+            name: {"background_psf_sigma_nm": sigma}
+            for name, sigma in zip(names, sigmas, strict=True)
+        },
+        attrs={"temporal_lags": args.temporal_lags},
+    )
+    return temporal.with_exposures({c.name: c.attrs.get("exposure_ms") for c in channels})
+
+
+def _on_time_line(temporal: TemporalInfo) -> str:
+    """The on-time line printed under the table.
+
+    Examples
+    --------
+    >>> info = TemporalInfo.example(["red"], tau=3.0)
+    >>> _on_time_line(info.with_exposures({"red": 20.0}))
+    'on-time: 60.0 ms (3.000 frames x 20 ms)'
+    >>> _on_time_line(info)
+    'on-time: 3.000 frames (exposure unknown, or not the same in every file: give --exposure-ms)'
+    """
+    if not temporal.average.valid:
+        return f"on-time: none found ({temporal.average.attrs.get('reason') or 'no decay'})"
+    frames, exposure = temporal.on_time_frames, temporal.exposure_ms
+    if math.isfinite(exposure):
+        return f"on-time: {temporal.on_time_ms:.1f} ms ({frames:.3f} frames x {exposure:g} ms)"
+    return (
+        f"on-time: {frames:.3f} frames (exposure unknown, or not the same in every file: "
+        "give --exposure-ms)"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -274,6 +385,26 @@ def build_parser() -> argparse.ArgumentParser:
         default=100,
         metavar="N",
         help="reject movies with fewer frames (default 100)",
+    )
+    psf.add_argument(
+        "--on-time",
+        action="store_true",
+        help="also measure the blinking on-time (reads every movie twice more)",
+    )
+    psf.add_argument(
+        "--exposure-ms",
+        type=float,
+        default=None,
+        metavar="MS",
+        help="frame time in ms, for the on-time in ms (default: from the file)",
+    )
+    psf.add_argument(
+        "--temporal-lags",
+        type=int,
+        default=200,
+        metavar="N",
+        help="lags of the temporal autocorrelation for --on-time (default 200, at most "
+        "half the frames)",
     )
     psf.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     psf.set_defaults(func=run_psf)

@@ -1,5 +1,9 @@
 """Report figures: one page per channel, and the sigmas of every experiment at a glance.
 
+A channel's page shows its PSF and, when the info file holds the blinking on-time,
+the temporal autocorrelation of the channel and of the experiment with their
+fitted exponentials.
+
 The figures are drawn with Matplotlib's object-oriented API on the Agg canvas
 (no display, no global pyplot state), and written whole or not at all.
 """
@@ -13,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from .infofile import ChannelInfo, PathLike, atomic_path, read_info
+from .infofile import ChannelInfo, PathLike, TemporalCurve, TemporalInfo, atomic_path, read_info
 
 
 def _figure(width: float, height: float) -> Any:
@@ -88,7 +92,102 @@ def _image(
         bar.set_label(label)
 
 
-def channel_figure(channel: ChannelInfo, experiment: str | None = None) -> Any:
+def _on_time_text(curve: TemporalCurve) -> str:
+    """The on-time in ms, or in frames when the exposure is unknown.
+
+    Examples
+    --------
+    >>> _on_time_text(TemporalCurve.example(3.0, 20.0)), _on_time_text(TemporalCurve.example(3.0))
+    ('60.0 ms', '3.00 frames')
+    """
+    if not curve.valid:
+        return "none found"
+    if math.isfinite(curve.exposure_ms):
+        return f"{curve.on_time_ms:.1f} ms"
+    return f"{curve.on_time_frames:.2f} frames"
+
+
+def temporal_panel(axes: Any, temporal: TemporalInfo, channel: str | None = None) -> None:
+    """The temporal autocorrelation of ``channel`` and of the experiment, with their fits.
+
+    The lag axis is in ms (in frames when the exposure is unknown) and shows the
+    decay (the fitted range and a quarter more); the on-times are in the legend and the title.
+
+    Examples
+    --------
+    >>> figure = _figure(6, 3)
+    >>> temporal = TemporalInfo.example(["red", "green"]).with_exposures({"red": 20, "green": 20})
+    >>> temporal_panel(figure.subplots(), temporal, "red")
+    >>> figure.axes[0].get_xlabel()
+    'lag (ms)'
+    """
+    average = temporal.average
+    curve = temporal.channels.get(channel) if channel is not None else None
+    in_ms = math.isfinite(average.exposure_ms) or (
+        curve is not None and math.isfinite(curve.exposure_ms)
+    )
+    fitted = [c.attrs.get("fit_lags") for c in (average, curve) if c is not None and c.valid]
+    shown = min(average.crop_fr, max([20, *(math.ceil(1.25 * int(n)) for n in fitted if n)]))
+
+    def lag_axis(c: TemporalCurve) -> np.ndarray:
+        return (c.time_ms if in_ms else c.lags.astype(float))[:shown]
+
+    several = len(temporal.channels) > 1
+    if curve is not None:
+        axes.plot(
+            lag_axis(curve),
+            curve.ac[:shown],
+            "o",
+            color="tab:blue",
+            ms=3.5,
+            label=f"{channel}: on-time {_on_time_text(curve)}",
+        )
+        axes.plot(
+            lag_axis(curve),
+            curve.fit[:shown],
+            "-",
+            color="tab:blue",
+            lw=1.5,
+            label=f"{channel}: fitted exponential",
+        )
+    if several or curve is None:
+        axes.plot(
+            lag_axis(average),
+            average.ac[:shown],
+            "s",
+            color="0.45",
+            ms=3,
+            mfc="none",
+            label=f"average of {len(temporal.channels)} channel(s): on-time "
+            f"{_on_time_text(average)}",
+        )
+        axes.plot(
+            lag_axis(average),
+            average.fit[:shown],
+            "--",
+            color="black",
+            lw=1.2,
+            label="average: fitted exponential",
+        )
+    if average.valid:
+        position = average.on_time_ms if in_ms else average.on_time_frames
+        if math.isfinite(position):
+            axes.axvline(position, color="tab:red", lw=0.9, ls=":", label="experiment's on-time")
+    axes.axhline(0.0, color="0.6", lw=0.8)
+    axes.set_xlim(0.0, float(lag_axis(average)[-1]))
+    axes.set_xlabel("lag (ms)" if in_ms else "lag (frames; exposure unknown)")
+    axes.set_ylabel("autocovariance per pixel (ADU²)")
+    title = f"Temporal autocorrelation: on-time {_on_time_text(average)} (experiment)"
+    if curve is not None and several:
+        title += f", {_on_time_text(curve)} ({channel})"
+    axes.set_title(f"{title}; lags 1–{shown} of {average.crop_fr} frames")
+    axes.legend(fontsize="small", loc="upper right")
+    axes.grid(True, alpha=0.3)
+
+
+def channel_figure(
+    channel: ChannelInfo, experiment: str | None = None, temporal: TemporalInfo | None = None
+) -> Any:
     """Figure of one channel: AC, PSF, Gaussian fit, residual, spline and profiles.
 
     Parameters
@@ -97,6 +196,9 @@ def channel_figure(channel: ChannelInfo, experiment: str | None = None) -> Any:
         The channel's result.
     experiment : str, optional
         Experiment name for the title.
+    temporal : TemporalInfo, optional
+        The experiment's on-time: adds a bottom row with the temporal
+        autocorrelation (:func:`temporal_panel`).
 
     Returns
     -------
@@ -122,8 +224,16 @@ def channel_figure(channel: ChannelInfo, experiment: str | None = None) -> Any:
     sigma = max(channel.sigx_nm, channel.sigy_nm) if channel.valid else math.inf
     half_y = float(np.clip(7.0 * sigma, 5 * pixel_y, extent[3]))
     half_x = float(np.clip(7.0 * sigma, 5 * pixel_x, extent[1]))
-    figure = _figure(13.5, 8.0)
-    grid = figure.subplots(2, 3)
+    if temporal is None:
+        figure = _figure(13.5, 8.0)
+        grid = figure.subplots(2, 3)
+    else:
+        figure = _figure(13.5, 11.5)
+        mosaic = figure.subplot_mosaic(
+            [["0", "1", "2"], ["3", "4", "5"], ["t", "t", "t"]], height_ratios=[1.0, 1.0, 0.8]
+        )
+        grid = np.array([[mosaic[str(3 * r + c)] for c in range(3)] for r in range(2)])
+        temporal_panel(mosaic["t"], temporal, channel.name)
     _image(grid[0, 0], figure, channel.ac, extent, "Autocorrelation", label="ADU²")
     _image(grid[0, 1], figure, channel.psf, extent, "PSF", label="normalised")
     _image(grid[0, 2], figure, channel.fit, extent, "Gaussian fit", label="normalised")
@@ -198,13 +308,16 @@ def experiment_figures(
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     for channel in info.channels.values():
-        figure = channel_figure(channel, experiment)
+        figure = channel_figure(channel, experiment, info.temporal)
         written.append(save_figure(figure, folder / f"{channel.name}.png", dpi=dpi))
     return written
 
 
 def summary_figure(rows: Sequence[Mapping[str, Any]]) -> Any:
     """Sigma per experiment and channel, to follow the optics across days.
+
+    When some experiment has an on-time (column ``on_time_ms``), a second panel
+    shows the on-time per experiment.
 
     Parameters
     ----------
@@ -225,8 +338,21 @@ def summary_figure(rows: Sequence[Mapping[str, Any]]) -> Any:
     experiments = sorted({str(row["experiment"]) for row in rows})
     channels = sorted({str(row["channel"]) for row in rows})
     position = {name: index for index, name in enumerate(experiments)}
-    figure = _figure(max(6.0, 1.1 * len(experiments) + 3.5), 4.5)
-    axes = figure.subplots()
+    on_times = {}
+    for row in rows:
+        value = float(row.get("on_time_ms", math.nan))
+        if math.isfinite(value):
+            on_times[str(row["experiment"])] = value
+    width = max(6.0, 1.1 * len(experiments) + 3.5)
+    if on_times:
+        figure = _figure(width + max(4.0, 0.8 * len(experiments) + 2.0), 4.5)
+        axes, on_time_axes = figure.subplots(
+            1, 2, width_ratios=[width, max(4.0, 0.8 * len(experiments) + 2.0)]
+        )
+        _on_time_summary(on_time_axes, experiments, on_times)
+    else:
+        figure = _figure(width, 4.5)
+        axes = figure.subplots()
     colours = [f"C{i % 10}" for i in range(len(channels))]
     offset_step = 0.08 if len(channels) > 1 else 0.0
     for index, (channel, colour) in enumerate(zip(channels, colours, strict=True)):
@@ -261,3 +387,21 @@ def summary_figure(rows: Sequence[Mapping[str, Any]]) -> Any:
     else:
         axes.text(0.5, 0.5, "no channel", ha="center", va="center", transform=axes.transAxes)
     return figure
+
+
+def _on_time_summary(axes: Any, experiments: Sequence[str], on_times: Mapping[str, float]) -> None:
+    """On-time per experiment (NaN ones left out)."""
+    x = [index for index, name in enumerate(experiments) if name in on_times]
+    axes.plot(x, [on_times[experiments[i]] for i in x], "o-", color="0.2")
+    axes.set_xticks(
+        range(len(experiments)),
+        experiments,
+        rotation=30 if len(experiments) > 2 else 0,
+        ha="right" if len(experiments) > 2 else "center",
+    )
+    axes.set_xlim(-0.5, max(len(experiments) - 0.5, 0.5))
+    axes.set_ylim(0.0, 1.25 * max(on_times.values()))
+    axes.set_xlabel("experiment")
+    axes.set_ylabel("on-time (ms)")
+    axes.grid(True, axis="y", alpha=0.3)
+    axes.set_title("Blinking on-time per experiment")

@@ -13,6 +13,17 @@ Layout of one file (one experiment)::
                                    pixel_nm (y, x), n_frames, source_files,
                                    source_sizes_bytes, valid, ...
 
+With the blinking on-time (:class:`TemporalInfo`; absent when it was not measured)::
+
+    /                       attrs: on_time_ms, on_time_frames (the experiment's value)
+    /{channel}/temporal/lags    lags 1 .. crop_fr (frames)
+    /{channel}/temporal/time_ms the same lags in ms (NaN when the exposure is unknown)
+    /{channel}/temporal/ac      temporal autocorrelation per pixel (ADU^2)
+    /{channel}/temporal/fit     fitted a * exp(-lag / tau) + c (NaN when no decay)
+                            attrs: on_time_ms, on_time_frames, exposure_ms (NaN:
+                                   unknown), crop_fr, valid, fit_lags, reason, ...
+    /temporal_average/...   the same for the curve averaged over the channels
+
 Files are written whole or not at all: into a temporary file next to the
 target, renamed over it only once complete. The same module keeps one channel's
 result between workflow steps (:meth:`ChannelInfo.save` / :meth:`ChannelInfo.load`,
@@ -28,7 +39,7 @@ import math
 import os
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -48,6 +59,7 @@ SUMMARY_COLUMNS = (
     "pixel_y_nm",
     "pixel_x_nm",
     "n_frames",
+    "on_time_ms",
 )
 #: Channel attributes with a fixed meaning (everything else goes to ``ChannelInfo.attrs``).
 _FIXED_ATTRS = (
@@ -62,6 +74,12 @@ _FIXED_ATTRS = (
     "valid",
 )
 _NPZ_FORMAT = 1
+_TEMPORAL_FORMAT = 1
+#: Name of a channel's temporal group and of the group of the channels' average.
+TEMPORAL_GROUP = "temporal"
+TEMPORAL_AVERAGE = "temporal_average"
+#: Datasets of every temporal group.
+TEMPORAL_ARRAYS = ("lags", "time_ms", "ac", "fit")
 
 PathLike = str | os.PathLike[str]
 
@@ -222,8 +240,11 @@ class ChannelInfo:
         """Side of the (square) crop in pixels."""
         return int(self.ac.shape[0])
 
-    def summary_row(self, experiment: str) -> dict[str, Any]:
-        """One row of ``summary.tsv`` (keys :data:`SUMMARY_COLUMNS`)."""
+    def summary_row(self, experiment: str, on_time_ms: float = math.nan) -> dict[str, Any]:
+        """One row of ``summary.tsv`` (keys :data:`SUMMARY_COLUMNS`).
+
+        ``on_time_ms`` is the experiment's blinking on-time (NaN: not measured).
+        """
         return {
             "experiment": experiment,
             "channel": self.name,
@@ -234,6 +255,7 @@ class ChannelInfo:
             "pixel_y_nm": self.pixel_nm[0],
             "pixel_x_nm": self.pixel_nm[1],
             "n_frames": self.n_frames,
+            "on_time_ms": _float(on_time_ms),
         }
 
     # ------------------------------------------------------- constructors
@@ -338,6 +360,281 @@ class ChannelInfo:
         return cls(**meta, **arrays)
 
 
+# ------------------------------------------------------------------- blinking on-time
+def _float(value: Any) -> float:
+    """A float, NaN for None."""
+    value = _scalar(value)
+    return math.nan if value is None else float(value)
+
+
+@dataclass
+class TemporalCurve:
+    """A temporal autocorrelation at lags ``1 .. crop_fr`` and its fitted decay.
+
+    Parameters
+    ----------
+    ac : ndarray
+        Mean temporal autocovariance per pixel (ADU^2) at lags ``1 .. crop_fr``.
+    fit : ndarray
+        The fitted ``a * exp(-lag / tau) + c`` at the same lags (NaN when no decay
+        was found).
+    on_time_frames : float
+        The fitted correlation time ``tau`` in frames (NaN when no decay was found).
+    exposure_ms : float, optional
+        Frame time in ms; NaN (or None) when unknown.
+    attrs : dict, optional
+        Further attributes (``fit_lags``, ``reason``, ...).
+
+    Examples
+    --------
+    >>> curve = TemporalCurve.example(tau=3.0, exposure_ms=20.0)
+    >>> curve.crop_fr, curve.on_time_ms, float(curve.time_ms[1])
+    (60, 60.0, 40.0)
+    >>> math.isnan(curve.with_exposure(None).on_time_ms)
+    True
+    """
+
+    ac: np.ndarray
+    fit: np.ndarray
+    on_time_frames: float
+    exposure_ms: float = math.nan
+    attrs: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.ac = np.asarray(self.ac, dtype=np.float64).ravel()
+        self.fit = np.asarray(self.fit, dtype=np.float64).ravel()
+        if self.ac.size < 1 or self.fit.shape != self.ac.shape:
+            raise ValueError(
+                f"temporal curve: ac and fit must have the same length >= 1, got "
+                f"{self.ac.size} and {self.fit.size}"
+            )
+        self.on_time_frames = _float(self.on_time_frames)
+        self.exposure_ms = _float(self.exposure_ms)
+        self.attrs = {key: _scalar(value) for key, value in dict(self.attrs).items()}
+
+    @property
+    def crop_fr(self) -> int:
+        """Number of lags."""
+        return int(self.ac.size)
+
+    @property
+    def lags(self) -> np.ndarray:
+        """Lags in frames, ``1 .. crop_fr``."""
+        return np.arange(1, self.crop_fr + 1, dtype=np.int64)
+
+    @property
+    def time_ms(self) -> np.ndarray:
+        """Lags in ms (NaN when the exposure is unknown)."""
+        return self.lags * self.exposure_ms
+
+    @property
+    def on_time_ms(self) -> float:
+        """``on_time_frames * exposure_ms`` (NaN when either is unknown)."""
+        return self.on_time_frames * self.exposure_ms
+
+    @property
+    def valid(self) -> bool:
+        """Whether a decay was found."""
+        return math.isfinite(self.on_time_frames)
+
+    def with_exposure(self, exposure_ms: float | None) -> TemporalCurve:
+        """A copy with another exposure (None: unknown)."""
+        return replace(self, exposure_ms=_float(exposure_ms), attrs=dict(self.attrs))
+
+    @classmethod
+    def example(
+        cls, tau: float = 3.0, exposure_ms: float | None = None, crop_fr: int = 60
+    ) -> TemporalCurve:
+        """An exact exponential decay (for examples and tests)."""
+        lags = np.arange(1, crop_fr + 1, dtype=np.float64)
+        curve = 40.0 * np.exp(-lags / tau) + 0.5
+        return cls(curve, curve, tau, exposure_ms, {"fit_lags": int(max(12, 10 * tau))})
+
+
+@dataclass
+class TemporalInfo:
+    """The blinking on-time of an experiment: one curve per channel and their average.
+
+    The experiment's value is that of the average curve (the channels see the
+    same emitters); the channels' own fits are kept to compare them.
+
+    Parameters
+    ----------
+    channels : dict of str to TemporalCurve
+        One curve per channel.
+    average : TemporalCurve
+        The mean of the channels' curves and its fit.
+
+    Examples
+    --------
+    >>> info = TemporalInfo.example(["green", "red"], tau=3.0)
+    >>> info = info.with_exposures({"green": 20.0, "red": 20.0})
+    >>> info.on_time_frames, info.on_time_ms
+    (3.0, 60.0)
+    >>> math.isnan(info.with_exposures({"green": 20.0, "red": 25.0}).on_time_ms)
+    True
+    """
+
+    channels: dict[str, TemporalCurve]
+    average: TemporalCurve
+
+    def __post_init__(self) -> None:
+        self.channels = {_check_name(name): curve for name, curve in self.channels.items()}
+        for name, curve in self.channels.items():
+            if curve.crop_fr != self.average.crop_fr:
+                raise ValueError(
+                    f"{name}: {curve.crop_fr} lags, the average has {self.average.crop_fr}"
+                )
+
+    @property
+    def on_time_frames(self) -> float:
+        """The experiment's on-time (correlation time) in frames."""
+        return self.average.on_time_frames
+
+    @property
+    def on_time_ms(self) -> float:
+        """The experiment's on-time in ms (NaN when the exposure is unknown)."""
+        return self.average.on_time_ms
+
+    @property
+    def exposure_ms(self) -> float:
+        """The exposure shared by every channel (NaN when unknown or not shared)."""
+        return self.average.exposure_ms
+
+    @property
+    def crop_fr(self) -> int:
+        """Number of lags."""
+        return self.average.crop_fr
+
+    def with_exposures(self, exposures: Mapping[str, float | None]) -> TemporalInfo:
+        """Attach each channel's exposure (ms; None: unknown).
+
+        The average gets the exposure of the channels when every channel has one
+        and they agree; otherwise NaN (its on-time stays known in frames).
+        """
+        values = [_float(exposures.get(name)) for name in self.channels]
+        common = math.nan
+        if values and all(math.isfinite(v) for v in values):
+            if max(values) - min(values) <= 1e-9 * max(values):
+                common = values[0]
+        return TemporalInfo(
+            channels={
+                name: curve.with_exposure(value)
+                for (name, curve), value in zip(self.channels.items(), values, strict=True)
+            },
+            average=self.average.with_exposure(common),
+        )
+
+    @classmethod
+    def from_result(
+        cls,
+        names: Sequence[str],
+        on_time: float,
+        info: Mapping[str, Any],
+        *,
+        exposure_ms: float = 1.0,
+        channel_attrs: Mapping[str, Mapping[str, Any]] | None = None,
+        attrs: Mapping[str, Any] | None = None,
+    ) -> TemporalInfo:
+        """Wrap what :func:`smlmlp.blink_temporal_on` returned for channels ``names``.
+
+        ``exposure_ms`` is the exposure the function was called with (the on-time
+        is stored in frames; :meth:`with_exposures` attaches the real ones). Each
+        channel's own decay is fitted to its curve as the function fits the average
+        (:func:`smlmlp.temporal.fit_decay`).
+        """
+        from .temporal import fit_decay
+
+        curves = list(info["ac"])
+        if len(curves) != len(names):
+            raise ValueError(f"{len(curves)} temporal curves for {len(names)} channel(s)")
+        lags = np.arange(1, len(info["average"]) + 1, dtype=np.float64)
+        channel_attrs = channel_attrs or {}
+        channels = {}
+        for name, curve in zip(names, curves, strict=True):
+            decay = fit_decay(curve)
+            channels[name] = TemporalCurve(
+                curve,
+                decay.model(lags),
+                decay.tau,
+                attrs={
+                    "fit_lags": decay.fit_lags,
+                    "reason": decay.reason,
+                    **dict(channel_attrs.get(name, {})),
+                },
+            )
+        decay = fit_decay(info["average"])
+        average = TemporalCurve(
+            info["average"],
+            info["fit"],
+            float(on_time) / float(exposure_ms),
+            attrs={
+                "fit_lags": decay.fit_lags,
+                "reason": decay.reason,
+                "channels": list(names),
+                **dict(attrs or {}),
+            },
+        )
+        return cls(channels=channels, average=average)
+
+    @classmethod
+    def example(cls, names: Sequence[str] = ("channel",), tau: float = 3.0) -> TemporalInfo:
+        """Exact exponential decays (for examples and tests)."""
+        curve = TemporalCurve.example(tau)
+        return cls(
+            channels={name: curve.with_exposure(None) for name in names},
+            average=curve.with_exposure(None),
+        )
+
+    # -------------------------------------------------------- between workflow steps
+    def save(self, path: PathLike) -> Path:
+        """Write to an ``.npz`` file, whole or not at all."""
+        curves = [self.average, *self.channels.values()]
+        meta = {
+            "format": _TEMPORAL_FORMAT,
+            "names": list(self.channels),
+            "curves": [
+                {
+                    "on_time_frames": c.on_time_frames,
+                    "exposure_ms": c.exposure_ms,
+                    "attrs": c.attrs,
+                }
+                for c in curves
+            ],
+        }
+        arrays = {}
+        for index, curve in enumerate(curves):
+            arrays[f"ac_{index}"] = curve.ac
+            arrays[f"fit_{index}"] = curve.fit
+        path = Path(path)
+        text = json.dumps(meta, default=_scalar)
+        with atomic_path(path) as part, open(part, "wb") as stream:
+            np.savez(stream, meta=np.array(text), **arrays)
+        return path
+
+    @classmethod
+    def load(cls, path: PathLike) -> TemporalInfo:
+        """Read a file written by :meth:`save`."""
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                meta = json.loads(str(data["meta"]))
+                if meta.get("format") != _TEMPORAL_FORMAT:
+                    raise ValueError(f"unsupported format {meta.get('format')!r}")
+                curves = [
+                    TemporalCurve(
+                        data[f"ac_{index}"],
+                        data[f"fit_{index}"],
+                        entry["on_time_frames"],
+                        entry["exposure_ms"],
+                        entry["attrs"],
+                    )
+                    for index, entry in enumerate(meta["curves"])
+                ]
+        except (OSError, KeyError, ValueError, TypeError) as error:
+            raise ValueError(f"{path}: not an on-time file ({error})") from error
+        return cls(channels=dict(zip(meta["names"], curves[1:], strict=True)), average=curves[0])
+
+
 # --------------------------------------------------------------------------- HDF5
 def _attr_value(value: Any) -> Any:
     """A value h5py can store as an attribute (``None`` is skipped by the caller)."""
@@ -370,6 +667,7 @@ def write_info(
     *,
     config: Mapping[str, Any] | None = None,
     attrs: Mapping[str, Any] | None = None,
+    temporal: TemporalInfo | None = None,
 ) -> Path:
     """Write the info file of one experiment, whole or not at all.
 
@@ -383,6 +681,10 @@ def write_info(
         Settings that produced the file, stored as JSON in the root attribute ``config``.
     attrs : mapping, optional
         Further root attributes (``None`` values are skipped).
+    temporal : TemporalInfo, optional
+        The blinking on-time: ``/{channel}/temporal`` for every channel,
+        ``/temporal_average`` and the root attributes ``on_time_ms`` and
+        ``on_time_frames`` (NaN when unknown). Its channels must be ``channels``.
 
     Returns
     -------
@@ -404,12 +706,26 @@ def write_info(
     duplicates = sorted({name for name in names if names.count(name) > 1})
     if duplicates:
         raise ValueError(f"{path}: duplicate channel name(s) {', '.join(duplicates)}")
+    if temporal is not None:
+        if sorted(temporal.channels) != sorted(names):
+            raise ValueError(
+                f"{path}: on-time curves of channel(s) {', '.join(temporal.channels) or 'none'}"
+                f" for channel(s) {', '.join(names)}"
+            )
+        if TEMPORAL_AVERAGE in names:
+            raise ValueError(
+                f"{path}: a channel named {TEMPORAL_AVERAGE!r} clashes with the on-time's "
+                "average group; rename it"
+            )
     root_attrs = {
         "smlmlp_version": package_version(),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "config": json.dumps(dict(config or {}), sort_keys=True, default=str),
         "channels": names,
     }
+    if temporal is not None:
+        root_attrs["on_time_ms"] = temporal.on_time_ms
+        root_attrs["on_time_frames"] = temporal.on_time_frames
     root_attrs.update(attrs or {})
     path = Path(path)
     with atomic_path(path, suffix=".h5.part") as part:
@@ -434,7 +750,43 @@ def write_info(
                     },
                 )
                 _set_attrs(group, {k: v for k, v in channel.attrs.items() if k not in _FIXED_ATTRS})
+                if temporal is not None:
+                    _write_temporal(
+                        group.create_group(TEMPORAL_GROUP), temporal.channels[channel.name]
+                    )
+            if temporal is not None:
+                _write_temporal(handle.create_group(TEMPORAL_AVERAGE), temporal.average)
     return path
+
+
+#: Attributes of a temporal group with a fixed meaning (the rest is ``TemporalCurve.attrs``).
+_TEMPORAL_ATTRS = ("on_time_ms", "on_time_frames", "exposure_ms", "crop_fr", "valid")
+
+
+def _write_temporal(group: Any, curve: TemporalCurve) -> None:
+    group.create_dataset("lags", data=curve.lags)
+    group.create_dataset("time_ms", data=curve.time_ms)
+    group.create_dataset("ac", data=curve.ac)
+    group.create_dataset("fit", data=curve.fit)
+    _set_attrs(
+        group,
+        {
+            "on_time_ms": curve.on_time_ms,
+            "on_time_frames": curve.on_time_frames,
+            "exposure_ms": curve.exposure_ms,
+            "crop_fr": curve.crop_fr,
+            "valid": curve.valid,
+        },
+    )
+    _set_attrs(group, {k: v for k, v in curve.attrs.items() if k not in _TEMPORAL_ATTRS})
+
+
+def _read_temporal(group: Any) -> TemporalCurve:
+    attrs = {key: _scalar(value) for key, value in group.attrs.items()}
+    fixed = {key: attrs.pop(key, None) for key in _TEMPORAL_ATTRS}
+    return TemporalCurve(
+        group["ac"][()], group["fit"][()], fixed["on_time_frames"], fixed["exposure_ms"], attrs
+    )
 
 
 @dataclass
@@ -448,21 +800,31 @@ class InfoFile:
         Root attributes (``config`` still as its JSON string).
     channels : dict of str to ChannelInfo
         In file order.
+    temporal : TemporalInfo or None
+        The blinking on-time, when the file holds it.
     """
 
     path: Path
     attrs: dict[str, Any]
     channels: dict[str, ChannelInfo]
+    temporal: TemporalInfo | None = None
 
     @property
     def config(self) -> dict[str, Any]:
         """The ``config`` root attribute, decoded."""
         return json.loads(self.attrs.get("config", "{}"))
 
+    @property
+    def on_time_ms(self) -> float:
+        """The experiment's blinking on-time in ms (NaN: unknown or not measured)."""
+        return math.nan if self.temporal is None else self.temporal.on_time_ms
+
     def summary_rows(self, experiment: str | None = None) -> list[dict[str, Any]]:
         """Rows of ``summary.tsv``; ``experiment`` defaults to the file's attribute."""
         experiment = experiment or str(self.attrs.get("experiment", self.path.parent.name))
-        return [channel.summary_row(experiment) for channel in self.channels.values()]
+        return [
+            channel.summary_row(experiment, self.on_time_ms) for channel in self.channels.values()
+        ]
 
 
 def read_info(path: PathLike) -> InfoFile:
@@ -479,10 +841,16 @@ def read_info(path: PathLike) -> InfoFile:
     try:
         with h5py.File(path, "r") as handle:
             attrs = {key: _scalar(value) for key, value in handle.attrs.items()}
-            order = attrs.get("channels") or list(handle.keys())
+            order = attrs.get("channels") or [k for k in handle.keys() if k != TEMPORAL_AVERAGE]
             if isinstance(order, str):
                 order = [order]
             channels = {}
+            temporal = None
+            if TEMPORAL_AVERAGE in handle:
+                temporal = TemporalInfo(
+                    channels={name: _read_temporal(handle[name][TEMPORAL_GROUP]) for name in order},
+                    average=_read_temporal(handle[TEMPORAL_AVERAGE]),
+                )
             for name in order:
                 group = handle[name]
                 arrays = {key: group[key][()] for key in ARRAY_NAMES}
@@ -507,7 +875,7 @@ def read_info(path: PathLike) -> InfoFile:
                 )
     except (OSError, KeyError, TypeError) as error:
         raise ValueError(f"{path}: not a readable PSF info file ({error})") from error
-    return InfoFile(path=path, attrs=attrs, channels=channels)
+    return InfoFile(path=path, attrs=attrs, channels=channels, temporal=temporal)
 
 
 # ------------------------------------------------------------------------- summary
@@ -526,7 +894,7 @@ def write_summary(path: PathLike, rows: Sequence[Mapping[str, Any]]) -> Path:
     >>> target = Path(tempfile.mkdtemp()) / "summary.tsv"
     >>> _ = write_summary(target, [ChannelInfo.empty_example("red").summary_row("day1")])
     >>> print(target.read_text().splitlines()[1])
-    day1	red	130.00	130.00	0.00	130.00	100.00	100.00	500
+    day1	red	130.00	130.00	0.00	130.00	100.00	100.00	500	nan
     >>> read_summary(target)[0]["sigx_nm"]
     130.0
     """

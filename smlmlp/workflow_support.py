@@ -32,6 +32,15 @@ file (OME-XML ``PhysicalSizeX/Y``, or ImageJ / Micro-Manager calibration, unless
 the config sets ``pixel_nm_from_file: false``), ``experiment.yaml``
 ``channels: NAME: pixel_nm``, ``experiment.yaml`` ``pixel_nm``, the config's
 ``pixel_nm``. The exposure time follows the same order.
+
+Blinking on-time
+----------------
+With ``on_time: true`` (the default) the ``on_time`` step streams every movie of
+an experiment twice more (:func:`run_on_time`, :func:`smlmlp.blink_temporal_on`)
+and stores the temporal autocorrelation curves and the fitted correlation time
+in frames. The info step attaches each channel's exposure (the precedence
+above, as resolved by the ``psf`` step) and writes ``on_time_ms`` =
+``on_time_frames`` × exposure, NaN when the exposure is unknown.
 """
 
 from __future__ import annotations
@@ -45,6 +54,7 @@ import re
 import sys
 import time
 import traceback
+import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -53,7 +63,14 @@ from typing import Any
 import numpy as np
 
 from .config import normalise_pixels_nm
-from .infofile import ChannelInfo, atomic_path, read_info, write_info, write_summary
+from .infofile import (
+    ChannelInfo,
+    TemporalInfo,
+    atomic_path,
+    read_info,
+    write_info,
+    write_summary,
+)
 
 PathLike = str | os.PathLike[str]
 
@@ -71,6 +88,8 @@ FALLBACK_FRAME_SHAPE = (512, 512)
 REFERENCE_FRAMES = 64
 #: Name of the one frame range of a movie whose length is unknown when the jobs are planned.
 WHOLE_MOVIE = "all"
+#: PSF sigma (nm) for the on-time's background filter of a channel without PSF.
+DEFAULT_ON_TIME_PSF_SIGMA_NM = 130.0
 #: Config keys that shape the numbers in the info files (stored in their ``config``).
 ANALYSIS_KEYS = (
     "experiments_dir",
@@ -80,6 +99,9 @@ ANALYSIS_KEYS = (
     "exposure_ms",
     "min_frames",
     "cuda",
+    "on_time",
+    "temporal_lags",
+    "on_time_psf_sigma_nm",
 )
 
 _SETTINGS_KEYS = {"pixel_nm", "exposure_ms", "split", "channels", "description"}
@@ -695,9 +717,18 @@ def write_demo(
             f"# Settings of the demo experiment {name} (see config/README.md).\n"
             + yaml.safe_dump(spec["settings"], sort_keys=False)
         )
+        exposure = float(spec["settings"]["exposure_ms"])
+        correlation = [t["correlation_time_frames"] for t in truths.values()]
+        summary = {
+            "exposure_ms": exposure,
+            # every channel blinks alike: the experiment's on-time is theirs
+            "correlation_time_frames": float(np.mean(correlation)),
+            "on_time_ms": float(np.mean(correlation)) * exposure,
+        }
         truth_text = (
-            "# What the demo simulated: the PSF widths the workflow should find.\n"
-            + yaml.safe_dump({"channels": truths}, sort_keys=False)
+            "# What the demo simulated: the PSF widths and the blinking on-time\n"
+            "# (correlation_time_frames x exposure_ms) the workflow should find.\n"
+            + yaml.safe_dump({**summary, "channels": truths}, sort_keys=False)
         )
         for filename, text in ((SETTINGS_FILE, settings_text), ("truth.yaml", truth_text)):
             with atomic_path(folder / filename) as part:
@@ -852,6 +883,45 @@ def merge_mem_mb(frame_shape: tuple[int, int]) -> int:
     """
     pixels = int(frame_shape[0]) * int(frame_shape[1])
     return int(BASELINE_MEM_MB + math.ceil(64 * pixels / 1e6))
+
+
+def on_time_mem_mb(memory_budget_mb: float = 256) -> int:
+    """Memory (MB) to request for the on-time's pass over an experiment's movies.
+
+    :func:`smlmlp.blink_temporal_on` keeps its working set (time buffer, read
+    chunk, FFTs) within the budget; a chunk read ahead and the curves come on top.
+
+    Examples
+    --------
+    >>> on_time_mem_mb(256)
+    832
+    """
+    return int(BASELINE_MEM_MB + math.ceil(1.25 * float(memory_budget_mb)))
+
+
+def on_time_runtime_min(files: Sequence[PathLike]) -> int:
+    """Minutes to request for the on-time's pass: it reads every file twice.
+
+    Examples
+    --------
+    >>> on_time_runtime_min(["missing.tif"])
+    5
+    """
+    return autocorr_runtime_min(sorted(set(map(str, files))), fraction=2.0)
+
+
+def on_time_channels(experiment: Experiment) -> list[list[Any]]:
+    """``[name, files, split, half]`` of every channel (the on-time step's params).
+
+    Examples
+    --------
+    >>> on_time_channels(Experiment("e", "data/e", {"red": Channel("red", ("data/e/r.tif",))}))
+    [['red', ['data/e/r.tif'], None, None]]
+    """
+    return [
+        [name, list(channel.files), channel.split, channel.half]
+        for name, channel in experiment.channels.items()
+    ]
 
 
 def autocorr_runtime_min(files: Sequence[PathLike], fraction: float = 1.0) -> int:
@@ -1369,10 +1439,195 @@ def run_psf(
     return info
 
 
+def run_on_time(
+    channels: Sequence[Sequence[Any]],
+    psf_paths: Sequence[PathLike],
+    output_path: PathLike,
+    *,
+    label: str,
+    temporal_lags: int | None = None,
+    fallback_psf_sigma_nm: float = DEFAULT_ON_TIME_PSF_SIGMA_NM,
+    memory_budget_mb: float = 256,
+    cuda: bool = False,
+    threads: int = 1,
+    logger: logging.Logger | None = None,
+) -> TemporalInfo:
+    """Temporal autocorrelations and blinking on-time (in frames) of an experiment.
+
+    Opens every channel's movie as :func:`run_autocorr` does (the series' first
+    file, the channel's half of a split frame) and runs
+    :func:`smlmlp.blink_temporal_on` over all channels at once, with each
+    channel's PSF sigma and pixel size from its ``psf`` result (``psf_paths``).
+    A channel without a PSF (NaN sigma) uses ``fallback_psf_sigma_nm`` for its
+    background filter, with a warning in the log. The on-time is computed in
+    frames (an exposure of 1); :func:`run_info` attaches the exposures.
+
+    Parameters
+    ----------
+    channels : sequence of [name, files, split, half]
+        The experiment's channels (:func:`on_time_channels`).
+    psf_paths : sequence of path
+        The channels' ``psf`` results (:meth:`ChannelInfo.save`).
+    output_path : path
+        The :class:`smlmlp.infofile.TemporalInfo` ``.npz``, written whole or not at all.
+    label : str
+        The experiment's name, in the log.
+    temporal_lags : int or None
+        Lags of the curves; at most ``n_frames // 2 - 1`` of the shortest movie
+        (its value when None).
+    fallback_psf_sigma_nm : float
+        PSF sigma for channels without a PSF.
+    memory_budget_mb : float
+        Working memory of the computation.
+    cuda : bool
+        Use the GPU.
+    threads : int
+        More than 1: FFTs on every core the job may use.
+
+    Returns
+    -------
+    TemporalInfo
+        As written to ``output_path``.
+    """
+    from .blink_temporal_on import blink_temporal_on
+    from .loading import open_movie, split_movie
+
+    logger = logger or logging.getLogger("smlmlp.workflow")
+    psf = {}
+    for path in psf_paths:
+        channel_psf = ChannelInfo.load(path)
+        psf[channel_psf.name] = channel_psf
+    names: list[str] = []
+    stacks: list[Any] = []
+    sigmas: list[float] = []
+    pixels: list[tuple[float, float]] = []
+    where: list[str] = []
+    channel_attrs: dict[str, dict[str, Any]] = {}
+    with contextlib.ExitStack() as opened:
+        movies: dict[str, Any] = {}
+        for name, files, split, half in channels:
+            name = str(name)
+            movie_file = str(files[0])
+            if movie_file not in movies:
+                movies[movie_file] = opened.enter_context(open_movie(movie_file))
+            movie = movies[movie_file]
+            stack = split_movie(movie, split, name=movie_file)[int(half or 0)] if split else movie
+            if name not in psf:
+                raise ValueError(f"{label}: no psf result for channel {name} among {psf_paths}")
+            sigma, origin = psf[name].psf_sigma_nm, "psf step"
+            if not math.isfinite(sigma):
+                sigma, origin = float(fallback_psf_sigma_nm), "config (on_time_psf_sigma_nm)"
+                logger.warning(
+                    "%s/%s: no PSF was found, so its background filter uses the config's "
+                    "on_time_psf_sigma_nm = %g nm",
+                    label,
+                    name,
+                    sigma,
+                )
+            n_frames, height, width = (int(v) for v in stack.shape)
+            names.append(name)
+            stacks.append(stack)
+            sigmas.append(float(sigma))
+            pixels.append(psf[name].pixel_nm)
+            half_name = f", {HALF_NAMES[split][int(half or 0)]} half" if split else ""
+            where.append(f"channel {name} ({_display_path(movie_file)}{half_name})")
+            channel_attrs[name] = {
+                "background_psf_sigma_nm": float(sigma),
+                "background_psf_sigma_origin": origin,
+                "n_frames": n_frames,
+            }
+            logger.info(
+                "%s/%s: %s, %d frames of %dx%d px, pixel %g x %g nm, PSF sigma %.1f nm (%s)",
+                label,
+                name,
+                ", ".join(os.path.basename(p) for p in movie.paths) + half_name,
+                n_frames,
+                height,
+                width,
+                *psf[name].pixel_nm,
+                sigma,
+                origin,
+            )
+        if not stacks:
+            raise ValueError(f"{label}: no channel to measure the on-time of")
+        frames = [int(stack.shape[0]) for stack in stacks]
+        most = min(frames) // 2 - 1
+        if most < 1:
+            raise ValueError(
+                f"{where[int(np.argmin(frames))]}: {min(frames)} frames are too few for a "
+                "temporal autocorrelation"
+            )
+        crop_fr = most if temporal_lags is None else min(int(temporal_lags), most)
+        if temporal_lags is not None and int(temporal_lags) > most:
+            logger.info(
+                "%s: temporal_lags %d is more than half of the %d frames of the shortest "
+                "movie: %d lags",
+                label,
+                temporal_lags,
+                min(frames),
+                crop_fr,
+            )
+        logger.info(
+            "%s: %d lags; every frame is read twice (%d frames in all), %s",
+            label,
+            crop_fr,
+            2 * sum(frames),
+            "GPU" if cuda else f"CPU, {threads} thread(s)",
+        )
+
+        def named(message: str) -> str:
+            """The function's "channel 0" as the channel's name and file."""
+            return re.sub(
+                r"\bchannel (\d+)\b",
+                lambda m: where[int(m[1])] if int(m[1]) < len(where) else m[0],
+                message,
+            )
+
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                on_time, info = blink_temporal_on(
+                    stacks,
+                    crop_fr,
+                    sigmas,
+                    exposure_ms=1.0,
+                    channels_pixels_nm=pixels,
+                    cuda=bool(cuda),
+                    parallel=int(threads) > 1,
+                    memory_bytes=max(1, int(memory_budget_mb * 2**20)),
+                    progress=FrameProgress(label, logger),
+                )
+            except ValueError as error:
+                raise ValueError(named(str(error))) from error
+            except TypeError as error:
+                raise TypeError(named(str(error))) from error
+        for warning in caught:
+            logger.warning("%s", named(str(warning.message)))
+    result = TemporalInfo.from_result(
+        names,
+        on_time,
+        info,
+        exposure_ms=1.0,
+        channel_attrs=channel_attrs,
+        attrs={"temporal_lags": temporal_lags},
+    )
+    logger.info(
+        "%s: on-time %s frames (curve averaged over %d channel(s)); per channel: %s",
+        label,
+        _frames_text(result.on_time_frames),
+        len(names),
+        ", ".join(f"{n} {_frames_text(c.on_time_frames)}" for n, c in result.channels.items()),
+    )
+    result.save(output_path)
+    return result
+
+
+def _frames_text(value: float) -> str:
+    return "n/a" if not math.isfinite(value) else f"{value:.3f}"
+
+
 @contextlib.contextmanager
 def _warnings_logged(logger: logging.Logger) -> Iterator[None]:
-    import warnings
-
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         yield
@@ -1387,25 +1642,80 @@ def run_info(
     experiment: str,
     config_json: str = "{}",
     problem: str | None = None,
+    on_time_path: PathLike | None = None,
     logger: logging.Logger | None = None,
 ) -> Path:
-    """Gather an experiment's channels into its HDF5 info file (or report its problem)."""
+    """Gather an experiment's channels into its HDF5 info file (or report its problem).
+
+    With ``on_time_path`` (the ``on_time`` step's result) the file also holds the
+    temporal curves and the on-time, in ms with each channel's exposure (as the
+    ``psf`` step resolved it; NaN when unknown, the on-time stays in frames).
+    """
     logger = logger or logging.getLogger("smlmlp.workflow")
     if problem:
         raise ValueError(problem)
     if not channel_paths:
         raise ValueError(f"experiment {experiment}: no channel to write")
     channels = [ChannelInfo.load(path) for path in channel_paths]
+    temporal = None
+    if on_time_path:
+        exposures = {c.name: c.attrs.get("exposure_ms") for c in channels}
+        temporal = TemporalInfo.load(on_time_path).with_exposures(exposures)
+        _log_on_time(experiment, temporal, exposures, logger)
     path = write_info(
         output_path,
         channels,
         config=json.loads(config_json),
         attrs={"experiment": experiment},
+        temporal=temporal,
     )
     logger.info(
         "%s: wrote %s with channel(s) %s", experiment, path, ", ".join(c.name for c in channels)
     )
     return path
+
+
+def _log_on_time(
+    experiment: str,
+    temporal: TemporalInfo,
+    exposures: Mapping[str, Any],
+    logger: logging.Logger,
+) -> None:
+    """What the info file will say about the on-time, and why it is NaN when it is."""
+    average = temporal.average
+    if not average.valid:
+        logger.warning(
+            "%s: no on-time: %s (on_time_ms and on_time_frames are NaN)",
+            experiment,
+            average.attrs.get("reason") or "no decay found",
+        )
+        return
+    unknown = [name for name, value in exposures.items() if value is None]
+    if unknown:
+        logger.warning(
+            "%s: exposure unknown for channel(s) %s (not in the movie's metadata, "
+            "experiment.yaml or the config's exposure_ms): on_time_ms is NaN, the on-time is "
+            "%.3f frames (on_time_frames)",
+            experiment,
+            ", ".join(unknown),
+            average.on_time_frames,
+        )
+    elif not math.isfinite(average.exposure_ms):
+        logger.warning(
+            "%s: the channels' exposures differ (%s): the experiment's on_time_ms is NaN "
+            "(on_time_frames %.3f); each channel's is in /CHANNEL/temporal",
+            experiment,
+            ", ".join(f"{name} {value:g} ms" for name, value in exposures.items()),
+            average.on_time_frames,
+        )
+    else:
+        logger.info(
+            "%s: on-time %.2f ms (%.3f frames x %g ms exposure)",
+            experiment,
+            average.on_time_ms,
+            average.on_time_frames,
+            average.exposure_ms,
+        )
 
 
 def run_figures(
@@ -1465,6 +1775,9 @@ __all__ = [
     "inspect_experiment",
     "merge_autocorr",
     "merge_mem_mb",
+    "on_time_channels",
+    "on_time_mem_mb",
+    "on_time_runtime_min",
     "movie_frame_count",
     "movie_frame_shape",
     "movie_reference",
@@ -1479,6 +1792,7 @@ __all__ = [
     "run_autocorr",
     "run_figures",
     "run_info",
+    "run_on_time",
     "run_psf",
     "run_summary",
     "write_demo",

@@ -163,3 +163,62 @@ def test_entry_point(movies: dict[str, Path], tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "green" in result.stdout and out.exists()
     assert "wrote" in result.stderr and "|" not in result.stderr  # no bar when not a terminal
+
+
+def test_on_time(movies: dict[str, Path], tmp_path: Path, capsys) -> None:
+    out = tmp_path / "on.h5"
+    args = ["psf", str(movies["green"]), str(movies["red"]), "--pixel-nm", "100"]
+    status = main(
+        [*args, "--on-time", "--exposure-ms", "20", "--crop-pix", "25", "-q", "-o", str(out)]
+    )
+    captured = capsys.readouterr()
+    assert status == 0, captured.err
+    info = read_info(out)
+    temporal = info.temporal
+    assert list(temporal.channels) == ["green", "red"] and temporal.crop_fr == 200
+    # the simulation's default blinking: correlation time 1 / (k_on + k_off) = 2.94 frames
+    assert temporal.on_time_frames == pytest.approx(2.94, rel=0.15)
+    assert info.attrs["on_time_ms"] == pytest.approx(20.0 * temporal.on_time_frames)
+    assert info.channels["red"].attrs["exposure_ms_origin"] == "--exposure-ms"
+    assert info.config["on_time"] is True and info.config["exposure_ms"] == 20.0
+    assert captured.out.splitlines()[-1].startswith("on-time: ")
+    assert "ms (" in captured.out.splitlines()[-1]
+
+
+def test_on_time_without_exposure_is_in_frames(
+    movies: dict[str, Path], tmp_path: Path, capsys
+) -> None:
+    out = tmp_path / "frames.h5"
+    args = ["psf", str(movies["dual"]), "--split", "horizontal", "--pixel-nm", "100"]
+    assert main([*args, "--on-time", "--temporal-lags", "60", "-q", "-o", str(out)]) == 0
+    info = read_info(out)
+    assert list(info.temporal.channels) == ["dual_left", "dual_right"]
+    assert info.temporal.crop_fr == 60
+    assert np.isnan(info.attrs["on_time_ms"]) and np.isfinite(info.attrs["on_time_frames"])
+    assert "exposure unknown" in capsys.readouterr().out
+
+
+def test_without_on_time_no_temporal_group(movies: dict[str, Path], tmp_path: Path) -> None:
+    out = tmp_path / "psf.h5"
+    assert main(["psf", str(movies["green"]), "--pixel-nm", "100", "-q", "-o", str(out)]) == 0
+    assert read_info(out).temporal is None
+
+
+@pytest.mark.parametrize(
+    ("extra", "words"),
+    [
+        (["--exposure-ms", "0"], ["--exposure-ms", "positive"]),
+        (["--temporal-lags", "1"], ["--temporal-lags", "at least 2"]),
+    ],
+)
+def test_on_time_bad_options(
+    movies: dict[str, Path], tmp_path: Path, capsys, extra: list[str], words: list[str]
+) -> None:
+    out = tmp_path / "x.h5"
+    args = ["psf", str(movies["green"]), "--pixel-nm", "100", "--on-time", *extra]
+    assert main([*args, "-q", "-o", str(out)]) == 1
+    line = capsys.readouterr().err.strip()
+    assert line.startswith("smlmlp: error: ") and "\n" not in line
+    for word in words:
+        assert word in line
+    assert not out.exists()

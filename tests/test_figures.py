@@ -15,7 +15,7 @@ from smlmlp.figures import (
     save_figure,
     summary_figure,
 )
-from smlmlp.infofile import ChannelInfo, write_info
+from smlmlp.infofile import ChannelInfo, TemporalCurve, TemporalInfo, write_info
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -110,3 +110,72 @@ def test_summary_figure(tmp_path: Path) -> None:
 def test_summary_figure_without_rows() -> None:
     figure = summary_figure([])
     assert figure.axes[0].texts[0].get_text() == "no channel"
+
+
+# ------------------------------------------------------------------------ on-time
+def _temporal(names: list[str], exposure: float | None = 20.0) -> TemporalInfo:
+    return TemporalInfo.example(names, tau=3.0).with_exposures(dict.fromkeys(names, exposure))
+
+
+def test_temporal_panel_in_ms() -> None:
+    figure = channel_figure(_astigmatic(), "day1", _temporal(["green", "red"]))
+    images = [axes for axes in figure.axes if axes.images]
+    assert len(images) == 5  # the PSF panels are kept
+    panel = [a for a in figure.axes if a.get_title().startswith("Temporal autocorrelation")][0]
+    title = panel.get_title()
+    assert "on-time 60.0 ms (experiment)" in title and "60.0 ms (red)" in title
+    assert panel.get_xlabel() == "lag (ms)"
+    labels = [text.get_text() for text in panel.get_legend().get_texts()]
+    assert "red: on-time 60.0 ms" in labels
+    assert any(label.startswith("average of 2 channel(s)") for label in labels)
+    assert any(label.endswith("fitted exponential") for label in labels)
+    # the decay is shown: lags up to 1.25 x the fitted range (30 lags), in ms
+    assert panel.get_xlim()[1] == pytest.approx(38 * 20.0)
+    red = [line for line in panel.lines if line.get_label() == "red: on-time 60.0 ms"][0]
+    np.testing.assert_allclose(red.get_xdata()[:2], [20.0, 40.0])
+
+
+def test_temporal_panel_in_frames_when_the_exposure_is_unknown() -> None:
+    temporal = _temporal(["red"], None)
+    figure = channel_figure(_astigmatic(), "day1", temporal)
+    panel = [a for a in figure.axes if a.get_title().startswith("Temporal autocorrelation")][0]
+    assert panel.get_xlabel() == "lag (frames; exposure unknown)"
+    assert "on-time 3.00 frames" in panel.get_title()
+    # one channel: no separate average
+    assert not any("average" in t.get_text() for t in panel.get_legend().get_texts())
+
+
+def test_temporal_panel_without_decay() -> None:
+    temporal = _temporal(["red"])
+    curve = temporal.average
+    temporal.average = TemporalCurve(curve.ac, np.full(curve.crop_fr, np.nan), np.nan, 20.0)
+    temporal.channels["red"] = temporal.average
+    figure = channel_figure(ChannelInfo.empty_example("red"), None, temporal)
+    panel = [a for a in figure.axes if a.get_title().startswith("Temporal autocorrelation")][0]
+    assert "on-time none found" in panel.get_title()
+
+
+def test_experiment_figures_with_on_time(tmp_path: Path) -> None:
+    info = write_info(
+        tmp_path / "psf_info.h5",
+        [ChannelInfo.empty_example("green", 120.0), _astigmatic()],
+        attrs={"experiment": "day1"},
+        temporal=_temporal(["green", "red"]),
+    )
+    written = experiment_figures(info, tmp_path / "figures")
+    assert [p.name for p in written] == ["green.png", "red.png"]
+    assert written[1].read_bytes()[:8] == PNG_MAGIC
+
+
+def test_summary_figure_with_on_times() -> None:
+    rows = [
+        ChannelInfo.empty_example(channel, sigma).summary_row(experiment, on_time)
+        for experiment, on_time in (("2024-05-13", 58.0), ("2024-05-20", math.nan))
+        for channel, sigma in (("green", 120.0), ("red", 140.0))
+    ]
+    figure = summary_figure(rows)
+    assert [axes.get_ylabel() for axes in figure.axes] == ["PSF sigma (nm)", "on-time (ms)"]
+    line = figure.axes[1].lines[0]
+    assert list(line.get_xdata()) == [0] and list(line.get_ydata()) == [58.0]
+    without = [ChannelInfo.empty_example("red").summary_row("day1")]
+    assert len(summary_figure(without).axes) == 1

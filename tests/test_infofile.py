@@ -15,7 +15,11 @@ from smlmlp import infofile
 from smlmlp.infofile import (
     ARRAY_NAMES,
     SUMMARY_COLUMNS,
+    TEMPORAL_ARRAYS,
+    TEMPORAL_AVERAGE,
     ChannelInfo,
+    TemporalCurve,
+    TemporalInfo,
     atomic_path,
     read_info,
     read_summary,
@@ -25,6 +29,8 @@ from smlmlp.infofile import (
 from smlmlp.psf import estimate_psf
 from smlmlp.simulation import simulate_movie
 from smlmlp.spectra import accumulate_spectrum
+
+SIMULATION = {"photons": 2000.0, "background": 20.0, "on_density_per_um2": 0.5}
 
 
 @pytest.fixture(scope="module")
@@ -165,3 +171,97 @@ def test_summary_table(tmp_path: Path) -> None:
     back = read_summary(path)
     assert back[3]["experiment"] == "day2" and back[3]["psf_sigma_nm"] == 140.0
     assert back[0]["n_frames"] == 500
+    assert SUMMARY_COLUMNS[-1] == "on_time_ms" and math.isnan(back[0]["on_time_ms"])
+    row = ChannelInfo.empty_example("red").summary_row("day1", on_time_ms=58.1234)
+    write_summary(path, [row])
+    assert path.read_text().splitlines()[1].endswith("\t500\t58.12")
+
+
+# ------------------------------------------------------------------------ on-time
+def _temporal(names: list[str], exposure: float | None = 20.0) -> TemporalInfo:
+    return TemporalInfo.example(names, tau=3.0).with_exposures(dict.fromkeys(names, exposure))
+
+
+def test_temporal_layout_and_round_trip(tmp_path: Path) -> None:
+    channels = [ChannelInfo.empty_example("green"), ChannelInfo.empty_example("red")]
+    temporal = _temporal(["green", "red"])
+    path = write_info(tmp_path / "t.h5", channels, attrs={"experiment": "day1"}, temporal=temporal)
+    with h5py.File(path, "r") as handle:
+        assert set(handle.keys()) == {"green", "red", TEMPORAL_AVERAGE}
+        assert list(handle.attrs["channels"]) == ["green", "red"]
+        assert handle.attrs["on_time_ms"] == 60.0 and handle.attrs["on_time_frames"] == 3.0
+        group = handle["red/temporal"]
+        assert set(group.keys()) == set(TEMPORAL_ARRAYS)
+        np.testing.assert_array_equal(group["lags"][()], np.arange(1, 61))
+        np.testing.assert_allclose(group["time_ms"][()], np.arange(1, 61) * 20.0)
+        for name in ("on_time_ms", "on_time_frames", "exposure_ms", "crop_fr", "valid"):
+            assert name in group.attrs
+        assert group.attrs["crop_fr"] == 60 and group.attrs["exposure_ms"] == 20.0
+        assert set(ARRAY_NAMES) <= set(handle["red"].keys())  # the PSF layout is kept
+    info = read_info(path)
+    assert list(info.channels) == ["green", "red"]  # the average is no channel
+    assert info.on_time_ms == 60.0 and info.temporal.exposure_ms == 20.0
+    back = info.temporal.channels["red"]
+    np.testing.assert_array_equal(back.ac, temporal.channels["red"].ac)
+    assert back.attrs["fit_lags"] == 30
+    assert info.summary_rows()[1]["on_time_ms"] == 60.0
+
+
+def test_unknown_exposure_is_nan(tmp_path: Path) -> None:
+    path = write_info(
+        tmp_path / "u.h5", [ChannelInfo.empty_example("a")], temporal=_temporal(["a"], None)
+    )
+    with h5py.File(path, "r") as handle:
+        assert np.isnan(handle.attrs["on_time_ms"]) and handle.attrs["on_time_frames"] == 3.0
+        assert np.isnan(handle["a/temporal"].attrs["exposure_ms"])
+    assert np.isnan(read_info(path).summary_rows()[0]["on_time_ms"])
+
+
+def test_temporal_must_match_the_channels(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="on-time curves of channel"):
+        write_info(tmp_path / "m.h5", [ChannelInfo.empty_example("a")], temporal=_temporal(["b"]))
+    with pytest.raises(ValueError, match="clashes"):
+        write_info(
+            tmp_path / "m.h5",
+            [ChannelInfo.empty_example(TEMPORAL_AVERAGE)],
+            temporal=_temporal([TEMPORAL_AVERAGE]),
+        )
+    assert _files(tmp_path) == []
+
+
+def test_without_temporal_nothing_is_written(tmp_path: Path) -> None:
+    path = write_info(tmp_path / "n.h5", [ChannelInfo.empty_example("a")])
+    with h5py.File(path, "r") as handle:
+        assert "temporal" not in handle["a"] and "on_time_ms" not in handle.attrs
+        assert TEMPORAL_AVERAGE not in handle
+    assert read_info(path).temporal is None
+
+
+def test_temporal_npz_round_trip(tmp_path: Path) -> None:
+    temporal = TemporalInfo.example(["a", "b"], tau=2.5)
+    temporal.channels["b"] = TemporalCurve(
+        temporal.channels["b"].ac, np.full(60, np.nan), math.nan, attrs={"reason": "noise"}
+    )
+    back = TemporalInfo.load(temporal.save(tmp_path / "on_time.npz"))
+    assert list(back.channels) == ["a", "b"] and back.on_time_frames == 2.5
+    assert not back.channels["b"].valid and back.channels["b"].attrs["reason"] == "noise"
+    assert _files(tmp_path) == ["on_time.npz"]
+    (tmp_path / "bad.npz").write_bytes(b"nope")
+    with pytest.raises(ValueError, match="bad.npz: not an on-time file"):
+        TemporalInfo.load(tmp_path / "bad.npz")
+
+
+def test_temporal_from_a_measurement() -> None:
+    from smlmlp.blink_temporal_on import blink_temporal_on
+
+    movies = [
+        simulate_movie(800, (24, 24), on_time_frames=4.0, seed=s, **SIMULATION)[0] for s in (1, 2)
+    ]
+    on_time, result = blink_temporal_on(movies, 60, exposure_ms=1.0)
+    temporal = TemporalInfo.from_result(["a", "b"], on_time, result)
+    assert temporal.on_time_frames == on_time and temporal.crop_fr == 60
+    np.testing.assert_array_equal(temporal.average.fit, result["fit"])
+    for name, curve in zip(["a", "b"], result["ac"], strict=True):
+        np.testing.assert_array_equal(temporal.channels[name].ac, curve)
+        assert temporal.channels[name].valid
+        assert temporal.channels[name].on_time_frames == pytest.approx(on_time, rel=0.2)

@@ -31,7 +31,12 @@ SIMULATION = {
 def simulate(
     n_frames: int = 500, shape: tuple[int, int] = (48, 48), **kwargs: Any
 ) -> tuple[np.ndarray, dict[str, Any]]:
-    """A simulated blinking movie and its truth."""
+    """A simulated blinking movie and its truth.
+
+    The simulator's blinking defaults (on-time 3 frames, on-probability 0.02) give an
+    on-time within a few percent of the truth (``correlation_time_frames``) from about
+    1500 frames.
+    """
     return simulate_movie(n_frames, shape, **{**SIMULATION, **kwargs})
 
 
@@ -40,25 +45,35 @@ def write_yaml(path: Path, content: Any) -> None:
     path.write_text(yaml.safe_dump(content, sort_keys=False))
 
 
-def write_tiff(path: Path, movie: np.ndarray, *, ome_pixel_nm: float | None = None) -> None:
-    """Write a movie, with OME-XML PhysicalSizeX/Y when ``ome_pixel_nm`` is given."""
+def write_tiff(
+    path: Path,
+    movie: np.ndarray,
+    *,
+    ome_pixel_nm: float | None = None,
+    ome_exposure_ms: float | None = None,
+) -> None:
+    """Write a movie, as OME-TIFF with PhysicalSizeX/Y when ``ome_pixel_nm`` is given.
+
+    ``ome_exposure_ms`` adds every plane's ExposureTime (ms) to the OME-XML.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     if ome_pixel_nm is None:
         tifffile.imwrite(path, movie, photometric="minisblack")
     else:
         size_um = ome_pixel_nm / 1000.0
-        tifffile.imwrite(
-            path,
-            movie,
-            ome=True,
-            metadata={
-                "axes": "TYX",
-                "PhysicalSizeX": size_um,
-                "PhysicalSizeXUnit": "µm",
-                "PhysicalSizeY": size_um,
-                "PhysicalSizeYUnit": "µm",
-            },
-        )
+        metadata: dict[str, Any] = {
+            "axes": "TYX",
+            "PhysicalSizeX": size_um,
+            "PhysicalSizeXUnit": "µm",
+            "PhysicalSizeY": size_um,
+            "PhysicalSizeYUnit": "µm",
+        }
+        if ome_exposure_ms is not None:
+            metadata["Plane"] = {
+                "ExposureTime": [float(ome_exposure_ms)] * len(movie),
+                "ExposureTimeUnit": ["ms"] * len(movie),
+            }
+        tifffile.imwrite(path, movie, ome=True, metadata=metadata)
 
 
 def noise_movie(n_frames: int, shape: tuple[int, int], seed: int = 0) -> np.ndarray:

@@ -36,6 +36,18 @@ def test_demo_runs_from_scratch_and_finds_the_simulated_widths(
             err_msg=f"{row['experiment']}/{row['channel']}",
         )
         assert (row["pixel_y_nm"], row["pixel_x_nm"]) == (100.0, 100.0)
+    # the blinking on-time: the demo's correlation time x its exposure, within 10 %
+    for experiment in ("2024-05-13", "2024-05-20"):
+        truth = yaml.safe_load((tmp_path / "demo_data" / experiment / "truth.yaml").read_text())
+        assert truth["on_time_ms"] == pytest.approx(
+            truth["correlation_time_frames"] * truth["exposure_ms"]
+        )
+        info = read_info(tmp_path / "results" / experiment / "psf_info.h5")
+        assert info.temporal is not None and info.temporal.exposure_ms == truth["exposure_ms"]
+        assert info.attrs["on_time_ms"] == pytest.approx(truth["on_time_ms"], rel=0.10)
+        assert [row["on_time_ms"] for row in rows if row["experiment"] == experiment] == [
+            pytest.approx(info.attrs["on_time_ms"], abs=0.006)
+        ] * 2
     info = read_info(tmp_path / "results" / "2024-05-20" / "psf_info.h5")
     assert list(info.channels) == ["green", "red"]
     assert info.channels["red"].source_files == ("demo_data/2024-05-20/dualview.tif",)

@@ -212,6 +212,8 @@ def test_one_job_per_range_and_a_merge_per_channel(
     # 430 and 500 frames: 3 ranges each; 400 frames: 2 per camera half
     assert counts.get("autocorr") == 3 + 3 + 2 + 2, counts
     assert counts.get("autocorr_merge") == 4, counts
+    # the on-time stays one job per experiment
+    assert counts.get("on_time") == len(MOVIES), counts
     for experiment, channels in MOVIES.items():
         for channel, n_frames in channels.items():
             expected = ws.plan_frame_ranges(n_frames, FRAMES_PER_JOB, CHUNK_FRAMES)
@@ -254,6 +256,26 @@ def test_same_numbers_as_one_job_per_movie(runs: SimpleNamespace) -> None:
                     np.testing.assert_array_equal(
                         split[channel].attrs[attr], whole[channel].attrs[attr]
                     )
+                temporal_ac = whole[channel]["temporal/ac"][()]
+                assert _relative(split[channel]["temporal/ac"][()], temporal_ac) <= 1e-9
+            assert split.attrs["on_time_frames"] == pytest.approx(
+                whole.attrs["on_time_frames"], rel=1e-7
+            )
+
+
+def test_unknown_exposure_gives_the_on_time_in_frames(runs: SimpleNamespace) -> None:
+    """No exposure anywhere: on_time_ms is NaN, on_time_frames is found, the log says why."""
+    assert runs.result.returncode == 0, _failure(runs)
+    for experiment in MOVIES:
+        with h5py.File(runs.split / "results" / experiment / "psf_info.h5", "r") as handle:
+            assert np.isnan(handle.attrs["on_time_ms"])
+            assert 2.5 < handle.attrs["on_time_frames"] < 3.5  # the simulation's 2.94
+            for channel in MOVIES[experiment]:
+                temporal = handle[channel]["temporal"]
+                assert np.isnan(temporal.attrs["exposure_ms"])
+                assert np.all(np.isnan(temporal["time_ms"][()]))
+        log = (runs.split / "logs" / "info" / f"{experiment}.log").read_text()
+        assert "exposure unknown" in log and "on_time_ms is NaN" in log, log
 
 
 def test_rerun_does_nothing(wf: SimpleNamespace, runs: SimpleNamespace) -> None:

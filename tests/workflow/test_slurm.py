@@ -47,6 +47,7 @@ import numpy as np
 import pytest
 import yaml
 
+from smlmlp.infofile import TEMPORAL_AVERAGE
 from smlmlp.spectra import SpectrumAccumulator
 
 pytestmark = [pytest.mark.slurm, pytest.mark.workflow]
@@ -665,16 +666,18 @@ def squeue_run(
 
 # ========================================================================== the tests
 def test_split_movies_run_as_slurm_jobs(wf: SimpleNamespace, split_run: SimpleNamespace) -> None:
-    """One SLURM job per frame range, completed under the account; merges ran locally."""
+    """One SLURM job per frame range and one on-time job per experiment, completed under the
+    account; merges ran locally."""
     assert split_run.result.returncode == 0, split_run.failure
     n_jobs = N_CHANNELS * (N_FRAMES // FRAMES_PER_JOB)
     counts = wf.job_counts(split_run.output)
     assert counts.get("autocorr") == n_jobs, counts
     assert counts.get("autocorr_merge") == N_CHANNELS, counts
-    assert len(split_run.submitted) == n_jobs, split_run.failure
+    assert counts.get("on_time") == len(CHANNELS), counts  # one per experiment
+    assert len(split_run.submitted) == n_jobs + len(CHANNELS), split_run.failure
     states = split_run.slurm.job_states(split_run.submitted)
     assert states == {jobid: ("COMPLETED", ACCOUNT) for jobid in split_run.submitted}
-    _only_autocorr_was_submitted(split_run, n_jobs)
+    _only_heavy_jobs_were_submitted(split_run, n_jobs)
     # the partial sums are temporary: gone once merged
     assert not list((split_run.workdir / "results").rglob("*.parts/*"))
 
@@ -683,16 +686,19 @@ def test_squeue_status_without_account(wf: SimpleNamespace, squeue_run: SimpleNa
     """The path of clusters without accounting: squeue sees the jobs finish."""
     assert squeue_run.result.returncode == 0, squeue_run.failure
     assert wf.job_counts(squeue_run.output).get("autocorr") == N_CHANNELS
-    assert len(squeue_run.submitted) == N_CHANNELS, squeue_run.failure
-    _only_autocorr_was_submitted(squeue_run, N_CHANNELS)
+    assert len(squeue_run.submitted) == N_CHANNELS + len(CHANNELS), squeue_run.failure
+    _only_heavy_jobs_were_submitted(squeue_run, N_CHANNELS)
 
 
-def _only_autocorr_was_submitted(run: SimpleNamespace, n_jobs: int) -> None:
-    """The light rules (localrules) ran where snakemake ran: SLURM logs of autocorr only."""
+def _only_heavy_jobs_were_submitted(run: SimpleNamespace, n_autocorr: int) -> None:
+    """The light rules (localrules) ran where snakemake ran: SLURM logs of the jobs that
+    stream the movies only (autocorr, and on_time once per experiment)."""
     folder = run.workdir / ".snakemake" / "slurm_logs"
     logs = sorted(folder.rglob("*.log"))
-    assert len(logs) == n_jobs, logs
-    assert {path.relative_to(folder).parts[0] for path in logs} == {"rule_autocorr"}, logs
+    rules = [path.relative_to(folder).parts[0] for path in logs]
+    assert rules.count("rule_autocorr") == n_autocorr, logs
+    assert rules.count("rule_on_time") == len(CHANNELS), logs
+    assert set(rules) == {"rule_autocorr", "rule_on_time"}, logs
 
 
 @pytest.mark.parametrize("name", ["split_run", "squeue_run"])
@@ -704,7 +710,11 @@ def test_numbers_equal_a_local_run(request: pytest.FixtureRequest, name: str) ->
         local_h5 = run.local / "results" / experiment / "psf_info.h5"
         cluster_h5 = run.workdir / "results" / experiment / "psf_info.h5"
         with h5py.File(local_h5, "r") as local, h5py.File(cluster_h5, "r") as cluster:
-            assert sorted(local.keys()) == sorted(cluster.keys()) == sorted(channels)
+            assert (
+                sorted(local.keys())
+                == sorted(cluster.keys())
+                == sorted([*channels, TEMPORAL_AVERAGE])
+            )
             for channel in channels:
                 mine, theirs = cluster[channel], local[channel]
                 ac = theirs["ac"][()]
@@ -717,6 +727,12 @@ def test_numbers_equal_a_local_run(request: pytest.FixtureRequest, name: str) ->
                 for attr in ("n_frames", "source_files", "source_sizes_bytes", "pixel_nm"):
                     np.testing.assert_array_equal(mine.attrs[attr], theirs.attrs[attr])
                 assert mine.attrs["n_frames"] == N_FRAMES
+                temporal_ac = theirs["temporal/ac"][()]
+                difference = np.abs(mine["temporal/ac"][()] - temporal_ac).max()
+                assert difference <= 1e-9 * np.abs(temporal_ac).max(), (channel, difference)
+            assert cluster.attrs["on_time_frames"] == pytest.approx(
+                local.attrs["on_time_frames"], rel=1e-7
+            )
             assert json.loads(cluster.attrs["config"]) == json.loads(local.attrs["config"])
         for channel in channels:
             spectrum = run.workdir / "results" / experiment / "autocorr" / f"{channel}.npz"

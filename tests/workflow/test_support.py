@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from pathlib import Path
 
@@ -11,9 +12,12 @@ import tifffile
 import yaml
 
 from smlmlp import workflow_support as ws
+from smlmlp.infofile import ChannelInfo, TemporalInfo, read_info
+from smlmlp.simulation import simulate_movie
 
 REPO = Path(__file__).resolve().parents[2]
 SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
+SIMULATION = {"pixel_nm": 100.0, "photons": 2000.0, "background": 20.0, "on_density_per_um2": 0.5}
 
 
 def _tiff(path: Path, shape: tuple[int, ...] = (4, 8, 8)) -> Path:
@@ -177,6 +181,10 @@ def test_write_demo_small(tmp_path: Path) -> None:
     assert {n: e.channels for n, e in disk.items()} == {n: e.channels for n, e in static.items()}
     truth = yaml.safe_load((tmp_path / "2024-05-20" / "truth.yaml").read_text())
     assert truth["channels"]["red"]["sigx_nm"] == 158.0
+    assert truth["exposure_ms"] == ws.DEMO_EXPOSURE_MS
+    tau = truth["channels"]["red"]["correlation_time_frames"]
+    assert truth["correlation_time_frames"] == pytest.approx(tau)
+    assert truth["on_time_ms"] == pytest.approx(tau * ws.DEMO_EXPOSURE_MS)
 
 
 # ------------------------------------------------------------------------- config
@@ -284,3 +292,145 @@ def test_per_channel_split(tmp_path: Path) -> None:
     assert experiment.channels["single"].split is None
     _settings(folder, {"channels": {"a": {"file": "single.tif"}, "b": {"file": "single.tif"}}})
     assert "name the same movie" in ws.inspect_experiment(folder).problem
+
+
+# ------------------------------------------------------------------------ on-time
+def _psf_result(folder: Path, name: str, sigma_nm: float = 130.0) -> Path:
+    """A channel's psf result as the psf step writes it (NaN sigma: no PSF found)."""
+    channel = ChannelInfo.empty_example(name)
+    if not np.isfinite(sigma_nm):
+        channel.sigx_nm = channel.sigy_nm = channel.theta_deg = np.nan
+        channel.valid = False
+    return channel.save(folder / f"{name}.npz")
+
+
+def test_run_on_time_split_movie(tmp_path: Path) -> None:
+    """Both halves of one file, each with its own PSF result; curves in frames."""
+    left, truth = simulate_movie(1200, (40, 40), seed=7, **SIMULATION)
+    right, _ = simulate_movie(1200, (40, 40), seed=8, **SIMULATION)
+    movie = tmp_path / "dual.tif"
+    tifffile.imwrite(movie, np.concatenate([left, right], axis=2), photometric="minisblack")
+    channels = [["a", [str(movie)], "horizontal", 0], ["b", [str(movie)], "horizontal", 1]]
+    psf = [_psf_result(tmp_path, "a"), _psf_result(tmp_path, "b", np.nan)]
+    logger = logging.getLogger("test.on_time")
+    with _logged(logger) as records:
+        result = ws.run_on_time(
+            channels, psf, tmp_path / "on_time.npz", label="e", temporal_lags=900, logger=logger
+        )
+    text = "\n".join(records)
+    assert list(result.channels) == ["a", "b"]
+    assert result.crop_fr == 599  # temporal_lags is capped at half the frames
+    assert "temporal_lags 900 is more than half of the 1200 frames" in text
+    assert "dual.tif, left half" in text and "dual.tif, right half" in text
+    assert "on_time_psf_sigma_nm = 130 nm" in text  # b has no PSF
+    assert result.channels["b"].attrs["background_psf_sigma_origin"].startswith("config")
+    assert result.on_time_frames == pytest.approx(truth["correlation_time_frames"], rel=0.1)
+    assert np.isnan(result.on_time_ms)  # the info step attaches the exposure
+    back = TemporalInfo.load(tmp_path / "on_time.npz")
+    assert back.on_time_frames == result.on_time_frames
+    np.testing.assert_array_equal(back.channels["b"].ac, result.channels["b"].ac)
+
+
+def test_run_on_time_without_blinking(tmp_path: Path) -> None:
+    """Noise: NaN with the reason in the log. A constant movie: one error naming the file."""
+    noise = tmp_path / "noise.tif"
+    rng = np.random.default_rng(3)
+    tifffile.imwrite(noise, rng.poisson(100, (300, 24, 24)).astype(np.uint16))
+    logger = logging.getLogger("test.on_time.noise")
+    with _logged(logger) as records:
+        result = ws.run_on_time(
+            [["n", [str(noise)], None, None]],
+            [_psf_result(tmp_path, "n")],
+            tmp_path / "n_on_time.npz",
+            label="e",
+            temporal_lags=60,
+            logger=logger,
+        )
+    assert np.isnan(result.on_time_frames) and not result.average.valid
+    assert any("WARNING" in r and "channel n (" in r and "noise.tif" in r for r in records)
+    assert (tmp_path / "n_on_time.npz").exists()
+
+    constant = tmp_path / "constant.tif"
+    tifffile.imwrite(constant, np.full((50, 16, 16), 7, np.uint16))
+    with pytest.raises(ValueError, match=r"channel c \(.*constant.tif\): the stack does not"):
+        ws.run_on_time(
+            [["c", [str(constant)], None, None]],
+            [_psf_result(tmp_path, "c")],
+            tmp_path / "c_on_time.npz",
+            label="e",
+        )
+    assert not (tmp_path / "c_on_time.npz").exists()
+
+
+def _write_on_time(tmp_path: Path, names: list[str]) -> tuple[list[Path], Path]:
+    psf = [_psf_result(tmp_path, name) for name in names]
+    on_time = TemporalInfo.example(names, tau=3.0).save(tmp_path / "on_time.npz")
+    return psf, on_time
+
+
+@pytest.mark.parametrize(
+    ("exposures", "on_time_ms", "words"),
+    [
+        ({"a": 20.0, "b": 20.0}, 60.0, ["on-time 60.00 ms (3.000 frames x 20 ms exposure)"]),
+        ({"a": 20.0, "b": None}, None, ["exposure unknown for channel(s) b", "3.000 frames"]),
+        ({"a": 20.0, "b": 25.0}, None, ["exposures differ (a 20 ms, b 25 ms)"]),
+    ],
+)
+def test_run_info_attaches_the_exposure(
+    tmp_path: Path, exposures: dict, on_time_ms: float | None, words: list[str]
+) -> None:
+    names = list(exposures)
+    psf = []
+    for name, exposure in exposures.items():
+        channel = ChannelInfo.empty_example(name)
+        channel.attrs["exposure_ms"] = exposure
+        psf.append(channel.save(tmp_path / f"{name}.npz"))
+    on_time = TemporalInfo.example(names, tau=3.0).save(tmp_path / "on_time.npz")
+    logger = logging.getLogger(f"test.info.{len(words)}")
+    with _logged(logger) as records:
+        ws.run_info(psf, tmp_path / "i.h5", experiment="e", on_time_path=on_time, logger=logger)
+    text = "\n".join(records)
+    for word in words:
+        assert word in text, text
+    info = read_info(tmp_path / "i.h5")
+    assert info.temporal.on_time_frames == 3.0
+    if on_time_ms is None:
+        assert np.isnan(info.attrs["on_time_ms"]) and np.isnan(info.on_time_ms)
+    else:
+        assert info.attrs["on_time_ms"] == on_time_ms
+    assert info.temporal.channels["a"].on_time_ms == 60.0  # a channel's own exposure
+
+
+def test_run_info_without_on_time_has_no_temporal_data(tmp_path: Path) -> None:
+    psf, _ = _write_on_time(tmp_path, ["a"])
+    ws.run_info(psf, tmp_path / "i.h5", experiment="e")
+    info = read_info(tmp_path / "i.h5")
+    assert info.temporal is None and np.isnan(info.on_time_ms)
+    assert "on_time_ms" not in info.attrs
+
+
+def test_on_time_resources(tmp_path: Path) -> None:
+    movie = _tiff(tmp_path / "m.tif", (100, 64, 64))
+    assert ws.on_time_mem_mb(64) < ws.on_time_mem_mb(1024)
+    assert ws.on_time_mem_mb(256) > ws.BASELINE_MEM_MB + 256
+    assert ws.on_time_runtime_min([movie, movie]) == ws.autocorr_runtime_min([movie], 2.0)
+    experiment = ws.inspect_experiment(tmp_path)
+    assert ws.on_time_channels(experiment) == [["m", [str(movie)], None, None]]
+
+
+@contextlib.contextmanager
+def _logged(logger: logging.Logger):
+    """The messages ``logger`` emits in the block, as 'LEVEL message' lines."""
+    records: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(f"{record.levelname} {record.getMessage()}")
+
+    handler = Collect()
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    try:
+        yield records
+    finally:
+        logger.removeHandler(handler)

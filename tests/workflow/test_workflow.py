@@ -1,9 +1,10 @@
 """End to end: the Snakemake workflow on tiny simulated experiments, good and bad together.
 
-One run holds two good experiments (two TIFFs; one dual-view TIFF with OME pixel size)
-and one bad experiment per kind of bad input. The good ones must complete with numbers
-close to the simulation truth, each bad one must fail with one clear line, and nothing
-partial may remain. Later phases check reruns, the report and the linter.
+One run holds two good experiments (two TIFFs; one dual-view TIFF with OME pixel size and
+exposure) and one bad experiment per kind of bad input. The good ones must complete with
+numbers close to the simulation truth (PSF widths, blinking on-time), each bad one must
+fail with one clear line, and nothing partial may remain. Later phases check reruns, the
+report, the linter and switching the on-time off.
 """
 
 from __future__ import annotations
@@ -18,8 +19,16 @@ from types import SimpleNamespace
 import h5py
 import numpy as np
 import pytest
+import yaml
 
-from smlmlp.infofile import ARRAY_NAMES, SUMMARY_COLUMNS, read_info, read_summary
+from smlmlp.infofile import (
+    ARRAY_NAMES,
+    SUMMARY_COLUMNS,
+    TEMPORAL_ARRAYS,
+    TEMPORAL_AVERAGE,
+    read_info,
+    read_summary,
+)
 
 pytestmark = pytest.mark.workflow
 
@@ -28,6 +37,12 @@ GOOD = {
     "good_a": {"green": (125.0, 125.0), "red": (150.0, 140.0)},
     "good_b": {"cam_left": (130.0, 130.0), "cam_right": (145.0, 135.0)},
 }
+#: Frames of the good movies: enough for an on-time within a few percent.
+N_FRAMES = 1500
+#: Exposure of the good experiments: experiment.yaml (good_a), OME-XML (good_b).
+EXPOSURE_MS = {"good_a": 25.0, "good_b": 30.0}
+#: Lags of the temporal autocorrelation (the config's default).
+TEMPORAL_LAGS = 200
 #: bad experiment -> words its error line must hold (file name and problem)
 BAD = {
     "bad_2d": ["image.tif", "2-D"],
@@ -38,25 +53,44 @@ BAD = {
     "bad_short": ["movie.tif", "20 frames"],
     "bad_truncated": ["movie.tif", "truncated"],
     "no_pixel": ["movie.tif", "no pixel size"],
+    # a PSF of NaN (no peak), then the on-time step finds no blinking
+    "bad_constant": ["movie.tif", "does not change"],
 }
 
 
+def _truth(root: Path, experiment: str, truths: dict[str, dict]) -> None:
+    """truth.yaml of a good experiment: its channels' correlation times and its exposure."""
+    content = {
+        "exposure_ms": EXPOSURE_MS[experiment],
+        "correlation_time_frames": {c: t["correlation_time_frames"] for c, t in truths.items()},
+    }
+    (root / experiment / "truth.yaml").write_text(yaml.safe_dump(content))
+
+
 def _make_experiments(wf: SimpleNamespace, root: Path) -> None:
-    green, _ = wf.simulate(sigx_nm=125.0, seed=1)
-    red, _ = wf.simulate(sigx_nm=150.0, sigy_nm=140.0, seed=2)
+    green, green_truth = wf.simulate(N_FRAMES, sigx_nm=125.0, seed=1)
+    red, red_truth = wf.simulate(N_FRAMES, sigx_nm=150.0, sigy_nm=140.0, seed=2)
     wf.write_tiff(root / "good_a" / "green.tif", green)
     wf.write_tiff(root / "good_a" / "red.tif", red)
     wf.write_yaml(
         root / "good_a" / "experiment.yaml",
         {"pixel_nm": 100, "exposure_ms": 25, "channels": {"red": {"pixel_nm": [100, 100]}}},
     )
-    left, _ = wf.simulate(sigx_nm=130.0, seed=3)
-    right, _ = wf.simulate(sigx_nm=145.0, sigy_nm=135.0, seed=4)
-    # OME-XML says 100 nm: it wins over experiment.yaml's (wrong) 90 nm
+    _truth(root, "good_a", {"green": green_truth, "red": red_truth})
+    left, left_truth = wf.simulate(N_FRAMES, sigx_nm=130.0, seed=3)
+    right, right_truth = wf.simulate(N_FRAMES, sigx_nm=145.0, sigy_nm=135.0, seed=4)
+    # OME-XML says 100 nm and 30 ms: they win over experiment.yaml's (wrong) 90 nm and 10 ms
     wf.write_tiff(
-        root / "good_b" / "cam.ome.tif", np.concatenate([left, right], axis=2), ome_pixel_nm=100.0
+        root / "good_b" / "cam.ome.tif",
+        np.concatenate([left, right], axis=2),
+        ome_pixel_nm=100.0,
+        ome_exposure_ms=EXPOSURE_MS["good_b"],
     )
-    wf.write_yaml(root / "good_b" / "experiment.yaml", {"pixel_nm": 90, "split": "horizontal"})
+    wf.write_yaml(
+        root / "good_b" / "experiment.yaml",
+        {"pixel_nm": 90, "exposure_ms": 10, "split": "horizontal"},
+    )
+    _truth(root, "good_b", {"cam_left": left_truth, "cam_right": right_truth})
 
     wf.write_tiff(root / "bad_2d" / "image.tif", wf.noise_movie(1, (48, 48))[0])
     (root / "bad_text").mkdir()
@@ -77,6 +111,8 @@ def _make_experiments(wf: SimpleNamespace, root: Path) -> None:
     truncated.write_bytes(data[: len(data) * 6 // 10])
     wf.write_yaml(root / "bad_truncated" / "experiment.yaml", {"pixel_nm": 100})
     wf.write_tiff(root / "no_pixel" / "movie.tif", wf.noise_movie(150, (48, 48)))
+    wf.write_tiff(root / "bad_constant" / "movie.tif", np.full((150, 48, 48), 100, np.uint16))
+    wf.write_yaml(root / "bad_constant" / "experiment.yaml", {"pixel_nm": 100})
 
 
 def _files(root: Path) -> list[str]:
@@ -138,6 +174,7 @@ def test_bad_inputs_fail_with_one_clear_line(first_run: SimpleNamespace) -> None
 def test_nothing_partial_remains(first_run: SimpleNamespace) -> None:
     for name in BAD:
         assert f"{name}/psf_info.h5" not in first_run.results
+        assert f"{name}/on_time.npz" not in first_run.results
         assert not any(path.startswith(f"{name}/figures") for path in first_run.results)
     leftovers = [
         p
@@ -151,7 +188,7 @@ def test_nothing_partial_remains(first_run: SimpleNamespace) -> None:
 def test_info_file_layout(first_run: SimpleNamespace) -> None:
     path = first_run.workdir / "results" / "good_a" / "psf_info.h5"
     with h5py.File(path, "r") as handle:
-        assert set(handle.keys()) == {"green", "red"}
+        assert set(handle.keys()) == {"green", "red", TEMPORAL_AVERAGE}
         assert handle.attrs["smlmlp_version"]
         datetime.fromisoformat(handle.attrs["created"])
         config = json.loads(handle.attrs["config"])
@@ -162,12 +199,57 @@ def test_info_file_layout(first_run: SimpleNamespace) -> None:
         for attribute in ("sigx_nm", "sigy_nm", "theta_deg", "psf_sigma_nm", "n_frames"):
             assert attribute in group.attrs
         assert tuple(group.attrs["pixel_nm"]) == (100.0, 100.0)
-        assert group.attrs["n_frames"] == 500
+        assert group.attrs["n_frames"] == N_FRAMES
         assert [Path(f).name for f in group.attrs["source_files"]] == ["red.tif"]
         size = (first_run.workdir / "experiments" / "good_a" / "red.tif").stat().st_size
         assert list(group.attrs["source_sizes_bytes"]) == [size]
         assert "channels.red.pixel_nm" in group.attrs["pixel_nm_origin"]
         assert group.attrs["exposure_ms"] == 25
+
+
+def test_info_file_temporal_layout(first_run: SimpleNamespace) -> None:
+    path = first_run.workdir / "results" / "good_a" / "psf_info.h5"
+    with h5py.File(path, "r") as handle:
+        for name in ("green", "red", TEMPORAL_AVERAGE):
+            group = handle[name if name == TEMPORAL_AVERAGE else f"{name}/temporal"]
+            assert set(group.keys()) == set(TEMPORAL_ARRAYS), name
+            lags = group["lags"][()]
+            np.testing.assert_array_equal(lags, np.arange(1, TEMPORAL_LAGS + 1))
+            np.testing.assert_allclose(group["time_ms"][()], lags * 25.0)
+            assert group["ac"].shape == group["fit"].shape == (TEMPORAL_LAGS,)
+            assert np.all(np.isfinite(group["fit"][()])) and group.attrs["valid"]
+            assert group.attrs["crop_fr"] == TEMPORAL_LAGS
+            assert group.attrs["exposure_ms"] == 25.0
+            assert group.attrs["on_time_ms"] == pytest.approx(group.attrs["on_time_frames"] * 25.0)
+        assert handle["red/temporal"].attrs["background_psf_sigma_origin"] == "psf step"
+        assert handle["red/temporal"].attrs["background_psf_sigma_nm"] == pytest.approx(
+            handle["red"].attrs["psf_sigma_nm"]
+        )
+        assert list(handle[TEMPORAL_AVERAGE].attrs["channels"]) == ["green", "red"]
+        average = handle[TEMPORAL_AVERAGE]
+        np.testing.assert_allclose(
+            average["ac"][()], (handle["green/temporal/ac"][()] + handle["red/temporal/ac"][()]) / 2
+        )
+        assert handle.attrs["on_time_ms"] == average.attrs["on_time_ms"]
+        assert handle.attrs["on_time_frames"] == average.attrs["on_time_frames"]
+
+
+@pytest.mark.parametrize("experiment", sorted(GOOD))
+def test_on_time_matches_the_simulation(first_run: SimpleNamespace, experiment: str) -> None:
+    """The experiment's on-time within 10 % of correlation_time_frames x exposure_ms."""
+    truth = yaml.safe_load(
+        (first_run.workdir / "experiments" / experiment / "truth.yaml").read_text()
+    )
+    info = read_info(first_run.workdir / "results" / experiment / "psf_info.h5")
+    assert info.temporal is not None
+    correlation = truth["correlation_time_frames"]
+    expected = float(np.mean(list(correlation.values()))) * truth["exposure_ms"]
+    assert info.temporal.exposure_ms == truth["exposure_ms"]
+    assert info.attrs["on_time_ms"] == pytest.approx(expected, rel=0.10)
+    for channel, curve in info.temporal.channels.items():
+        assert curve.on_time_ms == pytest.approx(
+            correlation[channel] * truth["exposure_ms"], rel=0.10
+        ), channel
 
 
 @pytest.mark.parametrize("experiment", sorted(GOOD))
@@ -184,17 +266,32 @@ def test_sigmas_match_the_simulation(first_run: SimpleNamespace, experiment: str
 
 def test_file_pixel_size_wins_over_experiment_yaml(first_run: SimpleNamespace) -> None:
     info = read_info(first_run.workdir / "results" / "good_b" / "psf_info.h5")
-    for channel in info.channels.values():
+    for name, channel in info.channels.items():
         assert channel.pixel_nm == pytest.approx((100.0, 100.0))
         assert channel.attrs["pixel_nm_origin"] == "movie file metadata"
         assert channel.attrs["split"] == "horizontal"
+        # so does the exposure, which turns the on-time into ms
+        assert channel.attrs["exposure_ms"] == EXPOSURE_MS["good_b"]
+        assert channel.attrs["exposure_ms_origin"] == "movie file metadata"
+        assert info.temporal.channels[name].exposure_ms == EXPOSURE_MS["good_b"]
 
 
 def test_progress_is_logged(first_run: SimpleNamespace) -> None:
     log = (first_run.workdir / "logs" / "autocorr" / "good_a" / "green.log").read_text()
-    assert re.search(r"500/500 frames \(100 %\), \d+ frames/s", log), log
+    assert re.search(rf"{N_FRAMES}/{N_FRAMES} frames \(100 %\), \d+ frames/s", log), log
+    # the on-time reads both movies twice
+    log = (first_run.workdir / "logs" / "on_time" / "good_a.log").read_text()
+    total = 2 * 2 * N_FRAMES
+    assert re.search(rf"{total}/{total} frames \(100 %\), \d+ frames/s", log), log
+    assert re.search(r"on-time \d+\.\d+ frames \(curve averaged over 2 channel", log), log
+    info_log = (first_run.workdir / "logs" / "info" / "good_a.log").read_text()
+    assert re.search(r"on-time \d+\.\d+ ms \(\d+\.\d+ frames x 25 ms exposure\)", info_log)
     failed = (first_run.workdir / "logs" / "autocorr" / "bad_text" / "movie.log").read_text()
     assert "not a TIFF" in failed.splitlines()[-1]
+    # a channel without PSF: the fallback sigma is said in the log, then the failure
+    failed = (first_run.workdir / "logs" / "on_time" / "bad_constant.log").read_text()
+    assert "on_time_psf_sigma_nm = 130 nm" in failed
+    assert "does not change" in failed.splitlines()[-1]
 
 
 # --------------------------------------------------------------- repeated runs
@@ -203,9 +300,13 @@ def test_summary_once_every_experiment_is_good(completed: SimpleNamespace) -> No
     rows = read_summary(completed.workdir / "results" / "summary.tsv")
     header = (completed.workdir / "results" / "summary.tsv").read_text().splitlines()[0]
     assert tuple(header.split("\t")) == SUMMARY_COLUMNS
+    assert SUMMARY_COLUMNS[-1] == "on_time_ms"  # appended after the PSF columns
     assert sorted((r["experiment"], r["channel"]) for r in rows) == sorted(
         (e, c) for e, channels in GOOD.items() for c in channels
     )
+    for row in rows:
+        info = read_info(completed.workdir / "results" / row["experiment"] / "psf_info.h5")
+        assert row["on_time_ms"] == pytest.approx(info.attrs["on_time_ms"], abs=0.006)
     assert (completed.workdir / "results" / "summary.png").stat().st_size > 1000
     # the heavy pass was not repeated
     for path, mtime in completed.before.items():
@@ -226,7 +327,20 @@ def test_crop_change_reruns_psf_not_autocorr(
     assert result.returncode == 0, _failure(output)
     counts = wf.job_counts(output)
     assert counts.get("psf") == 4 and counts.get("info") == 2, counts
-    assert "autocorr" not in counts, counts
+    assert "autocorr" not in counts and "on_time" not in counts, counts
+
+
+def test_temporal_lags_change_reruns_on_time_only(
+    wf: SimpleNamespace, completed: SimpleNamespace
+) -> None:
+    result = wf.run_snakemake(
+        completed.workdir, "-n", "--cores", "2", "--config", "temporal_lags=100"
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, _failure(output)
+    counts = wf.job_counts(output)
+    assert counts.get("on_time") == 2 and counts.get("info") == 2, counts
+    assert "autocorr" not in counts and "psf" not in counts, counts
 
 
 def test_report(wf: SimpleNamespace, completed: SimpleNamespace) -> None:
@@ -262,3 +376,27 @@ def test_invalid_config_is_one_clear_line(
     assert len(lines) == 1, _failure(output)
     for word in words:
         assert word in lines[0]
+
+
+def test_on_time_off_and_on_again(wf: SimpleNamespace, completed: SimpleNamespace) -> None:
+    """on_time: false writes info files without temporal data; back on, nothing heavy reruns."""
+    workdir = completed.workdir
+    path = workdir / "results" / "good_a" / "psf_info.h5"
+    target = str(path.relative_to(workdir))
+    result = wf.run_snakemake(workdir, "--cores", "2", target, "--config", "on_time=False")
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, _failure(output)
+    assert wf.job_counts(output) == {"info": 1}, wf.job_counts(output)
+    with h5py.File(path, "r") as handle:
+        assert set(handle.keys()) == {"green", "red"}
+        assert "temporal" not in handle["red"]
+        assert "on_time_ms" not in handle.attrs and "on_time_frames" not in handle.attrs
+        assert json.loads(handle.attrs["config"])["on_time"] is False
+    assert np.isnan(read_info(path).summary_rows()[0]["on_time_ms"])
+    # on again: the on-time results are still there, only the light steps run
+    result = wf.run_snakemake(workdir, "-n", "--cores", "2")
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, _failure(output)
+    counts = wf.job_counts(output)
+    assert counts.get("info") == 1 and counts.get("summary") == 1, counts
+    assert not {"autocorr", "psf", "on_time"} & set(counts), counts

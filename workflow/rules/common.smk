@@ -140,6 +140,31 @@ def channel_psf_files(wildcards):
     return [f"{RESULTS}/{experiment.name}/psf/{name}.npz" for name in experiment.channels]
 
 
+def experiment_movie_files(wildcards):
+    """Every movie file of an experiment, once (the halves of a split frame share theirs)."""
+    files = []
+    for channel in experiment_of(wildcards).channels.values():
+        files += [f for f in channel.files if f not in files]
+    return files
+
+
+def on_time_psf_files(wildcards):
+    """The channels' PSF files as inputs of on_time: needed first, never a reason to rerun."""
+    return [ancient(path) for path in channel_psf_files(wildcards)]
+
+
+def on_time_files(wildcards):
+    """The experiment's on-time result when it is measured (none for a bad experiment)."""
+    if not config["on_time"] or not experiment_of(wildcards).ok:
+        return []
+    return [f"{RESULTS}/{wildcards.experiment}/on_time.npz"]
+
+
+def on_time_runtime(wildcards):
+    """Minutes for the on-time's two passes over the experiment's movies."""
+    return ws.on_time_runtime_min(experiment_movie_files(wildcards))
+
+
 def experiment_config(wildcards):
     """The settings stored in an experiment's info file (JSON)."""
     return ws.analysis_config(config, experiment_of(wildcards))

@@ -1,10 +1,12 @@
-# One job per experiment: every channel into results/{experiment}/psf_info.h5.
-# An experiment folder that could not be read fails here, with its problem.
+# One job per experiment: every channel (and, with on_time, the experiment's on-time) into
+# results/{experiment}/psf_info.h5. An experiment folder that could not be read fails here,
+# with its problem.
 
 
 rule info:
     input:
         channels=channel_psf_files,
+        on_time=on_time_files,
     output:
         f"{RESULTS}/{{experiment}}/psf_info.h5",
     params:

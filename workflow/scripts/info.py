@@ -1,4 +1,4 @@
-"""Rule info: every channel of an experiment into its HDF5 info file."""
+"""Rule info: every channel of an experiment (and its on-time) into its HDF5 info file."""
 
 import _bootstrap  # noqa: F401
 
@@ -6,6 +6,7 @@ from smlmlp import workflow_support as ws
 
 sm = snakemake  # noqa: F821 (defined by Snakemake's script directive)
 experiment = sm.wildcards.experiment
+on_time = list(sm.input.get("on_time", []))
 
 with ws.rule_log(sm.log[0], step=f"info {experiment}") as log:
     ws.run_info(
@@ -14,5 +15,6 @@ with ws.rule_log(sm.log[0], step=f"info {experiment}") as log:
         experiment=experiment,
         config_json=sm.params.config,
         problem=sm.params.problem,
+        on_time_path=on_time[0] if on_time else None,
         logger=log,
     )
