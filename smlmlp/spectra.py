@@ -150,8 +150,9 @@ class SpectrumAccumulator:
         if self._reference is None:
             self._reference = xp.mean(shifted, axis=0, dtype=np.float64).astype(np.float32)
         xp.subtract(shifted, self._reference, out=shifted)
-        ones = xp.ones(n_chunk, dtype=np.float32)
-        self._sum_frames += (ones @ shifted.reshape(n_chunk, -1)).reshape(self.frame_shape)
+        # a plain reduction, not a BLAS product: BLAS threads left spinning after a call
+        # would compete with the FFT workers that follow
+        self._sum_frames += shifted.sum(axis=0)
         spectrum = self.backend.rfft2(shifted)
         del shifted
         # |F|^2 summed over the chunk in one pass over the interleaved (re, im) floats
