@@ -506,7 +506,8 @@ def _optional(reader: Any, *args: Any) -> Any:
 
 
 def _read_metadata(tif: tifffile.TiffFile) -> dict[str, Any]:
-    """Pixel size and exposure, from OME-XML first, then ImageJ/TIFF, then Micro-Manager."""
+    """Pixel size and exposure, from OME-XML first, then ImageJ/TIFF, then Micro-Manager
+    (and, for the exposure, ImageJ's frame interval last)."""
     xml = _optional(lambda: tif.ome_metadata if tif.is_ome else None)
     pixel_nm, exposure_ms = _optional(_ome_metadata, xml) or (None, None)
     if pixel_nm is None:
@@ -517,7 +518,18 @@ def _read_metadata(tif: tifffile.TiffFile) -> dict[str, Any]:
             pixel_nm = (mm_pixel, mm_pixel)
         if exposure_ms is None:
             exposure_ms = mm_exposure
+    if exposure_ms is None:
+        exposure_ms = _optional(_imagej_frame_interval_ms, tif)
     return {"pixel_nm": pixel_nm, "exposure_ms": exposure_ms}
+
+
+def _imagej_frame_interval_ms(tif: tifffile.TiffFile) -> float | None:
+    """ImageJ's frame interval (``finterval``, seconds) in ms: the exposure of a
+    camera streaming without gaps, as SMLM acquisitions do."""
+    metadata = tif.imagej_metadata if tif.is_imagej else None
+    if not metadata or "finterval" not in metadata:
+        return None
+    return _positive_float(float(metadata["finterval"]) * 1000.0)
 
 
 # --------------------------------------------------------------------------- #

@@ -697,3 +697,15 @@ def test_iter_chunks_errors():
         next(iter_chunks(data, 2, start="1"))
     with pytest.raises(TypeError, match="stack"):
         next(iter_chunks(object(), 2))
+
+
+def test_imagej_frame_interval_gives_the_exposure(tmp_path):
+    path = tmp_path / "ij.tif"
+    tifffile.imwrite(
+        path,
+        np.zeros((4, 8, 8), np.uint16),
+        imagej=True,
+        metadata={"axes": "TYX", "finterval": 0.03},
+    )
+    with open_movie(path) as movie:
+        assert movie.metadata["exposure_ms"] == pytest.approx(30.0)
