@@ -103,6 +103,7 @@ class SpectrumAccumulator:
         self._sum_frames = xp.zeros((height, width), dtype=np.float64)
         self._sum_power = xp.zeros((height, width // 2 + 1), dtype=np.float64)
         self._reference = None
+        self._buffer = None
         if reference is not None:
             self._reference = self._check_reference(reference)
 
@@ -146,7 +147,12 @@ class SpectrumAccumulator:
         if chunk.dtype.kind not in "uif":
             raise TypeError(f"{self.name}: frames must be real numbers, got dtype {chunk.dtype}")
         n_chunk = int(chunk.shape[0])
-        shifted = chunk.astype(np.float32)
+        # one float32 buffer reused chunk after chunk: fresh chunk-sized allocations
+        # cost page faults that slow the pass measurably
+        if self._buffer is None or self._buffer.shape[0] < n_chunk:
+            self._buffer = xp.empty((n_chunk, *self.frame_shape), dtype=np.float32)
+        shifted = self._buffer[:n_chunk]
+        xp.copyto(shifted, chunk, casting="unsafe")
         if self._reference is None:
             self._reference = xp.mean(shifted, axis=0, dtype=np.float64).astype(np.float32)
         xp.subtract(shifted, self._reference, out=shifted)
@@ -154,13 +160,16 @@ class SpectrumAccumulator:
         # would compete with the FFT workers that follow
         self._sum_frames += shifted.sum(axis=0)
         spectrum = self.backend.rfft2(shifted)
-        del shifted
         # |F|^2 summed over the chunk in one pass over the interleaved (re, im) floats
         parts = spectrum.view(np.float32)
         squares = xp.einsum("tij,tij->ij", parts, parts)
         self._sum_power += squares[:, 0::2]
         self._sum_power += squares[:, 1::2]
         self.n_frames += n_chunk
+
+    def release_buffer(self) -> None:
+        """Free the chunk buffer kept between :meth:`add` calls (the sums stay)."""
+        self._buffer = None
 
     # ------------------------------------------------------------------ merge
     def merge(self, other: SpectrumAccumulator) -> SpectrumAccumulator:
@@ -388,4 +397,5 @@ def accumulate_spectrum(
             del chunk
             if progress is not None:
                 progress(accumulator.n_frames, stop - int(start))
+    accumulator.release_buffer()
     return accumulator
