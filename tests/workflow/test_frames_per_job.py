@@ -17,7 +17,7 @@ import h5py
 import numpy as np
 import pytest
 
-from smlmlp import workflow_support as ws
+from smlmlp import pipeline as ws
 from smlmlp.spectra import SpectrumAccumulator
 
 pytestmark = pytest.mark.workflow

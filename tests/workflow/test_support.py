@@ -11,7 +11,7 @@ import pytest
 import tifffile
 import yaml
 
-from smlmlp import workflow_support as ws
+from smlmlp import pipeline as ws
 from smlmlp.infofile import ChannelInfo, TemporalInfo, read_info
 from smlmlp.simulation import simulate_movie
 

@@ -12,7 +12,7 @@ from snakemake.utils import validate
 if importlib.util.find_spec("smlmlp") is None:  # a checkout used without installing it
     sys.path.insert(0, workflow.basedir)
 
-from smlmlp import workflow_support as ws
+from smlmlp import pipeline as ws
 
 # One clear line for a bad config, then Snakemake's validation fills the defaults.
 try:

@@ -2,18 +2,20 @@
 
 import _bootstrap  # noqa: F401
 
-from smlmlp import workflow_support as ws
+from smlmlp.pipeline.autocorr import run_autocorr
+from smlmlp.pipeline.frames import WHOLE_MOVIE, parse_frame_range
+from smlmlp.pipeline.logs import rule_log
 
 sm = snakemake  # noqa: F821 (defined by Snakemake's script directive)
 # with frames_per_job, the job's frame range and the chunk length it was planned for
-frames = ws.parse_frame_range(sm.wildcards.get("frames", ws.WHOLE_MOVIE))
+frames = parse_frame_range(sm.wildcards.get("frames", WHOLE_MOVIE))
 chunk_frames = sm.params.get("chunk_frames", sm.config["chunk_frames"])
 step = f"autocorr {sm.params.label}"
 if frames is not None:
     step += f" frames {frames[0]}-{frames[1]}"
 
-with ws.rule_log(sm.log[0], step=step, subject=sm.input.movie) as log:
-    ws.run_autocorr(
+with rule_log(sm.log[0], step=step, subject=sm.input.movie) as log:
+    run_autocorr(
         sm.input.movie,
         sm.output.spectrum,
         sm.output.source,

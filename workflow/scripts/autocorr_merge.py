@@ -2,12 +2,13 @@
 
 import _bootstrap  # noqa: F401
 
-from smlmlp import workflow_support as ws
+from smlmlp.pipeline.autocorr import merge_autocorr
+from smlmlp.pipeline.logs import rule_log
 
 sm = snakemake  # noqa: F821 (defined by Snakemake's script directive)
 
-with ws.rule_log(sm.log[0], step=f"autocorr_merge {sm.params.label}") as log:
-    ws.merge_autocorr(
+with rule_log(sm.log[0], step=f"autocorr_merge {sm.params.label}") as log:
+    merge_autocorr(
         list(sm.input.spectra),
         list(sm.input.sources),
         sm.output.spectrum,

@@ -2,9 +2,10 @@
 
 import _bootstrap  # noqa: F401
 
-from smlmlp import workflow_support as ws
+from smlmlp.pipeline.demo import write_demo
+from smlmlp.pipeline.logs import rule_log
 
 sm = snakemake  # noqa: F821 (defined by Snakemake's script directive)
 
-with ws.rule_log(sm.log[0], step="demo") as log:
-    ws.write_demo(sm.config["experiments_dir"], logger=log)
+with rule_log(sm.log[0], step="demo") as log:
+    write_demo(sm.config["experiments_dir"], logger=log)

@@ -2,10 +2,11 @@
 
 import _bootstrap  # noqa: F401
 
-from smlmlp import workflow_support as ws
+from smlmlp.pipeline.logs import rule_log
+from smlmlp.pipeline.summary import run_figures
 
 sm = snakemake  # noqa: F821 (defined by Snakemake's script directive)
 experiment = sm.wildcards.experiment
 
-with ws.rule_log(sm.log[0], step=f"figures {experiment}", subject=sm.input[0]) as log:
-    ws.run_figures(sm.input[0], sm.output[0], experiment=experiment, logger=log)
+with rule_log(sm.log[0], step=f"figures {experiment}", subject=sm.input[0]) as log:
+    run_figures(sm.input[0], sm.output[0], experiment=experiment, logger=log)

@@ -2,14 +2,15 @@
 
 import _bootstrap  # noqa: F401
 
-from smlmlp import workflow_support as ws
+from smlmlp.pipeline.info import run_info
+from smlmlp.pipeline.logs import rule_log
 
 sm = snakemake  # noqa: F821 (defined by Snakemake's script directive)
 experiment = sm.wildcards.experiment
 on_time = list(sm.input.get("on_time", []))
 
-with ws.rule_log(sm.log[0], step=f"info {experiment}") as log:
-    ws.run_info(
+with rule_log(sm.log[0], step=f"info {experiment}") as log:
+    run_info(
         list(sm.input.channels),
         sm.output[0],
         experiment=experiment,

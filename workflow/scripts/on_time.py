@@ -2,14 +2,15 @@
 
 import _bootstrap  # noqa: F401
 
-from smlmlp import workflow_support as ws
+from smlmlp.pipeline.logs import rule_log
+from smlmlp.pipeline.on_time import run_on_time
 
 sm = snakemake  # noqa: F821 (defined by Snakemake's script directive)
 
-with ws.rule_log(
+with rule_log(
     sm.log[0], step=f"on_time {sm.params.label}", subject=list(sm.input.movies)
 ) as log:
-    ws.run_on_time(
+    run_on_time(
         sm.params.channels,
         list(sm.input.psf),
         sm.output[0],

@@ -2,13 +2,14 @@
 
 import _bootstrap  # noqa: F401
 
-from smlmlp import workflow_support as ws
+from smlmlp.pipeline.logs import rule_log
+from smlmlp.pipeline.psf import run_psf
 
 sm = snakemake  # noqa: F821 (defined by Snakemake's script directive)
 label = f"{sm.wildcards.experiment}/{sm.wildcards.channel}"
 
-with ws.rule_log(sm.log[0], step=f"psf {label}", subject=sm.input.spectrum) as log:
-    ws.run_psf(
+with rule_log(sm.log[0], step=f"psf {label}", subject=sm.input.spectrum) as log:
+    run_psf(
         sm.input.spectrum,
         sm.input.source,
         sm.output[0],

@@ -2,9 +2,10 @@
 
 import _bootstrap  # noqa: F401
 
-from smlmlp import workflow_support as ws
+from smlmlp.pipeline.logs import rule_log
+from smlmlp.pipeline.summary import run_summary
 
 sm = snakemake  # noqa: F821 (defined by Snakemake's script directive)
 
-with ws.rule_log(sm.log[0], step="summary") as log:
-    ws.run_summary(list(sm.input), sm.output.table, sm.output.figure, logger=log)
+with rule_log(sm.log[0], step="summary") as log:
+    run_summary(list(sm.input), sm.output.table, sm.output.figure, logger=log)

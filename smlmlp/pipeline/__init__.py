@@ -1,0 +1,151 @@
+"""What the Snakemake workflow needs beyond the science: experiments, settings, logs.
+
+The workflow (``Snakefile``, ``workflow/``) stays a thin layer: it asks this package
+which experiments and channels exist, what each step needs, and calls one
+function per step. Everything here works on plain values and paths, so it is
+tested without Snakemake.
+
+Modules
+-------
+:mod:`~smlmlp.pipeline.settings`
+    ``experiment.yaml`` and config checks, CUDA choice, pixel size / exposure precedence.
+:mod:`~smlmlp.pipeline.discovery`
+    Experiments, channels and the files of multi-file series.
+:mod:`~smlmlp.pipeline.frames`
+    Frame ranges of ``frames_per_job`` and the reference image they share.
+:mod:`~smlmlp.pipeline.demo`
+    The bundled demo: its experiments, simulation and truth.
+:mod:`~smlmlp.pipeline.resources`
+    Memory and runtime requests, chunk lengths.
+:mod:`~smlmlp.pipeline.logs`
+    Rule logs, one-line errors, progress.
+:mod:`~smlmlp.pipeline.autocorr`, :mod:`~smlmlp.pipeline.psf`,
+:mod:`~smlmlp.pipeline.on_time`, :mod:`~smlmlp.pipeline.info`,
+:mod:`~smlmlp.pipeline.summary`
+    What each rule runs.
+
+The public names of these modules are re-exported here
+(``from smlmlp import pipeline as ws``; ``ws.discover_experiments``).
+"""
+
+from ._common import PathLike
+from .autocorr import merge_autocorr, run_autocorr
+from .demo import (
+    DEMO_EXPERIMENTS,
+    DEMO_EXPOSURE_MS,
+    DEMO_FRAMES,
+    DEMO_PIXEL_NM,
+    DEMO_SHAPE,
+    DEMO_SIMULATION,
+    demo_experiments,
+    demo_files,
+    demo_outputs,
+    write_demo,
+)
+from .discovery import (
+    TIFF_SUFFIXES,
+    Channel,
+    Experiment,
+    discover_experiments,
+    group_series,
+    inspect_experiment,
+    is_tiff_name,
+)
+from .frames import (
+    REFERENCE_FRAMES,
+    WHOLE_MOVIE,
+    frame_range_label,
+    movie_frame_count,
+    movie_reference,
+    parse_frame_range,
+    plan_frame_ranges,
+)
+from .info import run_info
+from .logs import EXPECTED_ERRORS, FrameProgress, rule_log
+from .on_time import DEFAULT_ON_TIME_PSF_SIGMA_NM, on_time_channels, run_on_time
+from .psf import run_psf
+from .resources import (
+    BASELINE_MEM_MB,
+    FALLBACK_FRAME_SHAPE,
+    autocorr_mem_mb,
+    autocorr_runtime_min,
+    merge_mem_mb,
+    movie_frame_shape,
+    on_time_mem_mb,
+    on_time_runtime_min,
+    plan_chunk_frames,
+)
+from .settings import (
+    ANALYSIS_KEYS,
+    HALF_NAMES,
+    SETTINGS_FILE,
+    SettingsError,
+    analysis_config,
+    check_config,
+    check_settings,
+    pixel_pair,
+    read_settings,
+    resolve_cuda,
+    resolve_setting,
+)
+from .summary import run_figures, run_summary
+
+__all__ = [
+    "ANALYSIS_KEYS",
+    "BASELINE_MEM_MB",
+    "DEFAULT_ON_TIME_PSF_SIGMA_NM",
+    "DEMO_EXPERIMENTS",
+    "DEMO_EXPOSURE_MS",
+    "DEMO_FRAMES",
+    "DEMO_PIXEL_NM",
+    "DEMO_SHAPE",
+    "DEMO_SIMULATION",
+    "EXPECTED_ERRORS",
+    "FALLBACK_FRAME_SHAPE",
+    "HALF_NAMES",
+    "REFERENCE_FRAMES",
+    "SETTINGS_FILE",
+    "TIFF_SUFFIXES",
+    "WHOLE_MOVIE",
+    "Channel",
+    "Experiment",
+    "FrameProgress",
+    "PathLike",
+    "SettingsError",
+    "analysis_config",
+    "autocorr_mem_mb",
+    "autocorr_runtime_min",
+    "check_config",
+    "check_settings",
+    "demo_experiments",
+    "demo_files",
+    "demo_outputs",
+    "discover_experiments",
+    "frame_range_label",
+    "group_series",
+    "inspect_experiment",
+    "is_tiff_name",
+    "merge_autocorr",
+    "merge_mem_mb",
+    "movie_frame_count",
+    "movie_frame_shape",
+    "movie_reference",
+    "on_time_channels",
+    "on_time_mem_mb",
+    "on_time_runtime_min",
+    "parse_frame_range",
+    "pixel_pair",
+    "plan_chunk_frames",
+    "plan_frame_ranges",
+    "read_settings",
+    "resolve_cuda",
+    "resolve_setting",
+    "rule_log",
+    "run_autocorr",
+    "run_figures",
+    "run_info",
+    "run_on_time",
+    "run_psf",
+    "run_summary",
+    "write_demo",
+]

@@ -1,0 +1,212 @@
+"""Rules autocorr and autocorr_merge: a movie (or frame range) streamed into summed spectra."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ..infofile import atomic_path
+from ._common import PathLike, _display_path, _plain
+from .frames import REFERENCE_FRAMES, movie_reference
+from .logs import FrameProgress
+from .resources import plan_chunk_frames
+
+
+def run_autocorr(
+    files: Sequence[PathLike],
+    spectrum_path: PathLike,
+    source_path: PathLike,
+    *,
+    label: str,
+    split: str | None = None,
+    half: int | None = None,
+    min_frames: int = 2,
+    chunk_frames: int | None = None,
+    memory_budget_mb: float = 256,
+    cuda: bool = False,
+    threads: int = 1,
+    frames: tuple[int, int] | None = None,
+    logger: logging.Logger | None = None,
+) -> dict[str, Any]:
+    """Stream one channel's movie, or frames ``frames = (start, stop)`` of it, into sums.
+
+    Writes the :class:`smlmlp.spectra.SpectrumAccumulator` to ``spectrum_path``
+    and what was read (files, sizes, frames, file metadata) as JSON to
+    ``source_path``; both whole or not at all. Every job subtracts the same
+    :func:`movie_reference` from the frames and starts its chunks at ``start``,
+    so the sums of frame ranges cut at multiples of ``chunk_frames`` merge
+    (:func:`merge_autocorr`) into exactly those of one job over the movie.
+
+    Returns
+    -------
+    dict
+        The content of ``source_path``.
+    """
+    from ..loading import open_movie, split_movie
+    from ..spectra import accumulate_spectrum
+
+    logger = logger or logging.getLogger("smlmlp.workflow")
+    movie_file = str(files[0])
+    started = time.monotonic()
+    with open_movie(movie_file) as movie:
+        stack: Any = movie
+        if split:
+            stack = split_movie(movie, split, name=movie_file)[int(half or 0)]
+        n_frames, height, width = (int(v) for v in stack.shape)
+        if n_frames < min_frames:
+            raise ValueError(
+                f"{movie_file}: {n_frames} frames, at least {min_frames} are needed for a PSF "
+                "(config min_frames)"
+            )
+        start, stop = (0, n_frames) if frames is None else (int(frames[0]), int(frames[1]))
+        if not 0 <= start < stop <= n_frames:
+            raise ValueError(
+                f"{movie_file}: frames {start}-{stop} asked for, the movie has {n_frames} "
+                "(did it change since the jobs were planned? run again)"
+            )
+        chunk = plan_chunk_frames(
+            (height, width),
+            chunk_frames=chunk_frames,
+            memory_budget_mb=memory_budget_mb,
+            cuda=cuda,
+        )
+        logger.info(
+            "%s: %s, %s%d frames of %dx%d px (%s), chunks of %d frames, %s",
+            label,
+            ", ".join(os.path.basename(p) for p in movie.paths),
+            "" if frames is None else f"frames {start}-{stop} of ",
+            n_frames,
+            height,
+            width,
+            movie.dtype,
+            chunk,
+            "GPU" if cuda else f"CPU, {threads} thread(s)",
+        )
+        accumulator = accumulate_spectrum(
+            stack,
+            start=start,
+            stop=stop,
+            chunk_frames=chunk,
+            cuda=cuda,
+            reference=movie_reference(stack, block=min(chunk, REFERENCE_FRAMES)),
+            workers=max(1, int(threads)),
+            progress=FrameProgress(label, logger),
+            name=label,
+        )
+        paths = list(movie.paths)
+        metadata = dict(movie.metadata)
+    accumulator.save(spectrum_path)
+    source = {
+        "label": label,
+        "files": [_display_path(p) for p in paths],
+        "sizes_bytes": [os.path.getsize(p) for p in paths],
+        "n_frames": accumulator.n_frames,
+        "frame_range": [start, stop],
+        "movie_frames": n_frames,
+        "frame_shape": [height, width],
+        "split": split,
+        "half": half,
+        "metadata": _plain(
+            {k: metadata.get(k) for k in ("pixel_nm", "exposure_ms", "axes", "kind")}
+        ),
+        "chunk_frames": chunk,
+        "cuda": bool(cuda),
+        "seconds": round(time.monotonic() - started, 3),
+    }
+    with atomic_path(source_path) as part:
+        part.write_text(json.dumps(source, indent=1), encoding="utf-8")
+    return source
+
+
+#: Fields of the source records of a movie's frame ranges that must agree to be merged.
+_SAME_IN_EVERY_RANGE = (
+    "label",
+    "files",
+    "sizes_bytes",
+    "movie_frames",
+    "frame_shape",
+    "split",
+    "half",
+    "metadata",
+    "chunk_frames",
+    "cuda",
+)
+
+
+def merge_autocorr(
+    spectrum_paths: Sequence[PathLike],
+    source_paths: Sequence[PathLike],
+    spectrum_path: PathLike,
+    source_path: PathLike,
+    *,
+    label: str,
+    logger: logging.Logger | None = None,
+) -> dict[str, Any]:
+    """Merge the sums of a movie's frame ranges into those of the whole movie.
+
+    The ranges must cover the movie once, read from the same files in the same
+    way; the result is what :func:`run_autocorr` writes for the whole movie (to
+    rounding, and exactly when the ranges are cut at multiples of the chunk
+    length), with the source record of one job (``seconds`` summed, the ranges in
+    ``frame_ranges``).
+
+    Returns
+    -------
+    dict
+        The content of ``source_path``.
+    """
+    from ..spectra import SpectrumAccumulator
+
+    logger = logger or logging.getLogger("smlmlp.workflow")
+    if not spectrum_paths or len(spectrum_paths) != len(source_paths):
+        raise ValueError(f"{label}: expected one source record per partial sum")
+    records = [json.loads(Path(p).read_text(encoding="utf-8")) for p in source_paths]
+    order = sorted(range(len(records)), key=lambda i: records[i]["frame_range"][0])
+    first = records[order[0]]
+    for index in order:
+        record, where = records[index], source_paths[index]
+        for key in _SAME_IN_EVERY_RANGE:
+            if record.get(key) != first.get(key):
+                raise ValueError(
+                    f"{label}: {where}: {key} {record.get(key)!r} differs from "
+                    f"{first.get(key)!r} in {source_paths[order[0]]}; the movie changed "
+                    "while its frame ranges were processed (run again)"
+                )
+    expected = 0
+    for index in order:
+        start, stop = records[index]["frame_range"]
+        if start != expected:
+            raise ValueError(
+                f"{label}: frame ranges do not tile the movie: {source_paths[index]} starts "
+                f"at frame {start}, expected {expected}"
+            )
+        expected = stop
+    if expected != first["movie_frames"]:
+        raise ValueError(
+            f"{label}: frame ranges end at frame {expected}, the movie has {first['movie_frames']}"
+        )
+    merged = SpectrumAccumulator.load(spectrum_paths[order[0]])
+    for index in order[1:]:
+        merged.merge(SpectrumAccumulator.load(spectrum_paths[index]))
+    if merged.n_frames != first["movie_frames"]:
+        raise ValueError(
+            f"{label}: the partial sums hold {merged.n_frames} frames, the movie has "
+            f"{first['movie_frames']}"
+        )
+    merged.save(spectrum_path)
+    source = dict(first)
+    source.update(
+        n_frames=merged.n_frames,
+        frame_range=[0, merged.n_frames],
+        frame_ranges=[records[i]["frame_range"] for i in order],
+        seconds=round(sum(float(r.get("seconds", 0.0)) for r in records), 3),
+    )
+    with atomic_path(source_path) as part:
+        part.write_text(json.dumps(source, indent=1), encoding="utf-8")
+    logger.info("%s: merged %d frame range(s) into %d frames", label, len(records), merged.n_frames)
+    return source

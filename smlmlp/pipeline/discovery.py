@@ -1,0 +1,357 @@
+"""Discovery: the experiments, their channels and the files of each channel's movie.
+
+Every subfolder of ``experiments_dir`` is one experiment. By default every TIFF
+in it (``*.tif``, ``*.tiff``) is one channel named after its file stem (a
+trailing ``.ome`` is dropped); the further files of a multi-file OME /
+Micro-Manager series (``name_1.ome.tif``, ... or files listed in the first
+file's OME-XML) belong to the movie of their first file. An optional
+``experiment.yaml`` in the folder sets:
+
+.. code-block:: yaml
+
+    pixel_nm: 108             # whole experiment: scalar or [y, x]
+    exposure_ms: 30
+    split: horizontal         # every TIFF holds two camera halves: left | right
+                              # (vertical: top / bottom); channels NAME_left, NAME_right
+    channels:                 # optional, per channel (names as found, or new names)
+      red:
+        file: dualview.tif    # give a channel a name: this file ...
+        half: right           # ... and this half (left/right, top/bottom, or 0/1)
+        pixel_nm: [108, 110]
+        exposure_ms: 30
+
+The values are checked by :mod:`smlmlp.pipeline.settings`, which also gives
+their precedence.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ._common import PathLike
+from .settings import (
+    HALF_NAMES,
+    SETTINGS_FILE,
+    SettingsError,
+    _check_channel_name,
+    _half_index,
+    check_settings,
+    read_settings,
+)
+
+#: Suffixes of movie files (case-insensitive).
+TIFF_SUFFIXES = (".tif", ".tiff")
+
+_SERIES_CONTINUATION = re.compile(r"^(?P<base>.+)_(?P<index>\d+)(?P<ome>\.ome)?\.tiff?$", re.I)
+
+
+@dataclass(frozen=True)
+class Channel:
+    """Where one channel's frames are and what ``experiment.yaml`` says about it.
+
+    Attributes
+    ----------
+    name : str
+        Channel name.
+    files : tuple of str
+        The movie file to open first, then the further files of its series.
+    split : str or None
+        ``"horizontal"`` or ``"vertical"`` when the frames hold two camera halves.
+    half : int or None
+        Which half (0: left/top, 1: right/bottom).
+    pixel_nm : list of [origin, value]
+        Pixel sizes from ``experiment.yaml`` and the config, in precedence order.
+    exposure_ms : list of [origin, value]
+        Same for the exposure time.
+    n_frames : int or None
+        Number of frames when known before the movie exists (the demo); None:
+        read from the movie when needed.
+    frame_shape : tuple of int or None
+        ``(height, width)`` of the analysed frames, likewise.
+    """
+
+    name: str
+    files: tuple[str, ...]
+    split: str | None = None
+    half: int | None = None
+    pixel_nm: tuple[tuple[str, Any], ...] = ()
+    exposure_ms: tuple[tuple[str, Any], ...] = ()
+    n_frames: int | None = field(default=None, compare=False)
+    frame_shape: tuple[int, int] | None = field(default=None, compare=False)
+
+    @property
+    def movie(self) -> str:
+        """The file to open (the series' first file)."""
+        return self.files[0]
+
+
+@dataclass
+class Experiment:
+    """One experiment folder: its channels, or the problem that prevents reading it."""
+
+    name: str
+    folder: str
+    channels: dict[str, Channel] = field(default_factory=dict)
+    settings_file: str | None = None
+    settings: dict[str, Any] = field(default_factory=dict)
+    problem: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """Whether the folder and its settings are usable."""
+        return self.problem is None
+
+
+def _channel_stem(filename: str) -> str:
+    stem = filename
+    for suffix in TIFF_SUFFIXES:
+        if stem.lower().endswith(suffix):
+            stem = stem[: -len(suffix)]
+            break
+    if stem.lower().endswith(".ome"):
+        stem = stem[:-4]
+    return stem
+
+
+def is_tiff_name(filename: str) -> bool:
+    """Whether a file name has a TIFF suffix (and is not hidden)."""
+    return not filename.startswith(".") and filename.lower().endswith(TIFF_SUFFIXES)
+
+
+def _ome_referenced_files(path: Path) -> set[str]:
+    """File names an OME-TIFF's XML lists besides itself (empty when unreadable)."""
+    try:
+        import tifffile
+
+        with tifffile.TiffFile(path) as tif:
+            xml = tif.pages[0].description if tif.pages else ""
+    except Exception:  # the job that reads the movie reports unreadable files
+        return set()
+    if "<OME" not in xml:
+        return set()
+    names = set(re.findall(r'FileName\s*=\s*"([^"]+)"', xml))
+    names.update(re.findall(r'MetadataFile\s*=\s*"([^"]+)"', xml))
+    return {os.path.basename(name) for name in names} - {path.name}
+
+
+def group_series(folder: PathLike, filenames: Sequence[str]) -> dict[str, list[str]]:
+    """Group TIFF file names into movies: first file -> all files of its series.
+
+    A file ``X_N.ome.tif`` (N digits) continues ``X.ome.tif`` when that exists
+    (Micro-Manager's naming), and OME-TIFF files listed in another file's OME-XML
+    belong to that file's series (the alphabetically first file opens it).
+
+    Examples
+    --------
+    >>> group_series(".", ["a.tif", "cam_MMStack_Pos0.ome.tif", "cam_MMStack_Pos0_1.ome.tif"])
+    {'a.tif': ['a.tif'], 'cam_MMStack_Pos0.ome.tif': ['cam_MMStack_Pos0.ome.tif', \
+'cam_MMStack_Pos0_1.ome.tif']}
+    """
+    names = sorted(filenames)
+    present = set(names)
+    parent = {name: name for name in names}
+
+    def root(name: str) -> str:
+        while parent[name] != name:
+            name = parent[name]
+        return name
+
+    def join(a: str, b: str) -> None:
+        first, second = sorted((root(a), root(b)))
+        parent[second] = first
+
+    for name in names:
+        match = _SERIES_CONTINUATION.match(name)
+        if match and match["ome"]:
+            for suffix in (".ome.tif", ".ome.tiff"):
+                if match["base"] + suffix in present:
+                    join(match["base"] + suffix, name)
+        if ".ome." in name.lower():
+            for other in _ome_referenced_files(Path(folder) / name):
+                if other in present:
+                    join(name, other)
+    groups: dict[str, list[str]] = {}
+    for name in names:
+        groups.setdefault(root(name), []).append(name)
+    return groups
+
+
+def _candidates(*pairs: tuple[str, Any]) -> tuple[tuple[str, Any], ...]:
+    return tuple((origin, value) for origin, value in pairs if value is not None)
+
+
+def inspect_experiment(
+    folder: PathLike,
+    filenames: Sequence[str] | None = None,
+    settings: Mapping[str, Any] | None = None,
+    *,
+    config: Mapping[str, Any] | None = None,
+    name: str | None = None,
+) -> Experiment:
+    """Channels of one experiment folder; problems are reported, never raised.
+
+    Parameters
+    ----------
+    folder : str or path-like
+        The experiment folder.
+    filenames : sequence of str, optional
+        TIFF file names in it (default: listed from disk).
+    settings : mapping, optional
+        Content of its ``experiment.yaml`` (default: read from disk when present).
+    config : mapping, optional
+        Workflow config (``pixel_nm``, ``exposure_ms`` defaults).
+    name : str, optional
+        Experiment name (default: the folder name).
+
+    Returns
+    -------
+    Experiment
+        With ``problem`` set (and no channels) when the folder cannot be used.
+    """
+    folder = Path(folder)
+    config = config or {}
+    experiment = Experiment(name=name or folder.name, folder=str(folder))
+    settings_path = folder / SETTINGS_FILE
+    try:
+        if settings is None:
+            if settings_path.is_file():
+                settings = read_settings(settings_path)
+                experiment.settings_file = str(settings_path)
+            else:
+                settings = {}
+        else:
+            check_settings(settings, str(settings_path))
+            experiment.settings_file = str(settings_path)
+        experiment.settings = dict(settings)
+        if filenames is None:
+            filenames = [
+                entry.name
+                for entry in sorted(folder.iterdir())
+                if entry.is_file() and is_tiff_name(entry.name)
+            ]
+        if not filenames:
+            raise SettingsError(f"{folder}: no TIFF file (*.tif, *.tiff) in this experiment folder")
+        experiment.channels = _channels(folder, filenames, settings, settings_path, config)
+    except (SettingsError, OSError) as error:
+        experiment.problem = str(error)
+        experiment.channels = {}
+    return experiment
+
+
+def _channels(
+    folder: Path,
+    filenames: Sequence[str],
+    settings: Mapping[str, Any],
+    settings_path: Path,
+    config: Mapping[str, Any],
+) -> dict[str, Channel]:
+    where = str(settings_path)
+    series = group_series(folder, filenames)
+    split = settings.get("split")
+    entries = {str(k): dict(v or {}) for k, v in (settings.get("channels") or {}).items()}
+
+    # (file, half) -> name, in file order; explicit files first claim their halves
+    sources: dict[tuple[str, int | None], str] = {}
+    split_of: dict[tuple[str, int | None], str | None] = {}
+    explicit: set[tuple[str, int | None]] = set()
+    for head in series:
+        if split:
+            for half, half_name in enumerate(HALF_NAMES[split]):
+                sources[(head, half)] = f"{_channel_stem(head)}_{half_name}"
+                split_of[(head, half)] = split
+        else:
+            sources[(head, None)] = _channel_stem(head)
+            split_of[(head, None)] = None
+    for channel_name, entry in entries.items():
+        if entry.get("file") is None:
+            continue
+        file = os.path.basename(str(entry["file"]))
+        if file not in series:
+            member = next((h for h, files in series.items() if file in files), None)
+            if member is not None:
+                raise SettingsError(
+                    f"{where}: channels.{channel_name}.file: {file} is a later file of the "
+                    f"series that starts with {member}; name the first file"
+                )
+            raise SettingsError(
+                f"{where}: channels.{channel_name}.file: no TIFF named {file} in {folder}"
+            )
+        channel_split = entry.get("split") or split
+        half = None if channel_split is None else _half_index(entry["half"], channel_split, where)
+        if channel_split != split:  # a per-channel split replaces the file's default channels
+            for key in [k for k in sources if k[0] == file and k not in explicit]:
+                del sources[key]
+                split_of.pop(key)
+        if (file, half) in explicit:
+            raise SettingsError(
+                f"{where}: channels.{channel_name} and channels.{sources[(file, half)]} name "
+                f"the same movie ({file}{'' if half is None else f', half {half}'})"
+            )
+        sources[(file, half)] = channel_name
+        split_of[(file, half)] = channel_split
+        explicit.add((file, half))
+
+    names = list(sources.values())
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise SettingsError(
+            f"{where}: channel name(s) {', '.join(duplicates)} used for more than one movie"
+        )
+    for channel_name in entries:
+        if channel_name not in names:
+            raise SettingsError(
+                f"{where}: channels.{channel_name} matches no TIFF in {folder} (give its file:)"
+            )
+    channels = {}
+    for (file, half), channel_name in sources.items():
+        _check_channel_name(channel_name, f"{folder / file}")
+        entry = entries.get(channel_name, {})
+        channels[channel_name] = Channel(
+            name=channel_name,
+            files=tuple(str(folder / f) for f in series[file]),
+            split=split_of[(file, half)],
+            half=half,
+            pixel_nm=_candidates(
+                (f"{where} (channels.{channel_name}.pixel_nm)", entry.get("pixel_nm")),
+                (f"{where} (pixel_nm)", settings.get("pixel_nm")),
+                ("config (pixel_nm)", config.get("pixel_nm")),
+            ),
+            exposure_ms=_candidates(
+                (f"{where} (channels.{channel_name}.exposure_ms)", entry.get("exposure_ms")),
+                (f"{where} (exposure_ms)", settings.get("exposure_ms")),
+                ("config (exposure_ms)", config.get("exposure_ms")),
+            ),
+        )
+    return dict(sorted(channels.items()))
+
+
+def discover_experiments(
+    experiments_dir: PathLike, config: Mapping[str, Any] | None = None
+) -> dict[str, Experiment]:
+    """Every experiment under ``experiments_dir``, in name order.
+
+    A folder that cannot be used becomes an :class:`Experiment` with ``problem``
+    set, so one bad experiment never stops the others.
+
+    Raises
+    ------
+    SettingsError
+        When ``experiments_dir`` does not exist or holds no experiment folder.
+    """
+    root = Path(experiments_dir)
+    if not root.is_dir():
+        raise SettingsError(
+            f"experiments_dir {root}: no such folder (one subfolder per experiment is expected)"
+        )
+    folders = [p for p in sorted(root.iterdir()) if p.is_dir() and not p.name.startswith(".")]
+    if not folders:
+        raise SettingsError(
+            f"experiments_dir {root}: no experiment subfolder (one subfolder per experiment, "
+            "holding its TIFF movies)"
+        )
+    return {folder.name: inspect_experiment(folder, config=config) for folder in folders}

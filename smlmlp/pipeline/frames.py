@@ -1,0 +1,110 @@
+"""Frame ranges: a movie cut into the jobs of ``frames_per_job``, and their shared reference."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ._common import PathLike
+
+#: Frames averaged into the reference image that every frame range of a movie subtracts.
+REFERENCE_FRAMES = 64
+
+#: Name of the one frame range of a movie whose length is unknown when the jobs are planned.
+WHOLE_MOVIE = "all"
+
+
+def movie_frame_count(files: Sequence[PathLike]) -> int | None:
+    """Number of frames of a movie (its series' first file first), or None when unreadable.
+
+    Reads the TIFF headers only (what the autocorrelation job opens), so it is cheap
+    when the jobs are planned.
+    """
+    from ..loading import open_movie
+
+    try:
+        with open_movie(str(files[0])) as movie:
+            return int(movie.shape[0])
+    except Exception:  # unreadable files are reported by the job itself
+        return None
+
+
+def plan_frame_ranges(
+    n_frames: int, frames_per_job: int, chunk_frames: int
+) -> list[tuple[int, int]]:
+    """Frame ranges ``[start, stop)`` of the jobs that share one movie.
+
+    Every range but the last holds a whole number of chunks (``frames_per_job``
+    rounded down to a multiple of ``chunk_frames``, at least one chunk), so the
+    jobs read and transform exactly the chunks one job over the whole movie
+    would: their merged sums equal that job's to float64 rounding.
+    ``frames_per_job`` 0 means one range.
+
+    Examples
+    --------
+    >>> plan_frame_ranges(1000, 400, 64)
+    [(0, 384), (384, 768), (768, 1000)]
+    >>> plan_frame_ranges(1000, 0, 64)
+    [(0, 1000)]
+    >>> plan_frame_ranges(100, 10, 64)
+    [(0, 64), (64, 100)]
+    """
+    n_frames, chunk = int(n_frames), max(1, int(chunk_frames))
+    if n_frames < 1:
+        return []
+    if frames_per_job <= 0:
+        return [(0, n_frames)]
+    per_job = max(chunk, int(frames_per_job) // chunk * chunk)
+    return [(start, min(start + per_job, n_frames)) for start in range(0, n_frames, per_job)]
+
+
+def frame_range_label(frames: tuple[int, int] | None) -> str:
+    """Name of a frame range in file names: ``"0-384"``, or ``"all"`` for the whole movie.
+
+    Examples
+    --------
+    >>> frame_range_label((0, 384)), frame_range_label(None)
+    ('0-384', 'all')
+    """
+    return WHOLE_MOVIE if frames is None else f"{int(frames[0])}-{int(frames[1])}"
+
+
+def parse_frame_range(label: str) -> tuple[int, int] | None:
+    """Inverse of :func:`frame_range_label` (None for the whole movie).
+
+    Examples
+    --------
+    >>> parse_frame_range("384-768"), parse_frame_range("all")
+    ((384, 768), None)
+    """
+    if label == WHOLE_MOVIE:
+        return None
+    match = re.fullmatch(r"(\d+)-(\d+)", label)
+    if not match or int(match[1]) >= int(match[2]):
+        raise ValueError(f"invalid frame range {label!r} (expected START-STOP or {WHOLE_MOVIE})")
+    return int(match[1]), int(match[2])
+
+
+def movie_reference(stack: Any, *, n_frames: int = REFERENCE_FRAMES, block: int = 16) -> np.ndarray:
+    """The image every job on one movie subtracts from its frames before the FFTs.
+
+    The mean of the first ``min(n, n_frames)`` frames (float32), summed frame by
+    frame in float64, so it is the same in every job and on every machine; reading
+    at most ``block`` frames at a time keeps it within the job's memory.
+
+    Examples
+    --------
+    >>> movie = np.arange(3 * 2 * 2, dtype=np.uint16).reshape(3, 2, 2)
+    >>> movie_reference(movie, n_frames=2).tolist()
+    [[2.0, 3.0], [4.0, 5.0]]
+    """
+    count = min(int(stack.shape[0]), int(n_frames))
+    total = np.zeros(tuple(int(v) for v in stack.shape[1:]), dtype=np.float64)
+    for start in range(0, count, max(1, int(block))):
+        frames = np.asarray(stack[start : min(start + block, count)])
+        for frame in frames:
+            total += frame
+    return (total / max(count, 1)).astype(np.float32)

@@ -1,0 +1,134 @@
+"""Logs: a rule's log file, its one-line errors, and progress in frames per second."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import os
+import sys
+import time
+import traceback
+import warnings
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from ._common import PathLike
+
+#: Errors that carry a message for the user (others also log their traceback, as does
+#: any error when the environment variable SMLMLP_TRACEBACK is set).
+EXPECTED_ERRORS = (ValueError, TypeError, OSError, RuntimeError)
+
+
+class FrameProgress:
+    """``progress(done, total)`` callback that logs frames done and frames per second.
+
+    Logs at most every ``interval_s`` seconds, and always the last call.
+    """
+
+    def __init__(self, label: str, logger: logging.Logger, interval_s: float = 5.0) -> None:
+        self.label = label
+        self.logger = logger
+        self.interval_s = interval_s
+        self.start = time.monotonic()
+        self._last = -math.inf
+
+    def __call__(self, done: int, total: int) -> None:
+        now = time.monotonic()
+        if done < total and now - self._last < self.interval_s:
+            return
+        self._last = now
+        elapsed = max(now - self.start, 1e-9)
+        rate = done / elapsed
+        remaining = (total - done) / rate if rate > 0 else math.inf
+        self.logger.info(
+            "%s: %d/%d frames (%.0f %%), %.0f frames/s, %s",
+            self.label,
+            done,
+            total,
+            100.0 * done / max(total, 1),
+            rate,
+            "done" if done >= total else f"about {remaining:.0f} s left",
+        )
+
+
+def _one_line(error: BaseException) -> str:
+    text = " ".join(str(error).split()) or type(error).__name__
+    return text
+
+
+@contextlib.contextmanager
+def rule_log(
+    log_path: PathLike | None,
+    *,
+    step: str,
+    subject: Sequence[PathLike] | PathLike | None = None,
+) -> Iterator[logging.Logger]:
+    """Run a workflow step with its log file; turn a failure into one clear line.
+
+    The block's logger writes to ``log_path``. An exception is written to the log
+    and reported on stderr as one line ``ERROR <step>: <file>: <problem>`` (the
+    file is added when the message does not name it already), and the process
+    exits with status 1. The traceback goes to the log only for unexpected errors
+    (not :data:`EXPECTED_ERRORS`) or when ``SMLMLP_TRACEBACK`` is set.
+
+    Parameters
+    ----------
+    log_path : str or path-like or None
+        The rule's log file.
+    step : str
+        Step name, e.g. ``"autocorr 2024-05-13/red"``.
+    subject : path or sequence of paths, optional
+        Input file(s) the step reads, named in the error line when the message
+        does not already.
+    """
+    logger = logging.getLogger(f"smlmlp.workflow.{step}")
+    logger.setLevel(logging.DEBUG)
+    logger.propagate = False
+    handlers: list[logging.Handler] = []
+    formatter = logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%d %H:%M:%S")
+    if log_path:
+        Path(log_path).parent.mkdir(parents=True, exist_ok=True)
+        handlers.append(logging.FileHandler(log_path, mode="w", encoding="utf-8"))
+    for handler in handlers:
+        handler.setFormatter(formatter)
+        logger.addHandler(handler)
+    logging.captureWarnings(True)
+    warnings_logger = logging.getLogger("py.warnings")
+    for handler in handlers:
+        warnings_logger.addHandler(handler)
+    started = time.monotonic()
+    logger.info("%s: started", step)
+    try:
+        yield logger
+    except Exception as error:
+        message = _one_line(error)
+        subjects = (
+            []
+            if subject is None
+            else ([subject] if isinstance(subject, (str, os.PathLike)) else list(subject))
+        )
+        named = [str(s) for s in subjects if s is not None]
+        if named and not any(os.path.basename(n) in message or n in message for n in named):
+            message = f"{named[0]}: {message}"
+        if not isinstance(error, EXPECTED_ERRORS) or os.environ.get("SMLMLP_TRACEBACK"):
+            logger.debug("%s", traceback.format_exc().rstrip())
+        logger.error("%s", message)
+        print(f"ERROR {step}: {message}", file=sys.stderr, flush=True)
+        raise SystemExit(1) from None
+    else:
+        logger.info("%s: finished in %.1f s", step, time.monotonic() - started)
+    finally:
+        for handler in handlers:
+            logger.removeHandler(handler)
+            warnings_logger.removeHandler(handler)
+            handler.close()
+
+
+@contextlib.contextmanager
+def _warnings_logged(logger: logging.Logger) -> Iterator[None]:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    for warning in caught:
+        logger.warning("%s", warning.message)

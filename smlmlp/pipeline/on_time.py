@@ -1,0 +1,233 @@
+"""Rule on_time: temporal autocorrelations and blinking on-time of an experiment.
+
+With ``on_time: true`` (the default) the ``on_time`` step streams every movie of
+an experiment twice more (:func:`run_on_time`, :func:`smlmlp.blink_temporal_on`)
+and stores the temporal autocorrelation curves and the fitted correlation time
+in frames. The info step attaches each channel's exposure (the precedence of
+:mod:`smlmlp.pipeline.settings`, as resolved by the ``psf`` step) and writes
+``on_time_ms`` = ``on_time_frames`` × exposure, NaN when the exposure is unknown.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import os
+import re
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ..infofile import ChannelInfo, TemporalInfo
+from ._common import PathLike, _display_path
+from .discovery import Experiment
+from .logs import FrameProgress
+from .settings import HALF_NAMES
+
+#: PSF sigma (nm) for the on-time's background filter of a channel without PSF.
+DEFAULT_ON_TIME_PSF_SIGMA_NM = 130.0
+
+
+def on_time_channels(experiment: Experiment) -> list[list[Any]]:
+    """``[name, files, split, half]`` of every channel (the on-time step's params).
+
+    Examples
+    --------
+    >>> from smlmlp.pipeline.discovery import Channel
+    >>> on_time_channels(Experiment("e", "data/e", {"red": Channel("red", ("data/e/r.tif",))}))
+    [['red', ['data/e/r.tif'], None, None]]
+    """
+    return [
+        [name, list(channel.files), channel.split, channel.half]
+        for name, channel in experiment.channels.items()
+    ]
+
+
+def run_on_time(
+    channels: Sequence[Sequence[Any]],
+    psf_paths: Sequence[PathLike],
+    output_path: PathLike,
+    *,
+    label: str,
+    temporal_lags: int | None = None,
+    fallback_psf_sigma_nm: float = DEFAULT_ON_TIME_PSF_SIGMA_NM,
+    memory_budget_mb: float = 256,
+    cuda: bool = False,
+    threads: int = 1,
+    logger: logging.Logger | None = None,
+) -> TemporalInfo:
+    """Temporal autocorrelations and blinking on-time (in frames) of an experiment.
+
+    Opens every channel's movie as :func:`run_autocorr` does (the series' first
+    file, the channel's half of a split frame) and runs
+    :func:`smlmlp.blink_temporal_on` over all channels at once, with each
+    channel's PSF sigma and pixel size from its ``psf`` result (``psf_paths``).
+    A channel without a PSF (NaN sigma) uses ``fallback_psf_sigma_nm`` for its
+    background filter, with a warning in the log. The on-time is computed in
+    frames (an exposure of 1); :func:`run_info` attaches the exposures.
+
+    Parameters
+    ----------
+    channels : sequence of [name, files, split, half]
+        The experiment's channels (:func:`on_time_channels`).
+    psf_paths : sequence of path
+        The channels' ``psf`` results (:meth:`ChannelInfo.save`).
+    output_path : path
+        The :class:`smlmlp.infofile.TemporalInfo` ``.npz``, written whole or not at all.
+    label : str
+        The experiment's name, in the log.
+    temporal_lags : int or None
+        Lags of the curves; at most ``n_frames // 2 - 1`` of the shortest movie
+        (its value when None).
+    fallback_psf_sigma_nm : float
+        PSF sigma for channels without a PSF.
+    memory_budget_mb : float
+        Working memory of the computation.
+    cuda : bool
+        Use the GPU.
+    threads : int
+        More than 1: FFTs on every core the job may use.
+
+    Returns
+    -------
+    TemporalInfo
+        As written to ``output_path``.
+    """
+    from ..blink_temporal_on import blink_temporal_on
+    from ..loading import open_movie, split_movie
+
+    logger = logger or logging.getLogger("smlmlp.workflow")
+    psf = {}
+    for path in psf_paths:
+        channel_psf = ChannelInfo.load(path)
+        psf[channel_psf.name] = channel_psf
+    names: list[str] = []
+    stacks: list[Any] = []
+    sigmas: list[float] = []
+    pixels: list[tuple[float, float]] = []
+    where: list[str] = []
+    channel_attrs: dict[str, dict[str, Any]] = {}
+    with contextlib.ExitStack() as opened:
+        movies: dict[str, Any] = {}
+        for name, files, split, half in channels:
+            name = str(name)
+            movie_file = str(files[0])
+            if movie_file not in movies:
+                movies[movie_file] = opened.enter_context(open_movie(movie_file))
+            movie = movies[movie_file]
+            stack = split_movie(movie, split, name=movie_file)[int(half or 0)] if split else movie
+            if name not in psf:
+                raise ValueError(f"{label}: no psf result for channel {name} among {psf_paths}")
+            sigma, origin = psf[name].psf_sigma_nm, "psf step"
+            if not math.isfinite(sigma):
+                sigma, origin = float(fallback_psf_sigma_nm), "config (on_time_psf_sigma_nm)"
+                logger.warning(
+                    "%s/%s: no PSF was found, so its background filter uses the config's "
+                    "on_time_psf_sigma_nm = %g nm",
+                    label,
+                    name,
+                    sigma,
+                )
+            n_frames, height, width = (int(v) for v in stack.shape)
+            names.append(name)
+            stacks.append(stack)
+            sigmas.append(float(sigma))
+            pixels.append(psf[name].pixel_nm)
+            half_name = f", {HALF_NAMES[split][int(half or 0)]} half" if split else ""
+            where.append(f"channel {name} ({_display_path(movie_file)}{half_name})")
+            channel_attrs[name] = {
+                "background_psf_sigma_nm": float(sigma),
+                "background_psf_sigma_origin": origin,
+                "n_frames": n_frames,
+            }
+            logger.info(
+                "%s/%s: %s, %d frames of %dx%d px, pixel %g x %g nm, PSF sigma %.1f nm (%s)",
+                label,
+                name,
+                ", ".join(os.path.basename(p) for p in movie.paths) + half_name,
+                n_frames,
+                height,
+                width,
+                *psf[name].pixel_nm,
+                sigma,
+                origin,
+            )
+        if not stacks:
+            raise ValueError(f"{label}: no channel to measure the on-time of")
+        frames = [int(stack.shape[0]) for stack in stacks]
+        most = min(frames) // 2 - 1
+        if most < 1:
+            raise ValueError(
+                f"{where[int(np.argmin(frames))]}: {min(frames)} frames are too few for a "
+                "temporal autocorrelation"
+            )
+        crop_fr = most if temporal_lags is None else min(int(temporal_lags), most)
+        if temporal_lags is not None and int(temporal_lags) > most:
+            logger.info(
+                "%s: temporal_lags %d is more than half of the %d frames of the shortest "
+                "movie: %d lags",
+                label,
+                temporal_lags,
+                min(frames),
+                crop_fr,
+            )
+        logger.info(
+            "%s: %d lags; every frame is read twice (%d frames in all), %s",
+            label,
+            crop_fr,
+            2 * sum(frames),
+            "GPU" if cuda else f"CPU, {threads} thread(s)",
+        )
+
+        def named(message: str) -> str:
+            """The function's "channel 0" as the channel's name and file."""
+            return re.sub(
+                r"\bchannel (\d+)\b",
+                lambda m: where[int(m[1])] if int(m[1]) < len(where) else m[0],
+                message,
+            )
+
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                on_time, info = blink_temporal_on(
+                    stacks,
+                    crop_fr,
+                    sigmas,
+                    exposure_ms=1.0,
+                    channels_pixels_nm=pixels,
+                    cuda=bool(cuda),
+                    parallel=int(threads) > 1,
+                    memory_bytes=max(1, int(memory_budget_mb * 2**20)),
+                    progress=FrameProgress(label, logger),
+                )
+            except ValueError as error:
+                raise ValueError(named(str(error))) from error
+            except TypeError as error:
+                raise TypeError(named(str(error))) from error
+        for warning in caught:
+            logger.warning("%s", named(str(warning.message)))
+    result = TemporalInfo.from_result(
+        names,
+        on_time,
+        info,
+        exposure_ms=1.0,
+        channel_attrs=channel_attrs,
+        attrs={"temporal_lags": temporal_lags},
+    )
+    logger.info(
+        "%s: on-time %s frames (curve averaged over %d channel(s)); per channel: %s",
+        label,
+        _frames_text(result.on_time_frames),
+        len(names),
+        ", ".join(f"{n} {_frames_text(c.on_time_frames)}" for n, c in result.channels.items()),
+    )
+    result.save(output_path)
+    return result
+
+
+def _frames_text(value: float) -> str:
+    return "n/a" if not math.isfinite(value) else f"{value:.3f}"

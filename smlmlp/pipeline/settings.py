@@ -1,0 +1,266 @@
+"""Settings: ``experiment.yaml`` checks, the config's checks, and which value wins.
+
+Pixel size precedence (first found wins): the pixel size stored in the movie
+file (OME-XML ``PhysicalSizeX/Y``, or ImageJ / Micro-Manager calibration, unless
+the config sets ``pixel_nm_from_file: false``), ``experiment.yaml``
+``channels: NAME: pixel_nm``, ``experiment.yaml`` ``pixel_nm``, the config's
+``pixel_nm``. The exposure time follows the same order (:func:`resolve_setting`).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from ..config import normalise_pixels_nm
+from ._common import PathLike, _plain
+
+if TYPE_CHECKING:
+    from .discovery import Experiment
+
+
+#: Name of the per-experiment settings file.
+SETTINGS_FILE = "experiment.yaml"
+
+#: Names of the two halves of a split frame.
+HALF_NAMES = {"horizontal": ("left", "right"), "vertical": ("top", "bottom")}
+
+#: Config keys that shape the numbers in the info files (stored in their ``config``).
+ANALYSIS_KEYS = (
+    "experiments_dir",
+    "pixel_nm",
+    "pixel_nm_from_file",
+    "crop_pix",
+    "exposure_ms",
+    "min_frames",
+    "cuda",
+    "on_time",
+    "temporal_lags",
+    "on_time_psf_sigma_nm",
+)
+
+_SETTINGS_KEYS = {"pixel_nm", "exposure_ms", "split", "channels", "description"}
+
+_CHANNEL_KEYS = {"file", "half", "split", "pixel_nm", "exposure_ms"}
+
+
+class SettingsError(ValueError):
+    """An ``experiment.yaml`` or a config value that cannot be used."""
+
+
+def pixel_pair(value: Any, where: str) -> tuple[float, float]:
+    """One ``(y, x)`` pixel size in nm from a scalar or a pair (ValueError naming ``where``).
+
+    Examples
+    --------
+    >>> pixel_pair(100, "pixel_nm"), pixel_pair([110, 105.5], "pixel_nm")
+    ((100.0, 100.0), (110.0, 105.5))
+    >>> pixel_pair(-3, "experiment.yaml: pixel_nm")
+    Traceback (most recent call last):
+    ...
+    ValueError: experiment.yaml: pixel_nm: pixel sizes must be positive and finite, got -3
+    """
+    if isinstance(value, Sequence) and not isinstance(value, str) and len(value) != 2:
+        raise ValueError(f"{where}: expected a scalar or a [y, x] pair in nm, got {value!r}")
+    return normalise_pixels_nm(value, 1, name=where)[0]
+
+
+def _positive_number(value: Any, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise SettingsError(f"{where}: expected a positive number, got {value!r}")
+    if not math.isfinite(value) or value <= 0:
+        raise SettingsError(f"{where}: expected a positive number, got {value!r}")
+    return float(value)
+
+
+def _half_index(value: Any, split: str, where: str) -> int:
+    names = HALF_NAMES[split]
+    if isinstance(value, str) and value.lower() in names:
+        return names.index(value.lower())
+    if value in (0, 1) and not isinstance(value, bool):
+        return int(value)
+    raise SettingsError(
+        f"{where}: expected one of {names[0]}, {names[1]} (or 0, 1) for a {split} split, "
+        f"got {value!r}"
+    )
+
+
+def _split_value(value: Any, where: str) -> str | None:
+    if value is None:
+        return None
+    if value not in HALF_NAMES:
+        raise SettingsError(
+            f"{where}: expected 'horizontal' (left | right halves) or 'vertical' "
+            f"(top / bottom halves), got {value!r}"
+        )
+    return str(value)
+
+
+def read_settings(path: PathLike) -> dict[str, Any]:
+    """Read and check an ``experiment.yaml`` (SettingsError naming the file and key).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> path = Path(tempfile.mkdtemp()) / "experiment.yaml"
+    >>> _ = path.write_text("pixel_nm: [108, 110]\\nsplit: horizontal\\n")
+    >>> read_settings(path)["pixel_nm"]
+    [108, 110]
+    >>> _ = path.write_text("pixelnm: 108\\n")
+    >>> read_settings(path)
+    Traceback (most recent call last):
+    ...
+    smlmlp.pipeline.settings.SettingsError: ...experiment.yaml: unknown key 'pixelnm' ...
+    """
+    import yaml
+
+    try:
+        with open(path, encoding="utf-8") as stream:
+            settings = yaml.safe_load(stream)
+    except yaml.YAMLError as error:
+        raise SettingsError(f"{path}: not valid YAML ({' '.join(str(error).split())})") from error
+    except OSError as error:
+        raise SettingsError(f"{path}: cannot be read ({error.strerror})") from error
+    if settings is None:
+        return {}
+    check_settings(settings, str(path))
+    return settings
+
+
+def check_settings(settings: Any, where: str = SETTINGS_FILE) -> None:
+    """Check the content of an ``experiment.yaml`` (SettingsError on the first problem)."""
+    if not isinstance(settings, Mapping):
+        raise SettingsError(f"{where}: expected a mapping of settings, got {settings!r}")
+    for key in settings:
+        if key not in _SETTINGS_KEYS:
+            raise SettingsError(
+                f"{where}: unknown key {key!r} (known: {', '.join(sorted(_SETTINGS_KEYS))})"
+            )
+    try:
+        if settings.get("pixel_nm") is not None:
+            pixel_pair(settings["pixel_nm"], f"{where}: pixel_nm")
+    except ValueError as error:
+        raise SettingsError(str(error)) from None
+    if settings.get("exposure_ms") is not None:
+        _positive_number(settings["exposure_ms"], f"{where}: exposure_ms")
+    split = _split_value(settings.get("split"), f"{where}: split")
+    channels = settings.get("channels") or {}
+    if not isinstance(channels, Mapping):
+        raise SettingsError(
+            f"{where}: channels: expected a mapping NAME: {{...}}, got {channels!r}"
+        )
+    for name, entry in channels.items():
+        here = f"{where}: channels.{name}"
+        _check_channel_name(str(name), here)
+        entry = entry or {}
+        if not isinstance(entry, Mapping):
+            raise SettingsError(f"{here}: expected a mapping of settings, got {entry!r}")
+        for key in entry:
+            if key not in _CHANNEL_KEYS:
+                raise SettingsError(
+                    f"{here}: unknown key {key!r} (known: {', '.join(sorted(_CHANNEL_KEYS))})"
+                )
+        try:
+            if entry.get("pixel_nm") is not None:
+                pixel_pair(entry["pixel_nm"], f"{here}.pixel_nm")
+        except ValueError as error:
+            raise SettingsError(str(error)) from None
+        if entry.get("exposure_ms") is not None:
+            _positive_number(entry["exposure_ms"], f"{here}.exposure_ms")
+        channel_split = _split_value(entry.get("split"), f"{here}.split") or split
+        if entry.get("half") is not None:
+            if channel_split is None:
+                raise SettingsError(f"{here}.half: given without a split of the frames")
+            _half_index(entry["half"], channel_split, f"{here}.half")
+        elif entry.get("file") is not None and channel_split is not None:
+            raise SettingsError(f"{here}: the frames are split; say which half")
+        if entry.get("file") is not None and not isinstance(entry["file"], str):
+            raise SettingsError(f"{here}.file: expected a file name, got {entry['file']!r}")
+
+
+def _check_channel_name(name: str, where: str) -> str:
+    if not name or "/" in name or "\\" in name or name.startswith(".") or name != name.strip():
+        raise SettingsError(
+            f"{where}: invalid channel name {name!r} (non-empty, no slash, no leading dot "
+            "or surrounding spaces)"
+        )
+    return name
+
+
+def check_config(config: Mapping[str, Any], schema_path: PathLike) -> None:
+    """Check the config against the JSON schema; raise ValueError with one clear line.
+
+    Parameters
+    ----------
+    config : mapping
+        The workflow config.
+    schema_path : str or path-like
+        ``workflow/schemas/config.schema.yaml``.
+
+    Raises
+    ------
+    ValueError
+        ``"config: crop_pix: -1 is less than the minimum of 3"`` and the like.
+    """
+    import jsonschema
+    import yaml
+
+    with open(schema_path, encoding="utf-8") as stream:
+        schema = yaml.safe_load(stream)
+    validator = jsonschema.validators.validator_for(schema)(schema)
+    error = jsonschema.exceptions.best_match(validator.iter_errors(dict(config)))
+    if error is not None:
+        where = ".".join(str(part) for part in error.absolute_path) or "(top level)"
+        message = " ".join(error.message.split())
+        if len(message) > 300:
+            message = message[:297] + "..."
+        raise ValueError(f"config: {where}: {message}")
+
+
+def resolve_cuda(setting: Any) -> bool:
+    """``cuda`` config value -> whether to use the GPU (``"auto"``: when CuPy sees one)."""
+    if setting == "auto":
+        from ..computer import gpu_available
+
+        return gpu_available()
+    return bool(setting)
+
+
+def analysis_config(config: Mapping[str, Any], experiment: Experiment | None = None) -> str:
+    """JSON of the settings that shape an experiment's numbers (stored in its info file)."""
+    chosen: dict[str, Any] = {key: config.get(key) for key in ANALYSIS_KEYS if key in config}
+    if experiment is not None:
+        chosen["experiment"] = experiment.name
+        chosen["experiment_settings"] = experiment.settings
+    return json.dumps(_plain(chosen), sort_keys=True)
+
+
+def resolve_setting(
+    candidates: Sequence[Sequence[Any]],
+    from_file: Any = None,
+    *,
+    file_origin: str = "movie file metadata",
+) -> tuple[Any, str | None]:
+    """First value in precedence order: the file's metadata, then ``candidates``.
+
+    Returns
+    -------
+    (value, origin)
+        ``(None, None)`` when nothing sets it.
+
+    Examples
+    --------
+    >>> resolve_setting([["experiment.yaml", 108], ["config", 100]])
+    (108, 'experiment.yaml')
+    >>> resolve_setting([["config", 100]], from_file=[96.5, 96.5])
+    ([96.5, 96.5], 'movie file metadata')
+    """
+    if from_file is not None:
+        return from_file, file_origin
+    for origin, value in candidates:
+        if value is not None:
+            return value, origin
+    return None, None
