@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import warnings
 from collections.abc import Callable, Sequence
 from numbers import Integral, Real
@@ -12,7 +11,7 @@ import numpy as np
 
 from .backend import get_backend
 from .block import block
-from .config import Config
+from .config import Config, positive_number
 from .loading import check_channels
 from .temporal import TemporalAutocovariance, accumulate_temporal, fit_decay
 
@@ -22,15 +21,6 @@ BACKGROUND_SIGMAS = 3.0
 #: Binning coarser than this many background-filter sigmas cancels most of the signal.
 MAX_USEFUL_BIN_SIGMAS = 2.0
 MIN_FRAMES = 3
-
-
-def _positive_number(value: Any, argument: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, Real):
-        raise ValueError(f"{argument}: expected a positive number, got {value!r}")
-    number = float(value)
-    if not math.isfinite(number) or number <= 0:
-        raise ValueError(f"{argument}: must be positive and finite, got {value!r}")
-    return number
 
 
 def _optional_count(value: Any, argument: str) -> int | None:
@@ -47,7 +37,7 @@ def _check_psf_sigmas(psf_sigma_nm: Any, n_channels: int) -> list[float]:
     if hasattr(psf_sigma_nm, "tolist"):  # numpy scalars and arrays
         psf_sigma_nm = psf_sigma_nm.tolist()
     if isinstance(psf_sigma_nm, Real) and not isinstance(psf_sigma_nm, bool):
-        return [_positive_number(psf_sigma_nm, "psf_sigma_nm")] * n_channels
+        return [positive_number(psf_sigma_nm, "psf_sigma_nm")] * n_channels
     if not isinstance(psf_sigma_nm, Sequence) or isinstance(psf_sigma_nm, str):
         raise ValueError(
             f"psf_sigma_nm: expected a PSF sigma in nm or one per channel, got {psf_sigma_nm!r}"
@@ -58,7 +48,7 @@ def _check_psf_sigmas(psf_sigma_nm: Any, n_channels: int) -> list[float]:
             "give one for all channels or exactly one per channel"
         )
     return [
-        _positive_number(value, f"psf_sigma_nm[{index}]")
+        positive_number(value, f"psf_sigma_nm[{index}]")
         for index, value in enumerate(psf_sigma_nm)
     ]
 
@@ -274,7 +264,7 @@ def blink_temporal_on(
             )
     lags_count = _check_crop_fr(crop_fr, frames)
     sigmas_nm = _check_psf_sigmas(psf_sigma_nm, len(stacks))
-    exposure = _positive_number(exposure_ms, "exposure_ms")
+    exposure = positive_number(exposure_ms, "exposure_ms")
     pixels_nm = Config(len(stacks), channels_pixels_nm=channels_pixels_nm).pixels_nm
     chunk = _optional_count(chunk_frames, "chunk_frames")
     binning = _optional_count(bin_pixels, "bin_pixels")

@@ -16,13 +16,33 @@ from typing import Any
 PixelSize = tuple[float, float]
 
 
-def _positive_size(value: Any, argument: str) -> float:
+def positive_number(value: Any, argument: str, what: str = "a positive number") -> float:
+    """``value`` as a float when it is a positive, finite real number.
+
+    Raises
+    ------
+    ValueError
+        Naming ``argument`` otherwise.
+
+    Examples
+    --------
+    >>> positive_number(2, "exposure_ms")
+    2.0
+    >>> positive_number(-1, "exposure_ms")
+    Traceback (most recent call last):
+        ...
+    ValueError: exposure_ms: must be positive and finite, got -1
+    """
     if isinstance(value, bool) or not isinstance(value, Real):
-        raise ValueError(f"{argument}: expected a pixel size in nm, got {value!r}")
-    size = float(value)
-    if not math.isfinite(size) or size <= 0:
-        raise ValueError(f"{argument}: pixel sizes must be positive and finite, got {value!r}")
-    return size
+        raise ValueError(f"{argument}: expected {what}, got {value!r}")
+    number = float(value)
+    if not math.isfinite(number) or number <= 0:
+        raise ValueError(f"{argument}: must be positive and finite, got {value!r}")
+    return number
+
+
+def _positive_size(value: Any, argument: str) -> float:
+    return positive_number(value, argument, "a pixel size in nm")
 
 
 def _pair(value: Any, argument: str) -> PixelSize:

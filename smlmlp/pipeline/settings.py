@@ -10,11 +10,10 @@ the config sets ``pixel_nm_from_file: false``), ``experiment.yaml``
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..config import normalise_pixels_nm
+from ..config import normalise_pixels_nm, positive_number
 from ._common import PathLike, _plain
 
 if TYPE_CHECKING:
@@ -60,7 +59,7 @@ def pixel_pair(value: Any, where: str) -> tuple[float, float]:
     >>> pixel_pair(-3, "experiment.yaml: pixel_nm")
     Traceback (most recent call last):
     ...
-    ValueError: experiment.yaml: pixel_nm: pixel sizes must be positive and finite, got -3
+    ValueError: experiment.yaml: pixel_nm: must be positive and finite, got -3
     """
     if isinstance(value, Sequence) and not isinstance(value, str) and len(value) != 2:
         raise ValueError(f"{where}: expected a scalar or a [y, x] pair in nm, got {value!r}")
@@ -68,11 +67,10 @@ def pixel_pair(value: Any, where: str) -> tuple[float, float]:
 
 
 def _positive_number(value: Any, where: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise SettingsError(f"{where}: expected a positive number, got {value!r}")
-    if not math.isfinite(value) or value <= 0:
-        raise SettingsError(f"{where}: expected a positive number, got {value!r}")
-    return float(value)
+    try:
+        return positive_number(value, where)
+    except ValueError as error:
+        raise SettingsError(str(error)) from None
 
 
 def _half_index(value: Any, split: str, where: str) -> int:
