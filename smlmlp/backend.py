@@ -44,11 +44,11 @@ class Backend:
     workers: int | None
     cuda: bool
 
-    def rfft2(self, frames: Any) -> Any:
-        """Real 2-D FFT over the last two axes."""
+    def rfft2(self, frames: Any, workers: int | None = None) -> Any:
+        """Real 2-D FFT over the last two axes (``workers`` overrides the backend's)."""
         if self.cuda:
             return self.fft.rfft2(frames, axes=(-2, -1))
-        return self.fft.rfft2(frames, axes=(-2, -1), workers=self.workers)
+        return self.fft.rfft2(frames, axes=(-2, -1), workers=workers or self.workers)
 
     def irfft2(self, spectrum: Any, shape: tuple[int, int]) -> Any:
         """Inverse of :meth:`rfft2` for frames of ``shape`` (odd widths included)."""

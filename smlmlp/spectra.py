@@ -151,21 +151,39 @@ class SpectrumAccumulator:
         # cost page faults that slow the pass measurably
         if self._buffer is None or self._buffer.shape[0] < n_chunk:
             self._buffer = xp.empty((n_chunk, *self.frame_shape), dtype=np.float32)
-        shifted = self._buffer[:n_chunk]
-        xp.copyto(shifted, chunk, casting="unsafe")
         if self._reference is None:
-            self._reference = xp.mean(shifted, axis=0, dtype=np.float64).astype(np.float32)
+            self._reference = xp.mean(chunk, axis=0, dtype=np.float64).astype(np.float32)
+        threads = 1 if self.backend.cuda else min(self.backend.workers or 1, n_chunk)
+        if threads == 1:
+            results = [self._transform(chunk, self._buffer[:n_chunk], self.backend.workers)]
+        else:
+            # every pass over the chunk (not only the FFT) runs on all workers: each
+            # thread takes a slice of frames, with a single-threaded FFT
+            edges = np.linspace(0, n_chunk, threads + 1).astype(int)
+            with ThreadPoolExecutor(max_workers=threads) as pool:
+                futures = [
+                    pool.submit(self._transform, chunk[a:b], self._buffer[a:b], 1)
+                    for a, b in zip(edges[:-1], edges[1:], strict=True)
+                ]
+                results = [future.result() for future in futures]
+        for frame_sum, squares in results:
+            self._sum_frames += frame_sum
+            self._sum_power += squares[:, 0::2]
+            self._sum_power += squares[:, 1::2]
+        self.n_frames += n_chunk
+
+    def _transform(self, chunk: Any, shifted: Any, workers: int | None) -> tuple[Any, Any]:
+        """Frame sum and interleaved (re^2, im^2) power sum of one slice of a chunk."""
+        xp = self.backend.xp
+        xp.copyto(shifted, chunk, casting="unsafe")
         xp.subtract(shifted, self._reference, out=shifted)
         # a plain reduction, not a BLAS product: BLAS threads left spinning after a call
         # would compete with the FFT workers that follow
-        self._sum_frames += shifted.sum(axis=0)
-        spectrum = self.backend.rfft2(shifted)
-        # |F|^2 summed over the chunk in one pass over the interleaved (re, im) floats
+        frame_sum = shifted.sum(axis=0)
+        spectrum = self.backend.rfft2(shifted, workers=workers)
+        # |F|^2 summed over the slice in one pass over the interleaved (re, im) floats
         parts = spectrum.view(np.float32)
-        squares = xp.einsum("tij,tij->ij", parts, parts)
-        self._sum_power += squares[:, 0::2]
-        self._sum_power += squares[:, 1::2]
-        self.n_frames += n_chunk
+        return frame_sum, xp.einsum("tij,tij->ij", parts, parts)
 
     def release_buffer(self) -> None:
         """Free the chunk buffer kept between :meth:`add` calls (the sums stay)."""

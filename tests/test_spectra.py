@@ -159,7 +159,8 @@ def test_progress_reports_every_chunk(movie):
 def test_parallel_workers_give_the_same_result(movie):
     serial = accumulate_spectrum(movie).autocorrelation(9)
     parallel = accumulate_spectrum(movie, parallel=True).autocorrelation(9)
-    assert np.allclose(serial, parallel, rtol=1e-6, atol=1e-9 * np.abs(serial).max())
+    # the same sums in another order: float32 rounding, far below the noise
+    assert np.abs(serial - parallel).max() < 1e-7 * np.abs(serial).max()
 
 
 def test_crop_size_is_odd():
