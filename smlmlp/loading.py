@@ -835,7 +835,44 @@ def _clean(message: str) -> str:
 # --------------------------------------------------------------------------- #
 
 
-class TiffMovie:
+class _LazyStack:
+    """What every lazily read stack shares: frame slicing over ``_read(start, stop)``.
+
+    Subclasses set ``shape``, ``dtype`` and ``name`` and implement ``_read``.
+    """
+
+    shape: tuple[int, int, int]
+    dtype: np.dtype
+    name: str
+
+    @property
+    def ndim(self) -> int:
+        return 3
+
+    @property
+    def nbytes(self) -> int:
+        return int(np.prod(self.shape)) * self.dtype.itemsize
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, key: int | slice) -> np.ndarray:
+        """Read one frame (integer key, 2-D result) or a range of frames (3-D)."""
+        frames = _frame_range(key, self.shape[0], self.name)
+        if isinstance(frames, int):
+            return self._read(frames, frames + 1)[0]
+        return self._read(*frames)
+
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        """Read the whole stack (avoid for movies larger than memory)."""
+        data = self._read(0, self.shape[0])
+        return data if dtype is None else data.astype(dtype, copy=False)
+
+    def _read(self, start: int, stop: int) -> np.ndarray:
+        raise NotImplementedError
+
+
+class TiffMovie(_LazyStack):
     """A TIFF movie read lazily, frame range by frame range.
 
     Use :func:`open_movie` to create one. ``movie[a:b]`` reads frames ``a`` to
@@ -929,14 +966,6 @@ class TiffMovie:
     # -- stack protocol --------------------------------------------------- #
 
     @property
-    def ndim(self) -> int:
-        return 3
-
-    @property
-    def nbytes(self) -> int:
-        return int(np.prod(self.shape)) * self.dtype.itemsize
-
-    @property
     def fast_path(self) -> bool:
         return all(s.fast_path for s in self._sources)
 
@@ -953,16 +982,6 @@ class TiffMovie:
                 total[key] += value
         return total
 
-    def __len__(self) -> int:
-        return self.shape[0]
-
-    def __getitem__(self, key: int | slice) -> np.ndarray:
-        """Read one frame (integer key, 2-D result) or a range of frames (3-D)."""
-        frames = _frame_range(key, self.shape[0], self.name)
-        if isinstance(frames, int):
-            return self._read(frames, frames + 1)[0]
-        return self._read(*frames)
-
     def _read(self, start: int, stop: int) -> np.ndarray:
         if self.closed:
             raise ValueError(f"{self.name}: the movie is closed")
@@ -975,11 +994,6 @@ class TiffMovie:
         if not parts:
             return np.empty((0, *self.shape[1:]), dtype=self.dtype)
         return parts[0] if len(parts) == 1 else np.concatenate(parts)
-
-    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
-        """Read the whole movie (avoid for movies larger than memory)."""
-        data = self._read(0, self.shape[0])
-        return data if dtype is None else data.astype(dtype, copy=False)
 
     def __getstate__(self) -> dict[str, Any]:
         raise TypeError(
@@ -1075,7 +1089,7 @@ def open_movie(path: PathLike | Sequence[PathLike], *, name: str | None = None) 
 # --------------------------------------------------------------------------- #
 
 
-class SplitView:
+class SplitView(_LazyStack):
     """One half of a stack whose frames hold two camera channels side by side.
 
     Created by :func:`split_movie`. Slicing reads the frames from the parent
@@ -1113,14 +1127,6 @@ class SplitView:
         self.dtype = np.dtype(parent.dtype)
 
     @property
-    def ndim(self) -> int:
-        return 3
-
-    @property
-    def nbytes(self) -> int:
-        return int(np.prod(self.shape)) * self.dtype.itemsize
-
-    @property
     def metadata(self) -> dict[str, Any]:
         """The parent's metadata (pixel size, exposure), or an empty dict."""
         return dict(getattr(self.parent, "metadata", {}) or {})
@@ -1129,23 +1135,9 @@ class SplitView:
     def paths(self) -> list[str]:
         return list(getattr(self.parent, "paths", []) or [])
 
-    def __len__(self) -> int:
-        return self.shape[0]
-
-    def __getitem__(self, key: int | slice) -> np.ndarray:
-        """Read one frame (integer key, 2-D result) or a range of frames (3-D)."""
-        frames = _frame_range(key, self.shape[0], self.name)
-        if isinstance(frames, int):
-            return self._read(frames, frames + 1)[0]
-        return self._read(*frames)
-
     def _read(self, start: int, stop: int) -> np.ndarray:
         data = np.asarray(self.parent[start:stop])
         return np.ascontiguousarray(data[self._cut])
-
-    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
-        data = self._read(0, self.shape[0])
-        return data if dtype is None else data.astype(dtype, copy=False)
 
     def __repr__(self) -> str:
         return (
