@@ -128,22 +128,27 @@ def read_settings(path: PathLike) -> dict[str, Any]:
     return settings
 
 
+def _check_entry(entry: Mapping[str, Any], known: Any, owner: str, join: str) -> None:
+    """Known keys, pixel size and exposure of an experiment's or a channel's settings."""
+    for key in entry:
+        if key not in known:
+            raise SettingsError(
+                f"{owner}: unknown key {key!r} (known: {', '.join(sorted(known))})"
+            )
+    try:
+        if entry.get("pixel_nm") is not None:
+            pixel_pair(entry["pixel_nm"], f"{owner}{join}pixel_nm")
+    except ValueError as error:
+        raise SettingsError(str(error)) from None
+    if entry.get("exposure_ms") is not None:
+        _positive_number(entry["exposure_ms"], f"{owner}{join}exposure_ms")
+
+
 def check_settings(settings: Any, where: str = SETTINGS_FILE) -> None:
     """Check the content of an ``experiment.yaml`` (SettingsError on the first problem)."""
     if not isinstance(settings, Mapping):
         raise SettingsError(f"{where}: expected a mapping of settings, got {settings!r}")
-    for key in settings:
-        if key not in _SETTINGS_KEYS:
-            raise SettingsError(
-                f"{where}: unknown key {key!r} (known: {', '.join(sorted(_SETTINGS_KEYS))})"
-            )
-    try:
-        if settings.get("pixel_nm") is not None:
-            pixel_pair(settings["pixel_nm"], f"{where}: pixel_nm")
-    except ValueError as error:
-        raise SettingsError(str(error)) from None
-    if settings.get("exposure_ms") is not None:
-        _positive_number(settings["exposure_ms"], f"{where}: exposure_ms")
+    _check_entry(settings, _SETTINGS_KEYS, where, ": ")
     split = _split_value(settings.get("split"), f"{where}: split")
     channels = settings.get("channels") or {}
     if not isinstance(channels, Mapping):
@@ -156,18 +161,7 @@ def check_settings(settings: Any, where: str = SETTINGS_FILE) -> None:
         entry = entry or {}
         if not isinstance(entry, Mapping):
             raise SettingsError(f"{here}: expected a mapping of settings, got {entry!r}")
-        for key in entry:
-            if key not in _CHANNEL_KEYS:
-                raise SettingsError(
-                    f"{here}: unknown key {key!r} (known: {', '.join(sorted(_CHANNEL_KEYS))})"
-                )
-        try:
-            if entry.get("pixel_nm") is not None:
-                pixel_pair(entry["pixel_nm"], f"{here}.pixel_nm")
-        except ValueError as error:
-            raise SettingsError(str(error)) from None
-        if entry.get("exposure_ms") is not None:
-            _positive_number(entry["exposure_ms"], f"{here}.exposure_ms")
+        _check_entry(entry, _CHANNEL_KEYS, here, ".")
         channel_split = _split_value(entry.get("split"), f"{here}.split") or split
         if entry.get("half") is not None:
             if channel_split is None:
