@@ -31,6 +31,8 @@ from .backend import Backend, get_backend
 from .computer import chunk_frames as default_chunk_frames
 
 FORMAT_VERSION = 1
+# bytes of float32 frames taken through copy, FFT and sums at once (a core's L2 cache)
+CACHE_BLOCK_BYTES = 2**20
 ProgressCallback = Callable[[int, int], None]
 
 
@@ -103,7 +105,8 @@ class SpectrumAccumulator:
         self._sum_frames = xp.zeros((height, width), dtype=np.float64)
         self._sum_power = xp.zeros((height, width // 2 + 1), dtype=np.float64)
         self._reference = None
-        self._buffer = None
+        self._buffers: list[Any] = []
+        self._pool: ThreadPoolExecutor | None = None
         if reference is not None:
             self._reference = self._check_reference(reference)
 
@@ -147,47 +150,78 @@ class SpectrumAccumulator:
         if chunk.dtype.kind not in "uif":
             raise TypeError(f"{self.name}: frames must be real numbers, got dtype {chunk.dtype}")
         n_chunk = int(chunk.shape[0])
-        # one float32 buffer reused chunk after chunk: fresh chunk-sized allocations
-        # cost page faults that slow the pass measurably
-        if self._buffer is None or self._buffer.shape[0] < n_chunk:
-            self._buffer = xp.empty((n_chunk, *self.frame_shape), dtype=np.float32)
         if self._reference is None:
             self._reference = xp.mean(chunk, axis=0, dtype=np.float64).astype(np.float32)
         threads = 1 if self.backend.cuda else min(self.backend.workers or 1, n_chunk)
         if threads == 1:
-            results = [self._transform(chunk, self._buffer[:n_chunk], self.backend.workers)]
+            results = [self._transform(chunk, 0, self.backend.workers)]
         else:
             # every pass over the chunk (not only the FFT) runs on all workers: each
             # thread takes a slice of frames, with a single-threaded FFT
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=self.backend.workers)
             edges = np.linspace(0, n_chunk, threads + 1).astype(int)
-            with ThreadPoolExecutor(max_workers=threads) as pool:
-                futures = [
-                    pool.submit(self._transform, chunk[a:b], self._buffer[a:b], 1)
-                    for a, b in zip(edges[:-1], edges[1:], strict=True)
-                ]
-                results = [future.result() for future in futures]
+            futures = [
+                self._pool.submit(self._transform, chunk[a:b], slot, 1)
+                for slot, (a, b) in enumerate(zip(edges[:-1], edges[1:], strict=True))
+            ]
+            results = [future.result() for future in futures]
         for frame_sum, squares in results:
             self._sum_frames += frame_sum
             self._sum_power += squares[:, 0::2]
             self._sum_power += squares[:, 1::2]
         self.n_frames += n_chunk
 
-    def _transform(self, chunk: Any, shifted: Any, workers: int | None) -> tuple[Any, Any]:
-        """Frame sum and interleaved (re^2, im^2) power sum of one slice of a chunk."""
+    def _block_frames(self, n_frames: int) -> int:
+        """Frames transformed together: about 1 MiB of float32 on the CPU.
+
+        Copy, shift, sum, FFT and squares of a block that fits in a core's cache
+        read the frames from memory once; on the GPU the whole chunk is one block.
+        """
+        if self.backend.cuda:
+            return n_frames
+        height, width = self.frame_shape
+        return max(1, min(n_frames, CACHE_BLOCK_BYTES // (4 * height * width)))
+
+    def _transform(self, frames: Any, slot: int, workers: int | None) -> tuple[Any, Any]:
+        """Frame sum and interleaved (re^2, im^2) power sum of a slice of a chunk.
+
+        The slice is taken block by block through a float32 buffer of its own
+        (``slot``), reused chunk after chunk: fresh allocations would cost page
+        faults, and a small block stays in cache through all its passes.
+        """
         xp = self.backend.xp
-        xp.copyto(shifted, chunk, casting="unsafe")
-        xp.subtract(shifted, self._reference, out=shifted)
-        # a plain reduction, not a BLAS product: BLAS threads left spinning after a call
-        # would compete with the FFT workers that follow
-        frame_sum = shifted.sum(axis=0)
-        spectrum = self.backend.rfft2(shifted, workers=workers)
-        # |F|^2 summed over the slice in one pass over the interleaved (re, im) floats
-        parts = spectrum.view(np.float32)
-        return frame_sum, xp.einsum("tij,tij->ij", parts, parts)
+        height, width = self.frame_shape
+        n_frames = int(frames.shape[0])
+        block = self._block_frames(n_frames)
+        while len(self._buffers) <= slot:
+            self._buffers.append(None)
+        buffer = self._buffers[slot]
+        if buffer is None or buffer.shape[0] < block:
+            buffer = self._buffers[slot] = xp.empty((block, height, width), dtype=np.float32)
+        frame_sum = xp.zeros((height, width), dtype=np.float32)
+        power = xp.zeros((height, 2 * (width // 2 + 1)), dtype=np.float32)
+        for first in range(0, n_frames, block):
+            shifted = buffer[: min(block, n_frames - first)]
+            xp.copyto(shifted, frames[first : first + shifted.shape[0]], casting="unsafe")
+            xp.subtract(shifted, self._reference, out=shifted)
+            # a plain reduction, not a BLAS product: BLAS threads left spinning after
+            # a call would compete with the FFT workers that follow
+            frame_sum += shifted.sum(axis=0)
+            # |F|^2 summed over the block in one pass over the interleaved (re, im) floats
+            parts = self.backend.rfft2(shifted, workers=workers).view(np.float32)
+            power += xp.einsum("tij,tij->ij", parts, parts)
+        return frame_sum, power
 
     def release_buffer(self) -> None:
-        """Free the chunk buffer kept between :meth:`add` calls (the sums stay)."""
-        self._buffer = None
+        """Free the block buffers and worker threads kept between :meth:`add` calls.
+
+        The sums stay; a later :meth:`add` sets them up again.
+        """
+        self._buffers = []
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
 
     # ------------------------------------------------------------------ merge
     def merge(self, other: SpectrumAccumulator) -> SpectrumAccumulator:

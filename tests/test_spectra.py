@@ -163,6 +163,24 @@ def test_parallel_workers_give_the_same_result(movie):
     assert np.abs(serial - parallel).max() < 1e-7 * np.abs(serial).max()
 
 
+@pytest.mark.parametrize("workers", [1, 2, 3])
+def test_frames_taken_in_cache_blocks_give_the_exact_sums(movie, monkeypatch, workers):
+    """Blocks of 2 frames, a shorter last block per thread slice, against direct products."""
+    import smlmlp.spectra
+
+    frame_bytes = 4 * movie.shape[1] * movie.shape[2]
+    monkeypatch.setattr(smlmlp.spectra, "CACHE_BLOCK_BYTES", 3 * frame_bytes - 1)
+    accumulator = SpectrumAccumulator(movie.shape[1:], workers=workers)
+    assert accumulator._block_frames(25) == 2
+    for first in range(0, movie.shape[0], 25):
+        accumulator.add(movie[first : first + 25])
+    assert accumulator.n_frames == movie.shape[0]
+    circular = direct_circular(movie, 9)
+    result = accumulator.autocorrelation(9)
+    accumulator.release_buffer()
+    assert np.allclose(result, circular, rtol=1e-5, atol=1e-6 * np.abs(circular).max())
+
+
 def test_crop_size_is_odd():
     assert [crop_size(c) for c in (5, 6, 41, 40)] == [5, 7, 41, 41]
 
