@@ -199,6 +199,28 @@ def gaussian_autocorrelation(
     return np.einsum("...ij,i,j->...", values, weights, weights)
 
 
+def crop_autocorrelation(
+    covariance: np.ndarray, size: int, pixel_nm: tuple[float, float]
+) -> np.ndarray:
+    """:func:`gaussian_autocorrelation` on the odd ``size x size`` crop of :func:`lag_grid`.
+
+    The model is point-symmetric, ``AC(-l) = AC(l)``: the rows up to zero lag are
+    computed and mirrored, half the work of the whole grid.
+
+    Examples
+    --------
+    >>> covariance = covariance_from_widths(150.0, 110.0, 25.0)
+    >>> x, y = lag_grid(11, (100.0, 90.0))
+    >>> full = gaussian_autocorrelation(covariance, x, y, (100.0, 90.0))
+    >>> bool(np.allclose(crop_autocorrelation(covariance, 11, (100.0, 90.0)), full))
+    True
+    """
+    half = size // 2
+    x, y = lag_grid(size, pixel_nm)
+    upper = gaussian_autocorrelation(covariance, x[: half + 1], y[: half + 1], pixel_nm)
+    return np.concatenate([upper, upper[-2::-1, ::-1]])
+
+
 def _axis_autocorrelation(variance: float, lags: np.ndarray, pixel: float) -> np.ndarray:
     """One axis of the model for an axis-aligned Gaussian (the model is separable then)."""
     nodes = np.concatenate([_NODES, -_NODES]) * pixel
@@ -274,10 +296,18 @@ def _off_centre_mask(size: int) -> np.ndarray:
     return (offsets[:, None] != 0) & (offsets[None, :] != 0)
 
 
-def _linear_fit(design: np.ndarray, data: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Least-squares amplitude and offset; returns (coefficients, residual)."""
-    coefficients, *_ = np.linalg.lstsq(design, data, rcond=None)
-    return coefficients, data - design @ coefficients
+def _amplitude_offset_fit(shape: np.ndarray, data: np.ndarray) -> tuple[float, float, np.ndarray]:
+    """Least-squares ``data ~ amplitude * shape + offset``; returns them and the residual.
+
+    The closed form of the two-column linear least squares (a straight-line fit
+    of ``data`` against ``shape``), centred to avoid cancellation.
+    """
+    shape_centred = shape - shape.mean()
+    data_mean = data.mean()
+    spread = float(shape_centred @ shape_centred)
+    amplitude = float(shape_centred @ (data - data_mean)) / spread if spread > 0 else 0.0
+    offset = float(data_mean - amplitude * shape.mean())
+    return amplitude, offset, data - (amplitude * shape + offset)
 
 
 @dataclass
@@ -291,16 +321,15 @@ class _ProfileFit:
 def _fit_profile(model, data: np.ndarray, mask: np.ndarray, start: np.ndarray) -> _ProfileFit:
     """Fit ``amplitude * model(covariance) + offset`` on ``mask`` (variable projection)."""
     target = data[mask]
-    ones = np.ones_like(target)
 
     def residual(parameters: np.ndarray) -> np.ndarray:
         shape = model(_covariance_from_parameters(parameters))[mask]
-        return _linear_fit(np.column_stack([shape, ones]), target)[1]
+        return _amplitude_offset_fit(shape, target)[2]
 
     result = optimize.least_squares(residual, start, method="lm", x_scale="jac", max_nfev=400)
     covariance = _covariance_from_parameters(result.x)
     shape = model(covariance)[mask]
-    (amplitude, offset), rest = _linear_fit(np.column_stack([shape, ones]), target)
+    amplitude, offset, rest = _amplitude_offset_fit(shape, target)
     rms = float(np.sqrt(np.mean(rest**2)))
     return _ProfileFit(covariance, float(amplitude), float(offset), rms)
 
@@ -311,13 +340,11 @@ def _isotropic_start(model, data: np.ndarray, mask: np.ndarray, pixel: float, si
     ``model(sigma)`` gives the isotropic model image.
     """
     target = data[mask]
-    ones = np.ones_like(target)
     best, best_cost = None, np.inf
     for sigma in np.geomspace(0.25 * pixel, 0.25 * size * pixel, 40):
-        shape = model(sigma)[mask]
-        coefficients, rest = _linear_fit(np.column_stack([shape, ones]), target)
+        amplitude, _, rest = _amplitude_offset_fit(model(sigma)[mask], target)
         cost = float(rest @ rest)
-        if coefficients[0] > 0 and cost < best_cost:
+        if amplitude > 0 and cost < best_cost:
             best, best_cost = sigma, cost
     sigma = best if best is not None else pixel
     return _parameters_from_covariance(np.eye(2) * sigma**2)
@@ -400,7 +427,7 @@ def estimate_psf(
     pixel = math.sqrt(pixel_nm[0] * pixel_nm[1])
 
     def ac_model(covariance: np.ndarray) -> np.ndarray:
-        return gaussian_autocorrelation(covariance, x, y, pixel_nm)
+        return crop_autocorrelation(covariance, size, pixel_nm)
 
     def isotropic_model(sigma: float) -> np.ndarray:
         return isotropic_autocorrelation(sigma, x, y, pixel_nm)

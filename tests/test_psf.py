@@ -158,3 +158,25 @@ def test_even_or_non_square_crops_are_rejected():
         estimate_psf(np.zeros((10, 10)))
     with pytest.raises(ValueError, match="square and odd"):
         estimate_psf(np.zeros((11, 9)))
+
+
+def test_amplitude_offset_fit_is_the_linear_least_squares():
+    rng = np.random.default_rng(5)
+    shape = rng.random(300)
+    data = 3.5 * shape - 0.25 + rng.normal(0, 0.1, 300)
+    amplitude, offset, residual = psf_module._amplitude_offset_fit(shape, data)
+    design = np.column_stack([shape, np.ones_like(shape)])
+    expected, *_ = np.linalg.lstsq(design, data, rcond=None)
+    assert np.allclose([amplitude, offset], expected, rtol=1e-12)
+    assert np.allclose(residual, data - design @ expected, atol=1e-12)
+    # a flat shape has no amplitude: the offset takes the mean
+    assert psf_module._amplitude_offset_fit(np.ones(5), np.arange(5.0))[:2] == (0.0, 2.0)
+
+
+@pytest.mark.parametrize("theta", [0.0, 25.0, 70.0])
+def test_crop_model_mirrors_to_the_whole_grid(theta):
+    covariance = psf_module.covariance_from_widths(180.0, 95.0, theta)
+    x, y = psf_module.lag_grid(15, (107.0, 93.0))
+    full = gaussian_autocorrelation(covariance, x, y, (107.0, 93.0))
+    mirrored = psf_module.crop_autocorrelation(covariance, 15, (107.0, 93.0))
+    assert np.allclose(mirrored, full, rtol=1e-13, atol=0)
