@@ -134,8 +134,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="small sizes (smoke run)")
     parser.add_argument("--skip-naive", action="store_true", help="leave out the naive reference")
     parser.add_argument(
-        "--repeats", type=int, default=3,
-        help="runs of floor and ours, alternated; the fastest counts (default 3)",
+        "--repeats", type=int, default=7,
+        help="runs of floor and ours, alternated; the fastest counts (default 7)",
     )
     parser.add_argument("--child", nargs=2, metavar=("METHOD", "PATH"), help=argparse.SUPPRESS)
     args = parser.parse_args()
