@@ -439,15 +439,17 @@ def accumulate_spectrum(
     def read(bound: tuple[int, int]) -> np.ndarray:
         return np.asarray(stack[bound[0] : bound[1]])
 
-    with ThreadPoolExecutor(max_workers=1) as reader:
-        pending = reader.submit(read, bounds[0])
-        for index in range(len(bounds)):
-            chunk = pending.result()
-            if index + 1 < len(bounds):
-                pending = reader.submit(read, bounds[index + 1])
-            accumulator.add(chunk)
-            del chunk
-            if progress is not None:
-                progress(accumulator.n_frames, stop - int(start))
-    accumulator.release_buffer()
+    try:
+        with ThreadPoolExecutor(max_workers=1) as reader:
+            pending = reader.submit(read, bounds[0])
+            for index in range(len(bounds)):
+                chunk = pending.result()
+                if index + 1 < len(bounds):
+                    pending = reader.submit(read, bounds[index + 1])
+                accumulator.add(chunk)
+                del chunk
+                if progress is not None:
+                    progress(accumulator.n_frames, stop - int(start))
+    finally:
+        accumulator.release_buffer()
     return accumulator

@@ -138,6 +138,17 @@ def test_nan_pixels_are_reported_with_count_and_position():
         accumulate_spectrum(movie, name="channel 2")
 
 
+def test_a_failed_pass_leaves_no_worker_thread_behind():
+    import threading
+
+    movie = np.random.default_rng(2).poisson(50, size=(12, 16, 16)).astype(np.float32)
+    movie[9, 1, 1] = np.nan  # found in the third chunk, after two chunks on two workers
+    before = threading.active_count()
+    with pytest.raises(ValueError, match="1 NaN"):
+        accumulate_spectrum(movie, chunk_frames=4, workers=2)
+    assert threading.active_count() == before
+
+
 def test_wrong_chunk_shape_and_range_are_rejected(movie):
     accumulator = SpectrumAccumulator((24, 27))
     with pytest.raises(ValueError, match="expected frames of shape"):
