@@ -18,8 +18,8 @@ DEFAULT_GPU_BUDGET_BYTES = 1024 * 2**20
 #: Bytes of working memory per pixel of one frame in a chunk: the raw frame (up to
 #: 8 bytes), its float32 copy (4), the float32 power (2, half spectrum) and the
 #: complex64 half spectrum (4). That is the GPU's case, which transforms a whole
-#: chunk at once; the CPU takes each thread's frames in cache-sized blocks, so its
-#: copies and spectra stay far below this.
+#: chunk at once; the CPU holds float32 copies and spectra only for a cache-sized
+#: block per worker, or for one large frame shared by the workers.
 BYTES_PER_PIXEL_IN_CHUNK = 18
 #: Bytes per pixel of the accumulated sums (complex128 + float64 half spectrum,
 #: float32 reference frame).

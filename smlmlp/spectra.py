@@ -14,6 +14,12 @@ To avoid cancellation, frames are shifted by a fixed reference image (by default
 the mean of the first chunk) before the FFT; the identity holds for any shift.
 The per-frame FFTs run in float32 and each chunk is reduced in float32; the sums
 over chunks are kept in float64.
+
+On the CPU every pass runs on all workers. Frames up to about 512x512 pixels are
+shared out: each worker carries its frames of the chunk, a cache-sized block at a
+time, through the copy, the shift, the frame sum, the FFT and the squares, so a
+block is read from memory once. Larger frames, of which a chunk holds few, are
+shared by rows instead, the FFT itself running on all workers.
 """
 
 from __future__ import annotations
@@ -33,6 +39,9 @@ from .computer import chunk_frames as default_chunk_frames
 FORMAT_VERSION = 1
 # bytes of float32 frames taken through copy, FFT and sums at once (a core's L2 cache)
 CACHE_BLOCK_BYTES = 2**20
+# frames of partial float32 sums between two folds into the float64 sums, when the
+# workers share each (large) frame
+ROWS_FOLD_FRAMES = 32
 ProgressCallback = Callable[[int, int], None]
 
 
@@ -106,6 +115,8 @@ class SpectrumAccumulator:
         self._sum_power = xp.zeros((height, width // 2 + 1), dtype=np.float64)
         self._reference = None
         self._buffers: list[Any] = []
+        self._row_sums: tuple[np.ndarray, ...] | None = None
+        self._rows_pending = 0
         self._pool: ThreadPoolExecutor | None = None
         if reference is not None:
             self._reference = self._check_reference(reference)
@@ -152,25 +163,55 @@ class SpectrumAccumulator:
         n_chunk = int(chunk.shape[0])
         if self._reference is None:
             self._reference = xp.mean(chunk, axis=0, dtype=np.float64).astype(np.float32)
-        threads = 1 if self.backend.cuda else min(self.backend.workers or 1, n_chunk)
-        if threads == 1:
-            results = [self._transform(chunk, 0, self.backend.workers)]
-        else:
+        workers = 1 if self.backend.cuda else int(self.backend.workers or 1)
+        if workers > 1 and self._split_by_rows(n_chunk, workers):
+            self._add_by_rows(chunk, workers)
+            results = []
+        elif workers > 1 and n_chunk > 1:
             # every pass over the chunk (not only the FFT) runs on all workers: each
             # thread takes a slice of frames, with a single-threaded FFT
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(max_workers=self.backend.workers)
+            threads = min(workers, n_chunk)
             edges = np.linspace(0, n_chunk, threads + 1).astype(int)
             futures = [
-                self._pool.submit(self._transform, chunk[a:b], slot, 1)
+                self._worker_pool().submit(self._transform, chunk[a:b], slot, 1)
                 for slot, (a, b) in enumerate(zip(edges[:-1], edges[1:], strict=True))
             ]
             results = [future.result() for future in futures]
+        else:
+            results = [self._transform(chunk, 0, self.backend.workers)]
         for frame_sum, squares in results:
             self._sum_frames += frame_sum
             self._sum_power += squares[:, 0::2]
             self._sum_power += squares[:, 1::2]
         self.n_frames += n_chunk
+
+    def _split_by_rows(self, n_chunk: int, workers: int) -> bool:
+        """Whether the workers share each frame (by rows) rather than the chunk's frames.
+
+        For frames beyond a core's cache, when the chunk holds few frames per
+        worker (a large camera chip and a small memory budget): whole frames per
+        thread would leave workers idle or unevenly loaded.
+        """
+        height, width = self.frame_shape
+        return 4 * height * width > CACHE_BLOCK_BYTES and n_chunk < 4 * workers
+
+    def _worker_pool(self) -> ThreadPoolExecutor:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=self.backend.workers)
+        return self._pool
+
+    def _block_buffer(self, slot: int, n_frames: int) -> Any:
+        """The float32 buffer of ``slot`` for at least ``n_frames`` frames, kept for reuse.
+
+        Reused chunk after chunk: fresh allocations would cost page faults.
+        """
+        while len(self._buffers) <= slot:
+            self._buffers.append(None)
+        buffer = self._buffers[slot]
+        if buffer is None or buffer.shape[0] < n_frames:
+            buffer = self.backend.xp.empty((n_frames, *self.frame_shape), dtype=np.float32)
+            self._buffers[slot] = buffer
+        return buffer
 
     def _block_frames(self, n_frames: int) -> int:
         """Frames transformed together: about 1 MiB of float32 on the CPU.
@@ -186,19 +227,14 @@ class SpectrumAccumulator:
     def _transform(self, frames: Any, slot: int, workers: int | None) -> tuple[Any, Any]:
         """Frame sum and interleaved (re^2, im^2) power sum of a slice of a chunk.
 
-        The slice is taken block by block through a float32 buffer of its own
-        (``slot``), reused chunk after chunk: fresh allocations would cost page
-        faults, and a small block stays in cache through all its passes.
+        The slice is taken block by block through the float32 buffer of ``slot``;
+        a small block stays in cache through all its passes.
         """
         xp = self.backend.xp
         height, width = self.frame_shape
         n_frames = int(frames.shape[0])
         block = self._block_frames(n_frames)
-        while len(self._buffers) <= slot:
-            self._buffers.append(None)
-        buffer = self._buffers[slot]
-        if buffer is None or buffer.shape[0] < block:
-            buffer = self._buffers[slot] = xp.empty((block, height, width), dtype=np.float32)
+        buffer = self._block_buffer(slot, block)
         frame_sum = xp.zeros((height, width), dtype=np.float32)
         power = xp.zeros((height, 2 * (width // 2 + 1)), dtype=np.float32)
         for first in range(0, n_frames, block):
@@ -213,12 +249,79 @@ class SpectrumAccumulator:
             power += xp.einsum("tij,tij->ij", parts, parts)
         return frame_sum, power
 
+    def _add_by_rows(self, frames: Any, workers: int) -> None:
+        """Add a chunk frame by frame, the workers sharing each frame.
+
+        Each worker shifts a band of rows and adds it to a float32 partial frame
+        sum; the FFT runs on all workers; each worker then adds the power of a band
+        of spectrum rows to a float32 partial power sum. The partial sums go into
+        the float64 ones every :data:`ROWS_FOLD_FRAMES` frames (chunks of large
+        frames are short: folding each chunk would cost a pass per frame) and
+        before any use of the sums.
+        """
+        height, width = self.frame_shape
+        shifted = self._block_buffer(0, 1)[0]
+        if self._row_sums is None:
+            self._row_sums = tuple(
+                np.empty((height, columns), dtype=np.float32)
+                for columns in (width, 2 * (width // 2 + 1), 2 * (width // 2 + 1))
+            )
+        frame_sum, power, squares = self._row_sums
+        bands = self._row_bands(workers)
+        pool = self._worker_pool()
+
+        def shift_rows(frame: Any, rows: slice, first: bool) -> None:
+            np.copyto(shifted[rows], frame[rows], casting="unsafe")
+            np.subtract(shifted[rows], self._reference[rows], out=shifted[rows])
+            if first:
+                frame_sum[rows] = shifted[rows]
+            else:
+                frame_sum[rows] += shifted[rows]
+
+        def add_power(spectrum: np.ndarray, rows: slice, first: bool) -> None:
+            # interleaved (re^2, im^2), paired up when folded
+            parts = spectrum[rows].view(np.float32)
+            if first:
+                np.multiply(parts, parts, out=power[rows])
+            else:
+                np.multiply(parts, parts, out=squares[rows])
+                power[rows] += squares[rows]
+
+        for frame in frames:
+            first = [self._rows_pending == 0] * len(bands)
+            list(pool.map(shift_rows, [frame] * len(bands), bands, first))
+            spectrum = self.backend.rfft2(shifted, workers=workers)
+            list(pool.map(add_power, [spectrum] * len(bands), bands, first))
+            self._rows_pending += 1
+            if self._rows_pending >= ROWS_FOLD_FRAMES:
+                self._fold_rows()
+
+    def _row_bands(self, workers: int) -> list[slice]:
+        edges = np.linspace(0, self.frame_shape[0], workers + 1).astype(int)
+        return [slice(a, b) for a, b in zip(edges[:-1], edges[1:], strict=True)]
+
+    def _fold_rows(self) -> None:
+        """Move the partial sums of :meth:`_add_by_rows` into the float64 sums."""
+        if not self._rows_pending:
+            return
+        frame_sum, power, _ = self._row_sums
+
+        def fold(rows: slice) -> None:
+            self._sum_frames[rows] += frame_sum[rows]
+            self._sum_power[rows] += power[rows, 0::2]
+            self._sum_power[rows] += power[rows, 1::2]
+
+        list(self._worker_pool().map(fold, self._row_bands(self.backend.workers)))
+        self._rows_pending = 0
+
     def release_buffer(self) -> None:
         """Free the block buffers and worker threads kept between :meth:`add` calls.
 
         The sums stay; a later :meth:`add` sets them up again.
         """
+        self._fold_rows()
         self._buffers = []
+        self._row_sums = None
         if self._pool is not None:
             self._pool.shutdown()
             self._pool = None
@@ -233,6 +336,8 @@ class SpectrumAccumulator:
             )
         if other.n_frames == 0:
             return self
+        self._fold_rows()
+        other._fold_rows()
         xp = self.backend.xp
         other_frames = self.backend.asarray(other.backend.to_numpy(other._sum_frames))
         other_power = self.backend.asarray(other.backend.to_numpy(other._sum_power))
@@ -263,6 +368,7 @@ class SpectrumAccumulator:
             raise ValueError(
                 f"{self.name}: at least 2 frames are needed, got {self.n_frames}"
             )
+        self._fold_rows()
         xp = self.backend.xp
         spectrum = self.backend.rfft2(self._sum_frames)
         power = self._sum_power - (spectrum.real**2 + spectrum.imag**2) / self.n_frames
@@ -314,6 +420,7 @@ class SpectrumAccumulator:
     # -------------------------------------------------------------- save/load
     def state(self) -> dict[str, np.ndarray]:
         """The sums as host arrays (what :meth:`save` writes)."""
+        self._fold_rows()
         to_numpy = self.backend.to_numpy
         reference = self._reference
         return {

@@ -138,6 +138,46 @@ def test_nan_pixels_are_reported_with_count_and_position():
         accumulate_spectrum(movie, name="channel 2")
 
 
+@pytest.mark.parametrize("workers", [2, 3])
+def test_large_frames_shared_by_rows_give_the_exact_sums(movie, monkeypatch, workers):
+    """Frames beyond the cache block, few per worker: the workers share each frame."""
+    import smlmlp.spectra
+
+    monkeypatch.setattr(smlmlp.spectra, "CACHE_BLOCK_BYTES", 1024)
+    accumulator = SpectrumAccumulator(movie.shape[1:], workers=workers)
+    assert accumulator._split_by_rows(5, workers)
+    assert not accumulator._split_by_rows(4 * workers, workers)
+    for first in range(0, movie.shape[0], 5):
+        accumulator.add(movie[first : first + 5])
+    circular = direct_circular(movie, 9)
+    result = accumulator.autocorrelation(9)
+    accumulator.release_buffer()
+    assert np.allclose(result, circular, rtol=1e-5, atol=1e-6 * np.abs(circular).max())
+
+
+def test_partial_row_sums_are_folded_before_any_use(movie, monkeypatch, tmp_path):
+    """Merge, save and the result see frames still held in the partial sums."""
+    import smlmlp.spectra
+
+    monkeypatch.setattr(smlmlp.spectra, "CACHE_BLOCK_BYTES", 1024)
+    monkeypatch.setattr(smlmlp.spectra, "ROWS_FOLD_FRAMES", 1000)
+    circular = direct_circular(movie, 9)
+
+    def fed() -> SpectrumAccumulator:
+        accumulator = SpectrumAccumulator(movie.shape[1:], workers=2)
+        for first in range(0, movie.shape[0], 5):
+            accumulator.add(movie[first : first + 5])
+        assert accumulator._rows_pending == movie.shape[0]
+        return accumulator
+
+    merged = SpectrumAccumulator(movie.shape[1:]).merge(fed())
+    fed().save(tmp_path / "sums.npz")
+    loaded = SpectrumAccumulator.load(tmp_path / "sums.npz")
+    for accumulator in (merged, loaded, fed()):
+        result = accumulator.autocorrelation(9)
+        assert np.allclose(result, circular, rtol=1e-5, atol=1e-6 * np.abs(circular).max())
+
+
 def test_a_failed_pass_leaves_no_worker_thread_behind():
     import threading
 
