@@ -12,8 +12,9 @@ inverse FFT of their mean power spectrum::
 
 To avoid cancellation, frames are shifted by a fixed reference image (by default
 the mean of the first chunk) before the FFT; the identity holds for any shift.
-The per-frame FFTs run in float32 and each chunk is reduced in float32; the sums
-over chunks are kept in float64.
+The per-frame FFTs run in float32 and the frames of a chunk (of 32 frames when
+large frames are shared by rows, below) are reduced in float32; the sums over
+those are kept in float64.
 
 On the CPU every pass runs on all workers. Frames up to about 512x512 pixels are
 shared out: each worker carries its frames of the chunk, a cache-sized block at a
