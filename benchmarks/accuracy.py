@@ -46,6 +46,7 @@ import numpy as np
 from naive_seed import naive_fit, naive_psf, naive_spatial_psf
 
 from smlmlp import blink_spatial_psf, blink_temporal_on
+from smlmlp.infofile import atomic_path
 from smlmlp.psf import estimate_psf
 from smlmlp.reference import airy_autocorrelation
 from smlmlp.simulation import simulate_movie
@@ -784,10 +785,8 @@ def write_figure(results: Sequence[CellResult], path: Path) -> Path:
         "Width bias vs PSF σ / pixel (mean ± std over seeds; 1000 photons, background 10, "
         "0.2 ON emitters/µm², 500 frames)"
     )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    part = path.with_name(path.name + ".part")
-    figure.savefig(part, format="png", dpi=90)
-    part.replace(path)
+    with atomic_path(path, suffix=".png.part") as part:
+        figure.savefig(part, format="png", dpi=90)
     return path
 
 

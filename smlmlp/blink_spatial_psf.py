@@ -3,26 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from numbers import Integral
 from typing import Any
 
-from .backend import get_backend
+from .backend import cpu_workers, get_backend
 from .block import block
+from .computer import chunk_frames as free_memory_chunk_frames
 from .config import Config
+from .estimate import estimate_from_sums
 from .loading import check_channels
-from .psf import PsfEstimate, estimate_psf
+from .psf import PsfEstimate
 from .spectra import accumulate_spectrum, crop_size
 
 INFO_KEYS = ("ac", "psf", "fit", "spline", "sigx", "sigy", "theta", "tx", "ty", "coeffs")
-MIN_CROP_PIX = 5
-
-
-def _check_crop(crop_pix: Any) -> int:
-    if isinstance(crop_pix, bool) or not isinstance(crop_pix, Integral):
-        raise TypeError(f"crop_pix: expected an integer number of pixels, got {crop_pix!r}")
-    if crop_pix < MIN_CROP_PIX:
-        raise ValueError(f"crop_pix: must be at least {MIN_CROP_PIX} pixels, got {crop_pix}")
-    return int(crop_pix)
 
 
 @block
@@ -36,7 +28,10 @@ def blink_spatial_psf(
     parallel: bool = False,
     chunk_frames: int | None = None,
     progress: Callable[[int, int], None] | None = None,
-) -> tuple[list[float], dict[str, list[Any]]]:
+    full_output: bool = False,
+) -> tuple[list[float], dict[str, list[Any]]] | tuple[
+    list[float], dict[str, list[Any]], list[PsfEstimate]
+]:
     """Estimate a global PSF for each channel from spatial autocorrelations.
 
     This function computes, for each channel, a mean spatial autocorrelation,
@@ -73,6 +68,11 @@ def blink_spatial_psf(
         number of frames.
     progress : callable, optional
         Called as ``progress(frames_done, frames_total)`` over all channels.
+    full_output : bool, optional
+        Also return, third, one :class:`smlmlp.psf.PsfEstimate` per channel: the
+        standard errors (``sigx_se``, ``sigy_se``, ``theta_se``,
+        ``psf_sigma_se``), the QC verdict (``qc``, ``qc_notes``, ``round``) and
+        everything in ``info``. ``info`` keeps its ten keys either way.
 
     Returns
     -------
@@ -148,7 +148,14 @@ def blink_spatial_psf(
       as the PSF image, on the same scale (peak 1).
     - Angle convention: the model is evaluated at x' = x cos(theta) - y sin(theta),
       y' = x sin(theta) + y cos(theta), x the column and y the row offset from
-      the centre, as exp(-x'^2 / (2 sigx^2) - y'^2 / (2 sigy^2)), theta in [0, 90).
+      the centre, as exp(-x'^2 / (2 sigx^2) - y'^2 / (2 sigy^2)), theta in
+      (-45, 45]: sigx is the width along the principal axis nearest x, so a PSF
+      wider along y has sigy > sigx and theta near 0.
+    - Each frame's fluctuation is taken about the mean of its block of frames
+      (10 to 50 frames, :func:`smlmlp.spectra.plan_blocks`): slow changes such
+      as bleaching, drift or haze do not widen the autocorrelation.
+    - Standard errors (``full_output=True``): delete-one-group jackknife over
+      20 to 39 groups of blocks (:mod:`smlmlp.estimate`).
     - The spline is cubic, interpolating the PSF on the crop grid in nm from the
       centre (:func:`smlmlp.psf.evaluate_spline` evaluates it elsewhere).
     - Pure noise gives NaN widths and a RuntimeWarning, never a plausible value.
@@ -181,11 +188,12 @@ def blink_spatial_psf(
     >>> len(info["sigx"])
     2
     """
-    size = crop_size(_check_crop(crop_pix))
+    size = crop_size(crop_pix)
     stacks = check_channels(channels, min_side=size)
     pixels_nm = Config(len(stacks), channels_pixels_nm=channels_pixels_nm).pixels_nm
     if cuda:
         get_backend(cuda=True)  # fail before any work when the GPU is missing
+    workers = None if cuda else cpu_workers(bool(parallel))
     totals = [int(stack.shape[0]) for stack in stacks]
     done_before = 0
 
@@ -197,23 +205,20 @@ def blink_spatial_psf(
             if progress is not None:
                 progress(offset + done, sum(totals))
 
-        accumulator = accumulate_spectrum(
+        frame_shape = (int(stack.shape[1]), int(stack.shape[2]))
+        sums = accumulate_spectrum(
             stack,
-            chunk_frames=chunk_frames,
+            chunk_frames=chunk_frames or free_memory_chunk_frames(frame_shape, cuda=bool(cuda)),
             cuda=bool(cuda),
-            parallel=bool(parallel),
+            workers=workers,
             progress=report,
             name=name,
         )
-        ac = accumulator.autocorrelation(size)
-        if not ac[size // 2, size // 2] > 0.0:  # zero lag: the mean temporal variance
-            raise ValueError(
-                f"{name}: the stack does not change from frame to frame (constant or "
-                "all-zero stack); a PSF needs blinking"
-            )
-        estimates.append(estimate_psf(ac, pixel_nm, name=name))
+        estimates.append(estimate_from_sums(sums, size, pixel_nm, name=name, errors=full_output))
         done_before += totals[index]
 
     info = {key: [getattr(estimate, key) for estimate in estimates] for key in INFO_KEYS}
     psf_sigma = [estimate.psf_sigma for estimate in estimates]
+    if full_output:
+        return psf_sigma, info, estimates
     return psf_sigma, info

@@ -21,6 +21,12 @@ BACKGROUND_SIGMAS = 3.0
 #: Binning coarser than this many background-filter sigmas cancels most of the signal.
 MAX_USEFUL_BIN_SIGMAS = 2.0
 MIN_FRAMES = 3
+#: Default number of lags of the temporal autocorrelation (``smlmlp psf --temporal-lags``,
+#: the workflow's ``temporal_lags``; workflow/schemas/config.schema.yaml repeats it).
+DEFAULT_TEMPORAL_LAGS = 200
+#: PSF sigma (nm) for the on-time's background filter of a channel whose PSF was not
+#: found (``smlmlp psf --on-time``, the workflow's ``on_time_psf_sigma_nm``).
+FALLBACK_PSF_SIGMA_NM = 130.0
 
 
 def _optional_count(value: Any, argument: str) -> int | None:

@@ -3,7 +3,10 @@
 Each movie file is one channel (two with ``--split``). The info file has the
 same layout as the workflow's ``psf_info.h5`` (see :mod:`smlmlp.infofile`).
 Pixel size: ``--pixel-nm`` when given, else the one stored in the file
-(OME-XML, ImageJ or Micro-Manager metadata); a file with neither is an error.
+(OME-XML, ImageJ or Micro-Manager metadata); a file with neither is an error
+(the precedence of :func:`smlmlp.config.resolve_setting`, the workflow's too).
+The table gives every width with its standard error (``126.2 ± 0.8``) and the QC
+verdict of each channel; notes explain a "warn".
 With ``--on-time`` the blinking on-time of the movies is measured too
 (:func:`smlmlp.blink_temporal_on`, every movie read twice more) and written as
 the workflow writes it (``/{channel}/temporal``, ``/temporal_average``, root
@@ -25,11 +28,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from .backend import cpu_workers
+from .blink_temporal_on import DEFAULT_TEMPORAL_LAGS, FALLBACK_PSF_SIGMA_NM
 from .infofile import ChannelInfo, TemporalInfo, package_version, write_info
-
-HALF_NAMES = {"horizontal": ("left", "right"), "vertical": ("top", "bottom")}
-#: PSF sigma (nm) for the on-time's background filter of a channel without PSF.
-FALLBACK_PSF_SIGMA_NM = 130.0
+from .loading import HALF_NAMES
 
 
 class ProgressBar:
@@ -112,13 +114,13 @@ def _pixel_from_args(values: Sequence[float] | None) -> tuple[float, float] | No
 
 
 def format_table(channels: Sequence[ChannelInfo]) -> str:
-    """The table of sigmas printed at the end.
+    """The table of sigmas, with their standard errors and QC verdicts, printed at the end.
 
     Examples
     --------
     >>> print(format_table([ChannelInfo.empty_example("red")]))
-    channel  frames  pixel y x (nm)  sigx (nm)  sigy (nm)  theta (deg)  sigma (nm)
-    red         500   100.0 100.0      130.0      130.0          0.0       130.0
+    channel  frames  pixel y x (nm)  sigx (nm)  sigy (nm)  theta (deg)  sigma (nm)  QC
+    red         500  100.0 100.0         130.0      130.0          0.0       130.0  valid
     """
     header = (
         "channel",
@@ -128,41 +130,55 @@ def format_table(channels: Sequence[ChannelInfo]) -> str:
         "sigy (nm)",
         "theta (deg)",
         "sigma (nm)",
+        "QC",
     )
-    rows = [
-        (
-            c.name,
-            str(c.n_frames),
-            f"{c.pixel_nm[0]:.1f} {c.pixel_nm[1]:.1f}",
-            f"{c.sigx_nm:.1f}",
-            f"{c.sigy_nm:.1f}",
-            f"{c.theta_deg:.1f}",
-            f"{c.psf_sigma_nm:.1f}",
+    rows = []
+    notes = []
+    for c in channels:
+        text = {
+            key: value.removesuffix(" nm").removesuffix("°")
+            for key, value in c.formatted().items()
+        }
+        rows.append(
+            (
+                c.name,
+                str(c.n_frames),
+                f"{c.pixel_nm[0]:.1f} {c.pixel_nm[1]:.1f}",
+                text["sigx"],
+                text["sigy"],
+                text["theta"],
+                text["sigma"],
+                c.qc,
+            )
         )
-        for c in channels
-    ]
+        notes += [f"{c.name}: {note}" for note in c.qc_notes]
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
     lines = []
     for line_index, row in enumerate([header, *rows]):
         cells = []
         for i, cell in enumerate(row):
-            if i == 0 or line_index == 0 or i == 2:
+            if i in (0, 2, len(row) - 1) or line_index == 0:
                 cells.append(cell.ljust(widths[i]) if i < len(row) - 1 else cell)
             else:
                 cells.append(cell.rjust(widths[i]))
         lines.append("  ".join(cells).rstrip())
-    return "\n".join(lines)
+    return "\n".join(lines + notes)
 
 
 def run_psf(args: argparse.Namespace) -> int:
-    """The ``psf`` command."""
+    """The ``psf`` command: the same stages and checks as the library and the workflow."""
+    from .computer import chunk_frames as free_memory_chunk_frames
+    from .config import resolve_setting
+    from .estimate import estimate_from_sums
     from .loading import open_movie, split_movie
-    from .psf import estimate_psf
-    from .spectra import accumulate_spectrum
+    from .spectra import accumulate_spectrum, crop_size
 
     output = Path(args.output)
     if output.suffix.lower() not in (".h5", ".hdf5"):
         raise ValueError(f"{output}: the output must be an .h5 file")
+    if output.is_dir():
+        raise ValueError(f"{output}: is a folder; give the info file to write")
+    crop_size(args.crop_pix, "--crop-pix")
     pixel_arg = _pixel_from_args(args.pixel_nm)
     if args.exposure_ms is not None and not (
         math.isfinite(args.exposure_ms) and args.exposure_ms > 0
@@ -170,27 +186,28 @@ def run_psf(args: argparse.Namespace) -> int:
         raise ValueError(f"--exposure-ms: must be positive, got {args.exposure_ms:g}")
     if args.temporal_lags is not None and args.temporal_lags < 2:
         raise ValueError(f"--temporal-lags: must be at least 2, got {args.temporal_lags}")
+    if args.workers is not None and args.workers < 1:
+        raise ValueError(f"--workers: must be at least 1, got {args.workers}")
+    workers = None if args.cuda else (args.workers or cpu_workers(True))
     names = _channel_names(args.files, args.split)
     channels: list[ChannelInfo] = []
     name_iter = iter(names)
     for file in args.files:
         with open_movie(file) as movie:
             stacks = split_movie(movie, args.split, name=file) if args.split else [movie]
-            file_pixel = movie.metadata.get("pixel_nm")
-            pixel, origin = (pixel_arg, "--pixel-nm") if pixel_arg else (file_pixel, "file")
+            pixel, origin = resolve_setting(
+                [["--pixel-nm", pixel_arg]], movie.metadata.get("pixel_nm")
+            )
             if pixel is None:
                 raise ValueError(
                     f"{file}: no pixel size in the file's metadata; give it with --pixel-nm"
                 )
-            exposure, exposure_origin = (
-                (args.exposure_ms, "--exposure-ms")
-                if args.exposure_ms is not None
-                else (movie.metadata.get("exposure_ms"), "file")
+            exposure, exposure_origin = resolve_setting(
+                [["--exposure-ms", args.exposure_ms]], movie.metadata.get("exposure_ms")
             )
-            if exposure is None:
-                exposure_origin = None
             for half, stack in enumerate(stacks):
                 name = next(name_iter)
+                label = f"{name} ({file})"
                 n_frames = int(stack.shape[0])
                 if n_frames < args.min_frames:
                     raise ValueError(
@@ -200,23 +217,22 @@ def run_psf(args: argparse.Namespace) -> int:
                 progress = ProgressBar(name, sys.stderr, force=False)
                 if args.quiet:
                     progress.enabled = False
-                accumulator = accumulate_spectrum(
+                frame_shape = (int(stack.shape[1]), int(stack.shape[2]))
+                sums = accumulate_spectrum(
                     stack,
-                    chunk_frames=args.chunk_frames,
+                    chunk_frames=args.chunk_frames
+                    or free_memory_chunk_frames(frame_shape, cuda=args.cuda),
                     cuda=args.cuda,
-                    parallel=args.parallel,
+                    workers=workers,
                     progress=progress,
-                    name=f"{file}"
-                    + (f" ({HALF_NAMES[args.split][half]} half)" if args.split else ""),
+                    name=label,
                 )
-                estimate = estimate_psf(
-                    accumulator.autocorrelation(args.crop_pix), pixel, name=f"{name} ({file})"
-                )
+                estimate = estimate_from_sums(sums, args.crop_pix, pixel, name=label)
                 channels.append(
                     ChannelInfo.from_estimate(
                         name,
                         estimate,
-                        n_frames=accumulator.n_frames,
+                        n_frames=sums.total_frames,
                         source_files=[str(p) for p in movie.paths],
                         source_sizes_bytes=[os.path.getsize(p) for p in movie.paths],
                         attrs={
@@ -226,6 +242,8 @@ def run_psf(args: argparse.Namespace) -> int:
                             "exposure_ms_origin": exposure_origin,
                             "split": args.split,
                             "half": half if args.split else None,
+                            "block_frames": sums.block_frames,
+                            "group_frames": sums.group_frames,
                         },
                     )
                 )
@@ -288,7 +306,7 @@ def _on_time(args: argparse.Namespace, channels: Sequence[ChannelInfo]) -> Tempo
                 exposure_ms=1.0,
                 channels_pixels_nm=[channel.pixel_nm for channel in channels],
                 cuda=args.cuda,
-                parallel=args.parallel,
+                parallel=args.workers != 1,
                 progress=progress,
             )
     names = [channel.name for channel in channels]
@@ -371,7 +389,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="each frame holds two camera halves: left|right (horizontal) or top/bottom",
     )
     psf.add_argument("--cuda", action="store_true", help="use the GPU (CuPy)")
-    psf.add_argument("--parallel", action="store_true", help="FFTs on every CPU core")
+    psf.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="CPU threads for the FFTs (default: every available core)",
+    )
+    # every core is the default now; kept so that older command lines still run
+    psf.add_argument("--parallel", action="store_true", help=argparse.SUPPRESS)
     psf.add_argument(
         "--chunk-frames",
         type=int,
@@ -401,10 +427,10 @@ def build_parser() -> argparse.ArgumentParser:
     psf.add_argument(
         "--temporal-lags",
         type=int,
-        default=200,
+        default=DEFAULT_TEMPORAL_LAGS,
         metavar="N",
-        help="lags of the temporal autocorrelation for --on-time (default 200, at most "
-        "half the frames)",
+        help=f"lags of the temporal autocorrelation for --on-time (default "
+        f"{DEFAULT_TEMPORAL_LAGS}, at most half the frames)",
     )
     psf.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     psf.set_defaults(func=run_psf)

@@ -147,3 +147,53 @@ class Config:
         self.pixels_nm = normalise_pixels_nm(self.channels_pixels_nm, self.n_channels)
 
     normalise_pixels_nm = staticmethod(normalise_pixels_nm)
+
+
+#: Origin reported for a value read from the movie file's own metadata.
+FILE_ORIGIN = "movie file metadata"
+
+
+def resolve_setting(
+    explicit: Sequence[Sequence[Any]] = (),
+    from_file: Any = None,
+    defaults: Sequence[Sequence[Any]] = (),
+    *,
+    file_origin: str = FILE_ORIGIN,
+) -> tuple[Any, str | None]:
+    """The pixel size or exposure to use, and where it came from.
+
+    One precedence for the ``smlmlp psf`` command and the workflow, first found
+    wins:
+
+    1. what the user set for this movie: the command's ``--pixel-nm`` /
+       ``--exposure-ms``; in the workflow ``experiment.yaml``, its channel entry
+       first, then the experiment's value;
+    2. the movie file's metadata (OME-XML, ImageJ, Micro-Manager), ``from_file``
+       (the caller passes None when the user turned it off);
+    3. defaults: the workflow config's ``pixel_nm`` / ``exposure_ms``.
+
+    Parameters
+    ----------
+    explicit, defaults : sequence of (origin, value)
+        Candidates in precedence order; None values are skipped.
+    from_file : optional
+        The file's value (None: the file holds none).
+
+    Returns
+    -------
+    (value, origin)
+        ``(None, None)`` when nothing sets it.
+
+    Examples
+    --------
+    >>> resolve_setting([["experiment.yaml", 108]], [96.5, 96.5], [["config", 100]])
+    (108, 'experiment.yaml')
+    >>> resolve_setting([["experiment.yaml", None]], [96.5, 96.5], [["config", 100]])
+    ([96.5, 96.5], 'movie file metadata')
+    >>> resolve_setting([], None, [["config", 100]])
+    (100, 'config')
+    """
+    for origin, value in (*explicit, (file_origin, from_file), *defaults):
+        if value is not None:
+            return value, origin
+    return None, None

@@ -39,23 +39,30 @@ def _number(value: float, unit: str = " nm", digits: int = 1) -> str:
 
 
 def channel_title(channel: ChannelInfo, experiment: str | None = None) -> str:
-    """Title line with the fitted numbers.
+    """Title lines with the fitted numbers, their standard errors and the QC verdict.
 
     Examples
     --------
     >>> print(channel_title(ChannelInfo.empty_example("red"), "day1"))
     day1 / red: σx = 130.0 nm, σy = 130.0 nm, θ = 0.0°, σ = 130.0 nm
-    (pixel 100 × 100 nm, 500 frames)
+    (pixel 100 × 100 nm, 500 frames; QC valid)
     """
     name = f"{experiment} / {channel.name}" if experiment else channel.name
     pixel_y, pixel_x = channel.pixel_nm
+    text = channel.formatted()
     fitted = (
-        f"σx = {_number(channel.sigx_nm)}, σy = {_number(channel.sigy_nm)}, "
-        f"θ = {_number(channel.theta_deg, '°')}, σ = {_number(channel.psf_sigma_nm)}"
+        f"σx = {text['sigx']}, σy = {text['sigy']}, θ = {text['theta']}, σ = {text['sigma']}"
         if channel.valid
         else "no PSF found"
     )
-    return f"{name}: {fitted}\n(pixel {pixel_y:g} × {pixel_x:g} nm, {channel.n_frames} frames)"
+    verdict = f"QC {channel.qc}"
+    notes = [note.split(":")[0] for note in channel.qc_notes]
+    if notes and channel.valid:
+        verdict += ": " + ", ".join(notes)
+    return (
+        f"{name}: {fitted}\n(pixel {pixel_y:g} × {pixel_x:g} nm, {channel.n_frames} frames; "
+        f"{verdict})"
+    )
 
 
 def _image(
@@ -363,9 +370,20 @@ def summary_figure(rows: Sequence[Mapping[str, Any]]) -> Any:
         offset = (index - (len(channels) - 1) / 2) * offset_step
         x = np.array([position[str(row["experiment"])] for row in mine], dtype=float) + offset
         sigma = np.array([float(row["psf_sigma_nm"]) for row in mine])
+        sigma_se = np.array([float(row.get("psf_sigma_nm_se", math.nan)) for row in mine])
         sigx = np.array([float(row["sigx_nm"]) for row in mine])
         sigy = np.array([float(row["sigy_nm"]) for row in mine])
-        axes.plot(x, sigma, "o-", color=colour, label=f"{channel}: σ = √(σx·σy)")
+        axes.plot(x, sigma, "-", color=colour, alpha=0.6)
+        # 95 % intervals (1.96 standard errors); none drawn where no error is known
+        axes.errorbar(
+            x,
+            sigma,
+            yerr=np.where(np.isfinite(sigma_se), 1.96 * sigma_se, 0.0),
+            fmt="o",
+            color=colour,
+            capsize=3,
+            label=f"{channel}: σ = √(σx·σy) ± 1.96 SE",
+        )
         axes.plot(x, sigx, ">", color=colour, ms=5, alpha=0.7, ls="none")
         axes.plot(x, sigy, "^", color=colour, ms=5, alpha=0.7, ls="none")
         axes.vlines(x, np.fmin(sigx, sigy), np.fmax(sigx, sigy), color=colour, alpha=0.4)

@@ -10,6 +10,10 @@ Layout of one file (one experiment)::
     /{channel}/tx, ty       spline knots along x and y (nm)
     /{channel}/coeffs       spline coefficients
                             attrs: sigx_nm, sigy_nm, theta_deg, psf_sigma_nm,
+                                   their standard errors sigx_nm_se, sigy_nm_se,
+                                   theta_deg_se, psf_sigma_nm_se (NaN: none),
+                                   n_groups (groups of frames behind them),
+                                   qc (valid / warn / invalid), qc_notes,
                                    pixel_nm (y, x), n_frames, source_files,
                                    source_sizes_bytes, valid, ...
 
@@ -56,11 +60,25 @@ SUMMARY_COLUMNS = (
     "sigy_nm",
     "theta_deg",
     "psf_sigma_nm",
+    "sigx_nm_se",
+    "sigy_nm_se",
+    "theta_deg_se",
+    "psf_sigma_nm_se",
+    "qc",
     "pixel_y_nm",
     "pixel_x_nm",
     "n_frames",
     "on_time_ms",
+    "on_time_ms_se",
 )
+#: Columns of ``summary.tsv`` that hold text, not numbers.
+SUMMARY_TEXT_COLUMNS = ("experiment", "channel", "qc")
+#: Standard-error attributes of a channel, and the number each belongs to.
+SE_NAMES = ("sigx_nm_se", "sigy_nm_se", "theta_deg_se", "psf_sigma_nm_se")
+#: QC verdicts of a channel.
+QC_VERDICTS = ("valid", "warn", "invalid")
+#: Between the QC notes in the ``qc_notes`` attribute (one string).
+QC_NOTES_SEPARATOR = "; "
 #: Channel attributes with a fixed meaning (everything else goes to ``ChannelInfo.attrs``).
 _FIXED_ATTRS = (
     "sigx_nm",
@@ -72,8 +90,12 @@ _FIXED_ATTRS = (
     "source_files",
     "source_sizes_bytes",
     "valid",
+    *SE_NAMES,
+    "n_groups",
+    "qc",
+    "qc_notes",
 )
-_NPZ_FORMAT = 1
+_NPZ_FORMAT = 2
 _TEMPORAL_FORMAT = 1
 #: Name of a channel's temporal group and of the group of the channels' average.
 TEMPORAL_GROUP = "temporal"
@@ -100,6 +122,20 @@ def package_version() -> str:
         return "unknown"
 
 
+def _current_umask() -> int:
+    """The process's umask, read without changing it where the system allows."""
+    try:  # Linux: no window in which other threads would create files with umask 0
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
 def atomic_path(path: PathLike, suffix: str = ".part") -> Iterator[Path]:
     """Yield a temporary path next to ``path``; rename it over ``path`` on success.
@@ -107,6 +143,10 @@ def atomic_path(path: PathLike, suffix: str = ".part") -> Iterator[Path]:
     Whatever is written to the temporary path replaces ``path`` in one
     ``os.replace`` once the block ends without an exception; on an exception the
     temporary file is removed, so a reader never sees a half-written ``path``.
+    The file gets the permissions of any newly created file, ``0o666`` less the
+    umask (``tempfile.mkstemp`` alone would leave it readable by its owner only).
+    This is the package's one atomic-write helper: every file it writes whole or
+    not at all goes through it.
 
     Parameters
     ----------
@@ -130,6 +170,7 @@ def atomic_path(path: PathLike, suffix: str = ".part") -> Iterator[Path]:
     os.close(handle)
     temporary = Path(name)
     try:
+        os.chmod(temporary, 0o666 & ~_current_umask())
         yield temporary
         os.replace(temporary, path)
     except BaseException:
@@ -156,6 +197,24 @@ def _scalar(value: Any) -> Any:
     return value
 
 
+def format_value(value: float, error: float = math.nan, unit: str = "", digits: int = 1) -> str:
+    """``value ± error unit`` as the table, the log and the figures print it.
+
+    Examples
+    --------
+    >>> format_value(126.24, 0.81, " nm"), format_value(126.24, math.nan, " nm")
+    ('126.2 ± 0.8 nm', '126.2 nm')
+    >>> format_value(math.nan, 1.0, " nm")
+    'n/a'
+    """
+    if not math.isfinite(value):
+        return "n/a"
+    text = f"{value:.{digits}f}"
+    if math.isfinite(error):
+        text += f" ± {error:.{digits}f}"
+    return text + unit
+
+
 @dataclass
 class ChannelInfo:
     """One channel's PSF result with the numbers and provenance the info file keeps.
@@ -180,6 +239,15 @@ class ChannelInfo:
         Their sizes in bytes.
     valid : bool, optional
         Whether a PSF was found.
+    sigx_nm_se, sigy_nm_se, theta_deg_se, psf_sigma_nm_se : float, optional
+        Standard errors (NaN: not computed).
+    n_groups : int, optional
+        Groups of frames behind the standard errors.
+    qc : str, optional
+        Verdict, one of :data:`QC_VERDICTS`; by default "valid" or "invalid"
+        from ``valid``.
+    qc_notes : sequence of str, optional
+        Why the verdict is not plain "valid".
     attrs : dict, optional
         Further attributes (str, numbers, bools or lists of them), e.g. ``crop_pix``.
 
@@ -208,6 +276,13 @@ class ChannelInfo:
     source_files: tuple[str, ...] = ()
     source_sizes_bytes: tuple[int, ...] = ()
     valid: bool = True
+    sigx_nm_se: float = math.nan
+    sigy_nm_se: float = math.nan
+    theta_deg_se: float = math.nan
+    psf_sigma_nm_se: float = math.nan
+    n_groups: int = 0
+    qc: str = ""
+    qc_notes: tuple[str, ...] = ()
     attrs: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -227,9 +302,49 @@ class ChannelInfo:
         self.source_files = tuple(str(f) for f in self.source_files)
         self.source_sizes_bytes = tuple(int(s) for s in self.source_sizes_bytes)
         self.valid = bool(self.valid)
+        for name in SE_NAMES:
+            setattr(self, name, _float(getattr(self, name)))
+        self.n_groups = int(self.n_groups or 0)
+        self.qc = str(self.qc or ("valid" if self.valid else "invalid"))
+        if self.qc not in QC_VERDICTS:
+            raise ValueError(f"{self.name}: qc must be one of {QC_VERDICTS}, got {self.qc!r}")
+        notes = self.qc_notes
+        if isinstance(notes, str):  # as stored in a file: joined by "; "
+            notes = [note for note in notes.split(QC_NOTES_SEPARATOR) if note]
+        self.qc_notes = tuple(str(note) for note in notes or ())
         self.attrs = {key: _scalar(value) for key, value in dict(self.attrs).items()}
 
     # ------------------------------------------------------------ derived
+    @property
+    def round(self) -> bool:
+        """The PSF is round within its errors: theta means nothing."""
+        return any(note.startswith("near-round") for note in self.qc_notes)
+
+    def formatted(self) -> dict[str, str]:
+        """sigx, sigy, theta and sigma as ``value ± error`` text; theta of a round PSF
+        reads "round".
+
+        Examples
+        --------
+        >>> ChannelInfo.empty_example().formatted()["theta"]
+        '0.0°'
+        """
+        theta = format_value(self.theta_deg, self.theta_deg_se, "°")
+        return {
+            "sigx": format_value(self.sigx_nm, self.sigx_nm_se, " nm"),
+            "sigy": format_value(self.sigy_nm, self.sigy_nm_se, " nm"),
+            "theta": "round" if self.valid and self.round else theta,
+            "sigma": format_value(self.psf_sigma_nm, self.psf_sigma_nm_se, " nm"),
+        }
+
+    @property
+    def quality(self) -> dict[str, Any]:
+        """The standard errors and the verdict, by attribute name."""
+        values = {name: getattr(self, name) for name in SE_NAMES}
+        values.update(
+            n_groups=self.n_groups, qc=self.qc, qc_notes=QC_NOTES_SEPARATOR.join(self.qc_notes)
+        )
+        return values
     @property
     def psf_sigma_nm(self) -> float:
         """Geometric-mean width ``sqrt(sigx * sigy)`` in nm."""
@@ -240,10 +355,13 @@ class ChannelInfo:
         """Side of the (square) crop in pixels."""
         return int(self.ac.shape[0])
 
-    def summary_row(self, experiment: str, on_time_ms: float = math.nan) -> dict[str, Any]:
+    def summary_row(
+        self, experiment: str, on_time_ms: float = math.nan, on_time_ms_se: float = math.nan
+    ) -> dict[str, Any]:
         """One row of ``summary.tsv`` (keys :data:`SUMMARY_COLUMNS`).
 
-        ``on_time_ms`` is the experiment's blinking on-time (NaN: not measured).
+        ``on_time_ms`` is the experiment's blinking on-time (NaN: not measured),
+        ``on_time_ms_se`` its standard error.
         """
         return {
             "experiment": experiment,
@@ -252,10 +370,13 @@ class ChannelInfo:
             "sigy_nm": self.sigy_nm,
             "theta_deg": self.theta_deg,
             "psf_sigma_nm": self.psf_sigma_nm,
+            **{name: getattr(self, name) for name in SE_NAMES},
+            "qc": self.qc,
             "pixel_y_nm": self.pixel_nm[0],
             "pixel_x_nm": self.pixel_nm[1],
             "n_frames": self.n_frames,
             "on_time_ms": _float(on_time_ms),
+            "on_time_ms_se": _float(on_time_ms_se),
         }
 
     # ------------------------------------------------------- constructors
@@ -295,6 +416,13 @@ class ChannelInfo:
             source_files=tuple(source_files),
             source_sizes_bytes=tuple(source_sizes_bytes),
             valid=bool(getattr(estimate, "valid", True)),
+            sigx_nm_se=getattr(estimate, "sigx_se", math.nan),
+            sigy_nm_se=getattr(estimate, "sigy_se", math.nan),
+            theta_deg_se=getattr(estimate, "theta_se", math.nan),
+            psf_sigma_nm_se=getattr(estimate, "psf_sigma_se", math.nan),
+            n_groups=getattr(estimate, "n_groups", 0),
+            qc=getattr(estimate, "qc", ""),
+            qc_notes=tuple(getattr(estimate, "qc_notes", ())),
             attrs=dict(attrs or {}),
         )
 
@@ -337,6 +465,7 @@ class ChannelInfo:
             "source_files": list(self.source_files),
             "source_sizes_bytes": list(self.source_sizes_bytes),
             "valid": self.valid,
+            **self.quality,
             "attrs": self.attrs,
         }
         arrays = {name: getattr(self, name) for name in ARRAY_NAMES}
@@ -747,6 +876,7 @@ def write_info(
                         "source_files": list(channel.source_files),
                         "source_sizes_bytes": np.array(channel.source_sizes_bytes, dtype=np.int64),
                         "valid": channel.valid,
+                        **channel.quality,
                     },
                 )
                 _set_attrs(group, {k: v for k, v in channel.attrs.items() if k not in _FIXED_ATTRS})
@@ -871,6 +1001,7 @@ def read_info(path: PathLike) -> InfoFile:
                     source_files=tuple(files),
                     source_sizes_bytes=tuple(np.ravel(fixed["source_sizes_bytes"] or [])),
                     valid=bool(fixed["valid"]) if fixed["valid"] is not None else True,
+                    **{key: fixed[key] for key in (*SE_NAMES, "n_groups", "qc", "qc_notes")},
                     attrs=group_attrs,
                 )
     except (OSError, KeyError, TypeError) as error:
@@ -894,7 +1025,7 @@ def write_summary(path: PathLike, rows: Sequence[Mapping[str, Any]]) -> Path:
     >>> target = Path(tempfile.mkdtemp()) / "summary.tsv"
     >>> _ = write_summary(target, [ChannelInfo.empty_example("red").summary_row("day1")])
     >>> print(target.read_text().splitlines()[1])
-    day1	red	130.00	130.00	0.00	130.00	100.00	100.00	500	nan
+    day1	red	130.00	130.00	0.00	130.00	nan	nan	nan	nan	valid	100.00	100.00	500	nan	nan
     >>> read_summary(target)[0]["sigx_nm"]
     130.0
     """
@@ -912,6 +1043,8 @@ def read_summary(path: PathLike) -> list[dict[str, Any]]:
     with open(path, newline="") as stream:
         rows = list(csv.DictReader(stream, delimiter="\t"))
     for row in rows:
-        for column in SUMMARY_COLUMNS[2:]:
+        for column in SUMMARY_COLUMNS:
+            if column in SUMMARY_TEXT_COLUMNS:
+                continue
             row[column] = int(row[column]) if column == "n_frames" else float(row[column])
     return rows

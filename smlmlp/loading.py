@@ -35,6 +35,7 @@ import numpy as np
 import tifffile
 
 __all__ = [
+    "HALF_NAMES",
     "SplitView",
     "TiffMovie",
     "check_stack",
@@ -1146,7 +1147,9 @@ class SplitView(_LazyStack):
         )
 
 
-_HALF_NAMES = {"horizontal": ("left", "right"), "vertical": ("top", "bottom")}
+#: Names of the two halves of a split frame: ``horizontal`` is left | right,
+#: ``vertical`` is top / bottom (index 0 and 1 of :func:`split_movie`).
+HALF_NAMES = {"horizontal": ("left", "right"), "vertical": ("top", "bottom")}
 
 
 def split_movie(stack: Any, split: str, *, name: str = "movie") -> list[SplitView]:
@@ -1189,7 +1192,7 @@ def split_movie(stack: Any, split: str, *, name: str = "movie") -> list[SplitVie
     >>> bottom[0:2].shape
     (2, 1, 4)
     """
-    if split not in _HALF_NAMES:
+    if split not in HALF_NAMES:
         raise ValueError(
             f"{name}: unknown split {split!r}; use 'horizontal' (left | right halves) or "
             "'vertical' (top / bottom halves)"
@@ -1207,6 +1210,6 @@ def split_movie(stack: Any, split: str, *, name: str = "movie") -> list[SplitVie
             "the height is odd"
         )
     return [
-        SplitView(stack, split, half, f"{name} ({_HALF_NAMES[split][half]} half)")
+        SplitView(stack, split, half, f"{name} ({HALF_NAMES[split][half]} half)")
         for half in (0, 1)
     ]

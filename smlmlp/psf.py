@@ -31,7 +31,9 @@ that model passed through the same transform as the PSF image.
 
 Angle convention: the Gaussian is evaluated at ``x' = x cos t - y sin t``,
 ``y' = x sin t + y cos t`` (x the column and y the row offset from the centre)
-as ``exp(-x'^2 / (2 sigx^2) - y'^2 / (2 sigy^2))``, with ``t`` in [0, 90) degrees.
+as ``exp(-x'^2 / (2 sigx^2) - y'^2 / (2 sigy^2))``, with ``t`` in (-45, 45] degrees:
+``sigx`` is the width along the principal axis nearest the x (column) axis, so an
+axis-aligned PSF wider along y has ``sigy > sigx`` and ``t = 0``.
 """
 
 from __future__ import annotations
@@ -54,6 +56,33 @@ MIN_SIGNAL_TO_NOISE = 8.0
 MIN_SIGMA_PIX = 0.3
 
 
+@dataclass(frozen=True)
+class AutocorrelationFit:
+    """The fitted model ``amplitude * AC_model(covariance) + offset`` of an AC crop.
+
+    Attributes
+    ----------
+    covariance : ndarray
+        2x2 PSF covariance in nm^2, (x, y) order.
+    amplitude, offset : float
+        Linear parameters (ADU^2).
+    residual_rms : float
+        RMS of the residual on the fitted pixels (ADU^2).
+    parameters : ndarray
+        Log-Cholesky parameters of ``covariance`` (a start for related fits).
+    """
+
+    covariance: np.ndarray
+    amplitude: float
+    offset: float
+    residual_rms: float
+    parameters: np.ndarray
+
+    def widths(self, near_deg: float = 0.0) -> tuple[float, float, float]:
+        """``(sigx, sigy, theta_deg)`` nm, nm, degrees; see :func:`widths_from_covariance`."""
+        return widths_from_covariance(self.covariance, near_deg)
+
+
 @dataclass
 class PsfEstimate:
     """The PSF of one channel and everything derived on the way.
@@ -72,7 +101,8 @@ class PsfEstimate:
         Gaussian widths in nm along the rotated x and y axes (NaN when no PSF was
         found).
     theta : float
-        Rotation angle in degrees, in [0, 90).
+        Rotation angle in degrees, in (-45, 45]: ``sigx`` is the width along the
+        principal axis nearest the x (column) axis.
     tx, ty : ndarray
         Spline knots along x (columns) and y (rows), in nm from the centre.
     coeffs : ndarray
@@ -81,6 +111,21 @@ class PsfEstimate:
         ``(y, x)`` pixel size in nm.
     valid : bool
         Whether a PSF was found (False for pure noise).
+    sigx_se, sigy_se, theta_se, psf_sigma_se : float
+        Standard errors (nm, nm, degrees, nm): delete-one-group jackknife over the
+        blocks of frames (:func:`smlmlp.estimate.estimate_from_sums`); NaN when
+        not computed (an autocorrelation alone carries no error).
+    n_groups : int
+        Groups of frames behind the standard errors (0: none).
+    qc : str
+        ``"valid"``, ``"warn"`` (an estimate, with the reasons in ``qc_notes``)
+        or ``"invalid"`` (no PSF found).
+    qc_notes : tuple of str
+        Why the verdict is not plain ``"valid"``.
+    round : bool
+        The PSF is round within its errors: theta means nothing.
+    ac_fit : AutocorrelationFit, optional
+        The fit behind the widths.
     """
 
     ac: np.ndarray
@@ -95,6 +140,15 @@ class PsfEstimate:
     coeffs: np.ndarray
     pixel_nm: tuple[float, float]
     valid: bool
+    sigx_se: float = math.nan
+    sigy_se: float = math.nan
+    theta_se: float = math.nan
+    psf_sigma_se: float = math.nan
+    n_groups: int = 0
+    qc: str = "valid"
+    qc_notes: tuple[str, ...] = ()
+    round: bool = False
+    ac_fit: AutocorrelationFit | None = None
 
     @property
     def psf_sigma(self) -> float:
@@ -131,8 +185,15 @@ def covariance_from_widths(sigx: float, sigy: float, theta_deg: float) -> np.nda
     return rotation.T @ np.diag([sigx**2, sigy**2]) @ rotation
 
 
-def widths_from_covariance(covariance: np.ndarray) -> tuple[float, float, float]:
-    """``(sigx, sigy, theta_deg)`` with theta in [0, 90) for a covariance matrix.
+def widths_from_covariance(
+    covariance: np.ndarray, near_deg: float = 0.0
+) -> tuple[float, float, float]:
+    """``(sigx, sigy, theta_deg)`` of a covariance matrix, theta nearest ``near_deg``.
+
+    A Gaussian has four descriptions ``(a, b, t)``, ``(b, a, t +- 90)``, ``(a, b,
+    t +- 180)``; the one with theta in ``(near_deg - 45, near_deg + 45]`` is
+    returned. With the default, theta is in (-45, 45]: sigx is the width along the
+    principal axis nearest the x (column) axis.
 
     Examples
     --------
@@ -140,23 +201,35 @@ def widths_from_covariance(covariance: np.ndarray) -> tuple[float, float, float]
     [3.0, 2.0, 30.0]
     >>> [round(v, 9) for v in widths_from_covariance(covariance_from_widths(2.0, 3.0, 120.0))]
     [3.0, 2.0, 30.0]
+    >>> [round(v, 9) for v in widths_from_covariance(covariance_from_widths(1.15, 1.6, 0.0))]
+    [1.15, 1.6, 0.0]
+    >>> [round(v, 9) for v in widths_from_covariance(covariance_from_widths(3.0, 2.0, 50.0), 60)]
+    [3.0, 2.0, 50.0]
     """
     a, b, d = covariance[0, 0], covariance[0, 1], covariance[1, 1]
     mean, spread = 0.5 * (a + d), 0.5 * math.hypot(a - d, 2.0 * b)
     major, minor = math.sqrt(mean + spread), math.sqrt(max(mean - spread, 0.0))
-    theta = 0.5 * math.degrees(math.atan2(-2.0 * b, a - d))
-    if theta < 0.0:
-        theta += 90.0
-        major, minor = minor, major
-    if theta >= 90.0:
-        theta -= 90.0
+    theta = 0.5 * math.degrees(math.atan2(-2.0 * b, a - d))  # the major axis, (-90, 90]
+    # quarter turns to reach (near - 45, near + 45]; each swaps the two widths
+    turns = math.ceil((theta - float(near_deg) - 45.0) / 90.0)
+    theta -= 90.0 * turns
+    if turns % 2:
         major, minor = minor, major
     return major, minor, theta
 
 
+#: Bounds of the log-Cholesky parameters (log of nm, nm): far outside any PSF, inside
+#: what float64 represents, so that a fit wandering on pure noise stays computable.
+_LOG_BOUNDS, _OFF_DIAGONAL_BOUND = (-12.0, 14.0), 1e6
+
+
 def _covariance_from_parameters(parameters: np.ndarray) -> np.ndarray:
     """Log-Cholesky parameters -> covariance (positive definite by construction)."""
-    lower = np.array([[math.exp(parameters[0]), 0.0], [parameters[1], math.exp(parameters[2])]])
+    low, high = _LOG_BOUNDS
+    first = math.exp(min(max(float(parameters[0]), low), high))
+    last = math.exp(min(max(float(parameters[2]), low), high))
+    middle = min(max(float(parameters[1]), -_OFF_DIAGONAL_BOUND), _OFF_DIAGONAL_BOUND)
+    lower = np.array([[first, 0.0], [middle, last]])
     return lower @ lower.T
 
 
@@ -310,28 +383,25 @@ def _amplitude_offset_fit(shape: np.ndarray, data: np.ndarray) -> tuple[float, f
     return amplitude, offset, data - (amplitude * shape + offset)
 
 
-@dataclass
-class _ProfileFit:
-    covariance: np.ndarray
-    amplitude: float
-    offset: float
-    residual_rms: float
+def _fit_profile(model, data: np.ndarray, mask: np.ndarray, start: np.ndarray):
+    """Fit ``amplitude * model(covariance) + offset`` on ``mask`` (variable projection).
 
-
-def _fit_profile(model, data: np.ndarray, mask: np.ndarray, start: np.ndarray) -> _ProfileFit:
-    """Fit ``amplitude * model(covariance) + offset`` on ``mask`` (variable projection)."""
+    The parameters are log-Cholesky, clipped to bounds that keep every model
+    computable, so a fit wandering on pure noise ends without an exception.
+    """
     target = data[mask]
 
     def residual(parameters: np.ndarray) -> np.ndarray:
         shape = model(_covariance_from_parameters(parameters))[mask]
         return _amplitude_offset_fit(shape, target)[2]
 
-    result = optimize.least_squares(residual, start, method="lm", x_scale="jac", max_nfev=400)
-    covariance = _covariance_from_parameters(result.x)
-    shape = model(covariance)[mask]
+    with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
+        result = optimize.least_squares(residual, start, method="lm", x_scale="jac", max_nfev=400)
+        covariance = _covariance_from_parameters(result.x)
+        shape = model(covariance)[mask]
     amplitude, offset, rest = _amplitude_offset_fit(shape, target)
     rms = float(np.sqrt(np.mean(rest**2)))
-    return _ProfileFit(covariance, float(amplitude), float(offset), rms)
+    return AutocorrelationFit(covariance, float(amplitude), float(offset), rms, result.x)
 
 
 def _isotropic_start(model, data: np.ndarray, mask: np.ndarray, pixel: float, size: int):
@@ -348,6 +418,51 @@ def _isotropic_start(model, data: np.ndarray, mask: np.ndarray, pixel: float, si
             best, best_cost = sigma, cost
     sigma = best if best is not None else pixel
     return _parameters_from_covariance(np.eye(2) * sigma**2)
+
+
+def fit_autocorrelation(
+    ac: np.ndarray, pixel_nm: tuple[float, float], *, start: np.ndarray | None = None
+) -> AutocorrelationFit:
+    """Fit the exact pixel-integrated Gaussian model to an AC crop, off its central cross.
+
+    Parameters
+    ----------
+    ac : ndarray
+        Square autocorrelation crop of odd size, zero lag at the centre.
+    pixel_nm : tuple of float
+        ``(y, x)`` pixel size in nm.
+    start : ndarray, optional
+        Log-Cholesky start (:attr:`AutocorrelationFit.parameters` of a related
+        fit); by default the best isotropic width on a coarse grid.
+
+    Returns
+    -------
+    AutocorrelationFit
+
+    Examples
+    --------
+    >>> covariance = covariance_from_widths(150.0, 110.0, 20.0)
+    >>> ac = 5.0 * crop_autocorrelation(covariance, 21, (100.0, 100.0)) + 0.1
+    >>> [round(v, 3) for v in fit_autocorrelation(ac, (100.0, 100.0)).widths()]
+    [150.0, 110.0, 20.0]
+    """
+    ac = np.asarray(ac, dtype=np.float64)
+    size = ac.shape[0]
+    pixel_nm = (float(pixel_nm[0]), float(pixel_nm[1]))
+    mask = _off_centre_mask(size)
+
+    def ac_model(covariance: np.ndarray) -> np.ndarray:
+        return crop_autocorrelation(covariance, size, pixel_nm)
+
+    if start is None:
+        x, y = lag_grid(size, pixel_nm)
+
+        def isotropic_model(sigma: float) -> np.ndarray:
+            return isotropic_autocorrelation(sigma, x, y, pixel_nm)
+
+        pixel = math.sqrt(pixel_nm[0] * pixel_nm[1])
+        start = _isotropic_start(isotropic_model, ac, mask, pixel, size)
+    return _fit_profile(ac_model, ac, mask, np.asarray(start, dtype=np.float64))
 
 
 def _invalid(reason: str, name: str) -> None:
@@ -424,18 +539,14 @@ def estimate_psf(
     pixel_nm = (float(pixel_nm[0]), float(pixel_nm[1]))
     x, y = lag_grid(size, pixel_nm)
     mask = _off_centre_mask(size)
-    pixel = math.sqrt(pixel_nm[0] * pixel_nm[1])
-
-    def ac_model(covariance: np.ndarray) -> np.ndarray:
-        return crop_autocorrelation(covariance, size, pixel_nm)
-
-    def isotropic_model(sigma: float) -> np.ndarray:
-        return isotropic_autocorrelation(sigma, x, y, pixel_nm)
-
-    start = _isotropic_start(isotropic_model, ac, mask, pixel, size)
-    ac_fit = _fit_profile(ac_model, ac, mask, start)
-    ac_model_image = ac_fit.amplitude * ac_model(ac_fit.covariance) + ac_fit.offset
-    peak = ac_fit.amplitude * float(ac_model(ac_fit.covariance).max())
+    ac_fit = fit_autocorrelation(ac, pixel_nm)
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        model_shape = crop_autocorrelation(ac_fit.covariance, size, pixel_nm)
+    converged = bool(np.all(np.isfinite(model_shape))) and math.isfinite(ac_fit.amplitude)
+    if not converged:
+        model_shape = np.zeros_like(ac)
+    ac_model_image = ac_fit.amplitude * model_shape + ac_fit.offset
+    peak = ac_fit.amplitude * float(model_shape.max())
     signal_to_noise = peak / ac_fit.residual_rms if ac_fit.residual_rms > 0 else np.inf
 
     cleaned = np.where(mask, ac, ac_model_image)
@@ -447,7 +558,9 @@ def estimate_psf(
     sigx, sigy, theta = widths_from_covariance(ac_fit.covariance)
 
     reason = None
-    if not ac_fit.amplitude > 0:
+    if not converged:
+        reason = "the fit did not converge"
+    elif not ac_fit.amplitude > 0:
         reason = "the autocorrelation has no positive peak"
     elif signal_to_noise < MIN_SIGNAL_TO_NOISE:
         reason = f"autocorrelation peak only {signal_to_noise:.1f} times its noise"
@@ -474,4 +587,7 @@ def estimate_psf(
         coeffs=coeffs,
         pixel_nm=pixel_nm,
         valid=reason is None,
+        ac_fit=ac_fit,
+        qc="valid" if reason is None else "invalid",
+        qc_notes=() if reason is None else (f"no PSF found: {reason}",),
     )

@@ -43,6 +43,8 @@ import numpy as np
 import tifffile
 from scipy import special
 
+from .infofile import atomic_path
+
 __all__ = ["MovieSimulator", "psf_image", "simulate_movie", "write_tiff"]
 
 PSF_MODELS = ("gaussian", "airy")
@@ -1319,12 +1321,9 @@ def write_tiff(
         for chunk in frames:
             yield from chunk
 
-    partial = path.with_name(path.name + ".part")
-    try:
-        with tifffile.TiffWriter(partial, bigtiff=bigtiff, imagej=imagej) as writer:
-            writer.write(pages(), shape=shape, dtype=dtype, metadata=metadata, **options)
-        os.replace(partial, path)
-    finally:
-        if partial.exists():
-            partial.unlink()
+    with (
+        atomic_path(path) as partial,
+        tifffile.TiffWriter(partial, bigtiff=bigtiff, imagej=imagej) as writer,
+    ):
+        writer.write(pages(), shape=shape, dtype=dtype, metadata=metadata, **options)
     return path

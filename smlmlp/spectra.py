@@ -1,43 +1,65 @@
-"""Streaming accumulation of frame power spectra.
+"""Block sums: everything the spatial autocorrelation needs from a movie.
 
-Everything the spatial autocorrelation needs from a movie is a few sums over
-frames: the frame count, the sum of the frame spectra and the sum of the frame
-power spectra. Sums split and merge exactly, so the same accumulator serves a
-chunk in memory, a GPU batch and a cluster job holding a range of frames.
+The frames are cut into **blocks** of consecutive frames (``block_frames``,
+aligned on absolute frame numbers). Within a block, each frame's fluctuation is
+taken about the block's own mean, and the power of those fluctuations is summed::
 
-The mean autocorrelation of the temporal fluctuations ``f_t - mean_t(f)`` is the
-inverse FFT of their mean power spectrum::
+    P_b = sum_t |F(f_t)|^2 - |sum_t F(f_t)|^2 / n_b        (t in block b)
 
-    sum_t |F(f_t - m)|^2 = sum_t |F(f_t)|^2 - |F(sum_t f_t)|^2 / n
+Subtracting each block's mean, rather than the whole movie's, leaves the shape of
+the autocorrelation of independent blinking emitters unchanged (it only lowers
+its amplitude a little) and removes what changes slowly: bleaching, drift,
+out-of-focus haze, focus. The blocks' power is summed over **groups** of
+consecutive blocks (``group_frames``), and each group keeps only the central
+crop of its circular autocorrelation (``IFFT(sum_b P_b)``), a few kilobytes: the
+:class:`BlockSums`. Groups merge exactly (sums), and leaving one group out gives
+the jackknife standard errors of everything estimated from the sums.
 
-To avoid cancellation, frames are shifted by a fixed reference image (by default
-the mean of the first chunk) before the FFT; the identity holds for any shift.
-The per-frame FFTs run in float32 and the frames of a chunk (of 32 frames when
-large frames are shared by rows, below) are reduced in float32; the sums over
-those are kept in float64.
+:func:`plan_blocks` sets the lengths from the movie's frame count: blocks of
+``n / 20`` frames, rounded down to tens, clipped to 10..50 frames (long compared with blinking
+correlation times of a few frames, short compared with bleaching and focus
+drift), and groups of whole blocks, 20 to 39 of them. Frame ranges of one movie
+processed apart (cluster jobs) merge into exactly the sums of one pass when they
+are cut at multiples of ``block_frames``.
+
+To limit cancellation, frames are shifted by a fixed reference image (by default
+the mean of the first chunk) before the FFT; block fluctuations do not depend on
+it. The per-frame FFTs run in float32 and the frames of a chunk are reduced in
+float32; everything summed over blocks is float64.
 
 On the CPU every pass runs on all workers. Frames up to about 512x512 pixels are
-shared out: each worker carries its frames of the chunk, a cache-sized block at a
-time, through the copy, the shift, the frame sum, the FFT and the squares, so a
-block is read from memory once. Larger frames, of which a chunk holds few, are
-shared by rows instead, the FFT itself running on all workers.
+shared out: each worker carries its frames of a block, a cache-sized batch at a
+time, through the copy, the shift, the FFT, the spectrum sum and the squares, so
+the frames are read from memory once. Larger frames, of which a chunk holds few,
+are shared by rows instead, the FFT itself running on all workers.
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
+from dataclasses import dataclass
+from numbers import Integral
 from typing import Any
 
 import numpy as np
 
 from .backend import Backend, get_backend
-from .computer import chunk_frames as default_chunk_frames
 
-FORMAT_VERSION = 1
+#: Smallest crop accepted (pixels per side).
+MIN_CROP_PIX = 5
+#: Largest autocorrelation crop kept per group (pixels per side).
+MAX_STORED_CROP = 129
+#: Frames per block are ``n_frames // TARGET_GROUPS`` rounded down to a multiple of
+#: ``BLOCK_STEP`` (so that frame ranges cut for cluster jobs align easily) and
+#: clipped to this range.
+MIN_BLOCK_FRAMES, MAX_BLOCK_FRAMES, BLOCK_STEP = 10, 50, 10
+#: Groups (jackknife units) aimed at; a movie long enough gets 20 to 39.
+TARGET_GROUPS = 20
+#: Frames per chunk when the caller does not size chunks from the free memory.
+DEFAULT_CHUNK_BYTES = 64 * 2**20
+#: Working bytes per pixel of a chunk (frames, float32 copy, spectra).
+BYTES_PER_PIXEL_IN_CHUNK = 18
 # bytes of float32 frames taken through copy, FFT and sums at once (a core's L2 cache)
 CACHE_BLOCK_BYTES = 2**20
 # frames of partial float32 sums between two folds into the float64 sums, when the
@@ -46,77 +68,322 @@ ROWS_FOLD_FRAMES = 32
 ProgressCallback = Callable[[int, int], None]
 
 
-def crop_size(crop_pix: int) -> int:
-    """Effective (odd) side of the square crop centred on zero lag.
+def crop_size(crop_pix: Any, name: str = "crop_pix") -> int:
+    """Checked, effective (odd) side of the square crop centred on zero lag.
+
+    Raises
+    ------
+    TypeError, ValueError
+        ``crop_pix`` is not an integer, or below :data:`MIN_CROP_PIX`.
 
     Examples
     --------
     >>> crop_size(41), crop_size(40)
     (41, 41)
+    >>> crop_size(3)
+    Traceback (most recent call last):
+        ...
+    ValueError: crop_pix: must be at least 5 pixels, got 3
     """
+    if isinstance(crop_pix, bool) or not isinstance(crop_pix, Integral):
+        raise TypeError(f"{name}: expected an integer number of pixels, got {crop_pix!r}")
+    if crop_pix < MIN_CROP_PIX:
+        raise ValueError(f"{name}: must be at least {MIN_CROP_PIX} pixels, got {crop_pix}")
     return 2 * (int(crop_pix) // 2) + 1
 
 
+def plan_blocks(n_frames: int) -> tuple[int, int]:
+    """``(block_frames, group_frames)`` for a movie of ``n_frames`` frames.
+
+    Examples
+    --------
+    >>> plan_blocks(1000), plan_blocks(600), plan_blocks(430), plan_blocks(20000), plan_blocks(100)
+    ((50, 50), (30, 30), (20, 20), (50, 1000), (10, 10))
+    """
+    n_frames = max(int(n_frames), 1)
+    block = n_frames // TARGET_GROUPS // BLOCK_STEP * BLOCK_STEP
+    block = min(max(block, MIN_BLOCK_FRAMES), MAX_BLOCK_FRAMES)
+    n_blocks = -(-n_frames // block)
+    return block, block * max(1, n_blocks // TARGET_GROUPS)
+
+
+def stored_crop(frame_shape: tuple[int, int]) -> int:
+    """Side of the autocorrelation crop kept per group for frames of ``frame_shape``."""
+    side = min(int(frame_shape[0]), int(frame_shape[1]), MAX_STORED_CROP)
+    return side if side % 2 else side - 1
+
+
+def default_chunk_frames(frame_shape: tuple[int, int], budget_bytes: int | None = None) -> int:
+    """Frames per chunk for a working-memory budget (default :data:`DEFAULT_CHUNK_BYTES`).
+
+    Examples
+    --------
+    >>> default_chunk_frames((256, 256), budget_bytes=64 * 2**20)
+    56
+    """
+    budget = DEFAULT_CHUNK_BYTES if budget_bytes is None else int(budget_bytes)
+    per_frame = BYTES_PER_PIXEL_IN_CHUNK * int(frame_shape[0]) * int(frame_shape[1])
+    return int(max(1, min(512, budget // per_frame)))
+
+
+# --------------------------------------------------------------------- the sums
+@dataclass(frozen=True)
+class BlockSums:
+    """Block-resolved sums of one channel: plain data, exact to merge.
+
+    Attributes
+    ----------
+    frame_shape : tuple of int
+        ``(height, width)`` of the frames.
+    block_frames, group_frames : int
+        Frames per block (each block's own mean is subtracted) and per group.
+    first_frames : ndarray of int
+        Absolute number of the first frame of each group's span, increasing.
+    n_frames : ndarray of int
+        Frames summed in each group.
+    dof : ndarray of int
+        Degrees of freedom of each group: frames less one per block.
+    ac_sums : ndarray of float64
+        ``(groups, S, S)``: for each group, the sum over its blocks, frames and
+        pixels of the products of block fluctuations at lags ``-S//2..S//2`` in y
+        (rows) and x (columns), circular over the frame.
+
+    Examples
+    --------
+    >>> movie = np.random.default_rng(0).poisson(100, size=(60, 32, 32))
+    >>> sums = accumulate_spectrum(movie, block_frames=10, group_frames=20)
+    >>> sums.n_groups, sums.total_frames, sums.total_dof
+    (3, 60, 54)
+    >>> first = accumulate_spectrum(movie, stop=20, block_frames=10, group_frames=20)
+    >>> rest = accumulate_spectrum(movie, start=20, block_frames=10, group_frames=20)
+    >>> merged = merge_sums([first, rest]).ac_sums
+    >>> bool(np.abs(merged - sums.ac_sums).max() < 1e-6 * np.abs(sums.ac_sums).max())
+    True
+    """
+
+    frame_shape: tuple[int, int]
+    block_frames: int
+    group_frames: int
+    first_frames: np.ndarray
+    n_frames: np.ndarray
+    dof: np.ndarray
+    ac_sums: np.ndarray
+
+    @classmethod
+    def empty(
+        cls, frame_shape: tuple[int, int], block_frames: int, group_frames: int
+    ) -> BlockSums:
+        """Sums of no frame."""
+        side = stored_crop(frame_shape)
+        return cls(
+            frame_shape=(int(frame_shape[0]), int(frame_shape[1])),
+            block_frames=int(block_frames),
+            group_frames=int(group_frames),
+            first_frames=np.zeros(0, np.int64),
+            n_frames=np.zeros(0, np.int64),
+            dof=np.zeros(0, np.int64),
+            ac_sums=np.zeros((0, side, side)),
+        )
+
+    @property
+    def n_groups(self) -> int:
+        """Number of groups holding frames."""
+        return int(len(self.n_frames))
+
+    @property
+    def total_frames(self) -> int:
+        """Frames summed."""
+        return int(self.n_frames.sum())
+
+    @property
+    def total_dof(self) -> int:
+        """Degrees of freedom of the whole: frames less one per block."""
+        return int(self.dof.sum())
+
+    @property
+    def stored_crop(self) -> int:
+        """Side of the crop kept per group."""
+        return int(self.ac_sums.shape[-1])
+
+    def autocorrelation(
+        self, crop_pix: int, *, groups: Any = None, name: str = "channel 0"
+    ) -> np.ndarray:
+        """Mean spatial autocorrelation of the block fluctuations, cropped.
+
+        Parameters
+        ----------
+        crop_pix : int
+            Crop size; the crop has ``2 * (crop_pix // 2) + 1`` pixels per side,
+            zero lag at its centre.
+        groups : array-like of bool or int, optional
+            The groups to use (a mask or indices); all by default. Leaving one
+            group out gives a jackknife replicate.
+        name : str, optional
+            Channel name used in error messages.
+
+        Returns
+        -------
+        ndarray of float64
+            Autocovariance per pixel (ADU^2) at lags ``-r..r`` in y (rows) and x
+            (columns), ``r = crop_pix // 2``, per degree of freedom.
+
+        Notes
+        -----
+        The FFT gives the circular autocorrelation, in which a lag ``l`` pairs only
+        ``(H - |ly|) (W - |lx|)`` pixels with a neighbour inside the frame; the
+        pairs across the frame edge are uncorrelated. Dividing by the overlap
+        fraction ``(1 - |ly| / H) (1 - |lx| / W)`` makes it the unbiased
+        autocovariance of a field that extends beyond the frame, as a sample does
+        beyond the camera's field of view.
+        """
+        size = crop_size(crop_pix)
+        height, width = self.frame_shape
+        if size > height or size > width:
+            raise ValueError(
+                f"{name}: frames of {height}x{width} pixels are smaller than the "
+                f"{size}x{size} crop; lower crop_pix"
+            )
+        if size > self.stored_crop:
+            raise ValueError(
+                f"{name}: crop_pix {size} is larger than the {self.stored_crop}x"
+                f"{self.stored_crop} autocorrelation kept per block; lower crop_pix"
+            )
+        chosen = slice(None) if groups is None else np.asarray(groups)
+        dof = int(self.dof[chosen].sum())
+        if dof < 1:
+            raise ValueError(
+                f"{name}: at least 2 frames are needed, got {int(self.n_frames[chosen].sum())}"
+            )
+        trim = (self.stored_crop - size) // 2
+        total = self.ac_sums[chosen].sum(axis=0)[trim : trim + size, trim : trim + size]
+        lags = np.arange(size) - size // 2
+        overlap = np.outer(1.0 - np.abs(lags) / height, 1.0 - np.abs(lags) / width)
+        return total / (height * width * dof * overlap)
+
+    def groups_in(self, first: int, stop: int) -> np.ndarray:
+        """Mask of the groups whose span starts in frames ``first..stop - 1``."""
+        return (self.first_frames >= first) & (self.first_frames < stop)
+
+
+def merge_sums(parts: Iterable[BlockSums]) -> BlockSums:
+    """Exact merge of block sums of one movie (frame ranges, cluster jobs).
+
+    Groups starting at the same frame are added; the others are kept side by
+    side, in frame order. Associative and commutative up to float64 rounding.
+
+    Raises
+    ------
+    ValueError
+        The parts differ in frame shape, block or group length, or kept crop.
+    """
+    parts = list(parts)
+    if not parts:
+        raise ValueError("merge_sums: nothing to merge")
+    first = parts[0]
+    for other in parts[1:]:
+        for field in ("frame_shape", "block_frames", "group_frames", "stored_crop"):
+            if getattr(other, field) != getattr(first, field):
+                raise ValueError(
+                    f"cannot merge block sums of different {field}: "
+                    f"{getattr(first, field)} and {getattr(other, field)}"
+                )
+    starts = np.concatenate([part.first_frames for part in parts])
+    unique, where = np.unique(starts, return_inverse=True)
+    n_frames = np.zeros(len(unique), np.int64)
+    dof = np.zeros(len(unique), np.int64)
+    ac_sums = np.zeros((len(unique), first.stored_crop, first.stored_crop))
+    np.add.at(n_frames, where, np.concatenate([part.n_frames for part in parts]))
+    np.add.at(dof, where, np.concatenate([part.dof for part in parts]))
+    np.add.at(ac_sums, where, np.concatenate([part.ac_sums for part in parts]))
+    return BlockSums(
+        frame_shape=first.frame_shape,
+        block_frames=first.block_frames,
+        group_frames=first.group_frames,
+        first_frames=unique.astype(np.int64),
+        n_frames=n_frames,
+        dof=dof,
+        ac_sums=ac_sums,
+    )
+
+
+# -------------------------------------------------------------- the accumulator
 class SpectrumAccumulator:
-    """Sums over frames from which the fluctuation autocorrelation follows.
+    """Streams frames into :class:`BlockSums` (the machinery; the sums are plain data).
 
     Parameters
     ----------
     frame_shape : tuple of int
         ``(height, width)`` of the frames.
+    block_frames, group_frames : int, optional
+        Block and group lengths (see :func:`plan_blocks`); ``group_frames`` a
+        multiple of ``block_frames``. By default 50 frames each.
+    first_frame : int, optional
+        Absolute number of the first frame added (blocks and groups are aligned
+        on absolute frame numbers, so frame ranges merge exactly).
     cuda : bool, optional
-        Keep the sums and do the FFTs on the GPU (CuPy).
-    parallel : bool, optional
-        On the CPU, run the FFTs on every available core.
+        Do the FFTs on the GPU (CuPy).
+    workers : int, optional
+        Number of CPU FFT workers (default 1).
     reference : ndarray, optional
         Image subtracted from every frame before its FFT, to limit cancellation.
-        The result does not depend on it (up to rounding). By default the mean of
-        the first chunk added. Accumulators fed the same reference give sums that
-        merge without any conversion.
+        By default the mean of the first chunk added.
     name : str, optional
         Channel name used in error messages.
-    workers : int, optional
-        Number of CPU FFT workers; wins over ``parallel``.
 
     Examples
     --------
     >>> rng = np.random.default_rng(0)
     >>> movie = rng.poisson(100, size=(40, 32, 32)).astype(np.uint16)
-    >>> whole = SpectrumAccumulator((32, 32))
-    >>> whole.add(movie)
-    >>> parts = SpectrumAccumulator((32, 32))
-    >>> parts.add(movie[:15])
-    >>> other = SpectrumAccumulator((32, 32))
-    >>> other.add(movie[15:])
-    >>> _ = parts.merge(other)
-    >>> merged, direct = parts.autocorrelation(9), whole.autocorrelation(9)
-    >>> bool(np.abs(merged - direct).max() < 1e-6 * direct.max())
-    True
+    >>> accumulator = SpectrumAccumulator((32, 32), block_frames=10)
+    >>> accumulator.add(movie[:15])
+    >>> accumulator.add(movie[15:])
+    >>> sums = accumulator.sums()
+    >>> sums.total_frames, sums.total_dof
+    (40, 36)
     """
 
     def __init__(
         self,
         frame_shape: tuple[int, int],
         *,
+        block_frames: int = MAX_BLOCK_FRAMES,
+        group_frames: int | None = None,
+        first_frame: int = 0,
         cuda: bool = False,
-        parallel: bool = False,
+        workers: int | None = None,
         reference: Any = None,
         name: str = "channel 0",
-        workers: int | None = None,
     ) -> None:
         height, width = (int(size) for size in frame_shape)
         if height < 1 or width < 1:
             raise ValueError(f"{name}: frame shape must be positive, got {frame_shape!r}")
+        block_frames = int(block_frames)
+        group_frames = block_frames if group_frames is None else int(group_frames)
+        if block_frames < 1 or group_frames < block_frames or group_frames % block_frames:
+            raise ValueError(
+                f"{name}: group_frames ({group_frames}) must be a positive multiple of "
+                f"block_frames ({block_frames})"
+            )
         self.frame_shape = (height, width)
+        self.block_frames, self.group_frames = block_frames, group_frames
+        self.first_frame = int(first_frame)
         self.name = name
-        self.backend: Backend = get_backend(cuda=cuda, parallel=parallel, workers=workers)
+        self.backend: Backend = get_backend(cuda=cuda, workers=None if cuda else workers or 1)
         self.n_frames = 0
         xp = self.backend.xp
-        self._sum_frames = xp.zeros((height, width), dtype=np.float64)
-        self._sum_power = xp.zeros((height, width // 2 + 1), dtype=np.float64)
+        half_width = width // 2 + 1
+        # the open block: float64 sums of spectra and of power
+        self._block_spectrum = xp.zeros((height, half_width), dtype=np.complex128)
+        self._block_power = xp.zeros((height, half_width), dtype=np.float64)
+        self._block_n = 0
+        # the open group: summed block fluctuation power
+        self._group_power = xp.zeros((height, half_width), dtype=np.float64)
+        self._group_n = self._group_dof = 0
+        self._closed = BlockSums.empty(self.frame_shape, block_frames, group_frames)
+        self._closed_parts: list[BlockSums] = []
         self._reference = None
         self._buffers: list[Any] = []
-        self._row_sums: tuple[np.ndarray, ...] | None = None
+        self._row_sums: tuple[Any, ...] | None = None
         self._rows_pending = 0
         self._pool: ThreadPoolExecutor | None = None
         if reference is not None:
@@ -138,14 +405,15 @@ class SpectrumAccumulator:
         n_bad = int(bad.sum())
         if n_bad:
             frame, row, column = (int(i) for i in xp.argwhere(bad)[0])
+            first = self.first_frame + self.n_frames
             raise ValueError(
                 f"{self.name}: {n_bad} NaN or infinite pixel(s) in frames "
-                f"{self.n_frames}..{self.n_frames + chunk.shape[0] - 1}; first at frame "
-                f"{self.n_frames + frame}, row {row}, column {column}"
+                f"{first}..{first + chunk.shape[0] - 1}; first at frame "
+                f"{first + frame}, row {row}, column {column}"
             )
 
     def add(self, frames: Any) -> None:
-        """Add a chunk of frames of shape ``(n, height, width)``."""
+        """Add the next chunk of frames, of shape ``(n, height, width)``."""
         xp = self.backend.xp
         chunk = self.backend.asarray(frames)
         if chunk.ndim == 2:
@@ -161,40 +429,53 @@ class SpectrumAccumulator:
             self._check_finite(chunk)
         if chunk.dtype.kind not in "uif":
             raise TypeError(f"{self.name}: frames must be real numbers, got dtype {chunk.dtype}")
-        n_chunk = int(chunk.shape[0])
         if self._reference is None:
             self._reference = xp.mean(chunk, axis=0, dtype=np.float64).astype(np.float32)
+        done, n_chunk = 0, int(chunk.shape[0])
+        while done < n_chunk:
+            position = self.first_frame + self.n_frames
+            block_end = (position // self.block_frames + 1) * self.block_frames
+            take = min(n_chunk - done, block_end - position)
+            self._add_to_block(chunk[done : done + take])
+            done += take
+            self.n_frames += take
+            if position + take == block_end:
+                self._close_block()
+
+    def _add_to_block(self, frames: Any) -> None:
+        """Add frames that all belong to the open block."""
+        n_frames = int(frames.shape[0])
         workers = 1 if self.backend.cuda else int(self.backend.workers or 1)
-        if workers > 1 and self._split_by_rows(n_chunk, workers):
-            self._add_by_rows(chunk, workers)
-            results = []
-        elif workers > 1 and n_chunk > 1:
-            # every pass over the chunk (not only the FFT) runs on all workers: each
+        if workers > 1 and self._split_by_rows(n_frames, workers):
+            self._add_by_rows(frames, workers)
+            return
+        if workers > 1 and n_frames > 1:
+            # every pass over the frames (not only the FFT) runs on all workers: each
             # thread takes a slice of frames, with a single-threaded FFT
-            threads = min(workers, n_chunk)
-            edges = np.linspace(0, n_chunk, threads + 1).astype(int)
+            threads = min(workers, n_frames)
+            edges = np.linspace(0, n_frames, threads + 1).astype(int)
             futures = [
-                self._worker_pool().submit(self._transform, chunk[a:b], slot, 1)
+                self._worker_pool().submit(self._transform, frames[a:b], slot, 1)
                 for slot, (a, b) in enumerate(zip(edges[:-1], edges[1:], strict=True))
             ]
             results = [future.result() for future in futures]
         else:
-            results = [self._transform(chunk, 0, self.backend.workers)]
-        for frame_sum, squares in results:
-            self._sum_frames += frame_sum
-            self._sum_power += squares[:, 0::2]
-            self._sum_power += squares[:, 1::2]
-        self.n_frames += n_chunk
+            results = [self._transform(frames, 0, self.backend.workers)]
+        for spectrum, squares in results:
+            self._block_spectrum += spectrum
+            self._block_power += squares[:, 0::2]
+            self._block_power += squares[:, 1::2]
+        self._block_n += n_frames
 
-    def _split_by_rows(self, n_chunk: int, workers: int) -> bool:
-        """Whether the workers share each frame (by rows) rather than the chunk's frames.
+    def _split_by_rows(self, n_frames: int, workers: int) -> bool:
+        """Whether the workers share each frame (by rows) rather than the frames.
 
-        For frames beyond a core's cache, when the chunk holds few frames per
-        worker (a large camera chip and a small memory budget): whole frames per
-        thread would leave workers idle or unevenly loaded.
+        For frames beyond a core's cache, when a block's slice of the chunk holds
+        few frames per worker (a large camera chip and a small memory budget):
+        whole frames per thread would leave workers idle or unevenly loaded.
         """
         height, width = self.frame_shape
-        return 4 * height * width > CACHE_BLOCK_BYTES and n_chunk < 4 * workers
+        return 4 * height * width > CACHE_BLOCK_BYTES and n_frames < 4 * workers
 
     def _worker_pool(self) -> ThreadPoolExecutor:
         if self._pool is None:
@@ -214,11 +495,12 @@ class SpectrumAccumulator:
             self._buffers[slot] = buffer
         return buffer
 
-    def _block_frames(self, n_frames: int) -> int:
+    def _batch_frames(self, n_frames: int) -> int:
         """Frames transformed together: about 1 MiB of float32 on the CPU.
 
-        Copy, shift, sum, FFT and squares of a block that fits in a core's cache
-        read the frames from memory once; on the GPU the whole chunk is one block.
+        Copy, shift, FFT, spectrum sum and squares of a batch that fits in a
+        core's cache read the frames from memory once; on the GPU the whole slice
+        is one batch.
         """
         if self.backend.cuda:
             return n_frames
@@ -226,74 +508,71 @@ class SpectrumAccumulator:
         return max(1, min(n_frames, CACHE_BLOCK_BYTES // (4 * height * width)))
 
     def _transform(self, frames: Any, slot: int, workers: int | None) -> tuple[Any, Any]:
-        """Frame sum and interleaved (re^2, im^2) power sum of a slice of a chunk.
+        """Spectrum sum and interleaved (re^2, im^2) power sum of a slice of frames.
 
-        The slice is taken block by block through the float32 buffer of ``slot``;
-        a small block stays in cache through all its passes.
+        The slice is taken batch by batch through the float32 buffer of ``slot``;
+        a small batch stays in cache through all its passes.
         """
         xp = self.backend.xp
         height, width = self.frame_shape
         n_frames = int(frames.shape[0])
-        block = self._block_frames(n_frames)
-        buffer = self._block_buffer(slot, block)
-        frame_sum = xp.zeros((height, width), dtype=np.float32)
+        batch = self._batch_frames(n_frames)
+        buffer = self._block_buffer(slot, batch)
+        spectrum_sum = xp.zeros((height, width // 2 + 1), dtype=np.complex64)
         power = xp.zeros((height, 2 * (width // 2 + 1)), dtype=np.float32)
-        for first in range(0, n_frames, block):
-            shifted = buffer[: min(block, n_frames - first)]
+        for first in range(0, n_frames, batch):
+            shifted = buffer[: min(batch, n_frames - first)]
             xp.copyto(shifted, frames[first : first + shifted.shape[0]], casting="unsafe")
             xp.subtract(shifted, self._reference, out=shifted)
-            # a plain reduction, not a BLAS product: BLAS threads left spinning after
-            # a call would compete with the FFT workers that follow
-            frame_sum += shifted.sum(axis=0)
-            # |F|^2 summed over the block in one pass over the interleaved (re, im) floats
-            parts = self.backend.rfft2(shifted, workers=workers).view(np.float32)
+            spectra = self.backend.rfft2(shifted, workers=workers)
+            spectrum_sum += spectra.sum(axis=0)
+            # |F|^2 summed over the batch in one pass over the interleaved (re, im) floats
+            parts = spectra.view(np.float32)
             power += xp.einsum("tij,tij->ij", parts, parts)
-        return frame_sum, power
+        return spectrum_sum, power
 
     def _add_by_rows(self, frames: Any, workers: int) -> None:
-        """Add a chunk frame by frame, the workers sharing each frame.
+        """Add frames one by one, the workers sharing each frame.
 
-        Each worker shifts a band of rows and adds it to a float32 partial frame
-        sum; the FFT runs on all workers; each worker then adds the power of a band
-        of spectrum rows to a float32 partial power sum. The partial sums go into
-        the float64 ones every :data:`ROWS_FOLD_FRAMES` frames (chunks of large
-        frames are short: folding each chunk would cost a pass per frame) and
-        before any use of the sums.
+        Each worker shifts a band of rows; the FFT runs on all workers; each
+        worker then adds a band of spectrum rows to float32 partial sums of the
+        spectrum and of its power. The partial sums go into the float64 ones every
+        :data:`ROWS_FOLD_FRAMES` frames and when the block closes.
         """
         height, width = self.frame_shape
         shifted = self._block_buffer(0, 1)[0]
         if self._row_sums is None:
-            self._row_sums = tuple(
-                np.empty((height, columns), dtype=np.float32)
-                for columns in (width, 2 * (width // 2 + 1), 2 * (width // 2 + 1))
+            half_width = width // 2 + 1
+            self._row_sums = (
+                np.empty((height, half_width), dtype=np.complex64),
+                np.empty((height, 2 * half_width), dtype=np.float32),
+                np.empty((height, 2 * half_width), dtype=np.float32),
             )
-        frame_sum, power, squares = self._row_sums
+        spectrum_sum, power, squares = self._row_sums
         bands = self._row_bands(workers)
         pool = self._worker_pool()
 
-        def shift_rows(frame: Any, rows: slice, first: bool) -> None:
+        def shift_rows(frame: Any, rows: slice) -> None:
             np.copyto(shifted[rows], frame[rows], casting="unsafe")
             np.subtract(shifted[rows], self._reference[rows], out=shifted[rows])
-            if first:
-                frame_sum[rows] = shifted[rows]
-            else:
-                frame_sum[rows] += shifted[rows]
 
-        def add_power(spectrum: np.ndarray, rows: slice, first: bool) -> None:
-            # interleaved (re^2, im^2), paired up when folded
+        def add_spectrum(spectrum: np.ndarray, rows: slice, first: bool) -> None:
             parts = spectrum[rows].view(np.float32)
             if first:
+                spectrum_sum[rows] = spectrum[rows]
                 np.multiply(parts, parts, out=power[rows])
             else:
+                spectrum_sum[rows] += spectrum[rows]
                 np.multiply(parts, parts, out=squares[rows])
                 power[rows] += squares[rows]
 
         for frame in frames:
             first = [self._rows_pending == 0] * len(bands)
-            list(pool.map(shift_rows, [frame] * len(bands), bands, first))
+            list(pool.map(shift_rows, [frame] * len(bands), bands))
             spectrum = self.backend.rfft2(shifted, workers=workers)
-            list(pool.map(add_power, [spectrum] * len(bands), bands, first))
+            list(pool.map(add_spectrum, [spectrum] * len(bands), bands, first))
             self._rows_pending += 1
+            self._block_n += 1
             if self._rows_pending >= ROWS_FOLD_FRAMES:
                 self._fold_rows()
 
@@ -302,21 +581,109 @@ class SpectrumAccumulator:
         return [slice(a, b) for a, b in zip(edges[:-1], edges[1:], strict=True)]
 
     def _fold_rows(self) -> None:
-        """Move the partial sums of :meth:`_add_by_rows` into the float64 sums."""
+        """Move the partial sums of :meth:`_add_by_rows` into the block's float64 sums."""
         if not self._rows_pending:
             return
-        frame_sum, power, _ = self._row_sums
+        spectrum_sum, power, _ = self._row_sums
 
         def fold(rows: slice) -> None:
-            self._sum_frames[rows] += frame_sum[rows]
-            self._sum_power[rows] += power[rows, 0::2]
-            self._sum_power[rows] += power[rows, 1::2]
+            self._block_spectrum[rows] += spectrum_sum[rows]
+            self._block_power[rows] += power[rows, 0::2]
+            self._block_power[rows] += power[rows, 1::2]
 
         list(self._worker_pool().map(fold, self._row_bands(self.backend.workers)))
         self._rows_pending = 0
 
+    # ----------------------------------------------------------- blocks, groups
+    def _block_fluctuation_power(self) -> Any:
+        """Fluctuation power of the open block about its own mean (None if < 2 frames)."""
+        self._fold_rows()
+        if self._block_n < 2:
+            return None
+        spectrum = self._block_spectrum
+        return self._block_power - (spectrum.real**2 + spectrum.imag**2) / self._block_n
+
+    def _close_block(self) -> None:
+        """Add the finished block to its group, closing the previous group first."""
+        block_first = self.first_frame + self.n_frames - self._block_n
+        if self._group_n and self._group_start(block_first) != self._group_start(
+            block_first - 1
+        ):
+            self._close_group(block_first - 1)
+        power = self._block_fluctuation_power()
+        if power is not None:
+            self._group_power += power
+            self._group_dof += self._block_n - 1
+        self._group_n += self._block_n
+        self._block_spectrum[...] = 0
+        self._block_power[...] = 0
+        self._block_n = 0
+
+    def _group_start(self, frame: int) -> int:
+        return (frame // self.group_frames) * self.group_frames
+
+    def _group_crop(self, power: Any) -> np.ndarray:
+        """Central crop of the circular autocorrelation of a summed power spectrum."""
+        height, width = self.frame_shape
+        size = self._closed.stored_crop
+        half = size // 2
+        xp = self.backend.xp
+        ac = self.backend.irfft2(power, self.frame_shape)
+        rows = xp.arange(-half, half + 1) % height
+        columns = xp.arange(-half, half + 1) % width
+        return self.backend.to_numpy(ac[rows[:, None], columns[None, :]]).astype(np.float64)
+
+    def _group_part(self, last_frame: int, power: Any, n_frames: int, dof: int) -> BlockSums:
+        crop = self._group_crop(power) if dof else np.zeros((self._closed.stored_crop,) * 2)
+        return BlockSums(
+            frame_shape=self.frame_shape,
+            block_frames=self.block_frames,
+            group_frames=self.group_frames,
+            first_frames=np.array([self._group_start(last_frame)], np.int64),
+            n_frames=np.array([n_frames], np.int64),
+            dof=np.array([dof], np.int64),
+            ac_sums=crop[None],
+        )
+
+    def _close_group(self, last_frame: int) -> None:
+        self._closed_parts.append(
+            self._group_part(last_frame, self._group_power, self._group_n, self._group_dof)
+        )
+        self._group_power[...] = 0
+        self._group_n = self._group_dof = 0
+
+    def sums(self) -> BlockSums:
+        """The :class:`BlockSums` of the frames added so far.
+
+        An unfinished block or group is included as it stands (without changing
+        the accumulator: more frames may follow).
+        """
+        self._closed, self._closed_parts = merge_sums([self._closed, *self._closed_parts]), []
+        parts = [self._closed]
+        last = self.first_frame + self.n_frames - 1
+        block_power = self._block_fluctuation_power()
+        open_n = self._group_n + self._block_n
+        if open_n:
+            block_first = last + 1 - self._block_n
+            same_group = self._group_start(block_first) == self._group_start(block_first - 1)
+            if self._group_n and not same_group:  # the open block starts a new group
+                parts.append(
+                    self._group_part(
+                        block_first - 1, self._group_power, self._group_n, self._group_dof
+                    )
+                )
+                power, n_frames, dof = None, self._block_n, 0
+            else:
+                power, n_frames, dof = self._group_power, open_n, self._group_dof
+            if block_power is not None:
+                power = block_power if power is None else power + block_power
+                dof += self._block_n - 1
+            if n_frames:
+                parts.append(self._group_part(last, power, n_frames, dof))
+        return merge_sums(parts)
+
     def release_buffer(self) -> None:
-        """Free the block buffers and worker threads kept between :meth:`add` calls.
+        """Free the buffers and worker threads kept between :meth:`add` calls.
 
         The sums stay; a later :meth:`add` sets them up again.
         """
@@ -327,155 +694,6 @@ class SpectrumAccumulator:
             self._pool.shutdown()
             self._pool = None
 
-    # ------------------------------------------------------------------ merge
-    def merge(self, other: SpectrumAccumulator) -> SpectrumAccumulator:
-        """Add the frames summed in ``other`` (exact; in place, returns ``self``)."""
-        if other.frame_shape != self.frame_shape:
-            raise ValueError(
-                f"cannot merge accumulators of frame shapes {self.frame_shape} "
-                f"and {other.frame_shape}"
-            )
-        if other.n_frames == 0:
-            return self
-        self._fold_rows()
-        other._fold_rows()
-        xp = self.backend.xp
-        other_frames = self.backend.asarray(other.backend.to_numpy(other._sum_frames))
-        other_power = self.backend.asarray(other.backend.to_numpy(other._sum_power))
-        other_reference = self.backend.asarray(other.backend.to_numpy(other._reference))
-        if self._reference is None:
-            self._reference = other_reference.copy()
-        elif not bool(xp.array_equal(other_reference, self._reference)):
-            # f - r_self = (f - r_other) + d with d = r_other - r_self, so
-            # |F(f - r_self)|^2 = |F(f - r_other)|^2 + 2 Re(conj(D) F(f - r_other)) + |D|^2
-            difference = other_reference.astype(np.float64) - self._reference.astype(np.float64)
-            shift = self.backend.rfft2(difference)
-            other_spectrum = self.backend.rfft2(other_frames)
-            other_power = (
-                other_power
-                + 2.0 * (xp.conj(shift) * other_spectrum).real
-                + other.n_frames * (shift.real**2 + shift.imag**2)
-            )
-            other_frames = other_frames + other.n_frames * difference
-        self._sum_frames += other_frames
-        self._sum_power += other_power
-        self.n_frames += other.n_frames
-        return self
-
-    # ----------------------------------------------------------------- output
-    def fluctuation_power(self) -> Any:
-        """Summed power spectrum of the temporal fluctuations (half spectrum)."""
-        if self.n_frames < 2:
-            raise ValueError(
-                f"{self.name}: at least 2 frames are needed, got {self.n_frames}"
-            )
-        self._fold_rows()
-        xp = self.backend.xp
-        spectrum = self.backend.rfft2(self._sum_frames)
-        power = self._sum_power - (spectrum.real**2 + spectrum.imag**2) / self.n_frames
-        return xp.maximum(power, 0.0)
-
-    def autocorrelation(self, crop_pix: int) -> np.ndarray:
-        """Mean spatial autocorrelation of the temporal fluctuations, cropped.
-
-        Parameters
-        ----------
-        crop_pix : int
-            Crop size; the crop has ``2 * (crop_pix // 2) + 1`` pixels per side,
-            zero lag at its centre.
-
-        Returns
-        -------
-        ndarray of float64
-            Autocovariance per pixel (ADU^2) at lags ``-r..r`` in y (rows) and x
-            (columns), ``r = crop_pix // 2``, averaged over frames (n - 1 degrees
-            of freedom).
-
-        Notes
-        -----
-        The FFT gives the circular autocorrelation, in which a lag ``l`` pairs only
-        ``(H - |ly|) (W - |lx|)`` pixels with a neighbour inside the frame; the
-        pairs across the frame edge are uncorrelated. Dividing by the overlap
-        fraction ``(1 - |ly| / H) (1 - |lx| / W)`` makes it the unbiased
-        autocovariance of a field that extends beyond the frame, as a sample does
-        beyond the camera's field of view.
-        """
-        size = crop_size(crop_pix)
-        height, width = self.frame_shape
-        if size > height or size > width:
-            raise ValueError(
-                f"{self.name}: frames of {height}x{width} pixels are smaller than the "
-                f"{size}x{size} crop; lower crop_pix"
-            )
-        xp = self.backend.xp
-        ac = self.backend.irfft2(self.fluctuation_power(), self.frame_shape)
-        half = size // 2
-        rows = xp.arange(-half, half + 1) % height
-        columns = xp.arange(-half, half + 1) % width
-        crop = ac[rows[:, None], columns[None, :]]
-        crop = self.backend.to_numpy(crop).astype(np.float64)
-        lags = np.arange(-half, half + 1)
-        overlap = np.outer(1.0 - np.abs(lags) / height, 1.0 - np.abs(lags) / width)
-        return crop / (height * width * (self.n_frames - 1) * overlap)
-
-    # -------------------------------------------------------------- save/load
-    def state(self) -> dict[str, np.ndarray]:
-        """The sums as host arrays (what :meth:`save` writes)."""
-        self._fold_rows()
-        to_numpy = self.backend.to_numpy
-        reference = self._reference
-        return {
-            "format_version": np.array(FORMAT_VERSION),
-            "frame_shape": np.array(self.frame_shape),
-            "n_frames": np.array(self.n_frames),
-            "sum_frames": to_numpy(self._sum_frames),
-            "sum_power": to_numpy(self._sum_power),
-            "reference": (
-                np.zeros(self.frame_shape, np.float32) if reference is None else to_numpy(reference)
-            ),
-        }
-
-    def save(self, path: str | os.PathLike[str]) -> None:
-        """Write the sums to an ``.npz`` file, whole or not at all."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(
-            dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
-        )
-        try:
-            with os.fdopen(handle, "wb") as stream:
-                np.savez(stream, **self.state())
-            os.replace(temporary, path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
-
-    @classmethod
-    def load(
-        cls, path: str | os.PathLike[str], *, cuda: bool = False, parallel: bool = False
-    ) -> SpectrumAccumulator:
-        """Read sums written by :meth:`save`."""
-        try:
-            with np.load(path) as data:
-                version = int(data["format_version"])
-                if version != FORMAT_VERSION:
-                    raise ValueError(f"{path}: unsupported accumulator format {version}")
-                accumulator = cls(
-                    tuple(int(v) for v in data["frame_shape"]),
-                    cuda=cuda,
-                    parallel=parallel,
-                    name=Path(path).stem,
-                )
-                accumulator.n_frames = int(data["n_frames"])
-                backend = accumulator.backend
-                accumulator._sum_frames = backend.asarray(data["sum_frames"])
-                accumulator._sum_power = backend.asarray(data["sum_power"])
-                if accumulator.n_frames:
-                    accumulator._reference = backend.asarray(data["reference"])
-        except (KeyError, OSError, ValueError) as error:
-            raise ValueError(f"{path}: not a readable spectrum accumulator ({error})") from error
-        return accumulator
-
 
 def accumulate_spectrum(
     stack: Any,
@@ -483,14 +701,15 @@ def accumulate_spectrum(
     start: int = 0,
     stop: int | None = None,
     chunk_frames: int | None = None,
+    block_frames: int | None = None,
+    group_frames: int | None = None,
     cuda: bool = False,
-    parallel: bool = False,
+    workers: int | None = None,
     reference: Any = None,
     progress: ProgressCallback | None = None,
     name: str = "channel 0",
-    workers: int | None = None,
-) -> SpectrumAccumulator:
-    """Stream frames ``start..stop`` of a stack into a :class:`SpectrumAccumulator`.
+) -> BlockSums:
+    """Stream frames ``start..stop`` of a stack into :class:`BlockSums`.
 
     The next chunk is read in a background thread while the current one is
     transformed, so file reading and FFTs overlap. Memory does not grow with the
@@ -502,29 +721,32 @@ def accumulate_spectrum(
         ``(n_frames, height, width)`` stack supporting frame slicing: ndarray,
         memmap or :class:`smlmlp.loading.TiffMovie`.
     start, stop : int, optional
-        Frame range (``stop=None``: to the end).
+        Frame range (``stop=None``: to the end). Ranges cut at multiples of
+        ``block_frames`` merge (:func:`merge_sums`) into the sums of one pass.
     chunk_frames : int, optional
-        Frames per chunk; by default from :func:`smlmlp.computer.chunk_frames`.
-    cuda, parallel : bool, optional
-        Backend choice, see :func:`smlmlp.backend.get_backend`.
+        Frames per chunk; by default :func:`default_chunk_frames` (callers size it
+        from the free memory with :func:`smlmlp.computer.chunk_frames`).
+    block_frames, group_frames : int, optional
+        By default :func:`plan_blocks` of the whole stack's frame count.
+    cuda : bool, optional
+        FFTs on the GPU (CuPy).
+    workers : int, optional
+        Number of CPU FFT workers (default 1).
     reference : ndarray, optional
         Reference image, see :class:`SpectrumAccumulator`.
     progress : callable, optional
         Called as ``progress(frames_done, frames_total)`` after each chunk.
     name : str, optional
         Channel name used in error messages.
-    workers : int, optional
-        Number of CPU FFT workers (e.g. a cluster job's threads); wins over
-        ``parallel``.
 
     Returns
     -------
-    SpectrumAccumulator
+    BlockSums
 
     Examples
     --------
     >>> movie = np.random.default_rng(1).poisson(50, size=(30, 16, 16))
-    >>> accumulate_spectrum(movie, chunk_frames=7).n_frames
+    >>> accumulate_spectrum(movie, chunk_frames=7).total_frames
     30
     """
     n_total = int(stack.shape[0])
@@ -532,32 +754,34 @@ def accumulate_spectrum(
     if not 0 <= int(start) <= stop <= n_total:
         raise ValueError(f"{name}: invalid frame range {start}..{stop} of {n_total} frames")
     frame_shape = (int(stack.shape[1]), int(stack.shape[2]))
+    planned_block, planned_group = plan_blocks(n_total)
+    block_frames = planned_block if block_frames is None else int(block_frames)
+    if group_frames is None:
+        group_frames = planned_group if block_frames == planned_block else block_frames
     if chunk_frames is None:
-        chunk_frames = default_chunk_frames(frame_shape, cuda=cuda)
+        chunk_frames = default_chunk_frames(frame_shape)
     if int(chunk_frames) < 1:
         raise ValueError(f"chunk_frames must be at least 1, got {chunk_frames}")
     chunk_frames = int(chunk_frames)
     accumulator = SpectrumAccumulator(
-        frame_shape, cuda=cuda, parallel=parallel, reference=reference, name=name, workers=workers
+        frame_shape,
+        block_frames=block_frames,
+        group_frames=group_frames,
+        first_frame=int(start),
+        cuda=cuda,
+        workers=workers,
+        reference=reference,
+        name=name,
     )
+    from .prefetch import prefetch_chunks
+
     bounds = [(a, min(a + chunk_frames, stop)) for a in range(int(start), stop, chunk_frames)]
-    if not bounds:
-        return accumulator
-
-    def read(bound: tuple[int, int]) -> np.ndarray:
-        return np.asarray(stack[bound[0] : bound[1]])
-
     try:
-        with ThreadPoolExecutor(max_workers=1) as reader:
-            pending = reader.submit(read, bounds[0])
-            for index in range(len(bounds)):
-                chunk = pending.result()
-                if index + 1 < len(bounds):
-                    pending = reader.submit(read, bounds[index + 1])
-                accumulator.add(chunk)
-                del chunk
-                if progress is not None:
-                    progress(accumulator.n_frames, stop - int(start))
+        for chunk in prefetch_chunks(stack, bounds):
+            accumulator.add(chunk)
+            del chunk
+            if progress is not None:
+                progress(accumulator.n_frames, stop - int(start))
     finally:
         accumulator.release_buffer()
-    return accumulator
+    return accumulator.sums()

@@ -50,9 +50,9 @@ uncorrelated noise the zero lag is still the per-pixel variance.
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,7 +62,7 @@ import scipy.optimize
 
 from .backend import Backend, get_backend
 from .computer import MAX_CHUNK_FRAMES, default_budget_bytes
-from .loading import iter_chunks
+from .prefetch import chunk_bounds, prefetch_chunks
 
 ProgressCallback = Callable[[int, int], None]
 
@@ -429,19 +429,6 @@ class TemporalAutocovariance:
         return self.sums / (self.n_pixels * (self.n_frames - lags))
 
 
-def _prefetched(stack: Any, chunk_frames: int) -> Iterator[np.ndarray]:
-    """Chunks of a stack, the next one read in a background thread."""
-    chunks = iter_chunks(stack, chunk_frames)
-    with ThreadPoolExecutor(max_workers=1) as reader:
-        pending = reader.submit(next, chunks, None)
-        while True:
-            item = pending.result()
-            if item is None:
-                return
-            pending = reader.submit(next, chunks, None)
-            yield item[1]
-
-
 def temporal_mean(
     stack: Any,
     chunk_frames: int,
@@ -469,24 +456,26 @@ def temporal_mean(
     first_frame = None
     changes = False
     done = 0
-    for chunk in _prefetched(stack, chunk_frames):
-        if chunk.dtype.kind in "fc":
-            bad = ~np.isfinite(chunk)
-            if bad.any():
-                frame, row, column = (int(i) for i in np.argwhere(bad)[0])
-                raise ValueError(
-                    f"{name}: {int(bad.sum())} NaN or infinite pixel(s) in frames "
-                    f"{done}..{done + len(chunk) - 1}; first at frame {done + frame}, "
-                    f"row {row}, column {column}"
-                )
-        if first_frame is None:
-            first_frame = np.array(chunk[0])
-        if not changes:
-            changes = bool(np.any(chunk != first_frame))
-        total += chunk.sum(axis=0, dtype=np.float64)
-        done += len(chunk)
-        if progress is not None:
-            progress(done, n_frames)
+    bounds = chunk_bounds(n_frames, chunk_frames)
+    with contextlib.closing(prefetch_chunks(stack, bounds)) as chunks:
+        for chunk in chunks:
+            if chunk.dtype.kind in "fc":
+                bad = ~np.isfinite(chunk)
+                if bad.any():
+                    frame, row, column = (int(i) for i in np.argwhere(bad)[0])
+                    raise ValueError(
+                        f"{name}: {int(bad.sum())} NaN or infinite pixel(s) in frames "
+                        f"{done}..{done + len(chunk) - 1}; first at frame {done + frame}, "
+                        f"row {row}, column {column}"
+                    )
+            if first_frame is None:
+                first_frame = np.array(chunk[0])
+            if not changes:
+                changes = bool(np.any(chunk != first_frame))
+            total += chunk.sum(axis=0, dtype=np.float64)
+            done += len(chunk)
+            if progress is not None:
+                progress(done, n_frames)
     if not changes:
         raise ValueError(
             f"{name}: the stack does not change from frame to frame (constant or all-zero "
@@ -573,14 +562,16 @@ def accumulate_temporal(
         backend=backend,
         pixel_batch=plan.pixel_batch,
     )
-    for chunk in _prefetched(stack, plan.read_frames):
-        values = subtract_background(chunk, sigma_px, backend)
-        values = bin_frames(values, plan.bin_pixels, backend).reshape(len(values), -1)
-        values -= centre
-        accumulator.add(values)
-        del values
-        if progress is not None:
-            progress(n_frames + accumulator.n_frames, 2 * n_frames)
+    bounds = chunk_bounds(n_frames, plan.read_frames)
+    with contextlib.closing(prefetch_chunks(stack, bounds)) as chunks:
+        for chunk in chunks:
+            values = subtract_background(chunk, sigma_px, backend)
+            values = bin_frames(values, plan.bin_pixels, backend).reshape(len(values), -1)
+            values -= centre
+            accumulator.add(values)
+            del values
+            if progress is not None:
+                progress(n_frames + accumulator.n_frames, 2 * n_frames)
     return TemporalAutocovariance(
         sums=accumulator.finish(),
         n_frames=n_frames,

@@ -12,7 +12,7 @@ import tifffile
 
 from smlmlp import blink_spatial_psf
 from smlmlp.loading import open_movie
-from smlmlp.psf import estimate_psf
+from smlmlp.psf import covariance_from_widths, estimate_psf, widths_from_covariance
 from smlmlp.reference import airy_autocorrelation
 from smlmlp.simulation import simulate_movie
 
@@ -56,7 +56,7 @@ def test_return_values_follow_the_contract(two_channels):
         assert psf_sigma[index] == pytest.approx(
             math.sqrt(info["sigx"][index] * info["sigy"][index])
         )
-        assert 0.0 <= info["theta"][index] < 90.0
+        assert -45.0 < info["theta"][index] <= 45.0
         assert psf_sigma[index] == pytest.approx(truths[index]["sigx_nm"], rel=0.03)
         knots = (len(info["ty"][index]) - 4, len(info["tx"][index]) - 4)
         assert info["coeffs"][index].shape == knots
@@ -70,10 +70,10 @@ def test_widths_scale_with_the_pixel_size(two_channels):
     sigma_rect, info = blink_spatial_psf([movie], channels_pixels_nm=(100.0, 50.0))
     sigma_200, _ = blink_spatial_psf([movie], channels_pixels_nm=200.0)
     assert sigma_200[0] == pytest.approx(2 * sigma_100[0], rel=1e-5)
-    # halving the x pixel size halves the width along x: theta near 0 or 90 picks it
-    widths = sorted([info["sigx"][0], info["sigy"][0]])
-    assert widths[0] == pytest.approx(65.0, rel=0.04)
-    assert widths[1] == pytest.approx(130.0, rel=0.04)
+    # halving the x pixel size halves the width along x, reported as sigx at theta ~ 0
+    assert info["sigx"][0] == pytest.approx(65.0, rel=0.04)
+    assert info["sigy"][0] == pytest.approx(130.0, rel=0.04)
+    assert abs(info["theta"][0]) < 5.0
 
 
 def test_config_mapping_fills_parameters(two_channels):
@@ -141,10 +141,12 @@ def test_anisotropic_rotated_psf(sigx, sigy, theta, camera):
         800, (64, 64), sigx_nm=sigx, sigy_nm=sigy, theta_deg=theta, camera=camera, seed=3
     )
     _, info = blink_spatial_psf([movie])
-    assert info["sigx"][0] == pytest.approx(sigx, rel=0.03)
-    assert info["sigy"][0] == pytest.approx(sigy, rel=0.03)
-    difference = (info["theta"][0] - theta + 45.0) % 90.0 - 45.0
-    assert abs(difference) < 3.0
+    # the truth in the reported convention: theta in (-45, 45], sigx nearest x
+    want_x, want_y, want_theta = widths_from_covariance(covariance_from_widths(sigx, sigy, theta))
+    assert -45.0 < want_theta <= 45.0
+    assert info["sigx"][0] == pytest.approx(want_x, rel=0.03)
+    assert info["sigy"][0] == pytest.approx(want_y, rel=0.03)
+    assert abs(info["theta"][0] - want_theta) < 3.0
 
 
 def test_airy_psf_matches_the_method_on_the_noise_free_psf():

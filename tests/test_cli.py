@@ -82,7 +82,7 @@ def test_pixel_size_from_the_file(movies: dict[str, Path], tmp_path: Path, capsy
     assert main(["psf", str(movies["ome"]), "-q", "-o", str(out)]) == 0
     channel = read_info(out).channels["calibrated"]
     assert channel.pixel_nm == pytest.approx((100.0, 100.0))
-    assert channel.attrs["pixel_nm_origin"] == "file"
+    assert channel.attrs["pixel_nm_origin"] == "movie file metadata"
     # --pixel-nm wins over the file (the fit is then in the wrong nm, on purpose)
     assert main(["psf", str(movies["ome"]), "-q", "--pixel-nm", "50", "-o", str(out)]) == 0
     assert read_info(out).channels["calibrated"].pixel_nm == (50.0, 50.0)

@@ -107,6 +107,26 @@ def test_summary_figure(tmp_path: Path) -> None:
     assert path.read_bytes()[:8] == PNG_MAGIC
 
 
+def test_titles_and_summary_show_standard_errors_and_the_verdict() -> None:
+    channel = _astigmatic()
+    channel.sigx_nm_se, channel.sigy_nm_se, channel.theta_deg_se = 0.84, 1.26, 2.04
+    channel.psf_sigma_nm_se = 0.77
+    channel.qc, channel.qc_notes = "warn", ("too few frames: 12 groups",)
+    title = channel_title(channel, "day1")
+    assert "σx = 150.0 ± 0.8 nm" in title and "σy = 120.0 ± 1.3 nm" in title
+    assert "θ = 12.5 ± 2.0°" in title and "σ = 134.2 ± 0.8 nm" in title
+    assert "QC warn: too few frames" in title
+    channel.qc_notes = ("near-round PSF: theta is meaningless",)
+    assert "θ = round" in channel_title(channel)
+    rows = [channel.summary_row(day) for day in ("day1", "day2")]
+    axes = summary_figure(rows).axes[0]
+    bars = [c for c in axes.containers if hasattr(c, "has_yerr") and c.has_yerr]
+    assert len(bars) == 1
+    segments = bars[0].lines[2][0].get_segments()
+    low, high = segments[0][:, 1]
+    assert high - low == pytest.approx(2 * 1.96 * 0.77)
+
+
 def test_summary_figure_without_rows() -> None:
     figure = summary_figure([])
     assert figure.axes[0].texts[0].get_text() == "no channel"

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import stat
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import h5py
 import numpy as np
 import pytest
 
 from smlmlp import infofile
+from smlmlp.estimate import estimate_from_sums
 from smlmlp.infofile import (
     ARRAY_NAMES,
     SUMMARY_COLUMNS,
@@ -26,7 +30,6 @@ from smlmlp.infofile import (
     write_info,
     write_summary,
 )
-from smlmlp.psf import estimate_psf
 from smlmlp.simulation import simulate_movie
 from smlmlp.spectra import accumulate_spectrum
 
@@ -39,7 +42,7 @@ def measured() -> ChannelInfo:
     movie, _truth = simulate_movie(
         400, (48, 48), sigx_nm=140.0, photons=2000.0, background=20.0, seed=5
     )
-    estimate = estimate_psf(accumulate_spectrum(movie).autocorrelation(25), (100.0, 100.0))
+    estimate = estimate_from_sums(accumulate_spectrum(movie), 25, (100.0, 100.0))
     return ChannelInfo.from_estimate(
         "red",
         estimate,
@@ -77,6 +80,10 @@ def test_layout(tmp_path: Path, measured: ChannelInfo) -> None:
         assert list(group.attrs["source_files"]) == ["experiments/day1/red.tif"]
         assert list(group.attrs["source_sizes_bytes"]) == [123456]
         assert group.attrs["crop_pix"] == 25
+        for name in ("sigx_nm_se", "sigy_nm_se", "theta_deg_se", "psf_sigma_nm_se"):
+            assert group.attrs[name] == getattr(measured, name) > 0
+        assert group.attrs["qc"] == measured.qc and group.attrs["n_groups"] == 20
+        assert isinstance(group.attrs["qc_notes"], str)
         assert "exposure_ms" not in group.attrs  # None is left out
     assert 130 < measured.psf_sigma_nm < 150
 
@@ -92,6 +99,9 @@ def test_round_trip(tmp_path: Path, measured: ChannelInfo) -> None:
         measured.sigy_nm,
         measured.theta_deg,
     )
+    assert back.quality == measured.quality
+    assert 0 < back.psf_sigma_nm_se < 0.05 * back.psf_sigma_nm and back.n_groups == 20
+    assert back.qc in ("valid", "warn")
     assert back.source_files == measured.source_files
     assert back.attrs["pixel_nm_origin"] == "config"
     assert info.config == {"x": 1}
@@ -101,7 +111,8 @@ def test_round_trip(tmp_path: Path, measured: ChannelInfo) -> None:
 def test_channel_npz_round_trip(tmp_path: Path, measured: ChannelInfo) -> None:
     path = measured.save(tmp_path / "red.npz")
     back = ChannelInfo.load(path)
-    assert back.summary_row("e") == measured.summary_row("e")
+    assert back.summary_row("e", 12.0, 0.5) == measured.summary_row("e", 12.0, 0.5)
+    assert back.quality == measured.quality
     np.testing.assert_array_equal(back.coeffs, measured.coeffs)
     assert _files(tmp_path) == ["red.npz"]
 
@@ -141,6 +152,34 @@ def test_atomic_path_cleans_up(tmp_path: Path) -> None:
     assert _files(tmp_path / "sub") == []
 
 
+@pytest.mark.skipif(os.name != "posix", reason="POSIX file modes")
+@pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
+@pytest.mark.parametrize("read_proc", [True, False], ids=["proc", "os.umask"])
+def test_atomic_path_honours_the_umask(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, umask: int, mode: int, read_proc: bool
+) -> None:
+    """Files written through atomic_path get 0o666 & ~umask, as any new file would."""
+    if not read_proc:  # where /proc/self/status cannot be read: os.umask, restored
+
+        def no_proc(*args: Any, **kwargs: Any) -> Any:
+            raise OSError("no /proc")
+
+        monkeypatch.setattr(infofile, "open", no_proc, raising=False)
+    previous = os.umask(umask)
+    try:
+        with atomic_path(tmp_path / "plain.txt") as part:
+            part.write_text("complete")
+        assert infofile._current_umask() == umask
+        monkeypatch.undo()
+        write_info(tmp_path / "psf_info.h5", [ChannelInfo.empty_example("red")])
+        write_summary(tmp_path / "summary.tsv", [])
+        assert os.umask(umask) == umask  # reading it left it as it was
+    finally:
+        os.umask(previous)
+    for name in ("plain.txt", "psf_info.h5", "summary.tsv"):
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == mode, name
+
+
 def test_bad_names_and_duplicates(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="channel name"):
         ChannelInfo.empty_example("a/b")
@@ -171,10 +210,11 @@ def test_summary_table(tmp_path: Path) -> None:
     back = read_summary(path)
     assert back[3]["experiment"] == "day2" and back[3]["psf_sigma_nm"] == 140.0
     assert back[0]["n_frames"] == 500
-    assert SUMMARY_COLUMNS[-1] == "on_time_ms" and math.isnan(back[0]["on_time_ms"])
+    assert SUMMARY_COLUMNS[-2:] == ("on_time_ms", "on_time_ms_se")
+    assert math.isnan(back[0]["on_time_ms"]) and back[0]["qc"] == "valid"
     row = ChannelInfo.empty_example("red").summary_row("day1", on_time_ms=58.1234)
     write_summary(path, [row])
-    assert path.read_text().splitlines()[1].endswith("\t500\t58.12")
+    assert path.read_text().splitlines()[1].endswith("\t500\t58.12\tnan")
 
 
 # ------------------------------------------------------------------------ on-time

@@ -24,11 +24,27 @@ from smlmlp.psf import (
 def test_width_angle_convention_round_trip(theta):
     sigx, sigy = 170.0, 110.0
     got = widths_from_covariance(covariance_from_widths(sigx, sigy, theta))
-    assert 0.0 <= got[2] < 90.0
-    # the same ellipse, written with theta in [0, 90)
+    assert -45.0 < got[2] <= 45.0
+    # the same ellipse, written with theta in (-45, 45]
     assert np.allclose(
         covariance_from_widths(*got), covariance_from_widths(sigx, sigy, theta), atol=1e-9
     )
+
+
+@pytest.mark.parametrize("near", [-80.0, -30.0, 0.0, 44.0, 60.0, 130.0])
+def test_widths_near_an_angle_describe_the_same_ellipse(near):
+    covariance = covariance_from_widths(170.0, 110.0, 40.0)
+    sigx, sigy, theta = widths_from_covariance(covariance, near)
+    assert near - 45.0 < theta <= near + 45.0
+    assert np.allclose(covariance_from_widths(sigx, sigy, theta), covariance, atol=1e-9)
+
+
+def test_sigx_is_the_width_nearest_the_x_axis():
+    # wider along y, axis-aligned: sigx is the x width, theta 0 (not sigx = y width at 90)
+    sigx, sigy, theta = widths_from_covariance(covariance_from_widths(115.0, 160.0, 0.0))
+    assert (round(sigx, 9), round(sigy, 9), round(theta, 9)) == (115.0, 160.0, 0.0)
+    sigx, sigy, theta = widths_from_covariance(covariance_from_widths(115.0, 160.0, 100.0))
+    assert (round(sigx, 9), round(sigy, 9), round(theta, 9)) == (160.0, 115.0, 10.0)
 
 
 def test_convention_matches_the_documented_formula():

@@ -7,14 +7,36 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from smlmlp.spectra import SpectrumAccumulator, accumulate_spectrum, crop_size
+from smlmlp.spectra import (
+    BlockSums,
+    SpectrumAccumulator,
+    accumulate_spectrum,
+    crop_size,
+    merge_sums,
+    plan_blocks,
+)
+from smlmlp.sums_io import load_sums, save_sums
+
+#: the block length of the tests' 60-frame movie (plan_blocks(60))
+BLOCK = 10
+
+
+def block_fluctuations(movie: np.ndarray, block: int = BLOCK) -> tuple[np.ndarray, int]:
+    """Each frame minus the mean of its block of frames, and the degrees of freedom."""
+    frames = movie.astype(np.float64)
+    out = np.empty_like(frames)
+    dof = 0
+    for first in range(0, len(frames), block):
+        part = frames[first : first + block]
+        out[first : first + block] = part - part.mean(axis=0)
+        dof += len(part) - 1
+    return out, dof
 
 
 def direct_autocorrelation(movie: np.ndarray, crop: int) -> np.ndarray:
-    """Fluctuation autocorrelation by explicit shifted products (float64, no FFT)."""
-    frames = movie.astype(np.float64)
-    fluctuations = frames - frames.mean(axis=0)
-    n, height, width = frames.shape
+    """Block-fluctuation autocorrelation by explicit shifted products (float64, no FFT)."""
+    fluctuations, dof = block_fluctuations(movie)
+    n, height, width = fluctuations.shape
     half = crop // 2
     out = np.empty((2 * half + 1, 2 * half + 1))
     for i, ly in enumerate(range(-half, half + 1)):
@@ -22,7 +44,7 @@ def direct_autocorrelation(movie: np.ndarray, crop: int) -> np.ndarray:
             # pairs (r, r + l) with both pixels inside the frame
             a = fluctuations[:, max(0, -ly) : height - max(0, ly), max(0, -lx) : width - max(0, lx)]
             b = fluctuations[:, max(0, ly) : height - max(0, -ly), max(0, lx) : width - max(0, -lx)]
-            out[i, j] = (a * b).sum() / (a[0].size * (n - 1))
+            out[i, j] = (a * b).sum() / (a[0].size * dof)
     return out
 
 
@@ -47,19 +69,40 @@ def test_autocorrelation_matches_direct_products_for_odd_width(movie):
     assert np.allclose(fft_result, circular, rtol=1e-5, atol=1e-6 * np.abs(circular).max())
 
 
-def direct_circular(movie: np.ndarray, crop: int) -> np.ndarray:
+def direct_circular(movie: np.ndarray, crop: int, block: int = BLOCK) -> np.ndarray:
     """Circular products divided by the in-frame overlap, as the module documents."""
-    frames = movie.astype(np.float64)
-    fluctuations = frames - frames.mean(axis=0)
-    n, height, width = frames.shape
+    fluctuations, dof = block_fluctuations(movie, block)
+    n, height, width = fluctuations.shape
     half = crop // 2
     out = np.empty((crop, crop))
     for i, ly in enumerate(range(-half, half + 1)):
         for j, lx in enumerate(range(-half, half + 1)):
             shifted = np.roll(fluctuations, shift=(-ly, -lx), axis=(1, 2))
             overlap = (1 - abs(ly) / height) * (1 - abs(lx) / width)
-            out[i, j] = (fluctuations * shifted).sum() / (height * width * (n - 1) * overlap)
+            out[i, j] = (fluctuations * shifted).sum() / (height * width * dof * overlap)
     return out
+
+
+def test_block_plan_follows_the_movie_length():
+    assert plan_blocks(60) == (BLOCK, BLOCK)
+    for n_frames in (20, 100, 400, 600, 1000, 1999, 2000, 20000, 10**6):
+        block, group = plan_blocks(n_frames)
+        assert 10 <= block <= 50 and group % block == 0
+        groups = -(-n_frames // group)
+        if n_frames >= 400:
+            assert 20 <= groups <= 40, n_frames
+
+
+def test_block_means_remove_a_slow_background_change():
+    """A background ramp over the movie: the movie mean leaves it in the AC, blocks do not."""
+    rng = np.random.default_rng(4)
+    noise = rng.normal(size=(200, 32, 32))
+    ramp = np.linspace(-3.0, 3.0, 200)[:, None, None] * np.hanning(32)[None, :, None]
+    sums = accumulate_spectrum(noise + ramp, block_frames=10)
+    ac = sums.autocorrelation(7)
+    # white noise: nothing off zero lag (the ramp, about the movie mean, would add ~3 at lag 3)
+    assert np.abs(np.delete(ac.ravel(), 24)).max() < 0.05
+    assert ac[3, 3] == pytest.approx(1.0, abs=0.05)  # per degree of freedom
 
 
 def test_edge_correction_is_unbiased_for_a_stationary_field():
@@ -80,21 +123,24 @@ def test_edge_correction_is_unbiased_for_a_stationary_field():
 
 @pytest.mark.parametrize("chunk", [1, 7, 59, 60, 500])
 def test_streaming_equals_in_memory(movie, chunk):
-    whole = SpectrumAccumulator(movie.shape[1:])
+    whole = SpectrumAccumulator(movie.shape[1:], block_frames=BLOCK)
     whole.add(movie)
     streamed = accumulate_spectrum(movie, chunk_frames=chunk)
-    assert streamed.n_frames == movie.shape[0]
-    expected = whole.autocorrelation(11)
+    assert streamed.total_frames == movie.shape[0]
+    expected = whole.sums().autocorrelation(11)
     scale = np.abs(expected).max()
     assert np.abs(streamed.autocorrelation(11) - expected).max() < 1e-6 * scale
 
 
 def test_merge_of_frame_ranges_equals_single_pass(movie):
-    whole = accumulate_spectrum(movie, chunk_frames=13)
-    first = accumulate_spectrum(movie, stop=25, chunk_frames=13)
-    second = accumulate_spectrum(movie, start=25, chunk_frames=13)
-    merged = first.merge(second)
-    assert merged.n_frames == 60
+    whole = accumulate_spectrum(movie, chunk_frames=13, group_frames=20)
+    first = accumulate_spectrum(movie, stop=30, chunk_frames=13, group_frames=20)
+    second = accumulate_spectrum(movie, start=30, chunk_frames=13, group_frames=20)
+    merged = merge_sums([second, first])
+    assert merged.total_frames == 60
+    # the group of frames 20-39 was cut in two and is whole again
+    assert merged.first_frames.tolist() == whole.first_frames.tolist() == [0, 20, 40]
+    assert merged.n_frames.tolist() == whole.n_frames.tolist() == [20, 20, 20]
     expected = whole.autocorrelation(11)
     assert np.abs(merged.autocorrelation(11) - expected).max() < 1e-6 * np.abs(expected).max()
 
@@ -106,28 +152,41 @@ def test_shared_reference_merges_to_rounding_precision(movie):
         accumulate_spectrum(movie, start=a, stop=a + 20, chunk_frames=10, reference=reference)
         for a in (0, 20, 40)
     ]
-    merged = parts[0].merge(parts[1]).merge(parts[2])
+    merged = merge_sums([merge_sums(parts[:2]), parts[2]])  # associative
+    assert np.allclose(merge_sums(parts).ac_sums, merged.ac_sums, rtol=1e-12)
     expected = whole.autocorrelation(11)
     assert np.allclose(merged.autocorrelation(11), expected, rtol=1e-9, atol=0)
 
 
 def test_save_and_load_round_trip(tmp_path, movie):
-    accumulator = accumulate_spectrum(movie, chunk_frames=16)
+    sums = accumulate_spectrum(movie, chunk_frames=16)
     path = tmp_path / "sub" / "acc.npz"
-    accumulator.save(path)
-    accumulator.save(path)  # overwrite in place
+    save_sums(sums, path)
+    save_sums(sums, path)  # overwrite in place
     assert sorted(p.name for p in path.parent.iterdir()) == ["acc.npz"]
-    loaded = SpectrumAccumulator.load(path)
-    assert loaded.n_frames == accumulator.n_frames
-    assert loaded.frame_shape == accumulator.frame_shape
-    assert np.array_equal(loaded.autocorrelation(9), accumulator.autocorrelation(9))
+    loaded = load_sums(path)
+    assert isinstance(loaded, BlockSums)
+    assert loaded.total_frames == sums.total_frames
+    assert loaded.frame_shape == sums.frame_shape
+    assert (loaded.block_frames, loaded.group_frames) == (sums.block_frames, sums.group_frames)
+    assert np.array_equal(loaded.autocorrelation(9), sums.autocorrelation(9))
 
 
 def test_load_rejects_foreign_files(tmp_path):
     path = tmp_path / "other.npz"
     np.savez(path, something=np.zeros(3))
     with pytest.raises(ValueError, match="other.npz"):
-        SpectrumAccumulator.load(path)
+        load_sums(path)
+    truncated = tmp_path / "cut.npz"
+    save_sums(accumulate_spectrum(np.random.default_rng(0).normal(size=(20, 8, 8))), truncated)
+    truncated.write_bytes(truncated.read_bytes()[:100])
+    with pytest.raises(ValueError, match="cut.npz: not readable block sums"):
+        load_sums(truncated)
+
+
+def test_merging_sums_of_other_blocks_is_refused(movie):
+    with pytest.raises(ValueError, match="block_frames"):
+        merge_sums([accumulate_spectrum(movie), accumulate_spectrum(movie, block_frames=20)])
 
 
 def test_nan_pixels_are_reported_with_count_and_position():
@@ -144,38 +203,43 @@ def test_large_frames_shared_by_rows_give_the_exact_sums(movie, monkeypatch, wor
     import smlmlp.spectra
 
     monkeypatch.setattr(smlmlp.spectra, "CACHE_BLOCK_BYTES", 1024)
-    accumulator = SpectrumAccumulator(movie.shape[1:], workers=workers)
+    accumulator = SpectrumAccumulator(movie.shape[1:], workers=workers, block_frames=BLOCK)
     assert accumulator._split_by_rows(5, workers)
     assert not accumulator._split_by_rows(4 * workers, workers)
-    for first in range(0, movie.shape[0], 5):
-        accumulator.add(movie[first : first + 5])
+    for first in range(0, movie.shape[0], 7):
+        accumulator.add(movie[first : first + 7])
     circular = direct_circular(movie, 9)
-    result = accumulator.autocorrelation(9)
+    result = accumulator.sums().autocorrelation(9)
     accumulator.release_buffer()
     assert np.allclose(result, circular, rtol=1e-5, atol=1e-6 * np.abs(circular).max())
 
 
-def test_partial_row_sums_are_folded_before_any_use(movie, monkeypatch, tmp_path):
-    """Merge, save and the result see frames still held in the partial sums."""
+def test_partial_row_sums_are_folded_before_any_use(movie, monkeypatch):
+    """The sums of an unfinished block see frames still held in the partial row sums."""
     import smlmlp.spectra
 
     monkeypatch.setattr(smlmlp.spectra, "CACHE_BLOCK_BYTES", 1024)
     monkeypatch.setattr(smlmlp.spectra, "ROWS_FOLD_FRAMES", 1000)
-    circular = direct_circular(movie, 9)
+    accumulator = SpectrumAccumulator(movie.shape[1:], workers=2, block_frames=100)
+    for first in range(0, movie.shape[0], 5):
+        accumulator.add(movie[first : first + 5])
+    assert accumulator._rows_pending == movie.shape[0]  # the block is still open
+    circular = direct_circular(movie, 9, block=100)
+    result = accumulator.sums().autocorrelation(9)
+    accumulator.release_buffer()
+    assert np.allclose(result, circular, rtol=1e-5, atol=1e-6 * np.abs(circular).max())
 
-    def fed() -> SpectrumAccumulator:
-        accumulator = SpectrumAccumulator(movie.shape[1:], workers=2)
-        for first in range(0, movie.shape[0], 5):
-            accumulator.add(movie[first : first + 5])
-        assert accumulator._rows_pending == movie.shape[0]
-        return accumulator
 
-    merged = SpectrumAccumulator(movie.shape[1:]).merge(fed())
-    fed().save(tmp_path / "sums.npz")
-    loaded = SpectrumAccumulator.load(tmp_path / "sums.npz")
-    for accumulator in (merged, loaded, fed()):
-        result = accumulator.autocorrelation(9)
-        assert np.allclose(result, circular, rtol=1e-5, atol=1e-6 * np.abs(circular).max())
+def test_sums_of_an_unfinished_movie_do_not_change_the_accumulator(movie):
+    accumulator = SpectrumAccumulator(movie.shape[1:], block_frames=BLOCK, group_frames=20)
+    for first in range(0, 60, 7):
+        accumulator.add(movie[first : first + 7])
+        accumulator.sums()  # a snapshot, taken mid-block and mid-group
+    final = accumulator.sums()
+    once = accumulate_spectrum(movie, group_frames=20)
+    assert final.n_frames.tolist() == once.n_frames.tolist() == [20, 20, 20]
+    assert final.dof.tolist() == once.dof.tolist() == [18, 18, 18]
+    assert np.abs(final.ac_sums - once.ac_sums).max() < 1e-6 * np.abs(once.ac_sums).max()
 
 
 def test_a_failed_pass_leaves_no_worker_thread_behind():
@@ -209,7 +273,7 @@ def test_progress_reports_every_chunk(movie):
 
 def test_parallel_workers_give_the_same_result(movie):
     serial = accumulate_spectrum(movie).autocorrelation(9)
-    parallel = accumulate_spectrum(movie, parallel=True).autocorrelation(9)
+    parallel = accumulate_spectrum(movie, workers=2).autocorrelation(9)
     # the same sums in another order: float32 rounding, far below the noise
     assert np.abs(serial - parallel).max() < 1e-7 * np.abs(serial).max()
 
@@ -221,25 +285,29 @@ def test_frames_taken_in_cache_blocks_give_the_exact_sums(movie, monkeypatch, wo
 
     frame_bytes = 4 * movie.shape[1] * movie.shape[2]
     monkeypatch.setattr(smlmlp.spectra, "CACHE_BLOCK_BYTES", 3 * frame_bytes - 1)
-    accumulator = SpectrumAccumulator(movie.shape[1:], workers=workers)
-    assert accumulator._block_frames(25) == 2
+    accumulator = SpectrumAccumulator(movie.shape[1:], workers=workers, block_frames=30)
+    assert accumulator._batch_frames(25) == 2
     for first in range(0, movie.shape[0], 25):
         accumulator.add(movie[first : first + 25])
     assert accumulator.n_frames == movie.shape[0]
-    circular = direct_circular(movie, 9)
-    result = accumulator.autocorrelation(9)
+    circular = direct_circular(movie, 9, block=30)
+    result = accumulator.sums().autocorrelation(9)
     accumulator.release_buffer()
     assert np.allclose(result, circular, rtol=1e-5, atol=1e-6 * np.abs(circular).max())
 
 
-def test_crop_size_is_odd():
+def test_crop_size_is_odd_and_checked():
     assert [crop_size(c) for c in (5, 6, 41, 40)] == [5, 7, 41, 41]
+    with pytest.raises(ValueError, match="crop_pix: must be at least 5"):
+        crop_size(4)
+    with pytest.raises(TypeError, match="crop_pix: expected an integer"):
+        crop_size(7.5)
 
 
 def test_peak_memory_does_not_grow_with_the_number_of_frames(tmp_path):
-    """Stream memmaps of 100 and 1000 frames: the extra memory is the same."""
+    """Stream memmaps of 1000 and 3000 frames (20 groups each): the extra memory is the same."""
     peaks = []
-    for n_frames in (100, 1000):
+    for n_frames in (1000, 3000):
         path = tmp_path / f"movie{n_frames}.u16"
         writer = np.memmap(path, dtype=np.uint16, mode="w+", shape=(n_frames, 64, 64))
         rng = np.random.default_rng(0)
@@ -252,6 +320,6 @@ def test_peak_memory_does_not_grow_with_the_number_of_frames(tmp_path):
         accumulate_spectrum(stack, chunk_frames=32)
         peaks.append(tracemalloc.get_traced_memory()[1])
         tracemalloc.stop()
-    # 1000 frames hold 8 MB as uint16 and 16 MB as float32: the peak must not see them
+    # 3000 frames hold 24 MB as uint16 and 48 MB as float32: the peak must not see them
     assert peaks[1] < 1.2 * peaks[0] + 100_000
     assert peaks[1] < 4 * 2**20

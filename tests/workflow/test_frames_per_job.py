@@ -1,9 +1,10 @@
 """One movie across many jobs (frames_per_job): the same numbers as one job per movie.
 
-The accumulated spectra are sums over frames. Every job on a movie subtracts the same
-reference image and cuts its frames into the same chunks as one job over the whole
-movie would (ranges hold whole chunks), so the merged sums equal the single job's to
-float64 rounding; the tests ask for a relative 1e-9 on the autocorrelation.
+The block sums are sums over frames. Every job on a movie subtracts the same
+reference image and cuts its frames into the same chunks and blocks as one job over
+the whole movie would (ranges hold whole chunks and whole blocks), so the merged sums
+equal the single job's to float64 rounding; the tests ask for a relative 1e-9 on the
+autocorrelation.
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ import h5py
 import numpy as np
 import pytest
 
-from smlmlp import pipeline as ws
-from smlmlp.spectra import SpectrumAccumulator
+import smlmlp_workflow as ws
+from smlmlp.spectra import plan_blocks
+from smlmlp.sums_io import load_sums
 
 pytestmark = pytest.mark.workflow
 
@@ -48,15 +50,15 @@ def test_ranges_hold_whole_chunks() -> None:
         (800, 1000),
     ]
     assert ws.plan_frame_ranges(1000, 0, 50) == [(0, 1000)]
-    assert ws.plan_frame_ranges(1000, 10, 64) == [
-        (i, min(i + 64, 1000)) for i in range(0, 1000, 64)
-    ]
+    # blocks of 50 frames and chunks of 64: whole units of 1600 frames
+    assert ws.plan_frame_ranges(3500, 10, 64) == [(0, 1600), (1600, 3200), (3200, 3500)]
     assert ws.plan_frame_ranges(30, 200, 50) == [(0, 30)]
     for n_frames, per_job, chunk in [(50_000, 5000, 56), (1001, 100, 7), (99, 1, 1)]:
         ranges = ws.plan_frame_ranges(n_frames, per_job, chunk)
         assert ranges[0][0] == 0 and ranges[-1][1] == n_frames
         assert all(a[1] == b[0] for a, b in zip(ranges, ranges[1:], strict=False))
-        assert all(start % chunk == 0 for start, _ in ranges)
+        block = plan_blocks(n_frames)[0]
+        assert all(start % chunk == 0 and start % block == 0 for start, _ in ranges)
 
 
 def test_range_labels() -> None:
@@ -132,12 +134,13 @@ def test_merged_ranges_equal_one_job(
     }
     assert merged["frame_ranges"] == [[0, 200], [200, 400], [400, 430]]
     assert _record(tmp_path / "merged.json") == merged
-    one = SpectrumAccumulator.load(tmp_path / "whole.npz")
-    parts = SpectrumAccumulator.load(tmp_path / "merged.npz")
-    assert parts.n_frames == one.n_frames == 430
+    one = load_sums(tmp_path / "whole.npz")
+    parts = load_sums(tmp_path / "merged.npz")
+    assert parts.total_frames == one.total_frames == 430
     assert _relative(parts.autocorrelation(21), one.autocorrelation(21)) <= 1e-9
-    for name in ("sum_frames", "sum_power"):
-        assert _relative(parts.state()[name], one.state()[name]) <= 1e-12
+    assert _relative(parts.ac_sums, one.ac_sums) <= 1e-12
+    for name in ("first_frames", "n_frames", "dof"):
+        assert np.array_equal(getattr(parts, name), getattr(one, name))
 
 
 def test_merge_refuses_ranges_that_do_not_fit(wf: SimpleNamespace, tmp_path: Path) -> None:
@@ -233,9 +236,9 @@ def test_same_numbers_as_one_job_per_movie(runs: SimpleNamespace) -> None:
     for experiment, channels in MOVIES.items():
         for channel, n_frames in channels.items():
             folder = Path("results") / experiment / "autocorr"
-            one = SpectrumAccumulator.load(runs.whole / folder / f"{channel}.npz")
-            merged = SpectrumAccumulator.load(runs.split / folder / f"{channel}.npz")
-            assert merged.n_frames == one.n_frames == n_frames
+            one = load_sums(runs.whole / folder / f"{channel}.npz")
+            merged = load_sums(runs.split / folder / f"{channel}.npz")
+            assert merged.total_frames == one.total_frames == n_frames
             assert _relative(merged.autocorrelation(31), one.autocorrelation(31)) <= 1e-9
             whole_record = _record(runs.whole / folder / f"{channel}.json")
             split_record = _record(runs.split / folder / f"{channel}.json")

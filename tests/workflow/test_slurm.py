@@ -48,7 +48,7 @@ import pytest
 import yaml
 
 from smlmlp.infofile import TEMPORAL_AVERAGE
-from smlmlp.spectra import SpectrumAccumulator
+from smlmlp.sums_io import load_sums
 
 pytestmark = [pytest.mark.slurm, pytest.mark.workflow]
 
@@ -736,7 +736,7 @@ def test_numbers_equal_a_local_run(request: pytest.FixtureRequest, name: str) ->
             assert json.loads(cluster.attrs["config"]) == json.loads(local.attrs["config"])
         for channel in channels:
             spectrum = run.workdir / "results" / experiment / "autocorr" / f"{channel}.npz"
-            assert SpectrumAccumulator.load(spectrum).n_frames == N_FRAMES
+            assert load_sums(spectrum).total_frames == N_FRAMES
 
 
 def test_rerun_on_slurm_does_nothing(wf: SimpleNamespace, split_run: SimpleNamespace) -> None:

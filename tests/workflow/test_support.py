@@ -11,7 +11,7 @@ import pytest
 import tifffile
 import yaml
 
-from smlmlp import pipeline as ws
+import smlmlp_workflow as ws
 from smlmlp.infofile import ChannelInfo, TemporalInfo, read_info
 from smlmlp.simulation import simulate_movie
 
@@ -42,7 +42,7 @@ def test_every_tiff_is_a_channel(tmp_path: Path) -> None:
     day1 = experiments["day1"]
     assert day1.ok and list(day1.channels) == ["green", "red"]
     assert day1.channels["red"].files == (str(tmp_path / "day1" / "red.TIFF"),)
-    assert day1.channels["red"].pixel_nm == (("config (pixel_nm)", 100),)
+    assert day1.channels["red"].pixel_nm == ()  # only experiment.yaml's; config's is a default
     assert list(experiments["day2"].channels) == ["cell"]
 
 
@@ -67,7 +67,7 @@ def test_split_and_named_channels(tmp_path: Path) -> None:
     assert sorted(experiment.channels) == ["cam_left", "cam_right", "green", "red"]
     red = experiment.channels["red"]
     assert (red.split, red.half) == ("horizontal", 1)
-    assert [value for _, value in red.pixel_nm] == [107, [108, 110], 100]
+    assert [value for _, value in red.pixel_nm] == [107, [108, 110]]
     assert "channels.red.pixel_nm" in red.pixel_nm[0][0]
     assert experiment.channels["cam_right"].exposure_ms[0][1] == 30
     assert experiment.channels["green"].half == 0
@@ -212,11 +212,59 @@ def test_config_file_matches_schema() -> None:
     assert set(config) == set(schema["properties"])  # every key is in the commented file
 
 
+def test_science_package_does_not_import_the_workflow() -> None:
+    """smlmlp stays usable without the workflow: none of its modules loads smlmlp_workflow."""
+    import subprocess
+    import sys
+
+    package = REPO / "smlmlp"
+    for source in package.rglob("*.py"):
+        assert "smlmlp_workflow" not in source.read_text(encoding="utf-8"), source
+    code = (
+        "import importlib, pkgutil, sys, smlmlp\n"
+        "for module in pkgutil.walk_packages(smlmlp.__path__, 'smlmlp.'):\n"
+        "    importlib.import_module(module.name)\n"
+        "print(sorted(m for m in sys.modules if m.startswith('smlmlp_workflow')))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO
+    )
+    assert result.stdout.strip() == "[]"
+
+
+def test_on_time_defaults_agree_with_the_python_constants() -> None:
+    """The schema and config/config.yaml repeat the defaults of the CLI and run_on_time."""
+    import inspect
+
+    from smlmlp.blink_temporal_on import DEFAULT_TEMPORAL_LAGS, FALLBACK_PSF_SIGMA_NM
+    from smlmlp.cli import build_parser
+
+    properties = yaml.safe_load(SCHEMA.read_text())["properties"]
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    for key, value in (
+        ("temporal_lags", DEFAULT_TEMPORAL_LAGS),
+        ("on_time_psf_sigma_nm", FALLBACK_PSF_SIGMA_NM),
+    ):
+        assert properties[key]["default"] == value, key
+        assert config[key] == value, key
+    defaults = inspect.signature(ws.run_on_time).parameters
+    assert defaults["temporal_lags"].default == DEFAULT_TEMPORAL_LAGS
+    assert defaults["fallback_psf_sigma_nm"].default == FALLBACK_PSF_SIGMA_NM
+    args = build_parser().parse_args(["psf", "movie.tif", "-o", "out.h5"])
+    assert args.temporal_lags == DEFAULT_TEMPORAL_LAGS
+
+
 def test_resolve_setting_precedence() -> None:
-    candidates = [["experiment.yaml (channels.red.pixel_nm)", 107], ["config (pixel_nm)", 100]]
-    assert ws.resolve_setting(candidates) == (107, candidates[0][0])
-    assert ws.resolve_setting(candidates, [96, 96]) == ([96, 96], "movie file metadata")
-    assert ws.resolve_setting([]) == (None, None)
+    """experiment.yaml ranks with the command's --pixel-nm: above the file, above config."""
+    from smlmlp.config import resolve_setting
+
+    explicit = [["experiment.yaml (channels.red.pixel_nm)", 107], ["experiment.yaml", 108]]
+    defaults = [["config (pixel_nm)", 100]]
+    assert resolve_setting(explicit, [96, 96], defaults) == (107, explicit[0][0])
+    assert resolve_setting(explicit[1:], [96, 96], defaults) == (108, "experiment.yaml")
+    assert resolve_setting([], [96, 96], defaults) == ([96, 96], "movie file metadata")
+    assert resolve_setting([], None, defaults) == (100, "config (pixel_nm)")
+    assert resolve_setting([]) == (None, None)
     assert ws.resolve_cuda(False) is False and ws.resolve_cuda(True) is True
 
 

@@ -79,7 +79,8 @@ def _make_experiments(wf: SimpleNamespace, root: Path) -> None:
     _truth(root, "good_a", {"green": green_truth, "red": red_truth})
     left, left_truth = wf.simulate(N_FRAMES, sigx_nm=130.0, seed=3)
     right, right_truth = wf.simulate(N_FRAMES, sigx_nm=145.0, sigy_nm=135.0, seed=4)
-    # OME-XML says 100 nm and 30 ms: they win over experiment.yaml's (wrong) 90 nm and 10 ms
+    # OME-XML says 100 nm and 30 ms: they win over the config's defaults; experiment.yaml
+    # sets cam_right's exposure (the same 30 ms), which wins over the file
     wf.write_tiff(
         root / "good_b" / "cam.ome.tif",
         np.concatenate([left, right], axis=2),
@@ -88,7 +89,7 @@ def _make_experiments(wf: SimpleNamespace, root: Path) -> None:
     )
     wf.write_yaml(
         root / "good_b" / "experiment.yaml",
-        {"pixel_nm": 90, "exposure_ms": 10, "split": "horizontal"},
+        {"split": "horizontal", "channels": {"cam_right": {"exposure_ms": 30}}},
     )
     _truth(root, "good_b", {"cam_left": left_truth, "cam_right": right_truth})
 
@@ -259,20 +260,26 @@ def test_sigmas_match_the_simulation(first_run: SimpleNamespace, experiment: str
     for name, truth in GOOD[experiment].items():
         channel = info.channels[name]
         assert channel.valid
-        # the fitted ellipse's axes come in either order (theta in [0, 90))
-        found = sorted([channel.sigx_nm, channel.sigy_nm])
-        np.testing.assert_allclose(found, sorted(truth), rtol=0.05, err_msg=f"{experiment}/{name}")
+        # axis-aligned truth: sigx is the x width, theta near 0 (in (-45, 45])
+        found = [channel.sigx_nm, channel.sigy_nm]
+        np.testing.assert_allclose(found, truth, rtol=0.05, err_msg=f"{experiment}/{name}")
+        assert channel.qc in ("valid", "warn") and channel.psf_sigma_nm_se > 0
 
 
-def test_file_pixel_size_wins_over_experiment_yaml(first_run: SimpleNamespace) -> None:
+def test_precedence_experiment_yaml_then_file_then_config(first_run: SimpleNamespace) -> None:
     info = read_info(first_run.workdir / "results" / "good_b" / "psf_info.h5")
     for name, channel in info.channels.items():
+        # the file's pixel size wins over the config's default
         assert channel.pixel_nm == pytest.approx((100.0, 100.0))
         assert channel.attrs["pixel_nm_origin"] == "movie file metadata"
         assert channel.attrs["split"] == "horizontal"
-        # so does the exposure, which turns the on-time into ms
+        # so does the exposure, which turns the on-time into ms; experiment.yaml wins
         assert channel.attrs["exposure_ms"] == EXPOSURE_MS["good_b"]
-        assert channel.attrs["exposure_ms_origin"] == "movie file metadata"
+        origin = channel.attrs["exposure_ms_origin"]
+        if name == "cam_right":
+            assert "experiment.yaml (channels.cam_right.exposure_ms)" in origin
+        else:
+            assert origin == "movie file metadata"
         assert info.temporal.channels[name].exposure_ms == EXPOSURE_MS["good_b"]
 
 
@@ -288,10 +295,10 @@ def test_progress_is_logged(first_run: SimpleNamespace) -> None:
     assert re.search(r"on-time \d+\.\d+ ms \(\d+\.\d+ frames x 25 ms exposure\)", info_log)
     failed = (first_run.workdir / "logs" / "autocorr" / "bad_text" / "movie.log").read_text()
     assert "not a TIFF" in failed.splitlines()[-1]
-    # a channel without PSF: the fallback sigma is said in the log, then the failure
-    failed = (first_run.workdir / "logs" / "on_time" / "bad_constant.log").read_text()
-    assert "on_time_psf_sigma_nm = 130 nm" in failed
+    # a constant movie fails at its PSF, as in the library and the command (one check)
+    failed = (first_run.workdir / "logs" / "psf" / "bad_constant" / "movie.log").read_text()
     assert "does not change" in failed.splitlines()[-1]
+    assert not (first_run.workdir / "logs" / "on_time" / "bad_constant.log").exists()
 
 
 # --------------------------------------------------------------- repeated runs
@@ -300,7 +307,7 @@ def test_summary_once_every_experiment_is_good(completed: SimpleNamespace) -> No
     rows = read_summary(completed.workdir / "results" / "summary.tsv")
     header = (completed.workdir / "results" / "summary.tsv").read_text().splitlines()[0]
     assert tuple(header.split("\t")) == SUMMARY_COLUMNS
-    assert SUMMARY_COLUMNS[-1] == "on_time_ms"  # appended after the PSF columns
+    assert SUMMARY_COLUMNS[-2:] == ("on_time_ms", "on_time_ms_se")  # after the PSF columns
     assert sorted((r["experiment"], r["channel"]) for r in rows) == sorted(
         (e, c) for e, channels in GOOD.items() for c in channels
     )

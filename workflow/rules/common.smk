@@ -1,18 +1,13 @@
 # Shared by every rule: config validation, experiment discovery, input functions.
 # Functions only (no rules), so that the rule files stay declarative.
 
-import importlib.util
 import json
 import re
-import sys
 
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-if importlib.util.find_spec("smlmlp") is None:  # a checkout used without installing it
-    sys.path.insert(0, workflow.basedir)
-
-from smlmlp import pipeline as ws
+import smlmlp_workflow as ws
 
 # One clear line for a bad config, then Snakemake's validation fills the defaults.
 try:

@@ -11,6 +11,8 @@ rule psf:
         crop_pix=config["crop_pix"],
         pixel_nm=lambda wildcards: as_lists(channel_of(wildcards).pixel_nm),
         exposure_ms=lambda wildcards: as_lists(channel_of(wildcards).exposure_ms),
+        pixel_nm_default=config["pixel_nm"],
+        exposure_ms_default=config["exposure_ms"],
         pixel_nm_from_file=config["pixel_nm_from_file"],
     resources:
         mem_mb=1000,

@@ -1,10 +1,8 @@
 """Rule autocorr: stream one channel's movie (or a frame range of it) into summed spectra."""
 
-import _bootstrap  # noqa: F401
-
-from smlmlp.pipeline.autocorr import run_autocorr
-from smlmlp.pipeline.frames import WHOLE_MOVIE, parse_frame_range
-from smlmlp.pipeline.logs import rule_log
+from smlmlp_workflow.autocorr import run_autocorr
+from smlmlp_workflow.frames import WHOLE_MOVIE, parse_frame_range
+from smlmlp_workflow.logs import rule_log
 
 sm = snakemake  # noqa: F821 (defined by Snakemake's script directive)
 # with frames_per_job, the job's frame range and the chunk length it was planned for

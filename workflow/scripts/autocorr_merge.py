@@ -1,9 +1,7 @@
 """Rule autocorr_merge: add the partial sums of a channel's frame ranges."""
 
-import _bootstrap  # noqa: F401
-
-from smlmlp.pipeline.autocorr import merge_autocorr
-from smlmlp.pipeline.logs import rule_log
+from smlmlp_workflow.autocorr import merge_autocorr
+from smlmlp_workflow.logs import rule_log
 
 sm = snakemake  # noqa: F821 (defined by Snakemake's script directive)
 

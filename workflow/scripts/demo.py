@@ -1,9 +1,7 @@
 """Rule demo: simulate the demo experiments (movies, experiment.yaml, truth.yaml)."""
 
-import _bootstrap  # noqa: F401
-
-from smlmlp.pipeline.demo import write_demo
-from smlmlp.pipeline.logs import rule_log
+from smlmlp_workflow.demo import write_demo
+from smlmlp_workflow.logs import rule_log
 
 sm = snakemake  # noqa: F821 (defined by Snakemake's script directive)
 

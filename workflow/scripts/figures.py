@@ -1,9 +1,7 @@
 """Rule figures: one PNG per channel of an experiment."""
 
-import _bootstrap  # noqa: F401
-
-from smlmlp.pipeline.logs import rule_log
-from smlmlp.pipeline.summary import run_figures
+from smlmlp_workflow.logs import rule_log
+from smlmlp_workflow.summary import run_figures
 
 sm = snakemake  # noqa: F821 (defined by Snakemake's script directive)
 experiment = sm.wildcards.experiment

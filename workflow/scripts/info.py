@@ -1,9 +1,7 @@
 """Rule info: every channel of an experiment (and its on-time) into its HDF5 info file."""
 
-import _bootstrap  # noqa: F401
-
-from smlmlp.pipeline.info import run_info
-from smlmlp.pipeline.logs import rule_log
+from smlmlp_workflow.info import run_info
+from smlmlp_workflow.logs import rule_log
 
 sm = snakemake  # noqa: F821 (defined by Snakemake's script directive)
 experiment = sm.wildcards.experiment

@@ -1,9 +1,7 @@
 """Rule on_time: temporal autocorrelation and blinking on-time of one experiment."""
 
-import _bootstrap  # noqa: F401
-
-from smlmlp.pipeline.logs import rule_log
-from smlmlp.pipeline.on_time import run_on_time
+from smlmlp_workflow.logs import rule_log
+from smlmlp_workflow.on_time import run_on_time
 
 sm = snakemake  # noqa: F821 (defined by Snakemake's script directive)
 

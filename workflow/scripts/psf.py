@@ -1,9 +1,7 @@
 """Rule psf: autocorrelation crop -> PSF -> Gaussian fit -> spline, for one channel."""
 
-import _bootstrap  # noqa: F401
-
-from smlmlp.pipeline.logs import rule_log
-from smlmlp.pipeline.psf import run_psf
+from smlmlp_workflow.logs import rule_log
+from smlmlp_workflow.psf import run_psf
 
 sm = snakemake  # noqa: F821 (defined by Snakemake's script directive)
 label = f"{sm.wildcards.experiment}/{sm.wildcards.channel}"
@@ -17,6 +15,8 @@ with rule_log(sm.log[0], step=f"psf {label}", subject=sm.input.spectrum) as log:
         crop_pix=sm.params.crop_pix,
         pixel_nm=sm.params.pixel_nm,
         exposure_ms=sm.params.exposure_ms,
+        pixel_nm_default=sm.params.pixel_nm_default,
+        exposure_ms_default=sm.params.exposure_ms_default,
         pixel_nm_from_file=sm.params.pixel_nm_from_file,
         logger=log,
     )

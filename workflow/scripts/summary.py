@@ -1,9 +1,7 @@
 """Rule summary: sigmas of every experiment and channel, as a table and a plot."""
 
-import _bootstrap  # noqa: F401
-
-from smlmlp.pipeline.logs import rule_log
-from smlmlp.pipeline.summary import run_summary
+from smlmlp_workflow.logs import rule_log
+from smlmlp_workflow.summary import run_summary
 
 sm = snakemake  # noqa: F821 (defined by Snakemake's script directive)
 

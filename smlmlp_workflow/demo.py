@@ -10,7 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from ..infofile import atomic_path
+from smlmlp.infofile import atomic_path
+
 from ._common import PathLike, _plain
 from .discovery import Experiment, inspect_experiment, is_tiff_name
 from .settings import SETTINGS_FILE, SettingsError
@@ -136,7 +137,7 @@ def write_demo(
     import tifffile
     import yaml
 
-    from ..simulation import MovieSimulator
+    from smlmlp.simulation import MovieSimulator
 
     logger = logger or logging.getLogger("smlmlp.demo")
     written = []

@@ -7,7 +7,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ..infofile import read_info, write_summary
+from smlmlp.infofile import read_info, write_summary
+
 from ._common import PathLike
 
 
@@ -19,7 +20,7 @@ def run_figures(
     logger: logging.Logger | None = None,
 ) -> list[Path]:
     """One PNG per channel of an info file into ``folder``."""
-    from ..figures import experiment_figures
+    from smlmlp.figures import experiment_figures
 
     logger = logger or logging.getLogger("smlmlp.workflow")
     written = experiment_figures(info_path, folder, experiment)
@@ -36,7 +37,7 @@ def run_summary(
     logger: logging.Logger | None = None,
 ) -> list[dict[str, Any]]:
     """``summary.tsv`` and ``summary.png`` over the info files of all experiments."""
-    from ..figures import save_figure, summary_figure
+    from smlmlp.figures import save_figure, summary_figure
 
     logger = logger or logging.getLogger("smlmlp.workflow")
     rows: list[dict[str, Any]] = []

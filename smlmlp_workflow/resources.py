@@ -54,7 +54,7 @@ def plan_chunk_frames(
     """
     if chunk_frames:
         return int(chunk_frames)
-    from ..computer import chunk_frames as computer_chunk_frames
+    from smlmlp.computer import chunk_frames as computer_chunk_frames
 
     return computer_chunk_frames(frame_shape, cuda=cuda, budget_bytes=int(memory_budget_mb * 2**20))
 
@@ -78,7 +78,7 @@ def autocorr_mem_mb(
     True
     """
     shape = (movie_frame_shape(files[0], split) if files else None) or FALLBACK_FRAME_SHAPE
-    from ..computer import working_memory_bytes
+    from smlmlp.computer import working_memory_bytes
 
     chunk = plan_chunk_frames(
         shape, chunk_frames=chunk_frames, memory_budget_mb=memory_budget_mb, cuda=cuda

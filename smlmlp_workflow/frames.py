@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -23,7 +24,7 @@ def movie_frame_count(files: Sequence[PathLike]) -> int | None:
     Reads the TIFF headers only (what the autocorrelation job opens), so it is cheap
     when the jobs are planned.
     """
-    from ..loading import open_movie
+    from smlmlp.loading import open_movie
 
     try:
         with open_movie(str(files[0])) as movie:
@@ -37,27 +38,34 @@ def plan_frame_ranges(
 ) -> list[tuple[int, int]]:
     """Frame ranges ``[start, stop)`` of the jobs that share one movie.
 
-    Every range but the last holds a whole number of chunks (``frames_per_job``
-    rounded down to a multiple of ``chunk_frames``, at least one chunk), so the
-    jobs read and transform exactly the chunks one job over the whole movie
-    would: their merged sums equal that job's to float64 rounding.
-    ``frames_per_job`` 0 means one range.
+    Every range but the last holds a whole number of chunks and of blocks of
+    frames (``frames_per_job`` rounded down to a multiple of both
+    ``chunk_frames`` and :func:`smlmlp.spectra.plan_blocks`' block length, at
+    least one such unit), so the jobs read, transform and subtract block means
+    exactly as one job over the whole movie would: their merged sums equal that
+    job's to float64 rounding. ``frames_per_job`` 0 means one range.
 
     Examples
     --------
-    >>> plan_frame_ranges(1000, 400, 64)
-    [(0, 384), (384, 768), (768, 1000)]
+    >>> plan_frame_ranges(1000, 400, 64)  # blocks of 50 frames: units of 1600
+    [(0, 1000)]
+    >>> plan_frame_ranges(1000, 400, 25)  # units of 50
+    [(0, 400), (400, 800), (800, 1000)]
     >>> plan_frame_ranges(1000, 0, 64)
     [(0, 1000)]
-    >>> plan_frame_ranges(100, 10, 64)
-    [(0, 64), (64, 100)]
+    >>> plan_frame_ranges(100, 10, 5)  # blocks of 10 frames
+    [(0, 10), (10, 20), (20, 30), (30, 40), (40, 50), (50, 60), (60, 70), (70, 80), (80, 90), \
+(90, 100)]
     """
+    from smlmlp.spectra import plan_blocks
+
     n_frames, chunk = int(n_frames), max(1, int(chunk_frames))
     if n_frames < 1:
         return []
     if frames_per_job <= 0:
         return [(0, n_frames)]
-    per_job = max(chunk, int(frames_per_job) // chunk * chunk)
+    unit = math.lcm(chunk, plan_blocks(n_frames)[0])
+    per_job = max(unit, int(frames_per_job) // unit * unit)
     return [(start, min(start + per_job, n_frames)) for start in range(0, n_frames, per_job)]
 
 

@@ -1,10 +1,8 @@
 """Settings: ``experiment.yaml`` checks, the config's checks, and which value wins.
 
-Pixel size precedence (first found wins): the pixel size stored in the movie
-file (OME-XML ``PhysicalSizeX/Y``, or ImageJ / Micro-Manager calibration, unless
-the config sets ``pixel_nm_from_file: false``), ``experiment.yaml``
-``channels: NAME: pixel_nm``, ``experiment.yaml`` ``pixel_nm``, the config's
-``pixel_nm``. The exposure time follows the same order (:func:`resolve_setting`).
+Pixel size and exposure precedence: :func:`smlmlp.config.resolve_setting`, the
+same for the ``smlmlp psf`` command (``experiment.yaml`` ranks with its
+``--pixel-nm``, above the movie file's metadata, above the config's defaults).
 """
 
 from __future__ import annotations
@@ -13,7 +11,9 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..config import normalise_pixels_nm, positive_number
+from smlmlp.config import normalise_pixels_nm, positive_number
+from smlmlp.loading import HALF_NAMES
+
 from ._common import PathLike, _plain
 
 if TYPE_CHECKING:
@@ -22,9 +22,6 @@ if TYPE_CHECKING:
 
 #: Name of the per-experiment settings file.
 SETTINGS_FILE = "experiment.yaml"
-
-#: Names of the two halves of a split frame.
-HALF_NAMES = {"horizontal": ("left", "right"), "vertical": ("top", "bottom")}
 
 #: Config keys that shape the numbers in the info files (stored in their ``config``).
 ANALYSIS_KEYS = (
@@ -111,7 +108,7 @@ def read_settings(path: PathLike) -> dict[str, Any]:
     >>> read_settings(path)
     Traceback (most recent call last):
     ...
-    smlmlp.pipeline.settings.SettingsError: ...experiment.yaml: unknown key 'pixelnm' ...
+    smlmlp_workflow.settings.SettingsError: ...experiment.yaml: unknown key 'pixelnm' ...
     """
     import yaml
 
@@ -215,7 +212,7 @@ def check_config(config: Mapping[str, Any], schema_path: PathLike) -> None:
 def resolve_cuda(setting: Any) -> bool:
     """``cuda`` config value -> whether to use the GPU (``"auto"``: when CuPy sees one)."""
     if setting == "auto":
-        from ..computer import gpu_available
+        from smlmlp.computer import gpu_available
 
         return gpu_available()
     return bool(setting)
@@ -228,31 +225,3 @@ def analysis_config(config: Mapping[str, Any], experiment: Experiment | None = N
         chosen["experiment"] = experiment.name
         chosen["experiment_settings"] = experiment.settings
     return json.dumps(_plain(chosen), sort_keys=True)
-
-
-def resolve_setting(
-    candidates: Sequence[Sequence[Any]],
-    from_file: Any = None,
-    *,
-    file_origin: str = "movie file metadata",
-) -> tuple[Any, str | None]:
-    """First value in precedence order: the file's metadata, then ``candidates``.
-
-    Returns
-    -------
-    (value, origin)
-        ``(None, None)`` when nothing sets it.
-
-    Examples
-    --------
-    >>> resolve_setting([["experiment.yaml", 108], ["config", 100]])
-    (108, 'experiment.yaml')
-    >>> resolve_setting([["config", 100]], from_file=[96.5, 96.5])
-    ([96.5, 96.5], 'movie file metadata')
-    """
-    if from_file is not None:
-        return from_file, file_origin
-    for origin, value in candidates:
-        if value is not None:
-            return value, origin
-    return None, None

@@ -20,7 +20,7 @@ file's OME-XML) belong to the movie of their first file. An optional
         pixel_nm: [108, 110]
         exposure_ms: 30
 
-The values are checked by :mod:`smlmlp.pipeline.settings`, which also gives
+The values are checked by :mod:`smlmlp_workflow.settings`, which also gives
 their precedence.
 """
 
@@ -33,9 +33,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from smlmlp.loading import HALF_NAMES
+
 from ._common import PathLike
 from .settings import (
-    HALF_NAMES,
     SETTINGS_FILE,
     SettingsError,
     _check_channel_name,
@@ -65,7 +66,9 @@ class Channel:
     half : int or None
         Which half (0: left/top, 1: right/bottom).
     pixel_nm : list of [origin, value]
-        Pixel sizes from ``experiment.yaml`` and the config, in precedence order.
+        Pixel sizes set in ``experiment.yaml``, in precedence order (the config's
+        default comes after the movie file's metadata:
+        :func:`smlmlp.config.resolve_setting`).
     exposure_ms : list of [origin, value]
         Same for the exposure time.
     n_frames : int or None
@@ -319,12 +322,10 @@ def _channels(
             pixel_nm=_candidates(
                 (f"{where} (channels.{channel_name}.pixel_nm)", entry.get("pixel_nm")),
                 (f"{where} (pixel_nm)", settings.get("pixel_nm")),
-                ("config (pixel_nm)", config.get("pixel_nm")),
             ),
             exposure_ms=_candidates(
                 (f"{where} (channels.{channel_name}.exposure_ms)", entry.get("exposure_ms")),
                 (f"{where} (exposure_ms)", settings.get("exposure_ms")),
-                ("config (exposure_ms)", config.get("exposure_ms")),
             ),
         )
     return dict(sorted(channels.items()))

@@ -1,4 +1,4 @@
-"""Small helpers shared by the pipeline modules: the path type, JSON-safe values, paths in logs."""
+"""Small helpers shared by the workflow modules: the path type, JSON-safe values, paths in logs."""
 
 from __future__ import annotations
 

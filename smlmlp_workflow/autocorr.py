@@ -10,7 +10,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ..infofile import atomic_path
+from smlmlp.infofile import atomic_path
+
 from ._common import PathLike, _display_path, _plain
 from .frames import REFERENCE_FRAMES, movie_reference
 from .logs import FrameProgress
@@ -35,7 +36,7 @@ def run_autocorr(
 ) -> dict[str, Any]:
     """Stream one channel's movie, or frames ``frames = (start, stop)`` of it, into sums.
 
-    Writes the :class:`smlmlp.spectra.SpectrumAccumulator` to ``spectrum_path``
+    Writes the :class:`smlmlp.spectra.BlockSums` to ``spectrum_path``
     and what was read (files, sizes, frames, file metadata) as JSON to
     ``source_path``; both whole or not at all. Every job subtracts the same
     :func:`movie_reference` from the frames and starts its chunks at ``start``,
@@ -47,8 +48,9 @@ def run_autocorr(
     dict
         The content of ``source_path``.
     """
-    from ..loading import open_movie, split_movie
-    from ..spectra import accumulate_spectrum
+    from smlmlp.loading import open_movie, split_movie
+    from smlmlp.spectra import accumulate_spectrum
+    from smlmlp.sums_io import save_sums
 
     logger = logger or logging.getLogger("smlmlp.workflow")
     movie_file = str(files[0])
@@ -87,25 +89,25 @@ def run_autocorr(
             chunk,
             "GPU" if cuda else f"CPU, {threads} thread(s)",
         )
-        accumulator = accumulate_spectrum(
+        sums = accumulate_spectrum(
             stack,
             start=start,
             stop=stop,
             chunk_frames=chunk,
             cuda=cuda,
             reference=movie_reference(stack, block=min(chunk, REFERENCE_FRAMES)),
-            workers=max(1, int(threads)),
+            workers=None if cuda else max(1, int(threads)),
             progress=FrameProgress(label, logger),
             name=label,
         )
         paths = list(movie.paths)
         metadata = dict(movie.metadata)
-    accumulator.save(spectrum_path)
+    save_sums(sums, spectrum_path)
     source = {
         "label": label,
         "files": [_display_path(p) for p in paths],
         "sizes_bytes": [os.path.getsize(p) for p in paths],
-        "n_frames": accumulator.n_frames,
+        "n_frames": sums.total_frames,
         "frame_range": [start, stop],
         "movie_frames": n_frames,
         "frame_shape": [height, width],
@@ -160,7 +162,8 @@ def merge_autocorr(
     dict
         The content of ``source_path``.
     """
-    from ..spectra import SpectrumAccumulator
+    from smlmlp.spectra import merge_sums
+    from smlmlp.sums_io import load_sums, save_sums
 
     logger = logger or logging.getLogger("smlmlp.workflow")
     if not spectrum_paths or len(spectrum_paths) != len(source_paths):
@@ -190,23 +193,23 @@ def merge_autocorr(
         raise ValueError(
             f"{label}: frame ranges end at frame {expected}, the movie has {first['movie_frames']}"
         )
-    merged = SpectrumAccumulator.load(spectrum_paths[order[0]])
-    for index in order[1:]:
-        merged.merge(SpectrumAccumulator.load(spectrum_paths[index]))
-    if merged.n_frames != first["movie_frames"]:
+    merged = merge_sums(load_sums(spectrum_paths[index]) for index in order)
+    if merged.total_frames != first["movie_frames"]:
         raise ValueError(
-            f"{label}: the partial sums hold {merged.n_frames} frames, the movie has "
+            f"{label}: the partial sums hold {merged.total_frames} frames, the movie has "
             f"{first['movie_frames']}"
         )
-    merged.save(spectrum_path)
+    save_sums(merged, spectrum_path)
     source = dict(first)
     source.update(
-        n_frames=merged.n_frames,
-        frame_range=[0, merged.n_frames],
+        n_frames=merged.total_frames,
+        frame_range=[0, merged.total_frames],
         frame_ranges=[records[i]["frame_range"] for i in order],
         seconds=round(sum(float(r.get("seconds", 0.0)) for r in records), 3),
     )
     with atomic_path(source_path) as part:
         part.write_text(json.dumps(source, indent=1), encoding="utf-8")
-    logger.info("%s: merged %d frame range(s) into %d frames", label, len(records), merged.n_frames)
+    logger.info(
+        "%s: merged %d frame range(s) into %d frames", label, len(records), merged.total_frames
+    )
     return source

@@ -9,7 +9,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..infofile import ChannelInfo, TemporalInfo, write_info
+from smlmlp.infofile import ChannelInfo, TemporalInfo, write_info
+
 from ._common import PathLike
 
 

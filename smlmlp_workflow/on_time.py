@@ -4,7 +4,7 @@ With ``on_time: true`` (the default) the ``on_time`` step streams every movie of
 an experiment twice more (:func:`run_on_time`, :func:`smlmlp.blink_temporal_on`)
 and stores the temporal autocorrelation curves and the fitted correlation time
 in frames. The info step attaches each channel's exposure (the precedence of
-:mod:`smlmlp.pipeline.settings`, as resolved by the ``psf`` step) and writes
+:mod:`smlmlp_workflow.settings`, as resolved by the ``psf`` step) and writes
 ``on_time_ms`` = ``on_time_frames`` × exposure, NaN when the exposure is unknown.
 """
 
@@ -21,14 +21,13 @@ from typing import Any
 
 import numpy as np
 
-from ..infofile import ChannelInfo, TemporalInfo
+from smlmlp.blink_temporal_on import DEFAULT_TEMPORAL_LAGS, FALLBACK_PSF_SIGMA_NM
+from smlmlp.infofile import ChannelInfo, TemporalInfo
+from smlmlp.loading import HALF_NAMES
+
 from ._common import PathLike, _display_path
 from .discovery import Experiment
 from .logs import FrameProgress
-from .settings import HALF_NAMES
-
-#: PSF sigma (nm) for the on-time's background filter of a channel without PSF.
-DEFAULT_ON_TIME_PSF_SIGMA_NM = 130.0
 
 
 def on_time_channels(experiment: Experiment) -> list[list[Any]]:
@@ -36,7 +35,7 @@ def on_time_channels(experiment: Experiment) -> list[list[Any]]:
 
     Examples
     --------
-    >>> from smlmlp.pipeline.discovery import Channel
+    >>> from smlmlp_workflow.discovery import Channel
     >>> on_time_channels(Experiment("e", "data/e", {"red": Channel("red", ("data/e/r.tif",))}))
     [['red', ['data/e/r.tif'], None, None]]
     """
@@ -52,8 +51,8 @@ def run_on_time(
     output_path: PathLike,
     *,
     label: str,
-    temporal_lags: int | None = None,
-    fallback_psf_sigma_nm: float = DEFAULT_ON_TIME_PSF_SIGMA_NM,
+    temporal_lags: int | None = DEFAULT_TEMPORAL_LAGS,
+    fallback_psf_sigma_nm: float = FALLBACK_PSF_SIGMA_NM,
     memory_budget_mb: float = 256,
     cuda: bool = False,
     threads: int = 1,
@@ -80,10 +79,13 @@ def run_on_time(
     label : str
         The experiment's name, in the log.
     temporal_lags : int or None
-        Lags of the curves; at most ``n_frames // 2 - 1`` of the shortest movie
+        Lags of the curves (default
+        :data:`~smlmlp.blink_temporal_on.DEFAULT_TEMPORAL_LAGS`, as the config's
+        ``temporal_lags``); at most ``n_frames // 2 - 1`` of the shortest movie
         (its value when None).
     fallback_psf_sigma_nm : float
-        PSF sigma for channels without a PSF.
+        PSF sigma for channels without a PSF (default
+        :data:`~smlmlp.blink_temporal_on.FALLBACK_PSF_SIGMA_NM`).
     memory_budget_mb : float
         Working memory of the computation.
     cuda : bool
@@ -96,8 +98,8 @@ def run_on_time(
     TemporalInfo
         As written to ``output_path``.
     """
-    from ..blink_temporal_on import blink_temporal_on
-    from ..loading import open_movie, split_movie
+    from smlmlp.blink_temporal_on import blink_temporal_on
+    from smlmlp.loading import open_movie, split_movie
 
     logger = logger or logging.getLogger("smlmlp.workflow")
     psf = {}

@@ -5,28 +5,33 @@ which experiments and channels exist, what each step needs, and calls one
 function per step. Everything here works on plain values and paths, so it is
 tested without Snakemake.
 
+This package uses the science package :mod:`smlmlp`; :mod:`smlmlp` never imports
+it. Both are installed by the same ``pyproject.toml``.
+
 Modules
 -------
-:mod:`~smlmlp.pipeline.settings`
+:mod:`~smlmlp_workflow.settings`
     ``experiment.yaml`` and config checks, CUDA choice, pixel size / exposure precedence.
-:mod:`~smlmlp.pipeline.discovery`
+:mod:`~smlmlp_workflow.discovery`
     Experiments, channels and the files of multi-file series.
-:mod:`~smlmlp.pipeline.frames`
+:mod:`~smlmlp_workflow.frames`
     Frame ranges of ``frames_per_job`` and the reference image they share.
-:mod:`~smlmlp.pipeline.demo`
+:mod:`~smlmlp_workflow.demo`
     The bundled demo: its experiments, simulation and truth.
-:mod:`~smlmlp.pipeline.resources`
+:mod:`~smlmlp_workflow.resources`
     Memory and runtime requests, chunk lengths.
-:mod:`~smlmlp.pipeline.logs`
+:mod:`~smlmlp_workflow.logs`
     Rule logs, one-line errors, progress.
-:mod:`~smlmlp.pipeline.autocorr`, :mod:`~smlmlp.pipeline.psf`,
-:mod:`~smlmlp.pipeline.on_time`, :mod:`~smlmlp.pipeline.info`,
-:mod:`~smlmlp.pipeline.summary`
+:mod:`~smlmlp_workflow.autocorr`, :mod:`~smlmlp_workflow.psf`,
+:mod:`~smlmlp_workflow.on_time`, :mod:`~smlmlp_workflow.info`,
+:mod:`~smlmlp_workflow.summary`
     What each rule runs.
 
 The public names of these modules are re-exported here
-(``from smlmlp import pipeline as ws``; ``ws.discover_experiments``).
+(``import smlmlp_workflow as ws``; ``ws.discover_experiments``).
 """
+
+from smlmlp.loading import HALF_NAMES
 
 from ._common import PathLike
 from .autocorr import merge_autocorr, run_autocorr
@@ -62,7 +67,7 @@ from .frames import (
 )
 from .info import run_info
 from .logs import EXPECTED_ERRORS, FrameProgress, rule_log
-from .on_time import DEFAULT_ON_TIME_PSF_SIGMA_NM, on_time_channels, run_on_time
+from .on_time import on_time_channels, run_on_time
 from .psf import run_psf
 from .resources import (
     BASELINE_MEM_MB,
@@ -77,7 +82,6 @@ from .resources import (
 )
 from .settings import (
     ANALYSIS_KEYS,
-    HALF_NAMES,
     SETTINGS_FILE,
     SettingsError,
     analysis_config,
@@ -86,14 +90,12 @@ from .settings import (
     pixel_pair,
     read_settings,
     resolve_cuda,
-    resolve_setting,
 )
 from .summary import run_figures, run_summary
 
 __all__ = [
     "ANALYSIS_KEYS",
     "BASELINE_MEM_MB",
-    "DEFAULT_ON_TIME_PSF_SIGMA_NM",
     "DEMO_EXPERIMENTS",
     "DEMO_EXPOSURE_MS",
     "DEMO_FRAMES",
@@ -139,7 +141,6 @@ __all__ = [
     "plan_frame_ranges",
     "read_settings",
     "resolve_cuda",
-    "resolve_setting",
     "rule_log",
     "run_autocorr",
     "run_figures",

@@ -8,10 +8,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ..infofile import ChannelInfo
+from smlmlp.config import resolve_setting
+from smlmlp.infofile import ChannelInfo
+
 from ._common import PathLike
 from .logs import _warnings_logged
-from .settings import pixel_pair, resolve_setting
+from .settings import pixel_pair
 
 
 def run_psf(
@@ -23,24 +25,29 @@ def run_psf(
     crop_pix: int,
     pixel_nm: Sequence[Sequence[Any]] = (),
     exposure_ms: Sequence[Sequence[Any]] = (),
+    pixel_nm_default: Any = None,
+    exposure_ms_default: Any = None,
     pixel_nm_from_file: bool = True,
     logger: logging.Logger | None = None,
 ) -> ChannelInfo:
-    """PSF, Gaussian fit and spline of one channel from its summed spectra.
+    """PSF, Gaussian fit, spline and standard errors of one channel from its block sums.
 
-    ``pixel_nm`` and ``exposure_ms`` are ``[origin, value]`` candidates in
-    precedence order (from :func:`inspect_experiment`); the movie file's own
-    metadata comes first when ``pixel_nm_from_file``.
+    ``pixel_nm`` and ``exposure_ms`` are the ``[origin, value]`` candidates set in
+    ``experiment.yaml`` (from :func:`inspect_experiment`), ``*_default`` the
+    config's; the movie file's own metadata ranks between them when
+    ``pixel_nm_from_file`` (:func:`smlmlp.config.resolve_setting`).
     """
-    from ..psf import estimate_psf
-    from ..spectra import SpectrumAccumulator
+    from smlmlp.estimate import estimate_from_sums
+    from smlmlp.sums_io import load_sums
 
     logger = logger or logging.getLogger("smlmlp.workflow")
     source = json.loads(Path(source_path).read_text(encoding="utf-8"))
     movie = source["files"][0] if source.get("files") else str(spectrum_path)
     metadata = source.get("metadata") or {}
-    file_pixel = metadata.get("pixel_nm") if pixel_nm_from_file else None
-    value, origin = resolve_setting(pixel_nm, file_pixel)
+    from_file = metadata if pixel_nm_from_file else {}
+    value, origin = resolve_setting(
+        pixel_nm, from_file.get("pixel_nm"), [["config (pixel_nm)", pixel_nm_default]]
+    )
     if value is None:
         raise ValueError(
             f"{movie}: no pixel size: the file holds none, and neither experiment.yaml nor "
@@ -48,37 +55,42 @@ def run_psf(
         )
     pixel = pixel_pair(value, f"{movie}: pixel size from {origin}")
     exposure, exposure_origin = resolve_setting(
-        exposure_ms, metadata.get("exposure_ms") if pixel_nm_from_file else None
+        exposure_ms, from_file.get("exposure_ms"), [["config (exposure_ms)", exposure_ms_default]]
     )
     logger.info("%s: pixel %g x %g nm (y, x) from %s", channel, *pixel, origin)
-    accumulator = SpectrumAccumulator.load(spectrum_path)
-    ac = accumulator.autocorrelation(crop_pix)
+    sums = load_sums(spectrum_path)
     with _warnings_logged(logger):
-        estimate = estimate_psf(ac, pixel, name=f"{source.get('label', channel)} ({movie})")
+        estimate = estimate_from_sums(
+            sums, crop_pix, pixel, name=f"{source.get('label', channel)} ({movie})"
+        )
     info = ChannelInfo.from_estimate(
         channel,
         estimate,
-        n_frames=accumulator.n_frames,
+        n_frames=sums.total_frames,
         source_files=source.get("files", []),
         source_sizes_bytes=source.get("sizes_bytes", []),
         attrs={
-            "crop_pix": int(ac.shape[0]),
+            "crop_pix": int(estimate.ac.shape[0]),
             "pixel_nm_origin": origin,
             "exposure_ms": exposure,
             "exposure_ms_origin": exposure_origin,
             "frame_shape": source.get("frame_shape"),
             "split": source.get("split"),
             "half": source.get("half"),
+            "block_frames": sums.block_frames,
+            "group_frames": sums.group_frames,
         },
     )
+    text = info.formatted()
     logger.info(
-        "%s: sigx %.1f nm, sigy %.1f nm, theta %.1f deg, sigma %.1f nm%s",
+        "%s: sigx %s, sigy %s, theta %s, sigma %s; QC %s%s",
         channel,
-        info.sigx_nm,
-        info.sigy_nm,
-        info.theta_deg,
-        info.psf_sigma_nm,
-        "" if info.valid else " (no PSF found)",
+        text["sigx"],
+        text["sigy"],
+        text["theta"],
+        text["sigma"],
+        info.qc,
+        f" ({'; '.join(info.qc_notes)})" if info.qc_notes else "",
     )
     info.save(output_path)
     return info

@@ -1,0 +1,199 @@
+"""The estimate stage: block sums -> PSF, Gaussian fit, spline, standard errors, verdict.
+
+Every entry point (:func:`smlmlp.blink_spatial_psf`, the ``smlmlp psf`` command
+and the workflow's ``psf`` rule) ends in :func:`estimate_from_sums`, so they share
+its checks and messages.
+
+Standard errors
+---------------
+The frames are summed in groups of whole blocks (:mod:`smlmlp.spectra`, 20 to 39
+groups in a movie of 400 frames or more). Leaving one group out at a time and
+fitting again gives the delete-one-group jackknife::
+
+    SE^2 = (G - 1) / G * sum_g (p_(-g) - mean_g p_(-g))^2
+
+for every fitted number ``p`` (sigx, sigy, theta, psf_sigma). Each block's own
+mean is subtracted, so a group's sums hold no frame of another group; and the
+groups last tens of frames or more, long compared with blinking correlation
+times, so they are nearly independent, as the jackknife needs.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+
+from .psf import AutocorrelationFit, PsfEstimate, estimate_psf, fit_autocorrelation
+from .spectra import BlockSums, crop_size
+
+#: Fewest groups that give a standard error at all.
+MIN_JACKKNIFE_GROUPS = 5
+#: Fewest groups for a standard error to be trusted (fewer: QC "warn").
+MIN_RELIABLE_GROUPS = 20
+#: Largest relative standard error of psf_sigma for QC "valid".
+MAX_RELATIVE_SE = 0.03
+#: Relative difference of sigx and sigy below which theta means nothing, when
+#: the standard errors cannot tell.
+ROUND_RELATIVE_DIFFERENCE = 0.01
+
+
+def check_not_constant(ac: np.ndarray, name: str) -> None:
+    """Raise when the zero lag (the mean temporal variance) is not positive."""
+    centre = ac.shape[0] // 2
+    if not ac[centre, centre] > 0.0:
+        raise ValueError(
+            f"{name}: the stack does not change from frame to frame (constant or "
+            "all-zero stack); a PSF needs blinking"
+        )
+
+
+def jackknife_errors(
+    sums: BlockSums,
+    crop_pix: int,
+    pixel_nm: tuple[float, float],
+    fit: AutocorrelationFit,
+) -> tuple[dict[str, float], int]:
+    """Delete-one-group jackknife standard errors of the widths.
+
+    Parameters
+    ----------
+    sums : BlockSums
+        The channel's sums.
+    crop_pix : int
+        Crop of the fit.
+    pixel_nm : tuple of float
+        ``(y, x)`` pixel size in nm.
+    fit : AutocorrelationFit
+        The fit of all the groups (start of every replicate, and the angle the
+        replicates' angles are measured near).
+
+    Returns
+    -------
+    tuple
+        ``({"sigx": se, "sigy": se, "theta": se, "psf_sigma": se}, groups)``,
+        NaN with fewer than :data:`MIN_JACKKNIFE_GROUPS` groups or when a
+        replicate fails.
+    """
+    used = np.flatnonzero(sums.dof > 0)
+    names = ("sigx", "sigy", "theta", "psf_sigma")
+    if len(used) < MIN_JACKKNIFE_GROUPS:
+        return dict.fromkeys(names, math.nan), int(len(used))
+    _, _, theta = fit.widths()
+    replicates = []
+    for left_out in used:
+        keep = sums.dof > 0
+        keep[left_out] = False
+        ac = sums.autocorrelation(crop_pix, groups=keep)
+        replicate = fit_autocorrelation(ac, pixel_nm, start=fit.parameters)
+        sigx, sigy, angle = replicate.widths(near_deg=theta)
+        replicates.append((sigx, sigy, angle, math.sqrt(sigx * sigy)))
+    values = np.asarray(replicates)
+    groups = len(values)
+    with np.errstate(invalid="ignore"):
+        spread = ((values - values.mean(axis=0)) ** 2).sum(axis=0)
+        errors = np.sqrt((groups - 1) / groups * spread)
+    if not np.all(np.isfinite(errors)):
+        errors = np.full(len(names), math.nan)
+    return dict(zip(names, (float(e) for e in errors), strict=True)), groups
+
+
+def _verdict(estimate: PsfEstimate) -> tuple[str, tuple[str, ...], bool]:
+    """QC verdict, its notes, and whether the PSF is round within its errors."""
+    if not estimate.valid:
+        return "invalid", estimate.qc_notes, False
+    notes = []
+    difference = abs(estimate.sigx - estimate.sigy)
+    spread = math.hypot(estimate.sigx_se, estimate.sigy_se)
+    if math.isfinite(spread):
+        is_round = difference < 2.0 * spread
+    else:
+        is_round = difference < ROUND_RELATIVE_DIFFERENCE * estimate.psf_sigma
+    if is_round:
+        notes.append(
+            "near-round PSF: sigx and sigy agree within their errors, theta is meaningless"
+        )
+    if estimate.n_groups < MIN_RELIABLE_GROUPS:
+        notes.append(
+            f"too few frames: {estimate.n_groups} groups of frames for the standard errors "
+            f"(at least {MIN_RELIABLE_GROUPS} wanted); record more frames"
+        )
+    relative = estimate.psf_sigma_se / estimate.psf_sigma
+    if math.isfinite(relative) and relative > MAX_RELATIVE_SE:
+        notes.append(
+            f"relative standard error of sigma {100 * relative:.1f} % > "
+            f"{100 * MAX_RELATIVE_SE:.0f} %"
+        )
+    elif not math.isfinite(relative):
+        notes.append("no standard error")
+    significant = [note for note in notes if not note.startswith("near-round")]
+    return ("warn" if significant or is_round else "valid"), tuple(notes), is_round
+
+
+def estimate_from_sums(
+    sums: BlockSums,
+    crop_pix: Any,
+    pixel_nm: tuple[float, float],
+    *,
+    name: str = "channel 0",
+    errors: bool = True,
+) -> PsfEstimate:
+    """PSF, Gaussian fit, spline, standard errors and QC verdict of one channel.
+
+    Parameters
+    ----------
+    sums : BlockSums
+        From :func:`smlmlp.spectra.accumulate_spectrum` (merged with
+        :func:`smlmlp.spectra.merge_sums` when the movie was cut).
+    crop_pix : int
+        Crop size (at least 5; made odd).
+    pixel_nm : tuple of float
+        ``(y, x)`` pixel size in nm.
+    name : str, optional
+        The channel as the caller names it, first in every message.
+    errors : bool, optional
+        Compute the jackknife standard errors (one more fit per group).
+
+    Returns
+    -------
+    PsfEstimate
+        With NaN widths, QC ``"invalid"`` and a ``RuntimeWarning`` when no PSF is
+        found (pure noise).
+
+    Raises
+    ------
+    TypeError, ValueError
+        Naming the channel or argument: a bad crop, fewer than 2 frames, frames
+        smaller than the crop, a stack without fluctuation.
+
+    Examples
+    --------
+    >>> from smlmlp.simulation import simulate_movie
+    >>> from smlmlp.spectra import accumulate_spectrum
+    >>> movie, _ = simulate_movie(400, (48, 48), sigx_nm=130.0, sigy_nm=130.0, seed=3)
+    >>> estimate = estimate_from_sums(accumulate_spectrum(movie), 21, (100.0, 100.0))
+    >>> abs(estimate.psf_sigma / 130.0 - 1) < 3 * estimate.psf_sigma_se / 130.0 + 0.01
+    True
+    >>> estimate.n_groups, estimate.qc in ("valid", "warn")
+    (20, True)
+    """
+    size = crop_size(crop_pix)
+    ac = sums.autocorrelation(size, name=name)
+    check_not_constant(ac, name)
+    estimate = estimate_psf(ac, pixel_nm, name=name)
+    if errors and estimate.valid and estimate.ac_fit is not None:
+        se, groups = jackknife_errors(sums, size, estimate.pixel_nm, estimate.ac_fit)
+        estimate = replace(
+            estimate,
+            sigx_se=se["sigx"],
+            sigy_se=se["sigy"],
+            theta_se=se["theta"],
+            psf_sigma_se=se["psf_sigma"],
+            n_groups=groups,
+        )
+    else:
+        estimate = replace(estimate, n_groups=int(np.count_nonzero(sums.dof > 0)))
+    qc, notes, is_round = _verdict(estimate)
+    return replace(estimate, qc=qc, qc_notes=notes, round=is_round)

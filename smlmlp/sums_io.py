@@ -1,0 +1,84 @@
+"""Block sums on disk: one ``.npz`` file per channel (or frame range of a channel).
+
+The file holds the :class:`smlmlp.spectra.BlockSums` arrays under their own names
+plus ``format_version``. It is written whole or not at all, with the file mode
+the umask gives, and read back with one clear error naming the file when it is
+not such a file.
+"""
+
+from __future__ import annotations
+
+import os
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from .infofile import atomic_path
+from .spectra import BlockSums
+
+#: Version of the file layout; files of another version are refused.
+FORMAT_VERSION = 2
+_ARRAYS = ("first_frames", "n_frames", "dof", "ac_sums")
+
+
+def save_sums(sums: BlockSums, path: str | os.PathLike[str]) -> None:
+    """Write ``sums`` to ``path`` (``.npz``), whole or not at all.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from smlmlp.spectra import accumulate_spectrum
+    >>> movie = np.random.default_rng(0).poisson(30, size=(40, 16, 16))
+    >>> sums = accumulate_spectrum(movie, block_frames=10)
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     save_sums(sums, Path(folder) / "sums.npz")
+    ...     back = load_sums(Path(folder) / "sums.npz")
+    >>> bool(np.array_equal(back.ac_sums, sums.ac_sums)), back.block_frames
+    (True, 10)
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as part, open(part, "wb") as stream:
+        np.savez(
+            stream,
+            format_version=np.array(FORMAT_VERSION),
+            frame_shape=np.array(sums.frame_shape),
+            block_frames=np.array(sums.block_frames),
+            group_frames=np.array(sums.group_frames),
+            **{name: getattr(sums, name) for name in _ARRAYS},
+        )
+
+
+def load_sums(path: str | os.PathLike[str]) -> BlockSums:
+    """Read block sums written by :func:`save_sums`.
+
+    Raises
+    ------
+    ValueError
+        Naming ``path``: not readable, not such a file, or of another version.
+    """
+    try:
+        with np.load(path) as data:
+            version = int(data["format_version"])
+            if version != FORMAT_VERSION:
+                raise ValueError(
+                    f"block sums of format {version}, this version reads {FORMAT_VERSION} "
+                    "(delete the file to compute it again)"
+                )
+            sums = BlockSums(
+                frame_shape=tuple(int(v) for v in data["frame_shape"]),
+                block_frames=int(data["block_frames"]),
+                group_frames=int(data["group_frames"]),
+                **{name: np.array(data[name]) for name in _ARRAYS},
+            )
+    except (KeyError, OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
+        raise ValueError(f"{path}: not readable block sums ({error})") from error
+    groups = len(sums.n_frames)
+    if not (
+        sums.first_frames.shape == sums.dof.shape == (groups,)
+        and sums.ac_sums.ndim == 3
+        and len(sums.ac_sums) == groups
+    ):
+        raise ValueError(f"{path}: not readable block sums (inconsistent array shapes)")
+    return sums

@@ -1,0 +1,135 @@
+"""The estimate stage: standard errors calibrated on simulated truth, verdicts, noise."""
+
+from __future__ import annotations
+
+import math
+import sys
+import warnings
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from smlmlp import blink_spatial_psf
+from smlmlp.estimate import estimate_from_sums, jackknife_errors
+from smlmlp.simulation import simulate_movie
+from smlmlp.spectra import accumulate_spectrum
+
+BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+sys.path.insert(0, str(BENCHMARKS))
+
+import se_calibration  # noqa: E402
+
+MOVIES_PER_CONDITION = 40
+
+
+@pytest.fixture(scope="module")
+def calibration_runs() -> dict[str, np.ndarray]:
+    return se_calibration.run(MOVIES_PER_CONDITION)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("condition", list(se_calibration.CONDITIONS))
+def test_standard_error_of_sigma_is_calibrated(calibration_runs, condition):
+    """+-1.96 SE covers the truth in 90-98 % of the movies; mean SE = seed-to-seed spread."""
+    runs = calibration_runs[condition]
+    assert runs.shape == (MOVIES_PER_CONDITION, 6)
+    assert np.all(np.isfinite(runs[:, 3:])) and np.all(runs[:, 3:] > 0)
+    covered, ratio = se_calibration.calibration(runs)["psf_sigma"]
+    assert 0.90 <= covered <= 0.98, covered
+    assert 0.75 <= ratio <= 1.25, ratio
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("condition", list(se_calibration.CONDITIONS))
+def test_standard_errors_of_the_axes_follow_the_spread(calibration_runs, condition):
+    """Looser than for sigma: measured 0.73-1.13 of the spread over 40 movies (whose own
+    standard deviation is known to +-11 %), coverage 85-100 %."""
+    table = se_calibration.calibration(calibration_runs[condition])
+    for name in ("sigx", "sigy"):
+        covered, ratio = table[name]
+        assert 0.7 <= ratio <= 1.3, (name, ratio)
+        assert covered >= 0.8, (name, covered)
+
+
+def test_standard_errors_shrink_with_more_frames():
+    options = {"sigx_nm": 130.0, "sigy_nm": 130.0, "camera": "scmos", "seed": 7}
+    short, _ = simulate_movie(400, (64, 64), **options)
+    long, _ = simulate_movie(1600, (64, 64), **options)
+    few = estimate_from_sums(accumulate_spectrum(short), 21, (100.0, 100.0))
+    many = estimate_from_sums(accumulate_spectrum(long), 21, (100.0, 100.0))
+    # four times the frames: about half the error
+    assert 0.3 < many.psf_sigma_se / few.psf_sigma_se < 0.75
+
+
+def test_a_round_psf_says_theta_is_meaningless():
+    movie, _ = simulate_movie(800, (64, 64), sigx_nm=130.0, sigy_nm=130.0, seed=2)
+    estimate = estimate_from_sums(accumulate_spectrum(movie), 21, (100.0, 100.0))
+    assert estimate.round and estimate.qc == "warn"
+    assert any("theta is meaningless" in note for note in estimate.qc_notes)
+    elliptic, _ = simulate_movie(800, (64, 64), sigx_nm=160.0, sigy_nm=110.0, seed=2)
+    estimate = estimate_from_sums(accumulate_spectrum(elliptic), 21, (100.0, 100.0))
+    assert not estimate.round
+    assert estimate.qc == "valid", estimate.qc_notes
+    assert estimate.theta_se < 5.0
+
+
+def test_few_frames_or_a_large_error_warn():
+    movie, _ = simulate_movie(150, (48, 48), sigx_nm=160.0, sigy_nm=110.0, photons=300.0,
+                              background=100.0, seed=4)
+    estimate = estimate_from_sums(accumulate_spectrum(movie), 21, (100.0, 100.0))
+    assert estimate.valid and estimate.qc == "warn"
+    assert estimate.n_groups == 15
+    assert any("too few frames" in note for note in estimate.qc_notes)
+
+
+def test_noise_is_invalid_with_nan_errors():
+    noise = np.random.default_rng(3).random((60, 48, 48))
+    with pytest.warns(RuntimeWarning, match="channel 0: no PSF found"):
+        estimate = estimate_from_sums(accumulate_spectrum(noise), 21, (100.0, 100.0))
+    assert estimate.qc == "invalid" and not estimate.valid
+    assert math.isnan(estimate.sigx) and math.isnan(estimate.psf_sigma_se)
+
+
+def test_jackknife_needs_enough_groups():
+    movie, _ = simulate_movie(40, (32, 32), seed=1)
+    sums = accumulate_spectrum(movie)  # 4 blocks of 10 frames
+    estimate = estimate_from_sums(sums, 11, (100.0, 100.0), errors=False)
+    errors, groups = jackknife_errors(sums, 11, (100.0, 100.0), estimate.ac_fit)
+    assert groups == 4 and all(math.isnan(value) for value in errors.values())
+
+
+def test_full_output_returns_the_estimates_and_keeps_info():
+    movie, _ = simulate_movie(600, (64, 64), sigx_nm=150.0, sigy_nm=110.0, seed=9)
+    psf_sigma, info, estimates = blink_spatial_psf([movie], full_output=True)
+    assert len(info) == 10 and len(estimates) == 1
+    estimate = estimates[0]
+    assert estimate.psf_sigma == psf_sigma[0] and estimate.sigx == info["sigx"][0]
+    assert 0 < estimate.psf_sigma_se < 0.05 * estimate.psf_sigma
+    assert estimate.n_groups == 20
+    plain_sigma, plain_info = blink_spatial_psf([movie])
+    assert plain_sigma == psf_sigma and plain_info["sigx"] == info["sigx"]
+
+
+def _noise_run(seed: int) -> tuple[bool, bool, str]:
+    """The specification's first example on one noise seed: widths NaN, a warning, no error."""
+    channel = np.random.default_rng(seed).random((20, 64, 64)).astype(np.float32)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            psf_sigma, info = blink_spatial_psf([channel], crop_pix=41)
+        except Exception as error:  # noqa: BLE001 - any exception is the failure
+            return False, False, f"seed {seed}: {type(error).__name__}: {error}"
+    warned = any(issubclass(w.category, RuntimeWarning) for w in caught)
+    return math.isnan(psf_sigma[0]) and math.isnan(info["sigx"][0]), warned, ""
+
+
+@pytest.mark.slow
+def test_pure_noise_never_raises_over_500_seeds():
+    with ProcessPoolExecutor(max_workers=2) as pool:
+        results = list(pool.map(_noise_run, range(500), chunksize=25))
+    errors = [message for _, _, message in results if message]
+    assert not errors, errors[:3]
+    assert all(nan for nan, _, _ in results)
+    assert all(warned for _, warned, _ in results)
