@@ -59,13 +59,13 @@ def _check_psf_sigmas(psf_sigma_nm: Any, n_channels: int) -> list[float]:
     ]
 
 
-def _check_crop_fr(crop_fr: Any, frames: list[int]) -> int:
+def _check_crop_fr(crop_fr: Any, frames: list[int], names: Sequence[str]) -> int:
     shortest = int(np.argmin(frames))
     if crop_fr is None:
         lags = frames[shortest] // 2 - 1
         if lags < 1:
             raise ValueError(
-                f"channel {shortest}: {frames[shortest]} frames give no lag with "
+                f"{names[shortest]}: {frames[shortest]} frames give no lag with "
                 "crop_fr=None (n_frames // 2 - 1 = 0); at least 4 frames are needed, or "
                 "pass crop_fr"
             )
@@ -77,7 +77,7 @@ def _check_crop_fr(crop_fr: Any, frames: list[int]) -> int:
     for index, n_frames in enumerate(frames):
         if crop_fr >= n_frames:
             raise ValueError(
-                f"crop_fr: {crop_fr} lags need more than {crop_fr} frames, channel {index} "
+                f"crop_fr: {crop_fr} lags need more than {crop_fr} frames, {names[index]} "
                 f"has {n_frames}"
             )
     return int(crop_fr)
@@ -98,6 +98,7 @@ def blink_temporal_on(
     bin_pixels: int | None = None,
     memory_bytes: int | None = None,
     progress: Callable[[int, int], None] | None = None,
+    names: Sequence[str] | None = None,
 ) -> tuple[float, dict[str, Any]]:
     """Estimate the blinking on-time from temporal autocorrelations.
 
@@ -144,6 +145,9 @@ def blink_temporal_on(
     progress : callable, optional
         Called as ``progress(frames_done, frames_total)``; every frame is read
         twice, so ``frames_total`` is twice the frames of all channels.
+    names : sequence of str, optional
+        The channels' names in messages and warnings (default "channel 0",
+        "channel 1", ...).
 
     Returns
     -------
@@ -261,14 +265,19 @@ def blink_temporal_on(
     (2, (60,))
     """
     stacks = check_channels(channels)
+    if names is None:
+        names = [f"channel {index}" for index in range(len(stacks))]
+    if isinstance(names, str) or len(names) != len(stacks):
+        raise ValueError(f"names: expected one name per channel ({len(stacks)}), got {names!r}")
+    names = [str(name) for name in names]
     frames = [int(stack.shape[0]) for stack in stacks]
     for index, n_frames in enumerate(frames):
         if n_frames < MIN_FRAMES:
             raise ValueError(
-                f"channel {index}: at least {MIN_FRAMES} frames are needed for a temporal "
+                f"{names[index]}: at least {MIN_FRAMES} frames are needed for a temporal "
                 f"correlation, got {n_frames}"
             )
-    lags_count = _check_crop_fr(crop_fr, frames)
+    lags_count = _check_crop_fr(crop_fr, frames, names)
     sigmas_nm = _check_psf_sigmas(psf_sigma_nm, len(stacks))
     exposure = positive_number(exposure_ms, "exposure_ms")
     pixels_nm = Config(len(stacks), channels_pixels_nm=channels_pixels_nm).pixels_nm
@@ -282,7 +291,7 @@ def blink_temporal_on(
     done_before = 0
     results: list[TemporalAutocovariance] = []
     for index, stack in enumerate(stacks):
-        name = f"channel {index}"
+        name = names[index]
         pixel_y, pixel_x = pixels_nm[index]
         sigma_px = (
             BACKGROUND_SIGMAS * sigmas_nm[index] / pixel_y,
@@ -322,7 +331,7 @@ def blink_temporal_on(
         channel_fit = fit_decay(curve)
         if not channel_fit.valid:
             warnings.warn(
-                f"channel {index}: no on-time from its temporal autocorrelation: "
+                f"{names[index]}: no on-time from its temporal autocorrelation: "
                 f"{channel_fit.reason}",
                 RuntimeWarning,
                 stacklevel=3,

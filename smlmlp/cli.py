@@ -20,7 +20,6 @@ import argparse
 import contextlib
 import math
 import os
-import re
 import sys
 import time
 import warnings
@@ -170,7 +169,7 @@ def run_psf(args: argparse.Namespace) -> int:
     from .computer import chunk_frames as free_memory_chunk_frames
     from .config import resolve_setting
     from .estimate import estimate_from_sums
-    from .loading import open_movie, split_movie
+    from .loading import check_frame_count, open_movie, split_movie
     from .spectra import accumulate_spectrum, crop_size
 
     output = Path(args.output)
@@ -208,12 +207,7 @@ def run_psf(args: argparse.Namespace) -> int:
             for half, stack in enumerate(stacks):
                 name = next(name_iter)
                 label = f"{name} ({file})"
-                n_frames = int(stack.shape[0])
-                if n_frames < args.min_frames:
-                    raise ValueError(
-                        f"{file}: {n_frames} frames, at least {args.min_frames} are needed "
-                        "(--min-frames)"
-                    )
+                check_frame_count(int(stack.shape[0]), label, args.min_frames)
                 progress = ProgressBar(name, sys.stderr, force=False)
                 if args.quiet:
                     progress.enabled = False
@@ -308,13 +302,11 @@ def _on_time(args: argparse.Namespace, channels: Sequence[ChannelInfo]) -> Tempo
                 cuda=args.cuda,
                 parallel=args.workers != 1,
                 progress=progress,
+                names=[f"channel {channel.name}" for channel in channels],
             )
     names = [channel.name for channel in channels]
     for warning in caught:
-        message = re.sub(
-            r"\bchannel (\d+)\b", lambda m: f"channel {names[int(m[1])]}", str(warning.message)
-        )
-        print(f"smlmlp: warning: {message}", file=sys.stderr)
+        print(f"smlmlp: warning: {warning.message}", file=sys.stderr)
     temporal = TemporalInfo.from_result(
         names,
         on_time,

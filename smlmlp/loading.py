@@ -207,14 +207,29 @@ of shape (32, 32); a single image cannot give a PSF, ...
     if len(shape) != 3:
         raise ValueError(_ndim_message(name, shape))
     _check_dtype(name, obj.dtype)
-    if shape[0] < 2:
-        raise ValueError(
-            f"{name}: expected at least 2 frames, got {shape[0]} (shape {shape}); the PSF "
-            "is measured from intensity fluctuations between frames"
-        )
+    check_frame_count(shape[0], name)
     if shape[1] < 1 or shape[2] < 1:
         raise ValueError(f"{name}: frames are empty (shape {shape})")
     return obj
+
+
+def check_frame_count(n_frames: int, name: str, minimum: int = 2) -> None:
+    """Raise when a movie has fewer than ``minimum`` frames (the library's, the command's
+    and the workflow's one check and message).
+
+    Examples
+    --------
+    >>> check_frame_count(1, "channel 0")
+    Traceback (most recent call last):
+        ...
+    ValueError: channel 0: 1 frame(s), at least 2 are needed; the PSF is measured from \
+intensity fluctuations between frames
+    """
+    if int(n_frames) < max(int(minimum), 2):
+        raise ValueError(
+            f"{name}: {int(n_frames)} frame(s), at least {max(int(minimum), 2)} are needed; "
+            "the PSF is measured from intensity fluctuations between frames"
+        )
 
 
 def check_channels(channels: Any, *, min_side: int = 1) -> list[Any]:
@@ -929,7 +944,7 @@ class TiffMovie(_LazyStack):
                 source = self._sources[0]
                 if source.single_image:
                     raise ValueError(_ndim_message(source.label, source.shape[1:], "image"))
-                raise ValueError(f"{self.name}: expected at least 2 frames, got {n_frames}")
+                check_frame_count(n_frames, self.name)
         except BaseException:
             self.close()
             raise

@@ -60,6 +60,8 @@ TARGET_GROUPS = 20
 DEFAULT_CHUNK_BYTES = 64 * 2**20
 #: Working bytes per pixel of a chunk (frames, float32 copy, spectra).
 BYTES_PER_PIXEL_IN_CHUNK = 18
+#: Frames averaged into the reference image subtracted before the FFTs.
+REFERENCE_FRAMES = 64
 # bytes of float32 frames taken through copy, FFT and sums at once (a core's L2 cache)
 CACHE_BLOCK_BYTES = 2**20
 # frames of partial float32 sums between two folds into the float64 sums, when the
@@ -124,6 +126,27 @@ def default_chunk_frames(frame_shape: tuple[int, int], budget_bytes: int | None 
     budget = DEFAULT_CHUNK_BYTES if budget_bytes is None else int(budget_bytes)
     per_frame = BYTES_PER_PIXEL_IN_CHUNK * int(frame_shape[0]) * int(frame_shape[1])
     return int(max(1, min(512, budget // per_frame)))
+
+
+def reference_image(stack: Any, *, n_frames: int = REFERENCE_FRAMES, block: int = 16) -> np.ndarray:
+    """The image subtracted from every frame of a movie before its FFT.
+
+    The mean of the movie's first ``min(n, n_frames)`` frames (float32), summed
+    frame by frame in float64, so it is the same in every job on the movie (frame
+    ranges) and in every entry point; read ``block`` frames at a time.
+
+    Examples
+    --------
+    >>> movie = np.arange(3 * 2 * 2, dtype=np.uint16).reshape(3, 2, 2)
+    >>> reference_image(movie, n_frames=2).tolist()
+    [[2.0, 3.0], [4.0, 5.0]]
+    """
+    count = min(int(stack.shape[0]), int(n_frames))
+    total = np.zeros(tuple(int(v) for v in stack.shape[1:]), dtype=np.float64)
+    for start in range(0, count, max(1, int(block))):
+        for frame in np.asarray(stack[start : min(start + block, count)]):
+            total += frame
+    return (total / max(count, 1)).astype(np.float32)
 
 
 # --------------------------------------------------------------------- the sums
@@ -733,7 +756,9 @@ def accumulate_spectrum(
     workers : int, optional
         Number of CPU FFT workers (default 1).
     reference : ndarray, optional
-        Reference image, see :class:`SpectrumAccumulator`.
+        Reference image, see :class:`SpectrumAccumulator`; by default
+        :func:`reference_image` of the stack, so that every caller and every
+        frame range of a movie subtract the same one.
     progress : callable, optional
         Called as ``progress(frames_done, frames_total)`` after each chunk.
     name : str, optional
@@ -763,6 +788,8 @@ def accumulate_spectrum(
     if int(chunk_frames) < 1:
         raise ValueError(f"chunk_frames must be at least 1, got {chunk_frames}")
     chunk_frames = int(chunk_frames)
+    if reference is None and stop > int(start):
+        reference = reference_image(stack, block=min(chunk_frames, REFERENCE_FRAMES))
     accumulator = SpectrumAccumulator(
         frame_shape,
         block_frames=block_frames,

@@ -57,11 +57,9 @@ from .discovery import (
     is_tiff_name,
 )
 from .frames import (
-    REFERENCE_FRAMES,
     WHOLE_MOVIE,
     frame_range_label,
     movie_frame_count,
-    movie_reference,
     parse_frame_range,
     plan_frame_ranges,
 )
@@ -105,7 +103,6 @@ __all__ = [
     "EXPECTED_ERRORS",
     "FALLBACK_FRAME_SHAPE",
     "HALF_NAMES",
-    "REFERENCE_FRAMES",
     "SETTINGS_FILE",
     "TIFF_SUFFIXES",
     "WHOLE_MOVIE",
@@ -131,7 +128,6 @@ __all__ = [
     "merge_mem_mb",
     "movie_frame_count",
     "movie_frame_shape",
-    "movie_reference",
     "on_time_channels",
     "on_time_mem_mb",
     "on_time_runtime_min",

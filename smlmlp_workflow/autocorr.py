@@ -13,7 +13,6 @@ from typing import Any
 from smlmlp.infofile import atomic_path
 
 from ._common import PathLike, _display_path, _plain
-from .frames import REFERENCE_FRAMES, movie_reference
 from .logs import FrameProgress
 from .resources import plan_chunk_frames
 
@@ -39,7 +38,7 @@ def run_autocorr(
     Writes the :class:`smlmlp.spectra.BlockSums` to ``spectrum_path``
     and what was read (files, sizes, frames, file metadata) as JSON to
     ``source_path``; both whole or not at all. Every job subtracts the same
-    :func:`movie_reference` from the frames and starts its chunks at ``start``,
+    :func:`smlmlp.spectra.reference_image` from the frames and starts its chunks at ``start``,
     so the sums of frame ranges cut at multiples of ``chunk_frames`` merge
     (:func:`merge_autocorr`) into exactly those of one job over the movie.
 
@@ -48,7 +47,7 @@ def run_autocorr(
     dict
         The content of ``source_path``.
     """
-    from smlmlp.loading import open_movie, split_movie
+    from smlmlp.loading import check_frame_count, open_movie, split_movie
     from smlmlp.spectra import accumulate_spectrum
     from smlmlp.sums_io import save_sums
 
@@ -60,11 +59,8 @@ def run_autocorr(
         if split:
             stack = split_movie(movie, split, name=movie_file)[int(half or 0)]
         n_frames, height, width = (int(v) for v in stack.shape)
-        if n_frames < min_frames:
-            raise ValueError(
-                f"{movie_file}: {n_frames} frames, at least {min_frames} are needed for a PSF "
-                "(config min_frames)"
-            )
+        name = f"{label} ({movie_file})"  # as the psf rule names it
+        check_frame_count(n_frames, name, min_frames)
         start, stop = (0, n_frames) if frames is None else (int(frames[0]), int(frames[1]))
         if not 0 <= start < stop <= n_frames:
             raise ValueError(
@@ -95,10 +91,9 @@ def run_autocorr(
             stop=stop,
             chunk_frames=chunk,
             cuda=cuda,
-            reference=movie_reference(stack, block=min(chunk, REFERENCE_FRAMES)),
             workers=None if cuda else max(1, int(threads)),
             progress=FrameProgress(label, logger),
-            name=label,
+            name=name,
         )
         paths = list(movie.paths)
         metadata = dict(movie.metadata)

@@ -1,18 +1,12 @@
-"""Frame ranges: a movie cut into the jobs of ``frames_per_job``, and their shared reference."""
+"""Frame ranges: a movie cut into the jobs of ``frames_per_job``."""
 
 from __future__ import annotations
 
 import math
 import re
 from collections.abc import Sequence
-from typing import Any
-
-import numpy as np
 
 from ._common import PathLike
-
-#: Frames averaged into the reference image that every frame range of a movie subtracts.
-REFERENCE_FRAMES = 64
 
 #: Name of the one frame range of a movie whose length is unknown when the jobs are planned.
 WHOLE_MOVIE = "all"
@@ -94,25 +88,3 @@ def parse_frame_range(label: str) -> tuple[int, int] | None:
     if not match or int(match[1]) >= int(match[2]):
         raise ValueError(f"invalid frame range {label!r} (expected START-STOP or {WHOLE_MOVIE})")
     return int(match[1]), int(match[2])
-
-
-def movie_reference(stack: Any, *, n_frames: int = REFERENCE_FRAMES, block: int = 16) -> np.ndarray:
-    """The image every job on one movie subtracts from its frames before the FFTs.
-
-    The mean of the first ``min(n, n_frames)`` frames (float32), summed frame by
-    frame in float64, so it is the same in every job and on every machine; reading
-    at most ``block`` frames at a time keeps it within the job's memory.
-
-    Examples
-    --------
-    >>> movie = np.arange(3 * 2 * 2, dtype=np.uint16).reshape(3, 2, 2)
-    >>> movie_reference(movie, n_frames=2).tolist()
-    [[2.0, 3.0], [4.0, 5.0]]
-    """
-    count = min(int(stack.shape[0]), int(n_frames))
-    total = np.zeros(tuple(int(v) for v in stack.shape[1:]), dtype=np.float64)
-    for start in range(0, count, max(1, int(block))):
-        frames = np.asarray(stack[start : min(start + block, count)])
-        for frame in frames:
-            total += frame
-    return (total / max(count, 1)).astype(np.float32)

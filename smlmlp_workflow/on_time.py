@@ -14,7 +14,6 @@ import contextlib
 import logging
 import math
 import os
-import re
 import warnings
 from collections.abc import Sequence
 from typing import Any
@@ -184,34 +183,22 @@ def run_on_time(
             "GPU" if cuda else f"CPU, {threads} thread(s)",
         )
 
-        def named(message: str) -> str:
-            """The function's "channel 0" as the channel's name and file."""
-            return re.sub(
-                r"\bchannel (\d+)\b",
-                lambda m: where[int(m[1])] if int(m[1]) < len(where) else m[0],
-                message,
-            )
-
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            try:
-                on_time, info = blink_temporal_on(
+            on_time, info = blink_temporal_on(
                     stacks,
-                    crop_fr,
-                    sigmas,
-                    exposure_ms=1.0,
-                    channels_pixels_nm=pixels,
-                    cuda=bool(cuda),
-                    parallel=int(threads) > 1,
-                    memory_bytes=max(1, int(memory_budget_mb * 2**20)),
-                    progress=FrameProgress(label, logger),
-                )
-            except ValueError as error:
-                raise ValueError(named(str(error))) from error
-            except TypeError as error:
-                raise TypeError(named(str(error))) from error
+                crop_fr,
+                sigmas,
+                exposure_ms=1.0,
+                channels_pixels_nm=pixels,
+                cuda=bool(cuda),
+                parallel=int(threads) > 1,
+                memory_bytes=max(1, int(memory_budget_mb * 2**20)),
+                progress=FrameProgress(label, logger),
+                names=where,
+            )
         for warning in caught:
-            logger.warning("%s", named(str(warning.message)))
+            logger.warning("%s", warning.message)
     result = TemporalInfo.from_result(
         names,
         on_time,

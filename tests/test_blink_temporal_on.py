@@ -380,3 +380,11 @@ def test_gpu_equals_cpu(small_movie):
     _, gpu_binned = blink_temporal_on([movie], 120, cuda=True, bin_pixels=3, memory_bytes=2**20)
     _, cpu_binned = blink_temporal_on([movie], 120, bin_pixels=3, memory_bytes=2**20)
     assert_close(gpu_binned["ac"][0], cpu_binned["ac"][0], rel=1e-9)
+
+
+def test_messages_name_the_channels_by_the_callers_names():
+    movie = np.random.default_rng(0).poisson(50, size=(30, 16, 16)).astype(np.float32)
+    with pytest.raises(ValueError, match=r"40 lags need more than 40 frames, red \(a.tif\)"):
+        blink_temporal_on([movie], 40, names=["red (a.tif)"])
+    with pytest.raises(ValueError, match="names: expected one name per channel"):
+        blink_temporal_on([movie], 5, names=["a", "b"])

@@ -103,7 +103,7 @@ def test_split(movies: dict[str, Path], tmp_path: Path) -> None:
         ("text", ["--pixel-nm", "100"], ["notes.tif", "not a TIFF"]),
         ("green", [], ["green.tif", "no pixel size", "--pixel-nm"]),
         ("odd", ["--split", "horizontal", "--pixel-nm", "100"], ["odd.tif", "odd"]),
-        ("green", ["--pixel-nm", "100", "--min-frames", "1000"], ["green.tif", "500 frames"]),
+        ("green", ["--pixel-nm", "100", "--min-frames", "1000"], ["green.tif", "500 frame(s)"]),
         ("green", ["--pixel-nm", "-1"], ["--pixel-nm", "positive"]),
     ],
 )

@@ -539,7 +539,7 @@ def test_check_stack_errors():
         check_stack(np.zeros((2, 3, 8, 9)))
     with pytest.raises(ValueError, match="1-D"):
         check_stack(np.zeros(5))
-    with pytest.raises(ValueError, match="cam: expected at least 2 frames, got 1"):
+    with pytest.raises(ValueError, match=r"cam: 1 frame\(s\), at least 2 are needed"):
         check_stack(np.zeros((1, 8, 9)), name="cam")
     with pytest.raises(ValueError, match="empty"):
         check_stack(np.zeros((3, 0, 9)))

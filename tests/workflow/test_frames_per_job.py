@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 import smlmlp_workflow as ws
-from smlmlp.spectra import plan_blocks
+from smlmlp.spectra import REFERENCE_FRAMES, plan_blocks, reference_image
 from smlmlp.sums_io import load_sums
 
 pytestmark = pytest.mark.workflow
@@ -71,11 +71,11 @@ def test_range_labels() -> None:
 
 def test_reference_is_the_same_however_it_is_read(wf: SimpleNamespace) -> None:
     movie = wf.noise_movie(100, (16, 24), seed=5)
-    first = ws.movie_reference(movie, block=1)
+    first = reference_image(movie, block=1)
     for block in (3, 16, 64):
-        assert np.array_equal(ws.movie_reference(movie, block=block), first)
+        assert np.array_equal(reference_image(movie, block=block), first)
     assert first.dtype == np.float32 and first.shape == (16, 24)
-    np.testing.assert_allclose(first, movie[: ws.REFERENCE_FRAMES].mean(axis=0), rtol=1e-6)
+    np.testing.assert_allclose(first, movie[:REFERENCE_FRAMES].mean(axis=0), rtol=1e-6)
 
 
 def test_frame_count_from_the_header(wf: SimpleNamespace, tmp_path: Path) -> None:
@@ -305,4 +305,4 @@ def test_bad_movies_fail_with_one_clear_line(wf: SimpleNamespace, tmp_path: Path
     truncated_lines = [line for line in errors if "bad_truncated" in line]
     short_lines = [line for line in errors if "bad_short" in line]
     assert len(truncated_lines) == 1 and "truncated" in truncated_lines[0], errors
-    assert len(short_lines) == 1 and "20 frames" in short_lines[0], errors
+    assert len(short_lines) == 1 and "20 frame(s)" in short_lines[0], errors

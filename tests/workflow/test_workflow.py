@@ -50,10 +50,10 @@ BAD = {
     "bad_empty": ["bad_empty", "no TIFF"],
     "bad_odd_split": ["cam.tif", "odd"],
     "bad_settings": ["experiment.yaml", "pixel_nm", "positive"],
-    "bad_short": ["movie.tif", "20 frames"],
+    "bad_short": ["movie.tif", "20 frame(s), at least 100"],
     "bad_truncated": ["movie.tif", "truncated"],
     "no_pixel": ["movie.tif", "no pixel size"],
-    # a PSF of NaN (no peak), then the on-time step finds no blinking
+    # no fluctuation: the PSF step says so, as the library and the command do
     "bad_constant": ["movie.tif", "does not change"],
 }
 
