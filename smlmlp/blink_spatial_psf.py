@@ -152,7 +152,7 @@ def blink_spatial_psf(
       (-45, 45]: sigx is the width along the principal axis nearest x, so a PSF
       wider along y has sigy > sigx and theta near 0.
     - Each frame's fluctuation is taken about the mean of its block of frames
-      (10 to 50 frames, :func:`smlmlp.spectra.plan_blocks`): slow changes such
+      (20 to 50 frames, :func:`smlmlp.spectra.plan_blocks`): slow changes such
       as bleaching, drift or haze do not widen the autocorrelation.
     - Standard errors (``full_output=True``): delete-one-group jackknife over
       20 to 39 groups of blocks (:mod:`smlmlp.estimate`).

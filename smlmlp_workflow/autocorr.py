@@ -37,9 +37,9 @@ def run_autocorr(
 
     Writes the :class:`smlmlp.spectra.BlockSums` to ``spectrum_path``
     and what was read (files, sizes, frames, file metadata) as JSON to
-    ``source_path``; both whole or not at all. Every job subtracts the same
-    :func:`smlmlp.spectra.reference_image` from the frames and starts its chunks at ``start``,
-    so the sums of frame ranges cut at multiples of ``chunk_frames`` merge
+    ``source_path``; both whole or not at all. Every job starts its chunks at
+    ``start``, and blocks of frames are aligned on frame numbers, so the sums of frame
+    ranges cut at multiples of ``chunk_frames`` and of the block length merge
     (:func:`merge_autocorr`) into exactly those of one job over the movie.
 
     Returns

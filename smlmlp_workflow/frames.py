@@ -47,9 +47,8 @@ def plan_frame_ranges(
     [(0, 400), (400, 800), (800, 1000)]
     >>> plan_frame_ranges(1000, 0, 64)
     [(0, 1000)]
-    >>> plan_frame_ranges(100, 10, 5)  # blocks of 10 frames
-    [(0, 10), (10, 20), (20, 30), (30, 40), (40, 50), (50, 60), (60, 70), (70, 80), (80, 90), \
-(90, 100)]
+    >>> plan_frame_ranges(100, 10, 5)  # blocks of 20 frames
+    [(0, 20), (20, 40), (40, 60), (60, 80), (80, 100)]
     """
     from smlmlp.spectra import plan_blocks
 

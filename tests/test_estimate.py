@@ -80,7 +80,7 @@ def test_few_frames_or_a_large_error_warn():
                               background=100.0, seed=4)
     estimate = estimate_from_sums(accumulate_spectrum(movie), 21, (100.0, 100.0))
     assert estimate.valid and estimate.qc == "warn"
-    assert estimate.n_groups == 15
+    assert estimate.n_groups == 8  # 150 frames: blocks of 20
     assert any("too few frames" in note for note in estimate.qc_notes)
 
 
@@ -94,10 +94,10 @@ def test_noise_is_invalid_with_nan_errors():
 
 def test_jackknife_needs_enough_groups():
     movie, _ = simulate_movie(40, (32, 32), seed=1)
-    sums = accumulate_spectrum(movie)  # 4 blocks of 10 frames
+    sums = accumulate_spectrum(movie)  # 2 blocks of 20 frames
     estimate = estimate_from_sums(sums, 11, (100.0, 100.0), errors=False)
     errors, groups = jackknife_errors(sums, 11, (100.0, 100.0), estimate.ac_fit)
-    assert groups == 4 and all(math.isnan(value) for value in errors.values())
+    assert groups == 2 and all(math.isnan(value) for value in errors.values())
 
 
 def test_full_output_returns_the_estimates_and_keeps_info():

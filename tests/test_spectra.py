@@ -18,7 +18,7 @@ from smlmlp.spectra import (
 from smlmlp.sums_io import load_sums, save_sums
 
 #: the block length of the tests' 60-frame movie (plan_blocks(60))
-BLOCK = 10
+BLOCK = 20
 
 
 def block_fluctuations(movie: np.ndarray, block: int = BLOCK) -> tuple[np.ndarray, int]:
@@ -133,29 +133,33 @@ def test_streaming_equals_in_memory(movie, chunk):
 
 
 def test_merge_of_frame_ranges_equals_single_pass(movie):
-    whole = accumulate_spectrum(movie, chunk_frames=13, group_frames=20)
-    first = accumulate_spectrum(movie, stop=30, chunk_frames=13, group_frames=20)
-    second = accumulate_spectrum(movie, start=30, chunk_frames=13, group_frames=20)
+    whole = accumulate_spectrum(movie, chunk_frames=13, group_frames=40)
+    first = accumulate_spectrum(movie, stop=20, chunk_frames=13, group_frames=40)
+    second = accumulate_spectrum(movie, start=20, chunk_frames=13, group_frames=40)
     merged = merge_sums([second, first])
     assert merged.total_frames == 60
-    # the group of frames 20-39 was cut in two and is whole again
-    assert merged.first_frames.tolist() == whole.first_frames.tolist() == [0, 20, 40]
-    assert merged.n_frames.tolist() == whole.n_frames.tolist() == [20, 20, 20]
+    # the group of frames 0-39 was cut in two and is whole again
+    assert merged.first_frames.tolist() == whole.first_frames.tolist() == [0, 40]
+    assert merged.n_frames.tolist() == whole.n_frames.tolist() == [40, 20]
     expected = whole.autocorrelation(11)
     assert np.abs(merged.autocorrelation(11) - expected).max() < 1e-6 * np.abs(expected).max()
 
 
-def test_shared_reference_merges_to_rounding_precision(movie):
-    reference = movie[:10].mean(axis=0)
-    whole = accumulate_spectrum(movie, chunk_frames=10, reference=reference)
-    parts = [
-        accumulate_spectrum(movie, start=a, stop=a + 20, chunk_frames=10, reference=reference)
-        for a in (0, 20, 40)
-    ]
+def test_ranges_on_the_block_grid_merge_to_the_same_bits(movie):
+    """Each block subtracts its own first frame: ranges cut on blocks redo the same sums."""
+    whole = accumulate_spectrum(movie, chunk_frames=10)
+    parts = [accumulate_spectrum(movie, start=a, stop=a + 20, chunk_frames=10) for a in (0, 20, 40)]
     merged = merge_sums([merge_sums(parts[:2]), parts[2]])  # associative
-    assert np.allclose(merge_sums(parts).ac_sums, merged.ac_sums, rtol=1e-12)
-    expected = whole.autocorrelation(11)
-    assert np.allclose(merged.autocorrelation(11), expected, rtol=1e-9, atol=0)
+    assert np.array_equal(merge_sums(parts).ac_sums, merged.ac_sums)
+    assert np.array_equal(merged.ac_sums, whole.ac_sums)
+
+
+def test_the_shift_by_the_first_frame_does_not_change_the_sums(movie):
+    """A huge common offset (a bright background) leaves the block fluctuations as they are."""
+    offset = movie.astype(np.float64) + 30000.0
+    direct = direct_circular(movie, 9)
+    shifted = accumulate_spectrum(offset, chunk_frames=7).autocorrelation(9)
+    assert np.allclose(shifted, direct, rtol=1e-5, atol=1e-6 * np.abs(direct).max())
 
 
 def test_save_and_load_round_trip(tmp_path, movie):
@@ -186,7 +190,7 @@ def test_load_rejects_foreign_files(tmp_path):
 
 def test_merging_sums_of_other_blocks_is_refused(movie):
     with pytest.raises(ValueError, match="block_frames"):
-        merge_sums([accumulate_spectrum(movie), accumulate_spectrum(movie, block_frames=20)])
+        merge_sums([accumulate_spectrum(movie), accumulate_spectrum(movie, block_frames=30)])
 
 
 def test_nan_pixels_are_reported_with_count_and_position():
@@ -214,16 +218,15 @@ def test_large_frames_shared_by_rows_give_the_exact_sums(movie, monkeypatch, wor
     assert np.allclose(result, circular, rtol=1e-5, atol=1e-6 * np.abs(circular).max())
 
 
-def test_partial_row_sums_are_folded_before_any_use(movie, monkeypatch):
-    """The sums of an unfinished block see frames still held in the partial row sums."""
+def test_an_open_block_shared_by_rows_is_in_the_sums(movie, monkeypatch):
+    """Frames still in the open block's float32 sums are part of a snapshot."""
     import smlmlp.spectra
 
     monkeypatch.setattr(smlmlp.spectra, "CACHE_BLOCK_BYTES", 1024)
-    monkeypatch.setattr(smlmlp.spectra, "ROWS_FOLD_FRAMES", 1000)
     accumulator = SpectrumAccumulator(movie.shape[1:], workers=2, block_frames=100)
     for first in range(0, movie.shape[0], 5):
         accumulator.add(movie[first : first + 5])
-    assert accumulator._rows_pending == movie.shape[0]  # the block is still open
+    assert accumulator._block_n == movie.shape[0]  # the block is still open
     circular = direct_circular(movie, 9, block=100)
     result = accumulator.sums().autocorrelation(9)
     accumulator.release_buffer()
@@ -231,12 +234,12 @@ def test_partial_row_sums_are_folded_before_any_use(movie, monkeypatch):
 
 
 def test_sums_of_an_unfinished_movie_do_not_change_the_accumulator(movie):
-    accumulator = SpectrumAccumulator(movie.shape[1:], block_frames=BLOCK, group_frames=20)
+    accumulator = SpectrumAccumulator(movie.shape[1:], block_frames=10, group_frames=20)
     for first in range(0, 60, 7):
         accumulator.add(movie[first : first + 7])
         accumulator.sums()  # a snapshot, taken mid-block and mid-group
     final = accumulator.sums()
-    once = accumulate_spectrum(movie, group_frames=20)
+    once = accumulate_spectrum(movie, block_frames=10, group_frames=20)
     assert final.n_frames.tolist() == once.n_frames.tolist() == [20, 20, 20]
     assert final.dof.tolist() == once.dof.tolist() == [18, 18, 18]
     assert np.abs(final.ac_sums - once.ac_sums).max() < 1e-6 * np.abs(once.ac_sums).max()

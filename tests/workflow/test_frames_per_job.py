@@ -1,10 +1,9 @@
 """One movie across many jobs (frames_per_job): the same numbers as one job per movie.
 
-The block sums are sums over frames. Every job on a movie subtracts the same
-reference image and cuts its frames into the same chunks and blocks as one job over
-the whole movie would (ranges hold whole chunks and whole blocks), so the merged sums
-equal the single job's to float64 rounding; the tests ask for a relative 1e-9 on the
-autocorrelation.
+The block sums are sums over frames. Every job on a movie cuts its frames into the
+same chunks and blocks as one job over the whole movie would (ranges hold whole chunks
+and whole blocks), so the merged sums equal the single job's to float64 rounding; the
+tests ask for a relative 1e-9 on the autocorrelation.
 """
 
 from __future__ import annotations
@@ -19,7 +18,7 @@ import numpy as np
 import pytest
 
 import smlmlp_workflow as ws
-from smlmlp.spectra import REFERENCE_FRAMES, plan_blocks, reference_image
+from smlmlp.spectra import plan_blocks
 from smlmlp.sums_io import load_sums
 
 pytestmark = pytest.mark.workflow
@@ -67,15 +66,6 @@ def test_range_labels() -> None:
     for bad in ["200-100", "5", "a-b", "0-0"]:
         with pytest.raises(ValueError, match="frame range"):
             ws.parse_frame_range(bad)
-
-
-def test_reference_is_the_same_however_it_is_read(wf: SimpleNamespace) -> None:
-    movie = wf.noise_movie(100, (16, 24), seed=5)
-    first = reference_image(movie, block=1)
-    for block in (3, 16, 64):
-        assert np.array_equal(reference_image(movie, block=block), first)
-    assert first.dtype == np.float32 and first.shape == (16, 24)
-    np.testing.assert_allclose(first, movie[:REFERENCE_FRAMES].mean(axis=0), rtol=1e-6)
 
 
 def test_frame_count_from_the_header(wf: SimpleNamespace, tmp_path: Path) -> None:
