@@ -29,7 +29,7 @@ from typing import Any, TextIO
 
 from .backend import cpu_workers
 from .blink_temporal_on import DEFAULT_TEMPORAL_LAGS, FALLBACK_PSF_SIGMA_NM
-from .infofile import ChannelInfo, TemporalInfo, package_version, write_info
+from .infofile import ChannelInfo, TemporalInfo, format_value, package_version, write_info
 from .loading import HALF_NAMES
 
 
@@ -293,7 +293,7 @@ def _on_time(args: argparse.Namespace, channels: Sequence[ChannelInfo]) -> Tempo
         progress.enabled = progress.enabled and not args.quiet
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            on_time, info = blink_temporal_on(
+            on_time, info, errors = blink_temporal_on(
                 stacks,
                 crop_fr,
                 sigmas,
@@ -303,6 +303,7 @@ def _on_time(args: argparse.Namespace, channels: Sequence[ChannelInfo]) -> Tempo
                 parallel=args.workers != 1,
                 progress=progress,
                 names=[f"channel {channel.name}" for channel in channels],
+                full_output=True,
             )
     names = [channel.name for channel in channels]
     for warning in caught:
@@ -316,6 +317,7 @@ def _on_time(args: argparse.Namespace, channels: Sequence[ChannelInfo]) -> Tempo
             for name, sigma in zip(names, sigmas, strict=True)
         },
         attrs={"temporal_lags": args.temporal_lags},
+        errors=errors,
     )
     return temporal.with_exposures({c.name: c.attrs.get("exposure_ms") for c in channels})
 
@@ -330,15 +332,20 @@ def _on_time_line(temporal: TemporalInfo) -> str:
     'on-time: 60.0 ms (3.000 frames x 20 ms)'
     >>> _on_time_line(info)
     'on-time: 3.000 frames (exposure unknown, or not the same in every file: give --exposure-ms)'
+    >>> info.average.attrs["on_time_frames_se"] = 0.1
+    >>> _on_time_line(info.with_exposures({"red": 20.0}))
+    'on-time: 60.0 ± 2.0 ms (3.000 frames x 20 ms)'
     """
     if not temporal.average.valid:
         return f"on-time: none found ({temporal.average.attrs.get('reason') or 'no decay'})"
     frames, exposure = temporal.on_time_frames, temporal.exposure_ms
+    frames_se = temporal.average.on_time_frames_se
     if math.isfinite(exposure):
-        return f"on-time: {temporal.on_time_ms:.1f} ms ({frames:.3f} frames x {exposure:g} ms)"
+        on_time = format_value(temporal.on_time_ms, temporal.on_time_ms_se, " ms")
+        return f"on-time: {on_time} ({frames:.3f} frames x {exposure:g} ms)"
     return (
-        f"on-time: {frames:.3f} frames (exposure unknown, or not the same in every file: "
-        "give --exposure-ms)"
+        f"on-time: {format_value(frames, frames_se, ' frames', 3)} (exposure unknown, or not "
+        "the same in every file: give --exposure-ms)"
     )
 
 

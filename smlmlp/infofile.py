@@ -562,6 +562,17 @@ class TemporalCurve:
         return self.on_time_frames * self.exposure_ms
 
     @property
+    def on_time_frames_se(self) -> float:
+        """Standard error of ``on_time_frames`` (attribute ``on_time_frames_se``; NaN:
+        none)."""
+        return _float(self.attrs.get("on_time_frames_se"))
+
+    @property
+    def on_time_ms_se(self) -> float:
+        """Standard error of ``on_time_ms`` (NaN when unknown)."""
+        return self.on_time_frames_se * self.exposure_ms
+
+    @property
     def valid(self) -> bool:
         """Whether a decay was found."""
         return math.isfinite(self.on_time_frames)
@@ -626,6 +637,11 @@ class TemporalInfo:
         return self.average.on_time_ms
 
     @property
+    def on_time_ms_se(self) -> float:
+        """Its standard error (jackknife over groups of frames; NaN when unknown)."""
+        return self.average.on_time_ms_se
+
+    @property
     def exposure_ms(self) -> float:
         """The exposure shared by every channel (NaN when unknown or not shared)."""
         return self.average.exposure_ms
@@ -664,13 +680,16 @@ class TemporalInfo:
         exposure_ms: float = 1.0,
         channel_attrs: Mapping[str, Mapping[str, Any]] | None = None,
         attrs: Mapping[str, Any] | None = None,
+        errors: Mapping[str, Any] | None = None,
     ) -> TemporalInfo:
         """Wrap what :func:`smlmlp.blink_temporal_on` returned for channels ``names``.
 
         ``exposure_ms`` is the exposure the function was called with (the on-time
         is stored in frames; :meth:`with_exposures` attaches the real ones). Each
         channel's own decay is fitted to its curve as the function fits the average
-        (:func:`smlmlp.temporal.fit_decay`).
+        (:func:`smlmlp.temporal.fit_decay`). ``errors`` is the function's third
+        value with ``full_output=True``: the standard error in frames goes to the
+        average's ``on_time_frames_se`` attribute.
         """
         from .temporal import fit_decay
 
@@ -701,6 +720,8 @@ class TemporalInfo:
                 "fit_lags": decay.fit_lags,
                 "reason": decay.reason,
                 "channels": list(names),
+                "on_time_frames_se": _float((errors or {}).get("on_time_frames_se")),
+                "jackknife_groups": int((errors or {}).get("n_groups", 0)),
                 **dict(attrs or {}),
             },
         )
@@ -855,6 +876,7 @@ def write_info(
     if temporal is not None:
         root_attrs["on_time_ms"] = temporal.on_time_ms
         root_attrs["on_time_frames"] = temporal.on_time_frames
+        root_attrs["on_time_ms_se"] = temporal.on_time_ms_se
     root_attrs.update(attrs or {})
     path = Path(path)
     with atomic_path(path, suffix=".h5.part") as part:
@@ -949,11 +971,17 @@ class InfoFile:
         """The experiment's blinking on-time in ms (NaN: unknown or not measured)."""
         return math.nan if self.temporal is None else self.temporal.on_time_ms
 
+    @property
+    def on_time_ms_se(self) -> float:
+        """Its standard error in ms (NaN: unknown or not measured)."""
+        return math.nan if self.temporal is None else self.temporal.on_time_ms_se
+
     def summary_rows(self, experiment: str | None = None) -> list[dict[str, Any]]:
         """Rows of ``summary.tsv``; ``experiment`` defaults to the file's attribute."""
         experiment = experiment or str(self.attrs.get("experiment", self.path.parent.name))
         return [
-            channel.summary_row(experiment, self.on_time_ms) for channel in self.channels.values()
+            channel.summary_row(experiment, self.on_time_ms, self.on_time_ms_se)
+            for channel in self.channels.values()
         ]
 
 

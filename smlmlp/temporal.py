@@ -53,7 +53,7 @@ from __future__ import annotations
 import contextlib
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -299,6 +299,10 @@ class TemporalAccumulator:
         NumPy/SciPy (default) or CuPy.
     pixel_batch : int, optional
         Series transformed at once (default: all).
+    group_frames : int, optional
+        Also keep the lag sums per group of this many frames (a pair belongs to
+        the group of its later frame), for the jackknife; blocks are cut at the
+        group edges.
 
     Examples
     --------
@@ -321,8 +325,12 @@ class TemporalAccumulator:
         *,
         backend: Backend | None = None,
         pixel_batch: int | None = None,
+        group_frames: int | None = None,
     ) -> None:
         self.backend = backend or get_backend()
+        self.group_frames = int(group_frames) if group_frames else None
+        self.group_sums: dict[int, np.ndarray] = {}
+        self._new_first = 0  # frame number of the first frame not yet flushed
         self.n_pixels, self.max_lag = int(n_pixels), int(max_lag)
         self.block_frames = max(1, int(block_frames))
         if self.n_pixels < 1 or self.max_lag < 0:
@@ -346,7 +354,11 @@ class TemporalAccumulator:
             )
         position = 0
         while position < frames.shape[0]:
-            room = self.block_frames - (self._held - self._carried)
+            pending = self._held - self._carried
+            room = self.block_frames - pending
+            if self.group_frames:
+                group_end = (self._new_first // self.group_frames + 1) * self.group_frames
+                room = min(room, group_end - self._new_first - pending)
             take = min(frames.shape[0] - position, room)
             self._buffer[:, self._held : self._held + take] = frames[position : position + take].T
             self._held += take
@@ -376,7 +388,12 @@ class TemporalAccumulator:
             del window, block
         # correlation[m] = sum_k new[k] window[k + m]: lag l sits at m = carried - l
         correlation = self.backend.to_numpy(self.backend.fft.irfft(spectrum, n=self.n_fft))
-        self.sums += correlation[(carried - self._lags) % self.n_fft]
+        contribution = correlation[(carried - self._lags) % self.n_fft]
+        self.sums += contribution
+        if self.group_frames:
+            group = self._new_first // self.group_frames
+            self.group_sums[group] = self.group_sums.get(group, 0.0) + contribution
+        self._new_first += held - carried
         # keep the last max_lag frames, shifted to the front in non-overlapping pieces
         keep = min(self.max_lag, held)
         shift = held - keep
@@ -390,6 +407,16 @@ class TemporalAccumulator:
         """Flush the last block and return the lag sums, float64 ``(max_lag + 1,)``."""
         self._flush()
         return self.sums.copy()
+
+    def groups(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(first frames, lag sums (groups, max_lag + 1))`` of the groups (after
+        :meth:`finish`); empty without ``group_frames``."""
+        keys = sorted(self.group_sums)
+        first = np.array([key * (self.group_frames or 0) for key in keys], dtype=np.int64)
+        sums = np.zeros((len(keys), self.max_lag + 1))
+        for row, key in enumerate(keys):
+            sums[row] = self.group_sums[key]
+        return first, sums
 
 
 # ------------------------------------------------------------------------- streaming
@@ -407,26 +434,46 @@ class TemporalAutocovariance:
         Pixels of one original (unbinned) frame.
     bin_pixels : int
         Bin side used.
+    group_first : ndarray of int, optional
+        First frame of each group of frames (see ``group_sums``).
+    group_sums : ndarray, optional
+        ``(groups, max_lag + 1)``: the lag sums of the pairs whose later frame is
+        in each group; they add up to ``sums``.
     """
 
     sums: np.ndarray
     n_frames: int
     n_pixels: int
     bin_pixels: int
+    group_first: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    group_sums: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
 
     @property
     def max_lag(self) -> int:
         """Largest lag in frames."""
         return len(self.sums) - 1
 
-    def autocovariance(self) -> np.ndarray:
+    @property
+    def n_groups(self) -> int:
+        """Groups of frames kept apart (0: none)."""
+        return int(len(self.group_first))
+
+    def autocovariance(self, leave_out: int | None = None) -> np.ndarray:
         """Mean per-pixel autocovariance at lags ``0 .. max_lag`` (ADU^2).
 
         Each lag ``l`` is divided by its ``n_frames - l`` frame pairs and by the
-        number of original pixels.
+        number of original pixels. ``leave_out`` drops the pairs whose later frame
+        is in that group (a jackknife replicate).
         """
         lags = np.arange(self.max_lag + 1)
-        return self.sums / (self.n_pixels * (self.n_frames - lags))
+        sums, pairs = self.sums, (self.n_frames - lags).astype(np.float64)
+        if leave_out is not None:
+            first = int(self.group_first[leave_out])
+            following = self.group_first[self.group_first > first]
+            stop = int(following.min()) if len(following) else self.n_frames
+            sums = sums - self.group_sums[leave_out]
+            pairs = pairs - np.maximum(0, stop - np.maximum(first, lags))
+        return sums / (self.n_pixels * pairs)
 
 
 def temporal_mean(
@@ -495,6 +542,7 @@ def accumulate_temporal(
     bin_pixels: int | None = None,
     chunk_frames: int | None = None,
     block_frames: int | None = None,
+    group_frames: int | None = None,
     progress: ProgressCallback | None = None,
     name: str = "channel 0",
 ) -> TemporalAutocovariance:
@@ -513,6 +561,8 @@ def accumulate_temporal(
         Backend choice, see :func:`smlmlp.backend.get_backend`.
     memory_bytes, bin_pixels, chunk_frames, block_frames : int, optional
         See :func:`plan_memory`.
+    group_frames : int, optional
+        Keep the lag sums per group of this many frames too (jackknife).
     progress : callable, optional
         ``progress(frames_done, 2 * n_frames)``: each frame is read twice.
     name : str, optional
@@ -561,6 +611,7 @@ def accumulate_temporal(
         plan.block_frames,
         backend=backend,
         pixel_batch=plan.pixel_batch,
+        group_frames=group_frames,
     )
     bounds = chunk_bounds(n_frames, plan.read_frames)
     with contextlib.closing(prefetch_chunks(stack, bounds)) as chunks:
@@ -572,11 +623,15 @@ def accumulate_temporal(
             del values
             if progress is not None:
                 progress(n_frames + accumulator.n_frames, 2 * n_frames)
+    sums = accumulator.finish()
+    group_first, group_sums = accumulator.groups()
     return TemporalAutocovariance(
-        sums=accumulator.finish(),
+        sums=sums,
         n_frames=n_frames,
         n_pixels=frame_shape[0] * frame_shape[1],
         bin_pixels=plan.bin_pixels,
+        group_first=group_first,
+        group_sums=group_sums,
     )
 
 

@@ -15,7 +15,7 @@ Modules
 :mod:`~smlmlp_workflow.discovery`
     Experiments, channels and the files of multi-file series.
 :mod:`~smlmlp_workflow.frames`
-    Frame ranges of ``frames_per_job`` and the reference image they share.
+    Frame ranges of ``frames_per_job`` (whole chunks and whole blocks of frames).
 :mod:`~smlmlp_workflow.demo`
     The bundled demo: its experiments, simulation and truth.
 :mod:`~smlmlp_workflow.resources`

@@ -89,9 +89,10 @@ def _log_on_time(
         )
     else:
         logger.info(
-            "%s: on-time %.2f ms (%.3f frames x %g ms exposure)",
+            "%s: on-time %.2f ms (%.3f frames x %g ms exposure), standard error %.2f ms",
             experiment,
             average.on_time_ms,
             average.on_time_frames,
             average.exposure_ms,
+            average.on_time_ms_se,
         )

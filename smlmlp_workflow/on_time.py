@@ -185,7 +185,7 @@ def run_on_time(
 
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            on_time, info = blink_temporal_on(
+            on_time, info, errors = blink_temporal_on(
                     stacks,
                 crop_fr,
                 sigmas,
@@ -196,6 +196,7 @@ def run_on_time(
                 memory_bytes=max(1, int(memory_budget_mb * 2**20)),
                 progress=FrameProgress(label, logger),
                 names=where,
+                full_output=True,
             )
         for warning in caught:
             logger.warning("%s", warning.message)
@@ -206,6 +207,7 @@ def run_on_time(
         exposure_ms=1.0,
         channel_attrs=channel_attrs,
         attrs={"temporal_lags": temporal_lags},
+        errors=errors,
     )
     logger.info(
         "%s: on-time %s frames (curve averaged over %d channel(s)); per channel: %s",

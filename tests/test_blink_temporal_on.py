@@ -388,3 +388,53 @@ def test_messages_name_the_channels_by_the_callers_names():
         blink_temporal_on([movie], 40, names=["red (a.tif)"])
     with pytest.raises(ValueError, match="names: expected one name per channel"):
         blink_temporal_on([movie], 5, names=["a", "b"])
+
+
+def test_group_lag_sums_split_the_pairs_by_their_later_frame():
+    rng = np.random.default_rng(4)
+    series = rng.normal(size=(95, 3))  # (frames, pixels)
+    accumulator = TemporalAccumulator(3, max_lag=6, block_frames=40, group_frames=20)
+    for first in range(0, 95, 13):
+        accumulator.add(series[first : first + 13])
+    total = accumulator.finish()
+    starts, sums = accumulator.groups()
+    assert starts.tolist() == [0, 20, 40, 60, 80]
+    assert np.allclose(sums.sum(axis=0), total, rtol=1e-12, atol=1e-12)
+    for start, group in zip(starts, sums, strict=True):
+        stop = min(start + 20, 95)
+        direct = [
+            sum(series[t - lag] @ series[t] for t in range(max(start, lag), stop))
+            for lag in range(7)
+        ]
+        assert np.allclose(group, direct, rtol=1e-10, atol=1e-10)
+
+
+def test_leaving_a_group_out_drops_its_pairs():
+    movie = np.random.default_rng(5).poisson(40, size=(120, 12, 12)).astype(np.float64)
+    result = accumulate_temporal(movie, 5, (3.0, 3.0), group_frames=40)
+    assert result.group_first.tolist() == [0, 40, 80]
+    kept = result.autocovariance(leave_out=1)
+    pairs = (result.n_frames - np.arange(6)) - np.array([40] * 6)
+    expected = (result.sums - result.group_sums[1]) / (result.n_pixels * pairs)
+    assert np.allclose(kept, expected)
+    first = result.autocovariance(leave_out=0)  # lags below the group's end only
+    pairs = (result.n_frames - np.arange(6)) - (40 - np.arange(6))
+    assert np.allclose(first, (result.sums - result.group_sums[0]) / (result.n_pixels * pairs))
+
+
+@pytest.mark.slow
+def test_on_time_standard_error_follows_the_seed_to_seed_spread():
+    values, errors = [], []
+    for seed in range(20):
+        movie, truth = simulate_movie(
+            1500, (32, 32), on_time_frames=4.0, on_probability=0.02, seed=100 + seed
+        )
+        on_time, _, extra = blink_temporal_on([movie], 60, exposure_ms=1.0, full_output=True)
+        values.append(on_time)
+        errors.append(extra["on_time_se"])
+        assert extra["n_groups"] == 30
+        assert extra["on_time_frames_se"] == extra["on_time_se"]
+    ratio = np.mean(errors) / np.std(values, ddof=1)
+    assert 0.7 <= ratio <= 1.4, ratio
+    truth_value = truth["correlation_time_frames"]
+    assert np.mean(np.abs(np.array(values) - truth_value) <= 1.96 * np.array(errors)) >= 0.8

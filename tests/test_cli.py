@@ -183,6 +183,11 @@ def test_on_time(movies: dict[str, Path], tmp_path: Path, capsys) -> None:
     assert info.config["on_time"] is True and info.config["exposure_ms"] == 20.0
     assert captured.out.splitlines()[-1].startswith("on-time: ")
     assert "ms (" in captured.out.splitlines()[-1]
+    # its standard error: jackknife over groups of frames, in the file and the line
+    assert 0 < info.attrs["on_time_ms_se"] < 0.2 * info.attrs["on_time_ms"]
+    assert info.attrs["on_time_ms_se"] == pytest.approx(temporal.on_time_ms_se)
+    assert " ± " in captured.out.splitlines()[-1]
+    assert read_info(out).summary_rows()[0]["on_time_ms_se"] == info.attrs["on_time_ms_se"]
 
 
 def test_on_time_without_exposure_is_in_frames(

@@ -246,6 +246,8 @@ def test_on_time_matches_the_simulation(first_run: SimpleNamespace, experiment: 
     correlation = truth["correlation_time_frames"]
     expected = float(np.mean(list(correlation.values()))) * truth["exposure_ms"]
     assert info.temporal.exposure_ms == truth["exposure_ms"]
+    # with its standard error (jackknife over groups of frames)
+    assert 0 < info.attrs["on_time_ms_se"] < 0.2 * info.attrs["on_time_ms"]
     assert info.attrs["on_time_ms"] == pytest.approx(expected, rel=0.10)
     for channel, curve in info.temporal.channels.items():
         assert curve.on_time_ms == pytest.approx(
