@@ -12,6 +12,7 @@ import numpy as np
 
 from .backend import get_backend
 from .block import block
+from .computer import default_budget_bytes
 from .config import Config, positive_number
 from .estimate import MIN_JACKKNIFE_GROUPS
 from .loading import check_channels
@@ -295,6 +296,8 @@ def blink_temporal_on(
     chunk = _optional_count(chunk_frames, "chunk_frames")
     binning = _optional_count(bin_pixels, "bin_pixels")
     budget = _optional_count(memory_bytes, "memory_bytes")
+    if budget is None:  # the machine is probed here, by the entry point
+        budget = default_budget_bytes(bool(cuda))
     if cuda:
         get_backend(cuda=True)  # fail before any work when the GPU is missing
 

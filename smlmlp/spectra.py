@@ -47,6 +47,7 @@ from typing import Any
 import numpy as np
 
 from .backend import Backend, get_backend
+from .computer import BYTES_PER_PIXEL_IN_CHUNK, MAX_CHUNK_FRAMES
 
 #: Smallest crop accepted (pixels per side).
 MIN_CROP_PIX = 5
@@ -58,10 +59,8 @@ MAX_STORED_CROP = 129
 MIN_BLOCK_FRAMES, MAX_BLOCK_FRAMES, BLOCK_STEP = 20, 50, 10
 #: Groups (jackknife units) aimed at; a movie long enough gets 20 to 39.
 TARGET_GROUPS = 20
-#: Frames per chunk when the caller does not size chunks from the free memory.
+#: Working memory of a chunk when the caller does not size chunks from the free memory.
 DEFAULT_CHUNK_BYTES = 64 * 2**20
-#: Working bytes per pixel of a chunk (frames, float32 copy, spectra).
-BYTES_PER_PIXEL_IN_CHUNK = 18
 # bytes of float32 frames taken through copy, FFT and sums at once (a core's L2 cache)
 CACHE_BLOCK_BYTES = 2**20
 ProgressCallback = Callable[[int, int], None]
@@ -122,7 +121,7 @@ def default_chunk_frames(frame_shape: tuple[int, int], budget_bytes: int | None 
     """
     budget = DEFAULT_CHUNK_BYTES if budget_bytes is None else int(budget_bytes)
     per_frame = BYTES_PER_PIXEL_IN_CHUNK * int(frame_shape[0]) * int(frame_shape[1])
-    return int(max(1, min(512, budget // per_frame)))
+    return int(max(1, min(MAX_CHUNK_FRAMES, budget // per_frame)))
 
 
 # --------------------------------------------------------------------- the sums
@@ -523,8 +522,13 @@ class SpectrumAccumulator:
         spectrum_sum, power = self._slot_sums(slot)
         for first in range(0, n_frames, batch):
             shifted = buffer[: min(batch, n_frames - first)]
-            xp.copyto(shifted, frames[first : first + shifted.shape[0]], casting="unsafe")
-            xp.subtract(shifted, self._reference, out=shifted)
+            # one pass: convert and shift into the float32 buffer
+            xp.subtract(
+                frames[first : first + shifted.shape[0]],
+                self._reference,
+                out=shifted,
+                casting="unsafe",
+            )
             spectra = self.backend.rfft2(shifted, workers=workers)
             spectrum_sum += spectra[0] if len(spectra) == 1 else spectra.sum(axis=0)
             # |F|^2 summed over the batch in one pass over the interleaved (re, im) floats
@@ -546,8 +550,7 @@ class SpectrumAccumulator:
         pool = self._worker_pool()
 
         def shift_rows(frame: Any, rows: slice) -> None:
-            np.copyto(shifted[rows], frame[rows], casting="unsafe")
-            np.subtract(shifted[rows], self._reference[rows], out=shifted[rows])
+            np.subtract(frame[rows], self._reference[rows], out=shifted[rows], casting="unsafe")
 
         def add_spectrum(spectrum: np.ndarray, rows: slice) -> None:
             spectrum_sum[rows] += spectrum[rows]

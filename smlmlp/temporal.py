@@ -61,7 +61,7 @@ import scipy.fft
 import scipy.optimize
 
 from .backend import Backend, get_backend
-from .computer import MAX_CHUNK_FRAMES, default_budget_bytes
+from .computer import MAX_CHUNK_FRAMES
 from .prefetch import chunk_bounds, prefetch_chunks
 
 ProgressCallback = Callable[[int, int], None]
@@ -79,6 +79,10 @@ FFT_BYTES_PER_BIN = 48
 
 
 # ---------------------------------------------------------------------------- memory
+#: Working memory of a pass when the caller gives none (no machine probe here).
+DEFAULT_BUDGET_BYTES = 256 * 2**20
+
+
 def binned_shape(frame_shape: tuple[int, int], bin_pixels: int) -> tuple[int, int]:
     """Shape of frames summed over ``bin_pixels x bin_pixels`` bins (partial edge bins).
 
@@ -148,7 +152,8 @@ def plan_memory(
     cuda : bool, optional
         Size for GPU memory.
     memory_bytes : int, optional
-        Budget; by default :func:`smlmlp.computer.default_budget_bytes`.
+        Budget; by default :data:`DEFAULT_BUDGET_BYTES` (the entry points pass
+        what :func:`smlmlp.computer.default_budget_bytes` finds free).
     bin_pixels : int, optional
         Bin side; by default the smallest for which a block of at least
         ``max(max_lag, 64)`` new frames (or the whole movie) fits.
@@ -179,7 +184,7 @@ def plan_memory(
     """
     height, width = (int(v) for v in frame_shape)
     n_frames, max_lag = int(n_frames), int(max_lag)
-    budget = int(default_budget_bytes(cuda) if memory_bytes is None else memory_bytes)
+    budget = int(DEFAULT_BUDGET_BYTES if memory_bytes is None else memory_bytes)
     if budget < 1:
         raise ValueError(f"memory_bytes must be positive, got {memory_bytes}")
     buffer_budget = budget // 2
