@@ -186,7 +186,7 @@ def run_on_time(
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             on_time, info, errors = blink_temporal_on(
-                    stacks,
+                stacks,
                 crop_fr,
                 sigmas,
                 exposure_ms=1.0,
