@@ -134,9 +134,10 @@ def blink_spatial_psf(
     Details of this implementation:
 
     - The autocorrelation is that of the temporal fluctuations (each frame minus
-      the temporal mean): static background and overlapping emitters do not bias
-      it. It is accumulated from power spectra chunk by chunk, in float64, and
-      corrected for the pixel pairs a lag loses at the frame edge.
+      the mean of its block of frames): static background and overlapping
+      emitters do not bias it. It is accumulated from power spectra chunk by
+      chunk, summed over blocks in float64, and corrected for the pixel pairs a
+      lag loses at the frame edge.
     - Its zero lag holds the white camera noise and its central row and column
       the row/column-correlated noise. They are left out of the fit and replaced
       by the fitted model before the PSF transform, so the noise does not spread
