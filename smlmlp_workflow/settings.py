@@ -179,6 +179,64 @@ def _check_channel_name(name: str, where: str) -> str:
     return name
 
 
+#: Words a YAML user types for booleans (``--config demo=false``), any case.
+BOOLEAN_WORDS = {
+    "true": True, "yes": True, "on": True, "y": True,
+    "false": False, "no": False, "off": False, "n": False,
+}  # fmt: skip
+#: The bundled demo's folder (``experiments_dir``'s default): the demo runs only there.
+DEMO_DIR = "demo_data"
+
+
+def normalise_config(config: dict[str, Any], schema_path: PathLike) -> None:
+    """Read booleans typed as words on the command line as booleans, in place.
+
+    ``snakemake --config demo=false`` gives the string ``"false"``; for every key
+    the schema declares boolean (alone or beside other types, as ``cuda``), the
+    words of :data:`BOOLEAN_WORDS` become ``True`` / ``False``.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> schema = pathlib.Path(tempfile.mkdtemp()) / "s.yaml"
+    >>> text = "properties: {demo: {type: boolean}, cuda: {type: [boolean, string]}}"
+    >>> _ = schema.write_text(text)
+    >>> config = {"demo": "false", "cuda": "Yes", "other": "no"}
+    >>> normalise_config(config, schema)
+    >>> config
+    {'demo': False, 'cuda': True, 'other': 'no'}
+    """
+    import yaml
+
+    with open(schema_path, encoding="utf-8") as stream:
+        properties = (yaml.safe_load(stream) or {}).get("properties", {})
+    for key, spec in properties.items():
+        kinds = spec.get("type", [])
+        kinds = [kinds] if isinstance(kinds, str) else list(kinds)
+        value = config.get(key)
+        if "boolean" in kinds and isinstance(value, str) and value.lower() in BOOLEAN_WORDS:
+            config[key] = BOOLEAN_WORDS[value.lower()]
+
+
+def demo_enabled(config: Mapping[str, Any]) -> bool:
+    """Whether to simulate the bundled demo: ``demo`` on and ``experiments_dir`` the demo's.
+
+    A user who names their own folder means that folder: the demo never writes
+    into it, whatever ``demo`` says.
+
+    Examples
+    --------
+    >>> demo_enabled({"demo": True, "experiments_dir": "demo_data"})
+    True
+    >>> demo_enabled({"demo": True, "experiments_dir": "/data/2024"})
+    False
+    """
+    from pathlib import Path
+
+    folder = Path(str(config.get("experiments_dir", DEMO_DIR)))
+    return bool(config.get("demo")) and folder == Path(DEMO_DIR)
+
+
 def check_config(config: Mapping[str, Any], schema_path: PathLike) -> None:
     """Check the config against the JSON schema; raise ValueError with one clear line.
 

@@ -9,7 +9,9 @@ from snakemake.utils import validate
 
 import smlmlp_workflow as ws
 
-# One clear line for a bad config, then Snakemake's validation fills the defaults.
+# Booleans typed as words (--config demo=false), then one clear line for a bad config,
+# then Snakemake's validation fills the defaults.
+ws.normalise_config(config, workflow.source_path("../schemas/config.schema.yaml"))
 try:
     ws.check_config(config, workflow.source_path("../schemas/config.schema.yaml"))
 except ValueError as error:
@@ -19,11 +21,13 @@ validate(config, "../schemas/config.schema.yaml")
 RESULTS = config["results_dir"]
 CUDA = ws.resolve_cuda(config["cuda"])
 FRAMES_PER_JOB = config["frames_per_job"]
+# the bundled demo is simulated only into its own folder (experiments_dir: demo_data)
+DEMO = ws.demo_enabled(config)
 
 # Discovery never fails because of one experiment: a bad folder keeps its problem,
 # and that experiment's info job reports it (the others complete with --keep-going).
 try:
-    if config["demo"]:
+    if DEMO:
         EXPERIMENTS = ws.demo_experiments(config["experiments_dir"], config)
     else:
         EXPERIMENTS = ws.discover_experiments(config["experiments_dir"], config)

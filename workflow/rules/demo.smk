@@ -1,7 +1,7 @@
 # The bundled demo: simulated experiments with known PSF widths, written on first run.
 
 
-if config["demo"]:
+if DEMO:
 
     rule demo:
         output:

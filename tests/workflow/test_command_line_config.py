@@ -1,0 +1,58 @@
+"""The README's command for one's own folder, as a user types it, with the shipped config."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+pytestmark = pytest.mark.workflow
+
+
+@pytest.fixture
+def own_folder(tmp_path: Path, wf: SimpleNamespace) -> Path:
+    folder = tmp_path / "data 2024"
+    wf.write_tiff(folder / "day1" / "red.tif", wf.noise_movie(120, (32, 32)))
+    return folder
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        ["demo=false", "pixel_nm=108"],  # the README's words, a YAML user's "false"
+        ["demo=False", "pixel_nm=108"],
+        ["demo=no"],
+        [],  # naming the folder is enough: the demo runs only in its own folder
+    ],
+)
+def test_own_folder_runs_with_the_shipped_config(
+    own_folder: Path, tmp_path: Path, wf: SimpleNamespace, extra: list[str]
+) -> None:
+    result = wf.run_snakemake(
+        tmp_path,
+        "--cores",
+        "1",
+        "-n",
+        "--config",
+        f"experiments_dir={own_folder}",
+        *extra,
+        configfile=wf.REPO / "config" / "config.yaml",
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    counts = wf.job_counts(output)
+    assert "demo" not in counts and counts.get("autocorr") == 1, counts
+    assert not (own_folder / "2024-05-13").exists()
+
+
+def test_a_word_that_is_not_a_boolean_is_refused(tmp_path: Path, wf: SimpleNamespace) -> None:
+    result = wf.run_snakemake(
+        tmp_path,
+        "-n",
+        "--config",
+        "demo=maybe",
+        configfile=wf.REPO / "config" / "config.yaml",
+    )
+    assert result.returncode != 0
+    assert "demo: 'maybe' is not of type 'boolean'" in result.stdout + result.stderr
