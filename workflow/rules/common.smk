@@ -147,6 +147,13 @@ def experiment_movie_files(wildcards):
     return files
 
 
+def channel_source_files(wildcards):
+    """The per-channel records of what the autocorrelation read: rewritten whenever a
+    movie changes (not when only crop_pix or a pixel size does)."""
+    experiment = experiment_of(wildcards)
+    return [f"{RESULTS}/{experiment.name}/autocorr/{name}.json" for name in experiment.channels]
+
+
 def on_time_psf_files(wildcards):
     """The channels' PSF files as inputs of on_time: needed first, never a reason to rerun."""
     return [ancient(path) for path in channel_psf_files(wildcards)]

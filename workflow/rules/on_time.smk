@@ -8,6 +8,10 @@ if config["on_time"]:
     rule on_time:
         input:
             movies=experiment_movie_files,
+            # what the autocorrelation read: rewritten when a movie changes, so that this
+            # pass follows a changed movie in the same run (Snakemake does not rerun a
+            # job whose only other inputs are ancient for a newer movie alone)
+            sources=channel_source_files,
             # the channels' PSF sigma and pixel size; a rerun of psf (crop_pix, pixel size,
             # exposure) does not redo this pass (ancient): the sigma only sizes the
             # background filter, and in pixels it does not depend on the pixel size
