@@ -287,12 +287,19 @@ def merge_sums(parts: Iterable[BlockSums]) -> BlockSums:
                 )
     starts = np.concatenate([part.first_frames for part in parts])
     unique, where = np.unique(starts, return_inverse=True)
-    n_frames = np.zeros(len(unique), np.int64)
-    dof = np.zeros(len(unique), np.int64)
-    ac_sums = np.zeros((len(unique), first.stored_crop, first.stored_crop))
-    np.add.at(n_frames, where, np.concatenate([part.n_frames for part in parts]))
-    np.add.at(dof, where, np.concatenate([part.dof for part in parts]))
-    np.add.at(ac_sums, where, np.concatenate([part.ac_sums for part in parts]))
+    counts = np.concatenate([part.n_frames for part in parts])
+    dofs = np.concatenate([part.dof for part in parts])
+    crops = np.concatenate([part.ac_sums for part in parts])
+    if len(unique) == len(starts):  # no group cut in two: a reordering
+        order = np.argsort(starts, kind="stable")
+        n_frames, dof, ac_sums = counts[order], dofs[order], crops[order]
+    else:
+        n_frames = np.zeros(len(unique), np.int64)
+        dof = np.zeros(len(unique), np.int64)
+        ac_sums = np.zeros((len(unique), first.stored_crop, first.stored_crop))
+        np.add.at(n_frames, where, counts)
+        np.add.at(dof, where, dofs)
+        np.add.at(ac_sums, where, crops)
     return BlockSums(
         frame_shape=first.frame_shape,
         block_frames=first.block_frames,
@@ -568,8 +575,9 @@ class SpectrumAccumulator:
         """Run ``work(rows)`` over bands of rows on all CPU workers (all rows at once on
         the GPU): the per-block float64 passes over large frames scale with the cores."""
         workers = 1 if self.backend.cuda else int(self.backend.workers or 1)
-        if workers == 1:
-            work(slice(None))
+        height, width = self.frame_shape
+        if workers == 1 or 4 * height * width <= CACHE_BLOCK_BYTES:
+            work(slice(None))  # small frames: cheaper than handing out the rows
         else:
             list(self._worker_pool().map(work, self._row_bands(workers)))
 
