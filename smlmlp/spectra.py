@@ -19,15 +19,16 @@ the jackknife standard errors of everything estimated from the sums.
 ``n / 20`` frames, rounded down to tens, clipped to 20..50 frames (long compared
 with blinking correlation times of a few frames, short compared with bleaching and
 focus drift), and groups of whole blocks, 20 to 39 of them in a movie of 400
-frames or more. Frame ranges of one movie
-processed apart (cluster jobs) merge into exactly the sums of one pass when they
-are cut at multiples of ``block_frames``.
+frames or more. Frame ranges of one movie processed apart (cluster jobs) merge
+into exactly the sums of one pass when they are cut at multiples of
+``block_frames``.
 
 To limit cancellation, every frame of a block is shifted by the block's first
 frame before its FFT (the block fluctuations do not depend on the shift, and the
 first frame is at hand in every pass, range job and entry point alike). The
-per-frame FFTs run in float32 and the frames of a chunk are reduced in float32;
-everything summed over blocks is float64.
+per-frame FFTs, the sums within a block and its fluctuation power ``P_b`` are
+float32 (the shift leaves the two terms of ``P_b`` of the same size); the sums
+over blocks and groups are float64.
 
 On the CPU every pass runs on all workers. Frames up to about 512x512 pixels are
 shared out: each worker carries its frames of a block, a cache-sized batch at a
