@@ -48,7 +48,7 @@ from typing import Any
 import numpy as np
 
 from .backend import Backend, get_backend
-from .computer import BYTES_PER_PIXEL_IN_CHUNK, MAX_CHUNK_FRAMES
+from .computer import chunk_frames as memory_chunk_frames
 
 #: Smallest crop accepted (pixels per side).
 MIN_CROP_PIX = 5
@@ -121,8 +121,7 @@ def default_chunk_frames(frame_shape: tuple[int, int], budget_bytes: int | None 
     56
     """
     budget = DEFAULT_CHUNK_BYTES if budget_bytes is None else int(budget_bytes)
-    per_frame = BYTES_PER_PIXEL_IN_CHUNK * int(frame_shape[0]) * int(frame_shape[1])
-    return int(max(1, min(MAX_CHUNK_FRAMES, budget // per_frame)))
+    return memory_chunk_frames(frame_shape, budget_bytes=budget)  # given budget: no probe
 
 
 # --------------------------------------------------------------------- the sums
@@ -258,10 +257,6 @@ class BlockSums:
         lags = np.arange(size) - size // 2
         overlap = np.outer(1.0 - np.abs(lags) / height, 1.0 - np.abs(lags) / width)
         return total / (height * width * dof * overlap)
-
-    def groups_in(self, first: int, stop: int) -> np.ndarray:
-        """Mask of the groups whose span starts in frames ``first..stop - 1``."""
-        return (self.first_frames >= first) & (self.first_frames < stop)
 
 
 def merge_sums(parts: Iterable[BlockSums]) -> BlockSums:
