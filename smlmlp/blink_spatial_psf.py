@@ -153,8 +153,10 @@ def blink_spatial_psf(
       (-45, 45]: sigx is the width along the principal axis nearest x, so a PSF
       wider along y has sigy > sigx and theta near 0.
     - Each frame's fluctuation is taken about the mean of its block of frames
-      (20 to 50 frames, :func:`smlmlp.spectra.plan_blocks`): slow changes such
-      as bleaching, drift or haze do not widen the autocorrelation.
+      (20 frames, :func:`smlmlp.spectra.plan_blocks`): slow changes such as
+      bleaching, drift or haze do not widen the autocorrelation, and a broad
+      background fitted under the Gaussian (:mod:`smlmlp.psf`) takes up what
+      remains of them.
     - Standard errors (``full_output=True``): delete-one-group jackknife over
       20 to 39 groups of blocks (:mod:`smlmlp.estimate`).
     - The spline is cubic, interpolating the PSF on the crop grid in nm from the

@@ -7,15 +7,20 @@ autocorrelation of its pixel-integrated PSF. For a rotated elliptical Gaussian
 PSF with covariance ``S`` (nm^2) and pixels of ``py x px`` nm, the expected AC at
 the integer lag ``l`` is exactly::
 
-    AC(l) = A * integral tent_x(u) tent_y(v) exp(-(l - w)^T S^-1 (l - w) / 4) du dv + B
+    AC(l) = A * integral tent_x(u) tent_y(v) exp(-(l - w)^T S^-1 (l - w) / 4) du dv + B(l)
 
 with ``w = (u, v)``, ``tent`` the autocorrelation of one pixel (a triangle of
-half-width one pixel) and ``B`` a constant (global intensity fluctuations). The
-integral is evaluated with Gauss-Legendre nodes on each half of the triangles.
+half-width one pixel) and ``B`` a broad background: an even polynomial of the lag
+up to degree 4 (:func:`background_terms`). ``B`` takes up what is broad on the
+scale of the crop and changes faster than the blocks of frames remove: global
+intensity fluctuations (laser flicker) give a constant, out-of-focus haze a
+smooth bump. The integral is evaluated with Gauss-Legendre nodes on each half
+of the triangles.
 
 The zero-lag value carries the white (shot, read, EM-excess) noise and the
 central row and column carry row/column-correlated camera noise, so the fit
-ignores them. The PSF image follows the documented transform
+ignores them. The PSF image follows the documented transform, applied to the
+autocorrelation less the fitted background ``B``:
 
     PSF = centred real part of IFFT( sqrt| FFT(AC) | )
 
@@ -54,22 +59,26 @@ _WEIGHTS = 0.5 * _WEIGHTS
 MIN_SIGNAL_TO_NOISE = 8.0
 #: Smallest width accepted, in pixels; below this the AC holds no usable shape.
 MIN_SIGMA_PIX = 0.3
+#: Highest degree of the even polynomial of the lag fitted as a broad background.
+BACKGROUND_DEGREE = 4
 
 
 @dataclass(frozen=True)
 class AutocorrelationFit:
-    """The fitted model ``amplitude * AC_model(covariance) + offset`` of an AC crop.
+    """The fitted model ``amplitude * AC_model(covariance) + background`` of an AC crop.
 
     Attributes
     ----------
     covariance : ndarray
         2x2 PSF covariance in nm^2, (x, y) order.
     amplitude, offset : float
-        Linear parameters (ADU^2).
+        Amplitude of the PSF term and the background at zero lag (ADU^2).
     residual_rms : float
         RMS of the residual on the fitted pixels (ADU^2).
     parameters : ndarray
         Log-Cholesky parameters of ``covariance`` (a start for related fits).
+    background : ndarray
+        The fitted broad background on the crop (ADU^2).
     """
 
     covariance: np.ndarray
@@ -77,6 +86,7 @@ class AutocorrelationFit:
     offset: float
     residual_rms: float
     parameters: np.ndarray
+    background: np.ndarray
 
     def widths(self, near_deg: float = 0.0) -> tuple[float, float, float]:
         """``(sigx, sigy, theta_deg)`` nm, nm, degrees; see :func:`widths_from_covariance`."""
@@ -369,50 +379,97 @@ def _off_centre_mask(size: int) -> np.ndarray:
     return (offsets[:, None] != 0) & (offsets[None, :] != 0)
 
 
-def _amplitude_offset_fit(shape: np.ndarray, data: np.ndarray) -> tuple[float, float, np.ndarray]:
-    """Least-squares ``data ~ amplitude * shape + offset``; returns them and the residual.
+def background_terms(size: int, degree: int = BACKGROUND_DEGREE) -> np.ndarray:
+    """Even polynomials of the lag, ``(size, size, terms)``: the broad background's basis.
 
-    The closed form of the two-column linear least squares (a straight-line fit
-    of ``data`` against ``shape``), centred to avoid cancellation.
+    All monomials ``u^i v^j`` with ``i + j`` even and at most ``degree``, of the
+    lags ``u`` (columns) and ``v`` (rows) scaled to [-1, 1] over the crop. An
+    autocorrelation is point-symmetric, so odd terms have no place in it.
+
+    Examples
+    --------
+    >>> background_terms(5).shape, background_terms(5, degree=0).shape
+    ((5, 5, 9), (5, 5, 1))
     """
-    shape_centred = shape - shape.mean()
-    data_mean = data.mean()
-    spread = float(shape_centred @ shape_centred)
-    amplitude = float(shape_centred @ (data - data_mean)) / spread if spread > 0 else 0.0
-    offset = float(data_mean - amplitude * shape.mean())
-    return amplitude, offset, data - (amplitude * shape + offset)
+    half = max(size // 2, 1)
+    lags = (np.arange(size) - size // 2) / half
+    v, u = np.meshgrid(lags, lags, indexing="ij")
+    terms = [u**i * v ** (total - i) for total in range(0, degree + 1, 2) for i in range(total + 1)]
+    return np.stack(terms, axis=-1)
 
 
-def _fit_profile(model, data: np.ndarray, mask: np.ndarray, start: np.ndarray):
-    """Fit ``amplitude * model(covariance) + offset`` on ``mask`` (variable projection).
+class _LinearPart:
+    """Least squares of the linear parameters: ``data ~ amplitude * shape + terms @ c``.
+
+    The background terms are fixed, so the data and every shape are projected on
+    the complement of their span once (a QR factorisation), and the amplitude is
+    then a one-column fit: the variable projection of the Gaussian fit.
+    """
+
+    def __init__(self, terms: np.ndarray, data: np.ndarray) -> None:
+        self.terms = terms
+        self.basis, _ = np.linalg.qr(terms)
+        self.data = data
+        self.data_rest = self.project_out(data)
+
+    def project_out(self, values: np.ndarray) -> np.ndarray:
+        return values - self.basis @ (self.basis.T @ values)
+
+    def fit(self, shape: np.ndarray) -> tuple[float, np.ndarray]:
+        """``(amplitude, residual)`` for a model shape."""
+        shape_rest = self.project_out(shape)
+        spread = float(shape_rest @ shape_rest)
+        # a shape (nearly) in the background's span has no amplitude of its own
+        if not spread > 1e-12 * float(shape @ shape):
+            return 0.0, self.data_rest
+        amplitude = float(shape_rest @ self.data_rest) / spread
+        return amplitude, self.data_rest - amplitude * shape_rest
+
+    def coefficients(self, shape: np.ndarray, amplitude: float) -> np.ndarray:
+        """Background coefficients for the fitted amplitude."""
+        rest = self.data - amplitude * shape
+        return np.linalg.lstsq(self.terms, rest, rcond=None)[0]
+
+
+def _fit_profile(model, data: np.ndarray, mask: np.ndarray, start: np.ndarray, terms):
+    """Fit ``amplitude * model(covariance) + background`` on ``mask`` (variable projection).
 
     The parameters are log-Cholesky, clipped to bounds that keep every model
     computable, so a fit wandering on pure noise ends without an exception.
     """
-    target = data[mask]
+    linear = _LinearPart(terms[mask], data[mask])
 
     def residual(parameters: np.ndarray) -> np.ndarray:
         shape = model(_covariance_from_parameters(parameters))[mask]
-        return _amplitude_offset_fit(shape, target)[2]
+        return linear.fit(shape)[1]
 
     with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
         result = optimize.least_squares(residual, start, method="lm", x_scale="jac", max_nfev=400)
         covariance = _covariance_from_parameters(result.x)
         shape = model(covariance)[mask]
-    amplitude, offset, rest = _amplitude_offset_fit(shape, target)
+        amplitude, rest = linear.fit(shape)
+        coefficients = linear.coefficients(shape, amplitude)
+    background = terms @ coefficients
+    size = data.shape[0]
     rms = float(np.sqrt(np.mean(rest**2)))
-    return AutocorrelationFit(covariance, float(amplitude), float(offset), rms, result.x)
+    return AutocorrelationFit(
+        covariance,
+        float(amplitude),
+        float(background[size // 2, size // 2]),
+        rms,
+        result.x,
+        background,
+    )
 
 
-def _isotropic_start(model, data: np.ndarray, mask: np.ndarray, pixel: float, size: int):
+def _isotropic_start(model, linear: _LinearPart, mask: np.ndarray, pixel: float, size: int):
     """Best isotropic width on a coarse grid, as log-Cholesky parameters.
 
     ``model(sigma)`` gives the isotropic model image.
     """
-    target = data[mask]
     best, best_cost = None, np.inf
     for sigma in np.geomspace(0.25 * pixel, 0.25 * size * pixel, 40):
-        amplitude, _, rest = _amplitude_offset_fit(model(sigma)[mask], target)
+        amplitude, rest = linear.fit(model(sigma)[mask])
         cost = float(rest @ rest)
         if amplitude > 0 and cost < best_cost:
             best, best_cost = sigma, cost
@@ -450,6 +507,7 @@ def fit_autocorrelation(
     size = ac.shape[0]
     pixel_nm = (float(pixel_nm[0]), float(pixel_nm[1]))
     mask = _off_centre_mask(size)
+    terms = background_terms(size)
 
     def ac_model(covariance: np.ndarray) -> np.ndarray:
         return crop_autocorrelation(covariance, size, pixel_nm)
@@ -461,8 +519,9 @@ def fit_autocorrelation(
             return isotropic_autocorrelation(sigma, x, y, pixel_nm)
 
         pixel = math.sqrt(pixel_nm[0] * pixel_nm[1])
-        start = _isotropic_start(isotropic_model, ac, mask, pixel, size)
-    return _fit_profile(ac_model, ac, mask, np.asarray(start, dtype=np.float64))
+        linear = _LinearPart(terms[mask], ac[mask])
+        start = _isotropic_start(isotropic_model, linear, mask, pixel, size)
+    return _fit_profile(ac_model, ac, mask, np.asarray(start, dtype=np.float64), terms)
 
 
 def _invalid(reason: str, name: str) -> None:
@@ -545,13 +604,16 @@ def estimate_psf(
     converged = bool(np.all(np.isfinite(model_shape))) and math.isfinite(ac_fit.amplitude)
     if not converged:
         model_shape = np.zeros_like(ac)
-    ac_model_image = ac_fit.amplitude * model_shape + ac_fit.offset
+    psf_model_image = ac_fit.amplitude * model_shape
     peak = ac_fit.amplitude * float(model_shape.max())
     signal_to_noise = peak / ac_fit.residual_rms if ac_fit.residual_rms > 0 else np.inf
 
-    cleaned = np.where(mask, ac, ac_model_image)
-    psf = psf_from_autocorrelation(cleaned, ac_model_image, ac_fit.residual_rms)
-    fit = psf_from_autocorrelation(ac_model_image)
+    # the PSF's own autocorrelation: the data less the broad background, the
+    # central cross (camera noise) from the model
+    background = ac_fit.background if converged else np.zeros_like(ac)
+    cleaned = np.where(mask, ac - background, psf_model_image)
+    psf = psf_from_autocorrelation(cleaned, psf_model_image, ac_fit.residual_rms)
+    fit = psf_from_autocorrelation(psf_model_image)
     scale = float(fit.max()) if ac_fit.amplitude > 0 else float(psf.max())
     if scale > 0:
         psf, fit = psf / scale, fit / scale

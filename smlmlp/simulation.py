@@ -43,6 +43,8 @@ import numpy as np
 import tifffile
 from scipy import special
 
+from . import artifacts as acquisition
+from .artifacts import Artifacts
 from .infofile import atomic_path
 
 __all__ = ["MovieSimulator", "psf_image", "simulate_movie", "write_tiff"]
@@ -68,6 +70,13 @@ _STREAM_BLINK_START = 1
 _STREAM_DWELLS = 2
 _STREAM_CAMERA_MAPS = 3
 _STREAM_FRAME_NOISE = 4
+_STREAM_BLEACH = 5
+_STREAM_DRIFT = 6
+_STREAM_LASER = 7
+_STREAM_HAZE = 8
+_STREAM_HOT_PIXELS = 9
+_STREAM_COSMIC_RAYS = 10
+_STREAM_DEFOCUS = 11
 
 _DWELL_BLOCK = 32  # dwell times drawn per emitter at a time
 _PATCH_BLOCK = 128  # emitters whose PSF patches are computed together
@@ -682,6 +691,12 @@ class MovieSimulator:
         per 2 um of field diagonal (at least 2).
     filament_persistence_nm, filament_jitter_nm : float
         Persistence length of the curves and jitter of the emitters around them.
+    artifacts : Artifacts or dict, optional
+        Artifacts of real acquisitions (:class:`smlmlp.artifacts.Artifacts`):
+        photobleaching, stage drift, laser flicker, out-of-focus haze, hot pixels,
+        cosmic rays, a PSF varying across the field and over time, out-of-focus
+        emitters, a sample covering part of the field. None by default. A PSF of
+        varying width needs ``psf="gaussian"``.
 
     Attributes
     ----------
@@ -692,6 +707,8 @@ class MovieSimulator:
         ``emitters="filaments"``, else empty.
     camera_maps : dict of numpy.ndarray
         Per-pixel ``gain_adu_per_e``, ``read_noise_e`` and ``offset_adu`` maps.
+    defocused : numpy.ndarray of bool
+        Which emitters are out of focus (``artifacts.defocused_fraction``).
 
     Notes
     -----
@@ -746,13 +763,17 @@ class MovieSimulator:
         n_filaments: int | None = None,
         filament_persistence_nm: float = 5000.0,
         filament_jitter_nm: float = 10.0,
+        artifacts: Artifacts | dict[str, Any] | None = None,
     ) -> None:
         self.n_frames = _integer("n_frames", n_frames, 1)
+        self.artifacts = Artifacts.from_value(artifacts)
         self.frame_shape = _frame_shape(shape)
         self.pixel_nm = _pixel_pair(pixel_nm)
         self.psf = _make_psf_model(
             psf, self.pixel_nm, sigx_nm, sigy_nm, theta_deg, wavelength_nm, numerical_aperture
         )
+        if self.artifacts.varies_width and self.psf.kind != "gaussian":
+            raise ValueError("artifacts: a PSF of varying width needs psf='gaussian'")
         self.emitters = _choice("emitters", emitters, EMITTER_LAYOUTS)
         self.on_density_per_um2 = _non_negative("on_density_per_um2", on_density_per_um2)
         p = _number("on_probability", on_probability)
@@ -784,9 +805,7 @@ class MovieSimulator:
         py, px = self.pixel_nm
         self.margin_nm = (self.psf.half[0] * py, self.psf.half[1] * px)
         self._field = np.array([[0.0, height * py], [0.0, width * px]])
-        self._box = self._field + np.array([[-1.0, 1.0], [-1.0, 1.0]]) * np.array(
-            [[self.margin_nm[0]], [self.margin_nm[1]]]
-        )
+        self._box = self._sample_box()
         box_area_um2 = float(np.prod(self._box[:, 1] - self._box[:, 0])) * 1e-6
         n_emitters = int(round(self.on_density_per_um2 * box_area_um2 / p))
         if n_filaments is None:
@@ -795,6 +814,7 @@ class MovieSimulator:
         self.n_filaments = n_filaments if self.emitters == "filaments" else 0
         self.positions_nm, self.filaments = self._draw_positions(n_emitters)
         self.camera_maps = self._draw_camera_maps()
+        self._draw_artifacts()
 
         n = len(self.positions_nm)
         patch_size = self.psf.patch_shape[0] * self.psf.patch_shape[1]
@@ -819,6 +839,74 @@ class MovieSimulator:
     def _stream(self, *key: int) -> np.random.Generator:
         sequence = np.random.SeedSequence(self.seed, spawn_key=key)
         return np.random.Generator(np.random.PCG64(sequence))
+
+    def _sample_box(self) -> np.ndarray:
+        """``[[y0, y1], [x0, x1]]`` (nm) over which emitters are drawn.
+
+        The field, or the artifacts' sample region, enlarged by the PSF patch
+        radius on every side that reaches the field's edge (so that emitters just
+        outside the field send their tails into it).
+        """
+        region = self.artifacts.sample_region or (0.0, 1.0, 0.0, 1.0)
+        height, width = self._field[0, 1], self._field[1, 1]
+        box = np.array(
+            [[region[0] * height, region[1] * height], [region[2] * width, region[3] * width]]
+        )
+        margin = np.array(self.margin_nm)
+        box[:, 0] -= np.where(box[:, 0] <= 0.0, margin, 0.0)
+        box[:, 1] += np.where(box[:, 1] >= self._field[:, 1], margin, 0.0)
+        return box
+
+    def _draw_artifacts(self) -> None:
+        """Draw every artifact's randomness up front, each from its own stream."""
+        art, n, shape = self.artifacts, self.n_frames, self.frame_shape
+        self._bleach_frame = acquisition.bleach_lifetimes(
+            self._stream(_STREAM_BLEACH), self.n_emitters, art.bleach_lifetime_frames
+        )
+        drift_px = acquisition.drift_path_px(
+            self._stream(_STREAM_DRIFT), n, art.drift_px, art.drift_walk_px
+        )
+        self._drift_nm = drift_px * np.asarray(self.pixel_nm)[None, :]
+        self._laser = acquisition.laser_factors(self._stream(_STREAM_LASER), n, art.flicker)
+        if art.haze_photons > 0:
+            rng = self._stream(_STREAM_HAZE)
+            patterns = acquisition.smooth_patterns(rng, shape, art.haze_scale_px, 2)
+            levels = acquisition.slow_levels(rng, n, art.haze_fluctuation, art.haze_frames, 2)
+            self._haze = (patterns, levels * (art.haze_photons / 2.0))
+        else:
+            self._haze = None
+        self._dark = acquisition.hot_pixel_map(
+            self._stream(_STREAM_HOT_PIXELS),
+            shape,
+            art.hot_pixel_fraction,
+            art.hot_pixel_electrons,
+        )
+        self.defocused = (
+            self._stream(_STREAM_DEFOCUS).random(self.n_emitters) < art.defocused_fraction
+        )
+        if art.moves_or_reshapes:
+            widest = max(art.field_sigma_factor, 1.0) * max(art.focus_sigma_factor, 1.0)
+            if art.defocused_fraction > 0:
+                widest *= max(art.defocused_sigma_factor, 1.0)
+            self._moving_half = tuple(math.ceil(h * widest) for h in self.psf.half)
+
+    def width_factor(self, emitters: np.ndarray, frame: int) -> np.ndarray:
+        """Factor on the PSF widths of ``emitters`` in ``frame`` (field, focus, defocus).
+
+        Positions are those of the frame (drift included). 1 without such artifacts.
+        """
+        art = self.artifacts
+        emitters = np.asarray(emitters)
+        position = self.positions_nm[emitters] + self._drift_nm[frame]
+        factor = acquisition.field_factor(
+            position[:, 0],
+            position[:, 1],
+            (self._field[0, 1], self._field[1, 1]),
+            art.field_sigma_factor,
+            art.field_profile,
+        )
+        factor = factor * acquisition.focus_factor(frame, self.n_frames, art.focus_sigma_factor)
+        return np.where(self.defocused[emitters], art.defocused_sigma_factor, 1.0) * factor
 
     def _camera_parameters(
         self,
@@ -930,6 +1018,8 @@ class MovieSimulator:
             "n_frames": self.n_frames,
             "shape": tuple(self.frame_shape),
         }
+        if self.artifacts.active:
+            truth["artifacts"] = self.artifacts.as_dict()
         if model.kind == "airy":
             sigma = 0.21 * model.wavelength / model.aperture
             truth.update(
@@ -999,6 +1089,36 @@ class MovieSimulator:
             values = self._patches_of(edge) * weights[~whole, None]
             flat = rows[inside] * width + cols[inside]
             image += np.bincount(flat, values[inside], minlength=height * width)
+        return image.reshape(height, width)
+
+    def _accumulate_moving(
+        self, emitters: np.ndarray, weights: np.ndarray, frame: int
+    ) -> np.ndarray:
+        """Like :meth:`_accumulate`, with the frame's drift and PSF widths."""
+        height, width = self.frame_shape
+        image = np.zeros(height * width)
+        if emitters.size == 0:
+            return image.reshape(height, width)
+        position = self.positions_nm[emitters] + self._drift_nm[frame]
+        if self.artifacts.varies_width:
+            factor = self.width_factor(emitters, frame)
+            row0, col0, values = acquisition.gaussian_patches(
+                position[:, 0],
+                position[:, 1],
+                self.psf.sigx * factor,
+                self.psf.sigy * factor,
+                self.psf.theta_deg,
+                self.pixel_nm,
+                self._moving_half,
+            )
+        else:
+            row0, col0, values = self.psf.patches(position[:, 0], position[:, 1])
+        patch_rows, patch_cols = np.indices(values.shape[1:])
+        rows = row0[:, None] + patch_rows.ravel()[None, :]
+        cols = col0[:, None] + patch_cols.ravel()[None, :]
+        inside = (rows >= 0) & (rows < height) & (cols >= 0) & (cols < width)
+        values = values.reshape(len(emitters), -1) * weights[:, None]
+        image += np.bincount(rows[inside] * width + cols[inside], values[inside], height * width)
         return image.reshape(height, width)
 
     def _chunk_frames(self, chunk_frames: int | None) -> int:
@@ -1080,11 +1200,28 @@ class MovieSimulator:
         """Expected image of every frame, in order (blinking advanced in small blocks)."""
         blinking = self._new_blinking()
         block = int(np.clip(_BLINK_ELEMENTS // max(self.n_emitters, 1), 1, 256))
+        art = self.artifacts
         for first in range(0, self.n_frames, block):
-            for fraction in blinking.advance(min(block, self.n_frames - first)):
+            chunk = blinking.advance(min(block, self.n_frames - first))
+            for frame, fraction in enumerate(chunk, start=first):
+                if art.bleach_lifetime_frames is not None:  # the part of the frame alive
+                    fraction = fraction * np.clip(self._bleach_frame - frame, 0.0, 1.0)
                 emitters = np.flatnonzero(fraction > 0.0)
-                weights = self.photons * fraction[emitters]
-                yield self.background + self._accumulate(emitters, weights)
+                weights = self.photons * self._laser[frame] * fraction[emitters]
+                if art.moves_or_reshapes:
+                    image = self._accumulate_moving(emitters, weights, frame)
+                else:
+                    image = self._accumulate(emitters, weights)
+                image += self.background + self._dark
+                if self._haze is not None:
+                    patterns, levels = self._haze
+                    image += np.tensordot(levels[frame], patterns, axes=1)
+                if art.cosmic_rays_per_frame > 0:
+                    rng = self._stream(_STREAM_COSMIC_RAYS, frame)
+                    image += acquisition.cosmic_ray_image(
+                        rng, self.frame_shape, art.cosmic_rays_per_frame
+                    )
+                yield image
 
     def chunks(self, chunk_frames: int | None = None) -> Iterator[np.ndarray]:
         """Yield the movie as consecutive uint16 chunks.
@@ -1136,7 +1273,8 @@ class MovieSimulator:
         """Stationary mean of the expected image, photo-electrons per pixel.
 
         ``background + photons * on_probability * sum_e psf_e``: the temporal mean
-        of :meth:`expected_chunks` over a long movie.
+        of :meth:`expected_chunks` over a long movie without artifacts (those that
+        change with time have no stationary mean; they are left out).
 
         Examples
         --------

@@ -17,9 +17,12 @@ import numpy as np
 from .infofile import atomic_path
 from .spectra import BlockSums
 
-#: Version of the file layout; files of another version are refused.
-FORMAT_VERSION = 2
+#: Version of the file layout written. Version 2 (without the blinking coverage,
+#: then taken as filling the frame) is still read; other versions are refused.
+FORMAT_VERSION = 3
+_READABLE_VERSIONS = (2, 3)
 _ARRAYS = ("first_frames", "n_frames", "dof", "ac_sums")
+_OPTIONAL_ARRAYS = ("coverage_sums",)
 
 
 def save_sums(sums: BlockSums, path: str | os.PathLike[str]) -> None:
@@ -46,7 +49,7 @@ def save_sums(sums: BlockSums, path: str | os.PathLike[str]) -> None:
             frame_shape=np.array(sums.frame_shape),
             block_frames=np.array(sums.block_frames),
             group_frames=np.array(sums.group_frames),
-            **{name: getattr(sums, name) for name in _ARRAYS},
+            **{name: getattr(sums, name) for name in _ARRAYS + _OPTIONAL_ARRAYS},
         )
 
 
@@ -61,7 +64,7 @@ def load_sums(path: str | os.PathLike[str]) -> BlockSums:
     try:
         with np.load(path) as data:
             version = int(data["format_version"])
-            if version != FORMAT_VERSION:
+            if version not in _READABLE_VERSIONS:
                 raise ValueError(
                     f"block sums of format {version}, this version reads {FORMAT_VERSION} "
                     "(delete the file to compute it again)"
@@ -71,6 +74,7 @@ def load_sums(path: str | os.PathLike[str]) -> BlockSums:
                 block_frames=int(data["block_frames"]),
                 group_frames=int(data["group_frames"]),
                 **{name: np.array(data[name]) for name in _ARRAYS},
+                **{name: np.array(data[name]) for name in _OPTIONAL_ARRAYS if name in data},
             )
     except (KeyError, OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
         raise ValueError(f"{path}: not readable block sums ({error})") from error
@@ -79,6 +83,7 @@ def load_sums(path: str | os.PathLike[str]) -> BlockSums:
         sums.first_frames.shape == sums.dof.shape == (groups,)
         and sums.ac_sums.ndim == 3
         and len(sums.ac_sums) == groups
+        and sums.coverage_sums.shape == sums.ac_sums.shape
     ):
         raise ValueError(f"{path}: not readable block sums (inconsistent array shapes)")
     return sums

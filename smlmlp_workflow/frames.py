@@ -41,9 +41,9 @@ def plan_frame_ranges(
 
     Examples
     --------
-    >>> plan_frame_ranges(1000, 400, 64)  # blocks of 50 frames: units of 1600
-    [(0, 1000)]
-    >>> plan_frame_ranges(1000, 400, 25)  # units of 50
+    >>> plan_frame_ranges(1000, 400, 64)  # blocks of 20 frames: units of 320
+    [(0, 320), (320, 640), (640, 960), (960, 1000)]
+    >>> plan_frame_ranges(1000, 400, 25)  # units of 100
     [(0, 400), (400, 800), (800, 1000)]
     >>> plan_frame_ranges(1000, 0, 64)
     [(0, 1000)]

@@ -107,7 +107,7 @@ def test_full_output_returns_the_estimates_and_keeps_info():
     estimate = estimates[0]
     assert estimate.psf_sigma == psf_sigma[0] and estimate.sigx == info["sigx"][0]
     assert 0 < estimate.psf_sigma_se < 0.05 * estimate.psf_sigma
-    assert estimate.n_groups == 20
+    assert estimate.n_groups == 30  # 600 frames: 30 blocks of 20 frames
     plain_sigma, plain_info = blink_spatial_psf([movie])
     assert plain_sigma == psf_sigma and plain_info["sigx"] == info["sigx"]
 

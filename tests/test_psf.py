@@ -176,17 +176,32 @@ def test_even_or_non_square_crops_are_rejected():
         estimate_psf(np.zeros((11, 9)))
 
 
-def test_amplitude_offset_fit_is_the_linear_least_squares():
+def test_linear_part_is_the_linear_least_squares():
     rng = np.random.default_rng(5)
-    shape = rng.random(300)
-    data = 3.5 * shape - 0.25 + rng.normal(0, 0.1, 300)
-    amplitude, offset, residual = psf_module._amplitude_offset_fit(shape, data)
-    design = np.column_stack([shape, np.ones_like(shape)])
+    terms = psf_module.background_terms(15).reshape(-1, 9)
+    shape = rng.random(225)
+    truth = rng.normal(size=9)
+    data = 3.5 * shape + terms @ truth + rng.normal(0, 0.1, 225)
+    linear = psf_module._LinearPart(terms, data)
+    amplitude, residual = linear.fit(shape)
+    design = np.column_stack([shape, terms])
     expected, *_ = np.linalg.lstsq(design, data, rcond=None)
-    assert np.allclose([amplitude, offset], expected, rtol=1e-12)
-    assert np.allclose(residual, data - design @ expected, atol=1e-12)
-    # a flat shape has no amplitude: the offset takes the mean
-    assert psf_module._amplitude_offset_fit(np.ones(5), np.arange(5.0))[:2] == (0.0, 2.0)
+    assert np.isclose(amplitude, expected[0], rtol=1e-10)
+    assert np.allclose(residual, data - design @ expected, atol=1e-10)
+    assert np.allclose(linear.coefficients(shape, amplitude), expected[1:], atol=1e-10)
+    # a shape in the background's span has no amplitude
+    assert linear.fit(terms[:, 0])[0] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_a_broad_background_does_not_bias_the_widths():
+    """A smooth bump under the AC (haze) is taken up by the background terms."""
+    covariance = psf_module.covariance_from_widths(140.0, 120.0, 15.0)
+    x, y = psf_module.lag_grid(41, (100.0, 100.0))
+    bump = 0.4 * np.exp(-(x**2 + y**2) / (2 * 2500.0**2))  # 25-pixel haze
+    ac = psf_module.crop_autocorrelation(covariance, 41, (100.0, 100.0)) + bump
+    sigx, sigy, theta = psf_module.fit_autocorrelation(ac, (100.0, 100.0)).widths()
+    assert sigx == pytest.approx(140.0, rel=2e-3) and sigy == pytest.approx(120.0, rel=2e-3)
+    assert theta == pytest.approx(15.0, abs=0.5)
 
 
 @pytest.mark.parametrize("theta", [0.0, 25.0, 70.0])

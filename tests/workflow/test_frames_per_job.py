@@ -49,8 +49,9 @@ def test_ranges_hold_whole_chunks() -> None:
         (800, 1000),
     ]
     assert ws.plan_frame_ranges(1000, 0, 50) == [(0, 1000)]
-    # blocks of 50 frames and chunks of 64: whole units of 1600 frames
-    assert ws.plan_frame_ranges(3500, 10, 64) == [(0, 1600), (1600, 3200), (3200, 3500)]
+    # blocks of 20 frames and chunks of 64: whole units of 320 frames
+    expected = [(start, min(start + 320, 3500)) for start in range(0, 3500, 320)]
+    assert ws.plan_frame_ranges(3500, 10, 64) == expected
     assert ws.plan_frame_ranges(30, 200, 50) == [(0, 30)]
     for n_frames, per_job, chunk in [(50_000, 5000, 56), (1001, 100, 7), (99, 1, 1)]:
         ranges = ws.plan_frame_ranges(n_frames, per_job, chunk)
