@@ -7,12 +7,12 @@ from typing import Any
 
 from .backend import cpu_workers, get_backend
 from .block import block
+from .channel import accumulate_channel, estimate_channel
 from .computer import chunk_frames as free_memory_chunk_frames
 from .config import Config
-from .estimate import estimate_from_sums
 from .loading import check_channels
 from .psf import PsfEstimate
-from .spectra import accumulate_spectrum, crop_size
+from .spectra import crop_size
 
 INFO_KEYS = ("ac", "psf", "fit", "spline", "sigx", "sigy", "theta", "tx", "ty", "coeffs")
 
@@ -29,9 +29,12 @@ def blink_spatial_psf(
     chunk_frames: int | None = None,
     progress: Callable[[int, int], None] | None = None,
     full_output: bool = False,
-) -> tuple[list[float], dict[str, list[Any]]] | tuple[
-    list[float], dict[str, list[Any]], list[PsfEstimate]
-]:
+    time_windows: int = 1,
+    field_tiles: Sequence[int] | None = None,
+) -> (
+    tuple[list[float], dict[str, list[Any]]]
+    | tuple[list[float], dict[str, list[Any]], list[PsfEstimate]]
+):
     """Estimate a global PSF for each channel from spatial autocorrelations.
 
     This function computes, for each channel, a mean spatial autocorrelation,
@@ -73,6 +76,15 @@ def blink_spatial_psf(
         standard errors (``sigx_se``, ``sigy_se``, ``theta_se``,
         ``psf_sigma_se``), the QC verdict (``qc``, ``qc_notes``, ``round``) and
         everything in ``info``. ``info`` keeps its ten keys either way.
+    time_windows : int, optional
+        With ``full_output``, also the PSF in this many consecutive windows of
+        frames (focus drift), from the same pass: ``sections["time"]`` of each
+        estimate (:mod:`smlmlp.time_windows`).
+    field_tiles : (int, int), optional
+        With ``full_output``, also the PSF in each tile of an ``(NY, NX)`` grid
+        over the field, from the same pass: ``sections["field"]``
+        (:mod:`smlmlp.field_tiles`). The channel's PSF then comes from the pixel
+        pairs inside the tiles.
 
     Returns
     -------
@@ -209,15 +221,26 @@ def blink_spatial_psf(
                 progress(offset + done, sum(totals))
 
         frame_shape = (int(stack.shape[1]), int(stack.shape[2]))
-        sums = accumulate_spectrum(
+        sums = accumulate_channel(
             stack,
+            crop_pix=size,
+            field_tiles=field_tiles,
+            time_windows=time_windows,
             chunk_frames=chunk_frames or free_memory_chunk_frames(frame_shape, cuda=bool(cuda)),
             cuda=bool(cuda),
             workers=workers,
             progress=report,
             name=name,
         )
-        estimates.append(estimate_from_sums(sums, size, pixel_nm, name=name, errors=full_output))
+        estimate = estimate_channel(
+            sums,
+            size,
+            pixel_nm,
+            name=name,
+            errors=full_output,
+            time_windows=time_windows if full_output else 1,
+        )
+        estimates.append(estimate)
         done_before += totals[index]
 
     info = {key: [getattr(estimate, key) for estimate in estimates] for key in INFO_KEYS}

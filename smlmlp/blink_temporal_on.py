@@ -24,7 +24,6 @@ INFO_KEYS = ("ac", "average", "fit", "time")
 BACKGROUND_SIGMAS = 3.0
 #: Binning coarser than this many background-filter sigmas cancels most of the signal.
 MAX_USEFUL_BIN_SIGMAS = 2.0
-MIN_FRAMES = 3
 #: Default number of lags of the temporal autocorrelation (``smlmlp psf --temporal-lags``,
 #: the workflow's ``temporal_lags``; workflow/schemas/config.schema.yaml repeats it).
 DEFAULT_TEMPORAL_LAGS = 200
@@ -58,8 +57,7 @@ def _check_psf_sigmas(psf_sigma_nm: Any, n_channels: int) -> list[float]:
             "give one for all channels or exactly one per channel"
         )
     return [
-        positive_number(value, f"psf_sigma_nm[{index}]")
-        for index, value in enumerate(psf_sigma_nm)
+        positive_number(value, f"psf_sigma_nm[{index}]") for index, value in enumerate(psf_sigma_nm)
     ]
 
 
@@ -282,13 +280,7 @@ def blink_temporal_on(
     if isinstance(names, str) or len(names) != len(stacks):
         raise ValueError(f"names: expected one name per channel ({len(stacks)}), got {names!r}")
     names = [str(name) for name in names]
-    frames = [int(stack.shape[0]) for stack in stacks]
-    for index, n_frames in enumerate(frames):
-        if n_frames < MIN_FRAMES:
-            raise ValueError(
-                f"{names[index]}: at least {MIN_FRAMES} frames are needed for a temporal "
-                f"correlation, got {n_frames}"
-            )
+    frames = [int(stack.shape[0]) for stack in stacks]  # each >= 3 (check_channels)
     lags_count = _check_crop_fr(crop_fr, frames, names)
     sigmas_nm = _check_psf_sigmas(psf_sigma_nm, len(stacks))
     exposure = positive_number(exposure_ms, "exposure_ms")

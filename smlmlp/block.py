@@ -78,9 +78,7 @@ def block(function: F) -> F:
                 kwargs[parameter.name] = value
         return function(*args, **kwargs)
 
-    config_parameter = inspect.Parameter(
-        "config", inspect.Parameter.KEYWORD_ONLY, default=None
-    )
+    config_parameter = inspect.Parameter("config", inspect.Parameter.KEYWORD_ONLY, default=None)
     parameters = list(signature.parameters.values())
     insert_at = next(
         (i for i, p in enumerate(parameters) if p.kind is inspect.Parameter.VAR_KEYWORD),

@@ -135,8 +135,7 @@ def format_table(channels: Sequence[ChannelInfo]) -> str:
     notes = []
     for c in channels:
         text = {
-            key: value.removesuffix(" nm").removesuffix("°")
-            for key, value in c.formatted().items()
+            key: value.removesuffix(" nm").removesuffix("°") for key, value in c.formatted().items()
         }
         rows.append(
             (
@@ -166,11 +165,13 @@ def format_table(channels: Sequence[ChannelInfo]) -> str:
 
 def run_psf(args: argparse.Namespace) -> int:
     """The ``psf`` command: the same stages and checks as the library and the workflow."""
+    from .channel import accumulate_channel, estimate_channel
     from .computer import chunk_frames as free_memory_chunk_frames
     from .config import resolve_setting
-    from .estimate import estimate_from_sums
+    from .field_tiles import check_tiles
     from .loading import check_frame_count, open_movie, split_movie
-    from .spectra import accumulate_spectrum, crop_size
+    from .spectra import crop_size
+    from .time_windows import check_windows
 
     output = Path(args.output)
     if output.suffix.lower() not in (".h5", ".hdf5"):
@@ -178,6 +179,8 @@ def run_psf(args: argparse.Namespace) -> int:
     if output.is_dir():
         raise ValueError(f"{output}: is a folder; give the info file to write")
     crop_size(args.crop_pix, "--crop-pix")
+    check_windows(args.time_windows, "--time-windows")
+    tiles = None if args.tiles is None else check_tiles(args.tiles, "--tiles")
     pixel_arg = _pixel_from_args(args.pixel_nm)
     if args.exposure_ms is not None and not (
         math.isfinite(args.exposure_ms) and args.exposure_ms > 0
@@ -212,8 +215,11 @@ def run_psf(args: argparse.Namespace) -> int:
                 if args.quiet:
                     progress.enabled = False
                 frame_shape = (int(stack.shape[1]), int(stack.shape[2]))
-                sums = accumulate_spectrum(
+                sums = accumulate_channel(
                     stack,
+                    crop_pix=args.crop_pix,
+                    field_tiles=tiles,
+                    time_windows=args.time_windows,
                     chunk_frames=args.chunk_frames
                     or free_memory_chunk_frames(frame_shape, cuda=args.cuda),
                     cuda=args.cuda,
@@ -221,7 +227,9 @@ def run_psf(args: argparse.Namespace) -> int:
                     progress=progress,
                     name=label,
                 )
-                estimate = estimate_from_sums(sums, args.crop_pix, pixel, name=label)
+                estimate = estimate_channel(
+                    sums, args.crop_pix, pixel, name=label, time_windows=args.time_windows
+                )
                 channels.append(
                     ChannelInfo.from_estimate(
                         name,
@@ -250,6 +258,8 @@ def run_psf(args: argparse.Namespace) -> int:
         "split": args.split,
         "cuda": args.cuda,
         "min_frames": args.min_frames,
+        "time_windows": args.time_windows,
+        "field_tiles": list(tiles) if tiles else None,
     }
     if args.on_time:
         settings.update(
@@ -397,6 +407,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     # every core is the default now; kept so that older command lines still run
     psf.add_argument("--parallel", action="store_true", help=argparse.SUPPRESS)
+    psf.add_argument(
+        "--time-windows",
+        type=int,
+        default=1,
+        metavar="N",
+        help="also the PSF in N consecutive windows of frames (focus drift), same pass",
+    )
+    psf.add_argument(
+        "--tiles",
+        type=int,
+        nargs=2,
+        default=None,
+        metavar=("NY", "NX"),
+        help="also the PSF in each tile of an NY x NX grid over the field, same pass",
+    )
     psf.add_argument(
         "--chunk-frames",
         type=int,

@@ -12,7 +12,9 @@ fitting again gives the delete-one-group jackknife::
 
     SE^2 = (G - 1) / G * sum_g (p_(-g) - mean_g p_(-g))^2
 
-for every fitted number ``p`` (sigx, sigy, theta, psf_sigma). Each block's own
+for every fitted number ``p`` (sigx, sigy, theta, psf_sigma). Movies cut into
+more groups (for windows of frames) are left out a run of consecutive groups at
+a time, at most :data:`MAX_JACKKNIFE_UNITS` runs. Each block's own
 mean is subtracted, so a group's sums hold no frame of another group; and the
 groups last tens of frames or more, long compared with blinking correlation
 times, so they are nearly independent, as the jackknife needs.
@@ -33,6 +35,8 @@ from .spectra import BlockSums, crop_size
 MIN_JACKKNIFE_GROUPS = 5
 #: Fewest groups for a standard error to be trusted (fewer: QC "warn").
 MIN_RELIABLE_GROUPS = 20
+#: Most units (runs of consecutive groups) left out one at a time.
+MAX_JACKKNIFE_UNITS = 39
 #: Largest relative standard error of psf_sigma for QC "valid".
 MAX_RELATIVE_SE = 0.03
 #: Relative difference of sigx and sigy below which theta means nothing, when
@@ -82,10 +86,11 @@ def jackknife_errors(
     if len(used) < MIN_JACKKNIFE_GROUPS:
         return dict.fromkeys(names, math.nan), int(len(used))
     _, _, theta = fit.widths()
+    per_unit = -(-len(used) // MAX_JACKKNIFE_UNITS)
     replicates = []
-    for left_out in used:
+    for unit in range(0, len(used), per_unit):
         keep = sums.dof > 0
-        keep[left_out] = False
+        keep[used[unit : unit + per_unit]] = False
         ac = sums.autocorrelation(crop_pix, groups=keep)
         replicate = fit_autocorrelation(ac, pixel_nm, start=fit.parameters)
         sigx, sigy, angle = replicate.widths(near_deg=theta)
@@ -139,6 +144,7 @@ def estimate_from_sums(
     *,
     name: str = "channel 0",
     errors: bool = True,
+    time_windows: int = 1,
 ) -> PsfEstimate:
     """PSF, Gaussian fit, spline, standard errors and QC verdict of one channel.
 
@@ -155,6 +161,10 @@ def estimate_from_sums(
         The channel as the caller names it, first in every message.
     errors : bool, optional
         Compute the jackknife standard errors (one more fit per group).
+    time_windows : int, optional
+        With more than one, also the PSF in that many consecutive windows of
+        frames (:func:`smlmlp.time_windows.estimate_time_windows`), in
+        ``sections["time"]``.
 
     Returns
     -------
@@ -196,4 +206,10 @@ def estimate_from_sums(
     else:
         estimate = replace(estimate, n_groups=int(np.count_nonzero(sums.dof > 0)))
     qc, notes, is_round = _verdict(estimate)
-    return replace(estimate, qc=qc, qc_notes=notes, round=is_round)
+    estimate = replace(estimate, qc=qc, qc_notes=notes, round=is_round)
+    if time_windows != 1:
+        from .time_windows import estimate_time_windows
+
+        windows = estimate_time_windows(sums, time_windows, size, estimate.pixel_nm, name=name)
+        estimate.sections["time"] = windows.as_arrays()
+    return estimate

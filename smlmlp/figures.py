@@ -204,8 +204,12 @@ def channel_figure(
     experiment : str, optional
         Experiment name for the title.
     temporal : TemporalInfo, optional
-        The experiment's on-time: adds a bottom row with the temporal
-        autocorrelation (:func:`temporal_panel`).
+        The experiment's on-time: adds a row with the temporal autocorrelation
+        (:func:`temporal_panel`).
+
+    The PSF over time (``channel.sections["time"]``) adds a row of sigma against
+    frame (:func:`time_panel`), the PSF across the field (``"field"``) a row with
+    the maps of sigma and of the ellipticity (:func:`field_panels`).
 
     Returns
     -------
@@ -231,16 +235,25 @@ def channel_figure(
     sigma = max(channel.sigx_nm, channel.sigy_nm) if channel.valid else math.inf
     half_y = float(np.clip(7.0 * sigma, 5 * pixel_y, extent[3]))
     half_x = float(np.clip(7.0 * sigma, 5 * pixel_x, extent[1]))
-    if temporal is None:
-        figure = _figure(13.5, 8.0)
-        grid = figure.subplots(2, 3)
-    else:
-        figure = _figure(13.5, 11.5)
-        mosaic = figure.subplot_mosaic(
-            [["0", "1", "2"], ["3", "4", "5"], ["t", "t", "t"]], height_ratios=[1.0, 1.0, 0.8]
-        )
-        grid = np.array([[mosaic[str(3 * r + c)] for c in range(3)] for r in range(2)])
+    layout, heights = [["0", "1", "2"], ["3", "4", "5"]], [1.0, 1.0]
+    if temporal is not None:
+        layout.append(["t", "t", "t"])
+        heights.append(0.8)
+    if "time" in channel.sections:
+        layout.append(["w", "w", "w"])
+        heights.append(0.8)
+    if "field" in channel.sections:
+        layout.append(["fs", "fe", "."])
+        heights.append(1.0)
+    figure = _figure(13.5, 4.0 * sum(heights))
+    mosaic = figure.subplot_mosaic(layout, height_ratios=heights)
+    grid = np.array([[mosaic[str(3 * r + c)] for c in range(3)] for r in range(2)])
+    if temporal is not None:
         temporal_panel(mosaic["t"], temporal, channel.name)
+    if "time" in channel.sections:
+        time_panel(mosaic["w"], channel.sections["time"])
+    if "field" in channel.sections:
+        field_panels(mosaic["fs"], mosaic["fe"], figure, channel.sections["field"])
     _image(grid[0, 0], figure, channel.ac, extent, "Autocorrelation", label="ADU²")
     _image(grid[0, 1], figure, channel.psf, extent, "PSF", label="normalised")
     _image(grid[0, 2], figure, channel.fit, extent, "Gaussian fit", label="normalised")
@@ -278,6 +291,76 @@ def channel_figure(
     profiles.legend(fontsize="small", loc="center right")
     figure.suptitle(channel_title(channel, experiment))
     return figure
+
+
+def time_panel(axes: Any, section: Mapping[str, np.ndarray]) -> None:
+    """Sigma x, sigma y and sigma against frame, with 95 % error bars (1.96 SE).
+
+    Examples
+    --------
+    >>> figure = _figure(6, 3)
+    >>> section = {"frame_start": np.array([0, 100]), "frame_stop": np.array([100, 200]),
+    ...            **{k: np.array([120.0, 130.0]) for k in ("sigx_nm", "sigy_nm", "psf_sigma_nm")},
+    ...            **{k: np.array([1.0, 1.0]) for k in ("sigx_nm_se", "sigy_nm_se",
+    ...                                                  "psf_sigma_nm_se")}}
+    >>> time_panel(figure.subplots(), section)
+    """
+    centres = 0.5 * (np.asarray(section["frame_start"]) + np.asarray(section["frame_stop"]))
+    styles = (("sigx_nm", "σx", "tab:blue"), ("sigy_nm", "σy", "tab:orange"))
+    for key, label, color in (*styles, ("psf_sigma_nm", "σ", "k")):
+        axes.errorbar(
+            centres,
+            section[key],
+            yerr=1.96 * np.asarray(section[f"{key}_se"]),
+            fmt="o-",
+            color=color,
+            ms=4,
+            capsize=3,
+            label=label,
+        )
+    axes.set_xlabel("frame (centre of the window)")
+    axes.set_ylabel("width (nm)")
+    axes.set_title("PSF over time (95 % error bars)")
+    axes.legend(fontsize="small")
+
+
+def field_panels(
+    sigma_axes: Any, ellipticity_axes: Any, figure: Any, section: Mapping[str, np.ndarray]
+) -> None:
+    """Maps of sigma and of the ellipticity ``1 - min(σx, σy) / max(σx, σy)`` per tile.
+
+    Examples
+    --------
+    >>> figure = _figure(8, 3)
+    >>> left, right = figure.subplots(1, 2)
+    >>> widths = np.array([[120.0, 130.0], [125.0, 140.0]])
+    >>> section = {"psf_sigma_nm": widths, "sigx_nm": widths, "sigy_nm": widths * 0.9,
+    ...            "row_centre_px": np.array([10.0, 30.0]),
+    ...            "column_centre_px": np.array([10.0, 30.0])}
+    >>> field_panels(left, right, figure, section)
+    """
+    rows = np.asarray(section["row_centre_px"], dtype=float)
+    columns = np.asarray(section["column_centre_px"], dtype=float)
+    step_y = rows[1] - rows[0] if len(rows) > 1 else 2 * rows[0] + 1
+    step_x = columns[1] - columns[0] if len(columns) > 1 else 2 * columns[0] + 1
+    extent = [
+        columns[0] - step_x / 2,
+        columns[-1] + step_x / 2,
+        rows[-1] + step_y / 2,
+        rows[0] - step_y / 2,
+    ]
+    sigx, sigy = np.asarray(section["sigx_nm"]), np.asarray(section["sigy_nm"])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ellipticity = 1.0 - np.minimum(sigx, sigy) / np.maximum(sigx, sigy)
+    for axes, values, title, label in (
+        (sigma_axes, section["psf_sigma_nm"], "σ across the field", "nm"),
+        (ellipticity_axes, ellipticity, "Ellipticity across the field", "1 − min/max"),
+    ):
+        shown = axes.imshow(np.asarray(values), extent=extent, cmap="viridis")
+        figure.colorbar(shown, ax=axes, label=label)
+        axes.set_xlabel("column (px)")
+        axes.set_ylabel("row (px)")
+        axes.set_title(title)
 
 
 def save_figure(figure: Any, path: PathLike, *, dpi: int = 100) -> Path:

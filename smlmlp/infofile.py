@@ -102,6 +102,20 @@ TEMPORAL_GROUP = "temporal"
 TEMPORAL_AVERAGE = "temporal_average"
 #: Datasets of every temporal group.
 TEMPORAL_ARRAYS = ("lags", "time_ms", "ac", "fit")
+#: Optional per-channel sections (HDF5 groups ``/{channel}/{section}`` of datasets):
+#: the PSF in windows of frames and in tiles of the field.
+SECTION_NAMES = ("time", "field")
+#: Units of the datasets of the sections, by the name's ending or whole name.
+_SECTION_UNITS = {
+    "_nm": "nm",
+    "_nm_se": "nm",
+    "_deg": "degree",
+    "_deg_se": "degree",
+    "_px": "pixel",
+    "frame_start": "frame",
+    "frame_stop": "frame",
+    "n_groups": "",
+}
 
 PathLike = str | os.PathLike[str]
 
@@ -250,6 +264,9 @@ class ChannelInfo:
         Why the verdict is not plain "valid".
     attrs : dict, optional
         Further attributes (str, numbers, bools or lists of them), e.g. ``crop_pix``.
+    sections : dict, optional
+        ``{"time": {...}, "field": {...}}``: named arrays of the PSF in windows of
+        frames or tiles of the field (:data:`SECTION_NAMES`).
 
     Examples
     --------
@@ -284,9 +301,17 @@ class ChannelInfo:
     qc: str = ""
     qc_notes: tuple[str, ...] = ()
     attrs: dict[str, Any] = field(default_factory=dict)
+    sections: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         _check_name(self.name)
+        unknown = sorted(set(self.sections) - set(SECTION_NAMES))
+        if unknown:
+            raise ValueError(f"{self.name}: unknown section(s) {', '.join(unknown)}")
+        self.sections = {
+            section: {key: np.asarray(value) for key, value in arrays.items()}
+            for section, arrays in self.sections.items()
+        }
         for array_name in ARRAY_NAMES:
             setattr(self, array_name, np.asarray(getattr(self, array_name), dtype=np.float64))
         self.sigx_nm = float(self.sigx_nm)
@@ -345,6 +370,7 @@ class ChannelInfo:
             n_groups=self.n_groups, qc=self.qc, qc_notes=QC_NOTES_SEPARATOR.join(self.qc_notes)
         )
         return values
+
     @property
     def psf_sigma_nm(self) -> float:
         """Geometric-mean width ``sqrt(sigx * sigy)`` in nm."""
@@ -424,6 +450,7 @@ class ChannelInfo:
             qc=getattr(estimate, "qc", ""),
             qc_notes=tuple(getattr(estimate, "qc_notes", ())),
             attrs=dict(attrs or {}),
+            sections=dict(getattr(estimate, "sections", {}) or {}),
         )
 
     @classmethod
@@ -467,8 +494,11 @@ class ChannelInfo:
             "valid": self.valid,
             **self.quality,
             "attrs": self.attrs,
+            "sections": {section: list(arrays) for section, arrays in self.sections.items()},
         }
         arrays = {name: getattr(self, name) for name in ARRAY_NAMES}
+        for section, values in self.sections.items():
+            arrays.update({f"{section}__{key}": value for key, value in values.items()})
         path = Path(path)
         with atomic_path(path) as part, open(part, "wb") as stream:
             np.savez(stream, meta=np.array(json.dumps(meta)), **arrays)
@@ -481,6 +511,10 @@ class ChannelInfo:
             with np.load(path, allow_pickle=False) as data:
                 meta = json.loads(str(data["meta"]))
                 arrays = {name: data[name] for name in ARRAY_NAMES}
+                meta["sections"] = {
+                    section: {key: data[f"{section}__{key}"] for key in keys}
+                    for section, keys in meta.get("sections", {}).items()
+                }
         except (OSError, KeyError, ValueError) as error:
             raise ValueError(f"{path}: not a channel PSF file ({error})") from error
         if meta.get("format") != _NPZ_FORMAT:
@@ -902,6 +936,8 @@ def write_info(
                     },
                 )
                 _set_attrs(group, {k: v for k, v in channel.attrs.items() if k not in _FIXED_ATTRS})
+                for section, values in channel.sections.items():
+                    _write_section(group.create_group(section), values)
                 if temporal is not None:
                     _write_temporal(
                         group.create_group(TEMPORAL_GROUP), temporal.channels[channel.name]
@@ -909,6 +945,28 @@ def write_info(
             if temporal is not None:
                 _write_temporal(handle.create_group(TEMPORAL_AVERAGE), temporal.average)
     return path
+
+
+def section_unit(name: str) -> str:
+    """Unit of a section's dataset, from its name.
+
+    Examples
+    --------
+    >>> section_unit("sigx_nm_se"), section_unit("theta_deg"), section_unit("frame_start")
+    ('nm', 'degree', 'frame')
+    """
+    if name in _SECTION_UNITS:
+        return _SECTION_UNITS[name]
+    for ending in sorted(_SECTION_UNITS, key=len, reverse=True):
+        if ending.startswith("_") and name.endswith(ending):
+            return _SECTION_UNITS[ending]
+    return ""
+
+
+def _write_section(group: Any, values: Mapping[str, np.ndarray]) -> None:
+    for key, value in values.items():
+        dataset = group.create_dataset(key, data=np.asarray(value))
+        dataset.attrs["units"] = section_unit(key)
 
 
 #: Attributes of a temporal group with a fixed meaning (the rest is ``TemporalCurve.attrs``).
@@ -1015,6 +1073,11 @@ def read_info(path: PathLike) -> InfoFile:
                 group_attrs = {key: _scalar(value) for key, value in group.attrs.items()}
                 fixed = {key: group_attrs.pop(key, None) for key in _FIXED_ATTRS}
                 group_attrs.pop("psf_sigma_nm", None)
+                sections = {
+                    section: {key: group[section][key][()] for key in group[section]}
+                    for section in SECTION_NAMES
+                    if section in group
+                }
                 files = fixed["source_files"] or []
                 if isinstance(files, str):
                     files = [files]
@@ -1031,6 +1094,7 @@ def read_info(path: PathLike) -> InfoFile:
                     valid=bool(fixed["valid"]) if fixed["valid"] is not None else True,
                     **{key: fixed[key] for key in (*SE_NAMES, "n_groups", "qc", "qc_notes")},
                     attrs=group_attrs,
+                    sections=sections,
                 )
     except (OSError, KeyError, TypeError) as error:
         raise ValueError(f"{path}: not a readable PSF info file ({error})") from error

@@ -34,6 +34,8 @@ from xml.etree import ElementTree
 import numpy as np
 import tifffile
 
+from .spectra import MIN_BLOCK_FRAMES
+
 __all__ = [
     "HALF_NAMES",
     "SplitView",
@@ -213,7 +215,7 @@ of shape (32, 32); a single image cannot give a PSF, ...
     return obj
 
 
-def check_frame_count(n_frames: int, name: str, minimum: int = 2) -> None:
+def check_frame_count(n_frames: int, name: str, minimum: int = MIN_BLOCK_FRAMES) -> None:
     """Raise when a movie has fewer than ``minimum`` frames (the library's, the command's
     and the workflow's one check and message).
 
@@ -222,12 +224,13 @@ def check_frame_count(n_frames: int, name: str, minimum: int = 2) -> None:
     >>> check_frame_count(1, "channel 0")
     Traceback (most recent call last):
         ...
-    ValueError: channel 0: 1 frame(s), at least 2 are needed; the PSF is measured from \
+    ValueError: channel 0: 1 frame(s), at least 3 are needed; the PSF is measured from \
 intensity fluctuations between frames
     """
-    if int(n_frames) < max(int(minimum), 2):
+    least = max(int(minimum), MIN_BLOCK_FRAMES)
+    if int(n_frames) < least:
         raise ValueError(
-            f"{name}: {int(n_frames)} frame(s), at least {max(int(minimum), 2)} are needed; "
+            f"{name}: {int(n_frames)} frame(s), at least {least} are needed; "
             "the PSF is measured from intensity fluctuations between frames"
         )
 
@@ -1225,6 +1228,5 @@ def split_movie(stack: Any, split: str, *, name: str = "movie") -> list[SplitVie
             "the height is odd"
         )
     return [
-        SplitView(stack, split, half, f"{name} ({HALF_NAMES[split][half]} half)")
-        for half in (0, 1)
+        SplitView(stack, split, half, f"{name} ({HALF_NAMES[split][half]} half)") for half in (0, 1)
     ]

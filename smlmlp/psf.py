@@ -11,7 +11,7 @@ the integer lag ``l`` is exactly::
 
 with ``w = (u, v)``, ``tent`` the autocorrelation of one pixel (a triangle of
 half-width one pixel) and ``B`` a broad background: an even polynomial of the lag
-up to degree 4 (:func:`background_terms`). ``B`` takes up what is broad on the
+up to degree 2 (:func:`background_terms`). ``B`` takes up what is broad on the
 scale of the crop and changes faster than the blocks of frames remove: global
 intensity fluctuations (laser flicker) give a constant, out-of-focus haze a
 smooth bump. The integral is evaluated with Gauss-Legendre nodes on each half
@@ -45,7 +45,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import interpolate, optimize
@@ -60,7 +60,11 @@ MIN_SIGNAL_TO_NOISE = 8.0
 #: Smallest width accepted, in pixels; below this the AC holds no usable shape.
 MIN_SIGMA_PIX = 0.3
 #: Highest degree of the even polynomial of the lag fitted as a broad background.
-BACKGROUND_DEGREE = 4
+#: Degree 2 keeps the jackknife standard errors calibrated (degree 4 leaves the
+#: estimate 30 % more precise on some movies but the jackknife overstates its error
+#: by as much, benchmarks/se_calibration.py); the slow changes themselves are
+#: removed by the trends of the blocks of frames (:mod:`smlmlp.spectra`).
+BACKGROUND_DEGREE = 2
 
 
 @dataclass(frozen=True)
@@ -136,6 +140,10 @@ class PsfEstimate:
         The PSF is round within its errors: theta means nothing.
     ac_fit : AutocorrelationFit, optional
         The fit behind the widths.
+    sections : dict, optional
+        Further results by name, each a dict of arrays: ``"time"`` (the PSF in
+        windows of frames, :mod:`smlmlp.time_windows`) and ``"field"`` (in tiles
+        of the field, :mod:`smlmlp.field_tiles`) when asked for.
     """
 
     ac: np.ndarray
@@ -159,6 +167,7 @@ class PsfEstimate:
     qc_notes: tuple[str, ...] = ()
     round: bool = False
     ac_fit: AutocorrelationFit | None = None
+    sections: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
 
     @property
     def psf_sigma(self) -> float:
@@ -388,8 +397,8 @@ def background_terms(size: int, degree: int = BACKGROUND_DEGREE) -> np.ndarray:
 
     Examples
     --------
-    >>> background_terms(5).shape, background_terms(5, degree=0).shape
-    ((5, 5, 9), (5, 5, 1))
+    >>> background_terms(5).shape, background_terms(5, degree=4).shape
+    ((5, 5, 4), (5, 5, 9))
     """
     half = max(size // 2, 1)
     lags = (np.arange(size) - size // 2) / half

@@ -1,29 +1,33 @@
 """Block sums: everything the spatial autocorrelation needs from a movie.
 
 The frames are cut into **blocks** of consecutive frames (``block_frames``,
-aligned on absolute frame numbers). Within a block, each frame's fluctuation is
-taken about the block's own mean, and the power of those fluctuations is summed::
+aligned on absolute frame numbers). Within a block, each pixel's fluctuation is
+taken about the block's own straight-line trend in time (its mean and slope),
+and the power of those fluctuations is summed::
 
-    P_b = sum_t |F(f_t)|^2 - |sum_t F(f_t)|^2 / n_b        (t in block b)
+    P_b = sum_t |F_t|^2 - |sum_t F_t|^2 / n_b - |sum_t (t - m_b) F_t|^2 / s_b
 
-Subtracting each block's mean, rather than the whole movie's, leaves the shape of
-the autocorrelation of independent blinking emitters unchanged (it only lowers
-its amplitude a little) and removes what changes slowly: bleaching, drift,
-out-of-focus haze, focus. The blocks' power is summed over **groups** of
-consecutive blocks (``group_frames``), and each group keeps only the central
-crop of its circular autocorrelation (``IFFT(sum_b P_b)``), a few kilobytes: the
-:class:`BlockSums`. Groups merge exactly (sums), and leaving one group out gives
-the jackknife standard errors of everything estimated from the sums.
+(``t`` in block ``b``, ``F_t`` the FFT of frame ``t``, ``m_b`` the block's mean
+time and ``s_b = sum_t (t - m_b)^2``). The trend is a linear filter in time, the
+same for every pixel, so it leaves the shape of the autocorrelation of
+independent blinking emitters unchanged (it only lowers its amplitude a little),
+and it removes what changes slowly: bleaching, drift, out-of-focus haze, focus.
+The blocks' power is summed over **groups** of consecutive blocks
+(``group_frames``), and each group keeps only the central crop of its circular
+autocorrelation (``IFFT(sum_b P_b)``), a few kilobytes: the :class:`BlockSums`.
+Groups merge exactly (sums), and leaving one group out gives the jackknife
+standard errors of everything estimated from the sums.
 
 :func:`plan_blocks` sets the lengths: blocks of 20 frames, and groups of whole
 blocks, 20 to 39 of them in a movie of 400 frames or more. Twenty frames are long
-compared with blinking correlation times of a few frames (the block mean takes
-little of the blinking) and short compared with bleaching, focus drift and
-out-of-focus haze that changes over tens of frames: on simulated movies with haze
-of 100 photons per pixel wandering by 50 % over 50 frames, blocks of 20, 30 and 50
-frames leave sigma 0.9 %, 1.5 % and 3.1 % low, at the same standard error. Frame ranges of one movie processed apart (cluster jobs) merge
-into exactly the sums of one pass when they are cut at multiples of
-``block_frames``.
+compared with blinking correlation times of a few frames (the trend takes little
+of the blinking) and short compared with bleaching, focus drift and out-of-focus
+haze that changes over tens of frames. On simulated movies (600 photons, haze of
+100 photons per pixel wandering by 50 % over 50 frames), block means over 20
+frames left sigma 2.5 % low on average, straight-line trends over 20 frames 0.7 %,
+at a standard error 30 % smaller.
+Frame ranges of one movie processed apart (cluster jobs) merge into exactly the
+sums of one pass when they are cut at multiples of ``block_frames``.
 
 To limit cancellation, every frame of a block is shifted by the block's first
 frame before its FFT (the block fluctuations do not depend on the shift, and the
@@ -56,8 +60,12 @@ from .computer import chunk_frames as memory_chunk_frames
 MIN_CROP_PIX = 5
 #: Largest autocorrelation crop kept per group (pixels per side).
 MAX_STORED_CROP = 129
-#: Frames per block (each block's own mean is subtracted).
+#: Frames per block (each block's own straight-line trend is subtracted).
 BLOCK_FRAMES = 20
+#: Terms of the trend fitted per block and pixel (a straight line in time), and the
+#: fewest frames that leave a fluctuation about it (a shorter last block is left out).
+TREND_TERMS = 2
+MIN_BLOCK_FRAMES = TREND_TERMS + 1
 #: Groups (jackknife units) aimed at; a movie long enough gets 20 to 39.
 TARGET_GROUPS = 20
 #: Working memory of a chunk when the caller does not size chunks from the free memory.
@@ -91,18 +99,24 @@ def crop_size(crop_pix: Any, name: str = "crop_pix") -> int:
     return 2 * (int(crop_pix) // 2) + 1
 
 
-def plan_blocks(n_frames: int) -> tuple[int, int]:
+def plan_blocks(n_frames: int, time_windows: int = 1) -> tuple[int, int]:
     """``(block_frames, group_frames)`` for a movie of ``n_frames`` frames.
+
+    With ``time_windows`` > 1 the groups are shorter, so that each of that many
+    windows of frames holds 20 to 39 of them where the movie is long enough (at
+    least one block per group).
 
     Examples
     --------
     >>> plan_blocks(1000), plan_blocks(600), plan_blocks(430), plan_blocks(20000), plan_blocks(100)
     ((20, 40), (20, 20), (20, 20), (20, 1000), (20, 20))
+    >>> plan_blocks(20000, time_windows=5)
+    (20, 200)
     """
     n_frames = max(int(n_frames), 1)
     block = BLOCK_FRAMES
     n_blocks = -(-n_frames // block)
-    return block, block * max(1, n_blocks // TARGET_GROUPS)
+    return block, block * max(1, n_blocks // (TARGET_GROUPS * max(1, int(time_windows))))
 
 
 def stored_crop(frame_shape: tuple[int, int]) -> int:
@@ -133,13 +147,13 @@ class BlockSums:
     frame_shape : tuple of int
         ``(height, width)`` of the frames.
     block_frames, group_frames : int
-        Frames per block (each block's own mean is subtracted) and per group.
+        Frames per block (each block's own trend is subtracted) and per group.
     first_frames : ndarray of int
         Absolute number of the first frame of each group's span, increasing.
     n_frames : ndarray of int
         Frames summed in each group.
     dof : ndarray of int
-        Degrees of freedom of each group: frames less one per block.
+        Degrees of freedom of each group: frames less two per block (the trend).
     ac_sums : ndarray of float64
         ``(groups, S, S)``: for each group, the sum over its blocks, frames and
         pixels of the products of block fluctuations at lags ``-S//2..S//2`` in y
@@ -154,7 +168,7 @@ class BlockSums:
     >>> movie = np.random.default_rng(0).poisson(100, size=(60, 32, 32))
     >>> sums = accumulate_spectrum(movie, block_frames=10, group_frames=20)
     >>> sums.n_groups, sums.total_frames, sums.total_dof
-    (3, 60, 54)
+    (3, 60, 48)
     >>> first = accumulate_spectrum(movie, stop=20, block_frames=10, group_frames=20)
     >>> rest = accumulate_spectrum(movie, start=20, block_frames=10, group_frames=20)
     >>> merged = merge_sums([first, rest]).ac_sums
@@ -196,13 +210,40 @@ class BlockSums:
         return int(len(self.n_frames))
 
     @property
+    def frame_stops(self) -> np.ndarray:
+        """One past the last frame of each group's span."""
+        return self.first_frames + self.group_frames
+
+    def select(self, groups: Any) -> BlockSums:
+        """The sums of some groups only (a mask or indices), e.g. a window of frames.
+
+        Examples
+        --------
+        >>> movie = np.random.default_rng(0).poisson(100, size=(60, 16, 16))
+        >>> sums = accumulate_spectrum(movie, block_frames=10, group_frames=20)
+        >>> sums.select([1, 2]).first_frames.tolist()
+        [20, 40]
+        """
+        chosen = np.asarray(groups)
+        return BlockSums(
+            frame_shape=self.frame_shape,
+            block_frames=self.block_frames,
+            group_frames=self.group_frames,
+            first_frames=self.first_frames[chosen],
+            n_frames=self.n_frames[chosen],
+            dof=self.dof[chosen],
+            ac_sums=self.ac_sums[chosen],
+            coverage_sums=self.coverage_sums[chosen],
+        )
+
+    @property
     def total_frames(self) -> int:
         """Frames summed."""
         return int(self.n_frames.sum())
 
     @property
     def total_dof(self) -> int:
-        """Degrees of freedom of the whole: frames less one per block."""
+        """Degrees of freedom of the whole: frames less two per block."""
         return int(self.dof.sum())
 
     @property
@@ -260,7 +301,8 @@ class BlockSums:
         dof = int(self.dof[chosen].sum())
         if dof < 1:
             raise ValueError(
-                f"{name}: at least 2 frames are needed, got {int(self.n_frames[chosen].sum())}"
+                f"{name}: at least {MIN_BLOCK_FRAMES} frames are needed, got "
+                f"{int(self.n_frames[chosen].sum())}"
             )
         trim = (self.stored_crop - size) // 2
         total = self.ac_sums[chosen].sum(axis=0)[trim : trim + size, trim : trim + size]
@@ -427,7 +469,7 @@ class SpectrumAccumulator:
     >>> accumulator.add(movie[15:])
     >>> sums = accumulator.sums()
     >>> sums.total_frames, sums.total_dof
-    (40, 36)
+    (40, 32)
     """
 
     def __init__(
@@ -534,13 +576,15 @@ class SpectrumAccumulator:
             for slot in range(threads):  # set up here, not in the threads
                 self._slot_sums(slot)
             futures = [
-                self._worker_pool().submit(self._transform, frames[a:b], slot, 1)
+                self._worker_pool().submit(
+                    self._transform, frames[a:b], slot, 1, self._block_n + int(a)
+                )
                 for slot, (a, b) in enumerate(zip(edges[:-1], edges[1:], strict=True))
             ]
             for future in futures:
                 future.result()
         else:
-            self._transform(frames, 0, self.backend.workers)
+            self._transform(frames, 0, self.backend.workers, self._block_n)
         self._block_n += n_frames
 
     def _split_by_rows(self, n_frames: int, workers: int) -> bool:
@@ -587,9 +631,10 @@ class SpectrumAccumulator:
         """The open block's float32 sums of worker ``slot``.
 
         ``(spectrum sum, power sum, frame sum, down-right products, down-left
-        products)``: the spectra and the interleaved (re^2, im^2), the frames, and
-        the products of diagonal neighbours ``f[i, j] f[i + 1, j + 1]`` and
-        ``f[i, j + 1] f[i + 1, j]``.
+        products, spectrum moment, frame moment)``: the spectra and the interleaved
+        (re^2, im^2), the frames, the products of diagonal neighbours
+        ``f[i, j] f[i + 1, j + 1]`` and ``f[i, j + 1] f[i + 1, j]``, and the spectra
+        and frames weighted by their time in the block (:meth:`_time_weights`).
 
         Zeroed when the slot gets its first frames of a block (a closed block
         leaves its slots used up).
@@ -604,6 +649,8 @@ class SpectrumAccumulator:
                     xp.empty((height, width), dtype=np.float32),
                     xp.empty((height - 1, width - 1), dtype=np.float32),
                     xp.empty((height - 1, width - 1), dtype=np.float32),
+                    xp.empty((height, width // 2 + 1), dtype=np.complex64),
+                    xp.empty((height, width), dtype=np.float32),
                 )
             )
         if slot not in self._slots_used:
@@ -612,8 +659,13 @@ class SpectrumAccumulator:
             self._slots_used.add(slot)
         return self._slots[slot]
 
-    def _transform(self, frames: Any, slot: int, workers: int | None) -> None:
-        """Add a slice of frames to the float32 sums of ``slot``.
+    def _time_weights(self, first_index: int, count: int) -> Any:
+        """Time of frames ``first_index ..`` of the block, centred on a full block (float32)."""
+        centre = 0.5 * (self.block_frames - 1)
+        return self.backend.xp.arange(count, dtype=np.float32) + np.float32(first_index - centre)
+
+    def _transform(self, frames: Any, slot: int, workers: int | None, first_index: int) -> None:
+        """Add a slice of frames, from frame ``first_index`` of the block, to ``slot``.
 
         The slice is taken batch by batch through the float32 buffer of ``slot``;
         a small batch stays in cache through all its passes.
@@ -622,7 +674,7 @@ class SpectrumAccumulator:
         n_frames = int(frames.shape[0])
         batch = self._batch_frames(n_frames)
         buffer = self._block_buffer(slot, batch)
-        spectrum_sum, power, frame_sum, down, up = self._slot_sums(slot)
+        spectrum_sum, power, frame_sum, down, up, moment, frame_moment = self._slot_sums(slot)
         for first in range(0, n_frames, batch):
             shifted = buffer[: min(batch, n_frames - first)]
             # one pass: convert and shift into the float32 buffer
@@ -637,7 +689,10 @@ class SpectrumAccumulator:
             # |F|^2 summed over the batch in one pass over the interleaved (re, im) floats
             parts = spectra.view(np.float32)
             power += xp.einsum("tij,tij->ij", parts, parts)
+            weights = self._time_weights(first_index + first, shifted.shape[0])
+            moment += xp.tensordot(weights, spectra, axes=1)
             frame_sum += shifted.sum(axis=0)
+            frame_moment += xp.tensordot(weights, shifted, axes=1)
             down += (shifted[:, :-1, :-1] * shifted[:, 1:, 1:]).sum(axis=0)
             up += (shifted[:, :-1, 1:] * shifted[:, 1:, :-1]).sum(axis=0)
 
@@ -648,7 +703,7 @@ class SpectrumAccumulator:
         worker then adds a band of spectrum rows to the float32 sums of slot 0.
         """
         shifted = self._block_buffer(0, 1)[0]
-        spectrum_sum, power, frame_sum, down, up = self._slot_sums(0)
+        spectrum_sum, power, frame_sum, down, up, moment, frame_moment = self._slot_sums(0)
         last_row = self.frame_shape[0] - 1
         if self._squares is None:  # kept: a fresh array per frame would cost page faults
             self._squares = np.empty_like(power)
@@ -659,8 +714,10 @@ class SpectrumAccumulator:
         def shift_rows(frame: Any, rows: slice) -> None:
             np.subtract(frame[rows], self._reference[rows], out=shifted[rows], casting="unsafe")
 
-        def add_spectrum(spectrum: np.ndarray, rows: slice) -> None:
+        def add_spectrum(spectrum: np.ndarray, rows: slice, weight: np.float32) -> None:
             spectrum_sum[rows] += spectrum[rows]
+            moment[rows] += weight * spectrum[rows]
+            frame_moment[rows] += weight * shifted[rows]
             parts = spectrum[rows].view(np.float32)
             np.multiply(parts, parts, out=squares[rows])
             power[rows] += squares[rows]
@@ -674,7 +731,9 @@ class SpectrumAccumulator:
         for frame in frames:
             list(pool.map(shift_rows, [frame] * len(bands), bands))
             spectrum = self.backend.rfft2(shifted, workers=workers)
-            list(pool.map(add_spectrum, [spectrum] * len(bands), bands))
+            weight = self._time_weights(self._block_n, 1)[0]
+            count = len(bands)
+            list(pool.map(add_spectrum, [spectrum] * count, bands, [weight] * count))
             self._block_n += 1
 
     def _by_rows(self, work: Callable[[slice], None]) -> None:
@@ -692,14 +751,21 @@ class SpectrumAccumulator:
         return [slice(a, b) for a, b in zip(edges[:-1], edges[1:], strict=True)]
 
     # ----------------------------------------------------------- blocks, groups
-    def _add_block_fluctuation_power(self, target: Any, rows: slice, clear: bool) -> None:
-        """``target[rows] +=`` the open block's power about its own mean.
+    def _trend(self) -> tuple[float, float]:
+        """``(mean time, sum of squared centred times)`` of the open block's frames."""
+        n = self._block_n
+        mean = float(self._time_weights(0, 1)[0]) + 0.5 * (n - 1)
+        return mean, n * (n * n - 1) / 12.0
 
-        ``sum |F|^2 - |sum F|^2 / n`` from the worker slots' float32 sums (added in
-        slot order), in float32: the frames are shifted by the block's first frame,
-        so the two terms are of the same size and little cancels. With ``clear``
-        the slots are used up (worked in place; the next block's first frames
-        overwrite them), else they are left as they are.
+    def _add_block_fluctuation_power(self, target: Any, rows: slice, clear: bool) -> None:
+        """``target[rows] +=`` the open block's power about its own straight-line trend.
+
+        ``sum |F|^2 - |sum F|^2 / n - |sum (t - mean t) F|^2 / sum (t - mean t)^2``
+        from the worker slots' float32 sums (added in slot order), in float32: the
+        frames are shifted by the block's first frame, so the terms are of the
+        same size and little cancels. With ``clear`` the slots are used up (worked
+        in place; the next block's first frames overwrite them), else they are
+        left as they are.
         """
         xp = self.backend.xp
         first, stop, _ = rows.indices(self.frame_shape[0])
@@ -707,43 +773,53 @@ class SpectrumAccumulator:
         # a few rows at a time: the temporaries stay small (heap, cache)
         step = stop - first if self.backend.cuda else max(1, 8192 // half_width)
         used = [self._slots[slot] for slot in sorted(self._slots_used)]
+        mean_time, spread = self._trend()
         for start in range(first, stop, step):
             band = slice(start, min(start + step, stop))
-            spectrum, power = used[0][0][band], used[0][1][band]
+            spectrum, power, moment = used[0][0][band], used[0][1][band], used[0][5][band]
             if not clear:
-                spectrum, power = spectrum.copy(), power.copy()
-            for slot_spectrum, slot_power, *_ in used[1:]:
-                spectrum += slot_spectrum[band]
-                power += slot_power[band]
-            # interleaved (re, im): power - (re^2, im^2) / n, then re + im
-            parts = spectrum.view(np.float32)
-            xp.multiply(parts, parts, out=parts)
-            parts *= -1.0 / self._block_n
-            power += parts
+                spectrum, power, moment = spectrum.copy(), power.copy(), moment.copy()
+            for slot in used[1:]:
+                spectrum += slot[0][band]
+                power += slot[1][band]
+                moment += slot[5][band]
+            # the trend's slope term: sum (t - mean t) F
+            moment -= np.float32(mean_time) * spectrum
+            # interleaved (re, im): power - (re^2, im^2) / n - slope^2, then re + im
+            for values, scale in ((spectrum, self._block_n), (moment, spread)):
+                parts = values.view(np.float32)
+                xp.multiply(parts, parts, out=parts)
+                parts *= np.float32(-1.0 / scale)
+                power += parts
             part = target[band]
             part += power[:, 0::2]
             part += power[:, 1::2]
 
     def _block_density(self) -> Any:
-        """The open block's blinking map about its own mean (float64, pixel corners).
+        """The open block's blinking map about its own trend (float64, pixel corners).
 
         Products of diagonal neighbours' fluctuations: white noise and noise
         correlated along rows or columns add nothing to them.
         """
         used = [self._slots[slot] for slot in sorted(self._slots_used)]
-        total, down, up = (used[0][k].astype(np.float64) for k in (2, 3, 4))
+        total, down, up, slope = (used[0][k].astype(np.float64) for k in (2, 3, 4, 6))
         for slot in used[1:]:
             total += slot[2]
             down += slot[3]
             up += slot[4]
+            slope += slot[6]
+        mean_time, spread = self._trend()
+        slope -= mean_time * total
         mean = total / self._block_n
         down -= self._block_n * (mean[:-1, :-1] * mean[1:, 1:])
         up -= self._block_n * (mean[:-1, 1:] * mean[1:, :-1])
+        down -= slope[:-1, :-1] * slope[1:, 1:] / spread
+        up -= slope[:-1, 1:] * slope[1:, :-1] / spread
         return down + up
 
     def _block_fluctuation_power(self) -> Any:
-        """Fluctuation power of the open block about its own mean (None if < 2 frames)."""
-        if self._block_n < 2 or not self._slots_used:
+        """Fluctuation power of the open block about its trend (None if < 3 frames)."""
+        if self._block_n < MIN_BLOCK_FRAMES or not self._slots_used:
             return None
         power = self.backend.xp.zeros_like(self._group_power)
         self._by_rows(lambda rows: self._add_block_fluctuation_power(power, rows, False))
@@ -754,12 +830,12 @@ class SpectrumAccumulator:
         block_first = self.first_frame + self.n_frames - self._block_n
         if self._group_n and self._group_start(block_first) != self._group_start(block_first - 1):
             self._close_group(block_first - 1)
-        if self._block_n >= 2:
+        if self._block_n >= MIN_BLOCK_FRAMES:
             self._group_density += self._block_density()
             self._by_rows(
                 lambda rows: self._add_block_fluctuation_power(self._group_power, rows, True)
             )
-            self._group_dof += self._block_n - 1
+            self._group_dof += self._block_n - TREND_TERMS
         self._slots_used = set()
         self._group_n += self._block_n
         self._block_n = 0
@@ -847,7 +923,7 @@ class SpectrumAccumulator:
             if block_power is not None:
                 power = block_power if power is None else power + block_power
                 density = block_density if density is None else density + block_density
-                dof += self._block_n - 1
+                dof += self._block_n - TREND_TERMS
             if n_frames:
                 parts.append(self._group_part(last, power, density, n_frames, dof))
         return merge_sums(parts)
@@ -872,6 +948,7 @@ def accumulate_spectrum(
     chunk_frames: int | None = None,
     block_frames: int | None = None,
     group_frames: int | None = None,
+    time_windows: int = 1,
     cuda: bool = False,
     workers: int | None = None,
     progress: ProgressCallback | None = None,
@@ -896,6 +973,10 @@ def accumulate_spectrum(
         from the free memory with :func:`smlmlp.computer.chunk_frames`).
     block_frames, group_frames : int, optional
         By default :func:`plan_blocks` of the whole stack's frame count.
+    time_windows : int, optional
+        Windows of frames the PSF will be estimated in
+        (:func:`smlmlp.time_windows.estimate_time_windows`): shorter groups, so
+        that each window holds 20 or more (ignored with ``group_frames``).
     cuda : bool, optional
         FFTs on the GPU (CuPy).
     workers : int, optional
@@ -915,38 +996,95 @@ def accumulate_spectrum(
     >>> accumulate_spectrum(movie, chunk_frames=7).total_frames
     30
     """
+    full = (slice(0, int(stack.shape[1])), slice(0, int(stack.shape[2])))
+    return accumulate_regions(
+        stack,
+        [full],
+        start=start,
+        stop=stop,
+        chunk_frames=chunk_frames,
+        block_frames=block_frames,
+        group_frames=group_frames,
+        time_windows=time_windows,
+        cuda=cuda,
+        workers=workers,
+        progress=progress,
+        name=name,
+    )[0]
+
+
+def accumulate_regions(
+    stack: Any,
+    regions: list[tuple[slice, slice]],
+    *,
+    start: int = 0,
+    stop: int | None = None,
+    chunk_frames: int | None = None,
+    block_frames: int | None = None,
+    group_frames: int | None = None,
+    time_windows: int = 1,
+    cuda: bool = False,
+    workers: int | None = None,
+    progress: ProgressCallback | None = None,
+    name: str = "channel 0",
+) -> list[BlockSums]:
+    """:func:`accumulate_spectrum` of several rectangles of the frames, in one pass.
+
+    ``regions`` are ``(rows, columns)`` slices (tiles of the field,
+    :mod:`smlmlp.field_tiles`); each gets its own :class:`BlockSums`, with the
+    same blocks and groups. The chunks are read once; with several regions on
+    the CPU, the workers take whole regions (each region's FFTs single-threaded),
+    so small tiles cost no more than the frame they cut.
+    """
     n_total = int(stack.shape[0])
     stop = n_total if stop is None else int(stop)
     if not 0 <= int(start) <= stop <= n_total:
         raise ValueError(f"{name}: invalid frame range {start}..{stop} of {n_total} frames")
-    frame_shape = (int(stack.shape[1]), int(stack.shape[2]))
-    planned_block, planned_group = plan_blocks(n_total)
+    planned_block, planned_group = plan_blocks(n_total, time_windows)
     block_frames = planned_block if block_frames is None else int(block_frames)
     if group_frames is None:
         group_frames = planned_group if block_frames == planned_block else block_frames
     if chunk_frames is None:
-        chunk_frames = default_chunk_frames(frame_shape)
+        chunk_frames = default_chunk_frames((int(stack.shape[1]), int(stack.shape[2])))
     if int(chunk_frames) < 1:
         raise ValueError(f"chunk_frames must be at least 1, got {chunk_frames}")
     chunk_frames = int(chunk_frames)
-    accumulator = SpectrumAccumulator(
-        frame_shape,
-        block_frames=block_frames,
-        group_frames=group_frames,
-        first_frame=int(start),
-        cuda=cuda,
-        workers=workers,
-        name=name,
-    )
+    backend = get_backend(cuda=cuda, workers=None if cuda else workers or 1)
+    pool = None
+    if not cuda and len(regions) > 1 and int(backend.workers or 1) > 1:
+        pool = ThreadPoolExecutor(max_workers=min(int(backend.workers), len(regions)))
+    accumulators = [
+        SpectrumAccumulator(
+            (rows.stop - rows.start, columns.stop - columns.start),
+            block_frames=block_frames,
+            group_frames=group_frames,
+            first_frame=int(start),
+            cuda=cuda,
+            workers=1 if pool is not None else workers,
+            name=name,
+        )
+        for rows, columns in regions
+    ]
     from .prefetch import prefetch_chunks
+
+    def add(index: int, chunk: Any) -> None:
+        rows, columns = regions[index]
+        accumulators[index].add(chunk[:, rows, columns])
 
     bounds = [(a, min(a + chunk_frames, stop)) for a in range(int(start), stop, chunk_frames)]
     try:
         for chunk in prefetch_chunks(stack, bounds):
-            accumulator.add(chunk)
+            if pool is None:
+                for index in range(len(regions)):
+                    add(index, chunk)
+            else:
+                list(pool.map(add, range(len(regions)), [chunk] * len(regions)))
             del chunk
             if progress is not None:
-                progress(accumulator.n_frames, stop - int(start))
+                progress(accumulators[0].n_frames, stop - int(start))
     finally:
-        accumulator.release_buffer()
-    return accumulator.sums()
+        for accumulator in accumulators:
+            accumulator.release_buffer()
+        if pool is not None:
+            pool.shutdown()
+    return [accumulator.sums() for accumulator in accumulators]

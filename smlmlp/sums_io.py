@@ -1,7 +1,9 @@
 """Block sums on disk: one ``.npz`` file per channel (or frame range of a channel).
 
 The file holds the :class:`smlmlp.spectra.BlockSums` arrays under their own names
-plus ``format_version``. It is written whole or not at all, with the file mode
+plus ``format_version``; the sums of the tiles of a field
+(:class:`smlmlp.field_tiles.FieldSums`) are stacked along a first axis, with the
+tile edges beside them. It is written whole or not at all, with the file mode
 the umask gives, and read back with one clear error naming the file when it is
 not such a file.
 """
@@ -14,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .field_tiles import FieldSums
 from .infofile import atomic_path
 from .spectra import BlockSums
 
@@ -25,7 +28,7 @@ _ARRAYS = ("first_frames", "n_frames", "dof", "ac_sums")
 _OPTIONAL_ARRAYS = ("coverage_sums",)
 
 
-def save_sums(sums: BlockSums, path: str | os.PathLike[str]) -> None:
+def save_sums(sums: BlockSums | FieldSums, path: str | os.PathLike[str]) -> None:
     """Write ``sums`` to ``path`` (``.npz``), whole or not at all.
 
     Examples
@@ -42,19 +45,32 @@ def save_sums(sums: BlockSums, path: str | os.PathLike[str]) -> None:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    names = _ARRAYS + _OPTIONAL_ARRAYS
+    if isinstance(sums, FieldSums):
+        parts = sums.tile_sums
+        extra = {
+            "field_frame_shape": np.array(sums.frame_shape),
+            "row_edges": sums.row_edges,
+            "column_edges": sums.column_edges,
+        }
+        arrays = {name: np.stack([getattr(p, name) for p in parts]) for name in names}
+    else:
+        parts, extra = (sums,), {}
+        arrays = {name: getattr(sums, name) for name in names}
     with atomic_path(path) as part, open(part, "wb") as stream:
         np.savez(
             stream,
             format_version=np.array(FORMAT_VERSION),
-            frame_shape=np.array(sums.frame_shape),
-            block_frames=np.array(sums.block_frames),
-            group_frames=np.array(sums.group_frames),
-            **{name: getattr(sums, name) for name in _ARRAYS + _OPTIONAL_ARRAYS},
+            frame_shape=np.array(parts[0].frame_shape),
+            block_frames=np.array(parts[0].block_frames),
+            group_frames=np.array(parts[0].group_frames),
+            **extra,
+            **arrays,
         )
 
 
-def load_sums(path: str | os.PathLike[str]) -> BlockSums:
-    """Read block sums written by :func:`save_sums`.
+def load_sums(path: str | os.PathLike[str]) -> BlockSums | FieldSums:
+    """Read block sums (or field sums) written by :func:`save_sums`.
 
     Raises
     ------
@@ -69,15 +85,35 @@ def load_sums(path: str | os.PathLike[str]) -> BlockSums:
                     f"block sums of format {version}, this version reads {FORMAT_VERSION} "
                     "(delete the file to compute it again)"
                 )
-            sums = BlockSums(
-                frame_shape=tuple(int(v) for v in data["frame_shape"]),
-                block_frames=int(data["block_frames"]),
-                group_frames=int(data["group_frames"]),
-                **{name: np.array(data[name]) for name in _ARRAYS},
-                **{name: np.array(data[name]) for name in _OPTIONAL_ARRAYS if name in data},
+            common = {
+                "frame_shape": tuple(int(v) for v in data["frame_shape"]),
+                "block_frames": int(data["block_frames"]),
+                "group_frames": int(data["group_frames"]),
+            }
+            arrays = {name: np.array(data[name]) for name in _ARRAYS}
+            arrays.update({name: np.array(data[name]) for name in _OPTIONAL_ARRAYS if name in data})
+            if "row_edges" not in data:
+                return _checked(BlockSums(**common, **arrays), path)
+            count = len(arrays["ac_sums"])
+            tiles = tuple(
+                _checked(BlockSums(**common, **{k: v[i] for k, v in arrays.items()}), path)
+                for i in range(count)
             )
-    except (KeyError, OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
+            field = FieldSums(
+                frame_shape=tuple(int(v) for v in data["field_frame_shape"]),
+                row_edges=np.array(data["row_edges"]),
+                column_edges=np.array(data["column_edges"]),
+                tile_sums=tiles,
+            )
+            ny, nx = field.tiles
+            if ny * nx != count:
+                raise ValueError(f"{count} tiles for a {ny}x{nx} grid")
+            return field
+    except (KeyError, OSError, ValueError, EOFError, IndexError, zipfile.BadZipFile) as error:
         raise ValueError(f"{path}: not readable block sums ({error})") from error
+
+
+def _checked(sums: BlockSums, path: str | os.PathLike[str]) -> BlockSums:
     groups = len(sums.n_frames)
     if not (
         sums.first_frames.shape == sums.dof.shape == (groups,)
@@ -85,5 +121,5 @@ def load_sums(path: str | os.PathLike[str]) -> BlockSums:
         and len(sums.ac_sums) == groups
         and sums.coverage_sums.shape == sums.ac_sums.shape
     ):
-        raise ValueError(f"{path}: not readable block sums (inconsistent array shapes)")
+        raise ValueError("inconsistent array shapes")
     return sums

@@ -26,6 +26,9 @@ def run_autocorr(
     split: str | None = None,
     half: int | None = None,
     min_frames: int = 2,
+    crop_pix: int = 5,
+    time_windows: int = 1,
+    field_tiles: Sequence[int] | None = None,
     chunk_frames: int | None = None,
     memory_budget_mb: float = 256,
     cuda: bool = False,
@@ -47,8 +50,8 @@ def run_autocorr(
     dict
         The content of ``source_path``.
     """
+    from smlmlp.channel import accumulate_channel
     from smlmlp.loading import check_frame_count, open_movie, split_movie
-    from smlmlp.spectra import accumulate_spectrum
     from smlmlp.sums_io import save_sums
 
     logger = logger or logging.getLogger("smlmlp.workflow")
@@ -85,8 +88,11 @@ def run_autocorr(
             chunk,
             "GPU" if cuda else f"CPU, {threads} thread(s)",
         )
-        sums = accumulate_spectrum(
+        sums = accumulate_channel(
             stack,
+            crop_pix=crop_pix,
+            field_tiles=field_tiles,
+            time_windows=time_windows,
             start=start,
             stop=stop,
             chunk_frames=chunk,
@@ -157,6 +163,7 @@ def merge_autocorr(
     dict
         The content of ``source_path``.
     """
+    from smlmlp.field_tiles import FieldSums, merge_field
     from smlmlp.spectra import merge_sums
     from smlmlp.sums_io import load_sums, save_sums
 
@@ -188,7 +195,16 @@ def merge_autocorr(
         raise ValueError(
             f"{label}: frame ranges end at frame {expected}, the movie has {first['movie_frames']}"
         )
-    merged = merge_sums(load_sums(spectrum_paths[index]) for index in order)
+    parts = [load_sums(spectrum_paths[index]) for index in order]
+    if all(isinstance(part, FieldSums) for part in parts):
+        merged = merge_field(parts)
+    elif any(isinstance(part, FieldSums) for part in parts):
+        raise ValueError(
+            f"{label}: some frame ranges were summed per tile of the field and some not "
+            "(field_tiles changed between runs?); run again"
+        )
+    else:
+        merged = merge_sums(parts)
     if merged.total_frames != first["movie_frames"]:
         raise ValueError(
             f"{label}: the partial sums hold {merged.total_frames} frames, the movie has "

@@ -23,6 +23,7 @@ def run_psf(
     *,
     channel: str,
     crop_pix: int,
+    time_windows: int = 1,
     pixel_nm: Sequence[Sequence[Any]] = (),
     exposure_ms: Sequence[Sequence[Any]] = (),
     pixel_nm_default: Any = None,
@@ -37,7 +38,7 @@ def run_psf(
     config's; the movie file's own metadata ranks between them when
     ``pixel_nm_from_file`` (:func:`smlmlp.config.resolve_setting`).
     """
-    from smlmlp.estimate import estimate_from_sums
+    from smlmlp.channel import estimate_channel
     from smlmlp.sums_io import load_sums
 
     logger = logger or logging.getLogger("smlmlp.workflow")
@@ -60,8 +61,12 @@ def run_psf(
     logger.info("%s: pixel %g x %g nm (y, x) from %s", channel, *pixel, origin)
     sums = load_sums(spectrum_path)
     with _warnings_logged(logger):
-        estimate = estimate_from_sums(
-            sums, crop_pix, pixel, name=f"{source.get('label', channel)} ({movie})"
+        estimate = estimate_channel(
+            sums,
+            crop_pix,
+            pixel,
+            name=f"{source.get('label', channel)} ({movie})",
+            time_windows=time_windows,
         )
     info = ChannelInfo.from_estimate(
         channel,

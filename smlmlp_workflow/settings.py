@@ -29,6 +29,8 @@ ANALYSIS_KEYS = (
     "pixel_nm",
     "pixel_nm_from_file",
     "crop_pix",
+    "time_windows",
+    "field_tiles",
     "exposure_ms",
     "min_frames",
     "cuda",

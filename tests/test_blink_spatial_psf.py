@@ -179,7 +179,7 @@ GOOD = np.random.default_rng(0).poisson(100, size=(10, 32, 32)).astype(np.uint16
         ([], {}, ValueError, "at least one channel"),
         ([GOOD[0]], {}, ValueError, "channel 0: expected a 3-D stack.*2-D"),
         ([GOOD[None]], {}, ValueError, "channel 0: expected a 3-D stack.*4-D"),
-        ([GOOD, GOOD[:1]], {"crop_pix": 9}, ValueError, r"channel 1: 1 frame\(s\), at least 2"),
+        ([GOOD, GOOD[:1]], {"crop_pix": 9}, ValueError, r"channel 1: 1 frame\(s\), at least 3"),
         ([GOOD], {"crop_pix": 41}, ValueError, "channel 0: frames of 32x32 pixels are smaller"),
         ([GOOD], {"crop_pix": 4}, ValueError, "crop_pix: must be at least 5"),
         ([GOOD], {"crop_pix": 9.5}, TypeError, "crop_pix"),

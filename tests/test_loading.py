@@ -516,8 +516,8 @@ def test_split_errors():
 def test_check_stack_accepts_valid_stacks(tmp_path):
     data = np.zeros((3, 4, 5), dtype=np.float32)
     assert check_stack(data) is data
-    converted = check_stack([[[1, 2], [3, 4]], [[5, 6], [7, 8]]])
-    assert isinstance(converted, np.ndarray) and converted.shape == (2, 2, 2)
+    converted = check_stack([[[1, 2], [3, 4]], [[5, 6], [7, 8]], [[9, 10], [11, 12]]])
+    assert isinstance(converted, np.ndarray) and converted.shape == (3, 2, 2)
     mapped = np.lib.format.open_memmap(
         tmp_path / "m.npy", mode="w+", dtype=np.uint16, shape=(3, 4, 5)
     )
@@ -539,7 +539,7 @@ def test_check_stack_errors():
         check_stack(np.zeros((2, 3, 8, 9)))
     with pytest.raises(ValueError, match="1-D"):
         check_stack(np.zeros(5))
-    with pytest.raises(ValueError, match=r"cam: 1 frame\(s\), at least 2 are needed"):
+    with pytest.raises(ValueError, match=r"cam: 1 frame\(s\), at least 3 are needed"):
         check_stack(np.zeros((1, 8, 9)), name="cam")
     with pytest.raises(ValueError, match="empty"):
         check_stack(np.zeros((3, 0, 9)))

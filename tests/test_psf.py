@@ -178,7 +178,7 @@ def test_even_or_non_square_crops_are_rejected():
 
 def test_linear_part_is_the_linear_least_squares():
     rng = np.random.default_rng(5)
-    terms = psf_module.background_terms(15).reshape(-1, 9)
+    terms = psf_module.background_terms(15, degree=4).reshape(-1, 9)
     shape = rng.random(225)
     truth = rng.normal(size=9)
     data = 3.5 * shape + terms @ truth + rng.normal(0, 0.1, 225)
@@ -197,7 +197,7 @@ def test_a_broad_background_does_not_bias_the_widths():
     """A smooth bump under the AC (haze) is taken up by the background terms."""
     covariance = psf_module.covariance_from_widths(140.0, 120.0, 15.0)
     x, y = psf_module.lag_grid(41, (100.0, 100.0))
-    bump = 0.4 * np.exp(-(x**2 + y**2) / (2 * 2500.0**2))  # 25-pixel haze
+    bump = 0.4 * np.exp(-(x**2 + y**2) / (2 * 5000.0**2))  # 50-pixel haze
     ac = psf_module.crop_autocorrelation(covariance, 41, (100.0, 100.0)) + bump
     sigx, sigy, theta = psf_module.fit_autocorrelation(ac, (100.0, 100.0)).widths()
     assert sigx == pytest.approx(140.0, rel=2e-3) and sigy == pytest.approx(120.0, rel=2e-3)

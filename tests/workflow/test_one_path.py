@@ -148,7 +148,7 @@ def test_too_few_frames_the_same_in_command_and_workflow(movies, tmp_path, capsy
     # the library's minimum is 2 frames, with the same words
     _, library = _library(path, crop_pix=CROP_PIX)
     assert library == ""
-    with pytest.raises(ValueError, match=r"channel 0: 1 frame\(s\), at least 2 are needed"):
+    with pytest.raises(ValueError, match=r"channel 0: 1 frame\(s\), at least 3 are needed"):
         blink_spatial_psf([np.zeros((1, 32, 32))])
 
 

@@ -19,6 +19,11 @@ if config["frames_per_job"] == 0:
             split=lambda wildcards: channel_of(wildcards).split,
             half=lambda wildcards: channel_of(wildcards).half,
             min_frames=config["min_frames"],
+            # tiles must hold the crop (checked before the pass); without tiles the
+            # pass does not depend on it, and a new crop_pix reruns psf only
+            crop_pix=config["crop_pix"] if config["field_tiles"] else None,
+            time_windows=config["time_windows"],
+            field_tiles=config["field_tiles"],
         threads: config["threads"]
         resources:
             mem_mb=autocorr_mem_mb,
@@ -51,6 +56,11 @@ else:
             split=lambda wildcards: channel_of(wildcards).split,
             half=lambda wildcards: channel_of(wildcards).half,
             min_frames=config["min_frames"],
+            # tiles must hold the crop (checked before the pass); without tiles the
+            # pass does not depend on it, and a new crop_pix reruns psf only
+            crop_pix=config["crop_pix"] if config["field_tiles"] else None,
+            time_windows=config["time_windows"],
+            field_tiles=config["field_tiles"],
             # the chunk length the ranges were cut for (whole chunks per range)
             chunk_frames=autocorr_chunk_frames,
         threads: config["threads"]

@@ -9,6 +9,7 @@ rule psf:
         f"{RESULTS}/{{experiment}}/psf/{{channel}}.npz",
     params:
         crop_pix=config["crop_pix"],
+        time_windows=config["time_windows"],
         pixel_nm=lambda wildcards: as_lists(channel_of(wildcards).pixel_nm),
         exposure_ms=lambda wildcards: as_lists(channel_of(wildcards).exposure_ms),
         pixel_nm_default=config["pixel_nm"],

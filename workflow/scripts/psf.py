@@ -13,6 +13,7 @@ with rule_log(sm.log[0], step=f"psf {label}", subject=sm.input.spectrum) as log:
         sm.output[0],
         channel=sm.wildcards.channel,
         crop_pix=sm.params.crop_pix,
+        time_windows=sm.params.time_windows,
         pixel_nm=sm.params.pixel_nm,
         exposure_ms=sm.params.exposure_ms,
         pixel_nm_default=sm.params.pixel_nm_default,

@@ -1,0 +1,169 @@
+"""The simulated artifacts of real acquisitions (smlmlp.artifacts, MovieSimulator(artifacts=))."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from smlmlp.artifacts import Artifacts, gaussian_patches, slow_levels
+from smlmlp.simulation import MovieSimulator, psf_image, simulate_movie
+
+SMALL = {"n_frames": 60, "shape": (24, 28), "on_density_per_um2": 2.0}
+EVERYTHING = {
+    "bleach_lifetime_frames": 40.0,
+    "drift_px": (1.0, -2.0),
+    "drift_walk_px": 0.05,
+    "flicker": 0.05,
+    "haze_photons": 20.0,
+    "hot_pixel_fraction": 0.01,
+    "cosmic_rays_per_frame": 0.2,
+    "field_sigma_factor": 1.3,
+    "focus_sigma_factor": 1.2,
+    "defocused_fraction": 0.2,
+}
+
+
+def test_artifacts_are_seeded_chunk_independent_and_reported():
+    movie, truth = simulate_movie(**SMALL, seed=3, artifacts=EVERYTHING)
+    again, _ = simulate_movie(**SMALL, seed=3, artifacts=Artifacts(**EVERYTHING))
+    plain, plain_truth = simulate_movie(**SMALL, seed=3)
+    assert np.array_equal(movie, again) and not np.array_equal(movie, plain)
+    simulator = MovieSimulator(**SMALL, seed=3, artifacts=EVERYTHING)
+    for chunk in (1, 7, 60):
+        assert np.array_equal(np.concatenate(list(simulator.chunks(chunk))), movie)
+    assert truth["artifacts"]["drift_px"] == [1.0, -2.0]
+    assert "artifacts" not in plain_truth
+
+
+def test_one_artifact_leaves_the_other_draws_alone():
+    """Each artifact has its own stream: flicker on or off, the emitters and noise agree."""
+    base = MovieSimulator(**SMALL, seed=5)
+    flicker = MovieSimulator(**SMALL, seed=5, artifacts={"flicker": 0.1})
+    assert np.array_equal(base.positions_nm, flicker.positions_nm)
+    expected_base = np.concatenate(list(base.expected_chunks()))
+    expected_flicker = np.concatenate(list(flicker.expected_chunks()))
+    # the emitter light scales by the frame's laser factor, the background does not
+    factors = flicker._laser
+    emitters_base = expected_base - base.background
+    emitters_flicker = expected_flicker - flicker.background
+    assert np.allclose(emitters_flicker, emitters_base * factors[:, None, None])
+    assert 0.05 < factors.std() < 0.15
+
+
+def test_bleaching_leaves_the_expected_fraction_of_emitters():
+    n_frames = 500
+    simulator = MovieSimulator(
+        n_frames, (32, 32), seed=1, artifacts={"bleach_lifetime_frames": n_frames / math.log(5)}
+    )
+    alive_at_end = np.mean(simulator._bleach_frame > n_frames)
+    assert alive_at_end == pytest.approx(0.2, abs=0.05)
+    light = [chunk.sum() for chunk in simulator.expected_chunks(100)]
+    background = simulator.background * 32 * 32 * 100
+    assert (light[-1] - background) < 0.5 * (light[0] - background)
+
+
+def test_drift_moves_the_emitters_by_the_given_shift():
+    simulator = MovieSimulator(
+        101, (40, 40), seed=2, on_probability=0.5, artifacts={"drift_px": (2.0, -3.0)}
+    )
+    assert np.allclose(simulator._drift_nm[-1], [200.0, -300.0])
+    expected = list(simulator.expected_chunks(101))[0] - simulator.background
+    # the same emitters lit all the time (p = 0.5): the light follows the stage
+    before, after = expected[:10].mean(0), expected[-10:].mean(0)
+    correlation = np.fft.ifft2(np.fft.fft2(after) * np.conj(np.fft.fft2(before))).real
+    peak = np.unravel_index(np.argmax(correlation), correlation.shape)
+    shift = [(p + 20) % 40 - 20 for p in peak]
+    assert shift == [2, -3]
+
+
+def test_haze_is_smooth_positive_and_wanders():
+    levels = slow_levels(np.random.default_rng(0), 5000, 0.5, 50.0, 2)
+    assert levels.min() >= 0 and levels.mean() == pytest.approx(1.0, abs=0.1)
+    assert levels.std() == pytest.approx(0.5, abs=0.1)
+    assert np.abs(np.diff(levels[:, 0])).mean() < 0.05  # slow: small frame-to-frame steps
+    simulator = MovieSimulator(
+        200, (48, 48), seed=3, on_density_per_um2=0.0, background=0.0,
+        artifacts={"haze_photons": 60.0},
+    )  # fmt: skip
+    expected = np.concatenate(list(simulator.expected_chunks()))
+    assert expected.mean() == pytest.approx(60.0, rel=0.3)
+    assert expected.std(axis=(1, 2)).mean() > 1.0  # a pattern, not flat
+    assert expected.mean(axis=(1, 2)).std() > 3.0  # its level changes with time
+
+
+def test_hot_pixels_and_cosmic_rays():
+    simulator = MovieSimulator(
+        50, (32, 32), seed=4, on_density_per_um2=0.0, background=1.0,
+        artifacts={"hot_pixel_fraction": 0.02, "hot_pixel_electrons": 500.0,
+                   "cosmic_rays_per_frame": 1.0},
+    )  # fmt: skip
+    expected = np.concatenate(list(simulator.expected_chunks()))
+    hot = np.all(expected >= 500.0, axis=0)
+    assert 5 <= hot.sum() <= 45
+    spikes = (expected - simulator._dark[None] > 1500.0).sum(axis=(1, 2))
+    assert 0 < spikes.sum() and spikes.max() <= 5 * 4
+
+
+def test_sample_region_confines_the_emitters():
+    simulator = MovieSimulator(
+        10, (64, 64), seed=5, artifacts={"sample_region": (0.25, 0.75, 0.0, 0.5)}
+    )
+    y, x = simulator.positions_nm.T
+    assert y.min() >= 1600.0 and y.max() <= 4800.0
+    # the left side reaches the frame's edge: emitters just outside it shine in
+    assert x.min() < 0.0 and x.max() <= 3200.0
+
+
+def test_varying_widths_follow_field_focus_and_defocus():
+    simulator = MovieSimulator(
+        11, (50, 100), seed=6, sigx_nm=100.0, on_density_per_um2=1.0,
+        artifacts={"field_sigma_factor": 1.5, "focus_sigma_factor": 1.2,
+                   "defocused_fraction": 0.3, "defocused_sigma_factor": 3.0},
+    )  # fmt: skip
+    emitters = np.arange(simulator.n_emitters)
+    first, last = simulator.width_factor(emitters, 0), simulator.width_factor(emitters, 10)
+    assert np.allclose(last / first, 1.2)
+    x = simulator.positions_nm[:, 1]
+    focused = ~simulator.defocused
+    expected = 1.0 + 0.5 * np.clip(x / 10_000.0, 0.0, 1.0)
+    assert np.allclose(first[focused], expected[focused])
+    assert np.allclose(first[~focused], 3.0 * expected[~focused])
+    assert 0.2 < simulator.defocused.mean() < 0.4
+
+
+@pytest.mark.parametrize("theta", [0.0, 90.0, 30.0])
+def test_patches_of_varying_width_match_the_fixed_psf(theta):
+    """gaussian_patches at one width equals the simulator's own PSF."""
+    half = (7, 7)
+    y, x = np.array([1234.0]), np.array([987.0])
+    row0, col0, values = gaussian_patches(
+        y, x, np.array([130.0]), np.array([100.0]), theta, (100.0, 100.0), half
+    )
+    image = psf_image((40, 40), (1234.0, 987.0), sigx_nm=130.0, sigy_nm=100.0, theta_deg=theta)
+    window = image[row0[0] : row0[0] + 15, col0[0] : col0[0] + 15]
+    assert np.allclose(values[0], window, atol=2e-6)
+    assert values[0].sum() == pytest.approx(1.0, abs=1e-4)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"flicker": -0.1}, "flicker must be >= 0"),
+        ({"bleach_lifetime_frames": 0.0}, "bleach_lifetime_frames must be > 0"),
+        ({"sample_region": (0.5, 0.2, 0.0, 1.0)}, "sample_region"),
+        ({"drift_px": (1.0,)}, "drift_px"),
+        ({"field_profile": "diagonal"}, "field_profile"),
+        ({"wobble": 1.0}, "unknown field"),
+        ({"defocused_fraction": 1.0}, "defocused_fraction"),
+    ],
+)
+def test_bad_artifacts_are_refused(options, message):
+    with pytest.raises(ValueError, match=message):
+        MovieSimulator(10, (16, 16), artifacts=options)
+
+
+def test_varying_widths_need_a_gaussian_psf():
+    with pytest.raises(ValueError, match="needs psf='gaussian'"):
+        MovieSimulator(10, (16, 16), psf="airy", artifacts={"focus_sigma_factor": 1.2})
