@@ -20,6 +20,9 @@ Run::
     python benchmarks/accuracy.py              # full grid -> docs/accuracy.md, docs/accuracy.png
     python benchmarks/accuracy.py --quick      # 4 cells x 2 seeds, asserts the targets (CI)
 
+The page ends with the "Artifacts" section (``accuracy_artifacts.py``): each
+artifact of real acquisitions at two strengths, smlmLP beside the naive recipe.
+
 Options: ``--workers`` (processes, default 2), ``--seeds`` (default 10, at least 3
 for the full grid), ``--output-dir`` (default ``docs``; ``--quick`` writes nothing
 unless it is given).
@@ -42,6 +45,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import accuracy_artifacts
 import numpy as np
 from naive_seed import naive_fit, naive_psf, naive_spatial_psf
 
@@ -905,8 +909,9 @@ def write_markdown(
     workers: int,
     seconds: float,
     avoid: str,
+    artifacts: str = "",
 ) -> Path:
-    """Write ``docs/accuracy.md``."""
+    """Write ``docs/accuracy.md`` (``artifacts``: the Artifacts section, markdown)."""
     head = DOC_HEAD.format(
         minutes=max(1, round(seconds / 60.0)),
         workers=workers,
@@ -963,6 +968,7 @@ def write_markdown(
         "Bias ± spread over seeds (widths and on-time in %, θ in degrees).\n",
         markdown_table(results),
         "",
+        artifacts,
         "## This run\n",
         f"{len(results)} cells, {seeds} seeds each, {workers} worker processes on a machine "
         f"with {os.cpu_count()} CPU cores (numpy {np.__version__}, Python "
@@ -1156,8 +1162,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"{len(grid)} cells x {seeds} seeds on {args.workers} worker(s)", file=sys.stderr)
     start = time.perf_counter()
     results = run_grid(grid, seeds, args.workers, log=sys.stderr)
+    rows = accuracy_artifacts.QUICK_ROWS if args.quick else accuracy_artifacts.ROWS
+    artifact_seeds = 2 if args.quick else accuracy_artifacts.SEEDS
+    artifact_results = accuracy_artifacts.run_rows(rows, artifact_seeds, args.workers)
+    artifacts = accuracy_artifacts.section(rows, artifact_results, artifact_seeds)
     seconds = time.perf_counter() - start
     print_table(results)
+    print(artifacts)
     print(f"{seconds:.1f} s wall time", file=sys.stderr)
     output = args.output_dir
     if output is None and not args.quick:
@@ -1172,10 +1183,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             workers=args.workers,
             seconds=seconds,
             avoid=avoid,
+            artifacts=artifacts,
         )
         print(f"wrote {output / 'accuracy.md'} and {output / 'accuracy.png'}", file=sys.stderr)
     if args.quick:
         check_quick(results)
+        missed = [
+            f"{row.artifact} ({row.strength})"
+            for row, result in zip(rows, artifact_results, strict=True)
+            if not accuracy_artifacts.passed(row, result)
+        ]
+        if missed:
+            raise SystemExit(f"artifact targets missed: {', '.join(missed)}")
         print("quick check passed", file=sys.stderr)
     return 0
 

@@ -13,11 +13,18 @@ memory (maximum resident set size) is measured separately:
   complex autocorrelation per frame kept in memory (``numpy.fft``), then their
   mean.
 
+With ``--extras``, three more runs of ours with everything the workflow asks
+for: ``errors`` (``full_output=True``: the jackknife standard errors),
+``windows`` (the same plus the PSF in 6 windows of frames) and ``tiles`` (the
+same plus a 4 x 4 map over the field); the column ``vs errors`` gives the cost
+of the windows and the tiles over that baseline.
+
 Run::
 
     python benchmarks/bench_spatial_psf.py            # the three sizes of the table
     python benchmarks/bench_spatial_psf.py --quick    # small sizes, a smoke run
     python benchmarks/bench_spatial_psf.py --large    # 400x1024^2 and 200x2048^2 too
+    python benchmarks/bench_spatial_psf.py --extras --skip-naive   # windows, tiles
 
 ``floor`` and ``ours`` run ``--repeats`` times, alternated, and the fastest run
 of each counts (the least disturbed by anything else on the machine); the naive
@@ -55,15 +62,27 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def run_ours(path: str) -> dict:
+def run_ours(path: str, **options) -> dict:
     from smlmlp import blink_spatial_psf
     from smlmlp.loading import open_movie
 
     with open_movie(path) as movie:
         start = time.perf_counter()
-        psf_sigma, _ = blink_spatial_psf([movie], parallel=True)
+        psf_sigma, *_ = blink_spatial_psf([movie], parallel=True, **options)
         seconds = time.perf_counter() - start
     return {"seconds": seconds, "psf_sigma_nm": psf_sigma[0]}
+
+
+def run_errors(path: str) -> dict:
+    return run_ours(path, full_output=True)
+
+
+def run_windows(path: str) -> dict:
+    return run_ours(path, full_output=True, time_windows=6)
+
+
+def run_tiles(path: str) -> dict:
+    return run_ours(path, full_output=True, field_tiles=(4, 4))
 
 
 def run_floor(path: str) -> dict:
@@ -103,7 +122,15 @@ def run_naive(path: str) -> dict:
     return {"seconds": seconds, "checksum": float(mean.max())}
 
 
-METHODS = {"ours": run_ours, "floor": run_floor, "naive": run_naive}
+METHODS = {
+    "ours": run_ours,
+    "floor": run_floor,
+    "naive": run_naive,
+    "errors": run_errors,
+    "windows": run_windows,
+    "tiles": run_tiles,
+}
+EXTRAS = ("errors", "windows", "tiles")
 
 
 def child(method: str, path: str) -> None:
@@ -144,6 +171,9 @@ def main() -> None:
         "--repeats", type=int, default=7,
         help="runs of floor and ours, alternated; the fastest counts (default 7)",
     )
+    parser.add_argument(
+        "--extras", action="store_true", help="also ours with errors, 6 windows, 4x4 tiles"
+    )
     parser.add_argument("--child", nargs=2, metavar=("METHOD", "PATH"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -163,7 +193,7 @@ def main() -> None:
                 f"in {time.perf_counter() - started:.0f} s",
                 flush=True,
             )
-            methods = ["floor", "ours"]
+            methods = ["floor", "ours", *(EXTRAS if args.extras else ())]
             if not (args.skip_naive or (n_frames, side) in LARGE_SIZES):
                 methods.append("naive")
             results = {}
@@ -181,8 +211,8 @@ def main() -> None:
     print()
     print(f"cores available: {len(os.sched_getaffinity(0))}")
     header = (
-        f"{'movie':>14} | {'method':>6} | {'seconds':>8} | {'frames/s':>9} | "
-        f"{'peak RSS MB':>11} | {'vs floor':>8} | {'naive/ours':>10}"
+        f"{'movie':>14} | {'method':>7} | {'seconds':>8} | {'frames/s':>9} | "
+        f"{'peak RSS MB':>11} | {'vs floor':>8} | {'naive/ours':>10} | {'vs errors':>9}"
     )
     print(header)
     print("-" * len(header))
@@ -192,10 +222,13 @@ def main() -> None:
         for method in results:
             result = results[method]
             speedup = f"{result['seconds'] / ours:10.1f}" if method == "naive" else " " * 10
+            extra = " " * 9
+            if method in ("windows", "tiles"):
+                extra = f"{result['seconds'] / results['errors']['seconds']:9.2f}"
             print(
-                f"{f'{n_frames}x{side}^2':>14} | {method:>6} | {result['seconds']:8.2f} | "
+                f"{f'{n_frames}x{side}^2':>14} | {method:>7} | {result['seconds']:8.2f} | "
                 f"{n_frames / result['seconds']:9.0f} | {result['peak_rss_mb']:11.0f} | "
-                f"{result['seconds'] / floor:8.2f} | {speedup}"
+                f"{result['seconds'] / floor:8.2f} | {speedup} | {extra}"
             )
 
 

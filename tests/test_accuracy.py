@@ -103,3 +103,15 @@ def test_naive_psf_is_normalised_off_its_centre():
     psf = naive_psf(ac)
     outside = np.delete(psf.ravel(), psf.size // 2)
     assert math.isclose(outside.max(), 1.0)
+
+
+def test_artifact_rows_meet_their_targets_and_the_section_is_written():
+    """Bleaching, haze and everything at once: sigma within 2 %, on-time within 5 %."""
+    import accuracy_artifacts
+
+    rows = accuracy_artifacts.QUICK_ROWS
+    results = accuracy_artifacts.run_rows(rows, seeds=2, workers=1)
+    for row, result in zip(rows, results, strict=True):
+        assert accuracy_artifacts.passed(row, result), (row.artifact, row.strength, result)
+    text = accuracy_artifacts.section(rows, results, 2)
+    assert text.startswith("## Artifacts") and text.count("\n| ") == len(rows) + 1

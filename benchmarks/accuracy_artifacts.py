@@ -1,0 +1,232 @@
+"""The "Artifacts" section of docs/accuracy.md: real-acquisition artifacts, two strengths each.
+
+Every row simulates movies with one artifact of real acquisitions
+(:class:`smlmlp.artifacts.Artifacts`) at a given strength, or all of them at
+once, and measures them with :func:`smlmlp.blink_spatial_psf`,
+:func:`smlmlp.blink_temporal_on` and the naive published recipe
+(``naive_seed.py``). The table gives the bias and the spread over seeds of
+sigma = sqrt(sigx sigy) against the in-focus truth, and of the on-time against
+the simulated correlation time.
+
+Run through ``python benchmarks/accuracy.py`` (the section is part of
+docs/accuracy.md); ``python benchmarks/accuracy_artifacts.py`` prints it alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import multiprocessing
+import sys
+import time
+import warnings
+import zlib
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from naive_seed import naive_spatial_psf
+
+from smlmlp import blink_spatial_psf, blink_temporal_on
+from smlmlp.simulation import simulate_movie
+
+FRAMES = 1500
+FRAME_SHAPE = (64, 64)
+PIXEL_NM = 100.0
+SIGMA_NM = 130.0
+CROP_PIX = 41
+CROP_FR = 60
+#: One typical EMCCD dSTORM condition for every row.
+CONDITIONS: dict[str, Any] = {
+    "sigx_nm": SIGMA_NM,
+    "pixel_nm": PIXEL_NM,
+    "photons": 1000.0,
+    "background": 50.0,
+    "camera": "emccd",
+    "on_density_per_um2": 0.5,
+    "on_time_frames": 3.0,
+}
+#: Targets on the bias: widths (these rows), on-time (bleaching and haze rows).
+WIDTH_TOLERANCE = 0.02
+ON_TIME_TOLERANCE = 0.05
+SEEDS = 5
+ALL_AT_ONCE = {
+    "bleach_lifetime_frames": FRAMES / math.log(5),
+    "drift_px": (1.5, 3.0),
+    "flicker": 0.05,
+    "haze_photons": 30.0,
+    "hot_pixel_fraction": 0.002,
+}
+
+
+@dataclass(frozen=True)
+class Row:
+    """One artifact at one strength; ``target``: whether the 2 % width target applies."""
+
+    artifact: str
+    strength: str
+    options: dict[str, Any]
+    target: bool = True
+    on_time_target: bool = False
+
+
+ROWS = (
+    Row("none", "ideal movie", {}, on_time_target=True),
+    Row("photobleaching", "50 % gone by the end", {"bleach_lifetime_frames": FRAMES / math.log(2)},
+        on_time_target=True),
+    Row("photobleaching", "80 % gone by the end", {"bleach_lifetime_frames": FRAMES / math.log(5)},
+        on_time_target=True),
+    Row("stage drift", "0.5 × 1 px, linear", {"drift_px": (0.5, 1.0)}),
+    Row("stage drift", "1.5 × 3 px + random walk", {"drift_px": (1.5, 3.0), "drift_walk_px": 0.02}),
+    Row("laser flicker", "5 % per frame", {"flicker": 0.05}),
+    Row("laser flicker", "20 % per frame", {"flicker": 0.20}),
+    Row("out-of-focus haze", "30 photons/px, ±50 % over 50 frames", {"haze_photons": 30.0},
+        on_time_target=True),
+    Row("out-of-focus haze", "100 photons/px, ±50 % over 50 frames", {"haze_photons": 100.0},
+        on_time_target=True),
+    Row("hot pixels", "0.2 % of the pixels", {"hot_pixel_fraction": 0.002}),
+    Row("hot pixels", "1 % of the pixels", {"hot_pixel_fraction": 0.01}),
+    Row("sample inside the field", "central half of the frame",
+        {"sample_region": (0.25, 0.75, 0.25, 0.75)}),
+    Row("sample inside the field", "one corner quarter", {"sample_region": (0.0, 0.5, 0.0, 0.5)}),
+    Row("all at once", "bleach 80 %, drift 1.5 × 3 px, flicker 5 %, haze 30, hot 0.2 %",
+        ALL_AT_ONCE, on_time_target=True),
+    Row("all at once", "the same with haze 100", {**ALL_AT_ONCE, "haze_photons": 100.0},
+        on_time_target=True),
+    Row("cosmic rays", "1 per 500 frames", {"cosmic_rays_per_frame": 0.002}, target=False),
+    Row("cosmic rays", "1 per 100 frames", {"cosmic_rays_per_frame": 0.01}, target=False),
+    Row("out-of-focus emitters", "10 % of them, 3× wider",
+        {"defocused_fraction": 0.1, "defocused_sigma_factor": 3.0}, target=False),
+    Row("out-of-focus emitters", "30 % of them, 3× wider",
+        {"defocused_fraction": 0.3, "defocused_sigma_factor": 3.0}, target=False),
+)  # fmt: skip
+QUICK_ROWS = (ROWS[2], ROWS[7], ROWS[13])
+
+
+def row_seeds(row: Row, count: int) -> list[int]:
+    """Seeds of a row: fixed by its options, different from row to row."""
+    first = zlib.crc32(repr((row.artifact, row.strength)).encode()) % 1_000_000_007
+    return [first + index for index in range(count)]
+
+
+def run_one(task: tuple[int, Row, int]) -> dict[str, Any]:
+    """One movie: ``sigma`` (ours), ``naive``, ``on_time`` relative errors."""
+    index, row, seed = task
+    movie, truth = simulate_movie(FRAMES, FRAME_SHAPE, seed=seed, artifacts=row.options,
+                                  **CONDITIONS)  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        psf_sigma, _ = blink_spatial_psf([movie], CROP_PIX, channels_pixels_nm=PIXEL_NM)
+        sigma = psf_sigma[0] if math.isfinite(psf_sigma[0]) else SIGMA_NM
+        on_time, _ = blink_temporal_on(
+            [movie], CROP_FR, sigma, exposure_ms=1.0, channels_pixels_nm=PIXEL_NM
+        )
+    try:
+        sx, sy, _ = naive_spatial_psf(movie, CROP_PIX, PIXEL_NM)
+        naive = math.sqrt(sx * sy) / SIGMA_NM - 1.0
+    except (RuntimeError, ValueError):
+        naive = math.nan
+    return {
+        "index": index,
+        "sigma": psf_sigma[0] / SIGMA_NM - 1.0,
+        "naive": naive,
+        "on_time": float(on_time) / truth["correlation_time_frames"] - 1.0,
+    }
+
+
+def run_rows(rows: tuple[Row, ...], seeds: int, workers: int) -> list[dict[str, np.ndarray]]:
+    """Relative errors per row: ``{"sigma": (seeds,), "naive": ..., "on_time": ...}``."""
+    tasks = [(index, row, seed) for index, row in enumerate(rows) for seed in row_seeds(row, seeds)]
+    if workers <= 1:
+        runs = [run_one(task) for task in tasks]
+    else:
+        context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
+        with context.Pool(workers) as pool:
+            runs = list(pool.imap_unordered(run_one, tasks, chunksize=1))
+    results = []
+    for index in range(len(rows)):
+        mine = [run for run in runs if run["index"] == index]
+        results.append(
+            {key: np.array([r[key] for r in mine]) for key in ("sigma", "naive", "on_time")}
+        )
+    return results
+
+
+def _cell(errors: np.ndarray) -> str:
+    finite = errors[np.isfinite(errors)]
+    if not finite.size:
+        return "—"
+    spread = f" ± {100 * finite.std(ddof=1):.1f}" if finite.size > 1 else ""
+    missing = f" ({errors.size - finite.size} NaN)" if finite.size < errors.size else ""
+    return f"{100 * finite.mean():+.1f}{spread}{missing}"
+
+
+def passed(row: Row, result: dict[str, np.ndarray]) -> bool:
+    """Whether the row meets its targets (widths within 2 %, on-time within 5 % where set)."""
+    ok = True
+    if row.target:
+        errors = result["sigma"]
+        ok &= bool(np.all(np.isfinite(errors)) and abs(errors.mean()) <= WIDTH_TOLERANCE)
+    if row.on_time_target:
+        ok &= bool(abs(np.nanmean(result["on_time"])) <= ON_TIME_TOLERANCE)
+    return ok
+
+
+def section(rows: tuple[Row, ...], results: list[dict[str, np.ndarray]], seeds: int) -> str:
+    """The markdown section."""
+    lines = [
+        "## Artifacts\n",
+        f"Real acquisitions, simulated (`smlmlp.artifacts`): {FRAMES} frames of "
+        f"{FRAME_SHAPE[0]}×{FRAME_SHAPE[1]} pixels of {PIXEL_NM:g} nm, σ = {SIGMA_NM:g} nm, "
+        "EMCCD, 1000 photons, background 50, 0.5 ON emitters/µm², on-time 3 frames, "
+        f"{seeds} seeds per row. Bias ± spread over the seeds in %: σ = √(σx·σy) against the "
+        "in-focus truth for smlmLP and for the naive recipe, and smlmLP's on-time against "
+        "the simulated correlation time. Target: |bias of σ| ≤ 2 % (rows marked ✓/✗), "
+        "on-time within 5 % under bleaching and haze. The haze is the sum of two smooth "
+        "random patterns (16 px) whose levels wander by ±50 % over about 50 frames.\n",
+        "| artifact | strength | smlmLP σ | naive σ | smlmLP on-time | target |",
+        "|---|---|---|---|---|---|",
+    ]
+    for row, result in zip(rows, results, strict=True):
+        mark = (
+            ("✓" if passed(row, result) else "✗")
+            if (row.target or row.on_time_target)
+            else ("out of reach")
+        )
+        lines.append(
+            f"| {row.artifact} | {row.strength} | {_cell(result['sigma'])} | "
+            f"{_cell(result['naive'])} | {_cell(result['on_time'])} | {mark} |"
+        )
+    lines += [
+        "",
+        "Out of reach, and why: a cosmic ray is a bright spike of a few pixels in one frame, "
+        "which one autocorrelation of the movie cannot tell from blinking (it narrows σ); "
+        "out-of-focus blinking emitters add their own, wider PSF to the one 2-D estimate, "
+        "which then lies between the two populations' widths.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="3 rows x 2 seeds, asserted")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--seeds", type=int, default=None)
+    args = parser.parse_args(argv)
+    rows = QUICK_ROWS if args.quick else ROWS
+    seeds = args.seeds or (2 if args.quick else SEEDS)
+    start = time.perf_counter()
+    results = run_rows(rows, seeds, args.workers)
+    print(section(rows, results, seeds))
+    print(f"{time.perf_counter() - start:.0f} s", file=sys.stderr)
+    if args.quick and not all(
+        passed(row, result) for row, result in zip(rows, results, strict=True)
+    ):
+        print("artifact targets missed", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
