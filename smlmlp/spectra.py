@@ -66,6 +66,10 @@ BLOCK_FRAMES = 20
 #: fewest frames that leave a fluctuation about it (a shorter last block is left out).
 TREND_TERMS = 2
 MIN_BLOCK_FRAMES = TREND_TERMS + 1
+#: The blinking map (:func:`coverage_crop`) is summed over one block in this many
+#: (blocks 0, 4, 8, ... of the movie): it enters only as sums over large parts of
+#: the frame, which a quarter of the frames gives as well, at a quarter of the cost.
+BLINKING_MAP_EVERY = 4
 #: Groups (jackknife units) aimed at; a movie long enough gets 20 to 39.
 TARGET_GROUPS = 20
 #: Working memory of a chunk when the caller does not size chunks from the free memory.
@@ -507,9 +511,11 @@ class SpectrumAccumulator:
         self._slots: list[tuple[Any, ...]] = []
         self._slots_used: set[int] = set()  # slots holding frames of the open block
         self._block_n = 0
+        self._map_block = True  # whether the open block adds to the blinking map
         # the open group: summed block fluctuation power
         self._group_power = xp.zeros((height, half_width), dtype=np.float64)
         self._group_density = xp.zeros((height - 1, width - 1), dtype=np.float64)
+        self._group_mapped = False  # whether the open group's blinking map holds a block
         self._group_n = self._group_dof = 0
         self._closed = BlockSums.empty(self.frame_shape, block_frames, group_frames)
         self._closed_parts: list[BlockSums] = []
@@ -550,9 +556,10 @@ class SpectrumAccumulator:
             raise TypeError(f"{self.name}: frames must be real numbers, got dtype {chunk.dtype}")
         done, n_chunk = 0, int(chunk.shape[0])
         while done < n_chunk:
+            position = self.first_frame + self.n_frames
             if self._block_n == 0:
                 self._reference = chunk[done].astype(np.float32)
-            position = self.first_frame + self.n_frames
+                self._map_block = (position // self.block_frames) % BLINKING_MAP_EVERY == 0
             block_end = (position // self.block_frames + 1) * self.block_frames
             take = min(n_chunk - done, block_end - position)
             self._add_to_block(chunk[done : done + take])
@@ -690,11 +697,30 @@ class SpectrumAccumulator:
             parts = spectra.view(np.float32)
             power += xp.einsum("tij,tij->ij", parts, parts)
             weights = self._time_weights(first_index + first, shifted.shape[0])
-            moment += xp.tensordot(weights, spectra, axes=1)
-            frame_sum += shifted.sum(axis=0)
-            frame_moment += xp.tensordot(weights, shifted, axes=1)
-            down += (shifted[:, :-1, :-1] * shifted[:, 1:, 1:]).sum(axis=0)
-            up += (shifted[:, :-1, 1:] * shifted[:, 1:, :-1]).sum(axis=0)
+            self._weighted_add(moment, weights, spectra)
+            if self._map_block:
+                frame_sum += shifted.sum(axis=0)
+                self._weighted_add(frame_moment, weights, shifted)
+                down += self._pair_sum(shifted[:, :-1, :-1], shifted[:, 1:, 1:])
+                up += self._pair_sum(shifted[:, :-1, 1:], shifted[:, 1:, :-1])
+
+    def _weighted_add(self, target: Any, weights: Any, stack: Any) -> None:
+        """``target += sum_t weights[t] * stack[t]``.
+
+        On the CPU frame by frame with numpy's own loops: a BLAS product would start
+        its own threads inside each worker thread and oversubscribe the cores.
+        """
+        if self.backend.cuda:
+            target += self.backend.xp.tensordot(weights, stack, axes=1)
+            return
+        for weight, frame in zip(weights, stack, strict=True):
+            target += weight * frame
+
+    def _pair_sum(self, first: Any, second: Any) -> Any:
+        """``sum_t first[t] * second[t]`` of two frame stacks (views), as one image."""
+        if self.backend.cuda:  # a plain product and reduction (no transposed copies)
+            return (first * second).sum(axis=0)
+        return np.einsum("tij,tij->ij", first, second)
 
     def _add_by_rows(self, frames: Any, workers: int) -> None:
         """Add frames one by one, the workers sharing each frame.
@@ -717,10 +743,12 @@ class SpectrumAccumulator:
         def add_spectrum(spectrum: np.ndarray, rows: slice, weight: np.float32) -> None:
             spectrum_sum[rows] += spectrum[rows]
             moment[rows] += weight * spectrum[rows]
-            frame_moment[rows] += weight * shifted[rows]
             parts = spectrum[rows].view(np.float32)
             np.multiply(parts, parts, out=squares[rows])
             power[rows] += squares[rows]
+            if not self._map_block:
+                return
+            frame_moment[rows] += weight * shifted[rows]
             frame_sum[rows] += shifted[rows]
             top, bottom = rows.start, min(rows.stop, last_row)
             if top < bottom:
@@ -831,7 +859,9 @@ class SpectrumAccumulator:
         if self._group_n and self._group_start(block_first) != self._group_start(block_first - 1):
             self._close_group(block_first - 1)
         if self._block_n >= MIN_BLOCK_FRAMES:
-            self._group_density += self._block_density()
+            if self._map_block:
+                self._group_density += self._block_density()
+                self._group_mapped = True
             self._by_rows(
                 lambda rows: self._add_block_fluctuation_power(self._group_power, rows, True)
             )
@@ -861,11 +891,12 @@ class SpectrumAccumulator:
         return self.backend.to_numpy(ac_rows[:, columns]).astype(np.float64)
 
     def _group_part(
-        self, last_frame: int, power: Any, density: Any, n_frames: int, dof: int
+        self, last_frame: int, power: Any, density: Any, n_frames: int, dof: int, mapped: bool
     ) -> BlockSums:
+        """One group's sums; ``mapped``: whether ``density`` holds a block's blinking map."""
         size = self._closed.stored_crop
         crop = self._group_crop(power) if dof else np.zeros((size, size))
-        if dof and density is not None:
+        if dof and density is not None and mapped:
             density = self.backend.to_numpy(density)
             coverage = coverage_crop(density, self.frame_shape, size)
         else:
@@ -884,11 +915,18 @@ class SpectrumAccumulator:
     def _close_group(self, last_frame: int) -> None:
         self._closed_parts.append(
             self._group_part(
-                last_frame, self._group_power, self._group_density, self._group_n, self._group_dof
+                last_frame,
+                self._group_power,
+                self._group_density,
+                self._group_n,
+                self._group_dof,
+                self._group_mapped,
             )
         )
         self._group_power[...] = 0
-        self._group_density[...] = 0
+        if self._group_mapped:
+            self._group_density[...] = 0
+        self._group_mapped = False
         self._group_n = self._group_dof = 0
 
     def sums(self) -> BlockSums:
@@ -901,7 +939,10 @@ class SpectrumAccumulator:
         parts = [self._closed]
         last = self.first_frame + self.n_frames - 1
         block_power = self._block_fluctuation_power()
-        block_density = self._block_density() if block_power is not None else None
+        block_density = None
+        if block_power is not None and self._map_block:
+            block_density = self._block_density()
+        mapped = self._group_mapped
         open_n = self._group_n + self._block_n
         if open_n:
             block_first = last + 1 - self._block_n
@@ -914,18 +955,22 @@ class SpectrumAccumulator:
                         self._group_density,
                         self._group_n,
                         self._group_dof,
+                        mapped,
                     )
                 )
                 power, density, n_frames, dof = None, None, self._block_n, 0
+                mapped = False
             else:
                 power, density = self._group_power, self._group_density
                 n_frames, dof = open_n, self._group_dof
             if block_power is not None:
                 power = block_power if power is None else power + block_power
-                density = block_density if density is None else density + block_density
+                if block_density is not None:
+                    density = block_density if density is None else density + block_density
+                    mapped = True
                 dof += self._block_n - TREND_TERMS
             if n_frames:
-                parts.append(self._group_part(last, power, density, n_frames, dof))
+                parts.append(self._group_part(last, power, density, n_frames, dof, mapped))
         return merge_sums(parts)
 
     def release_buffer(self) -> None:

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from smlmlp.spectra import (
+    BLINKING_MAP_EVERY,
     BlockSums,
     SpectrumAccumulator,
     accumulate_spectrum,
@@ -77,14 +78,16 @@ def test_autocorrelation_matches_direct_products_for_odd_width(movie):
     assert np.allclose(fft_result, circular, rtol=1e-5, atol=1e-6 * np.abs(circular).max())
 
 
-def direct_pair_fraction(fluctuations: np.ndarray, crop: int) -> np.ndarray:
+def direct_pair_fraction(fluctuations: np.ndarray, crop: int, block: int = BLOCK) -> np.ndarray:
     """Blinking share of each lag's in-frame pairs, by explicit slices (the documented rule).
 
-    The blinking map is the diagonal-neighbour products on the pixel corners; a lag
-    ``l`` keeps half the map over the first pixels of its in-frame pairs plus half
-    over the second, divided by the zero-lag value.
+    The blinking map is the diagonal-neighbour products on the pixel corners, over
+    blocks 0, 4, 8, ...; a lag ``l`` keeps half the map over the first pixels of its
+    in-frame pairs plus half over the second, divided by the zero-lag value.
     """
     _, height, width = fluctuations.shape
+    mapped = (np.arange(len(fluctuations)) // block) % BLINKING_MAP_EVERY == 0
+    fluctuations = fluctuations[mapped]
     density = (fluctuations[:, :-1, :-1] * fluctuations[:, 1:, 1:]).sum(axis=0)
     density += (fluctuations[:, :-1, 1:] * fluctuations[:, 1:, :-1]).sum(axis=0)
     rows, columns = density.shape
@@ -107,7 +110,7 @@ def direct_circular(movie: np.ndarray, crop: int, block: int = BLOCK) -> np.ndar
     fluctuations, dof = block_fluctuations(movie, block)
     n, height, width = fluctuations.shape
     half = crop // 2
-    fraction = direct_pair_fraction(fluctuations, crop)
+    fraction = direct_pair_fraction(fluctuations, crop, block)
     out = np.empty((crop, crop))
     for i, ly in enumerate(range(-half, half + 1)):
         for j, lx in enumerate(range(-half, half + 1)):
