@@ -533,6 +533,64 @@ def fit_autocorrelation(
     return _fit_profile(ac_model, ac, mask, np.asarray(start, dtype=np.float64), terms)
 
 
+def fit_sensitivity(
+    ac: np.ndarray, pixel_nm: tuple[float, float], fit: AutocorrelationFit
+) -> np.ndarray:
+    """How the fitted log-Cholesky parameters move with the autocorrelation.
+
+    The linear response of :func:`fit_autocorrelation` at its solution: a small
+    change ``d`` of the crop moves the parameters by ``M @ d.ravel()``. The
+    residual of the fit is ``P(p) ac`` off the central cross, ``P(p)`` the
+    projection off the span of the PSF term and the background, so by the implicit
+    function theorem (Gauss-Newton) ``M = -(J^T J)^-1 (P J)^T`` restricted to the
+    fitted pixels, ``J`` the Jacobian of the residual in the parameters (central
+    differences). It turns a delete-one-group jackknife into matrix products.
+
+    Returns
+    -------
+    ndarray
+        ``(3, size * size)`` (zero columns for the central cross).
+
+    Examples
+    --------
+    >>> covariance = covariance_from_widths(150.0, 110.0, 20.0)
+    >>> ac = 5.0 * crop_autocorrelation(covariance, 15, (100.0, 100.0)) + 0.1
+    >>> fit = fit_autocorrelation(ac, (100.0, 100.0))
+    >>> change = 0.01 * crop_autocorrelation(covariance_from_widths(160.0, 110.0, 20.0),
+    ...                                      15, (100.0, 100.0))
+    >>> moved = fit_autocorrelation(ac + change, (100.0, 100.0), start=fit.parameters)
+    >>> predicted = fit.parameters + fit_sensitivity(ac, (100.0, 100.0), fit) @ change.ravel()
+    >>> bool(np.allclose(predicted, moved.parameters, atol=1e-5))
+    True
+    """
+    ac = np.asarray(ac, dtype=np.float64)
+    size = ac.shape[0]
+    mask = _off_centre_mask(size)
+    terms = background_terms(size)[mask]
+    target = ac[mask]
+
+    def residual(parameters: np.ndarray) -> np.ndarray:
+        shape = crop_autocorrelation(_covariance_from_parameters(parameters), size, pixel_nm)
+        return _LinearPart(terms, target).fit(shape[mask])[1]
+
+    parameters = np.asarray(fit.parameters, dtype=np.float64)
+    step = 1e-5
+    jacobian = np.empty((int(mask.sum()), len(parameters)))
+    for index in range(len(parameters)):
+        delta = np.zeros_like(parameters)
+        delta[index] = step
+        jacobian[:, index] = (residual(parameters + delta) - residual(parameters - delta)) / (
+            2.0 * step
+        )
+    shape = crop_autocorrelation(fit.covariance, size, pixel_nm)[mask]
+    basis, _ = np.linalg.qr(np.column_stack([shape, terms]))
+    projected = jacobian - basis @ (basis.T @ jacobian)
+    normal = jacobian.T @ jacobian
+    response = np.zeros((len(parameters), size * size))
+    response[:, mask.ravel()] = -np.linalg.solve(normal, projected.T)
+    return response
+
+
 def _invalid(reason: str, name: str) -> None:
     warnings.warn(f"{name}: no PSF found ({reason}); widths are NaN", RuntimeWarning, stacklevel=3)
 

@@ -16,7 +16,9 @@ from ._common import PathLike, _plain
 from .discovery import Experiment, inspect_experiment, is_tiff_name
 from .settings import SETTINGS_FILE, SettingsError
 
-#: The bundled demo: two days of a two-colour setup, the second day a dual-view camera.
+#: The bundled demo: two days of a two-colour setup, the second day a dual-view camera
+#: recorded as real acquisitions are: half the emitters bleach by the end, the stage
+#: drifts, the laser flickers and out-of-focus haze wanders (smlmlp.artifacts).
 DEMO_FRAMES = 1500
 
 DEMO_SHAPE = (64, 64)
@@ -43,6 +45,12 @@ DEMO_EXPERIMENTS: dict[str, dict[str, Any]] = {
     },
     "2024-05-20": {
         "dualview": "dualview.tif",
+        "artifacts": {
+            "bleach_lifetime_frames": DEMO_FRAMES / np.log(2.0),
+            "drift_px": (0.5, 1.0),
+            "flicker": 0.03,
+            "haze_photons": 20.0,
+        },
         "channels": {
             "green": {"sigx_nm": 130.0, "sigy_nm": 128.0, "seed": 21},
             "red": {"sigx_nm": 158.0, "sigy_nm": 146.0, "seed": 22},
@@ -151,6 +159,7 @@ def write_demo(
                 n_frames,
                 DEMO_SHAPE,
                 pixel_nm=DEMO_PIXEL_NM,
+                artifacts=spec.get("artifacts"),
                 **DEMO_SIMULATION,
                 **parameters,
             )
