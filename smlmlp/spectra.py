@@ -707,14 +707,14 @@ class SpectrumAccumulator:
     def _weighted_add(self, target: Any, weights: Any, stack: Any) -> None:
         """``target += sum_t weights[t] * stack[t]``.
 
-        On the CPU frame by frame with numpy's own loops: a BLAS product would start
-        its own threads inside each worker thread and oversubscribe the cores.
+        On the CPU with numpy's own loops over the (cache-sized) batch: a BLAS
+        product would start its own threads inside each worker thread and
+        oversubscribe the cores.
         """
         if self.backend.cuda:
             target += self.backend.xp.tensordot(weights, stack, axes=1)
             return
-        for weight, frame in zip(weights, stack, strict=True):
-            target += weight * frame
+        target += (weights[:, None, None] * stack).sum(axis=0)
 
     def _pair_sum(self, first: Any, second: Any) -> Any:
         """``sum_t first[t] * second[t]`` of two frame stacks (views), as one image."""
