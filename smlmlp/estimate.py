@@ -105,17 +105,17 @@ def jackknife_errors(
     if len(used) < MIN_JACKKNIFE_GROUPS:
         return dict.fromkeys(names, math.nan), int(len(used))
     _, _, theta = fit.widths()
-    per_unit = -(-len(used) // MAX_JACKKNIFE_UNITS)
-    everything = sums.autocorrelation(crop_pix, groups=sums.dof > 0)
+    units = _jackknife_units(sums, crop_size(crop_pix))
+    everything = units.autocorrelation(crop_pix)
     if not refit:
         response = _width_derivatives(fit.parameters, theta) @ fit_sensitivity(
             everything, pixel_nm, fit
         )
     replicates = []
-    for unit in range(0, len(used), per_unit):
-        keep = sums.dof > 0
-        keep[used[unit : unit + per_unit]] = False
-        ac = sums.autocorrelation(crop_pix, groups=keep)
+    for unit in range(units.n_groups):
+        keep = np.ones(units.n_groups, dtype=bool)
+        keep[unit] = False
+        ac = units.autocorrelation(crop_pix, groups=keep)
         if refit:
             replicate = fit_autocorrelation(ac, pixel_nm, start=fit.parameters)
             sigx, sigy, angle = replicate.widths(near_deg=theta)
@@ -130,6 +130,31 @@ def jackknife_errors(
     if not np.all(np.isfinite(errors)):
         errors = np.full(len(names), math.nan)
     return dict(zip(names, (float(e) for e in errors), strict=True)), groups
+
+
+def _jackknife_units(sums: BlockSums, size: int) -> BlockSums:
+    """The groups holding frames, as at most :data:`MAX_JACKKNIFE_UNITS` runs of
+    consecutive groups, their crops trimmed to ``size``: the units left out one at
+    a time (summed once, so each replicate costs a subtraction, not a sum)."""
+    used = np.flatnonzero(sums.dof > 0)
+    per_unit = -(-len(used) // MAX_JACKKNIFE_UNITS)
+    starts = np.arange(0, len(used), per_unit)
+    trim = (sums.stored_crop - size) // 2
+    crop = (slice(None), slice(trim, trim + size), slice(trim, trim + size))
+
+    def summed(values: np.ndarray) -> np.ndarray:
+        return np.add.reduceat(values[used], starts, axis=0)
+
+    return BlockSums(
+        frame_shape=sums.frame_shape,
+        block_frames=sums.block_frames,
+        group_frames=sums.group_frames,
+        first_frames=sums.first_frames[used][starts],
+        n_frames=summed(sums.n_frames),
+        dof=summed(sums.dof),
+        ac_sums=summed(sums.ac_sums[crop]),
+        coverage_sums=summed(sums.coverage_sums[crop]),
+    )
 
 
 def _widths_of(parameters: np.ndarray, near_deg: float) -> np.ndarray:
