@@ -418,7 +418,9 @@ def merge_sums(parts: Iterable[BlockSums]) -> BlockSums:
     dofs = np.concatenate([part.dof for part in parts])
     crops = np.concatenate([part.ac_sums for part in parts])
     coverages = np.concatenate([part.coverage_sums for part in parts])
-    if len(unique) == len(starts):  # no group cut in two: a reordering
+    if len(unique) == len(starts) and np.all(np.diff(starts) > 0):  # in order already
+        n_frames, dof, ac_sums, coverage_sums = counts, dofs, crops, coverages
+    elif len(unique) == len(starts):  # no group cut in two: a reordering
         order = np.argsort(starts, kind="stable")
         n_frames, dof, ac_sums = counts[order], dofs[order], crops[order]
         coverage_sums = coverages[order]
@@ -935,8 +937,7 @@ class SpectrumAccumulator:
         An unfinished block or group is included as it stands (without changing
         the accumulator: more frames may follow).
         """
-        self._closed, self._closed_parts = merge_sums([self._closed, *self._closed_parts]), []
-        parts = [self._closed]
+        parts = [self._closed, *self._closed_parts]  # merged once, below
         last = self.first_frame + self.n_frames - 1
         block_power = self._block_fluctuation_power()
         block_density = None
