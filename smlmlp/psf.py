@@ -60,10 +60,10 @@ MIN_SIGNAL_TO_NOISE = 8.0
 #: Smallest width accepted, in pixels; below this the AC holds no usable shape.
 MIN_SIGMA_PIX = 0.3
 #: Highest degree of the even polynomial of the lag fitted as a broad background.
-#: Degree 2 keeps the jackknife standard errors calibrated (degree 4 leaves the
-#: estimate 30 % more precise on some movies but the jackknife overstates its error
-#: by as much, benchmarks/se_calibration.py); the slow changes themselves are
-#: removed by the trends of the blocks of frames (:mod:`smlmlp.spectra`).
+#: Degree 2 keeps the jackknife standard errors calibrated: with degree 4,
+#: ``benchmarks/se_calibration.py`` finds the estimate more precise but the
+#: jackknife overstating its error by about as much. The slow changes themselves
+#: are removed by the trends of the blocks of frames (:mod:`smlmlp.spectra`).
 BACKGROUND_DEGREE = 2
 
 

@@ -22,10 +22,10 @@ standard errors of everything estimated from the sums.
 blocks, 20 to 39 of them in a movie of 400 frames or more. Twenty frames are long
 compared with blinking correlation times of a few frames (the trend takes little
 of the blinking) and short compared with bleaching, focus drift and out-of-focus
-haze that changes over tens of frames. On simulated movies (600 photons, haze of
-100 photons per pixel wandering by 50 % over 50 frames), block means over 20
-frames left sigma 2.5 % low on average, straight-line trends over 20 frames 0.7 %,
-at a standard error 30 % smaller.
+haze that changes over tens of frames (``python benchmarks/accuracy.py``, section
+"Artifacts" of docs/accuracy.md, measures what is left of them). A straight line
+rather than the block mean: haze that changes within the block's 20 frames is
+mostly a slope there, which the mean alone would leave in the fluctuations.
 Frame ranges of one movie processed apart (cluster jobs) merge into exactly the
 sums of one pass when they are cut at multiples of ``block_frames``.
 
