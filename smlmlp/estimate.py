@@ -23,6 +23,8 @@ times, so they are nearly independent, as the jackknife needs.
 from __future__ import annotations
 
 import math
+import warnings
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -284,3 +286,38 @@ def estimate_from_sums(
         windows = estimate_time_windows(sums, time_windows, size, estimate.pixel_nm, name=name)
         estimate.sections["time"] = windows.as_arrays()
     return estimate
+
+
+#: The widths of the estimates of parts of a movie (windows of frames, tiles of the
+#: field), each with a ``_se`` twin: nm, nm, degrees, nm.
+PART_WIDTHS = ("sigx_nm", "sigy_nm", "theta_deg", "psf_sigma_nm")
+
+
+def estimate_parts(
+    parts: Sequence[tuple[BlockSums, str]], crop_pix: Any, pixel_nm: tuple[float, float]
+) -> tuple[dict[str, np.ndarray], list[PsfEstimate]]:
+    """Estimate each ``(sums, name)`` part, its warnings held back.
+
+    Returns
+    -------
+    tuple
+        ``({width: (n,) array, width_se: (n,) array}, estimates)`` for the names in
+        :data:`PART_WIDTHS`, NaN where a part holds no PSF (``estimate.valid`` is
+        False: the caller says which parts, once).
+    """
+    keys = [*PART_WIDTHS, *(f"{key}_se" for key in PART_WIDTHS)]
+    values = {key: np.full(len(parts), math.nan) for key in keys}
+    estimates = []
+    for index, (sums, name) in enumerate(parts):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            estimate = estimate_from_sums(sums, crop_pix, pixel_nm, name=name)
+        estimates.append(estimate)
+        if not estimate.valid:
+            continue
+        numbers = (estimate.sigx, estimate.sigy, estimate.theta, estimate.psf_sigma)
+        errors = (estimate.sigx_se, estimate.sigy_se, estimate.theta_se, estimate.psf_sigma_se)
+        for key, number, error in zip(PART_WIDTHS, numbers, errors, strict=True):
+            values[key][index] = number
+            values[f"{key}_se"][index] = error
+    return values, estimates

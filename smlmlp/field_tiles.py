@@ -17,7 +17,6 @@ hold the autocorrelation crop (``crop_pix`` pixels per side).
 
 from __future__ import annotations
 
-import math
 import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -26,11 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from .estimate import estimate_from_sums
+from .estimate import estimate_parts
 from .spectra import BlockSums, ProgressCallback, accumulate_regions, merge_sums
-
-#: Per-tile arrays, each with a ``_se`` twin.
-FIELD_VALUES = ("sigx_nm", "sigy_nm", "theta_deg", "psf_sigma_nm")
 
 
 def check_tiles(tiles: Any, name: str = "field_tiles") -> tuple[int, int]:
@@ -245,26 +241,13 @@ def estimate_field(
     True
     """
     ny, nx = field.tiles
-    keys = [*FIELD_VALUES, *(f"{key}_se" for key in FIELD_VALUES)]
-    values = {key: np.full((ny, nx), math.nan) for key in keys}
-    valid = np.zeros((ny, nx), np.int8)
-    empty = []
-    for index, sums in enumerate(field.tile_sums):
-        row, column = divmod(index, nx)
-        with warnings.catch_warnings(record=True):
-            warnings.simplefilter("always")
-            estimate = estimate_from_sums(
-                sums, crop_pix, pixel_nm, name=f"{name}, tile ({row}, {column})"
-            )
-        if not estimate.valid:
-            empty.append(f"({row}, {column})")
-            continue
-        valid[row, column] = 1
-        numbers = (estimate.sigx, estimate.sigy, estimate.theta, estimate.psf_sigma)
-        errors = (estimate.sigx_se, estimate.sigy_se, estimate.theta_se, estimate.psf_sigma_se)
-        for key, number, error in zip(FIELD_VALUES, numbers, errors, strict=True):
-            values[key][row, column] = number
-            values[f"{key}_se"][row, column] = error
+    names = [f"{name}, tile ({i // nx}, {i % nx})" for i in range(ny * nx)]
+    flat, estimates = estimate_parts(
+        list(zip(field.tile_sums, names, strict=True)), crop_pix, pixel_nm
+    )
+    values = {key: array.reshape(ny, nx) for key, array in flat.items()}
+    valid = np.array([e.valid for e in estimates], np.int8).reshape(ny, nx)
+    empty = [f"({i // nx}, {i % nx})" for i, e in enumerate(estimates) if not e.valid]
     if empty:
         warnings.warn(
             f"{name}: no PSF found in tile(s) {', '.join(empty)} (row, column); "

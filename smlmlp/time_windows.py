@@ -11,18 +11,14 @@ window, with its jackknife standard error, without reading the movie again. For
 
 from __future__ import annotations
 
-import math
 import warnings
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from .estimate import estimate_from_sums
+from .estimate import estimate_parts
 from .spectra import BlockSums
-
-#: Per-window arrays, in this order (each with a ``_se`` twin).
-WINDOW_VALUES = ("sigx_nm", "sigy_nm", "theta_deg", "psf_sigma_nm")
 
 
 @dataclass(frozen=True)
@@ -144,23 +140,12 @@ def estimate_time_windows(
     True
     """
     groups = window_groups(sums, n_windows)
-    keys = [*WINDOW_VALUES, *(f"{key}_se" for key in WINDOW_VALUES)]
-    values = {key: np.full(len(groups), math.nan) for key in keys}
-    qc, empty = [], []
-    for index, chosen in enumerate(groups):
+    parts = []
+    for chosen in groups:
         part = sums.select(chosen)
-        window_name = f"{name}, frames {part.first_frames[0]}-{part.frame_stops[-1]}"
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            estimate = estimate_from_sums(part, crop_pix, pixel_nm, name=window_name)
-        if any(issubclass(w.category, RuntimeWarning) for w in caught):
-            empty.append(index)
-        qc.append(estimate.qc)
-        numbers = (estimate.sigx, estimate.sigy, estimate.theta, estimate.psf_sigma)
-        errors = (estimate.sigx_se, estimate.sigy_se, estimate.theta_se, estimate.psf_sigma_se)
-        for key, number, error in zip(WINDOW_VALUES, numbers, errors, strict=True):
-            values[key][index] = number
-            values[f"{key}_se"][index] = error
+        parts.append((part, f"{name}, frames {part.first_frames[0]}-{part.frame_stops[-1]}"))
+    values, estimates = estimate_parts(parts, crop_pix, pixel_nm)
+    empty = [index for index, estimate in enumerate(estimates) if not estimate.valid]
     if empty:
         warnings.warn(
             f"{name}: no PSF found in time window(s) {', '.join(str(i) for i in empty)}; "
@@ -174,6 +159,6 @@ def estimate_time_windows(
             [int(sums.first_frames[g[-1]] + sums.n_frames[g[-1]]) for g in groups], np.int64
         ),
         values=values,
-        qc=tuple(qc),
+        qc=tuple(estimate.qc for estimate in estimates),
         n_groups=np.array([len(g) for g in groups], np.int64),
     )
