@@ -519,8 +519,9 @@ class SpectrumAccumulator:
         self._group_density = xp.zeros((height - 1, width - 1), dtype=np.float64)
         self._group_mapped = False  # whether the open group's blinking map holds a block
         self._group_n = self._group_dof = 0
-        self._closed = BlockSums.empty(self.frame_shape, block_frames, group_frames)
-        self._closed_parts: list[BlockSums] = []
+        # the sums of no frame (its shape and crop), then one part per closed group
+        self._no_groups = BlockSums.empty(self.frame_shape, block_frames, group_frames)
+        self._closed_groups: list[BlockSums] = []
         self._reference = None  # the open block's first frame (float32)
         self._buffers: list[Any] = []
         self._squares: Any = None
@@ -882,7 +883,7 @@ class SpectrumAccumulator:
         the crop's rows only: about half the work of the whole inverse ``irfft2``.
         """
         height, width = self.frame_shape
-        size = self._closed.stored_crop
+        size = self._no_groups.stored_crop
         half = size // 2
         xp, fft = self.backend.xp, self.backend.fft
         options = {} if self.backend.cuda else {"workers": self.backend.workers}
@@ -896,7 +897,7 @@ class SpectrumAccumulator:
         self, last_frame: int, power: Any, density: Any, n_frames: int, dof: int, mapped: bool
     ) -> BlockSums:
         """One group's sums; ``mapped``: whether ``density`` holds a block's blinking map."""
-        size = self._closed.stored_crop
+        size = self._no_groups.stored_crop
         crop = self._group_crop(power) if dof else np.zeros((size, size))
         if dof and density is not None and mapped:
             density = self.backend.to_numpy(density)
@@ -915,7 +916,7 @@ class SpectrumAccumulator:
         )
 
     def _close_group(self, last_frame: int) -> None:
-        self._closed_parts.append(
+        self._closed_groups.append(
             self._group_part(
                 last_frame,
                 self._group_power,
@@ -937,7 +938,7 @@ class SpectrumAccumulator:
         An unfinished block or group is included as it stands (without changing
         the accumulator: more frames may follow).
         """
-        parts = [self._closed, *self._closed_parts]  # merged once, below
+        parts = [self._no_groups, *self._closed_groups]  # merged once, below
         last = self.first_frame + self.n_frames - 1
         block_power = self._block_fluctuation_power()
         block_density = None
