@@ -60,11 +60,123 @@ class Backend:
         """Move ``array`` to this backend's device (no copy when already there)."""
         return self.xp.asarray(array, dtype=dtype)
 
+    def uploader(self) -> ChunkUploader:
+        """A :class:`ChunkUploader` that brings host chunks to this backend's device."""
+        return ChunkUploader(self)
+
     def to_numpy(self, array: Any) -> np.ndarray:
         """Bring ``array`` back to host memory as a NumPy array."""
         if self.cuda:
             return self.xp.asnumpy(array)
         return np.asarray(array)
+
+
+class ChunkUploader:
+    """Host chunks of frames to the device, the copy of one overlapping the compute of
+    the previous one.
+
+    On the GPU each chunk is copied into one of two page-locked (pinned) host
+    buffers, then to one of two device buffers on a copy stream of its own; the
+    compute stream waits for that copy only. So while the GPU works on chunk
+    ``k``, chunk ``k + 1`` crosses the bus (double buffering), and the raw frames
+    cross in their own type (``uint16``: a quarter of float64): the cast runs on
+    the device. A device buffer is reused two chunks later, once the work queued
+    on it is done; a chunk returned by :meth:`upload` is therefore valid until the
+    next call but one. Chunks already on the device pass through untouched.
+
+    On the CPU, :meth:`upload` returns the chunk as it is.
+
+    Parameters
+    ----------
+    backend : Backend
+
+    Examples
+    --------
+    >>> uploader = ChunkUploader(get_backend())
+    >>> chunk = np.ones((2, 4, 4), np.uint16)
+    >>> uploader.upload(chunk) is chunk
+    True
+    """
+
+    SLOTS = 2
+
+    def __init__(self, backend: Backend) -> None:
+        self.backend = backend
+        self._pinned: list[Any] = [None] * self.SLOTS
+        self._device: list[Any] = [None] * self.SLOTS
+        self._copied: list[Any] = [None] * self.SLOTS  # copy out of each pinned buffer done
+        self._queued: Any = None  # the compute queued before the previous upload
+        self._next = 0
+        self._stream: Any = None
+
+    def upload(self, chunk: Any) -> Any:
+        """``chunk`` on the backend's device, in its own data type."""
+        if not self.backend.cuda or is_device_array(chunk):
+            return chunk
+        cupy = self.backend.xp
+        chunk = np.ascontiguousarray(chunk)
+        if self._stream is None:
+            self._stream = cupy.cuda.Stream(non_blocking=True)
+        compute = cupy.cuda.get_current_stream()
+        queued = cupy.cuda.Event()
+        queued.record(compute)  # everything asked of the GPU so far
+        slot = self._next
+        self._next = (slot + 1) % self.SLOTS
+        if self._copied[slot] is not None:
+            self._copied[slot].synchronize()  # the pinned buffer's last copy is done
+        pinned = self._view(self._pinned, slot, chunk, pinned=True)
+        pinned[...] = chunk
+        device = self._view(self._device, slot, chunk, pinned=False)
+        if self._queued is not None:
+            # the device buffer's last chunk (two ago) was queued before this event
+            self._stream.wait_event(self._queued)
+        device.set(pinned, stream=self._stream)
+        copied = cupy.cuda.Event()
+        copied.record(self._stream)
+        compute.wait_event(copied)
+        self._copied[slot] = copied
+        self._queued = queued
+        return device
+
+    def _view(self, buffers: list[Any], slot: int, chunk: np.ndarray, pinned: bool) -> Any:
+        """A ``chunk``-shaped view of buffer ``slot``, grown when too small."""
+        nbytes = int(chunk.nbytes)
+        buffer = buffers[slot]
+        if buffer is None or buffer.size < nbytes:
+            if pinned:
+                import cupyx
+
+                buffer = cupyx.empty_pinned((nbytes,), dtype=np.uint8)
+            else:
+                buffer = self.backend.xp.empty((nbytes,), dtype=np.uint8)
+            buffers[slot] = buffer
+        return buffer[:nbytes].view(chunk.dtype).reshape(chunk.shape)
+
+
+def is_device_array(array: Any) -> bool:
+    """Whether ``array`` lives in GPU memory (a CuPy array or any CUDA array).
+
+    Examples
+    --------
+    >>> is_device_array(np.zeros(3))
+    False
+    """
+    return hasattr(array, "__cuda_array_interface__")
+
+
+def array_module(array: Any) -> ModuleType:
+    """The array module of ``array``: CuPy for a device array, else NumPy.
+
+    Examples
+    --------
+    >>> array_module(np.zeros(3)).__name__
+    'numpy'
+    """
+    if is_device_array(array):
+        import cupy
+
+        return cupy
+    return np
 
 
 def cuda_status() -> tuple[bool, str]:

@@ -204,7 +204,7 @@ def blink_spatial_psf(
     2
     """
     size = crop_size(crop_pix)
-    stacks = check_channels(channels, min_side=size)
+    stacks = check_channels(channels, min_side=size, cuda=bool(cuda))
     pixels_nm = Config(len(stacks), channels_pixels_nm=channels_pixels_nm).pixels_nm
     if cuda:
         get_backend(cuda=True)  # fail before any work when the GPU is missing

@@ -274,7 +274,7 @@ def blink_temporal_on(
     >>> len(info["ac"]), info["average"].shape
     (2, (60,))
     """
-    stacks = check_channels(channels)
+    stacks = check_channels(channels, cuda=bool(cuda))
     if names is None:
         names = [f"channel {index}" for index in range(len(stacks))]
     if isinstance(names, str) or len(names) != len(stacks):

@@ -15,12 +15,21 @@ from .backend import cuda_status
 DEFAULT_CPU_BUDGET_BYTES = 96 * 2**20
 #: Same on the GPU (device memory).
 DEFAULT_GPU_BUDGET_BYTES = 1024 * 2**20
-#: Bytes of working memory per pixel of one frame in a chunk: the raw frame (up to
-#: 8 bytes), its float32 copy (4), the float32 power (2, half spectrum) and the
-#: complex64 half spectrum (4). That is the GPU's case, which transforms a whole
-#: chunk at once; the CPU holds float32 copies and spectra only for a cache-sized
-#: block per worker, or for one large frame shared by the workers.
+#: Bytes of working memory per pixel of one frame in a chunk on the CPU: the raw
+#: frame (up to 8 bytes), its float32 copy (4), the float32 power (2, half
+#: spectrum) and the complex64 half spectrum (4); the CPU holds float32 copies and
+#: spectra only for a cache-sized block per worker, or for one large frame shared
+#: by the workers, so this is an upper bound.
 BYTES_PER_PIXEL_IN_CHUNK = 18
+#: The same in GPU memory, which transforms a whole chunk at once: the raw frames
+#: (up to 8), the float32 copy (4), the complex64 half spectra (4), cuFFT's work
+#: area (up to the size of its output, 4) and the products of the blinking map
+#: (float32, 4). The squares of the spectra are taken in place.
+GPU_BYTES_PER_PIXEL_IN_CHUNK = 24
+#: Host memory per pixel of a chunk on its way to the GPU: the chunk read ahead,
+#: the one being copied, and the two page-locked (pinned) copy buffers, of raw
+#: frames of up to 8 bytes.
+GPU_HOST_BYTES_PER_PIXEL_IN_CHUNK = 32
 #: Bytes per pixel of the accumulated sums (complex128 + float64 half spectrum,
 #: float32 reference frame).
 BYTES_PER_PIXEL_ACCUMULATED = 16
@@ -112,9 +121,11 @@ def chunk_frames(
     frame_shape : tuple of int
         ``(height, width)`` of one frame.
     cuda : bool, optional
-        Size the chunk for GPU memory instead of RAM.
+        Size the chunk for GPU memory (:data:`GPU_BYTES_PER_PIXEL_IN_CHUNK`)
+        instead of RAM (:data:`BYTES_PER_PIXEL_IN_CHUNK`).
     budget_bytes : int, optional
-        Working-memory budget; by default :func:`default_budget_bytes`.
+        Working-memory budget; by default :func:`default_budget_bytes` (on the
+        GPU: from the free device memory).
 
     Returns
     -------
@@ -131,12 +142,17 @@ def chunk_frames(
         raise ValueError(f"frame_shape must be two positive sizes, got {frame_shape!r}")
     if budget_bytes is None:
         budget_bytes = default_budget_bytes(cuda)
-    per_frame = BYTES_PER_PIXEL_IN_CHUNK * height * width
-    return int(max(1, min(MAX_CHUNK_FRAMES, budget_bytes // per_frame)))
+    per_pixel = GPU_BYTES_PER_PIXEL_IN_CHUNK if cuda else BYTES_PER_PIXEL_IN_CHUNK
+    return int(max(1, min(MAX_CHUNK_FRAMES, budget_bytes // (per_pixel * height * width))))
 
 
-def working_memory_bytes(frame_shape: tuple[int, int], n_chunk_frames: int) -> int:
-    """Working memory of one streaming pass: one chunk plus the accumulated sums.
+def working_memory_bytes(
+    frame_shape: tuple[int, int], n_chunk_frames: int, *, cuda: bool = False
+) -> int:
+    """Host memory of one streaming pass: one chunk plus the accumulated sums.
+
+    With ``cuda`` the chunk's work is in GPU memory; the host holds the raw
+    chunks on their way there (:data:`GPU_HOST_BYTES_PER_PIXEL_IN_CHUNK`).
 
     Examples
     --------
@@ -144,4 +160,5 @@ def working_memory_bytes(frame_shape: tuple[int, int], n_chunk_frames: int) -> i
     1960000
     """
     pixels = int(frame_shape[0]) * int(frame_shape[1])
-    return pixels * (BYTES_PER_PIXEL_IN_CHUNK * int(n_chunk_frames) + BYTES_PER_PIXEL_ACCUMULATED)
+    per_pixel = GPU_HOST_BYTES_PER_PIXEL_IN_CHUNK if cuda else BYTES_PER_PIXEL_IN_CHUNK
+    return pixels * (per_pixel * int(n_chunk_frames) + BYTES_PER_PIXEL_ACCUMULATED)

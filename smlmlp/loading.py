@@ -34,6 +34,7 @@ from xml.etree import ElementTree
 import numpy as np
 import tifffile
 
+from .backend import is_device_array
 from .spectra import MIN_BLOCK_FRAMES
 
 __all__ = [
@@ -235,7 +236,7 @@ intensity fluctuations between frames
         )
 
 
-def check_channels(channels: Any, *, min_side: int = 1) -> list[Any]:
+def check_channels(channels: Any, *, min_side: int = 1, cuda: bool = False) -> list[Any]:
     """Validate a sequence of channel stacks, naming the channel at fault.
 
     Parameters
@@ -245,6 +246,9 @@ def check_channels(channels: Any, *, min_side: int = 1) -> list[Any]:
         shape.
     min_side : int, optional
         Smallest frame height and width accepted (e.g. the crop size).
+    cuda : bool, optional
+        Whether the computation runs on the GPU: a stack already in GPU memory
+        (a CuPy array) is used there in place, and refused for the CPU.
 
     Returns
     -------
@@ -283,6 +287,12 @@ def check_channels(channels: Any, *, min_side: int = 1) -> list[Any]:
     for index, channel in enumerate(channels):
         name = f"channel {index}"
         stack = check_stack(channel, name)
+        if not cuda and is_device_array(stack):
+            raise TypeError(
+                f"{name}: the stack is in GPU memory ({type(stack).__module__}."
+                f"{type(stack).__name__}); pass cuda=True to work on it there, or copy it "
+                "to the host first (cupy.asnumpy)"
+            )
         height, width = int(stack.shape[1]), int(stack.shape[2])
         if height < min_side or width < min_side:
             raise ValueError(

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from .backend import is_device_array
 from .loading import _positive_int
 
 __all__ = ["THREAD_NAME_PREFIX", "chunk_bounds", "prefetch_chunks"]
@@ -87,7 +88,8 @@ def prefetch_chunks(stack: Any, bounds: Iterable[tuple[int, int]]) -> Iterator[n
     Yields
     ------
     numpy.ndarray
-        The frames ``a .. b - 1`` of each bound.
+        The frames ``a .. b - 1`` of each bound; for a stack in GPU memory (a
+        CuPy array) its slices, without a thread.
 
     Examples
     --------
@@ -97,6 +99,10 @@ def prefetch_chunks(stack: Any, bounds: Iterable[tuple[int, int]]) -> Iterator[n
     """
     bounds = [(int(a), int(b)) for a, b in bounds]
     if not bounds:
+        return
+    if is_device_array(stack):  # frames already in GPU memory: views, nothing to read
+        for a, b in bounds:
+            yield stack[a:b]
         return
 
     def read(bound: tuple[int, int]) -> np.ndarray:

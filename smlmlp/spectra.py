@@ -53,7 +53,7 @@ from typing import Any
 
 import numpy as np
 
-from .backend import Backend, get_backend
+from .backend import Backend, array_module, get_backend
 from .computer import chunk_frames as memory_chunk_frames
 
 #: Smallest crop accepted (pixels per side).
@@ -72,6 +72,9 @@ MIN_BLOCK_FRAMES = TREND_TERMS + 1
 BLINKING_MAP_EVERY = 4
 #: Groups (jackknife units) aimed at; a movie long enough gets 20 to 39.
 TARGET_GROUPS = 20
+#: Closed groups kept on the device before their crops come back to the host in one
+#: copy (the GPU is not made to wait for the host every group of frames).
+PENDING_GROUPS = 32
 #: Working memory of a chunk when the caller does not size chunks from the free memory.
 DEFAULT_CHUNK_BYTES = 64 * 2**20
 # bytes of float32 frames taken through copy, FFT and sums at once (a core's L2 cache)
@@ -347,7 +350,8 @@ def coverage_crop(density: np.ndarray, frame_shape: tuple[int, int], size: int) 
     density : ndarray
         ``(H - 1, W - 1)`` map of the local blinking, on the pixel corners: the
         summed products of block fluctuations of diagonal neighbours (free of
-        white and of row- or column-correlated camera noise).
+        white and of row- or column-correlated camera noise). A CuPy array gives
+        a CuPy result.
     frame_shape : tuple of int
         ``(H, W)``.
     size : int
@@ -366,26 +370,27 @@ def coverage_crop(density: np.ndarray, frame_shape: tuple[int, int], size: int) 
     >>> crop[1].tolist()
     [72.0, 81.0, 72.0]
     """
+    xp = array_module(density)  # computed where the map is (the GPU keeps it there)
     rows, columns = density.shape
-    table = np.zeros((rows + 1, columns + 1))
-    table[1:, 1:] = np.cumsum(np.cumsum(density, axis=0), axis=1)
-    lags = np.arange(size) - size // 2
+    table = xp.zeros((rows + 1, columns + 1))
+    table[1:, 1:] = xp.cumsum(xp.cumsum(density, axis=0), axis=1)
+    lags = xp.arange(size) - size // 2
     dy, dx = lags[:, None], lags[None, :]
 
     def rectangle(top, bottom, left, right):
-        top, bottom = np.clip(top, 0, rows), np.clip(bottom, 0, rows)
-        left, right = np.clip(left, 0, columns), np.clip(right, 0, columns)
-        bottom, right = np.maximum(bottom, top), np.maximum(right, left)
+        top, bottom = xp.clip(top, 0, rows), xp.clip(bottom, 0, rows)
+        left, right = xp.clip(left, 0, columns), xp.clip(right, 0, columns)
+        bottom, right = xp.maximum(bottom, top), xp.maximum(right, left)
         return table[bottom, right] - table[top, right] - table[bottom, left] + table[top, left]
 
     first = rectangle(
-        np.maximum(0, -dy),
-        rows - np.maximum(0, dy),
-        np.maximum(0, -dx),
-        columns - np.maximum(0, dx),
+        xp.maximum(0, -dy),
+        rows - xp.maximum(0, dy),
+        xp.maximum(0, -dx),
+        columns - xp.maximum(0, dx),
     )
     second = rectangle(
-        np.maximum(0, dy), rows + np.minimum(0, dy), np.maximum(0, dx), columns + np.minimum(0, dx)
+        xp.maximum(0, dy), rows + xp.minimum(0, dy), xp.maximum(0, dx), columns + xp.minimum(0, dx)
     )
     return 0.5 * (first + second)
 
@@ -522,8 +527,10 @@ class SpectrumAccumulator:
         # the sums of no frame (its shape and crop), then one part per closed group
         self._no_groups = BlockSums.empty(self.frame_shape, block_frames, group_frames)
         self._closed_groups: list[BlockSums] = []
+        self._pending_groups: list[tuple[int, int, int, Any, Any]] = []  # still on the device
         self._reference = None  # the open block's first frame (float32)
         self._buffers: list[Any] = []
+        self._uploader = self.backend.uploader()
         self._squares: Any = None
         self._pool: ThreadPoolExecutor | None = None
 
@@ -542,8 +549,12 @@ class SpectrumAccumulator:
             )
 
     def add(self, frames: Any) -> None:
-        """Add the next chunk of frames, of shape ``(n, height, width)``."""
-        chunk = self.backend.asarray(frames)
+        """Add the next chunk of frames, of shape ``(n, height, width)``.
+
+        On the GPU, host frames are copied in their own type and cast there
+        (:class:`smlmlp.backend.ChunkUploader`); device frames are used in place.
+        """
+        chunk = self.backend.asarray(self._uploader.upload(frames))
         if chunk.ndim == 2:
             chunk = chunk[None]
         if chunk.ndim != 3 or tuple(chunk.shape[1:]) != self.frame_shape:
@@ -696,16 +707,29 @@ class SpectrumAccumulator:
             )
             spectra = self.backend.rfft2(shifted, workers=workers)
             spectrum_sum += spectra[0] if len(spectra) == 1 else spectra.sum(axis=0)
-            # |F|^2 summed over the batch in one pass over the interleaved (re, im) floats
-            parts = spectra.view(np.float32)
-            power += xp.einsum("tij,tij->ij", parts, parts)
             weights = self._time_weights(first_index + first, shifted.shape[0])
             self._weighted_add(moment, weights, spectra)
+            # |F|^2 summed over the batch, over the interleaved (re, im) floats
+            self._add_squares(power, spectra.view(np.float32))
             if self._map_block:
                 frame_sum += shifted.sum(axis=0)
                 self._weighted_add(frame_moment, weights, shifted)
                 down += self._pair_sum(shifted[:, :-1, :-1], shifted[:, 1:, 1:])
                 up += self._pair_sum(shifted[:, :-1, 1:], shifted[:, 1:, :-1])
+
+    def _add_squares(self, target: Any, parts: Any) -> None:
+        """``target += sum_t parts[t] ** 2`` (``parts`` may be overwritten).
+
+        On the CPU one einsum pass over the cache-sized batch; on the GPU the
+        squares in place and a plain reduction over frames: CuPy's einsum would
+        copy both operands into transposed layouts as large as the chunk's
+        spectra and run a batched matrix product of tiny products.
+        """
+        if self.backend.cuda:
+            self.backend.xp.multiply(parts, parts, out=parts)
+            target += parts.sum(axis=0)
+            return
+        target += np.einsum("tij,tij->ij", parts, parts)
 
     def _weighted_add(self, target: Any, weights: Any, stack: Any) -> None:
         """``target += sum_t weights[t] * stack[t]``.
@@ -785,7 +809,8 @@ class SpectrumAccumulator:
     def _trend(self) -> tuple[float, float]:
         """``(mean time, sum of squared centred times)`` of the open block's frames."""
         n = self._block_n
-        mean = float(self._time_weights(0, 1)[0]) + 0.5 * (n - 1)
+        # the time of the block's first frame (see _time_weights), on the host
+        mean = -0.5 * (self.block_frames - 1) + 0.5 * (n - 1)
         return mean, n * (n * n - 1) / 12.0
 
     def _add_block_fluctuation_power(self, target: Any, rows: slice, clear: bool) -> None:
@@ -876,7 +901,7 @@ class SpectrumAccumulator:
     def _group_start(self, frame: int) -> int:
         return (frame // self.group_frames) * self.group_frames
 
-    def _group_crop(self, power: Any) -> np.ndarray:
+    def _group_crop(self, power: Any) -> Any:
         """Central crop of the circular autocorrelation of a summed power spectrum.
 
         The inverse FFT runs along y over the whole half spectrum, then along x for
@@ -891,32 +916,39 @@ class SpectrumAccumulator:
         rows = xp.arange(-half, half + 1) % height
         ac_rows = fft.irfft(along_y[rows], n=width, axis=1, **options)
         columns = xp.arange(-half, half + 1) % width
-        return self.backend.to_numpy(ac_rows[:, columns]).astype(np.float64)
+        return ac_rows[:, columns].astype(np.float64)
 
     def _group_part(
         self, last_frame: int, power: Any, density: Any, n_frames: int, dof: int, mapped: bool
-    ) -> BlockSums:
-        """One group's sums; ``mapped``: whether ``density`` holds a block's blinking map."""
+    ) -> tuple[int, int, int, Any, Any]:
+        """One group's ``(first frame, frames, dof, crop, coverage)``, the crops on the
+        backend's device; ``mapped``: whether ``density`` holds a block's blinking map."""
         size = self._no_groups.stored_crop
-        crop = self._group_crop(power) if dof else np.zeros((size, size))
+        xp = self.backend.xp
+        crop = self._group_crop(power) if dof else xp.zeros((size, size))
         if dof and density is not None and mapped:
-            density = self.backend.to_numpy(density)
             coverage = coverage_crop(density, self.frame_shape, size)
         else:
-            coverage = np.zeros((size, size))
+            coverage = xp.zeros((size, size))
+        return self._group_start(last_frame), n_frames, dof, crop, coverage
+
+    def _to_host(self, parts: list[tuple[int, int, int, Any, Any]]) -> BlockSums:
+        """Groups' sums as :class:`BlockSums`: their crops copied to the host at once."""
+        xp = self.backend.xp
+        first, n_frames, dof, crops, coverages = zip(*parts, strict=True)
         return BlockSums(
             frame_shape=self.frame_shape,
             block_frames=self.block_frames,
             group_frames=self.group_frames,
-            first_frames=np.array([self._group_start(last_frame)], np.int64),
-            n_frames=np.array([n_frames], np.int64),
-            dof=np.array([dof], np.int64),
-            ac_sums=crop[None],
-            coverage_sums=coverage[None],
+            first_frames=np.array(first, np.int64),
+            n_frames=np.array(n_frames, np.int64),
+            dof=np.array(dof, np.int64),
+            ac_sums=self.backend.to_numpy(xp.stack(crops)),
+            coverage_sums=self.backend.to_numpy(xp.stack(coverages)),
         )
 
     def _close_group(self, last_frame: int) -> None:
-        self._closed_groups.append(
+        self._pending_groups.append(
             self._group_part(
                 last_frame,
                 self._group_power,
@@ -926,6 +958,9 @@ class SpectrumAccumulator:
                 self._group_mapped,
             )
         )
+        if len(self._pending_groups) >= PENDING_GROUPS:
+            self._closed_groups.append(self._to_host(self._pending_groups))
+            self._pending_groups = []
         self._group_power[...] = 0
         if self._group_mapped:
             self._group_density[...] = 0
@@ -939,6 +974,7 @@ class SpectrumAccumulator:
         the accumulator: more frames may follow).
         """
         parts = [self._no_groups, *self._closed_groups]  # merged once, below
+        pending = list(self._pending_groups)
         last = self.first_frame + self.n_frames - 1
         block_power = self._block_fluctuation_power()
         block_density = None
@@ -950,7 +986,7 @@ class SpectrumAccumulator:
             block_first = last + 1 - self._block_n
             same_group = self._group_start(block_first) == self._group_start(block_first - 1)
             if self._group_n and not same_group:  # the open block starts a new group
-                parts.append(
+                pending.append(
                     self._group_part(
                         block_first - 1,
                         self._group_power,
@@ -972,7 +1008,9 @@ class SpectrumAccumulator:
                     mapped = True
                 dof += self._block_n - TREND_TERMS
             if n_frames:
-                parts.append(self._group_part(last, power, density, n_frames, dof, mapped))
+                pending.append(self._group_part(last, power, density, n_frames, dof, mapped))
+        if pending:
+            parts.append(self._to_host(pending))
         return merge_sums(parts)
 
     def release_buffer(self) -> None:
@@ -1119,8 +1157,10 @@ def accumulate_regions(
         accumulators[index].add(chunk[:, rows, columns])
 
     bounds = [(a, min(a + chunk_frames, stop)) for a in range(int(start), stop, chunk_frames)]
+    uploader = backend.uploader()  # on the GPU: one copy per chunk, whatever the regions
     try:
         for chunk in prefetch_chunks(stack, bounds):
+            chunk = uploader.upload(chunk)
             if pool is None:
                 for index in range(len(regions)):
                     add(index, chunk)

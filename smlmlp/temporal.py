@@ -71,11 +71,29 @@ FILTER_TRUNCATE = 4.0
 #: Smallest FFT block the automatic binning aims for.
 MIN_BLOCK_FRAMES = 64
 #: Bytes per pixel of one read chunk: the raw frame (up to 8) and four float64 images
-#: (the copy, the two filter passes, the difference).
+#: (the copy, the two filter passes, the difference); with float32 values, 24.
 READ_BYTES_PER_PIXEL = 40
 #: Bytes per (binned pixel, FFT frequency) of one pixel batch: two complex128 spectra
-#: and their inputs.
+#: and their inputs; with float32 values, half.
 FFT_BYTES_PER_BIN = 48
+
+
+def working_dtype(cuda: bool) -> type:
+    """Data type of the frames, series and FFTs of a pass.
+
+    float64 on the CPU; float32 on the GPU, where float64 runs 10 to 30 times
+    slower on consumer cards. The lag sums are accumulated in float64 either way
+    (the cross spectra are summed over pixels in complex128), so the rounding of
+    float32 stays at the level of single terms: on a simulated movie the
+    float32 curve equals the float64 one to about 1e-6 of its zero lag and the
+    on-time to about 1e-5 (``tests/test_gpu_standin.py`` checks both).
+
+    Examples
+    --------
+    >>> working_dtype(False).__name__, working_dtype(True).__name__
+    ('float64', 'float32')
+    """
+    return np.float32 if cuda else np.float64
 
 
 # ---------------------------------------------------------------------------- memory
@@ -119,10 +137,10 @@ class TemporalPlan:
     n_fft: int
     pixel_batch: int
 
-    def buffer_bytes(self, frame_shape: tuple[int, int], max_lag: int) -> int:
+    def buffer_bytes(self, frame_shape: tuple[int, int], max_lag: int, value_bytes: int = 8) -> int:
         """Bytes of the time buffer of ``max_lag + block_frames`` binned frames."""
         height, width = binned_shape(frame_shape, self.bin_pixels)
-        return 8 * height * width * (max_lag + self.block_frames)
+        return int(value_bytes) * height * width * (max_lag + self.block_frames)
 
 
 def plan_memory(
@@ -150,7 +168,7 @@ def plan_memory(
     max_lag : int
         Largest lag ``L`` in frames.
     cuda : bool, optional
-        Size for GPU memory.
+        Size for the GPU's pass (float32 values, :func:`working_dtype`).
     memory_bytes : int, optional
         Budget; by default :data:`DEFAULT_BUDGET_BYTES` (the entry points pass
         what :func:`smlmlp.computer.default_budget_bytes` finds free).
@@ -184,6 +202,7 @@ def plan_memory(
     """
     height, width = (int(v) for v in frame_shape)
     n_frames, max_lag = int(n_frames), int(max_lag)
+    value = np.dtype(working_dtype(cuda)).itemsize  # 8 bytes, or 4 on the GPU
     budget = int(DEFAULT_BUDGET_BYTES if memory_bytes is None else memory_bytes)
     if budget < 1:
         raise ValueError(f"memory_bytes must be positive, got {memory_bytes}")
@@ -194,20 +213,22 @@ def plan_memory(
         bin_pixels = largest
         for k in range(1, largest + 1):
             bins = math.prod(binned_shape((height, width), k))
-            if 8 * bins * (max_lag + target) <= buffer_budget:
+            if value * bins * (max_lag + target) <= buffer_budget:
                 bin_pixels = k
                 break
     bins = math.prod(binned_shape((height, width), bin_pixels))
     if block_frames is None:
-        fitting = buffer_budget // (8 * bins) - max_lag
+        fitting = buffer_budget // (value * bins) - max_lag
         block_frames = max(min(n_frames, MIN_BLOCK_FRAMES), min(n_frames, fitting))
     block_frames = max(1, int(block_frames))
     if chunk_frames is None:
-        fitting = (budget // 4) // (READ_BYTES_PER_PIXEL * height * width)
+        read_bytes = 8 + (READ_BYTES_PER_PIXEL - 8) * value // 8
+        fitting = (budget // 4) // (read_bytes * height * width)
         chunk_frames = min(MAX_CHUNK_FRAMES, fitting)
     chunk_frames = max(1, int(chunk_frames))
     n_fft = scipy.fft.next_fast_len(block_frames + max_lag, real=True)
-    pixel_batch = max(1, (budget // 4) // (FFT_BYTES_PER_BIN * (n_fft // 2 + 1)))
+    fft_bytes = FFT_BYTES_PER_BIN * value // 8
+    pixel_batch = max(1, (budget // 4) // (fft_bytes * (n_fft // 2 + 1)))
     return TemporalPlan(
         bin_pixels=int(bin_pixels),
         read_frames=chunk_frames,
@@ -229,24 +250,30 @@ def _gaussian_filter1d(backend: Backend) -> Callable[..., Any]:
 
 
 def subtract_background(
-    frames: Any, sigma_px: tuple[float, float], backend: Backend | None = None
+    frames: Any,
+    sigma_px: tuple[float, float],
+    backend: Backend | None = None,
+    dtype: Any = np.float64,
 ) -> Any:
     """Frames minus their Gaussian-filtered copy (the smooth spatial background).
 
     Parameters
     ----------
     frames : ndarray
-        ``(n, height, width)`` frames, float64 on the backend's device.
+        ``(n, height, width)`` frames, on the host or on the backend's device
+        (cast there to ``dtype``).
     sigma_px : tuple of float
         Filter standard deviation ``(y, x)`` in pixels; reflecting edges,
         truncated at 4 standard deviations.
     backend : Backend, optional
         NumPy/SciPy (default) or CuPy.
+    dtype : data type, optional
+        float64 (default) or float32.
 
     Returns
     -------
     ndarray
-        float64 frames of the same shape.
+        Frames of the same shape, of ``dtype``.
 
     Examples
     --------
@@ -255,7 +282,7 @@ def subtract_background(
     True
     """
     backend = backend or get_backend()
-    frames = backend.asarray(frames, dtype=np.float64)
+    frames = backend.asarray(frames).astype(dtype, copy=False)
     smooth = frames
     filter1d = _gaussian_filter1d(backend)
     for axis, sigma in ((1, sigma_px[0]), (2, sigma_px[1])):
@@ -308,6 +335,9 @@ class TemporalAccumulator:
         Also keep the lag sums per group of this many frames (a pair belongs to
         the group of its later frame), for the jackknife; blocks are cut at the
         group edges.
+    dtype : data type, optional
+        Of the buffer and the FFTs: float64 (default) or float32
+        (:func:`working_dtype`); the lag sums are float64 either way.
 
     Examples
     --------
@@ -331,8 +361,10 @@ class TemporalAccumulator:
         backend: Backend | None = None,
         pixel_batch: int | None = None,
         group_frames: int | None = None,
+        dtype: Any = np.float64,
     ) -> None:
         self.backend = backend or get_backend()
+        self.dtype = np.dtype(dtype)
         self.group_frames = int(group_frames) if group_frames else None
         self.group_sums: dict[int, np.ndarray] = {}
         self._new_first = 0  # frame number of the first frame not yet flushed
@@ -343,16 +375,18 @@ class TemporalAccumulator:
         self.n_fft = scipy.fft.next_fast_len(self.block_frames + self.max_lag, real=True)
         self.pixel_batch = max(1, int(pixel_batch or self.n_pixels))
         capacity = self.max_lag + self.block_frames
-        self._buffer = self.backend.xp.zeros((self.n_pixels, capacity), dtype=np.float64)
+        self._buffer = self.backend.xp.zeros((self.n_pixels, capacity), dtype=self.dtype)
         self._held = 0  # frames in the buffer
         self._carried = 0  # of which kept from the previous block
-        self._lags = np.arange(self.max_lag + 1)
+        self._lags = self.backend.xp.arange(self.max_lag + 1)
+        self._sums = self.backend.xp.zeros(self.max_lag + 1)
+        self._group_sums: dict[int, Any] = {}
         self.sums = np.zeros(self.max_lag + 1)
         self.n_frames = 0
 
     def add(self, frames: Any) -> None:
         """Add centred frames of shape ``(n, n_pixels)`` (time first)."""
-        frames = self.backend.asarray(frames, dtype=np.float64)
+        frames = self.backend.asarray(frames)
         if frames.ndim != 2 or frames.shape[1] != self.n_pixels:
             raise ValueError(
                 f"expected frames of shape (n, {self.n_pixels}), got {tuple(frames.shape)}"
@@ -389,15 +423,19 @@ class TemporalAccumulator:
             block = self._rfft(self._buffer[rows, carried:held])
             xp.conjugate(block, out=block)
             block *= window
-            spectrum += block.sum(axis=0)
+            spectrum += block.sum(axis=0, dtype=np.complex128)
             del window, block
-        # correlation[m] = sum_k new[k] window[k + m]: lag l sits at m = carried - l
-        correlation = self.backend.to_numpy(self.backend.fft.irfft(spectrum, n=self.n_fft))
+        # correlation[m] = sum_k new[k] window[k + m]: lag l sits at m = carried - l;
+        # kept on the device until finish() (no copy back per block)
+        correlation = self.backend.fft.irfft(spectrum, n=self.n_fft)
         contribution = correlation[(carried - self._lags) % self.n_fft]
-        self.sums += contribution
+        self._sums += contribution
         if self.group_frames:
             group = self._new_first // self.group_frames
-            self.group_sums[group] = self.group_sums.get(group, 0.0) + contribution
+            if group in self._group_sums:
+                self._group_sums[group] += contribution
+            else:
+                self._group_sums[group] = contribution
         self._new_first += held - carried
         # keep the last max_lag frames, shifted to the front in non-overlapping pieces
         keep = min(self.max_lag, held)
@@ -411,6 +449,11 @@ class TemporalAccumulator:
     def finish(self) -> np.ndarray:
         """Flush the last block and return the lag sums, float64 ``(max_lag + 1,)``."""
         self._flush()
+        self.sums = self.backend.to_numpy(self._sums).astype(np.float64)
+        if self._group_sums:
+            keys = sorted(self._group_sums)
+            stacked = self.backend.xp.stack([self._group_sums[key] for key in keys])
+            self.group_sums = dict(zip(keys, self.backend.to_numpy(stacked), strict=True))
         return self.sums.copy()
 
     def groups(self) -> tuple[np.ndarray, np.ndarray]:
@@ -485,10 +528,15 @@ def temporal_mean(
     stack: Any,
     chunk_frames: int,
     *,
+    backend: Backend | None = None,
     progress: ProgressCallback | None = None,
     name: str = "channel 0",
-) -> np.ndarray:
-    """Per-pixel temporal mean of a stack (float64), checking its values.
+) -> Any:
+    """Per-pixel temporal mean of a stack (float64, on the backend's device), checking
+    its values.
+
+    On the GPU the chunks are copied in their own type and summed there
+    (:class:`smlmlp.backend.ChunkUploader`).
 
     Raises
     ------
@@ -503,27 +551,31 @@ def temporal_mean(
     array([[4., 5.],
            [6., 7.]])
     """
+    backend = backend or get_backend()
+    xp = backend.xp
+    uploader = backend.uploader()
     n_frames = int(stack.shape[0])
-    total = np.zeros(tuple(int(v) for v in stack.shape[1:]), dtype=np.float64)
+    total = xp.zeros(tuple(int(v) for v in stack.shape[1:]), dtype=np.float64)
     first_frame = None
     changes = False
     done = 0
     bounds = chunk_bounds(n_frames, chunk_frames)
     with contextlib.closing(prefetch_chunks(stack, bounds)) as chunks:
         for chunk in chunks:
+            chunk = uploader.upload(chunk)
             if chunk.dtype.kind in "fc":
-                bad = ~np.isfinite(chunk)
-                if bad.any():
-                    frame, row, column = (int(i) for i in np.argwhere(bad)[0])
+                bad = ~xp.isfinite(chunk)
+                if bool(bad.any()):
+                    frame, row, column = (int(i) for i in xp.argwhere(bad)[0])
                     raise ValueError(
                         f"{name}: {int(bad.sum())} NaN or infinite pixel(s) in frames "
                         f"{done}..{done + len(chunk) - 1}; first at frame {done + frame}, "
                         f"row {row}, column {column}"
                     )
             if first_frame is None:
-                first_frame = np.array(chunk[0])
+                first_frame = chunk[0].copy()
             if not changes:
-                changes = bool(np.any(chunk != first_frame))
+                changes = bool(xp.any(chunk != first_frame))
             total += chunk.sum(axis=0, dtype=np.float64)
             done += len(chunk)
             if progress is not None:
@@ -605,11 +657,14 @@ def accumulate_temporal(
         if progress is not None:
             progress(done, 2 * n_frames)
 
-    mean = temporal_mean(stack, plan.read_frames, progress=report_first, name=name)
+    dtype = working_dtype(cuda)
+    mean = temporal_mean(
+        stack, plan.read_frames, backend=backend, progress=report_first, name=name
+    )
     centre = bin_frames(
         subtract_background(mean[None], sigma_px, backend), plan.bin_pixels, backend
     )
-    centre = centre.reshape(1, -1)
+    centre = centre.reshape(1, -1).astype(dtype)
     accumulator = TemporalAccumulator(
         centre.shape[1],
         max_lag,
@@ -617,11 +672,13 @@ def accumulate_temporal(
         backend=backend,
         pixel_batch=plan.pixel_batch,
         group_frames=group_frames,
+        dtype=dtype,
     )
+    uploader = backend.uploader()
     bounds = chunk_bounds(n_frames, plan.read_frames)
     with contextlib.closing(prefetch_chunks(stack, bounds)) as chunks:
         for chunk in chunks:
-            values = subtract_background(chunk, sigma_px, backend)
+            values = subtract_background(uploader.upload(chunk), sigma_px, backend, dtype)
             values = bin_frames(values, plan.bin_pixels, backend).reshape(len(values), -1)
             values -= centre
             accumulator.add(values)

@@ -193,7 +193,8 @@ def run_on_time(
                 channels_pixels_nm=pixels,
                 cuda=bool(cuda),
                 parallel=int(threads) > 1,
-                memory_bytes=max(1, int(memory_budget_mb * 2**20)),
+                # on the GPU the budget is the device's (from its free memory)
+                memory_bytes=None if cuda else max(1, int(memory_budget_mb * 2**20)),
                 progress=FrameProgress(label, logger),
                 names=where,
                 full_output=True,

@@ -45,6 +45,10 @@ def plan_chunk_frames(
 ) -> int:
     """Frames per chunk for the streaming pass: the config's value or one sized to the budget.
 
+    On the CPU the budget is ``memory_budget_mb``; on the GPU it is the device's
+    (:func:`smlmlp.computer.default_budget_bytes`: a quarter of the free GPU
+    memory, at most 1 GiB), and the host holds only the raw chunks on their way.
+
     Examples
     --------
     >>> plan_chunk_frames((256, 256), memory_budget_mb=64)
@@ -56,7 +60,9 @@ def plan_chunk_frames(
         return int(chunk_frames)
     from smlmlp.computer import chunk_frames as computer_chunk_frames
 
-    return computer_chunk_frames(frame_shape, cuda=cuda, budget_bytes=int(memory_budget_mb * 2**20))
+    if cuda:
+        return computer_chunk_frames(frame_shape, cuda=True)
+    return computer_chunk_frames(frame_shape, budget_bytes=int(memory_budget_mb * 2**20))
 
 
 def autocorr_mem_mb(
@@ -84,7 +90,7 @@ def autocorr_mem_mb(
         shape, chunk_frames=chunk_frames, memory_budget_mb=memory_budget_mb, cuda=cuda
     )
     raw_read_ahead = chunk * shape[0] * shape[1] * 8  # the next chunk, read while this one runs
-    working = working_memory_bytes(shape, chunk) + raw_read_ahead
+    working = working_memory_bytes(shape, chunk, cuda=cuda) + raw_read_ahead
     return int(BASELINE_MEM_MB + math.ceil(1.25 * working / 1e6))
 
 
