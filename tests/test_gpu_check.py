@@ -1,0 +1,38 @@
+"""benchmarks/gpu_check.py, the one command for a lent GPU, in its --cpu-only form."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.gpu_standin
+def test_cpu_only_check_runs_from_the_repository(tmp_path: Path) -> None:
+    """Without install (PYTHONPATH=.), the stand-in tests pass and the table is written."""
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    env.update(PYTHONPATH=".", OUT=str(tmp_path))
+    result = subprocess.run(
+        [sys.executable, "benchmarks/gpu_check.py", "--cpu-only"]
+        + ["--frames", "300", "--sides", "64"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-4000:]
+    assert "pytest -m gpu_standin:" in output and "0 failed, 0 skipped" in output
+    record = json.loads((tmp_path / "gpu_check.json").read_text())
+    assert [row["movie"] for row in record["rows"]] == ["300x64^2"]
+    # the simulated PSF: 150 x 120 nm, so psf_sigma near their geometric mean
+    assert record["rows"][0]["sigma_cpu_nm"] == pytest.approx((150 * 120) ** 0.5, rel=0.03)
+    assert "| 300x64^2 |" in (tmp_path / "gpu_check.md").read_text()
