@@ -237,6 +237,15 @@ def test_temporal_from_tiff_default_budgets(
         assert moved["to_host"] <= 4
 
 
+def test_temporal_float32_on_a_large_offset(gpu: ModuleType, movie: np.ndarray) -> None:
+    """A camera offset of 30 000 ADU: float32 frames keep the on-time and the curve."""
+    raised = movie + np.uint16(30_000)
+    cpu_on, cpu = blink_temporal_on([raised], 40, psf_sigma_nm=130.0)
+    gpu_on, result = blink_temporal_on([raised], 40, psf_sigma_nm=130.0, cuda=True)
+    assert gpu_on == pytest.approx(cpu_on, rel=1e-4)
+    assert _relative(result["ac"][0], cpu["ac"][0]) < 1e-5
+
+
 # --------------------------------------------------------------------------- workflow
 def test_workflow_jobs(gpu: ModuleType, movie_file: Path, tmp_path: Path) -> None:
     """The autocorr job over two frame ranges and the on_time job, on the GPU."""
@@ -281,3 +290,24 @@ def test_workflow_jobs(gpu: ModuleType, movie_file: Path, tmp_path: Path) -> Non
         )
         results[cuda] = TemporalInfo.load(path)
     assert results[True].on_time_frames == pytest.approx(results[False].on_time_frames, rel=1e-5)
+
+
+# -------------------------------------------------------------------------------- CLI
+def test_command_line(gpu: ModuleType, movie_file: Path, tmp_path: Path) -> None:
+    """`smlmlp psf --cuda --on-time` writes the numbers of the CPU run."""
+    import h5py
+
+    from smlmlp.cli import main
+
+    outputs = {}
+    for cuda in (False, True):
+        outputs[cuda] = tmp_path / f"psf_{cuda}.h5"
+        args = ["psf", str(movie_file), "--pixel-nm", "100", "--crop-pix", "21", "--on-time"]
+        args += ["--temporal-lags", "40", "--exposure-ms", "20", "-q", "-o", str(outputs[cuda])]
+        assert main(args + (["--cuda"] if cuda else [])) == 0
+    with h5py.File(outputs[False], "r") as cpu, h5py.File(outputs[True], "r") as result:
+        channel = str(cpu.attrs["channels"][0])
+        for attr in ("sigx_nm", "sigy_nm", "psf_sigma_nm"):
+            expected = cpu[channel].attrs[attr]
+            assert result[channel].attrs[attr] == pytest.approx(expected, rel=SIGMA_RTOL)
+        assert result.attrs["on_time_ms"] == pytest.approx(cpu.attrs["on_time_ms"], rel=1e-5)
