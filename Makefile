@@ -41,4 +41,4 @@ bench: setup-test
 	$(BIN)/python benchmarks/bench_spatial_psf.py
 
 clean:
-	rm -rf results logs .snakemake
+	rm -rf results .snakemake

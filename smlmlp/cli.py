@@ -178,6 +178,11 @@ def run_psf(args: argparse.Namespace) -> int:
         raise ValueError(f"{output}: the output must be an .h5 file")
     if output.is_dir():
         raise ValueError(f"{output}: is a folder; give the info file to write")
+    folder = output.parent
+    if not folder.is_dir():
+        raise ValueError(f"{output}: the folder {folder} does not exist")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ValueError(f"{output}: cannot write in {folder} (permission denied)")
     crop_size(args.crop_pix, "--crop-pix")
     check_windows(args.time_windows, "--time-windows")
     tiles = None if args.tiles is None else check_tiles(args.tiles, "--tiles")

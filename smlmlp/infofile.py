@@ -38,10 +38,13 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import errno
+import io
 import json
 import math
 import os
 import tempfile
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
@@ -162,6 +165,11 @@ def atomic_path(path: PathLike, suffix: str = ".part") -> Iterator[Path]:
     This is the package's one atomic-write helper: every file it writes whole or
     not at all goes through it.
 
+    A full disk, an exhausted quota or a file-size limit while writing raise one
+    ``OSError`` naming the file system and ``path`` (not whatever was being read);
+    nothing partial stays. Temporary files of an earlier writer that was killed
+    (older than :data:`STALE_PART_SECONDS`) are removed once ``path`` is written.
+
     Parameters
     ----------
     path : str or path-like
@@ -179,17 +187,66 @@ def atomic_path(path: PathLike, suffix: str = ".part") -> Iterator[Path]:
     ('complete', ['a.txt'])
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
-    os.close(handle)
-    temporary = Path(name)
+    temporary = None
+    started = time.time()
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
+        os.close(handle)
+        temporary = Path(name)
         os.chmod(temporary, 0o666 & ~_current_umask())
         yield temporary
         os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
+    except OSError as error:
+        if temporary is not None:
+            temporary.unlink(missing_ok=True)
+        if error.errno in _NO_SPACE:
+            raise OSError(error.errno, f"{_no_space(error.errno, path)} writing {path}") from None
         raise
+    except BaseException:
+        if temporary is not None:
+            temporary.unlink(missing_ok=True)
+        raise
+    _remove_stale_parts(path, suffix, started - STALE_PART_SECONDS)
+
+
+#: A temporary file of :func:`atomic_path` untouched for this long was left by a
+#: writer that was killed.
+STALE_PART_SECONDS = 60.0
+_NO_SPACE = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+
+
+def _mount_point(folder: Path) -> Path:
+    """The mount point of the file system holding ``folder``."""
+    folder = folder.resolve()
+    try:
+        device = folder.stat().st_dev
+        while folder.parent != folder and folder.parent.stat().st_dev == device:
+            folder = folder.parent
+    except OSError:
+        pass
+    return folder
+
+
+def _no_space(code: int, path: Path) -> str:
+    if code == errno.EFBIG:
+        return "file size limit reached"
+    where = _mount_point(path.parent)
+    if code == errno.EDQUOT:
+        return f"disk quota exceeded on {where}"
+    return f"no space left on {where}"
+
+
+def _remove_stale_parts(path: Path, suffix: str, before: float) -> None:
+    """Remove temporary files of ``path`` last written before ``before`` (killed writers)."""
+    for part in path.parent.glob(f".{_glob_escape(path.name)}.*{_glob_escape(suffix)}"):
+        with contextlib.suppress(OSError):
+            if part.stat().st_mtime < before:
+                part.unlink()
+
+
+def _glob_escape(text: str) -> str:
+    return "".join(f"[{c}]" if c in "*?[" else c for c in text)
 
 
 def _check_name(name: str) -> str:
@@ -913,37 +970,41 @@ def write_info(
         root_attrs["on_time_ms_se"] = temporal.on_time_ms_se
     root_attrs.update(attrs or {})
     path = Path(path)
-    with atomic_path(path, suffix=".h5.part") as part:
-        with h5py.File(part, "w") as handle:
-            _set_attrs(handle, root_attrs)
-            for channel in channels:
-                group = handle.create_group(channel.name)
-                for name in ARRAY_NAMES:
-                    group.create_dataset(name, data=getattr(channel, name))
-                _set_attrs(
-                    group,
-                    {
-                        "sigx_nm": channel.sigx_nm,
-                        "sigy_nm": channel.sigy_nm,
-                        "theta_deg": channel.theta_deg,
-                        "psf_sigma_nm": channel.psf_sigma_nm,
-                        "pixel_nm": np.array(channel.pixel_nm, dtype=np.float64),
-                        "n_frames": channel.n_frames,
-                        "source_files": list(channel.source_files),
-                        "source_sizes_bytes": np.array(channel.source_sizes_bytes, dtype=np.int64),
-                        "valid": channel.valid,
-                        **channel.quality,
-                    },
-                )
-                _set_attrs(group, {k: v for k, v in channel.attrs.items() if k not in _FIXED_ATTRS})
-                for section, values in channel.sections.items():
-                    _write_section(group.create_group(section), values)
-                if temporal is not None:
-                    _write_temporal(
-                        group.create_group(TEMPORAL_GROUP), temporal.channels[channel.name]
-                    )
+    # built in memory, then written in one go: a full disk fails that plain write
+    # (one clear error, nothing partial) rather than the HDF5 library mid-file
+    buffer = io.BytesIO()
+    with h5py.File(buffer, "w") as handle:
+        _set_attrs(handle, root_attrs)
+        for channel in channels:
+            group = handle.create_group(channel.name)
+            for name in ARRAY_NAMES:
+                group.create_dataset(name, data=getattr(channel, name))
+            _set_attrs(
+                group,
+                {
+                    "sigx_nm": channel.sigx_nm,
+                    "sigy_nm": channel.sigy_nm,
+                    "theta_deg": channel.theta_deg,
+                    "psf_sigma_nm": channel.psf_sigma_nm,
+                    "pixel_nm": np.array(channel.pixel_nm, dtype=np.float64),
+                    "n_frames": channel.n_frames,
+                    "source_files": list(channel.source_files),
+                    "source_sizes_bytes": np.array(channel.source_sizes_bytes, dtype=np.int64),
+                    "valid": channel.valid,
+                    **channel.quality,
+                },
+            )
+            _set_attrs(group, {k: v for k, v in channel.attrs.items() if k not in _FIXED_ATTRS})
+            for section, values in channel.sections.items():
+                _write_section(group.create_group(section), values)
             if temporal is not None:
-                _write_temporal(handle.create_group(TEMPORAL_AVERAGE), temporal.average)
+                _write_temporal(
+                    group.create_group(TEMPORAL_GROUP), temporal.channels[channel.name]
+                )
+        if temporal is not None:
+            _write_temporal(handle.create_group(TEMPORAL_AVERAGE), temporal.average)
+    with atomic_path(path, suffix=".h5.part") as part:
+        part.write_bytes(buffer.getbuffer())
     return path
 
 

@@ -601,6 +601,27 @@ def _check_is_tiff(path: str, label: str) -> None:
         )
 
 
+def _frames_stored_as_samples(
+    tif: tifffile.TiffFile, series: Any, axes: str, shape: tuple[int, ...]
+) -> bool:
+    """Whether a series of axes ``SYX`` is a stack of frames written by tifffile.
+
+    ``tifffile.imwrite`` stores an array of shape ``(3, H, W)`` or ``(4, H, W)``
+    without ``photometric`` as one RGB(A) image in separate planes (its documented
+    default, to change in later versions), and records the array's shape. Such
+    planes are frames one after the other; a colour image from a camera stores
+    its samples interleaved, or carries no tifffile shape.
+    """
+    if axes != "SYX" or not tif.is_shaped:
+        return False
+    try:
+        planar = int(series.keyframe.planarconfig)
+        recorded = tuple(int(n) for n in tif.shaped_metadata[0]["shape"])
+    except (AttributeError, IndexError, KeyError, TypeError, ValueError):
+        return False
+    return planar == int(tifffile.PLANARCONFIG.SEPARATE) and recorded == tuple(shape)
+
+
 class _Source:
     """Frames of one TIFF series: one file, or one OME series spanning files.
 
@@ -661,6 +682,10 @@ class _Source:
         for record in records:  # pass on harmless warnings
             logger.handle(record)
 
+        if _frames_stored_as_samples(tif, series, axes, shape):
+            # a 3- or 4-frame stack that tifffile's defaults stored as separate colour
+            # planes: the planes follow each other as frames would
+            axes = "Q" + axes[1:]
         self.axes = axes
         self.kind = series.kind
         if len(shape) > 3 and axes[-2:] == "YX" and set(axes[:-2]) <= set(_SEQUENCE_AXES):
@@ -673,7 +698,10 @@ class _Source:
         elif len(shape) != 3 or axes[-2:] != "YX" or axes[0] == "S":
             hint = ""
             if "S" in axes:
-                hint = "; colour (RGB) samples are not supported"
+                hint = (
+                    "; colour (RGB) samples are not supported (a grey-scale stack of 3 or 4 "
+                    "frames written with tifffile needs photometric='minisblack')"
+                )
             elif len(shape) > 3:
                 hint = (
                     "; save one channel / one plane per movie, or several channels side by "

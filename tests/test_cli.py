@@ -121,6 +121,22 @@ def test_bad_input_one_line_no_output(
     assert list(tmp_path.iterdir()) == []
 
 
+def test_missing_output_folder_fails_before_reading(
+    movies: dict[str, Path], tmp_path: Path, capsys, monkeypatch
+) -> None:
+    """The output's folder is checked first: no pass over the movie is wasted."""
+    import smlmlp.channel
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the movie was read before the output was checked")
+
+    monkeypatch.setattr(smlmlp.channel, "accumulate_channel", refuse)
+    out = tmp_path / "missing" / "out.h5"
+    assert main(["psf", str(movies["green"]), "--pixel-nm", "100", "-q", "-o", str(out)]) == 1
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines == [f"smlmlp: error: {out}: the folder {out.parent} does not exist"]
+
+
 def test_usage_errors(capsys) -> None:
     with pytest.raises(SystemExit) as exit_info:
         main(["psf", "a.tif", "-o", "x.h5", "--pixel-nm", "1", "2", "3"])

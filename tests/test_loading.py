@@ -113,6 +113,26 @@ def test_bigtiff(tmp_path):
         assert_same(movie, path)
 
 
+@pytest.mark.parametrize("n_frames", [3, 4])
+def test_few_frames_written_with_tifffile_defaults(tmp_path, n_frames):
+    """tifffile stores a (3|4, H, W) array as separate colour planes: read as frames."""
+    movie = np.random.default_rng(n_frames).integers(0, 4000, (n_frames, 20, 18), np.uint16)
+    path = tmp_path / "few.tif"
+    with pytest.warns(DeprecationWarning):  # tifffile announces a new default
+        tifffile.imwrite(path, movie)
+    with open_movie(path) as stack:
+        assert stack.shape == movie.shape
+        np.testing.assert_array_equal(stack[:], movie)
+
+
+def test_colour_image_is_refused_with_a_hint(tmp_path):
+    path = tmp_path / "rgb.tif"
+    tifffile.imwrite(path, np.zeros((20, 18, 3), np.uint8), photometric="rgb")
+    with pytest.raises(ValueError, match=r"rgb.tif: .*colour \(RGB\) samples are not supported "
+                       r"\(a grey-scale stack of 3 or 4 frames .*photometric='minisblack'\)"):
+        open_movie(path)
+
+
 def test_imagej_hyperstack_with_singleton_axes(tmp_path):
     path = tmp_path / "hyperstack.tif"
     data = make_frames(n=8)[:, None, None]  # T Z C Y X with Z = C = 1

@@ -213,7 +213,7 @@ def test_one_job_per_range_and_a_merge_per_channel(
             expected = ws.plan_frame_ranges(n_frames, FRAMES_PER_JOB, CHUNK_FRAMES)
             record = _record(runs.split / "results" / experiment / "autocorr" / f"{channel}.json")
             assert record["frame_ranges"] == [list(r) for r in expected]
-            logs = runs.split / "logs" / "autocorr" / experiment / f"{channel}.parts"
+            logs = runs.split / "results" / "logs" / "autocorr" / experiment / f"{channel}.parts"
             for start, stop in expected:
                 log = (logs / f"frames_{start}-{stop}.log").read_text()
                 assert re.search(rf"frames {start}-{stop} of {n_frames} frames", log), log
@@ -268,7 +268,7 @@ def test_unknown_exposure_gives_the_on_time_in_frames(runs: SimpleNamespace) -> 
                 temporal = handle[channel]["temporal"]
                 assert np.isnan(temporal.attrs["exposure_ms"])
                 assert np.all(np.isnan(temporal["time_ms"][()]))
-        log = (runs.split / "logs" / "info" / f"{experiment}.log").read_text()
+        log = (runs.split / "results" / "logs" / "info" / f"{experiment}.log").read_text()
         assert "exposure unknown" in log and "on_time_ms is NaN" in log, log
 
 

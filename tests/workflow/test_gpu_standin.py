@@ -39,11 +39,12 @@ def test_workflow_on_the_gpu_path(wf: SimpleNamespace, tmp_path: Path) -> None:
     movie, _ = wf.simulate(700, (40, 40), seed=21)
     _run(wf, tmp_path / "gpu", movie, cuda=True, standin=True)
     _run(wf, tmp_path / "cpu", movie, cuda=False, standin=False)
-    logs = sorted((tmp_path / "gpu" / "logs" / "autocorr").rglob("*.log"))
+    log_folder = tmp_path / "gpu" / "results" / "logs"
+    logs = sorted((log_folder / "autocorr").rglob("*.log"))
     assert len(logs) == 3  # frames 0-320, 320-640, 640-700
     for log in logs:
         assert ", GPU" in log.read_text()
-    on_time_log = next((tmp_path / "gpu" / "logs" / "on_time").rglob("*.log")).read_text()
+    on_time_log = next((log_folder / "on_time").rglob("*.log")).read_text()
     assert ", GPU" in on_time_log
     files = [tmp_path / run / "results" / "e1" / "psf_info.h5" for run in ("gpu", "cpu")]
     with h5py.File(files[0], "r") as gpu, h5py.File(files[1], "r") as cpu:

@@ -57,8 +57,8 @@ def _command(path: Path, out: Path, *extra: str, capsys) -> str:
 
 def _workflow_error(workdir: Path, experiment: str) -> str:
     """The failing job's last log line, after the channel's name."""
-    logs = sorted((workdir / "logs").rglob(f"*{experiment}*.log")) + sorted(
-        (workdir / "logs").rglob(f"{experiment}/*.log")
+    logs = sorted((workdir / "results" / "logs").rglob(f"*{experiment}*.log")) + sorted(
+        (workdir / "results" / "logs").rglob(f"{experiment}/*.log")
     )
     for log in logs:
         last = log.read_text().strip().splitlines()[-1]

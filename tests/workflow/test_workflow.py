@@ -67,6 +67,11 @@ def _truth(root: Path, experiment: str, truths: dict[str, dict]) -> None:
     (root / experiment / "truth.yaml").write_text(yaml.safe_dump(content))
 
 
+def _logs(run: SimpleNamespace) -> Path:
+    """The run's log folder (under its results_dir)."""
+    return run.workdir / "results" / "logs"
+
+
 def _make_experiments(wf: SimpleNamespace, root: Path) -> None:
     green, green_truth = wf.simulate(N_FRAMES, sigx_nm=125.0, seed=1)
     red, red_truth = wf.simulate(N_FRAMES, sigx_nm=150.0, sigy_nm=140.0, seed=2)
@@ -286,21 +291,21 @@ def test_precedence_experiment_yaml_then_file_then_config(first_run: SimpleNames
 
 
 def test_progress_is_logged(first_run: SimpleNamespace) -> None:
-    log = (first_run.workdir / "logs" / "autocorr" / "good_a" / "green.log").read_text()
+    log = (_logs(first_run) / "autocorr" / "good_a" / "green.log").read_text()
     assert re.search(rf"{N_FRAMES}/{N_FRAMES} frames \(100 %\), \d+ frames/s", log), log
     # the on-time reads both movies twice
-    log = (first_run.workdir / "logs" / "on_time" / "good_a.log").read_text()
+    log = (_logs(first_run) / "on_time" / "good_a.log").read_text()
     total = 2 * 2 * N_FRAMES
     assert re.search(rf"{total}/{total} frames \(100 %\), \d+ frames/s", log), log
     assert re.search(r"on-time \d+\.\d+ frames \(curve averaged over 2 channel", log), log
-    info_log = (first_run.workdir / "logs" / "info" / "good_a.log").read_text()
+    info_log = (_logs(first_run) / "info" / "good_a.log").read_text()
     assert re.search(r"on-time \d+\.\d+ ms \(\d+\.\d+ frames x 25 ms exposure\)", info_log)
-    failed = (first_run.workdir / "logs" / "autocorr" / "bad_text" / "movie.log").read_text()
+    failed = (_logs(first_run) / "autocorr" / "bad_text" / "movie.log").read_text()
     assert "not a TIFF" in failed.splitlines()[-1]
     # a constant movie fails at its PSF, as in the library and the command (one check)
-    failed = (first_run.workdir / "logs" / "psf" / "bad_constant" / "movie.log").read_text()
+    failed = (_logs(first_run) / "psf" / "bad_constant" / "movie.log").read_text()
     assert "does not change" in failed.splitlines()[-1]
-    assert not (first_run.workdir / "logs" / "on_time" / "bad_constant.log").exists()
+    assert not (_logs(first_run) / "on_time" / "bad_constant.log").exists()
 
 
 # --------------------------------------------------------------- repeated runs

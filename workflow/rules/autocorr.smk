@@ -30,7 +30,7 @@ if config["frames_per_job"] == 0:
             runtime=autocorr_runtime,
             gpu=1 if CUDA else 0,
         log:
-            "logs/autocorr/{experiment}/{channel}.log",
+            f"{RESULTS}/logs/autocorr/{{experiment}}/{{channel}}.log",
         conda:
             "../envs/smlmlp.yaml"
         script:
@@ -69,7 +69,7 @@ else:
             runtime=autocorr_runtime,
             gpu=1 if CUDA else 0,
         log:
-            "logs/autocorr/{experiment}/{channel}.parts/frames_{frames}.log",
+            f"{RESULTS}/logs/autocorr/{{experiment}}/{{channel}}.parts/frames_{{frames}}.log",
         conda:
             "../envs/smlmlp.yaml"
         script:
@@ -87,7 +87,7 @@ else:
         resources:
             mem_mb=autocorr_merge_mem_mb,
         log:
-            "logs/autocorr_merge/{experiment}/{channel}.log",
+            f"{RESULTS}/logs/autocorr_merge/{{experiment}}/{{channel}}.log",
         conda:
             "../envs/smlmlp.yaml"
         script:

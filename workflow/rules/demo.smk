@@ -7,7 +7,7 @@ if DEMO:
         output:
             ws.demo_outputs(config["experiments_dir"]),
         log:
-            "logs/demo.log",
+            f"{RESULTS}/logs/demo.log",
         conda:
             "../envs/smlmlp.yaml"
         script:

@@ -14,7 +14,7 @@ rule figures:
             labels={"experiment": "{experiment}", "channel": "{channel}"},
         ),
     log:
-        "logs/figures/{experiment}.log",
+        f"{RESULTS}/logs/figures/{{experiment}}.log",
     conda:
         "../envs/smlmlp.yaml"
     script:

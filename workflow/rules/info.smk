@@ -13,7 +13,7 @@ rule info:
         problem=lambda wildcards: experiment_of(wildcards).problem or "",
         config=experiment_config,
     log:
-        "logs/info/{experiment}.log",
+        f"{RESULTS}/logs/info/{{experiment}}.log",
     conda:
         "../envs/smlmlp.yaml"
     script:

@@ -29,7 +29,7 @@ if config["on_time"]:
             runtime=on_time_runtime,
             gpu=1 if CUDA else 0,
         log:
-            "logs/on_time/{experiment}.log",
+            f"{RESULTS}/logs/on_time/{{experiment}}.log",
         conda:
             "../envs/smlmlp.yaml"
         script:

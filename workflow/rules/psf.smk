@@ -18,7 +18,7 @@ rule psf:
     resources:
         mem_mb=1000,
     log:
-        "logs/psf/{experiment}/{channel}.log",
+        f"{RESULTS}/logs/psf/{{experiment}}/{{channel}}.log",
     conda:
         "../envs/smlmlp.yaml"
     script:

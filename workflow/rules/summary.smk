@@ -18,7 +18,7 @@ rule summary:
             labels={"what": "plot"},
         ),
     log:
-        "logs/summary.log",
+        f"{RESULTS}/logs/summary.log",
     conda:
         "../envs/smlmlp.yaml"
     script:

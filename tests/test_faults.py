@@ -1,0 +1,107 @@
+"""Faults a lab meets, done for real: a file-size limit, a full file system, killed writers.
+
+Every file the package writes whole or not at all goes through
+:func:`smlmlp.infofile.atomic_path`; these tests make its writes fail the way a full
+disk does and check what the user sees: one error naming the file system and the
+file being written, the previous file intact, nothing partial left.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from smlmlp.infofile import STALE_PART_SECONDS, ChannelInfo, read_info, write_info
+
+pytestmark = pytest.mark.faults
+
+
+def _files(folder: Path) -> list[str]:
+    return sorted(path.name for path in folder.iterdir())
+
+
+def test_file_size_limit_while_writing_the_info_file(tmp_path: Path) -> None:
+    """RLIMIT_FSIZE (the kernel refuses to grow a file): EFBIG, named, nothing partial."""
+    target = tmp_path / "psf_info.h5"
+    write_info(target, [ChannelInfo.empty_example("old")])
+    before = target.read_bytes()
+    script = textwrap.dedent(
+        f"""
+        import resource, signal, sys
+        from smlmlp.infofile import ChannelInfo, write_info
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write fails instead of killing
+        resource.setrlimit(resource.RLIMIT_FSIZE, (2048, 2048))
+        try:
+            write_info({str(target)!r}, [ChannelInfo.empty_example("new")])
+        except OSError as error:
+            print(f"{{type(error).__name__}}: {{error}}", file=sys.stderr)
+            sys.exit(1)
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.strip() == f"OSError: [Errno 27] file size limit reached writing {target}"
+    assert target.read_bytes() == before
+    assert _files(tmp_path) == ["psf_info.h5"]
+
+
+def _mount_tmpfs(folder: Path, size: str) -> bool:
+    if os.name != "posix" or os.geteuid() != 0 or shutil.which("mount") is None:
+        return False
+    folder.mkdir(parents=True, exist_ok=True)
+    result = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
+        capture_output=True,
+        check=False,
+    )
+    return result.returncode == 0
+
+
+def test_full_file_system_while_writing_the_info_file(tmp_path: Path) -> None:
+    """A real full file system (a 1 MiB tmpfs): ENOSPC names the mount and the file."""
+    disk = tmp_path / "disk"
+    if not _mount_tmpfs(disk, "1m"):
+        pytest.skip("mounting a small tmpfs needs root and mount rights")
+    try:
+        target = disk / "results" / "psf_info.h5"
+        write_info(target, [ChannelInfo.empty_example("old")])
+        before = target.read_bytes()
+        filler = disk / "filler"
+        with open(filler, "wb", buffering=0) as handle, pytest.raises(OSError):
+            while True:
+                handle.write(b"\0" * 4096)
+        with pytest.raises(OSError) as caught:
+            write_info(target, [ChannelInfo.empty_example("new")])
+        assert str(caught.value) == f"[Errno 28] no space left on {disk} writing {target}"
+        assert target.read_bytes() == before
+        assert _files(target.parent) == ["psf_info.h5"]
+        filler.unlink()
+        write_info(target, [ChannelInfo.empty_example("new")])  # space again: it works
+        assert list(read_info(target).channels) == ["new"]
+    finally:
+        subprocess.run(["umount", str(disk)], check=False)
+
+
+def test_parts_of_a_killed_writer_are_removed(tmp_path: Path) -> None:
+    """A writer killed mid-file leaves its temporary file; the next write removes it
+    (and leaves alone a temporary file that is being written right now)."""
+    target = tmp_path / "psf_info.h5"
+    stale = tmp_path / ".psf_info.h5.killed1.h5.part"
+    fresh = tmp_path / ".psf_info.h5.running.h5.part"
+    other = tmp_path / ".summary.tsv.killed2.part"
+    for part in (stale, fresh, other):
+        part.write_bytes(b"half")
+    old = time.time() - 2 * STALE_PART_SECONDS
+    os.utime(stale, (old, old))
+    os.utime(other, (old, old))
+    write_info(target, [ChannelInfo.empty_example("c")])
+    assert _files(tmp_path) == sorted([fresh.name, other.name, "psf_info.h5"])
