@@ -109,6 +109,9 @@ def rule_log(
             else ([subject] if isinstance(subject, (str, os.PathLike)) else list(subject))
         )
         named = [str(s) for s in subjects if s is not None]
+        if isinstance(error, OSError) and " writing " in str(error.strerror or ""):
+            # a full disk (smlmlp.infofile.atomic_path): about the output it names
+            message, named = " ".join(str(error.strerror).split()), []
         if named and not any(os.path.basename(n) in message or n in message for n in named):
             message = f"{named[0]}: {message}"
         if not isinstance(error, EXPECTED_ERRORS) or os.environ.get("SMLMLP_TRACEBACK"):

@@ -7,7 +7,9 @@ same for the ``smlmlp psf`` command (``experiment.yaml`` ranks with its
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -267,6 +269,35 @@ def check_config(config: Mapping[str, Any], schema_path: PathLike) -> None:
         if len(message) > 300:
             message = message[:297] + "..."
         raise ValueError(f"config: {where}: {message}")
+
+
+def check_results_dir(path: PathLike) -> None:
+    """Raise :class:`SettingsError` when ``results_dir`` cannot be written.
+
+    Checked before any job, so a read-only share gives one line instead of a job
+    failing to create its folder. The folder need not exist yet: its nearest
+    existing parent must then be writable.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> check_results_dir(tempfile.mkdtemp() + "/results")
+    """
+    folder = os.path.abspath(os.fspath(path))
+    existing = folder
+    while not os.path.exists(existing) and os.path.dirname(existing) != existing:
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        raise SettingsError(f"results_dir {path}: {existing} is a file, not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        read_only = False
+        with contextlib.suppress(OSError):
+            read_only = bool(os.statvfs(existing).f_flag & os.ST_RDONLY)
+        cause = "a read-only file system" if read_only else "no permission to write"
+        raise SettingsError(
+            f"results_dir {path}: cannot write in {existing} ({cause}); choose a writable "
+            "results_dir (--config results_dir=...)"
+        )
 
 
 def resolve_cuda(setting: Any) -> bool:

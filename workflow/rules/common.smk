@@ -19,6 +19,10 @@ except ValueError as error:
 validate(config, "../schemas/config.schema.yaml")
 
 RESULTS = config["results_dir"]
+try:
+    ws.check_results_dir(RESULTS)  # a read-only share: one line, before any job
+except ws.SettingsError as error:
+    raise WorkflowError(str(error))
 CUDA = ws.resolve_cuda(config["cuda"])
 FRAMES_PER_JOB = config["frames_per_job"]
 # the bundled demo is simulated only into its own folder (experiments_dir: demo_data)

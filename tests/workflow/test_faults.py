@@ -1,0 +1,107 @@
+"""Faults of the file system met by a workflow run, done for real.
+
+A read-only results folder, a results folder that fills up, two runs into different
+results folders. Each asserts the one line the user sees and that nothing partial
+stays; the full disk ends with a rerun that completes.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+pytestmark = [pytest.mark.workflow, pytest.mark.faults]
+
+
+def _experiment(wf: SimpleNamespace, workdir: Path, results: str = "res") -> None:
+    movie, _ = wf.simulate(300, (32, 32), seed=5)
+    wf.write_tiff(workdir / "experiments" / "e1" / "movie.tif", movie)
+    wf.write_yaml(workdir / "experiments" / "e1" / "experiment.yaml", {"pixel_nm": 100})
+    wf.write_config(workdir, results_dir=results, crop_pix=21, on_time=False)
+
+
+def _can_mount() -> bool:
+    return os.name == "posix" and os.geteuid() == 0 and shutil.which("mount") is not None
+
+
+@contextmanager
+def _tmpfs(folder: Path, options: str) -> Iterator[bool]:
+    """A tmpfs mounted on ``folder`` with ``options`` (yields False where that fails)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    mounted = _can_mount() and (
+        subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)],
+            capture_output=True,
+            check=False,
+        ).returncode
+        == 0
+    )
+    try:
+        yield mounted
+    finally:
+        if mounted:
+            subprocess.run(["umount", str(folder)], check=False)
+
+
+def _parts(folder: Path) -> list[Path]:
+    return [path for path in folder.rglob("*.part")]
+
+
+def test_read_only_results_folder(wf: SimpleNamespace, tmp_path: Path) -> None:
+    _experiment(wf, tmp_path)
+    results = tmp_path / "res"
+    with _tmpfs(results, "size=1m,ro") as mounted:
+        if not mounted:
+            if os.geteuid() == 0:
+                pytest.skip("root writes anywhere: a read-only mount is needed, and failed")
+            results.chmod(0o555)
+        try:
+            run = wf.run_snakemake(tmp_path, "--cores", "1")
+        finally:
+            if not mounted:
+                results.chmod(0o755)
+    output = run.stdout + run.stderr
+    assert run.returncode != 0
+    cause = "a read-only file system" if mounted else "no permission to write"
+    assert f"results_dir res: cannot write in {results} ({cause})" in output, output[-3000:]
+    assert "Traceback" not in output
+
+
+def test_full_disk_names_the_output_and_a_rerun_completes(
+    wf: SimpleNamespace, tmp_path: Path
+) -> None:
+    _experiment(wf, tmp_path)
+    results = tmp_path / "res"
+    with _tmpfs(results, "size=64k") as mounted:
+        if not mounted:
+            pytest.skip("a small file system to fill needs root and mount rights")
+        run = wf.run_snakemake(tmp_path, "--cores", "1")
+        left = _parts(results)
+    output = run.stdout + run.stderr
+    assert run.returncode != 0
+    errors = [line for line in output.splitlines() if line.startswith("ERROR ")]
+    assert errors == [
+        f"ERROR autocorr e1/movie: no space left on {results} writing res/e1/autocorr/movie.npz"
+    ], output[-3000:]
+    assert left == []
+    # space again: the rerun completes, with nothing partial anywhere
+    again = wf.run_snakemake(tmp_path, "--cores", "1")
+    assert again.returncode == 0, (again.stdout + again.stderr)[-3000:]
+    assert (results / "e1" / "psf_info.h5").is_file()
+    assert _parts(results) == []
+
+
+def test_logs_stay_in_their_results_folder(wf: SimpleNamespace, tmp_path: Path) -> None:
+    """Two runs into different results folders keep their own logs."""
+    _experiment(wf, tmp_path)
+    for results in ("res_a", "res_b"):
+        run = wf.run_snakemake(tmp_path, "-n", "--config", f"results_dir={results}")
+        logs = [line.split("log: ", 1)[1] for line in run.stdout.splitlines() if "log: " in line]
+        assert logs and all(log.startswith(f"{results}/logs/") for log in logs), run.stdout
