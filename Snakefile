@@ -27,6 +27,20 @@ include: "workflow/rules/figures.smk"
 include: "workflow/rules/summary.smk"
 
 
+# The run working in this folder is recorded while it holds Snakemake's lock, so that
+# a run finding the lock can tell a live run from one that was killed.
+onstart:
+    ws.record_run(".")
+
+
+onsuccess:
+    ws.clear_run(".")
+
+
+onerror:
+    ws.clear_run(".")
+
+
 # On a cluster (profiles/slurm) only the heavy jobs that stream the movies (autocorr,
 # on_time) are submitted; these light steps (seconds each) run on the machine that runs
 # snakemake instead of queueing (autocorr_merge too, see autocorr.smk).

@@ -22,6 +22,8 @@ Modules
     Memory and runtime requests, chunk lengths.
 :mod:`~smlmlp_workflow.logs`
     Rule logs, one-line errors, progress.
+:mod:`~smlmlp_workflow.runs`
+    The run working in a folder: a live run and a stale lock told apart.
 :mod:`~smlmlp_workflow.autocorr`, :mod:`~smlmlp_workflow.psf`,
 :mod:`~smlmlp_workflow.on_time`, :mod:`~smlmlp_workflow.info`,
 :mod:`~smlmlp_workflow.summary`
@@ -78,6 +80,7 @@ from .resources import (
     on_time_runtime_min,
     plan_chunk_frames,
 )
+from .runs import clear_run, lock_problem, record_run
 from .settings import (
     ANALYSIS_KEYS,
     SETTINGS_FILE,
@@ -118,6 +121,7 @@ __all__ = [
     "autocorr_mem_mb",
     "autocorr_runtime_min",
     "check_config",
+    "clear_run",
     "check_results_dir",
     "demo_enabled",
     "normalise_config",
@@ -129,6 +133,7 @@ __all__ = [
     "frame_range_label",
     "group_series",
     "inspect_experiment",
+    "lock_problem",
     "is_tiff_name",
     "merge_autocorr",
     "merge_mem_mb",
@@ -142,6 +147,7 @@ __all__ = [
     "plan_chunk_frames",
     "plan_frame_ranges",
     "read_settings",
+    "record_run",
     "resolve_cuda",
     "rule_log",
     "run_autocorr",

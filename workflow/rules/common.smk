@@ -18,6 +18,12 @@ except ValueError as error:
     raise WorkflowError(f"{', '.join(map(str, workflow.configfiles)) or 'config'}: {error}")
 validate(config, "../schemas/config.schema.yaml")
 
+# A folder locked by another run: say whether it is still working or was killed.
+if workflow.is_main_process:
+    _lock_problem = ws.lock_problem(".")
+    if _lock_problem:
+        raise WorkflowError(_lock_problem)
+
 RESULTS = config["results_dir"]
 try:
     ws.check_results_dir(RESULTS)  # a read-only share: one line, before any job
