@@ -14,6 +14,8 @@ Modules
     ``experiment.yaml`` and config checks, CUDA choice, pixel size / exposure precedence.
 :mod:`~smlmlp_workflow.discovery`
     Experiments, channels and the files of multi-file series.
+:mod:`~smlmlp_workflow.fingerprints`
+    Sizes and sampled content of the movies (changes that modification times miss).
 :mod:`~smlmlp_workflow.frames`
     Frame ranges of ``frames_per_job`` (whole chunks and whole blocks of frames).
 :mod:`~smlmlp_workflow.demo`
@@ -58,6 +60,7 @@ from .discovery import (
     inspect_experiment,
     is_tiff_name,
 )
+from .fingerprints import file_fingerprint, movie_fingerprint, refresh_fingerprint
 from .frames import (
     WHOLE_MOVIE,
     frame_range_label,
@@ -130,6 +133,7 @@ __all__ = [
     "demo_files",
     "demo_outputs",
     "discover_experiments",
+    "file_fingerprint",
     "frame_range_label",
     "group_series",
     "inspect_experiment",
@@ -138,6 +142,7 @@ __all__ = [
     "merge_autocorr",
     "merge_mem_mb",
     "movie_frame_count",
+    "movie_fingerprint",
     "movie_frame_shape",
     "on_time_channels",
     "on_time_mem_mb",
@@ -148,6 +153,7 @@ __all__ = [
     "plan_frame_ranges",
     "read_settings",
     "record_run",
+    "refresh_fingerprint",
     "resolve_cuda",
     "rule_log",
     "run_autocorr",

@@ -13,6 +13,7 @@ from typing import Any
 from smlmlp.infofile import atomic_path
 
 from ._common import PathLike, _display_path, _plain
+from .fingerprints import movie_fingerprint
 from .logs import FrameProgress
 from .resources import plan_chunk_frames
 
@@ -108,6 +109,7 @@ def run_autocorr(
         "label": label,
         "files": [_display_path(p) for p in paths],
         "sizes_bytes": [os.path.getsize(p) for p in paths],
+        "sampled_sha256": [f["sampled_sha256"] for f in movie_fingerprint(paths)],
         "n_frames": sums.total_frames,
         "frame_range": [start, stop],
         "movie_frames": n_frames,
@@ -131,6 +133,7 @@ _SAME_IN_EVERY_RANGE = (
     "label",
     "files",
     "sizes_bytes",
+    "sampled_sha256",
     "movie_frames",
     "frame_shape",
     "split",

@@ -46,3 +46,42 @@ def test_a_replaced_movie_reruns_the_on_time_in_the_same_run(
     # and nothing is left to do
     result = wf.run_snakemake(tmp_path, "--cores", "2", "-n")
     assert "Nothing to be done" in result.stdout + result.stderr
+
+
+def test_content_changed_behind_an_older_mtime_reruns(tmp_path: Path, wf: SimpleNamespace) -> None:
+    """A movie replaced by another with an OLDER modification time (`cp -p` of an older
+    file, a restore): its sampled-content fingerprint reruns the jobs in one run, and the
+    results equal a clean run's on the new movie. A `touch` alone reruns too (newer input,
+    as Snakemake does)."""
+    movie = tmp_path / "experiments" / "e1" / "movie.tif"
+    _movie(movie, wf, 2.0, seed=1)
+    wf.write_yaml(movie.parent / "experiment.yaml", {"pixel_nm": 100, "exposure_ms": 10})
+    wf.write_config(tmp_path, crop_pix=21)
+    assert wf.run_snakemake(tmp_path, "--cores", "2").returncode == 0
+    info = tmp_path / "results" / "e1" / "psf_info.h5"
+
+    older = os.stat(movie).st_mtime - 3600
+    second_truth = _movie(movie, wf, 8.0, seed=2)
+    os.utime(movie, (older, older))
+    result = wf.run_snakemake(tmp_path, "--cores", "2")
+    assert result.returncode == 0, result.stderr[-3000:]
+    counts = wf.job_counts(result.stdout + result.stderr)
+    assert counts.get("autocorr") == 1 and counts.get("on_time") == 1, counts
+    assert read_info(info).attrs["on_time_frames"] == pytest.approx(second_truth, rel=0.15)
+
+    clean = tmp_path / "clean"
+    _movie(clean / "experiments" / "e1" / "movie.tif", wf, 8.0, seed=2)
+    wf.write_yaml(
+        clean / "experiments" / "e1" / "experiment.yaml", {"pixel_nm": 100, "exposure_ms": 10}
+    )
+    wf.write_config(clean, crop_pix=21)
+    assert wf.run_snakemake(clean, "--cores", "2").returncode == 0
+    ours, theirs = read_info(info), read_info(clean / "results" / "e1" / "psf_info.h5")
+    assert ours.channels["movie"].sigx_nm == theirs.channels["movie"].sigx_nm
+    assert ours.attrs["on_time_frames"] == theirs.attrs["on_time_frames"]
+
+    result = wf.run_snakemake(tmp_path, "--cores", "2", "-n")
+    assert "Nothing to be done" in result.stdout + result.stderr
+    os.utime(movie)  # touch
+    result = wf.run_snakemake(tmp_path, "--cores", "2", "-n")
+    assert wf.job_counts(result.stdout + result.stderr).get("autocorr") == 1

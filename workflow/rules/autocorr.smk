@@ -11,6 +11,7 @@ if config["frames_per_job"] == 0:
     rule autocorr:
         input:
             movie=movie_files,
+            fingerprint=movie_fingerprint,
         output:
             spectrum=f"{RESULTS}/{{experiment}}/autocorr/{{channel}}.npz",
             source=f"{RESULTS}/{{experiment}}/autocorr/{{channel}}.json",
@@ -44,6 +45,7 @@ else:
     rule autocorr:
         input:
             movie=movie_files,
+            fingerprint=movie_fingerprint,
         output:
             spectrum=temp(
                 f"{RESULTS}/{{experiment}}/autocorr/{{channel}}.parts/frames_{{frames}}.npz"

@@ -73,6 +73,20 @@ def movie_files(wildcards):
     return list(channel_of(wildcards).files)
 
 
+_FINGERPRINTS = {}
+
+
+def movie_fingerprint(wildcards):
+    """The channel's record of its files' sizes and sampled content, rewritten when it no
+    longer matches them: a movie changed behind an older mtime still reruns its jobs."""
+    key = (wildcards.experiment, wildcards.channel)
+    if key not in _FINGERPRINTS:
+        path = f"{RESULTS}/{wildcards.experiment}/autocorr/{wildcards.channel}.fingerprint"
+        ws.refresh_fingerprint(path, channel_of(wildcards).files)
+        _FINGERPRINTS[key] = path
+    return _FINGERPRINTS[key]
+
+
 def autocorr_mem_mb(wildcards):
     """Memory of the streaming pass, from the frame size and the chunk length."""
     channel = channel_of(wildcards)

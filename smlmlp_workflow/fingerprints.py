@@ -1,0 +1,81 @@
+"""Content fingerprints of the movies: changes that modification times miss.
+
+Snakemake reruns a job when an input is newer than its outputs. A movie replaced by
+one with an older modification time (``cp -p``, ``rsync -t``, a restore from backup)
+would be missed, and the old numbers kept. Each channel therefore has a small record
+of its files' sizes and sampled content (``autocorr/{channel}.fingerprint`` in the
+results), rewritten when Snakemake plans the run whenever it no longer matches the
+files: the record is an input of the channel's ``autocorr`` job, so a new record
+reruns it and everything after it, in the same run.
+
+What is detected: a change of size, or of any of the :data:`SAMPLES` blocks of
+:data:`SAMPLE_BYTES` bytes spread evenly over the file (the first and the last
+included), whatever the modification time. A movie from another acquisition differs
+everywhere; what is not detected is a change confined to bytes between the samples
+of a file whose size and modification time are both unchanged. A newer
+modification time alone (``touch``) reruns the jobs, as Snakemake does for any newer
+input.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from smlmlp.infofile import atomic_path
+
+from ._common import PathLike, _display_path
+
+#: Blocks read per file and their size: 1 MiB per movie, whatever its length.
+SAMPLES = 16
+SAMPLE_BYTES = 64 * 1024
+
+
+def file_fingerprint(path: PathLike) -> dict[str, Any]:
+    """``{"path", "size", "sampled_sha256"}`` of one file.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> _ = (folder / "a.bin").write_bytes(bytes(1000))
+    >>> print(file_fingerprint(folder / "a.bin")["size"])
+    1000
+    """
+    size = os.path.getsize(path)
+    digest = hashlib.sha256(str(size).encode())
+    with open(path, "rb") as handle:
+        last = max(0, size - SAMPLE_BYTES)
+        offsets = sorted({round(k * last / (SAMPLES - 1)) for k in range(SAMPLES)})
+        for offset in offsets:
+            handle.seek(offset)
+            digest.update(handle.read(SAMPLE_BYTES))
+    return {"path": _display_path(path), "size": size, "sampled_sha256": digest.hexdigest()}
+
+
+def movie_fingerprint(files: Sequence[PathLike]) -> list[dict[str, Any]]:
+    """The fingerprints of a channel's files (a missing file is left out: its job says
+    what is wrong)."""
+    return [file_fingerprint(path) for path in files if os.path.isfile(path)]
+
+
+def refresh_fingerprint(record: PathLike, files: Sequence[PathLike]) -> Path:
+    """Write the fingerprint record of ``files`` to ``record`` when it differs.
+
+    An unchanged record keeps its modification time (nothing reruns); a changed
+    one is rewritten whole, newer than the outputs it feeds.
+    """
+    record = Path(record)
+    text = json.dumps(movie_fingerprint(files), indent=1) + "\n"
+    try:
+        if record.read_text(encoding="utf-8") == text:
+            return record
+    except OSError:
+        pass
+    with atomic_path(record) as part:
+        part.write_text(text, encoding="utf-8")
+    return record
