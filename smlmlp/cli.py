@@ -20,10 +20,12 @@ import argparse
 import contextlib
 import math
 import os
+import signal
 import sys
+import threading
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -466,17 +468,47 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(BaseException):
+    """SIGTERM received (a scheduler's or a user's ``kill``): unwind like Ctrl-C."""
+
+
+def _raise_terminated(signum: int, frame: Any) -> None:
+    raise Terminated
+
+
+@contextlib.contextmanager
+def _terminate_cleanly() -> Iterator[None]:
+    """Turn SIGTERM into :class:`Terminated` in the main thread while the command runs,
+    so that its ``finally`` blocks run: reader threads stop, no partial file stays."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``smlmlp`` command; returns the exit status."""
+    """Entry point of the ``smlmlp`` command; returns the exit status.
+
+    Ctrl-C (SIGINT) and SIGTERM stop it cleanly, with nothing written: exit status
+    130 and 143, as a shell reports a process ended by those signals.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "pixel_nm", None) is not None and len(args.pixel_nm) > 2:
         parser.error("--pixel-nm takes one value or two (Y X)")
     try:
-        return int(args.func(args))
+        with _terminate_cleanly():
+            return int(args.func(args))
     except KeyboardInterrupt:
         print("smlmlp: interrupted", file=sys.stderr)
         return 130
+    except Terminated:
+        print("smlmlp: terminated", file=sys.stderr)
+        return 143
     except (ValueError, TypeError, OSError, RuntimeError) as error:
         message = " ".join(str(error).split()) or type(error).__name__
         print(f"smlmlp: error: {message}", file=sys.stderr)

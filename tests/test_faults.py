@@ -105,3 +105,35 @@ def test_parts_of_a_killed_writer_are_removed(tmp_path: Path) -> None:
     os.utime(other, (old, old))
     write_info(target, [ChannelInfo.empty_example("c")])
     assert _files(tmp_path) == sorted([fresh.name, other.name, "psf_info.h5"])
+
+
+@pytest.mark.parametrize("signum, status", [(2, 130), (15, 143)], ids=["SIGINT", "SIGTERM"])
+def test_command_stopped_by_a_signal_leaves_nothing(
+    tmp_path: Path, signum: int, status: int
+) -> None:
+    """Ctrl-C or a scheduler's kill mid-run: exit 130 / 143, one line, no traceback from
+    any thread, no output and no temporary file; a previous output stays as it was."""
+    import numpy as np
+    import tifffile
+
+    from smlmlp.simulation import simulate_movie
+
+    base, _ = simulate_movie(500, (96, 96), seed=3)
+    movie = tmp_path / "movie.tif"
+    tifffile.imwrite(movie, np.concatenate([base] * 40), photometric="minisblack")  # 20 000
+    out = tmp_path / "out" / "psf_info.h5"
+    out.parent.mkdir()
+    out.write_bytes(b"previous result")
+    command = [sys.executable, "-m", "smlmlp.cli", "psf", str(movie), "--pixel-nm", "100"]
+    command += ["--on-time", "--workers", "2", "-o", str(out)]
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    time.sleep(3.0)  # well into the first pass
+    assert process.poll() is None, "the command ended before the signal"
+    process.send_signal(signum)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == status, stderr
+    assert "Traceback" not in stderr and "Exception in thread" not in stderr, stderr
+    word = "interrupted" if signum == 2 else "terminated"
+    assert stderr.strip().splitlines()[-1] == f"smlmlp: {word}"
+    assert _files(out.parent) == ["psf_info.h5"]
+    assert out.read_bytes() == b"previous result"
