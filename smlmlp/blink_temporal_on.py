@@ -17,7 +17,7 @@ from .config import Config, positive_number
 from .estimate import MIN_JACKKNIFE_GROUPS
 from .loading import check_channels
 from .spectra import plan_blocks
-from .temporal import TemporalAutocovariance, accumulate_temporal, fit_decay
+from .temporal import TemporalAutocovariance, accumulate_temporal, binning_gain, fit_decay
 
 INFO_KEYS = ("ac", "average", "fit", "time")
 #: The background filter is this many PSF standard deviations wide.
@@ -156,7 +156,9 @@ def blink_temporal_on(
         "n_groups": ...}``: the standard error of the on-time (ms, and in frames)
         from a delete-one-group jackknife over groups of frames (those of
         :func:`smlmlp.spectra.plan_blocks`; a lag pair belongs to the group of its
-        later frame), NaN with fewer than 5 groups or no decay. ``info`` is
+        later frame), NaN with fewer than 5 groups or no decay; and
+        ``"bin_pixels"``, ``"binning_gain"``: per channel, the pixel bins the
+        memory budget chose and the factor divided out of its curve. ``info`` is
         unchanged.
 
     Returns
@@ -227,7 +229,10 @@ def blink_temporal_on(
     the smallest ``k x k`` bins that fit (``bin_pixels`` sets ``k``). Binning
     leaves the decay unchanged, since all correlated pixel pairs are lit by the
     same blinking emitters; it only adds the covariance between neighbouring
-    pixels to the curve's amplitude (the curves stay per original pixel). A
+    pixels to the curve's amplitude, which is divided out again
+    (:func:`smlmlp.temporal.binning_gain`, from the PSF and the filter): the
+    curves are those of single pixels, to a few percent, whatever the budget
+    (``errors`` holds each channel's ``bin_pixels`` and ``binning_gain``). A
     RuntimeWarning is given when the bins exceed twice the background filter
     width, where the subtraction cancels most of an emitter's signal within a
     bin: pass a smaller ``crop_fr`` (the fit needs about ``10 * tau`` lags). With
@@ -298,6 +303,7 @@ def blink_temporal_on(
     # groups of frames for the jackknife, the same time spans in every channel
     group_frames = plan_blocks(min(frames))[1]
     results: list[TemporalAutocovariance] = []
+    gains: list[float] = []
     for index, stack in enumerate(stacks):
         name = names[index]
         pixel_y, pixel_x = pixels_nm[index]
@@ -333,9 +339,12 @@ def blink_temporal_on(
                 stacklevel=3,
             )
         results.append(result)
+        psf_px = (sigmas_nm[index] / pixel_y, sigmas_nm[index] / pixel_x)
+        gains.append(binning_gain(result.bin_pixels, psf_px, sigma_px))
         done_before += 2 * frames[index]
 
-    curves = [result.autocovariance()[1:] for result in results]
+    # per original pixel, whatever bins the memory budget chose
+    curves = [r.autocovariance()[1:] / g for r, g in zip(results, gains, strict=True)]
     for index, curve in enumerate(curves):
         channel_fit = fit_decay(curve)
         if not channel_fit.valid:
@@ -363,12 +372,20 @@ def blink_temporal_on(
     }
     if not full_output:
         return float(decay.tau * exposure), info
-    tau_se, groups = _jackknife_tau(results, decay.tau)
-    errors = {"on_time_se": tau_se * exposure, "on_time_frames_se": tau_se, "n_groups": groups}
+    tau_se, groups = _jackknife_tau(results, gains, decay.tau)
+    errors = {
+        "on_time_se": tau_se * exposure,
+        "on_time_frames_se": tau_se,
+        "n_groups": groups,
+        "bin_pixels": [int(result.bin_pixels) for result in results],
+        "binning_gain": gains,
+    }
     return float(decay.tau * exposure), info, errors
 
 
-def _jackknife_tau(results: Sequence[Any], tau: float) -> tuple[float, int]:
+def _jackknife_tau(
+    results: Sequence[Any], gains: Sequence[float], tau: float
+) -> tuple[float, int]:
     """Delete-one-group jackknife standard error of the decay of the average curve.
 
     Every channel drops the same group of frames (the groups start at the same
@@ -381,10 +398,10 @@ def _jackknife_tau(results: Sequence[Any], tau: float) -> tuple[float, int]:
     replicates = []
     for start in starts:
         curves = []
-        for result in results:
+        for result, gain in zip(results, gains, strict=True):
             where = np.flatnonzero(result.group_first == start)
             leave_out = int(where[0]) if len(where) else None
-            curves.append(result.autocovariance(leave_out=leave_out)[1:])
+            curves.append(result.autocovariance(leave_out=leave_out)[1:] / gain)
         replicate = fit_decay(np.mean(curves, axis=0))
         if not replicate.valid:
             return math.nan, len(starts)

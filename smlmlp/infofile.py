@@ -788,7 +788,10 @@ class TemporalInfo:
         if len(curves) != len(names):
             raise ValueError(f"{len(curves)} temporal curves for {len(names)} channel(s)")
         lags = np.arange(1, len(info["average"]) + 1, dtype=np.float64)
-        channel_attrs = channel_attrs or {}
+        channel_attrs = {name: dict((channel_attrs or {}).get(name, {})) for name in names}
+        for key in ("bin_pixels", "binning_gain"):  # how the curve was normalised
+            for name, value in zip(names, (errors or {}).get(key, ()), strict=False):
+                channel_attrs[name][key] = value
         channels = {}
         for name, curve in zip(names, curves, strict=True):
             decay = fit_decay(curve)

@@ -316,6 +316,52 @@ def bin_frames(frames: Any, bin_pixels: int, backend: Backend | None = None) -> 
     return frames.reshape(n, rows, k, columns, k).sum(axis=(2, 4))
 
 
+def binning_gain(
+    bin_pixels: int, psf_sigma_px: tuple[float, float], filter_sigma_px: tuple[float, float]
+) -> float:
+    """How much ``k x k`` bins raise the blinking's lag sums per original pixel.
+
+    Summing pixels over a bin adds, to each pixel's autocovariance at lags >= 1
+    (the blinking's: white noise has none), its covariance with the other pixels
+    of the bin. For independent emitters with a Gaussian PSF of ``psf_sigma_px``
+    and the background filter of ``filter_sigma_px`` (a Gaussian subtracted), the
+    covariance of two pixels ``d`` apart is proportional to the autocorrelation
+    of the high-passed, pixel-integrated PSF,
+    ``N(d; v) - 2 N(d; v + f^2) + N(d; v + 2 f^2)`` with ``v = 2 s^2 + 1/6`` per
+    axis, and the gain is its mean over the pixel pairs of a bin divided by its
+    value at ``d = 0``. Dividing the binned curves by it gives the curves of the
+    unbinned movie to a few percent (the tests ask 5 % for bins of 2 to 4 pixels
+    at a PSF sigma of 1.3 pixels, and of 2 at 0.65, where the binned sums are up to
+    7 times larger), so the stored curve hardly depends on the memory budget
+    that chose the bins.
+
+    Examples
+    --------
+    >>> binning_gain(1, (1.3, 1.3), (3.9, 3.9))
+    1.0
+    >>> 3.0 < binning_gain(3, (1.3, 1.3), (3.9, 3.9)) < 9.0
+    True
+    """
+    k = int(bin_pixels)
+    if k <= 1:
+        return 1.0
+    offsets = np.arange(-(k - 1), k, dtype=np.float64)
+    pairs = k - np.abs(offsets)  # pixel pairs of a bin at each offset, per axis
+    terms = (1.0, -2.0, 1.0)
+    total = at_zero = 0.0
+    for weight, steps in zip(terms, (0, 1, 2), strict=True):
+        along, zero = 1.0, 1.0
+        for sigma, wide in zip(psf_sigma_px, filter_sigma_px, strict=True):
+            # the pixel-integrated PSF's autocorrelation: 2 s^2 plus the pixel's 1/6
+            variance = 2.0 * float(sigma) ** 2 + 1.0 / 6.0 + steps * float(wide) ** 2
+            gauss = np.exp(-(offsets**2) / (2.0 * variance)) / math.sqrt(2.0 * math.pi * variance)
+            along *= float(np.sum(pairs * gauss))
+            zero *= 1.0 / math.sqrt(2.0 * math.pi * variance)
+        total += weight * along
+        at_zero += weight * zero
+    return float(total / (k * k) / at_zero)
+
+
 # ----------------------------------------------------------------------- accumulator
 class TemporalAccumulator:
     """Lag sums ``sum_p sum_t y_p(t - l) y_p(t)`` of centred series, streamed in blocks.

@@ -201,6 +201,17 @@ def run_on_time(
             )
         for warning in caught:
             logger.warning("%s", warning.message)
+    for name, k, gain in zip(names, errors["bin_pixels"], errors["binning_gain"], strict=True):
+        if k > 1:
+            logger.info(
+                "%s: channel %s summed over %dx%d pixel bins to fit memory_budget_mb; its "
+                "curve is divided by the binning gain %.3g (per single pixel again)",
+                label,
+                name,
+                k,
+                k,
+                gain,
+            )
     result = TemporalInfo.from_result(
         names,
         on_time,

@@ -19,6 +19,7 @@ from smlmlp.temporal import (
     TemporalAccumulator,
     accumulate_temporal,
     binned_shape,
+    binning_gain,
     fit_decay,
     plan_memory,
 )
@@ -187,7 +188,9 @@ def test_binned_path_equals_direct_binned_computation(small_movie):
     movie, _ = small_movie
     direct = direct_autocovariance(movie, 100, (3.9, 3.9), bin_pixels=3)
     _, info = blink_temporal_on([movie], 100, 130.0, bin_pixels=3, chunk_frames=50)
-    assert_close(info["ac"][0], direct[1:], rel=1e-9)
+    # the stored curve is per single pixel: the binned sums over the binning gain
+    gain = binning_gain(3, (1.3, 1.3), (3.9, 3.9))
+    assert_close(info["ac"][0], direct[1:] / gain, rel=1e-9)
 
 
 def test_memory_budget_bins_pixels_without_changing_the_decay(blinking):
@@ -202,8 +205,8 @@ def test_memory_budget_bins_pixels_without_changing_the_decay(blinking):
     expected = 50.0 * truth["correlation_time_frames"]
     assert on_full == pytest.approx(expected, rel=0.05)
     assert on_binned == pytest.approx(expected, rel=0.05)
-    # the binned curve holds neighbour covariances: larger, same shape
-    assert info_binned["ac"][0][0] > info_full["ac"][0][0]
+    # the binned sums hold neighbour covariances, divided out again: the same curve
+    assert info_binned["ac"][0][0] == pytest.approx(info_full["ac"][0][0], rel=0.05)
 
 
 def test_coarse_binning_warns(blinking):
@@ -438,3 +441,20 @@ def test_on_time_standard_error_follows_the_seed_to_seed_spread():
     assert 0.7 <= ratio <= 1.4, ratio
     truth_value = truth["correlation_time_frames"]
     assert np.mean(np.abs(np.array(values) - truth_value) <= 1.96 * np.array(errors)) >= 0.8
+
+
+def test_curve_does_not_depend_on_the_memory_budget() -> None:
+    """Bins chosen by a small budget raise the binned sums several-fold; the stored
+    curve is divided by the binning gain, so it stays that of single pixels."""
+    movie, _ = simulate_movie(1500, (64, 64), sigx_nm=130.0, sigy_nm=130.0, seed=2)
+    curves, taus = {}, {}
+    for k in (1, 2, 3, 4):
+        taus[k], info, errors = blink_temporal_on(
+            [movie], 60, psf_sigma_nm=130.0, bin_pixels=k, full_output=True
+        )
+        assert errors["bin_pixels"] == [k]
+        assert (errors["binning_gain"][0] == 1.0) == (k == 1)
+        curves[k] = info["ac"][0]
+    for k in (2, 3, 4):
+        assert curves[k][0] == pytest.approx(curves[1][0], rel=0.05)  # raw: up to 7x
+        assert taus[k] == pytest.approx(taus[1], rel=0.03)
