@@ -513,11 +513,15 @@ class SpectrumAccumulator:
         xp = self.backend.xp
         half_width = width // 2 + 1
         # the open block: float32 sums of spectra and of interleaved (re^2, im^2) power,
-        # one pair per worker slot, folded into float64 once per block
-        # and real-space sums for the blinking map: frames, diagonal-neighbour products
-        self._slots: list[tuple[Any, ...]] = []
-        self._slots_used: set[int] = set()  # slots holding frames of the open block
-        self._block_n = 0
+        # folded into float64 once per block, and real-space sums for the blinking map
+        # (frames, diagonal-neighbour products); its frames come in fixed sub-batches
+        self._sums: tuple[Any, ...] | None = None
+        self._sums_used = False  # whether the sums hold frames of the open block
+        self._block_n = 0  # frames of the open block received
+        self._processed_n = 0  # of which added to its sums
+        self._waiting: list[Any] = []  # frames of an unfinished sub-batch
+        self._waiting_n = 0
+        self._sub = self._sub_batch_frames()
         self._map_block = True  # whether the open block adds to the blinking map
         # the open group: summed block fluctuation power
         self._group_power = xp.zeros((height, half_width), dtype=np.float64)
@@ -529,9 +533,8 @@ class SpectrumAccumulator:
         self._closed_groups: list[BlockSums] = []
         self._pending_groups: list[tuple[int, int, int, Any, Any]] = []  # still on the device
         self._reference = None  # the open block's first frame (float32)
-        self._buffers: list[Any] = []
+        self._buffer: Any = None
         self._uploader = self.backend.uploader()
-        self._squares: Any = None
         self._pool: ThreadPoolExecutor | None = None
 
     # ------------------------------------------------------------------ input
@@ -583,223 +586,157 @@ class SpectrumAccumulator:
                 self._close_block()
 
     def _add_to_block(self, frames: Any) -> None:
-        """Add frames that all belong to the open block."""
-        n_frames = int(frames.shape[0])
-        workers = 1 if self.backend.cuda else int(self.backend.workers or 1)
-        if workers > 1 and self._split_by_rows(n_frames, workers):
-            self._add_by_rows(frames, workers)
-            return
-        if workers > 1 and n_frames > 1:
-            # every pass over the frames (not only the FFT) runs on all workers: each
-            # thread takes a slice of frames, with a single-threaded FFT
-            threads = min(workers, n_frames)
-            edges = np.linspace(0, n_frames, threads + 1).astype(int)
-            for slot in range(threads):  # set up here, not in the threads
-                self._slot_sums(slot)
-            futures = [
-                self._worker_pool().submit(
-                    self._transform, frames[a:b], slot, 1, self._block_n + int(a)
-                )
-                for slot, (a, b) in enumerate(zip(edges[:-1], edges[1:], strict=True))
-            ]
-            for future in futures:
-                future.result()
-        else:
-            self._transform(frames, 0, self.backend.workers, self._block_n)
+        """Add frames that all belong to the open block, in canonical sub-batches.
+
+        The block's frames are taken in sub-batches of :meth:`_sub_batch_frames`
+        frames aligned on the block's start, whatever the chunks they come in:
+        frames of an unfinished sub-batch wait (copied) for the next chunk or the
+        end of the block. Each sub-batch is added to the block's sums in frame
+        order, the workers sharing it by bands of rows, so the sums are the same
+        bits for any chunk length and any number of workers.
+        """
+        n_frames, sub = int(frames.shape[0]), self._sub
+        done = 0
+        if self._waiting_n:
+            done = min(n_frames, sub - self._waiting_n)
+            self._waiting.append(frames[:done].copy())
+            self._waiting_n += done
+            if self._waiting_n == sub:
+                self._process_waiting()
+        while n_frames - done >= sub:
+            self._process(frames[done : done + sub])
+            done += sub
+        if done < n_frames:
+            self._waiting = [frames[done:].copy()]
+            self._waiting_n = n_frames - done
         self._block_n += n_frames
 
-    def _split_by_rows(self, n_frames: int, workers: int) -> bool:
-        """Whether the workers share each frame (by rows) rather than the frames.
+    def _process_waiting(self) -> None:
+        """Add the frames waiting for the rest of their sub-batch (at most one)."""
+        if not self._waiting_n:
+            return
+        waiting = self._waiting
+        frames = waiting[0] if len(waiting) == 1 else self.backend.xp.concatenate(waiting)
+        self._waiting, self._waiting_n = [], 0
+        self._process(frames)
 
-        For frames beyond a core's cache, when a block's slice of the chunk holds
-        few frames per worker (a large camera chip and a small memory budget):
-        whole frames per thread would leave workers idle or unevenly loaded.
-        """
+    def _sub_batch_frames(self) -> int:
+        """Frames transformed together: about 1 MiB of float32 on the CPU (a core's
+        cache: copy, shift, FFT and sums read the frames from memory once); a whole
+        block on the GPU. Fixed by the frame shape, never by the chunks."""
+        if self.backend.cuda:
+            return self.block_frames
         height, width = self.frame_shape
-        return 4 * height * width > CACHE_BLOCK_BYTES and n_frames < 4 * workers
+        return max(1, min(self.block_frames, CACHE_BLOCK_BYTES // (4 * height * width)))
 
     def _worker_pool(self) -> ThreadPoolExecutor:
         if self._pool is None:
             self._pool = ThreadPoolExecutor(max_workers=self.backend.workers)
         return self._pool
 
-    def _block_buffer(self, slot: int, n_frames: int) -> Any:
-        """The float32 buffer of ``slot`` for at least ``n_frames`` frames, kept for reuse.
+    def _frame_buffer(self, n_frames: int) -> Any:
+        """The float32 buffer of at least ``n_frames`` frames, kept for reuse (fresh
+        allocations would cost page faults)."""
+        if self._buffer is None or self._buffer.shape[0] < n_frames:
+            self._buffer = self.backend.xp.empty((n_frames, *self.frame_shape), dtype=np.float32)
+        return self._buffer[:n_frames]
 
-        Reused chunk after chunk: fresh allocations would cost page faults.
-        """
-        while len(self._buffers) <= slot:
-            self._buffers.append(None)
-        buffer = self._buffers[slot]
-        if buffer is None or buffer.shape[0] < n_frames:
-            buffer = self.backend.xp.empty((n_frames, *self.frame_shape), dtype=np.float32)
-            self._buffers[slot] = buffer
-        return buffer
-
-    def _batch_frames(self, n_frames: int) -> int:
-        """Frames transformed together: about 1 MiB of float32 on the CPU.
-
-        Copy, shift, FFT, spectrum sum and squares of a batch that fits in a
-        core's cache read the frames from memory once; on the GPU the whole slice
-        is one batch.
-        """
-        if self.backend.cuda:
-            return n_frames
-        height, width = self.frame_shape
-        return max(1, min(n_frames, CACHE_BLOCK_BYTES // (4 * height * width)))
-
-    def _slot_sums(self, slot: int) -> tuple[Any, ...]:
-        """The open block's float32 sums of worker ``slot``.
+    def _open_sums(self) -> tuple[Any, ...]:
+        """The open block's float32 sums, zeroed when the block gets its first frames.
 
         ``(spectrum sum, power sum, frame sum, down-right products, down-left
         products, spectrum moment, frame moment)``: the spectra and the interleaved
         (re^2, im^2), the frames, the products of diagonal neighbours
         ``f[i, j] f[i + 1, j + 1]`` and ``f[i, j + 1] f[i + 1, j]``, and the spectra
         and frames weighted by their time in the block (:meth:`_time_weights`).
-
-        Zeroed when the slot gets its first frames of a block (a closed block
-        leaves its slots used up).
         """
         height, width = self.frame_shape
         xp = self.backend.xp
-        while len(self._slots) <= slot:
-            self._slots.append(
-                (
-                    xp.empty((height, width // 2 + 1), dtype=np.complex64),
-                    xp.empty((height, 2 * (width // 2 + 1)), dtype=np.float32),
-                    xp.empty((height, width), dtype=np.float32),
-                    xp.empty((height - 1, width - 1), dtype=np.float32),
-                    xp.empty((height - 1, width - 1), dtype=np.float32),
-                    xp.empty((height, width // 2 + 1), dtype=np.complex64),
-                    xp.empty((height, width), dtype=np.float32),
-                )
+        if self._sums is None:
+            self._sums = (
+                xp.empty((height, width // 2 + 1), dtype=np.complex64),
+                xp.empty((height, 2 * (width // 2 + 1)), dtype=np.float32),
+                xp.empty((height, width), dtype=np.float32),
+                xp.empty((height - 1, width - 1), dtype=np.float32),
+                xp.empty((height - 1, width - 1), dtype=np.float32),
+                xp.empty((height, width // 2 + 1), dtype=np.complex64),
+                xp.empty((height, width), dtype=np.float32),
             )
-        if slot not in self._slots_used:
-            for part in self._slots[slot]:
+        if not self._sums_used:
+            for part in self._sums:
                 part.fill(0)
-            self._slots_used.add(slot)
-        return self._slots[slot]
+            self._sums_used = True
+        return self._sums
 
     def _time_weights(self, first_index: int, count: int) -> Any:
         """Time of frames ``first_index ..`` of the block, centred on a full block (float32)."""
         centre = 0.5 * (self.block_frames - 1)
         return self.backend.xp.arange(count, dtype=np.float32) + np.float32(first_index - centre)
 
-    def _transform(self, frames: Any, slot: int, workers: int | None, first_index: int) -> None:
-        """Add a slice of frames, from frame ``first_index`` of the block, to ``slot``.
+    def _process(self, frames: Any) -> None:
+        """Add one sub-batch of the block's frames (the next ones) to its sums.
 
-        The slice is taken batch by batch through the float32 buffer of ``slot``;
-        a small batch stays in cache through all its passes.
+        Shift by the block's first frame (float32), FFT, then per band of rows:
+        the sums over the sub-batch's frames, in frame order, added to the
+        block's. The squares of the spectra are taken in place: on the GPU a
+        plain reduction (CuPy's einsum would copy both operands into transposed
+        layouts as large as the spectra).
         """
         xp = self.backend.xp
         n_frames = int(frames.shape[0])
-        batch = self._batch_frames(n_frames)
-        buffer = self._block_buffer(slot, batch)
-        spectrum_sum, power, frame_sum, down, up, moment, frame_moment = self._slot_sums(slot)
-        for first in range(0, n_frames, batch):
-            shifted = buffer[: min(batch, n_frames - first)]
-            # one pass: convert and shift into the float32 buffer
-            xp.subtract(
-                frames[first : first + shifted.shape[0]],
-                self._reference,
-                out=shifted,
-                casting="unsafe",
-            )
-            spectra = self.backend.rfft2(shifted, workers=workers)
-            spectrum_sum += spectra[0] if len(spectra) == 1 else spectra.sum(axis=0)
-            weights = self._time_weights(first_index + first, shifted.shape[0])
-            self._weighted_add(moment, weights, spectra)
-            # |F|^2 summed over the batch, over the interleaved (re, im) floats
-            self._add_squares(power, spectra.view(np.float32))
-            if self._map_block:
-                frame_sum += shifted.sum(axis=0)
-                self._weighted_add(frame_moment, weights, shifted)
-                down += self._pair_sum(shifted[:, :-1, :-1], shifted[:, 1:, 1:])
-                up += self._pair_sum(shifted[:, :-1, 1:], shifted[:, 1:, :-1])
+        first_index = self._processed_n
+        shifted = self._frame_buffer(n_frames)
+        spectrum_sum, power, frame_sum, down, up, moment, frame_moment = self._open_sums()
+        reference = self._reference
 
-    def _add_squares(self, target: Any, parts: Any) -> None:
-        """``target += sum_t parts[t] ** 2`` (``parts`` may be overwritten).
+        def shift(rows: slice) -> None:
+            xp.subtract(frames[:, rows], reference[rows], out=shifted[:, rows], casting="unsafe")
 
-        On the CPU one einsum pass over the cache-sized batch; on the GPU the
-        squares in place and a plain reduction over frames: CuPy's einsum would
-        copy both operands into transposed layouts as large as the chunk's
-        spectra and run a batched matrix product of tiny products.
-        """
-        if self.backend.cuda:
-            self.backend.xp.multiply(parts, parts, out=parts)
-            target += parts.sum(axis=0)
-            return
-        target += np.einsum("tij,tij->ij", parts, parts)
-
-    def _weighted_add(self, target: Any, weights: Any, stack: Any) -> None:
-        """``target += sum_t weights[t] * stack[t]``.
-
-        On the CPU with numpy's own loops over the (cache-sized) batch: a BLAS
-        product would start its own threads inside each worker thread and
-        oversubscribe the cores.
-        """
-        if self.backend.cuda:
-            target += self.backend.xp.tensordot(weights, stack, axes=1)
-            return
-        target += (weights[:, None, None] * stack).sum(axis=0)
-
-    def _pair_sum(self, first: Any, second: Any) -> Any:
-        """``sum_t first[t] * second[t]`` of two frame stacks (views), as one image."""
-        if self.backend.cuda:  # a plain product and reduction (no transposed copies)
-            return (first * second).sum(axis=0)
-        return np.einsum("tij,tij->ij", first, second)
-
-    def _add_by_rows(self, frames: Any, workers: int) -> None:
-        """Add frames one by one, the workers sharing each frame.
-
-        Each worker shifts a band of rows; the FFT runs on all workers; each
-        worker then adds a band of spectrum rows to the float32 sums of slot 0.
-        """
-        shifted = self._block_buffer(0, 1)[0]
-        spectrum_sum, power, frame_sum, down, up, moment, frame_moment = self._slot_sums(0)
+        self._by_rows(shift, always=True)
+        spectra = self.backend.rfft2(shifted, workers=self.backend.workers)
+        weights = self._time_weights(first_index, n_frames)
         last_row = self.frame_shape[0] - 1
-        if self._squares is None:  # kept: a fresh array per frame would cost page faults
-            self._squares = np.empty_like(power)
-        squares = self._squares
-        bands = self._row_bands(workers)
-        pool = self._worker_pool()
+        mapped = self._map_block
 
-        def shift_rows(frame: Any, rows: slice) -> None:
-            np.subtract(frame[rows], self._reference[rows], out=shifted[rows], casting="unsafe")
-
-        def add_spectrum(spectrum: np.ndarray, rows: slice, weight: np.float32) -> None:
-            spectrum_sum[rows] += spectrum[rows]
-            moment[rows] += weight * spectrum[rows]
-            parts = spectrum[rows].view(np.float32)
-            np.multiply(parts, parts, out=squares[rows])
-            power[rows] += squares[rows]
-            if not self._map_block:
+        def accumulate(rows: slice) -> None:
+            part = spectra[:, rows]
+            spectrum_sum[rows] += part.sum(axis=0)
+            moment[rows] += self._weighted_sum(weights, part)
+            squares = part.view(np.float32)  # interleaved (re, im)
+            xp.multiply(squares, squares, out=squares)
+            power[rows] += squares.sum(axis=0)
+            if not mapped:
                 return
-            frame_moment[rows] += weight * shifted[rows]
-            frame_sum[rows] += shifted[rows]
-            top, bottom = rows.start, min(rows.stop, last_row)
+            frames_here = shifted[:, rows]
+            frame_sum[rows] += frames_here.sum(axis=0)
+            frame_moment[rows] += self._weighted_sum(weights, frames_here)
+            top, stop, _ = rows.indices(self.frame_shape[0])
+            bottom = min(stop, last_row)
             if top < bottom:
                 below = slice(top + 1, bottom + 1)
-                down[top:bottom] += shifted[top:bottom, :-1] * shifted[below, 1:]
-                up[top:bottom] += shifted[top:bottom, 1:] * shifted[below, :-1]
+                down[top:bottom] += (shifted[:, top:bottom, :-1] * shifted[:, below, 1:]).sum(0)
+                up[top:bottom] += (shifted[:, top:bottom, 1:] * shifted[:, below, :-1]).sum(0)
 
-        for frame in frames:
-            list(pool.map(shift_rows, [frame] * len(bands), bands))
-            spectrum = self.backend.rfft2(shifted, workers=workers)
-            weight = self._time_weights(self._block_n, 1)[0]
-            count = len(bands)
-            list(pool.map(add_spectrum, [spectrum] * count, bands, [weight] * count))
-            self._block_n += 1
+        self._by_rows(accumulate, always=True)
+        self._processed_n += n_frames
 
-    def _by_rows(self, work: Callable[[slice], None]) -> None:
+    def _weighted_sum(self, weights: Any, stack: Any) -> Any:
+        """``sum_t weights[t] * stack[t]``, in frame order (a matrix product on the GPU)."""
+        if self.backend.cuda:
+            return self.backend.xp.tensordot(weights, stack, axes=1)
+        return (weights[:, None, None] * stack).sum(axis=0)
+
+    def _by_rows(self, work: Callable[[slice], None], always: bool = False) -> None:
         """Run ``work(rows)`` over bands of rows on all CPU workers (all rows at once on
-        the GPU): the per-block float64 passes over large frames scale with the cores."""
+        the GPU, with one worker, or, unless ``always``, for frames that fit a core's
+        cache). Each element's sums are the same whatever the bands."""
         workers = 1 if self.backend.cuda else int(self.backend.workers or 1)
         height, width = self.frame_shape
-        if workers == 1 or 4 * height * width <= CACHE_BLOCK_BYTES:
-            work(slice(None))  # small frames: cheaper than handing out the rows
+        small = not always and 4 * height * width <= CACHE_BLOCK_BYTES
+        if workers == 1 or height < 2 or small:
+            work(slice(None))
         else:
-            list(self._worker_pool().map(work, self._row_bands(workers)))
+            list(self._worker_pool().map(work, self._row_bands(min(workers, height))))
 
     def _row_bands(self, workers: int) -> list[slice]:
         edges = np.linspace(0, self.frame_shape[0], workers + 1).astype(int)
@@ -817,28 +754,23 @@ class SpectrumAccumulator:
         """``target[rows] +=`` the open block's power about its own straight-line trend.
 
         ``sum |F|^2 - |sum F|^2 / n - |sum (t - mean t) F|^2 / sum (t - mean t)^2``
-        from the worker slots' float32 sums (added in slot order), in float32: the
-        frames are shifted by the block's first frame, so the terms are of the
-        same size and little cancels. With ``clear`` the slots are used up (worked
-        in place; the next block's first frames overwrite them), else they are
-        left as they are.
+        from the block's float32 sums, in float32: the frames are shifted by the
+        block's first frame, so the terms are of the same size and little cancels.
+        With ``clear`` the sums are used up (worked in place; the next block's first
+        frames zero them), else they are left as they are.
         """
         xp = self.backend.xp
         first, stop, _ = rows.indices(self.frame_shape[0])
         half_width = self.frame_shape[1] // 2 + 1
         # a few rows at a time: the temporaries stay small (heap, cache)
         step = stop - first if self.backend.cuda else max(1, 8192 // half_width)
-        used = [self._slots[slot] for slot in sorted(self._slots_used)]
+        sums = self._sums
         mean_time, spread = self._trend()
         for start in range(first, stop, step):
             band = slice(start, min(start + step, stop))
-            spectrum, power, moment = used[0][0][band], used[0][1][band], used[0][5][band]
+            spectrum, power, moment = sums[0][band], sums[1][band], sums[5][band]
             if not clear:
                 spectrum, power, moment = spectrum.copy(), power.copy(), moment.copy()
-            for slot in used[1:]:
-                spectrum += slot[0][band]
-                power += slot[1][band]
-                moment += slot[5][band]
             # the trend's slope term: sum (t - mean t) F
             moment -= np.float32(mean_time) * spectrum
             # interleaved (re, im): power - (re^2, im^2) / n - slope^2, then re + im
@@ -857,13 +789,7 @@ class SpectrumAccumulator:
         Products of diagonal neighbours' fluctuations: white noise and noise
         correlated along rows or columns add nothing to them.
         """
-        used = [self._slots[slot] for slot in sorted(self._slots_used)]
-        total, down, up, slope = (used[0][k].astype(np.float64) for k in (2, 3, 4, 6))
-        for slot in used[1:]:
-            total += slot[2]
-            down += slot[3]
-            up += slot[4]
-            slope += slot[6]
+        total, down, up, slope = (self._sums[k].astype(np.float64) for k in (2, 3, 4, 6))
         mean_time, spread = self._trend()
         slope -= mean_time * total
         mean = total / self._block_n
@@ -875,7 +801,7 @@ class SpectrumAccumulator:
 
     def _block_fluctuation_power(self) -> Any:
         """Fluctuation power of the open block about its trend (None if < 3 frames)."""
-        if self._block_n < MIN_BLOCK_FRAMES or not self._slots_used:
+        if self._block_n < MIN_BLOCK_FRAMES or not self._sums_used:
             return None
         power = self.backend.xp.zeros_like(self._group_power)
         self._by_rows(lambda rows: self._add_block_fluctuation_power(power, rows, False))
@@ -883,6 +809,7 @@ class SpectrumAccumulator:
 
     def _close_block(self) -> None:
         """Add the finished block to its group, closing the previous group first."""
+        self._process_waiting()  # the block's last, shorter sub-batch
         block_first = self.first_frame + self.n_frames - self._block_n
         if self._group_n and self._group_start(block_first) != self._group_start(block_first - 1):
             self._close_group(block_first - 1)
@@ -894,9 +821,9 @@ class SpectrumAccumulator:
                 lambda rows: self._add_block_fluctuation_power(self._group_power, rows, True)
             )
             self._group_dof += self._block_n - TREND_TERMS
-        self._slots_used = set()
+        self._sums_used = False
         self._group_n += self._block_n
-        self._block_n = 0
+        self._block_n = self._processed_n = 0
 
     def _group_start(self, frame: int) -> int:
         return (frame // self.group_frames) * self.group_frames
@@ -976,10 +903,7 @@ class SpectrumAccumulator:
         parts = [self._no_groups, *self._closed_groups]  # merged once, below
         pending = list(self._pending_groups)
         last = self.first_frame + self.n_frames - 1
-        block_power = self._block_fluctuation_power()
-        block_density = None
-        if block_power is not None and self._map_block:
-            block_density = self._block_density()
+        block_power, block_density = self._open_block_terms()
         mapped = self._group_mapped
         open_n = self._group_n + self._block_n
         if open_n:
@@ -1013,13 +937,37 @@ class SpectrumAccumulator:
             parts.append(self._to_host(pending))
         return merge_sums(parts)
 
+    def _open_block_terms(self) -> tuple[Any, Any]:
+        """The open block's fluctuation power and blinking map (None, None when it has
+        fewer than 3 frames), waiting frames included; the accumulator is left as it
+        was (more frames may complete the waiting sub-batch)."""
+        saved = None
+        if self._waiting_n:
+            saved = (
+                [part.copy() for part in self._sums] if self._sums_used else None,
+                self._sums_used,
+                list(self._waiting),
+                self._waiting_n,
+                self._processed_n,
+            )
+            self._process_waiting()
+        try:
+            power = self._block_fluctuation_power()
+            density = self._block_density() if power is not None and self._map_block else None
+        finally:
+            if saved is not None:
+                sums, self._sums_used, self._waiting, self._waiting_n, self._processed_n = saved
+                if sums is not None:
+                    for target, value in zip(self._sums, sums, strict=True):
+                        target[...] = value
+        return power, density
+
     def release_buffer(self) -> None:
         """Free the buffers and worker threads kept between :meth:`add` calls.
 
         The sums stay; a later :meth:`add` sets them up again.
         """
-        self._buffers = []
-        self._squares = None
+        self._buffer = None
         if self._pool is not None:
             self._pool.shutdown()
             self._pool = None

@@ -139,7 +139,6 @@ _SAME_IN_EVERY_RANGE = (
     "split",
     "half",
     "metadata",
-    "chunk_frames",
     "cuda",
 )
 

@@ -4,9 +4,9 @@ Snakemake reruns a job when an input is newer than its outputs. A movie replaced
 one with an older modification time (``cp -p``, ``rsync -t``, a restore from backup)
 would be missed, and the old numbers kept. Each channel therefore has a small record
 of its files' sizes and sampled content (``autocorr/{channel}.fingerprint`` in the
-results), rewritten when Snakemake plans the run whenever it no longer matches the
-files: the record is an input of the channel's ``autocorr`` job, so a new record
-reruns it and everything after it, in the same run.
+results), rewritten when Snakemake plans a run and the files no longer match the
+fingerprints the channel's last ``autocorr`` job recorded: the record is an input of
+that job, so a rewritten record reruns it and everything after it, in the same run.
 
 What is detected: a change of size, or of any of the :data:`SAMPLES` blocks of
 :data:`SAMPLE_BYTES` bytes spread evenly over the file (the first and the last
@@ -63,19 +63,41 @@ def movie_fingerprint(files: Sequence[PathLike]) -> list[dict[str, Any]]:
     return [file_fingerprint(path) for path in files if os.path.isfile(path)]
 
 
-def refresh_fingerprint(record: PathLike, files: Sequence[PathLike]) -> Path:
-    """Write the fingerprint record of ``files`` to ``record`` when it differs.
+def _differs_from(source: PathLike | None, current: list[dict[str, Any]]) -> bool:
+    """Whether the fingerprints the autocorrelation recorded (its JSON ``source``)
+    differ from ``current``; False when there is no such record to compare with."""
+    if source is None:
+        return False
+    try:
+        recorded = json.loads(Path(source).read_text(encoding="utf-8"))
+        sizes, hashes = recorded["sizes_bytes"], recorded["sampled_sha256"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    return [f["size"] for f in current] != list(sizes) or [
+        f["sampled_sha256"] for f in current
+    ] != list(hashes)
 
-    An unchanged record keeps its modification time (nothing reruns); a changed
-    one is rewritten whole, newer than the outputs it feeds.
+
+def refresh_fingerprint(
+    record: PathLike, files: Sequence[PathLike], source: PathLike | None = None
+) -> Path:
+    """Keep ``record``, the fingerprints of ``files``, as an input that reruns the
+    channel's jobs exactly when its files changed.
+
+    When ``source`` (what the autocorrelation read, with the fingerprints it saw)
+    no longer matches the files, ``record`` is rewritten now: newer than every
+    output, it reruns them. A new record (first run) is dated like the oldest of
+    the files, so it reruns nothing by itself. Otherwise it is left alone.
     """
     record = Path(record)
-    text = json.dumps(movie_fingerprint(files), indent=1) + "\n"
-    try:
-        if record.read_text(encoding="utf-8") == text:
-            return record
-    except OSError:
-        pass
+    current = movie_fingerprint(files)
+    changed = _differs_from(source, current)
+    if record.exists() and not changed:
+        return record
     with atomic_path(record) as part:
-        part.write_text(text, encoding="utf-8")
+        part.write_text(json.dumps(current, indent=1) + "\n", encoding="utf-8")
+    if not changed:
+        times = [os.path.getmtime(path) for path in files if os.path.isfile(path)]
+        oldest = min(times, default=0.0)
+        os.utime(record, (oldest, oldest))
     return record

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Sequence
 
@@ -28,36 +27,37 @@ def movie_frame_count(files: Sequence[PathLike]) -> int | None:
 
 
 def plan_frame_ranges(
-    n_frames: int, frames_per_job: int, chunk_frames: int
+    n_frames: int, frames_per_job: int, *, time_windows: int = 1
 ) -> list[tuple[int, int]]:
     """Frame ranges ``[start, stop)`` of the jobs that share one movie.
 
-    Every range but the last holds a whole number of chunks and of blocks of
-    frames (``frames_per_job`` rounded down to a multiple of both
-    ``chunk_frames`` and :func:`smlmlp.spectra.plan_blocks`' block length, at
-    least one such unit), so the jobs read, transform and subtract block means
-    exactly as one job over the whole movie would: their merged sums equal that
-    job's to float64 rounding. ``frames_per_job`` 0 means one range.
+    Every range but the last holds a whole number of groups of blocks of frames
+    (``frames_per_job`` rounded down to a multiple of
+    :func:`smlmlp.spectra.plan_blocks`' group length, at least one group). A job
+    sums each block's frames in the same fixed sub-batches whatever its chunks
+    and workers, and no group is cut between jobs, so the merged sums are the
+    bits of one job over the whole movie. ``frames_per_job`` 0 means one range.
 
     Examples
     --------
-    >>> plan_frame_ranges(1000, 400, 64)  # blocks of 20 frames: units of 320
-    [(0, 320), (320, 640), (640, 960), (960, 1000)]
-    >>> plan_frame_ranges(1000, 400, 25)  # units of 100
+    >>> plan_frame_ranges(1000, 400)  # groups of 40 frames
     [(0, 400), (400, 800), (800, 1000)]
-    >>> plan_frame_ranges(1000, 0, 64)
+    >>> plan_frame_ranges(3500, 400)  # groups of 160 frames
+    [(0, 320), (320, 640), (640, 960), (960, 1280), (1280, 1600), (1600, 1920), \
+(1920, 2240), (2240, 2560), (2560, 2880), (2880, 3200), (3200, 3500)]
+    >>> plan_frame_ranges(1000, 0)
     [(0, 1000)]
-    >>> plan_frame_ranges(100, 10, 5)  # blocks of 20 frames
+    >>> plan_frame_ranges(100, 10)  # groups of one block of 20 frames
     [(0, 20), (20, 40), (40, 60), (60, 80), (80, 100)]
     """
     from smlmlp.spectra import plan_blocks
 
-    n_frames, chunk = int(n_frames), max(1, int(chunk_frames))
+    n_frames = int(n_frames)
     if n_frames < 1:
         return []
     if frames_per_job <= 0:
         return [(0, n_frames)]
-    unit = math.lcm(chunk, plan_blocks(n_frames)[0])
+    unit = plan_blocks(n_frames, time_windows)[1]
     per_job = max(unit, int(frames_per_job) // unit * unit)
     return [(start, min(start + per_job, n_frames)) for start in range(0, n_frames, per_job)]
 

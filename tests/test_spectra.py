@@ -239,19 +239,23 @@ def test_nan_pixels_are_reported_with_count_and_position():
 
 @pytest.mark.parametrize("workers", [2, 3])
 def test_large_frames_shared_by_rows_give_the_exact_sums(movie, monkeypatch, workers):
-    """Frames beyond the cache block, few per worker: the workers share each frame."""
+    """Frames beyond the cache block (one per sub-batch): the workers share each frame by
+    rows, and the sums are the bits of one worker fed other chunks."""
     import smlmlp.spectra
 
     monkeypatch.setattr(smlmlp.spectra, "CACHE_BLOCK_BYTES", 1024)
     accumulator = SpectrumAccumulator(movie.shape[1:], workers=workers, block_frames=BLOCK)
-    assert accumulator._split_by_rows(5, workers)
-    assert not accumulator._split_by_rows(4 * workers, workers)
+    single = SpectrumAccumulator(movie.shape[1:], workers=1, block_frames=BLOCK)
+    assert accumulator._sub == 1
     for first in range(0, movie.shape[0], 7):
         accumulator.add(movie[first : first + 7])
+    for first in range(0, movie.shape[0], 11):
+        single.add(movie[first : first + 11])
     circular = direct_circular(movie, 9)
     result = accumulator.sums().autocorrelation(9)
     accumulator.release_buffer()
     assert np.allclose(result, circular, rtol=1e-5, atol=1e-6 * np.abs(circular).max())
+    np.testing.assert_array_equal(accumulator.sums().ac_sums, single.sums().ac_sums)
 
 
 def test_an_open_block_shared_by_rows_is_in_the_sums(movie, monkeypatch):
@@ -318,14 +322,30 @@ def test_parallel_workers_give_the_same_result(movie):
 
 
 @pytest.mark.parametrize("workers", [1, 2, 3])
+@pytest.mark.parametrize("chunk", [7, 25, 64])
+def test_the_same_bits_whatever_the_workers_and_chunks(movie, workers, chunk):
+    """Sub-batches are fixed by the frame shape, the workers share them by rows: the
+    sums are the bits of one worker reading the whole movie at once."""
+    whole = SpectrumAccumulator(movie.shape[1:], workers=1)
+    whole.add(movie)
+    accumulator = SpectrumAccumulator(movie.shape[1:], workers=workers)
+    for first in range(0, movie.shape[0], chunk):
+        accumulator.add(movie[first : first + chunk])
+    ours, theirs = accumulator.sums(), whole.sums()
+    np.testing.assert_array_equal(ours.ac_sums, theirs.ac_sums)
+    np.testing.assert_array_equal(ours.coverage_sums, theirs.coverage_sums)
+    np.testing.assert_array_equal(ours.dof, theirs.dof)
+
+
+@pytest.mark.parametrize("workers", [1, 2, 3])
 def test_frames_taken_in_cache_blocks_give_the_exact_sums(movie, monkeypatch, workers):
-    """Blocks of 2 frames, a shorter last block per thread slice, against direct products."""
+    """Sub-batches of 2 frames, chunks of 25 that cut them, against direct products."""
     import smlmlp.spectra
 
     frame_bytes = 4 * movie.shape[1] * movie.shape[2]
     monkeypatch.setattr(smlmlp.spectra, "CACHE_BLOCK_BYTES", 3 * frame_bytes - 1)
     accumulator = SpectrumAccumulator(movie.shape[1:], workers=workers, block_frames=30)
-    assert accumulator._batch_frames(25) == 2
+    assert accumulator._sub == 2
     for first in range(0, movie.shape[0], 25):
         accumulator.add(movie[first : first + 25])
     assert accumulator.n_frames == movie.shape[0]

@@ -63,8 +63,6 @@ else:
             crop_pix=config["crop_pix"] if config["field_tiles"] else None,
             time_windows=config["time_windows"],
             field_tiles=config["field_tiles"],
-            # the chunk length the ranges were cut for (whole chunks per range)
-            chunk_frames=autocorr_chunk_frames,
         threads: config["threads"]
         resources:
             mem_mb=autocorr_mem_mb,

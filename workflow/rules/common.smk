@@ -81,8 +81,13 @@ def movie_fingerprint(wildcards):
     longer matches them: a movie changed behind an older mtime still reruns its jobs."""
     key = (wildcards.experiment, wildcards.channel)
     if key not in _FINGERPRINTS:
-        path = f"{RESULTS}/{wildcards.experiment}/autocorr/{wildcards.channel}.fingerprint"
-        ws.refresh_fingerprint(path, channel_of(wildcards).files)
+        folder = f"{RESULTS}/{wildcards.experiment}/autocorr"
+        ws.refresh_fingerprint(
+            f"{folder}/{wildcards.channel}.fingerprint",
+            channel_of(wildcards).files,
+            f"{folder}/{wildcards.channel}.json",  # what the last pass read
+        )
+        path = f"{folder}/{wildcards.channel}.fingerprint"
         _FINGERPRINTS[key] = path
     return _FINGERPRINTS[key]
 
@@ -122,25 +127,15 @@ def channel_frame_count(wildcards):
     return _FRAME_COUNTS[channel.files]
 
 
-def autocorr_chunk_frames(wildcards):
-    """The chunk length of the channel's streaming pass (its frame ranges hold whole chunks)."""
-    channel = channel_of(wildcards)
-    shape = channel.frame_shape or ws.movie_frame_shape(channel.movie, channel.split)
-    return ws.plan_chunk_frames(
-        shape or ws.FALLBACK_FRAME_SHAPE,
-        chunk_frames=config["chunk_frames"],
-        memory_budget_mb=config["memory_budget_mb"],
-        cuda=CUDA,
-    )
-
-
 def autocorr_parts(wildcards, suffix):
     """The partial sums of the channel's frame ranges (one range when unreadable)."""
     n_frames = channel_frame_count(wildcards)
     if n_frames is None:  # its job reports what is wrong with the movie
         ranges = [None]
     else:
-        ranges = ws.plan_frame_ranges(n_frames, FRAMES_PER_JOB, autocorr_chunk_frames(wildcards))
+        ranges = ws.plan_frame_ranges(
+            n_frames, FRAMES_PER_JOB, time_windows=config["time_windows"]
+        )
     folder = f"{RESULTS}/{wildcards.experiment}/autocorr/{wildcards.channel}.parts"
     return [f"{folder}/frames_{ws.frame_range_label(frames)}.{suffix}" for frames in ranges]
 

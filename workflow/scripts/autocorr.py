@@ -5,9 +5,9 @@ from smlmlp_workflow.frames import WHOLE_MOVIE, parse_frame_range
 from smlmlp_workflow.logs import rule_log
 
 sm = snakemake  # noqa: F821 (defined by Snakemake's script directive)
-# with frames_per_job, the job's frame range and the chunk length it was planned for
+# with frames_per_job, the job's frame range (its sums do not depend on the chunks)
 frames = parse_frame_range(sm.wildcards.get("frames", WHOLE_MOVIE))
-chunk_frames = sm.params.get("chunk_frames", sm.config["chunk_frames"])
+chunk_frames = sm.config["chunk_frames"]
 step = f"autocorr {sm.params.label}"
 if frames is not None:
     step += f" frames {frames[0]}-{frames[1]}"
