@@ -152,6 +152,41 @@ def job_counts(output: str) -> dict[str, int]:
     return counts
 
 
+def h5_contents(path: Path) -> dict[str, Any]:
+    """Every dataset and attribute of an HDF5 file, but its creation time."""
+    import h5py
+
+    contents: dict[str, Any] = {}
+
+    def visit(name: str, item: Any) -> None:
+        if isinstance(item, h5py.Dataset):
+            contents[f"{name}[]"] = item[()]
+        for key, value in item.attrs.items():
+            contents[f"{name}@{key}"] = value
+
+    with h5py.File(path, "r") as handle:
+        for key, value in handle.attrs.items():
+            if key != "created":
+                contents[f"@{key}"] = value
+        handle.visititems(visit)
+    return contents
+
+
+def h5_differences(first: Path, second: Path) -> list[str]:
+    """Names of the datasets and attributes that differ, bit for bit (NaN equal to NaN)."""
+    ours, theirs = h5_contents(first), h5_contents(second)
+    names = sorted(set(ours) ^ set(theirs))
+    for name in sorted(set(ours) & set(theirs)):
+        a, b = np.asarray(ours[name]), np.asarray(theirs[name])
+        if a.dtype.kind in "fc":
+            same = a.shape == b.shape and np.array_equal(a, b, equal_nan=True)
+        else:
+            same = a.shape == b.shape and bool(np.all(a == b))
+        if not same:
+            names.append(name)
+    return names
+
+
 HELPERS = SimpleNamespace(
     REPO=REPO,
     simulate=simulate,
@@ -161,6 +196,7 @@ HELPERS = SimpleNamespace(
     write_config=write_config,
     run_snakemake=run_snakemake,
     job_counts=job_counts,
+    h5_differences=h5_differences,
 )
 
 

@@ -105,3 +105,39 @@ def test_logs_stay_in_their_results_folder(wf: SimpleNamespace, tmp_path: Path) 
         run = wf.run_snakemake(tmp_path, "-n", "--config", f"results_dir={results}")
         logs = [line.split("log: ", 1)[1] for line in run.stdout.splitlines() if "log: " in line]
         assert logs and all(log.startswith(f"{results}/logs/") for log in logs), run.stdout
+
+
+def test_the_same_bits_with_one_or_two_cores(wf: SimpleNamespace, tmp_path: Path) -> None:
+    """`--cores 1` and `--cores 2` (threads 2): every dataset and attribute the same."""
+    movie, _ = wf.simulate(600, (40, 40), seed=13)
+    for cores in ("1", "2"):
+        workdir = tmp_path / f"cores_{cores}"
+        wf.write_tiff(workdir / "experiments" / "e1" / "movie.tif", movie)
+        wf.write_yaml(workdir / "experiments" / "e1" / "experiment.yaml", {"pixel_nm": 100})
+        wf.write_config(workdir, crop_pix=21, threads=2, temporal_lags=40)
+        run = wf.run_snakemake(workdir, "--cores", cores)
+        assert run.returncode == 0, run.stderr[-3000:]
+    info = Path("results") / "e1" / "psf_info.h5"
+    assert wf.h5_differences(tmp_path / "cores_1" / info, tmp_path / "cores_2" / info) == []
+
+
+def test_a_deleted_movie_leaves_its_channel_out(wf: SimpleNamespace, tmp_path: Path) -> None:
+    """A channel's movie deleted after a run: the next run drops the channel from the
+    experiment's info file and the summary (its old intermediates are not used)."""
+    from smlmlp.infofile import read_info, read_summary
+
+    root = tmp_path / "experiments" / "e1"
+    for seed, channel in enumerate(("green", "red")):
+        movie, _ = wf.simulate(300, (32, 32), seed=20 + seed)
+        wf.write_tiff(root / f"{channel}.tif", movie)
+    wf.write_yaml(root / "experiment.yaml", {"pixel_nm": 100})
+    wf.write_config(tmp_path, crop_pix=21, on_time=False)
+    assert wf.run_snakemake(tmp_path, "--cores", "2").returncode == 0
+    info = tmp_path / "results" / "e1" / "psf_info.h5"
+    assert list(read_info(info).channels) == ["green", "red"]
+    (root / "red.tif").unlink()
+    again = wf.run_snakemake(tmp_path, "--cores", "2")
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert list(read_info(info).channels) == ["green"]
+    rows = read_summary(tmp_path / "results" / "summary.tsv")
+    assert [row["channel"] for row in rows] == ["green"]

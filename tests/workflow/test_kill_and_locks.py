@@ -14,38 +14,11 @@ import sys
 import time
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
 
-import h5py
 import numpy as np
 import pytest
 
 pytestmark = [pytest.mark.workflow, pytest.mark.faults]
-
-
-def _h5_contents(path: Path) -> dict[str, Any]:
-    """Every dataset and attribute of an HDF5 file (but the creation time)."""
-    contents: dict[str, Any] = {}
-
-    def visit(name: str, item: Any) -> None:
-        if isinstance(item, h5py.Dataset):
-            contents[f"{name}[]"] = item[()]
-        for key, value in item.attrs.items():
-            contents[f"{name}@{key}"] = value
-
-    with h5py.File(path, "r") as handle:
-        for key, value in handle.attrs.items():
-            if key != "created":
-                contents[f"@{key}"] = value
-        handle.visititems(visit)
-    return contents
-
-
-def _equal(a: Any, b: Any) -> bool:
-    a, b = np.asarray(a), np.asarray(b)
-    if a.dtype.kind in "fc":
-        return a.shape == b.shape and np.array_equal(a, b, equal_nan=True)
-    return a.shape == b.shape and bool(np.all(a == b))
 
 
 def _experiment(wf: SimpleNamespace, workdir: Path, movie: np.ndarray) -> None:
@@ -123,8 +96,5 @@ def test_live_run_then_kill_then_stale_lock_then_identical_rerun(
     rerun = wf.run_snakemake(killed, "--cores", "1")
     assert rerun.returncode == 0, (rerun.stdout + rerun.stderr)[-3000:]
     assert not list((killed / "results").rglob("*.part"))
-    ours = _h5_contents(killed / "results" / "e1" / "psf_info.h5")
-    theirs = _h5_contents(clean / "results" / "e1" / "psf_info.h5")
-    assert ours.keys() == theirs.keys()
-    different = [key for key in ours if not _equal(ours[key], theirs[key])]
-    assert different == []
+    info = Path("results") / "e1" / "psf_info.h5"
+    assert wf.h5_differences(killed / info, clean / info) == []
