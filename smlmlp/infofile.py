@@ -39,6 +39,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import errno
+import glob
 import io
 import json
 import math
@@ -239,14 +240,10 @@ def _no_space(code: int, path: Path) -> str:
 
 def _remove_stale_parts(path: Path, suffix: str, before: float) -> None:
     """Remove temporary files of ``path`` last written before ``before`` (killed writers)."""
-    for part in path.parent.glob(f".{_glob_escape(path.name)}.*{_glob_escape(suffix)}"):
+    for part in path.parent.glob(f".{glob.escape(path.name)}.*{glob.escape(suffix)}"):
         with contextlib.suppress(OSError):
             if part.stat().st_mtime < before:
                 part.unlink()
-
-
-def _glob_escape(text: str) -> str:
-    return "".join(f"[{c}]" if c in "*?[" else c for c in text)
 
 
 def _check_name(name: str) -> str:
