@@ -592,8 +592,13 @@ def _check_is_tiff(path: str, label: str) -> None:
         raise FileNotFoundError(f"{label}: no such file")
     if os.path.isdir(path):
         raise IsADirectoryError(f"{label}: is a directory, expected a TIFF file")
-    with open(path, "rb") as fh:
-        head = fh.read(4)
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(4)
+    except PermissionError as exc:
+        raise PermissionError(f"{label}: no permission to read this file") from exc
+    except OSError as exc:
+        raise OSError(f"{label}: cannot be read ({exc.strerror or exc})") from exc
     if head not in _TIFF_MAGICS:
         found = "the file is empty" if not head else f"it starts with {head!r}"
         raise ValueError(

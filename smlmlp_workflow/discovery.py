@@ -221,6 +221,8 @@ def inspect_experiment(
     experiment = Experiment(name=name or folder.name, folder=str(folder))
     settings_path = folder / SETTINGS_FILE
     try:
+        # listed first, so that a folder nobody may read is named as such
+        listing = sorted(folder.iterdir()) if filenames is None else []
         if settings is None:
             if settings_path.is_file():
                 settings = read_settings(settings_path)
@@ -234,16 +236,37 @@ def inspect_experiment(
         if filenames is None:
             filenames = [
                 entry.name
-                for entry in sorted(folder.iterdir())
+                for entry in listing
                 if entry.is_file() and is_tiff_name(entry.name)
             ]
         if not filenames:
             raise SettingsError(f"{folder}: no TIFF file (*.tif, *.tiff) in this experiment folder")
         experiment.channels = _channels(folder, filenames, settings, settings_path, config)
-    except (SettingsError, OSError) as error:
+        for channel in experiment.channels.values():
+            for file in channel.files:
+                if os.path.exists(file):  # a movie nobody may read stops its experiment only
+                    with open(file, "rb"):
+                        pass
+    except SettingsError as error:
         experiment.problem = str(error)
         experiment.channels = {}
+    except OSError as error:
+        experiment.problem = os_problem(error, folder)
+        experiment.channels = {}
     return experiment
+
+
+def os_problem(error: OSError, default: PathLike) -> str:
+    """One line for a file or folder the system refuses to read, naming it.
+
+    >>> os_problem(PermissionError(13, "Permission denied", "/data/e1"), "/data")
+    '/data/e1: no permission to read this folder'
+    """
+    where = error.filename if error.filename is not None else default
+    if isinstance(error, PermissionError):
+        kind = "file" if os.path.isfile(where) else "folder"
+        return f"{where}: no permission to read this {kind}"
+    return f"{where}: cannot be read ({error.strerror or error})"
 
 
 def _channels(

@@ -58,9 +58,18 @@ def file_fingerprint(path: PathLike) -> dict[str, Any]:
 
 
 def movie_fingerprint(files: Sequence[PathLike]) -> list[dict[str, Any]]:
-    """The fingerprints of a channel's files (a missing file is left out: its job says
-    what is wrong)."""
-    return [file_fingerprint(path) for path in files if os.path.isfile(path)]
+    """The fingerprints of a channel's files.
+
+    A file that is missing or cannot be read is left out: its job says what is wrong,
+    and the other experiments' jobs are still planned.
+    """
+    fingerprints = []
+    for path in files:
+        try:
+            fingerprints.append(file_fingerprint(path))
+        except OSError:
+            continue
+    return fingerprints
 
 
 def _differs_from(source: PathLike | None, current: list[dict[str, Any]]) -> bool:

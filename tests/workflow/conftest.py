@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ctypes
+import os
 import re
 import subprocess
 import sys
@@ -100,17 +102,34 @@ def write_config(workdir: Path, **settings: Any) -> Path:
     return path
 
 
+def as_ordinary_user() -> None:
+    """Make the calling process obey file permissions, root or not (a ``preexec_fn``).
+
+    Root reads and lists anything whatever its mode: it drops the two capabilities
+    that allow it (``CAP_DAC_OVERRIDE``, ``CAP_DAC_READ_SEARCH``) from its bounding
+    set, so the program it then runs meets ``chmod 000`` as a user would.
+    """
+    if os.name != "posix" or os.geteuid() != 0:
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    for capability in (1, 2):  # CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH
+        if libc.prctl(24, capability, 0, 0, 0) != 0:  # PR_CAPBSET_DROP
+            raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP) failed")
+
+
 def run_snakemake(
     workdir: Path,
     *args: str,
     configfile: Path | None = None,
     timeout: float = 600,
     env: dict[str, str] | None = None,
+    as_user: bool = False,
 ) -> subprocess.CompletedProcess[str]:
     """Run the workflow on ``workdir`` (its config.yaml) with the repository's Snakefile.
 
     ``timeout`` bounds the run (subprocess.TimeoutExpired after it); ``env`` replaces
-    the environment.
+    the environment; ``as_user`` makes the run obey file permissions even as root
+    (:func:`as_ordinary_user`).
     """
     command = [
         sys.executable,
@@ -132,6 +151,7 @@ def run_snakemake(
         timeout=timeout,
         check=False,
         env=env,
+        preexec_fn=as_ordinary_user if as_user else None,
     )
 
 
@@ -195,6 +215,7 @@ HELPERS = SimpleNamespace(
     noise_movie=noise_movie,
     write_config=write_config,
     run_snakemake=run_snakemake,
+    as_ordinary_user=as_ordinary_user,
     job_counts=job_counts,
     h5_differences=h5_differences,
 )

@@ -141,3 +141,46 @@ def test_a_deleted_movie_leaves_its_channel_out(wf: SimpleNamespace, tmp_path: P
     assert list(read_info(info).channels) == ["green"]
     rows = read_summary(tmp_path / "results" / "summary.tsv")
     assert [row["channel"] for row in rows] == ["green"]
+
+
+def test_unreadable_folder_and_movie(wf: SimpleNamespace, tmp_path: Path) -> None:
+    """An experiment folder and a movie nobody may read: one line each naming them;
+    the readable experiment completes."""
+    for name in ("good", "locked_folder", "locked_movie"):
+        movie, _ = wf.simulate(300, (32, 32), seed=31)
+        wf.write_tiff(tmp_path / "experiments" / name / "movie.tif", movie)
+        wf.write_yaml(tmp_path / "experiments" / name / "experiment.yaml", {"pixel_nm": 100})
+    wf.write_config(tmp_path, crop_pix=21, on_time=False)
+    folder = Path("experiments") / "locked_folder"
+    movie = Path("experiments") / "locked_movie" / "movie.tif"
+    (tmp_path / folder).chmod(0)
+    (tmp_path / movie).chmod(0)
+    try:
+        run = wf.run_snakemake(tmp_path, "--cores", "2", as_user=True)
+    finally:
+        (tmp_path / folder).chmod(0o755)
+        (tmp_path / movie).chmod(0o644)
+    output = run.stdout + run.stderr
+    assert run.returncode != 0
+    assert (tmp_path / "results" / "good" / "psf_info.h5").is_file()
+    assert f"{folder}: no permission to read this folder" in output, output[-3000:]
+    assert f"{movie}: no permission to read this file" in output, output[-3000:]
+    assert "Traceback" not in output
+
+
+def test_unreadable_movie_through_the_command(wf: SimpleNamespace, tmp_path: Path) -> None:
+    """`smlmlp psf` on a movie nobody may read: one line naming it, nothing written."""
+    import sys
+
+    movie, _ = wf.simulate(200, (32, 32), seed=32)
+    path = tmp_path / "movie.tif"
+    wf.write_tiff(path, movie)
+    path.chmod(0)
+    out = tmp_path / "psf.h5"
+    command = [sys.executable, "-m", "smlmlp.cli", "psf", str(path), "-o", str(out)]
+    run = subprocess.run(
+        command, capture_output=True, text=True, preexec_fn=wf.as_ordinary_user, check=False
+    )
+    assert run.returncode != 0
+    assert run.stderr.strip() == f"smlmlp: error: {path}: no permission to read this file"
+    assert not out.exists()
