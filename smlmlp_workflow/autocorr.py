@@ -15,7 +15,7 @@ from smlmlp.infofile import atomic_path
 from ._common import PathLike, _display_path, _plain
 from .fingerprints import movie_fingerprint
 from .logs import FrameProgress
-from .resources import plan_chunk_frames
+from .resources import DEFAULT_MEMORY_BUDGET_MB, plan_chunk_frames
 
 
 def run_autocorr(
@@ -31,7 +31,7 @@ def run_autocorr(
     time_windows: int = 1,
     field_tiles: Sequence[int] | None = None,
     chunk_frames: int | None = None,
-    memory_budget_mb: float = 256,
+    memory_budget_mb: float = DEFAULT_MEMORY_BUDGET_MB,
     cuda: bool = False,
     threads: int = 1,
     frames: tuple[int, int] | None = None,

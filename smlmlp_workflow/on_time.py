@@ -27,6 +27,7 @@ from smlmlp.loading import HALF_NAMES
 from ._common import PathLike, _display_path
 from .discovery import Experiment
 from .logs import FrameProgress
+from .resources import DEFAULT_MEMORY_BUDGET_MB
 
 
 def on_time_channels(experiment: Experiment) -> list[list[Any]]:
@@ -52,7 +53,7 @@ def run_on_time(
     label: str,
     temporal_lags: int | None = DEFAULT_TEMPORAL_LAGS,
     fallback_psf_sigma_nm: float = FALLBACK_PSF_SIGMA_NM,
-    memory_budget_mb: float = 256,
+    memory_budget_mb: float = DEFAULT_MEMORY_BUDGET_MB,
     cuda: bool = False,
     threads: int = 1,
     logger: logging.Logger | None = None,

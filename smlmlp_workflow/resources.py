@@ -12,6 +12,10 @@ from ._common import PathLike
 BASELINE_MEM_MB = 512
 
 #: Frame shape assumed for resource estimates when the movie cannot be read (yet).
+#: Working memory of one autocorrelation or on-time job besides Python itself (MB),
+#: the config's ``memory_budget_mb`` default: with Python, a job stays under 300 MB.
+DEFAULT_MEMORY_BUDGET_MB = 192
+
 FALLBACK_FRAME_SHAPE = (512, 512)
 
 
@@ -40,7 +44,7 @@ def plan_chunk_frames(
     frame_shape: tuple[int, int],
     *,
     chunk_frames: int | None = None,
-    memory_budget_mb: float = 256,
+    memory_budget_mb: float = DEFAULT_MEMORY_BUDGET_MB,
     cuda: bool = False,
 ) -> int:
     """Frames per chunk for the streaming pass: the config's value or one sized to the budget.
@@ -70,7 +74,7 @@ def autocorr_mem_mb(
     split: str | None = None,
     *,
     chunk_frames: int | None = None,
-    memory_budget_mb: float = 256,
+    memory_budget_mb: float = DEFAULT_MEMORY_BUDGET_MB,
     cuda: bool = False,
 ) -> int:
     """Memory (MB) to request for the streaming pass over one channel.
@@ -109,7 +113,7 @@ def merge_mem_mb(frame_shape: tuple[int, int]) -> int:
     return int(BASELINE_MEM_MB + math.ceil(64 * pixels / 1e6))
 
 
-def on_time_mem_mb(memory_budget_mb: float = 256) -> int:
+def on_time_mem_mb(memory_budget_mb: float = DEFAULT_MEMORY_BUDGET_MB) -> int:
     """Memory (MB) to request for the on-time's pass over an experiment's movies.
 
     :func:`smlmlp.blink_temporal_on` keeps its working set (time buffer, read
