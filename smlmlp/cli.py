@@ -34,6 +34,7 @@ from typing import Any, TextIO
 
 from .backend import cpu_workers
 from .blink_temporal_on import DEFAULT_TEMPORAL_LAGS, FALLBACK_PSF_SIGMA_NM
+from .formats import MOVIE_SUFFIXES
 from .infofile import ChannelInfo, TemporalInfo, format_value, package_version, write_info
 from .loading import HALF_NAMES
 
@@ -89,11 +90,17 @@ class ProgressBar:
 
 
 def _channel_names(files: Sequence[str], split: str | None) -> list[str]:
-    """One unique name per channel: the file stem (``_left``/``_right`` with a split)."""
+    """One unique name per channel: the file stem (``_left``/``_right`` with a split).
+
+    Examples
+    --------
+    >>> _channel_names(["a/red.ome.tif", "b/red.dax", "cell.ome.zarr"], None)
+    ['red', 'red_2', 'cell']
+    """
     names: list[str] = []
     for file in files:
         stem = Path(file).name
-        for suffix in (".tiff", ".tif"):
+        for suffix in (".tiff", ".tif", *MOVIE_SUFFIXES):
             if stem.lower().endswith(suffix):
                 stem = stem[: -len(suffix)]
                 break

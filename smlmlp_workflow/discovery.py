@@ -272,6 +272,7 @@ def inspect_experiment(
     experiment = Experiment(name=name or folder.name, folder=str(folder))
     settings_path = folder / SETTINGS_FILE
     try:
+        _check_no_settings_clash(folder, filenames)
         if settings is None:
             if settings_path.is_file():
                 settings = read_settings(settings_path)
@@ -296,18 +297,27 @@ def inspect_experiment(
             raise SettingsError(
                 f"{folder}: no movie file ({MOVIE_PATTERNS}) in this experiment folder{hint}"
             )
-        clash = [n for n in filenames if n.lower() == Path(SETTINGS_FILE).stem + ".raw"]
-        if clash:
-            raise SettingsError(
-                f"{folder / clash[0]}: a Picasso .raw movie's metadata would be "
-                f"{SETTINGS_FILE}, the experiment's settings file; rename the movie and its "
-                ".yaml"
-            )
+
         experiment.channels = _channels(folder, filenames, settings, settings_path, config)
     except (SettingsError, OSError) as error:
         experiment.problem = str(error)
         experiment.channels = {}
     return experiment
+
+
+def _check_no_settings_clash(folder: Path, filenames: Sequence[str] | None) -> None:
+    """A Picasso movie ``experiment.raw`` would take the settings file as its metadata."""
+    movie = Path(SETTINGS_FILE).stem + ".raw"
+    if filenames is None:
+        names = [e.name for e in folder.iterdir()] if folder.is_dir() else []
+    else:
+        names = list(filenames)
+    clash = [n for n in names if n.lower() == movie]
+    if clash:
+        raise SettingsError(
+            f"{folder / clash[0]}: a Picasso .raw movie's metadata would be {SETTINGS_FILE}, "
+            "the experiment's settings file; rename the movie and its .yaml"
+        )
 
 
 def _channels(
