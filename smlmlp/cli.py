@@ -2,8 +2,11 @@
 
 Each movie file is one channel (two with ``--split``). The info file has the
 same layout as the workflow's ``psf_info.h5`` (see :mod:`smlmlp.infofile`).
+A file is read by the reader of its extension (TIFF, ``.dax``, Picasso
+``.raw``, ``.ims``, OME-Zarr, ``.czi``: :func:`smlmlp.loading.open_movie`).
 Pixel size: ``--pixel-nm`` when given, else the one stored in the file
-(OME-XML, ImageJ or Micro-Manager metadata); a file with neither is an error
+(OME-XML, ImageJ or Micro-Manager metadata, or the other formats' own, see
+:mod:`smlmlp.formats`); a file with neither is an error
 (the precedence of :func:`smlmlp.config.resolve_setting`, the workflow's too).
 The table gives every width with its standard error (``126.2 ± 0.8``) and the QC
 verdict of each channel; notes explain a "warn".
@@ -31,6 +34,7 @@ from typing import Any, TextIO
 
 from .backend import cpu_workers
 from .blink_temporal_on import DEFAULT_TEMPORAL_LAGS, FALLBACK_PSF_SIGMA_NM
+from .formats import MOVIE_SUFFIXES
 from .infofile import ChannelInfo, TemporalInfo, format_value, package_version, write_info
 from .loading import HALF_NAMES
 
@@ -86,11 +90,17 @@ class ProgressBar:
 
 
 def _channel_names(files: Sequence[str], split: str | None) -> list[str]:
-    """One unique name per channel: the file stem (``_left``/``_right`` with a split)."""
+    """One unique name per channel: the file stem (``_left``/``_right`` with a split).
+
+    Examples
+    --------
+    >>> _channel_names(["a/red.ome.tif", "b/red.dax", "cell.ome.zarr"], None)
+    ['red', 'red_2', 'cell']
+    """
     names: list[str] = []
     for file in files:
         stem = Path(file).name
-        for suffix in (".tiff", ".tif"):
+        for suffix in (".tiff", ".tif", *MOVIE_SUFFIXES):
             if stem.lower().endswith(suffix):
                 stem = stem[: -len(suffix)]
                 break
@@ -171,6 +181,7 @@ def run_psf(args: argparse.Namespace) -> int:
     from .computer import chunk_frames as free_memory_chunk_frames
     from .config import resolve_setting
     from .field_tiles import check_tiles
+    from .formats import path_size
     from .loading import check_frame_count, open_movie, split_movie
     from .spectra import crop_size
     from .time_windows import check_windows
@@ -243,7 +254,7 @@ def run_psf(args: argparse.Namespace) -> int:
                         estimate,
                         n_frames=sums.total_frames,
                         source_files=[str(p) for p in movie.paths],
-                        source_sizes_bytes=[os.path.getsize(p) for p in movie.paths],
+                        source_sizes_bytes=[path_size(p) for p in movie.paths],
                         attrs={
                             "crop_pix": int(estimate.ac.shape[0]),
                             "pixel_nm_origin": origin,
@@ -383,7 +394,12 @@ def build_parser() -> argparse.ArgumentParser:
             "and write them to one HDF5 info file; print the fitted sigmas."
         ),
     )
-    psf.add_argument("files", nargs="+", metavar="FILE", help="TIFF movie(s)")
+    psf.add_argument(
+        "files",
+        nargs="+",
+        metavar="FILE",
+        help="movie file(s): TIFF, .dax, Picasso .raw, .ims, OME-Zarr (.zarr) or .czi",
+    )
     psf.add_argument("-o", "--output", required=True, metavar="OUT.h5", help="info file")
     psf.add_argument(
         "--pixel-nm",

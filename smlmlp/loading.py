@@ -28,7 +28,7 @@ import threading
 import warnings
 import weakref
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from xml.etree import ElementTree
 
 import numpy as np
@@ -36,6 +36,9 @@ import tifffile
 
 from .backend import is_device_array
 from .spectra import MIN_BLOCK_FRAMES
+
+if TYPE_CHECKING:
+    from .formats import MovieFile
 
 __all__ = [
     "HALF_NAMES",
@@ -1087,8 +1090,16 @@ class TiffMovie(_LazyStack):
         )
 
 
-def open_movie(path: PathLike | Sequence[PathLike], *, name: str | None = None) -> TiffMovie:
-    """Open a TIFF movie for lazy, chunked reading.
+def open_movie(
+    path: PathLike | Sequence[PathLike], *, name: str | None = None
+) -> TiffMovie | MovieFile:
+    """Open a movie for lazy, chunked reading.
+
+    The reader follows the file's extension: ``.dax`` (with its ``.inf``), Picasso
+    ``.raw`` (with its ``.yaml``), ``.ims``, ``.zarr`` (OME-Zarr) and ``.czi`` are
+    read by :mod:`smlmlp.formats`, whose readers behave as described here for TIFF
+    (lazy slicing, ``metadata``, ``paths``, a context manager); ``.nd2``, ``.sif``
+    and ``.dcimg`` are refused with one line; every other file is read as TIFF.
 
     Supported: plain multi-page TIFF, BigTIFF, ImageJ hyperstacks, OME-TIFF,
     and OME series spread over several files (Micro-Manager, Bio-Formats): open
@@ -1143,6 +1154,19 @@ def open_movie(path: PathLike | Sequence[PathLike], *, name: str | None = None) 
     ((3, 4, 6), 48)
     >>> shutil.rmtree(folder)
     """
+    from . import formats
+
+    if isinstance(path, str | os.PathLike):
+        movie = formats.open_format(path, name=name)
+        if movie is not None:
+            return movie
+    elif isinstance(path, Sequence) and not isinstance(path, bytes):
+        for item in path:
+            if isinstance(item, str | os.PathLike) and formats.is_other_format(item):
+                raise ValueError(
+                    f"{name or os.fspath(item)}: only TIFF files can be concatenated from a "
+                    "list; open the other formats one file at a time"
+                )
     return TiffMovie(path, name=name)
 
 

@@ -59,6 +59,8 @@ from .discovery import (
     group_series,
     inspect_experiment,
     is_tiff_name,
+    list_movies,
+    movie_files,
 )
 from .fingerprints import file_fingerprint, movie_fingerprint, refresh_fingerprint
 from .frames import (
@@ -139,6 +141,8 @@ __all__ = [
     "inspect_experiment",
     "lock_problem",
     "is_tiff_name",
+    "list_movies",
+    "movie_files",
     "merge_autocorr",
     "merge_mem_mb",
     "movie_frame_count",

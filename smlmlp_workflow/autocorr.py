@@ -105,11 +105,12 @@ def run_autocorr(
         paths = list(movie.paths)
         metadata = dict(movie.metadata)
     save_sums(sums, spectrum_path)
+    fingerprints = movie_fingerprint(paths)
     source = {
         "label": label,
         "files": [_display_path(p) for p in paths],
-        "sizes_bytes": [os.path.getsize(p) for p in paths],
-        "sampled_sha256": [f["sampled_sha256"] for f in movie_fingerprint(paths)],
+        "sizes_bytes": [f["size"] for f in fingerprints],
+        "sampled_sha256": [f["sampled_sha256"] for f in fingerprints],
         "n_frames": sums.total_frames,
         "frame_range": [start, stop],
         "movie_frames": n_frames,

@@ -1,17 +1,20 @@
 """Discovery: the experiments, their channels and the files of each channel's movie.
 
-Every subfolder of ``experiments_dir`` is one experiment. By default every TIFF
-in it (``*.tif``, ``*.tiff``) is one channel named after its file stem (a
-trailing ``.ome`` is dropped); the further files of a multi-file OME /
-Micro-Manager series (``name_1.ome.tif``, ... or files listed in the first
-file's OME-XML) belong to the movie of their first file. An optional
+Every subfolder of ``experiments_dir`` is one experiment. By default every movie
+in it is one channel named after its file stem (a trailing ``.ome`` is dropped):
+every TIFF (``*.tif``, ``*.tiff``), Zhuang lab ``*.dax`` (its ``.inf`` beside it),
+Picasso ``*.raw`` (its ``.yaml`` beside it), Imaris ``*.ims``, OME-Zarr folder
+``*.zarr`` and Zeiss ``*.czi`` (:mod:`smlmlp.formats`). The further files of a
+multi-file OME / Micro-Manager TIFF series (``name_1.ome.tif``, ... or files
+listed in the first file's OME-XML) belong to the movie of their first file; a
+``.dax`` or ``.raw`` movie's files are the movie and its sidecar. An optional
 ``experiment.yaml`` in the folder sets:
 
 .. code-block:: yaml
 
     pixel_nm: 108             # whole experiment: scalar or [y, x]
     exposure_ms: 30
-    split: horizontal         # every TIFF holds two camera halves: left | right
+    split: horizontal         # every movie holds two camera halves: left | right
                               # (vertical: top / bottom); channels NAME_left, NAME_right
     channels:                 # optional, per channel (names as found, or new names)
       red:
@@ -33,6 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from smlmlp.formats import MOVIE_SUFFIXES, UNSUPPORTED_SUFFIXES, is_movie_name, sidecar_of
 from smlmlp.loading import HALF_NAMES
 
 from ._common import PathLike
@@ -45,8 +49,11 @@ from .settings import (
     read_settings,
 )
 
-#: Suffixes of movie files (case-insensitive).
+#: Suffixes of TIFF movie files (case-insensitive).
 TIFF_SUFFIXES = (".tif", ".tiff")
+
+#: The movie files an experiment folder may hold, for messages.
+MOVIE_PATTERNS = "*.tif, *.tiff, *.dax, *.raw, *.ims, *.zarr, *.czi"
 
 _SERIES_CONTINUATION = re.compile(r"^(?P<base>.+)_(?P<index>\d+)(?P<ome>\.ome)?\.tiff?$", re.I)
 
@@ -60,7 +67,8 @@ class Channel:
     name : str
         Channel name.
     files : tuple of str
-        The movie file to open first, then the further files of its series.
+        The movie file to open first, then the further files of its series (TIFF) or
+        its sidecar (the ``.inf`` of a ``.dax``, the ``.yaml`` of a Picasso ``.raw``).
     split : str or None
         ``"horizontal"`` or ``"vertical"`` when the frames hold two camera halves.
     half : int or None
@@ -112,7 +120,7 @@ class Experiment:
 
 def _channel_stem(filename: str) -> str:
     stem = filename
-    for suffix in TIFF_SUFFIXES:
+    for suffix in (*TIFF_SUFFIXES, *MOVIE_SUFFIXES):
         if stem.lower().endswith(suffix):
             stem = stem[: -len(suffix)]
             break
@@ -124,6 +132,30 @@ def _channel_stem(filename: str) -> str:
 def is_tiff_name(filename: str) -> bool:
     """Whether a file name has a TIFF suffix (and is not hidden)."""
     return not filename.startswith(".") and filename.lower().endswith(TIFF_SUFFIXES)
+
+
+def list_movies(folder: PathLike) -> list[str]:
+    """Names of the movies in an experiment folder, in name order: files of a supported
+    format and OME-Zarr folders (a ``.inf`` / ``.yaml`` sidecar is not a movie)."""
+    names = []
+    for entry in sorted(Path(folder).iterdir()):
+        if not is_movie_name(entry.name):
+            continue
+        if entry.name.lower().endswith(".zarr") and entry.is_dir():
+            names.append(entry.name)
+        elif entry.is_file() and not entry.name.lower().endswith(".zarr"):
+            names.append(entry.name)
+    return names
+
+
+def _unsupported_movies(folder: Path) -> list[str]:
+    """Files of a recognised movie format that is not read (``.nd2``, ...)."""
+    return [
+        entry.name
+        for entry in sorted(folder.iterdir())
+        if not entry.name.startswith(".")
+        and os.path.splitext(entry.name)[1].lower() in UNSUPPORTED_SUFFIXES
+    ]
 
 
 def _ome_referenced_files(path: Path) -> set[str]:
@@ -143,17 +175,20 @@ def _ome_referenced_files(path: Path) -> set[str]:
 
 
 def group_series(folder: PathLike, filenames: Sequence[str]) -> dict[str, list[str]]:
-    """Group TIFF file names into movies: first file -> all files of its series.
+    """Group movie file names into movies: first file -> all files of its series.
 
     A file ``X_N.ome.tif`` (N digits) continues ``X.ome.tif`` when that exists
     (Micro-Manager's naming), and OME-TIFF files listed in another file's OME-XML
-    belong to that file's series (the alphabetically first file opens it).
+    belong to that file's series (the alphabetically first file opens it). A movie
+    of another format is one file (its sidecar is added by :func:`movie_files`).
 
     Examples
     --------
     >>> group_series(".", ["a.tif", "cam_MMStack_Pos0.ome.tif", "cam_MMStack_Pos0_1.ome.tif"])
     {'a.tif': ['a.tif'], 'cam_MMStack_Pos0.ome.tif': ['cam_MMStack_Pos0.ome.tif', \
 'cam_MMStack_Pos0_1.ome.tif']}
+    >>> group_series(".", ["b.dax", "c_1.ome.zarr", "c.ome.zarr"])
+    {'b.dax': ['b.dax'], 'c.ome.zarr': ['c.ome.zarr'], 'c_1.ome.zarr': ['c_1.ome.zarr']}
     """
     names = sorted(filenames)
     present = set(names)
@@ -174,7 +209,7 @@ def group_series(folder: PathLike, filenames: Sequence[str]) -> dict[str, list[s
             for suffix in (".ome.tif", ".ome.tiff"):
                 if match["base"] + suffix in present:
                     join(match["base"] + suffix, name)
-        if ".ome." in name.lower():
+        if ".ome." in name.lower() and is_tiff_name(name):
             for other in _ome_referenced_files(Path(folder) / name):
                 if other in present:
                     join(name, other)
@@ -182,6 +217,22 @@ def group_series(folder: PathLike, filenames: Sequence[str]) -> dict[str, list[s
     for name in names:
         groups.setdefault(root(name), []).append(name)
     return groups
+
+
+def movie_files(folder: PathLike, names: Sequence[str]) -> tuple[str, ...]:
+    """The paths of a movie's files: its series, then the sidecar of a ``.dax`` / ``.raw``
+    movie when it exists (a missing one is reported by the job that opens the movie).
+
+    Examples
+    --------
+    >>> movie_files("/data", ["run.tif", "run_1.tif"])
+    ('/data/run.tif', '/data/run_1.tif')
+    """
+    files = [str(Path(folder) / name) for name in names]
+    sidecar = sidecar_of(files[0])
+    if sidecar is not None and os.path.isfile(sidecar):
+        files.append(sidecar)
+    return tuple(files)
 
 
 def _candidates(*pairs: tuple[str, Any]) -> tuple[tuple[str, Any], ...]:
@@ -203,7 +254,7 @@ def inspect_experiment(
     folder : str or path-like
         The experiment folder.
     filenames : sequence of str, optional
-        TIFF file names in it (default: listed from disk).
+        Movie file names in it (default: listed from disk, :func:`list_movies`).
     settings : mapping, optional
         Content of its ``experiment.yaml`` (default: read from disk when present).
     config : mapping, optional
@@ -221,8 +272,9 @@ def inspect_experiment(
     experiment = Experiment(name=name or folder.name, folder=str(folder))
     settings_path = folder / SETTINGS_FILE
     try:
-        # listed first, so that a folder nobody may read is named as such
-        listing = sorted(folder.iterdir()) if filenames is None else []
+        if filenames is None:
+            os.listdir(folder)  # first, so that a folder nobody may read is named as such
+        _check_no_settings_clash(folder, filenames)
         if settings is None:
             if settings_path.is_file():
                 settings = read_settings(settings_path)
@@ -234,17 +286,24 @@ def inspect_experiment(
             experiment.settings_file = str(settings_path)
         experiment.settings = dict(settings)
         if filenames is None:
-            filenames = [
-                entry.name
-                for entry in listing
-                if entry.is_file() and is_tiff_name(entry.name)
-            ]
+            filenames = list_movies(folder)
         if not filenames:
-            raise SettingsError(f"{folder}: no TIFF file (*.tif, *.tiff) in this experiment folder")
+            unsupported = _unsupported_movies(folder)
+            hint = ""
+            if unsupported:
+                kind = UNSUPPORTED_SUFFIXES[Path(unsupported[0]).suffix.lower()]
+                hint = (
+                    f" ({', '.join(unsupported)}: {kind} files are not supported; convert "
+                    "them, e.g. to OME-TIFF)"
+                )
+            raise SettingsError(
+                f"{folder}: no movie file ({MOVIE_PATTERNS}) in this experiment folder{hint}"
+            )
+
         experiment.channels = _channels(folder, filenames, settings, settings_path, config)
         for channel in experiment.channels.values():
             for file in channel.files:
-                if os.path.exists(file):  # a movie nobody may read stops its experiment only
+                if os.path.isfile(file):  # a movie nobody may read stops its experiment only
                     with open(file, "rb"):
                         pass
     except SettingsError as error:
@@ -267,6 +326,21 @@ def os_problem(error: OSError, default: PathLike) -> str:
         kind = "file" if os.path.isfile(where) else "folder"
         return f"{where}: no permission to read this {kind}"
     return f"{where}: cannot be read ({error.strerror or error})"
+
+
+def _check_no_settings_clash(folder: Path, filenames: Sequence[str] | None) -> None:
+    """A Picasso movie ``experiment.raw`` would take the settings file as its metadata."""
+    movie = Path(SETTINGS_FILE).stem + ".raw"
+    if filenames is None:
+        names = [e.name for e in folder.iterdir()] if folder.is_dir() else []
+    else:
+        names = list(filenames)
+    clash = [n for n in names if n.lower() == movie]
+    if clash:
+        raise SettingsError(
+            f"{folder / clash[0]}: a Picasso .raw movie's metadata would be {SETTINGS_FILE}, "
+            "the experiment's settings file; rename the movie and its .yaml"
+        )
 
 
 def _channels(
@@ -305,7 +379,7 @@ def _channels(
                     f"series that starts with {member}; name the first file"
                 )
             raise SettingsError(
-                f"{where}: channels.{channel_name}.file: no TIFF named {file} in {folder}"
+                f"{where}: channels.{channel_name}.file: no movie file named {file} in {folder}"
             )
         channel_split = entry.get("split") or split
         half = None if channel_split is None else _half_index(entry["half"], channel_split, where)
@@ -331,7 +405,8 @@ def _channels(
     for channel_name in entries:
         if channel_name not in names:
             raise SettingsError(
-                f"{where}: channels.{channel_name} matches no TIFF in {folder} (give its file:)"
+                f"{where}: channels.{channel_name} matches no movie file in {folder} (give its "
+                "file:)"
             )
     channels = {}
     for (file, half), channel_name in sources.items():
@@ -339,7 +414,7 @@ def _channels(
         entry = entries.get(channel_name, {})
         channels[channel_name] = Channel(
             name=channel_name,
-            files=tuple(str(folder / f) for f in series[file]),
+            files=movie_files(folder, series[file]),
             split=split_of[(file, half)],
             half=half,
             pixel_nm=_candidates(
@@ -376,6 +451,6 @@ def discover_experiments(
     if not folders:
         raise SettingsError(
             f"experiments_dir {root}: no experiment subfolder (one subfolder per experiment, "
-            "holding its TIFF movies)"
+            "holding its movie files)"
         )
     return {folder.name: inspect_experiment(folder, config=config) for folder in folders}

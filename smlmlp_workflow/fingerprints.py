@@ -36,7 +36,8 @@ SAMPLE_BYTES = 64 * 1024
 
 
 def file_fingerprint(path: PathLike) -> dict[str, Any]:
-    """``{"path", "size", "sampled_sha256"}`` of one file.
+    """``{"path", "size", "sampled_sha256"}`` of one file, or of a movie folder (OME-Zarr):
+    the names and sizes of all its files and the first block of :data:`SAMPLES` of them.
 
     Examples
     --------
@@ -46,6 +47,8 @@ def file_fingerprint(path: PathLike) -> dict[str, Any]:
     >>> print(file_fingerprint(folder / "a.bin")["size"])
     1000
     """
+    if os.path.isdir(path):
+        return _folder_fingerprint(path)
     size = os.path.getsize(path)
     digest = hashlib.sha256(str(size).encode())
     with open(path, "rb") as handle:
@@ -57,6 +60,22 @@ def file_fingerprint(path: PathLike) -> dict[str, Any]:
     return {"path": _display_path(path), "size": size, "sampled_sha256": digest.hexdigest()}
 
 
+def _folder_fingerprint(path: PathLike) -> dict[str, Any]:
+    """:func:`file_fingerprint` of a folder."""
+    files = sorted(
+        os.path.relpath(os.path.join(folder, name), path)
+        for folder, _, names in os.walk(path)
+        for name in names
+    )
+    sizes = [os.path.getsize(os.path.join(path, name)) for name in files]
+    digest = hashlib.sha256(json.dumps([files, sizes]).encode())
+    last = len(files) - 1
+    for index in sorted({round(k * last / (SAMPLES - 1)) for k in range(SAMPLES)} if files else []):
+        with open(os.path.join(path, files[index]), "rb") as handle:
+            digest.update(handle.read(SAMPLE_BYTES))
+    return {"path": _display_path(path), "size": sum(sizes), "sampled_sha256": digest.hexdigest()}
+
+
 def movie_fingerprint(files: Sequence[PathLike]) -> list[dict[str, Any]]:
     """The fingerprints of a channel's files.
 
@@ -65,6 +84,8 @@ def movie_fingerprint(files: Sequence[PathLike]) -> list[dict[str, Any]]:
     """
     fingerprints = []
     for path in files:
+        if not os.path.exists(path):
+            continue
         try:
             fingerprints.append(file_fingerprint(path))
         except OSError:
@@ -106,7 +127,7 @@ def refresh_fingerprint(
     with atomic_path(record) as part:
         part.write_text(json.dumps(current, indent=1) + "\n", encoding="utf-8")
     if not changed:
-        times = [os.path.getmtime(path) for path in files if os.path.isfile(path)]
+        times = [os.path.getmtime(path) for path in files if os.path.exists(path)]
         oldest = min(times, default=0.0)
         os.utime(record, (oldest, oldest))
     return record

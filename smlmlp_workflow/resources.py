@@ -20,17 +20,26 @@ FALLBACK_FRAME_SHAPE = (512, 512)
 
 
 def movie_frame_shape(path: PathLike, split: str | None = None) -> tuple[int, int] | None:
-    """``(height, width)`` of one analysed frame from the TIFF header, or None.
+    """``(height, width)`` of one analysed frame from the movie's header, or None.
 
-    Reads only the header and first page, so it is cheap at scheduling time.
+    Reads only the header (the TIFF's first page, the other formats' metadata), so it
+    is cheap at scheduling time.
     """
     try:
-        import tifffile
+        from smlmlp.formats import is_other_format
 
-        with tifffile.TiffFile(path) as tif:
-            series = tif.series[0]
-            shape = series.get_shape(squeeze=True)
-            height, width = int(shape[-2]), int(shape[-1])
+        if is_other_format(path):
+            from smlmlp.loading import open_movie
+
+            with open_movie(path) as movie:
+                height, width = (int(n) for n in movie.shape[1:])
+        else:
+            import tifffile
+
+            with tifffile.TiffFile(path) as tif:
+                series = tif.series[0]
+                shape = series.get_shape(squeeze=True)
+                height, width = int(shape[-2]), int(shape[-1])
     except Exception:  # unreadable files are reported by the job itself
         return None
     if split == "horizontal":
@@ -148,5 +157,7 @@ def autocorr_runtime_min(files: Sequence[PathLike], fraction: float = 1.0) -> in
     >>> autocorr_runtime_min(["missing.tif"])
     5
     """
-    size = sum(os.path.getsize(f) for f in files if os.path.exists(f))
+    from smlmlp.formats import path_size
+
+    size = sum(path_size(f) for f in files if os.path.exists(f))
     return int(5 + math.ceil(5 * fraction * size / 1e9))

@@ -84,3 +84,17 @@ def gpu(request: pytest.FixtureRequest) -> Iterator[ModuleType]:
         yield cupy
     finally:
         remove_standin(hidden)
+
+
+@pytest.fixture(scope="session")
+def movie_formats() -> ModuleType:
+    """The writers of the movie formats besides TIFF (tests/movie_formats.py)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "smlmlp_test_movie_formats", Path(__file__).with_name("movie_formats.py")
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -81,7 +81,7 @@ def test_split_and_named_channels(tmp_path: Path) -> None:
         ({"pixelnm": 100}, ["unknown key 'pixelnm'"]),
         ({"split": "diagonal"}, ["split", "horizontal"]),
         ({"channels": {"x": {"file": "missing.tif"}}}, ["missing.tif"]),
-        ({"channels": {"ghost": {"pixel_nm": 100}}}, ["ghost", "matches no TIFF"]),
+        ({"channels": {"ghost": {"pixel_nm": 100}}}, ["ghost", "matches no movie file"]),
         ({"split": "vertical", "channels": {"a": {"file": "movie.tif"}}}, ["which half"]),
         ({"channels": {"a": {"half": 0}}}, ["half", "without a split"]),
         ("just text", ["expected a mapping"]),
@@ -107,7 +107,7 @@ def test_invalid_yaml_and_empty_folder(tmp_path: Path) -> None:
     (tmp_path / "b").mkdir()
     experiments = ws.discover_experiments(tmp_path)
     assert "not valid YAML" in experiments["a"].problem
-    assert "no TIFF file" in experiments["b"].problem
+    assert "no movie file" in experiments["b"].problem
     assert str(tmp_path / "b") in experiments["b"].problem
 
 

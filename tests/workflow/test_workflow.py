@@ -47,7 +47,7 @@ TEMPORAL_LAGS = 200
 BAD = {
     "bad_2d": ["image.tif", "2-D"],
     "bad_text": ["movie.tif", "not a TIFF"],
-    "bad_empty": ["bad_empty", "no TIFF"],
+    "bad_empty": ["bad_empty", "no movie file"],
     "bad_odd_split": ["cam.tif", "odd"],
     "bad_settings": ["experiment.yaml", "pixel_nm", "positive"],
     "bad_short": ["movie.tif", "20 frame(s), at least 100"],

@@ -1,0 +1,919 @@
+"""Lazy readers of the raw movie formats of SMLM rigs besides TIFF.
+
+:func:`smlmlp.loading.open_movie` picks the reader from the file's extension;
+every reader is a lazy stack like :class:`smlmlp.loading.TiffMovie`: slicing
+``movie[a:b]`` reads frames ``a`` to ``b - 1`` from disk and nothing else, and
+``movie.metadata`` holds ``pixel_nm`` ((y, x) in nm or None), ``exposure_ms``
+(ms or None), ``axes`` and ``kind``.
+
+========================  ============  ==========================================
+Format                    Extra         Pixel size / exposure read from
+========================  ============  ==========================================
+Zhuang lab ``.dax``       (none)        nothing (the ``.inf`` holds neither)
+  + ``.inf``
+Picasso ``.raw``          (none)        ``Pixelsize`` (nm) / Micro-Manager
+  + ``.yaml``                           ``PixelSizeUm`` and ``Exposure-ms``
+Imaris ``.ims``           (none, h5py)  ``DataSetInfo/Image`` extents / the
+                                        interval between the first time points
+OME-Zarr ``.zarr``        ``zarr``      ``coordinateTransformations`` scale of
+  (NGFF 0.4 / 0.5)                      the y, x (space) and t (time) axes
+Zeiss ``.czi``            ``czi``       ``Scaling`` distances / the channel's
+                                        ``ExposureTime`` (ns)
+========================  ============  ==========================================
+
+Nikon ``.nd2``, Andor ``.sif`` and Hamamatsu ``.dcimg`` are refused with one
+line: no reader is tested on real files of those formats.
+
+Every problem with a file (a missing sidecar, a truncated or corrupt file, an
+unsupported layout) is raised as one line naming the file: FileNotFoundError for
+a missing file, ValueError otherwise, ImportError's subclass
+:class:`MissingReaderError` when the reader's library is not installed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import math
+import os
+import re
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from .loading import _check_dtype, _LazyStack, _ndim_message, _positive_float, check_frame_count
+
+__all__ = [
+    "MOVIE_SUFFIXES",
+    "UNSUPPORTED_SUFFIXES",
+    "CziMovie",
+    "DaxMovie",
+    "ImarisMovie",
+    "MissingReaderError",
+    "MovieFile",
+    "OmeZarrMovie",
+    "PicassoRawMovie",
+    "is_movie_name",
+    "is_other_format",
+    "open_format",
+    "path_size",
+    "sidecar_of",
+    "supported_formats_text",
+]
+
+PathLike = str | os.PathLike
+
+#: Movie suffixes besides TIFF, lower case, and what they are.
+MOVIE_SUFFIXES = {
+    ".dax": "Zhuang lab .dax (with its .inf)",
+    ".raw": "Picasso .raw (with its .yaml)",
+    ".ims": "Imaris .ims",
+    ".zarr": "OME-Zarr folder",
+    ".czi": "Zeiss .czi",
+}
+
+#: Formats recognised but not read, with the reason given to the user.
+UNSUPPORTED_SUFFIXES = {
+    ".nd2": "Nikon .nd2",
+    ".sif": "Andor .sif",
+    ".dcimg": "Hamamatsu .dcimg",
+}
+
+_TIFF_SUFFIXES = (".tif", ".tiff")
+
+# Sidecar metadata files of the raw formats: movie suffix -> sidecar suffix
+_SIDECARS = {".dax": ".inf", ".raw": ".yaml"}
+
+# NGFF units (and common symbols) to nanometres and milliseconds
+_NGFF_LENGTH_TO_NM = {
+    "angstrom": 0.1,
+    "picometer": 1e-3,
+    "nanometer": 1.0,
+    "nm": 1.0,
+    "micrometer": 1e3,
+    "micron": 1e3,
+    "um": 1e3,
+    "µm": 1e3,
+    "μm": 1e3,
+    "millimeter": 1e6,
+    "mm": 1e6,
+    "centimeter": 1e7,
+    "meter": 1e9,
+    "m": 1e9,
+}
+_NGFF_TIME_TO_MS = {
+    "nanosecond": 1e-6,
+    "ns": 1e-6,
+    "microsecond": 1e-3,
+    "us": 1e-3,
+    "µs": 1e-3,
+    "millisecond": 1.0,
+    "ms": 1.0,
+    "second": 1e3,
+    "s": 1e3,
+    "minute": 6e4,
+    "min": 6e4,
+    "hour": 3.6e6,
+    "h": 3.6e6,
+}
+
+
+class MissingReaderError(ImportError, RuntimeError):
+    """The library that reads a format is not installed (the message names the extra).
+
+    Also a RuntimeError, so that the command reports it in one line like every other
+    problem with an input."""
+
+
+def _suffix(path: PathLike) -> str:
+    """Lower-case extension of a path, a trailing separator ignored (``movie.zarr/``)."""
+    text = os.fspath(path).rstrip("/\\")
+    return os.path.splitext(text)[1].lower()
+
+
+def supported_formats_text() -> str:
+    """The supported movie files, for messages.
+
+    Examples
+    --------
+    >>> supported_formats_text()
+    '.tif/.tiff, .dax (+ .inf), .raw (+ .yaml), .ims, .zarr (OME-Zarr), .czi'
+    """
+    return ".tif/.tiff, .dax (+ .inf), .raw (+ .yaml), .ims, .zarr (OME-Zarr), .czi"
+
+
+def is_movie_name(filename: str) -> bool:
+    """Whether a file name is a movie of a supported format (TIFF or another).
+
+    Examples
+    --------
+    >>> [is_movie_name(n) for n in ("a.tif", "a.DAX", "a.inf", "a.yaml", ".a.ims", "a.zarr")]
+    [True, True, False, False, False, True]
+    """
+    if filename.startswith("."):
+        return False
+    return filename.lower().endswith(_TIFF_SUFFIXES) or _suffix(filename) in MOVIE_SUFFIXES
+
+
+def is_other_format(path: PathLike) -> bool:
+    """Whether a path names a movie format other than TIFF, supported or not.
+
+    Examples
+    --------
+    >>> is_other_format("a.czi"), is_other_format("a.nd2"), is_other_format("a.tif")
+    (True, True, False)
+    """
+    suffix = _suffix(path)
+    return suffix in MOVIE_SUFFIXES or suffix in UNSUPPORTED_SUFFIXES
+
+
+def sidecar_of(path: PathLike) -> str | None:
+    """The metadata file that a raw movie needs beside it (``.dax`` → ``.inf``, Picasso
+    ``.raw`` → ``.yaml``), None for other formats.
+
+    Examples
+    --------
+    >>> sidecar_of("data/movie.dax"), sidecar_of("movie.RAW"), sidecar_of("movie.tif")
+    ('data/movie.inf', 'movie.yaml', None)
+    """
+    text = os.fspath(path)
+    suffix = _SIDECARS.get(_suffix(text))
+    if suffix is None:
+        return None
+    return os.path.splitext(text)[0] + suffix
+
+
+def path_size(path: PathLike) -> int:
+    """Size in bytes of a movie file, or of every file under a movie folder (OME-Zarr)."""
+    if os.path.isdir(path):
+        total = 0
+        for folder, _, names in os.walk(path):
+            total += sum(os.path.getsize(os.path.join(folder, n)) for n in names)
+        return total
+    return os.path.getsize(path)
+
+
+def _clean(message: Any) -> str:
+    message = " ".join(str(message).split())
+    return message if len(message) <= 200 else message[:197] + "..."
+
+
+def _need(module: str, package: str, extra: str, label: str, what: str) -> Any:
+    """Import a reader's library, or say which extra installs it."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise MissingReaderError(
+            f"{label}: reading {what} files needs {package}: pip install 'smlmlp[{extra}]'"
+        ) from None
+
+
+def _square(sizes: list[float | None]) -> tuple[float, float] | None:
+    """(y, x) from two optional sizes; one given means square pixels."""
+    y, x = sizes
+    y = x if y is None else y
+    x = y if x is None else x
+    return None if y is None else (float(y), float(x))
+
+
+# --------------------------------------------------------------------------- #
+# Common base
+# --------------------------------------------------------------------------- #
+
+
+class MovieFile(_LazyStack):
+    """A movie of a format other than TIFF, read lazily frame range by frame range.
+
+    Use :func:`smlmlp.loading.open_movie` to create one.
+
+    Attributes
+    ----------
+    shape : tuple of int
+        ``(n_frames, height, width)``.
+    dtype : numpy.dtype
+        Data type of the frames (native byte order).
+    paths : list of str
+        Absolute paths of the files the frames and their metadata come from (the movie
+        first, then its sidecar; the folder of an OME-Zarr movie).
+    metadata : dict
+        ``pixel_nm``: pixel size ``(y, x)`` in nm or None; ``exposure_ms``: exposure
+        in ms or None; ``axes``: the axes of the frames (``'TYX'``); ``kind``: the
+        format (``'dax'``, ``'picasso-raw'``, ``'imaris'``, ``'ome-zarr'``, ``'czi'``).
+    name : str
+        Label used in messages.
+    """
+
+    kind = ""
+    what = ""
+
+    def __init__(self, path: PathLike, *, name: str | None = None) -> None:
+        self.path = os.fspath(path)
+        self.name = name if name is not None else self.path
+        self.label = self.path if name is None else f"{name} ({self.path})"
+        self.closed = False
+        self._lock = threading.Lock()
+        self.metadata: dict[str, Any] = {
+            "pixel_nm": None,
+            "exposure_ms": None,
+            "axes": "TYX",
+            "kind": self.kind,
+        }
+        self.paths = [os.path.abspath(self.path)]
+        if not os.path.exists(self.path):
+            raise FileNotFoundError(f"{self.label}: no such file")
+        try:
+            self._open()
+            self.dtype = _check_dtype(self.label, self.dtype).newbyteorder("=")
+            n_frames, height, width = self.shape
+            if n_frames < 2:
+                check_frame_count(n_frames, self.name)
+            if height < 1 or width < 1:
+                raise ValueError(f"{self.label}: frames are empty (shape {self.shape})")
+        except BaseException:
+            self.close()
+            raise
+
+    def _open(self) -> None:
+        raise NotImplementedError
+
+    def _corrupt(self, exc: BaseException | str) -> ValueError:
+        return ValueError(f"{self.label}: corrupt or truncated {self.what} file ({_clean(exc)})")
+
+    def _read(self, start: int, stop: int) -> np.ndarray:
+        if self.closed:
+            raise ValueError(f"{self.name}: the movie is closed")
+        if stop <= start:
+            return np.empty((0, *self.shape[1:]), dtype=self.dtype)
+        with self._lock:
+            try:
+                data = self._read_frames(start, stop)
+            except MissingReaderError:
+                raise
+            except Exception as exc:
+                if isinstance(exc, ValueError) and str(exc).startswith(self.label):
+                    raise
+                raise ValueError(
+                    f"{self.label}: cannot read frames {start}..{stop - 1}, the file may be "
+                    f"truncated or corrupt ({_clean(exc)})"
+                ) from exc
+        return np.ascontiguousarray(data, dtype=self.dtype)
+
+    def _read_frames(self, start: int, stop: int) -> np.ndarray:
+        raise NotImplementedError
+
+    def _release(self) -> None:
+        """Close what the reader holds open."""
+
+    def close(self) -> None:
+        """Close the file. Reading afterwards raises ValueError."""
+        self.closed = True
+        with contextlib.suppress(Exception):
+            self._release()
+
+    def __enter__(self) -> MovieFile:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __getstate__(self) -> dict[str, Any]:
+        raise TypeError(
+            f"{self.name}: a {type(self).__name__} holds open files and cannot be pickled; "
+            "open the movie again with open_movie in the other process"
+        )
+
+    def __repr__(self) -> str:
+        state = ", closed" if self.closed else ""
+        return (
+            f"{type(self).__name__}({self.path!r}, shape={self.shape}, dtype={self.dtype}, "
+            f"pixel_nm={self.metadata.get('pixel_nm')}, "
+            f"exposure_ms={self.metadata.get('exposure_ms')}{state})"
+        )
+
+
+class _RawMovie(MovieFile):
+    """Raw frames one after the other in a file, described by a sidecar file."""
+
+    _map: np.memmap | None = None
+
+    def _sidecar(self) -> str:
+        sidecar = sidecar_of(self.path)
+        assert sidecar is not None
+        if not os.path.isfile(sidecar):
+            raise FileNotFoundError(
+                f"{self.label}: its metadata file {sidecar} is missing (a {self.what} movie "
+                f"is read with the {os.path.splitext(sidecar)[1]} file written beside it)"
+            )
+        return sidecar
+
+    def _map_file(self, file_dtype: np.dtype, shape: tuple[int, int, int], sidecar: str) -> None:
+        if os.path.isdir(self.path):
+            raise IsADirectoryError(f"{self.label}: is a directory, expected a {self.what} file")
+        self.shape = tuple(int(n) for n in shape)  # type: ignore[assignment]
+        self.dtype = _check_dtype(self.label, file_dtype)
+        need = math.prod(self.shape) * file_dtype.itemsize
+        size = os.path.getsize(self.path)
+        if size < need:
+            raise ValueError(
+                f"{self.label}: truncated {self.what} file: {self.shape[0]} frames of "
+                f"{self.shape[1]}x{self.shape[2]} px ({file_dtype.name}, as "
+                f"{os.path.basename(sidecar)} says) need {need} bytes, the file has {size}"
+            )
+        if min(self.shape) > 0:
+            self._map = np.memmap(self.path, dtype=file_dtype, mode="r", shape=self.shape)
+        self.paths.append(os.path.abspath(sidecar))
+
+    def _read_frames(self, start: int, stop: int) -> np.ndarray:
+        assert self._map is not None
+        return np.array(self._map[start:stop]).astype(self.dtype, copy=False)
+
+    def _release(self) -> None:
+        mapped, self._map = self._map, None
+        if mapped is not None and getattr(mapped, "_mmap", None) is not None:
+            mapped._mmap.close()
+
+
+# --------------------------------------------------------------------------- #
+# Zhuang lab .dax + .inf
+# --------------------------------------------------------------------------- #
+
+
+class DaxMovie(_RawMovie):
+    """Zhuang lab ``.dax`` movie: raw 16-bit frames, described by the ``.inf`` beside it.
+
+    The ``.inf`` gives ``data type = 16 bit integers (binary, big endian)`` (or
+    ``little endian``), ``frame dimensions = W x H`` and ``number of frames = N``.
+    It holds no pixel size or exposure.
+    """
+
+    kind = "dax"
+    what = ".dax"
+
+    def _open(self) -> None:
+        sidecar = self._sidecar()
+        try:
+            with open(sidecar, encoding="utf-8", errors="replace") as handle:
+                text = handle.read()
+        except OSError as exc:
+            raise ValueError(f"{sidecar}: cannot read the .inf file ({_clean(exc)})") from exc
+        fields: dict[str, str] = {}
+        for line in text.splitlines():
+            key, sep, value = line.partition("=")
+            if sep:
+                fields[key.strip().lower()] = value.strip()
+        missing = [
+            k for k in ("data type", "frame dimensions", "number of frames") if k not in fields
+        ]
+        if missing:
+            raise ValueError(f"{sidecar}: corrupt .inf file: no '{missing[0]}' line")
+        kind = fields["data type"].lower()
+        if "16 bit" not in kind or "endian" not in kind:
+            raise ValueError(
+                f"{sidecar}: unsupported data type {fields['data type']!r} (expected 16 bit "
+                "integers, big or little endian)"
+            )
+        order = "<" if "little" in kind else ">"
+        dims = re.fullmatch(r"(\d+)\s*x\s*(\d+)", fields["frame dimensions"])
+        count = re.fullmatch(r"\d+", fields["number of frames"])
+        if dims is None or count is None:
+            raise ValueError(
+                f"{sidecar}: corrupt .inf file: frame dimensions "
+                f"{fields['frame dimensions']!r}, number of frames "
+                f"{fields['number of frames']!r}"
+            )
+        width, height = int(dims[1]), int(dims[2])
+        self._map_file(np.dtype(order + "u2"), (int(count[0]), height, width), sidecar)
+
+
+# --------------------------------------------------------------------------- #
+# Picasso .raw + .yaml
+# --------------------------------------------------------------------------- #
+
+
+class PicassoRawMovie(_RawMovie):
+    """Picasso ``.raw`` movie: raw frames described by the ``.yaml`` beside it.
+
+    The YAML's first document gives ``Byte Order`` (``<`` or ``>``), ``Data Type``
+    (e.g. ``uint16``), ``Frames``, ``Height`` and ``Width``; ``Pixelsize`` (nm) and
+    Micro-Manager's ``PixelSizeUm`` / ``Exposure-ms`` are read when present.
+    """
+
+    kind = "picasso-raw"
+    what = "Picasso .raw"
+
+    def _open(self) -> None:
+        import yaml
+
+        sidecar = self._sidecar()
+        try:
+            with open(sidecar, encoding="utf-8") as handle:
+                documents = [d for d in yaml.safe_load_all(handle) if d is not None]
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+            raise ValueError(f"{sidecar}: corrupt .yaml file ({_clean(exc)})") from exc
+        info = documents[0] if documents else None
+        if not isinstance(info, dict):
+            raise ValueError(f"{sidecar}: corrupt .yaml file: no mapping of movie fields")
+        missing = [k for k in ("Data Type", "Frames", "Height", "Width") if k not in info]
+        if missing:
+            raise ValueError(
+                f"{sidecar}: corrupt .yaml file: no '{missing[0]}' field (a Picasso .raw "
+                "movie needs Byte Order, Data Type, Frames, Height and Width)"
+            )
+        order = str(info.get("Byte Order", "<"))
+        if order not in ("<", ">", "=", "|"):
+            raise ValueError(f"{sidecar}: Byte Order {order!r} is not '<' or '>'")
+        try:
+            dtype = np.dtype(str(info["Data Type"])).newbyteorder(order)
+            shape = tuple(int(info[k]) for k in ("Frames", "Height", "Width"))
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{sidecar}: corrupt .yaml file ({_clean(exc)})") from exc
+        if min(shape) < 0:
+            raise ValueError(f"{sidecar}: corrupt .yaml file: negative size {shape}")
+        self._map_file(dtype, shape, sidecar)  # type: ignore[arg-type]
+        self.metadata.update(_picasso_metadata(documents))
+
+
+def _picasso_metadata(documents: Sequence[Any]) -> dict[str, Any]:
+    """Pixel size and exposure from Picasso's YAML documents, when they hold them."""
+    pixel = exposure = None
+    for document in documents:
+        if not isinstance(document, dict):
+            continue
+        candidates = [document]
+        nested = document.get("Micro-Manager Metadata")
+        if isinstance(nested, dict):
+            candidates.append(nested)
+        for values in candidates:
+            if pixel is None:
+                pixel = _positive_float(values.get("Pixelsize"))
+            if pixel is None:
+                micrometre = _positive_float(values.get("PixelSizeUm"))
+                pixel = None if micrometre is None else micrometre * 1e3
+            if exposure is None:
+                exposure = _positive_float(values.get("Exposure-ms"))
+    return {"pixel_nm": None if pixel is None else (pixel, pixel), "exposure_ms": exposure}
+
+
+# --------------------------------------------------------------------------- #
+# Imaris .ims (HDF5)
+# --------------------------------------------------------------------------- #
+
+
+def _ims_text(value: Any) -> str | None:
+    """An Imaris attribute (an array of one-character byte strings) as text."""
+    if value is None:
+        return None
+    if isinstance(value, bytes):
+        return value.decode("latin-1")
+    if isinstance(value, str):
+        return value
+    array = np.asarray(value)
+    if array.dtype.kind == "S":
+        return b"".join(array.ravel().tolist()).decode("latin-1")
+    if array.dtype.kind == "U":
+        return "".join(array.ravel().tolist())
+    if array.size == 1:
+        return str(array.ravel()[0])
+    return None
+
+
+def _ims_number(attrs: Any, key: str) -> float | None:
+    text = _ims_text(attrs.get(key))
+    try:
+        return None if text is None else float(text.strip())
+    except ValueError:
+        return None
+
+
+def _ims_time(text: str | None) -> datetime.datetime | None:
+    if not text:
+        return None
+    for pattern in ("%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%d %H:%M:%S"):
+        with contextlib.suppress(ValueError):
+            return datetime.datetime.strptime(text.strip(), pattern)
+    return None
+
+
+class ImarisMovie(MovieFile):
+    """Imaris ``.ims`` movie (HDF5, read with h5py).
+
+    Frames are ``DataSet/ResolutionLevel 0/TimePoint t/Channel 0/Data``, one z plane
+    per time point (a single time point with several z planes is read plane by
+    plane). The frame size is ``DataSetInfo/Image`` ``X``, ``Y`` (the stored data
+    may be padded). Pixel size: the extents ``ExtMax - ExtMin`` over ``X``/``Y``
+    in ``Unit`` (default µm); exposure: the interval between ``TimePoint1`` and
+    ``TimePoint2`` of ``DataSetInfo/TimeInfo`` (a camera streaming without gaps).
+    """
+
+    kind = "imaris"
+    what = ".ims"
+    _file: Any = None
+
+    def _open(self) -> None:
+        import h5py
+
+        try:
+            self._file = h5py.File(self.path, "r")
+        except OSError as exc:
+            raise self._corrupt(exc) from exc
+        try:
+            level = self._file["DataSet/ResolutionLevel 0"]
+            times = sorted(
+                (k for k in level if k.startswith("TimePoint ")), key=lambda k: int(k.split()[1])
+            )
+            if not times:
+                raise ValueError("no TimePoint group under DataSet/ResolutionLevel 0")
+            channels = [k for k in level[times[0]] if k.startswith("Channel ")]
+            if len(channels) > 1:
+                raise ValueError(
+                    f"{self.label}: {len(channels)} channels; save one channel per movie, or "
+                    "several channels side by side in one frame and use split_movie"
+                )
+            self._data = [level[f"{t}/Channel 0/Data"] for t in times]
+            info = self._file.get("DataSetInfo/Image")
+            image = info.attrs if info is not None else {}
+            stored = self._data[0].shape
+            if len(stored) != 3:
+                raise ValueError(f"Data of shape {stored} is not (z, y, x)")
+            sizes = [_ims_number(image, k) for k in ("Z", "Y", "X")]
+            z, height, width = (
+                int(s) if s is not None else int(n) for s, n in zip(sizes, stored, strict=True)
+            )
+            for data in self._data:
+                if data.ndim != 3 or any(
+                    n < m for n, m in zip(data.shape, (z, height, width), strict=True)
+                ):
+                    raise ValueError(
+                        f"Data of {data.name} has shape {data.shape}, smaller than the image "
+                        f"({z}, {height}, {width})"
+                    )
+            if len(times) > 1 and z != 1:
+                raise ValueError(
+                    f"{self.label}: {len(times)} time points of {z} z planes; a movie is one "
+                    "plane per time point"
+                )
+            self._planes_are_frames = len(times) == 1
+            n_frames = z if self._planes_are_frames else len(times)
+            if n_frames == 1:
+                raise ValueError(_ndim_message(self.label, (height, width), "image"))
+            self.shape = (n_frames, height, width)
+            self.dtype = self._data[0].dtype
+        except ValueError as exc:
+            if str(exc).startswith(self.label):
+                raise
+            raise self._corrupt(exc) from exc
+        except (KeyError, OSError, TypeError, IndexError, RuntimeError) as exc:
+            raise self._corrupt(exc) from exc
+        self.metadata.update(_imaris_metadata(self._file, width, height))
+
+    def _read_frames(self, start: int, stop: int) -> np.ndarray:
+        _, height, width = self.shape
+        if self._planes_are_frames:
+            return self._data[0][start:stop, :height, :width]
+        out = np.empty((stop - start, height, width), dtype=self._data[0].dtype)
+        for i, frame in enumerate(range(start, stop)):
+            out[i] = self._data[frame][0, :height, :width]
+        return out
+
+    def _release(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+def _imaris_metadata(file: Any, width: int, height: int) -> dict[str, Any]:
+    """Pixel size (from the extents) and frame interval of an Imaris file."""
+    pixel = exposure = None
+    with contextlib.suppress(Exception):
+        image = file["DataSetInfo/Image"].attrs
+        unit = (_ims_text(image.get("Unit")) or "um").strip().lower()
+        factor = _NGFF_LENGTH_TO_NM.get(unit)
+        sizes: list[float | None] = []
+        for axis, count in ((1, height), (0, width)):  # Y, X
+            low, high = _ims_number(image, f"ExtMin{axis}"), _ims_number(image, f"ExtMax{axis}")
+            size = None
+            if low is not None and high is not None and factor is not None:
+                size = _positive_float((high - low) / count * factor)
+            sizes.append(size)
+        pixel = _square(sizes)
+    with contextlib.suppress(Exception):
+        info = file["DataSetInfo/TimeInfo"].attrs
+        first = _ims_time(_ims_text(info.get("TimePoint1")))
+        second = _ims_time(_ims_text(info.get("TimePoint2")))
+        if first is not None and second is not None:
+            exposure = _positive_float((second - first).total_seconds() * 1e3)
+    return {"pixel_nm": pixel, "exposure_ms": exposure}
+
+
+# --------------------------------------------------------------------------- #
+# OME-Zarr
+# --------------------------------------------------------------------------- #
+
+
+class OmeZarrMovie(MovieFile):
+    """OME-Zarr movie (NGFF 0.4 on Zarr v2, or 0.5 on Zarr v3), read with ``zarr``.
+
+    The first multiscale's first dataset (full resolution) holds the frames, axes
+    ``t`` (or one ``z`` axis when there is no ``t``), optional singleton ``c`` /
+    ``z``, then ``y``, ``x``. Its ``scale`` transformation gives the pixel size
+    (space axes, unit ``micrometer`` unless given) and, for a ``t`` axis with a
+    time unit, the exposure.
+    """
+
+    kind = "ome-zarr"
+    what = "OME-Zarr"
+    _array: Any = None
+
+    def _open(self) -> None:
+        zarr = _need("zarr", "zarr", "zarr", self.label, "OME-Zarr (.zarr)")
+        if not os.path.isdir(self.path):
+            raise ValueError(f"{self.label}: an OME-Zarr movie is a folder, this is a file")
+        try:
+            group = zarr.open_group(self.path, mode="r")
+            attrs = dict(group.attrs)
+        except Exception as exc:
+            raise self._corrupt(exc) from exc
+        attrs = attrs.get("ome", attrs) if isinstance(attrs.get("ome"), dict) else attrs
+        multiscales = attrs.get("multiscales")
+        if not isinstance(multiscales, list) or not multiscales:
+            raise ValueError(
+                f"{self.label}: not an OME-Zarr image (no 'multiscales' in the group's attributes)"
+            )
+        try:
+            scale0 = multiscales[0]
+            dataset = scale0["datasets"][0]
+            axes = [a["name"] if isinstance(a, dict) else str(a) for a in scale0["axes"]]
+            kinds = [a.get("type") if isinstance(a, dict) else None for a in scale0["axes"]]
+            units = [a.get("unit") if isinstance(a, dict) else None for a in scale0["axes"]]
+            self._array = group[dataset["path"]]
+            shape = tuple(int(n) for n in self._array.shape)
+        except Exception as exc:
+            raise self._corrupt(exc) from exc
+        if len(axes) != len(shape) or axes[-2:] != ["y", "x"]:
+            raise ValueError(
+                f"{self.label}: axes {axes} do not fit the data of shape {shape} (expected "
+                "t, c, z, y, x with y, x last)"
+            )
+        frame_axes = [i for i, (a, n) in enumerate(zip(axes[:-2], shape, strict=False)) if n > 1]
+        if len(frame_axes) > 1 or (frame_axes and axes[frame_axes[0]] == "c"):
+            raise ValueError(
+                f"{self.label}: expected one frame axis and two image axes, found axes "
+                f"{''.join(axes)} with shape {shape}; save one channel / one plane per movie, "
+                "or several channels side by side in one frame and use split_movie"
+            )
+        frame_axis = frame_axes[0] if frame_axes else axes.index("t") if "t" in axes else 0
+        if len(shape) < 3:
+            raise ValueError(_ndim_message(self.label, shape, "image"))
+        self._frame_axis = frame_axis
+        self.shape = (shape[frame_axis] if len(shape) > 2 else 1, shape[-2], shape[-1])
+        if self.shape[0] < 2:
+            raise ValueError(_ndim_message(self.label, shape[-2:], "image"))
+        self.dtype = np.dtype(self._array.dtype)
+        self.metadata["axes"] = (axes[frame_axis] + "yx").upper()
+        missing = _missing_chunks(self._array)
+        if missing:
+            raise ValueError(
+                f"{self.label}: truncated OME-Zarr movie: {missing} of the "
+                f"{int(self._array.nchunks)} chunks of dataset '{dataset['path']}' are missing"
+            )
+        self.metadata.update(
+            _zarr_metadata(scale0, dataset, axes, kinds, units, frame_axis=frame_axis)
+        )
+
+    def _read_frames(self, start: int, stop: int) -> np.ndarray:
+        ndim = len(self._array.shape)
+        index: list[Any] = [0] * (ndim - 2) + [slice(None), slice(None)]
+        index[self._frame_axis] = slice(start, stop)
+        data = np.asarray(self._array[tuple(index)])
+        return data.reshape(stop - start, *self.shape[1:])
+
+    def _release(self) -> None:
+        self._array = None
+
+
+def _missing_chunks(array: Any) -> int:
+    """How many chunks of a Zarr array are not stored (zarr would read them as zeros)."""
+    try:
+        return int(array.nchunks) - int(array.nchunks_initialized)
+    except Exception:  # a store that cannot list its keys: nothing to check
+        return 0
+
+
+def _zarr_metadata(
+    scale0: dict[str, Any],
+    dataset: dict[str, Any],
+    axes: list[str],
+    kinds: list[Any],
+    units: list[Any],
+    *,
+    frame_axis: int,
+) -> dict[str, Any]:
+    """Pixel size (nm) and exposure (ms) from the NGFF scale transformations."""
+    scale = [1.0] * len(axes)
+    found = False
+    for transforms in (
+        dataset.get("coordinateTransformations"),
+        scale0.get("coordinateTransformations"),
+    ):
+        for transform in transforms or []:
+            if isinstance(transform, dict) and transform.get("type") == "scale":
+                values = transform.get("scale")
+                if isinstance(values, list) and len(values) == len(axes):
+                    scale = [a * float(b) for a, b in zip(scale, values, strict=True)]
+                    found = True
+    if not found:
+        return {"pixel_nm": None, "exposure_ms": None}
+    sizes: list[float | None] = []
+    for i in (len(axes) - 2, len(axes) - 1):
+        unit = str(units[i] or "micrometer").lower()
+        factor = _NGFF_LENGTH_TO_NM.get(unit)
+        sizes.append(None if factor is None else _positive_float(scale[i] * factor))
+    exposure = None
+    if kinds[frame_axis] == "time" or axes[frame_axis] == "t":
+        unit = units[frame_axis]
+        factor = None if unit is None else _NGFF_TIME_TO_MS.get(str(unit).lower())
+        if factor is not None:
+            exposure = _positive_float(scale[frame_axis] * factor)
+    return {"pixel_nm": _square(sizes), "exposure_ms": exposure}
+
+
+# --------------------------------------------------------------------------- #
+# Zeiss .czi
+# --------------------------------------------------------------------------- #
+
+_CZI_PIXEL_TYPES = {"Gray8": np.uint8, "Gray16": np.uint16, "Gray32Float": np.float32}
+
+
+class CziMovie(MovieFile):
+    """Zeiss ``.czi`` movie, read with pylibCZIrw, one frame per T (or Z) plane.
+
+    Pixel size: ``Scaling/Items/Distance`` of X and Y (metres per pixel); exposure:
+    the first channel's ``ExposureTime`` (ns).
+    """
+
+    kind = "czi"
+    what = ".czi"
+    _reader: Any = None
+    _context: Any = None
+
+    def _open(self) -> None:
+        czi = _need("pylibCZIrw.czi", "pylibCZIrw", "czi", self.label, ".czi")
+        if os.path.isdir(self.path):
+            raise IsADirectoryError(f"{self.label}: is a directory, expected a .czi file")
+        try:
+            self._context = czi.open_czi(self.path)
+            self._reader = self._context.__enter__()
+            box = self._reader.total_bounding_box
+            rect = self._reader.total_bounding_rectangle
+            pixel_types = dict(self._reader.pixel_types)
+            metadata = self._reader.metadata
+        except Exception as exc:
+            raise self._corrupt(exc) from exc
+        sizes = {k: int(v[1]) - int(v[0]) for k, v in box.items() if k not in ("X", "Y")}
+        extra = {k: n for k, n in sizes.items() if n > 1 and k not in ("T", "Z")}
+        if extra or (sizes.get("T", 1) > 1 and sizes.get("Z", 1) > 1):
+            raise ValueError(
+                f"{self.label}: expected one frame axis (T or Z), found sizes {sizes}; save "
+                "one channel / one plane per movie"
+            )
+        self._axis = "T" if sizes.get("T", 1) > 1 or sizes.get("Z", 1) <= 1 else "Z"
+        self._start = {k: int(v[0]) for k, v in box.items()}
+        kind = pixel_types.get(0) or next(iter(pixel_types.values()), None)
+        if kind not in _CZI_PIXEL_TYPES:
+            raise ValueError(
+                f"{self.label}: pixel type {kind} is not supported (grey-scale Gray8, Gray16 or "
+                "Gray32Float)"
+            )
+        self._pixel_type = kind
+        self._roi = (int(rect.x), int(rect.y), int(rect.w), int(rect.h))
+        self.shape = (sizes.get(self._axis, 1), int(rect.h), int(rect.w))
+        if self.shape[0] == 1:
+            raise ValueError(_ndim_message(self.label, self.shape[1:], "image"))
+        self.dtype = np.dtype(_CZI_PIXEL_TYPES[kind])
+        self.metadata["axes"] = self._axis + "YX"
+        self.metadata.update(czi_metadata(metadata))
+
+    def _read_frames(self, start: int, stop: int) -> np.ndarray:
+        out = np.empty((stop - start, *self.shape[1:]), dtype=self.dtype)
+        plane = {k: v for k, v in self._start.items() if k not in ("X", "Y")}
+        for i, frame in enumerate(range(start, stop)):
+            plane[self._axis] = self._start.get(self._axis, 0) + frame
+            data = self._reader.read(roi=self._roi, plane=plane, pixel_type=self._pixel_type)
+            out[i] = data.reshape(self.shape[1:])
+        return out
+
+    def _release(self) -> None:
+        if self._context is not None:
+            self._context.__exit__(None, None, None)
+        self._context = self._reader = None
+
+
+def czi_metadata(document: Any) -> dict[str, Any]:
+    """Pixel size (nm) and exposure (ms) from a CZI metadata document (as a dict).
+
+    Examples
+    --------
+    >>> items = [{"@Id": "X", "Value": "1.1e-07"}, {"@Id": "Y", "Value": "1e-07"}]
+    >>> channel = {"@Id": "Channel:0", "ExposureTime": "30000000"}
+    >>> document = {"ImageDocument": {"Metadata": {
+    ...     "Scaling": {"Items": {"Distance": items}},
+    ...     "Information": {"Image": {"Dimensions": {"Channels": {"Channel": channel}}}}}}}
+    >>> czi_metadata(document)
+    {'pixel_nm': (100.0, 110.0), 'exposure_ms': 30.0}
+    """
+    pixel = exposure = None
+    with contextlib.suppress(Exception):
+        root = document["ImageDocument"]["Metadata"]
+        distances = root["Scaling"]["Items"]["Distance"]
+        distances = distances if isinstance(distances, list) else [distances]
+        values = {d.get("@Id"): _positive_float(d.get("Value")) for d in distances}
+        sizes = [None if values.get(a) is None else values[a] * 1e9 for a in ("Y", "X")]
+        pixel = _square(sizes)
+    with contextlib.suppress(Exception):
+        channels = root["Information"]["Image"]["Dimensions"]["Channels"]["Channel"]
+        first = channels[0] if isinstance(channels, list) else channels
+        value = _positive_float(first.get("ExposureTime"))
+        exposure = None if value is None else value * 1e-6
+    return {"pixel_nm": pixel, "exposure_ms": exposure}
+
+
+# --------------------------------------------------------------------------- #
+# Dispatch
+# --------------------------------------------------------------------------- #
+
+_READERS: dict[str, Callable[..., MovieFile]] = {
+    ".dax": DaxMovie,
+    ".raw": PicassoRawMovie,
+    ".ims": ImarisMovie,
+    ".zarr": OmeZarrMovie,
+    ".czi": CziMovie,
+}
+
+
+def open_format(path: PathLike, *, name: str | None = None) -> MovieFile | None:
+    """Open a movie of a format other than TIFF; None when ``path`` is not one.
+
+    Raises
+    ------
+    ValueError
+        For a format that is recognised but not supported (``.nd2``, ``.sif``,
+        ``.dcimg``), and every problem with the file.
+    FileNotFoundError
+        The file, or its sidecar (``.inf``, ``.yaml``), is missing.
+    MissingReaderError
+        The reader's library is not installed.
+    """
+    suffix = _suffix(path)
+    if suffix in UNSUPPORTED_SUFFIXES:
+        label = os.fspath(path) if name is None else f"{name} ({os.fspath(path)})"
+        raise ValueError(
+            f"{label}: {UNSUPPORTED_SUFFIXES[suffix]} files are not supported (no reader "
+            f"tested on such files); supported movie files: {supported_formats_text()}; "
+            "convert the movie to one of them (e.g. OME-TIFF with Fiji / Bio-Formats)"
+        )
+    reader = _READERS.get(suffix)
+    return None if reader is None else reader(path, name=name)

@@ -1,0 +1,375 @@
+"""The movie formats besides TIFF: the same frames, PSF and command output as the TIFF
+of the same movie, their metadata, and one line for every bad file."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+import pytest
+import tifffile
+
+from smlmlp import blink_spatial_psf
+from smlmlp.cli import main
+from smlmlp.formats import MissingReaderError, MovieFile, path_size
+from smlmlp.infofile import read_info
+from smlmlp.loading import TiffMovie, open_movie, split_movie
+from smlmlp.simulation import simulate_movie
+
+SIMULATION = {
+    "pixel_nm": 100.0,
+    "photons": 2000.0,
+    "background": 20.0,
+    "on_density_per_um2": 0.5,
+}
+N_FRAMES = 300
+SHAPE = (32, 32)
+
+#: Format -> library it needs (None: numpy / h5py only)
+FORMATS = {"dax": None, "raw": None, "ims": None, "zarr": "zarr", "czi": "pylibCZIrw"}
+
+
+def _params() -> list[Any]:
+    return [pytest.param(name, id=name) for name in FORMATS]
+
+
+def _need(fmt: str) -> None:
+    if FORMATS[fmt] is not None:
+        pytest.importorskip(FORMATS[fmt])
+
+
+@pytest.fixture(scope="module")
+def movie() -> np.ndarray:
+    frames, _ = simulate_movie(N_FRAMES, SHAPE, sigx_nm=130.0, sigy_nm=120.0, seed=7, **SIMULATION)
+    return frames
+
+
+def _write(
+    movie_formats: ModuleType, fmt: str, folder: Path, movie: np.ndarray, stem: str = "movie", **kw
+) -> Path:
+    suffix, writer = movie_formats.WRITERS[fmt]
+    return writer(folder / f"{stem}{suffix}", movie, **kw)
+
+
+def _sigmas(stack: Any) -> list[float]:
+    _, info = blink_spatial_psf([stack], 21, channels_pixels_nm=100.0, chunk_frames=64)
+    return [float(info["sigx"][0]), float(info["sigy"][0])]
+
+
+@pytest.fixture(scope="module")
+def tiff_sigmas(movie: np.ndarray, tmp_path_factory: pytest.TempPathFactory) -> list[float]:
+    path = tmp_path_factory.mktemp("tiff") / "movie.tif"
+    tifffile.imwrite(path, movie, photometric="minisblack")
+    with open_movie(path) as lazy:
+        assert isinstance(lazy, TiffMovie)
+        return _sigmas(lazy)
+
+
+# ------------------------------------------------------------------ same as TIFF
+
+
+@pytest.mark.parametrize("fmt", _params())
+def test_same_frames_and_psf_as_the_tiff(
+    fmt: str, movie: np.ndarray, tiff_sigmas: list[float], movie_formats, tmp_path: Path
+) -> None:
+    _need(fmt)
+    path = _write(movie_formats, fmt, tmp_path, movie)
+    with open_movie(path) as lazy:
+        assert isinstance(lazy, MovieFile)
+        assert lazy.shape == movie.shape and lazy.dtype == np.uint16 and lazy.ndim == 3
+        np.testing.assert_array_equal(lazy[17:83], movie[17:83])
+        np.testing.assert_array_equal(lazy[-1], movie[-1])
+        assert lazy[5:5].shape == (0, *SHAPE)
+        sigmas = _sigmas(lazy)
+        assert lazy.paths[0] == str(path.resolve())
+    np.testing.assert_allclose(sigmas, tiff_sigmas, rtol=1e-9)
+    assert 100 < min(sigmas) and max(sigmas) < 150
+    with pytest.raises(ValueError, match="closed"):
+        lazy[0:2]
+
+
+@pytest.mark.parametrize("fmt", _params())
+def test_split_halves(fmt: str, movie: np.ndarray, movie_formats, tmp_path: Path) -> None:
+    _need(fmt)
+    dual = np.concatenate([movie[:20], movie[20:40, ::-1]], axis=2)  # 32 x 64
+    path = _write(movie_formats, fmt, tmp_path, dual, stem="dual")
+    with open_movie(path) as lazy:
+        left, right = split_movie(lazy, "horizontal", name=str(path))
+        np.testing.assert_array_equal(left[3:11], movie[3:11])
+        np.testing.assert_array_equal(right[3:11], movie[23:31, ::-1])
+        top, bottom = split_movie(lazy, "vertical")
+        np.testing.assert_array_equal(bottom[0:4], dual[0:4, 16:])
+        assert left.metadata == lazy.metadata and left.paths == lazy.paths
+
+
+def test_reads_only_the_frames_asked_for(movie: np.ndarray, movie_formats, tmp_path) -> None:
+    """A chunk is read from disk, not the whole movie: the memmap of a .dax is sliced."""
+    path = _write(movie_formats, "dax", tmp_path, movie)
+    with open_movie(path) as lazy:
+        assert isinstance(lazy._map, np.memmap)
+        chunk = lazy[10:20]
+        assert not isinstance(chunk, np.memmap) and chunk.flags.c_contiguous
+        assert chunk.dtype == np.dtype("uint16") and chunk.dtype.isnative
+
+
+# ------------------------------------------------------------------ layouts
+
+
+@pytest.mark.parametrize("endian", ["big", "little"])
+def test_dax_byte_order_and_frame_dimensions(endian: str, movie_formats, tmp_path: Path) -> None:
+    frames = np.arange(4 * 5 * 7, dtype=np.uint16).reshape(4, 5, 7) * 257
+    path = movie_formats.write_dax(tmp_path / "run.dax", frames, endian=endian)
+    assert "frame dimensions = 7 x 5" in path.with_suffix(".inf").read_text()
+    with open_movie(path) as lazy:
+        assert lazy.shape == (4, 5, 7)
+        np.testing.assert_array_equal(np.asarray(lazy), frames)
+        assert lazy.paths == [str(path.resolve()), str(path.with_suffix(".inf").resolve())]
+        assert lazy.metadata == {
+            "pixel_nm": None,
+            "exposure_ms": None,
+            "axes": "TYX",
+            "kind": "dax",
+        }
+
+
+@pytest.mark.parametrize("order", ["<", ">"])
+def test_picasso_byte_order(order: str, movie_formats, tmp_path: Path) -> None:
+    frames = np.arange(3 * 4 * 6, dtype=np.uint16).reshape(3, 4, 6) * 300
+    path = movie_formats.write_picasso_raw(tmp_path / "m.raw", frames, byte_order=order)
+    with open_movie(path) as lazy:
+        np.testing.assert_array_equal(lazy[0:3], frames)
+        assert lazy.paths[1] == str(path.with_suffix(".yaml").resolve())
+
+
+def test_imaris_padded_data_and_frames_as_planes(
+    movie: np.ndarray, movie_formats, tmp_path
+) -> None:
+    frames = movie[:30, :, :30]
+    for kwargs in ({"pad": 5}, {"pad": 3, "frames_as_planes": True}):
+        path = movie_formats.write_ims(tmp_path / "m.ims", frames, **kwargs)
+        with open_movie(path) as lazy:
+            assert lazy.shape == (30, 32, 30)
+            np.testing.assert_array_equal(lazy[4:25], frames[4:25])
+
+
+# ------------------------------------------------------------------ metadata
+
+
+@pytest.mark.parametrize("fmt", ["raw", "ims", "zarr"])
+def test_pixel_size_and_exposure_from_the_file(fmt: str, movie_formats, tmp_path: Path) -> None:
+    _need(fmt)
+    frames = np.ones((4, 8, 8), dtype=np.uint16)
+    path = _write(movie_formats, fmt, tmp_path, frames, pixel_nm=108.0, exposure_ms=30.0)
+    with open_movie(path) as lazy:
+        assert lazy.metadata["pixel_nm"] == pytest.approx((108.0, 108.0), rel=1e-9)
+        assert lazy.metadata["exposure_ms"] == pytest.approx(30.0, rel=1e-9)
+        assert lazy.metadata["axes"] == "TYX"
+    other = _write(movie_formats, fmt, tmp_path, frames, stem="bare")
+    with open_movie(other) as lazy:
+        assert lazy.metadata["pixel_nm"] is None and lazy.metadata["exposure_ms"] is None
+
+
+def test_czi_pixel_size(movie_formats, tmp_path: Path) -> None:
+    _need("czi")
+    frames = np.ones((4, 8, 8), dtype=np.uint16)
+    with open_movie(movie_formats.write_czi(tmp_path / "m.czi", frames, pixel_nm=108.0)) as lazy:
+        assert lazy.metadata["pixel_nm"] == pytest.approx((108.0, 108.0), rel=1e-9)
+        assert lazy.metadata["kind"] == "czi" and lazy.metadata["axes"] == "TYX"
+
+
+def test_omezarr_folder_size(movie: np.ndarray, movie_formats, tmp_path: Path) -> None:
+    _need("zarr")
+    path = movie_formats.write_ome_zarr(tmp_path / "m.zarr", movie, chunk_frames=50)
+    assert path_size(path) > movie.nbytes  # six chunks and the metadata files
+
+
+# ------------------------------------------------------------------ bad files
+
+
+def _one_line(error: BaseException, *names: str) -> str:
+    text = str(error)
+    assert "\n" not in text and "Traceback" not in text
+    for name in names:
+        assert name in text, text
+    return text
+
+
+def _truncate(path: Path, keep: float = 0.5) -> None:
+    data = path.read_bytes()
+    path.write_bytes(data[: int(len(data) * keep)])
+
+
+@pytest.mark.parametrize("fmt", _params())
+def test_truncated_file_one_line(fmt: str, movie: np.ndarray, movie_formats, tmp_path) -> None:
+    _need(fmt)
+    path = _write(movie_formats, fmt, tmp_path, movie[:100])
+    target = path / "0" / "0.0.0.0.0" if fmt == "zarr" else path
+    _truncate(target)
+    with pytest.raises(ValueError) as caught:
+        with open_movie(path) as lazy:
+            np.asarray(lazy)
+    text = _one_line(caught.value, str(path))
+    assert "truncated" in text or "corrupt" in text
+
+
+@pytest.mark.parametrize("fmt", _params())
+def test_corrupt_file_one_line(fmt: str, movie: np.ndarray, movie_formats, tmp_path) -> None:
+    _need(fmt)
+    path = _write(movie_formats, fmt, tmp_path, movie[:10])
+    if fmt == "zarr":
+        (path / ".zattrs").write_text("{not json")
+    elif fmt in ("dax", "raw"):
+        sidecar = path.with_suffix(".inf" if fmt == "dax" else ".yaml")
+        sidecar.write_text("frames: [unclosed\n" if fmt == "raw" else "nothing useful\n")
+    else:
+        path.write_bytes(b"not a movie at all " * 40)
+    with pytest.raises(ValueError) as caught:
+        open_movie(path)
+    _one_line(caught.value, path.stem)
+
+
+def test_omezarr_missing_chunk_is_not_read_as_zeros(movie, movie_formats, tmp_path) -> None:
+    _need("zarr")
+    path = movie_formats.write_ome_zarr(tmp_path / "m.zarr", movie, chunk_frames=100)
+    (path / "0" / "1.0.0.0.0").unlink()
+    with pytest.raises(ValueError) as caught:
+        open_movie(path)
+    _one_line(caught.value, str(path), "1 of the 3 chunks", "missing")
+
+
+@pytest.mark.parametrize(("fmt", "sidecar"), [("dax", ".inf"), ("raw", ".yaml")])
+def test_missing_sidecar_one_line(fmt: str, sidecar: str, movie_formats, tmp_path) -> None:
+    path = _write(movie_formats, fmt, tmp_path, np.ones((4, 8, 8), dtype=np.uint16))
+    path.with_suffix(sidecar).unlink()
+    with pytest.raises(FileNotFoundError) as caught:
+        open_movie(path)
+    _one_line(caught.value, str(path), str(path.with_suffix(sidecar)), "missing")
+
+
+@pytest.mark.parametrize("suffix", [".nd2", ".sif", ".dcimg", ".ND2"])
+def test_unsupported_formats_one_line(suffix: str, tmp_path: Path) -> None:
+    path = tmp_path / f"movie{suffix}"
+    path.write_bytes(b"\0" * 64)
+    with pytest.raises(ValueError) as caught:
+        open_movie(path)
+    _one_line(caught.value, str(path), "not supported", ".dax", ".ims", ".zarr", ".tif")
+
+
+def test_missing_library_names_the_extra(movie_formats, tmp_path, monkeypatch) -> None:
+    _need("zarr")
+    path = movie_formats.write_ome_zarr(tmp_path / "m.zarr", np.ones((4, 8, 8), np.uint16))
+    monkeypatch.setitem(sys.modules, "zarr", None)  # import zarr raises ImportError
+    with pytest.raises(MissingReaderError) as caught:
+        open_movie(path)
+    _one_line(caught.value, str(path), "needs zarr", "pip install 'smlmlp[zarr]'")
+    monkeypatch.setitem(sys.modules, "pylibCZIrw.czi", None)
+    (tmp_path / "m.czi").write_bytes(b"x")
+    with pytest.raises(MissingReaderError, match=r"needs pylibCZIrw: pip install 'smlmlp\[czi\]'"):
+        open_movie(tmp_path / "m.czi")
+
+
+def test_too_few_frames_and_lists(movie_formats, tmp_path: Path) -> None:
+    path = movie_formats.write_dax(tmp_path / "one.dax", np.ones((1, 8, 8), np.uint16))
+    with pytest.raises(ValueError, match="1 frame"):
+        open_movie(path)
+    with pytest.raises(ValueError, match="only TIFF files can be concatenated"):
+        open_movie([path, path])
+
+
+# ------------------------------------------------------------------ command
+
+
+def test_command_gives_the_tiff_numbers(
+    movie: np.ndarray, movie_formats, tmp_path: Path, capsys
+) -> None:
+    """``smlmlp psf FILE`` on each format writes the sigmas of the TIFF of the movie."""
+    tiff = tmp_path / "movie.tif"
+    tifffile.imwrite(tiff, movie, photometric="minisblack")
+    files = [tiff]
+    for fmt in FORMATS:
+        if FORMATS[fmt] is None or _importable(FORMATS[fmt]):
+            folder = tmp_path / fmt
+            folder.mkdir()
+            files.append(_write(movie_formats, fmt, folder, movie))
+    out = tmp_path / "psf.h5"
+    args = ["psf", *map(str, files), "--pixel-nm", "100", "--crop-pix", "21", "-q", "-o", str(out)]
+    assert main(args) == 0, capsys.readouterr().err
+    channels = list(read_info(out).channels.values())
+    assert len(channels) == len(files)
+    reference = [channels[0].sigx_nm, channels[0].sigy_nm]
+    for channel in channels[1:]:
+        np.testing.assert_allclose([channel.sigx_nm, channel.sigy_nm], reference, rtol=1e-9)
+    assert channels[1].source_files == (
+        str(files[1].resolve()),
+        str(files[1].with_suffix(".inf").resolve()),
+    )
+
+
+def test_command_pixel_size_from_the_file_and_bad_files(
+    movie: np.ndarray, movie_formats, tmp_path: Path, capsys
+) -> None:
+    path = movie_formats.write_picasso_raw(tmp_path / "m.raw", movie, pixel_nm=100.0)
+    out = tmp_path / "psf.h5"
+    assert main(["psf", str(path), "--crop-pix", "21", "-q", "-o", str(out)]) == 0
+    channel = read_info(out).channels["m"]
+    assert channel.attrs["pixel_nm_origin"] == "movie file metadata"
+    capsys.readouterr()
+    path.with_suffix(".yaml").unlink()
+    assert main(["psf", str(path), "--crop-pix", "21", "-q", "-o", str(out)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and err.startswith("smlmlp: error:") and "m.yaml is missing" in err
+
+
+def _importable(module: str) -> bool:
+    try:
+        __import__(module)
+    except ImportError:
+        return False
+    return True
+
+
+# ------------------------------------------------------------------ workflow discovery
+
+
+def test_discovery_lists_every_format(movie_formats, tmp_path: Path) -> None:
+    from smlmlp_workflow.discovery import inspect_experiment, list_movies
+
+    frames = np.ones((4, 8, 8), np.uint16)
+    folder = tmp_path / "exp"
+    movie_formats.write_dax(folder / "a.dax", frames)
+    movie_formats.write_picasso_raw(folder / "b.raw", frames)
+    movie_formats.write_ims(folder / "c.ims", frames)
+    tifffile.imwrite(folder / "d.ome.tif", frames)
+    (folder / "notes.txt").write_text("x")
+    (folder / "experiment.yaml").write_text("pixel_nm: 100\n")
+    names = ["a.dax", "b.raw", "c.ims", "d.ome.tif"]
+    if _importable("zarr"):
+        movie_formats.write_ome_zarr(folder / "e.ome.zarr", frames)
+        names.append("e.ome.zarr")
+    assert list_movies(folder) == names
+    experiment = inspect_experiment(folder)
+    assert experiment.ok, experiment.problem
+    assert sorted(experiment.channels) == sorted(["a", "b", "c", "d", "e"][: len(names)])
+    assert [Path(f).name for f in experiment.channels["a"].files] == ["a.dax", "a.inf"]
+    assert [Path(f).name for f in experiment.channels["b"].files] == ["b.raw", "b.yaml"]
+
+
+def test_discovery_problems(movie_formats, tmp_path: Path) -> None:
+    from smlmlp_workflow.discovery import inspect_experiment
+
+    frames = np.ones((4, 8, 8), np.uint16)
+    movie_formats.write_picasso_raw(tmp_path / "clash" / "experiment.raw", frames)
+    problem = inspect_experiment(tmp_path / "clash").problem
+    assert problem is not None and "experiment.raw" in problem and "rename" in problem
+    (tmp_path / "nd2").mkdir()
+    (tmp_path / "nd2" / "run.nd2").write_bytes(b"x")
+    problem = inspect_experiment(tmp_path / "nd2").problem
+    assert problem is not None and "no movie file" in problem and "run.nd2" in problem
+    # a .dax without its .inf is still a channel: its job says the .inf is missing
+    movie_formats.write_dax(tmp_path / "lone" / "a.dax", frames)
+    (tmp_path / "lone" / "a.inf").unlink()
+    experiment = inspect_experiment(tmp_path / "lone")
+    assert [Path(f).name for f in experiment.channels["a"].files] == ["a.dax"]

@@ -1,0 +1,141 @@
+"""End to end: experiment folders of .dax, Picasso .raw, .ims, OME-Zarr and .czi movies.
+
+One run: the same simulated movie as TIFF and in every other format (one experiment
+each kind), the same two-camera movie split into halves as TIFF and as .dax / OME-Zarr,
+and bad files of the other formats. Every format must give the TIFF's widths to 1e-9,
+each bad file must fail its experiment with one line.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from types import ModuleType, SimpleNamespace
+
+import numpy as np
+import pytest
+
+from smlmlp.infofile import read_info
+
+pytestmark = pytest.mark.workflow
+
+N_FRAMES = 300
+SHAPE = (32, 32)
+#: Formats of the "formats" experiment (those whose library is installed).
+FORMATS = [
+    name
+    for name, module in {
+        "dax": None,
+        "raw": None,
+        "ims": None,
+        "zarr": "zarr",
+        "czi": "pylibCZIrw",
+    }.items()
+    if module is None or importlib.util.find_spec(module) is not None
+]
+#: bad experiment -> words its error line must hold
+BAD = {
+    "bad_dax": ["movie.dax", "truncated .dax"],
+    "bad_raw": ["movie.raw", "movie.yaml is missing"],
+    "bad_ims": ["movie.ims", "corrupt or truncated .ims"],
+    "bad_nd2": ["bad_nd2", "no movie file", "movie.nd2", "not supported"],
+}
+
+
+def _make(wf: SimpleNamespace, formats: ModuleType, root: Path) -> None:
+    movie, _ = wf.simulate(N_FRAMES, SHAPE, sigx_nm=130.0, sigy_nm=120.0, seed=11)
+    other, _ = wf.simulate(N_FRAMES, SHAPE, sigx_nm=150.0, seed=12)
+    dual = np.concatenate([movie, other], axis=2)
+    wf.write_tiff(root / "tiff" / "movie.tif", movie)
+    for name in FORMATS:
+        suffix, writer = formats.WRITERS[name]
+        writer(root / "formats" / f"{name}{suffix}", movie)
+    wf.write_tiff(root / "split_tiff" / "dual.tif", dual)
+    formats.write_dax(root / "split_formats" / "dual_dax.dax", dual)
+    if "zarr" in FORMATS:
+        formats.write_ome_zarr(root / "split_formats" / "dual_zarr.zarr", dual, chunk_frames=100)
+    for name in ("split_tiff", "split_formats"):
+        wf.write_yaml(root / name / "experiment.yaml", {"split": "horizontal"})
+    # Picasso's sidecar is not a movie, and experiment.yaml stays the settings file
+    formats.write_picasso_raw(root / "formats" / "raw.raw", movie, pixel_nm=100.0)
+
+    bad = formats.write_dax(root / "bad_dax" / "movie.dax", movie[:150])
+    bad.write_bytes(bad.read_bytes()[:1000])
+    formats.write_picasso_raw(root / "bad_raw" / "movie.raw", movie[:150])
+    (root / "bad_raw" / "movie.yaml").unlink()
+    bad = formats.write_ims(root / "bad_ims" / "movie.ims", movie[:150])
+    bad.write_bytes(bad.read_bytes()[:5000])
+    (root / "bad_nd2").mkdir()
+    (root / "bad_nd2" / "movie.nd2").write_bytes(b"\0" * 100)
+
+
+@pytest.fixture(scope="module")
+def run(wf: SimpleNamespace, movie_formats: ModuleType, tmp_path_factory) -> SimpleNamespace:
+    workdir = tmp_path_factory.mktemp("formats")
+    _make(wf, movie_formats, workdir / "experiments")
+    wf.write_config(workdir, pixel_nm=100.0, crop_pix=21, on_time=False)
+    targets = [
+        f"results/{name}/psf_info.h5"
+        for name in ("tiff", "formats", "split_tiff", "split_formats", *BAD)
+    ]
+    result = wf.run_snakemake(workdir, "--cores", "2", "--keep-going", *targets)
+    return SimpleNamespace(
+        workdir=workdir, result=result, output=result.stdout + result.stderr
+    )
+
+
+def _failure(output: str) -> str:
+    return f"snakemake output:\n{output[-6000:]}"
+
+
+def _sigmas(run: SimpleNamespace, experiment: str) -> dict[str, list[float]]:
+    path = run.workdir / "results" / experiment / "psf_info.h5"
+    assert path.exists(), _failure(run.output)
+    info = read_info(path)
+    return {name: [c.sigx_nm, c.sigy_nm] for name, c in info.channels.items()}
+
+
+def test_every_format_gives_the_tiff_widths(run: SimpleNamespace) -> None:
+    reference = _sigmas(run, "tiff")["movie"]
+    found = _sigmas(run, "formats")
+    assert sorted(found) == sorted(FORMATS), found
+    for name, sigmas in found.items():
+        np.testing.assert_allclose(sigmas, reference, rtol=1e-9, err_msg=name)
+    assert 110 < min(reference) and max(reference) < 145
+
+
+def test_split_halves_of_every_format(run: SimpleNamespace) -> None:
+    reference = _sigmas(run, "split_tiff")
+    found = _sigmas(run, "split_formats")
+    kinds = ["dax", "zarr"] if "zarr" in FORMATS else ["dax"]
+    assert sorted(found) == sorted(f"dual_{k}_{h}" for k in kinds for h in ("left", "right"))
+    for name, sigmas in found.items():
+        half = name.rsplit("_", 1)[1]
+        np.testing.assert_allclose(sigmas, reference[f"dual_{half}"], rtol=1e-9, err_msg=name)
+
+
+def test_the_files_of_a_channel(run: SimpleNamespace) -> None:
+    info = read_info(run.workdir / "results" / "formats" / "psf_info.h5")
+    dax = info.channels["dax"].source_files
+    assert [Path(p).name for p in dax] == ["dax.dax", "dax.inf"]
+    assert [Path(p).name for p in info.channels["raw"].source_files] == ["raw.raw", "raw.yaml"]
+    if "zarr" in FORMATS:
+        assert Path(info.channels["zarr"].source_files[0]).name == "zarr.zarr"
+
+
+def test_bad_files_fail_with_one_line(run: SimpleNamespace) -> None:
+    assert run.result.returncode != 0, _failure(run.output)
+    errors = [line for line in run.output.splitlines() if line.startswith("ERROR ")]
+    for experiment, words in BAD.items():
+        mine = [line for line in errors if f" {experiment}" in line]
+        assert mine, f"{experiment}: no error line\n" + _failure(run.output)
+        for word in words:
+            assert any(word in line for line in mine), f"{experiment}: {word!r} not in {mine}"
+        assert not (run.workdir / "results" / experiment / "psf_info.h5").exists()
+
+
+def test_nothing_reruns(wf: SimpleNamespace, run: SimpleNamespace) -> None:
+    targets = [f"results/{n}/psf_info.h5" for n in ("formats", "split_formats")]
+    result = wf.run_snakemake(run.workdir, "--cores", "1", "-n", *targets)
+    assert result.returncode == 0, _failure(result.stdout + result.stderr)
+    assert "Nothing to be done" in result.stdout + result.stderr, _failure(result.stdout)
