@@ -26,67 +26,24 @@ import os
 import signal
 import sys
 import threading
-import time
 import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from .backend import cpu_workers
 from .blink_temporal_on import DEFAULT_TEMPORAL_LAGS, FALLBACK_PSF_SIGMA_NM
 from .formats import MOVIE_SUFFIXES
 from .infofile import ChannelInfo, TemporalInfo, format_value, package_version, write_info
 from .loading import HALF_NAMES
+from .progress import ProgressBar
 
 
-class ProgressBar:
-    """``progress(done, total)`` callback drawing a bar on a terminal.
-
-    Parameters
-    ----------
-    label : str
-        Shown before the bar.
-    stream : file, optional
-        Where to draw (default ``sys.stderr``). Nothing is drawn when it is not a
-        terminal, unless ``force``.
-    force : bool, optional
-        Draw even when ``stream`` is not a terminal (tests).
-
-    Examples
-    --------
-    >>> import io
-    >>> out = io.StringIO()
-    >>> bar = ProgressBar("red", out, force=True, width=10)
-    >>> bar(5, 10); bar(10, 10)
-    >>> out.getvalue().splitlines()[-1].split("|")[1]
-    '##########'
-    """
-
-    def __init__(
-        self, label: str, stream: TextIO | None = None, *, force: bool = False, width: int = 30
-    ) -> None:
-        self.label = label
-        self.stream = stream if stream is not None else sys.stderr
-        self.enabled = force or bool(getattr(self.stream, "isatty", lambda: False)())
-        self.width = width
-        self.start = time.monotonic()
-        self._last = -math.inf
-
-    def __call__(self, done: int, total: int) -> None:
-        if not self.enabled:
-            return
-        now = time.monotonic()
-        if done < total and now - self._last < 0.1:
-            return
-        self._last = now
-        fraction = done / total if total else 1.0
-        filled = int(round(self.width * fraction))
-        rate = done / max(now - self.start, 1e-9)
-        bar = "#" * filled + "." * (self.width - filled)
-        self.stream.write(f"\r{self.label} |{bar}| {done}/{total} frames, {rate:,.0f} frames/s")
-        if done >= total:
-            self.stream.write("\n")
-        self.stream.flush()
+def _progress_bar(label: str, args: argparse.Namespace) -> ProgressBar:
+    """The bar of one pass on stderr: none with ``-q``; with ``--progress`` even when
+    stderr is not a terminal (then the bar's redraws are lines ending in ``\\r``)."""
+    enabled = False if args.quiet else (True if args.progress else None)
+    return ProgressBar(label, sys.stderr, enabled=enabled)
 
 
 def _channel_names(files: Sequence[str], split: str | None) -> list[str]:
@@ -229,22 +186,20 @@ def run_psf(args: argparse.Namespace) -> int:
                 name = next(name_iter)
                 label = f"{name} ({file})"
                 check_frame_count(int(stack.shape[0]), label, args.min_frames)
-                progress = ProgressBar(name, sys.stderr, force=False)
-                if args.quiet:
-                    progress.enabled = False
                 frame_shape = (int(stack.shape[1]), int(stack.shape[2]))
-                sums = accumulate_channel(
-                    stack,
-                    crop_pix=args.crop_pix,
-                    field_tiles=tiles,
-                    time_windows=args.time_windows,
-                    chunk_frames=args.chunk_frames
-                    or free_memory_chunk_frames(frame_shape, cuda=args.cuda),
-                    cuda=args.cuda,
-                    workers=workers,
-                    progress=progress,
-                    name=label,
-                )
+                with _progress_bar(name, args) as progress:
+                    sums = accumulate_channel(
+                        stack,
+                        crop_pix=args.crop_pix,
+                        field_tiles=tiles,
+                        time_windows=args.time_windows,
+                        chunk_frames=args.chunk_frames
+                        or free_memory_chunk_frames(frame_shape, cuda=args.cuda),
+                        cuda=args.cuda,
+                        workers=workers,
+                        progress=progress,
+                        name=label,
+                    )
                 estimate = estimate_channel(
                     sums, args.crop_pix, pixel, name=label, time_windows=args.time_windows
                 )
@@ -317,9 +272,10 @@ def _on_time(args: argparse.Namespace, channels: Sequence[ChannelInfo]) -> Tempo
         crop_fr = most if args.temporal_lags is None else min(args.temporal_lags, most)
         if crop_fr < 1:
             raise ValueError("too few frames for a temporal autocorrelation")
-        progress = ProgressBar("on-time", sys.stderr)
-        progress.enabled = progress.enabled and not args.quiet
-        with warnings.catch_warnings(record=True) as caught:
+        with (
+            _progress_bar("on-time", args) as progress,
+            warnings.catch_warnings(record=True) as caught,
+        ):
             warnings.simplefilter("always")
             on_time, info, errors = blink_temporal_on(
                 stacks,
@@ -479,7 +435,14 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"lags of the temporal autocorrelation for --on-time (default "
         f"{DEFAULT_TEMPORAL_LAGS}, at most half the frames)",
     )
-    psf.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    shown = psf.add_mutually_exclusive_group()
+    shown.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    shown.add_argument(
+        "--progress",
+        action="store_true",
+        help="draw the progress bar on stderr even when it is not a terminal "
+        "(by default only on a terminal)",
+    )
     psf.set_defaults(func=run_psf)
     return parser
 

@@ -10,7 +10,7 @@ import sys
 import time
 import traceback
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from ._common import PathLike
@@ -23,18 +23,29 @@ EXPECTED_ERRORS = (ValueError, TypeError, OSError, RuntimeError)
 class FrameProgress:
     """``progress(done, total)`` callback that logs frames done and frames per second.
 
-    Logs at most every ``interval_s`` seconds, and always the last call.
+    Logs at most every ``interval_s`` seconds, and always the last call: a rule's
+    log is a file, so it gets plain lines (the command's terminal bar,
+    :class:`smlmlp.progress.ProgressBar`, redraws one line with carriage returns).
+    ``clock`` gives the time in seconds (default :func:`time.monotonic`).
     """
 
-    def __init__(self, label: str, logger: logging.Logger, interval_s: float = 5.0) -> None:
+    def __init__(
+        self,
+        label: str,
+        logger: logging.Logger,
+        interval_s: float = 5.0,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.label = label
         self.logger = logger
         self.interval_s = interval_s
-        self.start = time.monotonic()
+        self.clock = clock
+        self.start = clock()
         self._last = -math.inf
 
     def __call__(self, done: int, total: int) -> None:
-        now = time.monotonic()
+        now = self.clock()
         if done < total and now - self._last < self.interval_s:
             return
         self._last = now

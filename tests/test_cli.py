@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import io
+import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import numpy as np
 import pytest
 import tifffile
 
-from smlmlp.cli import ProgressBar, main
+from smlmlp.cli import main
 from smlmlp.infofile import read_info
+from smlmlp.progress import ProgressBar
 from smlmlp.simulation import simulate_movie
 
 SIMULATION = {"photons": 2000.0, "background": 20.0, "on_density_per_um2": 0.5}
@@ -148,14 +151,109 @@ def test_usage_errors(capsys) -> None:
 
 def test_progress_bar() -> None:
     stream = io.StringIO()
-    bar = ProgressBar("red", stream, force=True, width=4)
-    bar(2, 4)
-    bar(4, 4)
+    with ProgressBar("red", stream, enabled=True) as bar:
+        bar(2, 4)
+        bar(4, 4)
+        bar(4, 4)  # after the end: nothing more
     text = stream.getvalue()
-    assert "red |####| 4/4 frames" in text and text.endswith("\n")
+    assert "red: 100%" in text and "4/4" in text and " frames/s" in text
+    assert text.endswith("\n") and text.count("\n") == 1
     silent = io.StringIO()
     ProgressBar("red", silent)(4, 4)  # not a terminal: nothing drawn
     assert silent.getvalue() == ""
+    never = io.StringIO()
+    never.isatty = lambda: True  # type: ignore[method-assign]
+    ProgressBar("red", never, enabled=False)(4, 4)
+    assert never.getvalue() == ""
+    unfinished = io.StringIO()
+    with ProgressBar("red", unfinished, enabled=True) as bar:
+        bar(1, 4)  # a pass stopped by an error: the bar ends its line
+    assert "1/4" in unfinished.getvalue() and unfinished.getvalue().endswith("\n")
+
+
+def _command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "smlmlp.cli", *args]
+
+
+def _run_on_a_terminal(command: list[str]) -> tuple[int, str, str]:
+    """Run ``command`` with its stderr on a pseudo-terminal of 100 columns.
+
+    Returns the exit status, stdout, and what the terminal received.
+    """
+    termios = pytest.importorskip("termios")
+    import fcntl
+    import pty
+    import struct
+
+    main_fd, terminal_fd = pty.openpty()
+    fcntl.ioctl(terminal_fd, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
+    received: list[bytes] = []
+
+    def read() -> None:
+        while True:
+            try:
+                data = os.read(main_fd, 65536)
+            except OSError:  # EIO: every writer closed the terminal
+                return
+            if not data:
+                return
+            received.append(data)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        result = subprocess.run(
+            command, stdout=subprocess.PIPE, stderr=terminal_fd, text=True, timeout=300
+        )
+    finally:
+        os.close(terminal_fd)
+        reader.join(timeout=30)
+        os.close(main_fd)
+    return result.returncode, result.stdout, b"".join(received).decode("utf-8", "replace")
+
+
+def test_progress_on_a_terminal(movies: dict[str, Path], tmp_path: Path) -> None:
+    """A bar per channel and one for the on-time on a terminal's stderr; none with -q."""
+    args = [
+        "psf",
+        str(movies["green"]),
+        str(movies["red"]),
+        "--pixel-nm",
+        "100",
+        "--on-time",
+        "--temporal-lags",
+        "20",
+        "--crop-pix",
+        "21",
+    ]
+    status, out, terminal = _run_on_a_terminal(_command(*args, "-o", str(tmp_path / "a.h5")))
+    assert status == 0, terminal
+    assert out.splitlines()[0].startswith("channel")  # the table stays on stdout
+    for label, total in (("green", 500), ("red", 500), ("on-time", 2 * 2 * 500)):
+        assert f"{label}: 100%" in terminal and f"{total}/{total}" in terminal, terminal
+    assert " frames/s" in terminal and "\r" in terminal  # redrawn in place
+    assert "wrote" in terminal.splitlines()[-1]
+    status, out, terminal = _run_on_a_terminal(
+        _command(*args, "-q", "-o", str(tmp_path / "b.h5"))
+    )
+    assert status == 0 and out.splitlines()[0].startswith("channel")
+    assert terminal == ""
+
+
+def test_progress_when_asked(movies: dict[str, Path], tmp_path: Path) -> None:
+    """stderr redirected: the bar only with --progress; --progress and -q exclude each other."""
+    args = ["psf", str(movies["green"]), "--pixel-nm", "100", "--crop-pix", "21"]
+    result = subprocess.run(
+        _command(*args, "--progress", "-o", str(tmp_path / "a.h5")),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "green: 100%" in result.stderr and "500/500" in result.stderr
+    with pytest.raises(SystemExit) as exit_info:
+        main([*args, "--progress", "-q", "-o", str(tmp_path / "b.h5")])
+    assert exit_info.value.code == 2
 
 
 def test_entry_point(movies: dict[str, Path], tmp_path: Path) -> None:
@@ -178,7 +276,8 @@ def test_entry_point(movies: dict[str, Path], tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "green" in result.stdout and out.exists()
-    assert "wrote" in result.stderr and "|" not in result.stderr  # no bar when not a terminal
+    # stderr is a pipe, not a terminal: no bar, only the line naming the file
+    assert result.stderr.splitlines() == [f"wrote {out}"], result.stderr
 
 
 def test_on_time(movies: dict[str, Path], tmp_path: Path, capsys) -> None:

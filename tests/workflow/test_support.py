@@ -320,6 +320,28 @@ def test_frame_progress(caplog: pytest.LogCaptureFixture) -> None:
     assert messages[-1].startswith("e/c: 100/100 frames (100 %),") and "frames/s" in messages[-1]
 
 
+def test_frame_progress_timing(caplog: pytest.LogCaptureFixture) -> None:
+    """With the default interval, a pass reporting every second logs a plain line every
+    5 s (never more than 10 s apart) and its end; the rates are those of the clock."""
+    now = [100.0]
+    logger = logging.getLogger("test.progress.timing")
+    progress = ws.FrameProgress("e/c", logger, clock=lambda: now[0])
+    logged: list[float] = []
+    with caplog.at_level(logging.INFO, logger="test.progress.timing"):
+        for second in range(1, 31):  # 20 frames per second, 600 frames in 30 s
+            now[0] = 100.0 + second
+            before = len(caplog.records)
+            progress(20 * second, 600)
+            if len(caplog.records) > before:
+                logged.append(float(second))
+    assert logged == [1.0, 6.0, 11.0, 16.0, 21.0, 26.0, 30.0]
+    assert max(b - a for a, b in zip(logged[:-1], logged[1:], strict=True)) <= 10
+    messages = [record.getMessage() for record in caplog.records]
+    assert messages[1] == "e/c: 120/600 frames (20 %), 20 frames/s, about 24 s left"
+    assert messages[-1] == "e/c: 600/600 frames (100 %), 20 frames/s, done"
+    assert all("\r" not in message for message in messages)
+
+
 def test_per_channel_split(tmp_path: Path) -> None:
     folder = tmp_path / "e"
     _tiff(folder / "dual.tif")
