@@ -208,7 +208,8 @@ def _need(module: str, package: str, extra: str, label: str, what: str) -> Any:
         return importlib.import_module(module)
     except ImportError:
         raise MissingReaderError(
-            f"{label}: reading {what} files needs {package}: pip install 'smlmlp[{extra}]'"
+            f"{label}: reading {what} files needs {package}: pip install -e '.[{extra}]' "
+            "in the smlmLP checkout"
         ) from None
 
 

@@ -264,10 +264,10 @@ def test_missing_library_names_the_extra(movie_formats, tmp_path, monkeypatch) -
     monkeypatch.setitem(sys.modules, "zarr", None)  # import zarr raises ImportError
     with pytest.raises(MissingReaderError) as caught:
         open_movie(path)
-    _one_line(caught.value, str(path), "needs zarr", "pip install 'smlmlp[zarr]'")
+    _one_line(caught.value, str(path), "needs zarr", "pip install -e '.[zarr]'")
     monkeypatch.setitem(sys.modules, "pylibCZIrw.czi", None)
     (tmp_path / "m.czi").write_bytes(b"x")
-    with pytest.raises(MissingReaderError, match=r"needs pylibCZIrw: pip install 'smlmlp\[czi\]'"):
+    with pytest.raises(MissingReaderError, match=r"needs pylibCZIrw: pip install -e '\.\[czi\]'"):
         open_movie(tmp_path / "m.czi")
 
 
