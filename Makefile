@@ -3,8 +3,10 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 CORES  ?= all
+# The results folder `make report` reports (a run's results_dir).
+RESULTS ?= results
 
-.PHONY: run test lint bench clean setup setup-test
+.PHONY: run report test lint bench clean setup setup-test
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,11 +25,17 @@ setup-test: $(VENV)/.installed-test
 
 run: setup
 	$(BIN)/snakemake --cores $(CORES) --profile profiles/default
-	$(BIN)/snakemake --cores 1 --profile profiles/default --report results/report.html
+	$(MAKE) --no-print-directory report RESULTS=results
 	@echo
 	@echo "Results:  $(CURDIR)/results/"
 	@echo "Summary:  $(CURDIR)/results/summary.tsv"
 	@echo "Report:   $(CURDIR)/results/report.html"
+
+# The report of the last run into $(RESULTS), with that run's own config (every
+# --config option included: the run keeps it in $(RESULTS)/run_config.yaml).
+report: setup
+	@test -f "$(RESULTS)/run_config.yaml" || { echo "make report: no run_config.yaml in $(RESULTS): run the workflow into it first (or give RESULTS=the run's results_dir)" >&2; exit 2; }
+	$(BIN)/snakemake --cores 1 --profile profiles/default --configfile "$(RESULTS)/run_config.yaml" --report "$(RESULTS)/report.html"
 
 test: setup-test
 	$(BIN)/ruff check .

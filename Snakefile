@@ -2,7 +2,7 @@
 # -> HDF5 info file -> figures.
 #
 #   snakemake --cores all --profile profiles/default
-#   snakemake --profile profiles/default --report results/report.html
+#   make report            (the last run into results/, with that run's config)
 #
 # Settings: config/config.yaml (documented in config/README.md).
 
@@ -28,9 +28,11 @@ include: "workflow/rules/summary.smk"
 
 
 # The run working in this folder is recorded while it holds Snakemake's lock, so that
-# a run finding the lock can tell a live run from one that was killed.
+# a run finding the lock can tell a live run from one that was killed; its config is
+# kept in the results folder, so that `make report` reports what this run analysed.
 onstart:
     ws.record_run(".")
+    ws.record_run_config(config, RESULTS)
 
 
 onsuccess:

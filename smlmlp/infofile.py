@@ -1163,7 +1163,12 @@ def read_info(path: PathLike) -> InfoFile:
 
 
 # ------------------------------------------------------------------------- summary
-def _format_cell(value: Any) -> str:
+def format_cell(value: Any) -> str:
+    """A value as ``summary.tsv`` writes it (floats with two decimals, ``nan``).
+
+    >>> format_cell(126.04), format_cell(float("nan")), format_cell("valid")
+    ('126.04', 'nan', 'valid')
+    """
     if isinstance(value, float):
         return "nan" if math.isnan(value) else f"{value:.2f}"
     return str(value)
@@ -1187,7 +1192,7 @@ def write_summary(path: PathLike, rows: Sequence[Mapping[str, Any]]) -> Path:
         writer = csv.writer(stream, delimiter="\t", lineterminator="\n")
         writer.writerow(SUMMARY_COLUMNS)
         for row in rows:
-            writer.writerow([_format_cell(row[column]) for column in SUMMARY_COLUMNS])
+            writer.writerow([format_cell(row[column]) for column in SUMMARY_COLUMNS])
     return path
 
 

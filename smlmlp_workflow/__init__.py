@@ -85,7 +85,7 @@ from .resources import (
     on_time_runtime_min,
     plan_chunk_frames,
 )
-from .runs import clear_run, lock_problem, record_run
+from .runs import RUN_CONFIG, clear_run, lock_problem, record_run, record_run_config
 from .settings import (
     ANALYSIS_KEYS,
     SETTINGS_FILE,
@@ -126,6 +126,7 @@ __all__ = [
     "autocorr_mem_mb",
     "autocorr_runtime_min",
     "check_config",
+    "RUN_CONFIG",
     "clear_run",
     "check_results_dir",
     "demo_enabled",
@@ -157,6 +158,7 @@ __all__ = [
     "plan_frame_ranges",
     "read_settings",
     "record_run",
+    "record_run_config",
     "refresh_fingerprint",
     "resolve_cuda",
     "rule_log",

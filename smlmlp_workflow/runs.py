@@ -13,17 +13,22 @@ import json
 import os
 import socket
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from smlmlp.infofile import atomic_path
 
-from ._common import PathLike
+from ._common import PathLike, _plain
 
 #: The record of the run working in a folder (beside Snakemake's own state).
 RUN_RECORD = Path(".snakemake") / "smlmlp_run.json"
+#: The config of the last run into a results folder, in that folder: ``make report``
+#: reports that run with it, without repeating its ``--config`` options.
+RUN_CONFIG = "run_config.yaml"
 LOCKS = Path(".snakemake") / "locks"
 #: Command-line options of Snakemake that do not take the lock (nothing to check).
 _NO_LOCK_OPTIONS = {
@@ -70,6 +75,28 @@ def record_run(folder: PathLike = ".", argv: Sequence[str] | None = None) -> Pat
     path = Path(folder) / RUN_RECORD
     with atomic_path(path) as part:
         part.write_text(json.dumps(record), encoding="utf-8")
+    return path
+
+
+def record_run_config(config: Mapping[str, Any], results_dir: PathLike) -> Path:
+    """Write the run's whole config (``--config`` options included) into its results folder.
+
+    ``snakemake --configfile RESULTS/run_config.yaml --report ...`` (``make report``)
+    then reports the experiments this run analysed.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> folder = tempfile.mkdtemp()
+    >>> path = record_run_config({"experiments_dir": "/data/2024", "pixel_nm": 108}, folder)
+    >>> print(path.read_text(), end="")
+    experiments_dir: /data/2024
+    pixel_nm: 108
+    """
+    path = Path(results_dir) / RUN_CONFIG
+    text = yaml.safe_dump(_plain(dict(config)), sort_keys=False, allow_unicode=True)
+    with atomic_path(path) as part:
+        part.write_text(text, encoding="utf-8")
     return path
 
 

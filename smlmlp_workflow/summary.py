@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import html
 import logging
-from collections.abc import Sequence
+import os
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from smlmlp.infofile import read_info, write_summary
+from smlmlp.infofile import SUMMARY_COLUMNS, atomic_path, format_cell, read_info, write_summary
 
 from ._common import PathLike
 
@@ -29,22 +31,96 @@ def run_figures(
     return written
 
 
+_PAGE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>smlmLP summary</title>
+<style>
+body {{ font-family: sans-serif; font-size: 13px; }}
+table {{ border-collapse: collapse; }}
+th, td {{ border: 1px solid #ccc; padding: 2px 6px; text-align: right; }}
+th {{ background: #eee; }}
+td.text {{ text-align: left; }}
+</style></head><body>
+<p>PSF of every experiment and channel (the rows of summary.tsv); the last column links
+each experiment's info file, relative to the results folder.</p>
+<table>
+<thead><tr>{header}</tr></thead>
+<tbody>
+{body}
+</tbody></table></body></html>
+"""
+
+
+def write_summary_html(
+    path: PathLike, rows: Sequence[Mapping[str, Any]], info_files: Mapping[str, PathLike]
+) -> Path:
+    """The summary as an HTML table (the report shows it), whole or not at all.
+
+    ``info_files`` maps each experiment to its info file; the table links it relative
+    to the HTML file's folder.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from smlmlp.infofile import ChannelInfo
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> row = ChannelInfo.empty_example("red").summary_row("day <1>")
+    >>> page = write_summary_html(
+    ...     folder / "summary.html", [row], {"day <1>": folder / "day <1>" / "psf_info.h5"}
+    ... ).read_text()
+    >>> '<td class="text">day &lt;1&gt;</td>' in page, 'href="day%20%3C1%3E/psf_info.h5"' in page
+    (True, True)
+    """
+    from urllib.parse import quote
+
+    path = Path(path)
+    columns = [*SUMMARY_COLUMNS, "info file"]
+    header = "".join(f"<th>{html.escape(column)}</th>" for column in columns)
+    lines = []
+    for row in rows:
+        cells = []
+        for column in SUMMARY_COLUMNS:
+            value = row[column]
+            kind = ' class="text"' if isinstance(value, str) else ""
+            cells.append(f"<td{kind}>{html.escape(format_cell(value))}</td>")
+        info = info_files.get(str(row["experiment"]))
+        if info is None:
+            cells.append("<td></td>")
+        else:
+            link = Path(os.path.relpath(info, path.parent)).as_posix()
+            cells.append(
+                f'<td class="text"><a href="{html.escape(quote(link))}">'
+                f"{html.escape(link)}</a></td>"
+            )
+        lines.append(f"<tr>{''.join(cells)}</tr>")
+    page = _PAGE.format(header=header, body="\n".join(lines))
+    with atomic_path(path) as part:
+        part.write_text(page, encoding="utf-8")
+    return path
+
+
 def run_summary(
     info_paths: Sequence[PathLike],
     table_path: PathLike,
     figure_path: PathLike,
     *,
+    html_path: PathLike | None = None,
     logger: logging.Logger | None = None,
 ) -> list[dict[str, Any]]:
-    """``summary.tsv`` and ``summary.png`` over the info files of all experiments."""
+    """``summary.tsv``, ``summary.png`` and (``html_path``) ``summary.html`` over the
+    info files of all experiments."""
     from smlmlp.figures import save_figure, summary_figure
 
     logger = logger or logging.getLogger("smlmlp.workflow")
     rows: list[dict[str, Any]] = []
+    info_files: dict[str, PathLike] = {}
     for path in info_paths:
         info = read_info(path)
-        rows.extend(info.summary_rows(str(info.attrs.get("experiment", Path(path).parent.name))))
+        experiment = str(info.attrs.get("experiment", Path(path).parent.name))
+        info_files[experiment] = path
+        rows.extend(info.summary_rows(experiment))
     write_summary(table_path, rows)
+    if html_path is not None:
+        write_summary_html(html_path, rows, info_files)
     save_figure(summary_figure(rows), figure_path)
     logger.info("summary of %d channel(s) in %d experiment(s)", len(rows), len(info_paths))
     return rows

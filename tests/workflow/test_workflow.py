@@ -363,6 +363,9 @@ def test_report(wf: SimpleNamespace, completed: SimpleNamespace) -> None:
     assert result.returncode == 0, _failure(result.stdout + result.stderr)
     text = report.read_text(errors="replace")
     assert "PSF per channel" in text and "summary.tsv" in text
+    # the summary as a table, and every experiment's info file to download
+    assert "summary.html" in text and "Info files" in text
+    assert text.count("psf_info.h5") >= len(GOOD)
 
 
 def test_lint(wf: SimpleNamespace, completed: SimpleNamespace) -> None:

@@ -202,7 +202,7 @@ def good_info_files():
 
 def all_targets():
     """Every experiment's info file and figures, and the summary."""
-    targets = [f"{RESULTS}/summary.tsv", f"{RESULTS}/summary.png"]
+    targets = [f"{RESULTS}/summary.tsv", f"{RESULTS}/summary.png", f"{RESULTS}/summary.html"]
     for name in EXPERIMENTS:
         targets += [f"{RESULTS}/{name}/psf_info.h5", f"{RESULTS}/{name}/figures"]
     return targets

@@ -8,7 +8,12 @@ rule info:
         channels=channel_psf_files,
         on_time=on_time_files,
     output:
-        f"{RESULTS}/{{experiment}}/psf_info.h5",
+        report(
+            f"{RESULTS}/{{experiment}}/psf_info.h5",
+            caption="../report/info_file.rst",
+            category="Info files",
+            labels={"experiment": "{experiment}"},
+        ),
     params:
         problem=lambda wildcards: experiment_of(wildcards).problem or "",
         config=experiment_config,

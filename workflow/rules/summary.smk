@@ -9,6 +9,12 @@ rule summary:
             f"{RESULTS}/summary.tsv",
             caption="../report/summary_table.rst",
             category="Summary",
+            labels={"what": "table (tsv)"},
+        ),
+        html=report(
+            f"{RESULTS}/summary.html",
+            caption="../report/summary_table.rst",
+            category="Summary",
             labels={"what": "table"},
         ),
         figure=report(

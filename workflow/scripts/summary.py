@@ -6,4 +6,10 @@ from smlmlp_workflow.summary import run_summary
 sm = snakemake  # noqa: F821 (defined by Snakemake's script directive)
 
 with rule_log(sm.log[0], step="summary") as log:
-    run_summary(list(sm.input), sm.output.table, sm.output.figure, logger=log)
+    run_summary(
+        list(sm.input),
+        sm.output.table,
+        sm.output.figure,
+        html_path=sm.output.html,
+        logger=log,
+    )
