@@ -95,9 +95,6 @@ SUMMARY_EMPTY_WHEN_UNKNOWN = ("expected_sigma_nm", "sigma_over_expected")
 #: The diffraction-limited PSF sigma is about this times wavelength / NA (the Gaussian
 #: approximation of the in-focus Airy disk, Zhang, Zerubia & Olivo-Marin 2007).
 EXPECTED_SIGMA_FACTOR = 0.21
-#: Largest numerical aperture accepted (oil and silicone immersion objectives reach 1.49
-#: to 1.7).
-MAX_NA = 1.7
 #: Standard-error attributes of a channel, and the number each belongs to.
 SE_NAMES = ("sigx_nm_se", "sigy_nm_se", "theta_deg_se", "psf_sigma_nm_se")
 #: QC verdicts of a channel.

@@ -50,7 +50,9 @@ def test_demo_runs_from_scratch_and_finds_the_simulated_widths(
         ] * 2
     info = read_info(tmp_path / "results" / "2024-05-20" / "psf_info.h5")
     assert list(info.channels) == ["green", "red"]
-    assert info.channels["red"].source_files == ("demo_data/2024-05-20/dualview.tif",)
+    red = info.channels["red"]
+    assert red.source_files == ("2024-05-20/dualview.tif",)  # relative to experiments_dir
+    assert red.source_paths == ("demo_data/2024-05-20/dualview.tif",)
     for experiment in ("2024-05-13", "2024-05-20"):
         for channel in ("green", "red"):
             assert (tmp_path / "results" / experiment / "figures" / f"{channel}.png").exists()
