@@ -1,4 +1,6 @@
-"""Command line: ``smlmlp psf FILE... -o OUT.h5`` for one-off use without Snakemake.
+"""Command line: ``smlmlp psf FILE... -o OUT.h5`` for one-off use without Snakemake, and
+``smlmlp export --smap INFO.h5 [--channel NAME] [-o OUT_3dcal.mat]`` to hand a channel's
+spline PSF to SMAP or DECODE (:mod:`smlmlp.export`).
 
 Each movie file is one channel (two with ``--split``). The info file has the
 same layout as the workflow's ``psf_info.h5`` (see :mod:`smlmlp.infofile`).
@@ -547,7 +549,70 @@ def build_parser() -> argparse.ArgumentParser:
     )
     psf.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     psf.set_defaults(func=run_psf)
+    export = commands.add_parser(
+        "export",
+        help="write a channel's spline PSF for other software (SMAP / DECODE _3dcal.mat)",
+        description=(
+            "Write a channel's spline PSF from an info file as a SMAP 3-D calibration "
+            "(_3dcal.mat, also read by DECODE): one z plane repeated, for 2-D fitting "
+            "and simulation with the measured PSF shape."
+        ),
+    )
+    export.add_argument(
+        "--smap",
+        required=True,
+        metavar="INFO.h5",
+        help="info file to export from (smlmlp psf or the workflow's psf_info.h5)",
+    )
+    export.add_argument(
+        "--channel",
+        metavar="NAME",
+        help="channel to export (default: every channel, each to its own file)",
+    )
+    export.add_argument(
+        "-o",
+        "--output",
+        metavar="OUT_3dcal.mat",
+        help="file to write (default: INFO_CHANNEL_3dcal.mat beside the info file)",
+    )
+    export.add_argument("-q", "--quiet", action="store_true", help="no line per file written")
+    export.set_defaults(func=run_export)
     return parser
+
+
+def run_export(args: argparse.Namespace) -> int:
+    """The ``export`` command: a channel's spline as a SMAP / DECODE ``_3dcal.mat``."""
+    from .export import (
+        channel_names,
+        default_smap_path,
+        read_channel_spline,
+        write_smap_calibration,
+    )
+
+    info = Path(args.smap)
+    if not info.is_file():
+        raise ValueError(f"{info}: no such info file")
+    names = [args.channel] if args.channel is not None else channel_names(info)
+    if not names:
+        raise ValueError(f"{info}: holds no channel")
+    if args.output is not None and len(names) > 1:
+        raise ValueError(
+            f"{info}: -o names one file, the info file holds channels {', '.join(names)}: "
+            "give --channel NAME"
+        )
+    for name in names:  # every channel checked before anything is written
+        read_channel_spline(info, name)
+    targets = [Path(args.output) if args.output else default_smap_path(info, n) for n in names]
+    for target in targets:
+        if target.suffix.lower() != ".mat":
+            raise ValueError(f"{target}: the output must be a .mat file (SMAP: *_3dcal.mat)")
+        if not target.parent.is_dir():
+            raise ValueError(f"{target}: the folder {target.parent} does not exist")
+    for name, target in zip(names, targets, strict=True):
+        write_smap_calibration(info, name, target)
+        if not args.quiet:
+            print(f"wrote {target} (channel {name})", file=sys.stderr)
+    return 0
 
 
 class Terminated(BaseException):
