@@ -1,4 +1,6 @@
-"""Command line: ``smlmlp psf FILE... -o OUT.h5`` for one-off use without Snakemake.
+"""Command line: ``smlmlp psf FILE... -o OUT.h5`` for one-off use without Snakemake, and
+``smlmlp export --smap INFO.h5 [--channel NAME] [-o OUT_3dcal.mat]`` to hand a channel's
+spline PSF to SMAP or DECODE (:mod:`smlmlp.export`).
 
 Each movie file is one channel (two with ``--split``). The info file has the
 same layout as the workflow's ``psf_info.h5`` (see :mod:`smlmlp.infofile`).
@@ -9,7 +11,10 @@ Pixel size: ``--pixel-nm`` when given, else the one stored in the file
 :mod:`smlmlp.formats`); a file with neither is an error
 (the precedence of :func:`smlmlp.config.resolve_setting`, the workflow's too).
 The table gives every width with its standard error (``126.2 ± 0.8``) and the QC
-verdict of each channel; notes explain a "warn".
+verdict of each channel; notes explain a "warn". With ``--wavelength-nm`` and ``--na``
+it also gives the diffraction-limited sigma ``0.21 * wavelength / NA`` and sigma over
+it (also in the file: ``expected_sigma_nm``, ``sigma_over_expected``). The movies'
+paths are stored absolute (``source_files``; ``source_files_relative_to`` is empty).
 With ``--on-time`` the blinking on-time of the movies is measured too
 (:func:`smlmlp.blink_temporal_on`, every movie read twice more) and written as
 the workflow writes it (``/{channel}/temporal``, ``/temporal_average``, root
@@ -33,6 +38,7 @@ from typing import Any
 
 from .backend import cpu_workers
 from .blink_temporal_on import DEFAULT_TEMPORAL_LAGS, FALLBACK_PSF_SIGMA_NM
+from .config import numerical_aperture, wavelength_nm
 from .formats import MOVIE_SUFFIXES
 from .infofile import ChannelInfo, TemporalInfo, format_value, package_version, write_info
 from .loading import HALF_NAMES
@@ -81,6 +87,33 @@ def _pixel_from_args(values: Sequence[float] | None) -> tuple[float, float] | No
     return normalise_pixels_nm(value, 1, name="--pixel-nm")[0]
 
 
+def _wavelengths_from_args(
+    values: Sequence[float] | None, names: Sequence[str]
+) -> dict[str, float | None]:
+    """``--wavelength-nm``: one value for every channel or one per channel, checked.
+
+    Examples
+    --------
+    >>> _wavelengths_from_args([670.0], ["red", "green"])
+    {'red': 670.0, 'green': 670.0}
+    >>> _wavelengths_from_args([670, 520, 600], ["red", "green"])
+    Traceback (most recent call last):
+    ...
+    ValueError: --wavelength-nm: 3 wavelengths for 2 channel(s) (red, green); give one ...
+    """
+    if not values:
+        return dict.fromkeys(names)
+    checked = [wavelength_nm(value, "--wavelength-nm") for value in values]
+    if len(checked) == 1:
+        return dict.fromkeys(names, checked[0])
+    if len(checked) != len(names):
+        raise ValueError(
+            f"--wavelength-nm: {len(checked)} wavelengths for {len(names)} channel(s) "
+            f"({', '.join(names)}); give one for every channel or one per channel"
+        )
+    return dict(zip(names, checked, strict=True))
+
+
 def format_table(channels: Sequence[ChannelInfo]) -> str:
     """The table of sigmas, with their standard errors and QC verdicts, printed at the end.
 
@@ -89,6 +122,15 @@ def format_table(channels: Sequence[ChannelInfo]) -> str:
     >>> print(format_table([ChannelInfo.empty_example("red")]))
     channel  frames  pixel y x (nm)  sigx (nm)  sigy (nm)  theta (deg)  sigma (nm)  QC
     red         500  100.0 100.0         130.0      130.0          0.0       130.0  valid
+
+    With the wavelength and the numerical aperture (``--wavelength-nm``, ``--na``), the
+    diffraction-limited sigma ``0.21 * wavelength / NA`` and the ratio follow sigma:
+
+    >>> info = ChannelInfo.empty_example("red")
+    >>> info.attrs.update(wavelength_nm=670.0, na=1.4)
+    >>> header, row = format_table([info]).splitlines()
+    >>> header.split("  ")[-4:], row.split()[-4:]
+    (['sigma (nm)', 'expected (nm)', 'sigma/expected', 'QC'], ['130.0', '100.5', '1.29', 'valid'])
     """
     header = (
         "channel",
@@ -100,24 +142,28 @@ def format_table(channels: Sequence[ChannelInfo]) -> str:
         "sigma (nm)",
         "QC",
     )
+    optics = any(math.isfinite(c.expected_sigma_nm) for c in channels)
+    if optics:  # beside sigma: the diffraction limit 0.21 wavelength / NA, and the ratio
+        header = (*header[:7], "expected (nm)", "sigma/expected", header[-1])
     rows = []
     notes = []
     for c in channels:
         text = {
             key: value.removesuffix(" nm").removesuffix("°") for key, value in c.formatted().items()
         }
-        rows.append(
-            (
-                c.name,
-                str(c.n_frames),
-                f"{c.pixel_nm[0]:.1f} {c.pixel_nm[1]:.1f}",
-                text["sigx"],
-                text["sigy"],
-                text["theta"],
-                text["sigma"],
-                c.qc,
-            )
-        )
+        row = [
+            c.name,
+            str(c.n_frames),
+            f"{c.pixel_nm[0]:.1f} {c.pixel_nm[1]:.1f}",
+            text["sigx"],
+            text["sigy"],
+            text["theta"],
+            text["sigma"],
+        ]
+        if optics:
+            ratio = format_value(c.sigma_over_expected, digits=2)
+            row += [format_value(c.expected_sigma_nm), ratio]
+        rows.append((*row, c.qc))
         notes += [f"{c.name}: {note}" for note in c.qc_notes]
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
     lines = []
@@ -167,6 +213,8 @@ def run_psf(args: argparse.Namespace) -> int:
         raise ValueError(f"--workers: must be at least 1, got {args.workers}")
     workers = None if args.cuda else (args.workers or cpu_workers(True))
     names = _channel_names(args.files, args.split)
+    wavelengths = _wavelengths_from_args(args.wavelength_nm, names)
+    na = None if args.na is None else numerical_aperture(args.na, "--na")
     channels: list[ChannelInfo] = []
     name_iter = iter(names)
     for file in args.files:
@@ -208,13 +256,16 @@ def run_psf(args: argparse.Namespace) -> int:
                         name,
                         estimate,
                         n_frames=sums.total_frames,
-                        source_files=[str(p) for p in movie.paths],
+                        source_files=[os.path.abspath(p) for p in movie.paths],
                         source_sizes_bytes=[path_size(p) for p in movie.paths],
                         attrs={
+                            "source_files_relative_to": "",  # absolute paths
                             "crop_pix": int(estimate.ac.shape[0]),
                             "pixel_nm_origin": origin,
                             "exposure_ms": exposure,
                             "exposure_ms_origin": exposure_origin,
+                            "wavelength_nm": wavelengths[name],
+                            "na": na,
                             "split": args.split,
                             "half": half if args.split else None,
                             "block_frames": sums.block_frames,
@@ -233,6 +284,8 @@ def run_psf(args: argparse.Namespace) -> int:
         "min_frames": args.min_frames,
         "time_windows": args.time_windows,
         "field_tiles": list(tiles) if tiles else None,
+        "wavelength_nm": args.wavelength_nm,
+        "na": args.na,
     }
     if args.on_time:
         settings.update(
@@ -435,6 +488,21 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"lags of the temporal autocorrelation for --on-time (default "
         f"{DEFAULT_TEMPORAL_LAGS}, at most half the frames)",
     )
+    psf.add_argument(
+        "--wavelength-nm",
+        nargs="+",
+        type=float,
+        metavar="NM",
+        help="emission wavelength in nm, one for every channel or one per channel; with "
+        "--na the table and the file give the diffraction-limited sigma 0.21 x "
+        "wavelength / NA and sigma over it",
+    )
+    psf.add_argument(
+        "--na",
+        type=float,
+        metavar="NA",
+        help="numerical aperture of the objective (at most 1.7)",
+    )
     shown = psf.add_mutually_exclusive_group()
     shown.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     shown.add_argument(
@@ -444,7 +512,70 @@ def build_parser() -> argparse.ArgumentParser:
         "(by default only on a terminal)",
     )
     psf.set_defaults(func=run_psf)
+    export = commands.add_parser(
+        "export",
+        help="write a channel's spline PSF for other software (SMAP / DECODE _3dcal.mat)",
+        description=(
+            "Write a channel's spline PSF from an info file as a SMAP 3-D calibration "
+            "(_3dcal.mat, also read by DECODE): one z plane repeated, for 2-D fitting "
+            "and simulation with the measured PSF shape."
+        ),
+    )
+    export.add_argument(
+        "--smap",
+        required=True,
+        metavar="INFO.h5",
+        help="info file to export from (smlmlp psf or the workflow's psf_info.h5)",
+    )
+    export.add_argument(
+        "--channel",
+        metavar="NAME",
+        help="channel to export (default: every channel, each to its own file)",
+    )
+    export.add_argument(
+        "-o",
+        "--output",
+        metavar="OUT_3dcal.mat",
+        help="file to write (default: INFO_CHANNEL_3dcal.mat beside the info file)",
+    )
+    export.add_argument("-q", "--quiet", action="store_true", help="no line per file written")
+    export.set_defaults(func=run_export)
     return parser
+
+
+def run_export(args: argparse.Namespace) -> int:
+    """The ``export`` command: a channel's spline as a SMAP / DECODE ``_3dcal.mat``."""
+    from .export import (
+        channel_names,
+        default_smap_path,
+        read_channel_spline,
+        write_smap_calibration,
+    )
+
+    info = Path(args.smap)
+    if not info.is_file():
+        raise ValueError(f"{info}: no such info file")
+    names = [args.channel] if args.channel is not None else channel_names(info)
+    if not names:
+        raise ValueError(f"{info}: holds no channel")
+    if args.output is not None and len(names) > 1:
+        raise ValueError(
+            f"{info}: -o names one file, the info file holds channels {', '.join(names)}: "
+            "give --channel NAME"
+        )
+    for name in names:  # every channel checked before anything is written
+        read_channel_spline(info, name)
+    targets = [Path(args.output) if args.output else default_smap_path(info, n) for n in names]
+    for target in targets:
+        if target.suffix.lower() != ".mat":
+            raise ValueError(f"{target}: the output must be a .mat file (SMAP: *_3dcal.mat)")
+        if not target.parent.is_dir():
+            raise ValueError(f"{target}: the folder {target.parent} does not exist")
+    for name, target in zip(names, targets, strict=True):
+        write_smap_calibration(info, name, target)
+        if not args.quiet:
+            print(f"wrote {target} (channel {name})", file=sys.stderr)
+    return 0
 
 
 class Terminated(BaseException):

@@ -41,6 +41,52 @@ def positive_number(value: Any, argument: str, what: str = "a positive number") 
     return number
 
 
+#: Largest numerical aperture accepted (immersion objectives reach 1.49 to 1.7).
+MAX_NA = 1.7
+#: Emission wavelengths accepted, in nm (a value in µm is caught).
+WAVELENGTH_RANGE_NM = (200.0, 2000.0)
+
+
+def wavelength_nm(value: Any, argument: str = "wavelength_nm") -> float:
+    """An emission wavelength in nm, checked (ValueError naming ``argument``).
+
+    Examples
+    --------
+    >>> wavelength_nm(670)
+    670.0
+    >>> wavelength_nm(0.67, "--wavelength-nm")
+    Traceback (most recent call last):
+        ...
+    ValueError: --wavelength-nm: expected a wavelength in nm, 200 to 2000, got 0.67
+    """
+    number = positive_number(value, argument, "a wavelength in nm")
+    low, high = WAVELENGTH_RANGE_NM
+    if not low <= number <= high:
+        raise ValueError(
+            f"{argument}: expected a wavelength in nm, {low:g} to {high:g}, got {value!r}"
+        )
+    return number
+
+
+def numerical_aperture(value: Any, argument: str = "na") -> float:
+    """A numerical aperture, positive and at most :data:`MAX_NA` (ValueError naming
+    ``argument``).
+
+    Examples
+    --------
+    >>> numerical_aperture(1.49)
+    1.49
+    >>> numerical_aperture(2.0, "--na")
+    Traceback (most recent call last):
+        ...
+    ValueError: --na: a numerical aperture is at most 1.7, got 2.0
+    """
+    number = positive_number(value, argument, "a numerical aperture")
+    if number > MAX_NA:
+        raise ValueError(f"{argument}: a numerical aperture is at most {MAX_NA:g}, got {value!r}")
+    return number
+
+
 def _positive_size(value: Any, argument: str) -> float:
     return positive_number(value, argument, "a pixel size in nm")
 

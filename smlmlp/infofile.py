@@ -7,6 +7,8 @@ Layout of one file (one experiment)::
     /{channel}/psf          normalised PSF (peak 1)
     /{channel}/fit          Gaussian fit on the crop grid
     /{channel}/spline       spline evaluated on the crop grid
+    /{channel}/x_nm, y_nm   offset of each column / row of those four from the centre
+                            (nm): their HDF5 dimension scales
     /{channel}/tx, ty       spline knots along x and y (nm)
     /{channel}/coeffs       spline coefficients
                             attrs: sigx_nm, sigy_nm, theta_deg, psf_sigma_nm,
@@ -15,7 +17,14 @@ Layout of one file (one experiment)::
                                    n_groups (groups of frames behind them),
                                    qc (valid / warn / invalid), qc_notes,
                                    pixel_nm (y, x), n_frames, source_files,
-                                   source_sizes_bytes, valid, ...
+                                   source_files_relative_to, source_sizes_bytes,
+                                   valid (0 / 1), wavelength_nm, na,
+                                   expected_sigma_nm, sigma_over_expected, ...
+
+Every dataset has a ``units`` attribute (:data:`UNITS`); the 2-D images have ``axes``
+("yx": rows are y, columns x) and ``element_size_um`` ([y, x], read by Fiji), and
+``x_nm`` / ``y_nm`` attached as dimension scales. Booleans are stored as 0 / 1
+(``np.uint8``), which MATLAB's ``h5readatt`` reads.
 
 With the blinking on-time (:class:`TemporalInfo`; absent when it was not measured)::
 
@@ -27,6 +36,8 @@ With the blinking on-time (:class:`TemporalInfo`; absent when it was not measure
                             attrs: on_time_ms, on_time_frames, exposure_ms (NaN:
                                    unknown), crop_fr, valid, fit_lags, reason, ...
     /temporal_average/...   the same for the curve averaged over the channels
+
+``lags`` and ``time_ms`` are the dimension scales of ``ac`` and ``fit``.
 
 Files are written whole or not at all: into a temporary file next to the
 target, renamed over it only once complete. The same module keeps one channel's
@@ -68,6 +79,8 @@ SUMMARY_COLUMNS = (
     "sigy_nm_se",
     "theta_deg_se",
     "psf_sigma_nm_se",
+    "expected_sigma_nm",
+    "sigma_over_expected",
     "qc",
     "pixel_y_nm",
     "pixel_x_nm",
@@ -77,6 +90,11 @@ SUMMARY_COLUMNS = (
 )
 #: Columns of ``summary.tsv`` that hold text, not numbers.
 SUMMARY_TEXT_COLUMNS = ("experiment", "channel", "qc")
+#: Columns of ``summary.tsv`` left empty when unknown (no wavelength or NA given).
+SUMMARY_EMPTY_WHEN_UNKNOWN = ("expected_sigma_nm", "sigma_over_expected")
+#: The diffraction-limited PSF sigma is about this times wavelength / NA (the Gaussian
+#: approximation of the in-focus Airy disk, Zhang, Zerubia & Olivo-Marin 2007).
+EXPECTED_SIGMA_FACTOR = 0.21
 #: Standard-error attributes of a channel, and the number each belongs to.
 SE_NAMES = ("sigx_nm_se", "sigy_nm_se", "theta_deg_se", "psf_sigma_nm_se")
 #: QC verdicts of a channel.
@@ -99,6 +117,9 @@ _FIXED_ATTRS = (
     "qc",
     "qc_notes",
 )
+#: Channel attributes computed from the others: written for readers of the file, not read
+#: back (:class:`ChannelInfo` derives them).
+_DERIVED_ATTRS = ("psf_sigma_nm", "expected_sigma_nm", "sigma_over_expected")
 _NPZ_FORMAT = 2
 _TEMPORAL_FORMAT = 1
 #: Name of a channel's temporal group and of the group of the channels' average.
@@ -109,18 +130,49 @@ TEMPORAL_ARRAYS = ("lags", "time_ms", "ac", "fit")
 #: Optional per-channel sections (HDF5 groups ``/{channel}/{section}`` of datasets):
 #: the PSF in windows of frames and in tiles of the field.
 SECTION_NAMES = ("time", "field")
-#: Units of the datasets of the sections, by the name's ending or whole name.
-_SECTION_UNITS = {
-    "_nm": "nm",
-    "_nm_se": "nm",
-    "_deg": "degree",
-    "_deg_se": "degree",
-    "_px": "pixel",
-    "frame_start": "frame",
-    "frame_stop": "frame",
-    "n_groups": "",
+#: Pixel coordinates of the 2-D images of a channel: the offset of each column (x) and
+#: row (y) from the centre in nm, HDF5 dimension scales of ``ac``, ``psf``, ``fit`` and
+#: ``spline`` (written, not read back: :func:`smlmlp.psf.lag_grid` gives them).
+COORDINATE_NAMES = ("x_nm", "y_nm")
+#: The 2-D images of a channel on the crop grid (rows y, columns x).
+IMAGE_NAMES = ("ac", "psf", "fit", "spline")
+#: Order of the axes of every 2-D array, in the attribute ``axes``: rows are y, columns x.
+IMAGE_AXES = "yx"
+#: Units of every dataset of the info file (the attribute ``units``), the one place that
+#: says them: by group kind, then by name; ``section`` datasets (``/{channel}/time``,
+#: ``/{channel}/field``) by their whole name or, failing that, its ending (``*_nm``).
+#: ``"1"``: dimensionless (the PSF images are normalised to a peak of 1); ``""``: a count
+#: or a flag.
+UNITS: dict[str, dict[str, str]] = {
+    "channel": {
+        "ac": "ADU^2",
+        "psf": "1",
+        "fit": "1",
+        "spline": "1",
+        "coeffs": "1",
+        "tx": "nm",
+        "ty": "nm",
+        "x_nm": "nm",
+        "y_nm": "nm",
+    },
+    "temporal": {"lags": "frame", "time_ms": "ms", "ac": "ADU^2", "fit": "ADU^2"},
+    "section": {
+        "*_nm": "nm",
+        "*_nm_se": "nm",
+        "*_deg": "degree",
+        "*_deg_se": "degree",
+        "*_px": "pixel",
+        "frame_start": "frame",
+        "frame_stop": "frame",
+        "n_groups": "",
+        "valid": "",
+    },
 }
+#: Attributes stored as 0 / 1 (``np.uint8``: MATLAB's ``h5readatt`` cannot read the
+#: enum h5py makes of a boolean) and read back as booleans.
+BOOLEAN_ATTRS = ("valid",)
 
+PathLike = str | os.PathLike[str]
 PathLike = str | os.PathLike[str]
 
 
@@ -435,6 +487,36 @@ class ChannelInfo:
         """Side of the (square) crop in pixels."""
         return int(self.ac.shape[0])
 
+    @property
+    def expected_sigma_nm(self) -> float:
+        """Diffraction-limited sigma ``0.21 * wavelength_nm / na`` in nm, from the
+        attributes ``wavelength_nm`` and ``na``; NaN when either is unknown.
+
+        Examples
+        --------
+        >>> info = ChannelInfo.empty_example(sigma_nm=130.0)
+        >>> info.attrs.update(wavelength_nm=670.0, na=1.4)
+        >>> round(info.expected_sigma_nm, 2), round(info.sigma_over_expected, 4)
+        (100.5, 1.2935)
+        """
+        wavelength, na = _float(self.attrs.get("wavelength_nm")), _float(self.attrs.get("na"))
+        if not (wavelength > 0 and na > 0):
+            return math.nan
+        return EXPECTED_SIGMA_FACTOR * wavelength / na
+
+    @property
+    def sigma_over_expected(self) -> float:
+        """``psf_sigma_nm / expected_sigma_nm`` (NaN when either is unknown)."""
+        expected = self.expected_sigma_nm
+        return self.psf_sigma_nm / expected if math.isfinite(expected) else math.nan
+
+    @property
+    def source_paths(self) -> tuple[str, ...]:
+        """``source_files`` joined to the attribute ``source_files_relative_to`` (the
+        folder they are relative to; empty or absent: as stored)."""
+        base = str(self.attrs.get("source_files_relative_to") or "")
+        return tuple(os.path.join(base, file) if base else file for file in self.source_files)
+
     def summary_row(
         self, experiment: str, on_time_ms: float = math.nan, on_time_ms_se: float = math.nan
     ) -> dict[str, Any]:
@@ -451,6 +533,8 @@ class ChannelInfo:
             "theta_deg": self.theta_deg,
             "psf_sigma_nm": self.psf_sigma_nm,
             **{name: getattr(self, name) for name in SE_NAMES},
+            "expected_sigma_nm": self.expected_sigma_nm,
+            "sigma_over_expected": self.sigma_over_expected,
             "qc": self.qc,
             "pixel_y_nm": self.pixel_nm[0],
             "pixel_x_nm": self.pixel_nm[1],
@@ -881,18 +965,29 @@ def _attr_value(value: Any) -> Any:
     """A value h5py can store as an attribute (``None`` is skipped by the caller)."""
     import h5py
 
+    if isinstance(value, np.ndarray) and value.dtype == np.bool_:
+        return value.astype(np.uint8)
     value = _scalar(value)
     if isinstance(value, str):
         return value
+    if isinstance(value, bool):  # 0 / 1: an HDF5 enum would be unreadable in MATLAB
+        return np.uint8(value)
     if isinstance(value, (list, tuple)):
         if value and all(isinstance(v, str) for v in value):
             return np.array(value, dtype=h5py.string_dtype())
         if not value:
             return np.array([], dtype=h5py.string_dtype())
+        if all(isinstance(v, bool) for v in value):
+            return np.array(value, dtype=np.uint8)
         return np.asarray(value)
     if isinstance(value, Mapping):
         return json.dumps(value, sort_keys=True, default=str)
     return value
+
+
+def _finite_or_none(**values: float) -> dict[str, float | None]:
+    """The values, None (not written) where NaN."""
+    return {key: value if math.isfinite(value) else None for key, value in values.items()}
 
 
 def _set_attrs(target: Any, attrs: Mapping[str, Any]) -> None:
@@ -977,8 +1072,7 @@ def write_info(
         _set_attrs(handle, root_attrs)
         for channel in channels:
             group = handle.create_group(channel.name)
-            for name in ARRAY_NAMES:
-                group.create_dataset(name, data=getattr(channel, name))
+            _write_channel_arrays(group, channel)
             _set_attrs(
                 group,
                 {
@@ -992,9 +1086,20 @@ def write_info(
                     "source_sizes_bytes": np.array(channel.source_sizes_bytes, dtype=np.int64),
                     "valid": channel.valid,
                     **channel.quality,
+                    **_finite_or_none(
+                        expected_sigma_nm=channel.expected_sigma_nm,
+                        sigma_over_expected=channel.sigma_over_expected,
+                    ),
                 },
             )
-            _set_attrs(group, {k: v for k, v in channel.attrs.items() if k not in _FIXED_ATTRS})
+            _set_attrs(
+                group,
+                {
+                    k: v
+                    for k, v in channel.attrs.items()
+                    if k not in _FIXED_ATTRS and k not in _DERIVED_ATTRS
+                },
+            )
             for section, values in channel.sections.items():
                 _write_section(group.create_group(section), values)
             if temporal is not None:
@@ -1008,26 +1113,104 @@ def write_info(
     return path
 
 
+def dataset_units(name: str, kind: str = "channel") -> str:
+    """Units of a dataset of the info file (:data:`UNITS`), from its kind and name.
+
+    ``kind`` is ``"channel"`` (``/{channel}/...``), ``"temporal"``
+    (``/{channel}/temporal/...``, ``/temporal_average/...``) or ``"section"``
+    (``/{channel}/time/...``, ``/{channel}/field/...``).
+
+    Examples
+    --------
+    >>> dataset_units("ac"), dataset_units("fit"), dataset_units("fit", "temporal")
+    ('ADU^2', '1', 'ADU^2')
+    >>> dataset_units("sigx_nm_se", "section"), dataset_units("theta_deg", "section")
+    ('nm', 'degree')
+    """
+    units = UNITS[kind]
+    if name in units:
+        return units[name]
+    endings = sorted((key for key in units if key.startswith("*")), key=len, reverse=True)
+    for ending in endings:
+        if name.endswith(ending[1:]):
+            return units[ending]
+    return ""
+
+
 def section_unit(name: str) -> str:
-    """Unit of a section's dataset, from its name.
+    """Units of a section's dataset, from its name (:func:`dataset_units`).
 
     Examples
     --------
     >>> section_unit("sigx_nm_se"), section_unit("theta_deg"), section_unit("frame_start")
     ('nm', 'degree', 'frame')
     """
-    if name in _SECTION_UNITS:
-        return _SECTION_UNITS[name]
-    for ending in sorted(_SECTION_UNITS, key=len, reverse=True):
-        if ending.startswith("_") and name.endswith(ending):
-            return _SECTION_UNITS[ending]
-    return ""
+    return dataset_units(name, "section")
+
+
+def _dataset(group: Any, name: str, data: Any, kind: str) -> Any:
+    """A new dataset with its ``units`` attribute."""
+    dataset = group.create_dataset(name, data=np.asarray(data))
+    dataset.attrs["units"] = dataset_units(name, kind)
+    return dataset
+
+
+def _attach(dataset: Any, scales: Sequence[tuple[Any, str]]) -> None:
+    """Attach one dimension scale (and label) per axis of ``dataset``."""
+    for axis, (scale, label) in enumerate(scales):
+        dataset.dims[axis].attach_scale(scale)
+        dataset.dims[axis].label = label
+
+
+def _write_channel_arrays(group: Any, channel: ChannelInfo) -> None:
+    """The channel's datasets: images with their pixel coordinates as dimension scales.
+
+    ``x_nm`` / ``y_nm`` hold the offset of each column / row from the centre in nm;
+    every image carries ``axes`` ("yx": rows are y, columns x) and
+    ``element_size_um`` ([y, x] pixel size in µm, read by Fiji's HDF5 plugin).
+    """
+    from .psf import lag_grid
+
+    for name in ARRAY_NAMES:
+        _dataset(group, name, getattr(channel, name), "channel")
+    size = channel.crop_pix
+    x, y = lag_grid(size, channel.pixel_nm)
+    scales = {}
+    for name, values, label in (("y_nm", y[:, 0], "y"), ("x_nm", x[0], "x")):
+        scale = _dataset(group, name, values, "channel")
+        scale.make_scale(label)
+        scales[label] = scale
+    element_size_um = np.array(channel.pixel_nm, dtype=np.float64) / 1000.0
+    for name in IMAGE_NAMES:
+        dataset = group[name]
+        dataset.attrs["axes"] = IMAGE_AXES
+        if dataset.shape != (size, size):
+            continue
+        dataset.attrs["element_size_um"] = element_size_um
+        _attach(dataset, [(scales["y"], "y"), (scales["x"], "x")])
+    group["coeffs"].attrs["axes"] = IMAGE_AXES  # along ty, tx
 
 
 def _write_section(group: Any, values: Mapping[str, np.ndarray]) -> None:
-    for key, value in values.items():
-        dataset = group.create_dataset(key, data=np.asarray(value))
-        dataset.attrs["units"] = section_unit(key)
+    """A section's datasets; the frames or tile centres as their dimension scales."""
+    datasets = {key: _dataset(group, key, value, "section") for key, value in values.items()}
+    axes = {}
+    if "frame_start" in datasets:  # time: one value per window of frames
+        axes[1] = [("frame_start", "window")]
+    if "row_centre_px" in datasets and "column_centre_px" in datasets:  # field: (NY, NX)
+        axes[2] = [("row_centre_px", "y"), ("column_centre_px", "x")]
+    for scale_name, label in (*axes.get(1, []), *axes.get(2, [])):
+        datasets[scale_name].make_scale(label)
+    scale_names = {name for pairs in axes.values() for name, _ in pairs}
+    for key, dataset in datasets.items():
+        pairs = axes.get(dataset.ndim)
+        if key in scale_names or not pairs:
+            continue
+        if [datasets[name].shape[0] for name, _ in pairs] != list(dataset.shape):
+            continue
+        if dataset.ndim == 2:
+            dataset.attrs["axes"] = IMAGE_AXES
+        _attach(dataset, [(datasets[name], label) for name, label in pairs])
 
 
 #: Attributes of a temporal group with a fixed meaning (the rest is ``TemporalCurve.attrs``).
@@ -1035,10 +1218,15 @@ _TEMPORAL_ATTRS = ("on_time_ms", "on_time_frames", "exposure_ms", "crop_fr", "va
 
 
 def _write_temporal(group: Any, curve: TemporalCurve) -> None:
-    group.create_dataset("lags", data=curve.lags)
-    group.create_dataset("time_ms", data=curve.time_ms)
-    group.create_dataset("ac", data=curve.ac)
-    group.create_dataset("fit", data=curve.fit)
+    lags = _dataset(group, "lags", curve.lags, "temporal")
+    time_ms = _dataset(group, "time_ms", curve.time_ms, "temporal")
+    lags.make_scale("lag")
+    time_ms.make_scale("time")
+    for name in ("ac", "fit"):
+        dataset = _dataset(group, name, getattr(curve, name), "temporal")
+        dataset.dims[0].attach_scale(lags)
+        dataset.dims[0].attach_scale(time_ms)
+        dataset.dims[0].label = "lag"
     _set_attrs(
         group,
         {
@@ -1052,8 +1240,17 @@ def _write_temporal(group: Any, curve: TemporalCurve) -> None:
     _set_attrs(group, {k: v for k, v in curve.attrs.items() if k not in _TEMPORAL_ATTRS})
 
 
+def _read_attrs(target: Any) -> dict[str, Any]:
+    """The attributes of a group as plain values (:data:`BOOLEAN_ATTRS` as booleans)."""
+    attrs = {key: _scalar(value) for key, value in target.attrs.items()}
+    for key in BOOLEAN_ATTRS:
+        if key in attrs:
+            attrs[key] = bool(attrs[key])
+    return attrs
+
+
 def _read_temporal(group: Any) -> TemporalCurve:
-    attrs = {key: _scalar(value) for key, value in group.attrs.items()}
+    attrs = _read_attrs(group)
     fixed = {key: attrs.pop(key, None) for key in _TEMPORAL_ATTRS}
     return TemporalCurve(
         group["ac"][()], group["fit"][()], fixed["on_time_frames"], fixed["exposure_ms"], attrs
@@ -1131,9 +1328,10 @@ def read_info(path: PathLike) -> InfoFile:
             for name in order:
                 group = handle[name]
                 arrays = {key: group[key][()] for key in ARRAY_NAMES}
-                group_attrs = {key: _scalar(value) for key, value in group.attrs.items()}
+                group_attrs = _read_attrs(group)
                 fixed = {key: group_attrs.pop(key, None) for key in _FIXED_ATTRS}
-                group_attrs.pop("psf_sigma_nm", None)
+                for key in _DERIVED_ATTRS:
+                    group_attrs.pop(key, None)
                 sections = {
                     section: {key: group[section][key][()] for key in group[section]}
                     for section in SECTION_NAMES
@@ -1163,14 +1361,17 @@ def read_info(path: PathLike) -> InfoFile:
 
 
 # ------------------------------------------------------------------------- summary
-def format_cell(value: Any) -> str:
-    """A value as ``summary.tsv`` writes it (floats with two decimals, ``nan``).
+def format_cell(value: Any, column: str = "") -> str:
+    """A value as ``summary.tsv`` writes it in ``column`` (floats with two decimals,
+    ``nan``; empty for an unknown expected width).
 
     >>> format_cell(126.04), format_cell(float("nan")), format_cell("valid")
     ('126.04', 'nan', 'valid')
     """
     if isinstance(value, float):
-        return "nan" if math.isnan(value) else f"{value:.2f}"
+        if math.isnan(value):
+            return "" if column in SUMMARY_EMPTY_WHEN_UNKNOWN else "nan"
+        return f"{value:.3f}" if column == "sigma_over_expected" else f"{value:.2f}"
     return str(value)
 
 
@@ -1182,8 +1383,10 @@ def write_summary(path: PathLike, rows: Sequence[Mapping[str, Any]]) -> Path:
     >>> import tempfile
     >>> target = Path(tempfile.mkdtemp()) / "summary.tsv"
     >>> _ = write_summary(target, [ChannelInfo.empty_example("red").summary_row("day1")])
-    >>> print(target.read_text().splitlines()[1])
-    day1	red	130.00	130.00	0.00	130.00	nan	nan	nan	nan	valid	100.00	100.00	500	nan	nan
+    >>> header, line = target.read_text().splitlines()
+    >>> cells = dict(zip(header.split("\\t"), line.split("\\t")))
+    >>> cells["sigx_nm"], cells["sigx_nm_se"], cells["expected_sigma_nm"], cells["qc"]
+    ('130.00', 'nan', '', 'valid')
     >>> read_summary(target)[0]["sigx_nm"]
     130.0
     """
@@ -1192,17 +1395,22 @@ def write_summary(path: PathLike, rows: Sequence[Mapping[str, Any]]) -> Path:
         writer = csv.writer(stream, delimiter="\t", lineterminator="\n")
         writer.writerow(SUMMARY_COLUMNS)
         for row in rows:
-            writer.writerow([format_cell(row[column]) for column in SUMMARY_COLUMNS])
+            writer.writerow([format_cell(row[column], column) for column in SUMMARY_COLUMNS])
     return path
 
 
 def read_summary(path: PathLike) -> list[dict[str, Any]]:
-    """Read ``summary.tsv`` back, numbers as floats (``n_frames`` as int)."""
+    """Read ``summary.tsv`` back, numbers as floats (``n_frames`` as int; an empty cell
+    as NaN)."""
     with open(path, newline="") as stream:
         rows = list(csv.DictReader(stream, delimiter="\t"))
     for row in rows:
         for column in SUMMARY_COLUMNS:
             if column in SUMMARY_TEXT_COLUMNS:
                 continue
-            row[column] = int(row[column]) if column == "n_frames" else float(row[column])
+            value = row.get(column)  # older tables lack the newer columns
+            if column == "n_frames":
+                row[column] = int(value)
+            else:
+                row[column] = float(value) if value not in (None, "") else math.nan
     return rows

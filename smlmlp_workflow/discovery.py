@@ -22,6 +22,8 @@ listed in the first file's OME-XML) belong to the movie of their first file; a
         half: right           # ... and this half (left/right, top/bottom, or 0/1)
         pixel_nm: [108, 110]
         exposure_ms: 30
+        wavelength_nm: 670    # emission wavelength and numerical aperture: the
+        na: 1.4               # diffraction limit 0.21 wavelength / NA (optional)
 
 The values are checked by :mod:`smlmlp_workflow.settings`, which also gives
 their precedence.
@@ -79,6 +81,9 @@ class Channel:
         :func:`smlmlp.config.resolve_setting`).
     exposure_ms : list of [origin, value]
         Same for the exposure time.
+    wavelength_nm, na : list of [origin, value]
+        Same for the emission wavelength (nm) and the numerical aperture (not read
+        from the movie file; the config's value comes last).
     n_frames : int or None
         Number of frames when known before the movie exists (the demo); None:
         read from the movie when needed.
@@ -92,6 +97,8 @@ class Channel:
     half: int | None = None
     pixel_nm: tuple[tuple[str, Any], ...] = ()
     exposure_ms: tuple[tuple[str, Any], ...] = ()
+    wavelength_nm: tuple[tuple[str, Any], ...] = ()
+    na: tuple[tuple[str, Any], ...] = ()
     n_frames: int | None = field(default=None, compare=False)
     frame_shape: tuple[int, int] | None = field(default=None, compare=False)
 
@@ -424,6 +431,14 @@ def _channels(
             exposure_ms=_candidates(
                 (f"{where} (channels.{channel_name}.exposure_ms)", entry.get("exposure_ms")),
                 (f"{where} (exposure_ms)", settings.get("exposure_ms")),
+            ),
+            wavelength_nm=_candidates(
+                (f"{where} (channels.{channel_name}.wavelength_nm)", entry.get("wavelength_nm")),
+                (f"{where} (wavelength_nm)", settings.get("wavelength_nm")),
+            ),
+            na=_candidates(
+                (f"{where} (channels.{channel_name}.na)", entry.get("na")),
+                (f"{where} (na)", settings.get("na")),
             ),
         )
     return dict(sorted(channels.items()))

@@ -4,16 +4,49 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from smlmlp import config
 from smlmlp.config import resolve_setting
 from smlmlp.infofile import ChannelInfo
 
 from ._common import PathLike
 from .logs import _warnings_logged
 from .settings import pixel_pair
+
+
+def source_files_relative(
+    files: Sequence[PathLike], experiments_dir: PathLike | None
+) -> list[str]:
+    """The movie's files relative to ``experiments_dir`` ("/"-separated), absolute
+    where one lies outside it; as given without ``experiments_dir``.
+
+    The files are named as the step that read them names them (relative to the
+    working directory, or absolute), ``experiments_dir`` as configured.
+
+    Examples
+    --------
+    >>> source_files_relative(["data/e1/red.tif", "/elsewhere/b.tif"], "data")
+    ['e1/red.tif', '/elsewhere/b.tif']
+    """
+    if experiments_dir is None:
+        return [os.fspath(file) for file in files]
+    root = os.path.abspath(experiments_dir)
+    relative = []
+    for file in files:
+        path = os.path.abspath(file)
+        try:
+            inside = os.path.commonpath([root, path]) == root
+        except ValueError:  # another drive
+            inside = False
+        if inside:
+            relative.append(os.path.relpath(path, root).replace(os.sep, "/"))
+        else:
+            relative.append(path)
+    return relative
 
 
 def run_psf(
@@ -29,6 +62,11 @@ def run_psf(
     pixel_nm_default: Any = None,
     exposure_ms_default: Any = None,
     pixel_nm_from_file: bool = True,
+    wavelength_nm: Sequence[Sequence[Any]] = (),
+    na: Sequence[Sequence[Any]] = (),
+    wavelength_nm_default: Any = None,
+    na_default: Any = None,
+    experiments_dir: PathLike | None = None,
     logger: logging.Logger | None = None,
 ) -> ChannelInfo:
     """PSF, Gaussian fit, spline and standard errors of one channel from its block sums.
@@ -36,7 +74,10 @@ def run_psf(
     ``pixel_nm`` and ``exposure_ms`` are the ``[origin, value]`` candidates set in
     ``experiment.yaml`` (from :func:`inspect_experiment`), ``*_default`` the
     config's; the movie file's own metadata ranks between them when
-    ``pixel_nm_from_file`` (:func:`smlmlp.config.resolve_setting`).
+    ``pixel_nm_from_file`` (:func:`smlmlp.config.resolve_setting`). The emission
+    wavelength and the numerical aperture (``wavelength_nm``, ``na``) come from the
+    same candidates and defaults, never from the file. The movie's files are stored
+    relative to ``experiments_dir`` (:func:`source_files_relative`).
     """
     from smlmlp.channel import estimate_channel
     from smlmlp.sums_io import load_sums
@@ -58,6 +99,14 @@ def run_psf(
     exposure, exposure_origin = resolve_setting(
         exposure_ms, from_file.get("exposure_ms"), [["config (exposure_ms)", exposure_ms_default]]
     )
+    wavelength, wavelength_origin = resolve_setting(
+        wavelength_nm, None, [["config (wavelength_nm)", wavelength_nm_default]]
+    )
+    aperture, aperture_origin = resolve_setting(na, None, [["config (na)", na_default]])
+    if wavelength is not None:  # checked again: a config edited after the plan
+        wavelength = config.wavelength_nm(wavelength, f"wavelength_nm from {wavelength_origin}")
+    if aperture is not None:
+        aperture = config.numerical_aperture(aperture, f"na from {aperture_origin}")
     logger.info("%s: pixel %g x %g nm (y, x) from %s", channel, *pixel, origin)
     sums = load_sums(spectrum_path)
     with _warnings_logged(logger):
@@ -72,13 +121,20 @@ def run_psf(
         channel,
         estimate,
         n_frames=sums.total_frames,
-        source_files=source.get("files", []),
+        source_files=source_files_relative(source.get("files", []), experiments_dir),
         source_sizes_bytes=source.get("sizes_bytes", []),
         attrs={
+            "source_files_relative_to": (
+                None if experiments_dir is None else os.fspath(experiments_dir)
+            ),
             "crop_pix": int(estimate.ac.shape[0]),
             "pixel_nm_origin": origin,
             "exposure_ms": exposure,
             "exposure_ms_origin": exposure_origin,
+            "wavelength_nm": wavelength,
+            "wavelength_nm_origin": wavelength_origin,
+            "na": aperture,
+            "na_origin": aperture_origin,
             "frame_shape": source.get("frame_shape"),
             "split": source.get("split"),
             "half": source.get("half"),

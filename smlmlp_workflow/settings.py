@@ -3,6 +3,9 @@
 Pixel size and exposure precedence: :func:`smlmlp.config.resolve_setting`, the
 same for the ``smlmlp psf`` command (``experiment.yaml`` ranks with its
 ``--pixel-nm``, above the movie file's metadata, above the config's defaults).
+The emission wavelength and the numerical aperture (``wavelength_nm``, ``na``)
+follow the same order without the file's metadata: ``experiment.yaml``'s channel
+entry, its experiment value, the config's.
 """
 
 from __future__ import annotations
@@ -13,7 +16,12 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from smlmlp.config import normalise_pixels_nm, positive_number
+from smlmlp.config import (
+    normalise_pixels_nm,
+    numerical_aperture,
+    positive_number,
+    wavelength_nm,
+)
 from smlmlp.loading import HALF_NAMES
 
 from ._common import PathLike, _plain
@@ -39,11 +47,21 @@ ANALYSIS_KEYS = (
     "on_time",
     "temporal_lags",
     "on_time_psf_sigma_nm",
+    "wavelength_nm",
+    "na",
 )
 
-_SETTINGS_KEYS = {"pixel_nm", "exposure_ms", "split", "channels", "description"}
+_SETTINGS_KEYS = {
+    "pixel_nm",
+    "exposure_ms",
+    "wavelength_nm",
+    "na",
+    "split",
+    "channels",
+    "description",
+}
 
-_CHANNEL_KEYS = {"file", "half", "split", "pixel_nm", "exposure_ms"}
+_CHANNEL_KEYS = {"file", "half", "split", "pixel_nm", "exposure_ms", "wavelength_nm", "na"}
 
 
 class SettingsError(ValueError):
@@ -143,6 +161,12 @@ def _check_entry(entry: Mapping[str, Any], known: Any, owner: str, join: str) ->
         raise SettingsError(str(error)) from None
     if entry.get("exposure_ms") is not None:
         _positive_number(entry["exposure_ms"], f"{owner}{join}exposure_ms")
+    for key, check in (("wavelength_nm", wavelength_nm), ("na", numerical_aperture)):
+        if entry.get(key) is not None:
+            try:
+                check(entry[key], f"{owner}{join}{key}")
+            except ValueError as error:
+                raise SettingsError(str(error)) from None
 
 
 def check_settings(settings: Any, where: str = SETTINGS_FILE) -> None:

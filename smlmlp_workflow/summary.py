@@ -81,7 +81,7 @@ def write_summary_html(
         for column in SUMMARY_COLUMNS:
             value = row[column]
             kind = ' class="text"' if isinstance(value, str) else ""
-            cells.append(f"<td{kind}>{html.escape(format_cell(value))}</td>")
+            cells.append(f"<td{kind}>{html.escape(format_cell(value, column))}</td>")
         info = info_files.get(str(row["experiment"]))
         if info is None:
             cells.append("<td></td>")

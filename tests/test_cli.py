@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import math
 import os
 import subprocess
 import sys
@@ -337,6 +338,78 @@ def test_on_time_bad_options(
     out = tmp_path / "x.h5"
     args = ["psf", str(movies["green"]), "--pixel-nm", "100", "--on-time", *extra]
     assert main([*args, "-q", "-o", str(out)]) == 1
+    line = capsys.readouterr().err.strip()
+    assert line.startswith("smlmlp: error: ") and "\n" not in line
+    for word in words:
+        assert word in line
+    assert not out.exists()
+
+
+def test_wavelength_and_na(movies: dict[str, Path], tmp_path: Path, capsys) -> None:
+    """Given both, the expected sigma 0.21 wavelength / NA and the ratio: in the table,
+    the file and the summary row; the movies' paths are absolute."""
+    import h5py
+
+    out = tmp_path / "psf.h5"
+    args = ["psf", str(movies["green"]), str(movies["red"]), "--pixel-nm", "100"]
+    args += ["--crop-pix", "31", "--wavelength-nm", "520", "670", "--na", "1.4"]
+    assert main([*args, "-q", "-o", str(out)]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert "expected (nm)" in table[0] and "sigma/expected" in table[0]
+    info = read_info(out)
+    green, red = info.channels["green"], info.channels["red"]
+    assert red.expected_sigma_nm == pytest.approx(100.5)  # 0.21 * 670 / 1.4, by hand
+    assert green.expected_sigma_nm == pytest.approx(78.0)  # 0.21 * 520 / 1.4
+    assert red.sigma_over_expected == pytest.approx(red.psf_sigma_nm / 100.5)
+    assert table[2].split()[-3:] == ["100.5", f"{red.psf_sigma_nm / 100.5:.2f}", red.qc]
+    with h5py.File(out, "r") as handle:
+        attrs = handle["red"].attrs
+        assert attrs["wavelength_nm"] == 670.0 and attrs["na"] == 1.4
+        assert attrs["expected_sigma_nm"] == pytest.approx(100.5)
+        assert attrs["sigma_over_expected"] == pytest.approx(red.psf_sigma_nm / 100.5)
+        assert attrs["source_files_relative_to"] == ""
+    assert red.source_files == (str(movies["red"].resolve()),)
+    assert red.source_paths == red.source_files and Path(red.source_files[0]).is_absolute()
+    row = info.summary_rows()[1]
+    assert row["expected_sigma_nm"] == pytest.approx(100.5)
+
+
+def test_relative_movie_paths_are_stored_absolute(
+    movies: dict[str, Path], tmp_path: Path, monkeypatch
+) -> None:
+    monkeypatch.chdir(movies["green"].parent)
+    out = tmp_path / "psf.h5"
+    assert (
+        main(["psf", "green.tif", "--pixel-nm", "100", "--crop-pix", "21", "-q", "-o", str(out)])
+        == 0
+    )
+    channel = read_info(out).channels["green"]
+    assert channel.source_files == (str(movies["green"].resolve()),)
+    assert math.isnan(channel.expected_sigma_nm)  # no wavelength, no NA
+
+
+@pytest.mark.parametrize(
+    ("extra", "words"),
+    [
+        (["--na", "1.8"], ["--na", "at most 1.7", "1.8"]),
+        (["--na", "-1"], ["--na", "positive"]),
+        (["--wavelength-nm", "0.67"], ["--wavelength-nm", "wavelength in nm", "0.67"]),
+        (["--wavelength-nm", "500", "600"], ["--wavelength-nm", "2 wavelengths", "1 channel"]),
+    ],
+)
+def test_bad_wavelength_or_na_one_line(
+    movies: dict[str, Path], tmp_path: Path, capsys, monkeypatch, extra: list[str], words
+) -> None:
+    import smlmlp.channel
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the movie was read before the options were checked")
+
+    monkeypatch.setattr(smlmlp.channel, "accumulate_channel", refuse)
+    out = tmp_path / "x.h5"
+    assert (
+        main(["psf", str(movies["green"]), "--pixel-nm", "100", *extra, "-q", "-o", str(out)]) == 1
+    )
     line = capsys.readouterr().err.strip()
     assert line.startswith("smlmlp: error: ") and "\n" not in line
     for word in words:

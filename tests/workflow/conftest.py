@@ -172,8 +172,14 @@ def job_counts(output: str) -> dict[str, int]:
     return counts
 
 
+#: Attributes through which HDF5 dimension scales refer to each other (object
+#: references, compared by the names of the scales instead).
+_SCALE_REFERENCES = ("DIMENSION_LIST", "REFERENCE_LIST")
+
+
 def h5_contents(path: Path) -> dict[str, Any]:
-    """Every dataset and attribute of an HDF5 file, but its creation time."""
+    """Every dataset and attribute of an HDF5 file, but its creation time; the dimension
+    scales attached to each axis of a dataset by name."""
     import h5py
 
     contents: dict[str, Any] = {}
@@ -181,8 +187,11 @@ def h5_contents(path: Path) -> dict[str, Any]:
     def visit(name: str, item: Any) -> None:
         if isinstance(item, h5py.Dataset):
             contents[f"{name}[]"] = item[()]
+            scales = [[scale.name for scale in axis.values()] for axis in item.dims]
+            contents[f"{name}@dims"] = np.array(repr(scales))
         for key, value in item.attrs.items():
-            contents[f"{name}@{key}"] = value
+            if key not in _SCALE_REFERENCES:
+                contents[f"{name}@{key}"] = value
 
     with h5py.File(path, "r") as handle:
         for key, value in handle.attrs.items():

@@ -183,7 +183,9 @@ def test_make_run_simulates_the_demo_and_finds_its_widths(sandbox: SimpleNamespa
         ] * 2
     info = read_info(root / "results" / "2024-05-20" / "psf_info.h5")
     assert list(info.channels) == ["green", "red"]
-    assert info.channels["red"].source_files == ("demo_data/2024-05-20/dualview.tif",)
+    red = info.channels["red"]
+    assert red.source_files == ("2024-05-20/dualview.tif",)  # relative to experiments_dir
+    assert red.source_paths == ("demo_data/2024-05-20/dualview.tif",)
     # every output README lists
     for experiment in ("2024-05-13", "2024-05-20"):
         for channel in ("green", "red"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 from pathlib import Path
 
@@ -504,3 +505,105 @@ def _logged(logger: logging.Logger):
         yield records
     finally:
         logger.removeHandler(handler)
+
+
+# --------------------------------------------------------- wavelength, NA, sources
+def test_wavelength_and_na_in_experiment_yaml(tmp_path: Path) -> None:
+    """Channel entry, then the experiment's value (the config's comes last, in run_psf)."""
+    folder = tmp_path / "e"
+    _tiff(folder / "red.tif")
+    _tiff(folder / "green.tif")
+    _settings(
+        folder, {"wavelength_nm": 600, "na": 1.4, "channels": {"red": {"wavelength_nm": 670}}}
+    )
+    experiment = ws.inspect_experiment(folder)
+    assert experiment.ok, experiment.problem
+    red, green = experiment.channels["red"], experiment.channels["green"]
+    assert [value for _, value in red.wavelength_nm] == [670, 600]
+    assert "channels.red.wavelength_nm" in red.wavelength_nm[0][0]
+    assert [value for _, value in green.wavelength_nm] == [600]
+    assert [value for _, value in green.na] == [1.4]
+
+
+@pytest.mark.parametrize(
+    ("content", "words"),
+    [
+        ({"na": 1.8}, ["experiment.yaml: na", "at most 1.7", "1.8"]),
+        ({"na": 0}, ["experiment.yaml: na", "positive"]),
+        ({"wavelength_nm": "red"}, ["experiment.yaml: wavelength_nm", "'red'"]),
+        ({"wavelength_nm": 0.67}, ["experiment.yaml: wavelength_nm", "in nm", "0.67"]),
+        ({"channels": {"movie": {"na": 3}}}, ["channels.movie.na", "at most 1.7"]),
+    ],
+)
+def test_bad_wavelength_or_na_is_the_experiments_problem(
+    tmp_path: Path, content: object, words: list[str]
+) -> None:
+    folder = tmp_path / "bad"
+    _tiff(folder / "movie.tif")
+    _settings(folder, content)
+    experiment = ws.inspect_experiment(folder)
+    assert not experiment.ok and "\n" not in experiment.problem
+    assert str(folder / "experiment.yaml") in experiment.problem
+    for word in words:
+        assert word in experiment.problem, experiment.problem
+
+
+def test_wavelength_and_na_in_the_config() -> None:
+    ws.check_config({"wavelength_nm": 670, "na": 1.49}, SCHEMA)
+    ws.check_config({"wavelength_nm": None, "na": None}, SCHEMA)
+    for config, word in [({"na": 1.8}, "na"), ({"wavelength_nm": -5}, "wavelength_nm")]:
+        with pytest.raises(ValueError, match=rf"^config: {word}: ") as error:
+            ws.check_config(config, SCHEMA)
+        assert "\n" not in str(error.value)
+
+
+def _psf_inputs(tmp_path: Path) -> tuple[Path, Path]:
+    """The autocorr step's outputs for a small movie in tmp_path/data/e1/red.tif."""
+    from smlmlp.spectra import accumulate_spectrum
+    from smlmlp.sums_io import save_sums
+
+    movie, _ = simulate_movie(300, (32, 32), sigx_nm=130.0, seed=3, **SIMULATION)
+    save_sums(accumulate_spectrum(movie), tmp_path / "red.npz")
+    source = {"files": ["data/e1/red.tif"], "sizes_bytes": [1000], "metadata": {}}
+    (tmp_path / "red.json").write_text(json.dumps(source))
+    return tmp_path / "red.npz", tmp_path / "red.json"
+
+
+def test_run_psf_expected_sigma_and_relative_sources(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    spectrum, source = _psf_inputs(tmp_path)
+    info = ws.run_psf(
+        spectrum,
+        source,
+        tmp_path / "out.npz",
+        channel="red",
+        crop_pix=15,
+        pixel_nm=[["experiment.yaml (pixel_nm)", 100]],
+        wavelength_nm=[["experiment.yaml (channels.red.wavelength_nm)", 670]],
+        wavelength_nm_default=600,
+        na_default=1.4,
+        experiments_dir="data",
+    )
+    assert info.attrs["wavelength_nm"] == 670 and info.attrs["na"] == 1.4
+    assert info.attrs["na_origin"] == "config (na)"
+    assert info.expected_sigma_nm == pytest.approx(0.21 * 670 / 1.4)
+    assert info.sigma_over_expected == pytest.approx(info.psf_sigma_nm / 100.5)
+    assert info.source_files == ("e1/red.tif",)
+    assert info.attrs["source_files_relative_to"] == "data"
+    assert info.source_paths == ("data/e1/red.tif",)
+    ws.run_info([tmp_path / "out.npz"], tmp_path / "i.h5", experiment="e1")
+    rows = read_info(tmp_path / "i.h5").summary_rows()
+    assert rows[0]["expected_sigma_nm"] == pytest.approx(100.5)
+    # unknown NA: no expected sigma, empty cells in the summary
+    plain = ws.run_psf(
+        spectrum,
+        source,
+        tmp_path / "plain.npz",
+        channel="red",
+        crop_pix=15,
+        pixel_nm_default=100,
+        wavelength_nm_default=670,
+    )
+    assert np.isnan(plain.expected_sigma_nm) and plain.source_files == ("data/e1/red.tif",)

@@ -15,6 +15,11 @@ rule psf:
         pixel_nm_default=config["pixel_nm"],
         exposure_ms_default=config["exposure_ms"],
         pixel_nm_from_file=config["pixel_nm_from_file"],
+        wavelength_nm=lambda wildcards: as_lists(channel_of(wildcards).wavelength_nm),
+        na=lambda wildcards: as_lists(channel_of(wildcards).na),
+        wavelength_nm_default=config["wavelength_nm"],
+        na_default=config["na"],
+        experiments_dir=config["experiments_dir"],
     resources:
         mem_mb=1000,
     log:

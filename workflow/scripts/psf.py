@@ -19,5 +19,10 @@ with rule_log(sm.log[0], step=f"psf {label}", subject=sm.input.spectrum) as log:
         pixel_nm_default=sm.params.pixel_nm_default,
         exposure_ms_default=sm.params.exposure_ms_default,
         pixel_nm_from_file=sm.params.pixel_nm_from_file,
+        wavelength_nm=sm.params.wavelength_nm,
+        na=sm.params.na,
+        wavelength_nm_default=sm.params.wavelength_nm_default,
+        na_default=sm.params.na_default,
+        experiments_dir=sm.params.experiments_dir,
         logger=log,
     )
