@@ -115,6 +115,7 @@ _RUN_HERE = [
     "--pixel-nm 100 -o demo.h5 -q",
     ".venv/bin/smlmlp psf red.tif green.tif --pixel-nm 100 100 --crop-pix 41 -o psf.h5",
     ".venv/bin/snakemake --cores all",
+    ".venv/bin/smlmlp export --smap results/2024-05-13/psf_info.h5 --channel red -o red_3dcal.mat",
     "make report",
     ".venv/bin/snakemake --cores all --config experiments_dir=/data/2024 pixel_nm=108",
 ]
@@ -210,6 +211,10 @@ def test_commands_on_the_demo(sandbox: SimpleNamespace) -> None:
     assert list(read_info(sandbox.root / "psf.h5").channels) == ["red", "green"]
     again = _run(sandbox, ".venv/bin/snakemake --cores all")
     assert "Nothing to be done" in again.stdout + again.stderr
+    _run(sandbox, _RUN_HERE[5])
+    from scipy.io import loadmat
+
+    assert "SXY" in loadmat(sandbox.root / "red_3dcal.mat")
 
 
 def test_library_examples(sandbox: SimpleNamespace) -> None:
