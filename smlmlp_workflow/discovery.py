@@ -418,28 +418,23 @@ def _channels(
     channels = {}
     for (file, half), channel_name in sources.items():
         _check_channel_name(channel_name, f"{folder / file}")
-        entry = entries.get(channel_name, {})
+
+        def channel_then_experiment(key: str, name: str = channel_name) -> Any:
+            """A setting of this channel's entry, else of the whole experiment."""
+            return _candidates(
+                (f"{where} (channels.{name}.{key})", entries.get(name, {}).get(key)),
+                (f"{where} ({key})", settings.get(key)),
+            )
+
         channels[channel_name] = Channel(
             name=channel_name,
             files=movie_files(folder, series[file]),
             split=split_of[(file, half)],
             half=half,
-            pixel_nm=_candidates(
-                (f"{where} (channels.{channel_name}.pixel_nm)", entry.get("pixel_nm")),
-                (f"{where} (pixel_nm)", settings.get("pixel_nm")),
-            ),
-            exposure_ms=_candidates(
-                (f"{where} (channels.{channel_name}.exposure_ms)", entry.get("exposure_ms")),
-                (f"{where} (exposure_ms)", settings.get("exposure_ms")),
-            ),
-            wavelength_nm=_candidates(
-                (f"{where} (channels.{channel_name}.wavelength_nm)", entry.get("wavelength_nm")),
-                (f"{where} (wavelength_nm)", settings.get("wavelength_nm")),
-            ),
-            na=_candidates(
-                (f"{where} (channels.{channel_name}.na)", entry.get("na")),
-                (f"{where} (na)", settings.get("na")),
-            ),
+            pixel_nm=channel_then_experiment("pixel_nm"),
+            exposure_ms=channel_then_experiment("exposure_ms"),
+            wavelength_nm=channel_then_experiment("wavelength_nm"),
+            na=channel_then_experiment("na"),
         )
     return dict(sorted(channels.items()))
 

@@ -84,8 +84,6 @@ def movie_fingerprint(files: Sequence[PathLike]) -> list[dict[str, Any]]:
     """
     fingerprints = []
     for path in files:
-        if not os.path.exists(path):
-            continue
         try:
             fingerprints.append(file_fingerprint(path))
         except OSError:
