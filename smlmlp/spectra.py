@@ -45,6 +45,7 @@ are shared by rows instead, the FFT itself running on all workers.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -373,7 +374,9 @@ def coverage_crop(density: np.ndarray, frame_shape: tuple[int, int], size: int) 
     xp = array_module(density)  # computed where the map is (the GPU keeps it there)
     rows, columns = density.shape
     table = xp.zeros((rows + 1, columns + 1))
-    table[1:, 1:] = xp.cumsum(xp.cumsum(density, axis=0), axis=1)
+    inner = table[1:, 1:]  # the summed-area table, built in place
+    xp.cumsum(density, axis=0, out=inner)
+    xp.cumsum(inner, axis=1, out=inner)
     lags = xp.arange(size) - size // 2
     dy, dx = lags[:, None], lags[None, :]
 
@@ -536,6 +539,7 @@ class SpectrumAccumulator:
         self._buffer: Any = None
         self._uploader = self.backend.uploader()
         self._pool: ThreadPoolExecutor | None = None
+        self._local = threading.local()  # each thread's scratch arrays
 
     # ------------------------------------------------------------------ input
     def _check_finite(self, chunk: Any) -> None:
@@ -603,9 +607,15 @@ class SpectrumAccumulator:
             self._waiting_n += done
             if self._waiting_n == sub:
                 self._process_waiting()
+        batches = []
         while n_frames - done >= sub:
-            self._process(frames[done : done + sub])
+            batches.append(frames[done : done + sub])
             done += sub
+        if len(batches) > 1 and self._threads_take_sub_batches():
+            self._process_in_threads(batches)
+        else:
+            for batch in batches:
+                self._process(batch)
         if done < n_frames:
             self._waiting = [frames[done:].copy()]
             self._waiting_n = n_frames - done
@@ -621,13 +631,17 @@ class SpectrumAccumulator:
         self._process(frames)
 
     def _sub_batch_frames(self) -> int:
-        """Frames transformed together: about 1 MiB of float32 on the CPU (a core's
-        cache: copy, shift, FFT and sums read the frames from memory once); a whole
-        block on the GPU. Fixed by the frame shape, never by the chunks."""
+        """Frames transformed together: at most 1 MiB of float32 on the CPU (a core's
+        cache: copy, shift, FFT and sums read the frames from memory once), the
+        largest divisor of the block length that fits (a block holds sub-batches of
+        equal length for the workers to share); a whole block on the GPU. Fixed by
+        the frame shape, never by the chunks or workers."""
         if self.backend.cuda:
             return self.block_frames
         height, width = self.frame_shape
-        return max(1, min(self.block_frames, CACHE_BLOCK_BYTES // (4 * height * width)))
+        largest = CACHE_BLOCK_BYTES // (4 * height * width)
+        divisors = [n for n in range(1, max(1, largest) + 1) if self.block_frames % n == 0]
+        return divisors[-1]
 
     def _worker_pool(self) -> ThreadPoolExecutor:
         if self._pool is None:
@@ -644,11 +658,11 @@ class SpectrumAccumulator:
     def _open_sums(self) -> tuple[Any, ...]:
         """The open block's float32 sums, zeroed when the block gets its first frames.
 
-        ``(spectrum sum, power sum, frame sum, down-right products, down-left
-        products, spectrum moment, frame moment)``: the spectra and the interleaved
-        (re^2, im^2), the frames, the products of diagonal neighbours
-        ``f[i, j] f[i + 1, j + 1]`` and ``f[i, j + 1] f[i + 1, j]``, and the spectra
-        and frames weighted by their time in the block (:meth:`_time_weights`).
+        ``(spectrum sum, power sum, frame sum, diagonal products, spectrum moment,
+        frame moment)``: the spectra and the interleaved (re^2, im^2), the frames,
+        the products of diagonal neighbours ``f[i, j] f[i + 1, j + 1] +
+        f[i, j + 1] f[i + 1, j]``, and the spectra and frames weighted by their
+        time in the block (:meth:`_time_weights`).
         """
         height, width = self.frame_shape
         xp = self.backend.xp
@@ -657,7 +671,6 @@ class SpectrumAccumulator:
                 xp.empty((height, width // 2 + 1), dtype=np.complex64),
                 xp.empty((height, 2 * (width // 2 + 1)), dtype=np.float32),
                 xp.empty((height, width), dtype=np.float32),
-                xp.empty((height - 1, width - 1), dtype=np.float32),
                 xp.empty((height - 1, width - 1), dtype=np.float32),
                 xp.empty((height, width // 2 + 1), dtype=np.complex64),
                 xp.empty((height, width), dtype=np.float32),
@@ -676,63 +689,196 @@ class SpectrumAccumulator:
     def _process(self, frames: Any) -> None:
         """Add one sub-batch of the block's frames (the next ones) to its sums.
 
-        Shift by the block's first frame (float32), FFT, then per band of rows:
-        the sums over the sub-batch's frames, in frame order, added to the
-        block's. The squares of the spectra are taken in place: on the GPU a
-        plain reduction (CuPy's einsum would copy both operands into transposed
-        layouts as large as the spectra).
+        Shift by the block's first frame (float32), FFT, then the sums over the
+        sub-batch's frames, in frame order, added to the block's (by bands of rows
+        on the CPU workers).
         """
         xp = self.backend.xp
         n_frames = int(frames.shape[0])
         first_index = self._processed_n
         shifted = self._frame_buffer(n_frames)
-        spectrum_sum, power, frame_sum, down, up, moment, frame_moment = self._open_sums()
+        sums = self._open_sums()
         reference = self._reference
 
         def shift(rows: slice) -> None:
             xp.subtract(frames[:, rows], reference[rows], out=shifted[:, rows], casting="unsafe")
 
-        self._by_rows(shift, always=True)
-        spectra = self.backend.rfft2(shifted, workers=self.backend.workers)
+        self._by_rows(shift)
+        height, width = self.frame_shape
+        small = 4 * height * width <= CACHE_BLOCK_BYTES  # the workers take whole sub-batches
+        spectra = self.backend.rfft2(shifted, workers=1 if small else self.backend.workers)
         weights = self._time_weights(first_index, n_frames)
-        last_row = self.frame_shape[0] - 1
-        mapped = self._map_block
-
-        def accumulate(rows: slice) -> None:
-            part = spectra[:, rows]
-            spectrum_sum[rows] += part.sum(axis=0)
-            moment[rows] += self._weighted_sum(weights, part)
-            squares = part.view(np.float32)  # interleaved (re, im)
-            xp.multiply(squares, squares, out=squares)
-            power[rows] += squares.sum(axis=0)
-            if not mapped:
-                return
-            frames_here = shifted[:, rows]
-            frame_sum[rows] += frames_here.sum(axis=0)
-            frame_moment[rows] += self._weighted_sum(weights, frames_here)
-            top, stop, _ = rows.indices(self.frame_shape[0])
-            bottom = min(stop, last_row)
-            if top < bottom:
-                below = slice(top + 1, bottom + 1)
-                down[top:bottom] += (shifted[:, top:bottom, :-1] * shifted[:, below, 1:]).sum(0)
-                up[top:bottom] += (shifted[:, top:bottom, 1:] * shifted[:, below, :-1]).sum(0)
-
-        self._by_rows(accumulate, always=True)
+        if self.backend.cuda:
+            self._accumulate_on_device(sums, spectra, shifted, weights)
+        else:
+            self._by_rows(
+                lambda rows: self._accumulate_bands(sums, spectra, shifted, weights, rows)
+            )
         self._processed_n += n_frames
 
-    def _weighted_sum(self, weights: Any, stack: Any) -> Any:
-        """``sum_t weights[t] * stack[t]``, in frame order (a matrix product on the GPU)."""
-        if self.backend.cuda:
-            return self.backend.xp.tensordot(weights, stack, axes=1)
-        return (weights[:, None, None] * stack).sum(axis=0)
+    def _accumulate_bands(
+        self, sums: tuple[Any, ...], spectra: Any, shifted: Any, weights: Any, rows: slice
+    ) -> None:
+        """Add a sub-batch's spectra and frames in ``rows`` to the block's sums (CPU),
+        in bands of rows small enough for a core's cache."""
+        top, stop, _ = rows.indices(self.frame_shape[0])
+        step = max(1, CACHE_BLOCK_BYTES // (8 * spectra.shape[2] * spectra.shape[0]))
+        for start in range(top, stop, step):
+            band = slice(start, min(start + step, stop))
+            self._add_terms(sums, self._band_terms(spectra, shifted, weights, band), band)
 
-    def _by_rows(self, work: Callable[[slice], None], always: bool = False) -> None:
+    def _scratch(self, key: str, shape: tuple[int, ...]) -> Any:
+        """This thread's float32 scratch array ``key`` of ``shape``, kept for reuse
+        (fresh allocations of frame-sized temporaries would cost page faults)."""
+        buffers = self._local.__dict__.setdefault("buffers", {})
+        size = int(np.prod(shape))
+        buffer = buffers.get(key)
+        if buffer is None or buffer.size < size:
+            buffer = buffers[key] = np.empty(size, np.float32)
+        return buffer[:size].reshape(shape)
+
+    def _band_terms(self, spectra: Any, shifted: Any, weights: Any, band: slice) -> tuple:
+        """A sub-batch's sums over its frames for the rows ``band`` (CPU).
+
+        ``(spectrum sum, power sum, frame sum, diagonal products, spectrum moment,
+        frame moment)`` as in :meth:`_open_sums`, the
+        spectra as interleaved (re, im) float32, the real-space terms None when the
+        block adds nothing to the blinking map. Each is one ``einsum`` into this
+        thread's scratch (sums of products, no temporary as large as the frames),
+        over the frames in order for every element whatever the band; a lone frame
+        takes plain products (einsum is slow over one term). The terms live until
+        this thread computes its next ones.
+        """
+        parts = spectra[:, band].view(np.float32)  # interleaved (re, im)
+        frames_here = shifted[:, band]
+        start, stop, _ = band.indices(self.frame_shape[0])
+        bottom = min(stop, self.frame_shape[0] - 1)
+        upper = shifted[:, start:bottom]
+        lower = shifted[:, start + 1 : bottom + 1]
+        lone = parts.shape[0] == 1
+
+        def sum_of(stack: Any, key: str) -> Any:
+            if lone:
+                return stack[0]
+            return np.einsum("tij->ij", stack, out=self._scratch(key, stack.shape[1:]))
+
+        def weighted(stack: Any, key: str) -> Any:
+            out = self._scratch(key, stack.shape[1:])
+            if lone:
+                return np.multiply(stack[0], weights[0], out=out)
+            return np.einsum("t,tij->ij", weights, stack, out=out)
+
+        def products(first: Any, second: Any, key: str) -> Any:
+            out = self._scratch(key, first.shape[1:])
+            if lone:
+                return np.multiply(first[0], second[0], out=out)
+            return np.einsum("tij,tij->ij", first, second, out=out)
+
+        spectrum, power = sum_of(parts, "spectrum"), products(parts, parts, "power")
+        moment = weighted(parts, "moment")
+        if not self._map_block:
+            return spectrum, power, None, None, moment, None
+        diagonal = products(upper[:, :, :-1], lower[:, :, 1:], "down")
+        diagonal += products(upper[:, :, 1:], lower[:, :, :-1], "up")
+        return (
+            spectrum,
+            power,
+            sum_of(frames_here, "frames"),
+            diagonal,
+            moment,
+            weighted(frames_here, "frame moment"),
+        )
+
+    @staticmethod
+    def _add_terms(sums: tuple[Any, ...], terms: tuple, band: slice) -> None:
+        """``sums[k][band] += terms[k]`` (the diagonal products on their own rows)."""
+        for target, term in zip(sums, terms, strict=True):
+            if term is None:
+                continue
+            part = target[band.start : band.start + term.shape[0]]
+            if part.dtype.kind == "c":
+                part = part.view(np.float32)
+            part += term
+
+    def _process_in_threads(self, batches: list[Any]) -> None:
+        """Add whole sub-batches of the open block on the CPU workers, one sub-batch
+        per worker at a time (frames of a core's cache: sharing each by rows would
+        cost more in hand-overs than it saves).
+
+        Each worker shifts, transforms and sums its sub-batch alone, then waits for
+        its turn to add the terms to the block's sums: in frame order, the same bits
+        as :meth:`_process` one sub-batch after another.
+        """
+        sums = self._open_sums()
+        reference = self._reference
+        full = slice(0, self.frame_shape[0])
+        starts = self._processed_n + np.cumsum([0] + [len(b) for b in batches[:-1]])
+        turn = threading.Condition()
+        state = {"next": 0, "failed": False}
+
+        def work(job: tuple[int, Any, int]) -> None:
+            index, frames, first_index = job
+            try:
+                shifted = self._scratch("shifted", frames.shape)
+                np.subtract(frames, reference, out=shifted, casting="unsafe")
+                spectra = self.backend.rfft2(shifted, workers=1)
+                weights = self._time_weights(int(first_index), int(frames.shape[0]))
+                terms = self._band_terms(spectra, shifted, weights, full)
+                with turn:
+                    turn.wait_for(lambda: state["next"] == index or state["failed"])
+                    if state["failed"]:
+                        return
+                    self._add_terms(sums, terms, full)
+                    state["next"] += 1
+                    turn.notify_all()
+            except BaseException:
+                with turn:
+                    state["failed"] = True
+                    turn.notify_all()
+                raise
+
+        jobs = zip(range(len(batches)), batches, starts, strict=True)
+        list(self._worker_pool().map(work, jobs))
+        self._processed_n += sum(int(b.shape[0]) for b in batches)
+
+    def _threads_take_sub_batches(self) -> bool:
+        """Whether the CPU workers share a block by whole sub-batches (frames of at
+        most a core's cache) rather than each sub-batch by rows."""
+        height, width = self.frame_shape
+        workers = 1 if self.backend.cuda else int(self.backend.workers or 1)
+        return workers > 1 and 4 * height * width <= CACHE_BLOCK_BYTES
+
+    def _accumulate_on_device(
+        self, sums: tuple[Any, ...], spectra: Any, shifted: Any, weights: Any
+    ) -> None:
+        """Add a sub-batch's spectra and frames to the block's sums on the GPU.
+
+        The squares of the spectra are taken in place and summed by a plain
+        reduction (CuPy's einsum would copy both operands into transposed layouts
+        as large as the spectra); the weighted sums are matrix products.
+        """
+        spectrum_sum, power, frame_sum, diagonal, moment, frame_moment = sums
+        xp = self.backend.xp
+        spectrum_sum += spectra.sum(axis=0)
+        moment += xp.tensordot(weights, spectra, axes=1)
+        squares = spectra.view(np.float32)  # interleaved (re, im)
+        xp.multiply(squares, squares, out=squares)
+        power += squares.sum(axis=0)
+        if not self._map_block:
+            return
+        frame_sum += shifted.sum(axis=0)
+        frame_moment += xp.tensordot(weights, shifted, axes=1)
+        diagonal += (shifted[:, :-1, :-1] * shifted[:, 1:, 1:]).sum(0)
+        diagonal += (shifted[:, :-1, 1:] * shifted[:, 1:, :-1]).sum(0)
+
+    def _by_rows(self, work: Callable[[slice], None]) -> None:
         """Run ``work(rows)`` over bands of rows on all CPU workers (all rows at once on
-        the GPU, with one worker, or, unless ``always``, for frames that fit a core's
-        cache). Each element's sums are the same whatever the bands."""
+        the GPU, with one worker, or for frames that fit a core's cache, which the
+        workers share by whole sub-batches instead). Each element's sums are the same
+        whatever the bands."""
         workers = 1 if self.backend.cuda else int(self.backend.workers or 1)
         height, width = self.frame_shape
-        small = not always and 4 * height * width <= CACHE_BLOCK_BYTES
+        small = 4 * height * width <= CACHE_BLOCK_BYTES
         if workers == 1 or height < 2 or small:
             work(slice(None))
         else:
@@ -768,7 +914,7 @@ class SpectrumAccumulator:
         mean_time, spread = self._trend()
         for start in range(first, stop, step):
             band = slice(start, min(start + step, stop))
-            spectrum, power, moment = sums[0][band], sums[1][band], sums[5][band]
+            spectrum, power, moment = sums[0][band], sums[1][band], sums[4][band]
             if not clear:
                 spectrum, power, moment = spectrum.copy(), power.copy(), moment.copy()
             # the trend's slope term: sum (t - mean t) F
@@ -783,21 +929,33 @@ class SpectrumAccumulator:
             part += power[:, 0::2]
             part += power[:, 1::2]
 
-    def _block_density(self) -> Any:
-        """The open block's blinking map about its own trend (float64, pixel corners).
+    def _add_block_density(self, target: Any) -> Any:
+        """``target +=`` the open block's blinking map about its own trend (float64,
+        pixel corners); returns ``target``.
 
         Products of diagonal neighbours' fluctuations: white noise and noise
-        correlated along rows or columns add nothing to them.
+        correlated along rows or columns add nothing to them. Worked a few rows
+        at a time on the CPU, so the float64 temporaries stay small.
         """
-        total, down, up, slope = (self._sums[k].astype(np.float64) for k in (2, 3, 4, 6))
+        total, diagonal, slope = (self._sums[k] for k in (2, 3, 5))
         mean_time, spread = self._trend()
-        slope -= mean_time * total
-        mean = total / self._block_n
-        down -= self._block_n * (mean[:-1, :-1] * mean[1:, 1:])
-        up -= self._block_n * (mean[:-1, 1:] * mean[1:, :-1])
-        down -= slope[:-1, :-1] * slope[1:, 1:] / spread
-        up -= slope[:-1, 1:] * slope[1:, :-1] / spread
-        return down + up
+        n = self._block_n
+        rows = int(target.shape[0])
+        step = rows if self.backend.cuda else max(1, 8192 // max(1, int(target.shape[1])))
+        for start in range(0, rows, step):
+            stop = min(start + step, rows)
+            frame_rows = slice(start, stop + 1)  # and the neighbours below
+            band_total = total[frame_rows].astype(np.float64)
+            band_slope = slope[frame_rows].astype(np.float64)
+            band_slope -= mean_time * band_total
+            mean = band_total / n
+            band = diagonal[start:stop].astype(np.float64)
+            band -= n * (mean[:-1, :-1] * mean[1:, 1:] + mean[:-1, 1:] * mean[1:, :-1])
+            band_slope_products = band_slope[:-1, :-1] * band_slope[1:, 1:]
+            band_slope_products += band_slope[:-1, 1:] * band_slope[1:, :-1]
+            band -= band_slope_products / spread
+            target[start:stop] += band
+        return target
 
     def _block_fluctuation_power(self) -> Any:
         """Fluctuation power of the open block about its trend (None if < 3 frames)."""
@@ -815,7 +973,7 @@ class SpectrumAccumulator:
             self._close_group(block_first - 1)
         if self._block_n >= MIN_BLOCK_FRAMES:
             if self._map_block:
-                self._group_density += self._block_density()
+                self._add_block_density(self._group_density)
                 self._group_mapped = True
             self._by_rows(
                 lambda rows: self._add_block_fluctuation_power(self._group_power, rows, True)
@@ -839,9 +997,16 @@ class SpectrumAccumulator:
         half = size // 2
         xp, fft = self.backend.xp, self.backend.fft
         options = {} if self.backend.cuda else {"workers": self.backend.workers}
-        along_y = fft.ifft(power, axis=0, **options)
         rows = xp.arange(-half, half + 1) % height
-        ac_rows = fft.irfft(along_y[rows], n=width, axis=1, **options)
+        if self.backend.cuda:
+            crop_rows = fft.ifft(power, axis=0)[rows]
+        else:  # by bands of columns: no temporary as large as the spectrum
+            crop_rows = np.empty((size, power.shape[1]), dtype=np.complex128)
+            step = max(1, 2**20 // (16 * height))
+            for first in range(0, power.shape[1], step):
+                band = slice(first, first + step)
+                crop_rows[:, band] = fft.ifft(power[:, band], axis=0, **options)[rows]
+        ac_rows = fft.irfft(crop_rows, n=width, axis=1, **options)
         columns = xp.arange(-half, half + 1) % width
         return ac_rows[:, columns].astype(np.float64)
 
@@ -953,7 +1118,9 @@ class SpectrumAccumulator:
             self._process_waiting()
         try:
             power = self._block_fluctuation_power()
-            density = self._block_density() if power is not None and self._map_block else None
+            density = None
+            if power is not None and self._map_block:
+                density = self._add_block_density(self.backend.xp.zeros_like(self._group_density))
         finally:
             if saved is not None:
                 sums, self._sums_used, self._waiting, self._waiting_n, self._processed_n = saved
@@ -968,6 +1135,7 @@ class SpectrumAccumulator:
         The sums stay; a later :meth:`add` sets them up again.
         """
         self._buffer = None
+        self._local = threading.local()
         if self._pool is not None:
             self._pool.shutdown()
             self._pool = None
