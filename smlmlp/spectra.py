@@ -46,7 +46,7 @@ are shared by rows instead, the FFT itself running on all workers.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from numbers import Integral
@@ -372,11 +372,11 @@ def coverage_crop(density: np.ndarray, frame_shape: tuple[int, int], size: int) 
     [72.0, 81.0, 72.0]
     """
     xp = array_module(density)  # computed where the map is (the GPU keeps it there)
-    rows, columns = density.shape
-    table = xp.zeros((rows + 1, columns + 1))
-    inner = table[1:, 1:]  # the summed-area table, built in place
-    xp.cumsum(density, axis=0, out=inner)
-    xp.cumsum(inner, axis=1, out=inner)
+    *leading, rows, columns = density.shape
+    table = xp.zeros((*leading, rows + 1, columns + 1))
+    inner = table[..., 1:, 1:]  # the summed-area table, built in place
+    xp.cumsum(density, axis=-2, out=inner)
+    xp.cumsum(inner, axis=-1, out=inner)
     lags = xp.arange(size) - size // 2
     dy, dx = lags[:, None], lags[None, :]
 
@@ -384,7 +384,12 @@ def coverage_crop(density: np.ndarray, frame_shape: tuple[int, int], size: int) 
         top, bottom = xp.clip(top, 0, rows), xp.clip(bottom, 0, rows)
         left, right = xp.clip(left, 0, columns), xp.clip(right, 0, columns)
         bottom, right = xp.maximum(bottom, top), xp.maximum(right, left)
-        return table[bottom, right] - table[top, right] - table[bottom, left] + table[top, left]
+        return (
+            table[..., bottom, right]
+            - table[..., top, right]
+            - table[..., bottom, left]
+            + table[..., top, left]
+        )
 
     first = rectangle(
         xp.maximum(0, -dy),
@@ -396,6 +401,39 @@ def coverage_crop(density: np.ndarray, frame_shape: tuple[int, int], size: int) 
         xp.maximum(0, dy), rows + xp.minimum(0, dy), xp.maximum(0, dx), columns + xp.minimum(0, dx)
     )
     return 0.5 * (first + second)
+
+
+def check_regions(
+    regions: Sequence[tuple[slice, slice]], frame_shape: tuple[int, int], name: str = "channel 0"
+) -> list[tuple[slice, slice]]:
+    """Checked ``(rows, columns)`` rectangles of frames of ``frame_shape``: at least one,
+    inside the frame, all of one shape (they are summed side by side).
+
+    Examples
+    --------
+    >>> check_regions([(slice(0, 8), slice(0, 8)), (slice(8, 16), slice(0, 8))], (16, 8))
+    [(slice(0, 8, 1), slice(0, 8, 1)), (slice(8, 16, 1), slice(0, 8, 1))]
+    >>> check_regions([(slice(0, 8), slice(0, 8)), (slice(8, 12), slice(0, 8))], (16, 8))
+    Traceback (most recent call last):
+        ...
+    ValueError: channel 0: regions must all have one shape, got [(8, 8), (4, 8)]
+    """
+    checked = []
+    for rows, columns in regions:
+        rows = slice(*rows.indices(int(frame_shape[0])))
+        columns = slice(*columns.indices(int(frame_shape[1])))
+        empty = rows.stop <= rows.start or columns.stop <= columns.start
+        if rows.step != 1 or columns.step != 1 or empty:
+            raise ValueError(
+                f"{name}: a region must be a non-empty rectangle, got {(rows, columns)}"
+            )
+        checked.append((rows, columns))
+    if not checked:
+        raise ValueError(f"{name}: no region given")
+    shapes = [(r.stop - r.start, c.stop - c.start) for r, c in checked]
+    if len(set(shapes)) > 1:
+        raise ValueError(f"{name}: regions must all have one shape, got {shapes}")
+    return checked
 
 
 def merge_sums(parts: Iterable[BlockSums]) -> BlockSums:
@@ -496,10 +534,17 @@ class SpectrumAccumulator:
         cuda: bool = False,
         workers: int | None = None,
         name: str = "channel 0",
+        regions: Sequence[tuple[slice, slice]] | None = None,
     ) -> None:
         height, width = (int(size) for size in frame_shape)
         if height < 1 or width < 1:
             raise ValueError(f"{name}: frame shape must be positive, got {frame_shape!r}")
+        self.input_shape = (height, width)
+        self._regions = None if regions is None else check_regions(regions, (height, width), name)
+        if self._regions is not None:
+            rows, columns = self._regions[0]
+            height, width = rows.stop - rows.start, columns.stop - columns.start
+        self.n_regions = 1 if self._regions is None else len(self._regions)
         block_frames = int(block_frames)
         group_frames = block_frames if group_frames is None else int(group_frames)
         if block_frames < 1 or group_frames < block_frames or group_frames % block_frames:
@@ -527,13 +572,14 @@ class SpectrumAccumulator:
         self._sub = self._sub_batch_frames()
         self._map_block = True  # whether the open block adds to the blinking map
         # the open group: summed block fluctuation power
-        self._group_power = xp.zeros((height, half_width), dtype=np.float64)
-        self._group_density = xp.zeros((height - 1, width - 1), dtype=np.float64)
+        regions = self.n_regions
+        self._group_power = xp.zeros((regions, height, half_width), dtype=np.float64)
+        self._group_density = xp.zeros((regions, height - 1, width - 1), dtype=np.float64)
         self._group_mapped = False  # whether the open group's blinking map holds a block
         self._group_n = self._group_dof = 0
         # the sums of no frame (its shape and crop), then one part per closed group
         self._no_groups = BlockSums.empty(self.frame_shape, block_frames, group_frames)
-        self._closed_groups: list[BlockSums] = []
+        self._closed_groups: list[list[BlockSums]] = []  # per closed part, one per region
         self._pending_groups: list[tuple[int, int, int, Any, Any]] = []  # still on the device
         self._reference = None  # the open block's first frame (float32)
         self._buffer: Any = None
@@ -556,7 +602,8 @@ class SpectrumAccumulator:
             )
 
     def add(self, frames: Any) -> None:
-        """Add the next chunk of frames, of shape ``(n, height, width)``.
+        """Add the next chunk of frames, of shape ``(n, height, width)`` (whole frames
+        when the accumulator sums regions of them).
 
         On the GPU, host frames are copied in their own type and cast there
         (:class:`smlmlp.backend.ChunkUploader`); device frames are used in place.
@@ -564,10 +611,10 @@ class SpectrumAccumulator:
         chunk = self.backend.asarray(self._uploader.upload(frames))
         if chunk.ndim == 2:
             chunk = chunk[None]
-        if chunk.ndim != 3 or tuple(chunk.shape[1:]) != self.frame_shape:
+        if chunk.ndim != 3 or tuple(chunk.shape[1:]) != self.input_shape:
             raise ValueError(
-                f"{self.name}: expected frames of shape (n, {self.frame_shape[0]}, "
-                f"{self.frame_shape[1]}), got {tuple(chunk.shape)}"
+                f"{self.name}: expected frames of shape (n, {self.input_shape[0]}, "
+                f"{self.input_shape[1]}), got {tuple(chunk.shape)}"
             )
         if chunk.shape[0] == 0:
             return
@@ -575,6 +622,7 @@ class SpectrumAccumulator:
             self._check_finite(chunk)
         if chunk.dtype.kind not in "uif":
             raise TypeError(f"{self.name}: frames must be real numbers, got dtype {chunk.dtype}")
+        chunk = self._cut(chunk)
         done, n_chunk = 0, int(chunk.shape[0])
         while done < n_chunk:
             position = self.first_frame + self.n_frames
@@ -588,6 +636,19 @@ class SpectrumAccumulator:
             self.n_frames += take
             if position + take == block_end:
                 self._close_block()
+
+    def _cut(self, chunk: Any) -> Any:
+        """The chunk as ``(n, regions, height, width)``: a view of whole frames, or
+        the regions copied side by side (they share every pass from here on)."""
+        if self._regions is None:
+            return chunk[:, None]
+        pieces = [chunk[:, rows, columns] for rows, columns in self._regions]
+        return self.backend.xp.stack(pieces, axis=1)
+
+    @property
+    def _frame_bytes(self) -> int:
+        """float32 bytes of one frame (all its regions)."""
+        return 4 * self.n_regions * self.frame_shape[0] * self.frame_shape[1]
 
     def _add_to_block(self, frames: Any) -> None:
         """Add frames that all belong to the open block, in canonical sub-batches.
@@ -638,8 +699,7 @@ class SpectrumAccumulator:
         the frame shape, never by the chunks or workers."""
         if self.backend.cuda:
             return self.block_frames
-        height, width = self.frame_shape
-        largest = CACHE_BLOCK_BYTES // (4 * height * width)
+        largest = CACHE_BLOCK_BYTES // self._frame_bytes
         divisors = [n for n in range(1, max(1, largest) + 1) if self.block_frames % n == 0]
         return divisors[-1]
 
@@ -652,7 +712,8 @@ class SpectrumAccumulator:
         """The float32 buffer of at least ``n_frames`` frames, kept for reuse (fresh
         allocations would cost page faults)."""
         if self._buffer is None or self._buffer.shape[0] < n_frames:
-            self._buffer = self.backend.xp.empty((n_frames, *self.frame_shape), dtype=np.float32)
+            shape = (n_frames, self.n_regions, *self.frame_shape)
+            self._buffer = self.backend.xp.empty(shape, dtype=np.float32)
         return self._buffer[:n_frames]
 
     def _open_sums(self) -> tuple[Any, ...]:
@@ -665,15 +726,16 @@ class SpectrumAccumulator:
         time in the block (:meth:`_time_weights`).
         """
         height, width = self.frame_shape
+        regions = self.n_regions
         xp = self.backend.xp
         if self._sums is None:
             self._sums = (
-                xp.empty((height, width // 2 + 1), dtype=np.complex64),
-                xp.empty((height, 2 * (width // 2 + 1)), dtype=np.float32),
-                xp.empty((height, width), dtype=np.float32),
-                xp.empty((height - 1, width - 1), dtype=np.float32),
-                xp.empty((height, width // 2 + 1), dtype=np.complex64),
-                xp.empty((height, width), dtype=np.float32),
+                xp.empty((regions, height, width // 2 + 1), dtype=np.complex64),
+                xp.empty((regions, height, 2 * (width // 2 + 1)), dtype=np.float32),
+                xp.empty((regions, height, width), dtype=np.float32),
+                xp.empty((regions, height - 1, width - 1), dtype=np.float32),
+                xp.empty((regions, height, width // 2 + 1), dtype=np.complex64),
+                xp.empty((regions, height, width), dtype=np.float32),
             )
         if not self._sums_used:
             for part in self._sums:
@@ -701,11 +763,12 @@ class SpectrumAccumulator:
         reference = self._reference
 
         def shift(rows: slice) -> None:
-            xp.subtract(frames[:, rows], reference[rows], out=shifted[:, rows], casting="unsafe")
+            xp.subtract(
+                frames[:, :, rows], reference[:, rows], out=shifted[:, :, rows], casting="unsafe"
+            )
 
         self._by_rows(shift)
-        height, width = self.frame_shape
-        small = 4 * height * width <= CACHE_BLOCK_BYTES  # the workers take whole sub-batches
+        small = self._frame_bytes <= CACHE_BLOCK_BYTES  # the workers take whole sub-batches
         spectra = self.backend.rfft2(shifted, workers=1 if small else self.backend.workers)
         weights = self._time_weights(first_index, n_frames)
         if self.backend.cuda:
@@ -722,7 +785,8 @@ class SpectrumAccumulator:
         """Add a sub-batch's spectra and frames in ``rows`` to the block's sums (CPU),
         in bands of rows small enough for a core's cache."""
         top, stop, _ = rows.indices(self.frame_shape[0])
-        step = max(1, CACHE_BLOCK_BYTES // (8 * spectra.shape[2] * spectra.shape[0]))
+        n_frames, regions, _, half_width = spectra.shape
+        step = max(1, CACHE_BLOCK_BYTES // (8 * half_width * n_frames * regions))
         for start in range(top, stop, step):
             band = slice(start, min(start + step, stop))
             self._add_terms(sums, self._band_terms(spectra, shifted, weights, band), band)
@@ -749,37 +813,37 @@ class SpectrumAccumulator:
         takes plain products (einsum is slow over one term). The terms live until
         this thread computes its next ones.
         """
-        parts = spectra[:, band].view(np.float32)  # interleaved (re, im)
-        frames_here = shifted[:, band]
+        parts = spectra[:, :, band].view(np.float32)  # interleaved (re, im)
+        frames_here = shifted[:, :, band]
         start, stop, _ = band.indices(self.frame_shape[0])
         bottom = min(stop, self.frame_shape[0] - 1)
-        upper = shifted[:, start:bottom]
-        lower = shifted[:, start + 1 : bottom + 1]
+        upper = shifted[:, :, start:bottom]
+        lower = shifted[:, :, start + 1 : bottom + 1]
         lone = parts.shape[0] == 1
 
         def sum_of(stack: Any, key: str) -> Any:
             if lone:
                 return stack[0]
-            return np.einsum("tij->ij", stack, out=self._scratch(key, stack.shape[1:]))
+            return np.einsum("t...->...", stack, out=self._scratch(key, stack.shape[1:]))
 
         def weighted(stack: Any, key: str) -> Any:
             out = self._scratch(key, stack.shape[1:])
             if lone:
                 return np.multiply(stack[0], weights[0], out=out)
-            return np.einsum("t,tij->ij", weights, stack, out=out)
+            return np.einsum("t,t...->...", weights, stack, out=out)
 
         def products(first: Any, second: Any, key: str) -> Any:
             out = self._scratch(key, first.shape[1:])
             if lone:
                 return np.multiply(first[0], second[0], out=out)
-            return np.einsum("tij,tij->ij", first, second, out=out)
+            return np.einsum("t...,t...->...", first, second, out=out)
 
         spectrum, power = sum_of(parts, "spectrum"), products(parts, parts, "power")
         moment = weighted(parts, "moment")
         if not self._map_block:
             return spectrum, power, None, None, moment, None
-        diagonal = products(upper[:, :, :-1], lower[:, :, 1:], "down")
-        diagonal += products(upper[:, :, 1:], lower[:, :, :-1], "up")
+        diagonal = products(upper[..., :-1], lower[..., 1:], "down")
+        diagonal += products(upper[..., 1:], lower[..., :-1], "up")
         return (
             spectrum,
             power,
@@ -795,7 +859,7 @@ class SpectrumAccumulator:
         for target, term in zip(sums, terms, strict=True):
             if term is None:
                 continue
-            part = target[band.start : band.start + term.shape[0]]
+            part = target[:, band.start : band.start + term.shape[-2]]
             if part.dtype.kind == "c":
                 part = part.view(np.float32)
             part += term
@@ -844,9 +908,8 @@ class SpectrumAccumulator:
     def _threads_take_sub_batches(self) -> bool:
         """Whether the CPU workers share a block by whole sub-batches (frames of at
         most a core's cache) rather than each sub-batch by rows."""
-        height, width = self.frame_shape
         workers = 1 if self.backend.cuda else int(self.backend.workers or 1)
-        return workers > 1 and 4 * height * width <= CACHE_BLOCK_BYTES
+        return workers > 1 and self._frame_bytes <= CACHE_BLOCK_BYTES
 
     def _accumulate_on_device(
         self, sums: tuple[Any, ...], spectra: Any, shifted: Any, weights: Any
@@ -868,8 +931,8 @@ class SpectrumAccumulator:
             return
         frame_sum += shifted.sum(axis=0)
         frame_moment += xp.tensordot(weights, shifted, axes=1)
-        diagonal += (shifted[:, :-1, :-1] * shifted[:, 1:, 1:]).sum(0)
-        diagonal += (shifted[:, :-1, 1:] * shifted[:, 1:, :-1]).sum(0)
+        diagonal += (shifted[..., :-1, :-1] * shifted[..., 1:, 1:]).sum(0)
+        diagonal += (shifted[..., :-1, 1:] * shifted[..., 1:, :-1]).sum(0)
 
     def _by_rows(self, work: Callable[[slice], None]) -> None:
         """Run ``work(rows)`` over bands of rows on all CPU workers (all rows at once on
@@ -877,8 +940,8 @@ class SpectrumAccumulator:
         workers share by whole sub-batches instead). Each element's sums are the same
         whatever the bands."""
         workers = 1 if self.backend.cuda else int(self.backend.workers or 1)
-        height, width = self.frame_shape
-        small = 4 * height * width <= CACHE_BLOCK_BYTES
+        height = self.frame_shape[0]
+        small = self._frame_bytes <= CACHE_BLOCK_BYTES
         if workers == 1 or height < 2 or small:
             work(slice(None))
         else:
@@ -909,12 +972,12 @@ class SpectrumAccumulator:
         first, stop, _ = rows.indices(self.frame_shape[0])
         half_width = self.frame_shape[1] // 2 + 1
         # a few rows at a time: the temporaries stay small (heap, cache)
-        step = stop - first if self.backend.cuda else max(1, 8192 // half_width)
+        step = stop - first if self.backend.cuda else max(1, 8192 // (half_width * self.n_regions))
         sums = self._sums
         mean_time, spread = self._trend()
         for start in range(first, stop, step):
             band = slice(start, min(start + step, stop))
-            spectrum, power, moment = sums[0][band], sums[1][band], sums[4][band]
+            spectrum, power, moment = sums[0][:, band], sums[1][:, band], sums[4][:, band]
             if not clear:
                 spectrum, power, moment = spectrum.copy(), power.copy(), moment.copy()
             # the trend's slope term: sum (t - mean t) F
@@ -925,9 +988,9 @@ class SpectrumAccumulator:
                 xp.multiply(parts, parts, out=parts)
                 parts *= np.float32(-1.0 / scale)
                 power += parts
-            part = target[band]
-            part += power[:, 0::2]
-            part += power[:, 1::2]
+            part = target[:, band]
+            part += power[..., 0::2]
+            part += power[..., 1::2]
 
     def _add_block_density(self, target: Any) -> Any:
         """``target +=`` the open block's blinking map about its own trend (float64,
@@ -940,21 +1003,24 @@ class SpectrumAccumulator:
         total, diagonal, slope = (self._sums[k] for k in (2, 3, 5))
         mean_time, spread = self._trend()
         n = self._block_n
-        rows = int(target.shape[0])
-        step = rows if self.backend.cuda else max(1, 8192 // max(1, int(target.shape[1])))
+        rows = int(target.shape[-2])
+        row_size = max(1, int(target.shape[-1]) * self.n_regions)
+        step = rows if self.backend.cuda else max(1, 8192 // row_size)
         for start in range(0, rows, step):
             stop = min(start + step, rows)
             frame_rows = slice(start, stop + 1)  # and the neighbours below
-            band_total = total[frame_rows].astype(np.float64)
-            band_slope = slope[frame_rows].astype(np.float64)
+            band_total = total[:, frame_rows].astype(np.float64)
+            band_slope = slope[:, frame_rows].astype(np.float64)
             band_slope -= mean_time * band_total
             mean = band_total / n
-            band = diagonal[start:stop].astype(np.float64)
-            band -= n * (mean[:-1, :-1] * mean[1:, 1:] + mean[:-1, 1:] * mean[1:, :-1])
-            band_slope_products = band_slope[:-1, :-1] * band_slope[1:, 1:]
-            band_slope_products += band_slope[:-1, 1:] * band_slope[1:, :-1]
+            band = diagonal[:, start:stop].astype(np.float64)
+            products = mean[..., :-1, :-1] * mean[..., 1:, 1:]
+            products += mean[..., :-1, 1:] * mean[..., 1:, :-1]
+            band -= n * products
+            band_slope_products = band_slope[..., :-1, :-1] * band_slope[..., 1:, 1:]
+            band_slope_products += band_slope[..., :-1, 1:] * band_slope[..., 1:, :-1]
             band -= band_slope_products / spread
-            target[start:stop] += band
+            target[:, start:stop] += band
         return target
 
     def _block_fluctuation_power(self) -> Any:
@@ -999,16 +1065,17 @@ class SpectrumAccumulator:
         options = {} if self.backend.cuda else {"workers": self.backend.workers}
         rows = xp.arange(-half, half + 1) % height
         if self.backend.cuda:
-            crop_rows = fft.ifft(power, axis=0)[rows]
+            crop_rows = fft.ifft(power, axis=-2)[:, rows]
         else:  # by bands of columns: no temporary as large as the spectrum
-            crop_rows = np.empty((size, power.shape[1]), dtype=np.complex128)
-            step = max(1, 2**20 // (16 * height))
-            for first in range(0, power.shape[1], step):
+            regions, _, half_width = power.shape
+            crop_rows = np.empty((regions, size, half_width), dtype=np.complex128)
+            step = max(1, 2**20 // (16 * height * regions))
+            for first in range(0, half_width, step):
                 band = slice(first, first + step)
-                crop_rows[:, band] = fft.ifft(power[:, band], axis=0, **options)[rows]
-        ac_rows = fft.irfft(crop_rows, n=width, axis=1, **options)
+                crop_rows[..., band] = fft.ifft(power[..., band], axis=-2, **options)[:, rows]
+        ac_rows = fft.irfft(crop_rows, n=width, axis=-1, **options)
         columns = xp.arange(-half, half + 1) % width
-        return ac_rows[:, columns].astype(np.float64)
+        return ac_rows[..., columns].astype(np.float64)
 
     def _group_part(
         self, last_frame: int, power: Any, density: Any, n_frames: int, dof: int, mapped: bool
@@ -1017,27 +1084,34 @@ class SpectrumAccumulator:
         backend's device; ``mapped``: whether ``density`` holds a block's blinking map."""
         size = self._no_groups.stored_crop
         xp = self.backend.xp
-        crop = self._group_crop(power) if dof else xp.zeros((size, size))
+        empty = (self.n_regions, size, size)
+        crop = self._group_crop(power) if dof else xp.zeros(empty)
         if dof and density is not None and mapped:
             coverage = coverage_crop(density, self.frame_shape, size)
         else:
-            coverage = xp.zeros((size, size))
+            coverage = xp.zeros(empty)
         return self._group_start(last_frame), n_frames, dof, crop, coverage
 
-    def _to_host(self, parts: list[tuple[int, int, int, Any, Any]]) -> BlockSums:
-        """Groups' sums as :class:`BlockSums`: their crops copied to the host at once."""
+    def _to_host(self, parts: list[tuple[int, int, int, Any, Any]]) -> list[BlockSums]:
+        """Groups' sums as :class:`BlockSums`, one per region: their crops copied to
+        the host at once."""
         xp = self.backend.xp
         first, n_frames, dof, crops, coverages = zip(*parts, strict=True)
-        return BlockSums(
-            frame_shape=self.frame_shape,
-            block_frames=self.block_frames,
-            group_frames=self.group_frames,
-            first_frames=np.array(first, np.int64),
-            n_frames=np.array(n_frames, np.int64),
-            dof=np.array(dof, np.int64),
-            ac_sums=self.backend.to_numpy(xp.stack(crops)),
-            coverage_sums=self.backend.to_numpy(xp.stack(coverages)),
-        )
+        ac_sums = self.backend.to_numpy(xp.stack(crops))
+        coverage_sums = self.backend.to_numpy(xp.stack(coverages))
+        return [
+            BlockSums(
+                frame_shape=self.frame_shape,
+                block_frames=self.block_frames,
+                group_frames=self.group_frames,
+                first_frames=np.array(first, np.int64),
+                n_frames=np.array(n_frames, np.int64),
+                dof=np.array(dof, np.int64),
+                ac_sums=ac_sums[:, region],
+                coverage_sums=coverage_sums[:, region],
+            )
+            for region in range(self.n_regions)
+        ]
 
     def _close_group(self, last_frame: int) -> None:
         self._pending_groups.append(
@@ -1065,7 +1139,13 @@ class SpectrumAccumulator:
         An unfinished block or group is included as it stands (without changing
         the accumulator: more frames may follow).
         """
-        parts = [self._no_groups, *self._closed_groups]  # merged once, below
+        if self._regions is not None:
+            raise ValueError(f"{self.name}: this accumulator sums regions; use region_sums()")
+        return self.region_sums()[0]
+
+    def region_sums(self) -> list[BlockSums]:
+        """:meth:`sums` of each region, in the order given (one for whole frames)."""
+        parts = list(self._closed_groups)
         pending = list(self._pending_groups)
         last = self.first_frame + self.n_frames - 1
         block_power, block_density = self._open_block_terms()
@@ -1100,7 +1180,10 @@ class SpectrumAccumulator:
                 pending.append(self._group_part(last, power, density, n_frames, dof, mapped))
         if pending:
             parts.append(self._to_host(pending))
-        return merge_sums(parts)
+        return [
+            merge_sums([self._no_groups, *(part[region] for part in parts)])
+            for region in range(self.n_regions)
+        ]
 
     def _open_block_terms(self) -> tuple[Any, Any]:
         """The open block's fluctuation power and blinking map (None, None when it has
@@ -1231,11 +1314,11 @@ def accumulate_regions(
 ) -> list[BlockSums]:
     """:func:`accumulate_spectrum` of several rectangles of the frames, in one pass.
 
-    ``regions`` are ``(rows, columns)`` slices (tiles of the field,
+    ``regions`` are ``(rows, columns)`` slices of one shape (tiles of the field,
     :mod:`smlmlp.field_tiles`); each gets its own :class:`BlockSums`, with the
-    same blocks and groups. The chunks are read once; with several regions on
-    the CPU, the workers take whole regions (each region's FFTs single-threaded),
-    so small tiles cost no more than the frame they cut.
+    same blocks and groups. The chunks are read once, and the regions of each
+    frame go side by side through every pass (one FFT call, one sum per pass for
+    all of them), so small tiles cost about what the frame they cut costs.
     """
     n_total = int(stack.shape[0])
     stop = n_total if stop is None else int(stop)
@@ -1250,44 +1333,25 @@ def accumulate_regions(
     if int(chunk_frames) < 1:
         raise ValueError(f"chunk_frames must be at least 1, got {chunk_frames}")
     chunk_frames = int(chunk_frames)
-    backend = get_backend(cuda=cuda, workers=None if cuda else workers or 1)
-    pool = None
-    if not cuda and len(regions) > 1 and int(backend.workers or 1) > 1:
-        pool = ThreadPoolExecutor(max_workers=min(int(backend.workers), len(regions)))
-    accumulators = [
-        SpectrumAccumulator(
-            (rows.stop - rows.start, columns.stop - columns.start),
-            block_frames=block_frames,
-            group_frames=group_frames,
-            first_frame=int(start),
-            cuda=cuda,
-            workers=1 if pool is not None else workers,
-            name=name,
-        )
-        for rows, columns in regions
-    ]
+    accumulator = SpectrumAccumulator(
+        (int(stack.shape[1]), int(stack.shape[2])),
+        block_frames=block_frames,
+        group_frames=group_frames,
+        first_frame=int(start),
+        cuda=cuda,
+        workers=workers,
+        name=name,
+        regions=regions,
+    )
     from .prefetch import prefetch_chunks
 
-    def add(index: int, chunk: Any) -> None:
-        rows, columns = regions[index]
-        accumulators[index].add(chunk[:, rows, columns])
-
     bounds = [(a, min(a + chunk_frames, stop)) for a in range(int(start), stop, chunk_frames)]
-    uploader = backend.uploader()  # on the GPU: one copy per chunk, whatever the regions
     try:
         for chunk in prefetch_chunks(stack, bounds):
-            chunk = uploader.upload(chunk)
-            if pool is None:
-                for index in range(len(regions)):
-                    add(index, chunk)
-            else:
-                list(pool.map(add, range(len(regions)), [chunk] * len(regions)))
+            accumulator.add(chunk)
             del chunk
             if progress is not None:
-                progress(accumulators[0].n_frames, stop - int(start))
+                progress(accumulator.n_frames, stop - int(start))
     finally:
-        for accumulator in accumulators:
-            accumulator.release_buffer()
-        if pool is not None:
-            pool.shutdown()
-    return [accumulator.sums() for accumulator in accumulators]
+        accumulator.release_buffer()
+    return accumulator.region_sums()
