@@ -36,11 +36,14 @@ per-frame FFTs, the sums within a block and its fluctuation power ``P_b`` are
 float32 (the shift leaves the two terms of ``P_b`` of the same size); the sums
 over blocks and groups are float64.
 
-On the CPU every pass runs on all workers. Frames up to about 512x512 pixels are
-shared out: each worker carries its frames of a block, a cache-sized batch at a
-time, through the copy, the shift, the FFT, the spectrum sum and the squares, so
-the frames are read from memory once. Larger frames, of which a chunk holds few,
-are shared by rows instead, the FFT itself running on all workers.
+On the CPU every pass runs on all workers. Frames up to 512x512 pixels are
+shared out by sub-batches: each worker carries a cache-sized sub-batch of a
+block's frames (1 MiB of float32 at most) through the shift, the FFT and every
+sum over its frames, so the frames are read from memory once, and the workers
+add their sub-batches' sums to the block's in frame order, so the bits do not
+depend on the number of workers. Larger frames are shared by rows instead, the
+FFT itself running on all workers. Tiles of the field (regions) go side by side
+through the same passes: one FFT call and one sum per pass for all of them.
 """
 
 from __future__ import annotations

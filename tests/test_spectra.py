@@ -383,3 +383,49 @@ def test_peak_memory_does_not_grow_with_the_number_of_frames(tmp_path):
     assert peaks[1] < 1.2 * peaks[0] + 100_000
     # the sums themselves: two 63x63 float64 crops per group, up to 39 groups
     assert peaks[1] < 6 * 2**20
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_regions_side_by_side_give_each_region_its_own_sums(workers):
+    """Tiles summed in one accumulator (a region axis in every pass) equal each tile's
+    movie summed alone, group by group, blinking map included."""
+    rng = np.random.default_rng(5)
+    whole = rng.poisson(150, size=(90, 24, 36)).astype(np.uint16)
+    whole[:, 12:, :] += (rng.poisson(3.0, size=(90, 12, 36)) * 40).astype(np.uint16)  # tiles differ
+    regions = [(slice(r, r + 12), slice(c, c + 18)) for r in (0, 12) for c in (0, 18)]
+    accumulator = SpectrumAccumulator((24, 36), workers=workers, group_frames=40, regions=regions)
+    for first in range(0, 90, 25):
+        accumulator.add(whole[first : first + 25])
+    together = accumulator.region_sums()
+    assert len(together) == 4
+    for (rows, columns), ours in zip(regions, together, strict=True):
+        alone = SpectrumAccumulator((12, 18), workers=1, group_frames=40)
+        alone.add(whole[:, rows, columns])
+        theirs = alone.sums()
+        assert ours.frame_shape == (12, 18)
+        np.testing.assert_array_equal(ours.first_frames, theirs.first_frames)
+        np.testing.assert_array_equal(ours.dof, theirs.dof)
+        scale = np.abs(theirs.ac_sums).max()
+        assert np.abs(ours.ac_sums - theirs.ac_sums).max() <= 1e-9 * scale
+        cover = np.abs(theirs.coverage_sums).max()
+        assert cover > 0
+        assert np.abs(ours.coverage_sums - theirs.coverage_sums).max() <= 1e-9 * cover
+    # the tiles differ: the lower ones blink
+    assert np.abs(together[2].ac_sums).max() > 10 * np.abs(together[0].ac_sums).max()
+
+
+def test_regions_are_checked():
+    with pytest.raises(ValueError, match="cell 2: regions must all have one shape"):
+        SpectrumAccumulator(
+            (16, 16), regions=[(slice(0, 8), slice(0, 8)), (slice(8, 16), slice(0, 4))],
+            name="cell 2",
+        )
+    with pytest.raises(ValueError, match="a region must be a non-empty rectangle"):
+        SpectrumAccumulator((16, 16), regions=[(slice(4, 4), slice(0, 8))])
+    with pytest.raises(ValueError, match="no region given"):
+        SpectrumAccumulator((16, 16), regions=[])
+    accumulator = SpectrumAccumulator((16, 16), regions=[(slice(0, 8), slice(0, 8))])
+    with pytest.raises(ValueError, match="this accumulator sums regions; use region_sums"):
+        accumulator.sums()
+    with pytest.raises(ValueError, match=r"expected frames of shape \(n, 16, 16\)"):
+        accumulator.add(np.zeros((3, 8, 8)))
