@@ -309,8 +309,79 @@ def crop_autocorrelation(
     """
     half = size // 2
     x, y = lag_grid(size, pixel_nm)
-    upper = gaussian_autocorrelation(covariance, x[: half + 1], y[: half + 1], pixel_nm)
+    upper = grid_autocorrelation(covariance, x[0], y[: half + 1, 0], pixel_nm)
     return np.concatenate([upper, upper[-2::-1, ::-1]])
+
+
+#: Most terms of the separable series of :func:`grid_autocorrelation` (beyond, for
+#: PSFs so elongated and tilted that the series converges slowly, the direct sum).
+MAX_SERIES_TERMS = 256
+
+
+def series_terms(correlation: float, tolerance: float = 1e-17) -> int | None:
+    """Terms of the series of :func:`grid_autocorrelation` for a PSF whose axes have
+    the correlation ``r`` (the n-th term is below ``|r|**n``); None beyond
+    :data:`MAX_SERIES_TERMS`.
+
+    Examples
+    --------
+    >>> series_terms(0.0), series_terms(0.5), series_terms(0.99)
+    (1, 59, None)
+    """
+    r = abs(float(correlation))
+    if r < tolerance:
+        return 1
+    if r >= 1.0:
+        return None
+    terms = math.ceil(math.log(tolerance) / math.log(r)) + 2
+    return terms if terms <= MAX_SERIES_TERMS else None
+
+
+def grid_autocorrelation(
+    covariance: np.ndarray, x: np.ndarray, y: np.ndarray, pixel_nm: tuple[float, float]
+) -> np.ndarray:
+    """:func:`gaussian_autocorrelation` on the grid of lags ``y`` (rows) by ``x``
+    (columns), 1-D in nm, by a separable series: the same values to about 1e-16.
+
+    With the precision ``P = C^-1 / 4``, ``s = sqrt(P_xx) dx`` and
+    ``t = sqrt(P_yy) dy``, the Gaussian is ``exp(-s^2) exp(-t^2) exp(-2 r s t)``,
+    ``r = P_xy / sqrt(P_xx P_yy)`` (``|r| < 1``). Expanding the last factor,
+    ``sum_n (-2 r)^n (s^n / sqrt(n!)) (t^n / sqrt(n!))``, makes the sum over the
+    pixel quadrature nodes a product of two small matrices, with a few hundred
+    exponentials instead of one per lag and node pair. Each term is below
+    ``|r|^n`` whatever the lag, so :func:`series_terms` terms are exact to 1e-17.
+
+    Examples
+    --------
+    >>> covariance = covariance_from_widths(150.0, 110.0, 25.0)
+    >>> x, y = lag_grid(9, (100.0, 90.0))
+    >>> direct = gaussian_autocorrelation(covariance, x, y, (100.0, 90.0))
+    >>> series = grid_autocorrelation(covariance, x[0], y[:, 0], (100.0, 90.0))
+    >>> bool(np.abs(series - direct).max() < 1e-14)
+    True
+    """
+    precision = np.linalg.inv(covariance) / 4.0
+    scale_x, scale_y = math.sqrt(precision[0, 0]), math.sqrt(precision[1, 1])
+    n_terms = series_terms(precision[0, 1] / (scale_x * scale_y))
+    if n_terms is None:
+        grid_x, grid_y = np.meshgrid(x, y)
+        return gaussian_autocorrelation(covariance, grid_x, grid_y, pixel_nm)
+    nodes = np.concatenate([_NODES, -_NODES])
+    weights = np.concatenate([(1.0 - _NODES) * _WEIGHTS] * 2)
+    order = np.arange(1, n_terms)
+
+    def moments(scaled: np.ndarray) -> np.ndarray:
+        """``sum_k w_k exp(-z_k^2) z_k^n / sqrt(n!)`` for each lag, ``n < n_terms``."""
+        powers = np.empty((*scaled.shape, n_terms))
+        powers[..., 0] = 1.0
+        powers[..., 1:] = scaled[..., None] / np.sqrt(order)
+        np.cumprod(powers, axis=-1, out=powers)
+        return np.einsum("lkn,lk->ln", powers, weights * np.exp(-(scaled**2)))
+
+    along_x = moments(scale_x * (np.asarray(x, np.float64)[:, None] - nodes * pixel_nm[1]))
+    along_y = moments(scale_y * (np.asarray(y, np.float64)[:, None] - nodes * pixel_nm[0]))
+    coefficients = (-2.0 * precision[0, 1] / (scale_x * scale_y)) ** np.arange(n_terms)
+    return (along_y * coefficients) @ along_x.T
 
 
 def _axis_autocorrelation(variance: float, lags: np.ndarray, pixel: float) -> np.ndarray:
