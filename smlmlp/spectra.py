@@ -808,9 +808,9 @@ class SpectrumAccumulator:
         """A sub-batch's sums over its frames for the rows ``band`` (CPU).
 
         ``(spectrum sum, power sum, frame sum, diagonal products, spectrum moment,
-        frame moment)`` as in :meth:`_open_sums`, the
-        spectra as interleaved (re, im) float32, the real-space terms None when the
-        block adds nothing to the blinking map. Each is one ``einsum`` into this
+        frame moment)`` as in :meth:`_open_sums`, the spectra as interleaved
+        (re, im) float32, the real-space terms None when the block adds nothing to
+        the blinking map. Each is one ``einsum`` into this
         thread's scratch (sums of products, no temporary as large as the frames),
         over the frames in order for every element whatever the band; a lone frame
         takes plain products (einsum is slow over one term). The terms live until
