@@ -78,6 +78,15 @@ def _wait_for(pattern: str, workdir: Path, process: subprocess.Popen, timeout: f
         time.sleep(0.005)
 
 
+def _freeze(process: subprocess.Popen) -> None:
+    """Stop the run and its jobs where they are (SIGSTOP to its process group).
+
+    A stopped run stays alive and keeps its lock, however fast its jobs would have ended:
+    the run beside it and the kill then find it mid-way on any machine.
+    """
+    os.killpg(process.pid, signal.SIGSTOP)
+
+
 def _kill(process: subprocess.Popen) -> None:
     os.killpg(process.pid, signal.SIGKILL)
     process.wait(timeout=60)
@@ -107,6 +116,7 @@ def test_live_run_then_kill_then_stale_lock_then_identical_rerun(
     first = _start(tmp_path)
     try:
         _wait_for("results/logs/autocorr/e1/movie.log", tmp_path, first)
+        _freeze(first)
         beside = wf.run_snakemake(tmp_path, "--cores", "1")
         assert first.poll() is None, "the first run ended before the second one looked"
     finally:
@@ -127,7 +137,7 @@ def test_kill_in_a_frame_range_job(
     first = _start(tmp_path)
     try:
         _wait_for("results/logs/autocorr/e1/movie.parts/frames_*.log", tmp_path, first)
-        time.sleep(0.5)  # inside the range's pass over the movie
+        _freeze(first)  # inside the range's job
         assert first.poll() is None
     finally:
         _kill(first)
@@ -145,6 +155,7 @@ def test_kill_while_the_info_file_is_written(
     first = _start(tmp_path)
     try:
         _wait_for("results/logs/info/e1.log", tmp_path, first)
+        _freeze(first)
         assert first.poll() is None
     finally:
         _kill(first)
