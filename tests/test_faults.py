@@ -107,6 +107,23 @@ def test_parts_of_a_killed_writer_are_removed(tmp_path: Path) -> None:
     assert _files(tmp_path) == sorted([fresh.name, other.name, "psf_info.h5"])
 
 
+def _wait_until_it_reads(process: subprocess.Popen, path: Path, timeout: float = 60) -> None:
+    """Wait until ``process`` has ``path`` open (it is reading the movie): a signal
+    sent then falls mid-run however fast the machine is."""
+    target = str(path.resolve())
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, "the command ended before it was seen reading"
+        try:
+            links = [os.readlink(fd) for fd in Path(f"/proc/{process.pid}/fd").iterdir()]
+        except OSError:  # a descriptor closed while listed
+            links = []
+        if target in links:
+            return
+        time.sleep(0.002)
+    raise AssertionError(f"the command did not open {path} within {timeout} s")
+
+
 @pytest.mark.parametrize("signum, status", [(2, 130), (15, 143)], ids=["SIGINT", "SIGTERM"])
 def test_command_stopped_by_a_signal_leaves_nothing(
     tmp_path: Path, signum: int, status: int
@@ -120,14 +137,14 @@ def test_command_stopped_by_a_signal_leaves_nothing(
 
     base, _ = simulate_movie(500, (96, 96), seed=3)
     movie = tmp_path / "movie.tif"
-    tifffile.imwrite(movie, np.concatenate([base] * 40), photometric="minisblack")  # 20 000
+    tifffile.imwrite(movie, np.concatenate([base] * 10), photometric="minisblack")  # 5000
     out = tmp_path / "out" / "psf_info.h5"
     out.parent.mkdir()
     out.write_bytes(b"previous result")
     command = [sys.executable, "-m", "smlmlp.cli", "psf", str(movie), "--pixel-nm", "100"]
     command += ["--on-time", "--workers", "2", "-o", str(out)]
     process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
-    time.sleep(3.0)  # well into the first pass
+    _wait_until_it_reads(process, movie)
     assert process.poll() is None, "the command ended before the signal"
     process.send_signal(signum)
     _, stderr = process.communicate(timeout=120)

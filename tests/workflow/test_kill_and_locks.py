@@ -36,9 +36,10 @@ def _experiment(wf: SimpleNamespace, workdir: Path, movie: np.ndarray, **config:
 
 @pytest.fixture(scope="module")
 def clean_run(wf: SimpleNamespace, tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
-    """An 8000-frame movie (long enough to be caught mid-way) and a run never interrupted."""
+    """A 2000-frame movie and a run never interrupted (the runs to interrupt are frozen
+    mid-way, so the movie need not be long)."""
     base, _ = wf.simulate(1000, (64, 64), seed=9)
-    movie = np.concatenate([base] * 8)
+    movie = np.concatenate([base] * 2)
     workdir = tmp_path_factory.mktemp("clean")
     _experiment(wf, workdir, movie)
     run = wf.run_snakemake(workdir, "--cores", "1")
@@ -133,7 +134,7 @@ def test_kill_in_a_frame_range_job(
 ) -> None:
     """Killed while one of several frame-range jobs runs: the rerun equals the clean run
     (made in one job: the ranges sum to the same bits)."""
-    _experiment(wf, tmp_path, clean_run.movie, frames_per_job=2000)
+    _experiment(wf, tmp_path, clean_run.movie, frames_per_job=500)
     first = _start(tmp_path)
     try:
         _wait_for("results/logs/autocorr/e1/movie.parts/frames_*.log", tmp_path, first)
