@@ -374,19 +374,73 @@ def coverage_crop(density: np.ndarray, frame_shape: tuple[int, int], size: int) 
     >>> crop[1].tolist()
     [72.0, 81.0, 72.0]
     """
-    xp = array_module(density)  # computed where the map is (the GPU keeps it there)
-    *leading, rows, columns = density.shape
-    table = xp.zeros((*leading, rows + 1, columns + 1))
-    inner = table[..., 1:, 1:]  # the summed-area table, built in place
-    xp.cumsum(density, axis=-2, out=inner)
-    xp.cumsum(inner, axis=-1, out=inner)
+    rows = int(density.shape[-2])
+    edges = array_module(density).zeros(edge_shape(density.shape, size))
+    add_to_edges(edges, density, 0, rows)
+    return coverage_from_edges(edges, rows, size)
+
+
+def edge_shape(density_shape: tuple[int, ...], size: int) -> tuple[int, ...]:
+    """Shape of the edges (:func:`add_to_edges`) of a blinking map of ``density_shape``
+    ``(..., R, C)`` for crops of side ``size``: ``(..., 2 k + 1, C)``,
+    ``k = min(size // 2, R)``."""
+    *leading, rows, columns = (int(n) for n in density_shape)
+    return (*leading, 2 * min(size // 2, rows) + 1, columns)
+
+
+def add_to_edges(edges: Any, band: Any, first_row: int, rows: int) -> None:
+    """``edges +=`` what the coverage crops need of the rows ``first_row ..`` of a
+    blinking map of ``rows`` rows (``band``; the map's other rows taken as zero).
+
+    A map of ``R`` rows enters a crop of side ``S`` (:func:`coverage_from_edges`)
+    only through its first and last ``k = min(S // 2, R)`` rows and the sum of all
+    its rows; ``edges`` holds these (``(..., 2 k + 1, C)``, :func:`edge_shape`): a
+    few rows however large the frame. Edges add up like the maps themselves, so a
+    group sums its blocks' edges instead of their maps.
+    """
+    k = (int(edges.shape[-2]) - 1) // 2
+    first, stop = int(first_row), int(first_row) + int(band.shape[-2])
+    head_stop = min(stop, k)
+    if first < head_stop:
+        edges[..., first:head_stop, :] += band[..., : head_stop - first, :]
+    tail_first = max(first, rows - k)
+    if tail_first < stop:
+        into = tail_first - (rows - k)
+        edges[..., k + into : k + into + stop - tail_first, :] += band[..., tail_first - first :, :]
+    edges[..., 2 * k, :] += band.sum(axis=-2)
+
+
+def coverage_from_edges(edges: Any, rows: int, size: int) -> Any:
+    """:func:`coverage_crop` of a blinking map of ``rows`` rows from its edges
+    (:func:`add_to_edges`).
+
+    The crop needs the map's summed-area table ``T(r, c)`` (the sum over rows
+    ``< r`` and columns ``< c``) only at rows ``r <= k`` and ``r >= R - k``: the
+    prefix sums of the first rows, and the total less the suffix sums of the last.
+    """
+    xp = array_module(edges)
+    k = (int(edges.shape[-2]) - 1) // 2
+    columns = int(edges.shape[-1])
+    head, tail, total = edges[..., :k, :], edges[..., k : 2 * k, :], edges[..., 2 * k :, :]
+    # the table's rows 0..k, then R - k..R (before the sum along columns)
+    prefix = xp.zeros((*edges.shape[:-2], 2 * k + 2, columns))
+    prefix[..., 1 : k + 1, :] = xp.cumsum(head, axis=-2)
+    suffix = xp.cumsum(tail[..., ::-1, :], axis=-2)[..., ::-1, :]  # from rows R - k..R - 1
+    prefix[..., k + 1 : 2 * k + 1, :] = total - suffix
+    prefix[..., 2 * k + 1 :, :] = total
+    table = xp.zeros((*edges.shape[:-2], 2 * k + 2, columns + 1))
+    table[..., 1:] = xp.cumsum(prefix, axis=-1)
     lags = xp.arange(size) - size // 2
     dy, dx = lags[:, None], lags[None, :]
+
+    def row(r):  # a table row's place in ``table``
+        return xp.where(r <= k, r, k + 1 + r - (rows - k))
 
     def rectangle(top, bottom, left, right):
         top, bottom = xp.clip(top, 0, rows), xp.clip(bottom, 0, rows)
         left, right = xp.clip(left, 0, columns), xp.clip(right, 0, columns)
         bottom, right = xp.maximum(bottom, top), xp.maximum(right, left)
+        top, bottom = row(top), row(bottom)
         return (
             table[..., bottom, right]
             - table[..., top, right]
@@ -577,7 +631,10 @@ class SpectrumAccumulator:
         # the open group: summed block fluctuation power
         regions = self.n_regions
         self._group_power = xp.zeros((regions, height, half_width), dtype=np.float64)
-        self._group_density = xp.zeros((regions, height - 1, width - 1), dtype=np.float64)
+        # the open group's blinking map, as the few rows its coverage crop needs
+        side = stored_crop((height, width))
+        map_shape = (regions, height - 1, width - 1)
+        self._group_density = xp.zeros(edge_shape(map_shape, side), dtype=np.float64)
         self._group_mapped = False  # whether the open group's blinking map holds a block
         self._group_n = self._group_dof = 0
         # the sums of no frame (its shape and crop), then one part per closed group
@@ -996,17 +1053,18 @@ class SpectrumAccumulator:
             part += power[..., 1::2]
 
     def _add_block_density(self, target: Any) -> Any:
-        """``target +=`` the open block's blinking map about its own trend (float64,
-        pixel corners); returns ``target``.
+        """``target +=`` the edges (:func:`add_to_edges`) of the open block's blinking
+        map about its own trend (float64, pixel corners); returns ``target``.
 
         Products of diagonal neighbours' fluctuations: white noise and noise
         correlated along rows or columns add nothing to them. Worked a few rows
-        at a time on the CPU, so the float64 temporaries stay small.
+        at a time on the CPU, so the float64 temporaries stay small; the map
+        itself is never whole.
         """
         total, diagonal, slope = (self._sums[k] for k in (2, 3, 5))
         mean_time, spread = self._trend()
         n = self._block_n
-        rows = int(target.shape[-2])
+        rows = self.frame_shape[0] - 1
         row_size = max(1, int(target.shape[-1]) * self.n_regions)
         step = rows if self.backend.cuda else max(1, 8192 // row_size)
         for start in range(0, rows, step):
@@ -1023,7 +1081,7 @@ class SpectrumAccumulator:
             band_slope_products = band_slope[..., :-1, :-1] * band_slope[..., 1:, 1:]
             band_slope_products += band_slope[..., :-1, 1:] * band_slope[..., 1:, :-1]
             band -= band_slope_products / spread
-            target[:, start:stop] += band
+            add_to_edges(target, band, start, rows)
         return target
 
     def _block_fluctuation_power(self) -> Any:
@@ -1090,7 +1148,7 @@ class SpectrumAccumulator:
         empty = (self.n_regions, size, size)
         crop = self._group_crop(power) if dof else xp.zeros(empty)
         if dof and density is not None and mapped:
-            coverage = coverage_crop(density, self.frame_shape, size)
+            coverage = coverage_from_edges(density, self.frame_shape[0] - 1, size)
         else:
             coverage = xp.zeros(empty)
         return self._group_start(last_frame), n_frames, dof, crop, coverage
