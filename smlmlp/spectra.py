@@ -53,7 +53,7 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from numbers import Integral
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -549,6 +549,23 @@ def merge_sums(parts: Iterable[BlockSums]) -> BlockSums:
 
 
 # -------------------------------------------------------------- the accumulator
+class _OpenSums(NamedTuple):
+    """The open block's float32 sums over its frames (shifted by its first frame).
+
+    ``power``: the squares of the spectra, interleaved (re^2, im^2); ``frames``:
+    the frames; ``diagonal``: the products of diagonal neighbours
+    ``f[i, j] f[i + 1, j + 1] + f[i, j + 1] f[i + 1, j]`` (in blocks of the blinking
+    map); ``moment``: the frames weighted by their time in the block
+    (:meth:`SpectrumAccumulator._time_weights`). Only the power is summed over
+    spectra: the sum and moment of the spectra are those of the frames'.
+    """
+
+    power: Any
+    frames: Any
+    diagonal: Any
+    moment: Any
+
+
 class SpectrumAccumulator:
     """Streams frames into :class:`BlockSums` (the machinery; the sums are plain data).
 
@@ -620,7 +637,7 @@ class SpectrumAccumulator:
         # the open block: float32 sums of spectra and of interleaved (re^2, im^2) power,
         # folded into float64 once per block, and real-space sums for the blinking map
         # (frames, diagonal-neighbour products); its frames come in fixed sub-batches
-        self._sums: tuple[Any, ...] | None = None
+        self._sums: _OpenSums | None = None
         self._sums_used = False  # whether the sums hold frames of the open block
         self._block_n = 0  # frames of the open block received
         self._processed_n = 0  # of which added to its sums
@@ -776,25 +793,17 @@ class SpectrumAccumulator:
             self._buffer = self.backend.xp.empty(shape, dtype=np.float32)
         return self._buffer[:n_frames]
 
-    def _open_sums(self) -> tuple[Any, ...]:
-        """The open block's float32 sums, zeroed when the block gets its first frames.
-
-        ``(spectrum sum, power sum, frame sum, diagonal products, spectrum moment,
-        frame moment)``: the spectra and the interleaved (re^2, im^2), the frames,
-        the products of diagonal neighbours ``f[i, j] f[i + 1, j + 1] +
-        f[i, j + 1] f[i + 1, j]``, and the spectra and frames weighted by their
-        time in the block (:meth:`_time_weights`).
-        """
+    def _open_sums(self) -> _OpenSums:
+        """The open block's float32 sums, zeroed when the block gets its first frames
+        (:class:`_OpenSums`)."""
         height, width = self.frame_shape
         regions = self.n_regions
         xp = self.backend.xp
         if self._sums is None:
-            self._sums = (
-                xp.empty((regions, height, width // 2 + 1), dtype=np.complex64),
+            self._sums = _OpenSums(
                 xp.empty((regions, height, 2 * (width // 2 + 1)), dtype=np.float32),
                 xp.empty((regions, height, width), dtype=np.float32),
                 xp.empty((regions, height - 1, width - 1), dtype=np.float32),
-                xp.empty((regions, height, width // 2 + 1), dtype=np.complex64),
                 xp.empty((regions, height, width), dtype=np.float32),
             )
         if not self._sums_used:
@@ -862,16 +871,15 @@ class SpectrumAccumulator:
         return buffer[:size].reshape(shape)
 
     def _band_terms(self, spectra: Any, shifted: Any, weights: Any, band: slice) -> tuple:
-        """A sub-batch's sums over its frames for the rows ``band`` (CPU).
+        """A sub-batch's sums over its frames for the rows ``band`` (CPU), as in
+        :class:`_OpenSums`; the diagonal products None when the block adds nothing
+        to the blinking map.
 
-        ``(spectrum sum, power sum, frame sum, diagonal products, spectrum moment,
-        frame moment)`` as in :meth:`_open_sums`, the spectra as interleaved
-        (re, im) float32, the real-space terms None when the block adds nothing to
-        the blinking map. Each is one ``einsum`` into this
-        thread's scratch (sums of products, no temporary as large as the frames),
-        over the frames in order for every element whatever the band; a lone frame
-        takes plain products (einsum is slow over one term). The terms live until
-        this thread computes its next ones.
+        Each is one ``einsum`` into this thread's scratch (sums of products, no
+        temporary as large as the frames), over the frames in order for every
+        element whatever the band; a lone frame takes plain products (einsum is
+        slow over one term). The terms live until this thread computes its next
+        ones.
         """
         parts = spectra[:, :, band].view(np.float32)  # interleaved (re, im)
         frames_here = shifted[:, :, band]
@@ -898,31 +906,23 @@ class SpectrumAccumulator:
                 return np.multiply(first[0], second[0], out=out)
             return np.einsum("t...,t...->...", first, second, out=out)
 
-        spectrum, power = sum_of(parts, "spectrum"), products(parts, parts, "power")
-        moment = weighted(parts, "moment")
-        if not self._map_block:
-            return spectrum, power, None, None, moment, None
-        diagonal = products(upper[..., :-1], lower[..., 1:], "down")
-        diagonal += products(upper[..., 1:], lower[..., :-1], "up")
-        return (
-            spectrum,
-            power,
+        diagonal = None
+        if self._map_block:
+            diagonal = products(upper[..., :-1], lower[..., 1:], "down")
+            diagonal += products(upper[..., 1:], lower[..., :-1], "up")
+        return _OpenSums(
+            products(parts, parts, "power"),
             sum_of(frames_here, "frames"),
             diagonal,
-            moment,
-            weighted(frames_here, "frame moment"),
+            weighted(frames_here, "moment"),
         )
 
     @staticmethod
-    def _add_terms(sums: tuple[Any, ...], terms: tuple, band: slice) -> None:
+    def _add_terms(sums: _OpenSums, terms: _OpenSums, band: slice) -> None:
         """``sums[k][band] += terms[k]`` (the diagonal products on their own rows)."""
         for target, term in zip(sums, terms, strict=True):
-            if term is None:
-                continue
-            part = target[:, band.start : band.start + term.shape[-2]]
-            if part.dtype.kind == "c":
-                part = part.view(np.float32)
-            part += term
+            if term is not None:
+                target[:, band.start : band.start + term.shape[-2]] += term
 
     def _process_in_threads(self, batches: list[Any]) -> None:
         """Add whole sub-batches of the open block on the CPU workers, one sub-batch
@@ -972,27 +972,23 @@ class SpectrumAccumulator:
         return workers > 1 and self._frame_bytes <= CACHE_BLOCK_BYTES
 
     def _accumulate_on_device(
-        self, sums: tuple[Any, ...], spectra: Any, shifted: Any, weights: Any
+        self, sums: _OpenSums, spectra: Any, shifted: Any, weights: Any
     ) -> None:
         """Add a sub-batch's spectra and frames to the block's sums on the GPU.
 
         The squares of the spectra are taken in place and summed by a plain
         reduction (CuPy's einsum would copy both operands into transposed layouts
-        as large as the spectra); the weighted sums are matrix products.
+        as large as the spectra); the weighted sum is a matrix product.
         """
-        spectrum_sum, power, frame_sum, diagonal, moment, frame_moment = sums
         xp = self.backend.xp
-        spectrum_sum += spectra.sum(axis=0)
-        moment += xp.tensordot(weights, spectra, axes=1)
         squares = spectra.view(np.float32)  # interleaved (re, im)
         xp.multiply(squares, squares, out=squares)
-        power += squares.sum(axis=0)
-        if not self._map_block:
-            return
-        frame_sum += shifted.sum(axis=0)
-        frame_moment += xp.tensordot(weights, shifted, axes=1)
-        diagonal += (shifted[..., :-1, :-1] * shifted[..., 1:, 1:]).sum(0)
-        diagonal += (shifted[..., :-1, 1:] * shifted[..., 1:, :-1]).sum(0)
+        sums.power[...] += squares.sum(axis=0)
+        sums.frames[...] += shifted.sum(axis=0)
+        sums.moment[...] += xp.tensordot(weights, shifted, axes=1)
+        if self._map_block:
+            sums.diagonal[...] += (shifted[..., :-1, :-1] * shifted[..., 1:, 1:]).sum(0)
+            sums.diagonal[...] += (shifted[..., :-1, 1:] * shifted[..., 1:, :-1]).sum(0)
 
     def _by_rows(self, work: Callable[[slice], None]) -> None:
         """Run ``work(rows)`` over bands of rows on all CPU workers (all rows at once on
@@ -1019,38 +1015,55 @@ class SpectrumAccumulator:
         mean = -0.5 * (self.block_frames - 1) + 0.5 * (n - 1)
         return mean, n * (n * n - 1) / 12.0
 
-    def _add_block_fluctuation_power(self, target: Any, rows: slice, clear: bool) -> None:
-        """``target[rows] +=`` the open block's power about its own straight-line trend.
+    def _add_block_fluctuation_power(self, target: Any, clear: bool) -> None:
+        """``target +=`` the open block's power about its own straight-line trend.
 
-        ``sum |F|^2 - |sum F|^2 / n - |sum (t - mean t) F|^2 / sum (t - mean t)^2``
-        from the block's float32 sums, in float32: the frames are shifted by the
-        block's first frame, so the terms are of the same size and little cancels.
-        With ``clear`` the sums are used up (worked in place; the next block's first
-        frames zero them), else they are left as they are.
+        ``sum |F|^2 - |sum F|^2 / n - |sum (t - mean t) F|^2 / sum (t - mean t)^2``,
+        the last two terms the spectra of the block's real-space sums (the Fourier
+        transform is linear): two transforms per block instead of two sums of
+        spectra per frame. In float32: the frames are shifted by the block's first
+        frame, so the terms are of the same size and little cancels. With
+        ``clear`` the power and moment sums are used up (worked in place; the next
+        block's first frames zero them), else they are left as they are.
         """
         xp = self.backend.xp
-        first, stop, _ = rows.indices(self.frame_shape[0])
-        half_width = self.frame_shape[1] // 2 + 1
-        # a few rows at a time: the temporaries stay small (heap, cache)
-        step = stop - first if self.backend.cuda else max(1, 8192 // (half_width * self.n_regions))
         sums = self._sums
         mean_time, spread = self._trend()
-        for start in range(first, stop, step):
-            band = slice(start, min(start + step, stop))
-            spectrum, power, moment = sums[0][:, band], sums[1][:, band], sums[4][:, band]
-            if not clear:
-                spectrum, power, moment = spectrum.copy(), power.copy(), moment.copy()
-            # the trend's slope term: sum (t - mean t) F
-            moment -= np.float32(mean_time) * spectrum
-            # interleaved (re, im): power - (re^2, im^2) / n - slope^2, then re + im
-            for values, scale in ((spectrum, self._block_n), (moment, spread)):
-                parts = values.view(np.float32)
-                xp.multiply(parts, parts, out=parts)
-                parts *= np.float32(-1.0 / scale)
-                power += parts
-            part = target[:, band]
-            part += power[..., 0::2]
-            part += power[..., 1::2]
+        power = sums.power if clear else sums.power.copy()
+        slope = sums.moment if clear else sums.moment.copy()
+
+        def centre_slope(rows: slice) -> None:  # sum (t - mean t) f
+            for band in self._fold_bands(rows, self.frame_shape[1]):
+                slope[:, band] -= np.float32(mean_time) * sums.frames[:, band]
+
+        self._by_rows(centre_slope)
+        for values, scale in ((sums.frames, self._block_n), (slope, spread)):
+            parts = self.backend.rfft2(values, workers=self.backend.workers).view(np.float32)
+
+            def remove(rows: slice, parts: Any = parts, scale: float = scale) -> None:
+                for band in self._fold_bands(rows, parts.shape[-1] // 2):
+                    squares = parts[:, band]
+                    xp.multiply(squares, squares, out=squares)
+                    squares *= np.float32(-1.0 / scale)
+                    power[:, band] += squares
+
+            self._by_rows(remove)
+            del parts
+
+        def fold(rows: slice) -> None:  # interleaved (re, im): re + im
+            for band in self._fold_bands(rows, power.shape[-1] // 2):
+                part = target[:, band]
+                part += power[:, band, 0::2]
+                part += power[:, band, 1::2]
+
+        self._by_rows(fold)
+
+    def _fold_bands(self, rows: slice, row_length: int) -> list[slice]:
+        """``rows`` in bands of a few rows (all at once on the GPU): the temporaries
+        of the block's folds stay small."""
+        first, stop, _ = rows.indices(self.frame_shape[0])
+        step = stop - first if self.backend.cuda else max(1, 8192 // (row_length * self.n_regions))
+        return [slice(start, min(start + step, stop)) for start in range(first, stop, step)]
 
     def _add_block_density(self, target: Any) -> Any:
         """``target +=`` the edges (:func:`add_to_edges`) of the open block's blinking
@@ -1061,7 +1074,7 @@ class SpectrumAccumulator:
         at a time on the CPU, so the float64 temporaries stay small; the map
         itself is never whole.
         """
-        total, diagonal, slope = (self._sums[k] for k in (2, 3, 5))
+        total, diagonal, slope = self._sums.frames, self._sums.diagonal, self._sums.moment
         mean_time, spread = self._trend()
         n = self._block_n
         rows = self.frame_shape[0] - 1
@@ -1089,7 +1102,7 @@ class SpectrumAccumulator:
         if self._block_n < MIN_BLOCK_FRAMES or not self._sums_used:
             return None
         power = self.backend.xp.zeros_like(self._group_power)
-        self._by_rows(lambda rows: self._add_block_fluctuation_power(power, rows, False))
+        self._add_block_fluctuation_power(power, clear=False)
         return power
 
     def _close_block(self) -> None:
@@ -1102,9 +1115,8 @@ class SpectrumAccumulator:
             if self._map_block:
                 self._add_block_density(self._group_density)
                 self._group_mapped = True
-            self._by_rows(
-                lambda rows: self._add_block_fluctuation_power(self._group_power, rows, True)
-            )
+            # after the map, which reads the moment sum this uses up
+            self._add_block_fluctuation_power(self._group_power, clear=True)
             self._group_dof += self._block_n - TREND_TERMS
         self._sums_used = False
         self._group_n += self._block_n
