@@ -1048,7 +1048,7 @@ class SpectrumAccumulator:
                     power[:, band] += squares
 
             self._by_rows(remove)
-            del parts
+            del parts, remove  # one spectrum at a time
 
         def fold(rows: slice) -> None:  # interleaved (re, im): re + im
             for band in self._fold_bands(rows, power.shape[-1] // 2):
