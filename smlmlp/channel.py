@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .estimate import estimate_from_sums
+from .estimate import estimate_from_sums, fit_start
 from .field_tiles import FieldSums, accumulate_field, check_tiles, estimate_field
 from .psf import PsfEstimate
 from .spectra import BlockSums, ProgressCallback, accumulate_spectrum, crop_size
@@ -110,7 +110,9 @@ def estimate_channel(
             errors=errors,
             time_windows=time_windows,
         )
-        estimate.sections["field"] = estimate_field(sums, crop_pix, estimate.pixel_nm, name=name)
+        estimate.sections["field"] = estimate_field(
+            sums, crop_pix, estimate.pixel_nm, name=name, start=fit_start(estimate)
+        )
         return estimate
     return estimate_from_sums(
         sums, crop_pix, pixel_nm, name=name, errors=errors, time_windows=time_windows

@@ -113,18 +113,16 @@ def jackknife_errors(
         response = _width_derivatives(fit.parameters, theta) @ fit_sensitivity(
             everything, pixel_nm, fit
         )
-    replicates = []
-    for unit in range(units.n_groups):
-        keep = np.ones(units.n_groups, dtype=bool)
-        keep[unit] = False
-        ac = units.autocorrelation(crop_pix, groups=keep)
-        if refit:
+    left_out = units.leave_one_out(crop_pix)
+    if refit:
+        replicates = []
+        for ac in left_out:
             replicate = fit_autocorrelation(ac, pixel_nm, start=fit.parameters)
             sigx, sigy, angle = replicate.widths(near_deg=theta)
             replicates.append((sigx, sigy, angle, math.sqrt(sigx * sigy)))
-        else:
-            replicates.append(response @ (ac - everything).ravel())
-    values = np.asarray(replicates)
+        values = np.asarray(replicates)
+    else:
+        values = (left_out - everything).reshape(len(left_out), -1) @ response.T
     groups = len(values)
     with np.errstate(invalid="ignore"):
         spread = ((values - values.mean(axis=0)) ** 2).sum(axis=0)
@@ -218,6 +216,7 @@ def estimate_from_sums(
     name: str = "channel 0",
     errors: bool = True,
     time_windows: int = 1,
+    start: np.ndarray | None = None,
 ) -> PsfEstimate:
     """PSF, Gaussian fit, spline, standard errors and QC verdict of one channel.
 
@@ -237,7 +236,9 @@ def estimate_from_sums(
     time_windows : int, optional
         With more than one, also the PSF in that many consecutive windows of
         frames (:func:`smlmlp.time_windows.estimate_time_windows`), in
-        ``sections["time"]``.
+        ``sections["time"]``, their fits started from this one.
+    start : ndarray, optional
+        Start of the fit (see :func:`smlmlp.psf.estimate_psf`).
 
     Returns
     -------
@@ -265,7 +266,7 @@ def estimate_from_sums(
     size = crop_size(crop_pix)
     ac = sums.autocorrelation(size, name=name)
     check_not_constant(ac, name)
-    estimate = estimate_psf(ac, pixel_nm, name=name)
+    estimate = estimate_psf(ac, pixel_nm, name=name, start=start)
     if errors and estimate.valid and estimate.ac_fit is not None:
         se, groups = jackknife_errors(sums, size, estimate.pixel_nm, estimate.ac_fit)
         estimate = replace(
@@ -283,7 +284,9 @@ def estimate_from_sums(
     if time_windows != 1:
         from .time_windows import estimate_time_windows
 
-        windows = estimate_time_windows(sums, time_windows, size, estimate.pixel_nm, name=name)
+        windows = estimate_time_windows(
+            sums, time_windows, size, estimate.pixel_nm, name=name, start=fit_start(estimate)
+        )
         estimate.sections["time"] = windows.as_arrays()
     return estimate
 
@@ -293,10 +296,22 @@ def estimate_from_sums(
 PART_WIDTHS = ("sigx_nm", "sigy_nm", "theta_deg", "psf_sigma_nm")
 
 
+def fit_start(estimate: PsfEstimate) -> np.ndarray | None:
+    """Where the fits of parts of a movie start: the whole movie's fit (None when
+    it found no PSF: each part then searches its own start)."""
+    return estimate.ac_fit.parameters if estimate.valid and estimate.ac_fit else None
+
+
 def estimate_parts(
-    parts: Sequence[tuple[BlockSums, str]], crop_pix: Any, pixel_nm: tuple[float, float]
+    parts: Sequence[tuple[BlockSums, str]],
+    crop_pix: Any,
+    pixel_nm: tuple[float, float],
+    *,
+    start: np.ndarray | None = None,
 ) -> tuple[dict[str, np.ndarray], list[PsfEstimate]]:
-    """Estimate each ``(sums, name)`` part, its warnings held back.
+    """Estimate each ``(sums, name)`` part, its warnings held back, each fit from
+    ``start`` (:func:`fit_start`; a part is a share of the movie, its PSF near the
+    whole movie's).
 
     Returns
     -------
@@ -311,7 +326,7 @@ def estimate_parts(
     for index, (sums, name) in enumerate(parts):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
-            estimate = estimate_from_sums(sums, crop_pix, pixel_nm, name=name)
+            estimate = estimate_from_sums(sums, crop_pix, pixel_nm, name=name, start=start)
         estimates.append(estimate)
         if not estimate.valid:
             continue

@@ -218,8 +218,10 @@ def estimate_field(
     pixel_nm: tuple[float, float],
     *,
     name: str = "channel 0",
+    start: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
-    """PSF widths and standard errors of every tile.
+    """PSF widths and standard errors of every tile, each fit from ``start``
+    (:func:`smlmlp.estimate.fit_start` of the whole field's estimate).
 
     Returns
     -------
@@ -243,7 +245,7 @@ def estimate_field(
     ny, nx = field.tiles
     names = [f"{name}, tile ({i // nx}, {i % nx})" for i in range(ny * nx)]
     flat, estimates = estimate_parts(
-        list(zip(field.tile_sums, names, strict=True)), crop_pix, pixel_nm
+        list(zip(field.tile_sums, names, strict=True)), crop_pix, pixel_nm, start=start
     )
     values = {key: array.reshape(ny, nx) for key, array in flat.items()}
     valid = np.array([e.valid for e in estimates], np.int8).reshape(ny, nx)

@@ -709,7 +709,11 @@ def evaluate_spline(
 
 # --------------------------------------------------------------------- estimate
 def estimate_psf(
-    ac: np.ndarray, pixel_nm: tuple[float, float] = (100.0, 100.0), *, name: str = "channel 0"
+    ac: np.ndarray,
+    pixel_nm: tuple[float, float] = (100.0, 100.0),
+    *,
+    name: str = "channel 0",
+    start: np.ndarray | None = None,
 ) -> PsfEstimate:
     """PSF, Gaussian fit and spline from a cropped fluctuation autocorrelation.
 
@@ -722,6 +726,10 @@ def estimate_psf(
         ``(y, x)`` pixel size in nm.
     name : str, optional
         Channel name for warnings.
+    start : ndarray, optional
+        Start of the fit (:func:`fit_autocorrelation`): the parameters of a related
+        fit, e.g. the whole movie's for a window of its frames or a tile of its
+        field; by default the best isotropic width on a coarse grid.
 
     Returns
     -------
@@ -736,7 +744,7 @@ def estimate_psf(
     pixel_nm = (float(pixel_nm[0]), float(pixel_nm[1]))
     x, y = lag_grid(size, pixel_nm)
     mask = _off_centre_mask(size)
-    ac_fit = fit_autocorrelation(ac, pixel_nm)
+    ac_fit = fit_autocorrelation(ac, pixel_nm, start=start)
     with np.errstate(over="ignore", under="ignore", invalid="ignore"):
         model_shape = crop_autocorrelation(ac_fit.covariance, size, pixel_nm)
     converged = bool(np.all(np.isfinite(model_shape))) and math.isfinite(ac_fit.amplitude)

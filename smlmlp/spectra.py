@@ -296,6 +296,47 @@ class BlockSums:
         sample lies, nor on cropping or padding. Where the measurement is unknown
         or meaningless (no blinking), the frame is taken as filled.
         """
+        size, trim = self._crop_trim(crop_pix, name)
+        chosen = slice(None) if groups is None else np.asarray(groups)
+        dof = int(self.dof[chosen].sum())
+        if dof < 1:
+            raise ValueError(
+                f"{name}: at least {MIN_BLOCK_FRAMES} frames are needed, got "
+                f"{int(self.n_frames[chosen].sum())}"
+            )
+        crop = (slice(None), slice(trim, trim + size), slice(trim, trim + size))
+        total = self.ac_sums[crop][chosen].sum(axis=0)
+        coverage = self.coverage_sums[crop][chosen].sum(axis=0)
+        height, width = self.frame_shape
+        return total / (height * width * dof * pair_fraction(coverage, self.frame_shape))
+
+    def leave_one_out(self, crop_pix: int, *, name: str = "channel 0") -> np.ndarray:
+        """The :meth:`autocorrelation` of all groups but one, for each group in turn
+        (the replicates of a delete-one-group jackknife), ``(groups, S, S)``.
+
+        Examples
+        --------
+        >>> movie = np.random.default_rng(1).poisson(100, size=(60, 32, 32))
+        >>> sums = accumulate_spectrum(movie, block_frames=10, group_frames=20)
+        >>> replicates = sums.leave_one_out(9)
+        >>> alone = sums.autocorrelation(9, groups=[True, False, True])
+        >>> replicates.shape, bool(np.allclose(replicates[1], alone, rtol=1e-12, atol=0))
+        ((3, 9, 9), True)
+        """
+        size, trim = self._crop_trim(crop_pix, name)
+        dof = self.dof.sum() - self.dof
+        if self.n_groups == 0 or dof.min() < 1:
+            raise ValueError(f"{name}: every group but one must hold {MIN_BLOCK_FRAMES} frames")
+        crop = (slice(None), slice(trim, trim + size), slice(trim, trim + size))
+        groups = self.ac_sums[crop]
+        coverages = self.coverage_sums[crop]
+        totals = groups.sum(axis=0) - groups
+        fractions = [pair_fraction(c, self.frame_shape) for c in coverages.sum(axis=0) - coverages]
+        height, width = self.frame_shape
+        return totals / (height * width * dof[:, None, None] * np.asarray(fractions))
+
+    def _crop_trim(self, crop_pix: int, name: str) -> tuple[int, int]:
+        """The checked crop side and its margin in the stored crops."""
         size = crop_size(crop_pix)
         height, width = self.frame_shape
         if size > height or size > width:
@@ -308,17 +349,7 @@ class BlockSums:
                 f"{name}: crop_pix {size} is larger than the {self.stored_crop}x"
                 f"{self.stored_crop} autocorrelation kept per block; lower crop_pix"
             )
-        chosen = slice(None) if groups is None else np.asarray(groups)
-        dof = int(self.dof[chosen].sum())
-        if dof < 1:
-            raise ValueError(
-                f"{name}: at least {MIN_BLOCK_FRAMES} frames are needed, got "
-                f"{int(self.n_frames[chosen].sum())}"
-            )
-        trim = (self.stored_crop - size) // 2
-        total = self.ac_sums[chosen].sum(axis=0)[trim : trim + size, trim : trim + size]
-        coverage = self.coverage_sums[chosen].sum(axis=0)[trim : trim + size, trim : trim + size]
-        return total / (height * width * dof * pair_fraction(coverage, self.frame_shape))
+        return size, (self.stored_crop - size) // 2
 
 
 def pair_fraction(coverage: np.ndarray, frame_shape: tuple[int, int]) -> np.ndarray:

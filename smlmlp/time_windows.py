@@ -105,6 +105,7 @@ def estimate_time_windows(
     pixel_nm: tuple[float, float],
     *,
     name: str = "channel 0",
+    start: np.ndarray | None = None,
 ) -> TimeWindows:
     """PSF widths and standard errors in ``n_windows`` consecutive windows of frames.
 
@@ -121,6 +122,8 @@ def estimate_time_windows(
         ``(y, x)`` pixel size in nm.
     name : str, optional
         Channel name for messages.
+    start : ndarray, optional
+        Start of every window's fit (:func:`smlmlp.estimate.fit_start`).
 
     Returns
     -------
@@ -144,7 +147,7 @@ def estimate_time_windows(
     for chosen in groups:
         part = sums.select(chosen)
         parts.append((part, f"{name}, frames {part.first_frames[0]}-{part.frame_stops[-1]}"))
-    values, estimates = estimate_parts(parts, crop_pix, pixel_nm)
+    values, estimates = estimate_parts(parts, crop_pix, pixel_nm, start=start)
     empty = [index for index, estimate in enumerate(estimates) if not estimate.valid]
     if empty:
         warnings.warn(
