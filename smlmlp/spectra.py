@@ -48,6 +48,7 @@ through the same passes: one FFT call and one sum per pass for all of them.
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -887,6 +888,8 @@ class SpectrumAccumulator:
         top, stop, _ = rows.indices(self.frame_shape[0])
         n_frames, regions, _, half_width = spectra.shape
         step = max(1, CACHE_BLOCK_BYTES // (8 * half_width * n_frames * regions))
+        if stop > top:  # bands of even height
+            step = -(-(stop - top) // -(-(stop - top) // step))
         for start in range(top, stop, step):
             band = slice(start, min(start + step, stop))
             self._add_terms(sums, self._band_terms(spectra, shifted, weights, band), band)
@@ -895,7 +898,7 @@ class SpectrumAccumulator:
         """This thread's float32 scratch array ``key`` of ``shape``, kept for reuse
         (fresh allocations of frame-sized temporaries would cost page faults)."""
         buffers = self._local.__dict__.setdefault("buffers", {})
-        size = int(np.prod(shape))
+        size = math.prod(shape)
         buffer = buffers.get(key)
         if buffer is None or buffer.size < size:
             buffer = buffers[key] = np.empty(size, np.float32)
