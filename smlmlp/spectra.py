@@ -747,10 +747,14 @@ class SpectrumAccumulator:
                 self._close_block()
 
     def _cut(self, chunk: Any) -> Any:
-        """The chunk as ``(n, regions, height, width)``: a view of whole frames, or
-        the regions copied side by side (they share every pass from here on)."""
+        """The chunk as ``(n, regions, height, width)``: a view of whole frames or of
+        a lone region, or the regions copied side by side (they share every pass
+        from here on)."""
         if self._regions is None:
             return chunk[:, None]
+        if len(self._regions) == 1:  # a view: one region needs no copy
+            rows, columns = self._regions[0]
+            return chunk[:, None, rows, columns]
         pieces = [chunk[:, rows, columns] for rows, columns in self._regions]
         return self.backend.xp.stack(pieces, axis=1)
 
