@@ -7,6 +7,7 @@ import tracemalloc
 import numpy as np
 import pytest
 
+from smlmlp import spectra
 from smlmlp.spectra import (
     BLINKING_MAP_EVERY,
     BlockSums,
@@ -429,3 +430,39 @@ def test_regions_are_checked():
         accumulator.sums()
     with pytest.raises(ValueError, match=r"expected frames of shape \(n, 16, 16\)"):
         accumulator.add(np.zeros((3, 8, 8)))
+
+
+def _coverage_by_pairs(density: np.ndarray, size: int) -> np.ndarray:
+    """The coverage crop by its definition: for each lag, half the density over the
+    first pixels of the pairs inside the map plus half over their second pixels."""
+    rows, columns = density.shape
+    half = size // 2
+    crop = np.zeros((size, size))
+    for i, dy in enumerate(range(-half, half + 1)):
+        for j, dx in enumerate(range(-half, half + 1)):
+            top, bottom = max(0, -dy), rows - max(0, dy)
+            left, right = max(0, -dx), columns - max(0, dx)
+            if bottom <= top or right <= left:  # no pair inside the map
+                continue
+            first = density[top:bottom, left:right].sum()
+            second = density[top + dy : bottom + dy, left + dx : right + dx].sum()
+            crop[i, j] = 0.5 * (first + second)
+    return crop
+
+
+@pytest.mark.parametrize(
+    "shape, size", [((9, 9), 3), ((40, 30), 21), ((12, 50), 21), ((3, 20), 9), ((70, 70), 129)]
+)
+def test_coverage_from_edges_added_by_bands_equals_the_definition(shape, size):
+    """The few edge rows a group keeps, added band by band, give the coverage crop of
+    the whole map (its pairs counted one by one)."""
+    density = np.random.default_rng(sum(shape) + size).normal(3.0, 1.0, size=shape)
+    rows = shape[0]
+    edges = np.zeros(spectra.edge_shape(shape, size))
+    assert edges.shape[0] <= 2 * (size // 2) + 1
+    for first in range(0, rows, 4):
+        spectra.add_to_edges(edges, density[first : first + 4], first, rows)
+    expected = _coverage_by_pairs(density, size)
+    got = spectra.coverage_from_edges(edges, rows, size)
+    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-9)
+    np.testing.assert_allclose(spectra.coverage_crop(density, None, size), expected, rtol=1e-12)
