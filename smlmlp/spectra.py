@@ -37,12 +37,13 @@ float32 (the shift leaves the two terms of ``P_b`` of the same size); the sums
 over blocks and groups are float64.
 
 On the CPU every pass runs on all workers. Frames up to 512x512 pixels are
-shared out by sub-batches: each worker carries a cache-sized sub-batch of a
-block's frames (1 MiB of float32 at most) through the shift, the FFT and every
-sum over its frames, so the frames are read from memory once, and the workers
-add their sub-batches' sums to the block's in frame order, so the bits do not
-depend on the number of workers. Larger frames are shared by rows instead, the
-FFT itself running on all workers. Tiles of the field (regions) go side by side
+shared out by whole blocks: each worker takes a block's frames in cache-sized
+sub-batches (1 MiB of float32 at most) through the shift, the FFT and every sum
+over their frames, so the frames are read from memory once, then works out the
+block's fluctuation power and blinking map and crops the autocorrelation of each
+group it ends; the blocks join their groups in frame order, and the arithmetic
+is that of one worker, so the bits do not depend on the number of workers.
+Larger frames are shared by rows instead, the FFT itself running on all workers. Tiles of the field (regions) go side by side
 through the same passes: one FFT call and one sum per pass for all of them.
 """
 
@@ -50,8 +51,9 @@ from __future__ import annotations
 
 import math
 import threading
+from collections import deque
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from numbers import Integral
 from typing import Any, NamedTuple
@@ -598,6 +600,39 @@ class _OpenSums(NamedTuple):
     moment: Any
 
 
+class _OpenBlock:
+    """A block of frames being summed: its first frame (absolute number and float32
+    frame, the reference the frames are shifted by), whether it adds to the blinking
+    map, its sums (:class:`_OpenSums`, taken at its first sub-batch), its frames
+    received and added, the frames waiting for the rest of a sub-batch, and the
+    worker task adding its latest frames."""
+
+    __slots__ = (
+        "first_frame",
+        "reference",
+        "map_block",
+        "sums",
+        "used",
+        "received",
+        "processed",
+        "waiting",
+        "waiting_n",
+        "task",
+    )
+
+    def __init__(self, first_frame: int, reference: Any, map_block: bool) -> None:
+        self.first_frame = first_frame
+        self.reference = reference
+        self.map_block = map_block
+        self.sums: _OpenSums | None = None
+        self.used = False  # whether the sums hold its frames (zeroed at its first)
+        self.received = 0
+        self.processed = 0
+        self.waiting: list[Any] = []
+        self.waiting_n = 0
+        self.task: Future | None = None
+
+
 class SpectrumAccumulator:
     """Streams frames into :class:`BlockSums` (the machinery; the sums are plain data).
 
@@ -666,17 +701,17 @@ class SpectrumAccumulator:
         self.n_frames = 0
         xp = self.backend.xp
         half_width = width // 2 + 1
-        # the open block: float32 sums of spectra and of interleaved (re^2, im^2) power,
-        # folded into float64 once per block, and real-space sums for the blinking map
-        # (frames, diagonal-neighbour products); its frames come in fixed sub-batches
-        self._sums: _OpenSums | None = None
-        self._sums_used = False  # whether the sums hold frames of the open block
-        self._block_n = 0  # frames of the open block received
-        self._processed_n = 0  # of which added to its sums
-        self._waiting: list[Any] = []  # frames of an unfinished sub-batch
-        self._waiting_n = 0
+        # the open block (:class:`_OpenBlock`): float32 sums of interleaved (re^2, im^2)
+        # power and of the frames, folded into float64 once per block; its frames come
+        # in fixed sub-batches. Closed blocks wait in order for their terms (worked on
+        # a worker) to join their group; the sums of a finished block are reused.
+        self._block: _OpenBlock | None = None
+        self._closed: deque[tuple[_OpenBlock, Any]] = deque()
+        self._spare_sums: list[_OpenSums] = []
         self._sub = self._sub_batch_frames()
-        self._map_block = True  # whether the open block adds to the blinking map
+        # frames of a core's cache are summed a whole block per worker, each block's
+        # terms apart from its group's (also with one worker: the same bits)
+        self._terms_apart = not self.backend.cuda and self._frame_bytes <= CACHE_BLOCK_BYTES
         # the open group: summed block fluctuation power
         regions = self.n_regions
         self._group_power = xp.zeros((regions, height, half_width), dtype=np.float64)
@@ -689,8 +724,7 @@ class SpectrumAccumulator:
         # the sums of no frame (its shape and crop), then one part per closed group
         self._no_groups = BlockSums.empty(self.frame_shape, block_frames, group_frames)
         self._closed_groups: list[list[BlockSums]] = []  # per closed part, one per region
-        self._pending_groups: list[tuple[int, int, int, Any, Any]] = []  # still on the device
-        self._reference = None  # the open block's first frame (float32)
+        self._pending_groups: list[Any] = []  # on the device, or a worker's futures
         self._buffer: Any = None
         self._uploader = self.backend.uploader()
         self._pool: ThreadPoolExecutor | None = None
@@ -716,6 +750,9 @@ class SpectrumAccumulator:
 
         On the GPU, host frames are copied in their own type and cast there
         (:class:`smlmlp.backend.ChunkUploader`); device frames are used in place.
+        With several CPU workers and frames of a core's cache, the chunk's blocks
+        are summed on the workers while this returns (the chunk is kept until
+        then); :meth:`region_sums` waits for them.
         """
         chunk = self.backend.asarray(self._uploader.upload(frames))
         if chunk.ndim == 2:
@@ -735,15 +772,17 @@ class SpectrumAccumulator:
         done, n_chunk = 0, int(chunk.shape[0])
         while done < n_chunk:
             position = self.first_frame + self.n_frames
-            if self._block_n == 0:
-                self._reference = chunk[done].astype(np.float32)
-                self._map_block = (position // self.block_frames) % BLINKING_MAP_EVERY == 0
+            if self._block is None:
+                map_block = (position // self.block_frames) % BLINKING_MAP_EVERY == 0
+                reference = chunk[done].astype(np.float32)
+                self._block = _OpenBlock(position, reference, map_block)
             block_end = (position // self.block_frames + 1) * self.block_frames
             take = min(n_chunk - done, block_end - position)
-            self._add_to_block(chunk[done : done + take])
+            last = position + take == block_end
+            self._feed(self._block, chunk[done : done + take], last)
             done += take
             self.n_frames += take
-            if position + take == block_end:
+            if last:
                 self._close_block()
 
     def _cut(self, chunk: Any) -> Any:
@@ -763,53 +802,73 @@ class SpectrumAccumulator:
         """float32 bytes of one frame (all its regions)."""
         return 4 * self.n_regions * self.frame_shape[0] * self.frame_shape[1]
 
-    def _add_to_block(self, frames: Any) -> None:
-        """Add frames that all belong to the open block, in canonical sub-batches.
+    @property
+    def _blocks_on_workers(self) -> bool:
+        """Whether whole blocks go to the CPU workers (several workers, frames of a
+        core's cache) rather than each sub-batch being shared by rows."""
+        workers = 1 if self.backend.cuda else int(self.backend.workers or 1)
+        return workers > 1 and self._terms_apart
+
+    def _feed(self, block: _OpenBlock, frames: Any, last: bool) -> None:
+        """Add frames that all belong to ``block`` (``last``: its last ones, then
+        finish it, :meth:`_finish_block`): on a worker, after the block's earlier
+        frames (:attr:`_blocks_on_workers`; the task's result is the block's terms),
+        or here."""
+        block.received += int(frames.shape[0])
+        if self._blocks_on_workers:
+            task = self._worker_pool().submit(self._fill_after, block, frames, block.task, last)
+            block.task = task
+        else:
+            self._fill(block, frames, on_worker=False)
+
+    def _fill_after(
+        self, block: _OpenBlock, frames: Any, previous: Future | None, last: bool
+    ) -> Any:
+        if previous is not None:
+            previous.result()
+        self._fill(block, frames, on_worker=True)
+        return self._finish_block(block, on_worker=True) if last else None
+
+    def _fill(self, block: _OpenBlock, frames: Any, on_worker: bool) -> None:
+        """Add ``block``'s next frames to its sums in canonical sub-batches.
 
         The block's frames are taken in sub-batches of :meth:`_sub_batch_frames`
         frames aligned on the block's start, whatever the chunks they come in:
         frames of an unfinished sub-batch wait (copied) for the next chunk or the
         end of the block. Each sub-batch is added to the block's sums in frame
-        order, the workers sharing it by bands of rows, so the sums are the same
-        bits for any chunk length and any number of workers.
+        order, so the sums are the same bits for any chunk length and any number
+        of workers.
         """
         n_frames, sub = int(frames.shape[0]), self._sub
         done = 0
-        if self._waiting_n:
-            done = min(n_frames, sub - self._waiting_n)
-            self._waiting.append(frames[:done].copy())
-            self._waiting_n += done
-            if self._waiting_n == sub:
-                self._process_waiting()
-        batches = []
+        if block.waiting_n:
+            done = min(n_frames, sub - block.waiting_n)
+            block.waiting.append(frames[:done].copy())
+            block.waiting_n += done
+            if block.waiting_n == sub:
+                self._process_waiting(block, on_worker)
         while n_frames - done >= sub:
-            batches.append(frames[done : done + sub])
+            self._process(block, frames[done : done + sub], on_worker)
             done += sub
-        if len(batches) > 1 and self._threads_take_sub_batches():
-            self._process_in_threads(batches)
-        else:
-            for batch in batches:
-                self._process(batch)
         if done < n_frames:
-            self._waiting = [frames[done:].copy()]
-            self._waiting_n = n_frames - done
-        self._block_n += n_frames
+            block.waiting = [frames[done:].copy()]
+            block.waiting_n = n_frames - done
 
-    def _process_waiting(self) -> None:
-        """Add the frames waiting for the rest of their sub-batch (at most one)."""
-        if not self._waiting_n:
+    def _process_waiting(self, block: _OpenBlock, on_worker: bool) -> None:
+        """Add the block's frames waiting for the rest of their sub-batch (at most one)."""
+        if not block.waiting_n:
             return
-        waiting = self._waiting
+        waiting = block.waiting
         frames = waiting[0] if len(waiting) == 1 else self.backend.xp.concatenate(waiting)
-        self._waiting, self._waiting_n = [], 0
-        self._process(frames)
+        block.waiting, block.waiting_n = [], 0
+        self._process(block, frames, on_worker)
 
     def _sub_batch_frames(self) -> int:
         """Frames transformed together: at most 1 MiB of float32 on the CPU (a core's
         cache: copy, shift, FFT and sums read the frames from memory once), the
         largest divisor of the block length that fits (a block holds sub-batches of
-        equal length for the workers to share); a whole block on the GPU. Fixed by
-        the frame shape, never by the chunks or workers."""
+        equal length); a whole block on the GPU. Fixed by the frame shape, never by
+        the chunks or workers."""
         if self.backend.cuda:
             return self.block_frames
         largest = CACHE_BLOCK_BYTES // self._frame_bytes
@@ -829,63 +888,76 @@ class SpectrumAccumulator:
             self._buffer = self.backend.xp.empty(shape, dtype=np.float32)
         return self._buffer[:n_frames]
 
-    def _open_sums(self) -> _OpenSums:
-        """The open block's float32 sums, zeroed when the block gets its first frames
-        (:class:`_OpenSums`)."""
+    def _open_sums(self, block: _OpenBlock) -> _OpenSums:
+        """``block``'s float32 sums (:class:`_OpenSums`): spare ones or new, zeroed when
+        the block gets its first frames."""
         height, width = self.frame_shape
         regions = self.n_regions
         xp = self.backend.xp
-        if self._sums is None:
-            self._sums = _OpenSums(
-                xp.empty((regions, height, 2 * (width // 2 + 1)), dtype=np.float32),
-                xp.empty((regions, height, width), dtype=np.float32),
-                xp.empty((regions, height - 1, width - 1), dtype=np.float32),
-                xp.empty((regions, height, width), dtype=np.float32),
-            )
-        if not self._sums_used:
-            for part in self._sums:
+        if block.sums is None:
+            if self._spare_sums:
+                block.sums = self._spare_sums.pop()
+            else:
+                block.sums = _OpenSums(
+                    xp.empty((regions, height, 2 * (width // 2 + 1)), dtype=np.float32),
+                    xp.empty((regions, height, width), dtype=np.float32),
+                    xp.empty((regions, height - 1, width - 1), dtype=np.float32),
+                    xp.empty((regions, height, width), dtype=np.float32),
+                )
+        if not block.used:
+            for part in block.sums:
                 part.fill(0)
-            self._sums_used = True
-        return self._sums
+            block.used = True
+        return block.sums
 
     def _time_weights(self, first_index: int, count: int) -> Any:
         """Time of frames ``first_index ..`` of the block, centred on a full block (float32)."""
         centre = 0.5 * (self.block_frames - 1)
         return self.backend.xp.arange(count, dtype=np.float32) + np.float32(first_index - centre)
 
-    def _process(self, frames: Any) -> None:
+    def _process(self, block: _OpenBlock, frames: Any, on_worker: bool) -> None:
         """Add one sub-batch of the block's frames (the next ones) to its sums.
 
         Shift by the block's first frame (float32), FFT, then the sums over the
-        sub-batch's frames, in frame order, added to the block's (by bands of rows
-        on the CPU workers).
+        sub-batch's frames, in frame order, added to the block's: on a worker all
+        by itself (its own scratch), here by bands of rows on the CPU workers.
         """
-        xp = self.backend.xp
         n_frames = int(frames.shape[0])
-        first_index = self._processed_n
-        shifted = self._frame_buffer(n_frames)
-        sums = self._open_sums()
-        reference = self._reference
+        first_index = block.processed
+        sums = self._open_sums(block)
+        reference = block.reference
+        if on_worker:
+            shifted = self._scratch("shifted", (n_frames, self.n_regions, *self.frame_shape))
+        else:
+            shifted = self._frame_buffer(n_frames)
 
         def shift(rows: slice) -> None:
-            xp.subtract(
+            self.backend.xp.subtract(
                 frames[:, :, rows], reference[:, rows], out=shifted[:, :, rows], casting="unsafe"
             )
 
-        self._by_rows(shift)
-        small = self._frame_bytes <= CACHE_BLOCK_BYTES  # the workers take whole sub-batches
+        small = on_worker or self._frame_bytes <= CACHE_BLOCK_BYTES
+        self._by_rows(shift, alone=on_worker)
         spectra = self.backend.rfft2(shifted, workers=1 if small else self.backend.workers)
         weights = self._time_weights(first_index, n_frames)
         if self.backend.cuda:
-            self._accumulate_on_device(sums, spectra, shifted, weights)
+            self._accumulate_on_device(sums, spectra, shifted, weights, block.map_block)
         else:
-            self._by_rows(
-                lambda rows: self._accumulate_bands(sums, spectra, shifted, weights, rows)
-            )
-        self._processed_n += n_frames
+
+            def accumulate(rows: slice) -> None:
+                self._accumulate_bands(sums, spectra, shifted, weights, rows, block.map_block)
+
+            self._by_rows(accumulate, alone=on_worker)
+        block.processed += n_frames
 
     def _accumulate_bands(
-        self, sums: tuple[Any, ...], spectra: Any, shifted: Any, weights: Any, rows: slice
+        self,
+        sums: _OpenSums,
+        spectra: Any,
+        shifted: Any,
+        weights: Any,
+        rows: slice,
+        map_block: bool,
     ) -> None:
         """Add a sub-batch's spectra and frames in ``rows`` to the block's sums (CPU),
         in bands of rows small enough for a core's cache."""
@@ -896,7 +968,8 @@ class SpectrumAccumulator:
             step = -(-(stop - top) // -(-(stop - top) // step))
         for start in range(top, stop, step):
             band = slice(start, min(start + step, stop))
-            self._add_terms(sums, self._band_terms(spectra, shifted, weights, band), band)
+            terms = self._band_terms(spectra, shifted, weights, band, map_block)
+            self._add_terms(sums, terms, band)
 
     def _scratch(self, key: str, shape: tuple[int, ...]) -> Any:
         """This thread's float32 scratch array ``key`` of ``shape``, kept for reuse
@@ -908,10 +981,12 @@ class SpectrumAccumulator:
             buffer = buffers[key] = np.empty(size, np.float32)
         return buffer[:size].reshape(shape)
 
-    def _band_terms(self, spectra: Any, shifted: Any, weights: Any, band: slice) -> tuple:
+    def _band_terms(
+        self, spectra: Any, shifted: Any, weights: Any, band: slice, map_block: bool
+    ) -> tuple:
         """A sub-batch's sums over its frames for the rows ``band`` (CPU), as in
         :class:`_OpenSums`; the diagonal products None when the block adds nothing
-        to the blinking map.
+        to the blinking map (not ``map_block``).
 
         Each is one ``einsum`` into this thread's scratch (sums of products, no
         temporary as large as the frames), over the frames in order for every
@@ -945,7 +1020,7 @@ class SpectrumAccumulator:
             return np.einsum("t...,t...->...", first, second, out=out)
 
         diagonal = None
-        if self._map_block:
+        if map_block:
             diagonal = products(upper[..., :-1], lower[..., 1:], "down")
             diagonal += products(upper[..., 1:], lower[..., :-1], "up")
         return _OpenSums(
@@ -962,55 +1037,8 @@ class SpectrumAccumulator:
             if term is not None:
                 target[:, band.start : band.start + term.shape[-2]] += term
 
-    def _process_in_threads(self, batches: list[Any]) -> None:
-        """Add whole sub-batches of the open block on the CPU workers, one sub-batch
-        per worker at a time (frames of a core's cache: sharing each by rows would
-        cost more in hand-overs than it saves).
-
-        Each worker shifts, transforms and sums its sub-batch alone, then waits for
-        its turn to add the terms to the block's sums: in frame order, the same bits
-        as :meth:`_process` one sub-batch after another.
-        """
-        sums = self._open_sums()
-        reference = self._reference
-        full = slice(0, self.frame_shape[0])
-        starts = self._processed_n + np.cumsum([0] + [len(b) for b in batches[:-1]])
-        turn = threading.Condition()
-        state = {"next": 0, "failed": False}
-
-        def work(job: tuple[int, Any, int]) -> None:
-            index, frames, first_index = job
-            try:
-                shifted = self._scratch("shifted", frames.shape)
-                np.subtract(frames, reference, out=shifted, casting="unsafe")
-                spectra = self.backend.rfft2(shifted, workers=1)
-                weights = self._time_weights(int(first_index), int(frames.shape[0]))
-                terms = self._band_terms(spectra, shifted, weights, full)
-                with turn:
-                    turn.wait_for(lambda: state["next"] == index or state["failed"])
-                    if state["failed"]:
-                        return
-                    self._add_terms(sums, terms, full)
-                    state["next"] += 1
-                    turn.notify_all()
-            except BaseException:
-                with turn:
-                    state["failed"] = True
-                    turn.notify_all()
-                raise
-
-        jobs = zip(range(len(batches)), batches, starts, strict=True)
-        list(self._worker_pool().map(work, jobs))
-        self._processed_n += sum(int(b.shape[0]) for b in batches)
-
-    def _threads_take_sub_batches(self) -> bool:
-        """Whether the CPU workers share a block by whole sub-batches (frames of at
-        most a core's cache) rather than each sub-batch by rows."""
-        workers = 1 if self.backend.cuda else int(self.backend.workers or 1)
-        return workers > 1 and self._frame_bytes <= CACHE_BLOCK_BYTES
-
     def _accumulate_on_device(
-        self, sums: _OpenSums, spectra: Any, shifted: Any, weights: Any
+        self, sums: _OpenSums, spectra: Any, shifted: Any, weights: Any, map_block: bool
     ) -> None:
         """Add a sub-batch's spectra and frames to the block's sums on the GPU.
 
@@ -1024,19 +1052,19 @@ class SpectrumAccumulator:
         sums.power[...] += squares.sum(axis=0)
         sums.frames[...] += shifted.sum(axis=0)
         sums.moment[...] += xp.tensordot(weights, shifted, axes=1)
-        if self._map_block:
+        if map_block:
             sums.diagonal[...] += (shifted[..., :-1, :-1] * shifted[..., 1:, 1:]).sum(0)
             sums.diagonal[...] += (shifted[..., :-1, 1:] * shifted[..., 1:, :-1]).sum(0)
 
-    def _by_rows(self, work: Callable[[slice], None]) -> None:
-        """Run ``work(rows)`` over bands of rows on all CPU workers (all rows at once on
-        the GPU, with one worker, or for frames that fit a core's cache, which the
-        workers share by whole sub-batches instead). Each element's sums are the same
-        whatever the bands."""
+    def _by_rows(self, work: Callable[[slice], None], alone: bool = False) -> None:
+        """Run ``work(rows)`` over bands of rows on all CPU workers (all rows at once
+        ``alone``, on the GPU, with one worker, or for frames that fit a core's cache,
+        which the workers share by whole blocks instead). Each element's sums are the
+        same whatever the bands."""
         workers = 1 if self.backend.cuda else int(self.backend.workers or 1)
         height = self.frame_shape[0]
         small = self._frame_bytes <= CACHE_BLOCK_BYTES
-        if workers == 1 or height < 2 or small:
+        if alone or workers == 1 or height < 2 or small:
             work(slice(None))
         else:
             list(self._worker_pool().map(work, self._row_bands(min(workers, height))))
@@ -1046,37 +1074,37 @@ class SpectrumAccumulator:
         return [slice(a, b) for a, b in zip(edges[:-1], edges[1:], strict=True)]
 
     # ----------------------------------------------------------- blocks, groups
-    def _trend(self) -> tuple[float, float]:
-        """``(mean time, sum of squared centred times)`` of the open block's frames."""
-        n = self._block_n
+    @staticmethod
+    def _trend(n: int, block_frames: int) -> tuple[float, float]:
+        """``(mean time, sum of squared centred times)`` of a block's first ``n`` frames."""
         # the time of the block's first frame (see _time_weights), on the host
-        mean = -0.5 * (self.block_frames - 1) + 0.5 * (n - 1)
+        mean = -0.5 * (block_frames - 1) + 0.5 * (n - 1)
         return mean, n * (n * n - 1) / 12.0
 
-    def _add_block_fluctuation_power(self, target: Any, clear: bool) -> None:
-        """``target +=`` the open block's power about its own straight-line trend.
+    def _add_block_fluctuation_power(self, target: Any, block: _OpenBlock, alone: bool) -> None:
+        """``target +=`` the block's power about its own straight-line trend.
 
         ``sum |F|^2 - |sum F|^2 / n - |sum (t - mean t) F|^2 / sum (t - mean t)^2``,
         the last two terms the spectra of the block's real-space sums (the Fourier
         transform is linear): two transforms per block instead of two sums of
         spectra per frame. In float32: the frames are shifted by the block's first
-        frame, so the terms are of the same size and little cancels. With
-        ``clear`` the power and moment sums are used up (worked in place; the next
-        block's first frames zero them), else they are left as they are.
+        frame, so the terms are of the same size and little cancels. The block's
+        power and moment sums are used up (worked in place). ``alone``: on this
+        thread only (a worker's).
         """
         xp = self.backend.xp
-        sums = self._sums
-        mean_time, spread = self._trend()
-        power = sums.power if clear else sums.power.copy()
-        slope = sums.moment if clear else sums.moment.copy()
+        sums, n = block.sums, block.processed
+        mean_time, spread = self._trend(n, self.block_frames)
+        power, slope = sums.power, sums.moment
+        fft_workers = 1 if alone else self.backend.workers
 
         def centre_slope(rows: slice) -> None:  # sum (t - mean t) f
             for band in self._fold_bands(rows, self.frame_shape[1]):
                 slope[:, band] -= np.float32(mean_time) * sums.frames[:, band]
 
-        self._by_rows(centre_slope)
-        for values, scale in ((sums.frames, self._block_n), (slope, spread)):
-            parts = self.backend.rfft2(values, workers=self.backend.workers).view(np.float32)
+        self._by_rows(centre_slope, alone)
+        for values, scale in ((sums.frames, n), (slope, spread)):
+            parts = self.backend.rfft2(values, workers=fft_workers).view(np.float32)
 
             def remove(rows: slice, parts: Any = parts, scale: float = scale) -> None:
                 for band in self._fold_bands(rows, parts.shape[-1] // 2):
@@ -1085,7 +1113,7 @@ class SpectrumAccumulator:
                     squares *= np.float32(-1.0 / scale)
                     power[:, band] += squares
 
-            self._by_rows(remove)
+            self._by_rows(remove, alone)
             del parts, remove  # one spectrum at a time
 
         def fold(rows: slice) -> None:  # interleaved (re, im): re + im
@@ -1094,7 +1122,7 @@ class SpectrumAccumulator:
                 part += power[:, band, 0::2]
                 part += power[:, band, 1::2]
 
-        self._by_rows(fold)
+        self._by_rows(fold, alone)
 
     def _fold_bands(self, rows: slice, row_length: int) -> list[slice]:
         """``rows`` in bands of a few rows (all at once on the GPU): the temporaries
@@ -1103,18 +1131,18 @@ class SpectrumAccumulator:
         step = stop - first if self.backend.cuda else max(1, 8192 // (row_length * self.n_regions))
         return [slice(start, min(start + step, stop)) for start in range(first, stop, step)]
 
-    def _add_block_density(self, target: Any) -> Any:
-        """``target +=`` the edges (:func:`add_to_edges`) of the open block's blinking
-        map about its own trend (float64, pixel corners); returns ``target``.
+    def _add_block_density(self, target: Any, block: _OpenBlock) -> Any:
+        """``target +=`` the edges (:func:`add_to_edges`) of the block's blinking map
+        about its own trend (float64, pixel corners); returns ``target``.
 
         Products of diagonal neighbours' fluctuations: white noise and noise
         correlated along rows or columns add nothing to them. Worked a few rows
         at a time on the CPU, so the float64 temporaries stay small; the map
         itself is never whole.
         """
-        total, diagonal, slope = self._sums.frames, self._sums.diagonal, self._sums.moment
-        mean_time, spread = self._trend()
-        n = self._block_n
+        sums, n = block.sums, block.processed
+        total, diagonal, slope = sums.frames, sums.diagonal, sums.moment
+        mean_time, spread = self._trend(n, self.block_frames)
         rows = self.frame_shape[0] - 1
         row_size = max(1, int(target.shape[-1]) * self.n_regions)
         step = rows if self.backend.cuda else max(1, 8192 // row_size)
@@ -1135,35 +1163,71 @@ class SpectrumAccumulator:
             add_to_edges(target, band, start, rows)
         return target
 
-    def _block_fluctuation_power(self) -> Any:
-        """Fluctuation power of the open block about its trend (None if < 3 frames)."""
-        if self._block_n < MIN_BLOCK_FRAMES or not self._sums_used:
-            return None
-        power = self.backend.xp.zeros_like(self._group_power)
-        self._add_block_fluctuation_power(power, clear=False)
-        return power
+    def _block_terms(self, block: _OpenBlock) -> tuple[Any, Any]:
+        """The block's ``(fluctuation power, blinking-map edges or None)``, each from
+        zero (float64), its sums used up; on this thread only. ``(None, None)`` for
+        fewer than :data:`MIN_BLOCK_FRAMES` frames."""
+        if block.processed < MIN_BLOCK_FRAMES or not block.used:
+            return None, None
+        xp = self.backend.xp
+        edges = None
+        if block.map_block:  # before the power, which uses up the moment sum
+            edges = self._add_block_density(xp.zeros_like(self._group_density), block)
+        power = xp.zeros_like(self._group_power)
+        self._add_block_fluctuation_power(power, block, alone=True)
+        return power, edges
+
+    def _finish_block(self, block: _OpenBlock, on_worker: bool) -> Any:
+        """Add the block's last, shorter sub-batch; its terms if they are worked out
+        apart (:meth:`_block_terms`), else None (they go straight into the group)."""
+        self._process_waiting(block, on_worker)
+        return self._block_terms(block) if self._terms_apart else None
 
     def _close_block(self) -> None:
-        """Add the finished block to its group, closing the previous group first."""
-        self._process_waiting()  # the block's last, shorter sub-batch
-        block_first = self.first_frame + self.n_frames - self._block_n
-        if self._group_n and self._group_start(block_first) != self._group_start(block_first - 1):
-            self._close_group(block_first - 1)
-        if self._block_n >= MIN_BLOCK_FRAMES:
-            if self._map_block:
-                self._add_block_density(self._group_density)
-                self._group_mapped = True
-            # after the map, which reads the moment sum this uses up
-            self._add_block_fluctuation_power(self._group_power, clear=True)
-            self._group_dof += self._block_n - TREND_TERMS
-        self._sums_used = False
-        self._group_n += self._block_n
-        self._block_n = self._processed_n = 0
+        """Queue the finished block for its group (its worker finishes it, or here)."""
+        block, self._block = self._block, None
+        if self._blocks_on_workers:
+            pending = block.task  # its last frames' task finishes it
+        else:
+            pending = self._finish_block(block, on_worker=False)
+        block.task = None
+        self._closed.append((block, pending))
+        # a few blocks on the workers at a time: the chunks they read stay few
+        ahead = 2 * int(self.backend.workers or 1) if self._blocks_on_workers else 0
+        self._add_closed_blocks(keep=ahead)
+
+    def _add_closed_blocks(self, keep: int = 0) -> None:
+        """Add the closed blocks to their groups, in order, until ``keep`` are left
+        (waiting for their workers); closes each group the next block leaves."""
+        while len(self._closed) > keep:
+            block, pending = self._closed.popleft()
+            terms = pending.result() if isinstance(pending, Future) else pending
+            first = block.first_frame
+            if self._group_n and self._group_start(first) != self._group_start(first - 1):
+                self._close_group(first - 1)
+            if block.received >= MIN_BLOCK_FRAMES:
+                if block.map_block:
+                    self._group_mapped = True
+                if self._terms_apart:
+                    power, edges = terms
+                    self._group_power += power
+                    if edges is not None:
+                        self._group_density += edges
+                else:
+                    if block.map_block:
+                        self._add_block_density(self._group_density, block)
+                    # after the map, which reads the moment sum this uses up
+                    self._add_block_fluctuation_power(self._group_power, block, alone=False)
+                self._group_dof += block.received - TREND_TERMS
+            self._group_n += block.received
+            if block.sums is not None and len(self._spare_sums) < 2:
+                self._spare_sums.append(block.sums)
+            block.sums = None
 
     def _group_start(self, frame: int) -> int:
         return (frame // self.group_frames) * self.group_frames
 
-    def _group_crop(self, power: Any) -> Any:
+    def _group_crop(self, power: Any, fft_workers: int | None = None) -> Any:
         """Central crop of the circular autocorrelation of a summed power spectrum.
 
         The inverse FFT runs along y over the whole half spectrum, then along x for
@@ -1173,7 +1237,8 @@ class SpectrumAccumulator:
         size = self._no_groups.stored_crop
         half = size // 2
         xp, fft = self.backend.xp, self.backend.fft
-        options = {} if self.backend.cuda else {"workers": self.backend.workers}
+        workers = self.backend.workers if fft_workers is None else fft_workers
+        options = {} if self.backend.cuda else {"workers": workers}
         rows = xp.arange(-half, half + 1) % height
         if self.backend.cuda:
             crop_rows = fft.ifft(power, axis=-2)[:, rows]
@@ -1189,24 +1254,32 @@ class SpectrumAccumulator:
         return ac_rows[..., columns].astype(np.float64)
 
     def _group_part(
-        self, last_frame: int, power: Any, density: Any, n_frames: int, dof: int, mapped: bool
+        self,
+        last_frame: int,
+        power: Any,
+        density: Any,
+        n_frames: int,
+        dof: int,
+        mapped: bool,
+        fft_workers: int | None = None,
     ) -> tuple[int, int, int, Any, Any]:
         """One group's ``(first frame, frames, dof, crop, coverage)``, the crops on the
         backend's device; ``mapped``: whether ``density`` holds a block's blinking map."""
         size = self._no_groups.stored_crop
         xp = self.backend.xp
         empty = (self.n_regions, size, size)
-        crop = self._group_crop(power) if dof else xp.zeros(empty)
+        crop = self._group_crop(power, fft_workers) if dof else xp.zeros(empty)
         if dof and density is not None and mapped:
             coverage = coverage_from_edges(density, self.frame_shape[0] - 1, size)
         else:
             coverage = xp.zeros(empty)
         return self._group_start(last_frame), n_frames, dof, crop, coverage
 
-    def _to_host(self, parts: list[tuple[int, int, int, Any, Any]]) -> list[BlockSums]:
+    def _to_host(self, parts: list[Any]) -> list[BlockSums]:
         """Groups' sums as :class:`BlockSums`, one per region: their crops copied to
-        the host at once."""
+        the host at once (a worker's groups waited for)."""
         xp = self.backend.xp
+        parts = [part.result() if isinstance(part, Future) else part for part in parts]
         first, n_frames, dof, crops, coverages = zip(*parts, strict=True)
         ac_sums = self.backend.to_numpy(xp.stack(crops))
         coverage_sums = self.backend.to_numpy(xp.stack(coverages))
@@ -1225,22 +1298,32 @@ class SpectrumAccumulator:
         ]
 
     def _close_group(self, last_frame: int) -> None:
-        self._pending_groups.append(
-            self._group_part(
-                last_frame,
-                self._group_power,
-                self._group_density,
-                self._group_n,
-                self._group_dof,
-                self._group_mapped,
-            )
+        """Crop the finished group's autocorrelation and coverage: on a worker while
+        the blocks go to the workers (the group's arrays go with it, the next group
+        gets new ones), else here."""
+        group = (
+            last_frame,
+            self._group_power,
+            self._group_density,
+            self._group_n,
+            self._group_dof,
+            self._group_mapped,
         )
+        if self._blocks_on_workers and self._pool is not None:
+            xp = self.backend.xp
+            part: Any = self._pool.submit(self._group_part, *group, fft_workers=1)
+            self._group_power = xp.zeros_like(self._group_power)
+            if self._group_mapped:
+                self._group_density = xp.zeros_like(self._group_density)
+        else:
+            part = self._group_part(*group)
+            self._group_power[...] = 0
+            if self._group_mapped:
+                self._group_density[...] = 0
+        self._pending_groups.append(part)
         if len(self._pending_groups) >= PENDING_GROUPS:
             self._closed_groups.append(self._to_host(self._pending_groups))
             self._pending_groups = []
-        self._group_power[...] = 0
-        if self._group_mapped:
-            self._group_density[...] = 0
         self._group_mapped = False
         self._group_n = self._group_dof = 0
 
@@ -1256,14 +1339,17 @@ class SpectrumAccumulator:
 
     def region_sums(self) -> list[BlockSums]:
         """:meth:`sums` of each region, in the order given (one for whole frames)."""
+        self._add_closed_blocks()
         parts = list(self._closed_groups)
         pending = list(self._pending_groups)
         last = self.first_frame + self.n_frames - 1
+        open_block = self._block
+        block_n = 0 if open_block is None else open_block.received
         block_power, block_density = self._open_block_terms()
         mapped = self._group_mapped
-        open_n = self._group_n + self._block_n
+        open_n = self._group_n + block_n
         if open_n:
-            block_first = last + 1 - self._block_n
+            block_first = last + 1 - block_n
             same_group = self._group_start(block_first) == self._group_start(block_first - 1)
             if self._group_n and not same_group:  # the open block starts a new group
                 pending.append(
@@ -1276,7 +1362,7 @@ class SpectrumAccumulator:
                         mapped,
                     )
                 )
-                power, density, n_frames, dof = None, None, self._block_n, 0
+                power, density, n_frames, dof = None, None, block_n, 0
                 mapped = False
             else:
                 power, density = self._group_power, self._group_density
@@ -1286,7 +1372,7 @@ class SpectrumAccumulator:
                 if block_density is not None:
                     density = block_density if density is None else density + block_density
                     mapped = True
-                dof += self._block_n - TREND_TERMS
+                dof += block_n - TREND_TERMS
             if n_frames:
                 pending.append(self._group_part(last, power, density, n_frames, dof, mapped))
         if pending:
@@ -1297,30 +1383,29 @@ class SpectrumAccumulator:
         ]
 
     def _open_block_terms(self) -> tuple[Any, Any]:
-        """The open block's fluctuation power and blinking map (None, None when it has
-        fewer than 3 frames), waiting frames included; the accumulator is left as it
-        was (more frames may complete the waiting sub-batch)."""
-        saved = None
-        if self._waiting_n:
-            saved = (
-                [part.copy() for part in self._sums] if self._sums_used else None,
-                self._sums_used,
-                list(self._waiting),
-                self._waiting_n,
-                self._processed_n,
-            )
-            self._process_waiting()
-        try:
-            power = self._block_fluctuation_power()
-            density = None
-            if power is not None and self._map_block:
-                density = self._add_block_density(self.backend.xp.zeros_like(self._group_density))
-        finally:
-            if saved is not None:
-                sums, self._sums_used, self._waiting, self._waiting_n, self._processed_n = saved
-                if sums is not None:
-                    for target, value in zip(self._sums, sums, strict=True):
-                        target[...] = value
+        """The open block's fluctuation power and blinking-map edges (None, None when
+        it has fewer than 3 frames), waiting frames included; worked on a copy, so
+        the accumulator is left as it was (more frames may complete the block)."""
+        block = self._block
+        if block is None or block.received < MIN_BLOCK_FRAMES:
+            return None, None
+        if block.task is not None:
+            block.task.result()
+        copy = _OpenBlock(block.first_frame, block.reference, block.map_block)
+        if block.used:
+            copy.sums = _OpenSums(*(part.copy() for part in block.sums))
+            copy.used = True
+        copy.received, copy.processed = block.received, block.processed
+        copy.waiting, copy.waiting_n = list(block.waiting), block.waiting_n
+        self._process_waiting(copy, on_worker=False)
+        if copy.processed < MIN_BLOCK_FRAMES or not copy.used:
+            return None, None
+        xp = self.backend.xp
+        density = None
+        if block.map_block:  # before the power, which uses up the moment sum
+            density = self._add_block_density(xp.zeros_like(self._group_density), copy)
+        power = xp.zeros_like(self._group_power)
+        self._add_block_fluctuation_power(power, copy, alone=False)
         return power, density
 
     def release_buffer(self) -> None:

@@ -267,15 +267,19 @@ def test_an_open_block_shared_by_rows_is_in_the_sums(movie, monkeypatch):
     accumulator = SpectrumAccumulator(movie.shape[1:], workers=2, block_frames=100)
     for first in range(0, movie.shape[0], 5):
         accumulator.add(movie[first : first + 5])
-    assert accumulator._block_n == movie.shape[0]  # the block is still open
+    assert accumulator._block.received == movie.shape[0]  # the block is still open
     circular = direct_circular(movie, 9, block=100)
     result = accumulator.sums().autocorrelation(9)
     accumulator.release_buffer()
     assert np.allclose(result, circular, rtol=1e-5, atol=1e-6 * np.abs(circular).max())
 
 
-def test_sums_of_an_unfinished_movie_do_not_change_the_accumulator(movie):
-    accumulator = SpectrumAccumulator(movie.shape[1:], block_frames=10, group_frames=20)
+@pytest.mark.parametrize("workers", [1, 2])
+def test_sums_of_an_unfinished_movie_do_not_change_the_accumulator(movie, workers):
+    """Snapshots mid-block and mid-group, also while blocks are on the workers."""
+    accumulator = SpectrumAccumulator(
+        movie.shape[1:], block_frames=10, group_frames=20, workers=workers
+    )
     for first in range(0, 60, 7):
         accumulator.add(movie[first : first + 7])
         accumulator.sums()  # a snapshot, taken mid-block and mid-group
@@ -418,7 +422,8 @@ def test_regions_side_by_side_give_each_region_its_own_sums(workers):
 def test_regions_are_checked():
     with pytest.raises(ValueError, match="cell 2: regions must all have one shape"):
         SpectrumAccumulator(
-            (16, 16), regions=[(slice(0, 8), slice(0, 8)), (slice(8, 16), slice(0, 4))],
+            (16, 16),
+            regions=[(slice(0, 8), slice(0, 8)), (slice(8, 16), slice(0, 4))],
             name="cell 2",
         )
     with pytest.raises(ValueError, match="a region must be a non-empty rectangle"):
