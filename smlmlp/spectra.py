@@ -43,8 +43,9 @@ over their frames, so the frames are read from memory once, then works out the
 block's fluctuation power and blinking map and crops the autocorrelation of each
 group it ends; the blocks join their groups in frame order, and the arithmetic
 is that of one worker, so the bits do not depend on the number of workers.
-Larger frames are shared by rows instead, the FFT itself running on all workers. Tiles of the field (regions) go side by side
-through the same passes: one FFT call and one sum per pass for all of them.
+Larger frames are shared by rows instead, the FFT itself running on all workers.
+Tiles of the field (regions) go side by side through the same passes: one FFT
+call and one sum per pass for all of them.
 """
 
 from __future__ import annotations
@@ -768,13 +769,12 @@ class SpectrumAccumulator:
             self._check_finite(chunk)
         if chunk.dtype.kind not in "uif":
             raise TypeError(f"{self.name}: frames must be real numbers, got dtype {chunk.dtype}")
-        chunk = self._cut(chunk)
         done, n_chunk = 0, int(chunk.shape[0])
         while done < n_chunk:
             position = self.first_frame + self.n_frames
             if self._block is None:
                 map_block = (position // self.block_frames) % BLINKING_MAP_EVERY == 0
-                reference = chunk[done].astype(np.float32)
+                reference = self._cut(chunk[done : done + 1])[0].astype(np.float32)
                 self._block = _OpenBlock(position, reference, map_block)
             block_end = (position // self.block_frames + 1) * self.block_frames
             take = min(n_chunk - done, block_end - position)
@@ -830,7 +830,8 @@ class SpectrumAccumulator:
         return self._finish_block(block, on_worker=True) if last else None
 
     def _fill(self, block: _OpenBlock, frames: Any, on_worker: bool) -> None:
-        """Add ``block``'s next frames to its sums in canonical sub-batches.
+        """Add ``block``'s next frames (whole frames: cut here) to its sums in canonical
+        sub-batches.
 
         The block's frames are taken in sub-batches of :meth:`_sub_batch_frames`
         frames aligned on the block's start, whatever the chunks they come in:
@@ -839,6 +840,7 @@ class SpectrumAccumulator:
         order, so the sums are the same bits for any chunk length and any number
         of workers.
         """
+        frames = self._cut(frames)
         n_frames, sub = int(frames.shape[0]), self._sub
         done = 0
         if block.waiting_n:
