@@ -528,6 +528,31 @@ def check_regions(
     return checked
 
 
+def _regular_grid(regions: list[tuple[slice, slice]]) -> tuple[int, int, int, int] | None:
+    """``(top, left, rows, columns)`` of checked regions that tile a regular grid row
+    by row without gaps (tiles of the field), else None.
+
+    Examples
+    --------
+    >>> tiles = [(slice(r, r + 4), slice(c, c + 5)) for r in (2, 6) for c in (0, 5, 10)]
+    >>> _regular_grid(tiles), _regular_grid(tiles[::-1])
+    ((2, 0, 2, 3), None)
+    """
+    rows, columns = regions[0]
+    height, width = rows.stop - rows.start, columns.stop - columns.start
+    tops = sorted({r.start for r, _ in regions})
+    lefts = sorted({c.start for _, c in regions})
+    grid = [
+        (top, top + height, left, left + width)
+        for top in range(tops[0], tops[0] + len(tops) * height, height)
+        for left in range(lefts[0], lefts[0] + len(lefts) * width, width)
+    ]
+    given = [(r.start, r.stop, c.start, c.stop) for r, c in regions]
+    if len(regions) < 2 or given != grid:
+        return None
+    return tops[0], lefts[0], len(tops), len(lefts)
+
+
 def merge_sums(parts: Iterable[BlockSums]) -> BlockSums:
     """Exact merge of block sums of one movie (frame ranges, cluster jobs).
 
@@ -687,6 +712,7 @@ class SpectrumAccumulator:
             rows, columns = self._regions[0]
             height, width = rows.stop - rows.start, columns.stop - columns.start
         self.n_regions = 1 if self._regions is None else len(self._regions)
+        self._grid = None if self._regions is None else _regular_grid(self._regions)
         block_frames = int(block_frames)
         group_frames = block_frames if group_frames is None else int(group_frames)
         if block_frames < 1 or group_frames < block_frames or group_frames % block_frames:
@@ -774,7 +800,8 @@ class SpectrumAccumulator:
             position = self.first_frame + self.n_frames
             if self._block is None:
                 map_block = (position // self.block_frames) % BLINKING_MAP_EVERY == 0
-                reference = self._cut(chunk[done : done + 1])[0].astype(np.float32)
+                first = self._cut(chunk[done : done + 1])[0].astype(np.float32, order="C")
+                reference = first.reshape(self.n_regions, *self.frame_shape)
                 self._block = _OpenBlock(position, reference, map_block)
             block_end = (position // self.block_frames + 1) * self.block_frames
             take = min(n_chunk - done, block_end - position)
@@ -788,12 +815,19 @@ class SpectrumAccumulator:
     def _cut(self, chunk: Any) -> Any:
         """The chunk as ``(n, regions, height, width)``: a view of whole frames or of
         a lone region, or the regions copied side by side (they share every pass
-        from here on)."""
+        from here on); the tiles of a regular grid as a view ``(n, rows, columns,
+        height, width)`` instead (the shift copies them side by side)."""
         if self._regions is None:
             return chunk[:, None]
         if len(self._regions) == 1:  # a view: one region needs no copy
             rows, columns = self._regions[0]
             return chunk[:, None, rows, columns]
+        if self._grid is not None:
+            top, left, n_rows, n_columns = self._grid
+            height, width = self.frame_shape
+            field = chunk[:, top : top + n_rows * height, left : left + n_columns * width]
+            tiles = field.reshape(-1, n_rows, height, n_columns, width)
+            return tiles.transpose(0, 1, 3, 2, 4)
         pieces = [chunk[:, rows, columns] for rows, columns in self._regions]
         return self.backend.xp.stack(pieces, axis=1)
 
@@ -932,10 +966,15 @@ class SpectrumAccumulator:
             shifted = self._scratch("shifted", (n_frames, self.n_regions, *self.frame_shape))
         else:
             shifted = self._frame_buffer(n_frames)
+        # frames may be a grid's view (see _cut): shifted side by side in its shape
+        target, base = shifted.reshape(frames.shape), reference.reshape(frames.shape[1:])
 
         def shift(rows: slice) -> None:
             self.backend.xp.subtract(
-                frames[:, :, rows], reference[:, rows], out=shifted[:, :, rows], casting="unsafe"
+                frames[..., rows, :],
+                base[..., rows, :],
+                out=target[..., rows, :],
+                casting="unsafe",
             )
 
         small = on_worker or self._frame_bytes <= CACHE_BLOCK_BYTES

@@ -419,6 +419,24 @@ def test_regions_side_by_side_give_each_region_its_own_sums(workers):
     assert np.abs(together[2].ac_sums).max() > 10 * np.abs(together[0].ac_sums).max()
 
 
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_grid_of_tiles_read_as_a_view_gives_the_bits_of_tiles_copied(workers):
+    """Tiles of a regular grid are shifted straight from the chunk (a strided view);
+    the same tiles in another order are copied side by side first: the same bits."""
+    rng = np.random.default_rng(8)
+    movie = rng.poisson(120, size=(70, 20, 33)).astype(np.uint16)
+    grid = [(slice(r, r + 9), slice(c, c + 10)) for r in (1, 10) for c in (2, 12, 22)]
+    view = SpectrumAccumulator((20, 33), workers=workers, regions=grid)
+    copied = SpectrumAccumulator((20, 33), workers=workers, regions=grid[::-1])
+    assert view._grid == (1, 2, 2, 3) and copied._grid is None
+    for first in range(0, 70, 13):
+        view.add(movie[first : first + 13])
+        copied.add(movie[first : first + 13])
+    for ours, theirs in zip(view.region_sums(), copied.region_sums()[::-1], strict=True):
+        np.testing.assert_array_equal(ours.ac_sums, theirs.ac_sums)
+        np.testing.assert_array_equal(ours.coverage_sums, theirs.coverage_sums)
+
+
 def test_regions_are_checked():
     with pytest.raises(ValueError, match="cell 2: regions must all have one shape"):
         SpectrumAccumulator(
