@@ -230,7 +230,8 @@ class BlockSums:
         return self.first_frames + self.group_frames
 
     def select(self, groups: Any) -> BlockSums:
-        """The sums of some groups only (a mask or indices), e.g. a window of frames.
+        """The sums of some groups only (a mask or indices), e.g. a window of frames;
+        consecutive groups are views of these sums, not copies.
 
         Examples
         --------
@@ -238,8 +239,16 @@ class BlockSums:
         >>> sums = accumulate_spectrum(movie, block_frames=10, group_frames=20)
         >>> sums.select([1, 2]).first_frames.tolist()
         [20, 40]
+        >>> np.shares_memory(sums.select([1, 2]).ac_sums, sums.ac_sums)
+        True
         """
         chosen = np.asarray(groups)
+        if chosen.dtype == bool:
+            chosen = np.flatnonzero(chosen)
+        run = chosen.ndim == 1 and chosen.size > 0 and chosen.dtype.kind in "iu"
+        if run and 0 <= chosen[0] <= chosen[-1] < self.n_groups:
+            if np.all(np.diff(chosen) == 1):  # a run of groups: views
+                chosen = slice(int(chosen[0]), int(chosen[-1]) + 1)
         return BlockSums(
             frame_shape=self.frame_shape,
             block_frames=self.block_frames,
