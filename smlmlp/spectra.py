@@ -940,9 +940,9 @@ class SpectrumAccumulator:
         regions = self.n_regions
         xp = self.backend.xp
         if block.sums is None:
-            if self._spare_sums:
+            try:  # (workers take spare sums at once: no test before the pop)
                 block.sums = self._spare_sums.pop()
-            else:
+            except IndexError:
                 block.sums = _OpenSums(
                     xp.empty((regions, height, 2 * (width // 2 + 1)), dtype=np.float32),
                     xp.empty((regions, height, width), dtype=np.float32),
