@@ -22,7 +22,8 @@ DEFAULT_GPU_BUDGET_BYTES = 1024 * 2**20
 #: frame (up to 8 bytes), its float32 copy (4), the float32 power (2, half
 #: spectrum) and the complex64 half spectrum (4); the CPU holds float32 copies and
 #: spectra only for one cache-sized sub-batch of frames per worker, so this is an
-#: upper bound.
+#: upper bound (for frames of a core's cache it also covers the float32 sums and
+#: float64 terms, about 20 bytes per pixel, of the few blocks on the workers).
 BYTES_PER_PIXEL_IN_CHUNK = 18
 #: The same in GPU memory, which transforms a whole chunk at once: the raw frames
 #: (up to 8), the float32 copy (4), the complex64 half spectra (4), cuFFT's work

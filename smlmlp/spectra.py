@@ -87,6 +87,9 @@ PENDING_GROUPS = 32
 DEFAULT_CHUNK_BYTES = 64 * 2**20
 # bytes of float32 frames taken through copy, FFT and sums at once (a core's L2 cache)
 CACHE_BLOCK_BYTES = 2**20
+#: Closed blocks per CPU worker whose terms may still be on the workers (each holds
+#: its sums and the chunk its frames came in).
+BLOCKS_AHEAD = 1
 ProgressCallback = Callable[[int, int], None]
 
 
@@ -1243,7 +1246,7 @@ class SpectrumAccumulator:
         block.task = None
         self._closed.append((block, pending))
         # a few blocks on the workers at a time: the chunks they read stay few
-        ahead = 2 * int(self.backend.workers or 1) if self._blocks_on_workers else 0
+        ahead = BLOCKS_AHEAD * int(self.backend.workers or 1) if self._blocks_on_workers else 0
         self._add_closed_blocks(keep=ahead)
 
     def _add_closed_blocks(self, keep: int = 0) -> None:
