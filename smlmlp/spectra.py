@@ -1451,15 +1451,7 @@ class SpectrumAccumulator:
         copy.received, copy.processed = block.received, block.processed
         copy.waiting, copy.waiting_n = list(block.waiting), block.waiting_n
         self._process_waiting(copy, on_worker=False)
-        if copy.processed < MIN_BLOCK_FRAMES or not copy.used:
-            return None, None
-        xp = self.backend.xp
-        density = None
-        if block.map_block:  # before the power, which uses up the moment sum
-            density = self._add_block_density(xp.zeros_like(self._group_density), copy)
-        power = xp.zeros_like(self._group_power)
-        self._add_block_fluctuation_power(power, copy, alone=False)
-        return power, density
+        return self._block_terms(copy)
 
     def release_buffer(self) -> None:
         """Free the buffers and worker threads kept between :meth:`add` calls.
