@@ -40,9 +40,10 @@ On the CPU every pass runs on all workers. Frames up to 512x512 pixels are
 shared out by whole blocks: each worker takes a block's frames in cache-sized
 sub-batches (1 MiB of float32 at most) through the shift, the FFT and every sum
 over their frames, so the frames are read from memory once, then works out the
-block's fluctuation power and blinking map and crops the autocorrelation of each
-group it ends; the blocks join their groups in frame order, and the arithmetic
-is that of one worker, so the bits do not depend on the number of workers.
+block's fluctuation power and blinking map; the crops of each finished group are
+made on a worker too. The blocks join their groups in frame order, and the
+arithmetic is that of one worker, so the bits do not depend on the number of
+workers.
 Larger frames are shared by rows instead, the FFT itself running on all workers.
 Tiles of the field (regions) go side by side through the same passes: one FFT
 call and one sum per pass for all of them.
@@ -1127,11 +1128,10 @@ class SpectrumAccumulator:
         return [slice(a, b) for a, b in zip(edges[:-1], edges[1:], strict=True)]
 
     # ----------------------------------------------------------- blocks, groups
-    @staticmethod
-    def _trend(n: int, block_frames: int) -> tuple[float, float]:
+    def _trend(self, n: int) -> tuple[float, float]:
         """``(mean time, sum of squared centred times)`` of a block's first ``n`` frames."""
         # the time of the block's first frame (see _time_weights), on the host
-        mean = -0.5 * (block_frames - 1) + 0.5 * (n - 1)
+        mean = -0.5 * (self.block_frames - 1) + 0.5 * (n - 1)
         return mean, n * (n * n - 1) / 12.0
 
     def _add_block_fluctuation_power(self, target: Any, block: _OpenBlock, alone: bool) -> None:
@@ -1147,7 +1147,7 @@ class SpectrumAccumulator:
         """
         xp = self.backend.xp
         sums, n = block.sums, block.processed
-        mean_time, spread = self._trend(n, self.block_frames)
+        mean_time, spread = self._trend(n)
         power, slope = sums.power, sums.moment
         fft_workers = 1 if alone else self.backend.workers
 
@@ -1195,7 +1195,7 @@ class SpectrumAccumulator:
         """
         sums, n = block.sums, block.processed
         total, diagonal, slope = sums.frames, sums.diagonal, sums.moment
-        mean_time, spread = self._trend(n, self.block_frames)
+        mean_time, spread = self._trend(n)
         rows = self.frame_shape[0] - 1
         row_size = max(1, int(target.shape[-1]) * self.n_regions)
         step = rows if self.backend.cuda else max(1, 8192 // row_size)
