@@ -217,6 +217,7 @@ def estimate_from_sums(
     errors: bool = True,
     time_windows: int = 1,
     start: np.ndarray | None = None,
+    images: bool = True,
 ) -> PsfEstimate:
     """PSF, Gaussian fit, spline, standard errors and QC verdict of one channel.
 
@@ -239,6 +240,8 @@ def estimate_from_sums(
         ``sections["time"]``, their fits started from this one.
     start : ndarray, optional
         Start of the fit (see :func:`smlmlp.psf.estimate_psf`).
+    images : bool, optional
+        Make the PSF image and its spline (see :func:`smlmlp.psf.estimate_psf`).
 
     Returns
     -------
@@ -266,7 +269,7 @@ def estimate_from_sums(
     size = crop_size(crop_pix)
     ac = sums.autocorrelation(size, name=name)
     check_not_constant(ac, name)
-    estimate = estimate_psf(ac, pixel_nm, name=name, start=start)
+    estimate = estimate_psf(ac, pixel_nm, name=name, start=start, images=images)
     if errors and estimate.valid and estimate.ac_fit is not None:
         se, groups = jackknife_errors(sums, size, estimate.pixel_nm, estimate.ac_fit)
         estimate = replace(
@@ -326,7 +329,9 @@ def estimate_parts(
     for index, (sums, name) in enumerate(parts):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
-            estimate = estimate_from_sums(sums, crop_pix, pixel_nm, name=name, start=start)
+            estimate = estimate_from_sums(
+                sums, crop_pix, pixel_nm, name=name, start=start, images=False
+            )
         estimates.append(estimate)
         if not estimate.valid:
             continue

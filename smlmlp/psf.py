@@ -46,6 +46,7 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from scipy import interpolate, optimize
@@ -120,7 +121,9 @@ class PsfEstimate:
     tx, ty : ndarray
         Spline knots along x (columns) and y (rows), in nm from the centre.
     coeffs : ndarray
-        Spline coefficients, shape ``(len(ty) - 4, len(tx) - 4)``.
+        Spline coefficients, shape ``(len(ty) - 4, len(tx) - 4)``. The images,
+        knots and coefficients are None in the estimates of parts of a movie
+        (``images=False`` of :func:`estimate_psf`).
     pixel_nm : tuple of float
         ``(y, x)`` pixel size in nm.
     valid : bool
@@ -147,15 +150,15 @@ class PsfEstimate:
     """
 
     ac: np.ndarray
-    psf: np.ndarray
-    fit: np.ndarray
-    spline: np.ndarray
+    psf: np.ndarray | None
+    fit: np.ndarray | None
+    spline: np.ndarray | None
     sigx: float
     sigy: float
     theta: float
-    tx: np.ndarray
-    ty: np.ndarray
-    coeffs: np.ndarray
+    tx: np.ndarray | None
+    ty: np.ndarray | None
+    coeffs: np.ndarray | None
     pixel_nm: tuple[float, float]
     valid: bool
     sigx_se: float = math.nan
@@ -244,12 +247,25 @@ _LOG_BOUNDS, _OFF_DIAGONAL_BOUND = (-12.0, 14.0), 1e6
 
 def _covariance_from_parameters(parameters: np.ndarray) -> np.ndarray:
     """Log-Cholesky parameters -> covariance (positive definite by construction)."""
-    low, high = _LOG_BOUNDS
-    first = math.exp(min(max(float(parameters[0]), low), high))
-    last = math.exp(min(max(float(parameters[2]), low), high))
-    middle = min(max(float(parameters[1]), -_OFF_DIAGONAL_BOUND), _OFF_DIAGONAL_BOUND)
-    lower = np.array([[first, 0.0], [middle, last]])
+    lower, _ = _cholesky_factor(parameters)
     return lower @ lower.T
+
+
+def _cholesky_factor(parameters: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The lower Cholesky factor ``L`` of the log-Cholesky parameters, clipped to
+    their bounds, and its derivatives in them ``(3, 2, 2)`` (zero at a bound)."""
+    low, high = _LOG_BOUNDS
+    bounds = ((low, high), (-_OFF_DIAGONAL_BOUND, _OFF_DIAGONAL_BOUND), (low, high))
+    values = [float(value) for value in parameters]
+    clipped = [min(max(v, a), b) for v, (a, b) in zip(values, bounds, strict=True)]
+    inside = [a < v < b for v, (a, b) in zip(values, bounds, strict=True)]
+    first, middle, last = math.exp(clipped[0]), clipped[1], math.exp(clipped[2])
+    lower = np.array([[first, 0.0], [middle, last]])
+    slopes = np.zeros((3, 2, 2))
+    slopes[0, 0, 0] = first * inside[0]
+    slopes[1, 1, 0] = 1.0 * inside[1]
+    slopes[2, 1, 1] = last * inside[2]
+    return lower, slopes
 
 
 def _parameters_from_covariance(covariance: np.ndarray) -> np.ndarray:
@@ -307,10 +323,51 @@ def crop_autocorrelation(
     >>> bool(np.allclose(crop_autocorrelation(covariance, 11, (100.0, 90.0)), full))
     True
     """
-    half = size // 2
-    x, y = lag_grid(size, pixel_nm)
-    upper = grid_autocorrelation(covariance, x[0], y[: half + 1, 0], pixel_nm)
-    return np.concatenate([upper, upper[-2::-1, ::-1]])
+    offsets = np.arange(-(size // 2), size // 2 + 1, dtype=np.float64)
+    upper = grid_autocorrelation(
+        covariance, offsets * pixel_nm[1], offsets[: size // 2 + 1] * pixel_nm[0], pixel_nm
+    )
+    return _mirrored(upper)
+
+
+def _mirrored(upper: np.ndarray) -> np.ndarray:
+    """The whole odd crop from its rows up to zero lag (last two axes), by point symmetry."""
+    return np.concatenate([upper, upper[..., -2::-1, ::-1]], axis=-2)
+
+
+def crop_autocorrelation_jacobian(
+    parameters: np.ndarray, size: int, pixel_nm: tuple[float, float]
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`crop_autocorrelation` of log-Cholesky ``parameters`` and its derivatives
+    in them: ``(size, size)`` and ``(3, size, size)``.
+
+    With ``C = L L^T`` and ``P = C^-1 / 4``, ``dP = -4 P dC P``, chained with
+    :func:`grid_autocorrelation_derivatives`. A parameter held at its bound has no
+    derivative.
+
+    Examples
+    --------
+    >>> parameters = np.array([math.log(140.0), 30.0, math.log(110.0)])
+    >>> values, jacobian = crop_autocorrelation_jacobian(parameters, 9, (100.0, 100.0))
+    >>> step = np.array([0.0, 1e-4, 0.0])
+    >>> def model(p):
+    ...     return crop_autocorrelation(_covariance_from_parameters(p), 9, (100.0, 100.0))
+    >>> central = (model(parameters + step) - model(parameters - step)) / 2e-4
+    >>> bool(np.allclose(central, jacobian[1], rtol=0, atol=1e-8))
+    True
+    """
+    lower, lower_slopes = _cholesky_factor(parameters)
+    covariance = lower @ lower.T
+    precision = np.linalg.inv(covariance) / 4.0
+    offsets = np.arange(-(size // 2), size // 2 + 1, dtype=np.float64)
+    values, slopes = grid_autocorrelation_derivatives(
+        covariance, offsets * pixel_nm[1], offsets[: size // 2 + 1] * pixel_nm[0], pixel_nm
+    )
+    covariance_slopes = lower_slopes @ lower.T + lower @ lower_slopes.transpose(0, 2, 1)
+    precision_slopes = -4.0 * precision @ covariance_slopes @ precision
+    chain = precision_slopes[:, [0, 0, 1], [0, 1, 1]]  # (parameter, (xx, xy, yy))
+    jacobian = (chain @ slopes.reshape(3, -1)).reshape(len(chain), *values.shape)
+    return _mirrored(values), _mirrored(jacobian)
 
 
 #: Most terms of the separable series of :func:`grid_autocorrelation` (beyond, for
@@ -360,28 +417,111 @@ def grid_autocorrelation(
     >>> bool(np.abs(series - direct).max() < 1e-14)
     True
     """
+    values, _ = _series_model(covariance, x, y, pixel_nm, derivatives=False)
+    return values
+
+
+def grid_autocorrelation_derivatives(
+    covariance: np.ndarray, x: np.ndarray, y: np.ndarray, pixel_nm: tuple[float, float]
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`grid_autocorrelation` and its derivatives in the precision ``P = C^-1 / 4``.
+
+    The exponent is ``P_xx dx^2 + 2 P_xy dx dy + P_yy dy^2``, so the derivatives
+    are the model's integrals with the extra factors ``-dx^2``, ``-2 dx dy`` and
+    ``-dy^2``: in the series, the same moments one or two orders higher.
+
+    Returns
+    -------
+    tuple of ndarray
+        The model ``(len(y), len(x))`` and ``(3, len(y), len(x))``: its derivatives
+        in ``P_xx``, ``P_xy`` (the off-diagonal value, counted once) and ``P_yy``.
+
+    Examples
+    --------
+    >>> covariance = covariance_from_widths(150.0, 110.0, 25.0)
+    >>> x, y = np.arange(-4, 5) * 100.0, np.arange(-4, 5) * 90.0
+    >>> values, slopes = grid_autocorrelation_derivatives(covariance, x, y, (90.0, 100.0))
+    >>> step = np.zeros((2, 2)); step[0, 1] = step[1, 0] = 1e-9
+    >>> precision = np.linalg.inv(covariance) / 4.0
+    >>> moved = grid_autocorrelation(np.linalg.inv(4.0 * (precision + step)), x, y, (90.0, 100.0))
+    >>> bool(np.abs((moved - values) / 1e-9 - slopes[1]).max() < 1e-4 * np.abs(slopes[1]).max())
+    True
+    """
+    return _series_model(covariance, x, y, pixel_nm, derivatives=True)
+
+
+#: Pixel-triangle quadrature on both halves of the triangle: nodes (pixels) and weights.
+_TRIANGLE_NODES = np.concatenate([_NODES, -_NODES])
+_TRIANGLE_WEIGHTS = np.concatenate([(1.0 - _NODES) * _WEIGHTS] * 2)
+
+
+def _moments(scaled: np.ndarray, orders: int) -> np.ndarray:
+    """``sum_k w_k exp(-z_k^2) z_k^n / sqrt(n!)``, ``n < orders``, per lag (row of ``scaled``)."""
+    powers = np.empty((*scaled.shape, orders))
+    powers[..., 0] = 1.0
+    powers[..., 1:] = scaled[..., None] / np.sqrt(np.arange(1, orders))
+    np.cumprod(powers, axis=-1, out=powers)
+    return np.einsum("lkn,lk->ln", powers, _TRIANGLE_WEIGHTS * np.exp(-(scaled**2)))
+
+
+def _series_model(
+    covariance: np.ndarray,
+    x: np.ndarray,
+    y: np.ndarray,
+    pixel_nm: tuple[float, float],
+    *,
+    derivatives: bool,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """The series of :func:`grid_autocorrelation` (the direct sum where it converges
+    slowly), with the derivatives of :func:`grid_autocorrelation_derivatives`."""
+    x = np.asarray(x, np.float64)
+    y = np.asarray(y, np.float64)
     precision = np.linalg.inv(covariance) / 4.0
     scale_x, scale_y = math.sqrt(precision[0, 0]), math.sqrt(precision[1, 1])
-    n_terms = series_terms(precision[0, 1] / (scale_x * scale_y))
+    correlation = precision[0, 1] / (scale_x * scale_y)
+    n_terms = series_terms(correlation)
     if n_terms is None:
-        grid_x, grid_y = np.meshgrid(x, y)
-        return gaussian_autocorrelation(covariance, grid_x, grid_y, pixel_nm)
-    nodes = np.concatenate([_NODES, -_NODES])
-    weights = np.concatenate([(1.0 - _NODES) * _WEIGHTS] * 2)
-    order = np.arange(1, n_terms)
+        return _direct_model(precision, x, y, pixel_nm, derivatives=derivatives)
+    orders = n_terms + 2 if derivatives else n_terms
+    along_x = _moments(scale_x * (x[:, None] - _TRIANGLE_NODES * pixel_nm[1]), orders)
+    along_y = _moments(scale_y * (y[:, None] - _TRIANGLE_NODES * pixel_nm[0]), orders)
+    order = np.arange(n_terms)
+    weighted_y = along_y[:, :n_terms] * (-2.0 * correlation) ** order
+    values = weighted_y @ along_x[:, :n_terms].T
+    if not derivatives:
+        return values, None
+    # z^(n+2) / sqrt(n!) = sqrt((n+1)(n+2)) z^(n+2) / sqrt((n+2)!), and dx = s / scale_x
+    raised = np.sqrt((order + 1.0) * (order + 2.0))
+    coefficients = (-2.0 * correlation) ** order
+    d_xx = -(weighted_y @ (along_x[:, 2:] * raised).T) / precision[0, 0]
+    d_yy = -((along_y[:, 2:] * raised * coefficients) @ along_x[:, :n_terms].T) / precision[1, 1]
+    d_xy = (
+        -2.0
+        * ((along_y[:, 1:-1] * (coefficients * (order + 1.0))) @ along_x[:, 1:-1].T)
+        / (scale_x * scale_y)
+    )
+    return values, np.stack([d_xx, d_xy, d_yy])
 
-    def moments(scaled: np.ndarray) -> np.ndarray:
-        """``sum_k w_k exp(-z_k^2) z_k^n / sqrt(n!)`` for each lag, ``n < n_terms``."""
-        powers = np.empty((*scaled.shape, n_terms))
-        powers[..., 0] = 1.0
-        powers[..., 1:] = scaled[..., None] / np.sqrt(order)
-        np.cumprod(powers, axis=-1, out=powers)
-        return np.einsum("lkn,lk->ln", powers, weights * np.exp(-(scaled**2)))
 
-    along_x = moments(scale_x * (np.asarray(x, np.float64)[:, None] - nodes * pixel_nm[1]))
-    along_y = moments(scale_y * (np.asarray(y, np.float64)[:, None] - nodes * pixel_nm[0]))
-    coefficients = (-2.0 * precision[0, 1] / (scale_x * scale_y)) ** np.arange(n_terms)
-    return (along_y * coefficients) @ along_x.T
+def _direct_model(
+    precision: np.ndarray,
+    x: np.ndarray,
+    y: np.ndarray,
+    pixel_nm: tuple[float, float],
+    *,
+    derivatives: bool,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """The model on the grid summed node by node (a PSF so elongated and tilted that
+    the series converges slowly)."""
+    dx = x[None, :, None, None] - (_TRIANGLE_NODES * pixel_nm[1])[:, None]
+    dy = y[:, None, None, None] - (_TRIANGLE_NODES * pixel_nm[0])[None, :]
+    exponent = precision[0, 0] * dx**2 + 2.0 * precision[0, 1] * dx * dy + precision[1, 1] * dy**2
+    integrand = np.exp(-exponent) * _TRIANGLE_WEIGHTS[:, None] * _TRIANGLE_WEIGHTS[None, :]
+    values = integrand.sum(axis=(-2, -1))
+    if not derivatives:
+        return values, None
+    slopes = [-(dx**2 * integrand), -2.0 * dx * dy * integrand, -(dy**2 * integrand)]
+    return values, np.stack([slope.sum(axis=(-2, -1)) for slope in slopes])
 
 
 def _axis_autocorrelation(variance: float, lags: np.ndarray, pixel: float) -> np.ndarray:
@@ -505,32 +645,56 @@ class _LinearPart:
         amplitude = float(shape_rest @ self.data_rest) / spread
         return amplitude, self.data_rest - amplitude * shape_rest
 
+    def residual_jacobian(self, shape: np.ndarray, slopes: np.ndarray) -> np.ndarray:
+        """Derivatives ``(pixels, k)`` of the residual of :meth:`fit` when the shape
+        moves by ``slopes`` ``(pixels, k)`` per parameter (the amplitude following).
+
+        The residual is ``d - a s`` (both off the background's span), with
+        ``a = <s, d> / <s, s>``, so ``dr = -da s - a ds``,
+        ``da = (<ds, d> - 2 a <ds, s>) / <s, s>``.
+        """
+        shape_rest = self.project_out(shape)
+        spread = float(shape_rest @ shape_rest)
+        if not spread > 1e-12 * float(shape @ shape):
+            return np.zeros_like(slopes)
+        amplitude = float(shape_rest @ self.data_rest) / spread
+        slopes_rest = self.project_out(slopes)
+        amplitude_slopes = (
+            slopes_rest.T @ self.data_rest - 2.0 * amplitude * (slopes_rest.T @ shape_rest)
+        ) / spread
+        return -(np.outer(shape_rest, amplitude_slopes) + amplitude * slopes_rest)
+
     def coefficients(self, shape: np.ndarray, amplitude: float) -> np.ndarray:
         """Background coefficients for the fitted amplitude."""
         rest = self.data - amplitude * shape
         return np.linalg.lstsq(self.terms, rest, rcond=None)[0]
 
 
-def _fit_profile(model, data: np.ndarray, mask: np.ndarray, start: np.ndarray, terms):
-    """Fit ``amplitude * model(covariance) + background`` on ``mask`` (variable projection).
+def _fit_profile(
+    data: np.ndarray,
+    pixel_nm: tuple[float, float],
+    mask: np.ndarray,
+    start: np.ndarray,
+    terms: np.ndarray,
+) -> AutocorrelationFit:
+    """Fit ``amplitude * crop_autocorrelation(covariance) + background`` on ``mask``
+    (variable projection, with the residual's exact Jacobian).
 
     The parameters are log-Cholesky, clipped to bounds that keep every model
     computable, so a fit wandering on pure noise ends without an exception.
     """
+    size = data.shape[0]
     linear = _LinearPart(terms[mask], data[mask])
-
-    def residual(parameters: np.ndarray) -> np.ndarray:
-        shape = model(_covariance_from_parameters(parameters))[mask]
-        return linear.fit(shape)[1]
-
+    residual, jacobian = _residual_and_jacobian(linear, mask, size, pixel_nm)
     with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
-        result = optimize.least_squares(residual, start, method="lm", x_scale="jac", max_nfev=400)
+        result = optimize.least_squares(
+            residual, start, jac=jacobian, method="lm", x_scale="jac", max_nfev=400
+        )
         covariance = _covariance_from_parameters(result.x)
-        shape = model(covariance)[mask]
+        shape = crop_autocorrelation(covariance, size, pixel_nm)[mask]
         amplitude, rest = linear.fit(shape)
         coefficients = linear.coefficients(shape, amplitude)
     background = terms @ coefficients
-    size = data.shape[0]
     rms = float(np.sqrt(np.mean(rest**2)))
     return AutocorrelationFit(
         covariance,
@@ -540,6 +704,27 @@ def _fit_profile(model, data: np.ndarray, mask: np.ndarray, start: np.ndarray, t
         result.x,
         background,
     )
+
+
+def _residual_and_jacobian(linear: _LinearPart, mask: np.ndarray, size: int, pixel_nm):
+    """The fit's residual and its Jacobian as functions of the parameters, sharing
+    one model evaluation per point (the optimiser asks for both at each point)."""
+    last: dict[str, Any] = {}
+
+    def evaluate(parameters: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        key = np.asarray(parameters, np.float64).tobytes()
+        if last.get("key") != key:
+            values, slopes = crop_autocorrelation_jacobian(parameters, size, pixel_nm)
+            last.update(key=key, shape=values[mask], slopes=slopes[:, mask].T)
+        return last["shape"], last["slopes"]
+
+    def residual(parameters: np.ndarray) -> np.ndarray:
+        return linear.fit(evaluate(parameters)[0])[1]
+
+    def jacobian(parameters: np.ndarray) -> np.ndarray:
+        return linear.residual_jacobian(*evaluate(parameters))
+
+    return residual, jacobian
 
 
 def _isotropic_start(model, linear: _LinearPart, mask: np.ndarray, pixel: float, size: int):
@@ -589,9 +774,6 @@ def fit_autocorrelation(
     mask = _off_centre_mask(size)
     terms = background_terms(size)
 
-    def ac_model(covariance: np.ndarray) -> np.ndarray:
-        return crop_autocorrelation(covariance, size, pixel_nm)
-
     if start is None:
         x, y = lag_grid(size, pixel_nm)
 
@@ -601,7 +783,7 @@ def fit_autocorrelation(
         pixel = math.sqrt(pixel_nm[0] * pixel_nm[1])
         linear = _LinearPart(terms[mask], ac[mask])
         start = _isotropic_start(isotropic_model, linear, mask, pixel, size)
-    return _fit_profile(ac_model, ac, mask, np.asarray(start, dtype=np.float64), terms)
+    return _fit_profile(ac, pixel_nm, mask, np.asarray(start, dtype=np.float64), terms)
 
 
 def fit_sensitivity(
@@ -614,8 +796,9 @@ def fit_sensitivity(
     residual of the fit is ``P(p) ac`` off the central cross, ``P(p)`` the
     projection off the span of the PSF term and the background, so by the implicit
     function theorem (Gauss-Newton) ``M = -(J^T J)^-1 (P J)^T`` restricted to the
-    fitted pixels, ``J`` the Jacobian of the residual in the parameters (central
-    differences). It turns a delete-one-group jackknife into matrix products.
+    fitted pixels, ``J`` the exact Jacobian of the residual in the parameters
+    (:meth:`_LinearPart.residual_jacobian`). It turns a delete-one-group jackknife
+    into matrix products.
 
     Returns
     -------
@@ -639,21 +822,10 @@ def fit_sensitivity(
     mask = _off_centre_mask(size)
     terms = background_terms(size)[mask]
     target = ac[mask]
-
-    def residual(parameters: np.ndarray) -> np.ndarray:
-        shape = crop_autocorrelation(_covariance_from_parameters(parameters), size, pixel_nm)
-        return _LinearPart(terms, target).fit(shape[mask])[1]
-
     parameters = np.asarray(fit.parameters, dtype=np.float64)
-    step = 1e-5
-    jacobian = np.empty((int(mask.sum()), len(parameters)))
-    for index in range(len(parameters)):
-        delta = np.zeros_like(parameters)
-        delta[index] = step
-        jacobian[:, index] = (residual(parameters + delta) - residual(parameters - delta)) / (
-            2.0 * step
-        )
-    shape = crop_autocorrelation(fit.covariance, size, pixel_nm)[mask]
+    values, slopes = crop_autocorrelation_jacobian(parameters, size, pixel_nm)
+    shape = values[mask]
+    jacobian = _LinearPart(terms, target).residual_jacobian(shape, slopes[:, mask].T)
     basis, _ = np.linalg.qr(np.column_stack([shape, terms]))
     projected = jacobian - basis @ (basis.T @ jacobian)
     normal = jacobian.T @ jacobian
@@ -714,6 +886,7 @@ def estimate_psf(
     *,
     name: str = "channel 0",
     start: np.ndarray | None = None,
+    images: bool = True,
 ) -> PsfEstimate:
     """PSF, Gaussian fit and spline from a cropped fluctuation autocorrelation.
 
@@ -730,6 +903,10 @@ def estimate_psf(
         Start of the fit (:func:`fit_autocorrelation`): the parameters of a related
         fit, e.g. the whole movie's for a window of its frames or a tile of its
         field; by default the best isotropic width on a coarse grid.
+    images : bool, optional
+        Make the PSF image, the fitted model's image and the spline. Without
+        them (``psf``, ``fit``, ``spline``, ``tx``, ``ty`` and ``coeffs`` are
+        None) only the widths and the verdict are wanted: parts of a movie.
 
     Returns
     -------
@@ -742,8 +919,6 @@ def estimate_psf(
     if ac.ndim != 2 or ac.shape[1] != size or size % 2 == 0:
         raise ValueError(f"{name}: the autocorrelation crop must be square and odd, got {ac.shape}")
     pixel_nm = (float(pixel_nm[0]), float(pixel_nm[1]))
-    x, y = lag_grid(size, pixel_nm)
-    mask = _off_centre_mask(size)
     ac_fit = fit_autocorrelation(ac, pixel_nm, start=start)
     with np.errstate(over="ignore", under="ignore", invalid="ignore"):
         model_shape = crop_autocorrelation(ac_fit.covariance, size, pixel_nm)
@@ -753,16 +928,6 @@ def estimate_psf(
     psf_model_image = ac_fit.amplitude * model_shape
     peak = ac_fit.amplitude * float(model_shape.max())
     signal_to_noise = peak / ac_fit.residual_rms if ac_fit.residual_rms > 0 else np.inf
-
-    # the PSF's own autocorrelation: the data less the broad background, the
-    # central cross (camera noise) from the model
-    background = ac_fit.background if converged else np.zeros_like(ac)
-    cleaned = np.where(mask, ac - background, psf_model_image)
-    psf = psf_from_autocorrelation(cleaned, psf_model_image, ac_fit.residual_rms)
-    fit = psf_from_autocorrelation(psf_model_image)
-    scale = float(fit.max()) if ac_fit.amplitude > 0 else float(psf.max())
-    if scale > 0:
-        psf, fit = psf / scale, fit / scale
     sigx, sigy, theta = widths_from_covariance(ac_fit.covariance)
 
     reason = None
@@ -780,22 +945,42 @@ def estimate_psf(
         _invalid(reason, name)
         sigx = sigy = theta = float("nan")
 
-    tx, ty, coeffs = fit_spline(psf, pixel_nm)
-    spline = evaluate_spline(tx, ty, coeffs, x[0], y[:, 0])
+    if images:
+        background = ac_fit.background if converged else np.zeros_like(ac)
+        pictures = _psf_images(ac, background, psf_model_image, ac_fit, pixel_nm)
+    else:
+        pictures = dict.fromkeys(("psf", "fit", "spline", "tx", "ty", "coeffs"))
     return PsfEstimate(
         ac=ac,
-        psf=psf,
-        fit=fit,
-        spline=spline,
+        **pictures,
         sigx=float(sigx),
         sigy=float(sigy),
         theta=float(theta),
-        tx=tx,
-        ty=ty,
-        coeffs=coeffs,
         pixel_nm=pixel_nm,
         valid=reason is None,
         ac_fit=ac_fit,
         qc="valid" if reason is None else "invalid",
         qc_notes=() if reason is None else (f"no PSF found: {reason}",),
     )
+
+
+def _psf_images(
+    ac: np.ndarray,
+    background: np.ndarray,
+    model_image: np.ndarray,
+    ac_fit: AutocorrelationFit,
+    pixel_nm: tuple[float, float],
+) -> dict[str, np.ndarray]:
+    """The PSF image, the fitted model's image (both peak 1) and the spline of the PSF."""
+    # the PSF's own autocorrelation: the data less the broad background, the
+    # central cross (camera noise) from the model
+    cleaned = np.where(_off_centre_mask(ac.shape[0]), ac - background, model_image)
+    psf = psf_from_autocorrelation(cleaned, model_image, ac_fit.residual_rms)
+    fit = psf_from_autocorrelation(model_image)
+    scale = float(fit.max()) if ac_fit.amplitude > 0 else float(psf.max())
+    if scale > 0:
+        psf, fit = psf / scale, fit / scale
+    tx, ty, coeffs = fit_spline(psf, pixel_nm)
+    x, y = lag_grid(ac.shape[0], pixel_nm)
+    spline = evaluate_spline(tx, ty, coeffs, x[0], y[:, 0])
+    return {"psf": psf, "fit": fit, "spline": spline, "tx": tx, "ty": ty, "coeffs": coeffs}

@@ -348,9 +348,9 @@ class BlockSums:
         groups = self.ac_sums[crop]
         coverages = self.coverage_sums[crop]
         totals = groups.sum(axis=0) - groups
-        fractions = [pair_fraction(c, self.frame_shape) for c in coverages.sum(axis=0) - coverages]
+        fractions = pair_fraction(coverages.sum(axis=0) - coverages, self.frame_shape)
         height, width = self.frame_shape
-        return totals / (height * width * dof[:, None, None] * np.asarray(fractions))
+        return totals / (height * width * dof[:, None, None] * fractions)
 
     def _crop_trim(self, crop_pix: int, name: str) -> tuple[int, int]:
         """The checked crop side and its margin in the stored crops."""
@@ -374,24 +374,31 @@ def pair_fraction(coverage: np.ndarray, frame_shape: tuple[int, int]) -> np.ndar
 
     ``coverage / coverage[centre]`` when that is a plausible fraction (in (0, 1.2]
     everywhere: the measurement holds blinking), else the fraction for blinking
-    filling the frame, ``(1 - |ly| / H) (1 - |lx| / W)``.
+    filling the frame, ``(1 - |ly| / H) (1 - |lx| / W)``. Leading axes of
+    ``coverage`` are a stack of crops, each judged on its own.
 
     Examples
     --------
     >>> pair_fraction(np.zeros((3, 3)), (10, 20))[0].tolist()
     [0.855, 0.9, 0.855]
+    >>> stack = np.stack([np.zeros((3, 3)), np.full((3, 3), 2.0)])
+    >>> pair_fraction(stack, (10, 20))[:, 0, 0].tolist()
+    [0.855, 1.0]
     """
-    size = coverage.shape[0]
+    coverage = np.asarray(coverage, dtype=np.float64)
+    size = coverage.shape[-1]
     lags = np.arange(size) - size // 2
     filled = np.outer(1.0 - np.abs(lags) / frame_shape[0], 1.0 - np.abs(lags) / frame_shape[1])
-    centre = float(coverage[size // 2, size // 2])
-    if not centre > 0.0:
-        return filled
-    with np.errstate(invalid="ignore", over="ignore"):
+    centre = coverage[..., size // 2, size // 2, None, None]
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
         measured = coverage / centre
-    if not (np.all(np.isfinite(measured)) and measured.min() > 0.0 and measured.max() <= 1.2):
-        return filled
-    return measured
+        plausible = (
+            (centre[..., 0, 0] > 0.0)
+            & np.all(np.isfinite(measured), axis=(-2, -1))
+            & (measured.min(axis=(-2, -1)) > 0.0)
+            & (measured.max(axis=(-2, -1)) <= 1.2)
+        )
+    return np.where(plausible[..., None, None], measured, filled)
 
 
 def coverage_crop(density: np.ndarray, frame_shape: tuple[int, int], size: int) -> np.ndarray:

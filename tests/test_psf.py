@@ -232,3 +232,53 @@ def test_the_separable_series_is_the_direct_sum_for_any_psf():
         correlation = precision[0, 1] / np.sqrt(precision[0, 0] * precision[1, 1])
         used_series += psf_module.series_terms(correlation) is not None
     assert used_series > 200  # most PSFs take the series
+
+
+@pytest.mark.parametrize(
+    ("sigx", "sigy", "theta"),
+    [(130.0, 130.0, 0.0), (180.0, 95.0, 25.0), (90.0, 160.0, -40.0), (600.0, 35.0, 40.0)],
+)
+def test_model_derivatives_match_central_differences(sigx, sigy, theta):
+    """The exact derivatives of the model in the precision and in the fit's
+    log-Cholesky parameters equal central differences, on the series and on the
+    direct sum (the last PSF is too elongated and tilted for the series)."""
+    pixel = (107.0, 93.0)
+    covariance = covariance_from_widths(sigx, sigy, theta)
+    x, y = np.arange(-10, 11) * pixel[1], np.arange(-10, 11) * pixel[0]
+    values, slopes = psf_module.grid_autocorrelation_derivatives(covariance, x, y, pixel)
+    plain = psf_module.grid_autocorrelation(covariance, x, y, pixel)
+    assert np.allclose(values, plain, rtol=0, atol=1e-15)
+    precision = np.linalg.inv(covariance) / 4.0
+    for index, (i, j) in enumerate([(0, 0), (0, 1), (1, 1)]):
+        step = np.zeros((2, 2))
+        step[i, j] = step[j, i] = 1e-6 * abs(precision[i, i])
+        ahead, behind = (
+            psf_module.grid_autocorrelation(np.linalg.inv(4.0 * (precision + d)), x, y, pixel)
+            for d in (step, -step)
+        )
+        central = (ahead - behind) / (2.0 * step[i, j])
+        assert np.abs(central - slopes[index]).max() < 1e-6 * np.abs(slopes[index]).max()
+
+    parameters = psf_module._parameters_from_covariance(covariance)
+    model, jacobian = psf_module.crop_autocorrelation_jacobian(parameters, 21, pixel)
+    covariance = psf_module._covariance_from_parameters(parameters)
+    plain = psf_module.crop_autocorrelation(covariance, 21, pixel)
+    assert np.allclose(model, plain, rtol=0, atol=1e-15)
+    for index in range(3):
+        step = np.zeros(3)
+        step[index] = 1e-6
+        ahead = psf_module.crop_autocorrelation(
+            psf_module._covariance_from_parameters(parameters + step), 21, pixel
+        )
+        behind = psf_module.crop_autocorrelation(
+            psf_module._covariance_from_parameters(parameters - step), 21, pixel
+        )
+        central = (ahead - behind) / 2e-6
+        assert np.abs(central - jacobian[index]).max() < 1e-6 * np.abs(jacobian).max()
+
+
+def test_a_parameter_at_its_bound_has_no_derivative():
+    """The log-Cholesky parameters are clipped to keep the model computable; a
+    parameter beyond its bound does not move the model, and its column is zero."""
+    _, jacobian = psf_module.crop_autocorrelation_jacobian(np.array([20.0, 0.0, 5.0]), 9, (1, 1))
+    assert np.all(jacobian[0] == 0.0) and np.any(jacobian[2] != 0.0)
