@@ -469,50 +469,51 @@ def coverage_from_edges(edges: Any, rows: int, size: int) -> Any:
     """:func:`coverage_crop` of a blinking map of ``rows`` rows from its edges
     (:func:`add_to_edges`).
 
-    The crop needs the map's summed-area table ``T(r, c)`` (the sum over rows
-    ``< r`` and columns ``< c``) only at rows ``r <= k`` and ``r >= R - k``: the
-    prefix sums of the first rows, and the total less the suffix sums of the last.
+    For the lag ``(dy, dx)`` the first pixels of the pairs inside the frame leave
+    out the first ``max(0, -dy)`` and the last ``max(0, dy)`` rows of the map, and
+    likewise its columns; the second pixels are the first pixels of the lag
+    ``(-dy, -dx)``. So the crop is half the sum of a table and its point
+    reflection, the table the map's column sums less its first or last rows
+    (cumulative sums of the edges), less their first or last columns: a few
+    cumulative sums, no lookup per lag. Lags that leave out every row or column
+    (a map smaller than the crop) hold exactly zero.
     """
     xp = array_module(edges)
     k = (int(edges.shape[-2]) - 1) // 2
-    columns = int(edges.shape[-1])
-    head, tail, total = edges[..., :k, :], edges[..., k : 2 * k, :], edges[..., 2 * k :, :]
-    # the table's rows 0..k, then R - k..R (before the sum along columns)
-    prefix = xp.zeros((*edges.shape[:-2], 2 * k + 2, columns))
-    prefix[..., 1 : k + 1, :] = xp.cumsum(head, axis=-2)
-    suffix = xp.cumsum(tail[..., ::-1, :], axis=-2)[..., ::-1, :]  # from rows R - k..R - 1
-    prefix[..., k + 1 : 2 * k + 1, :] = total - suffix
-    prefix[..., 2 * k + 1 :, :] = total
-    table = xp.zeros((*edges.shape[:-2], 2 * k + 2, columns + 1))
-    table[..., 1:] = xp.cumsum(prefix, axis=-1)
-    lags = xp.arange(size) - size // 2
-    dy, dx = lags[:, None], lags[None, :]
-
-    def row(r):  # a table row's place in ``table``
-        return xp.where(r <= k, r, k + 1 + r - (rows - k))
-
-    def rectangle(top, bottom, left, right):
-        top, bottom = xp.clip(top, 0, rows), xp.clip(bottom, 0, rows)
-        left, right = xp.clip(left, 0, columns), xp.clip(right, 0, columns)
-        bottom, right = xp.maximum(bottom, top), xp.maximum(right, left)
-        top, bottom = row(top), row(bottom)
-        return (
-            table[..., bottom, right]
-            - table[..., top, right]
-            - table[..., bottom, left]
-            + table[..., top, left]
-        )
-
-    first = rectangle(
-        xp.maximum(0, -dy),
-        rows - xp.maximum(0, dy),
-        xp.maximum(0, -dx),
-        columns - xp.maximum(0, dx),
+    half = size // 2
+    total = edges[..., 2 * k : 2 * k + 1, :]
+    first_rows = _at_least(xp.cumsum(edges[..., :k, :], axis=-2), half, -2)
+    last_rows = _at_least(xp.cumsum(edges[..., k : 2 * k, :][..., ::-1, :], axis=-2), half, -2)
+    kept = total - xp.concatenate(
+        [first_rows[..., half - 1 :: -1, :], xp.zeros_like(total), last_rows[..., :half, :]],
+        axis=-2,
+    )  # (..., size, C): column sums of the rows the row lag keeps, dy = -half..half
+    lags = xp.abs(xp.arange(size) - half)
+    kept = xp.where((lags < rows)[:, None], kept, 0.0)
+    first_columns = _at_least(xp.cumsum(kept[..., :half], axis=-1), half, -1)
+    last_columns = _at_least(xp.cumsum(kept[..., ::-1][..., :half], axis=-1), half, -1)
+    left_out = xp.concatenate(
+        [
+            first_columns[..., half - 1 :: -1],
+            xp.zeros_like(kept[..., :1]),
+            last_columns[..., :half],
+        ],
+        axis=-1,
     )
-    second = rectangle(
-        xp.maximum(0, dy), rows + xp.minimum(0, dy), xp.maximum(0, dx), columns + xp.minimum(0, dx)
-    )
-    return 0.5 * (first + second)
+    first = xp.where(lags < int(edges.shape[-1]), kept.sum(axis=-1)[..., None] - left_out, 0.0)
+    return 0.5 * (first + first[..., ::-1, ::-1])
+
+
+def _at_least(sums: Any, length: int, axis: int) -> Any:
+    """Cumulative sums along ``axis`` extended to ``length`` entries by their last
+    (a map narrower than the lags leaves out all of it beyond its end)."""
+    missing = length - int(sums.shape[axis])
+    if missing <= 0:
+        return sums
+    index = [slice(None)] * sums.ndim
+    index[axis] = slice(-1, None)
+    last = sums[tuple(index)]
+    return array_module(sums).concatenate([sums, *[last] * missing], axis=axis)
 
 
 def check_regions(
