@@ -637,12 +637,10 @@ class _LinearPart:
 
     def fit(self, shape: np.ndarray) -> tuple[float, np.ndarray]:
         """``(amplitude, residual)`` for a model shape."""
-        shape_rest = self.project_out(shape)
-        spread = float(shape_rest @ shape_rest)
-        # a shape (nearly) in the background's span has no amplitude of its own
-        if not spread > 1e-12 * float(shape @ shape):
+        projected = self._projected(shape)
+        if projected is None:
             return 0.0, self.data_rest
-        amplitude = float(shape_rest @ self.data_rest) / spread
+        shape_rest, _, amplitude = projected
         return amplitude, self.data_rest - amplitude * shape_rest
 
     def residual_jacobian(self, shape: np.ndarray, slopes: np.ndarray) -> np.ndarray:
@@ -653,16 +651,24 @@ class _LinearPart:
         ``a = <s, d> / <s, s>``, so ``dr = -da s - a ds``,
         ``da = (<ds, d> - 2 a <ds, s>) / <s, s>``.
         """
-        shape_rest = self.project_out(shape)
-        spread = float(shape_rest @ shape_rest)
-        if not spread > 1e-12 * float(shape @ shape):
+        projected = self._projected(shape)
+        if projected is None:
             return np.zeros_like(slopes)
-        amplitude = float(shape_rest @ self.data_rest) / spread
+        shape_rest, spread, amplitude = projected
         slopes_rest = self.project_out(slopes)
         amplitude_slopes = (
             slopes_rest.T @ self.data_rest - 2.0 * amplitude * (slopes_rest.T @ shape_rest)
         ) / spread
         return -(np.outer(shape_rest, amplitude_slopes) + amplitude * slopes_rest)
+
+    def _projected(self, shape: np.ndarray) -> tuple[np.ndarray, float, float] | None:
+        """The shape off the background's span, its squared norm and the amplitude;
+        None for a shape (nearly) in that span, which has no amplitude of its own."""
+        shape_rest = self.project_out(shape)
+        spread = float(shape_rest @ shape_rest)
+        if not spread > 1e-12 * float(shape @ shape):
+            return None
+        return shape_rest, spread, float(shape_rest @ self.data_rest) / spread
 
     def coefficients(self, shape: np.ndarray, amplitude: float) -> np.ndarray:
         """Background coefficients for the fitted amplitude."""
