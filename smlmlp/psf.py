@@ -56,6 +56,9 @@ from scipy import interpolate, optimize
 _NODES, _WEIGHTS = np.polynomial.legendre.leggauss(4)
 _NODES = 0.5 * (_NODES + 1.0)
 _WEIGHTS = 0.5 * _WEIGHTS
+#: The same on both halves of the triangle: nodes (pixels) and weights.
+_TRIANGLE_NODES = np.concatenate([_NODES, -_NODES])
+_TRIANGLE_WEIGHTS = np.concatenate([(1.0 - _NODES) * _WEIGHTS] * 2)
 #: Minimum ratio of the fitted AC peak to the residual noise for a PSF to count as found.
 MIN_SIGNAL_TO_NOISE = 8.0
 #: Smallest width accepted, in pixels; below this the AC holds no usable shape.
@@ -297,14 +300,20 @@ def gaussian_autocorrelation(
         Same shape as ``x``.
     """
     precision = np.linalg.inv(covariance) / 4.0
-    nodes_x = np.concatenate([_NODES, -_NODES]) * pixel_nm[1]
-    nodes_y = np.concatenate([_NODES, -_NODES]) * pixel_nm[0]
-    weights = np.concatenate([(1.0 - _NODES) * _WEIGHTS] * 2)
-    dx = x[..., None, None] - nodes_x[:, None]
-    dy = y[..., None, None] - nodes_y[None, :]
+    _, _, integrand = _node_integrand(precision, np.asarray(x), np.asarray(y), pixel_nm)
+    return integrand.sum(axis=(-2, -1))
+
+
+def _node_integrand(
+    precision: np.ndarray, x: np.ndarray, y: np.ndarray, pixel_nm: tuple[float, float]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Offsets ``dx``, ``dy`` of the lags ``(x, y)`` (broadcast together) from every
+    pair of quadrature nodes, and the weighted Gaussian there, ``(..., nodes, nodes)``."""
+    dx = x[..., None, None] - (_TRIANGLE_NODES * pixel_nm[1])[:, None]
+    dy = y[..., None, None] - (_TRIANGLE_NODES * pixel_nm[0])[None, :]
     exponent = precision[0, 0] * dx**2 + 2.0 * precision[0, 1] * dx * dy + precision[1, 1] * dy**2
-    values = np.exp(-exponent)
-    return np.einsum("...ij,i,j->...", values, weights, weights)
+    weights = _TRIANGLE_WEIGHTS[:, None] * _TRIANGLE_WEIGHTS[None, :]
+    return dx, dy, np.exp(-exponent) * weights
 
 
 def crop_autocorrelation(
@@ -450,10 +459,6 @@ def grid_autocorrelation_derivatives(
     return _series_model(covariance, x, y, pixel_nm, derivatives=True)
 
 
-#: Pixel-triangle quadrature on both halves of the triangle: nodes (pixels) and weights.
-_TRIANGLE_NODES = np.concatenate([_NODES, -_NODES])
-_TRIANGLE_WEIGHTS = np.concatenate([(1.0 - _NODES) * _WEIGHTS] * 2)
-
 
 def _moments(scaled: np.ndarray, orders: int) -> np.ndarray:
     """``sum_k w_k exp(-z_k^2) z_k^n / sqrt(n!)``, ``n < orders``, per lag (row of ``scaled``)."""
@@ -486,13 +491,13 @@ def _series_model(
     along_x = _moments(scale_x * (x[:, None] - _TRIANGLE_NODES * pixel_nm[1]), orders)
     along_y = _moments(scale_y * (y[:, None] - _TRIANGLE_NODES * pixel_nm[0]), orders)
     order = np.arange(n_terms)
-    weighted_y = along_y[:, :n_terms] * (-2.0 * correlation) ** order
+    coefficients = (-2.0 * correlation) ** order
+    weighted_y = along_y[:, :n_terms] * coefficients
     values = weighted_y @ along_x[:, :n_terms].T
     if not derivatives:
         return values, None
     # z^(n+2) / sqrt(n!) = sqrt((n+1)(n+2)) z^(n+2) / sqrt((n+2)!), and dx = s / scale_x
     raised = np.sqrt((order + 1.0) * (order + 2.0))
-    coefficients = (-2.0 * correlation) ** order
     d_xx = -(weighted_y @ (along_x[:, 2:] * raised).T) / precision[0, 0]
     d_yy = -((along_y[:, 2:] * raised * coefficients) @ along_x[:, :n_terms].T) / precision[1, 1]
     d_xy = (
@@ -513,10 +518,7 @@ def _direct_model(
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """The model on the grid summed node by node (a PSF so elongated and tilted that
     the series converges slowly)."""
-    dx = x[None, :, None, None] - (_TRIANGLE_NODES * pixel_nm[1])[:, None]
-    dy = y[:, None, None, None] - (_TRIANGLE_NODES * pixel_nm[0])[None, :]
-    exponent = precision[0, 0] * dx**2 + 2.0 * precision[0, 1] * dx * dy + precision[1, 1] * dy**2
-    integrand = np.exp(-exponent) * _TRIANGLE_WEIGHTS[:, None] * _TRIANGLE_WEIGHTS[None, :]
+    dx, dy, integrand = _node_integrand(precision, x[None, :], y[:, None], pixel_nm)
     values = integrand.sum(axis=(-2, -1))
     if not derivatives:
         return values, None
@@ -526,9 +528,8 @@ def _direct_model(
 
 def _axis_autocorrelation(variance: float, lags: np.ndarray, pixel: float) -> np.ndarray:
     """One axis of the model for an axis-aligned Gaussian (the model is separable then)."""
-    nodes = np.concatenate([_NODES, -_NODES]) * pixel
-    weights = np.concatenate([(1.0 - _NODES) * _WEIGHTS] * 2)
-    return np.exp(-((lags[:, None] - nodes) ** 2) / (4.0 * variance)) @ weights
+    nodes = _TRIANGLE_NODES * pixel
+    return np.exp(-((lags[:, None] - nodes) ** 2) / (4.0 * variance)) @ _TRIANGLE_WEIGHTS
 
 
 def isotropic_autocorrelation(
