@@ -87,6 +87,10 @@ class AutocorrelationFit:
         Log-Cholesky parameters of ``covariance`` (a start for related fits).
     background : ndarray
         The fitted broad background on the crop (ADU^2).
+    model : tuple, optional
+        ``(pixel_nm, values, slopes)``: the model crop at the solution and its
+        derivatives in the parameters (:func:`crop_autocorrelation_jacobian`), kept
+        for :func:`fit_sensitivity`.
     """
 
     covariance: np.ndarray
@@ -95,6 +99,7 @@ class AutocorrelationFit:
     residual_rms: float
     parameters: np.ndarray
     background: np.ndarray
+    model: tuple | None = field(default=None, repr=False, compare=False)
 
     def widths(self, near_deg: float = 0.0) -> tuple[float, float, float]:
         """``(sigx, sigy, theta_deg)`` nm, nm, degrees; see :func:`widths_from_covariance`."""
@@ -692,13 +697,23 @@ def _fit_profile(
     """
     size = data.shape[0]
     linear = _LinearPart(terms[mask], data[mask])
-    residual, jacobian = _residual_and_jacobian(linear, mask, size, pixel_nm)
+    model_at, residual, jacobian = _residual_and_jacobian(linear, mask, size, pixel_nm)
     with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
-        result = optimize.least_squares(
-            residual, start, jac=jacobian, method="lm", x_scale="jac", max_nfev=400
+        # MINPACK's Levenberg-Marquardt, each parameter scaled by its Jacobian column
+        # (least_squares(method="lm", x_scale="jac") without its wrapping and checks)
+        solution, *_ = optimize.leastsq(
+            residual,
+            start,
+            Dfun=jacobian,
+            full_output=True,
+            ftol=1e-8,
+            xtol=1e-8,
+            gtol=1e-8,
+            maxfev=400,
         )
-        covariance = _covariance_from_parameters(result.x)
-        shape = crop_autocorrelation(covariance, size, pixel_nm)[mask]
+        covariance = _covariance_from_parameters(solution)
+        model = model_at(solution)
+        shape = model[0][mask]
         amplitude, rest = linear.fit(shape)
         coefficients = linear.coefficients(shape, amplitude)
     background = terms @ coefficients
@@ -708,21 +723,30 @@ def _fit_profile(
         float(amplitude),
         float(background[size // 2, size // 2]),
         rms,
-        result.x,
+        solution,
         background,
+        ((float(pixel_nm[0]), float(pixel_nm[1])), *model),
     )
 
 
 def _residual_and_jacobian(linear: _LinearPart, mask: np.ndarray, size: int, pixel_nm):
-    """The fit's residual and its Jacobian as functions of the parameters, sharing
-    one model evaluation per point (the optimiser asks for both at each point)."""
+    """``(model, residual, jacobian)``: the model crop and its slopes
+    (:func:`crop_autocorrelation_jacobian`), the fit's residual and its Jacobian, as
+    functions of the parameters, sharing one model evaluation per point (the
+    optimiser asks for both at each point)."""
     last: dict[str, Any] = {}
 
-    def evaluate(parameters: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def model(parameters: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         key = np.asarray(parameters, np.float64).tobytes()
         if last.get("key") != key:
             values, slopes = crop_autocorrelation_jacobian(parameters, size, pixel_nm)
-            last.update(key=key, shape=values[mask], slopes=slopes[:, mask].T)
+            last.update(
+                key=key, full=(values, slopes), shape=values[mask], slopes=slopes[:, mask].T
+            )
+        return last["full"]
+
+    def evaluate(parameters: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        model(parameters)
         return last["shape"], last["slopes"]
 
     def residual(parameters: np.ndarray) -> np.ndarray:
@@ -731,7 +755,7 @@ def _residual_and_jacobian(linear: _LinearPart, mask: np.ndarray, size: int, pix
     def jacobian(parameters: np.ndarray) -> np.ndarray:
         return linear.residual_jacobian(*evaluate(parameters))
 
-    return residual, jacobian
+    return model, residual, jacobian
 
 
 def _isotropic_start(model, linear: _LinearPart, mask: np.ndarray, pixel: float, size: int):
@@ -830,7 +854,11 @@ def fit_sensitivity(
     terms = background_terms(size)[mask]
     target = ac[mask]
     parameters = np.asarray(fit.parameters, dtype=np.float64)
-    values, slopes = crop_autocorrelation_jacobian(parameters, size, pixel_nm)
+    pixel_nm = (float(pixel_nm[0]), float(pixel_nm[1]))
+    if fit.model is not None and fit.model[0] == pixel_nm and fit.model[1].shape[0] == size:
+        values, slopes = fit.model[1:]
+    else:
+        values, slopes = crop_autocorrelation_jacobian(parameters, size, pixel_nm)
     shape = values[mask]
     jacobian = _LinearPart(terms, target).residual_jacobian(shape, slopes[:, mask].T)
     basis, _ = np.linalg.qr(np.column_stack([shape, terms]))
