@@ -1022,9 +1022,22 @@ class SpectrumAccumulator:
         map_block: bool,
     ) -> None:
         """Add a sub-batch's spectra and frames in ``rows`` to the block's sums (CPU),
-        in bands of rows small enough for a core's cache."""
+        in bands of rows small enough for a core's cache; all the rows of several
+        regions are taken together instead, when they fit (fewer, larger calls)."""
         top, stop, _ = rows.indices(self.frame_shape[0])
-        n_frames, regions, _, half_width = spectra.shape
+        n_frames, regions, height, half_width = spectra.shape
+        region_bytes = 8 * half_width * n_frames * height
+        if regions > 1 and (top, stop) == (0, height) and region_bytes <= CACHE_BLOCK_BYTES:
+            step = CACHE_BLOCK_BYTES // region_bytes
+            step = -(-regions // -(-regions // step))  # groups of even size
+            rows = slice(0, height)
+            for first in range(0, regions, step):
+                group = slice(first, min(first + step, regions))
+                terms = self._band_terms(
+                    spectra[:, group], shifted[:, group], weights, rows, map_block
+                )
+                self._add_terms(_OpenSums(*(part[group] for part in sums)), terms, rows)
+            return
         step = max(1, CACHE_BLOCK_BYTES // (8 * half_width * n_frames * regions))
         if stop > top:  # bands of even height
             step = -(-(stop - top) // -(-(stop - top) // step))
