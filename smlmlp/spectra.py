@@ -1304,8 +1304,10 @@ class SpectrumAccumulator:
     def _group_crop(self, power: Any, fft_workers: int | None = None) -> Any:
         """Central crop of the circular autocorrelation of a summed power spectrum.
 
-        The inverse FFT runs along y over the whole half spectrum, then along x for
-        the crop's rows only: about half the work of the whole inverse ``irfft2``.
+        The power is real, so its inverse transform along y is the conjugate of
+        its real forward transform: ``rfft`` along y gives lags ``0..r`` (their
+        conjugates) and ``-r..-1`` (as they are), half the work of a complex
+        inverse. Then the inverse along x for the crop's rows only.
         """
         height, width = self.frame_shape
         size = self._no_groups.stored_crop
@@ -1313,16 +1315,17 @@ class SpectrumAccumulator:
         xp, fft = self.backend.xp, self.backend.fft
         workers = self.backend.workers if fft_workers is None else fft_workers
         options = {} if self.backend.cuda else {"workers": workers}
-        rows = xp.arange(-half, half + 1) % height
         if self.backend.cuda:
-            crop_rows = fft.ifft(power, axis=-2)[:, rows]
+            forward = fft.rfft(power, axis=-2)[:, : half + 1]
         else:  # by bands of columns: no temporary as large as the spectrum
             regions, _, half_width = power.shape
-            crop_rows = np.empty((regions, size, half_width), dtype=np.complex128)
+            forward = np.empty((regions, half + 1, half_width), dtype=np.complex128)
             step = max(1, 2**20 // (16 * height * regions))
             for first in range(0, half_width, step):
                 band = slice(first, first + step)
-                crop_rows[..., band] = fft.ifft(power[..., band], axis=-2, **options)[:, rows]
+                forward[..., band] = fft.rfft(power[..., band], axis=-2, **options)[:, : half + 1]
+        # lags -r..-1 are forward[r..1]; lags 0..r are their conjugates forward[0..r]*
+        crop_rows = xp.concatenate([forward[:, half:0:-1], forward.conj()], axis=1) / height
         ac_rows = fft.irfft(crop_rows, n=width, axis=-1, **options)
         columns = xp.arange(-half, half + 1) % width
         return ac_rows[..., columns].astype(np.float64)
