@@ -142,8 +142,10 @@ def _jackknife_units(sums: BlockSums, size: int) -> BlockSums:
     trim = (sums.stored_crop - size) // 2
     crop = (slice(None), slice(trim, trim + size), slice(trim, trim + size))
 
+    every_group = len(used) == len(sums.dof)
+
     def summed(values: np.ndarray) -> np.ndarray:
-        chosen = values[used]
+        chosen = values if every_group else values[used]  # a view where it can
         if per_unit == 1:
             return chosen
         # a sum per unit (numpy's reduceat is several times slower along the first axis)

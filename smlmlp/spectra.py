@@ -81,7 +81,7 @@ MIN_BLOCK_FRAMES = TREND_TERMS + 1
 BLINKING_MAP_EVERY = 4
 #: Groups (jackknife units) aimed at; a movie long enough gets 20 to 39.
 TARGET_GROUPS = 20
-#: Closed groups kept on the device before their crops come back to the host in one
+#: Closed groups kept on the GPU before their crops come back to the host in one
 #: copy (the GPU is not made to wait for the host every group of frames).
 PENDING_GROUPS = 32
 #: Working memory of a chunk when the caller does not size chunks from the free memory.
@@ -1398,7 +1398,9 @@ class SpectrumAccumulator:
             if self._group_mapped:
                 self._group_density[...] = 0
         self._pending_groups.append(part)
-        if len(self._pending_groups) >= PENDING_GROUPS:
+        # on the GPU, in batches (one copy to the host per batch); on the CPU the
+        # crops are stacked once, at the end (:meth:`region_sums`)
+        if self.backend.cuda and len(self._pending_groups) >= PENDING_GROUPS:
             self._closed_groups.append(self._to_host(self._pending_groups))
             self._pending_groups = []
         self._group_mapped = False
@@ -1454,6 +1456,8 @@ class SpectrumAccumulator:
                 pending.append(self._group_part(last, power, density, n_frames, dof, mapped))
         if pending:
             parts.append(self._to_host(pending))
+        if len(parts) == 1:  # the groups in frame order, stacked once: no more copies
+            return parts[0]
         return [
             merge_sums([self._no_groups, *(part[region] for part in parts)])
             for region in range(self.n_regions)
