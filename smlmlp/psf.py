@@ -43,6 +43,7 @@ axis-aligned PSF wider along y has ``sigy > sigx`` and ``t = 0``.
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 from dataclasses import dataclass, field
@@ -624,17 +625,33 @@ def background_terms(size: int, degree: int = BACKGROUND_DEGREE) -> np.ndarray:
     return np.stack(terms, axis=-1)
 
 
+@functools.lru_cache(maxsize=8)
+def _fit_layout(size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(mask, terms, basis)`` of the fits of crops of ``size``: the fitted pixels
+    (:func:`_off_centre_mask`), the background terms (:func:`background_terms`) and
+    an orthonormal basis of their span on the mask; made once per size, read-only."""
+    mask = _off_centre_mask(size)
+    terms = background_terms(size)
+    basis = np.linalg.qr(terms[mask])[0]
+    for array in (mask, terms, basis):
+        array.flags.writeable = False
+    return mask, terms, basis
+
+
 class _LinearPart:
     """Least squares of the linear parameters: ``data ~ amplitude * shape + terms @ c``.
 
     The background terms are fixed, so the data and every shape are projected on
-    the complement of their span once (a QR factorisation), and the amplitude is
-    then a one-column fit: the variable projection of the Gaussian fit.
+    the complement of their span once (a QR factorisation, or ``basis``, an
+    orthonormal basis of that span, where it is known), and the amplitude is then
+    a one-column fit: the variable projection of the Gaussian fit.
     """
 
-    def __init__(self, terms: np.ndarray, data: np.ndarray) -> None:
+    def __init__(
+        self, terms: np.ndarray, data: np.ndarray, basis: np.ndarray | None = None
+    ) -> None:
         self.terms = terms
-        self.basis, _ = np.linalg.qr(terms)
+        self.basis = np.linalg.qr(terms)[0] if basis is None else basis
         self.data = data
         self.data_rest = self.project_out(data)
 
@@ -688,6 +705,7 @@ def _fit_profile(
     mask: np.ndarray,
     start: np.ndarray,
     terms: np.ndarray,
+    basis: np.ndarray | None = None,
 ) -> AutocorrelationFit:
     """Fit ``amplitude * crop_autocorrelation(covariance) + background`` on ``mask``
     (variable projection, with the residual's exact Jacobian).
@@ -696,7 +714,7 @@ def _fit_profile(
     computable, so a fit wandering on pure noise ends without an exception.
     """
     size = data.shape[0]
-    linear = _LinearPart(terms[mask], data[mask])
+    linear = _LinearPart(terms[mask], data[mask], basis)
     model_at, residual, jacobian = _residual_and_jacobian(linear, mask, size, pixel_nm)
     with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
         # MINPACK's Levenberg-Marquardt, each parameter scaled by its Jacobian column
@@ -802,8 +820,7 @@ def fit_autocorrelation(
     ac = np.asarray(ac, dtype=np.float64)
     size = ac.shape[0]
     pixel_nm = (float(pixel_nm[0]), float(pixel_nm[1]))
-    mask = _off_centre_mask(size)
-    terms = background_terms(size)
+    mask, terms, basis = _fit_layout(size)
 
     if start is None:
         x, y = lag_grid(size, pixel_nm)
@@ -812,9 +829,9 @@ def fit_autocorrelation(
             return isotropic_autocorrelation(sigma, x, y, pixel_nm)
 
         pixel = math.sqrt(pixel_nm[0] * pixel_nm[1])
-        linear = _LinearPart(terms[mask], ac[mask])
+        linear = _LinearPart(terms[mask], ac[mask], basis)
         start = _isotropic_start(isotropic_model, linear, mask, pixel, size)
-    return _fit_profile(ac, pixel_nm, mask, np.asarray(start, dtype=np.float64), terms)
+    return _fit_profile(ac, pixel_nm, mask, np.asarray(start, dtype=np.float64), terms, basis)
 
 
 def fit_sensitivity(
@@ -850,8 +867,8 @@ def fit_sensitivity(
     """
     ac = np.asarray(ac, dtype=np.float64)
     size = ac.shape[0]
-    mask = _off_centre_mask(size)
-    terms = background_terms(size)[mask]
+    mask, all_terms, background_basis = _fit_layout(size)
+    terms = all_terms[mask]
     target = ac[mask]
     parameters = np.asarray(fit.parameters, dtype=np.float64)
     pixel_nm = (float(pixel_nm[0]), float(pixel_nm[1]))
@@ -860,7 +877,8 @@ def fit_sensitivity(
     else:
         values, slopes = crop_autocorrelation_jacobian(parameters, size, pixel_nm)
     shape = values[mask]
-    jacobian = _LinearPart(terms, target).residual_jacobian(shape, slopes[:, mask].T)
+    linear = _LinearPart(terms, target, background_basis)
+    jacobian = linear.residual_jacobian(shape, slopes[:, mask].T)
     basis, _ = np.linalg.qr(np.column_stack([shape, terms]))
     projected = jacobian - basis @ (basis.T @ jacobian)
     normal = jacobian.T @ jacobian
