@@ -465,7 +465,6 @@ def grid_autocorrelation_derivatives(
     return _series_model(covariance, x, y, pixel_nm, derivatives=True)
 
 
-
 def _moments(scaled: np.ndarray, orders: int) -> np.ndarray:
     """``sum_k w_k exp(-z_k^2) z_k^n / sqrt(n!)``, ``n < orders``, per lag (row of ``scaled``)."""
     powers = np.empty((*scaled.shape, orders))
@@ -973,11 +972,7 @@ def estimate_psf(
         raise ValueError(f"{name}: the autocorrelation crop must be square and odd, got {ac.shape}")
     pixel_nm = (float(pixel_nm[0]), float(pixel_nm[1]))
     ac_fit = fit_autocorrelation(ac, pixel_nm, start=start)
-    if ac_fit.model is not None and ac_fit.model[0] == pixel_nm:
-        model_shape = ac_fit.model[1]  # the fit's own model at its solution
-    else:
-        with np.errstate(over="ignore", under="ignore", invalid="ignore"):
-            model_shape = crop_autocorrelation(ac_fit.covariance, size, pixel_nm)
+    model_shape = ac_fit.model[1]  # the fit's own model at its solution
     converged = bool(np.all(np.isfinite(model_shape))) and math.isfinite(ac_fit.amplitude)
     if not converged:
         model_shape = np.zeros_like(ac)
