@@ -1307,7 +1307,9 @@ class SpectrumAccumulator:
         The power is real, so its inverse transform along y is the conjugate of
         its real forward transform: ``rfft`` along y gives lags ``0..r`` (their
         conjugates) and ``-r..-1`` (as they are), half the work of a complex
-        inverse. Then the inverse along x for the crop's rows only.
+        inverse. Then the inverse along x for the crop's rows only. The rows are
+        written in place (no concatenated temporaries): the crop costs about the
+        two transforms alone.
         """
         height, width = self.frame_shape
         size = self._no_groups.stored_crop
@@ -1315,20 +1317,22 @@ class SpectrumAccumulator:
         xp, fft = self.backend.xp, self.backend.fft
         workers = self.backend.workers if fft_workers is None else fft_workers
         options = {} if self.backend.cuda else {"workers": workers}
-        if self.backend.cuda:
-            forward = fft.rfft(power, axis=-2)[:, : half + 1]
-        else:  # by bands of columns: no temporary as large as the spectrum
-            regions, _, half_width = power.shape
-            forward = np.empty((regions, half + 1, half_width), dtype=np.complex128)
-            step = max(1, 2**20 // (16 * height * regions))
-            for first in range(0, half_width, step):
-                band = slice(first, first + step)
-                forward[..., band] = fft.rfft(power[..., band], axis=-2, **options)[:, : half + 1]
+        regions, _, half_width = power.shape
         # lags -r..-1 are forward[r..1]; lags 0..r are their conjugates forward[0..r]*
-        crop_rows = xp.concatenate([forward[:, half:0:-1], forward.conj()], axis=1) / height
-        ac_rows = fft.irfft(crop_rows, n=width, axis=-1, **options)
-        columns = xp.arange(-half, half + 1) % width
-        return ac_rows[..., columns].astype(np.float64)
+        rows = xp.empty((regions, size, half_width), dtype=np.complex128)
+        # by bands of columns on the CPU: no temporary as large as the spectrum
+        step = half_width if self.backend.cuda else max(1, 2**20 // (16 * height * regions))
+        for first in range(0, half_width, step):
+            band = slice(first, first + step)
+            forward = fft.rfft(power[..., band], axis=-2, **options)
+            rows[:, :half, band] = forward[:, half:0:-1]
+            xp.conjugate(forward[:, : half + 1], out=rows[:, half:, band])
+        rows /= height
+        ac_rows = fft.irfft(rows, n=width, axis=-1, **options)
+        crop = xp.empty((regions, size, size), dtype=np.float64)
+        crop[..., :half] = ac_rows[..., width - half :]
+        crop[..., half:] = ac_rows[..., : half + 1]
+        return crop
 
     def _group_part(
         self,
