@@ -680,6 +680,54 @@ class _OpenBlock:
         self.task: Future | None = None
 
 
+class _GroupStore:
+    """The closed groups in frame order: their counts, and their crops and coverage
+    written in place into zeroed slabs ``(capacity, regions, S, S)`` (float64, on
+    the host).
+
+    The sums handed out are views of a slab rather than a stack of copies, and a
+    slab's pages are touched only where a group writes (the coverage of groups
+    without a blinking map stays untouched zeros). A group's slots are written
+    once, so views handed out stay valid while more groups come.
+    """
+
+    def __init__(self, group_shape: tuple[int, ...], capacity: int) -> None:
+        self.group_shape = tuple(int(n) for n in group_shape)
+        self.capacity = max(1, int(capacity))
+        self.slabs: list[tuple[np.ndarray, np.ndarray]] = []
+        self.first_frames: list[int] = []
+        self.n_frames: list[int] = []
+        self.dof: list[int] = []
+
+    def __len__(self) -> int:
+        return len(self.first_frames)
+
+    def claim(self, first_frame: int, n_frames: int, dof: int) -> tuple[np.ndarray, np.ndarray]:
+        """Record the next group's counts; its ``(crop, coverage)`` slots (zeros)."""
+        slab, offset = divmod(len(self), self.capacity)
+        if slab == len(self.slabs):
+            shape = (self.capacity, *self.group_shape)
+            self.slabs.append((np.zeros(shape), np.zeros(shape)))
+        self.first_frames.append(int(first_frame))
+        self.n_frames.append(int(n_frames))
+        self.dof.append(int(dof))
+        crops, coverages = self.slabs[slab]
+        return crops[offset], coverages[offset]
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(crops, coverages)`` of the groups recorded: views of the first slab
+        when it holds them all, else joined."""
+        count = len(self)
+        if not self.slabs:
+            empty = np.zeros((0, *self.group_shape))
+            return empty, empty.copy()
+        if len(self.slabs) == 1:
+            crops, coverages = self.slabs[0]
+            return crops[:count], coverages[:count]
+        crops = np.concatenate([slab[0] for slab in self.slabs])[:count]
+        return crops, np.concatenate([slab[1] for slab in self.slabs])[:count]
+
+
 class SpectrumAccumulator:
     """Streams frames into :class:`BlockSums` (the machinery; the sums are plain data).
 
@@ -699,6 +747,11 @@ class SpectrumAccumulator:
         Number of CPU FFT workers (default 1).
     name : str, optional
         Channel name used in error messages.
+    regions : sequence of (slice, slice), optional
+        Rectangles of one shape summed side by side (:func:`accumulate_regions`).
+    expected_frames : int, optional
+        Frames the caller means to add: the groups' crops are then stored in one
+        slab of that many groups (more frames still fit).
 
     Examples
     --------
@@ -723,6 +776,7 @@ class SpectrumAccumulator:
         workers: int | None = None,
         name: str = "channel 0",
         regions: Sequence[tuple[slice, slice]] | None = None,
+        expected_frames: int | None = None,
     ) -> None:
         height, width = (int(size) for size in frame_shape)
         if height < 1 or width < 1:
@@ -769,10 +823,20 @@ class SpectrumAccumulator:
         self._group_density = xp.zeros(edge_shape(map_shape, side), dtype=np.float64)
         self._group_mapped = False  # whether the open group's blinking map holds a block
         self._group_n = self._group_dof = 0
-        # the sums of no frame (its shape and crop), then one part per closed group
+        # the sums of no frame (its shape and crop); the closed groups, stored in
+        # place: the worker tasks writing theirs, or (GPU) crops not yet copied
         self._no_groups = BlockSums.empty(self.frame_shape, block_frames, group_frames)
-        self._closed_groups: list[list[BlockSums]] = []  # per closed part, one per region
-        self._pending_groups: list[Any] = []  # on the device, or a worker's futures
+        if expected_frames is None:
+            capacity = PENDING_GROUPS
+        else:
+            last = self.first_frame + max(int(expected_frames), 1) - 1
+            capacity = last // group_frames - self.first_frame // group_frames + 1
+        self._store = _GroupStore((regions, side, side), capacity)
+        self._pending_groups: list[Any] = []
+        # a closed group's arrays come back zeroed from the worker that crops it
+        self._spare_power: list[Any] = []
+        self._spare_density: list[Any] = []
+        self._finished = False
         self._buffer: Any = None
         self._uploader = self.backend.uploader()
         self._pool: ThreadPoolExecutor | None = None
@@ -802,6 +866,8 @@ class SpectrumAccumulator:
         are summed on the workers while this returns (the chunk is kept until
         then); :meth:`region_sums` waits for them.
         """
+        if self._finished:
+            raise ValueError(f"{self.name}: no frame can be added after finish()")
         chunk = self.backend.asarray(self._uploader.upload(frames))
         if chunk.ndim == 2:
             chunk = chunk[None]
@@ -1301,7 +1367,7 @@ class SpectrumAccumulator:
     def _group_start(self, frame: int) -> int:
         return (frame // self.group_frames) * self.group_frames
 
-    def _group_crop(self, power: Any, fft_workers: int | None = None) -> Any:
+    def _group_crop(self, power: Any, fft_workers: int | None = None, out: Any = None) -> Any:
         """Central crop of the circular autocorrelation of a summed power spectrum.
 
         The power is real, so its inverse transform along y is the conjugate of
@@ -1309,7 +1375,7 @@ class SpectrumAccumulator:
         conjugates) and ``-r..-1`` (as they are), half the work of a complex
         inverse. Then the inverse along x for the crop's rows only. The rows are
         written in place (no concatenated temporaries): the crop costs about the
-        two transforms alone.
+        two transforms alone. Written into ``out`` when given.
         """
         height, width = self.frame_shape
         size = self._no_groups.stored_crop
@@ -1329,86 +1395,101 @@ class SpectrumAccumulator:
             xp.conjugate(forward[:, : half + 1], out=rows[:, half:, band])
         rows /= height
         ac_rows = fft.irfft(rows, n=width, axis=-1, **options)
-        crop = xp.empty((regions, size, size), dtype=np.float64)
+        crop = xp.empty((regions, size, size), dtype=np.float64) if out is None else out
         crop[..., :half] = ac_rows[..., width - half :]
         crop[..., half:] = ac_rows[..., : half + 1]
         return crop
 
-    def _group_part(
+    def _group_arrays(
         self,
-        last_frame: int,
         power: Any,
         density: Any,
-        n_frames: int,
         dof: int,
         mapped: bool,
+        out: tuple[Any, Any] | None = None,
         fft_workers: int | None = None,
-    ) -> tuple[int, int, int, Any, Any]:
-        """One group's ``(first frame, frames, dof, crop, coverage)``, the crops on the
+    ) -> tuple[Any, Any]:
+        """One group's ``(crop, coverage)``, into ``out`` (zeros) or new arrays on the
         backend's device; ``mapped``: whether ``density`` holds a block's blinking map."""
         size = self._no_groups.stored_crop
         xp = self.backend.xp
-        empty = (self.n_regions, size, size)
-        crop = self._group_crop(power, fft_workers) if dof else xp.zeros(empty)
-        if dof and density is not None and mapped:
-            coverage = coverage_from_edges(density, self.frame_shape[0] - 1, size)
-        else:
-            coverage = xp.zeros(empty)
-        return self._group_start(last_frame), n_frames, dof, crop, coverage
+        if out is None:
+            empty = (self.n_regions, size, size)
+            out = (xp.zeros(empty), xp.zeros(empty))
+        crop, coverage = out
+        if dof:
+            self._group_crop(power, fft_workers, out=crop)
+            if density is not None and mapped:
+                coverage[...] = coverage_from_edges(density, self.frame_shape[0] - 1, size)
+        return crop, coverage
 
-    def _to_host(self, parts: list[Any]) -> list[BlockSums]:
-        """Groups' sums as :class:`BlockSums`, one per region: their crops copied to
-        the host at once (a worker's groups waited for)."""
-        xp = self.backend.xp
-        parts = [part.result() if isinstance(part, Future) else part for part in parts]
-        first, n_frames, dof, crops, coverages = zip(*parts, strict=True)
-        ac_sums = self.backend.to_numpy(xp.stack(crops))
-        coverage_sums = self.backend.to_numpy(xp.stack(coverages))
-        return [
-            BlockSums(
-                frame_shape=self.frame_shape,
-                block_frames=self.block_frames,
-                group_frames=self.group_frames,
-                first_frames=np.array(first, np.int64),
-                n_frames=np.array(n_frames, np.int64),
-                dof=np.array(dof, np.int64),
-                ac_sums=ac_sums[:, region],
-                coverage_sums=coverage_sums[:, region],
-            )
-            for region in range(self.n_regions)
-        ]
+    def _crop_on_worker(
+        self, power: Any, density: Any, dof: int, mapped: bool, out: tuple[Any, Any]
+    ) -> None:
+        """:meth:`_group_arrays` into the group's slots, on a worker; the group's
+        arrays then zeroed for a later group."""
+        self._group_arrays(power, density, dof, mapped, out=out, fft_workers=1)
+        power.fill(0.0)
+        self._spare_power.append(power)
+        if mapped:
+            density.fill(0.0)
+            self._spare_density.append(density)
 
     def _close_group(self, last_frame: int) -> None:
-        """Crop the finished group's autocorrelation and coverage: on a worker while
-        the blocks go to the workers (the group's arrays go with it, the next group
-        gets new ones), else here."""
-        group = (
-            last_frame,
-            self._group_power,
-            self._group_density,
-            self._group_n,
-            self._group_dof,
-            self._group_mapped,
+        """Crop the finished group's autocorrelation and coverage into its slots of
+        the store: on a worker while the blocks go to the workers (the group's
+        arrays go with it; the next group takes arrays a worker has zeroed, or new
+        ones), else here; on the GPU into device arrays copied in batches."""
+        slots = self._store.claim(
+            self._group_start(last_frame), self._group_n, self._group_dof
         )
-        if self._blocks_on_workers and self._pool is not None:
-            xp = self.backend.xp
-            part: Any = self._pool.submit(self._group_part, *group, fft_workers=1)
-            self._group_power = xp.zeros_like(self._group_power)
+        group = (self._group_power, self._group_density, self._group_dof, self._group_mapped)
+        xp = self.backend.xp
+        if not self.backend.cuda and self._blocks_on_workers and self._pool is not None:
+            self._pending_groups.append(self._pool.submit(self._crop_on_worker, *group, slots))
+            try:
+                self._group_power = self._spare_power.pop()
+            except IndexError:
+                self._group_power = xp.zeros_like(self._group_power)
             if self._group_mapped:
-                self._group_density = xp.zeros_like(self._group_density)
+                try:
+                    self._group_density = self._spare_density.pop()
+                except IndexError:
+                    self._group_density = xp.zeros_like(self._group_density)
         else:
-            part = self._group_part(*group)
+            if self.backend.cuda:  # one copy to the host per batch of groups
+                self._pending_groups.append((slots, self._group_arrays(*group)))
+                if len(self._pending_groups) >= PENDING_GROUPS:
+                    self._copy_device_groups()
+            else:
+                self._group_arrays(*group, out=slots)
             self._group_power[...] = 0
             if self._group_mapped:
                 self._group_density[...] = 0
-        self._pending_groups.append(part)
-        # on the GPU, in batches (one copy to the host per batch); on the CPU the
-        # crops are stacked once, at the end (:meth:`region_sums`)
-        if self.backend.cuda and len(self._pending_groups) >= PENDING_GROUPS:
-            self._closed_groups.append(self._to_host(self._pending_groups))
-            self._pending_groups = []
         self._group_mapped = False
         self._group_n = self._group_dof = 0
+
+    def _copy_device_groups(self) -> None:
+        """Copy the GPU's pending crops to their slots (one copy for all of them)."""
+        if not self._pending_groups:
+            return
+        xp = self.backend.xp
+        slots, arrays = zip(*self._pending_groups, strict=True)
+        crops = self.backend.to_numpy(xp.stack([crop for crop, _ in arrays]))
+        coverages = self.backend.to_numpy(xp.stack([coverage for _, coverage in arrays]))
+        for (crop_slot, coverage_slot), crop, coverage in zip(slots, crops, coverages, strict=True):
+            crop_slot[...] = crop
+            coverage_slot[...] = coverage
+        self._pending_groups = []
+
+    def _store_groups(self) -> None:
+        """Wait until every closed group is in the store."""
+        if self.backend.cuda:
+            self._copy_device_groups()
+            return
+        for task in self._pending_groups:
+            task.result()
+        self._pending_groups = []
 
     def sums(self) -> BlockSums:
         """The :class:`BlockSums` of the frames added so far.
@@ -1421,10 +1502,14 @@ class SpectrumAccumulator:
         return self.region_sums()[0]
 
     def region_sums(self) -> list[BlockSums]:
-        """:meth:`sums` of each region, in the order given (one for whole frames)."""
+        """:meth:`sums` of each region, in the order given (one for whole frames).
+
+        The stored groups come as views (no copy); an open group is worked out on
+        the side and joined to them.
+        """
         self._add_closed_blocks()
-        parts = list(self._closed_groups)
-        pending = list(self._pending_groups)
+        self._store_groups()
+        extra: list[tuple[int, int, int, Any, Any]] = []  # the open groups, on the side
         last = self.first_frame + self.n_frames - 1
         open_block = self._block
         block_n = 0 if open_block is None else open_block.received
@@ -1435,16 +1520,11 @@ class SpectrumAccumulator:
             block_first = last + 1 - block_n
             same_group = self._group_start(block_first) == self._group_start(block_first - 1)
             if self._group_n and not same_group:  # the open block starts a new group
-                pending.append(
-                    self._group_part(
-                        block_first - 1,
-                        self._group_power,
-                        self._group_density,
-                        self._group_n,
-                        self._group_dof,
-                        mapped,
-                    )
+                arrays = self._group_arrays(
+                    self._group_power, self._group_density, self._group_dof, mapped
                 )
+                first = self._group_start(block_first - 1)
+                extra.append((first, self._group_n, self._group_dof, *arrays))
                 power, density, n_frames, dof = None, None, block_n, 0
                 mapped = False
             else:
@@ -1457,15 +1537,62 @@ class SpectrumAccumulator:
                     mapped = True
                 dof += block_n - TREND_TERMS
             if n_frames:
-                pending.append(self._group_part(last, power, density, n_frames, dof, mapped))
-        if pending:
-            parts.append(self._to_host(pending))
-        if len(parts) == 1:  # the groups in frame order, stacked once: no more copies
-            return parts[0]
+                arrays = self._group_arrays(power, density, dof, mapped)
+                extra.append((self._group_start(last), n_frames, dof, *arrays))
+        store = self._store
+        first_frames, counts, dofs = store.first_frames, store.n_frames, store.dof
+        crops, coverages = store.arrays()
+        if extra:
+            xp = self.backend.xp
+            first_frames = first_frames + [part[0] for part in extra]
+            counts = counts + [part[1] for part in extra]
+            dofs = dofs + [part[2] for part in extra]
+            extra_crops = self.backend.to_numpy(xp.stack([part[3] for part in extra]))
+            extra_coverages = self.backend.to_numpy(xp.stack([part[4] for part in extra]))
+            crops = np.concatenate([crops, extra_crops])
+            coverages = np.concatenate([coverages, extra_coverages])
         return [
-            merge_sums([self._no_groups, *(part[region] for part in parts)])
+            BlockSums(
+                frame_shape=self.frame_shape,
+                block_frames=self.block_frames,
+                group_frames=self.group_frames,
+                first_frames=np.array(first_frames, np.int64),
+                n_frames=np.array(counts, np.int64),
+                dof=np.array(dofs, np.int64),
+                ac_sums=crops[:, region],
+                coverage_sums=coverages[:, region],
+            )
             for region in range(self.n_regions)
         ]
+
+    def finish(self) -> list[BlockSums]:
+        """Close the last block and group, and return :meth:`region_sums`: views of
+        the stored groups, no copy. No frame may be added after.
+
+        Examples
+        --------
+        >>> movie = np.random.default_rng(2).poisson(80, size=(50, 24, 24))
+        >>> accumulator = SpectrumAccumulator((24, 24), block_frames=10, group_frames=20)
+        >>> accumulator.add(movie)
+        >>> sums = accumulator.finish()[0]
+        >>> sums.n_frames.tolist(), sums.dof.tolist()
+        ([20, 20, 10], [16, 16, 8])
+        >>> bool(np.allclose(sums.ac_sums, accumulate_spectrum(
+        ...     movie, block_frames=10, group_frames=20).ac_sums, rtol=0, atol=1e-9))
+        True
+        """
+        if not self._finished:
+            block, self._block = self._block, None
+            if block is not None:  # a shorter last block: its worker task is not the last
+                if block.task is not None:
+                    block.task.result()
+                    block.task = None
+                self._closed.append((block, self._finish_block(block, on_worker=False)))
+            self._add_closed_blocks()
+            if self._group_n:
+                self._close_group(self.first_frame + self.n_frames - 1)
+            self._finished = True
+        return self.region_sums()
 
     def _open_block_terms(self) -> tuple[Any, Any]:
         """The open block's fluctuation power and blinking-map edges (None, None when
@@ -1615,6 +1742,7 @@ def accumulate_regions(
         workers=workers,
         name=name,
         regions=regions,
+        expected_frames=stop - int(start),
     )
     from .prefetch import prefetch_chunks
 
@@ -1625,6 +1753,7 @@ def accumulate_regions(
             del chunk
             if progress is not None:
                 progress(accumulator.n_frames, stop - int(start))
+        sums = accumulator.finish()
     finally:
         accumulator.release_buffer()
-    return accumulator.region_sums()
+    return sums
