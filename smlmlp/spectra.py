@@ -810,6 +810,9 @@ class SpectrumAccumulator:
         self._block: _OpenBlock | None = None
         self._closed: deque[tuple[_OpenBlock, Any]] = deque()
         self._spare_sums: list[_OpenSums] = []
+        # and the float64 terms of finished blocks, once added to their group
+        self._spare_block_power: list[Any] = []
+        self._spare_block_edges: list[Any] = []
         self._sub = self._sub_batch_frames()
         # frames of a core's cache are summed a whole block per worker, each block's
         # terms apart from its group's (also with one worker: the same bits)
@@ -1309,13 +1312,31 @@ class SpectrumAccumulator:
         fewer than :data:`MIN_BLOCK_FRAMES` frames."""
         if block.processed < MIN_BLOCK_FRAMES or not block.used:
             return None, None
-        xp = self.backend.xp
         edges = None
         if block.map_block:  # before the power, which uses up the moment sum
-            edges = self._add_block_density(xp.zeros_like(self._group_density), block)
-        power = xp.zeros_like(self._group_power)
+            edges = self._add_block_density(
+                self._zeroed(self._spare_block_edges, self._group_density), block
+            )
+        power = self._zeroed(self._spare_block_power, self._group_power)
         self._add_block_fluctuation_power(power, block, alone=True)
         return power, edges
+
+    def _zeroed(self, spares: list[Any], like: Any) -> Any:
+        """A spare array zeroed, or new zeros like ``like`` (the workers take spares
+        at once: no test before the pop). Arrays kept for reuse spare the page
+        faults of fresh memory, which cost about as much as the arithmetic here."""
+        try:
+            array = spares.pop()
+        except IndexError:
+            return self.backend.xp.zeros_like(like)
+        array.fill(0.0)
+        return array
+
+    @property
+    def _spares_kept(self) -> int:
+        """Finished blocks' arrays kept for reuse: one per block in flight."""
+        workers = int(self.backend.workers or 1) if self._blocks_on_workers else 0
+        return 2 + BLOCKS_AHEAD * workers
 
     def _finish_block(self, block: _OpenBlock, on_worker: bool) -> Any:
         """Add the block's last, shorter sub-batch; its terms if they are worked out
@@ -1351,8 +1372,12 @@ class SpectrumAccumulator:
                 if self._terms_apart:
                     power, edges = terms
                     self._group_power += power
+                    if len(self._spare_block_power) < self._spares_kept:
+                        self._spare_block_power.append(power)
                     if edges is not None:
                         self._group_density += edges
+                        if len(self._spare_block_edges) < self._spares_kept:
+                            self._spare_block_edges.append(edges)
                 else:
                     if block.map_block:
                         self._add_block_density(self._group_density, block)
@@ -1360,7 +1385,7 @@ class SpectrumAccumulator:
                     self._add_block_fluctuation_power(self._group_power, block, alone=False)
                 self._group_dof += block.received - TREND_TERMS
             self._group_n += block.received
-            if block.sums is not None and len(self._spare_sums) < 2:
+            if block.sums is not None and len(self._spare_sums) < self._spares_kept:
                 self._spare_sums.append(block.sums)
             block.sums = None
 
