@@ -71,6 +71,7 @@ def jackknife_errors(
     fit: AutocorrelationFit,
     *,
     refit: bool = False,
+    ac: np.ndarray | None = None,
 ) -> tuple[dict[str, float], int]:
     """Delete-one-group jackknife standard errors of the widths.
 
@@ -94,6 +95,9 @@ def jackknife_errors(
         replicates' angles are measured near).
     refit : bool, optional
         Fit every replicate (slower; the linear response otherwise).
+    ac : ndarray, optional
+        ``sums.autocorrelation(crop_pix)`` when at hand (not worked out again
+        where the jackknife leaves out one group at a time).
 
     Returns
     -------
@@ -108,7 +112,10 @@ def jackknife_errors(
         return dict.fromkeys(names, math.nan), int(len(used))
     _, _, theta = fit.widths()
     units = _jackknife_units(sums, crop_size(crop_pix))
-    everything = units.autocorrelation(crop_pix)
+    # units of one group each are the groups, in the same order: the same sums
+    everything = ac if ac is not None and units.n_groups == len(used) else None
+    if everything is None:
+        everything = units.autocorrelation(crop_pix)
     if not refit:
         response = _width_derivatives(fit.parameters, theta) @ fit_sensitivity(
             everything, pixel_nm, fit
@@ -277,7 +284,7 @@ def estimate_from_sums(
     check_not_constant(ac, name)
     estimate = estimate_psf(ac, pixel_nm, name=name, start=start, images=images)
     if errors and estimate.valid and estimate.ac_fit is not None:
-        se, groups = jackknife_errors(sums, size, estimate.pixel_nm, estimate.ac_fit)
+        se, groups = jackknife_errors(sums, size, estimate.pixel_nm, estimate.ac_fit, ac=ac)
         estimate = replace(
             estimate,
             sigx_se=se["sigx"],

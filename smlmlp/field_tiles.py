@@ -144,9 +144,18 @@ class FieldSums:
             first_frames=first.first_frames,
             n_frames=first.n_frames,
             dof=first.dof,
-            ac_sums=sum(part.ac_sums for part in self.tile_sums) / count,
-            coverage_sums=sum(part.coverage_sums for part in self.tile_sums),
+            ac_sums=_added(part.ac_sums for part in self.tile_sums) / count,
+            coverage_sums=_added(part.coverage_sums for part in self.tile_sums),
         )
+
+
+def _added(arrays: Iterable[np.ndarray]) -> np.ndarray:
+    """The sum of arrays of one shape, added in order into one new array."""
+    arrays = iter(arrays)
+    total = np.array(next(arrays), dtype=np.float64)
+    for array in arrays:
+        total += array
+    return total
 
 
 def accumulate_field(

@@ -746,6 +746,19 @@ def _fit_profile(
     )
 
 
+@functools.lru_cache(maxsize=32)
+def _model_at(
+    parameters: bytes, size: int, pixel_nm: tuple[float, float]
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`crop_autocorrelation_jacobian` of the float64 ``parameters`` (their
+    bytes), remembered: the fits of the parts of a movie (windows, tiles) all start
+    at the whole movie's solution, so they share their first model. Read-only."""
+    values, slopes = crop_autocorrelation_jacobian(np.frombuffer(parameters), size, pixel_nm)
+    values.flags.writeable = False
+    slopes.flags.writeable = False
+    return values, slopes
+
+
 def _residual_and_jacobian(linear: _LinearPart, mask: np.ndarray, size: int, pixel_nm):
     """``(model, residual, jacobian)``: the model crop and its slopes
     (:func:`crop_autocorrelation_jacobian`), the fit's residual and its Jacobian, as
@@ -756,7 +769,7 @@ def _residual_and_jacobian(linear: _LinearPart, mask: np.ndarray, size: int, pix
     def model(parameters: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         key = np.asarray(parameters, np.float64).tobytes()
         if last.get("key") != key:
-            values, slopes = crop_autocorrelation_jacobian(parameters, size, pixel_nm)
+            values, slopes = _model_at(key, size, (float(pixel_nm[0]), float(pixel_nm[1])))
             last.update(
                 key=key, full=(values, slopes), shape=values[mask], slopes=slopes[:, mask].T
             )
