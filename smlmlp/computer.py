@@ -12,6 +12,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import psutil  # imported with the package: not a cost of the first pass over frames
+
 from .backend import cuda_status
 
 #: Working-set budget of one streaming pass on the CPU when nothing else is said.
@@ -55,8 +57,6 @@ def system_available_bytes() -> int:
     >>> system_available_bytes() > 0
     True
     """
-    import psutil
-
     return int(psutil.virtual_memory().available)
 
 
