@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -35,9 +36,11 @@ def test_a_replaced_movie_reruns_the_on_time_in_the_same_run(
     info = tmp_path / "results" / "e1" / "psf_info.h5"
     assert read_info(info).attrs["on_time_frames"] == pytest.approx(first_truth, rel=0.15)
 
-    # a new movie, newer than every output
+    # a new movie, newer than every output but not from the future (an input newer
+    # than the outputs its job writes is refused as clock skew)
     second_truth = _movie(movie, wf, 8.0, seed=2)
-    later = os.stat(info).st_mtime + 5
+    later = os.stat(info).st_mtime + 1
+    time.sleep(max(0.0, later - time.time()) + 0.1)
     os.utime(movie, (later, later))
     result = wf.run_snakemake(tmp_path, "--cores", "2")
     assert result.returncode == 0, result.stderr[-3000:]
