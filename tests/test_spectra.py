@@ -489,3 +489,37 @@ def test_coverage_from_edges_added_by_bands_equals_the_definition(shape, size):
     got = spectra.coverage_from_edges(edges, rows, size)
     np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-9)
     np.testing.assert_allclose(spectra.coverage_crop(density, None, size), expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+@pytest.mark.parametrize("expected", [None, 7, 57, 400])
+def test_the_groups_store_gives_the_same_bits_however_it_is_sized(movie, workers, expected):
+    """The closed groups' crops go into slabs sized from the frames expected (too few:
+    more slabs; unknown: slabs of a fixed size): the bits of a snapshot of the whole
+    movie, a shorter last block included; snapshots taken earlier do not change as
+    frames come; no frame after finish()."""
+    frames = movie[:57]  # six groups of 10 frames, the last one of 7
+    reference = SpectrumAccumulator(frames.shape[1:], block_frames=10, group_frames=10)
+    reference.add(frames)
+    whole = reference.sums()
+    accumulator = SpectrumAccumulator(
+        frames.shape[1:],
+        block_frames=10,
+        group_frames=10,
+        workers=workers,
+        expected_frames=expected,
+    )
+    accumulator.add(frames[:35])
+    early = accumulator.sums()
+    early_copy = (early.ac_sums.copy(), early.coverage_sums.copy())
+    accumulator.add(frames[35:])
+    final = accumulator.finish()[0]
+    assert final.n_frames.tolist() == [10, 10, 10, 10, 10, 7]
+    for field in ("first_frames", "n_frames", "dof", "ac_sums", "coverage_sums"):
+        assert np.array_equal(getattr(final, field), getattr(whole, field)), field
+    assert np.array_equal(early.ac_sums, early_copy[0])
+    assert np.array_equal(early.coverage_sums, early_copy[1])
+    assert np.array_equal(early.ac_sums[:3], final.ac_sums[:3])
+    assert np.array_equal(accumulator.region_sums()[0].ac_sums, final.ac_sums)
+    with pytest.raises(ValueError, match="after finish"):
+        accumulator.add(frames[:1])
