@@ -88,6 +88,11 @@ PENDING_GROUPS = 32
 DEFAULT_CHUNK_BYTES = 64 * 2**20
 # bytes of float32 frames taken through copy, FFT and sums at once (a core's L2 cache)
 CACHE_BLOCK_BYTES = 2**20
+#: Elements per band of the block's folds on the CPU (in place, but for one float32
+#: temporary of a band): large bands, few calls, a band of every tile at once.
+FOLD_BAND_ELEMENTS = 2**18
+#: Elements per band of the block's blinking map on the CPU (its float64 temporaries).
+MAP_BAND_ELEMENTS = 2**15
 #: Closed blocks per CPU worker whose terms may still be on the workers (each holds
 #: its sums and the chunk its frames came in).
 BLOCKS_AHEAD = 1
@@ -1268,10 +1273,12 @@ class SpectrumAccumulator:
         self._by_rows(fold, alone)
 
     def _fold_bands(self, rows: slice, row_length: int) -> list[slice]:
-        """``rows`` in bands of a few rows (all at once on the GPU): the temporaries
-        of the block's folds stay small."""
+        """``rows`` in bands of :data:`FOLD_BAND_ELEMENTS` (all at once on the GPU)."""
         first, stop, _ = rows.indices(self.frame_shape[0])
-        step = stop - first if self.backend.cuda else max(1, 8192 // (row_length * self.n_regions))
+        if self.backend.cuda:
+            step = stop - first
+        else:
+            step = max(1, FOLD_BAND_ELEMENTS // (row_length * self.n_regions))
         return [slice(start, min(start + step, stop)) for start in range(first, stop, step)]
 
     def _add_block_density(self, target: Any, block: _OpenBlock) -> Any:
@@ -1279,16 +1286,16 @@ class SpectrumAccumulator:
         about its own trend (float64, pixel corners); returns ``target``.
 
         Products of diagonal neighbours' fluctuations: white noise and noise
-        correlated along rows or columns add nothing to them. Worked a few rows
-        at a time on the CPU, so the float64 temporaries stay small; the map
-        itself is never whole.
+        correlated along rows or columns add nothing to them. Worked in bands of
+        :data:`MAP_BAND_ELEMENTS` on the CPU, so the float64 temporaries stay
+        small; the map itself is never whole.
         """
         sums, n = block.sums, block.processed
         total, diagonal, slope = sums.frames, sums.diagonal, sums.moment
         mean_time, spread = self._trend(n)
         rows = self.frame_shape[0] - 1
         row_size = max(1, int(target.shape[-1]) * self.n_regions)
-        step = rows if self.backend.cuda else max(1, 8192 // row_size)
+        step = rows if self.backend.cuda else max(1, MAP_BAND_ELEMENTS // row_size)
         for start in range(0, rows, step):
             stop = min(start + step, rows)
             frame_rows = slice(start, stop + 1)  # and the neighbours below
