@@ -1322,21 +1322,23 @@ class SpectrumAccumulator:
         edges = None
         if block.map_block:  # before the power, which uses up the moment sum
             edges = self._add_block_density(
-                self._zeroed(self._spare_block_edges, self._group_density), block
+                self._zeros(self._spare_block_edges, self._group_density), block
             )
-        power = self._zeroed(self._spare_block_power, self._group_power)
+        power = self._zeros(self._spare_block_power, self._group_power)
         self._add_block_fluctuation_power(power, block, alone=True)
         return power, edges
 
-    def _zeroed(self, spares: list[Any], like: Any) -> Any:
-        """A spare array zeroed, or new zeros like ``like`` (the workers take spares
-        at once: no test before the pop). Arrays kept for reuse spare the page
-        faults of fresh memory, which cost about as much as the arithmetic here."""
+    def _zeros(self, spares: list[Any], like: Any, zeroed: bool = False) -> Any:
+        """Zeros like ``like``: a spare array, filled unless ``zeroed`` (its user
+        zeroed it), or new (the workers take spares at once: no test before the
+        pop). Arrays kept for reuse spare the page faults of fresh memory, which
+        cost about as much as the arithmetic done on it."""
         try:
             array = spares.pop()
         except IndexError:
             return self.backend.xp.zeros_like(like)
-        array.fill(0.0)
+        if not zeroed:
+            array.fill(0.0)
         return array
 
     @property
@@ -1406,8 +1408,8 @@ class SpectrumAccumulator:
         its real forward transform: ``rfft`` along y gives lags ``0..r`` (their
         conjugates) and ``-r..-1`` (as they are), half the work of a complex
         inverse. Then the inverse along x for the crop's rows only. The rows are
-        written in place (no concatenated temporaries): the crop costs about the
-        two transforms alone. Written into ``out`` when given.
+        written in place (no concatenated temporaries); the crop into ``out``
+        when given.
         """
         height, width = self.frame_shape
         size = self._no_groups.stored_crop
@@ -1476,18 +1478,13 @@ class SpectrumAccumulator:
             self._group_start(last_frame), self._group_n, self._group_dof
         )
         group = (self._group_power, self._group_density, self._group_dof, self._group_mapped)
-        xp = self.backend.xp
         if not self.backend.cuda and self._blocks_on_workers and self._pool is not None:
             self._pending_groups.append(self._pool.submit(self._crop_on_worker, *group, slots))
-            try:
-                self._group_power = self._spare_power.pop()
-            except IndexError:
-                self._group_power = xp.zeros_like(self._group_power)
+            self._group_power = self._zeros(self._spare_power, self._group_power, zeroed=True)
             if self._group_mapped:
-                try:
-                    self._group_density = self._spare_density.pop()
-                except IndexError:
-                    self._group_density = xp.zeros_like(self._group_density)
+                self._group_density = self._zeros(
+                    self._spare_density, self._group_density, zeroed=True
+                )
         else:
             if self.backend.cuda:  # one copy to the host per batch of groups
                 self._pending_groups.append((slots, self._group_arrays(*group)))
@@ -1599,7 +1596,8 @@ class SpectrumAccumulator:
 
     def finish(self) -> list[BlockSums]:
         """Close the last block and group, and return :meth:`region_sums`: views of
-        the stored groups, no copy. No frame may be added after.
+        the stored groups (no copy where the expected frames sized the store). No
+        frame may be added after.
 
         Examples
         --------
