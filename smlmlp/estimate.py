@@ -113,8 +113,8 @@ def jackknife_errors(
     _, _, theta = fit.widths()
     units = _jackknife_units(sums, crop_size(crop_pix))
     # units of one group each are the groups, in the same order: the same sums
-    everything = ac if ac is not None and units.n_groups == len(used) else None
-    if everything is None:
+    everything = ac
+    if everything is None or units.n_groups != len(used):
         everything = units.autocorrelation(crop_pix)
     if not refit:
         response = _width_derivatives(fit.parameters, theta) @ fit_sensitivity(

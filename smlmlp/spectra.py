@@ -84,6 +84,9 @@ TARGET_GROUPS = 20
 #: Closed groups kept on the GPU before their crops come back to the host in one
 #: copy (the GPU is not made to wait for the host every group of frames).
 PENDING_GROUPS = 32
+#: Groups per slab of the accumulator's store of crops when the caller does not say
+#: how many frames will come (another slab when they are more).
+STORE_SLAB_GROUPS = 32
 #: Working memory of a chunk when the caller does not size chunks from the free memory.
 DEFAULT_CHUNK_BYTES = 64 * 2**20
 # bytes of float32 frames taken through copy, FFT and sums at once (a core's L2 cache)
@@ -835,7 +838,7 @@ class SpectrumAccumulator:
         # place: the worker tasks writing theirs, or (GPU) crops not yet copied
         self._no_groups = BlockSums.empty(self.frame_shape, block_frames, group_frames)
         if expected_frames is None:
-            capacity = PENDING_GROUPS
+            capacity = STORE_SLAB_GROUPS
         else:
             last = self.first_frame + max(int(expected_frames), 1) - 1
             capacity = last // group_frames - self.first_frame // group_frames + 1
