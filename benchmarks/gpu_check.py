@@ -26,7 +26,8 @@ pass in a new random order, up to the requested length (the PSF estimate uses th
 fluctuations of frames about their block's trend, which a new order keeps).
 
 The table is printed and, when the environment variable ``OUT`` names a folder,
-written there as ``gpu_check.md`` and ``gpu_check.json``. Exit status: 0 when every
+written there as ``gpu_check.md`` and ``gpu_check.json`` (with pytest's whole output as
+``gpu_tests.log``). Exit status: 0 when every
 check passes, 1 when one fails, 2 without a usable GPU (unless ``--cpu-only``).
 """
 
@@ -128,6 +129,11 @@ def run_tests(marker: str, files: list[str]) -> tuple[bool, str]:
                 skipped += 1
             if case.find("failure") is not None or case.find("error") is not None:
                 failed += 1
+    out = os.environ.get("OUT")
+    if out:  # the whole pytest output beside the table
+        Path(out).mkdir(parents=True, exist_ok=True)
+        log = Path(out) / "gpu_tests.log"
+        log.write_text(result.stdout + result.stderr, encoding="utf-8")
     summary = (
         f"pytest -m {marker}: {ran} collected, {failed} failed, {skipped} skipped "
         f"({seconds:.0f} s)"

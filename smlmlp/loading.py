@@ -609,6 +609,27 @@ def _check_is_tiff(path: str, label: str) -> None:
         )
 
 
+def tiff_series_layout(series: tifffile.TiffPageSeries) -> tuple[str, tuple[int, ...]]:
+    """Axes and shape of a TIFF series without its length-1 axes (``Y`` and ``X`` kept).
+
+    The same answer from every tifffile version: older ones squeeze a series on
+    request (``get_axes(squeeze=True)``), newer ones (2026.5 on) hand it out squeezed
+    and have no such method; squeezing here again changes nothing.
+
+    Examples
+    --------
+    >>> import types
+    >>> tiff_series_layout(types.SimpleNamespace(axes="TZCYX", shape=(50, 1, 1, 64, 1)))
+    ('TYX', (50, 64, 1))
+    """
+    pairs = [
+        (axis, int(size))
+        for axis, size in zip(str(series.axes), series.shape, strict=True)
+        if int(size) != 1 or axis in "YX"
+    ]
+    return "".join(axis for axis, _ in pairs), tuple(size for _, size in pairs)
+
+
 def _frames_stored_as_samples(
     tif: tifffile.TiffFile, series: Any, axes: str, shape: tuple[int, ...]
 ) -> bool:
@@ -666,8 +687,7 @@ class _Source:
                     raise ValueError("no image data found")
                 series = tif.series[self.series_index]
                 self.series_kinds = [s.kind for s in tif.series]
-                axes = series.get_axes(squeeze=True)
-                shape = tuple(int(n) for n in series.get_shape(squeeze=True))
+                axes, shape = tiff_series_layout(series)
                 dataoffset = None if series.is_multifile else series.dataoffset
             except (
                 tifffile.TiffFileError,

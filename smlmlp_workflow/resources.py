@@ -36,9 +36,10 @@ def movie_frame_shape(path: PathLike, split: str | None = None) -> tuple[int, in
         else:
             import tifffile
 
+            from smlmlp.loading import tiff_series_layout
+
             with tifffile.TiffFile(path) as tif:
-                series = tif.series[0]
-                shape = series.get_shape(squeeze=True)
+                _, shape = tiff_series_layout(tif.series[0])
                 height, width = int(shape[-2]), int(shape[-1])
     except Exception:  # unreadable files are reported by the job itself
         return None
