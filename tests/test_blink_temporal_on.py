@@ -378,11 +378,12 @@ def test_gpu_equals_cpu(small_movie):
     movie, _ = small_movie
     cpu_time, cpu = blink_temporal_on([movie], 120, chunk_frames=64)
     gpu_time, gpu = blink_temporal_on([movie], 120, chunk_frames=64, cuda=True)
-    assert_close(gpu["ac"][0], cpu["ac"][0], rel=1e-9)
-    assert gpu_time == pytest.approx(cpu_time, rel=1e-6)
+    # the GPU pass runs in float32 (working_dtype): its documented agreement
+    assert_close(gpu["ac"][0], cpu["ac"][0], rel=1e-5)
+    assert gpu_time == pytest.approx(cpu_time, rel=1e-4)
     _, gpu_binned = blink_temporal_on([movie], 120, cuda=True, bin_pixels=3, memory_bytes=2**20)
     _, cpu_binned = blink_temporal_on([movie], 120, bin_pixels=3, memory_bytes=2**20)
-    assert_close(gpu_binned["ac"][0], cpu_binned["ac"][0], rel=1e-9)
+    assert_close(gpu_binned["ac"][0], cpu_binned["ac"][0], rel=1e-5)
 
 
 def test_messages_name_the_channels_by_the_callers_names():
