@@ -25,6 +25,11 @@ Run::
     python benchmarks/bench_spatial_psf.py --quick    # small sizes, a smoke run
     python benchmarks/bench_spatial_psf.py --large    # 400x1024^2 and 200x2048^2 too
     python benchmarks/bench_spatial_psf.py --extras --skip-naive   # windows, tiles
+    python benchmarks/bench_spatial_psf.py --sizes 4000x256 --cores 1 2 4 --skip-naive
+
+``--sizes`` replaces the movies (frames x side); ``--cores`` runs every method with
+each number of cores (the first of the cores this process may use), so the table shows
+how the pass scales against the floor's own scaling.
 
 ``floor`` and ``ours`` run ``--repeats`` times, alternated, and the fastest run
 of each counts (the least disturbed by anything else on the machine); the naive
@@ -133,20 +138,44 @@ METHODS = {
 EXTRAS = ("errors", "windows", "tiles")
 
 
-def child(method: str, path: str) -> None:
+def use_cores(n_cores: int) -> None:
+    """Run this process (and the threads it starts) on the first ``n_cores`` cores it may use."""
+    allowed = sorted(os.sched_getaffinity(0))
+    if not 1 <= n_cores <= len(allowed):
+        raise SystemExit(f"--cores {n_cores}: this machine lets us use 1 to {len(allowed)}")
+    os.sched_setaffinity(0, allowed[:n_cores])
+
+
+def child(method: str, path: str, n_cores: int | None = None) -> None:
+    if n_cores is not None:
+        use_cores(n_cores)
     result = METHODS[method](path)
     result["peak_rss_mb"] = peak_rss_mb()
     print(json.dumps(result))
 
 
-def measure(method: str, path: Path) -> dict:
+def measure(method: str, path: Path, n_cores: int | None = None) -> dict:
+    cores = [] if n_cores is None else ["--child-cores", str(n_cores)]
     output = subprocess.run(
-        [sys.executable, __file__, "--child", method, str(path)],
-        check=True,
+        [sys.executable, __file__, "--child", method, str(path), *cores],
         capture_output=True,
         text=True,
     )
+    if output.returncode:
+        why = (output.stderr.strip().splitlines() or ["no message"])[-1]
+        raise SystemExit(f"{method} on {path.name} failed: {why}")
     return json.loads(output.stdout.strip().splitlines()[-1])
+
+
+def movie_size(text: str) -> tuple[int, int]:
+    """``"4000x256"`` -> ``(4000, 256)``: frames and side of a benchmark movie."""
+    try:
+        n_frames, side = (int(part) for part in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not FRAMESxSIDE, e.g. 4000x256") from None
+    if n_frames < 1 or side < 16:
+        raise argparse.ArgumentTypeError(f"{text!r}: at least 1 frame of 16 x 16 pixels")
+    return n_frames, side
 
 
 def make_movie(path: Path, n_frames: int, side: int) -> None:
@@ -174,14 +203,30 @@ def main() -> None:
     parser.add_argument(
         "--extras", action="store_true", help="also ours with errors, 6 windows, 4x4 tiles"
     )
+    parser.add_argument(
+        "--sizes", nargs="+", type=movie_size, metavar="FRAMESxSIDE",
+        help="these movies instead (e.g. 4000x256 20000x256)",
+    )
+    parser.add_argument(
+        "--cores", nargs="+", type=int, metavar="N",
+        help="run every method on the first N usable cores, for each N",
+    )
     parser.add_argument("--child", nargs=2, metavar=("METHOD", "PATH"), help=argparse.SUPPRESS)
+    parser.add_argument("--child-cores", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(*args.child)
+        child(*args.child, args.child_cores)
         return
     sizes = QUICK_SIZES if args.quick else SIZES
+    if args.sizes:
+        sizes = args.sizes
     if args.large:
         sizes = sizes + LARGE_SIZES
+    usable = len(os.sched_getaffinity(0))
+    for n_cores in args.cores or []:
+        if not 1 <= n_cores <= usable:
+            parser.error(f"--cores {n_cores}: this machine lets us use 1 to {usable}")
+    core_counts = args.cores or [None]
     rows = []
     with tempfile.TemporaryDirectory(prefix="smlmlp-bench-") as folder:
         for n_frames, side in sizes:
@@ -196,27 +241,29 @@ def main() -> None:
             methods = ["floor", "ours", *(EXTRAS if args.extras else ())]
             if not (args.skip_naive or (n_frames, side) in LARGE_SIZES):
                 methods.append("naive")
-            results = {}
-            for repeat in range(args.repeats):
-                for method in methods:
-                    if method == "naive" and repeat:
-                        continue  # slow and memory-hungry: once is enough
-                    run = measure(method, path)
-                    best = results.get(method)
-                    if best is None or run["seconds"] < best["seconds"]:
-                        run["peak_rss_mb"] = max(run["peak_rss_mb"], (best or run)["peak_rss_mb"])
-                        results[method] = run
-            rows.append((n_frames, side, results))
+            for n_cores in core_counts:
+                results: dict[str, dict] = {}
+                for repeat in range(args.repeats):
+                    for method in methods:
+                        if method == "naive" and repeat:
+                            continue  # slow and memory-hungry: once is enough
+                        run = measure(method, path, n_cores)
+                        best = results.get(method)
+                        if best is None or run["seconds"] < best["seconds"]:
+                            peak = max(run["peak_rss_mb"], (best or run)["peak_rss_mb"])
+                            run["peak_rss_mb"] = peak
+                            results[method] = run
+                rows.append((n_frames, side, n_cores or usable, results))
             os.remove(path)
     print()
-    print(f"cores available: {len(os.sched_getaffinity(0))}")
+    print(f"cores available: {usable}")
     header = (
-        f"{'movie':>14} | {'method':>7} | {'seconds':>8} | {'frames/s':>9} | "
+        f"{'movie':>14} | {'cores':>5} | {'method':>7} | {'seconds':>8} | {'frames/s':>9} | "
         f"{'peak RSS MB':>11} | {'vs floor':>8} | {'naive/ours':>10} | {'vs errors':>9}"
     )
     print(header)
     print("-" * len(header))
-    for n_frames, side, results in rows:
+    for n_frames, side, n_cores, results in rows:
         floor = results["floor"]["seconds"]
         ours = results["ours"]["seconds"]
         for method in results:
@@ -226,7 +273,8 @@ def main() -> None:
             if method in ("windows", "tiles"):
                 extra = f"{result['seconds'] / results['errors']['seconds']:9.2f}"
             print(
-                f"{f'{n_frames}x{side}^2':>14} | {method:>7} | {result['seconds']:8.2f} | "
+                f"{f'{n_frames}x{side}^2':>14} | {n_cores:>5} | {method:>7} | "
+                f"{result['seconds']:8.2f} | "
                 f"{n_frames / result['seconds']:9.0f} | {result['peak_rss_mb']:11.0f} | "
                 f"{result['seconds'] / floor:8.2f} | {speedup} | {extra}"
             )
