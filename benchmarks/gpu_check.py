@@ -9,9 +9,9 @@ and CuPy (no network needed)::
 Steps:
 
 1. CuPy's and CUDA's versions and the device.
-2. ``pytest -m gpu`` on the GPU tests (tests/test_gpu.py and the real-GPU half of
-   tests/test_gpu_paths.py); the check fails unless they ran (not skipped) and
-   passed. With ``--cpu-only``, the same cases on the CuPy stand-in instead
+2. ``pytest -m gpu`` on the GPU tests (tests/test_gpu.py, the real-GPU half of
+   tests/test_gpu_paths.py, the on-time's GPU case); the check fails unless they
+   ran (not skipped) and passed. With ``--cpu-only``, the same cases on the CuPy stand-in instead
    (``-m gpu_standin``).
 3. For each movie size, a uint16 TIFF file is written and analysed three ways:
    ``read`` (every frame read with :func:`smlmlp.loading.open_movie`, the ceiling of
@@ -59,7 +59,8 @@ from smlmlp.simulation import simulate_movie, write_tiff  # noqa: E402
 
 #: (frames, side) of the timed movies.
 SIZES = [(4000, 256), (2000, 512)]
-GPU_TESTS = ["tests/test_gpu.py", "tests/test_gpu_paths.py"]
+#: every test file with GPU cases (tests/test_gpu_check.py checks that none is missing)
+GPU_TESTS = ["tests/test_gpu.py", "tests/test_gpu_paths.py", "tests/test_blink_temporal_on.py"]
 SIGMA_RTOL, AC_RTOL = 1e-5, 1e-4
 
 

@@ -36,3 +36,25 @@ def test_cpu_only_check_runs_from_the_repository(tmp_path: Path) -> None:
     # the simulated PSF: 150 x 120 nm, so psf_sigma near their geometric mean
     assert record["rows"][0]["sigma_cpu_nm"] == pytest.approx((150 * 120) ** 0.5, rel=0.03)
     assert "| 300x64^2 |" in (tmp_path / "gpu_check.md").read_text()
+
+
+def test_the_check_runs_every_gpu_test() -> None:
+    """Every test marked ``gpu`` (outside the workflow's) is in a file the check runs."""
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    try:
+        from gpu_check import GPU_TESTS
+    finally:
+        sys.path.remove(str(REPO / "benchmarks"))
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-m", "gpu", "-p",
+         "no:cacheprovider", "tests", "--ignore=tests/workflow"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    cases = [line for line in result.stdout.splitlines() if "::" in line]
+    assert cases, result.stdout[-2000:] + result.stderr[-2000:]
+    files = {case.split("::")[0] for case in cases}
+    assert files <= set(GPU_TESTS), sorted(files - set(GPU_TESTS))
