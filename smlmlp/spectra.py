@@ -1150,8 +1150,6 @@ class SpectrumAccumulator:
         frames_here = shifted[:, :, band]
         start, stop, _ = band.indices(self.frame_shape[0])
         bottom = min(stop, self.frame_shape[0] - 1)
-        upper = shifted[:, :, start:bottom]
-        lower = shifted[:, :, start + 1 : bottom + 1]
         lone = parts.shape[0] == 1
 
         def sum_of(stack: Any, key: str) -> Any:
@@ -1173,14 +1171,46 @@ class SpectrumAccumulator:
 
         diagonal = None
         if map_block:
-            diagonal = products(upper[..., :-1], lower[..., 1:], "down")
-            diagonal += products(upper[..., 1:], lower[..., :-1], "up")
+            diagonal = self._diagonal_products(shifted, start, bottom)
         return _OpenSums(
             products(parts, parts, "power"),
             sum_of(frames_here, "frames"),
             diagonal,
             weighted(frames_here, "moment"),
         )
+
+    def _diagonal_products(self, shifted: Any, start: int, bottom: int) -> Any:
+        """Summed products of diagonal neighbours whose upper pixel is in rows
+        ``start .. bottom`` (CPU): ``f[y, x] f[y+1, x+1] + f[y, x+1] f[y+1, x]``.
+
+        Taken along each region's rows laid end to end (``shifted`` is contiguous),
+        so every product is of two contiguous runs: the neighbour below-right of
+        element ``p`` is element ``p + width + 1``, below-left ``p + width - 1``. The
+        products that wrap from one row to the next land in the last column, which
+        is dropped: the same products, summed in the same order, as on the 2-D
+        views, in this thread's scratch (until its next terms).
+        """
+        n_frames, regions, _, width = shifted.shape
+        rows = bottom - start
+        if rows <= 0 or width < 2:
+            return self.backend.xp.zeros((regions, max(rows, 0), max(width - 1, 0)), np.float32)
+        flat = shifted.reshape(n_frames, regions, -1)
+        first, length = start * width, rows * width - 1
+
+        def summed(offset: int, neighbour: int, key: str) -> Any:
+            whole = self._scratch(key, (regions, rows * width))
+            out = whole[..., :length]
+            one = flat[..., first + offset : first + offset + length]
+            other = flat[..., first + neighbour : first + neighbour + length]
+            if n_frames == 1:
+                np.multiply(one[0], other[0], out=out)
+            else:
+                np.einsum("t...,t...->...", one, other, out=out)
+            return whole
+
+        down = summed(0, width + 1, "down")
+        down[..., :length] += summed(1, width, "up")[..., :length]
+        return down.reshape(regions, rows, width)[..., : width - 1]
 
     @staticmethod
     def _add_terms(sums: _OpenSums, terms: _OpenSums, band: slice) -> None:
