@@ -1490,6 +1490,26 @@ class SpectrumAccumulator:
                 coverage[...] = coverage_from_edges(density, self.frame_shape[0] - 1, size)
         return crop, coverage
 
+    def _group_arrays_by_regions(
+        self, power: Any, density: Any, dof: int, mapped: bool, out: tuple[Any, Any]
+    ) -> None:
+        """:meth:`_group_arrays` into ``out`` here (CPU), the regions shared among
+        the workers when there are several of each (a region's arrays are its own:
+        the same bits however they are shared)."""
+        workers = int(self.backend.workers or 1)
+        if workers == 1 or self.n_regions == 1 or not dof:
+            self._group_arrays(power, density, dof, mapped, out=out)
+            return
+        edges = np.linspace(0, self.n_regions, min(workers, self.n_regions) + 1).astype(int)
+
+        def part(first: int, stop: int) -> None:
+            regions = slice(first, stop)
+            part_density = None if density is None else density[regions]
+            part_out = (out[0][regions], out[1][regions])
+            self._group_arrays(power[regions], part_density, dof, mapped, part_out, 1)
+
+        list(self._worker_pool().map(part, edges[:-1], edges[1:]))
+
     def _crop_on_worker(
         self, power: Any, density: Any, dof: int, mapped: bool, out: tuple[Any, Any]
     ) -> None:
@@ -1524,7 +1544,7 @@ class SpectrumAccumulator:
                 if len(self._pending_groups) >= PENDING_GROUPS:
                     self._copy_device_groups()
             else:
-                self._group_arrays(*group, out=slots)
+                self._group_arrays_by_regions(*group, out=slots)
             self._group_power[...] = 0
             if self._group_mapped:
                 self._group_density[...] = 0

@@ -12,6 +12,7 @@ from smlmlp.spectra import (
     BLINKING_MAP_EVERY,
     BlockSums,
     SpectrumAccumulator,
+    accumulate_regions,
     accumulate_spectrum,
     crop_size,
     merge_sums,
@@ -257,6 +258,26 @@ def test_large_frames_shared_by_rows_give_the_exact_sums(movie, monkeypatch, wor
     accumulator.release_buffer()
     assert np.allclose(result, circular, rtol=1e-5, atol=1e-6 * np.abs(circular).max())
     np.testing.assert_array_equal(accumulator.sums().ac_sums, single.sums().ac_sums)
+
+
+def test_regions_shared_by_rows_close_their_groups_region_by_region(monkeypatch):
+    """Tiles beyond the cache block: each group's crops and coverage are worked out by
+    regions shared among the workers; every region's sums are the bits of that region
+    alone with one worker."""
+    import smlmlp.spectra
+
+    monkeypatch.setattr(smlmlp.spectra, "CACHE_BLOCK_BYTES", 1024)
+    rng = np.random.default_rng(11)
+    movie = rng.poisson(40, size=(83, 30, 44)).astype(np.uint16)
+    movie[:, 10:20, 5:12] += rng.poisson(30, size=(83, 10, 7)).astype(np.uint16)
+    tiles = [(slice(r, r + 15), slice(c, c + 22)) for r in (0, 15) for c in (0, 22)]
+    options = {"block_frames": 20, "group_frames": 40, "chunk_frames": 13}
+    shared = accumulate_regions(movie, tiles, workers=3, **options)
+    for region, sums in zip(tiles, shared, strict=True):
+        (alone,) = accumulate_regions(movie, [region], workers=1, **options)
+        np.testing.assert_array_equal(sums.ac_sums, alone.ac_sums)
+        np.testing.assert_array_equal(sums.coverage_sums, alone.coverage_sums)
+        assert np.any(sums.coverage_sums != 0)  # blinking maps made it into the groups
 
 
 def test_an_open_block_shared_by_rows_is_in_the_sums(movie, monkeypatch):
