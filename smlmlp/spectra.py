@@ -1494,21 +1494,22 @@ class SpectrumAccumulator:
         self, power: Any, density: Any, dof: int, mapped: bool, out: tuple[Any, Any]
     ) -> None:
         """:meth:`_group_arrays` into ``out`` here (CPU), the regions shared among
-        the workers when there are several of each (a region's arrays are its own:
-        the same bits however they are shared)."""
+        the workers, one at a time, when there are several of each (a region's
+        arrays are its own: the same bits however they are shared). One region per
+        task keeps each thread's temporaries, and the memory its allocator keeps
+        for them, to one region's."""
         workers = int(self.backend.workers or 1)
         if workers == 1 or self.n_regions == 1 or not dof:
             self._group_arrays(power, density, dof, mapped, out=out)
             return
-        edges = np.linspace(0, self.n_regions, min(workers, self.n_regions) + 1).astype(int)
 
-        def part(first: int, stop: int) -> None:
-            regions = slice(first, stop)
-            part_density = None if density is None else density[regions]
-            part_out = (out[0][regions], out[1][regions])
-            self._group_arrays(power[regions], part_density, dof, mapped, part_out, 1)
+        def one(region: int) -> None:  # a region per task: small temporaries per thread
+            part = slice(region, region + 1)
+            part_density = None if density is None else density[part]
+            part_out = (out[0][part], out[1][part])
+            self._group_arrays(power[part], part_density, dof, mapped, part_out, 1)
 
-        list(self._worker_pool().map(part, edges[:-1], edges[1:]))
+        list(self._worker_pool().map(one, range(self.n_regions)))
 
     def _crop_on_worker(
         self, power: Any, density: Any, dof: int, mapped: bool, out: tuple[Any, Any]
