@@ -139,11 +139,9 @@ EXTRAS = ("errors", "windows", "tiles")
 
 
 def use_cores(n_cores: int) -> None:
-    """Run this process (and the threads it starts) on the first ``n_cores`` cores it may use."""
-    allowed = sorted(os.sched_getaffinity(0))
-    if not 1 <= n_cores <= len(allowed):
-        raise SystemExit(f"--cores {n_cores}: this machine lets us use 1 to {len(allowed)}")
-    os.sched_setaffinity(0, allowed[:n_cores])
+    """Run this process (and the threads it starts) on the first ``n_cores`` cores it
+    may use (checked by :func:`main`)."""
+    os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[:n_cores])
 
 
 def child(method: str, path: str, n_cores: int | None = None) -> None:
