@@ -20,6 +20,11 @@ Steps:
    context and the FFT plans). GPU = CPU is checked: relative 1e-5 on sigx, sigy and
    psf_sigma, 1e-4 of the peak on the autocorrelation.
 
+4. With ``--scaling``, the CPU pass's scaling on the first movie: the bare FFT pass
+   (``floor``) and :func:`smlmlp.blink_spatial_psf` (``ours``) of
+   ``benchmarks/bench_spatial_psf.py``, each in its own process on the first 1, 2,
+   4, ... of the usable cores (all of them last), the faster of two runs each.
+
 The movies are made quickly: ``--base-frames`` frames are simulated (known PSF:
 sigma 150 x 120 nm at 25 degrees), and the file holds them again and again, each
 pass in a new random order, up to the requested length (the PSF estimate uses the
@@ -182,6 +187,9 @@ def main() -> int:
     parser.add_argument("--frames", type=int, nargs="+", help="frames per size")
     parser.add_argument("--sides", type=int, nargs="+", help="frame sides")
     parser.add_argument("--base-frames", type=int, default=200)
+    parser.add_argument(
+        "--scaling", action="store_true", help="also the CPU pass on 1, 2, 4, ... cores"
+    )
     args = parser.parse_args()
     sizes = SIZES
     if args.sides:
@@ -208,7 +216,8 @@ def main() -> int:
         failures.append(summary.splitlines()[0])
 
     cores = cpu_workers(True)
-    rows = []
+    rows: list[dict[str, Any]] = []
+    scaling_rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="smlmlp-gpu-check-") as folder:
         for n_frames, side in sizes:
             path = Path(folder) / f"movie_{n_frames}x{side}.tif"
@@ -244,9 +253,11 @@ def main() -> int:
                 )
             rows.append(row)
             print(f"{row['movie']}: done", flush=True)
+            if args.scaling and not scaling_rows:
+                scaling_rows = cpu_scaling(path, row["movie"])
             path.unlink()
 
-    table = format_table(rows, cores)
+    table = format_table(rows, cores) + format_scaling(scaling_rows)
     print()
     print("\n".join(table))
     elapsed = time.perf_counter() - started
@@ -259,9 +270,78 @@ def main() -> int:
         text = "\n".join([*lines, "", *table, "", f"{elapsed:.0f} s in all"])
         text += "".join(f"\nFAILED: {failure}" for failure in failures)
         (Path(out) / "gpu_check.md").write_text(text + "\n", encoding="utf-8")
-        record = {"versions": lines, "rows": rows, "failures": failures, "seconds": elapsed}
+        record = {
+            "versions": lines,
+            "rows": rows,
+            "scaling": scaling_rows,
+            "failures": failures,
+            "seconds": elapsed,
+        }
         (Path(out) / "gpu_check.json").write_text(json.dumps(record, indent=1), encoding="utf-8")
     return 1 if failures else 0
+
+
+def core_counts(usable: int) -> list[int]:
+    """1, 2, 4, ... below ``usable``, then ``usable``.
+
+    >>> core_counts(16), core_counts(6), core_counts(1)
+    ([1, 2, 4, 8, 16], [1, 2, 4, 6], [1])
+    """
+    counts = [2**k for k in range(usable.bit_length()) if 2**k < usable]
+    return [*counts, usable]
+
+
+def cpu_scaling(path: Path, movie: str, runs: int = 2) -> list[dict[str, Any]]:
+    """Seconds and peak memory of ``floor`` and ``ours`` (bench_spatial_psf's) on each
+    of :func:`core_counts` cores, the faster of ``runs`` alternated runs."""
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    try:
+        import bench_spatial_psf
+    finally:
+        sys.path.remove(str(REPO / "benchmarks"))
+    rows = []
+    for n_cores in core_counts(len(os.sched_getaffinity(0))):
+        best: dict[str, dict[str, float]] = {}
+        for _ in range(runs):
+            for method in ("floor", "ours"):
+                run = bench_spatial_psf.measure(method, path, n_cores)
+                if method not in best or run["seconds"] < best[method]["seconds"]:
+                    best[method] = run
+        rows.append(
+            {
+                "movie": movie,
+                "cores": n_cores,
+                "floor_s": best["floor"]["seconds"],
+                "ours_s": best["ours"]["seconds"],
+                "ours_peak_mb": best["ours"]["peak_rss_mb"],
+            }
+        )
+        print(f"{movie} on {n_cores} cores: done", flush=True)
+    return rows
+
+
+def format_scaling(rows: list[dict[str, Any]]) -> list[str]:
+    """The scaling table in Markdown (nothing without ``--scaling``)."""
+    if not rows:
+        return []
+    lines = [
+        "",
+        "| movie | cores | floor s | ours s | ours/floor | ours speed-up | ours peak MB |",
+        "|---" * 7 + "|",
+    ]
+    one_core = rows[0]["ours_s"]
+    for row in rows:
+        cells = [
+            row["movie"],
+            str(row["cores"]),
+            f"{row['floor_s']:.2f}",
+            f"{row['ours_s']:.2f}",
+            f"{row['ours_s'] / row['floor_s']:.2f}",
+            f"{one_core / row['ours_s']:.2f}",
+            f"{row['ours_peak_mb']:.0f}",
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
 
 
 def format_table(rows: list[dict[str, Any]], cores: int) -> list[str]:

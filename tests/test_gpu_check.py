@@ -19,7 +19,7 @@ def test_cpu_only_check_runs_from_the_repository(tmp_path: Path) -> None:
     env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
     env.update(PYTHONPATH=".", OUT=str(tmp_path))
     result = subprocess.run(
-        [sys.executable, "benchmarks/gpu_check.py", "--cpu-only"]
+        [sys.executable, "benchmarks/gpu_check.py", "--cpu-only", "--scaling"]
         + ["--frames", "300", "--sides", "64"],
         cwd=REPO,
         env=env,
@@ -36,6 +36,13 @@ def test_cpu_only_check_runs_from_the_repository(tmp_path: Path) -> None:
     # the simulated PSF: 150 x 120 nm, so psf_sigma near their geometric mean
     assert record["rows"][0]["sigma_cpu_nm"] == pytest.approx((150 * 120) ** 0.5, rel=0.03)
     assert "| 300x64^2 |" in (tmp_path / "gpu_check.md").read_text()
+    # --scaling: floor and ours on 1, 2, 4, ... of the usable cores, all of them last
+    usable = len(os.sched_getaffinity(0))
+    expected = [2**k for k in range(usable.bit_length()) if 2**k < usable] + [usable]
+    scaling = record["scaling"]
+    assert [row["cores"] for row in scaling] == expected
+    assert all(row["floor_s"] > 0 and row["ours_s"] > 0 for row in scaling)
+    assert "| ours/floor |" in (tmp_path / "gpu_check.md").read_text()
 
 
 def test_the_check_runs_every_gpu_test() -> None:
