@@ -107,6 +107,14 @@ BLOCKS_AHEAD = 1
 ProgressCallback = Callable[[int, int], None]
 
 
+def _summed_products(first: Any, second: Any, out: Any) -> Any:
+    """``out = sum over t of first[t] * second[t]`` (CPU), in frame order for every
+    element; a lone frame takes a plain product (einsum is slow over one term)."""
+    if first.shape[0] == 1:
+        return np.multiply(first[0], second[0], out=out)
+    return np.einsum("t...,t...->...", first, second, out=out)
+
+
 def crop_size(crop_pix: Any, name: str = "crop_pix") -> int:
     """Checked, effective (odd) side of the square crop centred on zero lag.
 
@@ -1169,10 +1177,7 @@ class SpectrumAccumulator:
             return np.einsum("t,t...->...", weights, stack, out=out)
 
         def products(first: Any, second: Any, key: str) -> Any:
-            out = self._scratch(key, first.shape[1:])
-            if lone:
-                return np.multiply(first[0], second[0], out=out)
-            return np.einsum("t...,t...->...", first, second, out=out)
+            return _summed_products(first, second, self._scratch(key, first.shape[1:]))
 
         diagonal = None
         if map_block:
@@ -1207,10 +1212,7 @@ class SpectrumAccumulator:
             out = whole[..., :length]
             one = flat[..., first + offset : first + offset + length]
             other = flat[..., first + neighbour : first + neighbour + length]
-            if n_frames == 1:
-                np.multiply(one[0], other[0], out=out)
-            else:
-                np.einsum("t...,t...->...", one, other, out=out)
+            _summed_products(one, other, out)
             return whole
 
         down = summed(0, width + 1, "down")
