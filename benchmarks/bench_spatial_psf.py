@@ -165,6 +165,24 @@ def measure(method: str, path: Path, n_cores: int | None = None) -> dict:
     return json.loads(output.stdout.strip().splitlines()[-1])
 
 
+def fastest_runs(
+    methods: list[str], path: Path, repeats: int, n_cores: int | None = None
+) -> dict[str, dict]:
+    """Each method's fastest of ``repeats`` alternated runs (``naive`` once), with the
+    largest peak memory of its runs."""
+    results: dict[str, dict] = {}
+    for repeat in range(repeats):
+        for method in methods:
+            if method == "naive" and repeat:
+                continue  # slow and memory-hungry: once is enough
+            run = measure(method, path, n_cores)
+            best = results.get(method)
+            if best is None or run["seconds"] < best["seconds"]:
+                run["peak_rss_mb"] = max(run["peak_rss_mb"], (best or run)["peak_rss_mb"])
+                results[method] = run
+    return results
+
+
 def movie_size(text: str) -> tuple[int, int]:
     """``"4000x256"`` -> ``(4000, 256)``: frames and side of a benchmark movie."""
     try:
@@ -240,17 +258,7 @@ def main() -> None:
             if not (args.skip_naive or (n_frames, side) in LARGE_SIZES):
                 methods.append("naive")
             for n_cores in core_counts:
-                results: dict[str, dict] = {}
-                for repeat in range(args.repeats):
-                    for method in methods:
-                        if method == "naive" and repeat:
-                            continue  # slow and memory-hungry: once is enough
-                        run = measure(method, path, n_cores)
-                        best = results.get(method)
-                        if best is None or run["seconds"] < best["seconds"]:
-                            peak = max(run["peak_rss_mb"], (best or run)["peak_rss_mb"])
-                            run["peak_rss_mb"] = peak
-                            results[method] = run
+                results = fastest_runs(methods, path, args.repeats, n_cores)
                 rows.append((n_frames, side, n_cores or usable, results))
             os.remove(path)
     print()

@@ -11,8 +11,8 @@ Steps:
 1. CuPy's and CUDA's versions and the device.
 2. ``pytest -m gpu`` on the GPU tests (tests/test_gpu.py, the real-GPU half of
    tests/test_gpu_paths.py, the on-time's GPU case); the check fails unless they
-   ran (not skipped) and passed. With ``--cpu-only``, the same cases on the CuPy stand-in instead
-   (``-m gpu_standin``).
+   ran (not skipped) and passed. With ``--cpu-only``, the same cases on the CuPy
+   stand-in instead (``-m gpu_standin``).
 3. For each movie size, a uint16 TIFF file is written and analysed three ways:
    ``read`` (every frame read with :func:`smlmlp.loading.open_movie`, the ceiling of
    any end-to-end rate), ``cpu`` (:func:`smlmlp.blink_spatial_psf` on all cores) and
@@ -293,7 +293,8 @@ def core_counts(usable: int) -> list[int]:
 
 def cpu_scaling(path: Path, movie: str, runs: int = 2) -> list[dict[str, Any]]:
     """Seconds and peak memory of ``floor`` and ``ours`` (bench_spatial_psf's) on each
-    of :func:`core_counts` cores, the faster of ``runs`` alternated runs."""
+    of :func:`core_counts` cores, the faster of ``runs`` alternated runs (the larger
+    peak)."""
     sys.path.insert(0, str(REPO / "benchmarks"))
     try:
         import bench_spatial_psf
@@ -301,12 +302,7 @@ def cpu_scaling(path: Path, movie: str, runs: int = 2) -> list[dict[str, Any]]:
         sys.path.remove(str(REPO / "benchmarks"))
     rows = []
     for n_cores in core_counts(len(os.sched_getaffinity(0))):
-        best: dict[str, dict[str, float]] = {}
-        for _ in range(runs):
-            for method in ("floor", "ours"):
-                run = bench_spatial_psf.measure(method, path, n_cores)
-                if method not in best or run["seconds"] < best[method]["seconds"]:
-                    best[method] = run
+        best = bench_spatial_psf.fastest_runs(["floor", "ours"], path, runs, n_cores)
         rows.append(
             {
                 "movie": movie,

@@ -37,21 +37,34 @@ def test_cpu_only_check_runs_from_the_repository(tmp_path: Path) -> None:
     assert record["rows"][0]["sigma_cpu_nm"] == pytest.approx((150 * 120) ** 0.5, rel=0.03)
     assert "| 300x64^2 |" in (tmp_path / "gpu_check.md").read_text()
     # --scaling: floor and ours on 1, 2, 4, ... of the usable cores, all of them last
-    usable = len(os.sched_getaffinity(0))
-    expected = [2**k for k in range(usable.bit_length()) if 2**k < usable] + [usable]
     scaling = record["scaling"]
-    assert [row["cores"] for row in scaling] == expected
+    assert [row["cores"] for row in scaling] == _gpu_check().core_counts(
+        len(os.sched_getaffinity(0))
+    )
     assert all(row["floor_s"] > 0 and row["ours_s"] > 0 for row in scaling)
     assert "| ours/floor |" in (tmp_path / "gpu_check.md").read_text()
 
 
-def test_the_check_runs_every_gpu_test() -> None:
-    """Every test marked ``gpu`` (outside the workflow's) is in a file the check runs."""
+def _gpu_check():
+    """benchmarks/gpu_check.py as a module."""
     sys.path.insert(0, str(REPO / "benchmarks"))
     try:
-        from gpu_check import GPU_TESTS
+        import gpu_check
     finally:
         sys.path.remove(str(REPO / "benchmarks"))
+    return gpu_check
+
+
+def test_core_counts_double_up_to_every_core() -> None:
+    core_counts = _gpu_check().core_counts
+    assert core_counts(1) == [1]
+    assert core_counts(6) == [1, 2, 4, 6]
+    assert core_counts(16) == [1, 2, 4, 8, 16]
+
+
+def test_the_check_runs_every_gpu_test() -> None:
+    """Every test marked ``gpu`` (outside the workflow's) is in a file the check runs."""
+    checked = set(_gpu_check().GPU_TESTS)
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "--collect-only", "-q", "-m", "gpu", "-p",
          "no:cacheprovider", "tests", "--ignore=tests/workflow"],
@@ -64,4 +77,4 @@ def test_the_check_runs_every_gpu_test() -> None:
     cases = [line for line in result.stdout.splitlines() if "::" in line]
     assert cases, result.stdout[-2000:] + result.stderr[-2000:]
     files = {case.split("::")[0] for case in cases}
-    assert files <= set(GPU_TESTS), sorted(files - set(GPU_TESTS))
+    assert files <= checked, sorted(files - checked)
