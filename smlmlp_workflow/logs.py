@@ -80,8 +80,10 @@ def rule_log(
     The block's logger writes to ``log_path``. An exception is written to the log
     and reported on stderr as one line ``ERROR <step>: <file>: <problem>`` (the
     file is added when the message does not name it already), and the process
-    exits with status 1. The traceback goes to the log only for unexpected errors
-    (not :data:`EXPECTED_ERRORS`) or when ``SMLMLP_TRACEBACK`` is set.
+    exits with status 1. The line starts on a line of its own even when another
+    process sharing stderr (Snakemake) has left its own line unfinished. The
+    traceback goes to the log only for unexpected errors (not
+    :data:`EXPECTED_ERRORS`) or when ``SMLMLP_TRACEBACK`` is set.
 
     Parameters
     ----------
@@ -128,7 +130,10 @@ def rule_log(
         if not isinstance(error, EXPECTED_ERRORS) or os.environ.get("SMLMLP_TRACEBACK"):
             logger.debug("%s", traceback.format_exc().rstrip())
         logger.error("%s", message)
-        print(f"ERROR {step}: {message}", file=sys.stderr, flush=True)
+        # Snakemake writes a message and its newline separately to the stderr it shares
+        # with this script: the leading newline keeps the line from landing after a
+        # half-written one of Snakemake's.
+        print(f"\nERROR {step}: {message}", file=sys.stderr, flush=True)
         raise SystemExit(1) from None
     else:
         logger.info("%s: finished in %.1f s", step, time.monotonic() - started)

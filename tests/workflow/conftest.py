@@ -155,6 +155,20 @@ def run_snakemake(
     )
 
 
+#: A script's error line (smlmlp_workflow.rule_log), not a log file's line that
+#: Snakemake echoes (those start with a time stamp).
+ERROR_LINE = re.compile(r"(?<!\d\d:\d\d:\d\d )ERROR [a-z_]+(?: [^\s:]+)*: .*")
+
+
+def error_lines(output: str) -> list[str]:
+    """The scripts' ``ERROR <step>: ...`` lines in a run's output, in order.
+
+    Searched within lines: a script shares stderr with Snakemake, and a write of
+    more than a pipe's atomic size can be split around the script's line.
+    """
+    return [m.group(0) for line in output.splitlines() if (m := ERROR_LINE.search(line))]
+
+
 def job_counts(output: str) -> dict[str, int]:
     """Rule -> number of jobs, from the "Job stats" table Snakemake prints."""
     counts: dict[str, int] = {}
@@ -226,6 +240,7 @@ HELPERS = SimpleNamespace(
     run_snakemake=run_snakemake,
     as_ordinary_user=as_ordinary_user,
     job_counts=job_counts,
+    error_lines=error_lines,
     h5_differences=h5_differences,
 )
 

@@ -86,7 +86,7 @@ def test_full_disk_names_the_output_and_a_rerun_completes(
         left = _parts(results)
     output = run.stdout + run.stderr
     assert run.returncode != 0
-    errors = [line for line in output.splitlines() if line.startswith("ERROR ")]
+    errors = wf.error_lines(output)
     assert errors == [
         f"ERROR autocorr e1/movie: no space left on {results} writing res/e1/autocorr/movie.npz"
     ], output[-3000:]

@@ -123,9 +123,9 @@ def test_the_files_of_a_channel(run: SimpleNamespace) -> None:
         assert Path(info.channels["zarr"].source_files[0]).name == "zarr.zarr"
 
 
-def test_bad_files_fail_with_one_line(run: SimpleNamespace) -> None:
+def test_bad_files_fail_with_one_line(wf: SimpleNamespace, run: SimpleNamespace) -> None:
     assert run.result.returncode != 0, _failure(run.output)
-    errors = [line for line in run.output.splitlines() if line.startswith("ERROR ")]
+    errors = wf.error_lines(run.output)
     for experiment, words in BAD.items():
         mine = [line for line in errors if f" {experiment}" in line]
         assert mine, f"{experiment}: no error line\n" + _failure(run.output)

@@ -291,7 +291,7 @@ def test_bad_movies_fail_with_one_clear_line(wf: SimpleNamespace, tmp_path: Path
     result = wf.run_snakemake(tmp_path, "--cores", "2", "--keep-going")
     output = result.stdout + result.stderr
     assert result.returncode != 0
-    errors = [line for line in output.splitlines() if line.startswith("ERROR autocorr ")]
+    errors = [line for line in wf.error_lines(output) if line.startswith("ERROR autocorr ")]
     truncated_lines = [line for line in errors if "bad_truncated" in line]
     short_lines = [line for line in errors if "bad_short" in line]
     assert len(truncated_lines) == 1 and "truncated" in truncated_lines[0], errors

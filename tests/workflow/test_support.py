@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -301,12 +302,23 @@ def test_rule_log_turns_errors_into_one_line(tmp_path: Path, capsys) -> None:
     assert text.strip().splitlines()[-1].endswith("data/e/c.tif: expected a 3-D stack, got 2-D")
 
 
+def test_rule_log_error_starts_its_own_line_after_an_unfinished_one(
+    tmp_path: Path, capsys
+) -> None:
+    # Snakemake writes a message and its newline in two writes to the shared stderr
+    sys.stderr.write("    resources: tmpdir=/tmp")
+    with pytest.raises(SystemExit), ws.rule_log(tmp_path / "s.log", step="psf e/c"):
+        raise ValueError("the stack does not change from frame to frame")
+    err = capsys.readouterr().err.splitlines()
+    assert "ERROR psf e/c: the stack does not change from frame to frame" in err, err
+
+
 def test_rule_log_keeps_tracebacks_of_bugs(tmp_path: Path, capsys) -> None:
     log = tmp_path / "bug.log"
     with pytest.raises(SystemExit), ws.rule_log(log, step="psf e/c"):
         {}["missing"]  # noqa: B018
     assert "Traceback" in log.read_text()
-    assert capsys.readouterr().err.count("\n") == 1
+    assert capsys.readouterr().err.strip().count("\n") == 0  # one line
 
 
 def test_frame_progress(caplog: pytest.LogCaptureFixture) -> None:

@@ -167,8 +167,10 @@ def test_good_experiments_complete_despite_bad_ones(first_run: SimpleNamespace) 
             assert f"{experiment}/figures/{channel}.png" in first_run.results
 
 
-def test_bad_inputs_fail_with_one_clear_line(first_run: SimpleNamespace) -> None:
-    errors = [line for line in first_run.output.splitlines() if line.startswith("ERROR ")]
+def test_bad_inputs_fail_with_one_clear_line(
+    wf: SimpleNamespace, first_run: SimpleNamespace
+) -> None:
+    errors = wf.error_lines(first_run.output)
     for experiment, words in BAD.items():
         mine = [line for line in errors if f" {experiment}" in line]
         assert mine, f"{experiment}: no error line\n" + _failure(first_run.output)
