@@ -231,6 +231,7 @@ def blink_spatial_psf(
             workers=workers,
             progress=report,
             name=name,
+            kept_crop=size,  # estimated right away: no larger crop is asked for
         )
         estimate = estimate_channel(
             sums,

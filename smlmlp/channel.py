@@ -32,6 +32,7 @@ def accumulate_channel(
     workers: int | None = None,
     progress: ProgressCallback | None = None,
     name: str = "channel 0",
+    kept_crop: Any = None,
 ) -> BlockSums | FieldSums:
     """Block sums of one channel (or frame range of it) in one pass.
 
@@ -46,8 +47,9 @@ def accumulate_channel(
         across the field. ``None`` or ``(1, 1)``: the whole frame.
     time_windows : int, optional
         Windows of frames the PSF will be estimated in (shorter groups).
-    start, stop, chunk_frames, cuda, workers, progress, name
-        As :func:`smlmlp.spectra.accumulate_spectrum`.
+    start, stop, chunk_frames, cuda, workers, progress, name, kept_crop
+        As :func:`smlmlp.spectra.accumulate_spectrum` (``kept_crop``: the largest
+        crop the sums will be asked for, by default the largest the frames allow).
 
     Returns
     -------
@@ -64,6 +66,7 @@ def accumulate_channel(
         workers=workers,
         progress=progress,
         name=name,
+        kept_crop=kept_crop,
     )
     if tiles is None or tiles == (1, 1):
         return accumulate_spectrum(stack, **options)

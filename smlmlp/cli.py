@@ -247,6 +247,7 @@ def run_psf(args: argparse.Namespace) -> int:
                         workers=workers,
                         progress=progress,
                         name=label,
+                        kept_crop=args.crop_pix,  # estimated right away
                     )
                 estimate = estimate_channel(
                     sums, args.crop_pix, pixel, name=label, time_windows=args.time_windows

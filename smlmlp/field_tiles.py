@@ -173,6 +173,7 @@ def accumulate_field(
     workers: int | None = None,
     progress: ProgressCallback | None = None,
     name: str = "channel 0",
+    kept_crop: Any = None,
 ) -> FieldSums:
     """Block sums of every tile of an ``(NY, NX)`` grid, in one pass over the frames.
 
@@ -199,6 +200,7 @@ def accumulate_field(
         workers=workers,
         progress=progress,
         name=name,
+        kept_crop=kept_crop,
     )
     return FieldSums(frame_shape, rows, columns, tuple(parts))
 

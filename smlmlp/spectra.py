@@ -159,10 +159,20 @@ def plan_blocks(n_frames: int, time_windows: int = 1) -> tuple[int, int]:
     return block, block * max(1, n_blocks // (TARGET_GROUPS * max(1, int(time_windows))))
 
 
-def stored_crop(frame_shape: tuple[int, int]) -> int:
-    """Side of the autocorrelation crop kept per group for frames of ``frame_shape``."""
+def stored_crop(frame_shape: tuple[int, int], kept_crop: Any = None) -> int:
+    """Side of the autocorrelation crop kept per group for frames of ``frame_shape``:
+    the largest they allow (up to :data:`MAX_STORED_CROP`, so that a later estimate
+    may take any crop), or ``kept_crop`` (:func:`crop_size`) when no larger crop will
+    be asked of the sums: less work per group and per blinking map, the same values.
+
+    Examples
+    --------
+    >>> stored_crop((512, 512)), stored_crop((48, 64)), stored_crop((512, 512), 40)
+    (129, 47, 41)
+    """
     side = min(int(frame_shape[0]), int(frame_shape[1]), MAX_STORED_CROP)
-    return side if side % 2 else side - 1
+    side = side if side % 2 else side - 1
+    return side if kept_crop is None else min(side, crop_size(kept_crop, "kept_crop"))
 
 
 def default_chunk_frames(frame_shape: tuple[int, int], budget_bytes: int | None = None) -> int:
@@ -230,9 +240,15 @@ class BlockSums:
             object.__setattr__(self, "coverage_sums", np.zeros_like(self.ac_sums))
 
     @classmethod
-    def empty(cls, frame_shape: tuple[int, int], block_frames: int, group_frames: int) -> BlockSums:
-        """Sums of no frame."""
-        side = stored_crop(frame_shape)
+    def empty(
+        cls,
+        frame_shape: tuple[int, int],
+        block_frames: int,
+        group_frames: int,
+        kept_crop: Any = None,
+    ) -> BlockSums:
+        """Sums of no frame (crops of :func:`stored_crop`)."""
+        side = stored_crop(frame_shape, kept_crop)
         return cls(
             frame_shape=(int(frame_shape[0]), int(frame_shape[1])),
             block_frames=int(block_frames),
@@ -773,6 +789,8 @@ class SpectrumAccumulator:
     expected_frames : int, optional
         Frames the caller means to add: the groups' crops are then stored in one
         slab of that many groups (more frames still fit).
+    kept_crop : int, optional
+        The largest crop the sums will be asked for (:func:`stored_crop`).
 
     Examples
     --------
@@ -798,6 +816,7 @@ class SpectrumAccumulator:
         name: str = "channel 0",
         regions: Sequence[tuple[slice, slice]] | None = None,
         expected_frames: int | None = None,
+        kept_crop: Any = None,
     ) -> None:
         height, width = (int(size) for size in frame_shape)
         if height < 1 or width < 1:
@@ -842,14 +861,14 @@ class SpectrumAccumulator:
         regions = self.n_regions
         self._group_power = xp.zeros((regions, height, half_width), dtype=np.float64)
         # the open group's blinking map, as the few rows its coverage crop needs
-        side = stored_crop((height, width))
+        side = stored_crop((height, width), kept_crop)
         map_shape = (regions, height - 1, width - 1)
         self._group_density = xp.zeros(edge_shape(map_shape, side), dtype=np.float64)
         self._group_mapped = False  # whether the open group's blinking map holds a block
         self._group_n = self._group_dof = 0
         # the sums of no frame (its shape and crop); the closed groups, stored in
         # place: the worker tasks writing theirs, or (GPU) crops not yet copied
-        self._no_groups = BlockSums.empty(self.frame_shape, block_frames, group_frames)
+        self._no_groups = BlockSums.empty(self.frame_shape, block_frames, group_frames, kept_crop)
         if expected_frames is None:
             capacity = STORE_SLAB_GROUPS
         else:
@@ -1729,6 +1748,7 @@ def accumulate_spectrum(
     workers: int | None = None,
     progress: ProgressCallback | None = None,
     name: str = "channel 0",
+    kept_crop: Any = None,
 ) -> BlockSums:
     """Stream frames ``start..stop`` of a stack into :class:`BlockSums`.
 
@@ -1761,6 +1781,9 @@ def accumulate_spectrum(
         Called as ``progress(frames_done, frames_total)`` after each chunk.
     name : str, optional
         Channel name used in error messages.
+    kept_crop : int, optional
+        The largest crop the sums will be asked for (:func:`stored_crop`); by
+        default the largest the frames allow.
 
     Returns
     -------
@@ -1786,6 +1809,7 @@ def accumulate_spectrum(
         workers=workers,
         progress=progress,
         name=name,
+        kept_crop=kept_crop,
     )[0]
 
 
@@ -1803,6 +1827,7 @@ def accumulate_regions(
     workers: int | None = None,
     progress: ProgressCallback | None = None,
     name: str = "channel 0",
+    kept_crop: Any = None,
 ) -> list[BlockSums]:
     """:func:`accumulate_spectrum` of several rectangles of the frames, in one pass.
 
@@ -1835,6 +1860,7 @@ def accumulate_regions(
         name=name,
         regions=regions,
         expected_frames=stop - int(start),
+        kept_crop=kept_crop,
     )
     from .prefetch import prefetch_chunks
 

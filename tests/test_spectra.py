@@ -544,3 +544,23 @@ def test_the_groups_store_gives_the_same_bits_however_it_is_sized(movie, workers
     assert np.array_equal(accumulator.region_sums()[0].ac_sums, final.ac_sums)
     with pytest.raises(ValueError, match="after finish"):
         accumulator.add(frames[:1])
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_kept_crop_holds_the_same_numbers_in_smaller_sums(workers: int) -> None:
+    rng = np.random.default_rng(11)
+    movie = rng.poisson(60, size=(130, 64, 72)).astype(np.uint16)
+    quads = [(slice(r, r + 32), slice(c, c + 36)) for r in (0, 32) for c in (0, 36)]
+    options = dict(workers=workers, chunk_frames=17)
+    for region in (None, quads):
+        regions = region or [(slice(0, 64), slice(0, 72))]
+        full = accumulate_regions(movie, regions, **options)
+        kept = accumulate_regions(movie, regions, kept_crop=20, **options)
+        for whole, small in zip(full, kept, strict=True):
+            assert small.stored_crop == 21 < whole.stored_crop
+            trim = slice((whole.stored_crop - 21) // 2, (whole.stored_crop + 21) // 2)
+            np.testing.assert_array_equal(small.ac_sums, whole.ac_sums[:, trim, trim])
+            np.testing.assert_array_equal(small.coverage_sums, whole.coverage_sums[:, trim, trim])
+            np.testing.assert_array_equal(small.leave_one_out(15), whole.leave_one_out(15))
+        with pytest.raises(ValueError, match="larger than the 21x21"):
+            kept[0].autocorrelation(23)
