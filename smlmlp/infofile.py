@@ -1108,8 +1108,10 @@ def write_info(
                 )
         if temporal is not None:
             _write_temporal(handle.create_group(TEMPORAL_AVERAGE), temporal.average)
+    # a copy (a few kilobytes to megabytes), not a view: a failed write's traceback
+    # would keep a view, and Python 3.13 then reports the buffer freed under it
     with atomic_path(path, suffix=".h5.part") as part:
-        part.write_bytes(buffer.getbuffer())
+        part.write_bytes(buffer.getvalue())
     return path
 
 
