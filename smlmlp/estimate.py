@@ -36,6 +36,7 @@ from .psf import (
     _covariance_from_parameters,
     estimate_psf,
     fit_autocorrelation,
+    fit_autocorrelations,
     fit_sensitivity,
     widths_from_covariance,
 )
@@ -282,7 +283,34 @@ def estimate_from_sums(
     size = crop_size(crop_pix)
     ac = sums.autocorrelation(size, name=name)
     check_not_constant(ac, name)
-    estimate = estimate_psf(ac, pixel_nm, name=name, start=start, images=images)
+    estimate = _estimate_from_crop(
+        sums, ac, pixel_nm, name=name, errors=errors, start=start, images=images
+    )
+    if time_windows != 1:
+        from .time_windows import estimate_time_windows
+
+        windows = estimate_time_windows(
+            sums, time_windows, size, estimate.pixel_nm, name=name, start=fit_start(estimate)
+        )
+        estimate.sections["time"] = windows.as_arrays()
+    return estimate
+
+
+def _estimate_from_crop(
+    sums: BlockSums,
+    ac: np.ndarray,
+    pixel_nm: tuple[float, float],
+    *,
+    name: str,
+    errors: bool,
+    start: np.ndarray | None,
+    images: bool,
+    fit: AutocorrelationFit | None = None,
+) -> PsfEstimate:
+    """:func:`estimate_from_sums` (no windows) from the sums' checked crop ``ac``;
+    ``fit``, the fit of ``ac`` when made already (:func:`estimate_parts`)."""
+    size = ac.shape[0]
+    estimate = estimate_psf(ac, pixel_nm, name=name, start=start, images=images, fit=fit)
     if errors and estimate.valid and estimate.ac_fit is not None:
         se, groups = jackknife_errors(sums, size, estimate.pixel_nm, estimate.ac_fit, ac=ac)
         estimate = replace(
@@ -296,15 +324,7 @@ def estimate_from_sums(
     else:
         estimate = replace(estimate, n_groups=int(np.count_nonzero(sums.dof > 0)))
     qc, notes, is_round = _verdict(estimate)
-    estimate = replace(estimate, qc=qc, qc_notes=notes, round=is_round)
-    if time_windows != 1:
-        from .time_windows import estimate_time_windows
-
-        windows = estimate_time_windows(
-            sums, time_windows, size, estimate.pixel_nm, name=name, start=fit_start(estimate)
-        )
-        estimate.sections["time"] = windows.as_arrays()
-    return estimate
+    return replace(estimate, qc=qc, qc_notes=notes, round=is_round)
 
 
 #: The widths of the estimates of parts of a movie (windows of frames, tiles of the
@@ -327,7 +347,8 @@ def estimate_parts(
 ) -> tuple[dict[str, np.ndarray], list[PsfEstimate]]:
     """Estimate each ``(sums, name)`` part, its warnings held back, each fit from
     ``start`` (:func:`fit_start`; a part is a share of the movie, its PSF near the
-    whole movie's).
+    whole movie's), all the parts' fits in lock step
+    (:func:`smlmlp.psf.fit_autocorrelations`).
 
     Returns
     -------
@@ -338,12 +359,20 @@ def estimate_parts(
     """
     keys = [*PART_WIDTHS, *(f"{key}_se" for key in PART_WIDTHS)]
     values = {key: np.full(len(parts), math.nan) for key in keys}
+    size = crop_size(crop_pix)
+    acs = []
+    for sums, name in parts:
+        acs.append(sums.autocorrelation(size, name=name))
+        check_not_constant(acs[-1], name)
+    fits = [None] * len(parts)
+    if start is not None:
+        fits = fit_autocorrelations(acs, pixel_nm, start)
     estimates = []
-    for index, (sums, name) in enumerate(parts):
+    for index, ((sums, name), ac, fit) in enumerate(zip(parts, acs, fits, strict=True)):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
-            estimate = estimate_from_sums(
-                sums, crop_pix, pixel_nm, name=name, start=start, images=False
+            estimate = _estimate_from_crop(
+                sums, ac, pixel_nm, name=name, errors=True, start=start, images=False, fit=fit
             )
         estimates.append(estimate)
         if not estimate.valid:

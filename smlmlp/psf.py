@@ -64,6 +64,10 @@ _TRIANGLE_WEIGHTS = np.concatenate([(1.0 - _NODES) * _WEIGHTS] * 2)
 MIN_SIGNAL_TO_NOISE = 8.0
 #: Smallest width accepted, in pixels; below this the AC holds no usable shape.
 MIN_SIGMA_PIX = 0.3
+#: Relative tolerance at which the fits stop (on the cost and on the parameters).
+FIT_TOLERANCE = 1e-8
+#: Steps of :func:`fit_autocorrelations` before a crop still moving is fitted alone.
+LOCKSTEP_STEPS = 30
 #: Highest degree of the even polynomial of the lag fitted as a broad background.
 #: Degree 2 keeps the jackknife standard errors calibrated: with degree 4,
 #: ``benchmarks/se_calibration.py`` finds the estimate more precise but the
@@ -385,6 +389,84 @@ def crop_autocorrelation_jacobian(
     return _mirrored(values), _mirrored(jacobian)
 
 
+def _crop_models(
+    points: np.ndarray, size: int, pixel_nm: tuple[float, float]
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`crop_autocorrelation_jacobian` of each row of ``points`` (``(n, 3)``
+    log-Cholesky parameters), in whole-array operations: ``(n, size, size)`` and
+    ``(n, 3, size, size)``. The series of every point takes the terms the most
+    correlated one needs (the others' extra terms are below 1e-17); points whose
+    series converges slowly take the direct sum, one at a time.
+
+    Examples
+    --------
+    >>> points = np.array([[math.log(140.0), 30.0, math.log(110.0)], [5.0, -2.0, 4.5]])
+    >>> values, slopes = _crop_models(points, 9, (100.0, 90.0))
+    >>> alone = [crop_autocorrelation_jacobian(p, 9, (100.0, 90.0)) for p in points]
+    >>> bool(np.allclose(values, [v for v, _ in alone], rtol=1e-12, atol=0))
+    True
+    >>> bool(np.allclose(slopes, [d for _, d in alone], rtol=1e-9, atol=1e-15))
+    True
+    """
+    points = np.atleast_2d(np.asarray(points, dtype=np.float64))
+    low, high = _LOG_BOUNDS
+    bounds = np.array([[low, -_OFF_DIAGONAL_BOUND, low], [high, _OFF_DIAGONAL_BOUND, high]])
+    clipped = np.clip(points, bounds[0], bounds[1])
+    inside = (points > bounds[0]) & (points < bounds[1])
+    first, middle, last = np.exp(clipped[:, 0]), clipped[:, 1], np.exp(clipped[:, 2])
+    lower = np.zeros((len(points), 2, 2))
+    lower[:, 0, 0], lower[:, 1, 0], lower[:, 1, 1] = first, middle, last
+    lower_slopes = np.zeros((len(points), 3, 2, 2))
+    lower_slopes[:, 0, 0, 0] = first * inside[:, 0]
+    lower_slopes[:, 1, 1, 0] = 1.0 * inside[:, 1]
+    lower_slopes[:, 2, 1, 1] = last * inside[:, 2]
+    covariance = lower @ lower.transpose(0, 2, 1)
+    precision = np.linalg.inv(covariance) / 4.0
+    offsets = np.arange(-(size // 2), size // 2 + 1, dtype=np.float64)
+    x, y = offsets * pixel_nm[1], offsets[: size // 2 + 1] * pixel_nm[0]
+    scale_x, scale_y = np.sqrt(precision[:, 0, 0]), np.sqrt(precision[:, 1, 1])
+    correlation = precision[:, 0, 1] / (scale_x * scale_y)
+    terms = [series_terms(r) for r in correlation]
+    series = np.array([n is not None for n in terms])
+    values = np.empty((len(points), len(y), len(x)))
+    slopes = np.empty((len(points), 3, len(y), len(x)))
+    for index in np.flatnonzero(~series):
+        values[index], slopes[index] = _direct_model(
+            precision[index], x, y, pixel_nm, derivatives=True
+        )
+    if series.any():
+        chosen = np.flatnonzero(series)
+        n_terms = max(n for n in terms if n is not None)
+        sx, sy, r = scale_x[chosen], scale_y[chosen], correlation[chosen]
+        along_x = _moments(
+            sx[:, None, None] * (x[:, None] - _TRIANGLE_NODES * pixel_nm[1]), n_terms + 2
+        )
+        along_y = _moments(
+            sy[:, None, None] * (y[:, None] - _TRIANGLE_NODES * pixel_nm[0]), n_terms + 2
+        )
+        order = np.arange(n_terms)
+        coefficients = (-2.0 * r[:, None]) ** order
+        weighted_y = along_y[..., :n_terms] * coefficients[:, None, :]
+        head_x = along_x[..., :n_terms].transpose(0, 2, 1)
+        values[chosen] = weighted_y @ head_x
+        raised = np.sqrt((order + 1.0) * (order + 2.0))
+        xx = -(weighted_y @ (along_x[..., 2:] * raised).transpose(0, 2, 1))
+        yy = -((along_y[..., 2:] * raised * coefficients[:, None, :]) @ head_x)
+        xy = (along_y[..., 1:-1] * (coefficients * (order + 1.0))[:, None, :]) @ along_x[
+            ..., 1:-1
+        ].transpose(0, 2, 1)
+        slopes[chosen, 0] = xx / precision[chosen, 0, 0][:, None, None]
+        slopes[chosen, 1] = -2.0 * xy / (sx * sy)[:, None, None]
+        slopes[chosen, 2] = yy / precision[chosen, 1, 1][:, None, None]
+    covariance_slopes = lower_slopes @ lower.transpose(0, 2, 1)[:, None] + lower[
+        :, None
+    ] @ lower_slopes.transpose(0, 1, 3, 2)
+    precision_slopes = -4.0 * precision[:, None] @ covariance_slopes @ precision[:, None]
+    chain = precision_slopes[:, :, [0, 0, 1], [0, 1, 1]]  # (point, parameter, (xx, xy, yy))
+    jacobian = np.einsum("npq,nqyx->npyx", chain, slopes)
+    return _mirrored(values), _mirrored(jacobian)
+
+
 #: Most terms of the separable series of :func:`grid_autocorrelation` (beyond, for
 #: PSFs so elongated and tilted that the series converges slowly, the direct sum).
 MAX_SERIES_TERMS = 256
@@ -466,12 +548,13 @@ def grid_autocorrelation_derivatives(
 
 
 def _moments(scaled: np.ndarray, orders: int) -> np.ndarray:
-    """``sum_k w_k exp(-z_k^2) z_k^n / sqrt(n!)``, ``n < orders``, per lag (row of ``scaled``)."""
+    """``sum_k w_k exp(-z_k^2) z_k^n / sqrt(n!)``, ``n < orders``, per lag (row of
+    ``scaled``; leading axes are a stack of them)."""
     powers = np.empty((*scaled.shape, orders))
     powers[..., 0] = 1.0
     powers[..., 1:] = scaled[..., None] / np.sqrt(np.arange(1, orders))
     np.cumprod(powers, axis=-1, out=powers)
-    return np.einsum("lkn,lk->ln", powers, _TRIANGLE_WEIGHTS * np.exp(-(scaled**2)))
+    return np.einsum("...kn,...k->...n", powers, _TRIANGLE_WEIGHTS * np.exp(-(scaled**2)))
 
 
 def _series_model(
@@ -723,9 +806,9 @@ def _fit_profile(
             start,
             Dfun=jacobian,
             full_output=True,
-            ftol=1e-8,
-            xtol=1e-8,
-            gtol=1e-8,
+            ftol=FIT_TOLERANCE,
+            xtol=FIT_TOLERANCE,
+            gtol=FIT_TOLERANCE,
             maxfev=400,
         )
         covariance = _covariance_from_parameters(solution)
@@ -744,6 +827,124 @@ def _fit_profile(
         background,
         ((float(pixel_nm[0]), float(pixel_nm[1])), *model),
     )
+
+
+def fit_autocorrelations(
+    acs: list[np.ndarray], pixel_nm: tuple[float, float], start: np.ndarray
+) -> list[AutocorrelationFit]:
+    """:func:`fit_autocorrelation` of several crops of one size from one ``start``, in
+    lock step: the parts of a movie (windows of frames, tiles of the field), all near
+    the whole movie's solution.
+
+    The same model, variable projection and exact Jacobian, and Levenberg-Marquardt
+    steps scaled by the Jacobian's columns, stopped at the same relative tolerance
+    (:data:`FIT_TOLERANCE`): each step evaluates every crop's model at its own point,
+    then takes the projections off the background and solves the steps' small systems
+    for all the crops in single calls, where separate fits spend most of their time in
+    the overhead of many small calls. The solutions agree with the separate fits to
+    about the tolerance. A crop whose fit has not settled after :data:`LOCKSTEP_STEPS`
+    steps, or whose model lies in the background's span, is fitted alone.
+
+    Examples
+    --------
+    >>> start = np.array([math.log(130.0), 0.0, math.log(130.0)])
+    >>> acs = [
+    ...     crop_autocorrelation(covariance_from_widths(w, 120.0, 10.0), 21, (100.0, 100.0))
+    ...     + 0.1 for w in (140.0, 150.0)
+    ... ]
+    >>> [[round(v, 3) for v in fit.widths()] for fit in fit_autocorrelations(
+    ...     acs, (100.0, 100.0), start)]
+    [[140.0, 120.0, 10.0], [150.0, 120.0, 10.0]]
+    """
+    if not acs:
+        return []
+    acs = [np.asarray(ac, dtype=np.float64) for ac in acs]
+    size = acs[0].shape[0]
+    pixel_nm = (float(pixel_nm[0]), float(pixel_nm[1]))
+    mask, terms, basis = _fit_layout(size)
+    data = np.stack([ac[mask] for ac in acs])
+    data_rest = data - (data @ basis) @ basis.T
+    parameters = np.tile(np.asarray(start, dtype=np.float64), (len(acs), 1))
+
+    def residuals(rows: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Residuals ``(n, M)``, Jacobians ``(n, 3, M)``, whether each model has an
+        amplitude of its own (see :meth:`_LinearPart.residual_jacobian`), the
+        amplitudes and the models (:func:`_crop_models`)."""
+        values, derivatives = _crop_models(points, size, pixel_nm)
+        shapes, slopes = values[:, mask], derivatives[:, :, mask]
+        shapes_rest = shapes - (shapes @ basis) @ basis.T
+        slopes_rest = slopes - (slopes @ basis) @ basis.T
+        here = data_rest[rows]
+        spread = np.einsum("nm,nm->n", shapes_rest, shapes_rest)
+        usable = spread > 1e-12 * np.einsum("nm,nm->n", shapes, shapes)
+        spread = np.where(usable, spread, 1.0)
+        amplitude = np.einsum("nm,nm->n", shapes_rest, here) / spread
+        residual = here - amplitude[:, None] * shapes_rest
+        amplitude_slopes = (
+            np.einsum("npm,nm->np", slopes_rest, here)
+            - 2.0 * amplitude[:, None] * np.einsum("npm,nm->np", slopes_rest, shapes_rest)
+        ) / spread[:, None]
+        jacobian = -(
+            shapes_rest[:, None, :] * amplitude_slopes[:, :, None]
+            + amplitude[:, None, None] * slopes_rest
+        )
+        finite = np.isfinite(residual).all(axis=1) & np.isfinite(jacobian).all(axis=(1, 2))
+        return residual, jacobian, usable & finite, amplitude, values, derivatives
+
+    every = np.arange(len(acs))
+    with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
+        residual, jacobian, usable, amplitude, values, derivatives = residuals(every, parameters)
+        cost = np.einsum("nm,nm->n", residual, residual)
+        damping = np.full(len(acs), 1e-3)
+        settled = np.zeros(len(acs), dtype=bool)
+        for _ in range(LOCKSTEP_STEPS):
+            rows = np.flatnonzero(usable & ~settled)
+            if not rows.size:
+                break
+            normal = jacobian[rows] @ jacobian[rows].transpose(0, 2, 1)
+            gradient = np.einsum("npm,nm->np", jacobian[rows], residual[rows])
+            scale = np.diagonal(normal, axis1=1, axis2=2)
+            scale = np.where(scale > 0.0, scale, 1.0)  # a parameter held at its bound
+            damped = normal + damping[rows, None, None] * (scale[:, :, None] * np.eye(3))
+            step = -np.linalg.solve(damped, gradient[:, :, None])[:, :, 0]
+            trial = parameters[rows] + step
+            trial_residual, trial_jacobian, trial_usable, *trial_rest = residuals(rows, trial)
+            trial_cost = np.einsum("nm,nm->n", trial_residual, trial_residual)
+            better = trial_usable & (trial_cost <= cost[rows])
+            size_of = np.sqrt(scale)  # the step measured as MINPACK does, column-scaled
+            small_step = np.linalg.norm(size_of * step, axis=1) <= FIT_TOLERANCE * (
+                np.linalg.norm(size_of * parameters[rows], axis=1) + FIT_TOLERANCE
+            )
+            small_gain = cost[rows] - trial_cost <= FIT_TOLERANCE * cost[rows]
+            moved = rows[better]
+            parameters[moved] = trial[better]
+            residual[moved], jacobian[moved] = trial_residual[better], trial_jacobian[better]
+            for kept, new in zip((amplitude, values, derivatives), trial_rest, strict=True):
+                kept[moved] = new[better]
+            settled[rows[(better & (small_gain | small_step)) | (~better & small_step)]] = True
+            cost[moved] = trial_cost[better]
+            damping[rows] = np.where(better, damping[rows] / 3.0, damping[rows] * 4.0)
+        # the background's coefficients as lstsq gives them (its terms have full rank)
+        coefficients = (data - amplitude[:, None] * values[:, mask]) @ np.linalg.pinv(
+            terms[mask]
+        ).T
+        backgrounds = np.einsum("yxt,nt->nyx", terms, coefficients)
+        rms = np.sqrt(np.mean(residual**2, axis=1))
+    centre = size // 2
+    return [
+        AutocorrelationFit(
+            _covariance_from_parameters(parameters[index]),
+            float(amplitude[index]),
+            float(backgrounds[index, centre, centre]),
+            float(rms[index]),
+            parameters[index].copy(),
+            backgrounds[index],
+            (pixel_nm, values[index], derivatives[index]),
+        )
+        if settled[index]
+        else fit_autocorrelation(ac, pixel_nm, start=start)
+        for index, ac in enumerate(acs)
+    ]
 
 
 @functools.lru_cache(maxsize=32)
@@ -952,6 +1153,7 @@ def estimate_psf(
     name: str = "channel 0",
     start: np.ndarray | None = None,
     images: bool = True,
+    fit: AutocorrelationFit | None = None,
 ) -> PsfEstimate:
     """PSF, Gaussian fit and spline from a cropped fluctuation autocorrelation.
 
@@ -972,6 +1174,9 @@ def estimate_psf(
         Make the PSF image, the fitted model's image and the spline. Without
         them (``psf``, ``fit``, ``spline``, ``tx``, ``ty`` and ``coeffs`` are
         None) only the widths and the verdict are wanted: parts of a movie.
+    fit : AutocorrelationFit, optional
+        The fit of ``ac`` when it is made already (:func:`fit_autocorrelations`, for
+        the parts of a movie); ``start`` is then not used.
 
     Returns
     -------
@@ -984,7 +1189,7 @@ def estimate_psf(
     if ac.ndim != 2 or ac.shape[1] != size or size % 2 == 0:
         raise ValueError(f"{name}: the autocorrelation crop must be square and odd, got {ac.shape}")
     pixel_nm = (float(pixel_nm[0]), float(pixel_nm[1]))
-    ac_fit = fit_autocorrelation(ac, pixel_nm, start=start)
+    ac_fit = fit_autocorrelation(ac, pixel_nm, start=start) if fit is None else fit
     model_shape = ac_fit.model[1]  # the fit's own model at its solution
     converged = bool(np.all(np.isfinite(model_shape))) and math.isfinite(ac_fit.amplitude)
     if not converged:

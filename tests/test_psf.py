@@ -282,3 +282,33 @@ def test_a_parameter_at_its_bound_has_no_derivative():
     parameter beyond its bound does not move the model, and its column is zero."""
     _, jacobian = psf_module.crop_autocorrelation_jacobian(np.array([20.0, 0.0, 5.0]), 9, (1, 1))
     assert np.all(jacobian[0] == 0.0) and np.any(jacobian[2] != 0.0)
+
+
+def test_fits_in_lock_step_agree_with_separate_fits() -> None:
+    """The parts' fits together (fit_autocorrelations) and alone (MINPACK) find the same
+    solutions, noise included; a crop of pure noise among them changes nothing."""
+    rng = np.random.default_rng(21)
+    pixel = (100.0, 90.0)
+    truths = [(140.0, 120.0, 10.0), (150.0, 118.0, 25.0), (131.0, 129.0, -40.0)]
+    truths.append((160.0, 100.0, 80.0))
+    acs = []
+    for sigx, sigy, theta in truths:
+        clean = 4.0 * psf_module.crop_autocorrelation(
+            psf_module.covariance_from_widths(sigx, sigy, theta), 21, pixel
+        )
+        acs.append(clean + 0.3 + rng.normal(0.0, 0.01, clean.shape))
+    acs.append(rng.normal(0.0, 0.01, (21, 21)))  # no PSF at all
+    start = psf_module._parameters_from_covariance(
+        psf_module.covariance_from_widths(140.0, 125.0, 0.0)
+    )
+    together = psf_module.fit_autocorrelations(acs, pixel, start)
+    assert psf_module.fit_autocorrelations([], pixel, start) == []
+    for ac, fit, truth in zip(acs, together, truths, strict=False):
+        alone = psf_module.fit_autocorrelation(ac, pixel, start=start)
+        assert fit.widths(truth[2]) == pytest.approx(alone.widths(truth[2]), rel=1e-6, abs=1e-4)
+        assert fit.amplitude == pytest.approx(alone.amplitude, rel=1e-6)
+        assert fit.residual_rms == pytest.approx(alone.residual_rms, rel=1e-6)
+        np.testing.assert_allclose(fit.background, alone.background, rtol=0, atol=1e-6)
+        np.testing.assert_allclose(fit.model[1], alone.model[1], rtol=1e-6, atol=1e-12)
+        assert fit.widths(truth[2])[:2] == pytest.approx(truth[:2], rel=0.02)
+    assert len(together) == len(acs) and np.all(np.isfinite(together[-1].parameters))
