@@ -265,19 +265,26 @@ def _covariance_from_parameters(parameters: np.ndarray) -> np.ndarray:
 
 
 def _cholesky_factor(parameters: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The lower Cholesky factor ``L`` of the log-Cholesky parameters, clipped to
-    their bounds, and its derivatives in them ``(3, 2, 2)`` (zero at a bound)."""
+    """:func:`_cholesky_factors` of one set of parameters: ``(2, 2)`` and ``(3, 2, 2)``."""
+    lower, slopes = _cholesky_factors(np.asarray(parameters, dtype=np.float64)[None])
+    return lower[0], slopes[0]
+
+
+def _cholesky_factors(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The lower Cholesky factors ``L`` ``(n, 2, 2)`` of log-Cholesky parameters
+    ``(n, 3)``, clipped to their bounds, and their derivatives in them
+    ``(n, 3, 2, 2)`` (zero at a bound)."""
     low, high = _LOG_BOUNDS
-    bounds = ((low, high), (-_OFF_DIAGONAL_BOUND, _OFF_DIAGONAL_BOUND), (low, high))
-    values = [float(value) for value in parameters]
-    clipped = [min(max(v, a), b) for v, (a, b) in zip(values, bounds, strict=True)]
-    inside = [a < v < b for v, (a, b) in zip(values, bounds, strict=True)]
-    first, middle, last = math.exp(clipped[0]), clipped[1], math.exp(clipped[2])
-    lower = np.array([[first, 0.0], [middle, last]])
-    slopes = np.zeros((3, 2, 2))
-    slopes[0, 0, 0] = first * inside[0]
-    slopes[1, 1, 0] = 1.0 * inside[1]
-    slopes[2, 1, 1] = last * inside[2]
+    bounds = np.array([[low, -_OFF_DIAGONAL_BOUND, low], [high, _OFF_DIAGONAL_BOUND, high]])
+    clipped = np.clip(points, bounds[0], bounds[1])
+    inside = (points > bounds[0]) & (points < bounds[1])
+    first, middle, last = np.exp(clipped[:, 0]), clipped[:, 1], np.exp(clipped[:, 2])
+    lower = np.zeros((len(points), 2, 2))
+    lower[:, 0, 0], lower[:, 1, 0], lower[:, 1, 1] = first, middle, last
+    slopes = np.zeros((len(points), 3, 2, 2))
+    slopes[:, 0, 0, 0] = first * inside[:, 0]
+    slopes[:, 1, 1, 0] = 1.0 * inside[:, 1]
+    slopes[:, 2, 1, 1] = last * inside[:, 2]
     return lower, slopes
 
 
@@ -358,7 +365,9 @@ def crop_autocorrelation_jacobian(
     parameters: np.ndarray, size: int, pixel_nm: tuple[float, float]
 ) -> tuple[np.ndarray, np.ndarray]:
     """:func:`crop_autocorrelation` of log-Cholesky ``parameters`` and its derivatives
-    in them: ``(size, size)`` and ``(3, size, size)``.
+    in them: ``(size, size)`` and ``(3, size, size)``; for a stack of parameters
+    ``(n, 3)``, ``(n, size, size)`` and ``(n, 3, size, size)`` in whole-array
+    operations (the fits of the parts of a movie in lock step).
 
     With ``C = L L^T`` and ``P = C^-1 / 4``, ``dP = -4 P dC P``, chained with
     :func:`grid_autocorrelation_derivatives`. A parameter held at its bound has no
@@ -374,97 +383,32 @@ def crop_autocorrelation_jacobian(
     >>> central = (model(parameters + step) - model(parameters - step)) / 2e-4
     >>> bool(np.allclose(central, jacobian[1], rtol=0, atol=1e-8))
     True
+    >>> stack = np.array([parameters, [5.0, -2.0, 4.5]])
+    >>> values, jacobians = crop_autocorrelation_jacobian(stack, 9, (100.0, 100.0))
+    >>> alone = crop_autocorrelation_jacobian(stack[1], 9, (100.0, 100.0))
+    >>> values.shape, bool(np.allclose(values[1], alone[0], rtol=1e-12, atol=0))
+    ((2, 9, 9), True)
     """
-    lower, lower_slopes = _cholesky_factor(parameters)
-    covariance = lower @ lower.T
-    precision = np.linalg.inv(covariance) / 4.0
-    offsets = np.arange(-(size // 2), size // 2 + 1, dtype=np.float64)
-    values, slopes = grid_autocorrelation_derivatives(
-        covariance, offsets * pixel_nm[1], offsets[: size // 2 + 1] * pixel_nm[0], pixel_nm
-    )
-    covariance_slopes = lower_slopes @ lower.T + lower @ lower_slopes.transpose(0, 2, 1)
-    precision_slopes = -4.0 * precision @ covariance_slopes @ precision
-    chain = precision_slopes[:, [0, 0, 1], [0, 1, 1]]  # (parameter, (xx, xy, yy))
-    jacobian = (chain @ slopes.reshape(3, -1)).reshape(len(chain), *values.shape)
-    return _mirrored(values), _mirrored(jacobian)
-
-
-def _crop_models(
-    points: np.ndarray, size: int, pixel_nm: tuple[float, float]
-) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`crop_autocorrelation_jacobian` of each row of ``points`` (``(n, 3)``
-    log-Cholesky parameters), in whole-array operations: ``(n, size, size)`` and
-    ``(n, 3, size, size)``. The series of every point takes the terms the most
-    correlated one needs (the others' extra terms are below 1e-17); points whose
-    series converges slowly take the direct sum, one at a time.
-
-    Examples
-    --------
-    >>> points = np.array([[math.log(140.0), 30.0, math.log(110.0)], [5.0, -2.0, 4.5]])
-    >>> values, slopes = _crop_models(points, 9, (100.0, 90.0))
-    >>> alone = [crop_autocorrelation_jacobian(p, 9, (100.0, 90.0)) for p in points]
-    >>> bool(np.allclose(values, [v for v, _ in alone], rtol=1e-12, atol=0))
-    True
-    >>> bool(np.allclose(slopes, [d for _, d in alone], rtol=1e-9, atol=1e-15))
-    True
-    """
-    points = np.atleast_2d(np.asarray(points, dtype=np.float64))
-    low, high = _LOG_BOUNDS
-    bounds = np.array([[low, -_OFF_DIAGONAL_BOUND, low], [high, _OFF_DIAGONAL_BOUND, high]])
-    clipped = np.clip(points, bounds[0], bounds[1])
-    inside = (points > bounds[0]) & (points < bounds[1])
-    first, middle, last = np.exp(clipped[:, 0]), clipped[:, 1], np.exp(clipped[:, 2])
-    lower = np.zeros((len(points), 2, 2))
-    lower[:, 0, 0], lower[:, 1, 0], lower[:, 1, 1] = first, middle, last
-    lower_slopes = np.zeros((len(points), 3, 2, 2))
-    lower_slopes[:, 0, 0, 0] = first * inside[:, 0]
-    lower_slopes[:, 1, 1, 0] = 1.0 * inside[:, 1]
-    lower_slopes[:, 2, 1, 1] = last * inside[:, 2]
+    points = np.asarray(parameters, dtype=np.float64)
+    lower, lower_slopes = _cholesky_factors(np.atleast_2d(points))
     covariance = lower @ lower.transpose(0, 2, 1)
     precision = np.linalg.inv(covariance) / 4.0
     offsets = np.arange(-(size // 2), size // 2 + 1, dtype=np.float64)
-    x, y = offsets * pixel_nm[1], offsets[: size // 2 + 1] * pixel_nm[0]
-    scale_x, scale_y = np.sqrt(precision[:, 0, 0]), np.sqrt(precision[:, 1, 1])
-    correlation = precision[:, 0, 1] / (scale_x * scale_y)
-    terms = [series_terms(r) for r in correlation]
-    series = np.array([n is not None for n in terms])
-    values = np.empty((len(points), len(y), len(x)))
-    slopes = np.empty((len(points), 3, len(y), len(x)))
-    for index in np.flatnonzero(~series):
-        values[index], slopes[index] = _direct_model(
-            precision[index], x, y, pixel_nm, derivatives=True
-        )
-    if series.any():
-        chosen = np.flatnonzero(series)
-        n_terms = max(n for n in terms if n is not None)
-        sx, sy, r = scale_x[chosen], scale_y[chosen], correlation[chosen]
-        along_x = _moments(
-            sx[:, None, None] * (x[:, None] - _TRIANGLE_NODES * pixel_nm[1]), n_terms + 2
-        )
-        along_y = _moments(
-            sy[:, None, None] * (y[:, None] - _TRIANGLE_NODES * pixel_nm[0]), n_terms + 2
-        )
-        order = np.arange(n_terms)
-        coefficients = (-2.0 * r[:, None]) ** order
-        weighted_y = along_y[..., :n_terms] * coefficients[:, None, :]
-        head_x = along_x[..., :n_terms].transpose(0, 2, 1)
-        values[chosen] = weighted_y @ head_x
-        raised = np.sqrt((order + 1.0) * (order + 2.0))
-        xx = -(weighted_y @ (along_x[..., 2:] * raised).transpose(0, 2, 1))
-        yy = -((along_y[..., 2:] * raised * coefficients[:, None, :]) @ head_x)
-        xy = (along_y[..., 1:-1] * (coefficients * (order + 1.0))[:, None, :]) @ along_x[
-            ..., 1:-1
-        ].transpose(0, 2, 1)
-        slopes[chosen, 0] = xx / precision[chosen, 0, 0][:, None, None]
-        slopes[chosen, 1] = -2.0 * xy / (sx * sy)[:, None, None]
-        slopes[chosen, 2] = yy / precision[chosen, 1, 1][:, None, None]
+    values, slopes = _series_models(
+        precision,
+        offsets * pixel_nm[1],
+        offsets[: size // 2 + 1] * pixel_nm[0],
+        pixel_nm,
+        derivatives=True,
+    )
     covariance_slopes = lower_slopes @ lower.transpose(0, 2, 1)[:, None] + lower[
         :, None
     ] @ lower_slopes.transpose(0, 1, 3, 2)
     precision_slopes = -4.0 * precision[:, None] @ covariance_slopes @ precision[:, None]
     chain = precision_slopes[:, :, [0, 0, 1], [0, 1, 1]]  # (point, parameter, (xx, xy, yy))
     jacobian = np.einsum("npq,nqyx->npyx", chain, slopes)
-    return _mirrored(values), _mirrored(jacobian)
+    values, jacobian = _mirrored(values), _mirrored(jacobian)
+    return (values[0], jacobian[0]) if points.ndim == 1 else (values, jacobian)
 
 
 #: Most terms of the separable series of :func:`grid_autocorrelation` (beyond, for
@@ -567,33 +511,62 @@ def _series_model(
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """The series of :func:`grid_autocorrelation` (the direct sum where it converges
     slowly), with the derivatives of :func:`grid_autocorrelation_derivatives`."""
+    precision = np.linalg.inv(covariance) / 4.0
+    values, slopes = _series_models(precision[None], x, y, pixel_nm, derivatives=derivatives)
+    return values[0], None if slopes is None else slopes[0]
+
+
+def _series_models(
+    precision: np.ndarray,
+    x: np.ndarray,
+    y: np.ndarray,
+    pixel_nm: tuple[float, float],
+    *,
+    derivatives: bool,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """:func:`_series_model` for a stack of precisions ``P = C^-1 / 4`` ``(n, 2, 2)``:
+    ``(n, len(y), len(x))`` and ``(n, 3, len(y), len(x))``. The series of every one
+    takes the terms the most correlated needs (the others' extra terms are below
+    1e-17); those whose series converges slowly take the direct sum, one at a time."""
     x = np.asarray(x, np.float64)
     y = np.asarray(y, np.float64)
-    precision = np.linalg.inv(covariance) / 4.0
-    scale_x, scale_y = math.sqrt(precision[0, 0]), math.sqrt(precision[1, 1])
-    correlation = precision[0, 1] / (scale_x * scale_y)
-    n_terms = series_terms(correlation)
-    if n_terms is None:
-        return _direct_model(precision, x, y, pixel_nm, derivatives=derivatives)
+    scale_x, scale_y = np.sqrt(precision[:, 0, 0]), np.sqrt(precision[:, 1, 1])
+    correlation = precision[:, 0, 1] / (scale_x * scale_y)
+    terms = [series_terms(r) for r in correlation]
+    series = np.array([n is not None for n in terms])
+    values = np.empty((len(precision), len(y), len(x)))
+    slopes = np.empty((len(precision), 3, len(y), len(x))) if derivatives else None
+    for index in np.flatnonzero(~series):
+        direct = _direct_model(precision[index], x, y, pixel_nm, derivatives=derivatives)
+        values[index] = direct[0]
+        if derivatives:
+            slopes[index] = direct[1]
+    if not series.any():
+        return values, slopes
+    chosen = np.flatnonzero(series)
+    n_terms = max(n for n in terms if n is not None)
     orders = n_terms + 2 if derivatives else n_terms
-    along_x = _moments(scale_x * (x[:, None] - _TRIANGLE_NODES * pixel_nm[1]), orders)
-    along_y = _moments(scale_y * (y[:, None] - _TRIANGLE_NODES * pixel_nm[0]), orders)
+    sx, sy, r = scale_x[chosen], scale_y[chosen], correlation[chosen]
+    along_x = _moments(sx[:, None, None] * (x[:, None] - _TRIANGLE_NODES * pixel_nm[1]), orders)
+    along_y = _moments(sy[:, None, None] * (y[:, None] - _TRIANGLE_NODES * pixel_nm[0]), orders)
     order = np.arange(n_terms)
-    coefficients = (-2.0 * correlation) ** order
-    weighted_y = along_y[:, :n_terms] * coefficients
-    values = weighted_y @ along_x[:, :n_terms].T
+    coefficients = (-2.0 * r[:, None]) ** order
+    weighted_y = along_y[..., :n_terms] * coefficients[:, None, :]
+    head_x = along_x[..., :n_terms].transpose(0, 2, 1)
+    values[chosen] = weighted_y @ head_x
     if not derivatives:
         return values, None
     # z^(n+2) / sqrt(n!) = sqrt((n+1)(n+2)) z^(n+2) / sqrt((n+2)!), and dx = s / scale_x
     raised = np.sqrt((order + 1.0) * (order + 2.0))
-    d_xx = -(weighted_y @ (along_x[:, 2:] * raised).T) / precision[0, 0]
-    d_yy = -((along_y[:, 2:] * raised * coefficients) @ along_x[:, :n_terms].T) / precision[1, 1]
-    d_xy = (
-        -2.0
-        * ((along_y[:, 1:-1] * (coefficients * (order + 1.0))) @ along_x[:, 1:-1].T)
-        / (scale_x * scale_y)
-    )
-    return values, np.stack([d_xx, d_xy, d_yy])
+    d_xx = -(weighted_y @ (along_x[..., 2:] * raised).transpose(0, 2, 1))
+    d_yy = -((along_y[..., 2:] * raised * coefficients[:, None, :]) @ head_x)
+    d_xy = (along_y[..., 1:-1] * (coefficients * (order + 1.0))[:, None, :]) @ along_x[
+        ..., 1:-1
+    ].transpose(0, 2, 1)
+    slopes[chosen, 0] = d_xx / precision[chosen, 0, 0][:, None, None]
+    slopes[chosen, 1] = -2.0 * d_xy / (sx * sy)[:, None, None]
+    slopes[chosen, 2] = d_yy / precision[chosen, 1, 1][:, None, None]
+    return values, slopes
 
 
 def _direct_model(
@@ -869,8 +842,8 @@ def fit_autocorrelations(
     def residuals(rows: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, ...]:
         """Residuals ``(n, M)``, Jacobians ``(n, 3, M)``, whether each model has an
         amplitude of its own (see :meth:`_LinearPart.residual_jacobian`), the
-        amplitudes and the models (:func:`_crop_models`)."""
-        values, derivatives = _crop_models(points, size, pixel_nm)
+        amplitudes and the models (:func:`crop_autocorrelation_jacobian`)."""
+        values, derivatives = crop_autocorrelation_jacobian(points, size, pixel_nm)
         shapes, slopes = values[:, mask], derivatives[:, :, mask]
         shapes_rest = shapes - (shapes @ basis) @ basis.T
         slopes_rest = slopes - (slopes @ basis) @ basis.T
