@@ -89,6 +89,9 @@ class Artifacts:
     sample_region : tuple of float or None
         ``(top, bottom, left, right)`` of the region holding the emitters, as
         fractions of the frame height and width (``None``: the whole field).
+    ceiling_adu : float or None
+        The camera's largest value: pixel values above it are clipped to it
+        (saturation; 4095 for 12 bits). ``None``: 65535, the largest uint16.
 
     Examples
     --------
@@ -119,6 +122,7 @@ class Artifacts:
     defocused_fraction: float = 0.0
     defocused_sigma_factor: float = 3.0
     sample_region: tuple[float, float, float, float] | None = None
+    ceiling_adu: float | None = None
 
     def __post_init__(self) -> None:
         def number(name: str, low: float, high: float = math.inf, *, open_low=False) -> None:
@@ -127,11 +131,16 @@ class Artifacts:
                 raise ValueError(f"artifacts.{name} must be a number, got {value!r}")
             bad = value <= low if open_low else value < low
             if not math.isfinite(value) or bad or value > high:
-                relation = ">" if open_low else ">="
-                raise ValueError(f"artifacts.{name} must be {relation} {low:g}, got {value!r}")
+                if math.isfinite(high):
+                    bounds = f"in {'(' if open_low else '['}{low:g}, {high:g}]"
+                else:
+                    bounds = f"{'>' if open_low else '>='} {low:g}"
+                raise ValueError(f"artifacts.{name} must be {bounds}, got {value!r}")
 
         if self.bleach_lifetime_frames is not None:
             number("bleach_lifetime_frames", 0.0, open_low=True)
+        if self.ceiling_adu is not None:
+            number("ceiling_adu", 0.0, 65535.0, open_low=True)
         for name in ("drift_walk_px", "flicker", "haze_photons", "haze_fluctuation"):
             number(name, 0.0)
         for name in ("hot_pixel_electrons", "cosmic_rays_per_frame"):

@@ -53,6 +53,11 @@ MAX_RELATIVE_SE = 0.03
 #: Relative difference of sigx and sigy below which theta means nothing, when
 #: the standard errors cannot tell.
 ROUND_RELATIVE_DIFFERENCE = 0.01
+#: Fraction of the pixel values at the movie's ceiling from which the verdict warns
+#: of saturation: clipping emitters' peaks widens the PSF (measured, sigma 1.3 px:
+#: +0.1 % at 0.01 %, +0.5 % at 0.1 %, +1.3 % at 0.5 %, +3 % at 1 % of the values; more
+#: where the emitters are sparser).
+SATURATION_WARNING = 1e-4
 
 
 def check_not_constant(ac: np.ndarray, name: str) -> None:
@@ -218,6 +223,12 @@ def _verdict(estimate: PsfEstimate) -> tuple[str, tuple[str, ...], bool]:
         )
     elif not math.isfinite(relative):
         notes.append("no standard error")
+    if estimate.saturated_fraction >= SATURATION_WARNING:
+        notes.append(
+            f"saturated pixels: {100 * estimate.saturated_fraction:.2g} % of the pixel values "
+            f"are at the movie's ceiling ({estimate.ceiling_adu:g}); clipped emitters widen "
+            "the PSF: lower the camera gain or the excitation"
+        )
     significant = [note for note in notes if not note.startswith("near-round")]
     return ("warn" if significant or is_round else "valid"), tuple(notes), is_round
 
@@ -323,6 +334,8 @@ def _estimate_from_crop(
         )
     else:
         estimate = replace(estimate, n_groups=int(np.count_nonzero(sums.dof > 0)))
+    ceiling, fraction = sums.saturation()
+    estimate = replace(estimate, ceiling_adu=ceiling, saturated_fraction=fraction)
     qc, notes, is_round = _verdict(estimate)
     return replace(estimate, qc=qc, qc_notes=notes, round=is_round)
 

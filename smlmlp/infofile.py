@@ -16,6 +16,7 @@ Layout of one file (one experiment)::
                                    theta_deg_se, psf_sigma_nm_se (NaN: none),
                                    n_groups (groups of frames behind them),
                                    qc (valid / warn / invalid), qc_notes,
+                                   ceiling_adu, saturated_fraction (saturation),
                                    pixel_nm (y, x), n_frames, source_files,
                                    source_files_relative_to, source_sizes_bytes,
                                    valid (0 / 1), wavelength_nm, na,
@@ -563,6 +564,10 @@ class ChannelInfo:
             source_sizes_bytes = [
                 os.path.getsize(f) if os.path.exists(f) else -1 for f in source_files
             ]
+        saturation = {
+            name: float(getattr(estimate, name, math.nan))
+            for name in ("ceiling_adu", "saturated_fraction")
+        }
         return cls(
             name=name,
             ac=estimate.ac,
@@ -587,7 +592,7 @@ class ChannelInfo:
             n_groups=getattr(estimate, "n_groups", 0),
             qc=getattr(estimate, "qc", ""),
             qc_notes=tuple(getattr(estimate, "qc_notes", ())),
-            attrs=dict(attrs or {}),
+            attrs={**saturation, **dict(attrs or {})},
             sections=dict(getattr(estimate, "sections", {}) or {}),
         )
 

@@ -154,6 +154,10 @@ class PsfEstimate:
         Why the verdict is not plain ``"valid"``.
     round : bool
         The PSF is round within its errors: theta means nothing.
+    ceiling_adu, saturated_fraction : float
+        The largest pixel value of the movie's frames searched for saturation,
+        and the fraction of their pixel values at it
+        (:meth:`smlmlp.spectra.BlockSums.saturation`); NaN when not searched.
     ac_fit : AutocorrelationFit, optional
         The fit behind the widths.
     sections : dict, optional
@@ -182,6 +186,8 @@ class PsfEstimate:
     qc: str = "valid"
     qc_notes: tuple[str, ...] = ()
     round: bool = False
+    ceiling_adu: float = math.nan
+    saturated_fraction: float = math.nan
     ac_fit: AutocorrelationFit | None = None
     sections: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
 

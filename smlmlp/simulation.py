@@ -678,7 +678,7 @@ class MovieSimulator:
         map ``offset_adu + scmos_offset_spread_adu * N(0, 1)``.  The maps are fixed
         for the movie (``camera_maps``).
         All outputs are rounded to the nearest integer and clipped to
-        ``[0, 65535]`` before conversion to uint16.
+        ``[0, 65535]`` (or the artifacts' ``ceiling_adu``) before conversion to uint16.
     seed : int or None
         Seed of every random draw; ``None`` picks one (reported in the truth).
     adu_per_e, offset_adu, em_gain, read_noise_e : float
@@ -695,8 +695,8 @@ class MovieSimulator:
         Artifacts of real acquisitions (:class:`smlmlp.artifacts.Artifacts`):
         photobleaching, stage drift, laser flicker, out-of-focus haze, hot pixels,
         cosmic rays, a PSF varying across the field and over time, out-of-focus
-        emitters, a sample covering part of the field. None by default. A PSF of
-        varying width needs ``psf="gaussian"``.
+        emitters, a sample covering part of the field, a camera saturating below
+        65535. None by default. A PSF of varying width needs ``psf="gaussian"``.
 
     Attributes
     ----------
@@ -1305,7 +1305,8 @@ class MovieSimulator:
             electrons += maps["read_noise_e"] * rng.standard_normal(expected.shape)
             adu = electrons * maps["gain_adu_per_e"] + maps["offset_adu"]
         np.rint(adu, out=adu)
-        np.clip(adu, 0, _UINT16_MAX, out=adu)
+        ceiling = self.artifacts.ceiling_adu
+        np.clip(adu, 0, _UINT16_MAX if ceiling is None else math.floor(ceiling), out=adu)
         return adu.astype(np.uint16)
 
 
@@ -1331,7 +1332,7 @@ def simulate_movie(
     -------
     movie : numpy.ndarray
         uint16 array of shape ``(n_frames, height, width)`` (ADU, rounded and
-        clipped to [0, 65535]).
+        clipped to [0, 65535] or the camera's ceiling).
     truth : dict
         JSON-serialisable parameters of the simulation (see
         :attr:`MovieSimulator.truth`).

@@ -79,6 +79,10 @@ MIN_BLOCK_FRAMES = TREND_TERMS + 1
 #: (blocks 0, 4, 8, ... of the movie): it enters only as sums over large parts of
 #: the frame, which a quarter of the frames gives as well, at a quarter of the cost.
 BLINKING_MAP_EVERY = 4
+#: The movie's ceiling (saturated pixels, :meth:`BlockSums.saturation`) is looked
+#: for in one block in this many (blocks 0, 8, 16, ...): clipped emitters recur
+#: through the movie, and the search costs a pass over the raw frames.
+SATURATION_EVERY = 8
 #: Groups (jackknife units) aimed at; a movie long enough gets 20 to 39.
 TARGET_GROUPS = 20
 #: Closed groups kept on the GPU before their crops come back to the host in one
@@ -212,6 +216,13 @@ class BlockSums:
         ``(groups, S, S)``: for each group, the blinking found in the pixel pairs
         of each lag that lie inside the frame (:func:`coverage_crop`); zeros when
         unknown (the blinking is then taken to fill the frame).
+    peak_values, peak_counts, sampled_values : ndarray
+        For each group, over the frames of its blocks searched for the movie's
+        ceiling (one block in :data:`SATURATION_EVERY`): the largest pixel value
+        (float64, ``-inf`` when none was searched), how many pixel values equal
+        it (int64; a pixel holding it in every frame of its block, stuck, is not
+        counted) and how many pixel values were searched (int64); see
+        :meth:`saturation`. By default none searched.
 
     Examples
     --------
@@ -234,10 +245,22 @@ class BlockSums:
     dof: np.ndarray
     ac_sums: np.ndarray
     coverage_sums: np.ndarray | None = None
+    peak_values: np.ndarray | None = None
+    peak_counts: np.ndarray | None = None
+    sampled_values: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if self.coverage_sums is None:
             object.__setattr__(self, "coverage_sums", np.zeros_like(self.ac_sums))
+        groups = len(self.n_frames)
+        for name, fill, dtype in (
+            ("peak_values", -np.inf, np.float64),
+            ("peak_counts", 0, np.int64),
+            ("sampled_values", 0, np.int64),
+        ):
+            value = getattr(self, name)
+            value = np.full(groups, fill, dtype) if value is None else np.asarray(value, dtype)
+            object.__setattr__(self, name, value)
 
     @classmethod
     def empty(
@@ -299,6 +322,9 @@ class BlockSums:
             dof=self.dof[chosen],
             ac_sums=self.ac_sums[chosen],
             coverage_sums=self.coverage_sums[chosen],
+            peak_values=self.peak_values[chosen],
+            peak_counts=self.peak_counts[chosen],
+            sampled_values=self.sampled_values[chosen],
         )
 
     @property
@@ -315,6 +341,32 @@ class BlockSums:
     def stored_crop(self) -> int:
         """Side of the crop kept per group."""
         return int(self.ac_sums.shape[-1])
+
+    def saturation(self) -> tuple[float, float]:
+        """``(ceiling, fraction)``: the largest pixel value of the frames searched,
+        and the fraction of the pixel values searched that equal it (not counting
+        pixels stuck at it); NaN, NaN when no frame was searched.
+
+        A camera clips at its largest value, so saturated emitters pile up there,
+        while in a movie without saturation the largest value is a rare draw.
+
+        Examples
+        --------
+        Four pixels clipped at 400 in one frame in three, one pixel stuck there;
+        the first of the six blocks of 10 frames is searched:
+
+        >>> movie = np.random.default_rng(0).poisson(100, size=(60, 32, 32))
+        >>> movie[:, 10:12, 10:12] = np.where(np.arange(60) % 3 == 0, 400, 50)[:, None, None]
+        >>> movie[:, 0, 0] = 400
+        >>> ceiling, fraction = accumulate_spectrum(movie, block_frames=10).saturation()
+        >>> float(ceiling), fraction == (4 * 4) / (10 * 32 * 32)
+        (400.0, True)
+        """
+        sampled = int(self.sampled_values.sum())
+        if not sampled:
+            return math.nan, math.nan
+        ceiling = float(self.peak_values.max())
+        return ceiling, int(self.peak_counts[self.peak_values == ceiling].sum()) / sampled
 
     def autocorrelation(
         self, crop_pix: int, *, groups: Any = None, name: str = "channel 0"
@@ -639,6 +691,13 @@ def merge_sums(parts: Iterable[BlockSums]) -> BlockSums:
     dofs = np.concatenate([part.dof for part in parts])
     crops = np.concatenate([part.ac_sums for part in parts])
     coverages = np.concatenate([part.coverage_sums for part in parts])
+    peaks = merge_peaks(
+        where,
+        len(unique),
+        np.concatenate([part.peak_values for part in parts]),
+        np.concatenate([part.peak_counts for part in parts]),
+        np.concatenate([part.sampled_values for part in parts]),
+    )
     if len(unique) == len(starts) and np.all(np.diff(starts) > 0):  # in order already
         n_frames, dof, ac_sums, coverage_sums = counts, dofs, crops, coverages
     elif len(unique) == len(starts):  # no group cut in two: a reordering
@@ -663,7 +722,31 @@ def merge_sums(parts: Iterable[BlockSums]) -> BlockSums:
         dof=dof,
         ac_sums=ac_sums,
         coverage_sums=coverage_sums,
+        **peaks,
     )
+
+
+def merge_peaks(
+    where: np.ndarray, size: int, peaks: np.ndarray, counts: np.ndarray, sampled: np.ndarray
+) -> dict[str, np.ndarray]:
+    """The :class:`BlockSums` peak arrays of groups made of parts: part ``i`` goes
+    to group ``where[i]`` (of ``size``). A group's peak is its parts' largest; the
+    pixel values at it are those of the parts that reach it.
+
+    Examples
+    --------
+    >>> merged = merge_peaks(np.array([0, 0, 1]), 2, np.array([9.0, 7.0, 5.0]),
+    ...                      np.array([3, 4, 2]), np.array([100, 100, 50]))
+    >>> [merged[k].tolist() for k in ("peak_values", "peak_counts", "sampled_values")]
+    [[9.0, 5.0], [3, 2], [200, 50]]
+    """
+    peak = np.full(size, -np.inf)
+    np.maximum.at(peak, where, peaks)
+    at_peak = np.zeros(size, np.int64)
+    np.add.at(at_peak, where, np.where(peaks == peak[where], counts, 0))
+    searched = np.zeros(size, np.int64)
+    np.add.at(searched, where, sampled)
+    return {"peak_values": peak, "peak_counts": at_peak, "sampled_values": searched}
 
 
 # -------------------------------------------------------------- the accumulator
@@ -688,13 +771,15 @@ class _OpenBlock:
     """A block of frames being summed: its first frame (absolute number and float32
     frame, the reference the frames are shifted by), whether it adds to the blinking
     map, its sums (:class:`_OpenSums`, taken at its first sub-batch), its frames
-    received and added, the frames waiting for the rest of a sub-batch, and the
-    worker task adding its latest frames."""
+    received and added, the frames waiting for the rest of a sub-batch, the
+    worker task adding its latest frames, and its search for the movie's ceiling
+    (a :class:`_PeakCounter`, or None when it is not searched)."""
 
     __slots__ = (
         "first_frame",
         "reference",
         "map_block",
+        "peaks",
         "sums",
         "used",
         "received",
@@ -704,10 +789,13 @@ class _OpenBlock:
         "task",
     )
 
-    def __init__(self, first_frame: int, reference: Any, map_block: bool) -> None:
+    def __init__(
+        self, first_frame: int, reference: Any, map_block: bool, peaks: _PeakCounter | None
+    ) -> None:
         self.first_frame = first_frame
         self.reference = reference
         self.map_block = map_block
+        self.peaks = peaks
         self.sums: _OpenSums | None = None
         self.used = False  # whether the sums hold its frames (zeroed at its first)
         self.received = 0
@@ -715,6 +803,85 @@ class _OpenBlock:
         self.waiting: list[Any] = []
         self.waiting_n = 0
         self.task: Future | None = None
+
+
+class PeakTally(NamedTuple):
+    """Per region: the largest pixel value found, how many pixel values equal it
+    (pixels stuck at it not counted), and how many were searched (the same for
+    every region); see :meth:`BlockSums.saturation`. The arrays stay on the frames'
+    device until the sums are handed out."""
+
+    peak: Any
+    at_peak: Any
+    searched: int
+
+    @classmethod
+    def nothing(cls, regions: int, xp: Any = np) -> PeakTally:
+        """The tally of no frame."""
+        return cls(xp.full(regions, -np.inf), xp.zeros(regions, np.int64), 0)
+
+    def plus(self, other: PeakTally) -> PeakTally:
+        """The tally of both: the larger peak, with the counts that reach it.
+
+        Examples
+        --------
+        >>> one = PeakTally(np.array([5.0, 9.0]), np.array([2, 3]), 10)
+        >>> two = PeakTally(np.array([5.0, 7.0]), np.array([1, 4]), 10)
+        >>> both = one.plus(two)
+        >>> both.peak.tolist(), both.at_peak.tolist(), both.searched
+        ([5.0, 9.0], [3, 3], 20)
+        """
+        xp = array_module(self.peak)
+        peak = xp.maximum(self.peak, other.peak)
+        at_peak = xp.where(self.peak == peak, self.at_peak, 0)
+        at_peak = at_peak + xp.where(other.peak == peak, other.at_peak, 0)
+        return PeakTally(peak, at_peak, self.searched + other.searched)
+
+
+class _PeakCounter:
+    """A block's search for the movie's ceiling, on the frames' device: per region
+    the largest value of its frames so far and, per pixel, how many of them hold it
+    (reset where a later frame holds a larger one)."""
+
+    __slots__ = ("peak", "hits", "frames")
+
+    def __init__(self) -> None:
+        self.peak: Any = None
+        self.hits: Any = None
+        self.frames = 0
+
+    def add(self, frames: Any) -> None:
+        """Search the block's next frames, ``(n, *regions, height, width)`` as read."""
+        xp = array_module(frames)
+        peak = frames.max(axis=(0, -2, -1))
+        if self.peak is None:
+            self.peak = peak
+            self.hits = xp.zeros(frames.shape[1:], np.int32)
+        else:
+            self.hits *= (peak <= self.peak)[..., None, None]
+            self.peak = xp.maximum(self.peak, peak)
+        level = self.peak[..., None, None]
+        for frame in frames:
+            self.hits += frame == level
+        self.frames += int(frames.shape[0])
+
+    def copy(self) -> _PeakCounter:
+        twin = _PeakCounter()
+        if self.peak is not None:
+            twin.peak, twin.hits = self.peak.copy(), self.hits.copy()
+        twin.frames = self.frames
+        return twin
+
+    def tally(self, xp: Any, regions: int) -> PeakTally:
+        """The block's :class:`PeakTally` (on the frames' device)."""
+        if self.peak is None:
+            return PeakTally.nothing(regions, xp)
+        moving = xp.where(self.hits < self.frames, self.hits, 0)
+        return PeakTally(
+            self.peak.reshape(regions).astype(np.float64),
+            moving.reshape(regions, -1).sum(axis=1, dtype=np.int64),
+            self.frames * math.prod(self.hits.shape[-2:]),
+        )
 
 
 class _GroupStore:
@@ -735,12 +902,16 @@ class _GroupStore:
         self.first_frames: list[int] = []
         self.n_frames: list[int] = []
         self.dof: list[int] = []
+        self.tallies: list[PeakTally] = []
 
     def __len__(self) -> int:
         return len(self.first_frames)
 
-    def claim(self, first_frame: int, n_frames: int, dof: int) -> tuple[np.ndarray, np.ndarray]:
-        """Record the next group's counts; its ``(crop, coverage)`` slots (zeros)."""
+    def claim(
+        self, first_frame: int, n_frames: int, dof: int, tally: PeakTally
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Record the next group's counts and :class:`PeakTally`; its ``(crop,
+        coverage)`` slots (zeros)."""
         slab, offset = divmod(len(self), self.capacity)
         if slab == len(self.slabs):
             shape = (self.capacity, *self.group_shape)
@@ -748,6 +919,7 @@ class _GroupStore:
         self.first_frames.append(int(first_frame))
         self.n_frames.append(int(n_frames))
         self.dof.append(int(dof))
+        self.tallies.append(tally)
         crops, coverages = self.slabs[slab]
         return crops[offset], coverages[offset]
 
@@ -866,6 +1038,7 @@ class SpectrumAccumulator:
         self._group_density = xp.zeros(edge_shape(map_shape, side), dtype=np.float64)
         self._group_mapped = False  # whether the open group's blinking map holds a block
         self._group_n = self._group_dof = 0
+        self._group_tally = PeakTally.nothing(regions, xp)  # its search for the ceiling
         # the sums of no frame (its shape and crop); the closed groups, stored in
         # place: the worker tasks writing theirs, or (GPU) crops not yet copied
         self._no_groups = BlockSums.empty(self.frame_shape, block_frames, group_frames, kept_crop)
@@ -929,10 +1102,12 @@ class SpectrumAccumulator:
         while done < n_chunk:
             position = self.first_frame + self.n_frames
             if self._block is None:
-                map_block = (position // self.block_frames) % BLINKING_MAP_EVERY == 0
+                block_index = position // self.block_frames
+                map_block = block_index % BLINKING_MAP_EVERY == 0
+                peaks = _PeakCounter() if block_index % SATURATION_EVERY == 0 else None
                 first = self._cut(chunk[done : done + 1])[0].astype(np.float32, order="C")
                 reference = first.reshape(self.n_regions, *self.frame_shape)
-                self._block = _OpenBlock(position, reference, map_block)
+                self._block = _OpenBlock(position, reference, map_block, peaks)
             block_end = (position // self.block_frames + 1) * self.block_frames
             take = min(n_chunk - done, block_end - position)
             last = position + take == block_end
@@ -1090,6 +1265,8 @@ class SpectrumAccumulator:
         """
         n_frames = int(frames.shape[0])
         first_index = block.processed
+        if block.peaks is not None:
+            block.peaks.add(frames)
         sums = self._open_sums(block)
         reference = block.reference
         if on_worker:
@@ -1453,6 +1630,10 @@ class SpectrumAccumulator:
                     self._add_block_fluctuation_power(self._group_power, block, alone=False)
                 self._group_dof += block.received - TREND_TERMS
             self._group_n += block.received
+            if block.peaks is not None:
+                tally = block.peaks.tally(self.backend.xp, self.n_regions)
+                self._group_tally = self._group_tally.plus(tally)
+                block.peaks = None
             if block.sums is not None and len(self._spare_sums) < self._spares_kept:
                 self._spare_sums.append(block.sums)
             block.sums = None
@@ -1556,8 +1737,9 @@ class SpectrumAccumulator:
         arrays go with it; the next group takes arrays a worker has zeroed, or new
         ones), else here; on the GPU into device arrays copied in batches."""
         slots = self._store.claim(
-            self._group_start(last_frame), self._group_n, self._group_dof
+            self._group_start(last_frame), self._group_n, self._group_dof, self._group_tally
         )
+        self._group_tally = PeakTally.nothing(self.n_regions, self.backend.xp)
         group = (self._group_power, self._group_density, self._group_dof, self._group_mapped)
         if not self.backend.cuda and self._blocks_on_workers and self._pool is not None:
             self._pending_groups.append(self._pool.submit(self._crop_on_worker, *group, slots))
@@ -1619,11 +1801,12 @@ class SpectrumAccumulator:
         """
         self._add_closed_blocks()
         self._store_groups()
-        extra: list[tuple[int, int, int, Any, Any]] = []  # the open groups, on the side
+        extra: list[tuple[int, int, int, Any, Any, PeakTally]] = []  # open groups, aside
         last = self.first_frame + self.n_frames - 1
         open_block = self._block
         block_n = 0 if open_block is None else open_block.received
         block_power, block_density = self._open_block_terms()
+        block_tally = self._open_block_tally()
         mapped = self._group_mapped
         open_n = self._group_n + block_n
         if open_n:
@@ -1634,12 +1817,14 @@ class SpectrumAccumulator:
                     self._group_power, self._group_density, self._group_dof, mapped
                 )
                 first = self._group_start(block_first - 1)
-                extra.append((first, self._group_n, self._group_dof, *arrays))
+                extra.append((first, self._group_n, self._group_dof, *arrays, self._group_tally))
                 power, density, n_frames, dof = None, None, block_n, 0
+                tally = block_tally
                 mapped = False
             else:
                 power, density = self._group_power, self._group_density
                 n_frames, dof = open_n, self._group_dof
+                tally = self._group_tally.plus(block_tally)
             if block_power is not None:
                 power = block_power if power is None else power + block_power
                 if block_density is not None:
@@ -1648,19 +1833,22 @@ class SpectrumAccumulator:
                 dof += block_n - TREND_TERMS
             if n_frames:
                 arrays = self._group_arrays(power, density, dof, mapped)
-                extra.append((self._group_start(last), n_frames, dof, *arrays))
+                extra.append((self._group_start(last), n_frames, dof, *arrays, tally))
         store = self._store
         first_frames, counts, dofs = store.first_frames, store.n_frames, store.dof
+        tallies = store.tallies
         crops, coverages = store.arrays()
         if extra:
             xp = self.backend.xp
             first_frames = first_frames + [part[0] for part in extra]
             counts = counts + [part[1] for part in extra]
             dofs = dofs + [part[2] for part in extra]
+            tallies = tallies + [part[5] for part in extra]
             extra_crops = self.backend.to_numpy(xp.stack([part[3] for part in extra]))
             extra_coverages = self.backend.to_numpy(xp.stack([part[4] for part in extra]))
             crops = np.concatenate([crops, extra_crops])
             coverages = np.concatenate([coverages, extra_coverages])
+        peaks, at_peak, searched = self._tally_arrays(tallies)
         return [
             BlockSums(
                 frame_shape=self.frame_shape,
@@ -1671,9 +1859,23 @@ class SpectrumAccumulator:
                 dof=np.array(dofs, np.int64),
                 ac_sums=crops[:, region],
                 coverage_sums=coverages[:, region],
+                peak_values=peaks[:, region],
+                peak_counts=at_peak[:, region],
+                sampled_values=searched,
             )
             for region in range(self.n_regions)
         ]
+
+    def _tally_arrays(self, tallies: list[PeakTally]) -> tuple[np.ndarray, ...]:
+        """The groups' peaks ``(groups, regions)``, counts at them (the same) and
+        pixel values searched ``(groups,)``, on the host (one copy from the GPU)."""
+        regions, xp = self.n_regions, self.backend.xp
+        searched = np.array([tally.searched for tally in tallies], np.int64)
+        if not tallies:
+            return np.zeros((0, regions)), np.zeros((0, regions), np.int64), searched
+        rows = [xp.concatenate([tally.peak, tally.at_peak.astype(np.float64)]) for tally in tallies]
+        table = self.backend.to_numpy(xp.stack(rows))
+        return table[:, :regions], table[:, regions:].astype(np.int64), searched
 
     def finish(self) -> list[BlockSums]:
         """Close the last block and group, and return :meth:`region_sums`: views of
@@ -1714,7 +1916,7 @@ class SpectrumAccumulator:
             return None, None
         if block.task is not None:
             block.task.result()
-        copy = _OpenBlock(block.first_frame, block.reference, block.map_block)
+        copy = _OpenBlock(block.first_frame, block.reference, block.map_block, None)
         if block.used:
             copy.sums = _OpenSums(*(part.copy() for part in block.sums))
             copy.used = True
@@ -1722,6 +1924,19 @@ class SpectrumAccumulator:
         copy.waiting, copy.waiting_n = list(block.waiting), block.waiting_n
         self._process_waiting(copy, on_worker=False)
         return self._block_terms(copy)
+
+    def _open_block_tally(self) -> PeakTally:
+        """The open block's :class:`PeakTally`, waiting frames included (worked on a
+        copy, as :meth:`_open_block_terms`)."""
+        block = self._block
+        if block is None or block.peaks is None:
+            return PeakTally.nothing(self.n_regions, self.backend.xp)
+        if block.task is not None:
+            block.task.result()
+        peaks = block.peaks.copy()
+        for frames in block.waiting:
+            peaks.add(frames)
+        return peaks.tally(self.backend.xp, self.n_regions)
 
     def release_buffer(self) -> None:
         """Free the buffers and worker threads kept between :meth:`add` calls.

@@ -25,7 +25,8 @@ from .spectra import BlockSums
 FORMAT_VERSION = 3
 _READABLE_VERSIONS = (2, 3)
 _ARRAYS = ("first_frames", "n_frames", "dof", "ac_sums")
-_OPTIONAL_ARRAYS = ("coverage_sums",)
+#: Read when present (files written before them: no coverage, no search for saturation).
+_OPTIONAL_ARRAYS = ("coverage_sums", "peak_values", "peak_counts", "sampled_values")
 
 
 def save_sums(sums: BlockSums | FieldSums, path: str | os.PathLike[str]) -> None:
@@ -120,6 +121,8 @@ def _checked(sums: BlockSums, path: str | os.PathLike[str]) -> BlockSums:
         and sums.ac_sums.ndim == 3
         and len(sums.ac_sums) == groups
         and sums.coverage_sums.shape == sums.ac_sums.shape
+        and sums.peak_values.shape == sums.peak_counts.shape == sums.sampled_values.shape
+        and sums.peak_values.shape == (groups,)
     ):
         raise ValueError("inconsistent array shapes")
     return sums

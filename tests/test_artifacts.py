@@ -106,6 +106,17 @@ def test_hot_pixels_and_cosmic_rays():
     assert 0 < spikes.sum() and spikes.max() <= 5 * 4
 
 
+def test_a_saturating_camera_clips_at_its_ceiling():
+    """The same draws, the values above the ceiling set to it, the others untouched."""
+    plain, _ = simulate_movie(**SMALL, seed=6, photons=3000.0)
+    ceiling = float(np.percentile(plain, 99.0))
+    clipped, truth = simulate_movie(**SMALL, seed=6, photons=3000.0,
+                                    artifacts={"ceiling_adu": ceiling})  # fmt: skip
+    assert np.array_equal(clipped, np.minimum(plain, int(ceiling)))
+    assert 0.005 < np.mean(clipped == clipped.max()) < 0.02
+    assert truth["artifacts"]["ceiling_adu"] == ceiling
+
+
 def test_sample_region_confines_the_emitters():
     simulator = MovieSimulator(
         10, (64, 64), seed=5, artifacts={"sample_region": (0.25, 0.75, 0.0, 0.5)}
@@ -157,6 +168,7 @@ def test_patches_of_varying_width_match_the_fixed_psf(theta):
         ({"field_profile": "diagonal"}, "field_profile"),
         ({"wobble": 1.0}, "unknown field"),
         ({"defocused_fraction": 1.0}, "defocused_fraction"),
+        ({"ceiling_adu": 70000.0}, r"ceiling_adu must be in \(0, 65535\]"),
     ],
 )
 def test_bad_artifacts_are_refused(options, message):

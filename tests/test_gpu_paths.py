@@ -23,10 +23,11 @@ from smlmlp import blink_spatial_psf, blink_temporal_on
 from smlmlp.backend import ChunkUploader, get_backend
 from smlmlp.channel import accumulate_channel, estimate_channel
 from smlmlp.computer import chunk_frames, default_budget_bytes
+from smlmlp.field_tiles import accumulate_field
 from smlmlp.infofile import ChannelInfo, TemporalInfo
 from smlmlp.loading import open_movie
 from smlmlp.simulation import simulate_movie
-from smlmlp.spectra import PENDING_GROUPS, merge_sums, plan_blocks
+from smlmlp.spectra import PENDING_GROUPS, accumulate_spectrum, merge_sums, plan_blocks
 from smlmlp.sums_io import load_sums, save_sums
 from smlmlp.temporal import plan_memory
 
@@ -62,9 +63,10 @@ def movie_file(movie: np.ndarray, tmp_path_factory: pytest.TempPathFactory) -> P
 
 def _host_bound(n_frames: int) -> int:
     """Copies back to the host of one spatial pass: crops and blinking maps, once per
-    PENDING_GROUPS groups and at the end."""
+    PENDING_GROUPS groups and at the end, and the groups' search for the ceiling
+    (saturation), once at the end."""
     groups = math.ceil(n_frames / plan_blocks(n_frames)[1])
-    return 2 * (groups // PENDING_GROUPS + 1)
+    return 2 * (groups // PENDING_GROUPS + 1) + 1
 
 
 # ------------------------------------------------------------------ the stand-in itself
@@ -150,6 +152,21 @@ def test_spatial_channels_tiles_windows(gpu: ModuleType, movie: np.ndarray) -> N
     if _is_standin(gpu):
         # one copy per chunk whatever the tiles
         assert gpu.standin_transfers()["to_device"] == 2 * math.ceil(N_FRAMES / CHUNK)
+
+
+def test_saturation_tally(gpu: ModuleType, movie: np.ndarray) -> None:
+    """The search for the movie's ceiling gives the same tally on the device, whole
+    frames and tiles, its arrays copied back once at the end."""
+    frames = np.minimum(movie, np.percentile(movie, 99.8).astype(movie.dtype))
+    cpu = accumulate_spectrum(frames, chunk_frames=CHUNK).saturation()
+    if _is_standin(gpu):
+        gpu.standin_reset_transfers()
+    assert accumulate_spectrum(frames, chunk_frames=CHUNK, cuda=True).saturation() == cpu
+    if _is_standin(gpu):
+        assert gpu.standin_transfers()["to_host"] <= _host_bound(N_FRAMES)
+    field = accumulate_field(frames, (2, 2), chunk_frames=CHUNK, cuda=True)
+    assert field.combined().saturation() == cpu
+    assert cpu[1] > 1e-3
 
 
 def test_float_movie_with_nan(gpu: ModuleType, movie: np.ndarray) -> None:
