@@ -99,6 +99,10 @@ ROWS = (
         {"defocused_fraction": 0.1, "defocused_sigma_factor": 3.0}, target=False),
     Row("out-of-focus emitters", "30 % of them, 3× wider",
         {"defocused_fraction": 0.3, "defocused_sigma_factor": 3.0}, target=False),
+    Row("saturation", "camera ceiling 1800 ADU (~0.08 % of the values)", {"ceiling_adu": 1800.0},
+        target=False),
+    Row("saturation", "camera ceiling 1500 ADU (~0.5 % of the values)", {"ceiling_adu": 1500.0},
+        target=False),
 )  # fmt: skip
 QUICK_ROWS = (ROWS[2], ROWS[7], ROWS[13])
 
@@ -202,7 +206,9 @@ def section(rows: tuple[Row, ...], results: list[dict[str, np.ndarray]], seeds: 
         "Out of reach, and why: a cosmic ray is a bright spike of a few pixels in one frame, "
         "which one autocorrelation of the movie cannot tell from blinking (it narrows σ); "
         "out-of-focus blinking emitters add their own, wider PSF to the one 2-D estimate, "
-        "which then lies between the two populations' widths.",
+        "which then lies between the two populations' widths; a saturating camera clips "
+        "the brightest emitters' peaks, which flattens them (it widens σ: the QC verdict "
+        "warns from 0.01 % of the pixel values at the movie's ceiling).",
         "",
     ]
     return "\n".join(lines)

@@ -54,9 +54,9 @@ MAX_RELATIVE_SE = 0.03
 #: the standard errors cannot tell.
 ROUND_RELATIVE_DIFFERENCE = 0.01
 #: Fraction of the pixel values at the movie's ceiling from which the verdict warns
-#: of saturation: clipping emitters' peaks widens the PSF (measured, sigma 1.3 px:
-#: +0.1 % at 0.01 %, +0.5 % at 0.1 %, +1.3 % at 0.5 %, +3 % at 1 % of the values; more
-#: where the emitters are sparser).
+#: of saturation: clipping emitters' peaks widens the PSF (the saturation rows of
+#: docs/accuracy.md's artifacts table: +0.1 % at about 0.08 % of the values, +0.9 % at
+#: 0.5 %).
 SATURATION_WARNING = 1e-4
 
 
