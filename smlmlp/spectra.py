@@ -80,9 +80,9 @@ MIN_BLOCK_FRAMES = TREND_TERMS + 1
 #: the frame, which a quarter of the frames gives as well, at a quarter of the cost.
 BLINKING_MAP_EVERY = 4
 #: The movie's ceiling (saturated pixels, :meth:`BlockSums.saturation`) is looked
-#: for in one block in this many (blocks 0, 8, 16, ...): clipped emitters recur
+#: for in one block in this many (blocks 0, 16, 32, ...): clipped emitters recur
 #: through the movie, and the search costs a pass over the raw frames.
-SATURATION_EVERY = 8
+SATURATION_EVERY = 16
 #: Groups (jackknife units) aimed at; a movie long enough gets 20 to 39.
 TARGET_GROUPS = 20
 #: Closed groups kept on the GPU before their crops come back to the host in one
@@ -843,33 +843,42 @@ class _PeakCounter:
     the largest value of its frames so far and, per pixel, how many of them hold it
     (reset where a later frame holds a larger one)."""
 
-    __slots__ = ("peak", "hits", "frames")
+    __slots__ = ("peak", "hits", "frames", "dtype")
 
-    def __init__(self) -> None:
+    def __init__(self, block_frames: int) -> None:
         self.peak: Any = None
         self.hits: Any = None
         self.frames = 0
+        # a pixel's count of frames holding the peak is at most the block's frames
+        self.dtype = np.uint8 if block_frames <= np.iinfo(np.uint8).max else np.int32
 
     def add(self, frames: Any) -> None:
         """Search the block's next frames, ``(n, *regions, height, width)`` as read."""
         xp = array_module(frames)
-        peak = frames.max(axis=(0, -2, -1))
+        frame_peaks = frames.max(axis=(-2, -1))
+        peak = frame_peaks.max(axis=0)
         if self.peak is None:
             self.peak = peak
-            self.hits = xp.zeros(frames.shape[1:], np.int32)
+            self.hits = xp.zeros(frames.shape[1:], self.dtype)
         else:
             self.hits *= (peak <= self.peak)[..., None, None]
             self.peak = xp.maximum(self.peak, peak)
         level = self.peak[..., None, None]
-        for frame in frames:
-            self.hits += frame == level
+        # on the host only the frames that reach the peak somewhere (without
+        # saturation, about one a block); on the GPU all (no wait for the device)
+        reaching = None
+        if xp is np:
+            reaching = (frame_peaks == self.peak).reshape(len(frames), -1).any(axis=1)
+        for index, frame in enumerate(frames):
+            if reaching is None or reaching[index]:
+                self.hits += frame == level
         self.frames += int(frames.shape[0])
 
     def copy(self) -> _PeakCounter:
-        twin = _PeakCounter()
+        twin = _PeakCounter(0)
         if self.peak is not None:
             twin.peak, twin.hits = self.peak.copy(), self.hits.copy()
-        twin.frames = self.frames
+        twin.frames, twin.dtype = self.frames, self.dtype
         return twin
 
     def tally(self, xp: Any, regions: int) -> PeakTally:
@@ -1104,7 +1113,8 @@ class SpectrumAccumulator:
             if self._block is None:
                 block_index = position // self.block_frames
                 map_block = block_index % BLINKING_MAP_EVERY == 0
-                peaks = _PeakCounter() if block_index % SATURATION_EVERY == 0 else None
+                searched = block_index % SATURATION_EVERY == 0
+                peaks = _PeakCounter(self.block_frames) if searched else None
                 first = self._cut(chunk[done : done + 1])[0].astype(np.float32, order="C")
                 reference = first.reshape(self.n_regions, *self.frame_shape)
                 self._block = _OpenBlock(position, reference, map_block, peaks)
@@ -1265,8 +1275,6 @@ class SpectrumAccumulator:
         """
         n_frames = int(frames.shape[0])
         first_index = block.processed
-        if block.peaks is not None:
-            block.peaks.add(frames)
         sums = self._open_sums(block)
         reference = block.reference
         if on_worker:
@@ -1286,6 +1294,8 @@ class SpectrumAccumulator:
 
         small = on_worker or self._frame_bytes <= CACHE_BLOCK_BYTES
         self._by_rows(shift, alone=on_worker)
+        if block.peaks is not None:  # the frames just read by the shift
+            block.peaks.add(frames)
         spectra = self.backend.rfft2(shifted, workers=1 if small else self.backend.workers)
         weights = self._time_weights(first_index, n_frames)
         if self.backend.cuda:
