@@ -196,7 +196,8 @@ def _width_derivatives(parameters: np.ndarray, near_deg: float) -> np.ndarray:
 
 
 def _verdict(estimate: PsfEstimate) -> tuple[str, tuple[str, ...], bool]:
-    """QC verdict, its notes, and whether the PSF is round within its errors."""
+    """QC verdict, its notes, and whether the PSF is round within its errors. A note
+    never holds "; ", which joins the notes in the info file."""
     if not estimate.valid:
         return "invalid", estimate.qc_notes, False
     notes = []
@@ -213,7 +214,7 @@ def _verdict(estimate: PsfEstimate) -> tuple[str, tuple[str, ...], bool]:
     if estimate.n_groups < MIN_RELIABLE_GROUPS:
         notes.append(
             f"too few frames: {estimate.n_groups} groups of frames for the standard errors "
-            f"(at least {MIN_RELIABLE_GROUPS} wanted); record more frames"
+            f"(at least {MIN_RELIABLE_GROUPS} wanted), record more frames"
         )
     relative = estimate.psf_sigma_se / estimate.psf_sigma
     if math.isfinite(relative) and relative > MAX_RELATIVE_SE:
@@ -226,8 +227,8 @@ def _verdict(estimate: PsfEstimate) -> tuple[str, tuple[str, ...], bool]:
     if estimate.saturated_fraction >= SATURATION_WARNING:
         notes.append(
             f"saturated pixels: {100 * estimate.saturated_fraction:.2g} % of the pixel values "
-            f"are at the movie's ceiling ({estimate.ceiling_adu:g}); clipped emitters widen "
-            "the PSF: lower the camera gain or the excitation"
+            f"are at the movie's ceiling ({estimate.ceiling_adu:g}), where clipped emitters "
+            "widen the PSF (lower the camera gain or the excitation)"
         )
     significant = [note for note in notes if not note.startswith("near-round")]
     return ("warn" if significant or is_round else "valid"), tuple(notes), is_round

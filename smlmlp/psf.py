@@ -1188,7 +1188,7 @@ def estimate_psf(
     elif min(sigx, sigy) < MIN_SIGMA_PIX * min(pixel_nm):
         reason = "the fitted width is far below one pixel"
     elif max(sigx, sigy) > size * min(pixel_nm) / 6.0:
-        reason = "the fitted width does not fit in the crop; raise crop_pix"
+        reason = "the fitted width does not fit in the crop (raise crop_pix)"
     if reason is not None:
         _invalid(reason, name)
         sigx = sigy = theta = float("nan")

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from smlmlp import blink_spatial_psf
-from smlmlp.estimate import SATURATION_WARNING
+from smlmlp.estimate import SATURATION_WARNING, estimate_from_sums
 from smlmlp.field_tiles import accumulate_field
 from smlmlp.infofile import ChannelInfo, read_info, write_info
 from smlmlp.simulation import simulate_movie
@@ -140,3 +140,22 @@ def test_clipped_emitters_bias_the_psf_and_the_verdict_says_so(
     assert back["clipped"].attrs["saturated_fraction"] >= SATURATION_WARNING
     assert back["plain"].attrs["saturated_fraction"] < SATURATION_WARNING
     assert any(note.startswith("saturated pixels") for note in back["clipped"].qc_notes)
+
+
+def test_every_qc_note_survives_the_info_file(movie: np.ndarray, tmp_path: Path) -> None:
+    """The notes are joined by "; " in the file: none may hold it (each note comes back
+    whole), whatever the verdict says at once: few groups, a large error, saturation."""
+    from dataclasses import replace
+
+    from smlmlp.estimate import _verdict
+
+    estimate = estimate_from_sums(accumulate_spectrum(movie[:200]), 21, (100.0, 100.0))
+    estimate = replace(
+        estimate, psf_sigma_se=0.5 * estimate.psf_sigma, saturated_fraction=0.01,
+        ceiling_adu=4095.0, sigx=estimate.sigy,
+    )  # fmt: skip
+    qc, notes, is_round = _verdict(estimate)
+    estimate = replace(estimate, qc=qc, qc_notes=notes, round=is_round)
+    assert len(notes) == 4 and qc == "warn"  # round, few groups, error, saturation
+    write_info(tmp_path / "notes.h5", [ChannelInfo.from_estimate("c", estimate, n_frames=200)])
+    assert read_info(tmp_path / "notes.h5").channels["c"].qc_notes == notes

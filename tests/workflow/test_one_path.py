@@ -81,6 +81,7 @@ def movies(tmp_path_factory, wf: SimpleNamespace) -> SimpleNamespace:
         "nan": nan,
         "few": good[:40],
         "small": good[:, :16, :16],
+        "saturated": np.minimum(good, np.percentile(good, 99.7).astype(good.dtype)),
     }
     for name, movie in bad.items():
         path = root / name / "movie.tif"
@@ -116,6 +117,24 @@ def test_same_widths_and_errors_from_every_entry_point(movies, tmp_path, capsys)
     assert library.sigx == pytest.approx(150.0, rel=0.04)
     assert library.sigy == pytest.approx(115.0, rel=0.04)
     assert abs(library.theta) < 5.0
+
+
+def test_the_same_saturation_verdict_from_every_entry_point(movies, tmp_path, capsys) -> None:
+    """A movie clipped at its 99.7th percentile: the same ceiling, fraction and note."""
+    path = movies.root / "saturated" / "movie.tif"
+    estimates, message = _library(path)
+    assert not message
+    library = estimates[0]
+    assert _command(path, tmp_path / "sat.h5", "--pixel-nm", "100", capsys=capsys) == ""
+    command = read_info(tmp_path / "sat.h5").channels["movie"]
+    workflow = read_info(movies.workdir / "results" / "saturated" / "psf_info.h5")
+    workflow = workflow.channels["movie"]
+    assert library.qc == "warn" and library.saturated_fraction > 1e-3
+    for channel in (command, workflow):
+        assert channel.attrs["ceiling_adu"] == library.ceiling_adu
+        assert channel.attrs["saturated_fraction"] == library.saturated_fraction
+        assert channel.qc_notes == library.qc_notes
+    assert any(note.startswith("saturated pixels") for note in library.qc_notes)
 
 
 @pytest.mark.parametrize(
