@@ -103,6 +103,10 @@ ROWS = (
         target=False),
     Row("saturation", "camera ceiling 1500 ADU (~0.5 % of the values)", {"ceiling_adu": 1500.0},
         target=False),
+    Row("clipped at zero", "454 ADU subtracted (~5 % of the values at 0)",
+        {"subtracted_adu": 454.0}, target=False),
+    Row("clipped at zero", "619 ADU subtracted (~50 % of the values at 0)",
+        {"subtracted_adu": 619.0}, target=False),
 )  # fmt: skip
 QUICK_ROWS = (ROWS[2], ROWS[7], ROWS[13])
 
@@ -208,7 +212,10 @@ def section(rows: tuple[Row, ...], results: list[dict[str, np.ndarray]], seeds: 
         "out-of-focus blinking emitters add their own, wider PSF to the one 2-D estimate, "
         "which then lies between the two populations' widths; a saturating camera clips "
         "the brightest emitters' peaks, which flattens them (it widens σ: the QC verdict "
-        "warns from 0.01 % of the pixel values at the movie's ceiling).",
+        "warns from 0.01 % of the pixel values at the movie's ceiling); a movie whose "
+        "offset or background was subtracted before it was saved, the negative values set "
+        "to zero, has lost the lower half of its fluctuations (it narrows σ: the verdict "
+        "warns from 5 % of the values at a floor of zero).",
         "",
     ]
     return "\n".join(lines)

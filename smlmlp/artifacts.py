@@ -92,6 +92,10 @@ class Artifacts:
     ceiling_adu : float or None
         The camera's largest value: pixel values above it are clipped to it
         (saturation; 4095 for 12 bits). ``None``: 65535, the largest uint16.
+    subtracted_adu : float
+        A level subtracted from every pixel value after the camera, the negative
+        values set to zero, as in a movie whose offset or background was removed
+        before it was saved (0: none).
 
     Examples
     --------
@@ -123,6 +127,7 @@ class Artifacts:
     defocused_sigma_factor: float = 3.0
     sample_region: tuple[float, float, float, float] | None = None
     ceiling_adu: float | None = None
+    subtracted_adu: float = 0.0
 
     def __post_init__(self) -> None:
         def number(name: str, low: float, high: float = math.inf, *, open_low=False) -> None:
@@ -143,7 +148,7 @@ class Artifacts:
             number("ceiling_adu", 0.0, 65535.0, open_low=True)
         for name in ("drift_walk_px", "flicker", "haze_photons", "haze_fluctuation"):
             number(name, 0.0)
-        for name in ("hot_pixel_electrons", "cosmic_rays_per_frame"):
+        for name in ("hot_pixel_electrons", "cosmic_rays_per_frame", "subtracted_adu"):
             number(name, 0.0)
         number("hot_pixel_fraction", 0.0, 1.0)
         for name in ("haze_frames", "haze_scale_px", "field_sigma_factor"):

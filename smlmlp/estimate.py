@@ -58,6 +58,12 @@ ROUND_RELATIVE_DIFFERENCE = 0.01
 #: docs/accuracy.md's artifacts table: +0.1 % at about 0.08 % of the values, +0.9 % at
 #: 0.5 %).
 SATURATION_WARNING = 1e-4
+#: Fraction of the pixel values at a floor of zero or below from which the verdict
+#: warns that negative values were clipped (after an offset or background
+#: subtraction): it narrows the PSF (the "clipped at zero" rows of docs/accuracy.md's
+#: artifacts table). A raw movie keeps its camera offset, so its smallest value is a
+#: rare draw.
+FLOOR_WARNING = 0.05
 
 
 def check_not_constant(ac: np.ndarray, name: str) -> None:
@@ -230,6 +236,13 @@ def _verdict(estimate: PsfEstimate) -> tuple[str, tuple[str, ...], bool]:
             f"are at the movie's ceiling ({estimate.ceiling_adu:g}), where clipped emitters "
             "widen the PSF (lower the camera gain or the excitation)"
         )
+    if estimate.floor_adu <= 0 and estimate.floor_fraction >= FLOOR_WARNING:
+        notes.append(
+            f"clipped at zero: {100 * estimate.floor_fraction:.2g} % of the pixel values are at "
+            f"the movie's floor ({estimate.floor_adu:g}), as where negative values were set to "
+            "zero after an offset or background subtraction, which narrows the PSF (give the "
+            "raw movie)"
+        )
     significant = [note for note in notes if not note.startswith("near-round")]
     return ("warn" if significant or is_round else "valid"), tuple(notes), is_round
 
@@ -335,8 +348,15 @@ def _estimate_from_crop(
         )
     else:
         estimate = replace(estimate, n_groups=int(np.count_nonzero(sums.dof > 0)))
-    ceiling, fraction = sums.saturation()
-    estimate = replace(estimate, ceiling_adu=ceiling, saturated_fraction=fraction)
+    ceiling, saturated = sums.saturation()
+    floor, at_floor = sums.floor_clipping()
+    estimate = replace(
+        estimate,
+        ceiling_adu=ceiling,
+        saturated_fraction=saturated,
+        floor_adu=floor,
+        floor_fraction=at_floor,
+    )
     qc, notes, is_round = _verdict(estimate)
     return replace(estimate, qc=qc, qc_notes=notes, round=is_round)
 

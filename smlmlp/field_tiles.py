@@ -26,7 +26,14 @@ from typing import Any
 import numpy as np
 
 from .estimate import estimate_parts
-from .spectra import BlockSums, ProgressCallback, accumulate_regions, merge_peaks, merge_sums
+from .spectra import (
+    CLIPPING_ARRAYS,
+    BlockSums,
+    ProgressCallback,
+    accumulate_regions,
+    merge_clipping,
+    merge_sums,
+)
 
 
 def check_tiles(tiles: Any, name: str = "field_tiles") -> tuple[int, int]:
@@ -137,13 +144,13 @@ class FieldSums:
         """
         first = self.tile_sums[0]
         count = len(self.tile_sums)
-        peaks = merge_peaks(
+        clipping = merge_clipping(
             np.tile(np.arange(first.n_groups), count),
             first.n_groups,
-            *(
-                np.concatenate([getattr(part, name) for part in self.tile_sums])
-                for name in ("peak_values", "peak_counts", "sampled_values")
-            ),
+            {
+                name: np.concatenate([getattr(part, name) for part in self.tile_sums])
+                for name in CLIPPING_ARRAYS
+            },
         )
         return BlockSums(
             frame_shape=first.frame_shape,
@@ -154,7 +161,7 @@ class FieldSums:
             dof=first.dof,
             ac_sums=_added(part.ac_sums for part in self.tile_sums) / count,
             coverage_sums=_added(part.coverage_sums for part in self.tile_sums),
-            **peaks,
+            **clipping,
         )
 
 

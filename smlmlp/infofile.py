@@ -16,7 +16,8 @@ Layout of one file (one experiment)::
                                    theta_deg_se, psf_sigma_nm_se (NaN: none),
                                    n_groups (groups of frames behind them),
                                    qc (valid / warn / invalid), qc_notes,
-                                   ceiling_adu, saturated_fraction (saturation),
+                                   ceiling_adu, saturated_fraction, floor_adu,
+                                   floor_fraction (clipped values),
                                    pixel_nm (y, x), n_frames, source_files,
                                    source_files_relative_to, source_sizes_bytes,
                                    valid (0 / 1), wavelength_nm, na,
@@ -566,7 +567,7 @@ class ChannelInfo:
             ]
         saturation = {
             name: float(getattr(estimate, name, math.nan))
-            for name in ("ceiling_adu", "saturated_fraction")
+            for name in ("ceiling_adu", "saturated_fraction", "floor_adu", "floor_fraction")
         }
         return cls(
             name=name,

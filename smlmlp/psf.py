@@ -155,9 +155,12 @@ class PsfEstimate:
     round : bool
         The PSF is round within its errors: theta means nothing.
     ceiling_adu, saturated_fraction : float
-        The largest pixel value of the movie's frames searched for saturation,
-        and the fraction of their pixel values at it
+        The largest pixel value of the movie's frames searched for clipping, and
+        the fraction of their pixel values at it
         (:meth:`smlmlp.spectra.BlockSums.saturation`); NaN when not searched.
+    floor_adu, floor_fraction : float
+        The same for the smallest value
+        (:meth:`smlmlp.spectra.BlockSums.floor_clipping`).
     ac_fit : AutocorrelationFit, optional
         The fit behind the widths.
     sections : dict, optional
@@ -188,6 +191,8 @@ class PsfEstimate:
     round: bool = False
     ceiling_adu: float = math.nan
     saturated_fraction: float = math.nan
+    floor_adu: float = math.nan
+    floor_fraction: float = math.nan
     ac_fit: AutocorrelationFit | None = None
     sections: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
 

@@ -696,7 +696,8 @@ class MovieSimulator:
         photobleaching, stage drift, laser flicker, out-of-focus haze, hot pixels,
         cosmic rays, a PSF varying across the field and over time, out-of-focus
         emitters, a sample covering part of the field, a camera saturating below
-        65535. None by default. A PSF of varying width needs ``psf="gaussian"``.
+        65535, a level subtracted with the negative values set to zero. None by
+        default. A PSF of varying width needs ``psf="gaussian"``.
 
     Attributes
     ----------
@@ -1307,6 +1308,9 @@ class MovieSimulator:
         np.rint(adu, out=adu)
         ceiling = self.artifacts.ceiling_adu
         np.clip(adu, 0, _UINT16_MAX if ceiling is None else math.floor(ceiling), out=adu)
+        if self.artifacts.subtracted_adu:
+            adu -= math.floor(self.artifacts.subtracted_adu)
+            np.maximum(adu, 0, out=adu)
         return adu.astype(np.uint16)
 
 

@@ -83,6 +83,14 @@ BLINKING_MAP_EVERY = 4
 #: for in one block in this many (blocks 0, 16, 32, ...): clipped emitters recur
 #: through the movie, and the search costs a pass over the raw frames.
 SATURATION_EVERY = 16
+#: The :class:`BlockSums` arrays of that search, one value per group.
+CLIPPING_ARRAYS = (
+    "ceiling_values",
+    "ceiling_counts",
+    "floor_values",
+    "floor_counts",
+    "searched_values",
+)
 #: Groups (jackknife units) aimed at; a movie long enough gets 20 to 39.
 TARGET_GROUPS = 20
 #: Closed groups kept on the GPU before their crops come back to the host in one
@@ -216,13 +224,14 @@ class BlockSums:
         ``(groups, S, S)``: for each group, the blinking found in the pixel pairs
         of each lag that lie inside the frame (:func:`coverage_crop`); zeros when
         unknown (the blinking is then taken to fill the frame).
-    peak_values, peak_counts, sampled_values : ndarray
-        For each group, over the frames of its blocks searched for the movie's
-        ceiling (one block in :data:`SATURATION_EVERY`): the largest pixel value
-        (float64, ``-inf`` when none was searched), how many pixel values equal
-        it (int64; a pixel holding it in every frame of its block, stuck, is not
-        counted) and how many pixel values were searched (int64); see
-        :meth:`saturation`. By default none searched.
+    ceiling_values, ceiling_counts, floor_values, floor_counts, searched_values : ndarray
+        For each group, over the frames of its blocks searched for clipping (one
+        block in :data:`SATURATION_EVERY`): the largest pixel value (float64,
+        ``-inf`` when none was searched) and how many pixel values equal it (int64;
+        a pixel holding it in every frame of its block, stuck, is not counted), the
+        same for the smallest value (``inf`` when none), and how many pixel values
+        were searched (int64); see :meth:`saturation` and :meth:`floor_clipping`.
+        By default none searched.
 
     Examples
     --------
@@ -245,18 +254,22 @@ class BlockSums:
     dof: np.ndarray
     ac_sums: np.ndarray
     coverage_sums: np.ndarray | None = None
-    peak_values: np.ndarray | None = None
-    peak_counts: np.ndarray | None = None
-    sampled_values: np.ndarray | None = None
+    ceiling_values: np.ndarray | None = None
+    ceiling_counts: np.ndarray | None = None
+    floor_values: np.ndarray | None = None
+    floor_counts: np.ndarray | None = None
+    searched_values: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if self.coverage_sums is None:
             object.__setattr__(self, "coverage_sums", np.zeros_like(self.ac_sums))
         groups = len(self.n_frames)
         for name, fill, dtype in (
-            ("peak_values", -np.inf, np.float64),
-            ("peak_counts", 0, np.int64),
-            ("sampled_values", 0, np.int64),
+            ("ceiling_values", -np.inf, np.float64),
+            ("ceiling_counts", 0, np.int64),
+            ("floor_values", np.inf, np.float64),
+            ("floor_counts", 0, np.int64),
+            ("searched_values", 0, np.int64),
         ):
             value = getattr(self, name)
             value = np.full(groups, fill, dtype) if value is None else np.asarray(value, dtype)
@@ -322,9 +335,7 @@ class BlockSums:
             dof=self.dof[chosen],
             ac_sums=self.ac_sums[chosen],
             coverage_sums=self.coverage_sums[chosen],
-            peak_values=self.peak_values[chosen],
-            peak_counts=self.peak_counts[chosen],
-            sampled_values=self.sampled_values[chosen],
+            **{name: getattr(self, name)[chosen] for name in CLIPPING_ARRAYS},
         )
 
     @property
@@ -362,11 +373,34 @@ class BlockSums:
         >>> float(ceiling), fraction == (4 * 4) / (10 * 32 * 32)
         (400.0, True)
         """
-        sampled = int(self.sampled_values.sum())
-        if not sampled:
+        return self._clipping(self.ceiling_values, self.ceiling_counts, highest=True)
+
+    def floor_clipping(self) -> tuple[float, float]:
+        """``(floor, fraction)``: the smallest pixel value of the frames searched, and
+        the fraction of the pixel values searched that equal it (not counting pixels
+        stuck at it); NaN, NaN when no frame was searched.
+
+        A movie whose negative values were set to zero (after an offset or
+        background subtraction) piles up there, while in a raw movie, with its
+        camera offset and read noise, the smallest value is a rare draw.
+
+        Examples
+        --------
+        >>> movie = np.random.default_rng(0).normal(0, 10, size=(40, 32, 32)).clip(0, None)
+        >>> floor, fraction = accumulate_spectrum(movie, block_frames=10).floor_clipping()
+        >>> float(floor), round(fraction, 1)
+        (0.0, 0.5)
+        """
+        return self._clipping(self.floor_values, self.floor_counts, highest=False)
+
+    def _clipping(
+        self, values: np.ndarray, counts: np.ndarray, *, highest: bool
+    ) -> tuple[float, float]:
+        searched = int(self.searched_values.sum())
+        if not searched:
             return math.nan, math.nan
-        ceiling = float(self.peak_values.max())
-        return ceiling, int(self.peak_counts[self.peak_values == ceiling].sum()) / sampled
+        extreme = float(values.max() if highest else values.min())
+        return extreme, int(counts[values == extreme].sum()) / searched
 
     def autocorrelation(
         self, crop_pix: int, *, groups: Any = None, name: str = "channel 0"
@@ -691,12 +725,10 @@ def merge_sums(parts: Iterable[BlockSums]) -> BlockSums:
     dofs = np.concatenate([part.dof for part in parts])
     crops = np.concatenate([part.ac_sums for part in parts])
     coverages = np.concatenate([part.coverage_sums for part in parts])
-    peaks = merge_peaks(
+    clipping = merge_clipping(
         where,
         len(unique),
-        np.concatenate([part.peak_values for part in parts]),
-        np.concatenate([part.peak_counts for part in parts]),
-        np.concatenate([part.sampled_values for part in parts]),
+        {name: np.concatenate([getattr(part, name) for part in parts]) for name in CLIPPING_ARRAYS},
     )
     if len(unique) == len(starts) and np.all(np.diff(starts) > 0):  # in order already
         n_frames, dof, ac_sums, coverage_sums = counts, dofs, crops, coverages
@@ -722,31 +754,38 @@ def merge_sums(parts: Iterable[BlockSums]) -> BlockSums:
         dof=dof,
         ac_sums=ac_sums,
         coverage_sums=coverage_sums,
-        **peaks,
+        **clipping,
     )
 
 
-def merge_peaks(
-    where: np.ndarray, size: int, peaks: np.ndarray, counts: np.ndarray, sampled: np.ndarray
+def merge_clipping(
+    where: np.ndarray, size: int, parts: dict[str, np.ndarray]
 ) -> dict[str, np.ndarray]:
-    """The :class:`BlockSums` peak arrays of groups made of parts: part ``i`` goes
-    to group ``where[i]`` (of ``size``). A group's peak is its parts' largest; the
-    pixel values at it are those of the parts that reach it.
+    """The :data:`CLIPPING_ARRAYS` of groups made of parts: part ``i`` (the arrays of
+    ``parts``) goes to group ``where[i]`` (of ``size``). A group's ceiling is its
+    parts' largest, with the pixel values of the parts that reach it; its floor the
+    smallest, likewise.
 
     Examples
     --------
-    >>> merged = merge_peaks(np.array([0, 0, 1]), 2, np.array([9.0, 7.0, 5.0]),
-    ...                      np.array([3, 4, 2]), np.array([100, 100, 50]))
-    >>> [merged[k].tolist() for k in ("peak_values", "peak_counts", "sampled_values")]
-    [[9.0, 5.0], [3, 2], [200, 50]]
+    >>> parts = {"ceiling_values": np.array([9.0, 7.0, 5.0]), "ceiling_counts": np.array([3, 4, 2]),
+    ...          "floor_values": np.array([1.0, 1.0, 0.0]), "floor_counts": np.array([5, 6, 7]),
+    ...          "searched_values": np.array([100, 100, 50])}
+    >>> merged = merge_clipping(np.array([0, 0, 1]), 2, parts)
+    >>> [merged[name].tolist() for name in CLIPPING_ARRAYS]
+    [[9.0, 5.0], [3, 2], [1.0, 0.0], [11, 7], [200, 50]]
     """
-    peak = np.full(size, -np.inf)
-    np.maximum.at(peak, where, peaks)
-    at_peak = np.zeros(size, np.int64)
-    np.add.at(at_peak, where, np.where(peaks == peak[where], counts, 0))
-    searched = np.zeros(size, np.int64)
-    np.add.at(searched, where, sampled)
-    return {"peak_values": peak, "peak_counts": at_peak, "sampled_values": searched}
+    merged = {}
+    for kind, extreme, start in (("ceiling", np.maximum, -np.inf), ("floor", np.minimum, np.inf)):
+        values, counts = parts[f"{kind}_values"], parts[f"{kind}_counts"]
+        group = np.full(size, start)
+        extreme.at(group, where, values)
+        at_group = np.zeros(size, np.int64)
+        np.add.at(at_group, where, np.where(values == group[where], counts, 0))
+        merged[f"{kind}_values"], merged[f"{kind}_counts"] = group, at_group
+    merged["searched_values"] = np.zeros(size, np.int64)
+    np.add.at(merged["searched_values"], where, parts["searched_values"])
+    return {name: merged[name] for name in CLIPPING_ARRAYS}
 
 
 # -------------------------------------------------------------- the accumulator
@@ -772,14 +811,14 @@ class _OpenBlock:
     frame, the reference the frames are shifted by), whether it adds to the blinking
     map, its sums (:class:`_OpenSums`, taken at its first sub-batch), its frames
     received and added, the frames waiting for the rest of a sub-batch, the
-    worker task adding its latest frames, and its search for the movie's ceiling
-    (a :class:`_PeakCounter`, or None when it is not searched)."""
+    worker task adding its latest frames, and its search for clipped values
+    (a :class:`_ClipCounter`, or None when it is not searched)."""
 
     __slots__ = (
         "first_frame",
         "reference",
         "map_block",
-        "peaks",
+        "clipping",
         "sums",
         "used",
         "received",
@@ -790,12 +829,12 @@ class _OpenBlock:
     )
 
     def __init__(
-        self, first_frame: int, reference: Any, map_block: bool, peaks: _PeakCounter | None
+        self, first_frame: int, reference: Any, map_block: bool, clipping: _ClipCounter | None
     ) -> None:
         self.first_frame = first_frame
         self.reference = reference
         self.map_block = map_block
-        self.peaks = peaks
+        self.clipping = clipping
         self.sums: _OpenSums | None = None
         self.used = False  # whether the sums hold its frames (zeroed at its first)
         self.received = 0
@@ -805,92 +844,133 @@ class _OpenBlock:
         self.task: Future | None = None
 
 
-class PeakTally(NamedTuple):
-    """Per region: the largest pixel value found, how many pixel values equal it
-    (pixels stuck at it not counted), and how many were searched (the same for
-    every region); see :meth:`BlockSums.saturation`. The arrays stay on the frames'
-    device until the sums are handed out."""
+class ClipTally(NamedTuple):
+    """Per region: the largest pixel value found and how many pixel values equal it,
+    the smallest likewise (pixels stuck at either not counted), and how many values
+    were searched (the same for every region); see :meth:`BlockSums.saturation`. The
+    arrays stay on the frames' device until the sums are handed out."""
 
-    peak: Any
-    at_peak: Any
+    ceiling: Any
+    at_ceiling: Any
+    floor: Any
+    at_floor: Any
     searched: int
 
     @classmethod
-    def nothing(cls, regions: int, xp: Any = np) -> PeakTally:
+    def nothing(cls, regions: int, xp: Any = np) -> ClipTally:
         """The tally of no frame."""
-        return cls(xp.full(regions, -np.inf), xp.zeros(regions, np.int64), 0)
+        none = xp.zeros(regions, np.int64)
+        return cls(xp.full(regions, -np.inf), none, xp.full(regions, np.inf), none, 0)
 
-    def plus(self, other: PeakTally) -> PeakTally:
-        """The tally of both: the larger peak, with the counts that reach it.
+    def plus(self, other: ClipTally) -> ClipTally:
+        """The tally of both: the larger ceiling and the smaller floor, each with the
+        counts that reach it.
 
         Examples
         --------
-        >>> one = PeakTally(np.array([5.0, 9.0]), np.array([2, 3]), 10)
-        >>> two = PeakTally(np.array([5.0, 7.0]), np.array([1, 4]), 10)
+        >>> a = np.array
+        >>> one = ClipTally(a([5.0, 9.0]), a([2, 3]), a([0.0, 2.0]), a([4, 1]), 10)
+        >>> two = ClipTally(a([5.0, 7.0]), a([1, 4]), a([1.0, 2.0]), a([6, 5]), 10)
         >>> both = one.plus(two)
-        >>> both.peak.tolist(), both.at_peak.tolist(), both.searched
-        ([5.0, 9.0], [3, 3], 20)
+        >>> both.ceiling.tolist(), both.at_ceiling.tolist(), both.at_floor.tolist(), both.searched
+        ([5.0, 9.0], [3, 3], [4, 6], 20)
         """
-        xp = array_module(self.peak)
-        peak = xp.maximum(self.peak, other.peak)
-        at_peak = xp.where(self.peak == peak, self.at_peak, 0)
-        at_peak = at_peak + xp.where(other.peak == peak, other.at_peak, 0)
-        return PeakTally(peak, at_peak, self.searched + other.searched)
+        xp = array_module(self.ceiling)
+        ceiling = xp.maximum(self.ceiling, other.ceiling)
+        floor = xp.minimum(self.floor, other.floor)
+
+        def reaching(level: Any, mine: Any, mine_at: Any, theirs: Any, theirs_at: Any) -> Any:
+            return xp.where(mine == level, mine_at, 0) + xp.where(theirs == level, theirs_at, 0)
+
+        return ClipTally(
+            ceiling,
+            reaching(ceiling, self.ceiling, self.at_ceiling, other.ceiling, other.at_ceiling),
+            floor,
+            reaching(floor, self.floor, self.at_floor, other.floor, other.at_floor),
+            self.searched + other.searched,
+        )
 
 
-class _PeakCounter:
-    """A block's search for the movie's ceiling, on the frames' device: per region
-    the largest value of its frames so far and, per pixel, how many of them hold it
-    (reset where a later frame holds a larger one)."""
+class _Extreme:
+    """One end of a block's frames, per region: its value so far and, per pixel, how
+    many frames hold it (reset where a later frame goes beyond)."""
 
-    __slots__ = ("peak", "hits", "frames", "dtype")
+    __slots__ = ("highest", "value", "hits")
+
+    def __init__(self, highest: bool) -> None:
+        self.highest = highest
+        self.value: Any = None
+        self.hits: Any = None
+
+    def add(self, frames: Any, xp: Any, dtype: Any) -> None:
+        if self.highest:
+            per_frame = frames.max(axis=(-2, -1))
+            extreme = per_frame.max(axis=0)
+        else:
+            per_frame = frames.min(axis=(-2, -1))
+            extreme = per_frame.min(axis=0)
+        if self.value is None:
+            self.value = extreme
+            self.hits = xp.zeros(frames.shape[1:], dtype)
+        else:
+            within = extreme <= self.value if self.highest else extreme >= self.value
+            self.hits *= within[..., None, None]
+            self.value = (xp.maximum if self.highest else xp.minimum)(self.value, extreme)
+        level = self.value[..., None, None]
+        # on the host only the frames that reach the value somewhere (without
+        # clipping, about one a block); on the GPU all (no wait for the device)
+        reaching = None
+        if xp is np:
+            reaching = (per_frame == self.value).reshape(len(frames), -1).any(axis=1)
+        for index, frame in enumerate(frames):
+            if reaching is None or reaching[index]:
+                self.hits += frame == level
+
+    def copy(self) -> _Extreme:
+        twin = _Extreme(self.highest)
+        if self.value is not None:
+            twin.value, twin.hits = self.value.copy(), self.hits.copy()
+        return twin
+
+    def counted(self, xp: Any, frames: int, regions: int) -> tuple[Any, Any]:
+        """``(value, pixel values at it)`` per region, stuck pixels left out."""
+        moving = xp.where(self.hits < frames, self.hits, 0)
+        values = self.value.reshape(regions).astype(np.float64)
+        return values, moving.reshape(regions, -1).sum(axis=1, dtype=np.int64)
+
+
+class _ClipCounter:
+    """A block's search for clipping, on the frames' device: both ends of its frames
+    (:class:`_Extreme`)."""
+
+    __slots__ = ("ends", "frames", "dtype")
 
     def __init__(self, block_frames: int) -> None:
-        self.peak: Any = None
-        self.hits: Any = None
+        self.ends = (_Extreme(highest=True), _Extreme(highest=False))
         self.frames = 0
-        # a pixel's count of frames holding the peak is at most the block's frames
+        # a pixel's count of frames holding an end is at most the block's frames
         self.dtype = np.uint8 if block_frames <= np.iinfo(np.uint8).max else np.int32
 
     def add(self, frames: Any) -> None:
         """Search the block's next frames, ``(n, *regions, height, width)`` as read."""
         xp = array_module(frames)
-        frame_peaks = frames.max(axis=(-2, -1))
-        peak = frame_peaks.max(axis=0)
-        if self.peak is None:
-            self.peak = peak
-            self.hits = xp.zeros(frames.shape[1:], self.dtype)
-        else:
-            self.hits *= (peak <= self.peak)[..., None, None]
-            self.peak = xp.maximum(self.peak, peak)
-        level = self.peak[..., None, None]
-        # on the host only the frames that reach the peak somewhere (without
-        # saturation, about one a block); on the GPU all (no wait for the device)
-        reaching = None
-        if xp is np:
-            reaching = (frame_peaks == self.peak).reshape(len(frames), -1).any(axis=1)
-        for index, frame in enumerate(frames):
-            if reaching is None or reaching[index]:
-                self.hits += frame == level
+        for end in self.ends:
+            end.add(frames, xp, self.dtype)
         self.frames += int(frames.shape[0])
 
-    def copy(self) -> _PeakCounter:
-        twin = _PeakCounter(0)
-        if self.peak is not None:
-            twin.peak, twin.hits = self.peak.copy(), self.hits.copy()
+    def copy(self) -> _ClipCounter:
+        twin = _ClipCounter(0)
+        twin.ends = tuple(end.copy() for end in self.ends)
         twin.frames, twin.dtype = self.frames, self.dtype
         return twin
 
-    def tally(self, xp: Any, regions: int) -> PeakTally:
-        """The block's :class:`PeakTally` (on the frames' device)."""
-        if self.peak is None:
-            return PeakTally.nothing(regions, xp)
-        moving = xp.where(self.hits < self.frames, self.hits, 0)
-        return PeakTally(
-            self.peak.reshape(regions).astype(np.float64),
-            moving.reshape(regions, -1).sum(axis=1, dtype=np.int64),
-            self.frames * math.prod(self.hits.shape[-2:]),
-        )
+    def tally(self, xp: Any, regions: int) -> ClipTally:
+        """The block's :class:`ClipTally` (on the frames' device)."""
+        if not self.frames:
+            return ClipTally.nothing(regions, xp)
+        high, low = (end.counted(xp, self.frames, regions) for end in self.ends)
+        pixels = math.prod(self.ends[0].hits.shape[-2:])
+        return ClipTally(*high, *low, self.frames * pixels)
 
 
 class _GroupStore:
@@ -911,15 +991,15 @@ class _GroupStore:
         self.first_frames: list[int] = []
         self.n_frames: list[int] = []
         self.dof: list[int] = []
-        self.tallies: list[PeakTally] = []
+        self.tallies: list[ClipTally] = []
 
     def __len__(self) -> int:
         return len(self.first_frames)
 
     def claim(
-        self, first_frame: int, n_frames: int, dof: int, tally: PeakTally
+        self, first_frame: int, n_frames: int, dof: int, tally: ClipTally
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Record the next group's counts and :class:`PeakTally`; its ``(crop,
+        """Record the next group's counts and :class:`ClipTally`; its ``(crop,
         coverage)`` slots (zeros)."""
         slab, offset = divmod(len(self), self.capacity)
         if slab == len(self.slabs):
@@ -1047,7 +1127,7 @@ class SpectrumAccumulator:
         self._group_density = xp.zeros(edge_shape(map_shape, side), dtype=np.float64)
         self._group_mapped = False  # whether the open group's blinking map holds a block
         self._group_n = self._group_dof = 0
-        self._group_tally = PeakTally.nothing(regions, xp)  # its search for the ceiling
+        self._group_tally = ClipTally.nothing(regions, xp)  # its search for clipping
         # the sums of no frame (its shape and crop); the closed groups, stored in
         # place: the worker tasks writing theirs, or (GPU) crops not yet copied
         self._no_groups = BlockSums.empty(self.frame_shape, block_frames, group_frames, kept_crop)
@@ -1114,10 +1194,10 @@ class SpectrumAccumulator:
                 block_index = position // self.block_frames
                 map_block = block_index % BLINKING_MAP_EVERY == 0
                 searched = block_index % SATURATION_EVERY == 0
-                peaks = _PeakCounter(self.block_frames) if searched else None
+                clipping = _ClipCounter(self.block_frames) if searched else None
                 first = self._cut(chunk[done : done + 1])[0].astype(np.float32, order="C")
                 reference = first.reshape(self.n_regions, *self.frame_shape)
-                self._block = _OpenBlock(position, reference, map_block, peaks)
+                self._block = _OpenBlock(position, reference, map_block, clipping)
             block_end = (position // self.block_frames + 1) * self.block_frames
             take = min(n_chunk - done, block_end - position)
             last = position + take == block_end
@@ -1294,8 +1374,8 @@ class SpectrumAccumulator:
 
         small = on_worker or self._frame_bytes <= CACHE_BLOCK_BYTES
         self._by_rows(shift, alone=on_worker)
-        if block.peaks is not None:  # the frames just read by the shift
-            block.peaks.add(frames)
+        if block.clipping is not None:  # the frames just read by the shift
+            block.clipping.add(frames)
         spectra = self.backend.rfft2(shifted, workers=1 if small else self.backend.workers)
         weights = self._time_weights(first_index, n_frames)
         if self.backend.cuda:
@@ -1640,10 +1720,10 @@ class SpectrumAccumulator:
                     self._add_block_fluctuation_power(self._group_power, block, alone=False)
                 self._group_dof += block.received - TREND_TERMS
             self._group_n += block.received
-            if block.peaks is not None:
-                tally = block.peaks.tally(self.backend.xp, self.n_regions)
+            if block.clipping is not None:
+                tally = block.clipping.tally(self.backend.xp, self.n_regions)
                 self._group_tally = self._group_tally.plus(tally)
-                block.peaks = None
+                block.clipping = None
             if block.sums is not None and len(self._spare_sums) < self._spares_kept:
                 self._spare_sums.append(block.sums)
             block.sums = None
@@ -1749,7 +1829,7 @@ class SpectrumAccumulator:
         slots = self._store.claim(
             self._group_start(last_frame), self._group_n, self._group_dof, self._group_tally
         )
-        self._group_tally = PeakTally.nothing(self.n_regions, self.backend.xp)
+        self._group_tally = ClipTally.nothing(self.n_regions, self.backend.xp)
         group = (self._group_power, self._group_density, self._group_dof, self._group_mapped)
         if not self.backend.cuda and self._blocks_on_workers and self._pool is not None:
             self._pending_groups.append(self._pool.submit(self._crop_on_worker, *group, slots))
@@ -1811,7 +1891,7 @@ class SpectrumAccumulator:
         """
         self._add_closed_blocks()
         self._store_groups()
-        extra: list[tuple[int, int, int, Any, Any, PeakTally]] = []  # open groups, aside
+        extra: list[tuple[int, int, int, Any, Any, ClipTally]] = []  # open groups, aside
         last = self.first_frame + self.n_frames - 1
         open_block = self._block
         block_n = 0 if open_block is None else open_block.received
@@ -1858,7 +1938,7 @@ class SpectrumAccumulator:
             extra_coverages = self.backend.to_numpy(xp.stack([part[4] for part in extra]))
             crops = np.concatenate([crops, extra_crops])
             coverages = np.concatenate([coverages, extra_coverages])
-        peaks, at_peak, searched = self._tally_arrays(tallies)
+        clipping = self._tally_arrays(tallies)
         return [
             BlockSums(
                 frame_shape=self.frame_shape,
@@ -1869,23 +1949,29 @@ class SpectrumAccumulator:
                 dof=np.array(dofs, np.int64),
                 ac_sums=crops[:, region],
                 coverage_sums=coverages[:, region],
-                peak_values=peaks[:, region],
-                peak_counts=at_peak[:, region],
-                sampled_values=searched,
+                **{name: values[:, region] for name, values in clipping.items()},
             )
             for region in range(self.n_regions)
         ]
 
-    def _tally_arrays(self, tallies: list[PeakTally]) -> tuple[np.ndarray, ...]:
-        """The groups' peaks ``(groups, regions)``, counts at them (the same) and
-        pixel values searched ``(groups,)``, on the host (one copy from the GPU)."""
+    def _tally_arrays(self, tallies: list[ClipTally]) -> dict[str, np.ndarray]:
+        """The groups' :data:`CLIPPING_ARRAYS`, each ``(groups, regions)`` on the host
+        (one copy from the GPU)."""
         regions, xp = self.n_regions, self.backend.xp
         searched = np.array([tally.searched for tally in tallies], np.int64)
-        if not tallies:
-            return np.zeros((0, regions)), np.zeros((0, regions), np.int64), searched
-        rows = [xp.concatenate([tally.peak, tally.at_peak.astype(np.float64)]) for tally in tallies]
-        table = self.backend.to_numpy(xp.stack(rows))
-        return table[:, :regions], table[:, regions:].astype(np.int64), searched
+        counts = ("ceiling_counts", "floor_counts")
+        if tallies:
+            rows = [xp.stack([xp.asarray(part, np.float64) for part in tally[:4]])
+                    for tally in tallies]  # fmt: skip
+            table = self.backend.to_numpy(xp.stack(rows))  # (groups, 4, regions)
+        else:
+            table = np.zeros((0, 4, regions))
+        arrays = {
+            name: table[:, index].astype(np.int64 if name in counts else np.float64)
+            for index, name in enumerate(CLIPPING_ARRAYS[:4])
+        }
+        arrays["searched_values"] = np.repeat(searched[:, None], regions, axis=1)
+        return arrays
 
     def finish(self) -> list[BlockSums]:
         """Close the last block and group, and return :meth:`region_sums`: views of
@@ -1935,18 +2021,18 @@ class SpectrumAccumulator:
         self._process_waiting(copy, on_worker=False)
         return self._block_terms(copy)
 
-    def _open_block_tally(self) -> PeakTally:
-        """The open block's :class:`PeakTally`, waiting frames included (worked on a
+    def _open_block_tally(self) -> ClipTally:
+        """The open block's :class:`ClipTally`, waiting frames included (worked on a
         copy, as :meth:`_open_block_terms`)."""
         block = self._block
-        if block is None or block.peaks is None:
-            return PeakTally.nothing(self.n_regions, self.backend.xp)
+        if block is None or block.clipping is None:
+            return ClipTally.nothing(self.n_regions, self.backend.xp)
         if block.task is not None:
             block.task.result()
-        peaks = block.peaks.copy()
+        clipping = block.clipping.copy()
         for frames in block.waiting:
-            peaks.add(frames)
-        return peaks.tally(self.backend.xp, self.n_regions)
+            clipping.add(frames)
+        return clipping.tally(self.backend.xp, self.n_regions)
 
     def release_buffer(self) -> None:
         """Free the buffers and worker threads kept between :meth:`add` calls.

@@ -18,15 +18,15 @@ import numpy as np
 
 from .field_tiles import FieldSums
 from .infofile import atomic_path
-from .spectra import BlockSums
+from .spectra import CLIPPING_ARRAYS, BlockSums
 
 #: Version of the file layout written. Version 2 (without the blinking coverage,
 #: then taken as filling the frame) is still read; other versions are refused.
 FORMAT_VERSION = 3
 _READABLE_VERSIONS = (2, 3)
 _ARRAYS = ("first_frames", "n_frames", "dof", "ac_sums")
-#: Read when present (files written before them: no coverage, no search for saturation).
-_OPTIONAL_ARRAYS = ("coverage_sums", "peak_values", "peak_counts", "sampled_values")
+#: Read when present (files written before them: no coverage, no search for clipping).
+_OPTIONAL_ARRAYS = ("coverage_sums", *CLIPPING_ARRAYS)
 
 
 def save_sums(sums: BlockSums | FieldSums, path: str | os.PathLike[str]) -> None:
@@ -121,8 +121,7 @@ def _checked(sums: BlockSums, path: str | os.PathLike[str]) -> BlockSums:
         and sums.ac_sums.ndim == 3
         and len(sums.ac_sums) == groups
         and sums.coverage_sums.shape == sums.ac_sums.shape
-        and sums.peak_values.shape == sums.peak_counts.shape == sums.sampled_values.shape
-        and sums.peak_values.shape == (groups,)
+        and all(getattr(sums, name).shape == (groups,) for name in CLIPPING_ARRAYS)
     ):
         raise ValueError("inconsistent array shapes")
     return sums

@@ -117,6 +117,15 @@ def test_a_saturating_camera_clips_at_its_ceiling():
     assert truth["artifacts"]["ceiling_adu"] == ceiling
 
 
+def test_a_subtracted_level_sets_the_negative_values_to_zero():
+    plain, _ = simulate_movie(**SMALL, seed=6)
+    level = float(np.median(plain))
+    zeroed, _ = simulate_movie(**SMALL, seed=6, artifacts={"subtracted_adu": level})
+    expected = np.maximum(plain.astype(int) - int(level), 0)
+    assert np.array_equal(zeroed, expected)
+    assert 0.4 < np.mean(zeroed == 0) < 0.6
+
+
 def test_sample_region_confines_the_emitters():
     simulator = MovieSimulator(
         10, (64, 64), seed=5, artifacts={"sample_region": (0.25, 0.75, 0.0, 0.5)}

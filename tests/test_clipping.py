@@ -1,5 +1,6 @@
-"""Saturated pixels: the movie's ceiling found in the pass, exact against a count made
-here, the same however the movie is cut, and a QC warning where clipping biases the PSF."""
+"""Clipped values: the movie's ceiling (saturation) and floor (negative values set to
+zero) found in the pass, exact against a count made here, the same however the movie is
+cut, and a QC warning where clipping biases the PSF."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from smlmlp.infofile import ChannelInfo, read_info, write_info
 from smlmlp.simulation import simulate_movie
 from smlmlp.spectra import (
     BLOCK_FRAMES,
+    CLIPPING_ARRAYS,
     SATURATION_EVERY,
     BlockSums,
     accumulate_spectrum,
@@ -41,21 +43,30 @@ def clipped(movie: np.ndarray, percentile: float) -> tuple[np.ndarray, int]:
     return np.minimum(movie, ceiling), ceiling
 
 
-def counted_here(movie: np.ndarray, block_frames: int = BLOCK_FRAMES) -> tuple[float, float]:
-    """The ceiling and the fraction at it, counted directly: the searched blocks'
-    values equal to the movie's largest, less the pixels holding it in every frame
-    of their block."""
+def counted_here(
+    movie: np.ndarray, block_frames: int = BLOCK_FRAMES, highest: bool = True
+) -> tuple[float, float]:
+    """The ceiling (or floor) and the fraction at it, counted directly: the searched
+    blocks' values equal to the movie's largest (smallest), less the pixels holding
+    it in every frame of their block."""
     blocks = [
         movie[first : first + block_frames]
         for first in range(0, len(movie), block_frames * SATURATION_EVERY)
     ]
-    ceiling = max(float(block.max()) for block in blocks)
+    ends = [float(block.max() if highest else block.min()) for block in blocks]
+    extreme = max(ends) if highest else min(ends)
     at, searched = 0, 0
     for block in blocks:
-        hits = (block == ceiling).sum(axis=0)
+        hits = (block == extreme).sum(axis=0)
         at += int(hits[hits < len(block)].sum())
         searched += block.size
-    return ceiling, at / searched
+    return extreme, at / searched
+
+
+def zero_clipped(movie: np.ndarray, percentile: float) -> np.ndarray:
+    """The movie less its ``percentile`` level, negative values set to zero."""
+    level = np.percentile(movie, percentile)
+    return np.clip(movie.astype(np.float32) - np.float32(level), 0, None)
 
 
 def test_the_ceiling_and_its_fraction_are_those_counted_here(movie: np.ndarray) -> None:
@@ -67,28 +78,48 @@ def test_the_ceiling_and_its_fraction_are_those_counted_here(movie: np.ndarray) 
     assert 1e-3 < found[1] < 4e-3  # 0.2 % of the values clipped, sampled
 
 
-def test_without_saturation_the_largest_value_is_a_rare_draw(movie: np.ndarray) -> None:
-    ceiling, fraction = accumulate_spectrum(movie).saturation()
+def test_the_floor_and_its_fraction_are_those_counted_here(movie: np.ndarray) -> None:
+    frames = zero_clipped(movie, 30.0)
+    frames[:, 7, 2] = 0.0  # a dead pixel: not counted
+    found = accumulate_spectrum(frames).floor_clipping()
+    assert found == counted_here(frames, highest=False)
+    assert found[0] == 0.0 and 0.25 < found[1] < 0.35
+
+
+def test_without_clipping_both_ends_are_rare_draws(movie: np.ndarray) -> None:
+    sums = accumulate_spectrum(movie)
+    ceiling, fraction = sums.saturation()
     assert ceiling == counted_here(movie)[0]
     assert fraction < 1e-5 < SATURATION_WARNING
+    floor, at_floor = sums.floor_clipping()
+    assert floor == counted_here(movie, highest=False)[0] > 0
+    assert at_floor < 1e-4
+
+
+def both_ends(sums: BlockSums) -> tuple[tuple[float, float], tuple[float, float]]:
+    return sums.saturation(), sums.floor_clipping()
 
 
 def test_the_same_tally_however_the_movie_is_cut(movie: np.ndarray) -> None:
-    frames, _ = clipped(movie, 99.9)
-    whole = accumulate_spectrum(frames).saturation()
-    assert accumulate_spectrum(frames, chunk_frames=7, workers=2).saturation() == whole
+    frames = np.clip(clipped(movie, 99.9)[0], np.percentile(movie, 5), None)
+    whole = both_ends(accumulate_spectrum(frames))
+    assert whole[1][1] > 0.03  # the floor is clipped too
+    assert both_ends(accumulate_spectrum(frames, chunk_frames=7, workers=2)) == whole
     # frame ranges of a cluster job, cut inside a block and a group
     parts = [accumulate_spectrum(frames, start=0, stop=333), accumulate_spectrum(frames, start=333)]
-    assert merge_sums(parts).saturation() == whole
-    assert merge_sums(parts[::-1]).saturation() == whole
+    assert both_ends(merge_sums(parts)) == whole
+    assert both_ends(merge_sums(parts[::-1])) == whole
     # the tiles of a field: the channel's tally is the whole frame's
     field = accumulate_field(frames, (2, 2))
-    assert field.combined().saturation() == whole
+    assert both_ends(field.combined()) == whole
     by_tile = [tile.saturation() for tile in field.tile_sums]
-    assert max(ceiling for ceiling, _ in by_tile) == whole[0]
+    assert max(ceiling for ceiling, _ in by_tile) == whole[0][0]
     # the sums as they stand before the end: an open block and group included
     partial = frames[: SATURATION_EVERY * BLOCK_FRAMES + 7]
-    assert accumulate_spectrum(partial, chunk_frames=5).saturation() == counted_here(partial)
+    assert both_ends(accumulate_spectrum(partial, chunk_frames=5)) == (
+        counted_here(partial),
+        counted_here(partial, highest=False),
+    )
 
 
 def test_float_movies_are_searched_too(movie: np.ndarray) -> None:
@@ -104,8 +135,7 @@ def test_sums_on_disk_keep_the_tally_and_older_files_have_none(
     save_sums(sums, tmp_path / "sums.npz")
     assert load_sums(tmp_path / "sums.npz").saturation() == sums.saturation()
     with np.load(tmp_path / "sums.npz") as data:
-        older = {k: data[k] for k in data.files if k not in ("peak_values", "peak_counts",
-                                                              "sampled_values")}
+        older = {k: data[k] for k in data.files if k not in CLIPPING_ARRAYS}
     np.savez(tmp_path / "older.npz", **older)
     ceiling, fraction = load_sums(tmp_path / "older.npz").saturation()
     assert math.isnan(ceiling) and math.isnan(fraction)
@@ -142,9 +172,32 @@ def test_clipped_emitters_bias_the_psf_and_the_verdict_says_so(
     assert any(note.startswith("saturated pixels") for note in back["clipped"].qc_notes)
 
 
+def test_values_clipped_at_zero_narrow_the_psf_and_the_verdict_says_so(
+    movie: np.ndarray,
+) -> None:
+    """Known truth: the movie less its median, negative values set to zero, comes out
+    narrow (about 7 %); the verdict says why. A noise-free camera's pile-up at its
+    offset (a discrete floor, nothing clipped) is no such case."""
+    frames = zero_clipped(movie, 50.0)
+    offset_only, _ = simulate_movie(
+        N_FRAMES, SHAPE, sigx_nm=130.0, background=0.5, camera="poisson", seed=4
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        sigma, _, estimates = blink_spatial_psf([movie, frames, offset_only], full_output=True)
+    plain, zeroed, discrete = estimates
+    assert sigma[1] < sigma[0] * 0.97
+    assert zeroed.floor_adu == 0.0 and 0.45 < zeroed.floor_fraction < 0.55
+    assert zeroed.qc == "warn"
+    assert any(note.startswith("clipped at zero:") for note in zeroed.qc_notes)
+    assert discrete.floor_fraction > 0.3 and discrete.floor_adu > 0  # the offset
+    for estimate in (plain, discrete):
+        assert not any(note.startswith("clipped") for note in estimate.qc_notes)
+
+
 def test_every_qc_note_survives_the_info_file(movie: np.ndarray, tmp_path: Path) -> None:
     """The notes are joined by "; " in the file: none may hold it (each note comes back
-    whole), whatever the verdict says at once: few groups, a large error, saturation."""
+    whole), whatever the verdict says at once: few groups, a large error, clipping."""
     from dataclasses import replace
 
     from smlmlp.estimate import _verdict
@@ -152,10 +205,10 @@ def test_every_qc_note_survives_the_info_file(movie: np.ndarray, tmp_path: Path)
     estimate = estimate_from_sums(accumulate_spectrum(movie[:200]), 21, (100.0, 100.0))
     estimate = replace(
         estimate, psf_sigma_se=0.5 * estimate.psf_sigma, saturated_fraction=0.01,
-        ceiling_adu=4095.0, sigx=estimate.sigy,
+        ceiling_adu=4095.0, floor_adu=0.0, floor_fraction=0.2, sigx=estimate.sigy,
     )  # fmt: skip
     qc, notes, is_round = _verdict(estimate)
     estimate = replace(estimate, qc=qc, qc_notes=notes, round=is_round)
-    assert len(notes) == 4 and qc == "warn"  # round, few groups, error, saturation
+    assert len(notes) == 5 and qc == "warn"  # round, few groups, error, both clippings
     write_info(tmp_path / "notes.h5", [ChannelInfo.from_estimate("c", estimate, n_frames=200)])
     assert read_info(tmp_path / "notes.h5").channels["c"].qc_notes == notes
