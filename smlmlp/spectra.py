@@ -79,10 +79,11 @@ MIN_BLOCK_FRAMES = TREND_TERMS + 1
 #: (blocks 0, 4, 8, ... of the movie): it enters only as sums over large parts of
 #: the frame, which a quarter of the frames gives as well, at a quarter of the cost.
 BLINKING_MAP_EVERY = 4
-#: The movie's ceiling (saturated pixels, :meth:`BlockSums.saturation`) is looked
-#: for in one block in this many (blocks 0, 16, 32, ...): clipped emitters recur
-#: through the movie, and the search costs a pass over the raw frames.
-SATURATION_EVERY = 16
+#: Clipped values, at the movie's ceiling (saturated pixels, :meth:`BlockSums.saturation`)
+#: or its floor (:meth:`BlockSums.floor_clipping`), are looked for in one block in this
+#: many (blocks 0, 16, 32, ...): clipping recurs through a movie, and the search reads
+#: the raw frames once more.
+CLIPPING_EVERY = 16
 #: The :class:`BlockSums` arrays of that search, one value per group.
 CLIPPING_ARRAYS = (
     "ceiling_values",
@@ -226,7 +227,7 @@ class BlockSums:
         unknown (the blinking is then taken to fill the frame).
     ceiling_values, ceiling_counts, floor_values, floor_counts, searched_values : ndarray
         For each group, over the frames of its blocks searched for clipping (one
-        block in :data:`SATURATION_EVERY`): the largest pixel value (float64,
+        block in :data:`CLIPPING_EVERY`): the largest pixel value (float64,
         ``-inf`` when none was searched) and how many pixel values equal it (int64;
         a pixel holding it in every frame of its block, stuck, is not counted), the
         same for the smallest value (``inf`` when none), and how many pixel values
@@ -847,8 +848,9 @@ class _OpenBlock:
 class ClipTally(NamedTuple):
     """Per region: the largest pixel value found and how many pixel values equal it,
     the smallest likewise (pixels stuck at either not counted), and how many values
-    were searched (the same for every region); see :meth:`BlockSums.saturation`. The
-    arrays stay on the frames' device until the sums are handed out."""
+    were searched (the same for every region); see :meth:`BlockSums.saturation` and
+    :meth:`BlockSums.floor_clipping`. The arrays stay on the frames' device until the
+    sums are handed out."""
 
     ceiling: Any
     at_ceiling: Any
@@ -1193,7 +1195,7 @@ class SpectrumAccumulator:
             if self._block is None:
                 block_index = position // self.block_frames
                 map_block = block_index % BLINKING_MAP_EVERY == 0
-                searched = block_index % SATURATION_EVERY == 0
+                searched = block_index % CLIPPING_EVERY == 0
                 clipping = _ClipCounter(self.block_frames) if searched else None
                 first = self._cut(chunk[done : done + 1])[0].astype(np.float32, order="C")
                 reference = first.reshape(self.n_regions, *self.frame_shape)

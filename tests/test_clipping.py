@@ -19,7 +19,7 @@ from smlmlp.simulation import simulate_movie
 from smlmlp.spectra import (
     BLOCK_FRAMES,
     CLIPPING_ARRAYS,
-    SATURATION_EVERY,
+    CLIPPING_EVERY,
     BlockSums,
     accumulate_spectrum,
     merge_sums,
@@ -51,7 +51,7 @@ def counted_here(
     it in every frame of their block."""
     blocks = [
         movie[first : first + block_frames]
-        for first in range(0, len(movie), block_frames * SATURATION_EVERY)
+        for first in range(0, len(movie), block_frames * CLIPPING_EVERY)
     ]
     ends = [float(block.max() if highest else block.min()) for block in blocks]
     extreme = max(ends) if highest else min(ends)
@@ -115,7 +115,7 @@ def test_the_same_tally_however_the_movie_is_cut(movie: np.ndarray) -> None:
     by_tile = [tile.saturation() for tile in field.tile_sums]
     assert max(ceiling for ceiling, _ in by_tile) == whole[0][0]
     # the sums as they stand before the end: an open block and group included
-    partial = frames[: SATURATION_EVERY * BLOCK_FRAMES + 7]
+    partial = frames[: CLIPPING_EVERY * BLOCK_FRAMES + 7]
     assert both_ends(accumulate_spectrum(partial, chunk_frames=5)) == (
         counted_here(partial),
         counted_here(partial, highest=False),
