@@ -95,14 +95,21 @@ def movies(tmp_path_factory, wf: SimpleNamespace) -> SimpleNamespace:
     return SimpleNamespace(workdir=workdir, root=root, result=result)
 
 
-def test_same_widths_and_errors_from_every_entry_point(movies, tmp_path, capsys) -> None:
-    path = movies.root / "good" / "movie.tif"
+def _three_ways(movies, experiment: str, tmp_path: Path, capsys) -> tuple:
+    """An experiment's movie through the library, the command and the workflow:
+    ``(estimate, command's channel, workflow's channel)``."""
+    path = movies.root / experiment / "movie.tif"
     estimates, message = _library(path)
     assert not message
-    library = estimates[0]
-    assert _command(path, tmp_path / "good.h5", "--pixel-nm", "100", capsys=capsys) == ""
-    command = read_info(tmp_path / "good.h5").channels["movie"]
-    workflow = read_info(movies.workdir / "results" / "good" / "psf_info.h5").channels["movie"]
+    out = tmp_path / f"{experiment}.h5"
+    assert _command(path, out, "--pixel-nm", "100", capsys=capsys) == ""
+    command = read_info(out).channels["movie"]
+    workflow = read_info(movies.workdir / "results" / experiment / "psf_info.h5")
+    return estimates[0], command, workflow.channels["movie"]
+
+
+def test_same_widths_and_errors_from_every_entry_point(movies, tmp_path, capsys) -> None:
+    library, command, workflow = _three_ways(movies, "good", tmp_path, capsys)
     for channel in (command, workflow):
         for mine, theirs in (
             (channel.sigx_nm, library.sigx),
@@ -121,14 +128,7 @@ def test_same_widths_and_errors_from_every_entry_point(movies, tmp_path, capsys)
 
 def test_the_same_saturation_verdict_from_every_entry_point(movies, tmp_path, capsys) -> None:
     """A movie clipped at its 99.7th percentile: the same ceiling, fraction and note."""
-    path = movies.root / "saturated" / "movie.tif"
-    estimates, message = _library(path)
-    assert not message
-    library = estimates[0]
-    assert _command(path, tmp_path / "sat.h5", "--pixel-nm", "100", capsys=capsys) == ""
-    command = read_info(tmp_path / "sat.h5").channels["movie"]
-    workflow = read_info(movies.workdir / "results" / "saturated" / "psf_info.h5")
-    workflow = workflow.channels["movie"]
+    library, command, workflow = _three_ways(movies, "saturated", tmp_path, capsys)
     assert library.qc == "warn" and library.saturated_fraction > 1e-3
     for channel in (command, workflow):
         assert channel.attrs["ceiling_adu"] == library.ceiling_adu
