@@ -565,7 +565,7 @@ class ChannelInfo:
             source_sizes_bytes = [
                 os.path.getsize(f) if os.path.exists(f) else -1 for f in source_files
             ]
-        saturation = {
+        clipping = {
             name: float(getattr(estimate, name, math.nan))
             for name in ("ceiling_adu", "saturated_fraction", "floor_adu", "floor_fraction")
         }
@@ -593,7 +593,7 @@ class ChannelInfo:
             n_groups=getattr(estimate, "n_groups", 0),
             qc=getattr(estimate, "qc", ""),
             qc_notes=tuple(getattr(estimate, "qc_notes", ())),
-            attrs={**saturation, **dict(attrs or {})},
+            attrs={**clipping, **dict(attrs or {})},
             sections=dict(getattr(estimate, "sections", {}) or {}),
         )
 

@@ -850,7 +850,7 @@ class ClipTally(NamedTuple):
     the smallest likewise (pixels stuck at either not counted), and how many values
     were searched (the same for every region); see :meth:`BlockSums.saturation` and
     :meth:`BlockSums.floor_clipping`. The arrays stay on the frames' device until the
-    sums are handed out."""
+    sums are handed out. The fields come in the order of :data:`CLIPPING_ARRAYS`."""
 
     ceiling: Any
     at_ceiling: Any
