@@ -107,6 +107,10 @@ ROWS = (
         {"subtracted_adu": 454.0}, target=False),
     Row("clipped at zero", "619 ADU subtracted (~50 % of the values at 0)",
         {"subtracted_adu": 619.0}, target=False),
+    Row("dropped frames", "1 % of the frames saved as zeros", {"dropped_fraction": 0.01},
+        on_time_target=True),
+    Row("dropped frames", "5 % of the frames saved as zeros", {"dropped_fraction": 0.05},
+        on_time_target=True),
 )  # fmt: skip
 QUICK_ROWS = (ROWS[2], ROWS[7], ROWS[13])
 

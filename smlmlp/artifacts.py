@@ -96,6 +96,9 @@ class Artifacts:
         A level subtracted from every pixel value after the camera, the negative
         values set to zero, as in a movie whose offset or background was removed
         before it was saved (0: none).
+    dropped_fraction : float
+        Fraction of the frames, drawn at random, that the camera failed to
+        deliver and that were saved filled with zeros (0: none).
 
     Examples
     --------
@@ -128,6 +131,7 @@ class Artifacts:
     sample_region: tuple[float, float, float, float] | None = None
     ceiling_adu: float | None = None
     subtracted_adu: float = 0.0
+    dropped_fraction: float = 0.0
 
     def __post_init__(self) -> None:
         def number(name: str, low: float, high: float = math.inf, *, open_low=False) -> None:
@@ -151,6 +155,7 @@ class Artifacts:
         for name in ("hot_pixel_electrons", "cosmic_rays_per_frame", "subtracted_adu"):
             number(name, 0.0)
         number("hot_pixel_fraction", 0.0, 1.0)
+        number("dropped_fraction", 0.0, 0.999)
         for name in ("haze_frames", "haze_scale_px", "field_sigma_factor"):
             number(name, 0.0, open_low=True)
         for name in ("focus_sigma_factor", "defocused_sigma_factor"):

@@ -40,7 +40,7 @@ from .psf import (
     fit_sensitivity,
     widths_from_covariance,
 )
-from .spectra import BlockSums, crop_size
+from .spectra import CONSTANT_STACK, BlockSums, crop_size
 
 #: Fewest groups that give a standard error at all.
 MIN_JACKKNIFE_GROUPS = 5
@@ -70,10 +70,7 @@ def check_not_constant(ac: np.ndarray, name: str) -> None:
     """Raise when the zero lag (the mean temporal variance) is not positive."""
     centre = ac.shape[0] // 2
     if not ac[centre, centre] > 0.0:
-        raise ValueError(
-            f"{name}: the stack does not change from frame to frame (constant or "
-            "all-zero stack); a PSF needs blinking"
-        )
+        raise ValueError(f"{name}: {CONSTANT_STACK}; a PSF needs blinking")
 
 
 def jackknife_errors(
@@ -243,7 +240,14 @@ def _verdict(estimate: PsfEstimate) -> tuple[str, tuple[str, ...], bool]:
             "zero after an offset or background subtraction, which narrows the PSF (give the "
             "raw movie)"
         )
-    significant = [note for note in notes if not note.startswith("near-round")]
+    if estimate.dropped_frames:
+        notes.append(
+            f"dropped frames: {estimate.dropped_frames} of {estimate.n_frames} frames hold one "
+            "value in every pixel (frames the camera or its software failed to deliver), "
+            "left out"
+        )
+    # a round PSF or dropped frames (left out) take nothing from the widths
+    significant = [note for note in notes if not note.startswith(("near-round", "dropped"))]
     return ("warn" if significant or is_round else "valid"), tuple(notes), is_round
 
 
@@ -356,6 +360,8 @@ def _estimate_from_crop(
         saturated_fraction=saturated,
         floor_adu=floor,
         floor_fraction=at_floor,
+        dropped_frames=int(sums.dropped_frames.sum()),
+        n_frames=int(sums.n_frames.sum()),
     )
     qc, notes, is_round = _verdict(estimate)
     return replace(estimate, qc=qc, qc_notes=notes, round=is_round)

@@ -162,6 +162,7 @@ class FieldSums:
             ac_sums=_added(part.ac_sums for part in self.tile_sums) / count,
             coverage_sums=_added(part.coverage_sums for part in self.tile_sums),
             **clipping,
+            dropped_frames=first.dropped_frames,
         )
 
 

@@ -18,6 +18,7 @@ Layout of one file (one experiment)::
                                    qc (valid / warn / invalid), qc_notes,
                                    ceiling_adu, saturated_fraction, floor_adu,
                                    floor_fraction (clipped values),
+                                   dropped_frames (left out),
                                    pixel_nm (y, x), n_frames, source_files,
                                    source_files_relative_to, source_sizes_bytes,
                                    valid (0 / 1), wavelength_nm, na,
@@ -569,6 +570,7 @@ class ChannelInfo:
             name: float(getattr(estimate, name, math.nan))
             for name in ("ceiling_adu", "saturated_fraction", "floor_adu", "floor_fraction")
         }
+        clipping["dropped_frames"] = int(getattr(estimate, "dropped_frames", 0))
         return cls(
             name=name,
             ac=estimate.ac,

@@ -161,6 +161,11 @@ class PsfEstimate:
     floor_adu, floor_fraction : float
         The same for the smallest value
         (:meth:`smlmlp.spectra.BlockSums.floor_clipping`).
+    n_frames : int
+        Frames of the movie behind the estimate (0: not said).
+    dropped_frames : int
+        Of which frames holding one value in every pixel, left out of the sums
+        (:mod:`smlmlp.dropped`).
     ac_fit : AutocorrelationFit, optional
         The fit behind the widths.
     sections : dict, optional
@@ -193,6 +198,8 @@ class PsfEstimate:
     saturated_fraction: float = math.nan
     floor_adu: float = math.nan
     floor_fraction: float = math.nan
+    n_frames: int = 0
+    dropped_frames: int = 0
     ac_fit: AutocorrelationFit | None = None
     sections: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
 

@@ -77,6 +77,7 @@ _STREAM_HAZE = 8
 _STREAM_HOT_PIXELS = 9
 _STREAM_COSMIC_RAYS = 10
 _STREAM_DEFOCUS = 11
+_STREAM_DROPPED = 12
 
 _DWELL_BLOCK = 32  # dwell times drawn per emitter at a time
 _PATCH_BLOCK = 128  # emitters whose PSF patches are computed together
@@ -710,6 +711,8 @@ class MovieSimulator:
         Per-pixel ``gain_adu_per_e``, ``read_noise_e`` and ``offset_adu`` maps.
     defocused : numpy.ndarray of bool
         Which emitters are out of focus (``artifacts.defocused_fraction``).
+    dropped : numpy.ndarray of bool
+        Which frames were saved as zeros (``artifacts.dropped_fraction``).
 
     Notes
     -----
@@ -885,6 +888,7 @@ class MovieSimulator:
         self.defocused = (
             self._stream(_STREAM_DEFOCUS).random(self.n_emitters) < art.defocused_fraction
         )
+        self.dropped = self._stream(_STREAM_DROPPED).random(n) < art.dropped_fraction
         if art.moves_or_reshapes:
             widest = max(art.field_sigma_factor, 1.0) * max(art.focus_sigma_factor, 1.0)
             if art.defocused_fraction > 0:
@@ -1021,6 +1025,8 @@ class MovieSimulator:
         }
         if self.artifacts.active:
             truth["artifacts"] = self.artifacts.as_dict()
+        if self.artifacts.dropped_fraction:
+            truth["dropped_frames"] = int(self.dropped.sum())
         if model.kind == "airy":
             sigma = 0.21 * model.wavelength / model.aperture
             truth.update(
@@ -1306,6 +1312,8 @@ class MovieSimulator:
             electrons += maps["read_noise_e"] * rng.standard_normal(expected.shape)
             adu = electrons * maps["gain_adu_per_e"] + maps["offset_adu"]
         np.rint(adu, out=adu)
+        if self.dropped[frame]:
+            adu[...] = 0.0
         ceiling = self.artifacts.ceiling_adu
         np.clip(adu, 0, _UINT16_MAX if ceiling is None else math.floor(ceiling), out=adu)
         if self.artifacts.subtracted_adu:

@@ -53,7 +53,7 @@ from __future__ import annotations
 
 import math
 import threading
-from collections import deque
+from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -64,6 +64,7 @@ import numpy as np
 
 from .backend import Backend, array_module, get_backend
 from .computer import chunk_frames as memory_chunk_frames
+from .dropped import dropped_frames
 
 #: Smallest crop accepted (pixels per side).
 MIN_CROP_PIX = 5
@@ -92,6 +93,8 @@ CLIPPING_ARRAYS = (
     "floor_counts",
     "searched_values",
 )
+#: What a stack without fluctuation is told (every frame dropped, or all alike).
+CONSTANT_STACK = "the stack does not change from frame to frame (constant or all-zero stack)"
 #: Groups (jackknife units) aimed at; a movie long enough gets 20 to 39.
 TARGET_GROUPS = 20
 #: Closed groups kept on the GPU before their crops come back to the host in one
@@ -233,6 +236,10 @@ class BlockSums:
         same for the smallest value (``inf`` when none), and how many pixel values
         were searched (int64); see :meth:`saturation` and :meth:`floor_clipping`.
         By default none searched.
+    dropped_frames : ndarray of int
+        For each group, how many of its ``n_frames`` frames were dropped frames
+        (one value in every pixel, :mod:`smlmlp.dropped`), left out of the sums
+        and the degrees of freedom. By default none.
 
     Examples
     --------
@@ -260,6 +267,7 @@ class BlockSums:
     floor_values: np.ndarray | None = None
     floor_counts: np.ndarray | None = None
     searched_values: np.ndarray | None = None
+    dropped_frames: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if self.coverage_sums is None:
@@ -271,6 +279,7 @@ class BlockSums:
             ("floor_values", np.inf, np.float64),
             ("floor_counts", 0, np.int64),
             ("searched_values", 0, np.int64),
+            ("dropped_frames", 0, np.int64),
         ):
             value = getattr(self, name)
             value = np.full(groups, fill, dtype) if value is None else np.asarray(value, dtype)
@@ -337,6 +346,7 @@ class BlockSums:
             ac_sums=self.ac_sums[chosen],
             coverage_sums=self.coverage_sums[chosen],
             **{name: getattr(self, name)[chosen] for name in CLIPPING_ARRAYS},
+            dropped_frames=self.dropped_frames[chosen],
         )
 
     @property
@@ -440,6 +450,10 @@ class BlockSums:
         size, trim = self._crop_trim(crop_pix, name)
         chosen = slice(None) if groups is None else np.asarray(groups)
         dof = int(self.dof[chosen].sum())
+        if dof < 1 and self.n_frames[chosen].sum() > 0 and np.array_equal(
+            self.dropped_frames[chosen], self.n_frames[chosen]
+        ):
+            raise ValueError(f"{name}: {CONSTANT_STACK}; a PSF needs blinking")
         if dof < 1:
             raise ValueError(
                 f"{name}: at least {MIN_BLOCK_FRAMES} frames are needed, got "
@@ -723,6 +737,7 @@ def merge_sums(parts: Iterable[BlockSums]) -> BlockSums:
     starts = np.concatenate([part.first_frames for part in parts])
     unique, where = np.unique(starts, return_inverse=True)
     counts = np.concatenate([part.n_frames for part in parts])
+    losses = np.concatenate([part.dropped_frames for part in parts])
     dofs = np.concatenate([part.dof for part in parts])
     crops = np.concatenate([part.ac_sums for part in parts])
     coverages = np.concatenate([part.coverage_sums for part in parts])
@@ -733,16 +748,19 @@ def merge_sums(parts: Iterable[BlockSums]) -> BlockSums:
     )
     if len(unique) == len(starts) and np.all(np.diff(starts) > 0):  # in order already
         n_frames, dof, ac_sums, coverage_sums = counts, dofs, crops, coverages
+        dropped = losses
     elif len(unique) == len(starts):  # no group cut in two: a reordering
         order = np.argsort(starts, kind="stable")
         n_frames, dof, ac_sums = counts[order], dofs[order], crops[order]
-        coverage_sums = coverages[order]
+        coverage_sums, dropped = coverages[order], losses[order]
     else:
         n_frames = np.zeros(len(unique), np.int64)
+        dropped = np.zeros(len(unique), np.int64)
         dof = np.zeros(len(unique), np.int64)
         ac_sums = np.zeros((len(unique), first.stored_crop, first.stored_crop))
         coverage_sums = np.zeros_like(ac_sums)
         np.add.at(n_frames, where, counts)
+        np.add.at(dropped, where, losses)
         np.add.at(dof, where, dofs)
         np.add.at(ac_sums, where, crops)
         np.add.at(coverage_sums, where, coverages)
@@ -756,6 +774,7 @@ def merge_sums(parts: Iterable[BlockSums]) -> BlockSums:
         ac_sums=ac_sums,
         coverage_sums=coverage_sums,
         **clipping,
+        dropped_frames=dropped,
     )
 
 
@@ -813,7 +832,13 @@ class _OpenBlock:
     map, its sums (:class:`_OpenSums`, taken at its first sub-batch), its frames
     received and added, the frames waiting for the rest of a sub-batch, the
     worker task adding its latest frames, and its search for clipped values
-    (a :class:`_ClipCounter`, or None when it is not searched)."""
+    (a :class:`_ClipCounter`, or None when it is not searched).
+
+    Dropped frames (:func:`smlmlp.dropped.dropped_frames`) count among the frames
+    received, not among those summed; ``offsets`` are then the times (frames since
+    the block's first) of the frames kept, in order (None while none was dropped:
+    they are ``0, 1, 2, ...``), and the reference is the first frame kept.
+    """
 
     __slots__ = (
         "first_frame",
@@ -823,6 +848,8 @@ class _OpenBlock:
         "sums",
         "used",
         "received",
+        "dropped",
+        "offsets",
         "processed",
         "waiting",
         "waiting_n",
@@ -839,10 +866,17 @@ class _OpenBlock:
         self.sums: _OpenSums | None = None
         self.used = False  # whether the sums hold its frames (zeroed at its first)
         self.received = 0
+        self.dropped = 0
+        self.offsets: list[int] | None = None
         self.processed = 0
         self.waiting: list[Any] = []
         self.waiting_n = 0
         self.task: Future | None = None
+
+    @property
+    def kept(self) -> int:
+        """Frames received and not dropped."""
+        return self.received - self.dropped
 
 
 class ClipTally(NamedTuple):
@@ -1130,6 +1164,7 @@ class SpectrumAccumulator:
         self._group_mapped = False  # whether the open group's blinking map holds a block
         self._group_n = self._group_dof = 0
         self._group_tally = ClipTally.nothing(regions, xp)  # its search for clipping
+        self._dropped: defaultdict[int, int] = defaultdict(int)  # by group's first frame
         # the sums of no frame (its shape and crop); the closed groups, stored in
         # place: the worker tasks writing theirs, or (GPU) crops not yet copied
         self._no_groups = BlockSums.empty(self.frame_shape, block_frames, group_frames, kept_crop)
@@ -1175,6 +1210,7 @@ class SpectrumAccumulator:
         """
         if self._finished:
             raise ValueError(f"{self.name}: no frame can be added after finish()")
+        host = frames if isinstance(frames, np.ndarray) else None
         chunk = self.backend.asarray(self._uploader.upload(frames))
         if chunk.ndim == 2:
             chunk = chunk[None]
@@ -1189,6 +1225,8 @@ class SpectrumAccumulator:
             self._check_finite(chunk)
         if chunk.dtype.kind not in "uif":
             raise TypeError(f"{self.name}: frames must be real numbers, got dtype {chunk.dtype}")
+        # looked for on the host when the frames come from there (no wait for the GPU)
+        dropped = dropped_frames(chunk if host is None else host.reshape(chunk.shape))
         done, n_chunk = 0, int(chunk.shape[0])
         while done < n_chunk:
             position = self.first_frame + self.n_frames
@@ -1197,17 +1235,35 @@ class SpectrumAccumulator:
                 map_block = block_index % BLINKING_MAP_EVERY == 0
                 searched = block_index % CLIPPING_EVERY == 0
                 clipping = _ClipCounter(self.block_frames) if searched else None
-                first = self._cut(chunk[done : done + 1])[0].astype(np.float32, order="C")
-                reference = first.reshape(self.n_regions, *self.frame_shape)
-                self._block = _OpenBlock(position, reference, map_block, clipping)
+                self._block = _OpenBlock(position, None, map_block, clipping)
             block_end = (position // self.block_frames + 1) * self.block_frames
             take = min(n_chunk - done, block_end - position)
             last = position + take == block_end
-            self._feed(self._block, chunk[done : done + take], last)
+            frames = self._keep(self._block, chunk[done : done + take], dropped[done : done + take])
+            self._feed(self._block, frames, last)
             done += take
             self.n_frames += take
             if last:
                 self._close_block()
+
+    def _keep(self, block: _OpenBlock, frames: Any, dropped: np.ndarray) -> Any:
+        """The next ``frames`` of ``block`` but the dropped ones, whose number and
+        the kept frames' times it records; the block's reference from its first
+        frame kept."""
+        if dropped.any() or block.offsets is not None:
+            kept = np.flatnonzero(~dropped)
+            if block.offsets is None:
+                block.offsets = list(range(block.kept))
+            block.offsets.extend((block.received + kept).tolist())
+            if len(kept) < len(dropped):
+                self._dropped[self._group_start(block.first_frame)] += len(dropped) - len(kept)
+                block.dropped += len(dropped) - len(kept)
+                frames = frames[self.backend.xp.asarray(kept)]
+        block.received += int(dropped.shape[0])
+        if block.reference is None and frames.shape[0]:
+            first = self._cut(frames[:1])[0].astype(np.float32, order="C")
+            block.reference = first.reshape(self.n_regions, *self.frame_shape)
+        return frames
 
     def _cut(self, chunk: Any) -> Any:
         """The chunk as ``(n, regions, height, width)``: a view of whole frames or of
@@ -1245,7 +1301,6 @@ class SpectrumAccumulator:
         finish it, :meth:`_finish_block`): on a worker, after the block's earlier
         frames (:attr:`_blocks_on_workers`; the task's result is the block's terms),
         or here."""
-        block.received += int(frames.shape[0])
         if self._blocks_on_workers:
             task = self._worker_pool().submit(self._fill_after, block, frames, block.task, last)
             block.task = task
@@ -1343,9 +1398,13 @@ class SpectrumAccumulator:
             block.used = True
         return block.sums
 
-    def _time_weights(self, first_index: int, count: int) -> Any:
-        """Time of frames ``first_index ..`` of the block, centred on a full block (float32)."""
+    def _time_weights(self, block: _OpenBlock, first_index: int, count: int) -> Any:
+        """Time of the block's summed frames ``first_index ..`` (``count`` of them),
+        centred on a full block (float32)."""
         centre = 0.5 * (self.block_frames - 1)
+        if block.offsets is not None:
+            times = np.asarray(block.offsets[first_index : first_index + count]) - centre
+            return self.backend.xp.asarray(times, dtype=np.float32)
         return self.backend.xp.arange(count, dtype=np.float32) + np.float32(first_index - centre)
 
     def _process(self, block: _OpenBlock, frames: Any, on_worker: bool) -> None:
@@ -1379,7 +1438,7 @@ class SpectrumAccumulator:
         if block.clipping is not None:  # the frames just read by the shift
             block.clipping.add(frames)
         spectra = self.backend.rfft2(shifted, workers=1 if small else self.backend.workers)
-        weights = self._time_weights(first_index, n_frames)
+        weights = self._time_weights(block, first_index, n_frames)
         if self.backend.cuda:
             self._accumulate_on_device(sums, spectra, shifted, weights, block.map_block)
         else:
@@ -1551,11 +1610,15 @@ class SpectrumAccumulator:
         return [slice(a, b) for a, b in zip(edges[:-1], edges[1:], strict=True)]
 
     # ----------------------------------------------------------- blocks, groups
-    def _trend(self, n: int) -> tuple[float, float]:
-        """``(mean time, sum of squared centred times)`` of a block's first ``n`` frames."""
-        # the time of the block's first frame (see _time_weights), on the host
-        mean = -0.5 * (self.block_frames - 1) + 0.5 * (n - 1)
-        return mean, n * (n * n - 1) / 12.0
+    def _trend(self, block: _OpenBlock) -> tuple[float, float]:
+        """``(mean time, sum of squared centred times)`` of the block's summed frames
+        (times as in :meth:`_time_weights`), on the host."""
+        n, centre = block.processed, 0.5 * (self.block_frames - 1)
+        if block.offsets is not None:
+            times = np.asarray(block.offsets[:n], np.float64)
+            mean = float(times.mean())
+            return mean - centre, float(((times - mean) ** 2).sum())
+        return -centre + 0.5 * (n - 1), n * (n * n - 1) / 12.0
 
     def _add_block_fluctuation_power(self, target: Any, block: _OpenBlock, alone: bool) -> None:
         """``target +=`` the block's power about its own straight-line trend.
@@ -1570,7 +1633,7 @@ class SpectrumAccumulator:
         """
         xp = self.backend.xp
         sums, n = block.sums, block.processed
-        mean_time, spread = self._trend(n)
+        mean_time, spread = self._trend(block)
         power, slope = sums.power, sums.moment
         fft_workers = 1 if alone else self.backend.workers
 
@@ -1620,7 +1683,7 @@ class SpectrumAccumulator:
         """
         sums, n = block.sums, block.processed
         total, diagonal, slope = sums.frames, sums.diagonal, sums.moment
-        mean_time, spread = self._trend(n)
+        mean_time, spread = self._trend(block)
         rows = self.frame_shape[0] - 1
         row_size = max(1, int(target.shape[-1]) * self.n_regions)
         step = rows if self.backend.cuda else max(1, MAP_BAND_ELEMENTS // row_size)
@@ -1703,7 +1766,7 @@ class SpectrumAccumulator:
             first = block.first_frame
             if self._group_n and self._group_start(first) != self._group_start(first - 1):
                 self._close_group(first - 1)
-            if block.received >= MIN_BLOCK_FRAMES:
+            if block.kept >= MIN_BLOCK_FRAMES:
                 if block.map_block:
                     self._group_mapped = True
                 if self._terms_apart:
@@ -1720,7 +1783,7 @@ class SpectrumAccumulator:
                         self._add_block_density(self._group_density, block)
                     # after the map, which reads the moment sum this uses up
                     self._add_block_fluctuation_power(self._group_power, block, alone=False)
-                self._group_dof += block.received - TREND_TERMS
+                self._group_dof += block.kept - TREND_TERMS
             self._group_n += block.received
             if block.clipping is not None:
                 tally = block.clipping.tally(self.backend.xp, self.n_regions)
@@ -1897,6 +1960,7 @@ class SpectrumAccumulator:
         last = self.first_frame + self.n_frames - 1
         open_block = self._block
         block_n = 0 if open_block is None else open_block.received
+        block_kept = 0 if open_block is None else open_block.kept
         block_power, block_density = self._open_block_terms()
         block_tally = self._open_block_tally()
         mapped = self._group_mapped
@@ -1922,7 +1986,7 @@ class SpectrumAccumulator:
                 if block_density is not None:
                     density = block_density if density is None else density + block_density
                     mapped = True
-                dof += block_n - TREND_TERMS
+                dof += block_kept - TREND_TERMS
             if n_frames:
                 arrays = self._group_arrays(power, density, dof, mapped)
                 extra.append((self._group_start(last), n_frames, dof, *arrays, tally))
@@ -1941,6 +2005,7 @@ class SpectrumAccumulator:
             crops = np.concatenate([crops, extra_crops])
             coverages = np.concatenate([coverages, extra_coverages])
         clipping = self._tally_arrays(tallies)
+        dropped = np.array([self._dropped.get(first, 0) for first in first_frames], np.int64)
         return [
             BlockSums(
                 frame_shape=self.frame_shape,
@@ -1952,6 +2017,7 @@ class SpectrumAccumulator:
                 ac_sums=crops[:, region],
                 coverage_sums=coverages[:, region],
                 **{name: values[:, region] for name, values in clipping.items()},
+                dropped_frames=dropped,
             )
             for region in range(self.n_regions)
         ]
@@ -2010,7 +2076,7 @@ class SpectrumAccumulator:
         it has fewer than 3 frames), waiting frames included; worked on a copy, so
         the accumulator is left as it was (more frames may complete the block)."""
         block = self._block
-        if block is None or block.received < MIN_BLOCK_FRAMES:
+        if block is None or block.kept < MIN_BLOCK_FRAMES:
             return None, None
         if block.task is not None:
             block.task.result()
@@ -2019,6 +2085,7 @@ class SpectrumAccumulator:
             copy.sums = _OpenSums(*(part.copy() for part in block.sums))
             copy.used = True
         copy.received, copy.processed = block.received, block.processed
+        copy.dropped, copy.offsets = block.dropped, block.offsets
         copy.waiting, copy.waiting_n = list(block.waiting), block.waiting_n
         self._process_waiting(copy, on_worker=False)
         return self._block_terms(copy)

@@ -25,8 +25,9 @@ from .spectra import CLIPPING_ARRAYS, BlockSums
 FORMAT_VERSION = 3
 _READABLE_VERSIONS = (2, 3)
 _ARRAYS = ("first_frames", "n_frames", "dof", "ac_sums")
-#: Read when present (files written before them: no coverage, no search for clipping).
-_OPTIONAL_ARRAYS = ("coverage_sums", *CLIPPING_ARRAYS)
+#: Read when present (files written before them: no coverage, no search for clipping,
+#: no count of dropped frames).
+_OPTIONAL_ARRAYS = ("coverage_sums", *CLIPPING_ARRAYS, "dropped_frames")
 
 
 def save_sums(sums: BlockSums | FieldSums, path: str | os.PathLike[str]) -> None:
@@ -121,7 +122,9 @@ def _checked(sums: BlockSums, path: str | os.PathLike[str]) -> BlockSums:
         and sums.ac_sums.ndim == 3
         and len(sums.ac_sums) == groups
         and sums.coverage_sums.shape == sums.ac_sums.shape
-        and all(getattr(sums, name).shape == (groups,) for name in CLIPPING_ARRAYS)
+        and all(
+            getattr(sums, name).shape == (groups,) for name in (*CLIPPING_ARRAYS, "dropped_frames")
+        )
     ):
         raise ValueError("inconsistent array shapes")
     return sums

@@ -186,6 +186,29 @@ def test_float_movie_with_nan(gpu: ModuleType, movie: np.ndarray) -> None:
     assert "first at frame 130, row 7, column 9" in messages[1]
 
 
+def test_dropped_frames(gpu: ModuleType, movie: np.ndarray) -> None:
+    """Dropped frames (one value in every pixel) are left out on the device too, found
+    on the host for host chunks (no copy back) and on the device for device arrays."""
+    frames = movie.copy()
+    frames[[5, 20, 21, 130, 399]] = 0
+    cpu = accumulate_spectrum(frames, chunk_frames=CHUNK)
+    if _is_standin(gpu):
+        gpu.standin_reset_transfers()
+    ours = accumulate_spectrum(frames, cuda=True, chunk_frames=CHUNK)
+    assert _relative(ours.ac_sums, cpu.ac_sums) < AC_RTOL
+    assert ours.dropped_frames.tolist() == cpu.dropped_frames.tolist()
+    assert ours.dropped_frames.sum() == 5
+    if _is_standin(gpu):
+        moved = gpu.standin_transfers()
+        # the chunks, and for each of the 4 blocks holding dropped frames, the indices
+        # and the times of the frames it keeps
+        assert moved["to_device"] == math.ceil(N_FRAMES / CHUNK) + 2 * 4
+        assert moved["to_host"] <= _host_bound(N_FRAMES)
+    on_device = accumulate_spectrum(gpu.asarray(frames), cuda=True, chunk_frames=CHUNK)
+    assert _relative(on_device.ac_sums, cpu.ac_sums) < AC_RTOL
+    assert on_device.dropped_frames.tolist() == cpu.dropped_frames.tolist()
+
+
 def test_device_arrays_as_channels(gpu: ModuleType, movie: np.ndarray) -> None:
     """Channels already in GPU memory are used there (no copy back); the CPU path
     refuses them with one clear line."""
@@ -198,7 +221,10 @@ def test_device_arrays_as_channels(gpu: ModuleType, movie: np.ndarray) -> None:
     if _is_standin(gpu):
         moved = gpu.standin_transfers()
         assert moved["to_device"] == 0
-        assert moved["to_host"] <= _host_bound(N_FRAMES)  # the groups' crops, not frames
+        # the groups' crops, and a flag per frame of each chunk (dropped frames, looked
+        # for where the frames are), never frames
+        chunks = math.ceil(N_FRAMES / CHUNK)
+        assert moved["to_host"] <= _host_bound(N_FRAMES) + chunks
     with pytest.raises(TypeError, match=r"channel 0: the stack is in GPU memory .*cuda=True"):
         blink_spatial_psf([on_device])
 
