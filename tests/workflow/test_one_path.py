@@ -82,6 +82,7 @@ def movies(tmp_path_factory, wf: SimpleNamespace) -> SimpleNamespace:
         "few": good[:40],
         "small": good[:, :16, :16],
         "saturated": np.minimum(good, np.percentile(good, 99.7).astype(good.dtype)),
+        "dropped": np.where(np.isin(np.arange(400), [0, 57, 58, 301])[:, None, None], 0, good),
     }
     for name, movie in bad.items():
         path = root / name / "movie.tif"
@@ -135,6 +136,21 @@ def test_the_same_saturation_verdict_from_every_entry_point(movies, tmp_path, ca
         assert channel.attrs["saturated_fraction"] == library.saturated_fraction
         assert channel.qc_notes == library.qc_notes
     assert any(note.startswith("saturated pixels") for note in library.qc_notes)
+
+
+def test_the_same_dropped_frames_from_every_entry_point(movies, tmp_path, capsys) -> None:
+    """Four frames of zeros: left out, counted and noted alike; the widths of the movie
+    without them."""
+    library, command, workflow = _three_ways(movies, "dropped", tmp_path, capsys)
+    good, _, _ = _three_ways(movies, "good", tmp_path, capsys)
+    assert library.dropped_frames == 4
+    for channel in (command, workflow):
+        assert channel.attrs["dropped_frames"] == 4
+        assert channel.qc_notes == library.qc_notes
+        assert channel.sigx_nm == pytest.approx(library.sigx, rel=1e-9)
+    assert any(note.startswith("dropped frames: 4 of 400") for note in library.qc_notes)
+    assert library.qc == good.qc
+    assert library.psf_sigma == pytest.approx(good.psf_sigma, rel=0.01)
 
 
 @pytest.mark.parametrize(
