@@ -6,9 +6,10 @@ single value, so that the movie keeps its length. A real exposure never holds on
 value in every pixel: shot and read noise see to that. Kept, such a frame is a
 fluctuation of the whole sample at once (the frame minus its neighbours' mean is
 the sample's image, negated), which adds the static structure of the sample to
-the blinking's autocorrelation: 1 % of dropped frames narrowed sigma by about 3 %,
-3 % by about 8 % (``benchmarks/accuracy.py``, the "dropped frames" rows). They are
-found here and left out of the sums, the frames around them keeping their times.
+the blinking's autocorrelation and narrows the PSF (by more than 5 % with 3 % of
+the frames dropped, in ``tests/test_dropped.py``). They are found here and left out
+of the sums, the frames around them keeping their times (docs/accuracy.md, the
+"dropped frames" rows of the artifacts table).
 """
 
 from __future__ import annotations

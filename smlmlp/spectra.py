@@ -450,14 +450,15 @@ class BlockSums:
         size, trim = self._crop_trim(crop_pix, name)
         chosen = slice(None) if groups is None else np.asarray(groups)
         dof = int(self.dof[chosen].sum())
-        if dof < 1 and self.n_frames[chosen].sum() > 0 and np.array_equal(
-            self.dropped_frames[chosen], self.n_frames[chosen]
-        ):
-            raise ValueError(f"{name}: {CONSTANT_STACK}; a PSF needs blinking")
         if dof < 1:
+            frames = int(self.n_frames[chosen].sum())
+            dropped = int(self.dropped_frames[chosen].sum())
+            if frames and dropped == frames:
+                raise ValueError(f"{name}: {CONSTANT_STACK}; a PSF needs blinking")
+            besides = f" besides {dropped} dropped frames" if dropped else ""
             raise ValueError(
                 f"{name}: at least {MIN_BLOCK_FRAMES} frames are needed, got "
-                f"{int(self.n_frames[chosen].sum())}"
+                f"{frames - dropped}{besides}"
             )
         crop = (slice(None), slice(trim, trim + size), slice(trim, trim + size))
         total = self.ac_sums[crop][chosen].sum(axis=0)

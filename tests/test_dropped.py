@@ -127,8 +127,8 @@ def test_the_open_block_with_dropped_frames_is_in_the_sums(movie_with_drops):
 
 
 def test_dropped_frames_do_not_bias_sigma_and_are_reported(tmp_path):
-    """Known truth: 3 % of the frames saved as zeros narrowed sigma by about 8 % when
-    they were kept; left out, sigma is that of the movie without them."""
+    """Known truth: 3 % of the frames saved as zeros, left out, leave sigma as it is in
+    the movie without them; kept, they narrow it by more than 5 %."""
     options = dict(CONDITION, seed=21)
     clean, _ = simulate_movie(1000, (64, 64), **options)
     dropped, truth = simulate_movie(1000, (64, 64), artifacts={"dropped_fraction": 0.03}, **options)
@@ -140,6 +140,14 @@ def test_dropped_frames_do_not_bias_sigma_and_are_reported(tmp_path):
         reference = estimate_from_sums(accumulate_spectrum(clean), 41, (100.0, 100.0))
     assert estimate.psf_sigma == pytest.approx(reference.psf_sigma, rel=0.005)
     assert estimate.psf_sigma == pytest.approx(130.0, rel=0.02)
+    # the same frames with one pixel set apart are not dropped frames: kept, they narrow it
+    kept = dropped.copy()
+    kept[np.all(dropped == 0, axis=(1, 2)), 0, 0] = 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        narrowed = estimate_from_sums(accumulate_spectrum(kept), 41, (100.0, 100.0))
+    assert narrowed.dropped_frames == 0
+    assert narrowed.psf_sigma < 0.95 * reference.psf_sigma
     assert estimate.dropped_frames == truth["dropped_frames"]
     assert estimate.n_frames == 1000
     notes = [note for note in estimate.qc_notes if note.startswith("dropped frames:")]
@@ -162,3 +170,11 @@ def test_a_movie_of_dropped_frames_only_is_a_constant_stack():
     frames[:] = 7
     with pytest.raises(ValueError, match=r"^channel 0: the stack does not change from frame"):
         blink_spatial_psf([frames])
+
+
+def test_too_few_frames_besides_the_dropped_ones_says_so():
+    movie, _ = simulate_movie(30, (48, 48), seed=2, **CONDITION)
+    movie[2:] = 0
+    with pytest.raises(ValueError, match=r"^channel 0: at least 3 frames are needed, got 2 "
+                       r"besides 28 dropped frames$"):  # fmt: skip
+        blink_spatial_psf([movie])
