@@ -63,6 +63,7 @@ import scipy.optimize
 from .backend import Backend, get_backend
 from .computer import MAX_CHUNK_FRAMES
 from .prefetch import chunk_bounds, prefetch_chunks
+from .spectra import CONSTANT_STACK
 
 ProgressCallback = Callable[[int, int], None]
 
@@ -628,10 +629,7 @@ def temporal_mean(
             if progress is not None:
                 progress(done, n_frames)
     if not changes:
-        raise ValueError(
-            f"{name}: the stack does not change from frame to frame (constant or all-zero "
-            "stack); an on-time needs blinking"
-        )
+        raise ValueError(f"{name}: {CONSTANT_STACK}; an on-time needs blinking")
     return total / n_frames
 
 
