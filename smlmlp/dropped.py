@@ -3,13 +3,14 @@
 A camera, or the software saving its frames, that misses a frame (a full buffer,
 a lost transfer) often writes the frame anyway, filled with zeros or another
 single value, so that the movie keeps its length. A real exposure never holds one
-value in every pixel: shot and read noise see to that. Kept, such a frame is a
-fluctuation of the whole sample at once (the frame minus its neighbours' mean is
-the sample's image, negated), which adds the static structure of the sample to
-the blinking's autocorrelation and narrows the PSF (by more than 5 % with 3 % of
-the frames dropped, in ``tests/test_dropped.py``). They are found here and left out
-of the sums, the frames around them keeping their times (docs/accuracy.md, the
-"dropped frames" rows of the artifacts table).
+value in every pixel: shot and read noise see to that (only a noise-free simulation
+of an empty field does). Kept, such a frame is a fluctuation of the whole sample at
+once (the frame minus its neighbours' mean is the sample's image, negated), which
+adds the static structure of the sample to the blinking's autocorrelation and
+narrows the PSF (by more than 5 % with 3 % of the frames dropped, in
+``tests/test_dropped.py``). They are found here and left out of the sums, the frames
+around them keeping their times (docs/accuracy.md, the "dropped frames" rows of the
+artifacts table).
 """
 
 from __future__ import annotations
