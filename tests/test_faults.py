@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import textwrap
@@ -143,7 +144,14 @@ def test_command_stopped_by_a_signal_leaves_nothing(
     out.write_bytes(b"previous result")
     command = [sys.executable, "-m", "smlmlp.cli", "psf", str(movie), "--pixel-nm", "100"]
     command += ["--on-time", "--workers", "2", "-o", str(out)]
-    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    # as from a terminal: a test run started in the background has SIGINT ignored,
+    # which its children would inherit (Python then never sees a Ctrl-C)
+    process = subprocess.Popen(
+        command,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     _wait_until_it_reads(process, movie)
     assert process.poll() is None, "the command ended before the signal"
     process.send_signal(signum)
