@@ -566,11 +566,12 @@ class ChannelInfo:
             source_sizes_bytes = [
                 os.path.getsize(f) if os.path.exists(f) else -1 for f in source_files
             ]
-        clipping = {
+        # what the pass found in the frames: clipped values, dropped frames
+        found = {
             name: float(getattr(estimate, name, math.nan))
             for name in ("ceiling_adu", "saturated_fraction", "floor_adu", "floor_fraction")
         }
-        clipping["dropped_frames"] = int(getattr(estimate, "dropped_frames", 0))
+        found["dropped_frames"] = int(getattr(estimate, "dropped_frames", 0))
         return cls(
             name=name,
             ac=estimate.ac,
@@ -595,7 +596,7 @@ class ChannelInfo:
             n_groups=getattr(estimate, "n_groups", 0),
             qc=getattr(estimate, "qc", ""),
             qc_notes=tuple(getattr(estimate, "qc_notes", ())),
-            attrs={**clipping, **dict(attrs or {})},
+            attrs={**found, **dict(attrs or {})},
             sections=dict(getattr(estimate, "sections", {}) or {}),
         )
 
