@@ -219,7 +219,7 @@ def section(rows: tuple[Row, ...], results: list[dict[str, np.ndarray]], seeds: 
         "warns from 0.01 % of the pixel values at the movie's ceiling); a movie whose "
         "offset or background was subtracted before it was saved, the negative values set "
         "to zero, has lost the lower half of its fluctuations (it narrows σ: the verdict "
-        "warns from 5 % of the values at a floor of zero).",
+        "warns from 5 % of the values piled up at a floor of zero).",
         "",
     ]
     return "\n".join(lines)

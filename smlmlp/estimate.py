@@ -64,6 +64,13 @@ SATURATION_WARNING = 1e-4
 #: artifacts table). A raw movie keeps its camera offset, so its smallest value is a
 #: rare draw.
 FLOOR_WARNING = 0.05
+#: ... when they pile up there: at least this many times as many values at the floor
+#: as one above it. Clipped camera noise spreads over many levels, so its pile-up
+#: stands far above the next level (more than ten times in tests/test_clipping.py's
+#: movie clipped at its median), while photon counts without an offset have zero as
+#: their own floor, about as common as one (a background of lambda photons: 1 / lambda
+#: times), which is no clipping.
+FLOOR_PILE_UP = 3.0
 
 
 def check_not_constant(ac: np.ndarray, name: str) -> None:
@@ -233,7 +240,8 @@ def _verdict(estimate: PsfEstimate) -> tuple[str, tuple[str, ...], bool]:
             f"are at the movie's ceiling ({estimate.ceiling_adu:g}), where clipped emitters "
             "widen the PSF (lower the camera gain or the excitation)"
         )
-    if estimate.floor_adu <= 0 and estimate.floor_fraction >= FLOOR_WARNING:
+    piled_up = estimate.floor_fraction >= FLOOR_PILE_UP * estimate.above_floor_fraction
+    if estimate.floor_adu <= 0 and estimate.floor_fraction >= FLOOR_WARNING and piled_up:
         notes.append(
             f"clipped at zero: {100 * estimate.floor_fraction:.2g} % of the pixel values are at "
             f"the movie's floor ({estimate.floor_adu:g}), as where negative values were set to "
@@ -360,6 +368,7 @@ def _estimate_from_crop(
         saturated_fraction=saturated,
         floor_adu=floor,
         floor_fraction=at_floor,
+        above_floor_fraction=sums.above_floor(),
         dropped_frames=int(sums.dropped_frames.sum()),
         n_frames=int(sums.n_frames.sum()),
     )

@@ -17,7 +17,8 @@ Layout of one file (one experiment)::
                                    n_groups (groups of frames behind them),
                                    qc (valid / warn / invalid), qc_notes,
                                    ceiling_adu, saturated_fraction, floor_adu,
-                                   floor_fraction (clipped values),
+                                   floor_fraction, above_floor_fraction
+                                   (clipped values),
                                    dropped_frames (left out),
                                    pixel_nm (y, x), n_frames, source_files,
                                    source_files_relative_to, source_sizes_bytes,
@@ -569,7 +570,13 @@ class ChannelInfo:
         # what the pass found in the frames: clipped values, dropped frames
         found = {
             name: float(getattr(estimate, name, math.nan))
-            for name in ("ceiling_adu", "saturated_fraction", "floor_adu", "floor_fraction")
+            for name in (
+                "ceiling_adu",
+                "saturated_fraction",
+                "floor_adu",
+                "floor_fraction",
+                "above_floor_fraction",
+            )
         }
         found["dropped_frames"] = int(getattr(estimate, "dropped_frames", 0))
         return cls(

@@ -161,6 +161,9 @@ class PsfEstimate:
     floor_adu, floor_fraction : float
         The same for the smallest value
         (:meth:`smlmlp.spectra.BlockSums.floor_clipping`).
+    above_floor_fraction : float
+        The fraction of those values one above the smallest
+        (:meth:`smlmlp.spectra.BlockSums.above_floor`).
     n_frames : int
         Frames of the movie behind the estimate (0: not said).
     dropped_frames : int
@@ -198,6 +201,7 @@ class PsfEstimate:
     saturated_fraction: float = math.nan
     floor_adu: float = math.nan
     floor_fraction: float = math.nan
+    above_floor_fraction: float = math.nan
     n_frames: int = 0
     dropped_frames: int = 0
     ac_fit: AutocorrelationFit | None = None

@@ -91,6 +91,7 @@ CLIPPING_ARRAYS = (
     "ceiling_counts",
     "floor_values",
     "floor_counts",
+    "above_floor_counts",
     "searched_values",
 )
 #: What a stack without fluctuation is told (every frame dropped, or all alike).
@@ -228,14 +229,15 @@ class BlockSums:
         ``(groups, S, S)``: for each group, the blinking found in the pixel pairs
         of each lag that lie inside the frame (:func:`coverage_crop`); zeros when
         unknown (the blinking is then taken to fill the frame).
-    ceiling_values, ceiling_counts, floor_values, floor_counts, searched_values : ndarray
+    ceiling_values, ceiling_counts, floor_values, floor_counts, above_floor_counts, \
+    searched_values : ndarray
         For each group, over the frames of its blocks searched for clipping (one
         block in :data:`CLIPPING_EVERY`): the largest pixel value (float64,
         ``-inf`` when none was searched) and how many pixel values equal it (int64;
         a pixel holding it in every frame of its block, stuck, is not counted), the
-        same for the smallest value (``inf`` when none), and how many pixel values
-        were searched (int64); see :meth:`saturation` and :meth:`floor_clipping`.
-        By default none searched.
+        same for the smallest value (``inf`` when none) and for the smallest value
+        plus one, and how many pixel values were searched (int64); see
+        :meth:`saturation` and :meth:`floor_clipping`. By default none searched.
     dropped_frames : ndarray of int
         For each group, how many of its ``n_frames`` frames were dropped frames
         (one value in every pixel, :mod:`smlmlp.dropped`), left out of the sums
@@ -266,6 +268,7 @@ class BlockSums:
     ceiling_counts: np.ndarray | None = None
     floor_values: np.ndarray | None = None
     floor_counts: np.ndarray | None = None
+    above_floor_counts: np.ndarray | None = None
     searched_values: np.ndarray | None = None
     dropped_frames: np.ndarray | None = None
 
@@ -278,6 +281,7 @@ class BlockSums:
             ("ceiling_counts", 0, np.int64),
             ("floor_values", np.inf, np.float64),
             ("floor_counts", 0, np.int64),
+            ("above_floor_counts", 0, np.int64),
             ("searched_values", 0, np.int64),
             ("dropped_frames", 0, np.int64),
         ):
@@ -403,6 +407,30 @@ class BlockSums:
         (0.0, 0.5)
         """
         return self._clipping(self.floor_values, self.floor_counts, highest=False)
+
+    def above_floor(self) -> float:
+        """The fraction of the pixel values searched that equal the floor plus one
+        (:meth:`floor_clipping`; pixels stuck there not counted); NaN when no frame
+        was searched.
+
+        Clipping piles values up at the floor, far above the level next to it; a
+        floor that is the data's own (photon counts without an offset) is not: a
+        count of zero photons is about as common as one, where many pixels are 0.
+
+        Examples
+        --------
+        >>> counts = np.random.default_rng(0).poisson(1.0, size=(40, 32, 32))
+        >>> sums = accumulate_spectrum(counts, block_frames=10)
+        >>> [round(value, 2) for value in (*sums.floor_clipping(), sums.above_floor())]
+        [0.0, 0.35, 0.38]
+        """
+        searched = int(self.searched_values.sum())
+        if not searched:
+            return math.nan
+        floor = float(self.floor_values.min())
+        above = self.above_floor_counts[self.floor_values == floor].sum()
+        above += self.floor_counts[self.floor_values == floor + 1].sum()
+        return int(above) / searched
 
     def _clipping(
         self, values: np.ndarray, counts: np.ndarray, *, highest: bool
@@ -785,16 +813,18 @@ def merge_clipping(
     """The :data:`CLIPPING_ARRAYS` of groups made of parts: part ``i`` (the arrays of
     ``parts``) goes to group ``where[i]`` (of ``size``). A group's ceiling is its
     parts' largest, with the pixel values of the parts that reach it; its floor the
-    smallest, likewise.
+    smallest, likewise, and the values one above it: those of the parts whose floor
+    it is, and the floor values of the parts whose floor is one above.
 
     Examples
     --------
     >>> parts = {"ceiling_values": np.array([9.0, 7.0, 5.0]), "ceiling_counts": np.array([3, 4, 2]),
-    ...          "floor_values": np.array([1.0, 1.0, 0.0]), "floor_counts": np.array([5, 6, 7]),
+    ...          "floor_values": np.array([1.0, 0.0, 0.0]), "floor_counts": np.array([5, 6, 7]),
+    ...          "above_floor_counts": np.array([9, 2, 4]),
     ...          "searched_values": np.array([100, 100, 50])}
     >>> merged = merge_clipping(np.array([0, 0, 1]), 2, parts)
     >>> [merged[name].tolist() for name in CLIPPING_ARRAYS]
-    [[9.0, 5.0], [3, 2], [1.0, 0.0], [11, 7], [200, 50]]
+    [[9.0, 5.0], [3, 2], [0.0, 0.0], [6, 7], [7, 4], [200, 50]]
     """
     merged = {}
     for kind, extreme, start in (("ceiling", np.maximum, -np.inf), ("floor", np.minimum, np.inf)):
@@ -804,6 +834,12 @@ def merge_clipping(
         at_group = np.zeros(size, np.int64)
         np.add.at(at_group, where, np.where(values == group[where], counts, 0))
         merged[f"{kind}_values"], merged[f"{kind}_counts"] = group, at_group
+    # one above the floor: the parts at the floor's level above it, those whose floor it is
+    floor, above = merged["floor_values"][where], np.zeros(size, np.int64)
+    part_floor = parts["floor_values"]
+    np.add.at(above, where, np.where(part_floor == floor, parts["above_floor_counts"], 0))
+    np.add.at(above, where, np.where(part_floor == floor + 1, parts["floor_counts"], 0))
+    merged["above_floor_counts"] = above
     merged["searched_values"] = np.zeros(size, np.int64)
     np.add.at(merged["searched_values"], where, parts["searched_values"])
     return {name: merged[name] for name in CLIPPING_ARRAYS}
@@ -882,22 +918,24 @@ class _OpenBlock:
 
 class ClipTally(NamedTuple):
     """Per region: the largest pixel value found and how many pixel values equal it,
-    the smallest likewise (pixels stuck at either not counted), and how many values
-    were searched (the same for every region); see :meth:`BlockSums.saturation` and
-    :meth:`BlockSums.floor_clipping`. The arrays stay on the frames' device until the
-    sums are handed out. The fields come in the order of :data:`CLIPPING_ARRAYS`."""
+    the smallest likewise and how many equal it plus one (pixels stuck at any of
+    them not counted), and how many values were searched (the same for every
+    region); see :meth:`BlockSums.saturation` and :meth:`BlockSums.floor_clipping`.
+    The arrays stay on the frames' device until the sums are handed out. The fields
+    come in the order of :data:`CLIPPING_ARRAYS`."""
 
     ceiling: Any
     at_ceiling: Any
     floor: Any
     at_floor: Any
+    above_floor: Any
     searched: int
 
     @classmethod
     def nothing(cls, regions: int, xp: Any = np) -> ClipTally:
         """The tally of no frame."""
         none = xp.zeros(regions, np.int64)
-        return cls(xp.full(regions, -np.inf), none, xp.full(regions, np.inf), none, 0)
+        return cls(xp.full(regions, -np.inf), none, xp.full(regions, np.inf), none, none, 0)
 
     def plus(self, other: ClipTally) -> ClipTally:
         """The tally of both: the larger ceiling and the smaller floor, each with the
@@ -906,11 +944,13 @@ class ClipTally(NamedTuple):
         Examples
         --------
         >>> a = np.array
-        >>> one = ClipTally(a([5.0, 9.0]), a([2, 3]), a([0.0, 2.0]), a([4, 1]), 10)
-        >>> two = ClipTally(a([5.0, 7.0]), a([1, 4]), a([1.0, 2.0]), a([6, 5]), 10)
+        >>> one = ClipTally(a([5.0, 9.0]), a([2, 3]), a([0.0, 2.0]), a([4, 1]), a([3, 2]), 10)
+        >>> two = ClipTally(a([5.0, 7.0]), a([1, 4]), a([1.0, 2.0]), a([6, 5]), a([1, 1]), 10)
         >>> both = one.plus(two)
         >>> both.ceiling.tolist(), both.at_ceiling.tolist(), both.at_floor.tolist(), both.searched
         ([5.0, 9.0], [3, 3], [4, 6], 20)
+        >>> both.above_floor.tolist()  # 3 + the 6 of the second at 1.0; 2 + 1
+        [9, 3]
         """
         xp = array_module(self.ceiling)
         ceiling = xp.maximum(self.ceiling, other.ceiling)
@@ -919,25 +959,31 @@ class ClipTally(NamedTuple):
         def reaching(level: Any, mine: Any, mine_at: Any, theirs: Any, theirs_at: Any) -> Any:
             return xp.where(mine == level, mine_at, 0) + xp.where(theirs == level, theirs_at, 0)
 
+        above = reaching(floor, self.floor, self.above_floor, other.floor, other.above_floor)
+        above = above + reaching(floor + 1, self.floor, self.at_floor, other.floor, other.at_floor)
         return ClipTally(
             ceiling,
             reaching(ceiling, self.ceiling, self.at_ceiling, other.ceiling, other.at_ceiling),
             floor,
             reaching(floor, self.floor, self.at_floor, other.floor, other.at_floor),
+            above,
             self.searched + other.searched,
         )
 
 
 class _Extreme:
     """One end of a block's frames, per region: its value so far and, per pixel, how
-    many frames hold it (reset where a later frame goes beyond)."""
+    many frames hold it (reset where a later frame goes beyond); at the low end also
+    how many hold the value plus one (``next_hits``: a pile-up at the floor stands
+    out from the level above it only where values were clipped there)."""
 
-    __slots__ = ("highest", "value", "hits")
+    __slots__ = ("highest", "value", "hits", "next_hits")
 
     def __init__(self, highest: bool) -> None:
         self.highest = highest
         self.value: Any = None
         self.hits: Any = None
+        self.next_hits: Any = None
 
     def add(self, frames: Any, xp: Any, dtype: Any) -> None:
         if self.highest:
@@ -949,31 +995,50 @@ class _Extreme:
         if self.value is None:
             self.value = extreme
             self.hits = xp.zeros(frames.shape[1:], dtype)
+            if not self.highest:
+                self.next_hits = xp.zeros(frames.shape[1:], dtype)
         else:
             within = extreme <= self.value if self.highest else extreme >= self.value
+            if not self.highest:  # the old floor's hits are at the new floor plus one
+                by_one = (extreme == self.value - 1)[..., None, None]
+                kept = self.next_hits * within[..., None, None]
+                self.next_hits = xp.where(by_one, self.hits, kept)
             self.hits *= within[..., None, None]
             self.value = (xp.maximum if self.highest else xp.minimum)(self.value, extreme)
         level = self.value[..., None, None]
-        # on the host only the frames that reach the value somewhere (without
-        # clipping, about one a block); on the GPU all (no wait for the device)
+        # on the host only the frames that reach the value (or the level above the
+        # floor) somewhere: without clipping, about one a block; on the GPU all (no
+        # wait for the device)
         reaching = None
         if xp is np:
-            reaching = (per_frame == self.value).reshape(len(frames), -1).any(axis=1)
+            near = per_frame == self.value if self.highest else per_frame <= self.value + 1
+            reaching = near.reshape(len(frames), -1).any(axis=1)
         for index, frame in enumerate(frames):
             if reaching is None or reaching[index]:
                 self.hits += frame == level
+                if not self.highest:
+                    self.next_hits += frame == level + 1
 
     def copy(self) -> _Extreme:
         twin = _Extreme(self.highest)
         if self.value is not None:
             twin.value, twin.hits = self.value.copy(), self.hits.copy()
+            if self.next_hits is not None:
+                twin.next_hits = self.next_hits.copy()
         return twin
 
-    def counted(self, xp: Any, frames: int, regions: int) -> tuple[Any, Any]:
-        """``(value, pixel values at it)`` per region, stuck pixels left out."""
-        moving = xp.where(self.hits < frames, self.hits, 0)
+    def counted(self, xp: Any, frames: int, regions: int) -> tuple[Any, ...]:
+        """``(value, pixel values at it)`` per region, and at the low end the pixel
+        values one above it, stuck pixels left out."""
         values = self.value.reshape(regions).astype(np.float64)
-        return values, moving.reshape(regions, -1).sum(axis=1, dtype=np.int64)
+
+        def moving(hits: Any) -> Any:
+            kept = xp.where(hits < frames, hits, 0)
+            return kept.reshape(regions, -1).sum(axis=1, dtype=np.int64)
+
+        if self.highest:
+            return values, moving(self.hits)
+        return values, moving(self.hits), moving(self.next_hits)
 
 
 class _ClipCounter:
@@ -2028,16 +2093,16 @@ class SpectrumAccumulator:
         (one copy from the GPU)."""
         regions, xp = self.n_regions, self.backend.xp
         searched = np.array([tally.searched for tally in tallies], np.int64)
-        counts = ("ceiling_counts", "floor_counts")
+        counts = ("ceiling_counts", "floor_counts", "above_floor_counts")
         if tallies:
-            rows = [xp.stack([xp.asarray(part, np.float64) for part in tally[:4]])
+            rows = [xp.stack([xp.asarray(part, np.float64) for part in tally[:5]])
                     for tally in tallies]  # fmt: skip
-            table = self.backend.to_numpy(xp.stack(rows))  # (groups, 4, regions)
+            table = self.backend.to_numpy(xp.stack(rows))  # (groups, 5, regions)
         else:
-            table = np.zeros((0, 4, regions))
+            table = np.zeros((0, 5, regions))
         arrays = {
             name: table[:, index].astype(np.int64 if name in counts else np.float64)
-            for index, name in enumerate(CLIPPING_ARRAYS[:4])
+            for index, name in enumerate(CLIPPING_ARRAYS[:5])
         }
         arrays["searched_values"] = np.repeat(searched[:, None], regions, axis=1)
         return arrays

@@ -63,6 +63,22 @@ def counted_here(
     return extreme, at / searched
 
 
+def above_floor_here(movie: np.ndarray, block_frames: int = BLOCK_FRAMES) -> float:
+    """The fraction of the searched blocks' values one above the movie's smallest, less
+    the pixels holding that value in every frame of their block."""
+    blocks = [
+        movie[first : first + block_frames]
+        for first in range(0, len(movie), block_frames * CLIPPING_EVERY)
+    ]
+    level = counted_here(movie, block_frames, highest=False)[0] + 1
+    at, searched = 0, 0
+    for block in blocks:
+        hits = (block == level).sum(axis=0)
+        at += int(hits[hits < len(block)].sum())
+        searched += block.size
+    return at / searched
+
+
 def zero_clipped(movie: np.ndarray, percentile: float) -> np.ndarray:
     """The movie less its ``percentile`` level, negative values set to zero."""
     level = np.percentile(movie, percentile)
@@ -96,8 +112,8 @@ def test_without_clipping_both_ends_are_rare_draws(movie: np.ndarray) -> None:
     assert at_floor < 1e-4
 
 
-def both_ends(sums: BlockSums) -> tuple[tuple[float, float], tuple[float, float]]:
-    return sums.saturation(), sums.floor_clipping()
+def both_ends(sums: BlockSums) -> tuple:
+    return sums.saturation(), sums.floor_clipping(), sums.above_floor()
 
 
 def test_the_same_tally_however_the_movie_is_cut(movie: np.ndarray) -> None:
@@ -119,7 +135,36 @@ def test_the_same_tally_however_the_movie_is_cut(movie: np.ndarray) -> None:
     assert both_ends(accumulate_spectrum(partial, chunk_frames=5)) == (
         counted_here(partial),
         counted_here(partial, highest=False),
+        above_floor_here(partial),
     )
+
+
+@pytest.mark.parametrize("frame_by_frame", [False, True])
+def test_the_level_above_the_floor_is_that_counted_here(monkeypatch, frame_by_frame) -> None:
+    """Photon counts without an offset (their own floor, zero): the values at one, as
+    counted here, whichever block or frame holds the lowest value first and however
+    the movie is cut; a pixel stuck at one is not counted."""
+    if frame_by_frame:  # frames searched one at a time (as large frames are)
+        import smlmlp.spectra
+
+        monkeypatch.setattr(smlmlp.spectra, "CACHE_BLOCK_BYTES", 1024)
+    frames, _ = simulate_movie(
+        N_FRAMES, SHAPE, sigx_nm=130.0, background=1.0, camera="poisson", offset_adu=0.0,
+        seed=5,
+    )  # fmt: skip
+    searched = BLOCK_FRAMES * CLIPPING_EVERY
+    frames[:searched] += 1  # the first searched block's floor is 1
+    frames[searched : searched + 10] += 1  # the second's falls from 1 to 0 halfway
+    frames[:, 4, 4] = 1
+    sums = accumulate_spectrum(frames)
+    assert sums.floor_clipping() == counted_here(frames, highest=False)
+    assert sums.above_floor() == above_floor_here(frames) > 0.2
+    # cut on the block grid (a searched block cut in two would take its pixels at zero
+    # through either part for stuck ones: a dim pixel often is, for 7 frames)
+    parts = [accumulate_spectrum(frames, start=0, stop=340), accumulate_spectrum(frames, start=340)]
+    assert both_ends(merge_sums(parts)) == both_ends(sums)
+    assert both_ends(accumulate_spectrum(frames, chunk_frames=3, workers=2)) == both_ends(sums)
+    assert both_ends(accumulate_field(frames, (2, 2)).combined()) == both_ends(sums)
 
 
 def test_float_movies_are_searched_too(movie: np.ndarray) -> None:
@@ -182,16 +227,24 @@ def test_values_clipped_at_zero_narrow_the_psf_and_the_verdict_says_so(
     offset_only, _ = simulate_movie(
         N_FRAMES, SHAPE, sigx_nm=130.0, background=0.5, camera="poisson", seed=4
     )
+    # photon counts without an offset: zero is their own floor, as common as one
+    counts = offset_only - offset_only.min()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        sigma, _, estimates = blink_spatial_psf([movie, frames, offset_only], full_output=True)
-    plain, zeroed, discrete = estimates
+        sigma, _, estimates = blink_spatial_psf(
+            [movie, frames, offset_only, counts], full_output=True
+        )
+    plain, zeroed, discrete, photons = estimates
     assert sigma[1] < sigma[0] * 0.97
     assert zeroed.floor_adu == 0.0 and 0.45 < zeroed.floor_fraction < 0.55
     assert zeroed.qc == "warn"
     assert any(note.startswith("clipped at zero:") for note in zeroed.qc_notes)
+    assert zeroed.floor_fraction > 10 * zeroed.above_floor_fraction  # piled up at zero
     assert discrete.floor_fraction > 0.3 and discrete.floor_adu > 0  # the offset
-    for estimate in (plain, discrete):
+    assert photons.floor_fraction > 0.3 and photons.floor_adu == 0  # no offset
+    assert photons.floor_fraction < 2 * photons.above_floor_fraction
+    assert sigma[3] == pytest.approx(sigma[2], rel=1e-9)  # the same movie, shifted
+    for estimate in (plain, discrete, photons):
         assert not any(note.startswith("clipped") for note in estimate.qc_notes)
 
 

@@ -161,7 +161,7 @@ def test_clipping_tally(gpu: ModuleType, movie: np.ndarray) -> None:
     frames = np.clip(movie, low, high)  # uint16: the chunks cross as they are
 
     def ends(sums):
-        return sums.saturation(), sums.floor_clipping()
+        return sums.saturation(), sums.floor_clipping(), sums.above_floor()
 
     cpu = ends(accumulate_spectrum(frames, chunk_frames=CHUNK))
     if _is_standin(gpu):
@@ -171,7 +171,7 @@ def test_clipping_tally(gpu: ModuleType, movie: np.ndarray) -> None:
         assert gpu.standin_transfers()["to_host"] <= _host_bound(N_FRAMES)
     field = accumulate_field(frames, (2, 2), chunk_frames=CHUNK, cuda=True)
     assert ends(field.combined()) == cpu
-    assert cpu[0][1] > 1e-3 and cpu[1][1] > 0.03
+    assert cpu[0][1] > 1e-3 and cpu[1][1] > 0.03 and cpu[2] > 1e-4
 
 
 def test_float_movie_with_nan(gpu: ModuleType, movie: np.ndarray) -> None:
