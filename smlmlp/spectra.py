@@ -427,10 +427,9 @@ class BlockSums:
         searched = int(self.searched_values.sum())
         if not searched:
             return math.nan
-        floor = float(self.floor_values.min())
-        above = self.above_floor_counts[self.floor_values == floor].sum()
-        above += self.floor_counts[self.floor_values == floor + 1].sum()
-        return int(above) / searched
+        every_group = {name: getattr(self, name) for name in CLIPPING_ARRAYS}
+        merged = merge_clipping(np.zeros(self.n_groups, np.int64), 1, every_group)
+        return int(merged["above_floor_counts"][0]) / searched
 
     def _clipping(
         self, values: np.ndarray, counts: np.ndarray, *, highest: bool
