@@ -124,7 +124,8 @@ def blink_temporal_on(
         default ``n_frames // 2 - 1`` of the channel with the fewest frames.
     psf_sigma_nm : float or sequence of float, optional
         PSF standard deviation in nm, one for all channels or one per channel.
-        The background is a Gaussian filter of ``3 * psf_sigma_nm`` per frame.
+        The background is a Gaussian filter of ``3 * psf_sigma_nm`` per frame,
+        subtracted twice.
     exposure_ms : float, optional
         Frame time in milliseconds.
     channels_pixels_nm : float or sequence, optional
@@ -211,8 +212,11 @@ def blink_temporal_on(
     ``tau * exposure_ms``: within ``p_on`` (relative) of the mean on-time, e.g.
     within 5 % for ``p_on <= 0.05``, as in SMLM conditions.
 
-    Curves. For each pixel, ``b_t = x_t - G * x_t`` (``G`` the Gaussian filter,
-    reflecting edges) is centred on its own temporal mean, and the
+    Curves. For each pixel, ``b_t = (1 - G)^2 * x_t`` (``G`` the Gaussian filter,
+    reflecting edges: the smooth copy subtracted, then the smooth copy of what is
+    left subtracted again, so that a background that changes slowly in time,
+    out-of-focus haze, leaves almost nothing; :mod:`smlmlp.temporal`) is centred on
+    its own temporal mean, and the
     autocovariance at lag ``l`` is the sum of ``b_t b_{t+l}`` over the
     ``n_frames - l`` pairs divided by ``n_frames - l``, averaged over pixels.
     The per-pixel mean comes from a first pass over the movie (the filter and
