@@ -176,11 +176,14 @@ def test_on_time_survives_bleaching_and_haze(case):
 
 
 @pytest.mark.slow
-def test_on_time_of_dim_emitters_survives_strong_haze():
+def test_on_time_of_dim_emitters_survives_strong_haze(monkeypatch):
     """Dim emitters (500 photons, 130 nm) under haze of 100 photons/px: the smooth
     background subtracted twice (``temporal.FILTER_ORDER``) leaves the haze too little
-    to lengthen the decay. Subtracted once, the same movies gave +7.5 to +14 %."""
-    errors = []
+    to lengthen the decay; subtracted once, it lengthens it by more than 5 % in these
+    movies (measured +7.5 to +14 %, against +1.9 to +4.1 % twice)."""
+    import smlmlp.temporal
+
+    errors: dict[int, list[float]] = {2: [], 1: []}
     for seed in (1, 2, 3, 4):
         movie, truth = simulate_movie(
             1000,
@@ -194,8 +197,11 @@ def test_on_time_of_dim_emitters_survives_strong_haze():
             seed=seed,
             artifacts={"haze_photons": 100.0},
         )
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            on_time, _ = blink_temporal_on([movie], 60, 130.0, exposure_ms=1.0)
-        errors.append(on_time / truth["correlation_time_frames"] - 1.0)
-    assert max(abs(error) for error in errors) < 0.05, errors
+        for order in errors:
+            monkeypatch.setattr(smlmlp.temporal, "FILTER_ORDER", order)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                on_time, _ = blink_temporal_on([movie], 60, 130.0, exposure_ms=1.0)
+            errors[order].append(on_time / truth["correlation_time_frames"] - 1.0)
+    assert max(abs(error) for error in errors[2]) < 0.05, errors
+    assert min(errors[1]) > 0.05, errors  # the haze the single subtraction leaves
