@@ -270,11 +270,19 @@ def slow_levels(
 def smooth_patterns(
     rng: np.random.Generator, shape: tuple[int, int], scale_px: float, count: int
 ) -> np.ndarray:
-    """``count`` smooth positive random patterns of mean 1, shape ``(count, *shape)``."""
+    """``count`` smooth positive random patterns of mean 1, shape ``(count, *shape)``.
+
+    A scale so much larger than the frame that the filter leaves only rounding
+    (``field.std() < 1e-6`` of the white noise's) gives uniform patterns.
+    """
     patterns = np.empty((count, *shape))
     for index in range(count):
         field = ndimage.gaussian_filter(rng.standard_normal(shape), scale_px, mode="wrap")
-        field /= max(float(field.std()), 1e-12)
+        spread = float(field.std())
+        if spread < 1e-6:  # nothing left but the mean: a uniform haze
+            patterns[index] = 1.0
+            continue
+        field /= spread
         pattern = np.exp(0.5 * field)
         patterns[index] = pattern / pattern.mean()
     return patterns

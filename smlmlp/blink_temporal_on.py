@@ -17,7 +17,7 @@ from .config import Config, positive_number
 from .estimate import MIN_JACKKNIFE_GROUPS
 from .loading import check_channels
 from .spectra import plan_blocks
-from .temporal import TemporalAutocovariance, accumulate_temporal, binning_gain, fit_decay
+from .temporal import TemporalAutocovariance, accumulate_temporal, fit_decay, pair_gain
 
 INFO_KEYS = ("ac", "average", "fit", "time")
 #: The background filter is this many PSF standard deviations wide.
@@ -158,8 +158,9 @@ def blink_temporal_on(
         from a delete-one-group jackknife over groups of frames (those of
         :func:`smlmlp.spectra.plan_blocks`; a lag pair belongs to the group of its
         later frame), NaN with fewer than 5 groups or no decay; and
-        ``"bin_pixels"``, ``"binning_gain"``: per channel, the pixel bins the
-        memory budget chose and the factor divided out of its curve. ``info`` is
+        ``"bin_pixels"``, ``"pair_gain"``: per channel, the pixel bins the
+        memory budget chose and the factor divided out of its curve
+        (:func:`smlmlp.temporal.pair_gain`). ``info`` is
         unchanged.
 
     Returns
@@ -216,9 +217,14 @@ def blink_temporal_on(
     reflecting edges: the smooth copy subtracted, then the smooth copy of what is
     left subtracted again, so that a background that changes slowly in time,
     out-of-focus haze, leaves almost nothing; :mod:`smlmlp.temporal`) is centred on
-    its own temporal mean, and the
-    autocovariance at lag ``l`` is the sum of ``b_t b_{t+l}`` over the
-    ``n_frames - l`` pairs divided by ``n_frames - l``, averaged over pixels.
+    its own temporal mean. The curve at lag ``l`` sums the products of each pixel
+    at one frame with its four nearest neighbours ``l`` frames earlier, over the
+    ``n_frames - l`` frame pairs, divided by ``n_frames - l`` and by the number of
+    pixels, and then by the gain that makes it the autocovariance of one pixel's
+    blinking (:func:`smlmlp.temporal.pair_gain`, from the PSF and the filter). A
+    pixel is never multiplied by itself, so whatever is independent from pixel to
+    pixel leaves the curve: noise, and the slow flicker that the pixel-to-pixel
+    gain differences of an sCMOS camera make of a changing background.
     The per-pixel mean comes from a first pass over the movie (the filter and
     binning are linear, so the mean frame gives it exactly); the products are
     accumulated in a second pass with FFTs along time in blocks, in float64,
@@ -228,15 +234,15 @@ def blink_temporal_on(
 
     Memory and binning. A block of ``B`` frames is correlated with the
     ``crop_fr`` frames before it, so ``crop_fr + B`` frames of the
-    background-subtracted movie are held. When ``crop_fr + max(crop_fr, 64)``
-    full frames do not fit half of the memory budget, pixels are summed over
-    the smallest ``k x k`` bins that fit (``bin_pixels`` sets ``k``). Binning
-    leaves the decay unchanged, since all correlated pixel pairs are lit by the
-    same blinking emitters; it only adds the covariance between neighbouring
-    pixels to the curve's amplitude, which is divided out again
-    (:func:`smlmlp.temporal.binning_gain`, from the PSF and the filter): the
-    curves are those of single pixels, to a few percent, whatever the budget
-    (``errors`` holds each channel's ``bin_pixels`` and ``binning_gain``). A
+    background-subtracted movie and of its neighbours' sums are held. When
+    ``crop_fr + max(crop_fr, 64)`` full frames of both do not fit half of the
+    memory budget, pixels are summed over the smallest ``k x k`` bins that fit
+    (``bin_pixels`` sets ``k``); each bin's pixels are then split as on a
+    checkerboard and the two halves multiplied. Binning leaves the decay
+    unchanged, since all correlated pixel pairs are lit by the same blinking
+    emitters; it only changes the curve's amplitude, which the gain divides
+    out: the curves are those of single pixels, to a few percent, whatever the
+    budget (``errors`` holds each channel's ``bin_pixels`` and ``pair_gain``). A
     RuntimeWarning is given when the bins exceed twice the background filter
     width, where the subtraction cancels most of an emitter's signal within a
     bin: pass a smaller ``crop_fr`` (the fit needs about ``10 * tau`` lags). With
@@ -246,7 +252,8 @@ def blink_temporal_on(
     Average and fit. The channels see the same emitters, so their curves share
     the decay; 'average' is their plain mean, which weights each channel by its
     fluctuation power (a channel with little signal adds little). The fit
-    leaves out the zero lag (white noise) and uses lags ``1 .. max(12, 10 tau)``,
+    leaves out the zero lag (where noise correlated between neighbouring pixels,
+    if the camera has any, would sit) and uses lags ``1 .. max(12, 10 tau)``,
     the range iterated with ``tau``, with an offset ``c`` for the bias of the
     finite-series centring and slow drifts (:func:`smlmlp.temporal.fit_decay`).
     A decay whose lag-1 value is below 5 times the lag-to-lag scatter of the
@@ -308,6 +315,7 @@ def blink_temporal_on(
     group_frames = plan_blocks(min(frames))[1]
     results: list[TemporalAutocovariance] = []
     gains: list[float] = []
+    shapes = [(int(stack.shape[1]), int(stack.shape[2])) for stack in stacks]
     for index, stack in enumerate(stacks):
         name = names[index]
         pixel_y, pixel_x = pixels_nm[index]
@@ -344,7 +352,7 @@ def blink_temporal_on(
             )
         results.append(result)
         psf_px = (sigmas_nm[index] / pixel_y, sigmas_nm[index] / pixel_x)
-        gains.append(binning_gain(result.bin_pixels, psf_px, sigma_px))
+        gains.append(pair_gain(result.bin_pixels, shapes[index], psf_px, sigma_px))
         done_before += 2 * frames[index]
 
     # per original pixel, whatever bins the memory budget chose
@@ -382,7 +390,7 @@ def blink_temporal_on(
         "on_time_frames_se": tau_se,
         "n_groups": groups,
         "bin_pixels": [int(result.bin_pixels) for result in results],
-        "binning_gain": gains,
+        "pair_gain": gains,
     }
     return float(decay.tau * exposure), info, errors
 

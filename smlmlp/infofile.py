@@ -886,7 +886,7 @@ class TemporalInfo:
             raise ValueError(f"{len(curves)} temporal curves for {len(names)} channel(s)")
         lags = np.arange(1, len(info["average"]) + 1, dtype=np.float64)
         channel_attrs = {name: dict((channel_attrs or {}).get(name, {})) for name in names}
-        for key in ("bin_pixels", "binning_gain"):  # how the curve was normalised
+        for key in ("bin_pixels", "pair_gain"):  # how the curve was normalised
             for name, value in zip(names, (errors or {}).get(key, ()), strict=False):
                 channel_attrs[name][key] = value
         channels = {}

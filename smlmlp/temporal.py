@@ -1,15 +1,33 @@
-"""Streaming temporal autocovariance of background-subtracted movies.
+"""Streaming temporal covariance of background-subtracted movies.
 
-The blinking of the emitters shows in the temporal autocorrelation of the pixel
+The blinking of the emitters shows in the temporal correlation of the pixel
 values. What :func:`smlmlp.blink_temporal_on` needs from a movie is, for lags
 ``l = 0 .. L``, the sum over pixels ``p`` and frame pairs of
 
-    y_p(t) * y_p(t + l),    y_p(t) = b_p(t) - mean_t b_p(t),
+    y_p(t + l) * z_p(t),    y_p(t) = b_p(t) - mean_t b_p(t),
 
 with ``b_t = (1 - G)^2 * x_t`` the frame high-passed twice by its smooth spatial
-background (a Gaussian filter ``G``: ``x - G*x``, then the same again), optionally
-summed over ``k x k`` pixel bins. This module accumulates these sums with memory
-that does not grow with the number of frames.
+background (a Gaussian filter ``G``: ``x - G*x``, then the same again) and ``z_p``
+the sum of ``y`` over the four nearest neighbours of ``p`` (see Pixel pairs),
+optionally summed over ``k x k`` pixel bins. This module accumulates these sums
+with memory that does not grow with the number of frames.
+
+Pixel pairs
+-----------
+Every product is of two different pixels, never of a pixel with itself. What
+is independent from pixel to pixel then adds nothing to the sums, whatever its
+time course: the shot and read noise (so the zero lag holds no white-noise
+spike), the random telegraph noise of single sCMOS pixels, and the pattern of
+the pixels' gains multiplied by a background that changes in time (an sCMOS
+pixel 3 % more sensitive than its neighbours turns out-of-focus haze into a
+slow flicker of its own, which the smooth filter cannot remove). The blinking
+of an emitter lights neighbouring pixels together, so it keeps most of its
+signal: the products are those of the pixels' own series weighted by the
+spatial covariance at one pixel (about 80 to 95 % of that at zero for PSF
+sigmas of 1.3 to 2 pixels), and :func:`pair_gain` divides that out. Without
+bins, ``z_p`` is the sum over the four neighbours (zero outside the frame);
+with ``k x k`` bins, the pixels of each bin are split as on a checkerboard and
+the sum over its "black" pixels is paired with the sum over its "white" ones.
 
 Background filter
 -----------------
@@ -30,35 +48,36 @@ Two passes over the movie:
 1. The per-pixel temporal mean of the raw frames is summed (float64). The
    background subtraction and the binning are linear, so the temporal mean of
    ``b`` is the same operation applied to the mean frame: the fluctuations
-   ``y`` of the second pass are exactly centred, with no correction terms and no
-   cancellation. This pass also rejects NaN or infinite pixels and constant
+   ``y`` and ``z`` of the second pass are exactly centred, with no correction
+   terms and no cancellation. This pass also rejects NaN or infinite pixels and constant
    stacks. It only sums frames; a file is read twice.
-2. Frames are background-subtracted, binned, centred and collected into a
-   buffer of ``L + B`` frames (pixels along the first axis, time along the
-   second). Each block of ``B`` new frames is correlated with itself and the
-   ``L`` frames before it (kept from the previous block) by zero-padded real
-   FFTs along time, of length ``n >= B + L`` so that no circular term reaches a
+2. Frames are background-subtracted, paired (and binned), centred and
+   collected into two buffers of ``L + B`` frames, one of ``y`` and one of ``z``
+   (pixels along the first axis, time along the second). Each block of ``B``
+   new frames of ``y`` is correlated with the same frames of ``z`` and the ``L``
+   before them (kept from the previous block) by zero-padded real FFTs along
+   time, of length ``n >= B + L`` so that no circular term reaches a
    lag ``<= L``. The cross spectra are summed over pixels in the frequency
    domain (in batches of pixels, to bound the temporaries) and one inverse FFT
    per block gives its contribution to the lag sums, kept in float64. Every
    frame pair ``(t - l, t)`` is counted exactly once, in the block holding
    ``t``.
 
-Memory is the buffer (``8 (L + B)`` bytes per binned pixel), one read chunk
+Memory is the buffers (``16 (L + B)`` bytes per binned pixel), one read chunk
 and the FFT temporaries of one pixel batch; :func:`plan_memory` sizes them from
 a budget (:mod:`smlmlp.computer`).
 
 Binning
 -------
-When ``L`` is so large that a buffer of ``L + max(L, 64)`` frames of the full
-frame does not fit half of the budget, pixels are summed over ``k x k`` bins
+When ``L`` is so large that buffers of ``L + max(L, 64)`` frames of the full
+frame do not fit half of the budget, pixels are summed over ``k x k`` bins
 (after the background subtraction; partial bins at the right and bottom edges),
 with the smallest ``k`` that fits. Binning does not change the shape of the
 decay: every term of the sums is the covariance of pixels lit by the same
 blinking emitters, whose time dependence is that emitter's blinking whatever
-the pixel pair. It adds the covariances between pixels of a bin to the
-amplitude. The sums stay normalised per original pixel, so for spatially
-uncorrelated noise the zero lag is still the per-pixel variance.
+the pixel pair. It changes the amplitude (the pairs of a bin instead of
+neighbours), which :func:`pair_gain` accounts for. The sums stay normalised per
+original pixel.
 """
 
 from __future__ import annotations
@@ -87,9 +106,12 @@ FILTER_TRUNCATE = 4.0
 FILTER_ORDER = 2
 #: Smallest FFT block the automatic binning aims for.
 MIN_BLOCK_FRAMES = 64
-#: Bytes per pixel of one read chunk: the raw frame (up to 8) and four float64 images
-#: (the copy, the two filter passes, the difference); with float32 values, 24.
-READ_BYTES_PER_PIXEL = 40
+#: Bytes per pixel of one read chunk: the raw frame (up to 8) and five float64 images
+#: (the copy, the two filter passes, the difference, the neighbours' sums); with
+#: float32 values, 28.
+READ_BYTES_PER_PIXEL = 48
+#: Series held per binned pixel: the pixel's own and its partners' (see Pixel pairs).
+SERIES_PER_PIXEL = 2
 #: Bytes per (binned pixel, FFT frequency) of one pixel batch: two complex128 spectra
 #: and their inputs; with float32 values, half.
 FFT_BYTES_PER_BIN = 48
@@ -156,9 +178,11 @@ class TemporalPlan:
     pixel_batch: int
 
     def buffer_bytes(self, frame_shape: tuple[int, int], max_lag: int, value_bytes: int = 8) -> int:
-        """Bytes of the time buffer of ``max_lag + block_frames`` binned frames."""
+        """Bytes of the two time buffers (pixels, partners) of ``max_lag + block_frames``
+        binned frames."""
         height, width = binned_shape(frame_shape, self.bin_pixels)
-        return int(value_bytes) * height * width * (max_lag + self.block_frames)
+        frames = max_lag + self.block_frames
+        return SERIES_PER_PIXEL * int(value_bytes) * height * width * frames
 
 
 def plan_memory(
@@ -174,8 +198,9 @@ def plan_memory(
 ) -> TemporalPlan:
     """Choose binning, read chunk, FFT block and pixel batch for a memory budget.
 
-    Half of the budget goes to the time buffer of ``max_lag + block_frames``
-    binned frames, a quarter to a read chunk, a quarter to the FFT temporaries.
+    Half of the budget goes to the two time buffers (the pixels' series and their
+    partners', :data:`SERIES_PER_PIXEL`) of ``max_lag + block_frames`` binned
+    frames, a quarter to a read chunk, a quarter to the FFT temporaries.
 
     Parameters
     ----------
@@ -207,20 +232,21 @@ def plan_memory(
     The working memory stays within the budget, except when ``bin_pixels`` is
     given and ``max_lag`` plus a block of ``min(n_frames, 64)`` frames does not
     fit, or when not even one bin of the whole frame fits (``max_lag`` above
-    about budget / 32 bytes: 3 million lags for 96 MiB); the block is then
+    about budget / 64 bytes: 1.5 million lags for 96 MiB); the block is then
     ``min(n_frames, 64)`` frames and the buffer exceeds the budget.
 
     Examples
     --------
     >>> plan = plan_memory((128, 128), 2000, 999, memory_bytes=96 * 2**20)
     >>> plan.bin_pixels, plan.block_frames
-    (3, 2000)
+    (4, 2000)
     >>> plan_memory((64, 64), 500, 20, memory_bytes=96 * 2**20).bin_pixels
     1
     """
     height, width = (int(v) for v in frame_shape)
     n_frames, max_lag = int(n_frames), int(max_lag)
     value = np.dtype(working_dtype(cuda)).itemsize  # 8 bytes, or 4 on the GPU
+    held = SERIES_PER_PIXEL * value  # bytes per binned pixel and frame in the buffers
     budget = int(DEFAULT_BUDGET_BYTES if memory_bytes is None else memory_bytes)
     if budget < 1:
         raise ValueError(f"memory_bytes must be positive, got {memory_bytes}")
@@ -231,12 +257,12 @@ def plan_memory(
         bin_pixels = largest
         for k in range(1, largest + 1):
             bins = math.prod(binned_shape((height, width), k))
-            if value * bins * (max_lag + target) <= buffer_budget:
+            if held * bins * (max_lag + target) <= buffer_budget:
                 bin_pixels = k
                 break
     bins = math.prod(binned_shape((height, width), bin_pixels))
     if block_frames is None:
-        fitting = buffer_budget // (value * bins) - max_lag
+        fitting = buffer_budget // (held * bins) - max_lag
         block_frames = max(min(n_frames, MIN_BLOCK_FRAMES), min(n_frames, fitting))
     block_frames = max(1, int(block_frames))
     if chunk_frames is None:
@@ -348,59 +374,145 @@ def bin_frames(frames: Any, bin_pixels: int, backend: Backend | None = None) -> 
     return frames.reshape(n, rows, k, columns, k).sum(axis=(2, 4))
 
 
-def binning_gain(
-    bin_pixels: int, psf_sigma_px: tuple[float, float], filter_sigma_px: tuple[float, float]
-) -> float:
-    """How much ``k x k`` bins raise the blinking's lag sums per original pixel.
+def pair_series(frames: Any, bin_pixels: int, backend: Backend | None = None) -> tuple[Any, Any]:
+    """The series paired in the lag sums: each pixel's and its partners' (module notes,
+    Pixel pairs), shape ``(n, binned pixels)`` each.
 
-    Summing pixels over a bin adds, to each pixel's autocovariance at lags >= 1
-    (the blinking's: white noise has none), its covariance with the other pixels
-    of the bin. For independent emitters with a Gaussian PSF of ``psf_sigma_px``
-    and the background filter of ``filter_sigma_px`` (a Gaussian subtracted
-    :data:`FILTER_ORDER` times), the covariance of two pixels ``d`` apart is
-    proportional to the autocorrelation of the high-passed, pixel-integrated PSF:
-    in Fourier space the PSF's power times ``(1 - g)^(2 m)``, ``g`` the filter's
-    transfer and ``m`` the order, so in real space
-    ``sum_j (-1)^j C(2m, j) N(d; v + j f^2)`` with ``v = 2 s^2 + 1/6`` per axis
-    (for ``m = 1``: ``N(d; v) - 2 N(d; v + f^2) + N(d; v + 2 f^2)``), and the gain
-    is its mean over the pixel pairs of a bin divided by its value at ``d = 0``.
-    Dividing the binned curves by it gives the curves of the unbinned movie to a
-    few percent (the tests ask 6 % for bins of 2 to 4 pixels at a PSF sigma of
-    1.3 pixels in a 64-pixel frame, whose edges the formula leaves out, and 5 %
-    for bins of 2 at 0.65; the binned sums are up to 7 times larger), so the
-    stored curve hardly depends on the memory budget that chose the bins.
+    Without bins (``bin_pixels == 1``) the partners of a pixel are its four nearest
+    neighbours, summed (zero outside the frame). With ``k x k`` bins, the pixels
+    whose row plus column is even are summed over each bin, and paired with the sum
+    of the others.
 
     Examples
     --------
-    >>> binning_gain(1, (1.3, 1.3), (3.9, 3.9))
-    1.0
-    >>> 3.0 < binning_gain(3, (1.3, 1.3), (3.9, 3.9)) < 9.0
+    >>> frame = np.arange(9.0).reshape(1, 3, 3)
+    >>> own, partners = pair_series(frame, 1)
+    >>> partners.reshape(3, 3)
+    array([[ 4.,  6.,  6.],
+           [10., 16., 14.],
+           [10., 18., 12.]])
+    >>> own, partners = pair_series(frame, 2)
+    >>> own, partners
+    (array([[4., 2., 6., 8.]]), array([[4., 5., 7., 0.]]))
+    """
+    xp = (backend or get_backend()).xp
+    k = int(bin_pixels)
+    n = int(frames.shape[0])
+    if k == 1:
+        partners = xp.zeros_like(frames)
+        partners[:, 1:] += frames[:, :-1]
+        partners[:, :-1] += frames[:, 1:]
+        partners[:, :, 1:] += frames[:, :, :-1]
+        partners[:, :, :-1] += frames[:, :, 1:]
+        return frames.reshape(n, -1), partners.reshape(n, -1)
+    height, width = (int(v) for v in frames.shape[1:])
+    even = (xp.arange(height)[:, None] + xp.arange(width)[None, :]) % 2 == 0
+    own = bin_frames(xp.where(even, frames, 0.0), k, backend)
+    partners = bin_frames(frames, k, backend)
+    partners -= own
+    return own.reshape(n, -1), partners.reshape(n, -1)
+
+
+def _even_cells(first_row: Any, first_column: Any, rows: Any, columns: Any) -> Any:
+    """Cells whose row plus column is even in rectangles of ``rows x columns`` cells
+    starting at ``(first_row, first_column)`` (element-wise)."""
+    cells = rows * columns
+    odd_count = cells % 2
+    starts_even = (first_row + first_column) % 2 == 0
+    return (cells + np.where(starts_even, odd_count, -odd_count)) // 2
+
+
+def _pair_counts(bin_shape: tuple[int, int], reach: int) -> tuple[np.ndarray, np.ndarray]:
+    """Offsets ``(dy, dx)`` (each ``|d| <= reach``) and how many ordered pixel pairs
+    of one bin of ``bin_shape`` pair an even pixel with an odd one at that offset."""
+    rows, columns = bin_shape
+    dy = np.arange(-min(reach, rows - 1), min(reach, rows - 1) + 1)[:, None]
+    dx = np.arange(-min(reach, columns - 1), min(reach, columns - 1) + 1)[None, :]
+    # even pixels p with p + d inside the bin (their partner is odd when dy + dx is)
+    count = _even_cells(
+        np.maximum(0, -dy), np.maximum(0, -dx), rows - np.abs(dy), columns - np.abs(dx)
+    )
+    count = np.where((dy + dx) % 2 == 1, count, 0)
+    return (np.broadcast_to(dy, count.shape), np.broadcast_to(dx, count.shape)), count
+
+
+def pair_gain(
+    bin_pixels: int,
+    frame_shape: tuple[int, int],
+    psf_sigma_px: tuple[float, float],
+    filter_sigma_px: tuple[float, float],
+) -> float:
+    """Lag sums of the paired series (:func:`pair_series`) per original pixel, in
+    units of a single pixel's own lag sums.
+
+    The blinking of independent emitters makes the covariance of two pixels ``d``
+    apart proportional to the autocorrelation of the high-passed, pixel-integrated
+    PSF. For a Gaussian PSF of ``psf_sigma_px`` and the background filter of
+    ``filter_sigma_px`` (a Gaussian subtracted :data:`FILTER_ORDER` times) it is,
+    in Fourier space, the PSF's power times ``(1 - g)^(2 m)``, ``g`` the filter's
+    transfer and ``m`` the order, so in real space
+    ``R(d) = sum_j (-1)^j C(2m, j) N(dy; vy + j fy^2) N(dx; vx + j fx^2)`` with
+    ``v = 2 s^2 + 1/6`` per axis (the PSF's ``s`` and the pixel's width). The gain
+    is ``sum_pairs R(d) / (n_pixels R(0))`` over the pixel pairs the series pair,
+    counted exactly for ``frame_shape`` (frame edges and partial bins included).
+    Dividing the lag sums by it gives the curve of a single pixel's own products,
+    whatever the bins (the tests ask 6 % between bins of 1 to 4 pixels in a
+    64-pixel frame, whose filter edges the formula leaves out).
+
+    Examples
+    --------
+    >>> round(pair_gain(1, (10_000, 10_000), (1.3, 1.3), (3.9, 3.9)), 3)
+    3.257
+    >>> 1.0 < pair_gain(3, (128, 128), (1.3, 1.3), (3.9, 3.9)) < 4.5
     True
     """
     k = int(bin_pixels)
-    if k <= 1:
-        return 1.0
-    offsets = np.arange(-(k - 1), k, dtype=np.float64)
-    pairs = k - np.abs(offsets)  # pixel pairs of a bin at each offset, per axis
+    height, width = (int(v) for v in frame_shape)
     order = 2 * FILTER_ORDER
-    total = at_zero = 0.0
-    for steps in range(order + 1):
-        weight = (-1.0) ** steps * math.comb(order, steps)
-        along, zero = 1.0, 1.0
-        for sigma, wide in zip(psf_sigma_px, filter_sigma_px, strict=True):
-            # the pixel-integrated PSF's autocorrelation: 2 s^2 plus the pixel's 1/6
-            variance = 2.0 * float(sigma) ** 2 + 1.0 / 6.0 + steps * float(wide) ** 2
-            gauss = np.exp(-(offsets**2) / (2.0 * variance)) / math.sqrt(2.0 * math.pi * variance)
-            along *= float(np.sum(pairs * gauss))
-            zero *= 1.0 / math.sqrt(2.0 * math.pi * variance)
-        total += weight * along
-        at_zero += weight * zero
-    return float(total / (k * k) / at_zero)
+    variances = [
+        (2.0 * float(sigma) ** 2 + 1.0 / 6.0, float(wide) ** 2)
+        for sigma, wide in zip(psf_sigma_px, filter_sigma_px, strict=True)
+    ]
+    # beyond this reach the covariance is below 1e-12 of its peak
+    widest = max(v + order * f for v, f in variances)
+    reach = int(math.ceil(8.0 * math.sqrt(widest)))
+
+    def covariance(dy: np.ndarray, dx: np.ndarray) -> np.ndarray:
+        total = np.zeros(np.broadcast(dy, dx).shape)
+        for steps in range(order + 1):
+            weight = (-1.0) ** steps * math.comb(order, steps)
+            term = weight * np.ones_like(total)
+            for offset, (base, wide) in zip((dy, dx), variances, strict=True):
+                variance = base + steps * wide
+                term = (
+                    term
+                    * np.exp(-(offset**2) / (2.0 * variance))
+                    / math.sqrt(2.0 * math.pi * variance)
+                )
+            total += term
+        return total
+
+    at_zero = float(covariance(np.zeros(1), np.zeros(1))[0])
+    if k == 1:
+        # each pixel with its four neighbours, both ways round
+        pairs = 2.0 * height * (width - 1) * covariance(np.zeros(1), np.ones(1))[0]
+        pairs += 2.0 * (height - 1) * width * covariance(np.ones(1), np.zeros(1))[0]
+        return float(pairs / (height * width * at_zero))
+    full_rows, last_rows = divmod(height, k)
+    full_columns, last_columns = divmod(width, k)
+    total = 0.0
+    for rows, row_bins in ((k, full_rows), (last_rows, 1 if last_rows else 0)):
+        for columns, column_bins in ((k, full_columns), (last_columns, 1 if last_columns else 0)):
+            if row_bins * column_bins == 0:
+                continue
+            (dy, dx), count = _pair_counts((rows, columns), reach)
+            total += row_bins * column_bins * float(np.sum(count * covariance(dy, dx)))
+    return float(total / (height * width * at_zero))
 
 
-# ----------------------------------------------------------------------- accumulator
 class TemporalAccumulator:
-    """Lag sums ``sum_p sum_t y_p(t - l) y_p(t)`` of centred series, streamed in blocks.
+    """Lag sums ``sum_p sum_t y_p(t - l) y_p(t)`` of centred series, streamed in blocks;
+    with ``paired``, ``sum_p sum_t z_p(t - l) y_p(t)`` of each series and its partner.
 
     Parameters
     ----------
@@ -421,6 +533,10 @@ class TemporalAccumulator:
     dtype : data type, optional
         Of the buffer and the FFTs: float64 (default) or float32
         (:func:`working_dtype`); the lag sums are float64 either way.
+    paired : bool, optional
+        Each series comes with a partner series (:meth:`add`'s ``partners``), held
+        in a second buffer: the sums pair the series at the later frame with the
+        partner at the earlier one.
 
     Examples
     --------
@@ -445,6 +561,7 @@ class TemporalAccumulator:
         pixel_batch: int | None = None,
         group_frames: int | None = None,
         dtype: Any = np.float64,
+        paired: bool = False,
     ) -> None:
         self.backend = backend or get_backend()
         self.dtype = np.dtype(dtype)
@@ -459,6 +576,9 @@ class TemporalAccumulator:
         self.pixel_batch = max(1, int(pixel_batch or self.n_pixels))
         capacity = self.max_lag + self.block_frames
         self._buffer = self.backend.xp.zeros((self.n_pixels, capacity), dtype=self.dtype)
+        self._partners = (
+            self.backend.xp.zeros((self.n_pixels, capacity), dtype=self.dtype) if paired else None
+        )
         self._held = 0  # frames in the buffer
         self._carried = 0  # of which kept from the previous block
         self._lags = self.backend.xp.arange(self.max_lag + 1)
@@ -467,13 +587,22 @@ class TemporalAccumulator:
         self.sums = np.zeros(self.max_lag + 1)
         self.n_frames = 0
 
-    def add(self, frames: Any) -> None:
-        """Add centred frames of shape ``(n, n_pixels)`` (time first)."""
+    def add(self, frames: Any, partners: Any = None) -> None:
+        """Add centred frames of shape ``(n, n_pixels)`` (time first), with their
+        partners of the same shape when the accumulator is ``paired``."""
         frames = self.backend.asarray(frames)
         if frames.ndim != 2 or frames.shape[1] != self.n_pixels:
             raise ValueError(
                 f"expected frames of shape (n, {self.n_pixels}), got {tuple(frames.shape)}"
             )
+        if (partners is None) != (self._partners is None):
+            raise ValueError("partners go with a paired accumulator, and only with one")
+        if partners is not None:
+            partners = self.backend.asarray(partners)
+            if partners.shape != frames.shape:
+                raise ValueError(
+                    f"expected partners of shape {tuple(frames.shape)}, got {tuple(partners.shape)}"
+                )
         position = 0
         while position < frames.shape[0]:
             pending = self._held - self._carried
@@ -483,6 +612,9 @@ class TemporalAccumulator:
                 room = min(room, group_end - self._new_first - pending)
             take = min(frames.shape[0] - position, room)
             self._buffer[:, self._held : self._held + take] = frames[position : position + take].T
+            if partners is not None:
+                new = partners[position : position + take].T
+                self._partners[:, self._held : self._held + take] = new
             self._held += take
             position += take
             if take == room:
@@ -500,9 +632,10 @@ class TemporalAccumulator:
             return
         xp = self.backend.xp
         spectrum = xp.zeros(self.n_fft // 2 + 1, dtype=np.complex128)
+        earlier = self._buffer if self._partners is None else self._partners
         for first in range(0, self.n_pixels, self.pixel_batch):
             rows = slice(first, first + self.pixel_batch)
-            window = self._rfft(self._buffer[rows, :held])
+            window = self._rfft(earlier[rows, :held])
             block = self._rfft(self._buffer[rows, carried:held])
             xp.conjugate(block, out=block)
             block *= window
@@ -524,9 +657,12 @@ class TemporalAccumulator:
         keep = min(self.max_lag, held)
         shift = held - keep
         if shift:
-            for start in range(0, keep, shift):
-                stop = min(start + shift, keep)
-                self._buffer[:, start:stop] = self._buffer[:, shift + start : shift + stop]
+            for buffer in (self._buffer, self._partners):
+                if buffer is None:
+                    continue
+                for start in range(0, keep, shift):
+                    stop = min(start + shift, keep)
+                    buffer[:, start:stop] = buffer[:, shift + start : shift + stop]
         self._held = self._carried = keep
 
     def finish(self) -> np.ndarray:
@@ -558,7 +694,8 @@ class TemporalAutocovariance:
     Attributes
     ----------
     sums : ndarray
-        ``sum_p sum_t y_p(t) y_p(t + l)`` for ``l = 0 .. max_lag`` (float64).
+        ``sum_p sum_t y_p(t + l) z_p(t)`` for ``l = 0 .. max_lag`` (float64): each
+        pixel (or bin) with its partners (module notes, Pixel pairs).
     n_frames : int
         Frames of the movie.
     n_pixels : int
@@ -590,11 +727,12 @@ class TemporalAutocovariance:
         return int(len(self.group_first))
 
     def autocovariance(self, leave_out: int | None = None) -> np.ndarray:
-        """Mean per-pixel autocovariance at lags ``0 .. max_lag`` (ADU^2).
+        """Mean lag sums per original pixel at lags ``0 .. max_lag`` (ADU^2).
 
         Each lag ``l`` is divided by its ``n_frames - l`` frame pairs and by the
-        number of original pixels. ``leave_out`` drops the pairs whose later frame
-        is in that group (a jackknife replicate).
+        number of original pixels (divided by :func:`pair_gain` too, they are the
+        autocovariance of a single pixel's blinking). ``leave_out`` drops the pairs
+        whose later frame is in that group (a jackknife replicate).
         """
         lags = np.arange(self.max_lag + 1)
         sums, pairs = self.sums, (self.n_frames - lags).astype(np.float64)
@@ -683,7 +821,8 @@ def accumulate_temporal(
     progress: ProgressCallback | None = None,
     name: str = "channel 0",
 ) -> TemporalAutocovariance:
-    """Stream a stack into the lag sums of its background-subtracted fluctuations.
+    """Stream a stack into the lag sums of its background-subtracted fluctuations,
+    each pixel paired with its neighbours (module notes, Pixel pairs).
 
     Parameters
     ----------
@@ -741,10 +880,12 @@ def accumulate_temporal(
     mean = temporal_mean(
         stack, plan.read_frames, backend=backend, progress=report_first, name=name
     )
-    centre = bin_frames(
-        subtract_background(mean[None], sigma_px, backend), plan.bin_pixels, backend
+    centre, partners_centre = (
+        values.astype(dtype)
+        for values in pair_series(
+            subtract_background(mean[None], sigma_px, backend), plan.bin_pixels, backend
+        )
     )
-    centre = centre.reshape(1, -1).astype(dtype)
     accumulator = TemporalAccumulator(
         centre.shape[1],
         max_lag,
@@ -753,16 +894,18 @@ def accumulate_temporal(
         pixel_batch=plan.pixel_batch,
         group_frames=group_frames,
         dtype=dtype,
+        paired=True,
     )
     uploader = backend.uploader()
     bounds = chunk_bounds(n_frames, plan.read_frames)
     with contextlib.closing(prefetch_chunks(stack, bounds)) as chunks:
         for chunk in chunks:
             values = subtract_background(uploader.upload(chunk), sigma_px, backend, dtype)
-            values = bin_frames(values, plan.bin_pixels, backend).reshape(len(values), -1)
+            values, partners = pair_series(values, plan.bin_pixels, backend)
             values -= centre
-            accumulator.add(values)
-            del values
+            partners -= partners_centre
+            accumulator.add(values, partners)
+            del values, partners
             if progress is not None:
                 progress(n_frames + accumulator.n_frames, 2 * n_frames)
     sums = accumulator.finish()
@@ -914,16 +1057,11 @@ def fit_decay(curve: np.ndarray) -> DecayFit:
     scatter = np.diff(values - model)
     noise = float(1.4826 * np.median(np.abs(scatter)) / math.sqrt(2.0)) if len(scatter) else 0.0
     reason = ""
-    if at_bound:
-        reason = (
-            "no temporal correlation above the noise (pure noise?)"
-            if tau < 1.0
-            else "the decay is not resolved within the lags (raise crop_fr)"
-        )
-    elif not amplitude > 0:
+    weak = not amplitude > 0 or amplitude * math.exp(-1.0 / tau) < MIN_SNR * noise
+    if weak or (at_bound and tau < 1.0):
         reason = "no temporal correlation above the noise (pure noise?)"
-    elif amplitude * math.exp(-1.0 / tau) < MIN_SNR * noise:
-        reason = "no temporal correlation above the noise (pure noise?)"
+    elif at_bound:
+        reason = "the decay is not resolved within the lags (raise crop_fr)"
     if reason:
         return DecayFit(math.nan, math.nan, math.nan, fit_lags, noise, reason)
     return DecayFit(tau, amplitude, constant, fit_lags, noise)

@@ -202,11 +202,11 @@ def run_on_time(
             )
         for warning in caught:
             logger.warning("%s", warning.message)
-    for name, k, gain in zip(names, errors["bin_pixels"], errors["binning_gain"], strict=True):
+    for name, k, gain in zip(names, errors["bin_pixels"], errors["pair_gain"], strict=True):
         if k > 1:
             logger.info(
                 "%s: channel %s summed over %dx%d pixel bins to fit memory_budget_mb; its "
-                "curve is divided by the binning gain %.3g (per single pixel again)",
+                "curve is divided by the pair gain %.3g (per single pixel again)",
                 label,
                 name,
                 k,

@@ -93,6 +93,20 @@ def test_haze_is_smooth_positive_and_wanders():
     assert expected.mean(axis=(1, 2)).std() > 3.0  # its level changes with time
 
 
+def test_haze_wider_than_the_frame_is_uniform():
+    """A haze scale far beyond the frame leaves no pattern to normalise: a uniform
+    haze whose level wanders, not an overflow."""
+    simulator = MovieSimulator(
+        1000, (16, 16), seed=3, on_density_per_um2=0.0, background=0.0,
+        artifacts={"haze_photons": 60.0, "haze_scale_px": 1000.0},
+    )  # fmt: skip
+    expected = np.concatenate(list(simulator.expected_chunks()))
+    assert np.all(np.isfinite(expected))
+    assert np.allclose(expected, expected[:, :1, :1])  # flat in every frame
+    assert expected.mean() == pytest.approx(60.0, rel=0.3)
+    assert expected.mean(axis=(1, 2)).std() > 3.0
+
+
 def test_hot_pixels_and_cosmic_rays():
     simulator = MovieSimulator(
         50, (32, 32), seed=4, on_density_per_um2=0.0, background=1.0,
