@@ -19,6 +19,10 @@ seeded random stream of the simulator (:class:`smlmlp.simulation.MovieSimulator`
 - **Hot pixels** (a fixed fraction of the pixels with ``hot_pixel_electrons`` of
   dark signal per frame, shot noise included) and **cosmic rays** (Poisson count
   per frame; short straight tracks of 1 to 5 pixels of 2000 electrons each).
+- **Random telegraph noise** (sCMOS): a fraction of the pixels whose readout
+  jumps between two levels ``telegraph_electrons`` apart, switching at random
+  with a mean dwell of ``telegraph_dwell_frames`` frames in each (a readout
+  level, not light: no shot noise).
 - **A PSF that varies**: across the field (``field_sigma_factor``: the widths are
   multiplied by a factor growing linearly from 1 at the left edge, top edge or
   centre to ``field_sigma_factor`` at the right edge, bottom edge or corners,
@@ -123,6 +127,9 @@ class Artifacts:
     hot_pixel_fraction: float = 0.0
     hot_pixel_electrons: float = 300.0
     cosmic_rays_per_frame: float = 0.0
+    telegraph_pixel_fraction: float = 0.0
+    telegraph_electrons: float = 20.0
+    telegraph_dwell_frames: float = 5.0
     field_sigma_factor: float = 1.0
     field_profile: str = "x"
     focus_sigma_factor: float = 1.0
@@ -154,7 +161,10 @@ class Artifacts:
             number(name, 0.0)
         for name in ("hot_pixel_electrons", "cosmic_rays_per_frame", "subtracted_adu"):
             number(name, 0.0)
+        number("telegraph_electrons", 0.0)
         number("hot_pixel_fraction", 0.0, 1.0)
+        number("telegraph_pixel_fraction", 0.0, 1.0)
+        number("telegraph_dwell_frames", 0.0, open_low=True)
         number("dropped_fraction", 0.0, 0.999)
         for name in ("haze_frames", "haze_scale_px", "field_sigma_factor"):
             number(name, 0.0, open_low=True)
@@ -293,6 +303,28 @@ def hot_pixel_map(
 ) -> np.ndarray:
     """Dark signal of every pixel (electrons per frame): ``electrons`` on the hot ones."""
     return np.where(rng.random(shape) < fraction, electrons, 0.0)
+
+
+def telegraph_levels(
+    rng: np.random.Generator,
+    shape: tuple[int, int],
+    n_frames: int,
+    fraction: float,
+    dwell_frames: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Random telegraph pixels: their flat indices, and their level (0 or 1) in every
+    frame, ``(n_frames, pixels)`` int8.
+
+    Each starts in either level with equal odds (the stationary state) and leaves
+    it in each frame with probability ``1 - exp(-1 / dwell_frames)``: dwells of
+    ``dwell_frames`` frames on average, a correlation time of half that.
+    """
+    pixels = np.flatnonzero(rng.random(shape) < fraction)
+    first = rng.integers(0, 2, size=pixels.size)
+    switches = rng.random((n_frames, pixels.size)) < -math.expm1(-1.0 / dwell_frames)
+    switches[0] = False
+    levels = (first[None, :] + np.cumsum(switches, axis=0)) % 2
+    return pixels, levels.astype(np.int8)
 
 
 def cosmic_ray_image(rng: np.random.Generator, shape: tuple[int, int], rate: float) -> np.ndarray:

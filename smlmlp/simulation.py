@@ -78,6 +78,7 @@ _STREAM_HOT_PIXELS = 9
 _STREAM_COSMIC_RAYS = 10
 _STREAM_DEFOCUS = 11
 _STREAM_DROPPED = 12
+_STREAM_TELEGRAPH = 13
 
 _DWELL_BLOCK = 32  # dwell times drawn per emitter at a time
 _PATCH_BLOCK = 128  # emitters whose PSF patches are computed together
@@ -695,10 +696,10 @@ class MovieSimulator:
     artifacts : Artifacts or dict, optional
         Artifacts of real acquisitions (:class:`smlmlp.artifacts.Artifacts`):
         photobleaching, stage drift, laser flicker, out-of-focus haze, hot pixels,
-        cosmic rays, a PSF varying across the field and over time, out-of-focus
-        emitters, a sample covering part of the field, a camera saturating below
-        65535, a level subtracted with the negative values set to zero. None by
-        default. A PSF of varying width needs ``psf="gaussian"``.
+        random telegraph pixels, cosmic rays, a PSF varying across the field and
+        over time, out-of-focus emitters, a sample covering part of the field, a
+        camera saturating below 65535, a level subtracted with the negative values
+        set to zero. None by default. A PSF of varying width needs ``psf="gaussian"``.
 
     Attributes
     ----------
@@ -889,6 +890,15 @@ class MovieSimulator:
             self._stream(_STREAM_DEFOCUS).random(self.n_emitters) < art.defocused_fraction
         )
         self.dropped = self._stream(_STREAM_DROPPED).random(n) < art.dropped_fraction
+        self._telegraph = None
+        if art.telegraph_pixel_fraction > 0:
+            self._telegraph = acquisition.telegraph_levels(
+                self._stream(_STREAM_TELEGRAPH),
+                shape,
+                n,
+                art.telegraph_pixel_fraction,
+                art.telegraph_dwell_frames,
+            )
         if art.moves_or_reshapes:
             widest = max(art.field_sigma_factor, 1.0) * max(art.focus_sigma_factor, 1.0)
             if art.defocused_fraction > 0:
@@ -1294,23 +1304,33 @@ class MovieSimulator:
         return self.background + self._accumulate(emitters, weights)
 
     # ---------------------------------------------------------------- camera
+    def _telegraph_image(self, frame: int, shape: tuple[int, ...]) -> np.ndarray | float:
+        """Electrons the random telegraph pixels add to the readout of ``frame``."""
+        if self._telegraph is None:
+            return 0.0
+        pixels, levels = self._telegraph
+        image = np.zeros(shape)
+        image.flat[pixels] = self.artifacts.telegraph_electrons * levels[frame]
+        return image
+
     def _camera_frame(self, expected: np.ndarray, frame: int) -> np.ndarray:
         """Noisy uint16 frame from an expected photo-electron image."""
         rng = self._stream(_STREAM_FRAME_NOISE, frame)
         c = self._camera
         electrons = rng.poisson(expected).astype(float)
+        readout = self._telegraph_image(frame, expected.shape)
         if self.camera == "poisson":
             if c["read_noise_e"] > 0:
                 electrons += c["read_noise_e"] * rng.standard_normal(expected.shape)
-            adu = electrons * c["adu_per_e"] + c["offset_adu"]
+            adu = (electrons + readout) * c["adu_per_e"] + c["offset_adu"]
         elif self.camera == "emccd":
             amplified = rng.gamma(electrons, c["em_gain"])
             amplified += c["read_noise_e"] * rng.standard_normal(expected.shape)
-            adu = amplified * c["adu_per_e"] + c["offset_adu"]
+            adu = (amplified + readout) * c["adu_per_e"] + c["offset_adu"]
         else:
             maps = self.camera_maps
             electrons += maps["read_noise_e"] * rng.standard_normal(expected.shape)
-            adu = electrons * maps["gain_adu_per_e"] + maps["offset_adu"]
+            adu = (electrons + readout) * maps["gain_adu_per_e"] + maps["offset_adu"]
         np.rint(adu, out=adu)
         if self.dropped[frame]:
             adu[...] = 0.0

@@ -107,6 +107,26 @@ def test_haze_wider_than_the_frame_is_uniform():
     assert expected.mean(axis=(1, 2)).std() > 3.0
 
 
+def test_telegraph_pixels_jump_between_two_levels():
+    """A fraction of the pixels with a readout level that jumps by the set electrons,
+    dwelling the set number of frames on average; the rest untouched; no light."""
+    options = {"telegraph_pixel_fraction": 0.05, "telegraph_electrons": 40.0,
+               "telegraph_dwell_frames": 8.0}  # fmt: skip
+    quiet = dict(on_density_per_um2=0.0, background=0.0, camera="poisson", seed=5)
+    clean = MovieSimulator(3000, (32, 32), **quiet).movie().astype(float)
+    simulator = MovieSimulator(3000, (32, 32), **quiet, artifacts=options)
+    noisy = simulator.movie().astype(float)
+    added = (noisy - clean).reshape(3000, -1)  # the same noise draws: only the levels
+    pixels, levels = simulator._telegraph
+    assert 0.03 * 1024 <= len(pixels) <= 0.07 * 1024
+    others = np.setdiff1d(np.arange(1024), pixels)
+    assert np.all(added[:, others] == 0)
+    assert np.allclose(added[:, pixels], 40.0 * levels, atol=1.0)  # 1 ADU per electron
+    dwells = [np.diff(np.flatnonzero(np.diff(levels[:, i]))).mean() for i in range(len(pixels))]
+    assert np.mean(dwells) == pytest.approx(8.0, rel=0.1)
+    assert levels.mean() == pytest.approx(0.5, abs=0.1)
+
+
 def test_hot_pixels_and_cosmic_rays():
     simulator = MovieSimulator(
         50, (32, 32), seed=4, on_density_per_um2=0.0, background=1.0,
