@@ -214,8 +214,8 @@ def blink_temporal_on(
     within 5 % for ``p_on <= 0.05``, as in SMLM conditions.
 
     Curves. For each pixel, ``b_t = (1 - G)^2 * x_t`` (``G`` the Gaussian filter,
-    reflecting edges: the smooth copy subtracted, then the smooth copy of what is
-    left subtracted again, so that a background that changes slowly in time,
+    the frame extended by its edge pixels: the smooth copy subtracted, then the
+    smooth copy of what is left subtracted again, so that a background that changes slowly in time,
     out-of-focus haze, leaves almost nothing; :mod:`smlmlp.temporal`) is centred on
     its own temporal mean. The curve at lag ``l`` sums the products of each pixel
     at one frame with its four nearest neighbours ``l`` frames earlier, over the

@@ -39,7 +39,7 @@ def direct_autocovariance(movie, max_lag, sigma_px, bin_pixels=1):
     values = frames
     for _ in range(2):
         values = values - scipy.ndimage.gaussian_filter(
-            values, sigma=(0.0, *sigma_px), mode="reflect", truncate=4.0
+            values, sigma=(0.0, *sigma_px), mode="nearest", truncate=4.0
         )
     if bin_pixels == 1:
         own = values
