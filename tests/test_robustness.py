@@ -177,38 +177,28 @@ def test_on_time_survives_bleaching_and_haze(case):
     assert on_time == pytest.approx(truth["correlation_time_frames"], rel=0.05)
 
 
-@pytest.mark.slow
-def test_on_time_of_dim_emitters_survives_strong_haze(monkeypatch):
-    """Dim emitters (500 photons, 130 nm) under haze of 100 photons/px: the smooth
-    background subtracted twice (``temporal.FILTER_ORDER``) leaves the haze too little
-    to lengthen the decay; subtracted once, it lengthens it by more than 5 % in these
-    movies (measured +5.7 to +16.6 %, mean +10.7 %; twice -0.2 to +5.2 %, mean +1.9 %,
-    a spread of about 2.3 % from movie to movie)."""
-    import smlmlp.temporal
+def _on_time_movie(seed: int, camera: str, photons: float, background: float, **artifacts):
+    """1000 frames of 64², 130 nm PSF, 0.5 ON emitters/µm², on-time 3 frames."""
+    return simulate_movie(
+        1000,
+        (64, 64),
+        camera=camera,
+        sigx_nm=130.0,
+        photons=photons,
+        background=background,
+        on_density_per_um2=0.5,
+        on_time_frames=3.0,
+        seed=seed,
+        artifacts=artifacts,
+    )
 
-    errors: dict[int, list[float]] = {2: [], 1: []}
-    for seed in (1, 2, 3, 4):
-        movie, truth = simulate_movie(
-            1000,
-            (64, 64),
-            camera="emccd",
-            sigx_nm=130.0,
-            photons=500.0,
-            background=10.0,
-            on_density_per_um2=0.5,
-            on_time_frames=3.0,
-            seed=seed,
-            artifacts={"haze_photons": 100.0},
-        )
-        for order in errors:
-            monkeypatch.setattr(smlmlp.temporal, "FILTER_ORDER", order)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)
-                on_time, _ = blink_temporal_on([movie], 60, 130.0, exposure_ms=1.0)
-            errors[order].append(on_time / truth["correlation_time_frames"] - 1.0)
-    assert abs(np.mean(errors[2])) < 0.05, errors  # the bias
-    assert max(abs(error) for error in errors[2]) < 0.08, errors  # and the spread
-    assert min(errors[1]) > 0.05, errors  # the haze the single subtraction leaves
+
+def _on_time_error(movie: np.ndarray, truth: dict) -> float:
+    """Relative error of blink_temporal_on (130 nm filter, 60 lags) against the truth."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        on_time, _ = blink_temporal_on([movie], 60, 130.0, exposure_ms=1.0)
+    return on_time / truth["correlation_time_frames"] - 1.0
 
 
 def _same_pixel_on_time(movie: np.ndarray, filter_sigma_px: float, max_lag: int) -> float:
@@ -226,6 +216,26 @@ def _same_pixel_on_time(movie: np.ndarray, filter_sigma_px: float, max_lag: int)
 
 
 @pytest.mark.slow
+def test_on_time_of_dim_emitters_survives_strong_haze(monkeypatch):
+    """Dim emitters (500 photons, 130 nm) under haze of 100 photons/px: the smooth
+    background subtracted twice (``temporal.FILTER_ORDER``) leaves the haze too little
+    to lengthen the decay; subtracted once, it lengthens it by more than 5 % in these
+    movies (measured +5.7 to +16.6 %, mean +10.7 %; twice -0.2 to +5.2 %, mean +1.9 %,
+    a spread of about 2.3 % from movie to movie)."""
+    import smlmlp.temporal
+
+    errors: dict[int, list[float]] = {2: [], 1: []}
+    for seed in (1, 2, 3, 4):
+        movie, truth = _on_time_movie(seed, "emccd", 500.0, 10.0, haze_photons=100.0)
+        for order in errors:
+            monkeypatch.setattr(smlmlp.temporal, "FILTER_ORDER", order)
+            errors[order].append(_on_time_error(movie, truth))
+    assert abs(np.mean(errors[2])) < 0.05, errors  # the bias
+    assert max(abs(error) for error in errors[2]) < 0.08, errors  # and the spread
+    assert min(errors[1]) > 0.05, errors  # the haze the single subtraction leaves
+
+
+@pytest.mark.slow
 def test_on_time_ignores_the_sensitivity_pattern_of_an_scmos_under_haze():
     """An sCMOS whose pixels differ in gain by 3 % turns a uniform haze whose level
     wanders (200 photons/px, +-50 % over 50 frames) into a slow flicker of each pixel
@@ -234,24 +244,11 @@ def test_on_time_ignores_the_sensitivity_pattern_of_an_scmos_under_haze():
     on these four movies, against -1.1 to +4.6 % with pairs)."""
     paired, same = [], []
     for seed in (1, 2, 3, 4):
-        movie, truth = simulate_movie(
-            1000,
-            (64, 64),
-            camera="scmos",
-            sigx_nm=130.0,
-            photons=500.0,
-            background=10.0,
-            on_density_per_um2=0.5,
-            on_time_frames=3.0,
-            seed=seed,
-            artifacts={"haze_photons": 200.0, "haze_scale_px": 1000.0},
+        movie, truth = _on_time_movie(
+            seed, "scmos", 500.0, 10.0, haze_photons=200.0, haze_scale_px=1000.0
         )
-        expected = truth["correlation_time_frames"]
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            on_time, _ = blink_temporal_on([movie], 60, 130.0, exposure_ms=1.0)
-        paired.append(on_time / expected - 1.0)
-        same.append(_same_pixel_on_time(movie, 3.9, 60) / expected - 1.0)
+        paired.append(_on_time_error(movie, truth))
+        same.append(_same_pixel_on_time(movie, 3.9, 60) / truth["correlation_time_frames"] - 1)
     assert max(abs(error) for error in paired) < 0.05, paired
     assert np.mean(same) > 0.08, same
 
@@ -263,29 +260,15 @@ def test_on_time_ignores_random_telegraph_pixels():
     +10.7 to +23.6 % on these four movies); products of different pixels leave it out
     (-1.0 to +2.9 %), and the widths do not see it."""
     paired, same, widths = [], [], []
+    telegraph = {
+        "telegraph_pixel_fraction": 0.02,
+        "telegraph_electrons": 50.0,
+        "telegraph_dwell_frames": 30.0,
+    }
     for seed in (1, 2, 3, 4):
-        movie, truth = simulate_movie(
-            1000,
-            (64, 64),
-            camera="scmos",
-            sigx_nm=130.0,
-            photons=1000.0,
-            background=50.0,
-            on_density_per_um2=0.5,
-            on_time_frames=3.0,
-            seed=seed,
-            artifacts={
-                "telegraph_pixel_fraction": 0.02,
-                "telegraph_electrons": 50.0,
-                "telegraph_dwell_frames": 30.0,
-            },
-        )
-        expected = truth["correlation_time_frames"]
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            on_time, _ = blink_temporal_on([movie], 60, 130.0, exposure_ms=1.0)
-        paired.append(on_time / expected - 1.0)
-        same.append(_same_pixel_on_time(movie, 3.9, 60) / expected - 1.0)
+        movie, truth = _on_time_movie(seed, "scmos", 1000.0, 50.0, **telegraph)
+        paired.append(_on_time_error(movie, truth))
+        same.append(_same_pixel_on_time(movie, 3.9, 60) / truth["correlation_time_frames"] - 1)
         widths.extend(value / 130.0 - 1.0 for value in _widths(movie))
     assert max(abs(error) for error in paired) < 0.05, paired
     assert min(same) > 0.08, same
