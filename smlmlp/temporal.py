@@ -516,6 +516,7 @@ def pair_gain(
     return float(total / (height * width * at_zero))
 
 
+# ----------------------------------------------------------------------- accumulator
 class TemporalAccumulator:
     """Lag sums ``sum_p sum_t y_p(t - l) y_p(t)`` of centred series, streamed in blocks;
     with ``paired``, ``sum_p sum_t z_p(t - l) y_p(t)`` of each series and its partner.
