@@ -453,6 +453,24 @@ def test_messages_name_the_channels_by_the_callers_names():
         blink_temporal_on([movie], 5, names=["a", "b"])
 
 
+def test_paired_accumulator_pairs_each_frame_with_earlier_partners():
+    rng = np.random.default_rng(7)
+    series, partners = rng.normal(size=(2, 83, 4))  # (frames, pixels) each
+    for block_frames in (1, 9, 200):
+        accumulator = TemporalAccumulator(4, 30, block_frames, pixel_batch=3, paired=True)
+        for first in range(0, 83, 10):
+            accumulator.add(series[first : first + 10], partners[first : first + 10])
+        sums = accumulator.finish()
+        direct = [np.sum(series[lag:] * partners[: 83 - lag]) for lag in range(31)]
+        np.testing.assert_allclose(sums, direct, rtol=1e-10, atol=1e-10)
+    with pytest.raises(ValueError, match="partners go with a paired accumulator"):
+        TemporalAccumulator(4, 3, 5).add(series[:5], partners[:5])
+    with pytest.raises(ValueError, match="partners go with a paired accumulator"):
+        TemporalAccumulator(4, 3, 5, paired=True).add(series[:5])
+    with pytest.raises(ValueError, match=r"expected partners of shape \(5, 4\)"):
+        TemporalAccumulator(4, 3, 5, paired=True).add(series[:5], partners[:4])
+
+
 def test_group_lag_sums_split_the_pairs_by_their_later_frame():
     rng = np.random.default_rng(4)
     series = rng.normal(size=(95, 3))  # (frames, pixels)
