@@ -215,16 +215,17 @@ def blink_temporal_on(
 
     Curves. For each pixel, ``b_t = (1 - G)^2 * x_t`` (``G`` the Gaussian filter,
     the frame extended by its edge pixels: the smooth copy subtracted, then the
-    smooth copy of what is left subtracted again, so that a background that changes slowly in time,
-    out-of-focus haze, leaves almost nothing; :mod:`smlmlp.temporal`) is centred on
-    its own temporal mean. The curve at lag ``l`` sums the products of each pixel
-    at one frame with its four nearest neighbours ``l`` frames earlier, over the
-    ``n_frames - l`` frame pairs, divided by ``n_frames - l`` and by the number of
-    pixels, and then by the gain that makes it the autocovariance of one pixel's
-    blinking (:func:`smlmlp.temporal.pair_gain`, from the PSF and the filter). A
-    pixel is never multiplied by itself, so whatever is independent from pixel to
-    pixel leaves the curve: noise, and the slow flicker that the pixel-to-pixel
-    gain differences of an sCMOS camera make of a changing background.
+    smooth copy of what is left subtracted again, so that a background that changes
+    slowly in time, out-of-focus haze, leaves almost nothing;
+    :mod:`smlmlp.temporal`) is centred on its own temporal mean. The curve at lag
+    ``l`` sums the products of each pixel at one frame with its four nearest
+    neighbours ``l`` frames earlier, over the ``n_frames - l`` frame pairs, divided
+    by ``n_frames - l`` and by the number of pixels, and then by the gain that makes
+    it the autocovariance of one pixel's blinking
+    (:func:`smlmlp.temporal.pair_gain`, from the PSF and the filter). A pixel is
+    never multiplied by itself, so whatever is independent from pixel to pixel
+    leaves the curve: noise, and the slow flicker that the pixel-to-pixel gain
+    differences of an sCMOS camera make of a changing background.
     The per-pixel mean comes from a first pass over the movie (the filter and
     binning are linear, so the mean frame gives it exactly); the products are
     accumulated in a second pass with FFTs along time in blocks, in float64,
@@ -315,7 +316,6 @@ def blink_temporal_on(
     group_frames = plan_blocks(min(frames))[1]
     results: list[TemporalAutocovariance] = []
     gains: list[float] = []
-    shapes = [(int(stack.shape[1]), int(stack.shape[2])) for stack in stacks]
     for index, stack in enumerate(stacks):
         name = names[index]
         pixel_y, pixel_x = pixels_nm[index]
@@ -352,7 +352,8 @@ def blink_temporal_on(
             )
         results.append(result)
         psf_px = (sigmas_nm[index] / pixel_y, sigmas_nm[index] / pixel_x)
-        gains.append(pair_gain(result.bin_pixels, shapes[index], psf_px, sigma_px))
+        frame_shape = (int(stack.shape[1]), int(stack.shape[2]))
+        gains.append(pair_gain(result.bin_pixels, frame_shape, psf_px, sigma_px))
         done_before += 2 * frames[index]
 
     # per original pixel, whatever bins the memory budget chose
