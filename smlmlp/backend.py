@@ -50,11 +50,12 @@ class Backend:
             return self.fft.rfft2(frames, axes=(-2, -1))
         return self.fft.rfft2(frames, axes=(-2, -1), workers=workers or self.workers)
 
-    def irfft2(self, spectrum: Any, shape: tuple[int, int]) -> Any:
-        """Inverse of :meth:`rfft2` for frames of ``shape`` (odd widths included)."""
+    def irfft2(self, spectrum: Any, shape: tuple[int, int], workers: int | None = None) -> Any:
+        """Inverse of :meth:`rfft2` for frames of ``shape`` (odd widths included;
+        ``workers`` overrides the backend's)."""
         if self.cuda:
             return self.fft.irfft2(spectrum, s=shape, axes=(-2, -1))
-        return self.fft.irfft2(spectrum, s=shape, axes=(-2, -1), workers=self.workers)
+        return self.fft.irfft2(spectrum, s=shape, axes=(-2, -1), workers=workers or self.workers)
 
     def asarray(self, array: Any, dtype: Any = None) -> Any:
         """Move ``array`` to this backend's device (no copy when already there)."""

@@ -108,6 +108,9 @@ STORE_SLAB_GROUPS = 32
 DEFAULT_CHUNK_BYTES = 64 * 2**20
 # bytes of float32 frames taken through copy, FFT and sums at once (a core's L2 cache)
 CACHE_BLOCK_BYTES = 2**20
+# the same for larger frames, shared by rows: each pass over the block's sums is then
+# shared by a few frames' spectra (4 frames of 1024², 1 of 2048²)
+SHARED_BATCH_BYTES = 16 * 2**20
 #: Elements per band of the block's folds on the CPU (in place, but for one float32
 #: temporary of a band): large bands, few calls, a band of every tile at once.
 FOLD_BAND_ELEMENTS = 2**18
@@ -848,18 +851,20 @@ def merge_clipping(
 class _OpenSums(NamedTuple):
     """The open block's float32 sums over its frames (shifted by its first frame).
 
-    ``power``: the squares of the spectra, interleaved (re^2, im^2); ``frames``:
-    the frames; ``diagonal``: the products of diagonal neighbours
+    ``power``: the squares of the spectra, interleaved (re^2, im^2); ``spectrum``:
+    the spectra, interleaved (re, im); ``moment``: the spectra weighted by their
+    frame's time in the block (:meth:`SpectrumAccumulator._time_weights`);
+    ``diagonal``: the products of diagonal neighbours
     ``f[i, j] f[i + 1, j + 1] + f[i, j + 1] f[i + 1, j]`` (in blocks of the blinking
-    map); ``moment``: the frames weighted by their time in the block
-    (:meth:`SpectrumAccumulator._time_weights`). Only the power is summed over
-    spectra: the sum and moment of the spectra are those of the frames'.
+    map). The sum and moment are taken of the spectra, read anyway for the power,
+    so that the block's trend comes off without transforms of its own; the
+    blinking map takes the frames' sum and moment back by inverse transforms.
     """
 
     power: Any
-    frames: Any
-    diagonal: Any
+    spectrum: Any
     moment: Any
+    diagonal: Any
 
 
 class _OpenBlock:
@@ -1350,6 +1355,13 @@ class SpectrumAccumulator:
         return self.backend.xp.stack(pieces, axis=1)
 
     @property
+    def batch_frames(self) -> int:
+        """Frames transformed together (fixed by the frame shape): chunks of a
+        multiple of it that start on a multiple of it are summed as they come,
+        others partly wait (copied) for the rest of a batch."""
+        return self._sub
+
+    @property
     def _frame_bytes(self) -> int:
         """float32 bytes of one frame (all its regions)."""
         return 4 * self.n_regions * self.frame_shape[0] * self.frame_shape[1]
@@ -1418,13 +1430,15 @@ class SpectrumAccumulator:
 
     def _sub_batch_frames(self) -> int:
         """Frames transformed together: at most 1 MiB of float32 on the CPU (a core's
-        cache: copy, shift, FFT and sums read the frames from memory once), the
-        largest divisor of the block length that fits (a block holds sub-batches of
-        equal length); a whole block on the GPU. Fixed by the frame shape, never by
-        the chunks or workers."""
+        cache: copy, shift, FFT and sums read the frames from memory once), or for
+        larger frames :data:`SHARED_BATCH_BYTES` (the block's sums then are read
+        and written once per few frames); the largest divisor of the block length
+        that fits (a block holds sub-batches of equal length); a whole block on the
+        GPU. Fixed by the frame shape, never by the chunks or workers."""
         if self.backend.cuda:
             return self.block_frames
-        largest = CACHE_BLOCK_BYTES // self._frame_bytes
+        small = self._frame_bytes <= CACHE_BLOCK_BYTES
+        largest = (CACHE_BLOCK_BYTES if small else SHARED_BATCH_BYTES) // self._frame_bytes
         divisors = [n for n in range(1, max(1, largest) + 1) if self.block_frames % n == 0]
         return divisors[-1]
 
@@ -1451,14 +1465,15 @@ class SpectrumAccumulator:
             try:  # (workers take spare sums at once: no test before the pop)
                 block.sums = self._spare_sums.pop()
             except IndexError:
+                spectral = (regions, height, 2 * (width // 2 + 1))
                 block.sums = _OpenSums(
-                    xp.empty((regions, height, 2 * (width // 2 + 1)), dtype=np.float32),
-                    xp.empty((regions, height, width), dtype=np.float32),
+                    xp.empty(spectral, dtype=np.float32),
+                    xp.empty(spectral, dtype=np.float32),
+                    xp.empty(spectral, dtype=np.float32),
                     xp.empty((regions, height - 1, width - 1), dtype=np.float32),
-                    xp.empty((regions, height, width), dtype=np.float32),
                 )
         if not block.used:
-            for part in block.sums:
+            for part in block.sums[:3] if not block.map_block else block.sums:
                 part.fill(0)
             block.used = True
         return block.sums
@@ -1490,13 +1505,10 @@ class SpectrumAccumulator:
         # frames may be a grid's view (see _cut): shifted side by side in its shape
         target, base = shifted.reshape(frames.shape), reference.reshape(frames.shape[1:])
 
-        def shift(rows: slice) -> None:
-            self.backend.xp.subtract(
-                frames[..., rows, :],
-                base[..., rows, :],
-                out=target[..., rows, :],
-                casting="unsafe",
-            )
+        def shift(rows: slice) -> None:  # cast, then subtract: faster than in one call
+            here = target[..., rows, :]
+            self.backend.xp.copyto(here, frames[..., rows, :], casting="unsafe")
+            self.backend.xp.subtract(here, base[..., rows, :], out=here)
 
         small = on_worker or self._frame_bytes <= CACHE_BLOCK_BYTES
         self._by_rows(shift, alone=on_worker)
@@ -1572,7 +1584,6 @@ class SpectrumAccumulator:
         ones.
         """
         parts = spectra[:, :, band].view(np.float32)  # interleaved (re, im)
-        frames_here = shifted[:, :, band]
         start, stop, _ = band.indices(self.frame_shape[0])
         bottom = min(stop, self.frame_shape[0] - 1)
         lone = parts.shape[0] == 1
@@ -1596,9 +1607,9 @@ class SpectrumAccumulator:
             diagonal = self._diagonal_products(shifted, start, bottom)
         return _OpenSums(
             products(parts, parts, "power"),
-            sum_of(frames_here, "frames"),
+            sum_of(parts, "spectrum"),
+            weighted(parts, "moment"),
             diagonal,
-            weighted(frames_here, "moment"),
         )
 
     def _diagonal_products(self, shifted: Any, start: int, bottom: int) -> Any:
@@ -1648,11 +1659,11 @@ class SpectrumAccumulator:
         as large as the spectra); the weighted sum is a matrix product.
         """
         xp = self.backend.xp
-        squares = spectra.view(np.float32)  # interleaved (re, im)
-        xp.multiply(squares, squares, out=squares)
-        sums.power[...] += squares.sum(axis=0)
-        sums.frames[...] += shifted.sum(axis=0)
-        sums.moment[...] += xp.tensordot(weights, shifted, axes=1)
+        parts = spectra.view(np.float32)  # interleaved (re, im)
+        sums.spectrum[...] += parts.sum(axis=0)
+        sums.moment[...] += xp.tensordot(weights, parts, axes=1)
+        xp.multiply(parts, parts, out=parts)  # the squares, in place
+        sums.power[...] += parts.sum(axis=0)
         if map_block:
             sums.diagonal[...] += (shifted[..., :-1, :-1] * shifted[..., 1:, 1:]).sum(0)
             sums.diagonal[...] += (shifted[..., :-1, 1:] * shifted[..., 1:, :-1]).sum(0)
@@ -1689,43 +1700,33 @@ class SpectrumAccumulator:
         """``target +=`` the block's power about its own straight-line trend.
 
         ``sum |F|^2 - |sum F|^2 / n - |sum (t - mean t) F|^2 / sum (t - mean t)^2``,
-        the last two terms the spectra of the block's real-space sums (the Fourier
-        transform is linear): two transforms per block instead of two sums of
-        spectra per frame. In float32: the frames are shifted by the block's first
-        frame, so the terms are of the same size and little cancels. The block's
-        power and moment sums are used up (worked in place). ``alone``: on this
-        thread only (a worker's).
+        from the block's sums of the spectra (no transform). In float32: the frames
+        are shifted by the block's first frame, so the terms are of the same size
+        and little cancels. The block's power, spectrum and moment sums are used
+        up (worked in place). ``alone``: on this thread only (a worker's).
         """
         xp = self.backend.xp
         sums, n = block.sums, block.processed
         mean_time, spread = self._trend(block)
-        power, slope = sums.power, sums.moment
-        fft_workers = 1 if alone else self.backend.workers
+        power, spectrum, slope = sums.power, sums.spectrum, sums.moment
+        row_length = power.shape[-1]
 
-        def centre_slope(rows: slice) -> None:  # sum (t - mean t) f
-            for band in self._fold_bands(rows, self.frame_shape[1]):
-                slope[:, band] -= np.float32(mean_time) * sums.frames[:, band]
-
-        self._by_rows(centre_slope, alone)
-        for values, scale in ((sums.frames, n), (slope, spread)):
-            parts = self.backend.rfft2(values, workers=fft_workers).view(np.float32)
-
-            def remove(rows: slice, parts: Any = parts, scale: float = scale) -> None:
-                for band in self._fold_bands(rows, parts.shape[-1] // 2):
-                    squares = parts[:, band]
+        def remove(rows: slice) -> None:  # both squared spectra, scaled
+            for band in self._fold_bands(rows, row_length):
+                total, centred = spectrum[:, band], slope[:, band]
+                centred -= np.float32(mean_time) * total  # sum (t - mean t) F
+                for squares, scale in ((total, n), (centred, spread)):
                     xp.multiply(squares, squares, out=squares)
                     squares *= np.float32(-1.0 / scale)
                     power[:, band] += squares
 
-            self._by_rows(remove, alone)
-            del parts, remove  # one spectrum at a time
-
         def fold(rows: slice) -> None:  # interleaved (re, im): re + im
-            for band in self._fold_bands(rows, power.shape[-1] // 2):
+            for band in self._fold_bands(rows, row_length // 2):
                 part = target[:, band]
                 part += power[:, band, 0::2]
                 part += power[:, band, 1::2]
 
+        self._by_rows(remove, alone)
         self._by_rows(fold, alone)
 
     def _fold_bands(self, rows: slice, row_length: int) -> list[slice]:
@@ -1737,9 +1738,11 @@ class SpectrumAccumulator:
             step = max(1, FOLD_BAND_ELEMENTS // (row_length * self.n_regions))
         return [slice(start, min(start + step, stop)) for start in range(first, stop, step)]
 
-    def _add_block_density(self, target: Any, block: _OpenBlock) -> Any:
+    def _add_block_density(self, target: Any, block: _OpenBlock, alone: bool) -> Any:
         """``target +=`` the edges (:func:`add_to_edges`) of the block's blinking map
-        about its own trend (float64, pixel corners); returns ``target``.
+        about its own trend (float64, pixel corners); returns ``target``. The sum
+        and moment of the frames are the inverse transforms of the spectra's
+        (``alone``: on this thread only).
 
         Products of diagonal neighbours' fluctuations: white noise and noise
         correlated along rows or columns add nothing to them. Worked in bands of
@@ -1747,7 +1750,12 @@ class SpectrumAccumulator:
         small; the map itself is never whole.
         """
         sums, n = block.sums, block.processed
-        total, diagonal, slope = sums.frames, sums.diagonal, sums.moment
+        fft_workers = 1 if alone else self.backend.workers
+        total, slope = (
+            self.backend.irfft2(part.view(np.complex64), self.frame_shape, fft_workers)
+            for part in (sums.spectrum, sums.moment)
+        )
+        diagonal = sums.diagonal
         mean_time, spread = self._trend(block)
         rows = self.frame_shape[0] - 1
         row_size = max(1, int(target.shape[-1]) * self.n_regions)
@@ -1776,9 +1784,9 @@ class SpectrumAccumulator:
         if block.processed < MIN_BLOCK_FRAMES or not block.used:
             return None, None
         edges = None
-        if block.map_block:  # before the power, which uses up the moment sum
+        if block.map_block:  # before the power, which uses up the spectral sums
             edges = self._add_block_density(
-                self._zeros(self._spare_block_edges, self._group_density), block
+                self._zeros(self._spare_block_edges, self._group_density), block, alone=True
             )
         power = self._zeros(self._spare_block_power, self._group_power)
         self._add_block_fluctuation_power(power, block, alone=True)
@@ -1845,8 +1853,8 @@ class SpectrumAccumulator:
                             self._spare_block_edges.append(edges)
                 else:
                     if block.map_block:
-                        self._add_block_density(self._group_density, block)
-                    # after the map, which reads the moment sum this uses up
+                        self._add_block_density(self._group_density, block, alone=False)
+                    # after the map, which reads the sums this uses up
                     self._add_block_fluctuation_power(self._group_power, block, alone=False)
                 self._group_dof += block.kept - TREND_TERMS
             self._group_n += block.received
@@ -2309,7 +2317,13 @@ def accumulate_regions(
     )
     from .prefetch import prefetch_chunks
 
-    bounds = [(a, min(a + chunk_frames, stop)) for a in range(int(start), stop, chunk_frames)]
+    # chunks on the accumulator's batches where they hold one: no frame waits for another
+    batch = accumulator.batch_frames
+    if chunk_frames >= batch:
+        chunk_frames -= chunk_frames % batch
+    first = int(start) - int(start) % batch if chunk_frames % batch == 0 else int(start)
+    bounds = [(max(a, int(start)), min(a + chunk_frames, stop))
+              for a in range(first, stop, chunk_frames)]  # fmt: skip
     try:
         for chunk in prefetch_chunks(stack, bounds):
             accumulator.add(chunk)

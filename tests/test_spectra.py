@@ -239,16 +239,18 @@ def test_nan_pixels_are_reported_with_count_and_position():
         accumulate_spectrum(movie, name="channel 2")
 
 
-@pytest.mark.parametrize("workers", [2, 3])
-def test_large_frames_shared_by_rows_give_the_exact_sums(movie, monkeypatch, workers):
-    """Frames beyond the cache block (one per sub-batch): the workers share each frame by
-    rows, and the sums are the bits of one worker fed other chunks."""
+@pytest.mark.parametrize(("workers", "batch"), [(2, 1), (3, 1), (2, 4), (3, 5)])
+def test_large_frames_shared_by_rows_give_the_exact_sums(movie, monkeypatch, workers, batch):
+    """Frames beyond the cache block (``batch`` per sub-batch): the workers share each
+    sub-batch by rows, and the sums are the bits of one worker fed other chunks."""
     import smlmlp.spectra
 
+    frame_bytes = 4 * movie.shape[1] * movie.shape[2]
     monkeypatch.setattr(smlmlp.spectra, "CACHE_BLOCK_BYTES", 1024)
+    monkeypatch.setattr(smlmlp.spectra, "SHARED_BATCH_BYTES", (batch + 1) * frame_bytes - 1)
     accumulator = SpectrumAccumulator(movie.shape[1:], workers=workers, block_frames=BLOCK)
     single = SpectrumAccumulator(movie.shape[1:], workers=1, block_frames=BLOCK)
-    assert accumulator._sub == 1
+    assert accumulator._sub == single._sub == batch
     for first in range(0, movie.shape[0], 7):
         accumulator.add(movie[first : first + 7])
     for first in range(0, movie.shape[0], 11):
@@ -337,7 +339,10 @@ def test_wrong_chunk_shape_and_range_are_rejected(movie):
 def test_progress_reports_every_chunk(movie):
     seen = []
     accumulate_spectrum(movie, chunk_frames=25, progress=lambda d, t: seen.append((d, t)))
-    assert seen == [(25, 60), (50, 60), (60, 60)]
+    assert seen == [(20, 60), (40, 60), (60, 60)]  # chunks of whole batches (20 frames)
+    seen = []
+    accumulate_spectrum(movie, chunk_frames=7, progress=lambda d, t: seen.append((d, t)))
+    assert seen == [(7 * k, 60) for k in range(1, 9)] + [(60, 60)]
 
 
 def test_parallel_workers_give_the_same_result(movie):
