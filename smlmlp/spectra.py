@@ -106,10 +106,13 @@ PENDING_GROUPS = 32
 STORE_SLAB_GROUPS = 32
 #: Working memory of a chunk when the caller does not size chunks from the free memory.
 DEFAULT_CHUNK_BYTES = 64 * 2**20
-# bytes of float32 frames taken through copy, FFT and sums at once (a core's L2 cache)
+# bytes of a float32 frame that the CPU workers take by whole blocks (a core's L2 cache)
 CACHE_BLOCK_BYTES = 2**20
-# the same for larger frames, shared by rows: each pass over the block's sums is then
-# shared by a few frames' spectra (4 frames of 1024², 1 of 2048²)
+# bytes of float32 frames a worker takes through shift, FFT and sums at once: each pass
+# over its block's sums then serves several spectra (10 frames of 256², 4 of 512²)
+WORKER_BATCH_BYTES = 4 * 2**20
+# the same for larger frames, shared by rows (4 frames of 1024², 1 of 2048²; a batch's
+# spectra stay under the allocator's 32 MiB, beyond which each is mapped afresh)
 SHARED_BATCH_BYTES = 16 * 2**20
 #: Elements per band of the block's folds on the CPU (in place, but for one float32
 #: temporary of a band): large bands, few calls, a band of every tile at once.
@@ -1429,16 +1432,16 @@ class SpectrumAccumulator:
         self._process(block, frames, on_worker)
 
     def _sub_batch_frames(self) -> int:
-        """Frames transformed together: at most 1 MiB of float32 on the CPU (a core's
-        cache: copy, shift, FFT and sums read the frames from memory once), or for
-        larger frames :data:`SHARED_BATCH_BYTES` (the block's sums then are read
-        and written once per few frames); the largest divisor of the block length
-        that fits (a block holds sub-batches of equal length); a whole block on the
-        GPU. Fixed by the frame shape, never by the chunks or workers."""
+        """Frames transformed together on the CPU: at most :data:`WORKER_BATCH_BYTES`
+        of float32 for frames the workers take by whole blocks, or
+        :data:`SHARED_BATCH_BYTES` for larger frames (the block's sums are read and
+        written once per batch); the largest divisor of the block length that fits
+        (a block holds sub-batches of equal length); a whole block on the GPU. Fixed
+        by the frame shape, never by the chunks or workers."""
         if self.backend.cuda:
             return self.block_frames
         small = self._frame_bytes <= CACHE_BLOCK_BYTES
-        largest = (CACHE_BLOCK_BYTES if small else SHARED_BATCH_BYTES) // self._frame_bytes
+        largest = (WORKER_BATCH_BYTES if small else SHARED_BATCH_BYTES) // self._frame_bytes
         divisors = [n for n in range(1, max(1, largest) + 1) if self.block_frames % n == 0]
         return divisors[-1]
 
@@ -1505,10 +1508,13 @@ class SpectrumAccumulator:
         # frames may be a grid's view (see _cut): shifted side by side in its shape
         target, base = shifted.reshape(frames.shape), reference.reshape(frames.shape[1:])
 
-        def shift(rows: slice) -> None:  # cast, then subtract: faster than in one call
-            here = target[..., rows, :]
-            self.backend.xp.copyto(here, frames[..., rows, :], casting="unsafe")
-            self.backend.xp.subtract(here, base[..., rows, :], out=here)
+        def shift(rows: slice) -> None:
+            self.backend.xp.subtract(
+                frames[..., rows, :],
+                base[..., rows, :],
+                out=target[..., rows, :],
+                casting="unsafe",
+            )
 
         small = on_worker or self._frame_bytes <= CACHE_BLOCK_BYTES
         self._by_rows(shift, alone=on_worker)

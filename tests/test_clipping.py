@@ -144,10 +144,11 @@ def test_the_level_above_the_floor_is_that_counted_here(monkeypatch, frame_by_fr
     """Photon counts without an offset (their own floor, zero): the values at one, as
     counted here, whichever block or frame holds the lowest value first and however
     the movie is cut; a pixel stuck at one is not counted."""
-    if frame_by_frame:  # frames searched one at a time (as large frames are)
+    if frame_by_frame:  # frames searched one at a time (as 2048² frames are)
         import smlmlp.spectra
 
         monkeypatch.setattr(smlmlp.spectra, "CACHE_BLOCK_BYTES", 1024)
+        monkeypatch.setattr(smlmlp.spectra, "SHARED_BATCH_BYTES", 1024)
     frames, _ = simulate_movie(
         N_FRAMES, SHAPE, sigx_nm=130.0, background=1.0, camera="poisson", offset_adu=0.0,
         seed=5,

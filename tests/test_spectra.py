@@ -374,7 +374,7 @@ def test_frames_taken_in_cache_blocks_give_the_exact_sums(movie, monkeypatch, wo
     import smlmlp.spectra
 
     frame_bytes = 4 * movie.shape[1] * movie.shape[2]
-    monkeypatch.setattr(smlmlp.spectra, "CACHE_BLOCK_BYTES", 3 * frame_bytes - 1)
+    monkeypatch.setattr(smlmlp.spectra, "WORKER_BATCH_BYTES", 3 * frame_bytes - 1)
     accumulator = SpectrumAccumulator(movie.shape[1:], workers=workers, block_frames=30)
     assert accumulator._sub == 2
     for first in range(0, movie.shape[0], 25):
