@@ -23,7 +23,7 @@ DEFAULT_GPU_BUDGET_BYTES = 1024 * 2**20
 #: Bytes of working memory per pixel of one frame in a chunk on the CPU: the raw
 #: frame (up to 8 bytes), its float32 copy (4), the float32 power (2, half
 #: spectrum) and the complex64 half spectrum (4); the CPU holds float32 copies and
-#: spectra only for one cache-sized sub-batch of frames per worker, so this is an
+#: spectra only for one sub-batch of frames (4 or 16 MiB at most), so this is an
 #: upper bound (for frames of a core's cache it also covers the float32 sums and
 #: float64 terms, about 20 bytes per pixel, of the few blocks on the workers).
 BYTES_PER_PIXEL_IN_CHUNK = 18

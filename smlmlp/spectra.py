@@ -34,17 +34,19 @@ frame before its FFT (the block fluctuations do not depend on the shift, and the
 first frame is at hand in every pass, range job and entry point alike). The
 per-frame FFTs, the sums within a block and its fluctuation power ``P_b`` are
 float32 (the shift leaves the two terms of ``P_b`` of the same size); the sums
-over blocks and groups are float64.
+over blocks and groups are float64. The trend's terms come from the block's sums
+of the spectra and of the spectra weighted by time, taken in the pass that sums
+the power (the Fourier transform is linear): no transform per block.
 
 On the CPU every pass runs on all workers. Frames up to 512x512 pixels are
-shared out by whole blocks: each worker takes a block's frames in cache-sized
-sub-batches (1 MiB of float32 at most) through the shift, the FFT and every sum
-over their frames, so the frames are read from memory once, then works out the
-block's fluctuation power and blinking map; the crops of each finished group are
-made on a worker too. The blocks join their groups in frame order, and the
-arithmetic is that of one worker, so the bits do not depend on the number of
-workers.
-Larger frames are shared by rows instead, the FFT itself running on all workers.
+shared out by whole blocks: each worker takes a block's frames in sub-batches
+(4 MiB of float32 at most) through the shift, the FFT and every sum over their
+frames, then works out the block's fluctuation power and blinking map; the
+crops of each finished group are made on a worker too. The blocks join their
+groups in frame order, and the arithmetic is that of one worker, so the bits do
+not depend on the number of workers.
+Larger frames are shared by rows instead, the FFT itself running on all workers,
+in sub-batches of 16 MiB at most.
 Tiles of the field (regions) go side by side through the same passes: one FFT
 call and one sum per pass for all of them.
 """
@@ -1213,8 +1215,8 @@ class SpectrumAccumulator:
         self.n_frames = 0
         xp = self.backend.xp
         half_width = width // 2 + 1
-        # the open block (:class:`_OpenBlock`): float32 sums of interleaved (re^2, im^2)
-        # power and of the frames, folded into float64 once per block; its frames come
+        # the open block (:class:`_OpenBlock`): float32 sums of the interleaved spectra
+        # and their squares, folded into float64 once per block; its frames come
         # in fixed sub-batches. Closed blocks wait in order for their terms (worked on
         # a worker) to join their group; the sums of a finished block are reused.
         self._block: _OpenBlock | None = None
@@ -1660,9 +1662,9 @@ class SpectrumAccumulator:
     ) -> None:
         """Add a sub-batch's spectra and frames to the block's sums on the GPU.
 
-        The squares of the spectra are taken in place and summed by a plain
-        reduction (CuPy's einsum would copy both operands into transposed layouts
-        as large as the spectra); the weighted sum is a matrix product.
+        The spectra are summed, and weighted by a matrix product, then squared in
+        place and summed by a plain reduction (CuPy's einsum would copy both
+        operands into transposed layouts as large as the spectra).
         """
         xp = self.backend.xp
         parts = spectra.view(np.float32)  # interleaved (re, im)
@@ -2224,8 +2226,10 @@ def accumulate_spectrum(
         Frame range (``stop=None``: to the end). Ranges cut at multiples of
         ``block_frames`` merge (:func:`merge_sums`) into the sums of one pass.
     chunk_frames : int, optional
-        Frames per chunk; by default :func:`default_chunk_frames` (callers size it
-        from the free memory with :func:`smlmlp.computer.chunk_frames`).
+        Frames per chunk at most; by default :func:`default_chunk_frames` (callers
+        size it from the free memory with :func:`smlmlp.computer.chunk_frames`).
+        Rounded down to whole batches of :attr:`SpectrumAccumulator.batch_frames`
+        where it holds one, the chunks then cut on the batches.
     block_frames, group_frames : int, optional
         By default :func:`plan_blocks` of the whole stack's frame count.
     time_windows : int, optional

@@ -343,6 +343,11 @@ def test_progress_reports_every_chunk(movie):
     seen = []
     accumulate_spectrum(movie, chunk_frames=7, progress=lambda d, t: seen.append((d, t)))
     assert seen == [(7 * k, 60) for k in range(1, 9)] + [(60, 60)]
+    seen = []  # from frame 10: the first chunk up to the next batch
+    accumulate_spectrum(
+        movie, start=10, chunk_frames=25, progress=lambda d, t: seen.append((d, t))
+    )
+    assert seen == [(10, 50), (30, 50), (50, 50)]
 
 
 def test_parallel_workers_give_the_same_result(movie):
