@@ -1719,7 +1719,7 @@ class SpectrumAccumulator:
         power, spectrum, slope = sums.power, sums.spectrum, sums.moment
         row_length = power.shape[-1]
 
-        def remove(rows: slice) -> None:  # both squared spectra, scaled
+        def remove_and_fold(rows: slice) -> None:
             for band in self._fold_bands(rows, row_length):
                 total, centred = spectrum[:, band], slope[:, band]
                 centred -= np.float32(mean_time) * total  # sum (t - mean t) F
@@ -1727,15 +1727,11 @@ class SpectrumAccumulator:
                     xp.multiply(squares, squares, out=squares)
                     squares *= np.float32(-1.0 / scale)
                     power[:, band] += squares
-
-        def fold(rows: slice) -> None:  # interleaved (re, im): re + im
-            for band in self._fold_bands(rows, row_length // 2):
-                part = target[:, band]
+                part = target[:, band]  # interleaved (re, im): re + im
                 part += power[:, band, 0::2]
                 part += power[:, band, 1::2]
 
-        self._by_rows(remove, alone)
-        self._by_rows(fold, alone)
+        self._by_rows(remove_and_fold, alone)
 
     def _fold_bands(self, rows: slice, row_length: int) -> list[slice]:
         """``rows`` in bands of :data:`FOLD_BAND_ELEMENTS` (all at once on the GPU)."""
