@@ -66,6 +66,10 @@ class Artifacts:
         Rms random-walk step of the stage per frame, pixels.
     flicker : float
         Relative rms of the per-frame laser intensity.
+    flicker_background : bool
+        Whether the laser's flicker also scales the uniform background
+        (autofluorescence and scattered light, excited by the same laser): a level
+        shared by the whole frame that jumps from frame to frame.
     haze_photons : float
         Mean out-of-focus background, photo-electrons per pixel per frame.
     haze_fluctuation : float
@@ -120,6 +124,7 @@ class Artifacts:
     drift_px: tuple[float, float] = (0.0, 0.0)
     drift_walk_px: float = 0.0
     flicker: float = 0.0
+    flicker_background: bool = False
     haze_photons: float = 0.0
     haze_fluctuation: float = 0.5
     haze_frames: float = 50.0
@@ -171,6 +176,12 @@ class Artifacts:
         for name in ("focus_sigma_factor", "defocused_sigma_factor"):
             number(name, 0.0, open_low=True)
         number("defocused_fraction", 0.0, 0.999)
+        if not isinstance(self.flicker_background, bool | np.bool_):
+            raise ValueError(
+                f"artifacts.flicker_background must be true or false, got "
+                f"{self.flicker_background!r}"
+            )
+        object.__setattr__(self, "flicker_background", bool(self.flicker_background))
         if self.field_profile not in FIELD_PROFILES:
             raise ValueError(
                 f"artifacts.field_profile must be one of {', '.join(FIELD_PROFILES)}, "

@@ -6,8 +6,9 @@ single value, so that the movie keeps its length. A real exposure never holds on
 value in every pixel: shot and read noise see to that (only a noise-free simulation
 of an empty field does). Kept, such a frame is a fluctuation of the whole sample at
 once (the frame minus its neighbours' mean is the sample's image, negated), which
-adds the static structure of the sample to the blinking's autocorrelation and
-narrows the PSF (by more than 5 % with 3 % of the frames dropped, in
+adds the static structure of the sample (less its mean level over the frame, which
+the sums leave out) to the blinking's autocorrelation and biases the PSF (by more
+than 0.8 % on filaments with 3 % of the frames dropped, in
 ``tests/test_dropped.py``). They are found here and left out of the sums, the frames
 around them keeping their times (docs/accuracy.md, the "dropped frames" rows of the
 artifacts table).

@@ -12,10 +12,10 @@ the integer lag ``l`` is exactly::
 with ``w = (u, v)``, ``tent`` the autocorrelation of one pixel (a triangle of
 half-width one pixel) and ``B`` a broad background: an even polynomial of the lag
 up to degree 2 (:func:`background_terms`). ``B`` takes up what is broad on the
-scale of the crop and changes faster than the blocks of frames remove: global
-intensity fluctuations (laser flicker) give a constant, out-of-focus haze a
-smooth bump. The integral is evaluated with Gauss-Legendre nodes on each half
-of the triangles.
+scale of the crop and changes faster than the blocks of frames remove: laser
+flicker on the emitters gives a near constant, out-of-focus haze a smooth bump (a
+level shared by the whole frame is left out of the sums, :mod:`smlmlp.spectra`).
+The integral is evaluated with Gauss-Legendre nodes on each half of the triangles.
 
 The zero-lag value carries the white (shot, read, EM-excess) noise and the
 central row and column carry row/column-correlated camera noise, so the fit

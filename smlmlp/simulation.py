@@ -1229,7 +1229,10 @@ class MovieSimulator:
                     image = self._accumulate_moving(emitters, weights, frame)
                 else:
                     image = self._accumulate(emitters, weights)
-                image += self.background + self._dark
+                background = self.background
+                if art.flicker_background:
+                    background = background * self._laser[frame]
+                image += background + self._dark
                 if self._haze is not None:
                     patterns, levels = self._haze
                     image += np.tensordot(levels[frame], patterns, axes=1)

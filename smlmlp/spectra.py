@@ -18,6 +18,16 @@ autocorrelation (``IFFT(sum_b P_b)``), a few kilobytes: the :class:`BlockSums`.
 Groups merge exactly (sums), and leaving one group out gives the jackknife
 standard errors of everything estimated from the sums.
 
+Each frame's fluctuation is also taken about its own mean level over the frame
+(the power at zero frequency is left out, ``P_b[0, 0] = 0``; the blinking map is
+made of frames less their mean level). A fluctuation shared by the whole frame (a
+camera offset or a background that jumps from frame to frame: the laser's flicker
+on autofluorescence and scattered light) lives only there; kept, it would pair
+pixels across the frame edge that the pair correction (:func:`pair_fraction`)
+takes as unpaired, and bend the autocorrelation into a cone that narrows the PSF.
+What the mean levels held of the local blinking and noise is given back when a
+crop is read (:func:`with_local_mean`).
+
 :func:`plan_blocks` sets the lengths: blocks of 20 frames, and groups of whole
 blocks, 20 to 39 of them in a movie of 400 frames or more. Twenty frames are long
 compared with blinking correlation times of a few frames (the trend takes little
@@ -231,8 +241,9 @@ class BlockSums:
         Degrees of freedom of each group: frames less two per block (the trend).
     ac_sums : ndarray of float64
         ``(groups, S, S)``: for each group, the sum over its blocks, frames and
-        pixels of the products of block fluctuations at lags ``-S//2..S//2`` in y
-        (rows) and x (columns), circular over the frame.
+        pixels of the products of block fluctuations (less each frame's mean
+        level) at lags ``-S//2..S//2`` in y (rows) and x (columns), circular over
+        the frame.
     coverage_sums : ndarray of float64
         ``(groups, S, S)``: for each group, the blinking found in the pixel pairs
         of each lag that lie inside the frame (:func:`coverage_crop`); zeros when
@@ -480,7 +491,9 @@ class BlockSums:
         the frame. The sums are divided by that fraction measured on the movie
         itself (:func:`coverage_crop`), so the shape does not depend on where the
         sample lies, nor on cropping or padding. Where the measurement is unknown
-        or meaningless (no blinking), the frame is taken as filled.
+        or meaningless (no blinking), the frame is taken as filled. The local
+        share of the frames' mean levels, left out of the sums, is given back
+        (:func:`with_local_mean`).
         """
         size, trim = self._crop_trim(crop_pix, name)
         chosen = slice(None) if groups is None else np.asarray(groups)
@@ -499,7 +512,8 @@ class BlockSums:
         total = self.ac_sums[crop][chosen].sum(axis=0)
         coverage = self.coverage_sums[crop][chosen].sum(axis=0)
         height, width = self.frame_shape
-        return total / (height * width * dof * pair_fraction(coverage, self.frame_shape))
+        fraction = pair_fraction(coverage, self.frame_shape)
+        return with_local_mean(total / (height * width * dof * fraction), fraction, height * width)
 
     def leave_one_out(self, crop_pix: int, *, name: str = "channel 0") -> np.ndarray:
         """The :meth:`autocorrelation` of all groups but one, for each group in turn
@@ -524,7 +538,8 @@ class BlockSums:
         totals = groups.sum(axis=0) - groups
         fractions = pair_fraction(coverages.sum(axis=0) - coverages, self.frame_shape)
         height, width = self.frame_shape
-        return totals / (height * width * dof[:, None, None] * fractions)
+        crops = totals / (height * width * dof[:, None, None] * fractions)
+        return with_local_mean(crops, fractions, height * width)
 
     def _crop_trim(self, crop_pix: int, name: str) -> tuple[int, int]:
         """The checked crop side and its margin in the stored crops."""
@@ -541,6 +556,49 @@ class BlockSums:
                 f"{self.stored_crop} autocorrelation kept per block; lower crop_pix"
             )
         return size, (self.stored_crop - size) // 2
+
+
+def with_local_mean(crops: np.ndarray, fraction: np.ndarray, area: int) -> np.ndarray:
+    """Autocorrelation crops with the local share of the frames' mean levels given back.
+
+    The sums leave out each frame's mean level (the power at zero frequency),
+    which adds ``-P0 / area`` to the circular products at every lag, ``P0`` that
+    power. What is local (the blinking of emitters, white and row- or
+    column-correlated noise) pairs pixels only at the lags of the crop, so its
+    ``P0`` is the sum over those lags of the products it keeps: with ``K`` lags
+    summed, ``P0 = sum_K (products) / (1 - K / area)``. That is added back; a
+    fluctuation shared by the whole frame stays out. ``K`` is the crop, or its
+    centre when the crop holds more than half the frame's lags (the sum over every
+    lag of the frame is zero, and tells nothing).
+
+    Parameters
+    ----------
+    crops : ndarray
+        ``(..., S, S)`` autocorrelation crops of fluctuations less their mean level
+        (per pixel pair, divided by ``fraction``).
+    fraction : ndarray
+        The crops' pair fractions (:func:`pair_fraction`), broadcast to ``crops``.
+    area : int
+        Pixels per frame.
+
+    Examples
+    --------
+    White noise of variance 0.91 in a frame of 100 pixels: its frame mean took
+    0.91 / 100 from every lag (every fraction 1), given back:
+
+    >>> crop = np.full((3, 3), -0.0091)
+    >>> crop[1, 1] += 0.91
+    >>> with_local_mean(crop, np.ones((3, 3)), 100).round(12).tolist()[1]
+    [0.0, 0.91, 0.0]
+    """
+    size = int(crops.shape[-1])
+    kept = size
+    while kept > 1 and 2 * kept * kept > area:
+        kept -= 2
+    trim = (size - kept) // 2
+    inner = (..., slice(trim, trim + kept), slice(trim, trim + kept))
+    products = (fraction * crops)[inner].sum(axis=(-2, -1), keepdims=True)
+    return crops + products / ((area - kept * kept) * fraction)
 
 
 def pair_fraction(coverage: np.ndarray, frame_shape: tuple[int, int]) -> np.ndarray:
@@ -1524,6 +1582,13 @@ class SpectrumAccumulator:
             block.clipping.add(frames)
         spectra = self.backend.rfft2(shifted, workers=1 if small else self.backend.workers)
         weights = self._time_weights(block, first_index, n_frames)
+        if block.map_block:  # the blinking map of frames less their mean level
+            means = spectra[:, :, :1, :1].real * np.float32(1.0 / math.prod(self.frame_shape))
+
+            def centre(rows: slice) -> None:
+                shifted[..., rows, :] -= means
+
+            self._by_rows(centre, alone=on_worker)
         if self.backend.cuda:
             self._accumulate_on_device(sums, spectra, shifted, weights, block.map_block)
         else:
@@ -1727,6 +1792,8 @@ class SpectrumAccumulator:
                     xp.multiply(squares, squares, out=squares)
                     squares *= np.float32(-1.0 / scale)
                     power[:, band] += squares
+                if band.start == 0:  # each frame's mean level (see the module's notes)
+                    power[:, 0, 0:2] = 0.0
                 part = target[:, band]  # interleaved (re, im): re + im
                 part += power[:, band, 0::2]
                 part += power[:, band, 1::2]
@@ -1755,6 +1822,8 @@ class SpectrumAccumulator:
         """
         sums, n = block.sums, block.processed
         fft_workers = 1 if alone else self.backend.workers
+        for part in (sums.spectrum, sums.moment):  # of frames less their mean level
+            part[:, 0, 0:2] = 0.0
         total, slope = (
             self.backend.irfft2(part.view(np.complex64), self.frame_shape, fft_workers)
             for part in (sums.spectrum, sums.moment)

@@ -20,10 +20,11 @@ from .field_tiles import FieldSums
 from .infofile import atomic_path
 from .spectra import CLIPPING_ARRAYS, BlockSums
 
-#: Version of the file layout written. Version 2 (without the blinking coverage,
-#: then taken as filling the frame) is still read; other versions are refused.
-FORMAT_VERSION = 3
-_READABLE_VERSIONS = (2, 3)
+#: Version of the file layout written; other versions are refused. Version 4: the
+#: sums leave out each frame's mean level (:mod:`smlmlp.spectra`), which earlier
+#: versions kept.
+FORMAT_VERSION = 4
+_READABLE_VERSIONS = (4,)
 _ARRAYS = ("first_frames", "n_frames", "dof", "ac_sums")
 #: Read when present (files written before them: no coverage, no search for clipping,
 #: no count of dropped frames).

@@ -50,6 +50,13 @@ def test_one_artifact_leaves_the_other_draws_alone():
     emitters_flicker = expected_flicker - flicker.background
     assert np.allclose(emitters_flicker, emitters_base * factors[:, None, None])
     assert 0.05 < factors.std() < 0.15
+    # with flicker_background, the background follows the same factor
+    both = MovieSimulator(
+        **SMALL, seed=5, artifacts={"flicker": 0.1, "flicker_background": True}
+    )
+    expected_both = np.concatenate(list(both.expected_chunks()))
+    background = both.background * factors[:, None, None]
+    assert np.allclose(expected_both - background, emitters_flicker)
 
 
 def test_bleaching_leaves_the_expected_fraction_of_emitters():
@@ -205,6 +212,7 @@ def test_patches_of_varying_width_match_the_fixed_psf(theta):
     ("options", "message"),
     [
         ({"flicker": -0.1}, "flicker must be >= 0"),
+        ({"flicker_background": "yes"}, "flicker_background must be true or false"),
         ({"bleach_lifetime_frames": 0.0}, "bleach_lifetime_frames must be > 0"),
         ({"sample_region": (0.5, 0.2, 0.0, 1.0)}, "sample_region"),
         ({"drift_px": (1.0,)}, "drift_px"),

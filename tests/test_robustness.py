@@ -101,6 +101,41 @@ def test_the_sample_may_lie_anywhere_in_a_cropped_or_padded_frame():
     assert abs(sigma["as recorded"] / 160.0 - 1.0) <= 0.01, sigma
 
 
+def test_a_level_shared_by_the_whole_frame_changes_no_crop():
+    """A level that jumps from frame to frame, the same over the whole frame (camera
+    offset, the laser's flicker on the background): exactly the same crops, the
+    blinking map included (a sample in a corner, which the pair correction reads)."""
+    movie, _ = simulate_movie(
+        200, (48, 48), sigx_nm=130.0, seed=3, artifacts={"sample_region": (0, 0.5, 0, 0.5)}
+    )
+    jumps = 40.0 * np.random.default_rng(2).standard_normal((len(movie), 1, 1))
+    plain = accumulate_spectrum(movie.astype(np.float32), workers=2)
+    shared = accumulate_spectrum((movie + jumps).astype(np.float32), workers=2)
+    scale = np.abs(plain.autocorrelation(21)).max()
+    assert np.abs(shared.autocorrelation(21) - plain.autocorrelation(21)).max() < 1e-5 * scale
+    assert np.allclose(shared.coverage_sums, plain.coverage_sums, rtol=1e-5, atol=0)
+
+
+@pytest.mark.parametrize("region", [None, (0.0, 0.5, 0.0, 0.5)])
+def test_widths_survive_the_flicker_of_a_bright_background(region):
+    """Known truth: 10 % laser flicker on a background of 300 photons/px (a uniform
+    level jumping by 30 photons rms, twice the pixels' shot noise) over a sample
+    filling the frame or in one corner."""
+    movie, _ = simulate_movie(
+        N_FRAMES,
+        (96, 96),
+        sigx_nm=130.0,
+        sigy_nm=150.0,
+        on_density_per_um2=1.0,
+        photons=1500.0,
+        background=300.0,
+        seed=12,
+        artifacts={"flicker": 0.1, "flicker_background": True, "sample_region": region},
+    )
+    sigx, sigy = _widths(movie)
+    assert abs(sigx / 130.0 - 1.0) <= 0.02 and abs(sigy / 150.0 - 1.0) <= 0.02, (sigx, sigy)
+
+
 def test_the_psf_over_time_follows_a_focus_drift():
     """Sigma drifts linearly from 115 to 155 nm: each of 6 windows within 3 % of its truth."""
     n_frames = 3000

@@ -44,6 +44,24 @@ def block_fluctuations(movie: np.ndarray, block: int = BLOCK) -> tuple[np.ndarra
     return out, dof
 
 
+def frame_fluctuations(movie: np.ndarray, block: int = BLOCK) -> tuple[np.ndarray, int]:
+    """:func:`block_fluctuations`, each frame less its mean level over the frame."""
+    fluctuations, dof = block_fluctuations(movie, block)
+    return fluctuations - fluctuations.mean(axis=(1, 2), keepdims=True), dof
+
+
+def local_mean_given_back(crop: np.ndarray, fraction: np.ndarray, area: int) -> np.ndarray:
+    """The documented rule: the crop's pair-weighted sum over its lags (or its central
+    lags, up to half the frame's), over the frame's lags left out, back at each lag."""
+    kept = crop.shape[0]
+    while kept > 1 and 2 * kept**2 > area:
+        kept -= 2
+    trim = (crop.shape[0] - kept) // 2
+    inner = slice(trim, trim + kept)
+    products = (fraction * crop)[inner, inner].sum()
+    return crop + products / ((area - kept**2) * fraction)
+
+
 def direct_autocorrelation(movie: np.ndarray, crop: int) -> np.ndarray:
     """Block-fluctuation autocorrelation by explicit shifted products (float64, no FFT)."""
     fluctuations, dof = block_fluctuations(movie)
@@ -108,8 +126,9 @@ def direct_pair_fraction(fluctuations: np.ndarray, crop: int, block: int = BLOCK
 
 
 def direct_circular(movie: np.ndarray, crop: int, block: int = BLOCK) -> np.ndarray:
-    """Circular products divided by the in-frame blinking share, as the module documents."""
-    fluctuations, dof = block_fluctuations(movie, block)
+    """Circular products of the fluctuations less each frame's mean level, divided by
+    the in-frame blinking share, the local mean level given back, as documented."""
+    fluctuations, dof = frame_fluctuations(movie, block)
     n, height, width = fluctuations.shape
     half = crop // 2
     fraction = direct_pair_fraction(fluctuations, crop, block)
@@ -118,7 +137,7 @@ def direct_circular(movie: np.ndarray, crop: int, block: int = BLOCK) -> np.ndar
         for j, lx in enumerate(range(-half, half + 1)):
             shifted = np.roll(fluctuations, shift=(-ly, -lx), axis=(1, 2))
             out[i, j] = (fluctuations * shifted).sum() / (height * width * dof * fraction[i, j])
-    return out
+    return local_mean_given_back(out, fraction, height * width)
 
 
 def test_block_plan_follows_the_movie_length():
@@ -224,6 +243,18 @@ def test_load_rejects_foreign_files(tmp_path):
     truncated.write_bytes(truncated.read_bytes()[:100])
     with pytest.raises(ValueError, match="cut.npz: not readable block sums"):
         load_sums(truncated)
+
+
+def test_sums_of_an_earlier_format_are_refused_by_name(tmp_path, movie):
+    """Format 3 kept each frame's mean level in the sums: read as today's, its crops
+    would be wrong, so the file is refused, named, with what to do."""
+    path = tmp_path / "old.npz"
+    save_sums(accumulate_spectrum(movie), path)
+    with np.load(path) as data:
+        arrays = {name: data[name] for name in data.files}
+    np.savez(path, **{**arrays, "format_version": np.array(3)})
+    with pytest.raises(ValueError, match="old.npz: .*format 3.*delete the file"):
+        load_sums(path)
 
 
 def test_merging_sums_of_other_blocks_is_refused(movie):
