@@ -1582,19 +1582,15 @@ class SpectrumAccumulator:
             block.clipping.add(frames)
         spectra = self.backend.rfft2(shifted, workers=1 if small else self.backend.workers)
         weights = self._time_weights(block, first_index, n_frames)
-        if block.map_block:  # the blinking map of frames less their mean level
-            means = spectra[:, :, :1, :1].real * np.float32(1.0 / math.prod(self.frame_shape))
-
-            def centre(rows: slice) -> None:
-                shifted[..., rows, :] -= means
-
-            self._by_rows(centre, alone=on_worker)
+        means = None  # the blinking map is made of frames less their mean level
+        if block.map_block:
+            means = spectra[:, :, 0, 0].real * np.float32(1.0 / math.prod(self.frame_shape))
         if self.backend.cuda:
-            self._accumulate_on_device(sums, spectra, shifted, weights, block.map_block)
+            self._accumulate_on_device(sums, spectra, shifted, weights, means)
         else:
 
             def accumulate(rows: slice) -> None:
-                self._accumulate_bands(sums, spectra, shifted, weights, rows, block.map_block)
+                self._accumulate_bands(sums, spectra, shifted, weights, rows, means)
 
             self._by_rows(accumulate, alone=on_worker)
         block.processed += n_frames
@@ -1606,11 +1602,13 @@ class SpectrumAccumulator:
         shifted: Any,
         weights: Any,
         rows: slice,
-        map_block: bool,
+        means: Any,
     ) -> None:
         """Add a sub-batch's spectra and frames in ``rows`` to the block's sums (CPU),
         in bands of rows small enough for a core's cache; all the rows of several
-        regions are taken together instead, when they fit (fewer, larger calls)."""
+        regions are taken together instead, when they fit (fewer, larger calls).
+        ``means``: the frames' mean levels ``(frames, regions)`` in a block of the
+        blinking map, else None."""
         top, stop, _ = rows.indices(self.frame_shape[0])
         n_frames, regions, height, half_width = spectra.shape
         region_bytes = 8 * half_width * n_frames * height
@@ -1621,7 +1619,11 @@ class SpectrumAccumulator:
             for first in range(0, regions, step):
                 group = slice(first, min(first + step, regions))
                 terms = self._band_terms(
-                    spectra[:, group], shifted[:, group], weights, rows, map_block
+                    spectra[:, group],
+                    shifted[:, group],
+                    weights,
+                    rows,
+                    None if means is None else means[:, group],
                 )
                 self._add_terms(_OpenSums(*(part[group] for part in sums)), terms, rows)
             return
@@ -1630,7 +1632,7 @@ class SpectrumAccumulator:
             step = -(-(stop - top) // -(-(stop - top) // step))
         for start in range(top, stop, step):
             band = slice(start, min(start + step, stop))
-            terms = self._band_terms(spectra, shifted, weights, band, map_block)
+            terms = self._band_terms(spectra, shifted, weights, band, means)
             self._add_terms(sums, terms, band)
 
     def _scratch(self, key: str, shape: tuple[int, ...]) -> Any:
@@ -1644,11 +1646,12 @@ class SpectrumAccumulator:
         return buffer[:size].reshape(shape)
 
     def _band_terms(
-        self, spectra: Any, shifted: Any, weights: Any, band: slice, map_block: bool
+        self, spectra: Any, shifted: Any, weights: Any, band: slice, means: Any
     ) -> tuple:
         """A sub-batch's sums over its frames for the rows ``band`` (CPU), as in
-        :class:`_OpenSums`; the diagonal products None when the block adds nothing
-        to the blinking map (not ``map_block``).
+        :class:`_OpenSums`; the diagonal products (of the frames less their mean
+        levels ``means``) None when the block adds nothing to the blinking map
+        (``means`` None).
 
         Each is one ``einsum`` into this thread's scratch (sums of products, no
         temporary as large as the frames), over the frames in order for every
@@ -1676,8 +1679,8 @@ class SpectrumAccumulator:
             return _summed_products(first, second, self._scratch(key, first.shape[1:]))
 
         diagonal = None
-        if map_block:
-            diagonal = self._diagonal_products(shifted, start, bottom)
+        if means is not None:
+            diagonal = self._diagonal_products(shifted, means, start, bottom)
         return _OpenSums(
             products(parts, parts, "power"),
             sum_of(parts, "spectrum"),
@@ -1685,29 +1688,33 @@ class SpectrumAccumulator:
             diagonal,
         )
 
-    def _diagonal_products(self, shifted: Any, start: int, bottom: int) -> Any:
+    def _diagonal_products(self, shifted: Any, means: Any, start: int, bottom: int) -> Any:
         """Summed products of diagonal neighbours whose upper pixel is in rows
-        ``start .. bottom`` (CPU): ``f[y, x] f[y+1, x+1] + f[y, x+1] f[y+1, x]``.
+        ``start .. bottom`` (CPU): ``f[y, x] f[y+1, x+1] + f[y, x+1] f[y+1, x]``,
+        ``f`` the frames less their mean levels ``means`` ``(frames, regions)``.
 
-        Taken along each region's rows laid end to end (``shifted`` is contiguous),
-        so every product is of two contiguous runs: the neighbour below-right of
-        element ``p`` is element ``p + width + 1``, below-left ``p + width - 1``. The
-        products that wrap from one row to the next land in the last column, which
-        is dropped: the same products, summed in the same order, as on the 2-D
-        views, in this thread's scratch (until its next terms).
+        The rows ``start .. bottom`` less the means go into this thread's scratch
+        (a band: it stays in the core's cache), along each region's rows laid end
+        to end, so every product is of two contiguous runs: the neighbour
+        below-right of element ``p`` is element ``p + width + 1``, below-left
+        ``p + width - 1``. The products that wrap from one row to the next land in
+        the last column, which is dropped: the same products, summed in the same
+        order, as on the 2-D views, in this thread's scratch (until its next terms).
         """
         n_frames, regions, _, width = shifted.shape
         rows = bottom - start
         if rows <= 0 or width < 2:
             return self.backend.xp.zeros((regions, max(rows, 0), max(width - 1, 0)), np.float32)
-        flat = shifted.reshape(n_frames, regions, -1)
-        first, length = start * width, rows * width - 1
+        band = shifted[:, :, start : bottom + 1]
+        flat = self._scratch("centred", (n_frames, regions, (rows + 1) * width))
+        np.subtract(band, means[:, :, None, None], out=flat.reshape(band.shape))
+        length = rows * width - 1
 
         def summed(offset: int, neighbour: int, key: str) -> Any:
             whole = self._scratch(key, (regions, rows * width))
             out = whole[..., :length]
-            one = flat[..., first + offset : first + offset + length]
-            other = flat[..., first + neighbour : first + neighbour + length]
+            one = flat[..., offset : offset + length]
+            other = flat[..., neighbour : neighbour + length]
             _summed_products(one, other, out)
             return whole
 
@@ -1723,13 +1730,15 @@ class SpectrumAccumulator:
                 target[:, band.start : band.start + term.shape[-2]] += term
 
     def _accumulate_on_device(
-        self, sums: _OpenSums, spectra: Any, shifted: Any, weights: Any, map_block: bool
+        self, sums: _OpenSums, spectra: Any, shifted: Any, weights: Any, means: Any
     ) -> None:
         """Add a sub-batch's spectra and frames to the block's sums on the GPU.
 
         The spectra are summed, and weighted by a matrix product, then squared in
         place and summed by a plain reduction (CuPy's einsum would copy both
-        operands into transposed layouts as large as the spectra).
+        operands into transposed layouts as large as the spectra). In a block of
+        the blinking map (``means``, the frames' mean levels, not None) the frames
+        less their means give the diagonal products.
         """
         xp = self.backend.xp
         parts = spectra.view(np.float32)  # interleaved (re, im)
@@ -1737,7 +1746,8 @@ class SpectrumAccumulator:
         sums.moment[...] += xp.tensordot(weights, parts, axes=1)
         xp.multiply(parts, parts, out=parts)  # the squares, in place
         sums.power[...] += parts.sum(axis=0)
-        if map_block:
+        if means is not None:
+            shifted -= means[:, :, None, None]
             sums.diagonal[...] += (shifted[..., :-1, :-1] * shifted[..., 1:, 1:]).sum(0)
             sums.diagonal[...] += (shifted[..., :-1, 1:] * shifted[..., 1:, :-1]).sum(0)
 
