@@ -250,7 +250,10 @@ def section(rows: tuple[Row, ...], results: list[dict[str, np.ndarray]], seeds: 
         "warns from 0.01 % of the pixel values at the movie's ceiling); a movie whose "
         "offset or background was subtracted before it was saved, the negative values set "
         "to zero, has lost the lower half of its fluctuations (it narrows σ: the verdict "
-        "warns from 5 % of the values piled up at a floor of zero). The on-time of dim "
+        "warns from 5 % of the values piled up at a floor of zero); a background that "
+        "jumps from frame to frame (laser flicker) drops out only in its mean level over "
+        "the frame, so under a peaked illumination beam what varies across the frame stays "
+        "(strong flicker of a bright, peaked background narrows σ). The on-time of dim "
         'emitters with a wide PSF under haze (the "haze, dim and wide PSF" rows): 500 '
         "photons spread over "
         "σ = 200 nm leave the blinking so weak at the PSF's spatial scale that the "
