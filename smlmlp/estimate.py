@@ -74,10 +74,14 @@ FLOOR_PILE_UP = 3.0
 
 
 def check_not_constant(ac: np.ndarray, name: str) -> None:
-    """Raise when the zero lag (the mean temporal variance) is not positive."""
+    """Raise when the zero lag (the mean temporal variance, each frame's mean level
+    left out: :mod:`smlmlp.spectra`) is not positive."""
     centre = ac.shape[0] // 2
     if not ac[centre, centre] > 0.0:
-        raise ValueError(f"{name}: {CONSTANT_STACK}; a PSF needs blinking")
+        raise ValueError(
+            f"{name}: {CONSTANT_STACK}, or only by a level shared by the whole frame; "
+            "a PSF needs blinking"
+        )
 
 
 def jackknife_errors(

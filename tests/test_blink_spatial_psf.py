@@ -215,6 +215,16 @@ def test_constant_stacks_are_rejected(value):
         blink_spatial_psf([np.full((10, 32, 32), value, np.uint16)], crop_pix=9)
 
 
+def test_a_stack_that_changes_only_by_a_shared_level_is_told_so():
+    """Each frame's mean level is left out of the sums: frames that differ only by it
+    hold nothing, and the message says so instead of calling them constant."""
+    image = np.random.default_rng(0).integers(100, 200, size=(32, 32), dtype=np.uint16)
+    movie = image + (np.arange(30, dtype=np.uint16)[:, None, None] % 7)
+    with pytest.raises(ValueError, match="channel 0: the stack does not change from frame "
+                       "to frame .*, or only by a level shared by the whole frame"):
+        blink_spatial_psf([movie], crop_pix=9)
+
+
 def test_cuda_without_gpu_names_what_is_missing():
     from smlmlp.backend import cuda_status
 
