@@ -70,6 +70,12 @@ class Artifacts:
         Whether the laser's flicker also scales the uniform background
         (autofluorescence and scattered light, excited by the same laser): a level
         shared by the whole frame that jumps from frame to frame.
+    background_beam : float or None
+        The uniform background under a Gaussian illumination beam centred on the
+        frame: its rms width as a fraction of the frame's side (None: flat). The
+        profile's mean over the frame is 1, so the background keeps its mean;
+        with ``flicker_background`` the flicker follows the beam's profile. The
+        emitters' photons do not follow it.
     haze_photons : float
         Mean out-of-focus background, photo-electrons per pixel per frame.
     haze_fluctuation : float
@@ -125,6 +131,7 @@ class Artifacts:
     drift_walk_px: float = 0.0
     flicker: float = 0.0
     flicker_background: bool = False
+    background_beam: float | None = None
     haze_photons: float = 0.0
     haze_fluctuation: float = 0.5
     haze_frames: float = 50.0
@@ -162,6 +169,8 @@ class Artifacts:
             number("bleach_lifetime_frames", 0.0, open_low=True)
         if self.ceiling_adu is not None:
             number("ceiling_adu", 0.0, 65535.0, open_low=True)
+        if self.background_beam is not None:
+            number("background_beam", 0.0, open_low=True)
         for name in ("drift_walk_px", "flicker", "haze_photons", "haze_fluctuation"):
             number(name, 0.0)
         for name in ("hot_pixel_electrons", "cosmic_rays_per_frame", "subtracted_adu"):
@@ -270,6 +279,16 @@ def laser_factors(rng: np.random.Generator, n_frames: int, flicker: float) -> np
     if flicker <= 0:
         return np.ones(n_frames)
     return np.clip(1.0 + flicker * rng.standard_normal(n_frames), 0.0, None)
+
+
+def beam_profile(shape: tuple[int, int], width: float | None) -> np.ndarray | float:
+    """Gaussian illumination profile of mean 1 over a frame of ``shape``, its rms
+    width ``width`` times the frame's side along each axis (1.0 for None: flat)."""
+    if width is None:
+        return 1.0
+    axes = [(np.arange(side) - 0.5 * (side - 1)) / (width * side) for side in shape]
+    profile = np.exp(-0.5 * (axes[0][:, None] ** 2 + axes[1][None, :] ** 2))
+    return profile / profile.mean()
 
 
 def slow_levels(

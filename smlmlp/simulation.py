@@ -873,6 +873,7 @@ class MovieSimulator:
         )
         self._drift_nm = drift_px * np.asarray(self.pixel_nm)[None, :]
         self._laser = acquisition.laser_factors(self._stream(_STREAM_LASER), n, art.flicker)
+        self._background = self.background * acquisition.beam_profile(shape, art.background_beam)
         if art.haze_photons > 0:
             rng = self._stream(_STREAM_HAZE)
             patterns = acquisition.smooth_patterns(rng, shape, art.haze_scale_px, 2)
@@ -1229,7 +1230,7 @@ class MovieSimulator:
                     image = self._accumulate_moving(emitters, weights, frame)
                 else:
                     image = self._accumulate(emitters, weights)
-                background = self.background
+                background = self._background
                 if art.flicker_background:
                     background = background * self._laser[frame]
                 image += background + self._dark
@@ -1304,7 +1305,7 @@ class MovieSimulator:
         """
         emitters = np.arange(self.n_emitters)
         weights = np.full(self.n_emitters, self.photons * self.on_probability)
-        return self.background + self._accumulate(emitters, weights)
+        return self._background + self._accumulate(emitters, weights)
 
     # ---------------------------------------------------------------- camera
     def _telegraph_image(self, frame: int, shape: tuple[int, ...]) -> np.ndarray | float:

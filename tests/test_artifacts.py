@@ -59,6 +59,28 @@ def test_one_artifact_leaves_the_other_draws_alone():
     assert np.allclose(expected_both - background, emitters_flicker)
 
 
+def test_a_background_under_a_beam_keeps_its_mean_and_flickers_with_its_profile():
+    """Known truth: a Gaussian beam of rms width 0.25 frame, centred, mean 1 over the
+    frame; with flicker_background each frame's background is the beam times the
+    laser factor, the emitters as without the beam."""
+    shape = SMALL["shape"]
+    plain = MovieSimulator(**SMALL, seed=5, artifacts={"flicker": 0.1})
+    beam = MovieSimulator(
+        **SMALL,
+        seed=5,
+        artifacts={"flicker": 0.1, "flicker_background": True, "background_beam": 0.25},
+    )
+    axes = [(np.arange(side) - 0.5 * (side - 1)) / (0.25 * side) for side in shape]
+    profile = np.exp(-0.5 * (axes[0][:, None] ** 2 + axes[1][None, :] ** 2))
+    profile /= profile.mean()
+    assert profile.max() / profile.min() > 20  # peaked: from the centre to a corner
+    factors = beam._laser
+    expected = np.concatenate(list(beam.expected_chunks()))
+    emitters = np.concatenate(list(plain.expected_chunks())) - plain.background
+    assert np.allclose(expected - emitters, beam.background * factors[:, None, None] * profile)
+    assert beam.mean_image().mean() == pytest.approx(plain.mean_image().mean())
+
+
 def test_bleaching_leaves_the_expected_fraction_of_emitters():
     n_frames = 500
     simulator = MovieSimulator(
@@ -213,6 +235,7 @@ def test_patches_of_varying_width_match_the_fixed_psf(theta):
     [
         ({"flicker": -0.1}, "flicker must be >= 0"),
         ({"flicker_background": "yes"}, "flicker_background must be true or false"),
+        ({"background_beam": 0.0}, r"background_beam must be > 0"),
         ({"bleach_lifetime_frames": 0.0}, "bleach_lifetime_frames must be > 0"),
         ({"sample_region": (0.5, 0.2, 0.0, 1.0)}, "sample_region"),
         ({"drift_px": (1.0,)}, "drift_px"),
