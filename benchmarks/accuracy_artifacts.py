@@ -138,11 +138,11 @@ ROWS = (
     Row("flicker of a background under a beam",
         "10 % per frame, 300 photons/px under a Gaussian beam of rms 0.5 frame",
         {"flicker": 0.10, "flicker_background": True, "background_beam": 0.5},
-        conditions={"background": 300.0}, target=False),
+        conditions={"background": 300.0}),
     Row("flicker of a background under a beam",
         "10 % per frame, 300 photons/px under a Gaussian beam of rms 0.3 frame",
         {"flicker": 0.10, "flicker_background": True, "background_beam": 0.3},
-        conditions={"background": 300.0}, target=False),
+        conditions={"background": 300.0}),
 )  # fmt: skip
 QUICK_ROWS = (ROWS[2], ROWS[7], ROWS[19])
 
@@ -259,13 +259,10 @@ def section(rows: tuple[Row, ...], results: list[dict[str, np.ndarray]], seeds: 
         "offset or background was subtracted before it was saved, the negative values set "
         "to zero, has lost the lower half of its fluctuations (it narrows σ: the verdict "
         "warns from 5 % of the values piled up at a floor of zero); a background that "
-        "jumps from frame to frame (laser flicker) drops out only in its mean level over "
-        "the frame, so under a peaked illumination beam what varies across the frame stays "
-        "(strong flicker of a bright, peaked background narrows σ: the \"flicker of a "
-        "background under a beam\" rows; fitting each pixel by the frames' mean levels "
-        "would remove it, but the mean levels also follow the sample's own blinking, "
-        "and the fit then takes a part of it that depends on the sample's layout). "
-        "The on-time of dim "
+        "jumps from frame to frame (laser flicker) drops out with the frames' mean levels "
+        "and, under a peaked illumination beam, with their fit at the lowest frequencies "
+        "(the \"flicker of a background under a beam\" rows); a profile with fine "
+        "structure (an interference pattern) would stay. The on-time of dim "
         'emitters with a wide PSF under haze (the "haze, dim and wide PSF" rows): 500 '
         "photons spread over "
         "σ = 200 nm leave the blinking so weak at the PSF's spatial scale that the "

@@ -73,11 +73,12 @@ FLOOR_WARNING = 0.05
 FLOOR_PILE_UP = 3.0
 
 
-def check_not_constant(ac: np.ndarray, name: str) -> None:
-    """Raise when the zero lag (the mean temporal variance, each frame's mean level
-    left out: :mod:`smlmlp.spectra`) is not positive."""
-    centre = ac.shape[0] // 2
-    if not ac[centre, centre] > 0.0:
+def check_not_constant(sums: BlockSums, name: str) -> None:
+    """Raise when the sums' zero lag (the temporal variance, each frame's mean level
+    left out: :mod:`smlmlp.spectra`) is not positive: before the fit by the halves'
+    mean levels, which only takes away (to rounding, where there is nothing)."""
+    centre = sums.stored_crop // 2
+    if not sums.ac_sums[:, centre, centre].sum() > 0.0:
         raise ValueError(
             f"{name}: {CONSTANT_STACK}, or only by a level shared by the whole frame; "
             "a PSF needs blinking"
@@ -187,6 +188,8 @@ def _jackknife_units(sums: BlockSums, size: int) -> BlockSums:
         dof=summed(sums.dof),
         ac_sums=summed(sums.ac_sums[crop]),
         coverage_sums=summed(sums.coverage_sums[crop]),
+        level_bins=summed(sums.level_bins),
+        level_spread=summed(sums.level_spread),
     )
 
 
@@ -323,7 +326,7 @@ def estimate_from_sums(
     """
     size = crop_size(crop_pix)
     ac = sums.autocorrelation(size, name=name)
-    check_not_constant(ac, name)
+    check_not_constant(sums, name)
     estimate = _estimate_from_crop(
         sums, ac, pixel_nm, name=name, errors=errors, start=start, images=images
     )
@@ -416,7 +419,7 @@ def estimate_parts(
     acs = []
     for sums, name in parts:
         acs.append(sums.autocorrelation(size, name=name))
-        check_not_constant(acs[-1], name)
+        check_not_constant(sums, name)
     fits = [None] * len(parts)
     if start is not None:
         fits = fit_autocorrelations(acs, pixel_nm, start)

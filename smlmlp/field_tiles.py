@@ -31,8 +31,10 @@ from .spectra import (
     BlockSums,
     ProgressCallback,
     accumulate_regions,
+    level_shares,
     merge_clipping,
     merge_sums,
+    window_products,
 )
 
 
@@ -159,11 +161,19 @@ class FieldSums:
             first_frames=first.first_frames,
             n_frames=first.n_frames,
             dof=first.dof,
-            ac_sums=_added(part.ac_sums for part in self.tile_sums) / count,
+            ac_sums=_added(_level_fitted(part) for part in self.tile_sums) / count,
             coverage_sums=_added(part.coverage_sums for part in self.tile_sums),
             **clipping,
             dropped_frames=first.dropped_frames,
         )
+
+
+def _level_fitted(sums: BlockSums) -> np.ndarray:
+    """``sums.ac_sums`` less each group's share of what follows the tile's mean levels
+    (:func:`~smlmlp.spectra.level_shares`): the tiles' fits, each its own, kept
+    when the tiles' sums are added."""
+    shares = level_shares(sums.level_bins, sums.level_spread)
+    return sums.ac_sums - window_products(shares, sums.frame_shape, sums.stored_crop)
 
 
 def _added(arrays: Iterable[np.ndarray]) -> np.ndarray:

@@ -22,13 +22,21 @@ from .spectra import CLIPPING_ARRAYS, BlockSums
 
 #: Version of the file layout written; other versions are refused. Version 4: the
 #: sums leave out each frame's mean level (:mod:`smlmlp.spectra`), which earlier
-#: versions kept.
-FORMAT_VERSION = 4
-_READABLE_VERSIONS = (4,)
+#: versions kept; version 5 adds the spectra's lowest frequencies weighted by the mean
+#: levels of the frames' halves (``level_bins``, ``level_spread``; read as zeros from
+#: version 4: nothing fitted by them).
+FORMAT_VERSION = 5
+_READABLE_VERSIONS = (4, 5)
 _ARRAYS = ("first_frames", "n_frames", "dof", "ac_sums")
 #: Read when present (files written before them: no coverage, no search for clipping,
 #: no count of dropped frames).
-_OPTIONAL_ARRAYS = ("coverage_sums", *CLIPPING_ARRAYS, "dropped_frames")
+_OPTIONAL_ARRAYS = (
+    "coverage_sums",
+    *CLIPPING_ARRAYS,
+    "dropped_frames",
+    "level_bins",
+    "level_spread",
+)
 
 
 def save_sums(sums: BlockSums | FieldSums, path: str | os.PathLike[str]) -> None:
@@ -126,6 +134,8 @@ def _checked(sums: BlockSums, path: str | os.PathLike[str]) -> BlockSums:
         and all(
             getattr(sums, name).shape == (groups,) for name in (*CLIPPING_ARRAYS, "dropped_frames")
         )
+        and sums.level_spread.shape == (groups, 3)
+        and sums.level_bins.shape[:2] == (groups, 4)
     ):
         raise ValueError("inconsistent array shapes")
     return sums

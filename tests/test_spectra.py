@@ -125,13 +125,56 @@ def direct_pair_fraction(fluctuations: np.ndarray, crop: int, block: int = BLOCK
     return fraction
 
 
+def left_weight(width: int) -> np.ndarray:
+    """The documented weight of the frame's left half: the step (1 on the first
+    ``width // 2`` columns) with its Fourier series cut after ``LEVEL_MASK_BINS``
+    terms (fewer in narrow frames) and tapered by a Hann window."""
+    terms = min(spectra.LEVEL_MASK_BINS, (width - 1) // 2)
+    coefficients = np.fft.fft((np.arange(width) < width // 2).astype(float))
+    q = np.fft.fftfreq(width, 1.0 / width)
+    taper = np.where(np.abs(q) <= terms, np.cos(0.5 * np.pi * q / (terms + 1)) ** 2, 0.0)
+    return np.fft.ifft(coefficients * taper).real
+
+
+def level_fitted(fluctuations: np.ndarray, trended: np.ndarray) -> np.ndarray:
+    """The fluctuations less, at each frequency ``|ky|, |kx| <= LEVEL_BINS`` but zero
+    (full FFT, mirrors included), the least-squares fits of the left half's
+    fluctuations (:func:`left_weight`), less its own mean level, by the right half's
+    mean level and of the right half's by the left half's, one coefficient per
+    frequency over the whole movie, the halves and their levels taken of ``trended``
+    (each pixel less its straight line in its block): the documented rule."""
+    _, height, width = fluctuations.shape
+    weight = left_weight(width)
+    left_levels = (trended * weight).mean(axis=(1, 2))[:, None, None] / weight.mean()
+    right_levels = (trended * (1 - weight)).mean(axis=(1, 2))[:, None, None] / (1 - weight).mean()
+    transforms = np.fft.fft2(fluctuations)
+    whole = np.fft.fft2(trended)
+    left = np.fft.fft2(trended * weight) - left_levels * np.fft.fft2(
+        np.broadcast_to(weight, whole.shape[1:])
+    )
+    right = np.fft.fft2(trended * (1 - weight))
+    right -= right_levels * np.fft.fft2(np.broadcast_to(1 - weight, whole.shape[1:]))
+    steps = min(spectra.LEVEL_BINS, (height - 1) // 2, (width - 1) // 2)
+    ky = np.fft.fftfreq(height, 1.0 / height)[:, None]
+    kx = np.fft.fftfreq(width, 1.0 / width)[None, :]
+    window = (np.abs(ky) <= steps) & (np.abs(kx) <= steps) & ((ky != 0) | (kx != 0))
+    of_left = (right_levels * left).sum(axis=0) / (right_levels**2).sum()
+    of_right = (left_levels * right).sum(axis=0) / (left_levels**2).sum()
+    transforms -= window * (right_levels * of_left + left_levels * of_right)
+    return np.fft.ifft2(transforms).real
+
+
 def direct_circular(movie: np.ndarray, crop: int, block: int = BLOCK) -> np.ndarray:
-    """Circular products of the fluctuations less each frame's mean level, divided by
-    the in-frame blinking share, the local mean level given back, as documented."""
-    fluctuations, dof = frame_fluctuations(movie, block)
+    """Circular products of the fluctuations less each frame's mean level and less what
+    follows the mean levels of the frames' halves at the lowest frequencies, divided
+    by the in-frame blinking share, the local mean level given back, as documented."""
+    trended, dof = block_fluctuations(movie, block)
+    levels = trended.mean(axis=(1, 2))
+    mapped = trended - levels[:, None, None]
+    fluctuations = level_fitted(mapped, trended)
     n, height, width = fluctuations.shape
     half = crop // 2
-    fraction = direct_pair_fraction(fluctuations, crop, block)
+    fraction = direct_pair_fraction(mapped, crop, block)
     out = np.empty((crop, crop))
     for i, ly in enumerate(range(-half, half + 1)):
         for j, lx in enumerate(range(-half, half + 1)):
@@ -257,6 +300,23 @@ def test_sums_of_an_earlier_format_are_refused_by_name(tmp_path, movie):
         load_sums(path)
 
 
+def test_sums_of_format_4_are_read_without_the_level_fit(tmp_path, movie):
+    """Format 4 had no sums of the lowest frequencies by the halves' mean levels: read
+    as they are, with nothing fitted by those levels."""
+    sums = accumulate_spectrum(movie)
+    assert np.abs(sums.level_bins).max() > 0 and sums.level_spread[:, :2].min() > 0
+    path = tmp_path / "format4.npz"
+    save_sums(sums, path)
+    with np.load(path) as data:
+        arrays = {name: data[name] for name in data.files if not name.startswith("level_")}
+    np.savez(path, **{**arrays, "format_version": np.array(4)})
+    loaded = load_sums(path)
+    assert not loaded.level_bins.any() and not loaded.level_spread.any()
+    assert np.array_equal(loaded.ac_sums, sums.ac_sums)
+    unfitted = BlockSums(**{**vars(sums), "level_bins": None, "level_spread": None})
+    assert np.array_equal(loaded.autocorrelation(9), unfitted.autocorrelation(9))
+
+
 def test_merging_sums_of_other_blocks_is_refused(movie):
     with pytest.raises(ValueError, match="block_frames"):
         merge_sums([accumulate_spectrum(movie), accumulate_spectrum(movie, block_frames=30)])
@@ -375,9 +435,7 @@ def test_progress_reports_every_chunk(movie):
     accumulate_spectrum(movie, chunk_frames=7, progress=lambda d, t: seen.append((d, t)))
     assert seen == [(7 * k, 60) for k in range(1, 9)] + [(60, 60)]
     seen = []  # from frame 10: the first chunk up to the next batch
-    accumulate_spectrum(
-        movie, start=10, chunk_frames=25, progress=lambda d, t: seen.append((d, t))
-    )
+    accumulate_spectrum(movie, start=10, chunk_frames=25, progress=lambda d, t: seen.append((d, t)))
     assert seen == [(10, 50), (30, 50), (50, 50)]
 
 
