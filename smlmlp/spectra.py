@@ -823,7 +823,7 @@ def window_products(power: np.ndarray, frame_shape: tuple[int, int], size: int) 
     ky = np.where(rows <= height // 2, rows, rows - height)
     along_y = np.exp(2j * np.pi * np.outer(ky, lags) / height)  # (rows, size)
     along_x = np.exp(2j * np.pi * np.outer(np.arange(columns), lags) / width)
-    products = np.einsum("...ab,ai,bj->...ij", power, along_y, along_x)
+    products = np.matmul(np.matmul(along_y.T, power), along_x)  # two small products
     return products.real / (height * width)
 
 
