@@ -1895,49 +1895,54 @@ class SpectrumAccumulator:
         block.processed += n_frames
 
     def _add_level_window(self, block: _OpenBlock, spectra: Any, times: Any) -> None:
-        """Keep a sub-batch's spectra at the lowest frequencies (:func:`level_window`),
-        of the whole frames and of their left halves (:func:`level_transforms`), in
-        the block's ``(frames, regions, 2, 2K + 1, K + 1)`` store of them (complex64),
-        and their frames' ``times`` (:meth:`_time_weights`) beside them."""
+        """Keep a sub-batch's spectra at the lowest frequencies: the rows of
+        :func:`level_window`, the columns :func:`level_transforms` reads, in the
+        block's ``(frames, regions, 2K + 1, columns)`` store of them (complex64), and
+        their frames' ``times`` (:meth:`_time_weights`) beside them."""
         xp = self.backend.xp
-        transforms = self._level_transforms
+        columns = self._level_transforms.columns
         if block.window is None:
             rows = int(self._level_rows.shape[0])
-            shape = (self.block_frames, self.n_regions, 2, rows, self._level_columns)
-            block.window = xp.empty(shape, np.complex64)
+            block.window = xp.empty(
+                (self.block_frames, self.n_regions, rows, columns), np.complex64
+            )
             block.times = xp.empty(self.block_frames, np.float64)
-        first = block.processed
-        block.times[first : first + int(spectra.shape[0])] = times
-        store = block.window[first : first + int(spectra.shape[0])]
-        read = xp.take(spectra, self._level_rows, axis=2)[..., : transforms.columns]
-        store[:, :, 0] = read[..., : self._level_columns]
-        left = xp.matmul(read, transforms.direct)
-        left += xp.matmul(xp.conj(xp.take(read, transforms.mirror, axis=2)), transforms.mirrored)
-        store[:, :, 1] = left
+        first, count = block.processed, int(spectra.shape[0])
+        block.times[first : first + count] = times
+        block.window[first : first + count] = spectra[:, :, self._level_rows, :columns]
+
+    def _left_half(self, spectra: Any) -> Any:
+        """The left half's spectrum (:func:`level_transforms`) at the frequencies of
+        :func:`level_window` from ``spectra`` ``(..., 2K + 1, columns)`` read there
+        (complex128): ``A @ direct + conj(A[mirror]) @ mirrored``."""
+        xp = self.backend.xp
+        transforms = self._level_transforms
+        mirror = xp.conj(xp.take(spectra, transforms.mirror, axis=-2))
+        return spectra @ transforms.direct + mirror @ transforms.mirrored
 
     def _block_level(self, block: _OpenBlock) -> tuple[Any, Any]:
         """The block's ``(level bins, level spread)`` of every region (see
         :class:`BlockSums`): the mean levels of the frames' left and right halves
         less their straight line in time, ``l_t`` and ``r_t``, and at the lowest
-        frequencies the frames' spectra ``F_t`` and their left halves' ``L_t``:
-        ``(sum l F, sum r F, sum r L, sum l (F - L))`` and ``(sum l^2, sum r^2,
-        sum l r)`` (the levels less their lines, the spectra need not be); zeros
-        where either half's levels are a straight line to rounding (or the block has
-        none)."""
+        frequencies the frames' spectra ``F_t`` and their left halves' ``L_t`` less
+        their own mean level (``L_t - l_t W``, ``W`` the weight's spectrum):
+        ``(sum l F, sum r F, sum r (L - l W), sum l (F - L + r W))`` and ``(sum l^2,
+        sum r^2, sum l r)`` (the levels less their lines, the spectra need not be);
+        zeros where either half's levels are a straight line to rounding (or the
+        block has none). The left halves' spectra are linear in the frames': they
+        are taken of the sums over the frames weighted by the levels, once a block."""
         xp = self.backend.xp
         if block.window is None or block.processed < MIN_BLOCK_FRAMES:
             return self._no_level()
         area, share = math.prod(self.frame_shape), self._level_transforms.share
-        window = block.window[: block.processed].astype(np.complex128)
-        totals = window[:, :, :, 0, 0].real  # (frames, regions, whole or left half)
-        left = totals[..., 1] / (area * share)
-        right = (totals[..., 0] - totals[..., 1]) / (area * (1.0 - share))
-        levels = xp.stack([left, right], axis=-1)  # (frames, regions, 2)
-        # the left half less its own mean level, L - l W (W the weight's spectrum, at
-        # ky = 0); the right half's, F - L + r W, below: a level the same over the
-        # frame is in neither
-        weight = self._level_transforms.weight
-        window[:, :, 1, 0] -= left[:, :, None] * weight
+        read = block.window[: block.processed].astype(np.complex128)  # (frames, regions, ..)
+        frames = read.shape[0]
+        # each frame's sum over the frame, and over its left half: zero frequency
+        whole = read[:, :, 0, 0].real
+        transforms = self._level_transforms  # row ky = 0 is its own mirror
+        top = read[:, :, 0, :]
+        left = (top @ transforms.direct[:, 0] + xp.conj(top) @ transforms.mirrored[:, 0]).real
+        levels = xp.stack([left / (area * share), (whole - left) / (area * (1.0 - share))], -1)
         mean_time, spread = self._trend(block)
         times = block.times[: block.processed] - mean_time
         levels -= levels.mean(axis=0)
@@ -1945,24 +1950,24 @@ class SpectrumAccumulator:
         levels -= times[:, None, None] * (xp.tensordot(times, levels, axes=1) / spread)
         left, right = levels[..., 0], levels[..., 1]
         left_spread, right_spread = (left * left).sum(axis=0), (right * right).sum(axis=0)
+        shared = (left * right).sum(axis=0)
         fitted = (left_spread > LEVEL_ROUNDING * about_mean[:, 0]) & (
             right_spread > LEVEL_ROUNDING * about_mean[:, 1]
         )
-
-        # sums over the frames of (l, r) times (F, L): (regions, level, spectrum, ..)
-        products = xp.einsum("trl,trs...->rls...", levels, window)
-        bins = xp.stack(
-            [
-                products[:, 0, 0],
-                products[:, 1, 0],
-                products[:, 1, 1],
-                products[:, 0, 0] - products[:, 0, 1],
-            ],
-            axis=1,
-        )
-        shared = (left * right).sum(axis=0)
-        # sum l (F - L + r W) = sum l (F - (L - l W)) - sum l (l - r) W
-        bins[:, 3, 0] -= (left_spread - shared)[:, None] * weight
+        # the spectra summed over the frames weighted by l and by r: (regions, 2, ..)
+        weighted = xp.matmul(
+            levels.transpose(1, 2, 0).astype(np.complex128),
+            read.reshape(frames, self.n_regions, -1).transpose(1, 0, 2),
+        ).reshape(self.n_regions, 2, *read.shape[2:])
+        halves = self._left_half(weighted)  # sum l L, sum r L
+        columns = self._level_columns
+        by_left, by_right = weighted[:, 0, :, :columns], weighted[:, 1, :, :columns]
+        weight = self._level_transforms.weight * shared[:, None]  # (sum l r) W at ky = 0
+        fitted_left = halves[:, 1].copy()
+        fitted_left[:, 0] -= weight
+        fitted_right = by_left - halves[:, 0]
+        fitted_right[:, 0] += weight
+        bins = xp.stack([by_left, by_right, fitted_left, fitted_right], axis=1)
         spreads = xp.stack([left_spread, right_spread, shared], axis=1)
         return bins * fitted[:, None, None, None], spreads * fitted[:, None]
 
@@ -2231,12 +2236,14 @@ class SpectrumAccumulator:
             add_to_edges(target, band, start, rows)
         return target
 
-    def _block_terms(self, block: _OpenBlock) -> tuple[Any, Any]:
-        """The block's ``(fluctuation power, blinking-map edges or None)``, each from
-        zero (float64), its sums used up; on this thread only. ``(None, None)`` for
-        fewer than :data:`MIN_BLOCK_FRAMES` frames."""
+    def _block_terms(self, block: _OpenBlock) -> tuple[Any, Any, tuple[Any, Any]]:
+        """The block's ``(fluctuation power, blinking-map edges or None, (level bins,
+        level spread))``, the first two from zero (float64), its sums used up; on this
+        thread only. ``(None, None, zeros)`` for fewer than :data:`MIN_BLOCK_FRAMES`
+        frames."""
         if block.processed < MIN_BLOCK_FRAMES or not block.used:
-            return None, None
+            return None, None, self._no_level()
+        level = self._block_level(block)
         edges = None
         if block.map_block:  # before the power, which uses up the spectral sums
             edges = self._add_block_density(
@@ -2244,7 +2251,7 @@ class SpectrumAccumulator:
             )
         power = self._zeros(self._spare_block_power, self._group_power)
         self._add_block_fluctuation_power(power, block, alone=True)
-        return power, edges
+        return power, edges, level
 
     def _zeros(self, spares: list[Any], like: Any, zeroed: bool = False) -> Any:
         """Zeros like ``like``: a spare array, filled unless ``zeroed`` (its user
@@ -2297,7 +2304,7 @@ class SpectrumAccumulator:
                 if block.map_block:
                     self._group_mapped = True
                 if self._terms_apart:
-                    power, edges = terms
+                    power, edges, (bins, spread) = terms
                     self._group_power += power
                     if len(self._spare_block_power) < self._spares_kept:
                         self._spare_block_power.append(power)
@@ -2310,8 +2317,8 @@ class SpectrumAccumulator:
                         self._add_block_density(self._group_density, block, alone=False)
                     # after the map, which reads the sums this uses up
                     self._add_block_fluctuation_power(self._group_power, block, alone=False)
+                    bins, spread = self._block_level(block)
                 self._group_dof += block.kept - TREND_TERMS
-                bins, spread = self._block_level(block)
                 self._group_level[0][...] += bins
                 self._group_level[1][...] += spread
             self._group_n += block.received
@@ -2646,8 +2653,7 @@ class SpectrumAccumulator:
         if block.window is not None:
             copy.window, copy.times = block.window.copy(), block.times.copy()
         self._process_waiting(copy, on_worker=False)
-        level = self._block_level(copy)  # before the terms, which use up the sums
-        return (*self._block_terms(copy), level)
+        return self._block_terms(copy)
 
     def _open_block_tally(self) -> ClipTally:
         """The open block's :class:`ClipTally`, waiting frames included (worked on a
