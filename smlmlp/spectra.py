@@ -1215,7 +1215,8 @@ class _OpenBlock:
     received and added, the frames waiting for the rest of a sub-batch, the
     worker task adding its latest frames, its search for clipped values
     (a :class:`_ClipCounter`, or None when it is not searched), and the frames'
-    spectra at the lowest frequencies, of whole frames and of their left halves.
+    spectra at the lowest frequencies with their times (for the fit by the halves'
+    mean levels, :meth:`SpectrumAccumulator._block_level`).
 
     Dropped frames (:func:`smlmlp.dropped.dropped_frames`) count among the frames
     received, not among those summed; ``offsets`` are then the times (frames since
@@ -1257,8 +1258,8 @@ class _OpenBlock:
         self.waiting: list[Any] = []
         self.waiting_n = 0
         self.task: Future | None = None
-        # complex64 (frames, regions, 2, 2K + 1, K + 1): the summed frames' spectra and
-        # their left halves' at the lowest frequencies (level_window)
+        # complex64 (frames, regions, 2K + 1, columns): the summed frames' spectra at
+        # the lowest frequencies (level_window, level_transforms)
         self.window: Any = None
         self.times: Any = None  # (frames,) float64: their times, as summed
 
@@ -1909,7 +1910,11 @@ class SpectrumAccumulator:
             block.times = xp.empty(self.block_frames, np.float64)
         first, count = block.processed, int(spectra.shape[0])
         block.times[first : first + count] = times
-        block.window[first : first + count] = spectra[:, :, self._level_rows, :columns]
+        store = block.window[first : first + count]
+        steps = self._level_columns - 1  # rows ky = 0..K, then -K..-1: two plain slices
+        store[:, :, : steps + 1] = spectra[:, :, : steps + 1, :columns]
+        if steps:
+            store[:, :, steps + 1 :] = spectra[:, :, -steps:, :columns]
 
     def _left_half(self, spectra: Any) -> Any:
         """The left half's spectrum (:func:`level_transforms`) at the frequencies of
@@ -1935,12 +1940,12 @@ class SpectrumAccumulator:
         if block.window is None or block.processed < MIN_BLOCK_FRAMES:
             return self._no_level()
         area, share = math.prod(self.frame_shape), self._level_transforms.share
-        read = block.window[: block.processed].astype(np.complex128)  # (frames, regions, ..)
+        read = block.window[: block.processed]  # complex64 (frames, regions, ..)
         frames = read.shape[0]
         # each frame's sum over the frame, and over its left half: zero frequency
-        whole = read[:, :, 0, 0].real
+        whole = read[:, :, 0, 0].real.astype(np.float64)
         transforms = self._level_transforms  # row ky = 0 is its own mirror
-        top = read[:, :, 0, :]
+        top = read[:, :, 0, :].astype(np.complex128)
         left = (top @ transforms.direct[:, 0] + xp.conj(top) @ transforms.mirrored[:, 0]).real
         levels = xp.stack([left / (area * share), (whole - left) / (area * (1.0 - share))], -1)
         mean_time, spread = self._trend(block)
@@ -1956,9 +1961,10 @@ class SpectrumAccumulator:
         )
         # the spectra summed over the frames weighted by l and by r: (regions, 2, ..)
         weighted = xp.matmul(
-            levels.transpose(1, 2, 0).astype(np.complex128),
+            levels.transpose(1, 2, 0).astype(np.complex64),
             read.reshape(frames, self.n_regions, -1).transpose(1, 0, 2),
         ).reshape(self.n_regions, 2, *read.shape[2:])
+        weighted = weighted.astype(np.complex128)
         halves = self._left_half(weighted)  # sum l L, sum r L
         columns = self._level_columns
         by_left, by_right = weighted[:, 0, :, :columns], weighted[:, 1, :, :columns]
