@@ -37,9 +37,8 @@ left half's, one coefficient per frequency for all the groups used, and what the
 fits explain is left out when a crop is read (:func:`level_correction`; each group
 keeps the sums it needs). Each half is fitted by the other half's level because
 the sample's own blinking moves the mean levels too: a fit by the frame's own mean
-level takes the sample's collective blinking at those frequencies (it narrowed the
-PSF of filaments by about 1 %), while independent emitters do not follow the other
-half.
+level takes the sample's collective blinking at those frequencies (it narrows the
+PSF of filaments), while independent emitters do not follow the other half.
 
 :func:`plan_blocks` sets the lengths: blocks of 20 frames, and groups of whole
 blocks, 20 to 39 of them in a movie of 400 frames or more. Twenty frames are long
@@ -787,8 +786,8 @@ def level_correction(
     zero (left out already). The sample's own blinking makes the mean levels follow
     it too, most at the lowest frequencies; independent emitters do not follow the
     other half's level, so the coefficients hold none of it (a fit by the frame's
-    own mean level takes the sample's collective blinking, and narrowed the PSF of a
-    filament network by 1 %).
+    own mean level takes the sample's collective blinking, and narrows the PSF of a
+    filament network).
 
     Examples
     --------

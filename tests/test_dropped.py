@@ -132,8 +132,7 @@ def test_dropped_frames_do_not_bias_sigma_and_are_reported(tmp_path):
     the movie without them. Kept, each adds to the fluctuations the block's mean image
     less its mean level over the frame (that level drops out): on filaments, their
     static image. It follows the frames' mean levels, so its lowest frequencies come
-    off with the fit by the halves' levels (it moved sigma by 1 % before that fit),
-    but the products at every lag change."""
+    off with the fit by the halves' levels, but the products at every lag change."""
     options = dict(CONDITION, seed=21, emitters="filaments")
     clean, _ = simulate_movie(1000, (64, 64), **options)
     dropped, truth = simulate_movie(1000, (64, 64), artifacts={"dropped_fraction": 0.03}, **options)
