@@ -624,12 +624,11 @@ class BlockSums:
         return size, (self.stored_crop - size) // 2
 
 
-def level_window(frame_shape: tuple[int, int], xp: Any = np) -> tuple[np.ndarray, int]:
+def level_window(frame_shape: tuple[int, int]) -> tuple[np.ndarray, int]:
     """The lowest frequencies of frames of ``frame_shape`` in their ``rfft2``
     layout: ``(rows, columns)``, the row indices of ``ky = 0..K, -K..-1`` and the
     first ``columns = K + 1`` columns (``kx = 0..K``), ``K`` :data:`LEVEL_BINS` or
-    less in frames too small for it (no row or column met twice); the rows made by
-    the array module ``xp`` (on its device).
+    less in frames too small for it (no row or column met twice).
 
     Examples
     --------
@@ -641,7 +640,7 @@ def level_window(frame_shape: tuple[int, int], xp: Any = np) -> tuple[np.ndarray
     """
     height, width = (int(side) for side in frame_shape)
     steps = max(0, min(LEVEL_BINS, (height - 1) // 2, (width - 1) // 2))
-    rows = xp.concatenate([xp.arange(steps + 1), xp.arange(height - steps, height)])
+    rows = np.concatenate([np.arange(steps + 1), np.arange(height - steps, height)])
     return rows.astype(np.intp), steps + 1
 
 
@@ -1586,7 +1585,9 @@ class SpectrumAccumulator:
         self._group_tally = ClipTally.nothing(regions, xp)  # its search for clipping
         # the lowest frequencies fitted by the frames' mean levels, and the open
         # group's sums of them (BlockSums.level_bins, level_spread)
-        self._level_rows, self._level_columns = level_window(self.frame_shape, xp)
+        # the rows ky = 0..K, -K..-1 and columns kx = 0..K of level_window
+        self._level_columns = level_window(self.frame_shape)[1]
+        self._level_rows = 2 * self._level_columns - 1
         self._level_transforms = level_transforms(self.frame_shape, xp)
         self._group_level = self._no_level()
         self._dropped: defaultdict[int, int] = defaultdict(int)  # by group's first frame
@@ -1612,7 +1613,7 @@ class SpectrumAccumulator:
     def _no_level(self) -> tuple[Any, Any]:
         """Zero ``(level bins, level spread)`` of every region."""
         xp, regions = self.backend.xp, self.n_regions
-        shape = (regions, 4, int(self._level_rows.shape[0]), self._level_columns)
+        shape = (regions, 4, self._level_rows, self._level_columns)
         return xp.zeros(shape, np.complex128), xp.zeros((regions, 3), np.float64)
 
     # ------------------------------------------------------------------ input
@@ -1902,10 +1903,8 @@ class SpectrumAccumulator:
         xp = self.backend.xp
         columns = self._level_transforms.columns
         if block.window is None:
-            rows = int(self._level_rows.shape[0])
-            block.window = xp.empty(
-                (self.block_frames, self.n_regions, rows, columns), np.complex64
-            )
+            shape = (self.block_frames, self.n_regions, self._level_rows, columns)
+            block.window = xp.empty(shape, np.complex64)
             block.times = xp.empty(self.block_frames, np.float64)
         first, count = block.processed, int(spectra.shape[0])
         block.times[first : first + count] = times

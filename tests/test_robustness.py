@@ -131,8 +131,8 @@ def test_widths_survive_the_flicker_of_a_bright_background(region, beam):
     """Known truth: 10 % laser flicker on a background of 300 photons/px (a level
     jumping by 30 photons rms, twice the pixels' shot noise, where flat) over a sample
     filling the frame, in one corner or in the central half; flat, or under a
-    Gaussian beam of rms width 0.3 frame (the flicker then follows the beam: without
-    the fit by the halves' mean levels, σ came out 27 % narrow)."""
+    Gaussian beam of rms width 0.3 frame (the flicker then follows the beam, and
+    only the fit by the halves' mean levels takes it out)."""
     movie, _ = simulate_movie(
         N_FRAMES,
         (96, 96),
