@@ -81,6 +81,7 @@ from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import lru_cache
 from numbers import Integral
 from typing import Any, NamedTuple
 
@@ -727,11 +728,45 @@ def level_transforms(frame_shape: tuple[int, int], xp: Any = np) -> LevelTransfo
     return LevelTransforms(
         read,
         mirror.astype(np.intp),
-        direct.astype(np.complex64),
-        mirrored.astype(np.complex64),
+        direct.astype(np.complex128),
+        mirrored.astype(np.complex128),
         (width // 2) / width,  # the weight's mean, w(0) (the taper is 1 there)
         weight_at(xp.arange(columns)) * (height * width),
     )
+
+
+def level_bins(moments: Any, shared: Any, transforms: LevelTransforms, xp: Any = np) -> Any:
+    """:attr:`BlockSums.level_bins` ``(..., 4, 2K + 1, K + 1)`` from the spectra
+    summed over the frames weighted by the mean levels of their halves, ``moments``
+    ``(..., 2, 2K + 1, transforms.columns)`` (``sum l F``, ``sum r F`` at the rows of
+    :func:`level_window` and the columns the ``transforms`` read), and ``shared``
+    ``(...)``, ``sum l r``. Each half less its own mean level: ``sum r (L - l W)``
+    and ``sum l (F - L + r W)``, ``L`` the left half (:func:`level_transforms`),
+    ``W`` the weight's own spectrum. Linear in both: the sums of blocks or groups
+    may be converted at once.
+
+    Examples
+    --------
+    >>> transforms = level_transforms((32, 32))
+    >>> moments = np.random.default_rng(0).normal(size=(3, 2, 17, transforms.columns))
+    >>> bins = level_bins(moments + 0j, np.ones(3), transforms)
+    >>> bins.shape, bool(np.allclose(bins[..., :2, :, :], moments[..., :9]))
+    ((3, 4, 17, 9), True)
+    """
+    columns = int(transforms.weight.shape[0])
+    read = int(transforms.direct.shape[0])
+    shape = moments.shape[:-1]
+    mirror = xp.conj(xp.take(moments, transforms.mirror, axis=-2))
+    halves = moments.reshape(-1, read) @ transforms.direct
+    halves += mirror.reshape(-1, read) @ transforms.mirrored
+    halves = halves.reshape(*shape, columns)  # sum l L, sum r L
+    by_left, by_right = moments[..., 0, :, :columns], moments[..., 1, :, :columns]
+    own = transforms.weight * xp.asarray(shared)[..., None]  # (sum l r) W at ky = 0
+    fitted_left = halves[..., 1, :, :].copy()
+    fitted_left[..., 0, :] -= own
+    fitted_right = by_left - halves[..., 0, :, :]
+    fitted_right[..., 0, :] += own
+    return xp.stack([by_left, by_right, fitted_left, fitted_right], axis=-3)
 
 
 def level_power(bins: np.ndarray, spread: np.ndarray, shares: bool = False) -> np.ndarray:
@@ -811,18 +846,52 @@ def window_products(power: np.ndarray, frame_shape: tuple[int, int], size: int) 
     """The circular sums of products at lags ``-size//2..size//2`` that a power
     spectrum holding only the frequencies of :func:`level_window` (``(..., 2K + 1,
     K + 1)``, their mirrors ``-k`` implied) makes: ``(..., size, size)``. The zero
-    frequency is left out."""
+    frequency is left out.
+
+    Examples
+    --------
+    One frequency ``(ky, kx) = (1, 0)`` and its mirror: a cosine along y.
+
+    >>> power = np.zeros((17, 9))
+    >>> power[1, 0] = 64 * 64
+    >>> products = window_products(power, (64, 64), 5)
+    >>> bool(np.allclose(products[:, 0], np.cos(2 * np.pi * np.arange(-2, 3) / 64)))
+    True
+    """
     height, width = frame_shape
-    rows, columns = level_window(frame_shape)
+    along_y, along_x = _lag_waves((int(height), int(width)), int(size))
+    rows, columns = along_y.shape[1], along_x.shape[0] // 2
     power = np.array(power, np.float64)
     power[..., 0, 0] = 0.0
     power[..., :, 1:] *= 2.0  # with the mirror frequencies, not in rfft2's layout
+    # over all the spectra at once, two real matrix products
+    lead = power.shape[:-2]
+    count = math.prod(lead)
+    flat = power.reshape(count, rows, columns).transpose(1, 0, 2).reshape(rows, -1)
+    by_y = (along_y @ flat).reshape(2, size, count, columns)
+    products = by_y.transpose(2, 1, 0, 3).reshape(count * size, -1) @ along_x
+    return products.reshape(*lead, size, size) / (height * width)
+
+
+@lru_cache(maxsize=16)
+def _lag_waves(frame_shape: tuple[int, int], size: int) -> tuple[np.ndarray, np.ndarray]:
+    """The waves of :func:`window_products` at lags ``-size//2..size//2`` (read-only):
+    ``(2 size, rows)``, the cosines then the sines of the rows' frequencies along y,
+    and ``(2 columns, size)``, the cosines then minus the sines along x; the real
+    part of ``exp(i(a + b))`` is ``cos a cos b - sin a sin b``."""
+    height, width = frame_shape
+    rows, columns = level_window(frame_shape)
     lags = np.arange(size) - size // 2
     ky = np.where(rows <= height // 2, rows, rows - height)
-    along_y = np.exp(2j * np.pi * np.outer(ky, lags) / height)  # (rows, size)
-    along_x = np.exp(2j * np.pi * np.outer(np.arange(columns), lags) / width)
-    products = np.matmul(np.matmul(along_y.T, power), along_x)  # two small products
-    return products.real / (height * width)
+    along_y = 2 * np.pi * np.outer(lags, ky) / height
+    along_x = 2 * np.pi * np.outer(np.arange(columns), lags) / width
+    waves = (
+        np.concatenate([np.cos(along_y), np.sin(along_y)]),
+        np.concatenate([np.cos(along_x), -np.sin(along_x)]),
+    )
+    for wave in waves:
+        wave.setflags(write=False)
+    return waves
 
 
 def with_local_mean(crops: np.ndarray, fraction: np.ndarray, area: int) -> np.ndarray:
@@ -1445,7 +1514,7 @@ class _GroupStore:
         self.n_frames: list[int] = []
         self.dof: list[int] = []
         self.tallies: list[ClipTally] = []
-        self.levels: list[tuple[Any, Any]] = []  # (level bins, level spread), by region
+        self.levels: list[tuple[Any, Any]] = []  # (level moments, level spread), by region
 
     def __len__(self) -> int:
         return len(self.first_frames)
@@ -1453,7 +1522,7 @@ class _GroupStore:
     def claim(
         self, first_frame: int, n_frames: int, dof: int, tally: ClipTally, level: tuple
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Record the next group's counts, :class:`ClipTally` and ``(level bins, level
+        """Record the next group's counts, :class:`ClipTally` and ``(level moments, level
         spread)``; its ``(crop, coverage)`` slots (zeros)."""
         slab, offset = divmod(len(self), self.capacity)
         if slab == len(self.slabs):
@@ -1588,7 +1657,18 @@ class SpectrumAccumulator:
         # the rows ky = 0..K, -K..-1 and columns kx = 0..K of level_window
         self._level_columns = level_window(self.frame_shape)[1]
         self._level_rows = 2 * self._level_columns - 1
-        self._level_transforms = level_transforms(self.frame_shape, xp)
+        self._level_transforms = level_transforms(self.frame_shape)  # on the host
+        # the mean levels of the halves from row ky = 0 of a spectrum, from its real
+        # and its imaginary parts: the sums over the frame and over its left half
+        # (its own mirror: a real left half), each over its area; made on the device
+        device = level_transforms(self.frame_shape, xp)
+        direct, mirrored = device.direct[:, 0], device.mirrored[:, 0]
+        whole = xp.zeros((2, device.columns))
+        whole[0, 0] = 1.0  # the zero frequency's real part: the sum over the frame
+        left = xp.stack([direct.real + mirrored.real, mirrored.imag - direct.imag])
+        area, share = math.prod(self.frame_shape), device.share
+        halves = [left / (area * share), (whole - left) / (area * (1.0 - share))]
+        self._level_halves = xp.stack(halves, axis=-1)  # (real, imaginary; columns; l, r)
         self._group_level = self._no_level()
         self._dropped: defaultdict[int, int] = defaultdict(int)  # by group's first frame
         # the sums of no frame (its shape and crop); the closed groups, stored in
@@ -1611,9 +1691,9 @@ class SpectrumAccumulator:
         self._local = threading.local()  # each thread's scratch arrays
 
     def _no_level(self) -> tuple[Any, Any]:
-        """Zero ``(level bins, level spread)`` of every region."""
+        """Zero ``(level moments, level spread)`` of every region (:meth:`_block_level`)."""
         xp, regions = self.backend.xp, self.n_regions
-        shape = (regions, 4, self._level_rows, self._level_columns)
+        shape = (regions, 2, self._level_rows, self._level_transforms.columns)
         return xp.zeros(shape, np.complex128), xp.zeros((regions, 3), np.float64)
 
     # ------------------------------------------------------------------ input
@@ -1914,66 +1994,40 @@ class SpectrumAccumulator:
         if steps:
             store[:, :, steps + 1 :] = spectra[:, :, -steps:, :columns]
 
-    def _left_half(self, spectra: Any) -> Any:
-        """The left half's spectrum (:func:`level_transforms`) at the frequencies of
-        :func:`level_window` from ``spectra`` ``(..., 2K + 1, columns)`` read there
-        (complex128): ``A @ direct + conj(A[mirror]) @ mirrored``."""
-        xp = self.backend.xp
-        transforms = self._level_transforms
-        mirror = xp.conj(xp.take(spectra, transforms.mirror, axis=-2))
-        return spectra @ transforms.direct + mirror @ transforms.mirrored
-
     def _block_level(self, block: _OpenBlock) -> tuple[Any, Any]:
-        """The block's ``(level bins, level spread)`` of every region (see
-        :class:`BlockSums`): the mean levels of the frames' left and right halves
-        less their straight line in time, ``l_t`` and ``r_t``, and at the lowest
-        frequencies the frames' spectra ``F_t`` and their left halves' ``L_t`` less
-        their own mean level (``L_t - l_t W``, ``W`` the weight's spectrum):
-        ``(sum l F, sum r F, sum r (L - l W), sum l (F - L + r W))`` and ``(sum l^2,
-        sum r^2, sum l r)`` (the levels less their lines, the spectra need not be);
+        """The block's ``(level moments, level spread)`` of every region: the mean
+        levels of the frames' left and right halves less their straight line in
+        time, ``l_t`` and ``r_t``, the frames' spectra ``F_t`` at the lowest
+        frequencies summed weighted by them, ``(sum l F, sum r F)`` (complex, the
+        spectra need not be less their line), and ``(sum l^2, sum r^2, sum l r)``;
         zeros where either half's levels are a straight line to rounding (or the
-        block has none). The left halves' spectra are linear in the frames': they
-        are taken of the sums over the frames weighted by the levels, once a block."""
+        block has none). :func:`level_bins` makes :attr:`BlockSums.level_bins` of
+        the moments (linear in them: once for all the groups)."""
         xp = self.backend.xp
         if block.window is None or block.processed < MIN_BLOCK_FRAMES:
             return self._no_level()
-        area, share = math.prod(self.frame_shape), self._level_transforms.share
-        read = block.window[: block.processed]  # complex64 (frames, regions, ..)
-        frames = read.shape[0]
-        # each frame's sum over the frame, and over its left half: zero frequency
-        whole = read[:, :, 0, 0].real.astype(np.float64)
-        transforms = self._level_transforms  # row ky = 0 is its own mirror
-        top = read[:, :, 0, :].astype(np.complex128)
-        left = (top @ transforms.direct[:, 0] + xp.conj(top) @ transforms.mirrored[:, 0]).real
-        levels = xp.stack([left / (area * share), (whole - left) / (area * (1.0 - share))], -1)
+        n = block.processed
+        read = block.window[:n]  # complex64 (frames, regions, 2K + 1, columns)
+        # the halves' mean levels from row ky = 0 (its own mirror: real left halves)
+        top = read[:, :, 0, :]
+        levels = top.real.astype(np.float64) @ self._level_halves[0]  # (frames, regions, 2)
+        levels += top.imag.astype(np.float64) @ self._level_halves[1]  # l, r
         mean_time, spread = self._trend(block)
-        times = block.times[: block.processed] - mean_time
+        times = block.times[:n] - mean_time
         levels -= levels.mean(axis=0)
         about_mean = (levels * levels).sum(axis=0)
-        levels -= times[:, None, None] * (xp.tensordot(times, levels, axes=1) / spread)
-        left, right = levels[..., 0], levels[..., 1]
-        left_spread, right_spread = (left * left).sum(axis=0), (right * right).sum(axis=0)
-        shared = (left * right).sum(axis=0)
-        fitted = (left_spread > LEVEL_ROUNDING * about_mean[:, 0]) & (
-            right_spread > LEVEL_ROUNDING * about_mean[:, 1]
-        )
-        # the spectra summed over the frames weighted by l and by r: (regions, 2, ..)
-        weighted = xp.matmul(
-            levels.transpose(1, 2, 0).astype(np.complex64),
-            read.reshape(frames, self.n_regions, -1).transpose(1, 0, 2),
-        ).reshape(self.n_regions, 2, *read.shape[2:])
-        weighted = weighted.astype(np.complex128)
-        halves = self._left_half(weighted)  # sum l L, sum r L
-        columns = self._level_columns
-        by_left, by_right = weighted[:, 0, :, :columns], weighted[:, 1, :, :columns]
-        weight = self._level_transforms.weight * shared[:, None]  # (sum l r) W at ky = 0
-        fitted_left = halves[:, 1].copy()
-        fitted_left[:, 0] -= weight
-        fitted_right = by_left - halves[:, 0]
-        fitted_right[:, 0] += weight
-        bins = xp.stack([by_left, by_right, fitted_left, fitted_right], axis=1)
-        spreads = xp.stack([left_spread, right_spread, shared], axis=1)
-        return bins * fitted[:, None, None, None], spreads * fitted[:, None]
+        slope = (times @ levels.reshape(n, -1)).reshape(levels.shape[1:]) / spread
+        levels -= times[:, None, None] * slope
+        gram = xp.einsum("trj,trk->rjk", levels, levels)  # (regions, 2, 2)
+        spreads = xp.stack([gram[:, 0, 0], gram[:, 1, 1], gram[:, 0, 1]], axis=1)
+        fitted = (spreads[:, :2] > LEVEL_ROUNDING * about_mean).all(axis=1)
+        levels *= fitted[:, None]
+        # the spectra summed over the frames weighted by l and by r, in real terms:
+        # (regions, 2, frames) @ (regions, frames, ..), a small product per region
+        flat = read.view(np.float32).reshape(n, self.n_regions, -1).swapaxes(0, 1)
+        weighted = xp.matmul(levels.transpose(1, 2, 0).astype(np.float32), flat)
+        moments = weighted.view(np.complex64).reshape(self.n_regions, 2, *read.shape[2:])
+        return moments.astype(np.complex128), spreads * fitted[:, None]
 
     def _accumulate_bands(
         self,
@@ -2241,10 +2295,10 @@ class SpectrumAccumulator:
         return target
 
     def _block_terms(self, block: _OpenBlock) -> tuple[Any, Any, tuple[Any, Any]]:
-        """The block's ``(fluctuation power, blinking-map edges or None, (level bins,
-        level spread))``, the first two from zero (float64), its sums used up; on this
-        thread only. ``(None, None, zeros)`` for fewer than :data:`MIN_BLOCK_FRAMES`
-        frames."""
+        """The block's ``(fluctuation power, blinking-map edges or None, (level moments,
+        level spread))`` (:meth:`_block_level`), the first two from zero (float64),
+        its sums used up; on this thread only. ``(None, None, zeros)`` for fewer than
+        :data:`MIN_BLOCK_FRAMES` frames."""
         if block.processed < MIN_BLOCK_FRAMES or not block.used:
             return None, None, self._no_level()
         level = self._block_level(block)
@@ -2308,7 +2362,7 @@ class SpectrumAccumulator:
                 if block.map_block:
                     self._group_mapped = True
                 if self._terms_apart:
-                    power, edges, (bins, spread) = terms
+                    power, edges, (moments, spread) = terms
                     self._group_power += power
                     if len(self._spare_block_power) < self._spares_kept:
                         self._spare_block_power.append(power)
@@ -2321,9 +2375,9 @@ class SpectrumAccumulator:
                         self._add_block_density(self._group_density, block, alone=False)
                     # after the map, which reads the sums this uses up
                     self._add_block_fluctuation_power(self._group_power, block, alone=False)
-                    bins, spread = self._block_level(block)
+                    moments, spread = self._block_level(block)
                 self._group_dof += block.kept - TREND_TERMS
-                self._group_level[0][...] += bins
+                self._group_level[0][...] += moments
                 self._group_level[1][...] += spread
             self._group_n += block.received
             if block.clipping is not None:
@@ -2580,32 +2634,34 @@ class SpectrumAccumulator:
     ) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
         """The groups' :data:`CLIPPING_ARRAYS`, each ``(groups, regions)``, and their
         ``(level bins, level spread)``, ``(groups, regions, ...)``, on the host (one
-        copy from the GPU)."""
+        copy from the GPU; the bins made of the groups' level moments at once,
+        :func:`level_bins`)."""
         regions, xp = self.n_regions, self.backend.xp
-        bins, spread = self._no_level()
-        bins_size, spread_size = bins[0].size, spread[0].size
+        moments, spread = self._no_level()
+        moments_size, spread_size = moments[0].size, spread[0].size
         searched = np.array([tally.searched for tally in tallies], np.int64)
         counts = ("ceiling_counts", "floor_counts", "above_floor_counts")
         if tallies:
             rows = []
-            for tally, (level_bins, level_spread) in zip(tallies, levels, strict=True):
+            for tally, (group_moments, group_spread) in zip(tallies, levels, strict=True):
                 parts = [xp.stack([xp.asarray(part, np.float64) for part in tally[:5]]).T]
-                parts.append(level_bins.reshape(regions, -1).view(np.float64))
-                parts.append(level_spread.reshape(regions, -1))
+                parts.append(group_moments.reshape(regions, -1).view(np.float64))
+                parts.append(group_spread.reshape(regions, -1))
                 rows.append(xp.concatenate(parts, axis=1))
             table = self.backend.to_numpy(xp.stack(rows))  # (groups, regions, columns)
         else:
-            table = np.zeros((0, regions, 5 + 2 * bins_size + spread_size))
+            table = np.zeros((0, regions, 5 + 2 * moments_size + spread_size))
         arrays = {
             name: table[:, :, index].astype(np.int64 if name in counts else np.float64)
             for index, name in enumerate(CLIPPING_ARRAYS[:5])
         }
         arrays["searched_values"] = np.repeat(searched[:, None], regions, axis=1)
         groups = len(table)
-        level_bins = np.ascontiguousarray(table[:, :, 5 : 5 + 2 * bins_size])
-        level_bins = level_bins.view(np.complex128).reshape(groups, *bins.shape)
-        level_spread = table[:, :, 5 + 2 * bins_size :].reshape(groups, *spread.shape)
-        return arrays, level_bins, level_spread
+        group_moments = np.ascontiguousarray(table[:, :, 5 : 5 + 2 * moments_size])
+        group_moments = group_moments.view(np.complex128).reshape(groups, *moments.shape)
+        group_spread = table[:, :, 5 + 2 * moments_size :].reshape(groups, *spread.shape)
+        bins = level_bins(group_moments, group_spread[..., 2], self._level_transforms)
+        return arrays, bins, group_spread
 
     def finish(self) -> list[BlockSums]:
         """Close the last block and group, and return :meth:`region_sums`: views of
@@ -2638,7 +2694,7 @@ class SpectrumAccumulator:
         return self.region_sums()
 
     def _open_block_terms(self) -> tuple[Any, Any, tuple[Any, Any]]:
-        """The open block's fluctuation power, blinking-map edges and ``(level bins,
+        """The open block's fluctuation power, blinking-map edges and ``(level moments,
         level spread)`` (None, None and zeros when it has fewer than
         :data:`MIN_BLOCK_FRAMES` frames), waiting frames included; worked on a copy,
         so the accumulator is left as it was (more frames may complete the block)."""
