@@ -755,18 +755,20 @@ def level_bins(moments: Any, shared: Any, transforms: LevelTransforms, xp: Any =
     """
     columns = int(transforms.weight.shape[0])
     read = int(transforms.direct.shape[0])
-    shape = moments.shape[:-1]
-    mirror = xp.conj(xp.take(moments, transforms.mirror, axis=-2))
-    halves = moments.reshape(-1, read) @ transforms.direct
-    halves += mirror.reshape(-1, read) @ transforms.mirrored
-    halves = halves.reshape(*shape, columns)  # sum l L, sum r L
-    by_left, by_right = moments[..., 0, :, :columns], moments[..., 1, :, :columns]
+    lead, rows = moments.shape[:-3], moments.shape[-2]
+    flat = moments.reshape(-1, read)
+    mirror = xp.conj(xp.take(moments, transforms.mirror, axis=-2)).reshape(-1, read)
+    halves = flat @ transforms.direct
+    halves += mirror @ transforms.mirrored
+    halves = halves.reshape(*lead, 2, rows, columns)  # sum l L, sum r L
     own = transforms.weight * xp.asarray(shared)[..., None]  # (sum l r) W at ky = 0
-    fitted_left = halves[..., 1, :, :].copy()
-    fitted_left[..., 0, :] -= own
-    fitted_right = by_left - halves[..., 0, :, :]
-    fitted_right[..., 0, :] += own
-    return xp.stack([by_left, by_right, fitted_left, fitted_right], axis=-3)
+    bins = xp.empty((*lead, 4, rows, columns), dtype=halves.dtype)
+    bins[..., :2, :, :] = moments[..., :columns]  # sum l F, sum r F
+    bins[..., 2, :, :] = halves[..., 1, :, :]
+    bins[..., 2, 0, :] -= own
+    xp.subtract(moments[..., 0, :, :columns], halves[..., 0, :, :], out=bins[..., 3, :, :])
+    bins[..., 3, 0, :] += own
+    return bins
 
 
 def level_power(bins: np.ndarray, spread: np.ndarray, shares: bool = False) -> np.ndarray:
