@@ -161,19 +161,25 @@ class FieldSums:
             first_frames=first.first_frames,
             n_frames=first.n_frames,
             dof=first.dof,
-            ac_sums=_added(_level_fitted(part) for part in self.tile_sums) / count,
+            ac_sums=self._level_fitted_sums() / count,
             coverage_sums=_added(part.coverage_sums for part in self.tile_sums),
             **clipping,
             dropped_frames=first.dropped_frames,
         )
 
-
-def _level_fitted(sums: BlockSums) -> np.ndarray:
-    """``sums.ac_sums`` less each group's share of what follows the tile's mean levels
-    (:func:`~smlmlp.spectra.level_shares`): the tiles' fits, each its own, kept
-    when the tiles' sums are added."""
-    shares = level_shares(sums.level_bins, sums.level_spread)
-    return sums.ac_sums - window_products(shares, sums.frame_shape, sums.stored_crop)
+    def _level_fitted_sums(self) -> np.ndarray:
+        """The tiles' ``ac_sums`` added, less each group's share of what follows each
+        tile's mean levels (:func:`~smlmlp.spectra.level_shares`): the tiles' fits,
+        each its own, kept when their sums are added (the shares of all the tiles at
+        once, and added before their products: those are linear in them)."""
+        first = self.tile_sums[0]
+        shares = level_shares(
+            np.stack([part.level_bins for part in self.tile_sums]),
+            np.stack([part.level_spread for part in self.tile_sums]),
+        ).sum(axis=0)
+        total = _added(part.ac_sums for part in self.tile_sums)
+        total -= window_products(shares, first.frame_shape, first.stored_crop)
+        return total
 
 
 def _added(arrays: Iterable[np.ndarray]) -> np.ndarray:

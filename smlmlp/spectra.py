@@ -775,13 +775,15 @@ def level_power(bins: np.ndarray, spread: np.ndarray, shares: bool = False) -> n
     """The power that follows the mean levels of the frames' halves at the lowest
     frequencies, ``(..., 2K + 1, K + 1)`` (see :func:`level_correction`), from
     ``bins`` ``(..., 4, 2K + 1, K + 1)`` and ``spread`` ``(..., 3)`` summed over the
-    groups used. ``shares``: ``bins`` and ``spread`` are each group's (first axis),
-    and each group's share of the power of all is given, at the coefficients of all
-    (the shares add up to the power of all)."""
+    groups used. ``shares``: ``bins`` ``(..., groups, 4, 2K + 1, K + 1)`` and
+    ``spread`` ``(..., groups, 3)`` are each group's, and each group's share of the
+    power of all its groups is given, at the coefficients of all (the shares add up
+    to the power of all)."""
     bins = np.asarray(bins, np.complex128)
     spread = np.asarray(spread, np.float64)
-    totals = (bins.sum(axis=0), spread.sum(axis=0)) if shares else (bins, spread)
-    total_bins, total_spread = totals
+    total_bins, total_spread = bins, spread
+    if shares:
+        total_bins, total_spread = bins.sum(axis=-4, keepdims=True), spread.sum(-2, keepdims=True)
 
     def ratio(top: np.ndarray, bottom: np.ndarray) -> np.ndarray:
         fitted = (bottom > 0)[..., None, None]
@@ -790,8 +792,6 @@ def level_power(bins: np.ndarray, spread: np.ndarray, shares: bool = False) -> n
     # each half fitted by the other half's level: the left by r, the right by l
     of_left = ratio(total_bins[..., 2, :, :], total_spread[..., 1])
     of_right = ratio(total_bins[..., 3, :, :], total_spread[..., 0])
-    if shares:
-        of_left, of_right = of_left[None], of_right[None]
     by_left, by_right = bins[..., 0, :, :], bins[..., 1, :, :]
     power = 2.0 * (np.conj(of_left) * by_right + np.conj(of_right) * by_left).real
     power -= np.abs(of_left) ** 2 * spread[..., 1, None, None]
@@ -837,10 +837,11 @@ def level_correction(
 
 def level_shares(bins: np.ndarray, spread: np.ndarray) -> np.ndarray:
     """Each group's share of the power :func:`level_correction` leaves out of all the
-    groups ``bins`` ``(groups, 4, 2K + 1, K + 1)`` and ``spread`` ``(groups, 3)``, at
-    the coefficients of all; the shares add up to the power of all."""
-    if len(bins) == 0:
-        return np.zeros(np.shape(bins)[:1] + np.shape(bins)[2:])
+    groups ``bins`` ``(..., groups, 4, 2K + 1, K + 1)`` and ``spread`` ``(..., groups,
+    3)``, at the coefficients of all; the shares add up to the power of all."""
+    shape = np.shape(bins)
+    if shape[-4] == 0:
+        return np.zeros(shape[:-3] + shape[-2:])
     return level_power(bins, spread, shares=True)
 
 
