@@ -165,6 +165,12 @@ GROUP_TASK_PIXELS = 2**16
 #: Closed blocks per CPU worker whose terms may still be on the workers (each holds
 #: its sums and the chunk its frames came in).
 BLOCKS_AHEAD = 1
+#: Group arrays this large or larger: before a group closes, the one closed before it
+#: is waited for (its worker crops it, then gives its arrays back for the next group),
+#: so that no new arrays are made and at most two groups' arrays are held, the one
+#: being cropped and the open one (the 16 tiles of 2048² frames: 17 MB each).
+#: Smaller ones are not waited for.
+GROUP_WAIT_BYTES = 8 * 2**20
 ProgressCallback = Callable[[int, int], None]
 
 
@@ -2500,6 +2506,9 @@ class SpectrumAccumulator:
         self._group_level = self._no_level()
         group = (self._group_power, self._group_density, self._group_dof, self._group_mapped)
         if not self.backend.cuda and self._blocks_on_workers and self._pool is not None:
+            large = self._group_power.nbytes >= GROUP_WAIT_BYTES
+            if large and not self._spare_power and self._pending_groups:
+                self._pending_groups[-1].result()  # its arrays come back: no new ones
             self._pending_groups.append(self._pool.submit(self._crop_on_worker, *group, slots))
             self._group_power = self._zeros(self._spare_power, self._group_power, zeroed=True)
             if self._group_mapped:

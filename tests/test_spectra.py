@@ -462,6 +462,19 @@ def test_the_same_bits_whatever_the_workers_and_chunks(movie, workers, chunk):
     np.testing.assert_array_equal(ours.dof, theirs.dof)
 
 
+def test_waiting_for_each_closed_group_gives_the_same_bits(movie, monkeypatch):
+    """Groups whose arrays are waited for before the next group closes (large
+    frames' groups, here every group) hold the same sums as groups left to run."""
+    import smlmlp.spectra
+
+    left_to_run = accumulate_spectrum(movie, workers=2, block_frames=10, group_frames=10)
+    monkeypatch.setattr(smlmlp.spectra, "GROUP_WAIT_BYTES", 0)
+    waited = accumulate_spectrum(movie, workers=2, block_frames=10, group_frames=10)
+    assert waited.n_groups == left_to_run.n_groups > 2
+    np.testing.assert_array_equal(waited.ac_sums, left_to_run.ac_sums)
+    np.testing.assert_array_equal(waited.coverage_sums, left_to_run.coverage_sums)
+
+
 @pytest.mark.parametrize("workers", [1, 2, 3])
 def test_frames_taken_in_cache_blocks_give_the_exact_sums(movie, monkeypatch, workers):
     """Sub-batches of 2 frames, chunks of 25 that cut them, against direct products."""
