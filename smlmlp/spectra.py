@@ -206,6 +206,22 @@ def crop_size(crop_pix: Any, name: str = "crop_pix") -> int:
     return 2 * (int(crop_pix) // 2) + 1
 
 
+def reference_dtype(frames_dtype: Any) -> np.dtype:
+    """The type a block's reference frame is kept in: integers of at most 16 bits as
+    they are (every one of them is a float32 exactly: the frames less it are the
+    same float32 numbers, in half the memory or less), anything else as float32.
+
+    Examples
+    --------
+    >>> reference_dtype(np.uint16), reference_dtype(np.int32), reference_dtype(np.float64)
+    (dtype('uint16'), dtype('float32'), dtype('float32'))
+    """
+    dtype = np.dtype(frames_dtype)
+    if dtype.kind in "ui" and dtype.itemsize <= 2:
+        return dtype
+    return np.dtype(np.float32)
+
+
 def plan_blocks(n_frames: int, time_windows: int = 1) -> tuple[int, int]:
     """``(block_frames, group_frames)`` for a movie of ``n_frames`` frames.
 
@@ -1285,11 +1301,11 @@ class _OpenSums(NamedTuple):
 
 
 class _OpenBlock:
-    """A block of frames being summed: its first frame (absolute number and float32
-    frame, the reference the frames are shifted by), whether it adds to the blinking
-    map, its sums (:class:`_OpenSums`, taken at its first sub-batch), its frames
-    received and added, the frames waiting for the rest of a sub-batch, the
-    worker task adding its latest frames, its search for clipped values
+    """A block of frames being summed: its first frame (absolute number and frame,
+    the reference the frames are shifted by, of :func:`reference_dtype`), whether it
+    adds to the blinking map, its sums (:class:`_OpenSums`, taken at its first
+    sub-batch), its frames received and added, the frames waiting for the rest of
+    a sub-batch, the worker task adding its latest frames, its search for clipped values
     (a :class:`_ClipCounter`, or None when it is not searched), and the frames'
     spectra at the lowest frequencies with their times (for the fit by the halves'
     mean levels, :meth:`SpectrumAccumulator._block_level`).
@@ -1782,7 +1798,8 @@ class SpectrumAccumulator:
                 frames = frames[self.backend.xp.asarray(kept)]
         block.received += int(dropped.shape[0])
         if block.reference is None and frames.shape[0]:
-            first = self._cut(frames[:1])[0].astype(np.float32, order="C")
+            first = self._cut(frames[:1])[0]
+            first = first.astype(reference_dtype(first.dtype), order="C")  # a copy
             block.reference = first.reshape(self.n_regions, *self.frame_shape)
         return frames
 
@@ -1956,11 +1973,15 @@ class SpectrumAccumulator:
         # frames may be a grid's view (see _cut): shifted side by side in its shape
         target, base = shifted.reshape(frames.shape), reference.reshape(frames.shape[1:])
 
+        # integers of a reference kept as read are cast to float32 in the loop: exact
+        cast = np.float32 if base.dtype.kind in "ui" else None
+
         def shift(rows: slice) -> None:
             self.backend.xp.subtract(
                 frames[..., rows, :],
                 base[..., rows, :],
                 out=target[..., rows, :],
+                dtype=cast,
                 casting="unsafe",
             )
 

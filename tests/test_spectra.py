@@ -262,6 +262,22 @@ def test_the_shift_by_the_first_frame_does_not_change_the_sums(movie):
     assert np.allclose(shifted, direct, rtol=1e-5, atol=1e-6 * np.abs(direct).max())
 
 
+@pytest.mark.parametrize("dtype", [np.uint16, np.int16, np.int32, np.float64])
+def test_integer_references_kept_as_read_give_the_bits_of_float32_frames(movie, dtype):
+    """A block's reference frame is kept in the frames' own type when every value of
+    it is a float32 (16-bit integers): the frames less it, and so every sum, are the
+    bits of the same values given as float32 frames."""
+    values = movie.astype(np.int32) - 900  # negative values too, for the signed types
+    if np.dtype(dtype).kind == "u":
+        values = movie
+    options = {"chunk_frames": 7, "block_frames": 20, "group_frames": 20}
+    expected = accumulate_spectrum(values.astype(np.float32), **options)
+    sums = accumulate_spectrum(values.astype(dtype), **options)
+    assert np.array_equal(sums.ac_sums, expected.ac_sums)
+    assert np.array_equal(sums.coverage_sums, expected.coverage_sums)
+    assert np.array_equal(sums.level_bins, expected.level_bins)
+
+
 def test_save_and_load_round_trip(tmp_path, movie):
     sums = accumulate_spectrum(movie, chunk_frames=16)
     path = tmp_path / "sub" / "acc.npz"
