@@ -1686,7 +1686,9 @@ class SpectrumAccumulator:
         # the mean levels of the halves from row ky = 0 of a spectrum, from its real
         # and its imaginary parts: the sums over the frame and over its left half
         # (its own mirror: a real left half), each over its area; made on the device
-        device = level_transforms(self.frame_shape, xp)
+        device = self._level_transforms
+        if xp is not np:
+            device = level_transforms(self.frame_shape, xp)
         direct, mirrored = device.direct[:, 0], device.mirrored[:, 0]
         whole = xp.zeros((2, device.columns))
         whole[0, 0] = 1.0  # the zero frequency's real part: the sum over the frame
