@@ -100,18 +100,26 @@ def _image(
 
 
 def _on_time_text(curve: TemporalCurve) -> str:
-    """The on-time in ms, or in frames when the exposure is unknown.
+    """The on-time in ms, or in frames when the exposure is unknown, ± its standard
+    error where it has one (the experiment's).
 
     Examples
     --------
     >>> _on_time_text(TemporalCurve.example(3.0, 20.0)), _on_time_text(TemporalCurve.example(3.0))
     ('60.0 ms', '3.00 frames')
+    >>> curve = TemporalCurve.example(3.0, 20.0)
+    >>> curve.attrs["on_time_frames_se"] = 0.034
+    >>> _on_time_text(curve), _on_time_text(curve.with_exposure(None))
+    ('60.0 ± 0.7 ms', '3.00 ± 0.03 frames')
     """
     if not curve.valid:
         return "none found"
     if math.isfinite(curve.exposure_ms):
-        return f"{curve.on_time_ms:.1f} ms"
-    return f"{curve.on_time_frames:.2f} frames"
+        value, error, unit, digits = curve.on_time_ms, curve.on_time_ms_se, "ms", 1
+    else:
+        value, error, unit, digits = curve.on_time_frames, curve.on_time_frames_se, "frames", 2
+    spread = f" ± {error:.{digits}f}" if math.isfinite(error) else ""
+    return f"{value:.{digits}f}{spread} {unit}"
 
 
 def temporal_panel(axes: Any, temporal: TemporalInfo, channel: str | None = None) -> None:
@@ -407,7 +415,7 @@ def summary_figure(rows: Sequence[Mapping[str, Any]]) -> Any:
     """Sigma per experiment and channel, to follow the optics across days.
 
     When some experiment has an on-time (column ``on_time_ms``), a second panel
-    shows the on-time per experiment.
+    shows the on-time per experiment, with its 95 % interval (``on_time_ms_se``).
 
     Parameters
     ----------
@@ -428,11 +436,11 @@ def summary_figure(rows: Sequence[Mapping[str, Any]]) -> Any:
     experiments = sorted({str(row["experiment"]) for row in rows})
     channels = sorted({str(row["channel"]) for row in rows})
     position = {name: index for index, name in enumerate(experiments)}
-    on_times = {}
+    on_times = {}  # experiment: (on-time, its standard error)
     for row in rows:
         value = float(row.get("on_time_ms", math.nan))
         if math.isfinite(value):
-            on_times[str(row["experiment"])] = value
+            on_times[str(row["experiment"])] = (value, float(row.get("on_time_ms_se", math.nan)))
     width = max(6.0, 1.1 * len(experiments) + 3.5)
     if on_times:
         figure = _figure(width + max(4.0, 0.8 * len(experiments) + 2.0), 4.5)
@@ -490,10 +498,23 @@ def summary_figure(rows: Sequence[Mapping[str, Any]]) -> Any:
     return figure
 
 
-def _on_time_summary(axes: Any, experiments: Sequence[str], on_times: Mapping[str, float]) -> None:
-    """On-time per experiment (NaN ones left out)."""
+def _on_time_summary(
+    axes: Any, experiments: Sequence[str], on_times: Mapping[str, tuple[float, float]]
+) -> None:
+    """On-time per experiment ± 1.96 standard errors (NaN ones left out; no bar
+    where no error is known)."""
     x = [index for index, name in enumerate(experiments) if name in on_times]
-    axes.plot(x, [on_times[experiments[i]] for i in x], "o-", color="0.2")
+    values, errors = (np.array([on_times[experiments[i]][k] for i in x]) for k in (0, 1))
+    axes.plot(x, values, "-", color="0.2")
+    axes.errorbar(
+        x,
+        values,
+        yerr=np.where(np.isfinite(errors), 1.96 * errors, 0.0),
+        fmt="o",
+        color="0.2",
+        capsize=3,
+        label="on-time ± 1.96 SE",
+    )
     axes.set_xticks(
         range(len(experiments)),
         experiments,
@@ -501,8 +522,10 @@ def _on_time_summary(axes: Any, experiments: Sequence[str], on_times: Mapping[st
         ha="right" if len(experiments) > 2 else "center",
     )
     axes.set_xlim(-0.5, max(len(experiments) - 0.5, 0.5))
-    axes.set_ylim(0.0, 1.25 * max(on_times.values()))
+    tops = values + np.where(np.isfinite(errors), 1.96 * errors, 0.0)
+    axes.set_ylim(0.0, 1.25 * float(tops.max()))
     axes.set_xlabel("experiment")
     axes.set_ylabel("on-time (ms)")
     axes.grid(True, axis="y", alpha=0.3)
-    axes.set_title("Blinking on-time per experiment")
+    axes.set_title("Blinking on-time\nper experiment")  # two lines: a narrow panel
+    axes.legend(fontsize="small", loc="best")

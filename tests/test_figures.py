@@ -155,6 +155,15 @@ def test_temporal_panel_in_ms() -> None:
     np.testing.assert_allclose(red.get_xdata()[:2], [20.0, 40.0])
 
 
+def test_temporal_panel_title_gives_the_experiments_standard_error() -> None:
+    temporal = _temporal(["green", "red"])
+    temporal.average.attrs["on_time_frames_se"] = 0.05  # the jackknife's, 1 ms at 20 ms
+    figure = channel_figure(_astigmatic(), "day1", temporal)
+    panel = [a for a in figure.axes if a.get_title().startswith("Temporal autocorrelation")][0]
+    assert "on-time 60.0 ± 1.0 ms (experiment)" in panel.get_title()
+    assert "60.0 ms (red)" in panel.get_title()  # a channel's own: no error known
+
+
 def test_temporal_panel_in_frames_when_the_exposure_is_unknown() -> None:
     temporal = _temporal(["red"], None)
     figure = channel_figure(_astigmatic(), "day1", temporal)
@@ -199,3 +208,26 @@ def test_summary_figure_with_on_times() -> None:
     assert list(line.get_xdata()) == [0] and list(line.get_ydata()) == [58.0]
     without = [ChannelInfo.empty_example("red").summary_row("day1")]
     assert len(summary_figure(without).axes) == 1
+
+
+@pytest.mark.parametrize("n_experiments", [1, 2, 6])
+def test_summary_on_times_have_error_bars_and_every_title_fits(n_experiments) -> None:
+    """The on-time panel shows the 95 % interval of each on-time, and no title runs
+    off the figure (the on-time panel is narrow)."""
+    days = [f"2024-05-{13 + day:02d}" for day in range(n_experiments)]
+    rows = [
+        ChannelInfo.empty_example(channel, sigma).summary_row(day, 58.0 + index, 0.68)
+        for index, day in enumerate(days)
+        for channel, sigma in (("green", 120.0), ("red", 140.0))
+    ]
+    figure = summary_figure(rows)
+    on_time = figure.axes[1]
+    bars = [c for c in on_time.containers if hasattr(c, "has_yerr") and c.has_yerr]
+    assert len(bars) == 1
+    low, high = bars[0].lines[2][0].get_segments()[0][:, 1]
+    assert high - low == pytest.approx(2 * 1.96 * 0.68)
+    figure.canvas.draw()
+    renderer = figure.canvas.get_renderer()
+    for axes in figure.axes:
+        extent = axes.title.get_window_extent(renderer)
+        assert figure.bbox.x0 <= extent.x0 and extent.x1 <= figure.bbox.x1, axes.get_title()
