@@ -19,6 +19,9 @@ import numpy as np
 
 from .infofile import ChannelInfo, PathLike, TemporalCurve, TemporalInfo, atomic_path, read_info
 
+#: Most tiles a side for which the sigma map writes each tile's sigma and error.
+LABELLED_TILES = 6
+
 
 def _figure(width: float, height: float) -> Any:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -329,13 +332,17 @@ def time_panel(axes: Any, section: Mapping[str, np.ndarray]) -> None:
     axes.set_xlabel("frame (centre of the window)")
     axes.set_ylabel("width (nm)")
     axes.set_title("PSF over time (95 % error bars)")
-    axes.legend(fontsize="small")
+    # beside the axes: the three curves leave no empty corner
+    axes.legend(fontsize="small", loc="center left", bbox_to_anchor=(1.01, 0.5))
 
 
 def field_panels(
     sigma_axes: Any, ellipticity_axes: Any, figure: Any, section: Mapping[str, np.ndarray]
 ) -> None:
-    """Maps of sigma and of the ellipticity ``1 - min(σx, σy) / max(σx, σy)`` per tile.
+    """Maps of sigma and of the ellipticity ``1 - min(σx, σy) / max(σx, σy)`` per tile;
+    on grids of at most :data:`LABELLED_TILES` tiles a side, each tile of the sigma map
+    is labelled with its sigma and standard error (``psf_sigma_nm_se``, where known),
+    so that differences between tiles can be told from noise.
 
     Examples
     --------
@@ -369,6 +376,35 @@ def field_panels(
         axes.set_xlabel("column (px)")
         axes.set_ylabel("row (px)")
         axes.set_title(title)
+    if max(len(rows), len(columns)) <= LABELLED_TILES:
+        _label_tiles(sigma_axes, section, rows, columns)
+
+
+def _label_tiles(
+    axes: Any, section: Mapping[str, np.ndarray], rows: np.ndarray, columns: np.ndarray
+) -> None:
+    """Each tile's sigma (± its standard error where known) written on its map, in
+    white on the dark end of the colour map and black on the light end."""
+    sigma = np.asarray(section["psf_sigma_nm"], dtype=float)
+    errors = np.asarray(section.get("psf_sigma_nm_se", np.full(sigma.shape, np.nan)), float)
+    image = axes.get_images()[0]
+    for row, y in enumerate(rows):
+        for column, x in enumerate(columns):
+            value, error = sigma[row, column], errors[row, column]
+            if not math.isfinite(value):
+                continue
+            text = f"{value:.1f}" + (f"\n± {error:.1f}" if math.isfinite(error) else "")
+            shade = image.cmap(image.norm(value))
+            light = 0.299 * shade[0] + 0.587 * shade[1] + 0.114 * shade[2] > 0.5
+            axes.text(
+                x,
+                y,
+                text,
+                ha="center",
+                va="center",
+                fontsize="small",
+                color="black" if light else "white",
+            )
 
 
 def save_figure(figure: Any, path: PathLike, *, dpi: int = 100) -> Path:

@@ -9,11 +9,15 @@ import numpy as np
 import pytest
 
 from smlmlp.figures import (
+    LABELLED_TILES,
+    _figure,
     channel_figure,
     channel_title,
     experiment_figures,
+    field_panels,
     save_figure,
     summary_figure,
+    time_panel,
 )
 from smlmlp.infofile import ChannelInfo, TemporalCurve, TemporalInfo, write_info
 
@@ -231,3 +235,51 @@ def test_summary_on_times_have_error_bars_and_every_title_fits(n_experiments) ->
     for axes in figure.axes:
         extent = axes.title.get_window_extent(renderer)
         assert figure.bbox.x0 <= extent.x0 and extent.x1 <= figure.bbox.x1, axes.get_title()
+
+
+def _field_section(n: int) -> dict[str, np.ndarray]:
+    widths = 120.0 + np.arange(n * n, dtype=float).reshape(n, n)
+    centres = 16.0 * np.arange(n) + 8.0
+    return {
+        "psf_sigma_nm": widths,
+        "psf_sigma_nm_se": np.full((n, n), 0.5),
+        "sigx_nm": widths * 1.05,
+        "sigy_nm": widths * 0.95,
+        "row_centre_px": centres,
+        "column_centre_px": centres,
+    }
+
+
+def test_field_map_labels_each_tile_with_its_sigma_and_error() -> None:
+    figure = _figure(8, 3)
+    sigma_axes, ellipticity_axes = figure.subplots(1, 2)
+    section = _field_section(2)
+    section["psf_sigma_nm"][1, 0] = np.nan  # a tile without a PSF: no label
+    field_panels(sigma_axes, ellipticity_axes, figure, section)
+    labels = {(t.get_position(), t.get_text()) for t in sigma_axes.texts}
+    assert labels == {
+        ((8.0, 8.0), "120.0\n± 0.5"),
+        ((24.0, 8.0), "121.0\n± 0.5"),
+        ((24.0, 24.0), "123.0\n± 0.5"),
+    }
+    assert not ellipticity_axes.texts
+    # too many tiles to read: the colours alone
+    figure = _figure(8, 3)
+    sigma_axes, ellipticity_axes = figure.subplots(1, 2)
+    field_panels(sigma_axes, ellipticity_axes, figure, _field_section(LABELLED_TILES + 1))
+    assert not sigma_axes.texts
+
+
+def test_time_panel_legend_leaves_the_curves_alone() -> None:
+    figure = _figure(10, 3)
+    axes = figure.subplots()
+    section = {"frame_start": np.array([0, 100, 200]), "frame_stop": np.array([100, 200, 300])}
+    for key, value in (("sigx_nm", 140.0), ("sigy_nm", 120.0), ("psf_sigma_nm", 130.0)):
+        section[key] = np.full(3, value)
+        section[f"{key}_se"] = np.full(3, 1.0)
+    time_panel(axes, section)
+    figure.canvas.draw()
+    renderer = figure.canvas.get_renderer()
+    legend = axes.get_legend().get_window_extent(renderer)
+    assert legend.x0 >= axes.get_window_extent(renderer).x1
+    assert legend.x1 <= figure.bbox.x1
