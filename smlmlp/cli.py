@@ -36,6 +36,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from .backend import cpu_workers
 from .blink_temporal_on import DEFAULT_TEMPORAL_LAGS, FALLBACK_PSF_SIGMA_NM
 from .config import numerical_aperture, wavelength_nm
@@ -165,17 +167,83 @@ def format_table(channels: Sequence[ChannelInfo]) -> str:
             row += [format_value(c.expected_sigma_nm), ratio]
         rows.append((*row, c.qc))
         notes += [f"{c.name}: {note}" for note in c.qc_notes]
+    return "\n".join(_aligned(header, rows, left=(0, 2, len(header) - 1)) + notes)
+
+
+def _aligned(
+    header: Sequence[str], rows: Sequence[Sequence[str]], left: Sequence[int]
+) -> list[str]:
+    """The lines of a table: the header and the columns ``left`` flush left, the
+    other cells (numbers) flush right, two spaces between columns."""
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
     lines = []
     for line_index, row in enumerate([header, *rows]):
         cells = []
         for i, cell in enumerate(row):
-            if i in (0, 2, len(row) - 1) or line_index == 0:
+            if i in left or line_index == 0:
                 cells.append(cell.ljust(widths[i]) if i < len(row) - 1 else cell)
             else:
                 cells.append(cell.rjust(widths[i]))
         lines.append("  ".join(cells).rstrip())
-    return "\n".join(lines + notes)
+    return lines
+
+
+def format_sections(channel: ChannelInfo) -> str:
+    """The channel's PSF over time (``--time-windows``) and across the field
+    (``--tiles``), as printed under the table; empty when it has neither.
+
+    Examples
+    --------
+    >>> info = ChannelInfo.empty_example("red")
+    >>> info.sections["time"] = {
+    ...     "frame_start": np.array([0, 500]), "frame_stop": np.array([500, 1000]),
+    ...     **{key: np.array([131.0, 129.0]) for key in ("sigx_nm", "sigy_nm", "psf_sigma_nm")},
+    ...     "theta_deg": np.array([0.5, -0.5]),
+    ...     **{key + "_se": np.array([0.8, 0.7]) for key in
+    ...        ("sigx_nm", "sigy_nm", "theta_deg", "psf_sigma_nm")}}
+    >>> print(format_sections(info))
+    red: PSF over time
+    frames   sigx (nm)    sigy (nm)    theta (deg)  sigma (nm)
+    0-499    131.0 ± 0.8  131.0 ± 0.8    0.5 ± 0.8  131.0 ± 0.8
+    500-999  129.0 ± 0.7  129.0 ± 0.7   -0.5 ± 0.7  129.0 ± 0.7
+    >>> info.sections = {"field": {
+    ...     "psf_sigma_nm": np.array([[131.0, 128.5]]), "psf_sigma_nm_se": np.array([[0.8, 0.7]]),
+    ...     "row_centre_px": np.array([63.5]), "column_centre_px": np.array([31.5, 95.5])}}
+    >>> print(format_sections(info))
+    red: sigma across the field (nm; tiles by the pixel at their centre)
+    y \\ x (px)  31.5         95.5
+    63.5        131.0 ± 0.8  128.5 ± 0.7
+    """
+    blocks = []
+    time = channel.sections.get("time")
+    if time is not None:
+        keys = ("sigx_nm", "sigy_nm", "theta_deg", "psf_sigma_nm")
+        header = ("frames", "sigx (nm)", "sigy (nm)", "theta (deg)", "sigma (nm)")
+        rows = [
+            (
+                f"{int(time['frame_start'][i])}-{int(time['frame_stop'][i]) - 1}",
+                *(format_value(float(time[k][i]), float(time[f"{k}_se"][i])) for k in keys),
+            )
+            for i in range(len(time["frame_start"]))
+        ]
+        blocks.append([f"{channel.name}: PSF over time", *_aligned(header, rows, left=(0,))])
+    field = channel.sections.get("field")
+    if field is not None:
+        sigma, errors = np.asarray(field["psf_sigma_nm"]), np.asarray(field["psf_sigma_nm_se"])
+        header = ("y \\ x (px)", *(f"{x:g}" for x in field["column_centre_px"]))
+        rows = [
+            (
+                f"{y:g}",
+                *(
+                    format_value(float(v), float(e))
+                    for v, e in zip(sigma[i], errors[i], strict=True)
+                ),
+            )
+            for i, y in enumerate(field["row_centre_px"])
+        ]
+        title = f"{channel.name}: sigma across the field (nm; tiles by the pixel at their centre)"
+        blocks.append([title, *_aligned(header, rows, left=(0,))])
+    return "\n\n".join("\n".join(block) for block in blocks)
 
 
 def run_psf(args: argparse.Namespace) -> int:
@@ -296,6 +364,9 @@ def run_psf(args: argparse.Namespace) -> int:
     print(format_table(channels))
     if temporal is not None:
         print(_on_time_line(temporal))
+    for channel in channels:
+        if parts := format_sections(channel):
+            print(f"\n{parts}")
     if not args.quiet:
         print(f"wrote {output}", file=sys.stderr)
     return 0

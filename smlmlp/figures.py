@@ -17,7 +17,15 @@ from typing import Any
 
 import numpy as np
 
-from .infofile import ChannelInfo, PathLike, TemporalCurve, TemporalInfo, atomic_path, read_info
+from .infofile import (
+    ChannelInfo,
+    PathLike,
+    TemporalCurve,
+    TemporalInfo,
+    atomic_path,
+    format_value,
+    read_info,
+)
 
 #: Most tiles a side for which the sigma map writes each tile's sigma and error.
 LABELLED_TILES = 6
@@ -35,10 +43,6 @@ def _figure(width: float, height: float) -> Any:
 def _lags_nm(size: int, pixel_nm: float) -> np.ndarray:
     """Lag (or position) of each crop pixel in nm, zero at the centre."""
     return (np.arange(size) - size // 2) * pixel_nm
-
-
-def _number(value: float, unit: str = " nm", digits: int = 1) -> str:
-    return "n/a" if not math.isfinite(value) else f"{value:.{digits}f}{unit}"
 
 
 def channel_title(channel: ChannelInfo, experiment: str | None = None) -> str:
@@ -118,11 +122,8 @@ def _on_time_text(curve: TemporalCurve) -> str:
     if not curve.valid:
         return "none found"
     if math.isfinite(curve.exposure_ms):
-        value, error, unit, digits = curve.on_time_ms, curve.on_time_ms_se, "ms", 1
-    else:
-        value, error, unit, digits = curve.on_time_frames, curve.on_time_frames_se, "frames", 2
-    spread = f" ± {error:.{digits}f}" if math.isfinite(error) else ""
-    return f"{value:.{digits}f}{spread} {unit}"
+        return format_value(curve.on_time_ms, curve.on_time_ms_se, " ms")
+    return format_value(curve.on_time_frames, curve.on_time_frames_se, " frames", digits=2)
 
 
 def temporal_panel(axes: Any, temporal: TemporalInfo, channel: str | None = None) -> None:
@@ -393,7 +394,7 @@ def _label_tiles(
             value, error = sigma[row, column], errors[row, column]
             if not math.isfinite(value):
                 continue
-            text = f"{value:.1f}" + (f"\n± {error:.1f}" if math.isfinite(error) else "")
+            text = format_value(value, error).replace(" ± ", "\n± ")
             shade = image.cmap(image.norm(value))
             light = 0.299 * shade[0] + 0.587 * shade[1] + 0.114 * shade[2] > 0.5
             axes.text(

@@ -415,3 +415,37 @@ def test_bad_wavelength_or_na_one_line(
     for word in words:
         assert word in line
     assert not out.exists()
+
+
+def test_windows_and_tiles_are_printed_as_in_the_file(
+    movies: dict[str, Path], tmp_path: Path, capsys
+) -> None:
+    """`--time-windows` and `--tiles` print each window's and each tile's widths with
+    their standard errors under the table: the numbers of the info file."""
+    from smlmlp.infofile import format_value
+
+    out = tmp_path / "parts.h5"
+    arguments = ["psf", str(movies["red"]), "-q", "-o", str(out), "--pixel-nm", "100"]
+    status = main([*arguments, "--crop-pix", "21", "--time-windows", "2", "--tiles", "2", "2"])
+    printed = capsys.readouterr()
+    assert status == 0, printed.err
+    channel = read_info(out).channels["red"]
+    lines = printed.out.splitlines()
+    time, field = channel.sections["time"], channel.sections["field"]
+    start = lines.index("red: PSF over time")
+    assert lines[start + 1].split()[0] == "frames"
+    for index in range(2):
+        cells = lines[start + 2 + index].split("  ")
+        assert cells[0] == f"{time['frame_start'][index]}-{time['frame_stop'][index] - 1}"
+        numbers = [cell.strip() for cell in cells[1:] if cell.strip()]
+        keys = ("sigx_nm", "sigy_nm", "theta_deg", "psf_sigma_nm")
+        assert numbers == [format_value(time[k][index], time[f"{k}_se"][index]) for k in keys]
+    start = [i for i, line in enumerate(lines) if line.startswith("red: sigma across the field")]
+    rows = lines[start[0] + 2 : start[0] + 4]
+    for row, line in zip(range(2), rows, strict=True):
+        numbers = [cell.strip() for cell in line.split("  ")[1:] if cell.strip()]
+        sigma, errors = field["psf_sigma_nm"][row], field["psf_sigma_nm_se"][row]
+        assert numbers == [format_value(v, e) for v, e in zip(sigma, errors, strict=True)]
+    # without either, nothing more than the table
+    main([*arguments, "--crop-pix", "21"])
+    assert len(capsys.readouterr().out.splitlines()) == 2
