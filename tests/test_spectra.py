@@ -278,6 +278,31 @@ def test_integer_references_kept_as_read_give_the_bits_of_float32_frames(movie, 
     assert np.array_equal(sums.level_bins, expected.level_bins)
 
 
+@pytest.mark.parametrize("dtype", [np.uint16, np.int16, np.float32, np.int32, np.float64])
+def test_shift_in_bands_gives_the_bits_of_one_subtraction(monkeypatch, dtype):
+    """The shift by the reference, worked in bands of a few rows (a cast, then a
+    float32 subtraction), gives the bits of one subtraction over the rows asked
+    for and leaves the other rows alone; other types are subtracted as numpy
+    promotes them, then rounded to float32."""
+    rng = np.random.default_rng(11)
+    frames = rng.integers(-30000, 30000, size=(3, 2, 37, 23))
+    if np.dtype(dtype).kind == "u":
+        frames = frames + 30000
+    if np.dtype(dtype).kind == "f":
+        frames = frames * np.pi
+    frames = frames.astype(dtype)
+    reference = frames[0].astype(spectra.reference_dtype(frames.dtype))
+    monkeypatch.setattr(spectra, "SHIFT_BAND_BYTES", 4 * 3 * 2 * 23 * 4)  # 4 rows a band
+    out = np.full(frames.shape, -1.0, np.float32)
+    spectra.shift_by_reference(frames, reference, out, slice(5, 31))
+    if frames.dtype.itemsize <= 2 or frames.dtype == np.float32:
+        expected = frames.astype(np.float32) - reference.astype(np.float32)
+    else:
+        expected = (frames - reference).astype(np.float32)
+    assert np.array_equal(out[..., 5:31, :], expected[..., 5:31, :])
+    assert (out[..., :5, :] == -1).all() and (out[..., 31:, :] == -1).all()
+
+
 def test_save_and_load_round_trip(tmp_path, movie):
     sums = accumulate_spectrum(movie, chunk_frames=16)
     path = tmp_path / "sub" / "acc.npz"
