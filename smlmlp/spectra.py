@@ -232,10 +232,11 @@ def shift_by_reference(frames: Any, reference: Any, out: Any, rows: slice, xp: A
     in the type :func:`reference_dtype` gives. Integers of at most 16 bits are
     cast to float32 (exactly) before they are subtracted; other frames are
     subtracted in the type of ``frames`` and ``reference`` together, then rounded.
-    On the CPU, frames of 16-bit integers or float32 are copied in by a plain
-    cast, in bands of rows, and the reference's band cast once for all the frames:
-    the same bits as a float32 ``subtract``, which casts as it goes (buffered) and
-    takes about twice as long.
+    On the CPU, frames ``(n, regions, height, width)`` of 16-bit integers or
+    float32 are copied in by a plain cast, in bands of rows, and the reference's
+    band cast once for all the frames: the same bits as a float32 ``subtract``,
+    which casts as it goes (buffered) and takes up to twice as long (not for the
+    strided view of a grid's tiles, ``(n, rows, columns, height, width)``).
 
     Examples
     --------
@@ -247,7 +248,8 @@ def shift_by_reference(frames: Any, reference: Any, out: Any, rows: slice, xp: A
     """
     dtype = np.dtype(frames.dtype)
     exact = dtype == np.float32 or (dtype.kind in "ui" and dtype.itemsize <= 2)
-    if xp is not np or not exact:
+    # a grid's tiles (a 5-D view across the frame's rows) are copied faster at once
+    if xp is not np or not exact or frames.ndim > 4:
         xp.subtract(
             frames[..., rows, :],
             reference[..., rows, :],

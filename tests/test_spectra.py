@@ -278,8 +278,9 @@ def test_integer_references_kept_as_read_give_the_bits_of_float32_frames(movie, 
     assert np.array_equal(sums.level_bins, expected.level_bins)
 
 
+@pytest.mark.parametrize("grid", [False, True])
 @pytest.mark.parametrize("dtype", [np.uint16, np.int16, np.float32, np.int32, np.float64])
-def test_shift_in_bands_gives_the_bits_of_one_subtraction(monkeypatch, dtype):
+def test_shift_in_bands_gives_the_bits_of_one_subtraction(monkeypatch, dtype, grid):
     """The shift by the reference, worked in bands of a few rows (a cast, then a
     float32 subtraction), gives the bits of one subtraction over the rows asked
     for and leaves the other rows alone; other types are subtracted as numpy
@@ -291,6 +292,8 @@ def test_shift_in_bands_gives_the_bits_of_one_subtraction(monkeypatch, dtype):
     if np.dtype(dtype).kind == "f":
         frames = frames * np.pi
     frames = frames.astype(dtype)
+    if grid:  # a grid's tiles: (frames, rows, columns, height, width)
+        frames = frames.reshape(3, 2, 1, 37, 23)
     reference = frames[0].astype(spectra.reference_dtype(frames.dtype))
     monkeypatch.setattr(spectra, "SHIFT_BAND_BYTES", 4 * 3 * 2 * 23 * 4)  # 4 rows a band
     out = np.full(frames.shape, -1.0, np.float32)
