@@ -19,10 +19,13 @@ OME-Zarr ``.zarr``        ``zarr``      ``coordinateTransformations`` scale of
   (NGFF 0.4 / 0.5)                      the y, x (space) and t (time) axes
 Zeiss ``.czi``            ``czi``       ``Scaling`` distances / the channel's
                                         ``ExposureTime`` (ns)
+Nikon ``.nd2``            ``nd2``       the picture's calibration (µm) / the
+                                        channel's exposure time, the capture's
+                                        text, or the time loop's period
 ========================  ============  ==========================================
 
-Nikon ``.nd2``, Andor ``.sif`` and Hamamatsu ``.dcimg`` are refused with one
-line: no reader is tested on real files of those formats.
+Andor ``.sif`` and Hamamatsu ``.dcimg`` are refused with one line: no reader is
+tested on files of those formats.
 
 Every problem with a file (a missing sidecar, a truncated or corrupt file, an
 unsupported layout) is raised as one line naming the file: FileNotFoundError for
@@ -53,6 +56,7 @@ __all__ = [
     "ImarisMovie",
     "MissingReaderError",
     "MovieFile",
+    "Nd2Movie",
     "OmeZarrMovie",
     "PicassoRawMovie",
     "is_movie_name",
@@ -72,11 +76,11 @@ MOVIE_SUFFIXES = {
     ".ims": "Imaris .ims",
     ".zarr": "OME-Zarr folder",
     ".czi": "Zeiss .czi",
+    ".nd2": "Nikon .nd2",
 }
 
 #: Formats recognised but not read, with the reason given to the user.
 UNSUPPORTED_SUFFIXES = {
-    ".nd2": "Nikon .nd2",
     ".sif": "Andor .sif",
     ".dcimg": "Hamamatsu .dcimg",
 }
@@ -139,9 +143,9 @@ def supported_formats_text() -> str:
     Examples
     --------
     >>> supported_formats_text()
-    '.tif/.tiff, .dax (+ .inf), .raw (+ .yaml), .ims, .zarr (OME-Zarr), .czi'
+    '.tif/.tiff, .dax (+ .inf), .raw (+ .yaml), .ims, .zarr (OME-Zarr), .czi, .nd2'
     """
-    return ".tif/.tiff, .dax (+ .inf), .raw (+ .yaml), .ims, .zarr (OME-Zarr), .czi"
+    return ".tif/.tiff, .dax (+ .inf), .raw (+ .yaml), .ims, .zarr (OME-Zarr), .czi, .nd2"
 
 
 def is_movie_name(filename: str) -> bool:
@@ -243,7 +247,7 @@ class MovieFile(_LazyStack):
     metadata : dict
         ``pixel_nm``: pixel size ``(y, x)`` in nm or None; ``exposure_ms``: exposure
         in ms or None; ``axes``: the axes of the frames (``'TYX'``); ``kind``: the
-        format (``'dax'``, ``'picasso-raw'``, ``'imaris'``, ``'ome-zarr'``, ``'czi'``).
+        format (``'dax'``, ``'picasso-raw'``, ``'imaris'``, ``'ome-zarr'``, ``'czi'``, ``'nd2'``).
     name : str
         Label used in messages.
     """
@@ -883,6 +887,115 @@ def czi_metadata(document: Any) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------- #
+# Nikon .nd2
+# --------------------------------------------------------------------------- #
+
+#: Exposure in the capture's description ("Exposure: 30 ms"), to milliseconds
+_ND2_EXPOSURE = re.compile(r"exposure\s*:\s*([0-9]*\.?[0-9]+)\s*(ms|s|us|µs|μs)\b", re.I)
+_ND2_EXPOSURE_TO_MS = {"ms": 1.0, "s": 1e3, "us": 1e-3, "µs": 1e-3, "μs": 1e-3}
+
+
+class Nd2Movie(MovieFile):
+    """Nikon NIS-Elements ``.nd2`` movie (the chunked format, not the legacy JPEG 2000
+    one), read with ``nd2``.
+
+    One frame per time point (or z plane); files with several channels, positions
+    or colour components are refused. A time loop stopped before its end holds
+    fewer frames than it planned: the frames acquired are the movie. Pixel size:
+    the picture's calibration (µm per pixel) when NIS-Elements marks it calibrated;
+    exposure: the first channel's exposure time, else the one in the capture's
+    description, else the time loop's period (:func:`nd2_metadata`).
+    """
+
+    kind = "nd2"
+    what = ".nd2"
+    _file: Any = None
+
+    def _open(self) -> None:
+        nd2 = _need("nd2", "nd2", "nd2", self.label, ".nd2")
+        if os.path.isdir(self.path):
+            raise IsADirectoryError(f"{self.label}: is a directory, expected a .nd2 file")
+        try:
+            legacy = nd2.is_legacy(self.path)
+        except Exception as exc:
+            raise self._corrupt(exc) from exc
+        if legacy:
+            raise ValueError(
+                f"{self.label}: legacy (JPEG 2000) .nd2 files of old NIS-Elements versions "
+                "are not supported; save it again from NIS-Elements, or convert it to OME-TIFF"
+            )
+        try:
+            self._file = nd2.ND2File(self.path)
+            sizes = dict(self._file.sizes)
+            acquired = int(self._file.attributes.sequenceCount)
+            dtype = np.dtype(self._file.dtype)
+            experiment = list(self._file.experiment)
+            compressed = self._file.attributes.compressionType is not None
+        except Exception as exc:
+            raise self._corrupt(exc) from exc
+        if self._file.is_rgb or "S" in sizes:
+            raise ValueError(f"{self.label}: colour (RGB) frames are not supported")
+        loops = {axis: n for axis, n in sizes.items() if axis not in ("Y", "X") and n > 1}
+        if len(loops) > 1 or set(loops) - {"T", "Z"}:
+            raise ValueError(
+                f"{self.label}: expected one frame axis (T or Z) of one channel, found sizes "
+                f"{sizes}; save one channel / one position per movie"
+            )
+        planned = next(iter(loops.values()), 1)
+        self.shape = (min(planned, acquired), int(sizes["Y"]), int(sizes["X"]))
+        if self.shape[0] < 2:
+            raise ValueError(_ndim_message(self.label, self.shape[1:], "image"))
+        frame_bytes = dtype.itemsize * self.shape[1] * self.shape[2]
+        if not compressed and os.path.getsize(self.path) < self.shape[0] * frame_bytes:
+            raise self._corrupt(f"{self.shape[0]} frames of {frame_bytes} bytes do not fit")
+        self.dtype = dtype
+        self.metadata["axes"] = next(iter(loops), "T") + "YX"
+        self.metadata.update(nd2_metadata(self._file, experiment))
+
+    def _read_frames(self, start: int, stop: int) -> np.ndarray:
+        out = np.empty((stop - start, *self.shape[1:]), dtype=self.dtype)
+        for i, frame in enumerate(range(start, stop)):
+            out[i] = self._file.read_frame(frame).reshape(self.shape[1:])
+        return out
+
+    def _release(self) -> None:
+        if self._file is not None:
+            self._file.close()
+        self._file = None
+
+
+def nd2_metadata(file: Any, experiment: Sequence[Any] = ()) -> dict[str, Any]:
+    """Pixel size (nm) and exposure (ms) of an open ``nd2.ND2File``, None where the
+    file does not hold them (an uncalibrated picture, no exposure or period)."""
+    pixel = exposure = None
+    with contextlib.suppress(Exception):
+        volume = file.metadata.channels[0].volume
+        if all(volume.axesCalibrated[:2]):
+            x_um, y_um = volume.axesCalibration[:2]
+            pixel = _square([_positive_float(y_um * 1e3), _positive_float(x_um * 1e3)])
+    with contextlib.suppress(Exception):
+        raw = file.unstructured_metadata(strip_prefix=False, include={"ImageMetadataSeqLV|0"})
+        picture = raw["ImageMetadataSeqLV|0"]["SLxPictureMetadata"]
+        settings = picture["sPicturePlanes"]["sSampleSetting"]
+        exposure = _positive_float(next(iter(settings.values()))["dExposureTime"])
+    if exposure is None:
+        with contextlib.suppress(Exception):
+            found = _ND2_EXPOSURE.search(file.text_info.get("capturing", ""))
+            if found:
+                value = _positive_float(found.group(1))
+                unit = _ND2_EXPOSURE_TO_MS[found.group(2).lower()]
+                exposure = None if value is None else value * unit
+    if exposure is None:
+        with contextlib.suppress(Exception):
+            for loop in experiment:
+                if loop.type == "TimeLoop":
+                    exposure = _positive_float(loop.parameters.periodMs)
+                elif loop.type == "NETimeLoop":
+                    exposure = _positive_float(loop.parameters.periods[0].periodMs)
+    return {"pixel_nm": pixel, "exposure_ms": exposure}
+
+
+# --------------------------------------------------------------------------- #
 # Dispatch
 # --------------------------------------------------------------------------- #
 
@@ -892,6 +1005,7 @@ _READERS: dict[str, Callable[..., MovieFile]] = {
     ".ims": ImarisMovie,
     ".zarr": OmeZarrMovie,
     ".czi": CziMovie,
+    ".nd2": Nd2Movie,
 }
 
 
@@ -901,8 +1015,8 @@ def open_format(path: PathLike, *, name: str | None = None) -> MovieFile | None:
     Raises
     ------
     ValueError
-        For a format that is recognised but not supported (``.nd2``, ``.sif``,
-        ``.dcimg``), and every problem with the file.
+        For a format that is recognised but not supported (``.sif``, ``.dcimg``),
+        and every problem with the file.
     FileNotFoundError
         The file, or its sidecar (``.inf``, ``.yaml``), is missing.
     MissingReaderError

@@ -7,6 +7,8 @@ in one format as the rig's software lays it out, and returns the path to open.
 from __future__ import annotations
 
 import datetime
+import struct
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -180,6 +182,134 @@ def write_czi(path: Path, movie: np.ndarray, *, pixel_nm: float | None = None) -
     return path
 
 
+# ------------------------------------------------------------------ Nikon .nd2
+# An ND2 (version 3) file is a run of chunks, each a 16-byte header (magic, name
+# length, data length), its name and its data; a map of the chunks' offsets closes
+# the file, and its own offset is the file's last 8 bytes. Metadata chunks hold one
+# "lite variant" record: a type byte, the name's length in UTF-16 units, the name
+# (UTF-16, zero-terminated), then the value; a level (type 11) holds records.
+_ND2_MAGIC = 0x0ABECEDA
+_ND2_ALIGN = 4096
+
+
+def _lv_name(kind: int, name: str) -> bytes:
+    text = (name + "\0").encode("utf-16-le")
+    return struct.pack("BB", kind, len(text) // 2) + text
+
+
+def _lv(name: str, value: Any) -> bytes:
+    """One record: bool, int (uint32), float (double), str, or dict (a level)."""
+    if isinstance(value, bool):
+        return _lv_name(1, name) + struct.pack("<B", value)
+    if isinstance(value, int):
+        return _lv_name(3, name) + struct.pack("<I", value)
+    if isinstance(value, float):
+        return _lv_name(6, name) + struct.pack("<d", value)
+    if isinstance(value, str):
+        return _lv_name(8, name) + (value + "\0").encode("utf-16-le")
+    head = _lv_name(11, name)
+    items = b"".join(_lv(key, item) for key, item in value.items())
+    length = len(head) + 12 + len(items)
+    return head + struct.pack("<IQ", len(value), length) + items + bytes(8 * len(value))
+
+
+def _nd2_chunk(name: bytes, data: bytes, name_length: int | None = None) -> bytes:
+    name_length = len(name) if name_length is None else name_length
+    header = struct.pack("<IIQ", _ND2_MAGIC, name_length, len(data))
+    return header + name.ljust(name_length, b"\0") + data
+
+
+def write_nd2(
+    path: Path,
+    movie: np.ndarray,
+    *,
+    pixel_nm: float | None = None,
+    exposure_ms: float | None = None,
+    period_ms: float = 0.0,
+    capturing: str | None = None,
+    channels: int = 1,
+    planned_frames: int | None = None,
+    compressed: bool = False,
+) -> Path:
+    """Nikon ``.nd2`` (version 3, uncompressed) as NIS-Elements lays out a time lapse.
+
+    ``movie``: ``(frames, height, width)``, or ``(frames, height, width, channels)``
+    with ``channels`` > 1 (the channels interleaved in each frame). Pixel size and
+    exposure go where NIS-Elements keeps them (the picture metadata's calibration
+    and the first channel's sample setting); ``capturing`` is the text description
+    of the capture; ``planned_frames``: the time loop's count when the acquisition
+    stopped before it ended (more than the frames written); ``compressed``: each
+    frame's pixels deflated (NIS-Elements' lossless compression).
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frames = np.ascontiguousarray(movie)
+    n, height, width = frames.shape[:3]
+    bits = frames.dtype.itemsize * 8
+    attributes = {
+        "uiWidth": width,
+        "uiWidthBytes": width * channels * frames.dtype.itemsize,
+        "uiHeight": height,
+        "uiComp": channels,
+        "uiBpcInMemory": bits,
+        "uiBpcSignificant": bits,
+        "uiSequenceCount": n,
+        "uiTileWidth": width,
+        "uiTileHeight": height,
+        "eCompression": 0 if compressed else 2,
+    }
+    def spectrum(nm: float) -> dict[str, Any]:
+        return {"uiCount": 1, "pPoint": {"Point0": {"dWavelength": nm, "dTValue": 1.0}}}
+
+    probe = {"m_ExcitationSpectrum": spectrum(640.0), "m_EmissionSpectrum": spectrum(670.0)}
+    planes = {
+        f"a{c}": {"sDescription": f"channel {c}", "uiCompCount": 1, "pFluorescentProbe": probe}
+        for c in range(channels)
+    }
+    settings = {f"a{c}": {"dExposureTime": float(exposure_ms or 0.0)} for c in range(channels)}
+    picture = {
+        "bCalibrated": pixel_nm is not None,
+        "dCalibration": 1.0 if pixel_nm is None else pixel_nm / 1000.0,
+        "dObjectiveMag": 100.0,
+        "sPicturePlanes": {"uiCount": channels, "sPlaneNew": planes, "sSampleSetting": settings},
+    }
+    count = n if planned_frames is None else planned_frames
+    loop = {"uiCount": count, "dStart": 0.0, "dPeriod": period_ms, "dDuration": 0.0}
+    experiment = {"eType": 1, "uLoopPars": loop}
+    metadata = [
+        (b"ImageAttributesLV!", _lv("SLxImageAttributes", attributes)),
+        (b"ImageMetadataLV!", _lv("SLxExperiment", experiment)),
+        (b"ImageMetadataSeqLV|0!", _lv("SLxPictureMetadata", picture)),
+    ]
+    if capturing is not None:
+        text = {"TextInfoItem_6": capturing}
+        metadata.append((b"ImageTextInfoLV!", _lv("SLxImageTextInfo", text)))
+    signature = b"ND2 FILE SIGNATURE CHUNK NAME01!"
+    out = bytearray(_nd2_chunk(signature, b"Ver3.0".ljust(64, b"\0")))
+    offsets: list[tuple[bytes, int, int]] = []
+
+    def add(name: bytes, data: bytes, name_length: int | None = None) -> None:
+        out.extend(bytes(-len(out) % _ND2_ALIGN))  # chunks start on 4 KiB boundaries
+        offsets.append((name, len(out), len(data)))
+        out.extend(_nd2_chunk(name, data, name_length))
+
+    for index, frame in enumerate(frames):
+        stamp = struct.pack("<d", index * max(period_ms, 1.0))  # the pixels at +4096
+        pixels = zlib.compress(frame.tobytes()) if compressed else frame.tobytes()
+        add(f"ImageDataSeq|{index}!".encode(), stamp + pixels, _ND2_ALIGN - 24)
+    for name, data in metadata:
+        add(name, data)
+    closing = b"ND2 CHUNK MAP SIGNATURE 0000001!"
+    entries = b"".join(name + struct.pack("<QQ", at, size) for name, at, size in offsets)
+    out.extend(bytes(-len(out) % _ND2_ALIGN))
+    location = len(out)
+    out.extend(_nd2_chunk(b"ND2 FILEMAP SIGNATURE NAME 0001!", entries + closing))
+    out.extend(struct.pack("<Q", location))
+    # the map chunk's data ends with the closing signature and the map's offset
+    out[location + 8 : location + 16] = struct.pack("<Q", len(entries) + len(closing) + 8)
+    path.write_bytes(bytes(out))
+    return path
+
+
 #: Format name -> writer; every writer takes (path, movie) and keyword options.
 WRITERS = {
     "dax": (".dax", write_dax),
@@ -187,4 +317,5 @@ WRITERS = {
     "ims": (".ims", write_ims),
     "zarr": (".zarr", write_ome_zarr),
     "czi": (".czi", write_czi),
+    "nd2": (".nd2", write_nd2),
 }

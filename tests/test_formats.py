@@ -29,7 +29,14 @@ N_FRAMES = 300
 SHAPE = (32, 32)
 
 #: Format -> library it needs (None: numpy / h5py only)
-FORMATS = {"dax": None, "raw": None, "ims": None, "zarr": "zarr", "czi": "pylibCZIrw"}
+FORMATS = {
+    "dax": None,
+    "raw": None,
+    "ims": None,
+    "zarr": "zarr",
+    "czi": "pylibCZIrw",
+    "nd2": "nd2",
+}
 
 
 def _params() -> list[Any]:
@@ -158,7 +165,7 @@ def test_imaris_padded_data_and_frames_as_planes(
 # ------------------------------------------------------------------ metadata
 
 
-@pytest.mark.parametrize("fmt", ["raw", "ims", "zarr"])
+@pytest.mark.parametrize("fmt", ["raw", "ims", "zarr", "nd2"])
 def test_pixel_size_and_exposure_from_the_file(fmt: str, movie_formats, tmp_path: Path) -> None:
     _need(fmt)
     frames = np.ones((4, 8, 8), dtype=np.uint16)
@@ -178,6 +185,47 @@ def test_czi_pixel_size(movie_formats, tmp_path: Path) -> None:
     with open_movie(movie_formats.write_czi(tmp_path / "m.czi", frames, pixel_nm=108.0)) as lazy:
         assert lazy.metadata["pixel_nm"] == pytest.approx((108.0, 108.0), rel=1e-9)
         assert lazy.metadata["kind"] == "czi" and lazy.metadata["axes"] == "TYX"
+
+
+def test_nd2_layouts_of_nis_elements(movie: np.ndarray, movie_formats, tmp_path: Path) -> None:
+    """A time lapse stopped early, lossless compression, the exposure from the capture's
+    text or the loop's period, 8-bit frames; several channels refused."""
+    _need("nd2")
+    frames = movie[:12]
+    path = movie_formats.write_nd2(tmp_path / "stopped.nd2", frames, planned_frames=500)
+    with open_movie(path) as lazy:  # nd2 would add 488 frames of zeros
+        assert lazy.shape == frames.shape
+        np.testing.assert_array_equal(np.asarray(lazy), frames)
+    wide = np.full((12, 256, 256), 100, np.uint16)  # a small sample in a wide field
+    wide[:, 100:132, 60:92] = frames
+    path = movie_formats.write_nd2(tmp_path / "deflated.nd2", wide, compressed=True)
+    with open_movie(path) as lazy:
+        assert path.stat().st_size < wide.nbytes / 4  # smaller than its frames
+        np.testing.assert_array_equal(lazy[3:9], wide[3:9])
+    text = "Andor iXon Ultra\r\n  Exposure: 0.05 s\r\n  Binning: 1x1"
+    for kwargs, exposure in (({"capturing": text}, 50.0), ({"period_ms": 20.0}, 20.0)):
+        path = movie_formats.write_nd2(tmp_path / "timed.nd2", frames, **kwargs)
+        with open_movie(path) as lazy:
+            assert lazy.metadata["exposure_ms"] == pytest.approx(exposure, rel=1e-12)
+    path = movie_formats.write_nd2(tmp_path / "b.nd2", (frames // 16).astype(np.uint8))
+    with open_movie(path) as lazy:
+        assert lazy.dtype == np.uint8 and lazy.metadata["kind"] == "nd2"
+        np.testing.assert_array_equal(lazy[:], frames // 16)
+    two = np.stack([frames, frames[::-1]], axis=-1)
+    path = movie_formats.write_nd2(tmp_path / "two.nd2", two, channels=2)
+    with pytest.raises(ValueError) as caught:
+        open_movie(path)
+    _one_line(caught.value, str(path), "one channel", "'C': 2")
+
+
+def test_nd2_legacy_file_one_line(tmp_path: Path) -> None:
+    """A JPEG 2000 .nd2 of NIS-Elements before version 4 is named as such."""
+    _need("nd2")
+    path = tmp_path / "old.nd2"
+    path.write_bytes(b"\x00\x00\x00\x0cjP  \r\n\x87\n" + bytes(200))
+    with pytest.raises(ValueError) as caught:
+        open_movie(path)
+    _one_line(caught.value, str(path), "legacy", "not supported")
 
 
 def test_omezarr_folder_size(movie: np.ndarray, movie_formats, tmp_path: Path) -> None:
@@ -249,7 +297,7 @@ def test_missing_sidecar_one_line(fmt: str, sidecar: str, movie_formats, tmp_pat
     _one_line(caught.value, str(path), str(path.with_suffix(sidecar)), "missing")
 
 
-@pytest.mark.parametrize("suffix", [".nd2", ".sif", ".dcimg", ".ND2"])
+@pytest.mark.parametrize("suffix", [".sif", ".dcimg", ".SIF"])
 def test_unsupported_formats_one_line(suffix: str, tmp_path: Path) -> None:
     path = tmp_path / f"movie{suffix}"
     path.write_bytes(b"\0" * 64)
@@ -269,6 +317,10 @@ def test_missing_library_names_the_extra(movie_formats, tmp_path, monkeypatch) -
     (tmp_path / "m.czi").write_bytes(b"x")
     with pytest.raises(MissingReaderError, match=r"needs pylibCZIrw: pip install -e '\.\[czi\]'"):
         open_movie(tmp_path / "m.czi")
+    monkeypatch.setitem(sys.modules, "nd2", None)
+    (tmp_path / "m.nd2").write_bytes(b"x")
+    with pytest.raises(MissingReaderError, match=r"needs nd2: pip install -e '\.\[nd2\]'"):
+        open_movie(tmp_path / "m.nd2")
 
 
 def test_too_few_frames_and_lists(movie_formats, tmp_path: Path) -> None:
@@ -349,10 +401,13 @@ def test_discovery_lists_every_format(movie_formats, tmp_path: Path) -> None:
     if _importable("zarr"):
         movie_formats.write_ome_zarr(folder / "e.ome.zarr", frames)
         names.append("e.ome.zarr")
+    if _importable("nd2"):
+        movie_formats.write_nd2(folder / "f.nd2", frames)
+        names.append("f.nd2")
     assert list_movies(folder) == names
     experiment = inspect_experiment(folder)
     assert experiment.ok, experiment.problem
-    assert sorted(experiment.channels) == sorted(["a", "b", "c", "d", "e"][: len(names)])
+    assert sorted(experiment.channels) == sorted(["a", "b", "c", "d", "e", "f"][: len(names)])
     assert [Path(f).name for f in experiment.channels["a"].files] == ["a.dax", "a.inf"]
     assert [Path(f).name for f in experiment.channels["b"].files] == ["b.raw", "b.yaml"]
 
@@ -364,10 +419,10 @@ def test_discovery_problems(movie_formats, tmp_path: Path) -> None:
     movie_formats.write_picasso_raw(tmp_path / "clash" / "experiment.raw", frames)
     problem = inspect_experiment(tmp_path / "clash").problem
     assert problem is not None and "experiment.raw" in problem and "rename" in problem
-    (tmp_path / "nd2").mkdir()
-    (tmp_path / "nd2" / "run.nd2").write_bytes(b"x")
-    problem = inspect_experiment(tmp_path / "nd2").problem
-    assert problem is not None and "no movie file" in problem and "run.nd2" in problem
+    (tmp_path / "sif").mkdir()
+    (tmp_path / "sif" / "run.sif").write_bytes(b"x")
+    problem = inspect_experiment(tmp_path / "sif").problem
+    assert problem is not None and "no movie file" in problem and "run.sif" in problem
     # a .dax without its .inf is still a channel: its job says the .inf is missing
     movie_formats.write_dax(tmp_path / "lone" / "a.dax", frames)
     (tmp_path / "lone" / "a.inf").unlink()

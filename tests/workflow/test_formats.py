@@ -1,8 +1,9 @@
-"""End to end: experiment folders of .dax, Picasso .raw, .ims, OME-Zarr and .czi movies.
+"""End to end: experiment folders of .dax, Picasso .raw, .ims, OME-Zarr, .czi and .nd2
+movies.
 
 One run: the same simulated movie as TIFF and in every other format (one experiment
-each kind), the same two-camera movie split into halves as TIFF and as .dax / OME-Zarr,
-and bad files of the other formats. Every format must give the TIFF's widths to 1e-9,
+each kind), the same two-camera movie split into halves as TIFF and as .dax / OME-Zarr /
+.nd2, and bad files of the other formats. Every format must give the TIFF's widths to 1e-9,
 each bad file must fail its experiment with one line.
 """
 
@@ -30,6 +31,7 @@ FORMATS = [
         "ims": None,
         "zarr": "zarr",
         "czi": "pylibCZIrw",
+        "nd2": "nd2",
     }.items()
     if module is None or importlib.util.find_spec(module) is not None
 ]
@@ -38,7 +40,8 @@ BAD = {
     "bad_dax": ["movie.dax", "truncated .dax"],
     "bad_raw": ["movie.raw", "movie.yaml is missing"],
     "bad_ims": ["movie.ims", "corrupt or truncated .ims"],
-    "bad_nd2": ["bad_nd2", "no movie file", "movie.nd2", "not supported"],
+    "bad_nd2": ["movie.nd2", "corrupt or truncated .nd2"],
+    "bad_sif": ["bad_sif", "no movie file", "movie.sif", "not supported"],
 }
 
 
@@ -54,6 +57,8 @@ def _make(wf: SimpleNamespace, formats: ModuleType, root: Path) -> None:
     formats.write_dax(root / "split_formats" / "dual_dax.dax", dual)
     if "zarr" in FORMATS:
         formats.write_ome_zarr(root / "split_formats" / "dual_zarr.zarr", dual, chunk_frames=100)
+    if "nd2" in FORMATS:
+        formats.write_nd2(root / "split_formats" / "dual_nd2.nd2", dual)
     for name in ("split_tiff", "split_formats"):
         wf.write_yaml(root / name / "experiment.yaml", {"split": "horizontal"})
     # Picasso's sidecar is not a movie, and experiment.yaml stays the settings file
@@ -67,6 +72,8 @@ def _make(wf: SimpleNamespace, formats: ModuleType, root: Path) -> None:
     bad.write_bytes(bad.read_bytes()[:5000])
     (root / "bad_nd2").mkdir()
     (root / "bad_nd2" / "movie.nd2").write_bytes(b"\0" * 100)
+    (root / "bad_sif").mkdir()
+    (root / "bad_sif" / "movie.sif").write_bytes(b"\0" * 100)
 
 
 @pytest.fixture(scope="module")
@@ -107,7 +114,7 @@ def test_every_format_gives_the_tiff_widths(run: SimpleNamespace) -> None:
 def test_split_halves_of_every_format(run: SimpleNamespace) -> None:
     reference = _sigmas(run, "split_tiff")
     found = _sigmas(run, "split_formats")
-    kinds = ["dax", "zarr"] if "zarr" in FORMATS else ["dax"]
+    kinds = ["dax", *(kind for kind in ("zarr", "nd2") if kind in FORMATS)]
     assert sorted(found) == sorted(f"dual_{k}_{h}" for k in kinds for h in ("left", "right"))
     for name, sigmas in found.items():
         half = name.rsplit("_", 1)[1]
