@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import io
 import math
 import os
 import re
@@ -895,6 +896,36 @@ _ND2_EXPOSURE = re.compile(r"exposure\s*:\s*([0-9]*\.?[0-9]+)\s*(ms|s|us|µs|μs
 _ND2_EXPOSURE_TO_MS = {"ms": 1.0, "s": 1e3, "us": 1e-3, "µs": 1e-3, "μs": 1e-3}
 
 
+class _UnmappedFile(io.RawIOBase):
+    """A file that a reader can only seek in and read, not memory-map: the pages of a
+    mapped file count in the process's resident memory, which would grow to the size of
+    the movie (the measure a cluster's memory accounting may act on)."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__()
+        self._raw = open(path, "rb", buffering=0)  # closed by close()
+        self.name = path
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        return self._raw.readinto(buffer)
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        return self._raw.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._raw.tell()
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
+
+
 class Nd2Movie(MovieFile):
     """Nikon NIS-Elements ``.nd2`` movie (the chunked format, not the legacy JPEG 2000
     one), read with ``nd2``.
@@ -910,6 +941,7 @@ class Nd2Movie(MovieFile):
     kind = "nd2"
     what = ".nd2"
     _file: Any = None
+    _handle: _UnmappedFile | None = None
 
     def _open(self) -> None:
         nd2 = _need("nd2", "nd2", "nd2", self.label, ".nd2")
@@ -925,7 +957,8 @@ class Nd2Movie(MovieFile):
                 "are not supported; save it again from NIS-Elements, or convert it to OME-TIFF"
             )
         try:
-            self._file = nd2.ND2File(self.path)
+            self._handle = _UnmappedFile(self.path)
+            self._file = nd2.ND2File(self._handle)
             sizes = dict(self._file.sizes)
             acquired = int(self._file.attributes.sequenceCount)
             dtype = np.dtype(self._file.dtype)
@@ -961,7 +994,9 @@ class Nd2Movie(MovieFile):
     def _release(self) -> None:
         if self._file is not None:
             self._file.close()
-        self._file = None
+        if self._handle is not None:
+            self._handle.close()
+        self._file = self._handle = None
 
 
 def nd2_metadata(file: Any, experiment: Sequence[Any] = ()) -> dict[str, Any]:
