@@ -5,7 +5,7 @@ spline PSF to SMAP or DECODE (:mod:`smlmlp.export`).
 Each movie file is one channel (two with ``--split``). The info file has the
 same layout as the workflow's ``psf_info.h5`` (see :mod:`smlmlp.infofile`).
 A file is read by the reader of its extension (TIFF, ``.dax``, Picasso
-``.raw``, ``.ims``, OME-Zarr, ``.czi``, ``.nd2``: :func:`smlmlp.loading.open_movie`).
+``.raw``, ``.ims``, OME-Zarr, ``.czi``, ``.nd2``, ``.sif``: :func:`smlmlp.loading.open_movie`).
 Pixel size: ``--pixel-nm`` when given, else the one stored in the file
 (OME-XML, ImageJ or Micro-Manager metadata, or the other formats' own, see
 :mod:`smlmlp.formats`); a file with neither is an error
@@ -479,7 +479,7 @@ def build_parser() -> argparse.ArgumentParser:
         "files",
         nargs="+",
         metavar="FILE",
-        help="movie file(s): TIFF, .dax, Picasso .raw, .ims, OME-Zarr (.zarr), .czi or .nd2",
+        help="movie file(s): TIFF, .dax, Picasso .raw, .ims, OME-Zarr (.zarr), .czi, .nd2 or .sif",
     )
     psf.add_argument("-o", "--output", required=True, metavar="OUT.h5", help="info file")
     psf.add_argument(

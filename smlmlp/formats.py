@@ -22,10 +22,10 @@ Zeiss ``.czi``            ``czi``       ``Scaling`` distances / the channel's
 Nikon ``.nd2``            ``nd2``       the picture's calibration (µm) / the
                                         channel's exposure time, the capture's
                                         text, or the time loop's period
+Andor ``.sif``            ``sif``       nothing / the header's exposure time
 ========================  ============  ==========================================
 
-Andor ``.sif`` and Hamamatsu ``.dcimg`` are refused with one line: no reader is
-tested on files of those formats.
+Hamamatsu ``.dcimg`` is refused with one line: no reader is tested on such files.
 
 Every problem with a file (a missing sidecar, a truncated or corrupt file, an
 unsupported layout) is raised as one line naming the file: FileNotFoundError for
@@ -60,6 +60,7 @@ __all__ = [
     "Nd2Movie",
     "OmeZarrMovie",
     "PicassoRawMovie",
+    "SifMovie",
     "is_movie_name",
     "is_other_format",
     "open_format",
@@ -78,11 +79,11 @@ MOVIE_SUFFIXES = {
     ".zarr": "OME-Zarr folder",
     ".czi": "Zeiss .czi",
     ".nd2": "Nikon .nd2",
+    ".sif": "Andor .sif",
 }
 
 #: Formats recognised but not read, with the reason given to the user.
 UNSUPPORTED_SUFFIXES = {
-    ".sif": "Andor .sif",
     ".dcimg": "Hamamatsu .dcimg",
 }
 
@@ -144,9 +145,9 @@ def supported_formats_text() -> str:
     Examples
     --------
     >>> supported_formats_text()
-    '.tif/.tiff, .dax (+ .inf), .raw (+ .yaml), .ims, .zarr (OME-Zarr), .czi, .nd2'
+    '.tif/.tiff, .dax (+ .inf), .raw (+ .yaml), .ims, .zarr (OME-Zarr), .czi, .nd2, .sif'
     """
-    return ".tif/.tiff, .dax (+ .inf), .raw (+ .yaml), .ims, .zarr (OME-Zarr), .czi, .nd2"
+    return ".tif/.tiff, .dax (+ .inf), .raw (+ .yaml), .ims, .zarr (OME-Zarr), .czi, .nd2, .sif"
 
 
 def is_movie_name(filename: str) -> bool:
@@ -248,7 +249,8 @@ class MovieFile(_LazyStack):
     metadata : dict
         ``pixel_nm``: pixel size ``(y, x)`` in nm or None; ``exposure_ms``: exposure
         in ms or None; ``axes``: the axes of the frames (``'TYX'``); ``kind``: the
-        format (``'dax'``, ``'picasso-raw'``, ``'imaris'``, ``'ome-zarr'``, ``'czi'``, ``'nd2'``).
+        format (``'dax'``, ``'picasso-raw'``, ``'imaris'``, ``'ome-zarr'``, ``'czi'``, ``'nd2'``,
+        ``'sif'``).
     name : str
         Label used in messages.
     """
@@ -1031,6 +1033,67 @@ def nd2_metadata(file: Any, experiment: Sequence[Any] = ()) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------- #
+# Andor .sif
+# --------------------------------------------------------------------------- #
+
+
+class _EndRaisingFile(io.BufferedReader):
+    """A buffered file whose reads past its end raise EOFError instead of returning
+    nothing (a header parser reading word by word would wait forever for a space)."""
+
+    def read(self, size: int | None = -1) -> bytes:
+        data = super().read(size)
+        if size is not None and size > 0 and not data:
+            raise EOFError("the file ends inside its header")
+        return data
+
+
+class SifMovie(MovieFile):
+    """Andor Solis ``.sif`` kinetic series (float32 counts), read with ``sif_parser``.
+
+    The header is parsed by ``sif_parser``; the frames are read from the file at the
+    offsets it gives (not memory-mapped). Exposure: the header's exposure time; the
+    file holds no pixel size in the sample (Solis does not know the magnification).
+    """
+
+    kind = "sif"
+    what = ".sif"
+    _handle: _EndRaisingFile | None = None
+
+    def _open(self) -> None:
+        sif = _need("sif_parser", "sif_parser", "sif", self.label, ".sif")
+        if os.path.isdir(self.path):
+            raise IsADirectoryError(f"{self.label}: is a directory, expected a .sif file")
+        try:
+            self._handle = _EndRaisingFile(io.FileIO(self.path, "r"))
+            mapped, info = sif.np_open(self._handle, lazy="memmap")
+            self._offsets = [int(tile[2]) for tile in info["tile"]]
+            height, width = (int(n) for n in mapped.shape[1:])
+            del mapped  # sized against the file (too short: ValueError); never read
+        except Exception as exc:
+            raise self._corrupt(exc) from exc
+        self.shape = (len(self._offsets), height, width)
+        if self.shape[0] < 2:
+            raise ValueError(_ndim_message(self.label, self.shape[1:], "image"))
+        self.dtype = np.dtype(np.float32)
+        exposure = _positive_float(info.get("ExposureTime"))
+        self.metadata["exposure_ms"] = None if exposure is None else exposure * 1e3
+
+    def _read_frames(self, start: int, stop: int) -> np.ndarray:
+        out = np.empty((stop - start, *self.shape[1:]), dtype="<f4")
+        for i, frame in enumerate(range(start, stop)):
+            self._handle.seek(self._offsets[frame])
+            if self._handle.readinto(out[i]) != out[i].nbytes:
+                raise ValueError(f"{self.label}: frame {frame} is cut short (truncated file)")
+        return out
+
+    def _release(self) -> None:
+        if self._handle is not None:
+            self._handle.close()
+        self._handle = None
+
+
+# --------------------------------------------------------------------------- #
 # Dispatch
 # --------------------------------------------------------------------------- #
 
@@ -1041,6 +1104,7 @@ _READERS: dict[str, Callable[..., MovieFile]] = {
     ".zarr": OmeZarrMovie,
     ".czi": CziMovie,
     ".nd2": Nd2Movie,
+    ".sif": SifMovie,
 }
 
 
@@ -1050,8 +1114,8 @@ def open_format(path: PathLike, *, name: str | None = None) -> MovieFile | None:
     Raises
     ------
     ValueError
-        For a format that is recognised but not supported (``.sif``, ``.dcimg``),
-        and every problem with the file.
+        For a format that is recognised but not supported (``.dcimg``), and every
+        problem with the file.
     FileNotFoundError
         The file, or its sidecar (``.inf``, ``.yaml``), is missing.
     MissingReaderError

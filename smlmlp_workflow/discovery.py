@@ -156,7 +156,7 @@ def list_movies(folder: PathLike) -> list[str]:
 
 
 def _unsupported_movies(folder: Path) -> list[str]:
-    """Files of a recognised movie format that is not read (``.sif``, ``.dcimg``)."""
+    """Files of a recognised movie format that is not read (``.dcimg``)."""
     return [
         entry.name
         for entry in sorted(folder.iterdir())

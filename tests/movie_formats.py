@@ -310,6 +310,48 @@ def write_nd2(
     return path
 
 
+# ------------------------------------------------------------------ Andor .sif
+def write_sif(path: Path, movie: np.ndarray, *, exposure_ms: float = 30.0) -> Path:
+    """Andor Solis ``.sif`` (version 65567) of a kinetic series: the text header Solis
+    writes (magic line, acquisition settings, detector, calibration, axes, image
+    structure, one time stamp per frame), then the frames as little-endian float32."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    n, height, width = movie.shape
+    exposure, cycle = exposure_ms / 1e3, exposure_ms / 1e3 + 1e-4
+    name = f"C:\\data\\{path.name}"
+    header = [
+        b"Andor Technology Multi-Channel File\n",
+        b"65538 1\n",
+        b"65567 0 0 1 1700000000 -80 " + b" " * 10
+        + f"0 {exposure:g} {cycle:g} {cycle:g} 1 ".encode() + b"\x00 "
+        + f"{cycle:g} 1e-07 0 1 300 0 0 0 ".encode() + b"0 " * 16 + b"0 0 0\n",
+        b"DU897_BV\n",
+        f"{width} {height} {len(name)}\n{name} \n".encode(),
+        b"65538 0\n\n",
+        b"65538 \x01\x00\x00\x00\x00\x00\x00\x000 0\n",
+        *(b"0 0 0 0\n" for _ in range(8)),
+        b"65540 none\n",
+        b"65540 intensifier\n",
+        b"0 0 0 0 0 0 0 0\n",
+        *(b"0 0 0 0\n" for _ in range(8)),
+        b"65539 0 1 0 0\n",
+        b"0 1 0 0\n",
+        b"0 1 0 0\n",
+        b"0\n",
+        b"422\n",
+        b"13\n",
+        b"13\n",
+        b"12\nPixel number6\nCounts12\nPixel number",
+        f"65541 1 {height} {width} 1 {n} 1 {n * width * height} {width * height}\n".encode(),
+        f"65538 1 {height} {width} 1 1 1\n".encode(),
+        *(f"{frame * int(cycle * 1e6)}\n".encode() for frame in range(n)),
+        b"0\n",
+    ]
+    data = np.ascontiguousarray(movie, dtype="<f4").tobytes()
+    path.write_bytes(b"".join(header) + data)
+    return path
+
+
 #: Format name -> writer; every writer takes (path, movie) and keyword options.
 WRITERS = {
     "dax": (".dax", write_dax),
@@ -318,4 +360,5 @@ WRITERS = {
     "zarr": (".zarr", write_ome_zarr),
     "czi": (".czi", write_czi),
     "nd2": (".nd2", write_nd2),
+    "sif": (".sif", write_sif),
 }

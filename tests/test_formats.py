@@ -36,7 +36,10 @@ FORMATS = {
     "zarr": "zarr",
     "czi": "pylibCZIrw",
     "nd2": "nd2",
+    "sif": "sif_parser",
 }
+#: Formats that store other pixel types than the movie's uint16 (Andor: float32 counts)
+STORED_AS = {"sif": np.float32}
 
 
 def _params() -> list[Any]:
@@ -86,7 +89,8 @@ def test_same_frames_and_psf_as_the_tiff(
     path = _write(movie_formats, fmt, tmp_path, movie)
     with open_movie(path) as lazy:
         assert isinstance(lazy, MovieFile)
-        assert lazy.shape == movie.shape and lazy.dtype == np.uint16 and lazy.ndim == 3
+        stored = STORED_AS.get(fmt, np.uint16)
+        assert lazy.shape == movie.shape and lazy.dtype == stored and lazy.ndim == 3
         np.testing.assert_array_equal(lazy[17:83], movie[17:83])
         np.testing.assert_array_equal(lazy[-1], movie[-1])
         assert lazy[5:5].shape == (0, *SHAPE)
@@ -224,6 +228,29 @@ def test_nd2_layouts_of_nis_elements(movie: np.ndarray, movie_formats, tmp_path:
     _one_line(caught.value, str(path), "one channel", "'C': 2")
 
 
+def test_sif_exposure_and_no_pixel_size(movie: np.ndarray, movie_formats, tmp_path) -> None:
+    _need("sif")
+    path = movie_formats.write_sif(tmp_path / "m.sif", movie[:5], exposure_ms=50.0)
+    with open_movie(path) as lazy:
+        assert lazy.metadata["exposure_ms"] == pytest.approx(50.0, rel=1e-12)
+        assert lazy.metadata["pixel_nm"] is None and lazy.metadata["kind"] == "sif"
+
+
+def test_sif_cut_anywhere_fails_one_line(movie: np.ndarray, movie_formats, tmp_path) -> None:
+    """A .sif cut at any byte of its header or data fails with one line, never waits
+    (the header parser reads word by word: past the end it would wait for a space)."""
+    _need("sif")
+    path = movie_formats.write_sif(tmp_path / "m.sif", movie[:4, :8, :8])
+    data = path.read_bytes()
+    cut = tmp_path / "cut.sif"
+    for keep in range(0, len(data), 3):
+        cut.write_bytes(data[:keep])
+        with pytest.raises(ValueError) as caught:
+            with open_movie(cut) as lazy:
+                np.asarray(lazy)
+        _one_line(caught.value, str(cut))
+
+
 def test_nd2_legacy_file_one_line(tmp_path: Path) -> None:
     """A JPEG 2000 .nd2 of NIS-Elements before version 4 is named as such."""
     _need("nd2")
@@ -303,7 +330,7 @@ def test_missing_sidecar_one_line(fmt: str, sidecar: str, movie_formats, tmp_pat
     _one_line(caught.value, str(path), str(path.with_suffix(sidecar)), "missing")
 
 
-@pytest.mark.parametrize("suffix", [".sif", ".dcimg", ".SIF"])
+@pytest.mark.parametrize("suffix", [".dcimg", ".DCIMG"])
 def test_unsupported_formats_one_line(suffix: str, tmp_path: Path) -> None:
     path = tmp_path / f"movie{suffix}"
     path.write_bytes(b"\0" * 64)
@@ -327,6 +354,10 @@ def test_missing_library_names_the_extra(movie_formats, tmp_path, monkeypatch) -
     (tmp_path / "m.nd2").write_bytes(b"x")
     with pytest.raises(MissingReaderError, match=r"needs nd2: pip install -e '\.\[nd2\]'"):
         open_movie(tmp_path / "m.nd2")
+    monkeypatch.setitem(sys.modules, "sif_parser", None)
+    (tmp_path / "m.sif").write_bytes(b"x")
+    with pytest.raises(MissingReaderError, match=r"needs sif_parser: pip install -e '\.\[sif\]'"):
+        open_movie(tmp_path / "m.sif")
 
 
 def test_too_few_frames_and_lists(movie_formats, tmp_path: Path) -> None:
@@ -425,10 +456,10 @@ def test_discovery_problems(movie_formats, tmp_path: Path) -> None:
     movie_formats.write_picasso_raw(tmp_path / "clash" / "experiment.raw", frames)
     problem = inspect_experiment(tmp_path / "clash").problem
     assert problem is not None and "experiment.raw" in problem and "rename" in problem
-    (tmp_path / "sif").mkdir()
-    (tmp_path / "sif" / "run.sif").write_bytes(b"x")
-    problem = inspect_experiment(tmp_path / "sif").problem
-    assert problem is not None and "no movie file" in problem and "run.sif" in problem
+    (tmp_path / "dcimg").mkdir()
+    (tmp_path / "dcimg" / "run.dcimg").write_bytes(b"x")
+    problem = inspect_experiment(tmp_path / "dcimg").problem
+    assert problem is not None and "no movie file" in problem and "run.dcimg" in problem
     # a .dax without its .inf is still a channel: its job says the .inf is missing
     movie_formats.write_dax(tmp_path / "lone" / "a.dax", frames)
     (tmp_path / "lone" / "a.inf").unlink()

@@ -1,5 +1,5 @@
-"""End to end: experiment folders of .dax, Picasso .raw, .ims, OME-Zarr, .czi and .nd2
-movies.
+"""End to end: experiment folders of .dax, Picasso .raw, .ims, OME-Zarr, .czi, .nd2 and
+.sif movies.
 
 One run: the same simulated movie as TIFF and in every other format (one experiment
 each kind), the same two-camera movie split into halves as TIFF and as .dax / OME-Zarr /
@@ -32,6 +32,7 @@ FORMATS = [
         "zarr": "zarr",
         "czi": "pylibCZIrw",
         "nd2": "nd2",
+        "sif": "sif_parser",
     }.items()
     if module is None or importlib.util.find_spec(module) is not None
 ]
@@ -41,7 +42,8 @@ BAD = {
     "bad_raw": ["movie.raw", "movie.yaml is missing"],
     "bad_ims": ["movie.ims", "corrupt or truncated .ims"],
     "bad_nd2": ["movie.nd2", "corrupt or truncated .nd2"],
-    "bad_sif": ["bad_sif", "no movie file", "movie.sif", "not supported"],
+    "bad_sif": ["movie.sif", "corrupt or truncated .sif"],
+    "bad_dcimg": ["bad_dcimg", "no movie file", "movie.dcimg", "not supported"],
 }
 
 
@@ -74,6 +76,8 @@ def _make(wf: SimpleNamespace, formats: ModuleType, root: Path) -> None:
     (root / "bad_nd2" / "movie.nd2").write_bytes(b"\0" * 100)
     (root / "bad_sif").mkdir()
     (root / "bad_sif" / "movie.sif").write_bytes(b"\0" * 100)
+    (root / "bad_dcimg").mkdir()
+    (root / "bad_dcimg" / "movie.dcimg").write_bytes(b"\0" * 100)
 
 
 @pytest.fixture(scope="module")
