@@ -60,11 +60,13 @@ __all__ = [
     "Nd2Movie",
     "OmeZarrMovie",
     "PicassoRawMovie",
+    "READER_LIBRARIES",
     "SifMovie",
     "is_movie_name",
     "is_other_format",
     "open_format",
     "path_size",
+    "reader_package",
     "sidecar_of",
     "supported_formats_text",
 ]
@@ -206,10 +208,33 @@ def _clean(message: Any) -> str:
     return message if len(message) <= 200 else message[:197] + "..."
 
 
-def _need(module: str, package: str, extra: str, label: str, what: str) -> Any:
-    """Import a reader's library, or say which extra installs it."""
+#: The library each format's reader needs besides NumPy and h5py: suffix ->
+#: (module it imports, package that installs it, smlmLP's pip extra).
+READER_LIBRARIES = {
+    ".zarr": ("zarr", "zarr", "zarr"),
+    ".czi": ("pylibCZIrw.czi", "pylibCZIrw", "czi"),
+    ".nd2": ("nd2", "nd2", "nd2"),
+    ".sif": ("sif_parser", "sif_parser", "sif"),
+}
+
+
+def reader_package(suffix: str) -> str | None:
+    """The top-level package a format's reader imports; None when NumPy and h5py do.
+
+    Examples
+    --------
+    >>> reader_package(".czi"), reader_package(".dax")
+    ('pylibCZIrw', None)
+    """
+    library = READER_LIBRARIES.get(suffix)
+    return None if library is None else library[0].split(".")[0]
+
+
+def _need(suffix: str, label: str, what: str) -> Any:
+    """Import the library of a format's reader, or say which extra installs it."""
     import importlib
 
+    module, package, extra = READER_LIBRARIES[suffix]
     try:
         return importlib.import_module(module)
     except ImportError:
@@ -257,6 +282,8 @@ class MovieFile(_LazyStack):
 
     kind = ""
     what = ""
+    #: whether a movie of the format is a folder (OME-Zarr) rather than a file
+    folder = False
 
     def __init__(self, path: PathLike, *, name: str | None = None) -> None:
         self.path = os.fspath(path)
@@ -273,6 +300,10 @@ class MovieFile(_LazyStack):
         self.paths = [os.path.abspath(self.path)]
         if not os.path.exists(self.path):
             raise FileNotFoundError(f"{self.label}: no such file")
+        if os.path.isdir(self.path) and not self.folder:
+            raise IsADirectoryError(f"{self.label}: is a directory, expected a {self.what} file")
+        if self.folder and not os.path.isdir(self.path):
+            raise ValueError(f"{self.label}: a {self.what} movie is a folder, this is a file")
         try:
             self._open()
             self.dtype = _check_dtype(self.label, self.dtype).newbyteorder("=")
@@ -359,8 +390,6 @@ class _RawMovie(MovieFile):
         return sidecar
 
     def _map_file(self, file_dtype: np.dtype, shape: tuple[int, int, int], sidecar: str) -> None:
-        if os.path.isdir(self.path):
-            raise IsADirectoryError(f"{self.label}: is a directory, expected a {self.what} file")
         self.shape = tuple(int(n) for n in shape)  # type: ignore[assignment]
         self.dtype = _check_dtype(self.label, file_dtype)
         need = math.prod(self.shape) * file_dtype.itemsize
@@ -674,12 +703,11 @@ class OmeZarrMovie(MovieFile):
 
     kind = "ome-zarr"
     what = "OME-Zarr"
+    folder = True
     _array: Any = None
 
     def _open(self) -> None:
-        zarr = _need("zarr", "zarr", "zarr", self.label, "OME-Zarr (.zarr)")
-        if not os.path.isdir(self.path):
-            raise ValueError(f"{self.label}: an OME-Zarr movie is a folder, this is a file")
+        zarr = _need(".zarr", self.label, "OME-Zarr (.zarr)")
         try:
             group = zarr.open_group(self.path, mode="r")
             attrs = dict(group.attrs)
@@ -809,9 +837,7 @@ class CziMovie(MovieFile):
     _context: Any = None
 
     def _open(self) -> None:
-        czi = _need("pylibCZIrw.czi", "pylibCZIrw", "czi", self.label, ".czi")
-        if os.path.isdir(self.path):
-            raise IsADirectoryError(f"{self.label}: is a directory, expected a .czi file")
+        czi = _need(".czi", self.label, ".czi")
         try:
             self._context = czi.open_czi(self.path)
             self._reader = self._context.__enter__()
@@ -946,9 +972,7 @@ class Nd2Movie(MovieFile):
     _handle: _UnmappedFile | None = None
 
     def _open(self) -> None:
-        nd2 = _need("nd2", "nd2", "nd2", self.label, ".nd2")
-        if os.path.isdir(self.path):
-            raise IsADirectoryError(f"{self.label}: is a directory, expected a .nd2 file")
+        nd2 = _need(".nd2", self.label, ".nd2")
         try:
             legacy = nd2.is_legacy(self.path)
         except Exception as exc:
@@ -1061,9 +1085,7 @@ class SifMovie(MovieFile):
     _handle: _EndRaisingFile | None = None
 
     def _open(self) -> None:
-        sif = _need("sif_parser", "sif_parser", "sif", self.label, ".sif")
-        if os.path.isdir(self.path):
-            raise IsADirectoryError(f"{self.label}: is a directory, expected a .sif file")
+        sif = _need(".sif", self.label, ".sif")
         try:
             self._handle = _EndRaisingFile(io.FileIO(self.path, "r"))
             mapped, info = sif.np_open(self._handle, lazy="memmap")

@@ -14,7 +14,7 @@ import tifffile
 
 from smlmlp import blink_spatial_psf
 from smlmlp.cli import main
-from smlmlp.formats import MissingReaderError, MovieFile, path_size
+from smlmlp.formats import MOVIE_SUFFIXES, MissingReaderError, MovieFile, path_size, reader_package
 from smlmlp.infofile import read_info
 from smlmlp.loading import TiffMovie, open_movie, split_movie
 from smlmlp.simulation import simulate_movie
@@ -28,16 +28,8 @@ SIMULATION = {
 N_FRAMES = 300
 SHAPE = (32, 32)
 
-#: Format -> library it needs (None: numpy / h5py only)
-FORMATS = {
-    "dax": None,
-    "raw": None,
-    "ims": None,
-    "zarr": "zarr",
-    "czi": "pylibCZIrw",
-    "nd2": "nd2",
-    "sif": "sif_parser",
-}
+#: Every format besides TIFF (its suffix without the dot) -> the package its reader needs
+FORMATS = {suffix[1:]: reader_package(suffix) for suffix in MOVIE_SUFFIXES}
 #: Formats that store other pixel types than the movie's uint16 (Andor: float32 counts)
 STORED_AS = {"sif": np.float32}
 
@@ -310,6 +302,23 @@ def test_corrupt_file_one_line(fmt: str, movie: np.ndarray, movie_formats, tmp_p
     with pytest.raises(ValueError) as caught:
         open_movie(path)
     _one_line(caught.value, path.stem)
+
+
+@pytest.mark.parametrize("fmt", _params())
+def test_folder_or_file_of_the_wrong_kind_one_line(fmt: str, tmp_path: Path) -> None:
+    """A folder named like a movie file, or a file named like an OME-Zarr folder."""
+    _need(fmt)
+    path = tmp_path / f"movie.{fmt}"
+    if fmt == "zarr":
+        path.write_bytes(b"x" * 64)
+        with pytest.raises(ValueError) as caught:
+            open_movie(path)
+        _one_line(caught.value, str(path), "is a folder, this is a file")
+    else:
+        path.mkdir()
+        with pytest.raises(IsADirectoryError) as caught:
+            open_movie(path)
+        _one_line(caught.value, str(path), "is a directory", "file")
 
 
 def test_omezarr_missing_chunk_is_not_read_as_zeros(movie, movie_formats, tmp_path) -> None:

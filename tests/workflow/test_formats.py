@@ -16,25 +16,18 @@ from types import ModuleType, SimpleNamespace
 import numpy as np
 import pytest
 
+from smlmlp.formats import MOVIE_SUFFIXES, reader_package
 from smlmlp.infofile import read_info
 
 pytestmark = pytest.mark.workflow
 
 N_FRAMES = 300
 SHAPE = (32, 32)
-#: Formats of the "formats" experiment (those whose library is installed).
+#: Formats of the "formats" experiment: every one besides TIFF whose library is installed
 FORMATS = [
-    name
-    for name, module in {
-        "dax": None,
-        "raw": None,
-        "ims": None,
-        "zarr": "zarr",
-        "czi": "pylibCZIrw",
-        "nd2": "nd2",
-        "sif": "sif_parser",
-    }.items()
-    if module is None or importlib.util.find_spec(module) is not None
+    suffix[1:]
+    for suffix in MOVIE_SUFFIXES
+    if reader_package(suffix) is None or importlib.util.find_spec(reader_package(suffix))
 ]
 #: bad experiment -> words its error line must hold
 BAD = {
