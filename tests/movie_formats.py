@@ -245,9 +245,11 @@ def write_nd2(
     frames = np.ascontiguousarray(movie)
     n, height, width = frames.shape[:3]
     bits = frames.dtype.itemsize * 8
+    row_bytes = width * channels * frames.dtype.itemsize
+    padded = -(-row_bytes // 4) * 4  # NIS-Elements pads each row to 4 bytes
     attributes = {
         "uiWidth": width,
-        "uiWidthBytes": width * channels * frames.dtype.itemsize,
+        "uiWidthBytes": padded,
         "uiHeight": height,
         "uiComp": channels,
         "uiBpcInMemory": bits,
@@ -294,7 +296,9 @@ def write_nd2(
 
     for index, frame in enumerate(frames):
         stamp = struct.pack("<d", index * max(period_ms, 1.0))  # the pixels at +4096
-        pixels = zlib.compress(frame.tobytes()) if compressed else frame.tobytes()
+        rows = np.zeros((height, padded), np.uint8)
+        rows[:, :row_bytes] = frame.reshape(height, -1).view(np.uint8)
+        pixels = zlib.compress(rows.tobytes()) if compressed else rows.tobytes()
         add(f"ImageDataSeq|{index}!".encode(), stamp + pixels, _ND2_ALIGN - 24)
     for name, data in metadata:
         add(name, data)
