@@ -286,16 +286,17 @@ def test_shift_in_bands_gives_the_bits_of_one_subtraction(monkeypatch, dtype, gr
     for and leaves the other rows alone; other types are subtracted as numpy
     promotes them, then rounded to float32."""
     rng = np.random.default_rng(11)
-    frames = rng.integers(-30000, 30000, size=(3, 2, 37, 23))
+    frames = rng.integers(-30000, 30000, size=(3, 2 * 37, 2 * 23) if grid else (3, 2, 37, 23))
     if np.dtype(dtype).kind == "u":
         frames = frames + 30000
     if np.dtype(dtype).kind == "f":
         frames = frames * np.pi
     frames = frames.astype(dtype)
-    if grid:  # a grid's tiles: (frames, rows, columns, height, width)
-        frames = frames.reshape(3, 2, 1, 37, 23)
+    if grid:  # a grid's 2 x 2 tiles, a strided view (frames, rows, columns, height, width)
+        frames = frames.reshape(3, 2, 37, 2, 23).transpose(0, 1, 3, 2, 4)
     reference = frames[0].astype(spectra.reference_dtype(frames.dtype))
     monkeypatch.setattr(spectra, "SHIFT_BAND_BYTES", 4 * 3 * 2 * 23 * 4)  # 4 rows a band
+    monkeypatch.setattr(spectra, "GRID_SHIFT_BAND_BYTES", 4 * 3 * 2 * 23 * 4)
     out = np.full(frames.shape, -1.0, np.float32)
     spectra.shift_by_reference(frames, reference, out, slice(5, 31))
     if frames.dtype.itemsize <= 2 or frames.dtype == np.float32:
@@ -720,3 +721,24 @@ def test_a_kept_crop_holds_the_same_numbers_in_smaller_sums(workers: int) -> Non
             np.testing.assert_array_equal(small.leave_one_out(15), whole.leave_one_out(15))
         with pytest.raises(ValueError, match="larger than the 21x21"):
             kept[0].autocorrelation(23)
+
+
+@pytest.mark.parametrize("frame_shape", [(64, 64), (37, 50), (200, 31)])
+def test_level_bins_mirror_rows_taken_of_the_product(frame_shape):
+    """The mirrored rows' share of the left halves' spectra, taken of the product with
+    the conjugate transform, is the product of the rows taken and conjugated."""
+    transforms = spectra.level_transforms(frame_shape)
+    rng = np.random.default_rng(5)
+    rows = len(spectra.level_window(frame_shape)[0])
+    shape = (3, 4, 2, rows, transforms.columns)
+    moments = rng.normal(size=shape) + 1j * rng.normal(size=shape)
+    shared = rng.normal(size=(3, 4))
+    bins = spectra.level_bins(moments, shared, transforms)
+    read = transforms.direct.shape[0]
+    mirror = np.conj(np.take(moments, transforms.mirror, axis=-2)).reshape(-1, read)
+    halves = moments.reshape(-1, read) @ transforms.direct + mirror @ transforms.mirrored
+    halves = halves.reshape(3, 4, 2, rows, -1)
+    close = {"rtol": 1e-13, "atol": 1e-12}
+    np.testing.assert_allclose(bins[..., 2, 1:, :], halves[..., 1, 1:, :], **close)
+    left_of_first = moments[..., 0, :, : halves.shape[-1]] - halves[..., 0, :, :]
+    np.testing.assert_allclose(bins[..., 3, 1:, :], left_of_first[..., 1:, :], **close)
