@@ -33,7 +33,7 @@ import numpy as np
 from .psf import (
     AutocorrelationFit,
     PsfEstimate,
-    _covariance_from_parameters,
+    _cholesky_factors,
     estimate_psf,
     fit_autocorrelation,
     fit_autocorrelations,
@@ -193,23 +193,20 @@ def _jackknife_units(sums: BlockSums, size: int) -> BlockSums:
     )
 
 
-def _widths_of(parameters: np.ndarray, near_deg: float) -> np.ndarray:
-    sigx, sigy, theta = widths_from_covariance(_covariance_from_parameters(parameters), near_deg)
-    return np.array([sigx, sigy, theta, math.sqrt(sigx * sigy)])
-
-
 def _width_derivatives(parameters: np.ndarray, near_deg: float) -> np.ndarray:
-    """``d(sigx, sigy, theta, psf_sigma) / d(parameters)``, ``(4, 3)``, central differences."""
+    """``d(sigx, sigy, theta, psf_sigma) / d(parameters)``, ``(4, 3)``, central differences
+    (the covariances of all the points ahead and behind in one call)."""
     parameters = np.asarray(parameters, dtype=np.float64)
     step = 1e-6
-    columns = []
-    for index in range(len(parameters)):
-        delta = np.zeros_like(parameters)
-        delta[index] = step
-        ahead = _widths_of(parameters + delta, near_deg)
-        behind = _widths_of(parameters - delta, near_deg)
-        columns.append((ahead - behind) / (2.0 * step))
-    return np.column_stack(columns)
+    deltas = step * np.eye(len(parameters))
+    lower, _ = _cholesky_factors(np.concatenate([parameters + deltas, parameters - deltas]))
+    covariances = lower @ lower.transpose(0, 2, 1)
+    widths = []
+    for covariance in covariances:
+        sigx, sigy, theta = widths_from_covariance(covariance, near_deg)
+        widths.append((sigx, sigy, theta, math.sqrt(sigx * sigy)))
+    ahead, behind = np.split(np.asarray(widths), 2)
+    return ((ahead - behind) / (2.0 * step)).T
 
 
 def _verdict(estimate: PsfEstimate) -> tuple[str, tuple[str, ...], bool]:

@@ -1087,11 +1087,18 @@ def fit_sensitivity(
     shape = values[mask]
     linear = _LinearPart(terms, target, background_basis)
     jacobian = linear.residual_jacobian(shape, slopes[:, mask].T)
-    basis, _ = np.linalg.qr(np.column_stack([shape, terms]))
-    projected = jacobian - basis @ (basis.T @ jacobian)
+    # off the span of the shape and the background terms: off the terms' orthonormal
+    # basis, then off the unit shape left over (the two are orthogonal; no QR)
+    projected = linear.project_out(jacobian)
+    shape_rest = linear.project_out(shape)
+    norm = float(np.sqrt(shape_rest @ shape_rest))
+    if norm > 0.0:
+        unit = shape_rest / norm
+        projected -= np.outer(unit, unit @ projected)
     normal = jacobian.T @ jacobian
     response = np.zeros((len(parameters), size * size))
-    response[:, mask.ravel()] = -np.linalg.solve(normal, projected.T)
+    # the 3 x 3 system solved once, applied to every pixel by a matrix product
+    response[:, mask.ravel()] = -np.linalg.solve(normal, np.eye(len(normal))) @ projected.T
     return response
 
 

@@ -656,9 +656,7 @@ class BlockSums:
             size,
         )
         coverage = self.coverage_sums[crop][chosen].sum(axis=0)
-        height, width = self.frame_shape
-        fraction = pair_fraction(coverage, self.frame_shape)
-        return with_local_mean(total / (height * width * dof * fraction), fraction, height * width)
+        return crops_from_sums(total, coverage, np.asarray(dof), self.frame_shape)
 
     def leave_one_out(self, crop_pix: int, *, name: str = "channel 0") -> np.ndarray:
         """The :meth:`autocorrelation` of all groups but one, for each group in turn
@@ -687,10 +685,8 @@ class BlockSums:
             self.frame_shape,
             size,
         )
-        fractions = pair_fraction(coverages.sum(axis=0) - coverages, self.frame_shape)
-        height, width = self.frame_shape
-        crops = totals / (height * width * dof[:, None, None] * fractions)
-        return with_local_mean(crops, fractions, height * width)
+        coverages = coverages.sum(axis=0) - coverages
+        return crops_from_sums(totals, coverages, dof, self.frame_shape)
 
     def _crop_trim(self, crop_pix: int, name: str) -> tuple[int, int]:
         """The checked crop side and its margin in the stored crops."""
@@ -982,8 +978,9 @@ def _lag_waves(frame_shape: tuple[int, int], size: int) -> tuple[np.ndarray, np.
     return waves
 
 
-def with_local_mean(crops: np.ndarray, fraction: np.ndarray, area: int) -> np.ndarray:
-    """Autocorrelation crops with the local share of the frames' mean levels given back.
+def with_local_mean(products: np.ndarray, fraction: np.ndarray, area: int) -> np.ndarray:
+    """Autocorrelation crops from the circular products per pixel, the local share of
+    the frames' mean levels given back, divided by the pair fractions.
 
     The sums leave out each frame's mean level (the power at zero frequency),
     which adds ``-P0 / area`` to the circular products at every lag, ``P0`` that
@@ -993,15 +990,17 @@ def with_local_mean(crops: np.ndarray, fraction: np.ndarray, area: int) -> np.nd
     summed, ``P0 = sum_K (products) / (1 - K / area)``. That is added back; a
     fluctuation shared by the whole frame stays out. ``K`` is the crop, or its
     centre when the crop holds more than half the frame's lags (the sum over every
-    lag of the frame is zero, and tells nothing).
+    lag of the frame is zero, and tells nothing). Then each lag is divided by the
+    fraction of the blinking its pixel pairs hold.
 
     Parameters
     ----------
-    crops : ndarray
-        ``(..., S, S)`` autocorrelation crops of fluctuations less their mean level
-        (per pixel pair, divided by ``fraction``).
+    products : ndarray
+        ``(..., S, S)`` circular products of fluctuations less their mean level,
+        per pixel of the frame and degree of freedom (not yet divided by
+        ``fraction``).
     fraction : ndarray
-        The crops' pair fractions (:func:`pair_fraction`), broadcast to ``crops``.
+        The crops' pair fractions (:func:`pair_fraction`), broadcast to ``products``.
     area : int
         Pixels per frame.
 
@@ -1015,14 +1014,28 @@ def with_local_mean(crops: np.ndarray, fraction: np.ndarray, area: int) -> np.nd
     >>> with_local_mean(crop, np.ones((3, 3)), 100).round(12).tolist()[1]
     [0.0, 0.91, 0.0]
     """
-    size = int(crops.shape[-1])
+    size = int(products.shape[-1])
     kept = size
     while kept > 1 and 2 * kept * kept > area:
         kept -= 2
     trim = (size - kept) // 2
     inner = (..., slice(trim, trim + kept), slice(trim, trim + kept))
-    products = (fraction * crops)[inner].sum(axis=(-2, -1), keepdims=True)
-    return crops + products / ((area - kept * kept) * fraction)
+    local = products[inner].sum(axis=(-2, -1), keepdims=True) / (area - kept * kept)
+    return (products + local) / fraction
+
+
+def crops_from_sums(
+    total: np.ndarray, coverage: np.ndarray, dof: np.ndarray, frame_shape: tuple[int, int]
+) -> np.ndarray:
+    """Autocorrelation crops ``(..., S, S)`` per pixel pair and degree of freedom from
+    summed circular products ``total`` (``(..., S, S)``, the level correction in),
+    coverage sums ``(..., S, S)`` and degrees of freedom ``(...)``: the pair
+    fractions (:func:`pair_fraction`) and the local mean level
+    (:func:`with_local_mean`). ``total`` is worked in place."""
+    height, width = frame_shape
+    area = int(height) * int(width)
+    products = np.divide(total, area * np.asarray(dof)[..., None, None], out=total)
+    return with_local_mean(products, pair_fraction(coverage, frame_shape), area)
 
 
 def pair_fraction(coverage: np.ndarray, frame_shape: tuple[int, int]) -> np.ndarray:
@@ -1045,15 +1058,18 @@ def pair_fraction(coverage: np.ndarray, frame_shape: tuple[int, int]) -> np.ndar
     size = coverage.shape[-1]
     lags = np.arange(size) - size // 2
     filled = np.outer(1.0 - np.abs(lags) / frame_shape[0], 1.0 - np.abs(lags) / frame_shape[1])
-    centre = coverage[..., size // 2, size // 2, None, None]
-    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
-        measured = coverage / centre
+    centre = coverage[..., size // 2, size // 2]
+    # over a positive, finite centre the fractions lie in (0, 1.2] where the coverage
+    # lies in (0, 1.2 centre] (a NaN anywhere makes both extremes NaN)
+    with np.errstate(invalid="ignore", over="ignore"):
         plausible = (
-            (centre[..., 0, 0] > 0.0)
-            & np.all(np.isfinite(measured), axis=(-2, -1))
-            & (measured.min(axis=(-2, -1)) > 0.0)
-            & (measured.max(axis=(-2, -1)) <= 1.2)
+            (centre > 0.0)
+            & np.isfinite(centre)
+            & (coverage.min(axis=(-2, -1)) > 0.0)
+            & (coverage.max(axis=(-2, -1)) <= 1.2 * centre)
         )
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        measured = coverage / centre[..., None, None]
     return np.where(plausible[..., None, None], measured, filled)
 
 
