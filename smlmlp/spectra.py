@@ -156,8 +156,8 @@ SHARED_BATCH_BYTES = 16 * 2**20
 #: of a batch: it stays in a core's cache between the cast and the subtraction).
 SHIFT_BAND_BYTES = 2**19
 #: The same for the tiles of a grid, copied out of the frames' strided view: a row of
-#: tiles at a time where it fits (10 frames of 256² in 4 x 4 tiles: 0.24 ms against
-#: 0.44 in bands of SHIFT_BAND_BYTES and 0.28 to 0.40 in one buffered subtraction).
+#: tiles at a time where it fits (bands of SHIFT_BAND_BYTES cut 64-row tiles in two,
+#: and cost more than one buffered subtraction; ``benchmarks/bench_shift.py``).
 GRID_SHIFT_BAND_BYTES = 2**21
 #: Elements per band of the block's folds on the CPU (in place, but for one float32
 #: temporary of a band): large bands, few calls, a band of every tile at once.
@@ -241,8 +241,8 @@ def shift_by_reference(frames: Any, reference: Any, out: Any, rows: slice, xp: A
     band cast once for all the frames: the same bits as a float32 ``subtract``,
     which casts as it goes (buffered) and takes 1.3 to 1.7 times as long. The
     strided view of a grid's tiles, ``(n, rows, columns, height, width)``, is
-    shifted one row of tiles at a time in the same way (1.6 times faster than the
-    one ``subtract`` on 10 frames of 256² in 4 x 4 tiles).
+    shifted one row of tiles at a time in the same way (``benchmarks/bench_shift.py``:
+    0.7 of the one buffered ``subtract`` on 10 frames of 256² in 4 x 4 tiles).
 
     Examples
     --------
