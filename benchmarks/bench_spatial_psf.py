@@ -13,6 +13,12 @@ memory (maximum resident set size) is measured separately:
   complex autocorrelation per frame kept in memory (``numpy.fft``), then their
   mean.
 
+With ``--power``, one more: ``power``, the floor plus the sum of the frames' power
+spectra (each spectrum squared in place, then the chunk's squares added to one float32
+sum, the rows shared by the workers): the least any method that averages power
+spectra must do, a lower bound of ours whose own ratio to the floor says how far the
+floor is out of reach.
+
 With ``--extras``, three more runs of ours with everything the workflow asks
 for: ``errors`` (``full_output=True``: the jackknife standard errors),
 ``windows`` (the same plus the PSF in 6 windows of frames) and ``tiles`` (the
@@ -25,6 +31,7 @@ Run::
     python benchmarks/bench_spatial_psf.py --quick    # small sizes, a smoke run
     python benchmarks/bench_spatial_psf.py --large    # 400x1024^2 and 200x2048^2 too
     python benchmarks/bench_spatial_psf.py --extras --skip-naive   # windows, tiles
+    python benchmarks/bench_spatial_psf.py --sizes 400x1024 200x2048 --power --skip-naive
     python benchmarks/bench_spatial_psf.py --sizes 4000x256 --cores 1 2 4 --skip-naive
 
 ``--sizes`` replaces the movies (frames x side); ``--cores`` runs every method with
@@ -48,6 +55,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 SIZES = [(1000, 256), (4000, 256), (2000, 512)]
@@ -109,6 +117,38 @@ def run_floor(path: str) -> dict:
     return {"seconds": seconds}
 
 
+def run_power(path: str) -> dict:
+    import numpy as np
+    import scipy.fft
+
+    from smlmlp.backend import cpu_workers
+    from smlmlp.computer import chunk_frames
+    from smlmlp.loading import open_movie
+
+    with open_movie(path) as movie, ThreadPoolExecutor(cpu_workers(True)) as pool:
+        step = chunk_frames(movie.shape[1:])
+        workers = cpu_workers(True)
+        height = movie.shape[1]
+        edges = np.linspace(0, height, workers + 1).astype(int)
+        bands = [slice(a, b) for a, b in zip(edges[:-1], edges[1:], strict=True)]
+        total = None
+        start = time.perf_counter()
+        for first in range(0, movie.shape[0], step):
+            frames = np.asarray(movie[first : first + step]).astype(np.float32)
+            parts = scipy.fft.rfft2(frames, workers=workers).view(np.float32)
+            if total is None:
+                total = np.zeros(parts.shape[1:], np.float32)
+
+            def add(rows: slice, parts: np.ndarray = parts, total: np.ndarray = total) -> None:
+                band = parts[:, rows]
+                np.multiply(band, band, out=band)  # (re^2, im^2), in place
+                total[rows] += band.sum(axis=0)
+
+            list(pool.map(add, bands))  # the workers share the rows, as ours does
+        seconds = time.perf_counter() - start
+    return {"seconds": seconds}
+
+
 def run_naive(path: str) -> dict:
     import numpy as np
 
@@ -131,6 +171,7 @@ METHODS = {
     "ours": run_ours,
     "floor": run_floor,
     "naive": run_naive,
+    "power": run_power,
     "errors": run_errors,
     "windows": run_windows,
     "tiles": run_tiles,
@@ -227,6 +268,10 @@ def main() -> None:
         "--cores", nargs="+", type=int, metavar="N",
         help="run every method on the first N usable cores, for each N",
     )
+    parser.add_argument(
+        "--power", action="store_true",
+        help="also the floor plus the sum of the power spectra (a lower bound of ours)",
+    )
     parser.add_argument("--child", nargs=2, metavar=("METHOD", "PATH"), help=argparse.SUPPRESS)
     parser.add_argument("--child-cores", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -254,7 +299,8 @@ def main() -> None:
                 f"in {time.perf_counter() - started:.0f} s",
                 flush=True,
             )
-            methods = ["floor", "ours", *(EXTRAS if args.extras else ())]
+            methods = ["floor", *(["power"] if args.power else []), "ours"]
+            methods += list(EXTRAS if args.extras else ())
             if not (args.skip_naive or (n_frames, side) in LARGE_SIZES):
                 methods.append("naive")
             for n_cores in core_counts:
