@@ -1510,12 +1510,13 @@ class _Extreme:
         self.next_hits: Any = None
 
     def add(self, frames: Any, xp: Any, dtype: Any) -> None:
-        if self.highest:
-            per_frame = frames.max(axis=(-2, -1))
-            extreme = per_frame.max(axis=0)
-        else:
-            per_frame = frames.min(axis=(-2, -1))
-            extreme = per_frame.min(axis=0)
+        # a grid's tiles (a strided 5-D view) by rows first, then along them (one
+        # reduction over both axes runs along each tile's short rows, several times slower)
+        axes = ((-2,), (-1,)) if frames.ndim > 4 else ((-2, -1),)
+        per_frame = frames
+        for axis in axes:
+            per_frame = per_frame.max(axis=axis) if self.highest else per_frame.min(axis=axis)
+        extreme = per_frame.max(axis=0) if self.highest else per_frame.min(axis=0)
         if self.value is None:
             self.value = extreme
             self.hits = xp.zeros(frames.shape[1:], dtype)
@@ -1530,18 +1531,27 @@ class _Extreme:
             self.hits *= within[..., None, None]
             self.value = (xp.maximum if self.highest else xp.minimum)(self.value, extreme)
         level = self.value[..., None, None]
-        # on the host only the frames that reach the value (or the level above the
-        # floor) somewhere: without clipping, about one a block; on the GPU all (no
-        # wait for the device)
-        reaching = None
-        if xp is np:
-            near = per_frame == self.value if self.highest else per_frame <= self.value + 1
-            reaching = near.reshape(len(frames), -1).any(axis=1)
+        if xp is not np:  # on the GPU all the frames (no wait for the device)
+            for frame in frames:
+                self._count(frame, level)
+            return
+        # on the host only the frames, and of them the regions, that reach the value
+        # (or the level above the floor): without clipping, about one a block
+        near = per_frame == self.value if self.highest else per_frame <= self.value + 1
         for index, frame in enumerate(frames):
-            if reaching is None or reaching[index]:
-                self.hits += frame == level
-                if not self.highest:
-                    self.next_hits += frame == level + 1
+            reaching = near[index]
+            if reaching.all():
+                self._count(frame, level)
+                continue
+            for region in zip(*np.nonzero(reaching), strict=True):
+                self._count(frame[region], level[region], region)
+
+    def _count(self, frame: Any, level: Any, region: tuple = ()) -> None:
+        """Count the pixels of ``frame`` (of ``region``, or all) at ``level`` (and one
+        above it at the low end)."""
+        self.hits[region] += frame == level
+        if not self.highest:
+            self.next_hits[region] += frame == level + 1
 
     def copy(self) -> _Extreme:
         twin = _Extreme(self.highest)
