@@ -742,3 +742,34 @@ def test_level_bins_mirror_rows_taken_of_the_product(frame_shape):
     np.testing.assert_allclose(bins[..., 2, 1:, :], halves[..., 1, 1:, :], **close)
     left_of_first = moments[..., 0, :, : halves.shape[-1]] - halves[..., 0, :, :]
     np.testing.assert_allclose(bins[..., 3, 1:, :], left_of_first[..., 1:, :], **close)
+
+
+@pytest.mark.parametrize(
+    ("change", "measured"),
+    [
+        (None, True),  # a plausible measurement: coverage / centre
+        ((0, 0, 1.2), True),  # 1.2 times the centre is still plausible
+        ((0, 0, 1.21), False),  # beyond: the frame taken as filled
+        ((0, 1, 0.0), False),  # a lag holding no blinking
+        ((1, 1, -1.0), False),  # a negative centre
+        ((1, 0, np.nan), False),
+        ((0, 2, np.inf), False),
+        ((1, 1, np.inf), False),  # an infinite centre
+    ],
+)
+def test_pair_fraction_takes_only_plausible_measurements(change, measured):
+    """Each crop of a stack is judged on its own: its coverage over its centre where
+    that lies in (0, 1.2] everywhere (all finite), else the fraction of blinking that
+    fills the frame."""
+    frame_shape = (20, 30)
+    centre = 40.0
+    good = np.array([[0.5, 0.7, 0.5], [0.8, 1.0, 0.8], [0.5, 0.7, 0.5]]) * centre
+    judged = good.copy()
+    if change is not None:
+        row, column, ratio = change  # the value, in units of the good centre
+        judged[row, column] = ratio * centre
+    fractions = spectra.pair_fraction(np.stack([good, judged]), frame_shape)
+    filled = spectra.pair_fraction(np.zeros((3, 3)), frame_shape)
+    np.testing.assert_allclose(fractions[0], good / centre, rtol=1e-15)  # unaffected
+    expected = judged / judged[1, 1] if measured else filled
+    np.testing.assert_allclose(fractions[1], expected, rtol=1e-15)
