@@ -98,7 +98,10 @@ def run_tiles(path: str) -> dict:
     return run_ours(path, full_output=True, field_tiles=(4, 4))
 
 
-def run_floor(path: str) -> dict:
+def fft_pass(path: str, power: bool = False) -> dict:
+    """One float32 ``rfft2`` pass over the movie's chunks, read as ours reads them; with
+    ``power``, each chunk's spectra squared in place and added to one float32 sum, the
+    rows shared by the workers as ours shares them."""
     import numpy as np
     import scipy.fft
 
@@ -106,36 +109,19 @@ def run_floor(path: str) -> dict:
     from smlmlp.computer import chunk_frames
     from smlmlp.loading import open_movie
 
-    with open_movie(path) as movie:
+    workers = cpu_workers(True)
+    with open_movie(path) as movie, ThreadPoolExecutor(workers) as pool:
         step = chunk_frames(movie.shape[1:])
-        workers = cpu_workers(True)
-        start = time.perf_counter()
-        for first in range(0, movie.shape[0], step):
-            frames = np.asarray(movie[first : first + step]).astype(np.float32)
-            scipy.fft.rfft2(frames, workers=workers)
-        seconds = time.perf_counter() - start
-    return {"seconds": seconds}
-
-
-def run_power(path: str) -> dict:
-    import numpy as np
-    import scipy.fft
-
-    from smlmlp.backend import cpu_workers
-    from smlmlp.computer import chunk_frames
-    from smlmlp.loading import open_movie
-
-    with open_movie(path) as movie, ThreadPoolExecutor(cpu_workers(True)) as pool:
-        step = chunk_frames(movie.shape[1:])
-        workers = cpu_workers(True)
-        height = movie.shape[1]
-        edges = np.linspace(0, height, workers + 1).astype(int)
+        edges = np.linspace(0, movie.shape[1], workers + 1).astype(int)
         bands = [slice(a, b) for a, b in zip(edges[:-1], edges[1:], strict=True)]
         total = None
         start = time.perf_counter()
         for first in range(0, movie.shape[0], step):
             frames = np.asarray(movie[first : first + step]).astype(np.float32)
-            parts = scipy.fft.rfft2(frames, workers=workers).view(np.float32)
+            spectra = scipy.fft.rfft2(frames, workers=workers)
+            if not power:
+                continue
+            parts = spectra.view(np.float32)
             if total is None:
                 total = np.zeros(parts.shape[1:], np.float32)
 
@@ -144,9 +130,17 @@ def run_power(path: str) -> dict:
                 np.multiply(band, band, out=band)  # (re^2, im^2), in place
                 total[rows] += band.sum(axis=0)
 
-            list(pool.map(add, bands))  # the workers share the rows, as ours does
+            list(pool.map(add, bands))
         seconds = time.perf_counter() - start
     return {"seconds": seconds}
+
+
+def run_floor(path: str) -> dict:
+    return fft_pass(path)
+
+
+def run_power(path: str) -> dict:
+    return fft_pass(path, power=True)
 
 
 def run_naive(path: str) -> dict:
