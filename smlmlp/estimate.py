@@ -40,7 +40,7 @@ from .psf import (
     fit_sensitivity,
     widths_from_covariance,
 )
-from .spectra import CONSTANT_STACK, BlockSums, crop_size
+from .spectra import CONSTANT_STACK, BlockSums, crop_size, jackknife_projections
 
 #: Fewest groups that give a standard error at all.
 MIN_JACKKNIFE_GROUPS = 5
@@ -100,8 +100,10 @@ def jackknife_errors(
     (:func:`smlmlp.psf.fit_sensitivity`, chained with the derivatives of the
     widths): leaving out a twentieth of the frames moves the fit so little that
     the response is exact to far below the standard error, at the cost of a
-    matrix product instead of a fit per replicate. ``refit=True`` fits every
-    replicate instead (for checks).
+    matrix product instead of a fit per replicate; the response is taken through
+    to the groups' sums (:func:`smlmlp.spectra.jackknife_projections`), so no
+    replicate's crop is made. ``refit=True`` makes every replicate's crop and fits
+    it instead (for checks).
 
     Parameters
     ----------
@@ -127,37 +129,78 @@ def jackknife_errors(
         NaN with fewer than :data:`MIN_JACKKNIFE_GROUPS` groups or when a
         replicate fails.
     """
-    used = np.flatnonzero(sums.dof > 0)
-    names = ("sigx", "sigy", "theta", "psf_sigma")
-    if len(used) < MIN_JACKKNIFE_GROUPS:
-        return dict.fromkeys(names, math.nan), int(len(used))
-    _, _, theta = fit.widths()
-    units = _jackknife_units(sums, crop_size(crop_pix))
-    # units of one group each are the groups, in the same order: the same sums
-    everything = ac
-    if everything is None or units.n_groups != len(used):
-        everything = units.autocorrelation(crop_pix)
     if not refit:
+        return parts_jackknife_errors([(sums, fit, ac)], crop_pix, pixel_nm)[0]
+    used = np.flatnonzero(sums.dof > 0)
+    if len(used) < MIN_JACKKNIFE_GROUPS:
+        return dict.fromkeys(JACKKNIFE_NAMES, math.nan), int(len(used))
+    _, _, theta = fit.widths()
+    replicates = []
+    for left_out in _jackknife_units(sums, crop_size(crop_pix)).leave_one_out(crop_pix):
+        replicate = fit_autocorrelation(left_out, pixel_nm, start=fit.parameters)
+        sigx, sigy, angle = replicate.widths(near_deg=theta)
+        replicates.append((sigx, sigy, angle, math.sqrt(sigx * sigy)))
+    return _standard_errors(np.asarray(replicates)), len(replicates)
+
+
+#: The numbers the jackknife gives a standard error, in the order of its values.
+JACKKNIFE_NAMES = ("sigx", "sigy", "theta", "psf_sigma")
+
+
+def parts_jackknife_errors(
+    parts: Sequence[tuple[BlockSums, AutocorrelationFit, np.ndarray | None]],
+    crop_pix: int,
+    pixel_nm: tuple[float, float],
+) -> list[tuple[dict[str, float], int]]:
+    """:func:`jackknife_errors` (linear response) of several ``(sums, fit, ac)``
+    parts of a movie; the parts that share their groups (the tiles of the field)
+    are projected in one call of :func:`smlmlp.spectra.jackknife_projections`."""
+    size = crop_size(crop_pix)
+    results: list[tuple[dict[str, float], int] | None] = [None] * len(parts)
+    pending: dict[tuple, list[tuple[int, BlockSums, np.ndarray]]] = {}
+    for index, (sums, fit, ac) in enumerate(parts):
+        used = np.flatnonzero(sums.dof > 0)
+        if len(used) < MIN_JACKKNIFE_GROUPS:
+            results[index] = dict.fromkeys(JACKKNIFE_NAMES, math.nan), int(len(used))
+            continue
+        units = _jackknife_units(sums, size)
+        # units of one group each are the groups, in the same order: the same sums
+        everything = ac
+        if everything is None or units.n_groups != len(used):
+            everything = units.autocorrelation(size)
+        _, _, theta = fit.widths()
         response = _width_derivatives(fit.parameters, theta) @ fit_sensitivity(
             everything, pixel_nm, fit
         )
-    left_out = units.leave_one_out(crop_pix)
-    if refit:
-        replicates = []
-        for ac in left_out:
-            replicate = fit_autocorrelation(ac, pixel_nm, start=fit.parameters)
-            sigx, sigy, angle = replicate.widths(near_deg=theta)
-            replicates.append((sigx, sigy, angle, math.sqrt(sigx * sigy)))
-        values = np.asarray(replicates)
-    else:
-        values = (left_out - everything).reshape(len(left_out), -1) @ response.T
+        alike = (units.frame_shape, units.dof.tobytes(), units.level_bins.shape[1:])
+        pending.setdefault(alike, []).append((index, units, response.reshape(-1, size, size)))
+    for batch in pending.values():
+        stack = [units for _, units, _ in batch]
+        values = jackknife_projections(
+            *(np.stack([getattr(units, name) for units in stack]) for name in _PROJECTED),
+            stack[0].dof,
+            stack[0].frame_shape,
+            np.stack([response for *_, response in batch]),
+        )
+        for (index, _, _), part_values in zip(batch, values, strict=True):
+            results[index] = _standard_errors(part_values), len(part_values)
+    return results
+
+
+#: The sums :func:`~smlmlp.spectra.jackknife_projections` takes, in its order.
+_PROJECTED = ("ac_sums", "coverage_sums", "level_bins", "level_spread")
+
+
+def _standard_errors(values: np.ndarray) -> dict[str, float]:
+    """The jackknife's standard errors from its replicates' values (or their changes)
+    ``(groups, 4)``: NaN all where one is not finite."""
     groups = len(values)
     with np.errstate(invalid="ignore"):
         spread = ((values - values.mean(axis=0)) ** 2).sum(axis=0)
         errors = np.sqrt((groups - 1) / groups * spread)
     if not np.all(np.isfinite(errors)):
-        errors = np.full(len(names), math.nan)
-    return dict(zip(names, (float(e) for e in errors), strict=True)), groups
+        errors = np.full(len(JACKKNIFE_NAMES), math.nan)
+    return dict(zip(JACKKNIFE_NAMES, (float(e) for e in errors), strict=True))
 
 
 def _jackknife_units(sums: BlockSums, size: int) -> BlockSums:
@@ -350,23 +393,29 @@ def _estimate_from_crop(
 ) -> PsfEstimate:
     """:func:`estimate_from_sums` (no windows) from the sums' checked crop ``ac``;
     ``fit``, the fit of ``ac`` when made already (:func:`estimate_parts`)."""
-    size = ac.shape[0]
+    estimate = _fitted(sums, ac, pixel_nm, name=name, start=start, images=images, fit=fit)
+    error = None
+    if errors and _has_errors(estimate):
+        [error] = parts_jackknife_errors([(sums, estimate.ac_fit, ac)], ac.shape[0], pixel_nm)
+    return _judged(estimate, sums, error)
+
+
+def _fitted(
+    sums: BlockSums,
+    ac: np.ndarray,
+    pixel_nm: tuple[float, float],
+    *,
+    name: str,
+    start: np.ndarray | None,
+    images: bool,
+    fit: AutocorrelationFit | None,
+) -> PsfEstimate:
+    """The fit of the crop ``ac`` and what the sums say of the movie (saturation,
+    clipping, dropped frames); no standard errors or verdict yet."""
     estimate = estimate_psf(ac, pixel_nm, name=name, start=start, images=images, fit=fit)
-    if errors and estimate.valid and estimate.ac_fit is not None:
-        se, groups = jackknife_errors(sums, size, estimate.pixel_nm, estimate.ac_fit, ac=ac)
-        estimate = replace(
-            estimate,
-            sigx_se=se["sigx"],
-            sigy_se=se["sigy"],
-            theta_se=se["theta"],
-            psf_sigma_se=se["psf_sigma"],
-            n_groups=groups,
-        )
-    else:
-        estimate = replace(estimate, n_groups=int(np.count_nonzero(sums.dof > 0)))
     ceiling, saturated = sums.saturation()
     floor, at_floor = sums.floor_clipping()
-    estimate = replace(
+    return replace(
         estimate,
         ceiling_adu=ceiling,
         saturated_fraction=saturated,
@@ -375,7 +424,30 @@ def _estimate_from_crop(
         above_floor_fraction=sums.above_floor(),
         dropped_frames=int(sums.dropped_frames.sum()),
         n_frames=int(sums.n_frames.sum()),
+        n_groups=int(np.count_nonzero(sums.dof > 0)),
     )
+
+
+def _has_errors(estimate: PsfEstimate) -> bool:
+    """Whether the jackknife can give the estimate standard errors (a PSF was found)."""
+    return estimate.valid and estimate.ac_fit is not None
+
+
+def _judged(
+    estimate: PsfEstimate, sums: BlockSums, error: tuple[dict[str, float], int] | None
+) -> PsfEstimate:
+    """The estimate with its standard errors ``error`` (from the jackknife, or None)
+    and its QC verdict."""
+    if error is not None:
+        se, groups = error
+        estimate = replace(
+            estimate,
+            sigx_se=se["sigx"],
+            sigy_se=se["sigy"],
+            theta_se=se["theta"],
+            psf_sigma_se=se["psf_sigma"],
+            n_groups=groups,
+        )
     qc, notes, is_round = _verdict(estimate)
     return replace(estimate, qc=qc, qc_notes=notes, round=is_round)
 
@@ -420,13 +492,29 @@ def estimate_parts(
     fits = [None] * len(parts)
     if start is not None:
         fits = fit_autocorrelations(acs, pixel_nm, start)
-    estimates = []
-    for index, ((sums, name), ac, fit) in enumerate(zip(parts, acs, fits, strict=True)):
+    fitted = []
+    for (sums, name), ac, fit in zip(parts, acs, fits, strict=True):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
-            estimate = _estimate_from_crop(
-                sums, ac, pixel_nm, name=name, errors=True, start=start, images=False, fit=fit
+            fitted.append(
+                _fitted(sums, ac, pixel_nm, name=name, start=start, images=False, fit=fit)
             )
+    # the standard errors of all the parts at once (those that share their groups, in
+    # one projection: parts_jackknife_errors)
+    with_errors = [index for index, estimate in enumerate(fitted) if _has_errors(estimate)]
+    part_errors = dict.fromkeys(range(len(parts)))
+    part_errors.update(
+        zip(
+            with_errors,
+            parts_jackknife_errors(
+                [(parts[i][0], fitted[i].ac_fit, acs[i]) for i in with_errors], size, pixel_nm
+            ),
+            strict=True,
+        )
+    )
+    estimates = []
+    for index, ((sums, _), estimate) in enumerate(zip(parts, fitted, strict=True)):
+        estimate = _judged(estimate, sums, part_errors[index])
         estimates.append(estimate)
         if not estimate.valid:
             continue
