@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .backend import single_threaded_blas
 from .estimate import estimate_from_sums, fit_start
 from .field_tiles import FieldSums, accumulate_field, check_tiles, estimate_field
 from .psf import PsfEstimate
@@ -104,6 +105,18 @@ def estimate_channel(
     >>> estimate.sections["field"]["psf_sigma_nm"].shape
     (2, 2)
     """
+    with single_threaded_blas():  # small products: threads would only wait spinning
+        return _estimate_channel(sums, crop_pix, pixel_nm, name, errors, time_windows)
+
+
+def _estimate_channel(
+    sums: BlockSums | FieldSums,
+    crop_pix: Any,
+    pixel_nm: tuple[float, float],
+    name: str,
+    errors: bool,
+    time_windows: int,
+) -> PsfEstimate:
     if isinstance(sums, FieldSums):
         estimate = estimate_from_sums(
             sums.combined(),

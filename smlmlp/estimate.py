@@ -37,7 +37,7 @@ from .psf import (
     estimate_psf,
     fit_autocorrelation,
     fit_autocorrelations,
-    fit_sensitivity,
+    fit_sensitivities,
     widths_from_covariance,
 )
 from .spectra import CONSTANT_STACK, BlockSums, crop_size, jackknife_projections
@@ -157,7 +157,7 @@ def parts_jackknife_errors(
     are projected in one call of :func:`smlmlp.spectra.jackknife_projections`."""
     size = crop_size(crop_pix)
     results: list[tuple[dict[str, float], int] | None] = [None] * len(parts)
-    pending: dict[tuple, list[tuple[int, BlockSums, np.ndarray]]] = {}
+    chosen = []  # (index, units, crop of all the groups, fit)
     for index, (sums, fit, ac) in enumerate(parts):
         used = np.flatnonzero(sums.dof > 0)
         if len(used) < MIN_JACKKNIFE_GROUPS:
@@ -168,16 +168,22 @@ def parts_jackknife_errors(
         everything = ac
         if everything is None or units.n_groups != len(used):
             everything = units.autocorrelation(size)
-        _, _, theta = fit.widths()
-        response = _width_derivatives(fit.parameters, theta) @ fit_sensitivity(
-            everything, pixel_nm, fit
-        )
+        chosen.append((index, units, everything, fit))
+    if not chosen:
+        return results
+    # the fits' linear responses, all at once, chained with the widths' derivatives
+    sensitivities = fit_sensitivities(
+        [everything for _, _, everything, _ in chosen], pixel_nm, [fit for *_, fit in chosen]
+    )
+    pending: dict[tuple, list[tuple[int, BlockSums, np.ndarray]]] = {}
+    for (index, units, _, fit), sensitivity in zip(chosen, sensitivities, strict=True):
+        response = _width_derivatives(fit.parameters, fit.widths()[2]) @ sensitivity
         alike = (units.frame_shape, units.dof.tobytes(), units.level_bins.shape[1:])
         pending.setdefault(alike, []).append((index, units, response.reshape(-1, size, size)))
     for batch in pending.values():
         stack = [units for _, units, _ in batch]
         values = jackknife_projections(
-            *(np.stack([getattr(units, name) for units in stack]) for name in _PROJECTED),
+            *(_stacked([getattr(units, name) for units in stack]) for name in _PROJECTED),
             stack[0].dof,
             stack[0].frame_shape,
             np.stack([response for *_, response in batch]),
@@ -189,6 +195,27 @@ def parts_jackknife_errors(
 
 #: The sums :func:`~smlmlp.spectra.jackknife_projections` takes, in its order.
 _PROJECTED = ("ac_sums", "coverage_sums", "level_bins", "level_spread")
+
+
+def _stacked(arrays: list[np.ndarray]) -> np.ndarray:
+    """The arrays stacked on a new first axis: a read-only view where they are
+    evenly spaced views of one array (the tiles' sums, regions of one store), else
+    a copy."""
+    first = arrays[0]
+    addresses = [array.__array_interface__["data"][0] for array in arrays]
+    steps = np.diff(addresses)
+    if len(arrays) > 1 and all(
+        array.base is not None
+        and array.base is first.base
+        and array.shape == first.shape
+        and array.strides == first.strides
+        and array.dtype == first.dtype
+        for array in arrays
+    ) and np.all(steps == steps[0]):
+        return np.lib.stride_tricks.as_strided(
+            first, (len(arrays), *first.shape), (int(steps[0]), *first.strides), writeable=False
+        )
+    return np.stack(arrays)
 
 
 def _standard_errors(values: np.ndarray) -> dict[str, float]:

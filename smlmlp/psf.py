@@ -46,6 +46,7 @@ from __future__ import annotations
 import functools
 import math
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -1073,32 +1074,71 @@ def fit_sensitivity(
     >>> bool(np.allclose(predicted, moved.parameters, atol=1e-5))
     True
     """
-    ac = np.asarray(ac, dtype=np.float64)
-    size = ac.shape[0]
-    mask, all_terms, background_basis = _fit_layout(size)
-    terms = all_terms[mask]
-    target = ac[mask]
-    parameters = np.asarray(fit.parameters, dtype=np.float64)
+    return fit_sensitivities([ac], pixel_nm, [fit])[0]
+
+
+def fit_sensitivities(
+    acs: Sequence[np.ndarray], pixel_nm: tuple[float, float], fits: Sequence[AutocorrelationFit]
+) -> np.ndarray:
+    """:func:`fit_sensitivity` of several crops of one size and their fits, in
+    whole-array operations (the parts of a movie): ``(n, 3, size * size)``.
+
+    Examples
+    --------
+    >>> covariance = covariance_from_widths(150.0, 110.0, 20.0)
+    >>> acs = [w * crop_autocorrelation(covariance, 15, (100.0, 100.0)) + 0.1 for w in (3, 5)]
+    >>> fits = [fit_autocorrelation(ac, (100.0, 100.0)) for ac in acs]
+    >>> both = fit_sensitivities(acs, (100.0, 100.0), fits)
+    >>> bool(np.allclose(both[1], fit_sensitivity(acs[1], (100.0, 100.0), fits[1])))
+    True
+    """
+    acs = np.stack([np.asarray(ac, dtype=np.float64) for ac in acs])
+    count, size = acs.shape[0], acs.shape[-1]
+    mask, _, basis = _fit_layout(size)
     pixel_nm = (float(pixel_nm[0]), float(pixel_nm[1]))
-    if fit.model is not None and fit.model[0] == pixel_nm and fit.model[1].shape[0] == size:
-        values, slopes = fit.model[1:]
+    parameters = np.stack([np.asarray(fit.parameters, dtype=np.float64) for fit in fits])
+    if all(
+        fit.model is not None and fit.model[0] == pixel_nm and fit.model[1].shape[0] == size
+        for fit in fits
+    ):
+        values = np.stack([fit.model[1] for fit in fits])
+        slopes = np.stack([fit.model[2] for fit in fits])
     else:
         values, slopes = crop_autocorrelation_jacobian(parameters, size, pixel_nm)
-    shape = values[mask]
-    linear = _LinearPart(terms, target, background_basis)
-    jacobian = linear.residual_jacobian(shape, slopes[:, mask].T)
+
+    def project_out(array: np.ndarray) -> np.ndarray:  # off the background's span
+        return array - (array @ basis) @ basis.T
+
+    data_rest = project_out(acs[:, mask])
+    shape = values[:, mask]
+    shape_rest = project_out(shape)
+    slopes_rest = project_out(slopes[:, :, mask])  # (n, 3, M)
+    spread = np.einsum("nm,nm->n", shape_rest, shape_rest)
+    # the residual's Jacobian (_LinearPart.residual_jacobian); zero where the shape
+    # lies in the background's span (no amplitude of its own)
+    usable = spread > 1e-12 * np.einsum("nm,nm->n", shape, shape)
+    spread = np.where(usable, spread, 1.0)
+    amplitude = np.einsum("nm,nm->n", shape_rest, data_rest) / spread
+    amplitude_slopes = (
+        np.einsum("npm,nm->np", slopes_rest, data_rest)
+        - 2.0 * amplitude[:, None] * np.einsum("npm,nm->np", slopes_rest, shape_rest)
+    ) / spread[:, None]
+    jacobian = -(
+        amplitude_slopes[:, :, None] * shape_rest[:, None, :]
+        + amplitude[:, None, None] * slopes_rest
+    )
+    jacobian *= usable[:, None, None]
     # off the span of the shape and the background terms: off the terms' orthonormal
     # basis, then off the unit shape left over (the two are orthogonal; no QR)
-    projected = linear.project_out(jacobian)
-    shape_rest = linear.project_out(shape)
-    norm = float(np.sqrt(shape_rest @ shape_rest))
-    if norm > 0.0:
-        unit = shape_rest / norm
-        projected -= np.outer(unit, unit @ projected)
-    normal = jacobian.T @ jacobian
-    response = np.zeros((len(parameters), size * size))
-    # the 3 x 3 system solved once, applied to every pixel by a matrix product
-    response[:, mask.ravel()] = -np.linalg.solve(normal, np.eye(len(normal))) @ projected.T
+    projected = project_out(jacobian)
+    norm = np.sqrt(np.einsum("nm,nm->n", shape_rest, shape_rest))
+    unit = np.divide(shape_rest, norm[:, None], out=np.zeros_like(shape_rest),
+                     where=norm[:, None] > 0.0)  # fmt: skip
+    projected -= np.einsum("npm,nm->np", projected, unit)[:, :, None] * unit[:, None, :]
+    normal = jacobian @ jacobian.transpose(0, 2, 1)
+    response = np.zeros((count, parameters.shape[1], size * size))
+    # each 3 x 3 system solved once, applied to every pixel by a matrix product
+    response[:, :, mask.ravel()] = -np.linalg.solve(normal, projected)
     return response
 
 

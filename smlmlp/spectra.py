@@ -87,7 +87,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .backend import Backend, array_module, get_backend
+from .backend import Backend, array_module, get_backend, single_threaded_blas
 from .computer import chunk_frames as memory_chunk_frames
 from .dropped import dropped_frames
 
@@ -1072,7 +1072,7 @@ def jackknife_projections(
     Everything but the pair fractions is linear in the summed products, each
     replicate's mean-level power taken exactly at the bins of the lowest frequencies
     (:func:`level_power`): the weights are taken back through it to the sums once
-    (:func:`window_matrix` for the level correction, the local mean level of
+    (:func:`window_weights` for the level correction, the local mean level of
     :func:`with_local_mean`), and a replicate costs a dot product of its group's
     sums. The replicates' own pair fractions (:func:`pair_fraction`, their
     plausibility judged replicate by replicate) multiply the products of all the
@@ -1098,21 +1098,17 @@ def jackknife_projections(
     size = int(ac_sums.shape[-1])
     lead, n_groups = ac_sums.shape[:-3], ac_sums.shape[-3]
     pixels = size * size
-    groups = ac_sums.reshape(*lead, n_groups, pixels)
-    coverages = coverage_sums.reshape(*lead, n_groups, pixels)
     weights = np.asarray(weights, np.float64).reshape(*lead, -1, pixels)
     area = int(frame_shape[0]) * int(frame_shape[1])
     dof = np.asarray(dof)
     left_dof = dof.sum() - dof
-    windows = window_matrix((int(frame_shape[0]), int(frame_shape[1])), size)
     all_bins = level_bins.sum(axis=-4)
     all_spread = level_spread.sum(axis=-2)
-    summed = groups.sum(axis=-2)
+    summed = ac_sums.sum(axis=-3).reshape(*lead, pixels)
     power = level_power(all_bins, all_spread)
-    total = summed - power.reshape(*lead, -1) @ windows
-    coverage = coverages.sum(axis=-2)
-    fraction = pair_fraction(coverage.reshape(*lead, size, size), frame_shape)
-    fraction = fraction.reshape(*lead, 1, pixels)
+    total = summed - window_products(power, frame_shape, size).reshape(*lead, pixels)
+    coverage = coverage_sums.sum(axis=-3)
+    fraction = pair_fraction(coverage, frame_shape).reshape(*lead, 1, pixels)
     # the products of all the groups with their local mean level (the crop times the
     # fractions), and the weights taken back through the local mean level
     kept, inner = _local_lags(size, area)
@@ -1121,20 +1117,25 @@ def jackknife_projections(
     scaled = weights / fraction
     through = scaled.copy()
     through[inner] += scaled.sum(axis=-1, keepdims=True) / (area - kept * kept)
-    through_t = np.swapaxes(through, -1, -2)  # (..., pixels, k)
-    # each replicate's products, less its group's, with its own mean-level power (the
-    # weights through the level correction for all the parts in one product)
-    powers = level_power(all_bins[..., None, :, :, :] - level_bins,
-                         all_spread[..., None, :] - level_spread)  # fmt: skip
-    leveled = (through.reshape(-1, pixels) @ windows.T).reshape(*through.shape[:-1], -1)
-    projected = (summed[..., None, :] @ through_t) - groups @ through_t
-    projected -= powers.reshape(*lead, n_groups, -1) @ np.swapaxes(leveled, -1, -2)
-    projected /= area * left_dof[:, None]
-    # the replicates' own fractions, times the products of all the groups
-    left = coverage[..., None, :] - coverages
-    inverse = _pair_fractions(left.reshape(*lead, n_groups, size, size), frame_shape, True)
+    leveled = window_weights(through.reshape(*through.shape[:-1], size, size), frame_shape)
+    leveled = leveled.reshape(*through.shape[:-1], -1)
     weighted = weights * products[..., None, :]
-    projected += inverse.reshape(*lead, n_groups, pixels) @ np.swapaxes(weighted, -1, -2)
+    # each replicate: its products (less its group's, with its own mean-level power)
+    # through the weights, and its own fractions times the products of all the groups;
+    # part by part, in arrays of one part's groups (no temporaries as large as them all)
+    projected = np.empty((*lead, n_groups, weights.shape[-2]))
+    left = np.empty((n_groups, size, size))
+    for part in np.ndindex(*lead):
+        powers = level_power(all_bins[part] - level_bins[part],
+                             all_spread[part] - level_spread[part])  # fmt: skip
+        own = projected[part]
+        np.einsum("gab,kab->gk", ac_sums[part], through[part].reshape(-1, size, size), out=own)
+        np.subtract(summed[part] @ through[part].T, own, out=own)
+        own -= powers.reshape(n_groups, -1) @ leveled[part].T
+        own /= area * left_dof[:, None]
+        np.subtract(coverage[part], coverage_sums[part], out=left)
+        inverse = _pair_fractions(left, frame_shape, inverse=True, out=left)
+        own += inverse.reshape(n_groups, pixels) @ weighted[part].T
     # less the weights times the crop of all the groups, once for each of the two parts
     projected -= 2.0 * (weighted / fraction).sum(axis=-1)[..., None, :]
     return projected
@@ -1158,17 +1159,31 @@ def _local_lags(size: int, area: int) -> tuple[int, tuple]:
     return kept, (..., (lags[:, None] * size + lags[None, :]).reshape(-1))
 
 
-@lru_cache(maxsize=16)
-def window_matrix(frame_shape: tuple[int, int], size: int) -> np.ndarray:
-    """:func:`window_products` as a matrix, ``(bins, size * size)``: a power spectrum
-    at the bins of :func:`level_window`, flattened, times it gives the flattened
-    crop (read-only)."""
-    rows, columns = level_window(frame_shape)
-    bins = len(rows) * columns
-    unit = np.eye(bins).reshape(bins, len(rows), columns)
-    matrix = window_products(unit, frame_shape, size).reshape(bins, size * size)
-    matrix.setflags(write=False)
-    return matrix
+def window_weights(weights: np.ndarray, frame_shape: tuple[int, int]) -> np.ndarray:
+    """The adjoint of :func:`window_products`: for ``weights`` ``(..., S, S)`` on the
+    lags of a crop, ``(..., 2K + 1, K + 1)`` at the bins of :func:`level_window`,
+    such that ``sum(weights * window_products(power))`` is ``sum(window_weights(weights)
+    * power)`` for every ``power`` (each crop's weights taken to the bins once).
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> power, weights = rng.normal(size=(17, 9)), rng.normal(size=(7, 7))
+    >>> direct = (weights * window_products(power, (64, 48), 7)).sum()
+    >>> bool(np.isclose(direct, (window_weights(weights, (64, 48)) * power).sum()))
+    True
+    """
+    height, width = frame_shape
+    size = int(weights.shape[-1])
+    along_y, along_x = _lag_waves((int(height), int(width)), size)
+    rows, columns = along_y.shape[1], along_x.shape[0] // 2
+    by_y = along_y.reshape(2, size, rows)
+    by_x = along_x.reshape(2, columns, size)
+    # sum over the cosine and sine parts t of (along_y[t]^T  weights  along_x[t]^T)
+    bins = np.einsum("tar,...ab,tkb->...rk", by_y, weights, by_x, optimize=True)
+    bins[..., 0, 0] = 0.0
+    bins[..., :, 1:] *= 2.0
+    return bins / (height * width)
 
 
 def crops_from_sums(
@@ -1205,15 +1220,19 @@ def pair_fraction(coverage: np.ndarray, frame_shape: tuple[int, int]) -> np.ndar
 
 
 def _pair_fractions(
-    coverage: np.ndarray, frame_shape: tuple[int, int], inverse: bool = False
+    coverage: np.ndarray,
+    frame_shape: tuple[int, int],
+    inverse: bool = False,
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
     """:func:`pair_fraction`, or its inverse (``inverse``: what the crops are
-    multiplied by), by one rule."""
+    multiplied by), by one rule; into ``out`` when given (``coverage`` itself may
+    be it)."""
     coverage = np.asarray(coverage, dtype=np.float64)
     size = coverage.shape[-1]
     lags = np.arange(size) - size // 2
     filled = np.outer(1.0 - np.abs(lags) / frame_shape[0], 1.0 - np.abs(lags) / frame_shape[1])
-    centre = coverage[..., size // 2, size // 2]
+    centre = coverage[..., size // 2, size // 2].copy()  # coverage may be overwritten
     # over a positive, finite centre the fractions lie in (0, 1.2] where the coverage
     # lies in (0, 1.2 centre] (a NaN anywhere makes both extremes NaN)
     with np.errstate(invalid="ignore", over="ignore"):
@@ -1225,12 +1244,10 @@ def _pair_fractions(
         )
     with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
         if inverse:
-            measured = centre[..., None, None] / coverage
+            measured = np.divide(centre[..., None, None], coverage, out=out)
             filled = 1.0 / filled
         else:
-            measured = coverage / centre[..., None, None]
-    if plausible.ndim == 0:
-        return measured if plausible else np.broadcast_to(filled, coverage.shape).copy()
+            measured = np.divide(coverage, centre[..., None, None], out=out)
     measured[~plausible] = filled  # the crops not measured, mostly none
     return measured
 
@@ -1791,6 +1808,9 @@ class _GroupStore:
         self.dof: list[int] = []
         self.tallies: list[ClipTally] = []
         self.levels: list[tuple[Any, Any]] = []  # (level moments, level spread), by region
+        # the level bins made of each group's moments on the host as it closes (on a
+        # worker, :func:`level_bins`), None until then (and on the GPU: at the end)
+        self.bins: list[np.ndarray | None] = []
 
     def __len__(self) -> int:
         return len(self.first_frames)
@@ -1809,6 +1829,7 @@ class _GroupStore:
         self.dof.append(int(dof))
         self.tallies.append(tally)
         self.levels.append(level)
+        self.bins.append(None)
         crops, coverages = self.slabs[slab]
         return crops[offset], coverages[offset]
 
@@ -2744,11 +2765,13 @@ class SpectrumAccumulator:
         list(self._worker_pool().map(share, range(0, regions, per_task)))
 
     def _crop_on_worker(
-        self, power: Any, density: Any, dof: int, mapped: bool, out: tuple[Any, Any]
+        self, power: Any, density: Any, dof: int, mapped: bool, out: tuple[Any, Any], index: int
     ) -> None:
-        """:meth:`_group_arrays` into the group's slots, on a worker; the group's
-        arrays then zeroed for a later group."""
+        """:meth:`_group_arrays` into the group's slots and its level bins
+        (:meth:`_store_bins`), on a worker; the group's arrays then zeroed for a
+        later group."""
         self._group_arrays(power, density, dof, mapped, out=out, fft_workers=1)
+        self._store_bins(index)
         power.fill(0.0)
         self._spare_power.append(power)
         if mapped:
@@ -2770,11 +2793,14 @@ class SpectrumAccumulator:
         self._group_tally = ClipTally.nothing(self.n_regions, self.backend.xp)
         self._group_level = self._no_level()
         group = (self._group_power, self._group_density, self._group_dof, self._group_mapped)
+        index = len(self._store) - 1
         if not self.backend.cuda and self._blocks_on_workers and self._pool is not None:
             large = self._group_power.nbytes >= GROUP_WAIT_BYTES
             if large and not self._spare_power and self._pending_groups:
                 self._pending_groups[-1].result()  # its arrays come back: no new ones
-            self._pending_groups.append(self._pool.submit(self._crop_on_worker, *group, slots))
+            self._pending_groups.append(
+                self._pool.submit(self._crop_on_worker, *group, slots, index)
+            )
             self._group_power = self._zeros(self._spare_power, self._group_power, zeroed=True)
             if self._group_mapped:
                 self._group_density = self._zeros(
@@ -2787,11 +2813,17 @@ class SpectrumAccumulator:
                     self._copy_device_groups()
             else:
                 self._group_arrays_by_regions(*group, out=slots)
+                self._store_bins(index)
             self._group_power[...] = 0
             if self._group_mapped:
                 self._group_density[...] = 0
         self._group_mapped = False
         self._group_n = self._group_dof = 0
+
+    def _store_bins(self, index: int) -> None:
+        """The level bins of the stored group ``index`` (host), made of its moments."""
+        moments, spread = self._store.levels[index]
+        self._store.bins[index] = level_bins(moments, spread[..., 2], self._level_transforms)
 
     def _copy_device_groups(self) -> None:
         """Copy the GPU's pending crops to their slots (one copy for all of them)."""
@@ -2873,7 +2905,7 @@ class SpectrumAccumulator:
                 extra.append((self._group_start(last), n_frames, dof, *arrays, tally, level))
         store = self._store
         first_frames, counts, dofs = store.first_frames, store.n_frames, store.dof
-        tallies, levels = store.tallies, store.levels
+        tallies, levels, known_bins = store.tallies, store.levels, store.bins
         crops, coverages = store.arrays()
         if extra:
             xp = self.backend.xp
@@ -2882,11 +2914,12 @@ class SpectrumAccumulator:
             dofs = dofs + [part[2] for part in extra]
             tallies = tallies + [part[5] for part in extra]
             levels = levels + [part[6] for part in extra]
+            known_bins = known_bins + [None] * len(extra)
             extra_crops = self.backend.to_numpy(xp.stack([part[3] for part in extra]))
             extra_coverages = self.backend.to_numpy(xp.stack([part[4] for part in extra]))
             crops = np.concatenate([crops, extra_crops])
             coverages = np.concatenate([coverages, extra_coverages])
-        clipping, level_bins, level_spread = self._group_scalars(tallies, levels)
+        clipping, level_bins, level_spread = self._group_scalars(tallies, levels, known_bins)
         dropped = np.array([self._dropped.get(first, 0) for first in first_frames], np.int64)
         return [
             BlockSums(
@@ -2907,17 +2940,45 @@ class SpectrumAccumulator:
         ]
 
     def _group_scalars(
-        self, tallies: list[ClipTally], levels: list[tuple[Any, Any]]
+        self,
+        tallies: list[ClipTally],
+        levels: list[tuple[Any, Any]],
+        known_bins: list[np.ndarray | None],
     ) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
         """The groups' :data:`CLIPPING_ARRAYS`, each ``(groups, regions)``, and their
-        ``(level bins, level spread)``, ``(groups, regions, ...)``, on the host (one
-        copy from the GPU; the bins made of the groups' level moments at once,
-        :func:`level_bins`)."""
+        ``(level bins, level spread)``, ``(groups, regions, ...)``, on the host: from
+        the GPU in one copy, the bins made of the groups' level moments at once
+        (:func:`level_bins`); on the host the bins made as the groups closed
+        (``known_bins``, None for a group still open)."""
         regions, xp = self.n_regions, self.backend.xp
         moments, spread = self._no_level()
         moments_size, spread_size = moments[0].size, spread[0].size
         searched = np.array([tally.searched for tally in tallies], np.int64)
         counts = ("ceiling_counts", "floor_counts", "above_floor_counts")
+        if not self.backend.cuda:
+            arrays = {
+                name: np.array([tally[index] for tally in tallies]).astype(
+                    np.int64 if name in counts else np.float64
+                ).reshape(len(tallies), regions)
+                for index, name in enumerate(CLIPPING_ARRAYS[:5])
+            }
+            arrays["searched_values"] = np.repeat(searched[:, None], regions, axis=1)
+            group_spread = np.array([part for _, part in levels])
+            group_spread = group_spread.reshape(len(levels), *spread.shape)
+            missing = [index for index, bins in enumerate(known_bins) if bins is None]
+            bins = list(known_bins)
+            if missing:
+                made = level_bins(
+                    np.stack([levels[index][0] for index in missing]),
+                    group_spread[missing, ..., 2],
+                    self._level_transforms,
+                )
+                for index, part in zip(missing, made, strict=True):
+                    bins[index] = part
+            if not bins:
+                shape = (0, regions, 4, self._level_rows, self._level_columns)
+                return arrays, np.zeros(shape, np.complex128), group_spread
+            return arrays, np.stack(bins), group_spread
         if tallies:
             rows = []
             for tally, (group_moments, group_spread) in zip(tallies, levels, strict=True):
@@ -3156,12 +3217,13 @@ def accumulate_regions(
     bounds = [(max(a, int(start)), min(a + chunk_frames, stop))
               for a in range(first, stop, chunk_frames)]  # fmt: skip
     try:
-        for chunk in prefetch_chunks(stack, bounds):
-            accumulator.add(chunk)
-            del chunk
-            if progress is not None:
-                progress(accumulator.n_frames, stop - int(start))
-        sums = accumulator.finish()
+        with single_threaded_blas():  # the pass's workers have the cores
+            for chunk in prefetch_chunks(stack, bounds):
+                accumulator.add(chunk)
+                del chunk
+                if progress is not None:
+                    progress(accumulator.n_frames, stop - int(start))
+            sums = accumulator.finish()
     finally:
         accumulator.release_buffer()
     return sums
