@@ -226,8 +226,6 @@ def cpu_workers(parallel: bool) -> int:
         return max(1, os.cpu_count() or 1)
 
 
-_BLAS_LOCK = threading.Lock()
-_BLAS_USERS = [0, None]  # passes inside single_threaded_blas, and the limits they set
 #: The BLAS libraries loaded with NumPy (whose products the passes make), found once:
 #: looking for them takes milliseconds, setting their threads microseconds.
 _BLAS_LIBRARIES = ThreadpoolController().select(user_api="blas")
@@ -241,9 +239,11 @@ def single_threaded_blas() -> Iterator[None]:
     few matrix products are small. A multi-threaded BLAS starts its threads for
     those products, and OpenBLAS's threads then wait spinning on the cores the
     workers need: passes run one after another in a process (the channels of a
-    movie, movies in a loop) ran 15 % slower, more with the tiles of a field map.
-    Passes running at once in threads share one limit: the first sets it, the last
-    to leave lifts it.
+    movie, movies in a loop) ran 15 % slower, more with the tiles of a field map
+    (``python benchmarks/bench_blas_threads.py``). The count is the process's, and
+    OpenBLAS takes it back up only from the main thread: the limit is set and lifted
+    there, and is left as it is in other threads (a pass there runs under the main
+    thread's count).
 
     Examples
     --------
@@ -253,18 +253,11 @@ def single_threaded_blas() -> Iterator[None]:
     ...         if pool["user_api"] == "blas")
     True
     """
-    with _BLAS_LOCK:
-        if _BLAS_USERS[0] == 0:
-            _BLAS_USERS[1] = _BLAS_LIBRARIES.limit(limits=1)
-        _BLAS_USERS[0] += 1
-    try:
+    if threading.current_thread() is not threading.main_thread():
         yield
-    finally:
-        with _BLAS_LOCK:
-            _BLAS_USERS[0] -= 1
-            if _BLAS_USERS[0] == 0:
-                _BLAS_USERS[1].restore_original_limits()
-                _BLAS_USERS[1] = None
+        return
+    with _BLAS_LIBRARIES.limit(limits=1):
+        yield
 
 
 def get_backend(cuda: bool = False, parallel: bool = False, workers: int | None = None) -> Backend:

@@ -177,3 +177,38 @@ def test_available_memory_and_budget_take_the_smallest(tmp_path, monkeypatch):
 def test_this_machine_memory():
     system = computer.system_available_bytes()
     assert 0 < computer.available_ram_bytes() <= system * 1.1 + 2**20
+
+
+def test_single_threaded_blas_is_lifted_where_it_was_set():
+    """The limit is set and lifted by the main thread, nested or not; a pass in another
+    thread leaves the count as it finds it (OpenBLAS would not take it back up from
+    there), so BLAS gets its own count back in the end."""
+    import threading
+
+    from threadpoolctl import threadpool_info
+
+    from smlmlp.backend import single_threaded_blas
+
+    def blas_threads() -> list[int]:
+        return [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
+
+    before = blas_threads()
+    seen = []
+
+    def other_pass() -> None:
+        with single_threaded_blas():
+            seen.append(blas_threads())
+
+    with single_threaded_blas():
+        with single_threaded_blas():
+            assert all(count == 1 for count in blas_threads())
+        assert all(count == 1 for count in blas_threads())
+        thread = threading.Thread(target=other_pass)
+        thread.start()
+        thread.join(10)
+    assert blas_threads() == before
+    thread = threading.Thread(target=other_pass)
+    thread.start()
+    thread.join(10)
+    assert seen == [[1] * len(before), before]
+    assert blas_threads() == before

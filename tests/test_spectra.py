@@ -15,6 +15,7 @@ from smlmlp.spectra import (
     accumulate_regions,
     accumulate_spectrum,
     crop_size,
+    level_bins,
     merge_sums,
     plan_blocks,
 )
@@ -773,3 +774,36 @@ def test_pair_fraction_takes_only_plausible_measurements(change, measured):
     np.testing.assert_allclose(fractions[0], good / centre, rtol=1e-15)  # unaffected
     expected = judged / judged[1, 1] if measured else filled
     np.testing.assert_allclose(fractions[1], expected, rtol=1e-15)
+
+
+def test_level_bins_made_as_groups_close_are_those_made_at_the_end():
+    """Each closed group's level bins, made on a worker as it closes (or here with one
+    worker), are the bits of the bins made of all the groups' moments at once (the
+    way of the GPU), tiles and an open last group included."""
+    from smlmlp.simulation import simulate_movie
+
+    movie, _ = simulate_movie(
+        230, (64, 64), sigx_nm=130.0, seed=21,
+        artifacts={"flicker": 0.05, "haze_photons": 30.0},
+    )  # fmt: skip
+    regions = [(slice(0, 32), slice(0, 32)), (slice(32, 64), slice(32, 64))]
+    for workers in (1, 2):
+        accumulator = SpectrumAccumulator(
+            (64, 64), workers=workers, block_frames=10, group_frames=20, regions=regions
+        )
+        accumulator.add(movie)
+        open_parts = accumulator.region_sums()  # the last group still open: made here
+        parts = accumulator.finish()
+        store = accumulator._store
+        assert all(bins is not None for bins in store.bins)
+        moments = np.stack([level[0] for level in store.levels])
+        spread = np.stack([level[1] for level in store.levels])
+        at_once = level_bins(moments, spread[..., 2], accumulator._level_transforms)
+        for region, (part, open_part) in enumerate(zip(parts, open_parts, strict=True)):
+            assert part.n_groups == open_part.n_groups == len(store.bins) == 12
+            np.testing.assert_array_equal(part.level_bins, at_once[:, region])
+            np.testing.assert_array_equal(open_part.level_bins[:-1], part.level_bins[:-1])
+            np.testing.assert_allclose(
+                open_part.level_bins[-1], part.level_bins[-1], rtol=1e-12, atol=0
+            )
+            assert np.abs(part.level_bins).max() > 0
