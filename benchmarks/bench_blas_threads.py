@@ -12,11 +12,13 @@ its own process, :func:`smlmlp.blink_spatial_psf` (``parallel=True``, with stand
 errors) on two channels read from that file, ``--calls`` times in a row:
 
 - ``limited``: as the package runs;
-- ``free``: the same with the limit taken out (BLAS on as many threads as it likes).
+- ``free``: the same with the limit taken out (BLAS on as many threads as it likes);
 
-The two cases run ``--repeats`` times, alternated. The table gives the fastest and
-the median call (every call after the first of a process, which has nothing before
-it) and the ratio of ``free`` to ``limited``.
+each estimating the PSF with its standard errors (``errors``) and with a 4 x 4 map over
+the field (``tiles``, whose estimate makes more and larger products). The cases run
+``--repeats`` times, alternated. The table gives the fastest and the median call
+(every call after the first of a process, which has nothing before it) and the ratio
+of each median to ``limited``'s.
 
 Run::
 
@@ -41,9 +43,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_spatial_psf import make_movie, movie_size  # noqa: E402
 
 CASES = ("limited", "free")
+#: what each call estimates: the PSF with its standard errors, and with a 4 x 4 map
+OPTIONS = {"errors": {}, "tiles": {"field_tiles": (4, 4)}}
 
 
-def child(case: str, path: str, calls: int) -> None:
+def child(case: str, options: str, path: str, calls: int) -> None:
     import smlmlp.channel
     import smlmlp.spectra
     from smlmlp import blink_spatial_psf
@@ -56,14 +60,14 @@ def child(case: str, path: str, calls: int) -> None:
     with open_movie(path) as movie:
         for _ in range(calls):
             start = time.perf_counter()
-            blink_spatial_psf([movie, movie], parallel=True, full_output=True)
+            blink_spatial_psf([movie, movie], parallel=True, full_output=True, **OPTIONS[options])
             seconds.append(time.perf_counter() - start)
     print(json.dumps(seconds))
 
 
-def measure(case: str, path: Path, calls: int) -> list[float]:
+def measure(case: str, options: str, path: Path, calls: int) -> list[float]:
     output = subprocess.run(
-        [sys.executable, __file__, "--child", case, str(path), "--calls", str(calls)],
+        [sys.executable, __file__, "--child", case, options, str(path), "--calls", str(calls)],
         capture_output=True,
         text=True,
     )
@@ -80,30 +84,35 @@ def main() -> None:
     )
     parser.add_argument("--calls", type=int, default=4, help="calls per process (default 4)")
     parser.add_argument("--repeats", type=int, default=3, help="processes per case (default 3)")
-    parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(args.child[0], args.child[1], args.calls)
+        child(*args.child, args.calls)
         return
     if args.calls < 2:
         parser.error("--calls: at least 2 (the first call of a process is not counted)")
     n_frames, side = args.size
-    later: dict[str, list[float]] = {case: [] for case in CASES}
+    later: dict[tuple[str, str], list[float]] = {
+        (options, case): [] for options in OPTIONS for case in CASES
+    }
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "movie.tif"
         make_movie(path, n_frames, side)
         for _ in range(args.repeats):
-            for case in CASES:
-                later[case].extend(measure(case, path, args.calls)[1:])
+            for options, case in later:
+                later[options, case].extend(measure(case, options, path, args.calls)[1:])
     print(f"\n{n_frames}x{side}^2, two channels per call, calls after the first of a process")
-    print(f"{'case':>8} | {'fastest s':>9} | {'median s':>8} | vs limited (median)")
-    print("-" * 52)
-    reference = statistics.median(later["limited"])
-    for case in CASES:
-        median = statistics.median(later[case])
-        print(
-            f"{case:>8} | {min(later[case]):9.3f} | {median:8.3f} | {median / reference:8.2f}"
-        )
+    print(f"{'estimate':>8} | {'case':>8} | {'fastest s':>9} | {'median s':>8} | vs limited")
+    print("-" * 58)
+    for options in OPTIONS:
+        reference = statistics.median(later[options, "limited"])
+        for case in CASES:
+            times = later[options, case]
+            median = statistics.median(times)
+            print(
+                f"{options:>8} | {case:>8} | {min(times):9.3f} | {median:8.3f} | "
+                f"{median / reference:10.2f}"
+            )
 
 
 if __name__ == "__main__":

@@ -235,11 +235,11 @@ _BLAS_LIBRARIES = ThreadpoolController().select(user_api="blas")
 def single_threaded_blas() -> Iterator[None]:
     """BLAS (OpenBLAS, MKL) on one thread inside, as before outside.
 
-    A pass over the frames runs its own workers on every core it is given, and its
-    few matrix products are small. A multi-threaded BLAS starts its threads for
-    those products, and OpenBLAS's threads then wait spinning on the cores the
-    workers need: passes run one after another in a process (the channels of a
-    movie, movies in a loop) ran 15 % slower, more with the tiles of a field map
+    A pass over the frames runs its own workers on every core it is given, and the
+    stages' matrix products are small. A multi-threaded BLAS starts its threads for
+    them, and OpenBLAS's threads then wait spinning on the cores: with a 4 x 4 map
+    over the field (whose estimate makes the most products), two channels took 1.6
+    times as long without the limit, in calls after the first of a process
     (``python benchmarks/bench_blas_threads.py``). The count is the process's, and
     OpenBLAS takes it back up only from the main thread: the limit is set and lifted
     there, and is left as it is in other threads (a pass there runs under the main
