@@ -1808,8 +1808,8 @@ class _GroupStore:
         self.dof: list[int] = []
         self.tallies: list[ClipTally] = []
         self.levels: list[tuple[Any, Any]] = []  # (level moments, level spread), by region
-        # the level bins made of each group's moments on the host as it closes (on a
-        # worker, :func:`level_bins`), None until then (and on the GPU: at the end)
+        # the level bins made of each group's moments on the host as it closes
+        # (:func:`level_bins`), None until then (and on the GPU: at the end)
         self.bins: list[np.ndarray | None] = []
 
     def __len__(self) -> int:
@@ -2765,13 +2765,11 @@ class SpectrumAccumulator:
         list(self._worker_pool().map(share, range(0, regions, per_task)))
 
     def _crop_on_worker(
-        self, power: Any, density: Any, dof: int, mapped: bool, out: tuple[Any, Any], index: int
+        self, power: Any, density: Any, dof: int, mapped: bool, out: tuple[Any, Any]
     ) -> None:
-        """:meth:`_group_arrays` into the group's slots and its level bins
-        (:meth:`_store_bins`), on a worker; the group's arrays then zeroed for a
-        later group."""
+        """:meth:`_group_arrays` into the group's slots, on a worker; the group's
+        arrays then zeroed for a later group."""
         self._group_arrays(power, density, dof, mapped, out=out, fft_workers=1)
-        self._store_bins(index)
         power.fill(0.0)
         self._spare_power.append(power)
         if mapped:
@@ -2792,15 +2790,14 @@ class SpectrumAccumulator:
         )
         self._group_tally = ClipTally.nothing(self.n_regions, self.backend.xp)
         self._group_level = self._no_level()
+        if not self.backend.cuda:
+            self._store_bins(len(self._store) - 1)
         group = (self._group_power, self._group_density, self._group_dof, self._group_mapped)
-        index = len(self._store) - 1
         if not self.backend.cuda and self._blocks_on_workers and self._pool is not None:
             large = self._group_power.nbytes >= GROUP_WAIT_BYTES
             if large and not self._spare_power and self._pending_groups:
                 self._pending_groups[-1].result()  # its arrays come back: no new ones
-            self._pending_groups.append(
-                self._pool.submit(self._crop_on_worker, *group, slots, index)
-            )
+            self._pending_groups.append(self._pool.submit(self._crop_on_worker, *group, slots))
             self._group_power = self._zeros(self._spare_power, self._group_power, zeroed=True)
             if self._group_mapped:
                 self._group_density = self._zeros(
@@ -2813,7 +2810,6 @@ class SpectrumAccumulator:
                     self._copy_device_groups()
             else:
                 self._group_arrays_by_regions(*group, out=slots)
-                self._store_bins(index)
             self._group_power[...] = 0
             if self._group_mapped:
                 self._group_density[...] = 0
@@ -2821,7 +2817,9 @@ class SpectrumAccumulator:
         self._group_n = self._group_dof = 0
 
     def _store_bins(self, index: int) -> None:
-        """The level bins of the stored group ``index`` (host), made of its moments."""
+        """The level bins of the stored group ``index`` (host), made of its moments
+        here as it closes: a small product per group, on this thread (a worker's first
+        product would make the BLAS library map a buffer of its own for it)."""
         moments, spread = self._store.levels[index]
         self._store.bins[index] = level_bins(moments, spread[..., 2], self._level_transforms)
 
