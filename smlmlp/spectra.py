@@ -688,39 +688,6 @@ class BlockSums:
         coverages = coverages.sum(axis=0) - coverages
         return crops_from_sums(totals, coverages, dof, self.frame_shape)
 
-    def leave_one_out_projected(
-        self, crop_pix: int, weights: np.ndarray, *, name: str = "channel 0"
-    ) -> np.ndarray:
-        """``weights . (replicate - autocorrelation)`` for each :meth:`leave_one_out`
-        replicate, ``(groups, k)`` for ``weights`` ``(k, S, S)``, without the
-        replicates' crops (:func:`jackknife_projections`).
-
-        Examples
-        --------
-        >>> from smlmlp.simulation import simulate_movie
-        >>> movie, _ = simulate_movie(400, (48, 48), sigx_nm=130.0, seed=3)
-        >>> sums = accumulate_spectrum(movie)
-        >>> weights = np.random.default_rng(2).normal(size=(2, 21, 21))
-        >>> replicates = sums.leave_one_out(21) - sums.autocorrelation(21)
-        >>> direct = replicates.reshape(sums.n_groups, -1) @ weights.reshape(2, -1).T
-        >>> projected = sums.leave_one_out_projected(21, weights)
-        >>> bool(np.abs(projected - direct).max() < 0.03 * np.abs(direct).max())
-        True
-        """
-        size, trim = self._crop_trim(crop_pix, name)
-        if self.n_groups == 0 or (self.dof.sum() - self.dof).min() < 1:
-            raise ValueError(f"{name}: every group but one must hold {MIN_BLOCK_FRAMES} frames")
-        crop = (slice(None), slice(trim, trim + size), slice(trim, trim + size))
-        return jackknife_projections(
-            self.ac_sums[crop],
-            self.coverage_sums[crop],
-            self.level_bins,
-            self.level_spread,
-            self.dof,
-            self.frame_shape,
-            weights,
-        )
-
     def _crop_trim(self, crop_pix: int, name: str) -> tuple[int, int]:
         """The checked crop side and its margin in the stored crops."""
         size = crop_size(crop_pix)
@@ -1094,6 +1061,22 @@ def jackknife_projections(
         ``(H, W)`` of each part.
     weights : ndarray
         ``(..., k, S, S)``.
+
+    Examples
+    --------
+    >>> from smlmlp.simulation import simulate_movie
+    >>> movie, _ = simulate_movie(400, (48, 48), sigx_nm=130.0, seed=3)
+    >>> sums = accumulate_spectrum(movie)
+    >>> weights = np.random.default_rng(2).normal(size=(2, 21, 21))
+    >>> replicates = sums.leave_one_out(21) - sums.autocorrelation(21)
+    >>> direct = replicates.reshape(sums.n_groups, -1) @ weights.reshape(2, -1).T
+    >>> trim = (sums.stored_crop - 21) // 2  # the centre 21 x 21 of the stored crops
+    >>> crop = (slice(None), slice(trim, trim + 21), slice(trim, trim + 21))
+    >>> projected = jackknife_projections(
+    ...     sums.ac_sums[crop], sums.coverage_sums[crop], sums.level_bins, sums.level_spread,
+    ...     sums.dof, sums.frame_shape, weights)
+    >>> bool(np.abs(projected - direct).max() < 0.03 * np.abs(direct).max())
+    True
     """
     size = int(ac_sums.shape[-1])
     lead, n_groups = ac_sums.shape[:-3], ac_sums.shape[-3]
