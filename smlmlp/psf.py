@@ -825,6 +825,33 @@ def _fit_profile(
     )
 
 
+def _stacked_residuals(
+    shapes: np.ndarray, slopes: np.ndarray, data_rest: np.ndarray, basis: np.ndarray
+) -> tuple[np.ndarray, ...]:
+    """The variable projection of :class:`_LinearPart` for a stack of crops at once:
+    model ``shapes`` ``(n, M)`` and their ``slopes`` ``(n, 3, M)`` on the fitted
+    pixels, the data off the background's span ``data_rest`` ``(n, M)`` and that
+    span's orthonormal ``basis``. Returns the residuals ``(n, M)``, their Jacobians
+    ``(n, 3, M)`` (:meth:`_LinearPart.residual_jacobian`), whether each shape has an
+    amplitude of its own, the amplitudes, and the shapes off the span."""
+    shapes_rest = shapes - (shapes @ basis) @ basis.T
+    slopes_rest = slopes - (slopes @ basis) @ basis.T
+    spread = np.einsum("nm,nm->n", shapes_rest, shapes_rest)
+    usable = spread > 1e-12 * np.einsum("nm,nm->n", shapes, shapes)
+    spread = np.where(usable, spread, 1.0)
+    amplitude = np.einsum("nm,nm->n", shapes_rest, data_rest) / spread
+    residual = data_rest - amplitude[:, None] * shapes_rest
+    amplitude_slopes = (
+        np.einsum("npm,nm->np", slopes_rest, data_rest)
+        - 2.0 * amplitude[:, None] * np.einsum("npm,nm->np", slopes_rest, shapes_rest)
+    ) / spread[:, None]
+    jacobian = -(
+        shapes_rest[:, None, :] * amplitude_slopes[:, :, None]
+        + amplitude[:, None, None] * slopes_rest
+    )
+    return residual, jacobian, usable, amplitude, shapes_rest
+
+
 def fit_autocorrelations(
     acs: list[np.ndarray], pixel_nm: tuple[float, float], start: np.ndarray
 ) -> list[AutocorrelationFit]:
@@ -867,22 +894,8 @@ def fit_autocorrelations(
         amplitude of its own (see :meth:`_LinearPart.residual_jacobian`), the
         amplitudes and the models (:func:`crop_autocorrelation_jacobian`)."""
         values, derivatives = crop_autocorrelation_jacobian(points, size, pixel_nm)
-        shapes, slopes = values[:, mask], derivatives[:, :, mask]
-        shapes_rest = shapes - (shapes @ basis) @ basis.T
-        slopes_rest = slopes - (slopes @ basis) @ basis.T
-        here = data_rest[rows]
-        spread = np.einsum("nm,nm->n", shapes_rest, shapes_rest)
-        usable = spread > 1e-12 * np.einsum("nm,nm->n", shapes, shapes)
-        spread = np.where(usable, spread, 1.0)
-        amplitude = np.einsum("nm,nm->n", shapes_rest, here) / spread
-        residual = here - amplitude[:, None] * shapes_rest
-        amplitude_slopes = (
-            np.einsum("npm,nm->np", slopes_rest, here)
-            - 2.0 * amplitude[:, None] * np.einsum("npm,nm->np", slopes_rest, shapes_rest)
-        ) / spread[:, None]
-        jacobian = -(
-            shapes_rest[:, None, :] * amplitude_slopes[:, :, None]
-            + amplitude[:, None, None] * slopes_rest
+        residual, jacobian, usable, amplitude, _ = _stacked_residuals(
+            values[:, mask], derivatives[:, :, mask], data_rest[rows], basis
         )
         finite = np.isfinite(residual).all(axis=1) & np.isfinite(jacobian).all(axis=(1, 2))
         return residual, jacobian, usable & finite, amplitude, values, derivatives
@@ -1109,23 +1122,10 @@ def fit_sensitivities(
     def project_out(array: np.ndarray) -> np.ndarray:  # off the background's span
         return array - (array @ basis) @ basis.T
 
-    data_rest = project_out(acs[:, mask])
-    shape = values[:, mask]
-    shape_rest = project_out(shape)
-    slopes_rest = project_out(slopes[:, :, mask])  # (n, 3, M)
-    spread = np.einsum("nm,nm->n", shape_rest, shape_rest)
-    # the residual's Jacobian (_LinearPart.residual_jacobian); zero where the shape
-    # lies in the background's span (no amplitude of its own)
-    usable = spread > 1e-12 * np.einsum("nm,nm->n", shape, shape)
-    spread = np.where(usable, spread, 1.0)
-    amplitude = np.einsum("nm,nm->n", shape_rest, data_rest) / spread
-    amplitude_slopes = (
-        np.einsum("npm,nm->np", slopes_rest, data_rest)
-        - 2.0 * amplitude[:, None] * np.einsum("npm,nm->np", slopes_rest, shape_rest)
-    ) / spread[:, None]
-    jacobian = -(
-        amplitude_slopes[:, :, None] * shape_rest[:, None, :]
-        + amplitude[:, None, None] * slopes_rest
+    # the residual's Jacobian; zero where the shape lies in the background's span (no
+    # amplitude of its own)
+    _, jacobian, usable, _, shape_rest = _stacked_residuals(
+        values[:, mask], slopes[:, :, mask], project_out(acs[:, mask]), basis
     )
     jacobian *= usable[:, None, None]
     # off the span of the shape and the background terms: off the terms' orthonormal
