@@ -7,12 +7,12 @@ from typing import Any
 
 from .backend import cpu_workers, get_backend
 from .block import block
+from .block_sums import crop_size
 from .channel import accumulate_channel, estimate_channel
 from .computer import chunk_frames as free_memory_chunk_frames
 from .config import Config
 from .loading import check_channels
 from .psf import PsfEstimate
-from .spectra import crop_size
 
 INFO_KEYS = ("ac", "psf", "fit", "spline", "sigx", "sigy", "theta", "tx", "ty", "coeffs")
 
@@ -165,7 +165,7 @@ def blink_spatial_psf(
       (-45, 45]: sigx is the width along the principal axis nearest x, so a PSF
       wider along y has sigy > sigx and theta near 0.
     - Each frame's fluctuation is taken about the mean of its block of frames
-      (20 frames, :func:`smlmlp.spectra.plan_blocks`): slow changes such as
+      (20 frames, :func:`smlmlp.block_sums.plan_blocks`): slow changes such as
       bleaching, drift or haze do not widen the autocorrelation, and a broad
       background fitted under the Gaussian (:mod:`smlmlp.psf`) takes up what
       remains of them.

@@ -12,11 +12,11 @@ import numpy as np
 
 from .backend import get_backend
 from .block import block
+from .block_sums import plan_blocks
 from .computer import default_budget_bytes
 from .config import Config, positive_number
 from .estimate import MIN_JACKKNIFE_GROUPS
 from .loading import check_channels
-from .spectra import plan_blocks
 from .temporal import TemporalAutocovariance, accumulate_temporal, fit_decay, pair_gain
 
 INFO_KEYS = ("ac", "average", "fit", "time")
@@ -156,7 +156,7 @@ def blink_temporal_on(
         Also return, third, ``{"on_time_se": ..., "on_time_frames_se": ...,
         "n_groups": ...}``: the standard error of the on-time (ms, and in frames)
         from a delete-one-group jackknife over groups of frames (those of
-        :func:`smlmlp.spectra.plan_blocks`; a lag pair belongs to the group of its
+        :func:`smlmlp.block_sums.plan_blocks`; a lag pair belongs to the group of its
         later frame), NaN with fewer than 5 groups or no decay; and
         ``"bin_pixels"``, ``"pair_gain"``: per channel, the pixel bins the
         memory budget chose and the factor divided out of its curve

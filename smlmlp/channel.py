@@ -13,10 +13,11 @@ from __future__ import annotations
 from typing import Any
 
 from .backend import single_threaded_blas
+from .block_sums import BlockSums, crop_size
 from .estimate import estimate_from_sums, fit_start
 from .field_tiles import FieldSums, accumulate_field, check_tiles, estimate_field
 from .psf import PsfEstimate
-from .spectra import BlockSums, ProgressCallback, accumulate_spectrum, crop_size
+from .spectra import ProgressCallback, accumulate_spectrum
 from .time_windows import check_windows
 
 

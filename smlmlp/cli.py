@@ -248,13 +248,13 @@ def format_sections(channel: ChannelInfo) -> str:
 
 def run_psf(args: argparse.Namespace) -> int:
     """The ``psf`` command: the same stages and checks as the library and the workflow."""
+    from .block_sums import crop_size
     from .channel import accumulate_channel, estimate_channel
     from .computer import chunk_frames as free_memory_chunk_frames
     from .config import resolve_setting
     from .field_tiles import check_tiles
     from .formats import path_size
     from .loading import check_frame_count, open_movie, split_movie
-    from .spectra import crop_size
     from .time_windows import check_windows
 
     output = Path(args.output)

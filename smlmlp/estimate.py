@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from .block_sums import CONSTANT_STACK, BlockSums, crop_size, jackknife_projections
 from .psf import (
     AutocorrelationFit,
     PsfEstimate,
@@ -40,7 +41,6 @@ from .psf import (
     fit_sensitivities,
     widths_from_covariance,
 )
-from .spectra import CONSTANT_STACK, BlockSums, crop_size, jackknife_projections
 
 #: Fewest groups that give a standard error at all.
 MIN_JACKKNIFE_GROUPS = 5
@@ -101,7 +101,7 @@ def jackknife_errors(
     widths): leaving out a twentieth of the frames moves the fit so little that
     the response is exact to far below the standard error, at the cost of a
     matrix product instead of a fit per replicate; the response is taken through
-    to the groups' sums (:func:`smlmlp.spectra.jackknife_projections`), so no
+    to the groups' sums (:func:`smlmlp.block_sums.jackknife_projections`), so no
     replicate's crop is made. ``refit=True`` makes every replicate's crop and fits
     it instead (for checks).
 
@@ -154,7 +154,7 @@ def parts_jackknife_errors(
 ) -> list[tuple[dict[str, float], int]]:
     """:func:`jackknife_errors` (linear response) of several ``(sums, fit, ac)``
     parts of a movie; the parts that share their groups (the tiles of the field)
-    are projected in one call of :func:`smlmlp.spectra.jackknife_projections`."""
+    are projected in one call of :func:`smlmlp.block_sums.jackknife_projections`."""
     size = crop_size(crop_pix)
     results: list[tuple[dict[str, float], int] | None] = [None] * len(parts)
     chosen = []  # (index, units, crop of all the groups, fit)
@@ -193,7 +193,7 @@ def parts_jackknife_errors(
     return results
 
 
-#: The sums :func:`~smlmlp.spectra.jackknife_projections` takes, in its order.
+#: The sums :func:`~smlmlp.block_sums.jackknife_projections` takes, in its order.
 _PROJECTED = ("ac_sums", "coverage_sums", "level_bins", "level_spread")
 
 
@@ -350,7 +350,7 @@ def estimate_from_sums(
     ----------
     sums : BlockSums
         From :func:`smlmlp.spectra.accumulate_spectrum` (merged with
-        :func:`smlmlp.spectra.merge_sums` when the movie was cut).
+        :func:`smlmlp.block_sums.merge_sums` when the movie was cut).
     crop_pix : int
         Crop size (at least 5; made odd).
     pixel_nm : tuple of float

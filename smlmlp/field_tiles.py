@@ -25,17 +25,11 @@ from typing import Any
 
 import numpy as np
 
+from .block_sums import BlockSums, merge_sums
+from .clipping import CLIPPING_ARRAYS, merge_clipping
 from .estimate import estimate_parts
-from .spectra import (
-    CLIPPING_ARRAYS,
-    BlockSums,
-    ProgressCallback,
-    accumulate_regions,
-    level_shares,
-    merge_clipping,
-    merge_sums,
-    window_products,
-)
+from .level import level_shares, window_products
+from .spectra import ProgressCallback, accumulate_regions
 
 
 def check_tiles(tiles: Any, name: str = "field_tiles") -> tuple[int, int]:
@@ -169,7 +163,7 @@ class FieldSums:
 
     def _level_fitted_sums(self) -> np.ndarray:
         """The tiles' ``ac_sums`` added, less each group's share of what follows each
-        tile's mean levels (:func:`~smlmlp.spectra.level_shares`): the tiles' fits,
+        tile's mean levels (:func:`~smlmlp.level.level_shares`): the tiles' fits,
         each its own, kept when their sums are added (the shares of all the tiles at
         once, and added before their products: those are linear in them)."""
         first = self.tile_sums[0]

@@ -35,7 +35,7 @@ import numpy as np
 import tifffile
 
 from .backend import is_device_array
-from .spectra import MIN_BLOCK_FRAMES
+from .block_sums import MIN_BLOCK_FRAMES
 
 if TYPE_CHECKING:
     from .formats import MovieFile

@@ -158,13 +158,13 @@ class PsfEstimate:
     ceiling_adu, saturated_fraction : float
         The largest pixel value of the movie's frames searched for clipping, and
         the fraction of their pixel values at it
-        (:meth:`smlmlp.spectra.BlockSums.saturation`); NaN when not searched.
+        (:meth:`smlmlp.block_sums.BlockSums.saturation`); NaN when not searched.
     floor_adu, floor_fraction : float
         The same for the smallest value
-        (:meth:`smlmlp.spectra.BlockSums.floor_clipping`).
+        (:meth:`smlmlp.block_sums.BlockSums.floor_clipping`).
     above_floor_fraction : float
         The fraction of those values one above the smallest
-        (:meth:`smlmlp.spectra.BlockSums.above_floor`).
+        (:meth:`smlmlp.block_sums.BlockSums.above_floor`).
     n_frames : int
         Frames of the movie behind the estimate (0: not said).
     dropped_frames : int

@@ -1,6 +1,6 @@
 """Block sums on disk: one ``.npz`` file per channel (or frame range of a channel).
 
-The file holds the :class:`smlmlp.spectra.BlockSums` arrays under their own names
+The file holds the :class:`smlmlp.block_sums.BlockSums` arrays under their own names
 plus ``format_version``; the sums of the tiles of a field
 (:class:`smlmlp.field_tiles.FieldSums`) are stacked along a first axis, with the
 tile edges beside them. It is written whole or not at all, with the file mode
@@ -16,9 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
+from .block_sums import BlockSums
+from .clipping import CLIPPING_ARRAYS
 from .field_tiles import FieldSums
 from .infofile import atomic_path
-from .spectra import CLIPPING_ARRAYS, BlockSums
 
 #: Version of the file layout written; other versions are refused. Version 4: the
 #: sums leave out each frame's mean level (:mod:`smlmlp.spectra`), which earlier

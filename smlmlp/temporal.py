@@ -93,9 +93,9 @@ import scipy.fft
 import scipy.optimize
 
 from .backend import Backend, get_backend
+from .block_sums import CONSTANT_STACK
 from .computer import MAX_CHUNK_FRAMES
 from .prefetch import chunk_bounds, prefetch_chunks
-from .spectra import CONSTANT_STACK
 
 ProgressCallback = Callable[[int, int], None]
 

@@ -1,7 +1,7 @@
 """The PSF over time: estimates in consecutive windows of frames, from the same sums.
 
 Focus drifts during long acquisitions. The block sums of a movie
-(:class:`smlmlp.spectra.BlockSums`) hold one autocorrelation crop per group of
+(:class:`smlmlp.block_sums.BlockSums`) hold one autocorrelation crop per group of
 frames, in frame order, so the PSF of any run of groups is the estimate of their
 sums: cutting the groups into ``N`` consecutive windows gives the PSF of each
 window, with its jackknife standard error, without reading the movie again. For
@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from .block_sums import BlockSums
 from .estimate import estimate_parts
-from .spectra import BlockSums
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,7 @@ def run_autocorr(
 ) -> dict[str, Any]:
     """Stream one channel's movie, or frames ``frames = (start, stop)`` of it, into sums.
 
-    Writes the :class:`smlmlp.spectra.BlockSums` to ``spectrum_path``
+    Writes the :class:`smlmlp.block_sums.BlockSums` to ``spectrum_path``
     and what was read (files, sizes, frames, file metadata) as JSON to
     ``source_path``; both whole or not at all. Every job starts its chunks at
     ``start``, and blocks of frames are aligned on frame numbers, so the sums of frame
@@ -166,8 +166,8 @@ def merge_autocorr(
     dict
         The content of ``source_path``.
     """
+    from smlmlp.block_sums import merge_sums
     from smlmlp.field_tiles import FieldSums, merge_field
-    from smlmlp.spectra import merge_sums
     from smlmlp.sums_io import load_sums, save_sums
 
     logger = logger or logging.getLogger("smlmlp.workflow")

@@ -33,7 +33,7 @@ def plan_frame_ranges(
 
     Every range but the last holds a whole number of groups of blocks of frames
     (``frames_per_job`` rounded down to a multiple of
-    :func:`smlmlp.spectra.plan_blocks`' group length, at least one group). A job
+    :func:`smlmlp.block_sums.plan_blocks`' group length, at least one group). A job
     sums each block's frames in the same fixed sub-batches whatever its chunks
     and workers, and no group is cut between jobs, so the merged sums are the
     bits of one job over the whole movie. ``frames_per_job`` 0 means one range.
@@ -50,7 +50,7 @@ def plan_frame_ranges(
     >>> plan_frame_ranges(100, 10)  # groups of one block of 20 frames
     [(0, 20), (20, 40), (40, 60), (60, 80), (80, 100)]
     """
-    from smlmlp.spectra import plan_blocks
+    from smlmlp.block_sums import plan_blocks
 
     n_frames = int(n_frames)
     if n_frames < 1:

@@ -12,18 +12,13 @@ import numpy as np
 import pytest
 
 from smlmlp import blink_spatial_psf
+from smlmlp.block_sums import BLOCK_FRAMES, BlockSums, merge_sums
+from smlmlp.clipping import CLIPPING_ARRAYS
 from smlmlp.estimate import SATURATION_WARNING, estimate_from_sums
 from smlmlp.field_tiles import accumulate_field
 from smlmlp.infofile import ChannelInfo, read_info, write_info
 from smlmlp.simulation import simulate_movie
-from smlmlp.spectra import (
-    BLOCK_FRAMES,
-    CLIPPING_ARRAYS,
-    CLIPPING_EVERY,
-    BlockSums,
-    accumulate_spectrum,
-    merge_sums,
-)
+from smlmlp.spectra import CLIPPING_EVERY, accumulate_spectrum
 from smlmlp.sums_io import load_sums, save_sums
 
 N_FRAMES = 700

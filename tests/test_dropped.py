@@ -8,11 +8,12 @@ import numpy as np
 import pytest
 
 from smlmlp import blink_spatial_psf
+from smlmlp.block_sums import merge_sums
 from smlmlp.dropped import SAMPLED_ROWS, dropped_frames
 from smlmlp.estimate import estimate_from_sums
 from smlmlp.infofile import ChannelInfo, read_info, write_info
 from smlmlp.simulation import simulate_movie
-from smlmlp.spectra import SpectrumAccumulator, accumulate_spectrum, merge_sums
+from smlmlp.spectra import SpectrumAccumulator, accumulate_spectrum
 from smlmlp.sums_io import load_sums, save_sums
 
 BLOCK = 20

@@ -21,13 +21,14 @@ import tifffile
 
 from smlmlp import blink_spatial_psf, blink_temporal_on
 from smlmlp.backend import ChunkUploader, get_backend
+from smlmlp.block_sums import merge_sums, plan_blocks
 from smlmlp.channel import accumulate_channel, estimate_channel
 from smlmlp.computer import chunk_frames, default_budget_bytes
 from smlmlp.field_tiles import accumulate_field
 from smlmlp.infofile import ChannelInfo, TemporalInfo
 from smlmlp.loading import open_movie
 from smlmlp.simulation import simulate_movie
-from smlmlp.spectra import PENDING_GROUPS, accumulate_spectrum, merge_sums, plan_blocks
+from smlmlp.spectra import PENDING_GROUPS, accumulate_spectrum
 from smlmlp.sums_io import load_sums, save_sums
 from smlmlp.temporal import plan_memory
 

@@ -7,17 +7,14 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from smlmlp import spectra
+from smlmlp import level, spectra
+from smlmlp.block_sums import BlockSums, crop_size, merge_sums, plan_blocks
+from smlmlp.level import level_bins
 from smlmlp.spectra import (
     BLINKING_MAP_EVERY,
-    BlockSums,
     SpectrumAccumulator,
     accumulate_regions,
     accumulate_spectrum,
-    crop_size,
-    level_bins,
-    merge_sums,
-    plan_blocks,
 )
 from smlmlp.sums_io import load_sums, save_sums
 
@@ -130,7 +127,7 @@ def left_weight(width: int) -> np.ndarray:
     """The documented weight of the frame's left half: the step (1 on the first
     ``width // 2`` columns) with its Fourier series cut after ``LEVEL_MASK_BINS``
     terms (fewer in narrow frames) and tapered by a Hann window."""
-    terms = min(spectra.LEVEL_MASK_BINS, (width - 1) // 2)
+    terms = min(level.LEVEL_MASK_BINS, (width - 1) // 2)
     coefficients = np.fft.fft((np.arange(width) < width // 2).astype(float))
     q = np.fft.fftfreq(width, 1.0 / width)
     taper = np.where(np.abs(q) <= terms, np.cos(0.5 * np.pi * q / (terms + 1)) ** 2, 0.0)
@@ -155,7 +152,7 @@ def level_fitted(fluctuations: np.ndarray, trended: np.ndarray) -> np.ndarray:
     )
     right = np.fft.fft2(trended * (1 - weight))
     right -= right_levels * np.fft.fft2(np.broadcast_to(1 - weight, whole.shape[1:]))
-    steps = min(spectra.LEVEL_BINS, (height - 1) // 2, (width - 1) // 2)
+    steps = min(level.LEVEL_BINS, (height - 1) // 2, (width - 1) // 2)
     ky = np.fft.fftfreq(height, 1.0 / height)[:, None]
     kx = np.fft.fftfreq(width, 1.0 / width)[None, :]
     window = (np.abs(ky) <= steps) & (np.abs(kx) <= steps) & ((ky != 0) | (kx != 0))
@@ -634,42 +631,6 @@ def test_regions_are_checked():
         accumulator.add(np.zeros((3, 8, 8)))
 
 
-def _coverage_by_pairs(density: np.ndarray, size: int) -> np.ndarray:
-    """The coverage crop by its definition: for each lag, half the density over the
-    first pixels of the pairs inside the map plus half over their second pixels."""
-    rows, columns = density.shape
-    half = size // 2
-    crop = np.zeros((size, size))
-    for i, dy in enumerate(range(-half, half + 1)):
-        for j, dx in enumerate(range(-half, half + 1)):
-            top, bottom = max(0, -dy), rows - max(0, dy)
-            left, right = max(0, -dx), columns - max(0, dx)
-            if bottom <= top or right <= left:  # no pair inside the map
-                continue
-            first = density[top:bottom, left:right].sum()
-            second = density[top + dy : bottom + dy, left + dx : right + dx].sum()
-            crop[i, j] = 0.5 * (first + second)
-    return crop
-
-
-@pytest.mark.parametrize(
-    "shape, size", [((9, 9), 3), ((40, 30), 21), ((12, 50), 21), ((3, 20), 9), ((70, 70), 129)]
-)
-def test_coverage_from_edges_added_by_bands_equals_the_definition(shape, size):
-    """The few edge rows a group keeps, added band by band, give the coverage crop of
-    the whole map (its pairs counted one by one)."""
-    density = np.random.default_rng(sum(shape) + size).normal(3.0, 1.0, size=shape)
-    rows = shape[0]
-    edges = np.zeros(spectra.edge_shape(shape, size))
-    assert edges.shape[0] <= 2 * (size // 2) + 1
-    for first in range(0, rows, 4):
-        spectra.add_to_edges(edges, density[first : first + 4], first, rows)
-    expected = _coverage_by_pairs(density, size)
-    got = spectra.coverage_from_edges(edges, rows, size)
-    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-9)
-    np.testing.assert_allclose(spectra.coverage_crop(density, None, size), expected, rtol=1e-12)
-
-
 @pytest.mark.parametrize("workers", [1, 2])
 @pytest.mark.parametrize("expected", [None, 7, 57, 400])
 def test_the_groups_store_gives_the_same_bits_however_it_is_sized(movie, workers, expected):
@@ -722,58 +683,6 @@ def test_a_kept_crop_holds_the_same_numbers_in_smaller_sums(workers: int) -> Non
             np.testing.assert_array_equal(small.leave_one_out(15), whole.leave_one_out(15))
         with pytest.raises(ValueError, match="larger than the 21x21"):
             kept[0].autocorrelation(23)
-
-
-@pytest.mark.parametrize("frame_shape", [(64, 64), (37, 50), (200, 31)])
-def test_level_bins_mirror_rows_taken_of_the_product(frame_shape):
-    """The mirrored rows' share of the left halves' spectra, taken of the product with
-    the conjugate transform, is the product of the rows taken and conjugated."""
-    transforms = spectra.level_transforms(frame_shape)
-    rng = np.random.default_rng(5)
-    rows = len(spectra.level_window(frame_shape)[0])
-    shape = (3, 4, 2, rows, transforms.columns)
-    moments = rng.normal(size=shape) + 1j * rng.normal(size=shape)
-    shared = rng.normal(size=(3, 4))
-    bins = spectra.level_bins(moments, shared, transforms)
-    read = transforms.direct.shape[0]
-    mirror = np.conj(np.take(moments, transforms.mirror, axis=-2)).reshape(-1, read)
-    halves = moments.reshape(-1, read) @ transforms.direct + mirror @ transforms.mirrored
-    halves = halves.reshape(3, 4, 2, rows, -1)
-    close = {"rtol": 1e-13, "atol": 1e-12}
-    np.testing.assert_allclose(bins[..., 2, 1:, :], halves[..., 1, 1:, :], **close)
-    left_of_first = moments[..., 0, :, : halves.shape[-1]] - halves[..., 0, :, :]
-    np.testing.assert_allclose(bins[..., 3, 1:, :], left_of_first[..., 1:, :], **close)
-
-
-@pytest.mark.parametrize(
-    ("change", "measured"),
-    [
-        (None, True),  # a plausible measurement: coverage / centre
-        ((0, 0, 1.2), True),  # 1.2 times the centre is still plausible
-        ((0, 0, 1.21), False),  # beyond: the frame taken as filled
-        ((0, 1, 0.0), False),  # a lag holding no blinking
-        ((1, 1, -1.0), False),  # a negative centre
-        ((1, 0, np.nan), False),
-        ((0, 2, np.inf), False),
-        ((1, 1, np.inf), False),  # an infinite centre
-    ],
-)
-def test_pair_fraction_takes_only_plausible_measurements(change, measured):
-    """Each crop of a stack is judged on its own: its coverage over its centre where
-    that lies in (0, 1.2] everywhere (all finite), else the fraction of blinking that
-    fills the frame."""
-    frame_shape = (20, 30)
-    centre = 40.0
-    good = np.array([[0.5, 0.7, 0.5], [0.8, 1.0, 0.8], [0.5, 0.7, 0.5]]) * centre
-    judged = good.copy()
-    if change is not None:
-        row, column, ratio = change  # the value, in units of the good centre
-        judged[row, column] = ratio * centre
-    fractions = spectra.pair_fraction(np.stack([good, judged]), frame_shape)
-    filled = spectra.pair_fraction(np.zeros((3, 3)), frame_shape)
-    np.testing.assert_allclose(fractions[0], good / centre, rtol=1e-15)  # unaffected
-    expected = judged / judged[1, 1] if measured else filled
-    np.testing.assert_allclose(fractions[1], expected, rtol=1e-15)
 
 
 def test_level_bins_made_as_groups_close_are_those_made_at_the_end():

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 import smlmlp_workflow as ws
-from smlmlp.spectra import plan_blocks
+from smlmlp.block_sums import plan_blocks
 from smlmlp.sums_io import load_sums
 
 pytestmark = pytest.mark.workflow
