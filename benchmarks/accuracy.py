@@ -50,7 +50,7 @@ import numpy as np
 from naive_seed import naive_fit, naive_psf, naive_spatial_psf
 
 from smlmlp import blink_spatial_psf, blink_temporal_on
-from smlmlp.infofile import atomic_path
+from smlmlp.atomic import atomic_path
 from smlmlp.psf import estimate_psf
 from smlmlp.reference import airy_autocorrelation
 from smlmlp.simulation import simulate_movie

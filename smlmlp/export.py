@@ -33,7 +33,8 @@ from typing import Any
 
 import numpy as np
 
-from .infofile import PathLike, atomic_path, package_version
+from .atomic import PathLike, atomic_path
+from .infofile import package_version
 
 #: PSF planes of the exported stack (the coefficients span one plane fewer).
 SMAP_Z_PLANES = 5

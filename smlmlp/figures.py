@@ -17,12 +17,11 @@ from typing import Any
 
 import numpy as np
 
+from .atomic import PathLike, atomic_path
 from .infofile import (
     ChannelInfo,
-    PathLike,
     TemporalCurve,
     TemporalInfo,
-    atomic_path,
     format_value,
     read_info,
 )

@@ -45,7 +45,7 @@ from scipy import special
 
 from . import artifacts as acquisition
 from .artifacts import Artifacts
-from .infofile import atomic_path
+from .atomic import atomic_path
 
 __all__ = ["MovieSimulator", "psf_image", "simulate_movie", "write_tiff"]
 

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
+from .atomic import atomic_path
 from .block_sums import BlockSums
 from .clipping import CLIPPING_ARRAYS
 from .field_tiles import FieldSums
-from .infofile import atomic_path
 
 #: Version of the file layout written; other versions are refused. Version 4: the
 #: sums leave out each frame's mean level (:mod:`smlmlp.spectra`), which earlier

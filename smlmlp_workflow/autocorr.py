@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from smlmlp.infofile import atomic_path
+from smlmlp.atomic import atomic_path
 
 from ._common import PathLike, _display_path, _plain
 from .fingerprints import movie_fingerprint

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from smlmlp.infofile import atomic_path
+from smlmlp.atomic import atomic_path
 
 from ._common import PathLike, _plain
 from .discovery import Experiment, inspect_experiment, is_tiff_name

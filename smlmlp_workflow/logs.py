@@ -123,7 +123,7 @@ def rule_log(
         )
         named = [str(s) for s in subjects if s is not None]
         if isinstance(error, OSError) and " writing " in str(error.strerror or ""):
-            # a full disk (smlmlp.infofile.atomic_path): about the output it names
+            # a full disk (smlmlp.atomic.atomic_path): about the output it names
             message, named = " ".join(str(error.strerror).split()), []
         if named and not any(os.path.basename(n) in message or n in message for n in named):
             message = f"{named[0]}: {message}"

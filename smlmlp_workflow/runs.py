@@ -20,7 +20,7 @@ from typing import Any
 
 import yaml
 
-from smlmlp.infofile import atomic_path
+from smlmlp.atomic import atomic_path
 
 from ._common import PathLike, _plain
 

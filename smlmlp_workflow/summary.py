@@ -9,7 +9,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from smlmlp.infofile import SUMMARY_COLUMNS, atomic_path, format_cell, read_info, write_summary
+from smlmlp.atomic import atomic_path
+from smlmlp.infofile import SUMMARY_COLUMNS, format_cell, read_info, write_summary
 
 from ._common import PathLike
 

@@ -1,7 +1,7 @@
 """Faults a lab meets, done for real: a file-size limit, a full file system, killed writers.
 
 Every file the package writes whole or not at all goes through
-:func:`smlmlp.infofile.atomic_path`; these tests make its writes fail the way a full
+:func:`smlmlp.atomic.atomic_path`; these tests make its writes fail the way a full
 disk does and check what the user sees: one error naming the file system and the
 file being written, the previous file intact, nothing partial left.
 """
@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from smlmlp.infofile import STALE_PART_SECONDS, ChannelInfo, read_info, write_info
+from smlmlp.atomic import STALE_PART_SECONDS
+from smlmlp.infofile import ChannelInfo, read_info, write_info
 
 pytestmark = pytest.mark.faults
 

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import stat
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import h5py
 import numpy as np
@@ -24,7 +21,6 @@ from smlmlp.infofile import (
     ChannelInfo,
     TemporalCurve,
     TemporalInfo,
-    atomic_path,
     read_info,
     read_summary,
     write_info,
@@ -145,39 +141,6 @@ def test_written_whole_or_not_at_all(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert _files(tmp_path) == []
 
 
-def test_atomic_path_cleans_up(tmp_path: Path) -> None:
-    with pytest.raises(RuntimeError), atomic_path(tmp_path / "sub" / "x.txt") as part:
-        part.write_text("half")
-        raise RuntimeError("stop")
-    assert _files(tmp_path / "sub") == []
-
-
-@pytest.mark.skipif(os.name != "posix", reason="POSIX file modes")
-@pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
-@pytest.mark.parametrize("read_proc", [True, False], ids=["proc", "os.umask"])
-def test_atomic_path_honours_the_umask(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, umask: int, mode: int, read_proc: bool
-) -> None:
-    """Files written through atomic_path get 0o666 & ~umask, as any new file would."""
-    if not read_proc:  # where /proc/self/status cannot be read: os.umask, restored
-
-        def no_proc(*args: Any, **kwargs: Any) -> Any:
-            raise OSError("no /proc")
-
-        monkeypatch.setattr(infofile, "open", no_proc, raising=False)
-    previous = os.umask(umask)
-    try:
-        with atomic_path(tmp_path / "plain.txt") as part:
-            part.write_text("complete")
-        assert infofile._current_umask() == umask
-        monkeypatch.undo()
-        write_info(tmp_path / "psf_info.h5", [ChannelInfo.empty_example("red")])
-        write_summary(tmp_path / "summary.tsv", [])
-        assert os.umask(umask) == umask  # reading it left it as it was
-    finally:
-        os.umask(previous)
-    for name in ("plain.txt", "psf_info.h5", "summary.tsv"):
-        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == mode, name
 
 
 def test_bad_names_and_duplicates(tmp_path: Path) -> None:
