@@ -70,7 +70,7 @@ from typing import Any
 import numpy as np
 
 from .clipping import CLIPPING_ARRAYS, merge_clipping
-from .coverage import _local_lags, _pair_fractions, pair_fraction, with_local_mean
+from .coverage import local_lags, pair_fraction, with_local_mean
 from .level import level_correction, level_power, level_window, window_products, window_weights
 
 #: Smallest crop accepted (pixels per side).
@@ -601,7 +601,7 @@ def jackknife_projections(
     fraction = pair_fraction(coverage, frame_shape).reshape(*lead, 1, pixels)
     # the products of all the groups with their local mean level (the crop times the
     # fractions), and the weights taken back through the local mean level
-    kept, inner = _local_lags(size, area)
+    kept, inner = local_lags(size, area)
     products = total / (area * dof.sum())
     products += products[inner].sum(axis=-1, keepdims=True) / (area - kept * kept)
     scaled = weights / fraction
@@ -624,7 +624,7 @@ def jackknife_projections(
         own -= powers.reshape(n_groups, -1) @ leveled[part].T
         own /= area * left_dof[:, None]
         np.subtract(coverage[part], coverage_sums[part], out=left)
-        inverse = _pair_fractions(left, frame_shape, inverse=True, out=left)
+        inverse = pair_fraction(left, frame_shape, inverse=True, out=left)
         own += inverse.reshape(n_groups, pixels) @ weighted[part].T
     # less the weights times the crop of all the groups, once for each of the two parts
     projected -= 2.0 * (weighted / fraction).sum(axis=-1)[..., None, :]

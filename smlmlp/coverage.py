@@ -74,22 +74,31 @@ def _local_side(size: int, area: int) -> int:
     return kept
 
 
-def _local_lags(size: int, area: int) -> tuple[int, tuple]:
-    """:func:`_local_side` and the index of those lags in a flattened ``(size,
-    size)`` crop's last axis."""
+def local_lags(size: int, area: int) -> tuple[int, tuple]:
+    """The side of the centre of a ``size`` crop whose lags :func:`with_local_mean`
+    sums, and the index of those lags in a flattened ``(size, size)`` crop's last
+    axis."""
     kept = _local_side(size, area)
     trim = (size - kept) // 2
     lags = np.arange(trim, trim + kept)
     return kept, (..., (lags[:, None] * size + lags[None, :]).reshape(-1))
 
 
-def pair_fraction(coverage: np.ndarray, frame_shape: tuple[int, int]) -> np.ndarray:
+def pair_fraction(
+    coverage: np.ndarray,
+    frame_shape: tuple[int, int],
+    *,
+    inverse: bool = False,
+    out: np.ndarray | None = None,
+) -> np.ndarray:
     """Fraction of the blinking that each lag's pixel pairs inside the frame hold.
 
     ``coverage / coverage[centre]`` when that is a plausible fraction (in (0, 1.2]
     everywhere: the measurement holds blinking), else the fraction for blinking
     filling the frame, ``(1 - |ly| / H) (1 - |lx| / W)``. Leading axes of
-    ``coverage`` are a stack of crops, each judged on its own.
+    ``coverage`` are a stack of crops, each judged on its own. ``inverse``: its
+    inverse instead (what the crops are multiplied by), by the same rule; into
+    ``out`` when given (``coverage`` itself may be it).
 
     Examples
     --------
@@ -98,19 +107,9 @@ def pair_fraction(coverage: np.ndarray, frame_shape: tuple[int, int]) -> np.ndar
     >>> stack = np.stack([np.zeros((3, 3)), np.full((3, 3), 2.0)])
     >>> pair_fraction(stack, (10, 20))[:, 0, 0].tolist()
     [0.855, 1.0]
+    >>> pair_fraction(stack, (10, 20), inverse=True)[:, 1, 1].tolist()
+    [1.0, 1.0]
     """
-    return _pair_fractions(coverage, frame_shape)
-
-
-def _pair_fractions(
-    coverage: np.ndarray,
-    frame_shape: tuple[int, int],
-    inverse: bool = False,
-    out: np.ndarray | None = None,
-) -> np.ndarray:
-    """:func:`pair_fraction`, or its inverse (``inverse``: what the crops are
-    multiplied by), by one rule; into ``out`` when given (``coverage`` itself may
-    be it)."""
     coverage = np.asarray(coverage, dtype=np.float64)
     size = coverage.shape[-1]
     lags = np.arange(size) - size // 2
