@@ -6,7 +6,7 @@ its checks and messages.
 
 Standard errors
 ---------------
-The frames are summed in groups of whole blocks (:mod:`smlmlp.spectra`, 20 to 39
+The frames are summed in groups of whole blocks (:mod:`smlmlp.block_sums`, 20 to 39
 groups in a movie of 400 frames or more). Leaving one group out at a time and
 fitting again gives the delete-one-group jackknife::
 
@@ -75,7 +75,7 @@ FLOOR_PILE_UP = 3.0
 
 def check_not_constant(sums: BlockSums, name: str) -> None:
     """Raise when the sums' zero lag (the temporal variance, each frame's mean level
-    left out: :mod:`smlmlp.spectra`) is not positive: before the fit by the halves'
+    left out: :mod:`smlmlp.block_sums`) is not positive: before the fit by the halves'
     mean levels, which only takes away (to rounding, where there is nothing)."""
     centre = sums.stored_crop // 2
     if not sums.ac_sums[:, centre, centre].sum() > 0.0:

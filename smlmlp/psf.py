@@ -14,7 +14,7 @@ half-width one pixel) and ``B`` a broad background: an even polynomial of the la
 up to degree 2 (:func:`background_terms`). ``B`` takes up what is broad on the
 scale of the crop and changes faster than the blocks of frames remove: laser
 flicker on the emitters gives a near constant, out-of-focus haze a smooth bump (a
-level shared by the whole frame is left out of the sums, :mod:`smlmlp.spectra`).
+level shared by the whole frame is left out of the sums, :mod:`smlmlp.block_sums`).
 The integral is evaluated with Gauss-Legendre nodes on each half of the triangles.
 
 The zero-lag value carries the white (shot, read, EM-excess) noise and the
@@ -73,7 +73,7 @@ LOCKSTEP_STEPS = 30
 #: Degree 2 keeps the jackknife standard errors calibrated: with degree 4,
 #: ``benchmarks/se_calibration.py`` finds the estimate more precise but the
 #: jackknife overstating its error by about as much. The slow changes themselves
-#: are removed by the trends of the blocks of frames (:mod:`smlmlp.spectra`).
+#: are removed by the trends of the blocks of frames (:mod:`smlmlp.block_sums`).
 BACKGROUND_DEGREE = 2
 
 
@@ -1203,7 +1203,7 @@ def estimate_psf(
     ----------
     ac : ndarray
         Square autocorrelation crop of odd size, zero lag at the centre (from
-        :meth:`smlmlp.spectra.SpectrumAccumulator.autocorrelation`).
+        :meth:`smlmlp.block_sums.BlockSums.autocorrelation`).
     pixel_nm : tuple of float, optional
         ``(y, x)`` pixel size in nm.
     name : str, optional

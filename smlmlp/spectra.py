@@ -1096,7 +1096,7 @@ class SpectrumAccumulator:
                     xp.multiply(squares, squares, out=squares)
                     squares *= np.float32(-1.0 / scale)
                     power[:, band] += squares
-                if band.start == 0:  # each frame's mean level (see the module's notes)
+                if band.start == 0:  # each frame's mean level (see smlmlp.block_sums)
                     power[:, 0, 0:2] = 0.0
                 part = target[:, band]  # interleaved (re, im): re + im
                 part += power[:, band, 0::2]

@@ -22,7 +22,7 @@ from .clipping import CLIPPING_ARRAYS
 from .field_tiles import FieldSums
 
 #: Version of the file layout written; other versions are refused. Version 4: the
-#: sums leave out each frame's mean level (:mod:`smlmlp.spectra`), which earlier
+#: sums leave out each frame's mean level (:mod:`smlmlp.block_sums`), which earlier
 #: versions kept; version 5 adds the spectra's lowest frequencies weighted by the mean
 #: levels of the frames' halves (``level_bins``, ``level_spread``; read as zeros from
 #: version 4: nothing fitted by them).
