@@ -32,7 +32,6 @@ import argparse
 import contextlib
 import json
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -40,7 +39,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_spatial_psf import make_movie, movie_size  # noqa: E402
+from bench_spatial_psf import make_movie, movie_size, run_child  # noqa: E402
 
 CASES = ("limited", "free")
 #: what each call estimates: the PSF with its standard errors, and with a 4 x 4 map
@@ -66,15 +65,8 @@ def child(case: str, options: str, path: str, calls: int) -> None:
 
 
 def measure(case: str, options: str, path: Path, calls: int) -> list[float]:
-    output = subprocess.run(
-        [sys.executable, __file__, "--child", case, options, str(path), "--calls", str(calls)],
-        capture_output=True,
-        text=True,
-    )
-    if output.returncode:
-        why = (output.stderr.strip().splitlines() or ["no message"])[-1]
-        raise SystemExit(f"{case} failed: {why}")
-    return json.loads(output.stdout.strip().splitlines()[-1])
+    arguments = ["--child", case, options, str(path), "--calls", str(calls)]
+    return run_child(__file__, arguments, case)
 
 
 def main() -> None:

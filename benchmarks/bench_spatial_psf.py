@@ -57,6 +57,7 @@ import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 SIZES = [(1000, 256), (4000, 256), (2000, 512)]
 QUICK_SIZES = [(200, 128), (400, 128)]
@@ -187,17 +188,21 @@ def child(method: str, path: str, n_cores: int | None = None) -> None:
     print(json.dumps(result))
 
 
-def measure(method: str, path: Path, n_cores: int | None = None) -> dict:
-    cores = [] if n_cores is None else ["--child-cores", str(n_cores)]
+def run_child(script: str, arguments: list[str], label: str) -> Any:
+    """Run ``script`` with ``arguments`` in a fresh Python process and return the JSON
+    of the last line it prints; a failure stops the benchmark naming ``label``."""
     output = subprocess.run(
-        [sys.executable, __file__, "--child", method, str(path), *cores],
-        capture_output=True,
-        text=True,
+        [sys.executable, script, *arguments], capture_output=True, text=True
     )
     if output.returncode:
         why = (output.stderr.strip().splitlines() or ["no message"])[-1]
-        raise SystemExit(f"{method} on {path.name} failed: {why}")
+        raise SystemExit(f"{label} failed: {why}")
     return json.loads(output.stdout.strip().splitlines()[-1])
+
+
+def measure(method: str, path: Path, n_cores: int | None = None) -> dict:
+    cores = [] if n_cores is None else ["--child-cores", str(n_cores)]
+    return run_child(__file__, ["--child", method, str(path), *cores], f"{method} on {path.name}")
 
 
 def fastest_runs(
