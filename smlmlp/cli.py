@@ -54,16 +54,22 @@ def _progress_bar(label: str, args: argparse.Namespace) -> ProgressBar:
     return ProgressBar(label, sys.stderr, enabled=enabled)
 
 
-def _channel_names(files: Sequence[str], split: str | None) -> list[str]:
-    """One unique name per channel: the file stem (``_left``/``_right`` with a split).
+def _channel_names(
+    files: Sequence[str], split: str | None, file_channels: Sequence[Sequence[str]] | None = None
+) -> list[str]:
+    """One unique name per channel: the file stem, ``_NAME`` for each channel of a file
+    of several (``file_channels``: each file's channels, empty for a file of one), then
+    ``_left``/``_right`` with a split.
 
     Examples
     --------
     >>> _channel_names(["a/red.ome.tif", "b/red.dax", "cell.ome.zarr"], None)
     ['red', 'red_2', 'cell']
+    >>> _channel_names(["two.ome.tif"], "horizontal", [("Cy5", "Cy3")])
+    ['two_Cy5_left', 'two_Cy5_right', 'two_Cy3_left', 'two_Cy3_right']
     """
     names: list[str] = []
-    for file in files:
+    for index, file in enumerate(files):
         stem = Path(file).name
         for suffix in (".tiff", ".tif", *MOVIE_SUFFIXES):
             if stem.lower().endswith(suffix):
@@ -71,13 +77,29 @@ def _channel_names(files: Sequence[str], split: str | None) -> list[str]:
                 break
         if stem.lower().endswith(".ome"):
             stem = stem[:-4]
-        stems = [f"{stem}_{half}" for half in HALF_NAMES[split]] if split else [stem]
+        inside = file_channels[index] if file_channels else ()
+        stems = [f"{stem}_{channel}" for channel in inside] or [stem]
+        if split:
+            stems = [f"{one}_{half}" for one in stems for half in HALF_NAMES[split]]
         for candidate in stems:
-            name, index = candidate, 2
+            name, number = candidate, 2
             while name in names:
-                name, index = f"{candidate}_{index}", index + 1
+                name, number = f"{candidate}_{number}", number + 1
             names.append(name)
     return names
+
+
+def _movie_sources(files: Sequence[str]) -> tuple[list[tuple[str, int | None]], list[tuple]]:
+    """``(file, channel)`` of every movie of the files, in order: each channel of a file
+    of several channels (:func:`smlmlp.loading.list_channels`), else the file (channel
+    None); and each file's channels (for :func:`_channel_names`)."""
+    from .loading import list_channels
+
+    file_channels = [list_channels(file) for file in files]
+    sources: list[tuple[str, int | None]] = []
+    for file, channels in zip(files, file_channels, strict=True):
+        sources += [(file, index) for index in range(len(channels))] or [(file, None)]
+    return sources, file_channels
 
 
 def _pixel_from_args(values: Sequence[float] | None) -> tuple[float, float] | None:
@@ -280,14 +302,16 @@ def run_psf(args: argparse.Namespace) -> int:
     if args.workers is not None and args.workers < 1:
         raise ValueError(f"--workers: must be at least 1, got {args.workers}")
     workers = None if args.cuda else (args.workers or cpu_workers(True))
-    names = _channel_names(args.files, args.split)
+    sources, file_channels = _movie_sources(args.files)
+    names = _channel_names(args.files, args.split, file_channels)
     wavelengths = _wavelengths_from_args(args.wavelength_nm, names)
     na = None if args.na is None else numerical_aperture(args.na, "--na")
     channels: list[ChannelInfo] = []
     name_iter = iter(names)
-    for file in args.files:
-        with open_movie(file) as movie:
+    for file, file_channel in sources:
+        with open_movie(file, channel=file_channel) as movie:
             stacks = split_movie(movie, args.split, name=file) if args.split else [movie]
+            inside = movie.channel_names[movie.channel] if file_channel is not None else None
             pixel, origin = resolve_setting(
                 [["--pixel-nm", pixel_arg]], movie.metadata.get("pixel_nm")
             )
@@ -335,6 +359,7 @@ def run_psf(args: argparse.Namespace) -> int:
                             "exposure_ms_origin": exposure_origin,
                             "wavelength_nm": wavelengths[name],
                             "na": na,
+                            "file_channel": inside,
                             "split": args.split,
                             "half": half if args.split else None,
                             "block_frames": sums.block_frames,
@@ -342,7 +367,7 @@ def run_psf(args: argparse.Namespace) -> int:
                         },
                     )
                 )
-    temporal = _on_time(args, channels) if args.on_time else None
+    temporal = _on_time(args, channels, sources) if args.on_time else None
     settings = {
         "command": "smlmlp psf",
         "files": [str(f) for f in args.files],
@@ -372,8 +397,13 @@ def run_psf(args: argparse.Namespace) -> int:
     return 0
 
 
-def _on_time(args: argparse.Namespace, channels: Sequence[ChannelInfo]) -> TemporalInfo:
-    """The ``--on-time`` pass over every channel (their movies read twice more)."""
+def _on_time(
+    args: argparse.Namespace,
+    channels: Sequence[ChannelInfo],
+    sources: Sequence[tuple[str, int | None]],
+) -> TemporalInfo:
+    """The ``--on-time`` pass over every channel (their movies read twice more), the
+    movies ``sources`` of :func:`_movie_sources`."""
     from .blink_temporal_on import blink_temporal_on
     from .loading import open_movie, split_movie
 
@@ -390,8 +420,8 @@ def _on_time(args: argparse.Namespace, channels: Sequence[ChannelInfo]) -> Tempo
         sigmas.append(sigma)
     with contextlib.ExitStack() as opened:
         stacks: list[Any] = []
-        for file in args.files:
-            movie = opened.enter_context(open_movie(file))
+        for file, file_channel in sources:
+            movie = opened.enter_context(open_movie(file, channel=file_channel))
             stacks += split_movie(movie, args.split, name=file) if args.split else [movie]
         most = min(int(stack.shape[0]) for stack in stacks) // 2 - 1
         crop_fr = most if args.temporal_lags is None else min(args.temporal_lags, most)

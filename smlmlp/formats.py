@@ -47,6 +47,7 @@ from typing import Any
 
 import numpy as np
 
+from .file_channels import channel_label, channel_names, resolve_channel
 from .loading import _check_dtype, _LazyStack, _ndim_message, _positive_float, check_frame_count
 
 __all__ = [
@@ -275,7 +276,11 @@ class MovieFile(_LazyStack):
         ``pixel_nm``: pixel size ``(y, x)`` in nm or None; ``exposure_ms``: exposure
         in ms or None; ``axes``: the axes of the frames (``'TYX'``); ``kind``: the
         format (``'dax'``, ``'picasso-raw'``, ``'imaris'``, ``'ome-zarr'``, ``'czi'``, ``'nd2'``,
-        ``'sif'``).
+        ``'sif'``); ``channel``: the name of the channel read, in a file of several.
+    channel_names : tuple of str
+        The file's channels when it holds several (Imaris, OME-Zarr), else empty.
+    channel : int
+        The index of the channel read (0 in a file of one channel).
     name : str
         Label used in messages.
     """
@@ -285,10 +290,15 @@ class MovieFile(_LazyStack):
     #: whether a movie of the format is a folder (OME-Zarr) rather than a file
     folder = False
 
-    def __init__(self, path: PathLike, *, name: str | None = None) -> None:
+    def __init__(
+        self, path: PathLike, *, name: str | None = None, channel: int | str | None = None
+    ) -> None:
         self.path = os.fspath(path)
         self.name = name if name is not None else self.path
         self.label = self.path if name is None else f"{name} ({self.path})"
+        self.requested_channel = channel
+        self.channel_names: tuple[str, ...] = ()
+        self.channel = 0
         self.closed = False
         self._lock = threading.Lock()
         self.metadata: dict[str, Any] = {
@@ -306,6 +316,8 @@ class MovieFile(_LazyStack):
             raise ValueError(f"{self.label}: a {self.what} movie is a folder, this is a file")
         try:
             self._open()
+            if not self.channel_names and channel is not None:  # a file of one channel
+                self.channel = resolve_channel(self.label, ("c0",), channel)
             self.dtype = _check_dtype(self.label, self.dtype).newbyteorder("=")
             n_frames, height, width = self.shape
             if n_frames < 2:
@@ -318,6 +330,17 @@ class MovieFile(_LazyStack):
 
     def _open(self) -> None:
         raise NotImplementedError
+
+    def _choose_channel(self, found: Sequence[Any] | None, n_channels: int) -> int:
+        """Name the file's ``n_channels`` channels (``found``: the names its metadata
+        gives) and pick the one asked for; its index."""
+        if n_channels <= 1:
+            return 0
+        self.channel_names = channel_names(found, n_channels)
+        self.channel = resolve_channel(self.label, self.channel_names, self.requested_channel)
+        self.label = channel_label(self.label, self.channel_names, self.channel)
+        self.metadata["channel"] = self.channel_names[self.channel]
+        return self.channel
 
     def _corrupt(self, exc: BaseException | str) -> ValueError:
         return ValueError(f"{self.label}: corrupt or truncated {self.what} file ({_clean(exc)})")
@@ -578,10 +601,11 @@ def _ims_time(text: str | None) -> datetime.datetime | None:
 class ImarisMovie(MovieFile):
     """Imaris ``.ims`` movie (HDF5, read with h5py).
 
-    Frames are ``DataSet/ResolutionLevel 0/TimePoint t/Channel 0/Data``, one z plane
+    Frames are ``DataSet/ResolutionLevel 0/TimePoint t/Channel c/Data``, one z plane
     per time point (a single time point with several z planes is read plane by
-    plane). The frame size is ``DataSetInfo/Image`` ``X``, ``Y`` (the stored data
-    may be padded). Pixel size: the extents ``ExtMax - ExtMin`` over ``X``/``Y``
+    plane), ``c`` the channel opened (``DataSetInfo/Channel c`` ``Name`` its name).
+    The frame size is ``DataSetInfo/Image`` ``X``, ``Y`` (the stored data may be
+    padded). Pixel size: the extents ``ExtMax - ExtMin`` over ``X``/``Y``
     in ``Unit`` (default µm); exposure: the interval between ``TimePoint1`` and
     ``TimePoint2`` of ``DataSetInfo/TimeInfo`` (a camera streaming without gaps).
     """
@@ -605,12 +629,14 @@ class ImarisMovie(MovieFile):
             if not times:
                 raise ValueError("no TimePoint group under DataSet/ResolutionLevel 0")
             channels = [k for k in level[times[0]] if k.startswith("Channel ")]
-            if len(channels) > 1:
-                raise ValueError(
-                    f"{self.label}: {len(channels)} channels; save one channel per movie, or "
-                    "several channels side by side in one frame and use split_movie"
-                )
-            self._data = [level[f"{t}/Channel 0/Data"] for t in times]
+            found = [
+                _ims_text(self._file[f"DataSetInfo/Channel {c}"].attrs.get("Name"))
+                if f"DataSetInfo/Channel {c}" in self._file
+                else None
+                for c in range(len(channels))
+            ]
+            channel = self._choose_channel(found, len(channels))
+            self._data = [level[f"{t}/Channel {channel}/Data"] for t in times]
             info = self._file.get("DataSetInfo/Image")
             image = info.attrs if info is not None else {}
             stored = self._data[0].shape
@@ -735,6 +761,15 @@ class OmeZarrMovie(MovieFile):
                 "t, c, z, y, x with y, x last)"
             )
         frame_axes = [i for i, (a, n) in enumerate(zip(axes[:-2], shape, strict=False)) if n > 1]
+        channel_axis = None
+        if len(frame_axes) == 2 and "c" in (axes[i] for i in frame_axes):
+            channel_axis = next(i for i in frame_axes if axes[i] == "c")
+            frame_axes.remove(channel_axis)
+            omero = attrs.get("omero") if isinstance(attrs.get("omero"), dict) else {}
+            listed = omero.get("channels") if isinstance(omero.get("channels"), list) else []
+            found = [c.get("label") if isinstance(c, dict) else None for c in listed]
+            self._choose_channel(found, shape[channel_axis])
+        self._channel_axis = channel_axis
         if len(frame_axes) > 1 or (frame_axes and axes[frame_axes[0]] == "c"):
             raise ValueError(
                 f"{self.label}: expected one frame axis and two image axes, found axes "
@@ -764,6 +799,8 @@ class OmeZarrMovie(MovieFile):
         ndim = len(self._array.shape)
         index: list[Any] = [0] * (ndim - 2) + [slice(None), slice(None)]
         index[self._frame_axis] = slice(start, stop)
+        if self._channel_axis is not None:
+            index[self._channel_axis] = self.channel
         data = np.asarray(self._array[tuple(index)])
         return data.reshape(stop - start, *self.shape[1:])
 
@@ -825,7 +862,8 @@ _CZI_PIXEL_TYPES = {"Gray8": np.uint8, "Gray16": np.uint16, "Gray32Float": np.fl
 
 
 class CziMovie(MovieFile):
-    """Zeiss ``.czi`` movie, read with pylibCZIrw, one frame per T (or Z) plane.
+    """Zeiss ``.czi`` movie, read with pylibCZIrw, one frame per T (or Z) plane of the
+    channel opened (``channel``; named by the ``Channel`` ``Name`` of the metadata).
 
     Pixel size: ``Scaling/Items/Distance`` of X and Y (metres per pixel); exposure:
     the first channel's ``ExposureTime`` (ns).
@@ -848,14 +886,17 @@ class CziMovie(MovieFile):
         except Exception as exc:
             raise self._corrupt(exc) from exc
         sizes = {k: int(v[1]) - int(v[0]) for k, v in box.items() if k not in ("X", "Y")}
-        extra = {k: n for k, n in sizes.items() if n > 1 and k not in ("T", "Z")}
+        extra = {k: n for k, n in sizes.items() if n > 1 and k not in ("T", "Z", "C")}
         if extra or (sizes.get("T", 1) > 1 and sizes.get("Z", 1) > 1):
             raise ValueError(
                 f"{self.label}: expected one frame axis (T or Z), found sizes {sizes}; save "
-                "one channel / one plane per movie"
+                "one position / one z stack per movie"
             )
         self._axis = "T" if sizes.get("T", 1) > 1 or sizes.get("Z", 1) <= 1 else "Z"
         self._start = {k: int(v[0]) for k, v in box.items()}
+        if sizes.get("C", 1) > 1:
+            found = _optional_names(lambda: _czi_channel_names(metadata))
+            self._start["C"] += self._choose_channel(found, sizes["C"])
         kind = pixel_types.get(0) or next(iter(pixel_types.values()), None)
         if kind not in _CZI_PIXEL_TYPES:
             raise ValueError(
@@ -884,6 +925,13 @@ class CziMovie(MovieFile):
         if self._context is not None:
             self._context.__exit__(None, None, None)
         self._context = self._reader = None
+
+
+def _czi_channel_names(document: Any) -> list[Any]:
+    """The ``Name`` of every ``Channel`` of a CZI metadata document (xmltodict form)."""
+    root = document["ImageDocument"]["Metadata"]
+    channels = root["Information"]["Image"]["Dimensions"]["Channels"]["Channel"]
+    return [c.get("@Name") for c in (channels if isinstance(channels, list) else [channels])]
 
 
 def czi_metadata(document: Any) -> dict[str, Any]:
@@ -958,8 +1006,9 @@ class Nd2Movie(MovieFile):
     """Nikon NIS-Elements ``.nd2`` movie (the chunked format, not the legacy JPEG 2000
     one), read with ``nd2``.
 
-    One frame per time point (or z plane); files with several channels, positions
-    or colour components are refused. A time loop stopped before its end holds
+    One frame per time point (or z plane) of the channel opened (``channel``, named
+    by the file's channel names); files with several positions or colour components
+    are refused. A time loop stopped before its end holds
     fewer frames than it planned: the frames acquired are the movie. Pixel size:
     the picture's calibration (µm per pixel) when NIS-Elements marks it calibrated;
     exposure: the first channel's exposure time, else the one in the capture's
@@ -994,17 +1043,23 @@ class Nd2Movie(MovieFile):
             raise self._corrupt(exc) from exc
         if self._file.is_rgb or "S" in sizes:
             raise ValueError(f"{self.label}: colour (RGB) frames are not supported")
-        loops = {axis: n for axis, n in sizes.items() if axis not in ("Y", "X") and n > 1}
+        loops = {axis: n for axis, n in sizes.items() if axis not in ("Y", "X", "C") and n > 1}
         if len(loops) > 1 or set(loops) - {"T", "Z"}:
             raise ValueError(
-                f"{self.label}: expected one frame axis (T or Z) of one channel, found sizes "
-                f"{sizes}; save one channel / one position per movie"
+                f"{self.label}: expected one frame axis (T or Z), found sizes "
+                f"{sizes}; save one position / one z stack per movie"
             )
+        self._n_channels = int(sizes.get("C", 1))
+        if self._n_channels > 1:
+            found = _optional_names(
+                lambda: [c.channel.name for c in self._file.metadata.channels]
+            )
+            self._choose_channel(found, self._n_channels)
         planned = next(iter(loops.values()), 1)
         self.shape = (min(planned, acquired), int(sizes["Y"]), int(sizes["X"]))
         if self.shape[0] < 2:
             raise ValueError(_ndim_message(self.label, self.shape[1:], "image"))
-        frame_bytes = dtype.itemsize * self.shape[1] * self.shape[2]
+        frame_bytes = dtype.itemsize * self.shape[1] * self.shape[2] * self._n_channels
         if not compressed and os.path.getsize(self.path) < self.shape[0] * frame_bytes:
             raise self._corrupt(f"{self.shape[0]} frames of {frame_bytes} bytes do not fit")
         self.dtype = dtype
@@ -1014,7 +1069,8 @@ class Nd2Movie(MovieFile):
     def _read_frames(self, start: int, stop: int) -> np.ndarray:
         out = np.empty((stop - start, *self.shape[1:]), dtype=self.dtype)
         for i, frame in enumerate(range(start, stop)):
-            out[i] = self._file.read_frame(frame).reshape(self.shape[1:])
+            data = self._file.read_frame(frame)  # (channels, height, width) of several
+            out[i] = data.reshape(-1, *self.shape[1:])[self.channel]
         return out
 
     def _release(self) -> None:
@@ -1023,6 +1079,14 @@ class Nd2Movie(MovieFile):
         if self._handle is not None:
             self._handle.close()
         self._file = self._handle = None
+
+
+def _optional_names(read: Callable[[], list[Any]]) -> list[Any] | None:
+    """Channel names from a reader's metadata; None when it has none to give."""
+    try:
+        return read()
+    except Exception:  # names are optional: the channels are numbered instead
+        return None
 
 
 def nd2_metadata(file: Any, experiment: Sequence[Any] = ()) -> dict[str, Any]:
@@ -1130,8 +1194,11 @@ _READERS: dict[str, Callable[..., MovieFile]] = {
 }
 
 
-def open_format(path: PathLike, *, name: str | None = None) -> MovieFile | None:
-    """Open a movie of a format other than TIFF; None when ``path`` is not one.
+def open_format(
+    path: PathLike, *, name: str | None = None, channel: int | str | None = None
+) -> MovieFile | None:
+    """Open a movie of a format other than TIFF (its channel ``channel`` in a file
+    of several, :mod:`smlmlp.file_channels`); None when ``path`` is not one.
 
     Raises
     ------
@@ -1152,4 +1219,4 @@ def open_format(path: PathLike, *, name: str | None = None) -> MovieFile | None:
             "convert the movie to one of them (e.g. OME-TIFF with Fiji / Bio-Formats)"
         )
     reader = _READERS.get(suffix)
-    return None if reader is None else reader(path, name=name)
+    return None if reader is None else reader(path, name=name, channel=channel)

@@ -22,7 +22,8 @@ Layout of one file (one experiment)::
                                    dropped_frames (left out),
                                    pixel_nm (y, x), n_frames, source_files,
                                    source_files_relative_to, source_sizes_bytes,
-                                   valid (0 / 1), wavelength_nm, na,
+                                   file_channel (the channel's name in a file of
+                                   several), split, half, valid (0 / 1), wavelength_nm, na,
                                    expected_sigma_nm, sigma_over_expected, ...
 
 Every dataset has a ``units`` attribute (:data:`UNITS`); the 2-D images have ``axes``

@@ -36,6 +36,7 @@ import tifffile
 
 from .backend import is_device_array
 from .block_sums import MIN_BLOCK_FRAMES
+from .file_channels import channel_label, channel_names, resolve_channel
 
 if TYPE_CHECKING:
     from .formats import MovieFile
@@ -46,6 +47,7 @@ __all__ = [
     "TiffMovie",
     "check_stack",
     "iter_chunks",
+    "list_channels",
     "open_movie",
     "split_movie",
 ]
@@ -107,6 +109,8 @@ _MICROMANAGER_TAG = 51123
 
 # tifffile's codes for axes without a physical meaning (pages, sequences)
 _SEQUENCE_AXES = "QI"
+# the axis of frames beside a channel axis C: time, or planes / pages used for time
+_FRAME_AXES = ("T", "Z", "I", "Q")
 
 
 # --------------------------------------------------------------------------- #
@@ -529,6 +533,25 @@ def _micromanager_metadata(tif: tifffile.TiffFile) -> tuple[float | None, float 
     return pixel, exposure
 
 
+def _tiff_channel_names(tif: tifffile.TiffFile, n_channels: int) -> list[str] | None:
+    """The channels' names given by the file: OME ``Channel/@Name`` of the first
+    image, else Micro-Manager's ``ChNames``; None when neither has ``n_channels``."""
+    xml = tif.ome_metadata if tif.is_ome else None
+    if xml:
+        root = ElementTree.fromstring(xml)
+        pixels = next((e for e in root.iter() if _local(e.tag) == "Pixels"), None)
+        if pixels is not None:
+            names = [e.get("Name") for e in pixels if _local(e.tag) == "Channel"]
+            if len(names) == n_channels and all(names):
+                return [str(name) for name in names]
+    with _capture_tifffile_log():
+        summary = (tif.micromanager_metadata or {}).get("Summary")
+    names = summary.get("ChNames") if isinstance(summary, dict) else None
+    if isinstance(names, list) and len(names) == n_channels:
+        return [str(name) for name in names]
+    return None
+
+
 def _optional(reader: Any, *args: Any) -> Any:
     """Call a metadata reader; unreadable optional metadata count as absent."""
     try:
@@ -658,10 +681,17 @@ class _Source:
     is enough is decided by the movie, which may join several series.
     """
 
-    def __init__(self, path: PathLike, label: str, series_index: int = 0) -> None:
+    def __init__(
+        self,
+        path: PathLike,
+        label: str,
+        series_index: int = 0,
+        channel: int | str | None = None,
+    ) -> None:
         self.path = os.fspath(path)
         self.label = label
         self.series_index = series_index
+        self.requested_channel = channel
         self.stats = {"fromfile_calls": 0, "bytes_read": 0, "pages_read": 0}
         self._lock = threading.Lock()
         self._tif: tifffile.TiffFile | None = None
@@ -716,6 +746,9 @@ class _Source:
             axes = "Q" + axes[1:]
         self.axes = axes
         self.kind = series.kind
+        self._choose_channel(tif, axes, shape)
+        if self.channel_names and len(self.channel_names) > 1:
+            shape = (self.n_planes // len(self.channel_names), *shape[-2:])
         if len(shape) > 3 and axes[-2:] == "YX" and set(axes[:-2]) <= set(_SEQUENCE_AXES):
             # several unlabelled sequence axes (e.g. a movie appended chunk by chunk
             # with tifffile): their pages follow each other, so they are all frames
@@ -745,22 +778,58 @@ class _Source:
         self.dtype = dtype.newbyteorder("=")
         self.shape = shape
         self.frame_size = shape[1] * shape[2]
+        if len(self.channel_names) <= 1:
+            self.n_planes = shape[0]
         self.metadata = {}
         if self.series_index == 0:
             self.metadata = _read_metadata(tif)
             self.metadata.update(axes=axes, kind=series.kind)
+            if len(self.channel_names) > 1:
+                self.metadata["channel"] = self.channel_names[self.channel]
 
         if dataoffset is not None and series.keyframe.is_contiguous:
             self._init_fast(tif, dataoffset)
         else:
             self._init_pages(series)
 
+    def _choose_channel(self, tif: tifffile.TiffFile, axes: str, shape: tuple[int, ...]) -> None:
+        """The file's channels (:attr:`channel_names`), the one asked for
+        (:attr:`channel`) and where its frames are among the image planes: plane
+        ``plane_base + t * plane_step`` is frame ``t``.
+
+        A series of axes ``TCYX`` / ``CTYX`` (``Z``, ``I`` or ``Q`` for ``T`` as well)
+        holds one movie per channel; any other series is one channel.
+        """
+        leading = axes[:-2]
+        self.channel_names: tuple[str, ...] = ()
+        self.channel, self.plane_base, self.plane_step = 0, 0, 1
+        if not (
+            len(shape) == 4
+            and axes[-2:] == "YX"
+            and "C" in leading
+            and leading.replace("C", "", 1) in _FRAME_AXES
+        ):
+            if self.requested_channel is not None:
+                self.channel = resolve_channel(self.label, ("c0",), self.requested_channel)
+            return
+        channel_axis = leading.index("C")
+        n_channels, n_frames = shape[channel_axis], shape[1 - channel_axis]
+        found = _optional(_tiff_channel_names, tif, n_channels)
+        self.channel_names = channel_names(found, n_channels)
+        self.channel = resolve_channel(self.label, self.channel_names, self.requested_channel)
+        self.label = channel_label(self.label, self.channel_names, self.channel)
+        self.n_planes = n_frames * n_channels
+        if channel_axis == 0:  # C T Y X: each channel's frames one after the other
+            self.plane_base = self.channel * n_frames
+        else:  # T C Y X: the channels of each frame one after the other
+            self.plane_base, self.plane_step = self.channel, n_channels
+
     def _init_fast(self, tif: tifffile.TiffFile, dataoffset: int) -> None:
         self.fast_path = True
         self.offset = int(dataoffset)
         self.file_dtype = np.dtype(tif.byteorder + self.dtype.char)
         self.paths = [os.path.abspath(self.path)]
-        end = self.offset + self.shape[0] * self.frame_size * self.dtype.itemsize
+        end = self.offset + self.n_planes * self.frame_size * self.dtype.itemsize
         size = os.path.getsize(self.path)
         if end > size:
             raise ValueError(
@@ -777,7 +846,11 @@ class _Source:
         keyframe = series.keyframe
         page_size = int(np.prod(keyframe.shape))
         n_pages = len(series)
-        if page_size % self.frame_size or page_size // self.frame_size * n_pages != self.shape[0]:
+        if (
+            page_size % self.frame_size
+            or page_size // self.frame_size * n_pages != self.n_planes
+            or (self.n_planes != self.shape[0] and page_size != self.frame_size)
+        ):
             raise ValueError(
                 f"{self.label}: unsupported page layout: {n_pages} pages of shape "
                 f"{keyframe.shape} for a movie of shape {self.shape}"
@@ -818,8 +891,11 @@ class _Source:
         return self._read_pages(start, stop)
 
     def _read_fast(self, start: int, stop: int) -> np.ndarray:
+        if self.plane_step != 1:
+            return self._read_interleaved(start, stop)
         count = (stop - start) * self.frame_size
-        offset = self.offset + start * self.frame_size * self.file_dtype.itemsize
+        first = self.plane_base + start
+        offset = self.offset + first * self.frame_size * self.file_dtype.itemsize
         with self._lock:
             self._fh.seek(offset)
             data = np.fromfile(self._fh, dtype=self.file_dtype, count=count)
@@ -837,21 +913,53 @@ class _Source:
             data = data.view(self.dtype)
         return data
 
+    def _read_interleaved(self, start: int, stop: int) -> np.ndarray:
+        """Frames ``start .. stop - 1`` of one channel of a contiguous ``TCYX`` file:
+        one read of each frame, where its plane is (no other channel is read)."""
+        data = np.empty((stop - start, *self.shape[1:]), dtype=self.file_dtype)
+        frame_bytes = self.frame_size * self.file_dtype.itemsize
+        with self._lock:
+            for row, frame in zip(data, range(start, stop), strict=True):
+                offset = self.offset + (self.plane_base + frame * self.plane_step) * frame_bytes
+                self._fh.seek(offset)
+                got = self._fh.readinto(memoryview(row).cast("B"))
+                self.stats["fromfile_calls"] += 1
+                self.stats["bytes_read"] += got
+                if got != frame_bytes:
+                    size = os.path.getsize(self.path)
+                    raise ValueError(
+                        f"{self.label}: truncated TIFF file: frame {frame} ends at byte "
+                        f"{offset + frame_bytes} but the file has {size} bytes"
+                    )
+        if not self.file_dtype.isnative:
+            data.byteswap(inplace=True)
+            data = data.view(self.dtype)
+        return data
+
     def _read_pages(self, start: int, stop: int) -> np.ndarray:
         k = self.frames_per_page
+        if k == 1:  # the frame's page; one channel of several: every plane_step-th page
+            pages = [self.plane_base + t * self.plane_step for t in range(start, stop)]
+            return self._read_page_list(start, stop, pages, 1)
         first_page, end_page = start // k, -(-stop // k)
-        out = np.empty(((end_page - first_page) * k, *self.shape[1:]), dtype=self.dtype)
+        out = self._read_page_list(start, stop, list(range(first_page, end_page)), k)
+        offset = start - first_page * k
+        return out[offset : offset + stop - start]
+
+    def _read_page_list(self, start: int, stop: int, pages: list[int], k: int) -> np.ndarray:
+        """The frames of the image pages ``pages``, ``k`` frames each, in order, for
+        frames ``start .. stop - 1`` (named in messages)."""
+        out = np.empty((len(pages) * k, *self.shape[1:]), dtype=self.dtype)
         opened = []
         with self._lock:
             try:
-                for i, index in enumerate(range(first_page, end_page)):
+                for i, index in enumerate(pages):
                     page = self._series[index]
                     handle = page.parent.filehandle
                     if handle.closed:  # other files of a multi-file series
                         handle.open()
                         opened.append(handle)
-                    data = page.asarray()
-                    out[i * k : (i + 1) * k] = data.reshape(k, *self.shape[1:])
+                    out[i * k : (i + 1) * k] = page.asarray().reshape(k, *self.shape[1:])
                     self.stats["pages_read"] += 1
             except Exception as exc:
                 raise ValueError(
@@ -861,8 +969,7 @@ class _Source:
             finally:
                 for handle in opened:
                     handle.close()
-        offset = start - first_page * k
-        return out[offset : offset + stop - start]
+        return out
 
     def close(self) -> None:
         self.closed = True
@@ -871,14 +978,14 @@ class _Source:
         self._fh = None
 
 
-def _open_series(path: PathLike, label: str) -> list[_Source]:
+def _open_series(path: PathLike, label: str, channel: int | str | None = None) -> list[_Source]:
     """Open the image series of one file that hold the movie.
 
     Usually that is the first series only. A movie that tifffile appended chunk
     by chunk is stored as several "shaped" series when the chunks differ in
     length; consecutive shaped series with the same frames are then joined.
     """
-    first = _Source(path, label)
+    first = _Source(path, label, channel=channel)
     group = [first]
     n_series = len(first.series_kinds)
     if first.kind == "shaped":
@@ -886,7 +993,7 @@ def _open_series(path: PathLike, label: str) -> list[_Source]:
             if first.series_kinds[index] != "shaped":
                 break
             try:
-                extra = _Source(path, label, index)
+                extra = _Source(path, label, index, channel)
             except (ValueError, TypeError):
                 break
             if extra.shape[1:] != first.shape[1:] or extra.dtype != first.dtype:
@@ -979,7 +1086,13 @@ class TiffMovie(_LazyStack):
         ``pixel_nm``: pixel size ``(y, x)`` in nanometres or None;
         ``exposure_ms``: exposure time in milliseconds or None;
         ``axes``: the axes of the first file after squeezing (e.g. ``'TYX'``);
-        ``kind``: the tifffile series kind of the first file (e.g. ``'ome'``).
+        ``kind``: the tifffile series kind of the first file (e.g. ``'ome'``);
+        ``channel``: the name of the channel read, in a file of several.
+    channel_names : tuple of str
+        The channels of the (first) file (:mod:`smlmlp.file_channels`): one name per
+        channel of a file with a channel axis ``C``, empty for a file without one.
+    channel : int
+        The index of the channel read (0 in a file of one channel).
     name : str
         Label used in messages.
     fast_path : bool
@@ -987,7 +1100,13 @@ class TiffMovie(_LazyStack):
         with one seek and one ``numpy.fromfile`` per range.
     """
 
-    def __init__(self, path: PathLike | Sequence[PathLike], *, name: str | None = None) -> None:
+    def __init__(
+        self,
+        path: PathLike | Sequence[PathLike],
+        *,
+        name: str | None = None,
+        channel: int | str | None = None,
+    ) -> None:
         if isinstance(path, str | os.PathLike):
             paths = [path]
         elif isinstance(path, Sequence):
@@ -1007,7 +1126,7 @@ class TiffMovie(_LazyStack):
         try:
             for p in paths:
                 label = os.fspath(p) if name is None else f"{name} ({os.fspath(p)})"
-                self._add(_open_series(p, label))
+                self._add(_open_series(p, label, channel))
             n_frames = sum(s.shape[0] for s in self._sources)
             if n_frames < 2:
                 source = self._sources[0]
@@ -1023,12 +1142,22 @@ class TiffMovie(_LazyStack):
         self.dtype: np.dtype = first.dtype
         self.paths: list[str] = list(dict.fromkeys(p for s in self._sources for p in s.paths))
         self.metadata: dict[str, Any] = dict(first.metadata)
+        self.channel_names: tuple[str, ...] = first.channel_names
+        self.channel: int = first.channel
 
     def _add(self, group: list[_Source]) -> None:
         """Append the series of one file, checking them against the first file."""
         known = {p for s in self._sources for p in s.paths}
         first = self._sources[0] if self._sources else group[0]
         for source in group:
+            if source.channel_names != first.channel_names:
+                for other in group:
+                    other.close()
+                raise ValueError(
+                    f"{source.label}: its channels {list(source.channel_names) or 'none'} "
+                    f"do not match the first file {first.path} "
+                    f"({list(first.channel_names) or 'none'})"
+                )
             if source.shape[1:] != first.shape[1:] or source.dtype != first.dtype:
                 for other in group:
                     other.close()
@@ -1111,7 +1240,10 @@ class TiffMovie(_LazyStack):
 
 
 def open_movie(
-    path: PathLike | Sequence[PathLike], *, name: str | None = None
+    path: PathLike | Sequence[PathLike],
+    *,
+    name: str | None = None,
+    channel: int | str | None = None,
 ) -> TiffMovie | MovieFile:
     """Open a movie for lazy, chunked reading.
 
@@ -1130,7 +1262,11 @@ def open_movie(
     extra series are ignored with a warning.
 
     Singleton axes are squeezed; what remains must be one frame axis (T, or a
-    Z/C/other axis when it is the only one) and the two image axes (Y, X).
+    Z/C/other axis when it is the only one) and the two image axes (Y, X), or a
+    frame axis and a channel axis C (an OME-TIFF or ImageJ hyperstack ``TCYX``,
+    a Micro-Manager multi-camera acquisition): a file of several channels holds
+    one movie per channel, and ``channel`` says which one is opened
+    (:mod:`smlmlp.file_channels`; :func:`list_channels` names them).
 
     When a file is uncompressed and its frames are contiguous, ``movie[a:b]``
     reads the frames with a single seek and one ``numpy.fromfile`` call;
@@ -1143,6 +1279,9 @@ def open_movie(
         The TIFF file, or files to concatenate in order.
     name : str, optional
         Label for messages; default the path of the (first) file.
+    channel : int or str, optional
+        The channel to open in a file of several (its index or its name); needed
+        there. A file of one channel takes 0 (or nothing).
 
     Returns
     -------
@@ -1155,7 +1294,8 @@ def open_movie(
         If a file does not exist.
     ValueError
         If a file is not a TIFF, is corrupt or truncated, holds a single image,
-        has more than one non-image axis, or files of a list do not match.
+        has more than one non-image axis besides its channels, holds several
+        channels and ``channel`` names none of them, or files of a list do not match.
     TypeError
         If the pixel type is not real numbers (complex, bool).
 
@@ -1177,7 +1317,7 @@ def open_movie(
     from . import formats
 
     if isinstance(path, str | os.PathLike):
-        movie = formats.open_format(path, name=name)
+        movie = formats.open_format(path, name=name, channel=channel)
         if movie is not None:
             return movie
     elif isinstance(path, Sequence) and not isinstance(path, bytes):
@@ -1187,7 +1327,46 @@ def open_movie(
                     f"{name or os.fspath(item)}: only TIFF files can be concatenated from a "
                     "list; open the other formats one file at a time"
                 )
-    return TiffMovie(path, name=name)
+    return TiffMovie(path, name=name, channel=channel)
+
+
+def list_channels(path: PathLike | Sequence[PathLike]) -> tuple[str, ...]:
+    """The names of the channels of a movie file (:mod:`smlmlp.file_channels`).
+
+    Parameters
+    ----------
+    path : str, path-like, or sequence of them
+        As for :func:`open_movie`.
+
+    Returns
+    -------
+    tuple of str
+        One name per channel of a file of several channels (to give
+        :func:`open_movie` as ``channel``); empty for a file of one movie.
+
+    Raises
+    ------
+    As :func:`open_movie`.
+
+    Examples
+    --------
+    >>> import os, shutil, tempfile
+    >>> import numpy as np, tifffile
+    >>> folder = tempfile.mkdtemp()
+    >>> path = os.path.join(folder, "two.ome.tif")
+    >>> frames = np.zeros((10, 2, 4, 6), np.uint16)  # 10 frames of 2 channels
+    >>> frames[:, 1] = 7
+    >>> tifffile.imwrite(path, frames, metadata={"axes": "TCYX",
+    ...                                          "Channel": {"Name": ["Cy5", "Cy3"]}})
+    >>> list_channels(path)
+    ('Cy5', 'Cy3')
+    >>> with open_movie(path, channel="Cy3") as movie:
+    ...     print(movie.shape, int(movie[3][0, 0]))
+    (10, 4, 6) 7
+    >>> shutil.rmtree(folder)
+    """
+    with open_movie(path, channel=0) as movie:
+        return tuple(movie.channel_names)
 
 
 # --------------------------------------------------------------------------- #

@@ -24,6 +24,7 @@ def run_autocorr(
     source_path: PathLike,
     *,
     label: str,
+    file_channel: int | None = None,
     split: str | None = None,
     half: int | None = None,
     min_frames: int = 2,
@@ -38,6 +39,9 @@ def run_autocorr(
     logger: logging.Logger | None = None,
 ) -> dict[str, Any]:
     """Stream one channel's movie, or frames ``frames = (start, stop)`` of it, into sums.
+
+    The movie is ``files``' first file, its channel ``file_channel`` in a file of
+    several (:mod:`smlmlp.file_channels`), the half ``half`` of frames cut by ``split``.
 
     Writes the :class:`smlmlp.block_sums.BlockSums` to ``spectrum_path``
     and what was read (files, sizes, frames, file metadata) as JSON to
@@ -58,7 +62,7 @@ def run_autocorr(
     logger = logger or logging.getLogger("smlmlp.workflow")
     movie_file = str(files[0])
     started = time.monotonic()
-    with open_movie(movie_file) as movie:
+    with open_movie(movie_file, channel=file_channel) as movie:
         stack: Any = movie
         if split:
             stack = split_movie(movie, split, name=movie_file)[int(half or 0)]
@@ -115,6 +119,7 @@ def run_autocorr(
         "frame_range": [start, stop],
         "movie_frames": n_frames,
         "frame_shape": [height, width],
+        "file_channel": metadata.get("channel"),
         "split": split,
         "half": half,
         "metadata": _plain(
@@ -137,6 +142,7 @@ _SAME_IN_EVERY_RANGE = (
     "sampled_sha256",
     "movie_frames",
     "frame_shape",
+    "file_channel",
     "split",
     "half",
     "metadata",

@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from smlmlp.file_channels import resolve_channel
 from smlmlp.formats import MOVIE_SUFFIXES, UNSUPPORTED_SUFFIXES, is_movie_name, sidecar_of
 from smlmlp.loading import HALF_NAMES
 
@@ -71,6 +72,9 @@ class Channel:
     files : tuple of str
         The movie file to open first, then the further files of its series (TIFF) or
         its sidecar (the ``.inf`` of a ``.dax``, the ``.yaml`` of a Picasso ``.raw``).
+    file_channel : int or None
+        Which channel of a file of several (its index, :mod:`smlmlp.file_channels`);
+        None for a file of one movie.
     split : str or None
         ``"horizontal"`` or ``"vertical"`` when the frames hold two camera halves.
     half : int or None
@@ -93,6 +97,7 @@ class Channel:
 
     name: str
     files: tuple[str, ...]
+    file_channel: int | None = None
     split: str | None = None
     half: int | None = None
     pixel_nm: tuple[tuple[str, Any], ...] = ()
@@ -361,19 +366,25 @@ def _channels(
     series = group_series(folder, filenames)
     split = settings.get("split")
     entries = {str(k): dict(v or {}) for k, v in (settings.get("channels") or {}).items()}
+    inside = {head: file_channels(folder / head) for head in series}
 
-    # (file, half) -> name, in file order; explicit files first claim their halves
-    sources: dict[tuple[str, int | None], str] = {}
-    split_of: dict[tuple[str, int | None], str | None] = {}
-    explicit: set[tuple[str, int | None]] = set()
+    # (file, channel in the file, half) -> name, in file order; explicit entries first
+    # claim their movies
+    Source = tuple[str, int | None, int | None]
+    sources: dict[Source, str] = {}
+    split_of: dict[Source, str | None] = {}
+    explicit: set[Source] = set()
     for head in series:
-        if split:
-            for half, half_name in enumerate(HALF_NAMES[split]):
-                sources[(head, half)] = f"{_channel_stem(head)}_{half_name}"
-                split_of[(head, half)] = split
-        else:
-            sources[(head, None)] = _channel_stem(head)
-            split_of[(head, None)] = None
+        stem = _channel_stem(head)
+        movies = [(i, f"{stem}_{name}") for i, name in enumerate(inside[head])] or [(None, stem)]
+        for file_channel, movie_name in movies:
+            if split:
+                for half, half_name in enumerate(HALF_NAMES[split]):
+                    sources[(head, file_channel, half)] = f"{movie_name}_{half_name}"
+                    split_of[(head, file_channel, half)] = split
+            else:
+                sources[(head, file_channel, None)] = movie_name
+                split_of[(head, file_channel, None)] = None
     for channel_name, entry in entries.items():
         if entry.get("file") is None:
             continue
@@ -388,20 +399,25 @@ def _channels(
             raise SettingsError(
                 f"{where}: channels.{channel_name}.file: no movie file named {file} in {folder}"
             )
+        file_channel = _entry_file_channel(entry, inside[file], f"{where}: channels.{channel_name}")
         channel_split = entry.get("split") or split
         half = None if channel_split is None else _half_index(entry["half"], channel_split, where)
-        if channel_split != split:  # a per-channel split replaces the file's default channels
-            for key in [k for k in sources if k[0] == file and k not in explicit]:
+        if channel_split != split:  # a per-channel split replaces the movie's default channels
+            for key in [
+                k for k in sources if k[:2] == (file, file_channel) and k not in explicit
+            ]:
                 del sources[key]
                 split_of.pop(key)
-        if (file, half) in explicit:
+        key = (file, file_channel, half)
+        if key in explicit:
+            where_in = "" if file_channel is None else f", channel {inside[file][file_channel]}"
             raise SettingsError(
-                f"{where}: channels.{channel_name} and channels.{sources[(file, half)]} name "
-                f"the same movie ({file}{'' if half is None else f', half {half}'})"
+                f"{where}: channels.{channel_name} and channels.{sources[key]} name "
+                f"the same movie ({file}{where_in}{'' if half is None else f', half {half}'})"
             )
-        sources[(file, half)] = channel_name
-        split_of[(file, half)] = channel_split
-        explicit.add((file, half))
+        sources[key] = channel_name
+        split_of[key] = channel_split
+        explicit.add(key)
 
     names = list(sources.values())
     duplicates = sorted({n for n in names if names.count(n) > 1})
@@ -416,7 +432,7 @@ def _channels(
                 "file:)"
             )
     channels = {}
-    for (file, half), channel_name in sources.items():
+    for (file, file_channel, half), channel_name in sources.items():
         _check_channel_name(channel_name, f"{folder / file}")
 
         def channel_then_experiment(key: str, name: str = channel_name) -> Any:
@@ -429,7 +445,8 @@ def _channels(
         channels[channel_name] = Channel(
             name=channel_name,
             files=movie_files(folder, series[file]),
-            split=split_of[(file, half)],
+            file_channel=file_channel,
+            split=split_of[(file, file_channel, half)],
             half=half,
             pixel_nm=channel_then_experiment("pixel_nm"),
             exposure_ms=channel_then_experiment("exposure_ms"),
@@ -437,6 +454,43 @@ def _channels(
             na=channel_then_experiment("na"),
         )
     return dict(sorted(channels.items()))
+
+
+def file_channels(path: PathLike) -> tuple[str, ...]:
+    """The channels of a movie file of several (:func:`smlmlp.loading.list_channels`);
+    empty for a file of one movie, and for a file that cannot be read now (its
+    channel's job says why)."""
+    from smlmlp.loading import list_channels
+
+    try:
+        return list_channels(str(path))
+    except Exception:  # reported by the job that reads the movie
+        return ()
+
+
+def _entry_file_channel(
+    entry: Mapping[str, Any], channels: Sequence[str], where: str
+) -> int | None:
+    """The index of the channel of its file an ``experiment.yaml`` entry names
+    (``file_channel:``), None for a file of one movie."""
+    file = os.path.basename(str(entry["file"]))
+    asked = entry.get("file_channel")
+    if asked is None:
+        if channels:
+            listed = ", ".join(f"{i}: {name}" for i, name in enumerate(channels))
+            raise SettingsError(
+                f"{where}: {file} holds {len(channels)} channels ({listed}); say which one "
+                "with file_channel:"
+            )
+        return None
+    if not channels:
+        if str(asked) in ("0", "c0"):
+            return None
+        raise SettingsError(f"{where}.file_channel: {file} holds one channel only")
+    try:
+        return resolve_channel(file, channels, asked)
+    except (TypeError, ValueError) as error:
+        raise SettingsError(f"{where}.file_channel: {error}") from None
 
 
 def discover_experiments(

@@ -11,8 +11,9 @@ from ._common import PathLike
 WHOLE_MOVIE = "all"
 
 
-def movie_frame_count(files: Sequence[PathLike]) -> int | None:
-    """Number of frames of a movie (its series' first file first), or None when unreadable.
+def movie_frame_count(files: Sequence[PathLike], channel: int | None = None) -> int | None:
+    """Number of frames of a movie (its series' first file first; its channel ``channel``
+    in a file of several), or None when unreadable.
 
     Reads the TIFF headers only (what the autocorrelation job opens), so it is cheap
     when the jobs are planned.
@@ -20,7 +21,7 @@ def movie_frame_count(files: Sequence[PathLike]) -> int | None:
     from smlmlp.loading import open_movie
 
     try:
-        with open_movie(str(files[0])) as movie:
+        with open_movie(str(files[0]), channel=channel) as movie:
             return int(movie.shape[0])
     except Exception:  # unreadable files are reported by the job itself
         return None

@@ -31,16 +31,17 @@ from .resources import DEFAULT_MEMORY_BUDGET_MB
 
 
 def on_time_channels(experiment: Experiment) -> list[list[Any]]:
-    """``[name, files, split, half]`` of every channel (the on-time step's params).
+    """``[name, files, file_channel, split, half]`` of every channel (the on-time
+    step's params).
 
     Examples
     --------
     >>> from smlmlp_workflow.discovery import Channel
     >>> on_time_channels(Experiment("e", "data/e", {"red": Channel("red", ("data/e/r.tif",))}))
-    [['red', ['data/e/r.tif'], None, None]]
+    [['red', ['data/e/r.tif'], None, None, None]]
     """
     return [
-        [name, list(channel.files), channel.split, channel.half]
+        [name, list(channel.files), channel.file_channel, channel.split, channel.half]
         for name, channel in experiment.channels.items()
     ]
 
@@ -61,7 +62,7 @@ def run_on_time(
     """Temporal autocorrelations and blinking on-time (in frames) of an experiment.
 
     Opens every channel's movie as :func:`run_autocorr` does (the series' first
-    file, the channel's half of a split frame) and runs
+    file, the channel's channel of a file of several, its half of a split frame) and runs
     :func:`smlmlp.blink_temporal_on` over all channels at once, with each
     channel's PSF sigma and pixel size from its ``psf`` result (``psf_paths``).
     A channel without a PSF (NaN sigma) uses ``fallback_psf_sigma_nm`` for its
@@ -70,7 +71,7 @@ def run_on_time(
 
     Parameters
     ----------
-    channels : sequence of [name, files, split, half]
+    channels : sequence of [name, files, file_channel, split, half]
         The experiment's channels (:func:`on_time_channels`).
     psf_paths : sequence of path
         The channels' ``psf`` results (:meth:`ChannelInfo.save`).
@@ -113,13 +114,14 @@ def run_on_time(
     where: list[str] = []
     channel_attrs: dict[str, dict[str, Any]] = {}
     with contextlib.ExitStack() as opened:
-        movies: dict[str, Any] = {}
-        for name, files, split, half in channels:
+        movies: dict[tuple[str, int | None], Any] = {}
+        for name, files, file_channel, split, half in channels:
             name = str(name)
             movie_file = str(files[0])
-            if movie_file not in movies:
-                movies[movie_file] = opened.enter_context(open_movie(movie_file))
-            movie = movies[movie_file]
+            key = (movie_file, file_channel)
+            if key not in movies:
+                movies[key] = opened.enter_context(open_movie(movie_file, channel=file_channel))
+            movie = movies[key]
             stack = split_movie(movie, split, name=movie_file)[int(half or 0)] if split else movie
             if name not in psf:
                 raise ValueError(f"{label}: no psf result for channel {name} among {psf_paths}")

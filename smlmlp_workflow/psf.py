@@ -136,6 +136,7 @@ def run_psf(
             "na": aperture,
             "na_origin": aperture_origin,
             "frame_shape": source.get("frame_shape"),
+            "file_channel": source.get("file_channel"),
             "split": source.get("split"),
             "half": source.get("half"),
             "block_frames": sums.block_frames,

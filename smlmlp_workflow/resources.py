@@ -31,7 +31,7 @@ def movie_frame_shape(path: PathLike, split: str | None = None) -> tuple[int, in
         if is_other_format(path):
             from smlmlp.loading import open_movie
 
-            with open_movie(path) as movie:
+            with open_movie(path, channel=0) as movie:  # every channel's frames alike
                 height, width = (int(n) for n in movie.shape[1:])
         else:
             import tifffile

@@ -61,7 +61,16 @@ _SETTINGS_KEYS = {
     "description",
 }
 
-_CHANNEL_KEYS = {"file", "half", "split", "pixel_nm", "exposure_ms", "wavelength_nm", "na"}
+_CHANNEL_KEYS = {
+    "file",
+    "file_channel",
+    "half",
+    "split",
+    "pixel_nm",
+    "exposure_ms",
+    "wavelength_nm",
+    "na",
+}
 
 
 class SettingsError(ValueError):
@@ -196,6 +205,17 @@ def check_settings(settings: Any, where: str = SETTINGS_FILE) -> None:
             raise SettingsError(f"{here}: the frames are split; say which half")
         if entry.get("file") is not None and not isinstance(entry["file"], str):
             raise SettingsError(f"{here}.file: expected a file name, got {entry['file']!r}")
+        inside = entry.get("file_channel")
+        if inside is not None:
+            if entry.get("file") is None:
+                raise SettingsError(f"{here}.file_channel: given without the file: it is in")
+            if isinstance(inside, bool) or not (
+                (isinstance(inside, int) and inside >= 0) or (isinstance(inside, str) and inside)
+            ):
+                raise SettingsError(
+                    f"{here}.file_channel: expected the channel's index in the file (0, 1, ...) "
+                    f"or its name, got {inside!r}"
+                )
 
 
 def _check_channel_name(name: str, where: str) -> str:

@@ -74,27 +74,34 @@ def write_ims(
     exposure_ms: float | None = None,
     pad: int = 0,
     frames_as_planes: bool = False,
+    channel_names: list[str] | None = None,
 ) -> Path:
     """Imaris ``.ims``: one time point per frame (one z plane each), data padded by ``pad``
-    pixels as Imaris pads to its chunks; or all frames as the z planes of one time point."""
+    pixels as Imaris pads to its chunks; or all frames as the z planes of one time point.
+    A movie ``(frames, channels, height, width)``: ``Channel c`` groups, named by
+    ``channel_names`` in ``DataSetInfo/Channel c``."""
     import h5py
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    n, height, width = movie.shape
+    planes = movie if movie.ndim == 4 else movie[:, None]
+    n, n_channels, height, width = planes.shape
     with h5py.File(path, "w") as handle:
         for key, value in {"ImarisDataSet": "ImarisDataSet", "ImarisVersion": "5.5.0"}.items():
             handle.attrs[key] = _ims_attr(value)
         level = handle.create_group("DataSet/ResolutionLevel 0")
-        padded = np.zeros((n, height + pad, width + pad), dtype=movie.dtype)
-        padded[:, :height, :width] = movie
-        if frames_as_planes:
-            level.create_dataset("TimePoint 0/Channel 0/Data", data=padded, chunks=True)
-        else:
+        for c in range(n_channels):
+            padded = np.zeros((n, height + pad, width + pad), dtype=movie.dtype)
+            padded[:, :height, :width] = planes[:, c]
+            if frames_as_planes:
+                level.create_dataset(f"TimePoint 0/Channel {c}/Data", data=padded, chunks=True)
+                continue
             for t in range(n):
-                channel = level.create_group(f"TimePoint {t}/Channel 0")
+                channel = level.create_group(f"TimePoint {t}/Channel {c}")
                 channel.create_dataset("Data", data=padded[t : t + 1])
                 for key, value in {"ImageSizeX": width, "ImageSizeY": height}.items():
                     channel.attrs[key] = _ims_attr(value)
+        for c, name in enumerate(channel_names or []):
+            handle.create_group(f"DataSetInfo/Channel {c}").attrs["Name"] = _ims_attr(name)
         image = handle.create_group("DataSetInfo/Image")
         z = n if frames_as_planes else 1
         attrs = {"X": width, "Y": height, "Z": z, "Unit": "um"}
@@ -129,12 +136,16 @@ def write_ome_zarr(
     pixel_nm: float | None = None,
     exposure_ms: float | None = None,
     chunk_frames: int = 64,
+    channel_names: list[str] | None = None,
 ) -> Path:
-    """OME-Zarr (NGFF 0.4, Zarr v2) with axes t, c, z, y, x and its scale transformation."""
+    """OME-Zarr (NGFF 0.4, Zarr v2) with axes t, c, z, y, x and its scale transformation;
+    a movie ``(frames, channels, height, width)`` fills the c axis, ``channel_names``
+    the ``omero`` channels' labels."""
     import zarr
 
-    n, height, width = movie.shape
-    shape, chunks = (n, 1, 1, height, width), (chunk_frames, 1, 1, height, width)
+    planes = movie if movie.ndim == 4 else movie[:, None]
+    n, n_channels, height, width = planes.shape
+    shape, chunks = (n, n_channels, 1, height, width), (chunk_frames, 1, 1, height, width)
     if int(zarr.__version__.split(".")[0]) >= 3:
         group = zarr.open_group(str(path), mode="w", zarr_format=2)
         data = group.create_array(
@@ -145,7 +156,7 @@ def write_ome_zarr(
         data = group.create_dataset(
             "0", shape=shape, chunks=chunks, dtype=movie.dtype, compressor=None
         )
-    data[:] = movie[:, None, None]
+    data[:] = planes[:, :, None]
     size_um = 1.0 if pixel_nm is None else pixel_nm / 1000.0
     axes = [
         {"name": "t", "type": "time", "unit": "millisecond"},
@@ -166,19 +177,31 @@ def write_ome_zarr(
     group.attrs["multiscales"] = [
         {"version": "0.4", "name": path.stem, "axes": axes, "datasets": [dataset]}
     ]
+    if channel_names:
+        group.attrs["omero"] = {"channels": [{"label": name} for name in channel_names]}
     return path
 
 
-def write_czi(path: Path, movie: np.ndarray, *, pixel_nm: float | None = None) -> Path:
-    """Zeiss ``.czi`` with pylibCZIrw: one T plane per frame."""
+def write_czi(
+    path: Path,
+    movie: np.ndarray,
+    *,
+    pixel_nm: float | None = None,
+    channel_names: list[str] | None = None,
+) -> Path:
+    """Zeiss ``.czi`` with pylibCZIrw: one T plane per frame; a movie ``(frames,
+    channels, height, width)`` one T, C plane per frame of each channel."""
     from pylibCZIrw import czi
 
     path.parent.mkdir(parents=True, exist_ok=True)
+    planes = movie if movie.ndim == 4 else movie[:, None]
     with czi.create_czi(str(path), exist_ok=True) as writer:
-        for t, frame in enumerate(movie):
-            writer.write(np.ascontiguousarray(frame), plane={"T": t, "Z": 0, "C": 0})
+        for t, channels in enumerate(planes):
+            for c, frame in enumerate(channels):
+                writer.write(np.ascontiguousarray(frame), plane={"T": t, "Z": 0, "C": c})
         scale = 0.0 if pixel_nm is None else pixel_nm * 1e-9
-        writer.write_metadata(scale_x=scale, scale_y=scale)
+        names = None if channel_names is None else dict(enumerate(channel_names))
+        writer.write_metadata(scale_x=scale, scale_y=scale, channel_names=names)
     return path
 
 

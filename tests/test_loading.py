@@ -637,12 +637,12 @@ def test_single_image_file(tmp_path):
 
 def test_too_many_axes(tmp_path):
     path = tmp_path / "movie.ome.tif"
-    data = np.zeros((3, 2, 16, 20), dtype=np.uint16)
-    imwrite(path, data, metadata={"axes": "TCYX"})
+    data = np.zeros((3, 4, 2, 16, 20), dtype=np.uint16)  # time, z planes and channels
+    imwrite(path, data, metadata={"axes": "TZCYX"})
     with pytest.raises(
         ValueError,
         match=r"movie.ome.tif: expected one frame axis and two image axes, found axes "
-        r"'TCYX' with shape \(3, 2, 16, 20\)",
+        r"'TZCYX' with shape \(3, 4, 2, 16, 20\)",
     ):
         open_movie(path)
 

@@ -3,8 +3,9 @@
 
 One run: the same simulated movie as TIFF and in every other format (one experiment
 each kind), the same two-camera movie split into halves as TIFF and as .dax / OME-Zarr /
-.nd2, and bad files of the other formats. Every format must give the TIFF's widths to 1e-9,
-each bad file must fail its experiment with one line.
+.nd2, the two cameras' movies as the two channels of one file of each format that holds
+channels, and bad files of the other formats. Every format must give the TIFF's widths
+to 1e-9, each bad file must fail its experiment with one line.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from types import ModuleType, SimpleNamespace
 
 import numpy as np
 import pytest
+import tifffile
 
 from smlmlp.formats import MOVIE_SUFFIXES, reader_package
 from smlmlp.infofile import read_info
@@ -29,6 +31,8 @@ FORMATS = [
     for suffix in MOVIE_SUFFIXES
     if reader_package(suffix) is None or importlib.util.find_spec(reader_package(suffix))
 ]
+#: Formats whose files hold several channels (besides TIFF), when installed
+CHANNEL_FORMATS = [name for name in ("ims", "zarr", "czi", "nd2") if name in FORMATS]
 #: bad experiment -> words its error line must hold
 BAD = {
     "bad_dax": ["movie.dax", "truncated .dax"],
@@ -56,6 +60,27 @@ def _make(wf: SimpleNamespace, formats: ModuleType, root: Path) -> None:
         formats.write_nd2(root / "split_formats" / "dual_nd2.nd2", dual)
     for name in ("split_tiff", "split_formats"):
         wf.write_yaml(root / name / "experiment.yaml", {"split": "horizontal"})
+    # the two cameras as the two channels of one file
+    both = np.stack([movie, other], axis=1)  # frames, channels, y, x
+    names = ["Cy5", "Cy3"]
+    for folder in ("channels", "channels_named"):
+        (root / folder).mkdir(parents=True)
+        metadata = {"axes": "TCYX", "Channel": {"Name": names}}
+        tifffile.imwrite(root / folder / "two.ome.tif", both, metadata=metadata)
+    tifffile.imwrite(root / "channels" / "two_ij.tif", both, imagej=True, metadata={"axes": "TCYX"})
+    for name in CHANNEL_FORMATS:
+        suffix, writer = formats.WRITERS[name]
+        path = root / "channels" / f"two_{name}{suffix}"
+        if name == "nd2":  # the channels interleaved in each frame, named by the writer
+            writer(path, np.stack([movie, other], -1), channels=2)
+        else:
+            writer(path, both, channel_names=names)
+    # named in experiment.yaml: one by its name, one by its index
+    wf.write_yaml(
+        root / "channels_named" / "experiment.yaml",
+        {"channels": {"red": {"file": "two.ome.tif", "file_channel": "Cy5"},
+                      "green": {"file": "two.ome.tif", "file_channel": 1}}},
+    )
     # Picasso's sidecar is not a movie, and experiment.yaml stays the settings file
     formats.write_picasso_raw(root / "formats" / "raw.raw", movie, pixel_nm=100.0)
 
@@ -80,7 +105,9 @@ def run(wf: SimpleNamespace, movie_formats: ModuleType, tmp_path_factory) -> Sim
     wf.write_config(workdir, pixel_nm=100.0, crop_pix=21, on_time=False)
     targets = [
         f"results/{name}/psf_info.h5"
-        for name in ("tiff", "formats", "split_tiff", "split_formats", *BAD)
+        for name in (
+            "tiff", "formats", "split_tiff", "split_formats", "channels", "channels_named", *BAD
+        )
     ]
     result = wf.run_snakemake(workdir, "--cores", "2", "--keep-going", *targets)
     return SimpleNamespace(
@@ -118,6 +145,27 @@ def test_split_halves_of_every_format(run: SimpleNamespace) -> None:
         np.testing.assert_allclose(sigmas, reference[f"dual_{half}"], rtol=1e-9, err_msg=name)
 
 
+def test_channels_of_one_file_of_every_format(run: SimpleNamespace) -> None:
+    """Each channel of a multi-channel file is the movie it holds: the same widths as
+    that movie alone (the TIFF movie, the split TIFF's right half), to 1e-9."""
+    first, second = _sigmas(run, "tiff")["movie"], _sigmas(run, "split_tiff")["dual_right"]
+    found = _sigmas(run, "channels")
+    pairs = {"two": ("Cy5", "Cy3"), "two_ij": ("c0", "c1")}
+    pairs.update({f"two_{kind}": ("Cy5", "Cy3") for kind in CHANNEL_FORMATS})
+    if "nd2" in CHANNEL_FORMATS:
+        pairs["two_nd2"] = ("channel_0", "channel_1")
+    assert sorted(found) == sorted(f"{stem}_{c}" for stem, two in pairs.items() for c in two)
+    for stem, (one, two) in pairs.items():
+        np.testing.assert_allclose(found[f"{stem}_{one}"], first, rtol=1e-9, err_msg=stem)
+        np.testing.assert_allclose(found[f"{stem}_{two}"], second, rtol=1e-9, err_msg=stem)
+    named = _sigmas(run, "channels_named")
+    assert sorted(named) == ["green", "red"]
+    np.testing.assert_allclose(named["red"], first, rtol=1e-9)
+    np.testing.assert_allclose(named["green"], second, rtol=1e-9)
+    info = read_info(run.workdir / "results" / "channels_named" / "psf_info.h5")
+    assert info.channels["green"].attrs["file_channel"] == "Cy3"
+
+
 def test_the_files_of_a_channel(run: SimpleNamespace) -> None:
     info = read_info(run.workdir / "results" / "formats" / "psf_info.h5")
     dax = info.channels["dax"].source_files
@@ -139,7 +187,7 @@ def test_bad_files_fail_with_one_line(wf: SimpleNamespace, run: SimpleNamespace)
 
 
 def test_nothing_reruns(wf: SimpleNamespace, run: SimpleNamespace) -> None:
-    targets = [f"results/{n}/psf_info.h5" for n in ("formats", "split_formats")]
+    targets = [f"results/{n}/psf_info.h5" for n in ("formats", "split_formats", "channels")]
     result = wf.run_snakemake(run.workdir, "--cores", "1", "-n", *targets)
     assert result.returncode == 0, _failure(result.stdout + result.stderr)
     assert "Nothing to be done" in result.stdout + result.stderr, _failure(result.stdout)

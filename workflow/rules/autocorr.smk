@@ -17,6 +17,7 @@ if config["frames_per_job"] == 0:
             source=f"{RESULTS}/{{experiment}}/autocorr/{{channel}}.json",
         params:
             label="{experiment}/{channel}",
+            file_channel=lambda wildcards: channel_of(wildcards).file_channel,
             split=lambda wildcards: channel_of(wildcards).split,
             half=lambda wildcards: channel_of(wildcards).half,
             min_frames=config["min_frames"],
@@ -55,6 +56,7 @@ else:
             ),
         params:
             label="{experiment}/{channel}",
+            file_channel=lambda wildcards: channel_of(wildcards).file_channel,
             split=lambda wildcards: channel_of(wildcards).split,
             half=lambda wildcards: channel_of(wildcards).half,
             min_frames=config["min_frames"],

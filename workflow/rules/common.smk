@@ -122,9 +122,10 @@ def channel_frame_count(wildcards):
     channel = channel_of(wildcards)
     if channel.n_frames is not None:
         return channel.n_frames
-    if channel.files not in _FRAME_COUNTS:
-        _FRAME_COUNTS[channel.files] = ws.movie_frame_count(channel.files)
-    return _FRAME_COUNTS[channel.files]
+    key = (channel.files, channel.file_channel)
+    if key not in _FRAME_COUNTS:
+        _FRAME_COUNTS[key] = ws.movie_frame_count(channel.files, channel.file_channel)
+    return _FRAME_COUNTS[key]
 
 
 def autocorr_parts(wildcards, suffix):

@@ -18,6 +18,7 @@ with rule_log(sm.log[0], step=step, subject=sm.input.movie) as log:
         sm.output.spectrum,
         sm.output.source,
         label=sm.params.label,
+        file_channel=sm.params.file_channel,
         split=sm.params.split,
         half=sm.params.half,
         min_frames=sm.params.min_frames,

@@ -1,0 +1,253 @@
+"""Movie files of several channels: each channel read as its own movie, in every layout
+and format that holds channels, through the library, the command line and discovery."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tifffile
+import yaml
+
+from smlmlp import blink_spatial_psf
+from smlmlp.cli import main
+from smlmlp.infofile import read_info
+from smlmlp.loading import list_channels, open_movie, split_movie
+from smlmlp.simulation import simulate_movie
+from smlmlp_workflow import inspect_experiment
+
+NAMES = ["Cy5", "Cy3"]
+
+
+@pytest.fixture(scope="module")
+def frames() -> np.ndarray:
+    """``(frames, channels, height, width)``: three channels of distinct random values."""
+    return np.random.default_rng(7).integers(0, 60000, (15, 3, 12, 10)).astype(np.uint16)
+
+
+def _tiff_layouts(folder: Path, frames: np.ndarray) -> dict[str, tuple[Path, bool]]:
+    """Every TIFF layout of channels: name -> (file, whether frames are read by seek)."""
+    across = np.ascontiguousarray(frames.transpose(1, 0, 2, 3))
+    ome = {"axes": "TCYX", "Channel": {"Name": ["a", "b", "c"]}}
+    layouts = {
+        "imagej": (dict(imagej=True, metadata={"axes": "TCYX"}), frames, True),
+        "ome": (dict(metadata=ome), frames, True),
+        "ome_channels_first": (dict(metadata={"axes": "CTYX"}), across, True),
+        "ome_deflated": (dict(metadata=ome, compression="zlib"), frames, False),
+        "ome_tiled": (dict(metadata=ome, tile=(16, 16)), frames, False),
+        "bigtiff_big_endian": (dict(metadata=ome, bigtiff=True), frames.astype(">u2"), True),
+    }
+    paths = {}
+    for name, (options, data, fast) in layouts.items():
+        path = folder / f"{name}.ome.tif"
+        tifffile.imwrite(path, data, **options)
+        paths[name] = (path, fast)
+    return paths
+
+
+def test_every_tiff_layout_reads_each_channel(frames: np.ndarray, tmp_path: Path) -> None:
+    for name, (path, fast) in _tiff_layouts(tmp_path, frames).items():
+        names = list_channels(path)
+        assert names == (("c0", "c1", "c2") if name in ("imagej", "ome_channels_first")
+                         else ("a", "b", "c")), name
+        for index, channel in enumerate(names):
+            for asked in (index, channel):
+                with open_movie(path, channel=asked) as movie:
+                    assert movie.shape == (15, 12, 10) and movie.fast_path is fast, name
+                    assert movie.channel == index and movie.channel_names == names
+                    assert movie.metadata["channel"] == channel
+                    np.testing.assert_array_equal(movie[4:11], frames[4:11, index], name)
+                    np.testing.assert_array_equal(movie[14], frames[14, index], name)
+                    np.testing.assert_array_equal(np.asarray(movie), frames[:, index], name)
+                    if fast:  # only this channel's frames are read from disk
+                        before = movie._stats["bytes_read"]
+                        movie[2:9]
+                        assert movie._stats["bytes_read"] - before == 7 * 12 * 10 * 2
+
+
+def test_channel_must_be_named_and_exist(frames: np.ndarray, tmp_path: Path) -> None:
+    path = tmp_path / "three.ome.tif"
+    tifffile.imwrite(path, frames, metadata={"axes": "TCYX"})
+    with pytest.raises(ValueError, match=r"three.ome.tif: the file holds 3 channels "
+                       r"\(0: c0, 1: c1, 2: c2\); open one of them"):
+        open_movie(path)
+    with pytest.raises(ValueError, match=r"three.ome.tif: no channel 3; the file's channels"):
+        open_movie(path, channel=3)
+    with pytest.raises(ValueError, match=r"three.ome.tif: no channel named 'GFP'"):
+        open_movie(path, channel="GFP")
+    with pytest.raises(ValueError, match=r"three.ome.tif \[channel c1\]: truncated TIFF file: "
+                       r"frame 2 ends at byte 2144 but the file has 2000 bytes"):
+        with open_movie(path, channel=1) as movie:
+            path.write_bytes(path.read_bytes()[:2000])  # truncated under the reader
+            movie[0:15]
+    one = tmp_path / "one.tif"
+    tifffile.imwrite(one, frames[:, 0])
+    assert list_channels(one) == ()
+    with open_movie(one, channel=0) as movie:  # a file of one channel takes 0
+        np.testing.assert_array_equal(movie[:], frames[:, 0])
+    with pytest.raises(ValueError, match="one.tif: no channel 1; the file's channels are 0: c0"):
+        open_movie(one, channel=1)
+
+
+def test_files_of_a_list_share_their_channels(frames: np.ndarray, tmp_path: Path) -> None:
+    first, second, other = tmp_path / "a.ome.tif", tmp_path / "b.ome.tif", tmp_path / "c.tif"
+    for path, part in ((first, frames[:8]), (second, frames[8:])):
+        tifffile.imwrite(path, part, metadata={"axes": "TCYX"})
+    with open_movie([first, second], channel=2) as movie:
+        np.testing.assert_array_equal(movie[5:12], frames[5:12, 2])
+    tifffile.imwrite(other, frames[:, 0])
+    with pytest.raises(ValueError, match=r"its channels none do not match the first file"):
+        open_movie([first, other], channel=0)
+
+
+def test_names_from_the_metadata_when_usable(frames: np.ndarray, tmp_path: Path) -> None:
+    for given, expected in (
+        (["Alexa 647", "CF 568", "GFP"], ("Alexa_647", "CF_568", "GFP")),
+        (["GFP", "GFP", "RFP"], ("c0", "c1", "c2")),  # repeated
+        (["a/b", "c", "d"], ("c0", "c1", "c2")),  # a slash
+    ):
+        path = tmp_path / "named.ome.tif"
+        tifffile.imwrite(path, frames, metadata={"axes": "TCYX", "Channel": {"Name": given}})
+        assert list_channels(path) == expected
+
+
+@pytest.mark.parametrize("kind", ["ims", "zarr", "czi", "nd2"])
+def test_other_formats_with_channels(kind, frames: np.ndarray, movie_formats, tmp_path) -> None:
+    package = {"ims": "h5py", "zarr": "zarr", "czi": "pylibCZIrw", "nd2": "nd2"}[kind]
+    if importlib.util.find_spec(package) is None:
+        pytest.skip(f"{package} is not installed")
+    suffix, writer = movie_formats.WRITERS[kind]
+    path = tmp_path / f"three{suffix}"
+    names = ("FITC", "TRITC", "Cy5")
+    if kind == "nd2":  # channels interleaved in each frame, named by the writer
+        writer(path, np.moveaxis(frames, 1, -1), channels=3)
+        names = ("channel_0", "channel_1", "channel_2")
+    else:
+        writer(path, frames, channel_names=list(names))
+    assert list_channels(path) == names
+    for index, name in enumerate(names):
+        with open_movie(path, channel=name) as movie:
+            assert movie.shape == (15, 12, 10) and movie.metadata["channel"] == name
+            np.testing.assert_array_equal(movie[3:13], frames[3:13, index])
+    with pytest.raises(ValueError, match=f"three{suffix}: the file holds 3 channels"):
+        open_movie(path)
+
+
+@pytest.fixture(scope="module")
+def two_cameras(tmp_path_factory) -> tuple[Path, list[np.ndarray], list[dict]]:
+    """An OME-TIFF of two channels of distinct PSFs (truth known), and each channel."""
+    folder = tmp_path_factory.mktemp("two_cameras")
+    movies, truths = [], []
+    for seed, (sigx, sigy) in ((1, (120.0, 120.0)), (2, (160.0, 135.0))):
+        movie, truth = simulate_movie(
+            1000, (48, 48), sigx_nm=sigx, sigy_nm=sigy, photons=2000.0, background=20.0,
+            on_density_per_um2=0.5, seed=seed,
+        )
+        movies.append(movie)
+        truths.append(truth)
+    path = folder / "two.ome.tif"
+    tifffile.imwrite(path, np.stack(movies, axis=1), metadata={
+        "axes": "TCYX", "Channel": {"Name": NAMES}, "PhysicalSizeX": 0.1, "PhysicalSizeY": 0.1,
+    })
+    return path, movies, truths
+
+
+def test_psf_of_each_channel_is_its_movies(two_cameras) -> None:
+    """The same bits as each channel's frames in memory, and the truth of each."""
+    path, movies, truths = two_cameras
+    with open_movie(path, channel="Cy5") as red, open_movie(path, channel="Cy3") as green:
+        lazy, lazy_info = blink_spatial_psf([red, green], 21)
+    memory, memory_info = blink_spatial_psf(movies, 21)
+    np.testing.assert_array_equal(lazy, memory)
+    np.testing.assert_array_equal(lazy_info["sigx"], memory_info["sigx"])
+    for index, truth in enumerate(truths):
+        assert lazy_info["sigx"][index] == pytest.approx(truth["sigx_nm"], rel=0.04)
+        assert lazy_info["sigy"][index] == pytest.approx(truth["sigy_nm"], rel=0.04)
+
+
+def test_command_line_measures_every_channel(two_cameras, tmp_path, capsys) -> None:
+    path, movies, _ = two_cameras
+    out = tmp_path / "info.h5"
+    assert main(["psf", str(path), "-q", "--crop-pix", "21", "-o", str(out)]) == 0
+    channels = read_info(out).channels
+    assert list(channels) == ["two_Cy5", "two_Cy3"]
+    _, info = blink_spatial_psf(movies, 21)
+    for index, name in enumerate(channels):
+        assert channels[name].attrs["file_channel"] == NAMES[index]
+        assert channels[name].pixel_nm == pytest.approx((100.0, 100.0))
+        np.testing.assert_allclose(
+            [channels[name].sigx_nm, channels[name].sigy_nm],
+            [info["sigx"][index], info["sigy"][index]],
+            rtol=1e-9,
+        )
+    assert "two_Cy3" in capsys.readouterr().out
+    split = tmp_path / "split.h5"
+    command = ["psf", str(path), "-q", "--split", "vertical", "--crop-pix", "11"]
+    assert main([*command, "-o", str(split)]) == 0
+    assert list(read_info(split).channels) == [
+        "two_Cy5_top", "two_Cy5_bottom", "two_Cy3_top", "two_Cy3_bottom"
+    ]
+    with open_movie(path, channel=1) as movie:
+        bottom = split_movie(movie, "vertical")[1]
+        _, info = blink_spatial_psf([bottom], 11)
+    assert read_info(split).channels["two_Cy3_bottom"].sigx_nm == pytest.approx(
+        info["sigx"][0], rel=1e-9
+    )
+
+
+def _experiment(folder: Path, frames: np.ndarray, settings: dict | None = None):
+    folder.mkdir(exist_ok=True)
+    metadata = {"axes": "TCYX", "Channel": {"Name": ["FITC", "TRITC", "Cy5"]}}
+    tifffile.imwrite(folder / "three.ome.tif", frames, metadata=metadata)
+    tifffile.imwrite(folder / "plain.tif", frames[:, 0])
+    if settings is not None:
+        (folder / "experiment.yaml").write_text(yaml.safe_dump(settings))
+    return inspect_experiment(folder)
+
+
+def test_discovery_makes_a_channel_of_each(frames: np.ndarray, tmp_path: Path) -> None:
+    experiment = _experiment(tmp_path / "found", frames)
+    assert experiment.ok, experiment.problem
+    found = {name: c.file_channel for name, c in experiment.channels.items()}
+    assert found == {"plain": None, "three_FITC": 0, "three_TRITC": 1, "three_Cy5": 2}
+    named = _experiment(tmp_path / "named", frames, {"channels": {
+        "red": {"file": "three.ome.tif", "file_channel": "Cy5", "pixel_nm": 108},
+        "green": {"file": "three.ome.tif", "file_channel": 1},
+    }})
+    assert named.ok, named.problem
+    found = {name: c.file_channel for name, c in named.channels.items()}
+    assert found == {"plain": None, "three_FITC": 0, "green": 1, "red": 2}
+    assert named.channels["red"].pixel_nm[0][1] == 108
+    split = _experiment(tmp_path / "split", frames, {"split": "horizontal"})
+    assert sorted(split.channels)[:2] == ["plain_left", "plain_right"]
+    assert split.channels["three_Cy5_right"].file_channel == 2
+    assert split.channels["three_Cy5_right"].half == 1
+
+
+@pytest.mark.parametrize(
+    ("entry", "words"),
+    [
+        ({"file": "three.ome.tif"}, ["channels.red: three.ome.tif holds 3 channels",
+                                     "0: FITC, 1: TRITC, 2: Cy5", "file_channel:"]),
+        ({"file": "three.ome.tif", "file_channel": "GFP"},
+         ["channels.red.file_channel: three.ome.tif: no channel named 'GFP'"]),
+        ({"file": "three.ome.tif", "file_channel": 5},
+         ["channels.red.file_channel", "no channel 5"]),
+        ({"file": "plain.tif", "file_channel": 1},
+         ["channels.red.file_channel: plain.tif holds one channel only"]),
+        ({"file_channel": 1}, ["channels.red.file_channel: given without the file"]),
+        ({"file": "three.ome.tif", "file_channel": [1]}, ["expected the channel's index"]),
+    ],
+)
+def test_discovery_names_a_wrong_channel(entry, words, frames: np.ndarray, tmp_path) -> None:
+    experiment = _experiment(tmp_path / "bad", frames, {"channels": {"red": entry}})
+    assert not experiment.ok
+    for word in words:
+        assert word in experiment.problem, experiment.problem
+    clash = _experiment(tmp_path / "clash", frames, {"channels": {
+        "red": {"file": "three.ome.tif", "file_channel": "Cy5"},
+        "far_red": {"file": "three.ome.tif", "file_channel": 2},
+    }})
+    assert "name the same movie (three.ome.tif, channel Cy5)" in clash.problem
