@@ -2,7 +2,8 @@
 ``smlmlp export --smap INFO.h5 [--channel NAME] [-o OUT_3dcal.mat]`` to hand a channel's
 spline PSF to SMAP or DECODE (:mod:`smlmlp.export`).
 
-Each movie file is one channel (two with ``--split``). The info file has the
+Each movie file is one channel (two with ``--split``), and each channel of a file of
+several one channel, ``STEM_NAME`` (:mod:`smlmlp.file_channels`). The info file has the
 same layout as the workflow's ``psf_info.h5`` (see :mod:`smlmlp.infofile`).
 A file is read by the reader of its extension (TIFF, ``.dax``, Picasso
 ``.raw``, ``.ims``, OME-Zarr, ``.czi``, ``.nd2``, ``.sif``: :func:`smlmlp.loading.open_movie`).
@@ -501,8 +502,9 @@ def build_parser() -> argparse.ArgumentParser:
         "psf",
         help="measure the PSF of one or more movies and write an HDF5 info file",
         description=(
-            "Measure the PSF of every movie (one channel per file, two with --split) "
-            "and write them to one HDF5 info file; print the fitted sigmas."
+            "Measure the PSF of every movie (one channel per file, one per channel of a "
+            "file of several, two with --split) and write them to one HDF5 info file; "
+            "print the fitted sigmas."
         ),
     )
     psf.add_argument(

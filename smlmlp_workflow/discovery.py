@@ -8,7 +8,8 @@ Picasso ``*.raw`` (its ``.yaml`` beside it), Imaris ``*.ims``, OME-Zarr folder
 multi-file OME / Micro-Manager TIFF series (``name_1.ome.tif``, ... or files
 listed in the first file's OME-XML) belong to the movie of their first file; a
 ``.dax`` or ``.raw`` movie's files are the movie and its sidecar. An optional
-``experiment.yaml`` in the folder sets:
+``experiment.yaml`` in the folder sets (a file of several channels is one channel
+per channel it holds, ``STEM_NAME``, :func:`file_channels`):
 
 .. code-block:: yaml
 
@@ -20,6 +21,9 @@ listed in the first file's OME-XML) belong to the movie of their first file; a
       red:
         file: dualview.tif    # give a channel a name: this file ...
         half: right           # ... and this half (left/right, top/bottom, or 0/1)
+      far_red:
+        file: cell.ome.tif    # a file of several channels ...
+        file_channel: Cy5     # ... and this one of them (its name or index)
         pixel_nm: [108, 110]
         exposure_ms: 30
         wavelength_nm: 670    # emission wavelength and numerical aperture: the
