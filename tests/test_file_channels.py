@@ -251,3 +251,43 @@ def test_discovery_names_a_wrong_channel(entry, words, frames: np.ndarray, tmp_p
         "far_red": {"file": "three.ome.tif", "file_channel": 2},
     }})
     assert "name the same movie (three.ome.tif, channel Cy5)" in clash.problem
+
+
+def test_micromanager_two_cameras_over_two_files(frames: np.ndarray, tmp_path: Path) -> None:
+    """An OME series of two channels (cameras) over two files, each frame's channels one
+    after the other, as Micro-Manager's multi-camera acquisitions store them."""
+    ome = "http://www.openmicroscopy.org/Schemas/OME/2016-06"
+    two = frames[:, :2]
+    names = ("run_MMStack_Pos0.ome.tif", "run_MMStack_Pos0_1.ome.tif")
+    uuids = ["urn:uuid:00000000-0000-0000-0000-00000000000a",
+             "urn:uuid:00000000-0000-0000-0000-00000000000b"]
+    split = 9
+    tiffdata = "".join(
+        f'<TiffData FirstT="{first}" FirstC="0" IFD="0" PlaneCount="{2 * count}">'
+        f'<UUID FileName="{name}">{uid}</UUID></TiffData>'
+        for first, count, name, uid in zip((0, split), (split, 15 - split), names, uuids,
+                                           strict=True)
+    )
+    master = (
+        f'<?xml version="1.0" encoding="UTF-8"?><OME xmlns="{ome}" UUID="{uuids[0]}">'
+        '<Image ID="Image:0" Name="run"><Pixels ID="Pixels:0" DimensionOrder="XYCZT" '
+        'Type="uint16" SizeX="10" SizeY="12" SizeC="2" SizeZ="1" SizeT="15">'
+        '<Channel ID="Channel:0:0" Name="Camera 1" SamplesPerPixel="1"/>'
+        '<Channel ID="Channel:0:1" Name="Camera 2" SamplesPerPixel="1"/>'
+        f"{tiffdata}</Pixels></Image></OME>"
+    )
+    binary_only = (
+        f'<?xml version="1.0" encoding="UTF-8"?><OME xmlns="{ome}" UUID="{uuids[1]}">'
+        f'<BinaryOnly MetadataFile="{names[0]}" UUID="{uuids[0]}"/></OME>'
+    )
+    planes = two.reshape(30, 12, 10)  # t0c0, t0c1, t1c0, ...
+    first, second = tmp_path / names[0], tmp_path / names[1]
+    tifffile.imwrite(first, planes[: 2 * split], description=master, metadata=None)
+    tifffile.imwrite(second, planes[2 * split :], description=binary_only, metadata=None)
+    assert list_channels(first) == ("Camera_1", "Camera_2")
+    for index, name in enumerate(("Camera_1", "Camera_2")):
+        with open_movie(first, channel=name) as movie:
+            assert movie.shape == (15, 12, 10) and not movie.fast_path
+            assert movie.paths == [str(first.resolve()), str(second.resolve())]
+            np.testing.assert_array_equal(movie[6:13], two[6:13, index])  # across the files
+            np.testing.assert_array_equal(np.asarray(movie), two[:, index])
