@@ -747,7 +747,7 @@ class _Source:
         self.axes = axes
         self.kind = series.kind
         self._choose_channel(tif, axes, shape)
-        if self.channel_names and len(self.channel_names) > 1:
+        if self.channel_names:  # the frames of the channel opened
             shape = (self.n_planes // len(self.channel_names), *shape[-2:])
         if len(shape) > 3 and axes[-2:] == "YX" and set(axes[:-2]) <= set(_SEQUENCE_AXES):
             # several unlabelled sequence axes (e.g. a movie appended chunk by chunk
@@ -778,13 +778,13 @@ class _Source:
         self.dtype = dtype.newbyteorder("=")
         self.shape = shape
         self.frame_size = shape[1] * shape[2]
-        if len(self.channel_names) <= 1:
+        if not self.channel_names:
             self.n_planes = shape[0]
         self.metadata = {}
         if self.series_index == 0:
             self.metadata = _read_metadata(tif)
             self.metadata.update(axes=axes, kind=series.kind)
-            if len(self.channel_names) > 1:
+            if self.channel_names:
                 self.metadata["channel"] = self.channel_names[self.channel]
 
         if dataoffset is not None and series.keyframe.is_contiguous:
@@ -1231,8 +1231,9 @@ class TiffMovie(_LazyStack):
     def __repr__(self) -> str:
         files = f"{len(self.paths)} files" if len(self.paths) != 1 else repr(self.paths[0])
         state = ", closed" if self.closed else ""
+        channel = f"channel={self.metadata['channel']!r}, " if self.channel_names else ""
         return (
-            f"TiffMovie({files}, shape={self.shape}, dtype={self.dtype}, "
+            f"TiffMovie({files}, {channel}shape={self.shape}, dtype={self.dtype}, "
             f"axes={self.metadata.get('axes')!r}, pixel_nm={self.metadata.get('pixel_nm')}, "
             f"exposure_ms={self.metadata.get('exposure_ms')}, fast_path={self.fast_path}"
             f"{state})"
