@@ -24,6 +24,7 @@ import logging
 import math
 import operator
 import os
+import re
 import threading
 import warnings
 import weakref
@@ -1366,8 +1367,56 @@ def list_channels(path: PathLike | Sequence[PathLike]) -> tuple[str, ...]:
     (10, 4, 6) 7
     >>> shutil.rmtree(folder)
     """
+    from . import formats
+
+    single = isinstance(path, str | os.PathLike) and not formats.is_other_format(path)
+    if single and not _tiff_may_hold_channels(path):
+        return ()  # the first page says so: no need to index every page of a long movie
     with open_movie(path, channel=0) as movie:
         return tuple(movie.channel_names)
+
+
+_OME_PIXELS = re.compile(r"<(?:\w+:)?Pixels\b[^>]*>")
+
+
+def _channels_beside_frames(channels: int, others: Sequence[int]) -> bool:
+    """Several channels and more than one frame: a C axis beside a frame axis (a lone
+    C axis is read as the frames)."""
+    return int(channels) > 1 and any(int(n) > 1 for n in others)
+
+
+def _tiff_may_hold_channels(path: PathLike) -> bool:
+    """Whether a TIFF may hold several channels, from its first page alone (the OME
+    ``SizeC`` beside ``SizeT`` / ``SizeZ``, ImageJ's ``channels`` beside its frames or
+    slices, the axes tifffile recorded); True when unsure (a Micro-Manager file, a file
+    that cannot be read: opening it tells)."""
+    try:
+        with tifffile.TiffFile(path) as tif:
+            if tif.is_ome:
+                tag = tif.pages.first.tags.get(270)  # ImageDescription: the OME-XML
+                pixels = _OME_PIXELS.search(str(tag.value) if tag is not None else "")
+                if pixels is None:
+                    return True
+                sizes = dict(re.findall(r'\bSize([CTZ])="(\d+)"', pixels[0]))
+                if len(sizes) < 3:
+                    return True
+                return _channels_beside_frames(sizes["C"], (sizes["T"], sizes["Z"]))
+            if tif.is_imagej:
+                imagej = tif.imagej_metadata or {}
+                others = (imagej.get("frames", 1), imagej.get("slices", 1))
+                return _channels_beside_frames(imagej.get("channels", 1), others)
+            if tif.is_micromanager:
+                return True
+            if tif.is_shaped:
+                shaped = tif.shaped_metadata[0]
+                axes, shape = str(shaped.get("axes", "")).upper(), shaped.get("shape") or ()
+                if "C" not in axes or len(shape) != len(axes):
+                    return False
+                at = axes.index("C")
+                return _channels_beside_frames(shape[at], [*shape[:at], *shape[at + 1 : -2]])
+            return False
+    except Exception:  # opening it names the problem
+        return True
 
 
 # --------------------------------------------------------------------------- #

@@ -291,3 +291,37 @@ def test_micromanager_two_cameras_over_two_files(frames: np.ndarray, tmp_path: P
             assert movie.paths == [str(first.resolve()), str(second.resolve())]
             np.testing.assert_array_equal(movie[6:13], two[6:13, index])  # across the files
             np.testing.assert_array_equal(np.asarray(movie), two[:, index])
+
+
+@pytest.mark.parametrize(
+    ("shape", "options", "expected"),
+    [
+        ((40, 12, 10), {}, ()),  # tifffile's OME of a 3-D array: SizeC = 40, frames
+        ((40, 2, 12, 10), {"metadata": {"axes": "TCYX"}}, ("c0", "c1")),
+        ((2, 40, 12, 10), {"metadata": {"axes": "CTYX"}}, ("c0", "c1")),
+        ((40, 1, 12, 10), {"metadata": {"axes": "TCYX"}}, ()),
+        ((3, 12, 10), {"metadata": {"axes": "CYX"}}, ()),
+        ((40, 3, 2, 12, 10), {"metadata": {"axes": "TZCYX"}}, None),  # refused
+    ],
+)
+@pytest.mark.parametrize("suffix", [".ome.tif", ".tif", "_imagej.tif"])
+def test_first_page_tells_the_channels(shape, options, expected, suffix, tmp_path) -> None:
+    """list_channels reads a TIFF's first page only when it says one channel; it
+    must agree with opening the file (which indexes every page)."""
+    path = tmp_path / f"movie{suffix}"
+    data = np.zeros(shape, np.uint16)
+    if suffix == "_imagej.tif":
+        if options.get("metadata", {}).get("axes") == "CTYX":
+            pytest.skip("ImageJ hyperstacks are stored in TZCYX order only")
+        if len(shape) == 3 and not options:
+            options = {"metadata": {"axes": "TYX"}}
+        tifffile.imwrite(path, data, imagej=True, **options)
+    else:
+        tifffile.imwrite(path, data, **options)
+    if expected is None:
+        with pytest.raises(ValueError, match="expected one frame axis"):
+            list_channels(path)
+        return
+    assert list_channels(path) == expected
+    with open_movie(path, channel=0) as movie:
+        assert movie.channel_names == expected
