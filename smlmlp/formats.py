@@ -910,7 +910,7 @@ class CziMovie(MovieFile):
             raise ValueError(_ndim_message(self.label, self.shape[1:], "image"))
         self.dtype = np.dtype(_CZI_PIXEL_TYPES[kind])
         self.metadata["axes"] = self._axis + "YX"
-        self.metadata.update(czi_metadata(metadata))
+        self.metadata.update(czi_metadata(metadata, self.channel))
 
     def _read_frames(self, start: int, stop: int) -> np.ndarray:
         out = np.empty((stop - start, *self.shape[1:]), dtype=self.dtype)
@@ -934,8 +934,9 @@ def _czi_channel_names(document: Any) -> list[Any]:
     return [c.get("@Name") for c in (channels if isinstance(channels, list) else [channels])]
 
 
-def czi_metadata(document: Any) -> dict[str, Any]:
-    """Pixel size (nm) and exposure (ms) from a CZI metadata document (as a dict).
+def czi_metadata(document: Any, channel: int = 0) -> dict[str, Any]:
+    """Pixel size (nm) and exposure (ms, of the channel ``channel``, else of the first)
+    from a CZI metadata document (as a dict).
 
     Examples
     --------
@@ -946,6 +947,11 @@ def czi_metadata(document: Any) -> dict[str, Any]:
     ...     "Information": {"Image": {"Dimensions": {"Channels": {"Channel": channel}}}}}}}
     >>> czi_metadata(document)
     {'pixel_nm': (100.0, 110.0), 'exposure_ms': 30.0}
+    >>> two = [channel, {"@Id": "Channel:1", "ExposureTime": "50000000"}]
+    >>> document["ImageDocument"]["Metadata"]["Information"]["Image"]["Dimensions"] = {
+    ...     "Channels": {"Channel": two}}
+    >>> czi_metadata(document, channel=1)["exposure_ms"]
+    50.0
     """
     pixel = exposure = None
     with contextlib.suppress(Exception):
@@ -957,8 +963,9 @@ def czi_metadata(document: Any) -> dict[str, Any]:
         pixel = _square(sizes)
     with contextlib.suppress(Exception):
         channels = root["Information"]["Image"]["Dimensions"]["Channels"]["Channel"]
-        first = channels[0] if isinstance(channels, list) else channels
-        value = _positive_float(first.get("ExposureTime"))
+        channels = channels if isinstance(channels, list) else [channels]
+        value = _positive_float(channels[channel if channel < len(channels) else 0]
+                                .get("ExposureTime"))
         exposure = None if value is None else value * 1e-6
     return {"pixel_nm": pixel, "exposure_ms": exposure}
 
@@ -1064,7 +1071,7 @@ class Nd2Movie(MovieFile):
             raise self._corrupt(f"{self.shape[0]} frames of {frame_bytes} bytes do not fit")
         self.dtype = dtype
         self.metadata["axes"] = next(iter(loops), "T") + "YX"
-        self.metadata.update(nd2_metadata(self._file, experiment))
+        self.metadata.update(nd2_metadata(self._file, experiment, self.channel))
 
     def _read_frames(self, start: int, stop: int) -> np.ndarray:
         out = np.empty((stop - start, *self.shape[1:]), dtype=self.dtype)
@@ -1089,9 +1096,10 @@ def _optional_names(read: Callable[[], list[Any]]) -> list[Any] | None:
         return None
 
 
-def nd2_metadata(file: Any, experiment: Sequence[Any] = ()) -> dict[str, Any]:
-    """Pixel size (nm) and exposure (ms) of an open ``nd2.ND2File``, None where the
-    file does not hold them (an uncalibrated picture, no exposure or period)."""
+def nd2_metadata(file: Any, experiment: Sequence[Any] = (), channel: int = 0) -> dict[str, Any]:
+    """Pixel size (nm) and exposure (ms; the channel ``channel``'s, else the first's) of
+    an open ``nd2.ND2File``, None where the file does not hold them (an uncalibrated
+    picture, no exposure or period)."""
     pixel = exposure = None
     with contextlib.suppress(Exception):
         volume = file.metadata.channels[0].volume
@@ -1101,8 +1109,9 @@ def nd2_metadata(file: Any, experiment: Sequence[Any] = ()) -> dict[str, Any]:
     with contextlib.suppress(Exception):
         raw = file.unstructured_metadata(strip_prefix=False, include={"ImageMetadataSeqLV|0"})
         picture = raw["ImageMetadataSeqLV|0"]["SLxPictureMetadata"]
-        settings = picture["sPicturePlanes"]["sSampleSetting"]
-        exposure = _positive_float(next(iter(settings.values()))["dExposureTime"])
+        settings = list(picture["sPicturePlanes"]["sSampleSetting"].values())
+        setting = settings[channel if channel < len(settings) else 0]
+        exposure = _positive_float(setting["dExposureTime"])
     if exposure is None:
         with contextlib.suppress(Exception):
             found = _ND2_EXPOSURE.search(file.text_info.get("capturing", ""))

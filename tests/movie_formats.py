@@ -247,7 +247,7 @@ def write_nd2(
     movie: np.ndarray,
     *,
     pixel_nm: float | None = None,
-    exposure_ms: float | None = None,
+    exposure_ms: float | list[float] | None = None,
     period_ms: float = 0.0,
     capturing: str | None = None,
     channels: int = 1,
@@ -290,7 +290,8 @@ def write_nd2(
         f"a{c}": {"sDescription": f"channel {c}", "uiCompCount": 1, "pFluorescentProbe": probe}
         for c in range(channels)
     }
-    settings = {f"a{c}": {"dExposureTime": float(exposure_ms or 0.0)} for c in range(channels)}
+    exposures = exposure_ms if isinstance(exposure_ms, list | tuple) else [exposure_ms] * channels
+    settings = {f"a{c}": {"dExposureTime": float(exposures[c] or 0.0)} for c in range(channels)}
     picture = {
         "bCalibrated": pixel_nm is not None,
         "dCalibration": 1.0 if pixel_nm is None else pixel_nm / 1000.0,

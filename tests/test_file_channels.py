@@ -122,8 +122,10 @@ def test_other_formats_with_channels(kind, frames: np.ndarray, movie_formats, tm
     path = tmp_path / f"three{suffix}"
     names = ("FITC", "TRITC", "Cy5")
     if kind == "nd2":  # channels interleaved in each frame, named by the writer
-        writer(path, np.moveaxis(frames, 1, -1), channels=3)
+        writer(path, np.moveaxis(frames, 1, -1), channels=3, exposure_ms=[20.0, 30.0, 50.0])
         names = ("channel_0", "channel_1", "channel_2")
+        with open_movie(path, channel=2) as movie:  # each channel's own exposure
+            assert movie.metadata["exposure_ms"] == pytest.approx(50.0)
     else:
         writer(path, frames, channel_names=list(names))
     assert list_channels(path) == names
