@@ -451,8 +451,11 @@ def _positive_float(value: Any) -> float | None:
     return value if math.isfinite(value) and value > 0 else None
 
 
-def _ome_metadata(xml: str | None) -> tuple[tuple[float, float] | None, float | None]:
-    """Pixel size (y, x) in nm and exposure in ms from the first OME Image."""
+def _ome_metadata(
+    xml: str | None, channel: int = 0
+) -> tuple[tuple[float, float] | None, float | None]:
+    """Pixel size (y, x) in nm and exposure in ms (of the first plane of the channel
+    ``channel``) from the first OME Image."""
     if not xml:
         return None, None
     try:
@@ -475,6 +478,8 @@ def _ome_metadata(xml: str | None) -> tuple[tuple[float, float] | None, float | 
     exposure_ms = None
     for plane in pixels:
         if _local(plane.tag) != "Plane" or plane.get("ExposureTime") is None:
+            continue
+        if str(plane.get("TheC", "0")) != str(channel):
             continue
         value = _positive_float(plane.get("ExposureTime"))
         factor = _unit_factor(plane.get("ExposureTimeUnit"), _TIME_TO_MS, "s")
@@ -561,11 +566,11 @@ def _optional(reader: Any, *args: Any) -> Any:
         return None
 
 
-def _read_metadata(tif: tifffile.TiffFile) -> dict[str, Any]:
-    """Pixel size and exposure, from OME-XML first, then ImageJ/TIFF, then Micro-Manager
-    (and, for the exposure, ImageJ's frame interval last)."""
+def _read_metadata(tif: tifffile.TiffFile, channel: int = 0) -> dict[str, Any]:
+    """Pixel size and exposure (of the channel ``channel``), from OME-XML first, then
+    ImageJ/TIFF, then Micro-Manager (and, for the exposure, ImageJ's frame interval last)."""
     xml = _optional(lambda: tif.ome_metadata if tif.is_ome else None)
-    pixel_nm, exposure_ms = _optional(_ome_metadata, xml) or (None, None)
+    pixel_nm, exposure_ms = _optional(_ome_metadata, xml, channel) or (None, None)
     if pixel_nm is None:
         pixel_nm = _optional(_resolution_metadata, tif)
     if pixel_nm is None or exposure_ms is None:
@@ -783,7 +788,7 @@ class _Source:
             self.n_planes = shape[0]
         self.metadata = {}
         if self.series_index == 0:
-            self.metadata = _read_metadata(tif)
+            self.metadata = _read_metadata(tif, self.channel)
             self.metadata.update(axes=axes, kind=series.kind)
             if self.channel_names:
                 self.metadata["channel"] = self.channel_names[self.channel]

@@ -102,6 +102,19 @@ def test_files_of_a_list_share_their_channels(frames: np.ndarray, tmp_path: Path
         open_movie([first, other], channel=0)
 
 
+def test_each_channel_its_own_exposure(frames: np.ndarray, tmp_path: Path) -> None:
+    path = tmp_path / "timed.ome.tif"
+    exposures = [20.0, 30.0, 50.0] * 15  # every frame's planes c0, c1, c2 in order
+    tifffile.imwrite(path, frames, metadata={
+        "axes": "TCYX", "PhysicalSizeX": 0.108, "PhysicalSizeY": 0.108,
+        "Plane": {"ExposureTime": [e / 1000 for e in exposures], "ExposureTimeUnit": ["s"] * 45},
+    })
+    for index, exposure in enumerate((20.0, 30.0, 50.0)):
+        with open_movie(path, channel=index) as movie:
+            assert movie.metadata["exposure_ms"] == pytest.approx(exposure)
+            assert movie.metadata["pixel_nm"] == pytest.approx((108.0, 108.0))
+
+
 def test_names_from_the_metadata_when_usable(frames: np.ndarray, tmp_path: Path) -> None:
     for given, expected in (
         (["Alexa 647", "CF 568", "GFP"], ("Alexa_647", "CF_568", "GFP")),
