@@ -48,7 +48,14 @@ from typing import Any
 import numpy as np
 
 from .file_channels import channel_label, channel_names, resolve_channel
-from .loading import _check_dtype, _LazyStack, _ndim_message, _positive_float, check_frame_count
+from .loading import (
+    _check_dtype,
+    _LazyStack,
+    _ndim_message,
+    _optional,
+    _positive_float,
+    check_frame_count,
+)
 
 __all__ = [
     "MOVIE_SUFFIXES",
@@ -895,7 +902,7 @@ class CziMovie(MovieFile):
         self._axis = "T" if sizes.get("T", 1) > 1 or sizes.get("Z", 1) <= 1 else "Z"
         self._start = {k: int(v[0]) for k, v in box.items()}
         if sizes.get("C", 1) > 1:
-            found = _optional_names(lambda: _czi_channel_names(metadata))
+            found = _optional(_czi_channel_names, metadata)
             self._start["C"] += self._choose_channel(found, sizes["C"])
         kind = pixel_types.get(0) or next(iter(pixel_types.values()), None)
         if kind not in _CZI_PIXEL_TYPES:
@@ -1058,9 +1065,7 @@ class Nd2Movie(MovieFile):
             )
         self._n_channels = int(sizes.get("C", 1))
         if self._n_channels > 1:
-            found = _optional_names(
-                lambda: [c.channel.name for c in self._file.metadata.channels]
-            )
+            found = _optional(lambda: [c.channel.name for c in self._file.metadata.channels])
             self._choose_channel(found, self._n_channels)
         planned = next(iter(loops.values()), 1)
         self.shape = (min(planned, acquired), int(sizes["Y"]), int(sizes["X"]))
@@ -1086,14 +1091,6 @@ class Nd2Movie(MovieFile):
         if self._handle is not None:
             self._handle.close()
         self._file = self._handle = None
-
-
-def _optional_names(read: Callable[[], list[Any]]) -> list[Any] | None:
-    """Channel names from a reader's metadata; None when it has none to give."""
-    try:
-        return read()
-    except Exception:  # names are optional: the channels are numbered instead
-        return None
 
 
 def nd2_metadata(file: Any, experiment: Sequence[Any] = (), channel: int = 0) -> dict[str, Any]:
