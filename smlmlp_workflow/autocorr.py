@@ -84,7 +84,8 @@ def run_autocorr(
         logger.info(
             "%s: %s, %s%d frames of %dx%d px (%s), chunks of %d frames, %s",
             label,
-            ", ".join(os.path.basename(p) for p in movie.paths),
+            ", ".join(os.path.basename(p) for p in movie.paths)
+            + ("" if file_channel is None else f", channel {movie.metadata.get('channel')}"),
             "" if frames is None else f"frames {start}-{stop} of ",
             n_frames,
             height,

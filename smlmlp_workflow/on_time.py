@@ -141,7 +141,8 @@ def run_on_time(
             sigmas.append(float(sigma))
             pixels.append(psf[name].pixel_nm)
             half_name = f", {HALF_NAMES[split][int(half or 0)]} half" if split else ""
-            where.append(f"channel {name} ({_display_path(movie_file)}{half_name})")
+            inside = f", channel {movie.metadata['channel']}" if file_channel is not None else ""
+            where.append(f"channel {name} ({_display_path(movie_file)}{inside}{half_name})")
             channel_attrs[name] = {
                 "background_psf_sigma_nm": float(sigma),
                 "background_psf_sigma_origin": origin,
@@ -151,7 +152,7 @@ def run_on_time(
                 "%s/%s: %s, %d frames of %dx%d px, pixel %g x %g nm, PSF sigma %.1f nm (%s)",
                 label,
                 name,
-                ", ".join(os.path.basename(p) for p in movie.paths) + half_name,
+                ", ".join(os.path.basename(p) for p in movie.paths) + inside + half_name,
                 n_frames,
                 height,
                 width,

@@ -329,7 +329,7 @@ def test_workflow_jobs(gpu: ModuleType, movie_file: Path, tmp_path: Path) -> Non
     for cuda in (False, True):
         path = tmp_path / f"on_time_{cuda}.npz"
         ws.run_on_time(
-            [["c", [str(movie_file)], None, None]],
+            [["c", [str(movie_file)], None, None, None]],
             [psf],
             path,
             label="e",

@@ -393,7 +393,10 @@ def test_run_on_time_split_movie(tmp_path: Path) -> None:
     right, _ = simulate_movie(1200, (40, 40), seed=8, **SIMULATION)
     movie = tmp_path / "dual.tif"
     tifffile.imwrite(movie, np.concatenate([left, right], axis=2), photometric="minisblack")
-    channels = [["a", [str(movie)], "horizontal", 0], ["b", [str(movie)], "horizontal", 1]]
+    channels = [
+        ["a", [str(movie)], None, "horizontal", 0],
+        ["b", [str(movie)], None, "horizontal", 1],
+    ]
     psf = [_psf_result(tmp_path, "a"), _psf_result(tmp_path, "b", np.nan)]
     logger = logging.getLogger("test.on_time")
     with _logged(logger) as records:
@@ -412,6 +415,18 @@ def test_run_on_time_split_movie(tmp_path: Path) -> None:
     back = TemporalInfo.load(tmp_path / "on_time.npz")
     assert back.on_time_frames == result.on_time_frames
     np.testing.assert_array_equal(back.channels["b"].ac, result.channels["b"].ac)
+    # the same two movies as the two channels of one file: the same curves
+    both = tmp_path / "both.ome.tif"
+    tifffile.imwrite(both, np.stack([left, right], axis=1), metadata={
+        "axes": "TCYX", "Channel": {"Name": ["Cy5", "Cy3"]}})
+    channels = [["a", [str(both)], 0, None, None], ["b", [str(both)], 1, None, None]]
+    with _logged(logger) as records:
+        again = ws.run_on_time(
+            channels, psf, tmp_path / "again.npz", label="e", temporal_lags=900, logger=logger
+        )
+    assert "both.ome.tif, channel Cy3" in "\n".join(records)
+    for name in ("a", "b"):
+        np.testing.assert_array_equal(again.channels[name].ac, result.channels[name].ac)
 
 
 def test_run_on_time_without_blinking(tmp_path: Path) -> None:
@@ -422,7 +437,7 @@ def test_run_on_time_without_blinking(tmp_path: Path) -> None:
     logger = logging.getLogger("test.on_time.noise")
     with _logged(logger) as records:
         result = ws.run_on_time(
-            [["n", [str(noise)], None, None]],
+            [["n", [str(noise)], None, None, None]],
             [_psf_result(tmp_path, "n")],
             tmp_path / "n_on_time.npz",
             label="e",
@@ -437,7 +452,7 @@ def test_run_on_time_without_blinking(tmp_path: Path) -> None:
     tifffile.imwrite(constant, np.full((50, 16, 16), 7, np.uint16))
     with pytest.raises(ValueError, match=r"channel c \(.*constant.tif\): the stack does not"):
         ws.run_on_time(
-            [["c", [str(constant)], None, None]],
+            [["c", [str(constant)], None, None, None]],
             [_psf_result(tmp_path, "c")],
             tmp_path / "c_on_time.npz",
             label="e",
@@ -498,7 +513,7 @@ def test_on_time_resources(tmp_path: Path) -> None:
     assert ws.on_time_mem_mb(256) > ws.BASELINE_MEM_MB + 256
     assert ws.on_time_runtime_min([movie, movie]) == ws.autocorr_runtime_min([movie], 2.0)
     experiment = ws.inspect_experiment(tmp_path)
-    assert ws.on_time_channels(experiment) == [["m", [str(movie)], None, None]]
+    assert ws.on_time_channels(experiment) == [["m", [str(movie)], None, None, None]]
 
 
 @contextlib.contextmanager
