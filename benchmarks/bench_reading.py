@@ -1,0 +1,126 @@
+"""How fast movies are read, chunk by chunk, against one raw read of the same bytes.
+
+One simulated-size uint16 movie (random frames) is written as TIFF files of several
+layouts in a temporary folder; each is then read whole through
+:func:`smlmlp.loading.open_movie` in the chunks the PSF pass reads (``--chunk``
+frames), with the files in the page cache (each is read once before timing), so the
+table shows the readers' own cost, not the disk's:
+
+- ``raw``: the baseline, ``numpy.fromfile`` of the frames' bytes from the plain TIFF
+  in the same chunks (the least any reader must do);
+- ``plain``: the plain TIFF (one seek and one read per chunk);
+- ``TCYX ch 1``: channel 1 of an OME-TIFF of two channels stored frame by frame
+  (each frame's channels one after the other: one seek and read per frame, the
+  other channel's frames are not read);
+- ``CTYX ch 1``: channel 1 of two channels stored channel by channel (one read per
+  chunk);
+- ``TCYX deflate ch 1``: the same as ``TCYX ch 1``, zlib-compressed (page by page,
+  decoded by tifffile).
+
+Every method runs ``--repeats`` times; the fastest run counts. The table gives
+seconds of reading (the movie opened beforehand), MB/s of the frames delivered, the
+ratio to ``raw``, and the milliseconds ``open_movie`` takes (an OME-TIFF's XML and
+pages are indexed once, when it is opened).
+
+Run::
+
+    python benchmarks/bench_reading.py
+    python benchmarks/bench_reading.py --frames 4000 --side 256 --repeats 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import tifffile
+
+from smlmlp.loading import open_movie
+
+
+def _fastest(run: Callable[[], None], repeats: int) -> float:
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def _read_movie(movie, chunk: int) -> Callable[[], None]:
+    def run() -> None:
+        for first in range(0, movie.shape[0], chunk):
+            movie[first : first + chunk]
+
+    return run
+
+
+def _open_ms(path: Path, channel: int | None, repeats: int) -> float:
+    return 1e3 * _fastest(lambda: open_movie(path, channel=channel).close(), repeats)
+
+
+def _read_raw(path: Path, n_frames: int, frame_shape: tuple[int, int], chunk: int):
+    with tifffile.TiffFile(path) as tif:
+        offset = int(tif.series[0].dataoffset)
+    count = frame_shape[0] * frame_shape[1]
+
+    def run() -> None:
+        with open(path, "rb") as handle:
+            for first in range(0, n_frames, chunk):
+                handle.seek(offset + first * count * 2)
+                size = min(chunk, n_frames - first) * count
+                np.fromfile(handle, np.uint16, count=size)
+
+    return run
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--frames", type=int, default=2000, help="frames (default 2000)")
+    parser.add_argument("--side", type=int, default=256, help="frame side (default 256)")
+    parser.add_argument("--chunk", type=int, default=100, help="frames per read (default 100)")
+    parser.add_argument("--repeats", type=int, default=5, help="runs of each (default 5)")
+    args = parser.parse_args()
+    shape = (args.side, args.side)
+    rng = np.random.default_rng(0)
+    frames = rng.integers(0, 4000, (args.frames, 2, *shape), dtype=np.uint16)
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder)
+        plain, tcyx = root / "plain.tif", root / "tcyx.ome.tif"
+        ctyx, deflate = root / "ctyx.ome.tif", root / "deflate.ome.tif"
+        tifffile.imwrite(plain, np.ascontiguousarray(frames[:, 1]))
+        tifffile.imwrite(tcyx, frames, metadata={"axes": "TCYX"})
+        across = np.ascontiguousarray(frames.transpose(1, 0, 2, 3))
+        tifffile.imwrite(ctyx, across, metadata={"axes": "CTYX"})
+        tifffile.imwrite(deflate, frames, metadata={"axes": "TCYX"}, compression="zlib")
+        files = {
+            "plain": (plain, None),
+            "TCYX ch 1": (tcyx, 1),
+            "CTYX ch 1": (ctyx, 1),
+            "TCYX deflate ch 1": (deflate, 1),
+        }
+        opened = {name: open_movie(path, channel=c) for name, (path, c) in files.items()}
+        methods = {"raw": _read_raw(plain, args.frames, shape, args.chunk)}
+        methods.update({name: _read_movie(movie, args.chunk) for name, movie in opened.items()})
+        for run in methods.values():  # every file into the page cache
+            run()
+        seconds = {name: _fastest(run, args.repeats) for name, run in methods.items()}
+        for movie in opened.values():
+            movie.close()
+        opening = {name: _open_ms(path, c, args.repeats) for name, (path, c) in files.items()}
+    megabytes = args.frames * shape[0] * shape[1] * 2 / 1e6
+    print(f"{args.frames} frames of {args.side}x{args.side} uint16 ({megabytes:.0f} MB per "
+          f"channel), chunks of {args.chunk}, fastest of {args.repeats}")
+    print(f"{'method':<18} | {'seconds':>8} | {'MB/s':>7} | {'vs raw':>6} | {'open ms':>7}")
+    for name, value in seconds.items():
+        opens = f"{opening[name]:7.1f}" if name in opening else f"{'':>7}"
+        print(f"{name:<18} | {value:8.3f} | {megabytes / value:7.0f} | "
+              f"{value / seconds['raw']:6.2f} | {opens}")
+
+
+if __name__ == "__main__":
+    main()
