@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 from scipy import optimize
 
-from smlmlp.psf import covariance_from_widths, widths_from_covariance
+from smlmlp.ac_model import covariance_from_widths, widths_from_covariance
 
 
 def naive_autocorrelation(movie: Any, crop_pix: int = 41, chunk_frames: int = 256) -> np.ndarray:

@@ -167,7 +167,7 @@ def blink_spatial_psf(
     - Each frame's fluctuation is taken about the mean of its block of frames
       (20 frames, :func:`smlmlp.block_sums.plan_blocks`): slow changes such as
       bleaching, drift or haze do not widen the autocorrelation, and a broad
-      background fitted under the Gaussian (:mod:`smlmlp.psf`) takes up what
+      background fitted under the Gaussian (:mod:`smlmlp.ac_fit`) takes up what
       remains of them.
     - Standard errors (``full_output=True``): delete-one-group jackknife over
       20 to 39 groups of blocks (:mod:`smlmlp.estimate`).

@@ -30,17 +30,10 @@ from typing import Any
 
 import numpy as np
 
+from .ac_fit import AutocorrelationFit, fit_autocorrelation, fit_autocorrelations, fit_sensitivities
+from .ac_model import _cholesky_factors, widths_from_covariance
 from .block_sums import CONSTANT_STACK, BlockSums, crop_size, jackknife_projections
-from .psf import (
-    AutocorrelationFit,
-    PsfEstimate,
-    _cholesky_factors,
-    estimate_psf,
-    fit_autocorrelation,
-    fit_autocorrelations,
-    fit_sensitivities,
-    widths_from_covariance,
-)
+from .psf import PsfEstimate, estimate_psf
 
 #: Fewest groups that give a standard error at all.
 MIN_JACKKNIFE_GROUPS = 5
@@ -97,7 +90,7 @@ def jackknife_errors(
     """Delete-one-group jackknife standard errors of the widths.
 
     Each replicate's widths come from the linear response of the fit
-    (:func:`smlmlp.psf.fit_sensitivity`, chained with the derivatives of the
+    (:func:`smlmlp.ac_fit.fit_sensitivity`, chained with the derivatives of the
     widths): leaving out a twentieth of the frames moves the fit so little that
     the response is exact to far below the standard error, at the cost of a
     matrix product instead of a fit per replicate; the response is taken through
@@ -500,7 +493,7 @@ def estimate_parts(
     """Estimate each ``(sums, name)`` part, its warnings held back, each fit from
     ``start`` (:func:`fit_start`; a part is a share of the movie, its PSF near the
     whole movie's), all the parts' fits in lock step
-    (:func:`smlmlp.psf.fit_autocorrelations`).
+    (:func:`smlmlp.ac_fit.fit_autocorrelations`).
 
     Returns
     -------

@@ -173,7 +173,8 @@ def cell_coefficients(spline: ChannelSpline) -> np.ndarray:
 
     Examples
     --------
-    >>> from smlmlp.psf import fit_spline, lag_grid
+    >>> from smlmlp.ac_model import lag_grid
+    >>> from smlmlp.psf import fit_spline
     >>> x, y = lag_grid(7, (100.0, 100.0))
     >>> tx, ty, coeffs = fit_spline(np.exp(-(x**2 + y**2) / 2e4), (100.0, 100.0))
     >>> spline = ChannelSpline("red", tx, ty, coeffs, (100.0, 100.0), {})

@@ -134,7 +134,7 @@ TEMPORAL_ARRAYS = ("lags", "time_ms", "ac", "fit")
 SECTION_NAMES = ("time", "field")
 #: Pixel coordinates of the 2-D images of a channel: the offset of each column (x) and
 #: row (y) from the centre in nm, HDF5 dimension scales of ``ac``, ``psf``, ``fit`` and
-#: ``spline`` (written, not read back: :func:`smlmlp.psf.lag_grid` gives them).
+#: ``spline`` (written, not read back: :func:`smlmlp.ac_model.lag_grid` gives them).
 COORDINATE_NAMES = ("x_nm", "y_nm")
 #: The 2-D images of a channel on the crop grid (rows y, columns x).
 IMAGE_NAMES = ("ac", "psf", "fit", "spline")
@@ -1076,7 +1076,7 @@ def _write_channel_arrays(group: Any, channel: ChannelInfo) -> None:
     every image carries ``axes`` ("yx": rows are y, columns x) and
     ``element_size_um`` ([y, x] pixel size in µm, read by Fiji's HDF5 plugin).
     """
-    from .psf import lag_grid
+    from .ac_model import lag_grid
 
     for name in ARRAY_NAMES:
         _dataset(group, name, getattr(channel, name), "channel")

@@ -11,8 +11,9 @@ import pytest
 import tifffile
 
 from smlmlp import blink_spatial_psf
+from smlmlp.ac_model import covariance_from_widths, widths_from_covariance
 from smlmlp.loading import open_movie
-from smlmlp.psf import covariance_from_widths, estimate_psf, widths_from_covariance
+from smlmlp.psf import estimate_psf
 from smlmlp.reference import airy_autocorrelation
 from smlmlp.simulation import simulate_movie
 

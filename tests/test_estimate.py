@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from smlmlp import blink_spatial_psf
+from smlmlp.ac_fit import fit_sensitivity
 from smlmlp.estimate import (
     _jackknife_units,
     _standard_errors,
@@ -20,7 +21,6 @@ from smlmlp.estimate import (
     jackknife_errors,
     parts_jackknife_errors,
 )
-from smlmlp.psf import fit_sensitivity
 from smlmlp.simulation import simulate_movie
 from smlmlp.spectra import accumulate_spectrum
 

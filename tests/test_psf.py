@@ -9,15 +9,14 @@ import numpy as np
 import pytest
 from scipy.signal import fftconvolve
 
-from smlmlp import psf as psf_module
-from smlmlp.psf import (
+from smlmlp import ac_fit, ac_model
+from smlmlp.ac_model import (
     covariance_from_widths,
-    estimate_psf,
-    evaluate_spline,
     gaussian_autocorrelation,
     lag_grid,
     widths_from_covariance,
 )
+from smlmlp.psf import estimate_psf, evaluate_spline
 
 
 @pytest.mark.parametrize("theta", [0.0, 10.0, 44.9, 45.0, 89.0, 90.0, 135.0, 179.0, 250.0])
@@ -49,7 +48,7 @@ def test_sigx_is_the_width_nearest_the_x_axis():
 
 def test_convention_matches_the_documented_formula():
     x, y = lag_grid(21, (1.0, 1.0))
-    image = psf_module.gaussian_image(4.0, 2.0, 30.0, x, y)
+    image = ac_model.gaussian_image(4.0, 2.0, 30.0, x, y)
     t = math.radians(30.0)
     xr, yr = x * math.cos(t) - y * math.sin(t), x * math.sin(t) + y * math.cos(t)
     assert np.allclose(image, np.exp(-(xr**2) / 32.0 - yr**2 / 8.0))
@@ -66,7 +65,7 @@ def brute_force_autocorrelation(sigx, sigy, theta, pixel_nm, size, oversample=16
     offsets_y = (np.arange(-half * oversample, half * oversample + 1)) * py / oversample
     offsets_x = (np.arange(-half * oversample, half * oversample + 1)) * px / oversample
     y, x = np.meshgrid(offsets_y, offsets_x, indexing="ij")
-    fine = psf_module.gaussian_image(sigx, sigy, theta, x, y)
+    fine = ac_model.gaussian_image(sigx, sigy, theta, x, y)
     box = np.ones((oversample, oversample)) / oversample**2
     integrated = fftconvolve(fine, box, mode="same")  # pixel integration at every fine offset
     ac = fftconvolve(integrated, integrated[::-1, ::-1], mode="same")
@@ -178,11 +177,11 @@ def test_even_or_non_square_crops_are_rejected():
 
 def test_linear_part_is_the_linear_least_squares():
     rng = np.random.default_rng(5)
-    terms = psf_module.background_terms(15, degree=4).reshape(-1, 9)
+    terms = ac_fit.background_terms(15, degree=4).reshape(-1, 9)
     shape = rng.random(225)
     truth = rng.normal(size=9)
     data = 3.5 * shape + terms @ truth + rng.normal(0, 0.1, 225)
-    linear = psf_module._LinearPart(terms, data)
+    linear = ac_fit._LinearPart(terms, data)
     amplitude, residual = linear.fit(shape)
     design = np.column_stack([shape, terms])
     expected, *_ = np.linalg.lstsq(design, data, rcond=None)
@@ -195,21 +194,21 @@ def test_linear_part_is_the_linear_least_squares():
 
 def test_a_broad_background_does_not_bias_the_widths():
     """A smooth bump under the AC (haze) is taken up by the background terms."""
-    covariance = psf_module.covariance_from_widths(140.0, 120.0, 15.0)
-    x, y = psf_module.lag_grid(41, (100.0, 100.0))
+    covariance = ac_model.covariance_from_widths(140.0, 120.0, 15.0)
+    x, y = ac_model.lag_grid(41, (100.0, 100.0))
     bump = 0.4 * np.exp(-(x**2 + y**2) / (2 * 5000.0**2))  # 50-pixel haze
-    ac = psf_module.crop_autocorrelation(covariance, 41, (100.0, 100.0)) + bump
-    sigx, sigy, theta = psf_module.fit_autocorrelation(ac, (100.0, 100.0)).widths()
+    ac = ac_model.crop_autocorrelation(covariance, 41, (100.0, 100.0)) + bump
+    sigx, sigy, theta = ac_fit.fit_autocorrelation(ac, (100.0, 100.0)).widths()
     assert sigx == pytest.approx(140.0, rel=2e-3) and sigy == pytest.approx(120.0, rel=2e-3)
     assert theta == pytest.approx(15.0, abs=0.5)
 
 
 @pytest.mark.parametrize("theta", [0.0, 25.0, 70.0])
 def test_crop_model_mirrors_to_the_whole_grid(theta):
-    covariance = psf_module.covariance_from_widths(180.0, 95.0, theta)
-    x, y = psf_module.lag_grid(15, (107.0, 93.0))
+    covariance = ac_model.covariance_from_widths(180.0, 95.0, theta)
+    x, y = ac_model.lag_grid(15, (107.0, 93.0))
     full = gaussian_autocorrelation(covariance, x, y, (107.0, 93.0))
-    mirrored = psf_module.crop_autocorrelation(covariance, 15, (107.0, 93.0))
+    mirrored = ac_model.crop_autocorrelation(covariance, 15, (107.0, 93.0))
     # the crop comes from the separable series: exact to ~1e-16 of the peak (1)
     assert np.allclose(mirrored, full, rtol=1e-13, atol=1e-15)
 
@@ -222,15 +221,15 @@ def test_the_separable_series_is_the_direct_sum_for_any_psf():
     used_series = 0
     for _ in range(300):
         sigx, sigy = rng.uniform(30.0, 600.0, 2)
-        covariance = psf_module.covariance_from_widths(sigx, sigy, rng.uniform(-90.0, 90.0))
+        covariance = ac_model.covariance_from_widths(sigx, sigy, rng.uniform(-90.0, 90.0))
         pixel = tuple(rng.uniform(60.0, 160.0, 2))
-        x, y = psf_module.lag_grid(41, pixel)
+        x, y = ac_model.lag_grid(41, pixel)
         direct = gaussian_autocorrelation(covariance, x, y, pixel)
-        series = psf_module.grid_autocorrelation(covariance, x[0], y[:, 0], pixel)
+        series = ac_model.grid_autocorrelation(covariance, x[0], y[:, 0], pixel)
         assert np.abs(series - direct).max() < 2e-15
         precision = np.linalg.inv(covariance)
         correlation = precision[0, 1] / np.sqrt(precision[0, 0] * precision[1, 1])
-        used_series += psf_module.series_terms(correlation) is not None
+        used_series += ac_model.series_terms(correlation) is not None
     assert used_series > 200  # most PSFs take the series
 
 
@@ -245,33 +244,33 @@ def test_model_derivatives_match_central_differences(sigx, sigy, theta):
     pixel = (107.0, 93.0)
     covariance = covariance_from_widths(sigx, sigy, theta)
     x, y = np.arange(-10, 11) * pixel[1], np.arange(-10, 11) * pixel[0]
-    values, slopes = psf_module.grid_autocorrelation_derivatives(covariance, x, y, pixel)
-    plain = psf_module.grid_autocorrelation(covariance, x, y, pixel)
+    values, slopes = ac_model.grid_autocorrelation_derivatives(covariance, x, y, pixel)
+    plain = ac_model.grid_autocorrelation(covariance, x, y, pixel)
     assert np.allclose(values, plain, rtol=0, atol=1e-15)
     precision = np.linalg.inv(covariance) / 4.0
     for index, (i, j) in enumerate([(0, 0), (0, 1), (1, 1)]):
         step = np.zeros((2, 2))
         step[i, j] = step[j, i] = 1e-6 * abs(precision[i, i])
         ahead, behind = (
-            psf_module.grid_autocorrelation(np.linalg.inv(4.0 * (precision + d)), x, y, pixel)
+            ac_model.grid_autocorrelation(np.linalg.inv(4.0 * (precision + d)), x, y, pixel)
             for d in (step, -step)
         )
         central = (ahead - behind) / (2.0 * step[i, j])
         assert np.abs(central - slopes[index]).max() < 1e-6 * np.abs(slopes[index]).max()
 
-    parameters = psf_module._parameters_from_covariance(covariance)
-    model, jacobian = psf_module.crop_autocorrelation_jacobian(parameters, 21, pixel)
-    covariance = psf_module._covariance_from_parameters(parameters)
-    plain = psf_module.crop_autocorrelation(covariance, 21, pixel)
+    parameters = ac_model._parameters_from_covariance(covariance)
+    model, jacobian = ac_model.crop_autocorrelation_jacobian(parameters, 21, pixel)
+    covariance = ac_model._covariance_from_parameters(parameters)
+    plain = ac_model.crop_autocorrelation(covariance, 21, pixel)
     assert np.allclose(model, plain, rtol=0, atol=1e-15)
     for index in range(3):
         step = np.zeros(3)
         step[index] = 1e-6
-        ahead = psf_module.crop_autocorrelation(
-            psf_module._covariance_from_parameters(parameters + step), 21, pixel
+        ahead = ac_model.crop_autocorrelation(
+            ac_model._covariance_from_parameters(parameters + step), 21, pixel
         )
-        behind = psf_module.crop_autocorrelation(
-            psf_module._covariance_from_parameters(parameters - step), 21, pixel
+        behind = ac_model.crop_autocorrelation(
+            ac_model._covariance_from_parameters(parameters - step), 21, pixel
         )
         central = (ahead - behind) / 2e-6
         assert np.abs(central - jacobian[index]).max() < 1e-6 * np.abs(jacobian).max()
@@ -280,7 +279,7 @@ def test_model_derivatives_match_central_differences(sigx, sigy, theta):
 def test_a_parameter_at_its_bound_has_no_derivative():
     """The log-Cholesky parameters are clipped to keep the model computable; a
     parameter beyond its bound does not move the model, and its column is zero."""
-    _, jacobian = psf_module.crop_autocorrelation_jacobian(np.array([20.0, 0.0, 5.0]), 9, (1, 1))
+    _, jacobian = ac_model.crop_autocorrelation_jacobian(np.array([20.0, 0.0, 5.0]), 9, (1, 1))
     assert np.all(jacobian[0] == 0.0) and np.any(jacobian[2] != 0.0)
 
 
@@ -293,18 +292,18 @@ def test_fits_in_lock_step_agree_with_separate_fits() -> None:
     truths.append((160.0, 100.0, 80.0))
     acs = []
     for sigx, sigy, theta in truths:
-        clean = 4.0 * psf_module.crop_autocorrelation(
-            psf_module.covariance_from_widths(sigx, sigy, theta), 21, pixel
+        clean = 4.0 * ac_model.crop_autocorrelation(
+            ac_model.covariance_from_widths(sigx, sigy, theta), 21, pixel
         )
         acs.append(clean + 0.3 + rng.normal(0.0, 0.01, clean.shape))
     acs.append(rng.normal(0.0, 0.01, (21, 21)))  # no PSF at all
-    start = psf_module._parameters_from_covariance(
-        psf_module.covariance_from_widths(140.0, 125.0, 0.0)
+    start = ac_model._parameters_from_covariance(
+        ac_model.covariance_from_widths(140.0, 125.0, 0.0)
     )
-    together = psf_module.fit_autocorrelations(acs, pixel, start)
-    assert psf_module.fit_autocorrelations([], pixel, start) == []
+    together = ac_fit.fit_autocorrelations(acs, pixel, start)
+    assert ac_fit.fit_autocorrelations([], pixel, start) == []
     for ac, fit, truth in zip(acs, together, truths, strict=False):
-        alone = psf_module.fit_autocorrelation(ac, pixel, start=start)
+        alone = ac_fit.fit_autocorrelation(ac, pixel, start=start)
         assert fit.widths(truth[2]) == pytest.approx(alone.widths(truth[2]), rel=1e-6, abs=1e-4)
         assert fit.amplitude == pytest.approx(alone.amplitude, rel=1e-6)
         assert fit.residual_rms == pytest.approx(alone.residual_rms, rel=1e-6)
