@@ -1,6 +1,7 @@
-"""Command line: ``smlmlp psf FILE... -o OUT.h5`` for one-off use without Snakemake, and
+"""Command line: ``smlmlp psf FILE... -o OUT.h5`` for one-off use without Snakemake,
 ``smlmlp export --smap INFO.h5 [--channel NAME] [-o OUT_3dcal.mat]`` to hand a channel's
-spline PSF to SMAP or DECODE (:mod:`smlmlp.export`).
+spline PSF to SMAP or DECODE (:mod:`smlmlp.export`), and ``smlmlp inspect FILE...`` to
+see what the readers find in movie files (frames, pixel size, exposure, channels).
 
 Each movie file is one channel (two with ``--split``), and each channel of a file of
 several one channel, ``STEM_NAME`` (:mod:`smlmlp.file_channels`). The info file has the
@@ -644,7 +645,76 @@ def build_parser() -> argparse.ArgumentParser:
     )
     export.add_argument("-q", "--quiet", action="store_true", help="no line per file written")
     export.set_defaults(func=run_export)
+
+    inspect = commands.add_parser(
+        "inspect",
+        help="what smlmLP reads from movie files: frames, pixel size, exposure, channels",
+        description=(
+            "Print what the readers find in each movie file: its frames, format, the "
+            "pixel size and exposure stored in it (used unless --pixel-nm / "
+            "experiment.yaml say otherwise), and its channels when it holds several."
+        ),
+    )
+    inspect.add_argument("files", nargs="+", metavar="FILE", help="movie files")
+    inspect.set_defaults(func=run_inspect)
     return parser
+
+
+def describe_movie(file: str) -> list[str]:
+    """What the readers find in a movie file: the lines ``smlmlp inspect`` prints.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import numpy as np, tifffile
+    >>> path = os.path.join(tempfile.mkdtemp(), "cell.ome.tif")
+    >>> tifffile.imwrite(path, np.zeros((30, 2, 16, 24), np.uint16), metadata={
+    ...     "axes": "TCYX", "Channel": {"Name": ["Cy5", "Cy3"]}, "PhysicalSizeX": 0.108,
+    ...     "PhysicalSizeY": 0.108})
+    >>> for line in describe_movie(path)[1:]:
+    ...     print(line)
+      frames      30 of 16 x 24 px (height x width), uint16
+      format      ome, axes TCYX
+      pixel size  108 x 108 nm (y, x)
+      exposure    not in the file
+      channels    2: Cy5, Cy3 (smlmlp psf names them cell_Cy5, cell_Cy3)
+    """
+    from .loading import list_channels, open_movie
+
+    channels = list_channels(file)
+    with open_movie(file, channel=0) as movie:
+        n_frames, height, width = (int(n) for n in movie.shape)
+        metadata = dict(movie.metadata)
+        dtype = movie.dtype
+    pixel, exposure = metadata.get("pixel_nm"), metadata.get("exposure_ms")
+    names = ", ".join(_channel_names([file], None, [channels])) if channels else ""
+    return [
+        file,
+        f"  frames      {n_frames} of {height} x {width} px (height x width), {dtype}",
+        f"  format      {metadata.get('kind')}, axes {metadata.get('axes')}",
+        "  pixel size  "
+        + ("not in the file" if pixel is None else f"{pixel[0]:g} x {pixel[1]:g} nm (y, x)"),
+        "  exposure    " + ("not in the file" if exposure is None else f"{exposure:g} ms"),
+        "  channels    "
+        + (f"{len(channels)}: {', '.join(channels)} (smlmlp psf names them {names})"
+           if channels else "one"),
+    ]
+
+
+def run_inspect(args: argparse.Namespace) -> int:
+    """The ``inspect`` command: each file as the readers see it; a file that cannot be
+    read gets one error line, and the others are still described (exit status 1)."""
+    failed = False
+    for index, file in enumerate(args.files):
+        try:
+            lines = describe_movie(file)
+        except (ValueError, TypeError, OSError) as error:
+            failed = True
+            message = " ".join(str(error).split()) or type(error).__name__
+            print(f"smlmlp: error: {message}", file=sys.stderr)
+            continue
+        print(("\n" if index else "") + "\n".join(lines))
+    return 1 if failed else 0
 
 
 def run_export(args: argparse.Namespace) -> int:

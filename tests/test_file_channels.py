@@ -340,3 +340,28 @@ def test_first_page_tells_the_channels(shape, options, expected, suffix, tmp_pat
     assert list_channels(path) == expected
     with open_movie(path, channel=0) as movie:
         assert movie.channel_names == expected
+
+
+def test_inspect_tells_what_the_readers_find(two_cameras, tmp_path, capsys) -> None:
+    path, _, _ = two_cameras
+    plain = tmp_path / "plain.tif"
+    tifffile.imwrite(plain, np.zeros((5, 8, 6), np.uint16))
+    missing = tmp_path / "missing.tif"
+    assert main(["inspect", str(path), str(missing), str(plain)]) == 1
+    out, err = capsys.readouterr()
+    assert out.splitlines() == [
+        str(path),
+        "  frames      1000 of 48 x 48 px (height x width), uint16",
+        "  format      ome, axes TCYX",
+        "  pixel size  100 x 100 nm (y, x)",
+        "  exposure    not in the file",
+        "  channels    2: Cy5, Cy3 (smlmlp psf names them two_Cy5, two_Cy3)",
+        "",
+        str(plain),
+        "  frames      5 of 8 x 6 px (height x width), uint16",
+        "  format      shaped, axes QYX",
+        "  pixel size  not in the file",
+        "  exposure    not in the file",
+        "  channels    one",
+    ]
+    assert err == f"smlmlp: error: {missing}: no such file\n"
