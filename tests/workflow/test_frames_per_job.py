@@ -16,6 +16,7 @@ from types import SimpleNamespace
 import h5py
 import numpy as np
 import pytest
+import tifffile
 
 import smlmlp_workflow as ws
 from smlmlp.block_sums import plan_blocks
@@ -77,6 +78,10 @@ def test_frame_count_from_the_header(wf: SimpleNamespace, tmp_path: Path) -> Non
     (tmp_path / "text.tif").write_text("not an image")
     assert ws.movie_frame_count([str(tmp_path / "text.tif")]) is None
     assert ws.movie_frame_count([str(tmp_path / "missing.tif")]) is None
+    two = tmp_path / "two.ome.tif"  # a file of two channels: the frames of one
+    tifffile.imwrite(two, np.zeros((37, 2, 8, 8), np.uint16), metadata={"axes": "TCYX"})
+    assert ws.movie_frame_count([str(two)], 1) == 37
+    assert ws.movie_frame_count([str(two)]) is None  # which channel? its job says
 
 
 def _run_ranges(
