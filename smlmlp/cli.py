@@ -679,13 +679,13 @@ def describe_movie(file: str) -> list[str]:
       exposure    not in the file
       channels    2: Cy5, Cy3 (smlmlp psf names them cell_Cy5, cell_Cy3)
     """
-    from .loading import list_channels, open_movie
+    from .loading import open_movie
 
-    channels = list_channels(file)
-    with open_movie(file, channel=0) as movie:
+    with open_movie(file, channel=0) as movie:  # channel 0 opens any file: a look at it
         n_frames, height, width = (int(n) for n in movie.shape)
         metadata = dict(movie.metadata)
         dtype = movie.dtype
+        channels = tuple(movie.channel_names)
     pixel, exposure = metadata.get("pixel_nm"), metadata.get("exposure_ms")
     names = ", ".join(_channel_names([file], None, [channels])) if channels else ""
     return [
