@@ -332,7 +332,7 @@ def test_first_page_tells_the_channels(shape, options, expected, suffix, tmp_pat
             options = {"metadata": {"axes": "TYX"}}
         tifffile.imwrite(path, data, imagej=True, **options)
     else:
-        tifffile.imwrite(path, data, **options)
+        tifffile.imwrite(path, data, photometric="minisblack", **options)
     if expected is None:
         with pytest.raises(ValueError, match="expected one frame axis"):
             list_channels(path)
