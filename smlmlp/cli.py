@@ -91,17 +91,23 @@ def _channel_names(
     return names
 
 
-def _movie_sources(files: Sequence[str]) -> tuple[list[tuple[str, int | None]], list[tuple]]:
-    """``(file, channel)`` of every movie of the files, in order: each channel of a file
-    of several channels (:func:`smlmlp.loading.list_channels`), else the file (channel
-    None); and each file's channels (for :func:`_channel_names`)."""
+def _movie_sources(
+    files: Sequence[str],
+) -> tuple[list[str], list[tuple], list[tuple[str, int | None]]]:
+    """The movies of the files given: the file that opens each (the further files of
+    a multi-file series or NDTiff dataset belong to its movie,
+    :func:`smlmlp.movie_series.group_movie_paths`), each one's channels (empty for a
+    file of one movie, :func:`smlmlp.loading.list_channels`), and ``(file, channel)``
+    of every movie to measure, in order (channel None for a file of one movie)."""
     from .loading import list_channels
+    from .movie_series import group_movie_paths
 
-    file_channels = [list_channels(file) for file in files]
+    heads = [group[0] for group in group_movie_paths(files)]
+    file_channels = [list_channels(file) for file in heads]
     sources: list[tuple[str, int | None]] = []
-    for file, channels in zip(files, file_channels, strict=True):
+    for file, channels in zip(heads, file_channels, strict=True):
         sources += [(file, index) for index in range(len(channels))] or [(file, None)]
-    return sources, file_channels
+    return heads, file_channels, sources
 
 
 def _pixel_from_args(values: Sequence[float] | None) -> tuple[float, float] | None:
@@ -304,8 +310,8 @@ def run_psf(args: argparse.Namespace) -> int:
     if args.workers is not None and args.workers < 1:
         raise ValueError(f"--workers: must be at least 1, got {args.workers}")
     workers = None if args.cuda else (args.workers or cpu_workers(True))
-    sources, file_channels = _movie_sources(args.files)
-    names = _channel_names(args.files, args.split, file_channels)
+    heads, file_channels, sources = _movie_sources(args.files)
+    names = _channel_names(heads, args.split, file_channels)
     wavelengths = _wavelengths_from_args(args.wavelength_nm, names)
     na = None if args.na is None else numerical_aperture(args.na, "--na")
     channels: list[ChannelInfo] = []
@@ -512,7 +518,11 @@ def build_parser() -> argparse.ArgumentParser:
         "files",
         nargs="+",
         metavar="FILE",
-        help="movie file(s): TIFF, .dax, Picasso .raw, .ims, OME-Zarr (.zarr), .czi, .nd2 or .sif",
+        help=(
+            "movie file(s): TIFF, .dax, Picasso .raw, .ims, OME-Zarr (.zarr), .czi, .nd2 or "
+            ".sif; the files of one multi-file OME-TIFF series or Micro-Manager NDTiff "
+            "dataset are one movie (its first file names it)"
+        ),
     )
     psf.add_argument("-o", "--output", required=True, metavar="OUT.h5", help="info file")
     psf.add_argument(

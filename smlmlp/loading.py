@@ -38,6 +38,12 @@ import tifffile
 from .backend import is_device_array
 from .block_sums import MIN_BLOCK_FRAMES
 from .file_channels import channel_label, channel_names, resolve_channel
+from .movie_series import (
+    NDTIFF_INDEX,
+    ndtiff_channel_names,
+    ndtiff_image_metadata,
+    ndtiff_layout,
+)
 
 if TYPE_CHECKING:
     from .formats import MovieFile
@@ -68,6 +74,10 @@ _FATAL_TIFFFILE_MESSAGES = (
     "zeroed",
     "series failed to read",
 )
+
+# Messages logged by tifffile about what it reads correctly anyway: an NDTiff index
+# whose images list their axes in different orders (tifffile finds each by name).
+_QUIET_TIFFFILE_MESSAGES = ("axes_dict.keys",)
 
 # Length units to nanometres (OME UnitsLength symbols and ImageJ spellings).
 _LENGTH_TO_NM = {
@@ -519,20 +529,28 @@ def _resolution_metadata(tif: tifffile.TiffFile) -> tuple[float, float] | None:
     return (sizes[0], sizes[1])
 
 
-def _micromanager_metadata(tif: tifffile.TiffFile) -> tuple[float | None, float | None]:
-    """Pixel size (nm) and exposure (ms) from Micro-Manager metadata, if any."""
+def _micromanager_metadata(
+    tif: tifffile.TiffFile, channel: int = 0
+) -> tuple[float | None, float | None]:
+    """Pixel size (nm) and exposure (ms) from Micro-Manager metadata, if any: the
+    first image's (of the channel ``channel`` in an NDTiff dataset), then the
+    summary's."""
     candidates = []
-    tag = tif.pages[0].tags.get(_MICROMANAGER_TAG)
-    if tag is not None and isinstance(tag.value, dict):
-        candidates.append(tag.value)
+    if tif.is_ndtiff:
+        index = os.path.join(tif.filehandle.dirname, NDTIFF_INDEX)
+        candidates.append(ndtiff_image_metadata(index, channel))
+    else:
+        tag = tif.pages[0].tags.get(_MICROMANAGER_TAG)
+        if tag is not None and isinstance(tag.value, dict):
+            candidates.append(tag.value)
     with _capture_tifffile_log():  # a missing file header is only logged by tifffile
         summary = (tif.micromanager_metadata or {}).get("Summary")
     if isinstance(summary, dict):
         candidates.append(summary)
     pixel = exposure = None
     for values in candidates:
-        if pixel is None:
-            pixel = _positive_float(values.get("PixelSizeUm"))
+        if pixel is None:  # an image's key, then the summary's
+            pixel = _positive_float(values.get("PixelSizeUm", values.get("PixelSize_um")))
             pixel = None if pixel is None else pixel * 1e3
         if exposure is None:
             exposure = _positive_float(values.get("Exposure-ms"))
@@ -541,7 +559,12 @@ def _micromanager_metadata(tif: tifffile.TiffFile) -> tuple[float | None, float 
 
 def _tiff_channel_names(tif: tifffile.TiffFile, n_channels: int) -> list[str] | None:
     """The channels' names given by the file: OME ``Channel/@Name`` of the first
-    image, else Micro-Manager's ``ChNames``; None when neither has ``n_channels``."""
+    image, else the ``channel`` values of an NDTiff dataset's index, else
+    Micro-Manager's ``ChNames``; None when none has ``n_channels``."""
+    if tif.is_ndtiff:
+        names = ndtiff_channel_names(os.path.join(tif.filehandle.dirname, NDTIFF_INDEX))
+        if len(names) == n_channels:
+            return names
     xml = tif.ome_metadata if tif.is_ome else None
     if xml:
         root = ElementTree.fromstring(xml)
@@ -574,7 +597,7 @@ def _read_metadata(tif: tifffile.TiffFile, channel: int = 0) -> dict[str, Any]:
     if pixel_nm is None:
         pixel_nm = _optional(_resolution_metadata, tif)
     if pixel_nm is None or exposure_ms is None:
-        mm_pixel, mm_exposure = _optional(_micromanager_metadata, tif) or (None, None)
+        mm_pixel, mm_exposure = _optional(_micromanager_metadata, tif, channel) or (None, None)
         if pixel_nm is None and mm_pixel is not None:
             pixel_nm = (mm_pixel, mm_pixel)
         if exposure_ms is None:
@@ -744,7 +767,8 @@ class _Source:
             )
         logger = logging.getLogger("tifffile")
         for record in records:  # pass on harmless warnings
-            logger.handle(record)
+            if not any(m in record.getMessage() for m in _QUIET_TIFFFILE_MESSAGES):
+                logger.handle(record)
 
         if _frames_stored_as_samples(tif, series, axes, shape):
             # a 3- or 4-frame stack that tifffile's defaults stored as separate colour
@@ -862,9 +886,15 @@ class _Source:
                 f"{keyframe.shape} for a movie of shape {self.shape}"
             )
         self.frames_per_page = page_size // self.frame_size
+        if self.frames_per_page == 1:  # the channel's own pages
+            planes = range(self.plane_base, self.n_planes, self.plane_step)
+        else:
+            planes = range(n_pages)
+        pages = [series[plane] for plane in planes]
+        self._drop_unwritten_frames(pages)
         paths: list[str] = []
         sizes: dict[str, int] = {}
-        for index, page in enumerate(series):
+        for index, page in enumerate(pages):
             if page is None:
                 raise ValueError(
                     f"{self.label}: image data of frame {index * self.frames_per_page} is "
@@ -883,6 +913,28 @@ class _Source:
                     f"{os.path.basename(path)} has {sizes[path]} bytes"
                 )
         self.paths = paths
+
+    def _drop_unwritten_frames(self, pages: list[Any]) -> None:
+        """An NDTiff acquisition stopped before its end: the frames after the last
+        one written (wholly, for this channel) are left out, with a warning, as
+        Micro-Manager's own reader leaves them out; ``pages`` (one per frame) is
+        shortened to match. Missing images before the last ones stay an error."""
+        if self.kind != "ndtiff" or self.frames_per_page != 1 or pages[-1:] != [None]:
+            return
+        written = len(pages)
+        while written and pages[written - 1] is None:
+            written -= 1
+        if not written:
+            return
+        warnings.warn(
+            f"{self.label}: the acquisition stopped early: the last {len(pages) - written} "
+            f"of the dataset's {len(pages)} frames were not written; the first {written} "
+            "are read",
+            UserWarning,
+            stacklevel=2,
+        )
+        del pages[written:]
+        self.shape = (written, *self.shape[1:])
 
     # -- reading ---------------------------------------------------------- #
 
@@ -1410,6 +1462,9 @@ def _tiff_may_hold_channels(path: PathLike) -> bool:
                 imagej = tif.imagej_metadata or {}
                 others = (imagej.get("frames", 1), imagej.get("slices", 1))
                 return _channels_beside_frames(imagej.get("channels", 1), others)
+            if tif.is_ndtiff:  # its index lists the images' channels
+                values = ndtiff_layout(os.path.join(tif.filehandle.dirname, NDTIFF_INDEX))
+                return len(values.channel_values) > 1
             if tif.is_micromanager:
                 return True
             if tif.is_shaped:

@@ -36,6 +36,7 @@ The public names of these modules are re-exported here
 """
 
 from smlmlp.loading import HALF_NAMES
+from smlmlp.movie_series import TIFF_SUFFIXES, group_series, is_tiff_name
 
 from ._common import PathLike
 from .autocorr import merge_autocorr, run_autocorr
@@ -52,13 +53,10 @@ from .demo import (
     write_demo,
 )
 from .discovery import (
-    TIFF_SUFFIXES,
     Channel,
     Experiment,
     discover_experiments,
-    group_series,
     inspect_experiment,
-    is_tiff_name,
     list_movies,
     movie_files,
 )

@@ -11,9 +11,10 @@ from typing import Any
 import numpy as np
 
 from smlmlp.atomic import atomic_path
+from smlmlp.movie_series import is_tiff_name
 
 from ._common import PathLike, _plain
-from .discovery import Experiment, inspect_experiment, is_tiff_name
+from .discovery import Experiment, inspect_experiment
 from .settings import SETTINGS_FILE, SettingsError
 
 #: The bundled demo: two days of a two-colour setup, the second day a dual-view camera

@@ -6,8 +6,10 @@ every TIFF (``*.tif``, ``*.tiff``), Zhuang lab ``*.dax`` (its ``.inf`` beside it
 Picasso ``*.raw`` (its ``.yaml`` beside it), Imaris ``*.ims``, OME-Zarr folder
 ``*.zarr`` and Zeiss ``*.czi`` (:mod:`smlmlp.formats`). The further files of a
 multi-file OME / Micro-Manager TIFF series (``name_1.ome.tif``, ... or files
-listed in the first file's OME-XML) belong to the movie of their first file; a
-``.dax`` or ``.raw`` movie's files are the movie and its sidecar. An optional
+listed in the first file's OME-XML) and of a Micro-Manager NDTiff dataset (the files
+its ``NDTiff.index`` lists) belong to the movie of their first file
+(:mod:`smlmlp.movie_series`); a ``.dax`` or ``.raw`` movie's files are the movie and
+its sidecar. An optional
 ``experiment.yaml`` in the folder sets (a file of several channels is one channel
 per channel it holds, ``STEM_NAME``, :func:`file_channels`):
 
@@ -36,7 +38,6 @@ their precedence.
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +46,7 @@ from typing import Any
 from smlmlp.file_channels import resolve_channel
 from smlmlp.formats import MOVIE_SUFFIXES, UNSUPPORTED_SUFFIXES, is_movie_name, sidecar_of
 from smlmlp.loading import HALF_NAMES
+from smlmlp.movie_series import TIFF_SUFFIXES, dataset_index, group_series
 
 from ._common import PathLike
 from .settings import (
@@ -56,13 +58,9 @@ from .settings import (
     read_settings,
 )
 
-#: Suffixes of TIFF movie files (case-insensitive).
-TIFF_SUFFIXES = (".tif", ".tiff")
-
 #: The movie files an experiment folder may hold, for messages.
 MOVIE_PATTERNS = "*.tif, *.tiff, *.dax, *.raw, *.ims, *.zarr, *.czi"
 
-_SERIES_CONTINUATION = re.compile(r"^(?P<base>.+)_(?P<index>\d+)(?P<ome>\.ome)?\.tiff?$", re.I)
 
 
 @dataclass(frozen=True)
@@ -145,11 +143,6 @@ def _channel_stem(filename: str) -> str:
     return stem
 
 
-def is_tiff_name(filename: str) -> bool:
-    """Whether a file name has a TIFF suffix (and is not hidden)."""
-    return not filename.startswith(".") and filename.lower().endswith(TIFF_SUFFIXES)
-
-
 def list_movies(folder: PathLike) -> list[str]:
     """Names of the movies in an experiment folder, in name order: files of a supported
     format and OME-Zarr folders (a ``.inf`` / ``.yaml`` sidecar is not a movie)."""
@@ -174,70 +167,10 @@ def _unsupported_movies(folder: Path) -> list[str]:
     ]
 
 
-def _ome_referenced_files(path: Path) -> set[str]:
-    """File names an OME-TIFF's XML lists besides itself (empty when unreadable)."""
-    try:
-        import tifffile
-
-        with tifffile.TiffFile(path) as tif:
-            xml = tif.pages[0].description if tif.pages else ""
-    except Exception:  # the job that reads the movie reports unreadable files
-        return set()
-    if "<OME" not in xml:
-        return set()
-    names = set(re.findall(r'FileName\s*=\s*"([^"]+)"', xml))
-    names.update(re.findall(r'MetadataFile\s*=\s*"([^"]+)"', xml))
-    return {os.path.basename(name) for name in names} - {path.name}
-
-
-def group_series(folder: PathLike, filenames: Sequence[str]) -> dict[str, list[str]]:
-    """Group movie file names into movies: first file -> all files of its series.
-
-    A file ``X_N.ome.tif`` (N digits) continues ``X.ome.tif`` when that exists
-    (Micro-Manager's naming), and OME-TIFF files listed in another file's OME-XML
-    belong to that file's series (the alphabetically first file opens it). A movie
-    of another format is one file (its sidecar is added by :func:`movie_files`).
-
-    Examples
-    --------
-    >>> group_series(".", ["a.tif", "cam_MMStack_Pos0.ome.tif", "cam_MMStack_Pos0_1.ome.tif"])
-    {'a.tif': ['a.tif'], 'cam_MMStack_Pos0.ome.tif': ['cam_MMStack_Pos0.ome.tif', \
-'cam_MMStack_Pos0_1.ome.tif']}
-    >>> group_series(".", ["b.dax", "c_1.ome.zarr", "c.ome.zarr"])
-    {'b.dax': ['b.dax'], 'c.ome.zarr': ['c.ome.zarr'], 'c_1.ome.zarr': ['c_1.ome.zarr']}
-    """
-    names = sorted(filenames)
-    present = set(names)
-    parent = {name: name for name in names}
-
-    def root(name: str) -> str:
-        while parent[name] != name:
-            name = parent[name]
-        return name
-
-    def join(a: str, b: str) -> None:
-        first, second = sorted((root(a), root(b)))
-        parent[second] = first
-
-    for name in names:
-        match = _SERIES_CONTINUATION.match(name)
-        if match and match["ome"]:
-            for suffix in (".ome.tif", ".ome.tiff"):
-                if match["base"] + suffix in present:
-                    join(match["base"] + suffix, name)
-        if ".ome." in name.lower() and is_tiff_name(name):
-            for other in _ome_referenced_files(Path(folder) / name):
-                if other in present:
-                    join(name, other)
-    groups: dict[str, list[str]] = {}
-    for name in names:
-        groups.setdefault(root(name), []).append(name)
-    return groups
-
-
 def movie_files(folder: PathLike, names: Sequence[str]) -> tuple[str, ...]:
     """The paths of a movie's files: its series, then the sidecar of a ``.dax`` / ``.raw``
-    movie when it exists (a missing one is reported by the job that opens the movie).
+    movie when it exists (a missing one is reported by the job that opens the movie),
+    or the ``NDTiff.index`` of an NDTiff dataset.
 
     Examples
     --------
@@ -245,7 +178,7 @@ def movie_files(folder: PathLike, names: Sequence[str]) -> tuple[str, ...]:
     ('/data/run.tif', '/data/run_1.tif')
     """
     files = [str(Path(folder) / name) for name in names]
-    sidecar = sidecar_of(files[0])
+    sidecar = sidecar_of(files[0]) or dataset_index(files[0])
     if sidecar is not None and os.path.isfile(sidecar):
         files.append(sidecar)
     return tuple(files)

@@ -338,6 +338,67 @@ def write_nd2(
     return path
 
 
+# ------------------------------------------------------- Micro-Manager NDTiff
+def write_ndtiff(
+    folder: Path,
+    name: str,
+    movie: np.ndarray,
+    *,
+    channel_names: list[str] | None = None,
+    pixel_um: float | None = None,
+    exposure_ms: float | list[float] = 20.0,
+    file_bytes: int | None = None,
+    missing_last: int = 0,
+) -> Path:
+    """A Micro-Manager NDTiff dataset written by ``ndtiff`` (Micro-Manager's own Python
+    writer): ``name_1/name_NDTiffStack*.tif`` and ``NDTiff.index``; returns its folder.
+
+    ``movie``: ``(frames, height, width)``, or ``(frames, channels, height, width)``
+    with ``channel_names`` (each image's ``channel`` axis, the channels of each
+    frame one after the other as Micro-Manager acquires them). ``pixel_um`` goes to
+    the summary metadata (``PixelSize_um``), ``exposure_ms`` (one per channel, or
+    one for all) to each image's; ``file_bytes``: a new TIFF file once this size
+    would be passed, less the writer's margin of 5 MB (Micro-Manager's files are
+    4 GB); ``missing_last``: so many of
+    the last channels' images of the last frame are not written (an acquisition
+    stopped early).
+    """
+    import ndtiff
+    import ndtiff.ndtiff_file as files
+
+    frames = movie if movie.ndim == 4 else movie[:, None]
+    names = channel_names or [None]
+    exposures = exposure_ms if isinstance(exposure_ms, list | tuple) else [exposure_ms] * len(names)
+    summary = {} if pixel_um is None else {"PixelSize_um": pixel_um}
+    if channel_names:
+        summary["ChNames"] = list(channel_names)
+    limit, opened = files.MAX_FILE_SIZE, files.SingleNDTiffWriter.__init__
+
+    def flushed(writer: Any, *args: Any, **kwargs: Any) -> None:
+        # ndtiff reads a new file's header back before images smaller than its write
+        # buffer have flushed it: flush it at once
+        opened(writer, *args, **kwargs)
+        writer.file.flush()
+
+    files.MAX_FILE_SIZE = limit if file_bytes is None else file_bytes
+    files.SingleNDTiffWriter.__init__ = flushed
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        dataset = ndtiff.NDTiffDataset(str(folder), name=name, writable=True)
+        dataset.initialize(summary)
+        for t, planes in enumerate(frames):
+            for c, (plane, channel) in enumerate(zip(planes, names, strict=True)):
+                if t == len(frames) - 1 and c >= len(names) - missing_last:
+                    break
+                axes = {"time": t} if channel is None else {"time": t, "channel": channel}
+                metadata = {"Exposure-ms": float(exposures[c]), "ElapsedTime-ms": 25.0 * t}
+                dataset.put_image(axes, np.ascontiguousarray(plane), metadata)
+        dataset.finish()
+    finally:
+        files.MAX_FILE_SIZE, files.SingleNDTiffWriter.__init__ = limit, opened
+    return Path(dataset.path)
+
+
 # ------------------------------------------------------------------ Andor .sif
 def write_sif(path: Path, movie: np.ndarray, *, exposure_ms: float = 30.0) -> Path:
     """Andor Solis ``.sif`` (version 65567) of a kinetic series: the text header Solis

@@ -1,10 +1,11 @@
-"""End to end: experiment folders of .dax, Picasso .raw, .ims, OME-Zarr, .czi, .nd2 and
-.sif movies.
+"""End to end: experiment folders of .dax, Picasso .raw, .ims, OME-Zarr, .czi, .nd2,
+.sif movies and a Micro-Manager NDTiff dataset.
 
 One run: the same simulated movie as TIFF and in every other format (one experiment
 each kind), the same two-camera movie split into halves as TIFF and as .dax / OME-Zarr /
 .nd2, the two cameras' movies as the two channels of one file of each format that holds
-channels, and bad files of the other formats. Every format must give the TIFF's widths
+channels (and of an NDTiff dataset over several files), and bad files of the other
+formats. Every format must give the TIFF's widths
 to 1e-9, each bad file must fail its experiment with one line.
 """
 
@@ -33,6 +34,8 @@ FORMATS = [
 ]
 #: Formats whose files hold several channels (besides TIFF), when installed
 CHANNEL_FORMATS = [name for name in ("ims", "zarr", "czi", "nd2") if name in FORMATS]
+#: Whether Micro-Manager's NDTiff writer is installed (the test extra has it)
+NDTIFF = importlib.util.find_spec("ndtiff") is not None
 #: bad experiment -> words its error line must hold
 BAD = {
     "bad_dax": ["movie.dax", "truncated .dax"],
@@ -75,6 +78,8 @@ def _make(wf: SimpleNamespace, formats: ModuleType, root: Path) -> None:
             writer(path, np.stack([movie, other], -1), channels=2)
         else:
             writer(path, both, channel_names=names)
+    if NDTIFF:  # a Micro-Manager NDTiff dataset over several files: its folder "two_1"
+        formats.write_ndtiff(root, "two", both, channel_names=names, file_bytes=5_050_000)
     # named in experiment.yaml: one by its name, one by its index
     wf.write_yaml(
         root / "channels_named" / "experiment.yaml",
@@ -109,6 +114,8 @@ def run(wf: SimpleNamespace, movie_formats: ModuleType, tmp_path_factory) -> Sim
             "tiff", "formats", "split_tiff", "split_formats", "channels", "channels_named", *BAD
         )
     ]
+    if NDTIFF:
+        targets.append("results/two_1/psf_info.h5")
     result = wf.run_snakemake(workdir, "--cores", "2", "--keep-going", *targets)
     return SimpleNamespace(
         workdir=workdir, result=result, output=result.stdout + result.stderr
@@ -166,6 +173,21 @@ def test_channels_of_one_file_of_every_format(run: SimpleNamespace) -> None:
     assert info.channels["green"].attrs["file_channel"] == "Cy3"
 
 
+@pytest.mark.skipif(not NDTIFF, reason="ndtiff (Micro-Manager's writer) is not installed")
+def test_ndtiff_dataset_over_several_files(run: SimpleNamespace) -> None:
+    """An NDTiff dataset's folder: one channel per channel of the dataset (not per file),
+    each the movie it holds, all its files recorded."""
+    first, second = _sigmas(run, "tiff")["movie"], _sigmas(run, "split_tiff")["dual_right"]
+    found = _sigmas(run, "two_1")
+    assert sorted(found) == ["two_NDTiffStack_Cy3", "two_NDTiffStack_Cy5"]
+    np.testing.assert_allclose(found["two_NDTiffStack_Cy5"], first, rtol=1e-9)
+    np.testing.assert_allclose(found["two_NDTiffStack_Cy3"], second, rtol=1e-9)
+    info = read_info(run.workdir / "results" / "two_1" / "psf_info.h5")
+    files = [Path(p).name for p in info.channels["two_NDTiffStack_Cy3"].source_files]
+    tiffs = sorted(p.name for p in (run.workdir / "experiments" / "two_1").glob("*.tif"))
+    assert len(tiffs) > 2 and sorted(files) == tiffs
+
+
 def test_the_files_of_a_channel(run: SimpleNamespace) -> None:
     info = read_info(run.workdir / "results" / "formats" / "psf_info.h5")
     dax = info.channels["dax"].source_files
@@ -187,7 +209,8 @@ def test_bad_files_fail_with_one_line(wf: SimpleNamespace, run: SimpleNamespace)
 
 
 def test_nothing_reruns(wf: SimpleNamespace, run: SimpleNamespace) -> None:
-    targets = [f"results/{n}/psf_info.h5" for n in ("formats", "split_formats", "channels")]
+    names = ("formats", "split_formats", "channels", *(["two_1"] if NDTIFF else []))
+    targets = [f"results/{n}/psf_info.h5" for n in names]
     result = wf.run_snakemake(run.workdir, "--cores", "1", "-n", *targets)
     assert result.returncode == 0, _failure(result.stdout + result.stderr)
     assert "Nothing to be done" in result.stdout + result.stderr, _failure(result.stdout)

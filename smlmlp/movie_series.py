@@ -1,0 +1,255 @@
+"""Which files make one movie: multi-file TIFF series and Micro-Manager NDTiff datasets.
+
+A rig writes a long movie over several files: Micro-Manager's OME-TIFF series
+(``name.ome.tif``, ``name_1.ome.tif``, ..., or files listed in the first file's
+OME-XML) and its NDTiff datasets (``name_NDTiffStack.tif``, ``name_NDTiffStack_1.tif``,
+... beside one ``NDTiff.index`` that lists every image of every file). Opening the
+first file reads the whole movie; the command and the workflow use
+:func:`group_series` so that the further files are not taken for movies of their own.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NamedTuple
+
+PathLike = str | os.PathLike
+
+#: The index of a Micro-Manager NDTiff dataset, beside its TIFF files.
+NDTIFF_INDEX = "NDTiff.index"
+
+#: Suffixes of TIFF movie files (case-insensitive).
+TIFF_SUFFIXES = (".tif", ".tiff")
+
+_SERIES_CONTINUATION = re.compile(r"^(?P<base>.+)_(?P<index>\d+)(?P<ome>\.ome)?\.tiff?$", re.I)
+
+
+def is_tiff_name(filename: str) -> bool:
+    """Whether a file name is a TIFF movie (``*.tif``, ``*.tiff``, not hidden).
+
+    Examples
+    --------
+    >>> is_tiff_name("a.TIF"), is_tiff_name(".a.tif"), is_tiff_name("a.dax")
+    (True, False, False)
+    """
+    return not filename.startswith(".") and filename.lower().endswith(TIFF_SUFFIXES)
+
+
+def ndtiff_index_of(path: PathLike) -> str | None:
+    """The ``NDTiff.index`` of the dataset a TIFF file belongs to, None when there is
+    none beside it."""
+    index = os.path.join(os.path.dirname(os.path.abspath(path)), NDTIFF_INDEX)
+    return index if is_tiff_name(os.path.basename(path)) and os.path.isfile(index) else None
+
+
+def dataset_index(path: PathLike) -> str | None:
+    """The ``NDTiff.index`` of the NDTiff dataset a file is part of (the index beside
+    it lists it), else None."""
+    index = ndtiff_index_of(path)
+    if index is None:
+        return None
+    try:
+        listed = ndtiff_files(index)
+    except Exception:  # an unreadable index: opening the movie reports it
+        return None
+    return index if os.path.basename(path) in listed else None
+
+
+class NdtiffLayout(NamedTuple):
+    """What an NDTiff dataset's index says, read once (:func:`ndtiff_layout`).
+
+    Attributes
+    ----------
+    files : tuple of str
+        The TIFF files it lists, in the order their first images come.
+    channel_values : tuple
+        The distinct values of the images' ``channel`` axis in the order they first
+        come (the order of tifffile's series), empty without such an axis.
+    first_images : dict
+        Where the metadata of the first image of each channel value (key None: of
+        the dataset) is: ``(file name, offset, byte count, compression)``.
+    """
+
+    files: tuple[str, ...]
+    channel_values: tuple
+    first_images: dict
+
+    @property
+    def channel_names(self) -> list[str]:
+        """The channel names (the ``channel`` values when all are text), else empty."""
+        values = self.channel_values
+        return list(values) if values and all(isinstance(v, str) for v in values) else []
+
+
+@functools.lru_cache(maxsize=4)
+def _layout(path: str, mtime_ns: int, size: int) -> NdtiffLayout:
+    import tifffile
+
+    files: dict[str, None] = {}
+    first: dict = {}
+    for axes, filename, _, _, _, _, _, offset, count, compression in tifffile.read_ndtiff_index(
+        path
+    ):
+        files.setdefault(filename)
+        where = (filename, offset, count, compression)
+        first.setdefault(None, where)
+        if "channel" in axes:
+            first.setdefault(axes["channel"], where)
+    values = tuple(key for key in first if key is not None)
+    return NdtiffLayout(tuple(files), values, first)
+
+
+def ndtiff_layout(index_path: PathLike) -> NdtiffLayout:
+    """The layout of an NDTiff dataset from its ``NDTiff.index`` (parsed once while
+    the file is unchanged: opening a movie asks for it several times)."""
+    path = os.path.abspath(index_path)
+    status = os.stat(path)
+    return _layout(path, status.st_mtime_ns, status.st_size)
+
+
+def ndtiff_files(index_path: PathLike) -> list[str]:
+    """The names of the TIFF files an NDTiff dataset's index lists, in the order their
+    first images come."""
+    return list(ndtiff_layout(index_path).files)
+
+
+def ndtiff_channel_names(index_path: PathLike) -> list[str]:
+    """The channel names of an NDTiff dataset, from its index: the string values of
+    the images' ``channel`` axis in the order they first come (the order of the
+    channels of tifffile's series of the dataset); empty when the images have no
+    ``channel`` axis or number their channels."""
+    return ndtiff_layout(index_path).channel_names
+
+
+def ndtiff_image_metadata(index_path: PathLike, channel: int | None = None) -> dict:
+    """The Micro-Manager metadata of an NDTiff dataset's first image (of its channel
+    ``channel``, an index into :attr:`NdtiffLayout.channel_values`): the JSON the
+    index points to in its file; empty when there is none or it cannot be read."""
+    layout = ndtiff_layout(index_path)
+    key = layout.channel_values[channel] if channel is not None and layout.channel_values else None
+    where = layout.first_images.get(key)
+    if where is None:
+        return {}
+    filename, offset, size, compression = where
+    if compression or size <= 0:
+        return {}
+    with open(os.path.join(os.path.dirname(os.fspath(index_path)), filename), "rb") as file:
+        file.seek(offset)
+        text = file.read(size)
+    try:
+        value = json.loads(text.decode("utf-8").rstrip("\0"))
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _ome_referenced_files(path: Path) -> set[str]:
+    """File names an OME-TIFF's XML lists besides itself (empty when unreadable)."""
+    try:
+        import tifffile
+
+        with tifffile.TiffFile(path) as tif:
+            xml = tif.pages[0].description if tif.pages else ""
+    except Exception:  # the job that reads the movie reports unreadable files
+        return set()
+    if "<OME" not in xml:
+        return set()
+    names = set(re.findall(r'FileName\s*=\s*"([^"]+)"', xml))
+    names.update(re.findall(r'MetadataFile\s*=\s*"([^"]+)"', xml))
+    return {os.path.basename(name) for name in names} - {path.name}
+
+
+def _ndtiff_members(folder: Path, present: set[str]) -> list[str]:
+    """The files of the folder's NDTiff dataset among ``present`` (none without an
+    index, or when it cannot be read: opening the movie reports that)."""
+    index = folder / NDTIFF_INDEX
+    if not index.is_file():
+        return []
+    try:
+        listed = ndtiff_files(index)
+    except Exception:  # the job that reads the movie reports an unreadable index
+        return []
+    return [name for name in listed if name in present]
+
+
+def group_series(folder: PathLike, filenames: Sequence[str]) -> dict[str, list[str]]:
+    """Group movie file names into movies: first file -> all files of its series.
+
+    A file ``X_N.ome.tif`` (N digits) continues ``X.ome.tif`` when that exists
+    (Micro-Manager's naming), OME-TIFF files listed in another file's OME-XML
+    belong to that file's series, and the files an ``NDTiff.index`` in the folder
+    lists are one NDTiff dataset; the alphabetically first file of a series opens
+    it. A movie of another format is one file (its sidecar is added by the caller).
+
+    Examples
+    --------
+    >>> group_series(".", ["a.tif", "cam_MMStack_Pos0.ome.tif", "cam_MMStack_Pos0_1.ome.tif"])
+    {'a.tif': ['a.tif'], 'cam_MMStack_Pos0.ome.tif': ['cam_MMStack_Pos0.ome.tif', \
+'cam_MMStack_Pos0_1.ome.tif']}
+    >>> group_series(".", ["b.dax", "c_1.ome.zarr", "c.ome.zarr"])
+    {'b.dax': ['b.dax'], 'c.ome.zarr': ['c.ome.zarr'], 'c_1.ome.zarr': ['c_1.ome.zarr']}
+    """
+    names = sorted(filenames)
+    present = set(names)
+    parent = {name: name for name in names}
+
+    def root(name: str) -> str:
+        while parent[name] != name:
+            name = parent[name]
+        return name
+
+    def join(a: str, b: str) -> None:
+        first, second = sorted((root(a), root(b)))
+        parent[second] = first
+
+    for name in names:
+        match = _SERIES_CONTINUATION.match(name)
+        if match and match["ome"]:
+            for suffix in (".ome.tif", ".ome.tiff"):
+                if match["base"] + suffix in present:
+                    join(match["base"] + suffix, name)
+        if ".ome." in name.lower() and is_tiff_name(name):
+            for other in _ome_referenced_files(Path(folder) / name):
+                if other in present:
+                    join(name, other)
+    dataset = _ndtiff_members(Path(folder), present)
+    for name in dataset[1:]:
+        join(dataset[0], name)
+    groups: dict[str, list[str]] = {}
+    for name in names:
+        groups.setdefault(root(name), []).append(name)
+    return groups
+
+
+def group_movie_paths(paths: Sequence[PathLike]) -> list[list[str]]:
+    """The movies of a list of files, each the list of its files (first the one to
+    open), in the order the movies first come; files of one series given twice or
+    in another order still make one movie (:func:`group_series`, folder by folder).
+
+    Examples
+    --------
+    >>> group_movie_paths(["a.tif", "run_1.ome.tif", "b.tif", "run.ome.tif"])
+    [['a.tif'], ['run.ome.tif', 'run_1.ome.tif'], ['b.tif']]
+    """
+    by_folder: dict[str, dict[str, str]] = {}
+    for path in paths:
+        text = os.fspath(path)
+        folder, name = os.path.split(text)
+        by_folder.setdefault(folder, {}).setdefault(name, text)
+    head_of: dict[str, str] = {}
+    members: dict[str, list[str]] = {}
+    for folder, names in by_folder.items():
+        for head, group in group_series(folder or ".", list(names)).items():
+            members[names[head]] = [names[name] for name in group]
+            for name in group:
+                head_of[names[name]] = names[head]
+    movies: dict[str, list[str]] = {}
+    for path in paths:
+        head = head_of[os.fspath(path)]
+        movies.setdefault(head, members[head])
+    return list(movies.values())
