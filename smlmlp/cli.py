@@ -690,6 +690,7 @@ def describe_movie(file: str) -> list[str]:
       channels    2: Cy5, Cy3 (smlmlp psf names them cell_Cy5, cell_Cy3)
     """
     from .loading import open_movie
+    from .movie_series import group_movie_paths
 
     with open_movie(file, channel=0) as movie:  # channel 0 opens any file: a look at it
         n_frames, height, width = (int(n) for n in movie.shape)
@@ -697,7 +698,8 @@ def describe_movie(file: str) -> list[str]:
         dtype = movie.dtype
         channels = tuple(movie.channel_names)
     pixel, exposure = metadata.get("pixel_nm"), metadata.get("exposure_ms")
-    names = ", ".join(_channel_names([file], None, [channels])) if channels else ""
+    head = group_movie_paths([file])[0][0]  # the file that names its series' movie
+    names = ", ".join(_channel_names([head], None, [channels])) if channels else ""
     return [
         file,
         f"  frames      {n_frames} of {height} x {width} px (height x width), {dtype}",

@@ -226,10 +226,28 @@ def group_series(folder: PathLike, filenames: Sequence[str]) -> dict[str, list[s
     return groups
 
 
+def _series_companions(path: str) -> list[str]:
+    """The names of the files beside ``path`` that begin or share its series: the
+    other files of its NDTiff dataset, the first file ``X.ome.tif`` of ``X_N.ome.tif``."""
+    folder, name = os.path.split(path)
+    names = []
+    index = dataset_index(path)
+    if index is not None:
+        names += [n for n in ndtiff_files(index) if os.path.isfile(os.path.join(folder, n))]
+    match = _SERIES_CONTINUATION.match(name)
+    if match and match["ome"]:
+        for suffix in (".ome.tif", ".ome.tiff"):
+            if os.path.isfile(os.path.join(folder, match["base"] + suffix)):
+                names.append(match["base"] + suffix)
+    return names
+
+
 def group_movie_paths(paths: Sequence[PathLike]) -> list[list[str]]:
-    """The movies of a list of files, each the list of its files (first the one to
-    open), in the order the movies first come; files of one series given twice or
-    in another order still make one movie (:func:`group_series`, folder by folder).
+    """The movies of a list of files, each the list of its files (first the one that
+    opens it and names it), in the order the movies first come: the files of one
+    series or NDTiff dataset make one movie, whichever of them are given and in any
+    order (:func:`group_series`, folder by folder; a series' first file and the rest
+    of a dataset are looked for beside the files given).
 
     Examples
     --------
@@ -240,7 +258,10 @@ def group_movie_paths(paths: Sequence[PathLike]) -> list[list[str]]:
     for path in paths:
         text = os.fspath(path)
         folder, name = os.path.split(text)
-        by_folder.setdefault(folder, {}).setdefault(name, text)
+        names = by_folder.setdefault(folder, {})
+        names.setdefault(name, text)
+        for other in _series_companions(text):
+            names.setdefault(other, os.path.join(folder, other))
     head_of: dict[str, str] = {}
     members: dict[str, list[str]] = {}
     for folder, names in by_folder.items():

@@ -62,7 +62,9 @@ def test_dataset_over_several_files_is_one_movie(
     names = [p.name for p in paths]
     assert group_series(folder, names[::-1]) == {"long_NDTiffStack.tif": names}
     given = [str(p) for p in paths[3:]] + [str(paths[0])]  # in any order, some left out
-    assert group_movie_paths(given) == [sorted(given)]
+    assert group_movie_paths(given) == [[str(p) for p in paths]]
+    # one file given: its dataset, named after its first file
+    assert group_movie_paths([str(paths[4])]) == [[str(p) for p in paths]]
     assert dataset_index(paths[2]) == str(folder / NDTIFF_INDEX)
     # a plain TIFF beside the dataset is a movie of its own, and has no index
     other = folder / "other.tif"
@@ -179,3 +181,11 @@ def test_discovery_makes_a_channel_of_each(two_cameras) -> None:
     assert channel.file_channel == 1
     names = [Path(f).name for f in channel.files]
     assert names == [p.name for p in _tiffs(folder)] + [NDTIFF_INDEX]
+
+
+def test_inspect_names_the_movie_after_the_first_file(two_cameras, capsys) -> None:
+    folder, _ = two_cameras
+    assert main(["inspect", str(_tiffs(folder)[3])]) == 0
+    out = capsys.readouterr().out
+    assert "format      ndtiff, axes TCYX" in out and "pixel size  100 x 100 nm" in out
+    assert "2: Cy5, Cy3 (smlmlp psf names them cells_NDTiffStack_Cy5, cells_NDTiffStack_Cy3)" in out
