@@ -48,14 +48,8 @@ from typing import Any
 import numpy as np
 
 from .file_channels import channel_label, channel_names, resolve_channel
-from .loading import (
-    _check_dtype,
-    _LazyStack,
-    _ndim_message,
-    _optional,
-    _positive_float,
-    check_frame_count,
-)
+from .stacks import LazyStack, _check_dtype, _ndim_message, check_frame_count
+from .tiff_movie import _optional, _positive_float
 
 __all__ = [
     "MOVIE_SUFFIXES",
@@ -265,7 +259,7 @@ def _square(sizes: list[float | None]) -> tuple[float, float] | None:
 # --------------------------------------------------------------------------- #
 
 
-class MovieFile(_LazyStack):
+class MovieFile(LazyStack):
     """A movie of a format other than TIFF, read lazily frame range by frame range.
 
     Use :func:`smlmlp.loading.open_movie` to create one.

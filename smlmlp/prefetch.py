@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from .backend import is_device_array
-from .loading import _positive_int
+from .stacks import _positive_int
 
 __all__ = ["THREAD_NAME_PREFIX", "chunk_bounds", "prefetch_chunks"]
 

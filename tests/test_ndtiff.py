@@ -14,9 +14,10 @@ import pytest
 from smlmlp import blink_spatial_psf
 from smlmlp.cli import main
 from smlmlp.infofile import read_info
-from smlmlp.loading import _tiff_may_hold_channels, list_channels, open_movie
+from smlmlp.loading import list_channels, open_movie
 from smlmlp.movie_series import NDTIFF_INDEX, dataset_index, group_movie_paths, group_series
 from smlmlp.simulation import simulate_movie
+from smlmlp.tiff_movie import tiff_may_hold_channels
 from smlmlp_workflow import inspect_experiment
 
 pytest.importorskip("ndtiff")
@@ -38,7 +39,7 @@ def test_one_file_dataset(frames: np.ndarray, movie_formats, tmp_path: Path) -> 
     folder = movie_formats.write_ndtiff(tmp_path, "cell", frames[:, 0], pixel_um=0.107)
     (path,) = _tiffs(folder)
     assert path.name == "cell_NDTiffStack.tif"
-    assert list_channels(path) == () and not _tiff_may_hold_channels(path)
+    assert list_channels(path) == () and not tiff_may_hold_channels(path)
     with open_movie(path) as movie:
         assert movie.shape == (14, 12, 10) and movie.metadata["kind"] == "ndtiff"
         np.testing.assert_array_equal(np.asarray(movie), frames[:, 0])
@@ -79,7 +80,7 @@ def test_channels_named_from_the_index(frames: np.ndarray, movie_formats, tmp_pa
         file_bytes=5_002_000,
     )
     path = _tiffs(folder)[0]
-    assert _tiff_may_hold_channels(path)
+    assert tiff_may_hold_channels(path)
     assert list_channels(path) == ("Cy5", "Cy3")
     for index, name in enumerate(NAMES):
         with open_movie(path, channel=name) as movie:

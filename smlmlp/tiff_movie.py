@@ -1,0 +1,973 @@
+"""The TIFF reader: one movie of a TIFF file or of a multi-file series, read lazily.
+
+Plain TIFF, BigTIFF, ImageJ hyperstacks, OME-TIFF (series over several files too),
+Micro-Manager files and NDTiff datasets, through tifffile: a contiguous movie is read
+by seeking to its frames (one read per chunk), any other page by page; one channel of
+a file of several reads only that channel's frames. The pixel size, exposure and
+channel names come from the file's metadata (OME-XML, ImageJ, TIFF resolution,
+Micro-Manager). :func:`smlmlp.loading.open_movie` opens such movies.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import os
+import re
+import threading
+import warnings
+import weakref
+from collections.abc import Iterator, Sequence
+from typing import Any
+from xml.etree import ElementTree
+
+import numpy as np
+import tifffile
+
+from .file_channels import channel_label, channel_names, resolve_channel
+from .movie_series import (
+    NDTIFF_INDEX,
+    ndtiff_channel_names,
+    ndtiff_image_metadata,
+    ndtiff_layout,
+)
+from .stacks import LazyStack, _check_dtype, _ndim_message, check_frame_count
+
+__all__ = ["TiffMovie", "tiff_may_hold_channels", "tiff_series_layout"]
+
+PathLike = str | os.PathLike
+
+# First four bytes of classic TIFF and BigTIFF files, little and big endian.
+_TIFF_MAGICS = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
+
+# Messages logged by tifffile when a file is truncated or inconsistent. tifffile
+# recovers from these by returning fewer pages or zero-filled data, which would
+# silently give a wrong PSF, so they are turned into errors.
+_FATAL_TIFFFILE_MESSAGES = (
+    "invalid page offset",
+    "corrupt",
+    "failed to reshape",
+    "zeroed",
+    "series failed to read",
+)
+
+# Messages logged by tifffile about what it reads correctly anyway: an NDTiff index
+# whose images list their axes in different orders (tifffile finds each by name).
+_QUIET_TIFFFILE_MESSAGES = ("axes_dict.keys",)
+
+# Length units to nanometres (OME UnitsLength symbols and ImageJ spellings).
+_LENGTH_TO_NM = {
+    "pm": 1e-3,
+    "å": 0.1,
+    "angstrom": 0.1,
+    "nm": 1.0,
+    "nanometer": 1.0,
+    "nanometre": 1.0,
+    "µm": 1e3,  # micro sign U+00B5
+    "μm": 1e3,  # Greek small letter mu U+03BC
+    "um": 1e3,
+    "micron": 1e3,
+    "microns": 1e3,
+    "micrometer": 1e3,
+    "micrometre": 1e3,
+    "mm": 1e6,
+    "cm": 1e7,
+    "m": 1e9,
+}
+
+# Time units to milliseconds (OME UnitsTime symbols).
+_TIME_TO_MS = {
+    "ns": 1e-6,
+    "µs": 1e-3,
+    "μs": 1e-3,
+    "us": 1e-3,
+    "ms": 1.0,
+    "s": 1e3,
+    "min": 6e4,
+    "h": 3.6e6,
+}
+
+# TIFF ResolutionUnit values that give an absolute length (nanometres per unit).
+# Inch and centimetre are left out: many writers store a meaningless default
+# (72 pixels per inch) there.
+_RESOLUTION_UNIT_TO_NM = {4: 1e6, 5: 1e3}  # millimetre, micrometre
+
+_MICROMANAGER_TAG = 51123
+
+# tifffile's codes for axes without a physical meaning (pages, sequences)
+_SEQUENCE_AXES = "QI"
+# the axis of frames beside a channel axis C: time, or planes / pages used for time
+_FRAME_AXES = ("T", "Z", "I", "Q")
+
+
+
+
+# --------------------------------------------------------------------------- #
+# Metadata
+# --------------------------------------------------------------------------- #
+
+
+def _local(tag: str) -> str:
+    """Tag name without its XML namespace."""
+    return tag.rsplit("}", 1)[-1]
+
+
+def _unit_factor(unit: str | None, table: dict[str, float], default: str) -> float | None:
+    if unit is None:
+        unit = default
+    key = unit.strip().replace("\\u00B5", "µ").replace("\\u00b5", "µ").lower()
+    return table.get(key)
+
+
+def _positive_float(value: Any) -> float | None:
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) and value > 0 else None
+
+
+def _ome_metadata(
+    xml: str | None, channel: int = 0
+) -> tuple[tuple[float, float] | None, float | None]:
+    """Pixel size (y, x) in nm and exposure in ms (of the first plane of the channel
+    ``channel``) from the first OME Image."""
+    if not xml:
+        return None, None
+    try:
+        root = ElementTree.fromstring(xml)
+    except ElementTree.ParseError:
+        return None, None
+    pixels = next((e for e in root.iter() if _local(e.tag) == "Pixels"), None)
+    if pixels is None:
+        return None, None
+    sizes = []
+    for axis in ("Y", "X"):
+        value = _positive_float(pixels.get(f"PhysicalSize{axis}"))
+        factor = _unit_factor(pixels.get(f"PhysicalSize{axis}Unit"), _LENGTH_TO_NM, "µm")
+        sizes.append(None if value is None or factor is None else value * factor)
+    if sizes[0] is None:  # square pixels are assumed when one size is given
+        sizes[0] = sizes[1]
+    if sizes[1] is None:
+        sizes[1] = sizes[0]
+    pixel_nm = None if sizes[0] is None else (float(sizes[0]), float(sizes[1]))
+    exposure_ms = None
+    for plane in pixels:
+        if _local(plane.tag) != "Plane" or plane.get("ExposureTime") is None:
+            continue
+        if str(plane.get("TheC", "0")) != str(channel):
+            continue
+        value = _positive_float(plane.get("ExposureTime"))
+        factor = _unit_factor(plane.get("ExposureTimeUnit"), _TIME_TO_MS, "s")
+        if value is not None and factor is not None:
+            exposure_ms = value * factor
+        break
+    return pixel_nm, exposure_ms
+
+
+def _resolution_metadata(tif: tifffile.TiffFile) -> tuple[float, float] | None:
+    """Pixel size (y, x) in nm from the resolution tags, when their unit is a length."""
+    page = tif.pages[0]
+    factor = None
+    imagej = tif.imagej_metadata or {}
+    if imagej.get("unit") is not None:
+        factor = _unit_factor(str(imagej["unit"]), _LENGTH_TO_NM, "")
+    else:
+        unit_tag = page.tags.get(296)
+        if unit_tag is not None:
+            factor = _RESOLUTION_UNIT_TO_NM.get(int(unit_tag.value))
+    if factor is None:
+        return None
+    sizes = []
+    for code in (283, 282):  # YResolution, XResolution: pixels per unit
+        tag = page.tags.get(code)
+        if tag is None:
+            return None
+        value = tag.value
+        try:
+            per_unit = value[0] / value[1] if isinstance(value, tuple) else float(value)
+        except (TypeError, ValueError, ZeroDivisionError, IndexError):
+            return None
+        size = _positive_float(1.0 / per_unit) if per_unit else None
+        if size is None:
+            return None
+        sizes.append(size * factor)
+    return (sizes[0], sizes[1])
+
+
+def _micromanager_metadata(
+    tif: tifffile.TiffFile, channel: int = 0
+) -> tuple[float | None, float | None]:
+    """Pixel size (nm) and exposure (ms) from Micro-Manager metadata, if any: the
+    first image's (of the channel ``channel`` in an NDTiff dataset), then the
+    summary's."""
+    candidates = []
+    if tif.is_ndtiff:
+        index = os.path.join(tif.filehandle.dirname, NDTIFF_INDEX)
+        candidates.append(ndtiff_image_metadata(index, channel))
+    else:
+        tag = tif.pages[0].tags.get(_MICROMANAGER_TAG)
+        if tag is not None and isinstance(tag.value, dict):
+            candidates.append(tag.value)
+    with _capture_tifffile_log():  # a missing file header is only logged by tifffile
+        summary = (tif.micromanager_metadata or {}).get("Summary")
+    if isinstance(summary, dict):
+        candidates.append(summary)
+    pixel = exposure = None
+    for values in candidates:
+        if pixel is None:  # an image's key, then the summary's
+            pixel = _positive_float(values.get("PixelSizeUm", values.get("PixelSize_um")))
+            pixel = None if pixel is None else pixel * 1e3
+        if exposure is None:
+            exposure = _positive_float(values.get("Exposure-ms"))
+    return pixel, exposure
+
+
+def _tiff_channel_names(tif: tifffile.TiffFile, n_channels: int) -> list[str] | None:
+    """The channels' names given by the file: OME ``Channel/@Name`` of the first
+    image, else the ``channel`` values of an NDTiff dataset's index, else
+    Micro-Manager's ``ChNames``; None when none has ``n_channels``."""
+    if tif.is_ndtiff:
+        names = ndtiff_channel_names(os.path.join(tif.filehandle.dirname, NDTIFF_INDEX))
+        if len(names) == n_channels:
+            return names
+    xml = tif.ome_metadata if tif.is_ome else None
+    if xml:
+        root = ElementTree.fromstring(xml)
+        pixels = next((e for e in root.iter() if _local(e.tag) == "Pixels"), None)
+        if pixels is not None:
+            names = [e.get("Name") for e in pixels if _local(e.tag) == "Channel"]
+            if len(names) == n_channels and all(names):
+                return [str(name) for name in names]
+    with _capture_tifffile_log():
+        summary = (tif.micromanager_metadata or {}).get("Summary")
+    names = summary.get("ChNames") if isinstance(summary, dict) else None
+    if isinstance(names, list) and len(names) == n_channels:
+        return [str(name) for name in names]
+    return None
+
+
+def _optional(reader: Any, *args: Any) -> Any:
+    """Call a metadata reader; unreadable optional metadata count as absent."""
+    try:
+        return reader(*args)
+    except Exception:  # metadata never prevent reading the frames
+        return None
+
+
+def _read_metadata(tif: tifffile.TiffFile, channel: int = 0) -> dict[str, Any]:
+    """Pixel size and exposure (of the channel ``channel``), from OME-XML first, then
+    ImageJ/TIFF, then Micro-Manager (and, for the exposure, ImageJ's frame interval last)."""
+    xml = _optional(lambda: tif.ome_metadata if tif.is_ome else None)
+    pixel_nm, exposure_ms = _optional(_ome_metadata, xml, channel) or (None, None)
+    if pixel_nm is None:
+        pixel_nm = _optional(_resolution_metadata, tif)
+    if pixel_nm is None or exposure_ms is None:
+        mm_pixel, mm_exposure = _optional(_micromanager_metadata, tif, channel) or (None, None)
+        if pixel_nm is None and mm_pixel is not None:
+            pixel_nm = (mm_pixel, mm_pixel)
+        if exposure_ms is None:
+            exposure_ms = mm_exposure
+    if exposure_ms is None:
+        exposure_ms = _optional(_imagej_frame_interval_ms, tif)
+    return {"pixel_nm": pixel_nm, "exposure_ms": exposure_ms}
+
+
+def _imagej_frame_interval_ms(tif: tifffile.TiffFile) -> float | None:
+    """ImageJ's frame interval (``finterval``, seconds) in ms: the exposure of a
+    camera streaming without gaps, as SMLM acquisitions do."""
+    metadata = tif.imagej_metadata if tif.is_imagej else None
+    if not metadata or "finterval" not in metadata:
+        return None
+    return _positive_float(float(metadata["finterval"]) * 1000.0)
+
+
+
+
+# --------------------------------------------------------------------------- #
+# One TIFF series
+# --------------------------------------------------------------------------- #
+
+
+class _ListHandler(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@contextlib.contextmanager
+def _capture_tifffile_log() -> Iterator[list[logging.LogRecord]]:
+    """Collect what tifffile logs (warnings and errors) inside the block."""
+    logger = logging.getLogger("tifffile")
+    handler = _ListHandler()
+    logger.addHandler(handler)
+    try:
+        yield handler.records
+    finally:
+        logger.removeHandler(handler)
+
+
+def _check_is_tiff(path: str, label: str) -> None:
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{label}: no such file")
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"{label}: is a directory, expected a TIFF file")
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(4)
+    except PermissionError as exc:
+        raise PermissionError(f"{label}: no permission to read this file") from exc
+    except OSError as exc:
+        raise OSError(f"{label}: cannot be read ({exc.strerror or exc})") from exc
+    if head not in _TIFF_MAGICS:
+        found = "the file is empty" if not head else f"it starts with {head!r}"
+        raise ValueError(
+            f"{label}: not a TIFF file ({found}, a TIFF starts with b'II*\\x00' or b'MM\\x00*')"
+        )
+
+
+def tiff_series_layout(series: tifffile.TiffPageSeries) -> tuple[str, tuple[int, ...]]:
+    """Axes and shape of a TIFF series without its length-1 axes (``Y`` and ``X`` kept).
+
+    The same answer from every tifffile version: older ones squeeze a series on
+    request (``get_axes(squeeze=True)``), newer ones (2026.5 on) hand it out squeezed
+    and have no such method; squeezing here again changes nothing.
+
+    Examples
+    --------
+    >>> import types
+    >>> tiff_series_layout(types.SimpleNamespace(axes="TZCYX", shape=(50, 1, 1, 64, 1)))
+    ('TYX', (50, 64, 1))
+    """
+    pairs = [
+        (axis, int(size))
+        for axis, size in zip(str(series.axes), series.shape, strict=True)
+        if int(size) != 1 or axis in "YX"
+    ]
+    return "".join(axis for axis, _ in pairs), tuple(size for _, size in pairs)
+
+
+def _frames_stored_as_samples(
+    tif: tifffile.TiffFile, series: Any, axes: str, shape: tuple[int, ...]
+) -> bool:
+    """Whether a series of axes ``SYX`` is a stack of frames written by tifffile.
+
+    ``tifffile.imwrite`` stores an array of shape ``(3, H, W)`` or ``(4, H, W)``
+    without ``photometric`` as one RGB(A) image in separate planes (its documented
+    default, to change in later versions), and records the array's shape. Such
+    planes are frames one after the other; a colour image from a camera stores
+    its samples interleaved, or carries no tifffile shape.
+    """
+    if axes != "SYX" or not tif.is_shaped:
+        return False
+    try:
+        planar = int(series.keyframe.planarconfig)
+        recorded = tuple(int(n) for n in tif.shaped_metadata[0]["shape"])
+    except (AttributeError, IndexError, KeyError, TypeError, ValueError):
+        return False
+    return planar == int(tifffile.PLANARCONFIG.SEPARATE) and recorded == tuple(shape)
+
+
+class _Source:
+    """Frames of one TIFF series: one file, or one OME series spanning files.
+
+    A series stored as one 2-D image is read as a single frame; whether one frame
+    is enough is decided by the movie, which may join several series.
+    """
+
+    def __init__(
+        self,
+        path: PathLike,
+        label: str,
+        series_index: int = 0,
+        channel: int | str | None = None,
+    ) -> None:
+        self.path = os.fspath(path)
+        self.label = label
+        self.series_index = series_index
+        self.requested_channel = channel
+        self.stats = {"fromfile_calls": 0, "bytes_read": 0, "pages_read": 0}
+        self._lock = threading.Lock()
+        self._tif: tifffile.TiffFile | None = None
+        self._fh: Any = None
+        self.closed = False
+        _check_is_tiff(self.path, label)
+        try:
+            self._open()
+        except BaseException:
+            self.close()
+            raise
+        # files are closed when the movie is garbage collected without close()
+        self._finalizer = weakref.finalize(self, _close_quietly, self._tif, self._fh)
+
+    # -- opening ---------------------------------------------------------- #
+
+    def _open(self) -> None:
+        label = self.label
+        with _capture_tifffile_log() as records:
+            try:
+                self._tif = tif = tifffile.TiffFile(self.path)
+                if not tif.series:
+                    raise ValueError("no image data found")
+                series = tif.series[self.series_index]
+                self.series_kinds = [s.kind for s in tif.series]
+                axes, shape = tiff_series_layout(series)
+                dataoffset = None if series.is_multifile else series.dataoffset
+            except (
+                tifffile.TiffFileError,
+                ValueError,
+                OSError,
+                EOFError,
+                IndexError,
+                KeyError,
+                TypeError,
+            ) as exc:
+                raise ValueError(
+                    f"{label}: corrupt or truncated TIFF file ({_clean(str(exc))})"
+                ) from exc
+        fatal = [r for r in records if any(m in r.getMessage() for m in _FATAL_TIFFFILE_MESSAGES)]
+        if fatal:
+            raise ValueError(
+                f"{label}: corrupt or truncated TIFF file ({_clean(fatal[0].getMessage())})"
+            )
+        logger = logging.getLogger("tifffile")
+        for record in records:  # pass on harmless warnings
+            if not any(m in record.getMessage() for m in _QUIET_TIFFFILE_MESSAGES):
+                logger.handle(record)
+
+        if _frames_stored_as_samples(tif, series, axes, shape):
+            # a 3- or 4-frame stack that tifffile's defaults stored as separate colour
+            # planes: the planes follow each other as frames would
+            axes = "Q" + axes[1:]
+        self.axes = axes
+        self.kind = series.kind
+        self._choose_channel(tif, axes, shape)
+        if self.channel_names:  # the frames of the channel opened
+            shape = (self.n_planes // len(self.channel_names), *shape[-2:])
+        if len(shape) > 3 and axes[-2:] == "YX" and set(axes[:-2]) <= set(_SEQUENCE_AXES):
+            # several unlabelled sequence axes (e.g. a movie appended chunk by chunk
+            # with tifffile): their pages follow each other, so they are all frames
+            shape = (math.prod(shape[:-2]), *shape[-2:])
+        self.single_image = len(shape) == 2
+        if self.single_image:
+            shape = (1, *shape)
+        elif len(shape) != 3 or axes[-2:] != "YX" or axes[0] == "S":
+            hint = ""
+            if "S" in axes:
+                hint = (
+                    "; colour (RGB) samples are not supported (a grey-scale stack of 3 or 4 "
+                    "frames written with tifffile needs photometric='minisblack')"
+                )
+            elif len(shape) > 3:
+                hint = (
+                    "; save one channel / one plane per movie, or several channels side by "
+                    "side in one frame and use split_movie"
+                )
+            raise ValueError(
+                f"{label}: expected one frame axis and two image axes, found axes "
+                f"'{axes}' with shape {shape}{hint}"
+            )
+        if series.dtype is None:
+            raise ValueError(f"{label}: unsupported pixel format (no numpy data type)")
+        dtype = _check_dtype(label, series.dtype)
+        self.dtype = dtype.newbyteorder("=")
+        self.shape = shape
+        self.frame_size = shape[1] * shape[2]
+        if not self.channel_names:
+            self.n_planes = shape[0]
+        self.metadata = {}
+        if self.series_index == 0:
+            self.metadata = _read_metadata(tif, self.channel)
+            self.metadata.update(axes=axes, kind=series.kind)
+            if self.channel_names:
+                self.metadata["channel"] = self.channel_names[self.channel]
+
+        if dataoffset is not None and series.keyframe.is_contiguous:
+            self._init_fast(tif, dataoffset)
+        else:
+            self._init_pages(series)
+
+    def _choose_channel(self, tif: tifffile.TiffFile, axes: str, shape: tuple[int, ...]) -> None:
+        """The file's channels (:attr:`channel_names`), the one asked for
+        (:attr:`channel`) and where its frames are among the image planes: plane
+        ``plane_base + t * plane_step`` is frame ``t``.
+
+        A series of axes ``TCYX`` / ``CTYX`` (``Z``, ``I`` or ``Q`` for ``T`` as well)
+        holds one movie per channel; any other series is one channel.
+        """
+        leading = axes[:-2]
+        self.channel_names: tuple[str, ...] = ()
+        self.channel, self.plane_base, self.plane_step = 0, 0, 1
+        if not (
+            len(shape) == 4
+            and axes[-2:] == "YX"
+            and "C" in leading
+            and leading.replace("C", "", 1) in _FRAME_AXES
+        ):
+            if self.requested_channel is not None:
+                self.channel = resolve_channel(self.label, ("c0",), self.requested_channel)
+            return
+        channel_axis = leading.index("C")
+        n_channels, n_frames = shape[channel_axis], shape[1 - channel_axis]
+        found = _optional(_tiff_channel_names, tif, n_channels)
+        self.channel_names = channel_names(found, n_channels)
+        self.channel = resolve_channel(self.label, self.channel_names, self.requested_channel)
+        self.label = channel_label(self.label, self.channel_names, self.channel)
+        self.n_planes = n_frames * n_channels
+        if channel_axis == 0:  # C T Y X: each channel's frames one after the other
+            self.plane_base = self.channel * n_frames
+        else:  # T C Y X: the channels of each frame one after the other
+            self.plane_base, self.plane_step = self.channel, n_channels
+
+    def _init_fast(self, tif: tifffile.TiffFile, dataoffset: int) -> None:
+        self.fast_path = True
+        self.offset = int(dataoffset)
+        self.file_dtype = np.dtype(tif.byteorder + self.dtype.char)
+        self.paths = [os.path.abspath(self.path)]
+        end = self.offset + self.n_planes * self.frame_size * self.dtype.itemsize
+        size = os.path.getsize(self.path)
+        if end > size:
+            raise ValueError(
+                f"{self.label}: truncated TIFF file: the image data ends at byte {end} "
+                f"but the file has {size} bytes"
+            )
+        tif.close()
+        self._tif = None
+        self._fh = open(self.path, "rb")  # kept open for the life of the movie
+
+    def _init_pages(self, series: tifffile.TiffPageSeries) -> None:
+        self.fast_path = False
+        self._series = series
+        keyframe = series.keyframe
+        page_size = int(np.prod(keyframe.shape))
+        n_pages = len(series)
+        if (
+            page_size % self.frame_size
+            or page_size // self.frame_size * n_pages != self.n_planes
+            or (self.n_planes != self.shape[0] and page_size != self.frame_size)
+        ):
+            raise ValueError(
+                f"{self.label}: unsupported page layout: {n_pages} pages of shape "
+                f"{keyframe.shape} for a movie of shape {self.shape}"
+            )
+        self.frames_per_page = page_size // self.frame_size
+        if self.frames_per_page == 1:  # the channel's own pages
+            planes = range(self.plane_base, self.n_planes, self.plane_step)
+        else:
+            planes = range(n_pages)
+        pages = [series[plane] for plane in planes]
+        self._drop_unwritten_frames(pages)
+        paths: list[str] = []
+        sizes: dict[str, int] = {}
+        for index, page in enumerate(pages):
+            if page is None:
+                raise ValueError(
+                    f"{self.label}: image data of frame {index * self.frames_per_page} is "
+                    "missing (a file of the multi-file series may be missing)"
+                )
+            path = page.parent.filehandle.path
+            if path not in sizes:
+                sizes[path] = os.path.getsize(path)
+                paths.append(os.path.abspath(path))
+            extents = zip(page.dataoffsets, page.databytecounts, strict=False)
+            end = max((int(o) + int(c) for o, c in extents), default=0)
+            if end > sizes[path]:
+                raise ValueError(
+                    f"{self.label}: truncated TIFF file: data of frame "
+                    f"{index * self.frames_per_page} ends at byte {end} but "
+                    f"{os.path.basename(path)} has {sizes[path]} bytes"
+                )
+        self.paths = paths
+
+    def _drop_unwritten_frames(self, pages: list[Any]) -> None:
+        """An NDTiff acquisition stopped before its end: the frames after the last
+        one written (wholly, for this channel) are left out, with a warning, as
+        Micro-Manager's own reader leaves them out; ``pages`` (one per frame) is
+        shortened to match. Missing images before the last ones stay an error."""
+        if self.kind != "ndtiff" or self.frames_per_page != 1 or pages[-1:] != [None]:
+            return
+        written = len(pages)
+        while written and pages[written - 1] is None:
+            written -= 1
+        if not written:
+            return
+        warnings.warn(
+            f"{self.label}: the acquisition stopped early: the last {len(pages) - written} "
+            f"of the dataset's {len(pages)} frames were not written; the first {written} "
+            "are read",
+            UserWarning,
+            stacklevel=2,
+        )
+        del pages[written:]
+        self.shape = (written, *self.shape[1:])
+
+    # -- reading ---------------------------------------------------------- #
+
+    def read(self, start: int, stop: int) -> np.ndarray:
+        """Frames ``start .. stop - 1`` (0 <= start <= stop <= n) as a native ndarray."""
+        if self.closed:
+            raise ValueError(f"{self.label}: the movie is closed")
+        if stop <= start:
+            return np.empty((0, *self.shape[1:]), dtype=self.dtype)
+        if self.fast_path:
+            return self._read_fast(start, stop)
+        return self._read_pages(start, stop)
+
+    def _read_fast(self, start: int, stop: int) -> np.ndarray:
+        if self.plane_step != 1:
+            return self._read_interleaved(start, stop)
+        count = (stop - start) * self.frame_size
+        first = self.plane_base + start
+        offset = self.offset + first * self.frame_size * self.file_dtype.itemsize
+        with self._lock:
+            self._fh.seek(offset)
+            data = np.fromfile(self._fh, dtype=self.file_dtype, count=count)
+            self.stats["fromfile_calls"] += 1
+            self.stats["bytes_read"] += data.nbytes
+        if data.size != count:
+            size = os.path.getsize(self.path)
+            raise ValueError(
+                f"{self.label}: truncated TIFF file: frames {start}..{stop - 1} end at byte "
+                f"{offset + count * self.file_dtype.itemsize} but the file has {size} bytes"
+            )
+        data = data.reshape(stop - start, *self.shape[1:])
+        if not self.file_dtype.isnative:
+            data.byteswap(inplace=True)
+            data = data.view(self.dtype)
+        return data
+
+    def _read_interleaved(self, start: int, stop: int) -> np.ndarray:
+        """Frames ``start .. stop - 1`` of one channel of a contiguous ``TCYX`` file:
+        one read of each frame, where its plane is (no other channel is read)."""
+        data = np.empty((stop - start, *self.shape[1:]), dtype=self.file_dtype)
+        frame_bytes = self.frame_size * self.file_dtype.itemsize
+        with self._lock:
+            for row, frame in zip(data, range(start, stop), strict=True):
+                offset = self.offset + (self.plane_base + frame * self.plane_step) * frame_bytes
+                self._fh.seek(offset)
+                got = self._fh.readinto(memoryview(row).cast("B"))
+                self.stats["fromfile_calls"] += 1
+                self.stats["bytes_read"] += got
+                if got != frame_bytes:
+                    size = os.path.getsize(self.path)
+                    raise ValueError(
+                        f"{self.label}: truncated TIFF file: frame {frame} ends at byte "
+                        f"{offset + frame_bytes} but the file has {size} bytes"
+                    )
+        if not self.file_dtype.isnative:
+            data.byteswap(inplace=True)
+            data = data.view(self.dtype)
+        return data
+
+    def _read_pages(self, start: int, stop: int) -> np.ndarray:
+        k = self.frames_per_page
+        if k == 1:  # the frame's page; one channel of several: every plane_step-th page
+            pages = [self.plane_base + t * self.plane_step for t in range(start, stop)]
+            return self._read_page_list(start, stop, pages, 1)
+        first_page, end_page = start // k, -(-stop // k)
+        out = self._read_page_list(start, stop, list(range(first_page, end_page)), k)
+        offset = start - first_page * k
+        return out[offset : offset + stop - start]
+
+    def _read_page_list(self, start: int, stop: int, pages: list[int], k: int) -> np.ndarray:
+        """The frames of the image pages ``pages``, ``k`` frames each, in order, for
+        frames ``start .. stop - 1`` (named in messages)."""
+        out = np.empty((len(pages) * k, *self.shape[1:]), dtype=self.dtype)
+        opened = []
+        with self._lock:
+            try:
+                for i, index in enumerate(pages):
+                    page = self._series[index]
+                    handle = page.parent.filehandle
+                    if handle.closed:  # other files of a multi-file series
+                        handle.open()
+                        opened.append(handle)
+                    out[i * k : (i + 1) * k] = page.asarray().reshape(k, *self.shape[1:])
+                    self.stats["pages_read"] += 1
+            except Exception as exc:
+                raise ValueError(
+                    f"{self.label}: cannot read frames {start}..{stop - 1}, the file may be "
+                    f"truncated or corrupt ({_clean(str(exc))})"
+                ) from exc
+            finally:
+                for handle in opened:
+                    handle.close()
+        return out
+
+    def close(self) -> None:
+        self.closed = True
+        _close_quietly(self._tif, self._fh)
+        self._tif = None
+        self._fh = None
+
+
+def _open_series(path: PathLike, label: str, channel: int | str | None = None) -> list[_Source]:
+    """Open the image series of one file that hold the movie.
+
+    Usually that is the first series only. A movie that tifffile appended chunk
+    by chunk is stored as several "shaped" series when the chunks differ in
+    length; consecutive shaped series with the same frames are then joined.
+    """
+    first = _Source(path, label, channel=channel)
+    group = [first]
+    n_series = len(first.series_kinds)
+    if first.kind == "shaped":
+        for index in range(1, n_series):
+            if first.series_kinds[index] != "shaped":
+                break
+            try:
+                extra = _Source(path, label, index, channel)
+            except (ValueError, TypeError):
+                break
+            if extra.shape[1:] != first.shape[1:] or extra.dtype != first.dtype:
+                extra.close()
+                break
+            group.append(extra)
+    if len(group) < n_series:
+        warnings.warn(
+            f"{label}: the file holds {n_series} image series; only the first "
+            f"{len(group)} ({sum(s.shape[0] for s in group)} frames) are read",
+            stacklevel=4,
+        )
+    return group
+
+
+def _close_quietly(tif: tifffile.TiffFile | None, fh: Any) -> None:
+    for thing in (tif, fh):
+        if thing is not None:
+            with contextlib.suppress(Exception):
+                thing.close()
+
+
+def _clean(message: str) -> str:
+    """Shorten a tifffile message to one line."""
+    message = " ".join(message.split())
+    return message if len(message) <= 200 else message[:197] + "..."
+
+
+
+
+class TiffMovie(LazyStack):
+    """A TIFF movie read lazily, frame range by frame range.
+
+    Use :func:`open_movie` to create one. ``movie[a:b]`` reads frames ``a`` to
+    ``b - 1`` from disk only; ``movie[i]`` reads one 2-D frame.
+
+    Attributes
+    ----------
+    shape : tuple of int
+        ``(n_frames, height, width)``.
+    ndim : int
+        Always 3.
+    dtype : numpy.dtype
+        Data type of the frames (native byte order).
+    nbytes : int
+        Size of the whole movie in memory, in bytes.
+    paths : list of str
+        Absolute paths of the files that hold the frames, in frame order.
+    metadata : dict
+        ``pixel_nm``: pixel size ``(y, x)`` in nanometres or None;
+        ``exposure_ms``: exposure time in milliseconds or None;
+        ``axes``: the axes of the first file after squeezing (e.g. ``'TYX'``);
+        ``kind``: the tifffile series kind of the first file (e.g. ``'ome'``);
+        ``channel``: the name of the channel read, in a file of several.
+    channel_names : tuple of str
+        The channels of the (first) file (:mod:`smlmlp.file_channels`): one name per
+        channel of a file with a channel axis ``C``, empty for a file without one.
+    channel : int
+        The index of the channel read (0 in a file of one channel).
+    name : str
+        Label used in messages.
+    fast_path : bool
+        True when every file is uncompressed and contiguous, so frames are read
+        with one seek and one ``numpy.fromfile`` per range.
+    """
+
+    def __init__(
+        self,
+        path: PathLike | Sequence[PathLike],
+        *,
+        name: str | None = None,
+        channel: int | str | None = None,
+    ) -> None:
+        if isinstance(path, str | os.PathLike):
+            paths = [path]
+        elif isinstance(path, Sequence):
+            paths = list(path)
+            if not paths:
+                raise ValueError(f"{name or 'open_movie'}: empty list of files")
+        else:
+            raise TypeError(
+                f"{name or 'open_movie'}: expected a path or a list of paths, got "
+                f"{type(path).__name__}"
+            )
+        for p in paths:
+            if not isinstance(p, str | os.PathLike):
+                raise TypeError(f"open_movie: expected a path, got {type(p).__name__}")
+        self.name = name if name is not None else os.fspath(paths[0])
+        self._sources: list[_Source] = []
+        try:
+            for p in paths:
+                label = os.fspath(p) if name is None else f"{name} ({os.fspath(p)})"
+                self._add(_open_series(p, label, channel))
+            n_frames = sum(s.shape[0] for s in self._sources)
+            if n_frames < 2:
+                source = self._sources[0]
+                if source.single_image:
+                    raise ValueError(_ndim_message(source.label, source.shape[1:], "image"))
+                check_frame_count(n_frames, self.name)
+        except BaseException:
+            self.close()
+            raise
+        first = self._sources[0]
+        self._starts = np.cumsum([0] + [s.shape[0] for s in self._sources]).tolist()
+        self.shape: tuple[int, int, int] = (n_frames, *first.shape[1:])
+        self.dtype: np.dtype = first.dtype
+        self.paths: list[str] = list(dict.fromkeys(p for s in self._sources for p in s.paths))
+        self.metadata: dict[str, Any] = dict(first.metadata)
+        self.channel_names: tuple[str, ...] = first.channel_names
+        self.channel: int = first.channel
+
+    def _add(self, group: list[_Source]) -> None:
+        """Append the series of one file, checking them against the first file."""
+        known = {p for s in self._sources for p in s.paths}
+        first = self._sources[0] if self._sources else group[0]
+        for source in group:
+            if source.channel_names != first.channel_names:
+                for other in group:
+                    other.close()
+                raise ValueError(
+                    f"{source.label}: its channels {list(source.channel_names) or 'none'} "
+                    f"do not match the first file {first.path} "
+                    f"({list(first.channel_names) or 'none'})"
+                )
+            if source.shape[1:] != first.shape[1:] or source.dtype != first.dtype:
+                for other in group:
+                    other.close()
+                raise ValueError(
+                    f"{source.label}: frames of shape {source.shape[1:]} and type "
+                    f"{source.dtype} do not match the first file {first.path} "
+                    f"({first.shape[1:]}, {first.dtype})"
+                )
+            shared = [p for p in source.paths if p in known]
+            if shared:
+                for other in group:
+                    other.close()
+                raise ValueError(
+                    f"{source.label}: its frames are already part of a series opened from "
+                    f"an earlier file ({os.path.basename(shared[0])}); for a multi-file "
+                    "OME series pass only its first file"
+                )
+        self._sources.extend(group)
+
+    # -- stack protocol --------------------------------------------------- #
+
+    @property
+    def fast_path(self) -> bool:
+        return all(s.fast_path for s in self._sources)
+
+    @property
+    def closed(self) -> bool:
+        return all(s.closed for s in self._sources)
+
+    @property
+    def _stats(self) -> dict[str, int]:
+        """Read counters summed over files (for tests and diagnostics)."""
+        total = {"fromfile_calls": 0, "bytes_read": 0, "pages_read": 0}
+        for source in self._sources:
+            for key, value in source.stats.items():
+                total[key] += value
+        return total
+
+    def _read(self, start: int, stop: int) -> np.ndarray:
+        if self.closed:
+            raise ValueError(f"{self.name}: the movie is closed")
+        parts = []
+        for source, first in zip(self._sources, self._starts, strict=False):
+            a = max(start, first) - first
+            b = min(stop, first + source.shape[0]) - first
+            if a < b:
+                parts.append(source.read(a, b))
+        if not parts:
+            return np.empty((0, *self.shape[1:]), dtype=self.dtype)
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+    def __getstate__(self) -> dict[str, Any]:
+        raise TypeError(
+            f"{self.name}: a TiffMovie holds open files and cannot be pickled; open the "
+            "movie again with open_movie in the other process"
+        )
+
+    # -- lifetime --------------------------------------------------------- #
+
+    def close(self) -> None:
+        """Close all files. Reading afterwards raises ValueError."""
+        for source in self._sources:
+            source.close()
+
+    def __enter__(self) -> TiffMovie:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        files = f"{len(self.paths)} files" if len(self.paths) != 1 else repr(self.paths[0])
+        state = ", closed" if self.closed else ""
+        channel = f"channel={self.metadata['channel']!r}, " if self.channel_names else ""
+        return (
+            f"TiffMovie({files}, {channel}shape={self.shape}, dtype={self.dtype}, "
+            f"axes={self.metadata.get('axes')!r}, pixel_nm={self.metadata.get('pixel_nm')}, "
+            f"exposure_ms={self.metadata.get('exposure_ms')}, fast_path={self.fast_path}"
+            f"{state})"
+        )
+
+
+_OME_PIXELS = re.compile(r"<(?:\w+:)?Pixels\b[^>]*>")
+
+
+def _channels_beside_frames(channels: int, others: Sequence[int]) -> bool:
+    """Several channels and more than one frame: a C axis beside a frame axis (a lone
+    C axis is read as the frames)."""
+    return int(channels) > 1 and any(int(n) > 1 for n in others)
+
+
+def tiff_may_hold_channels(path: PathLike) -> bool:
+    """Whether a TIFF may hold several channels, from its first page alone (the OME
+    ``SizeC`` beside ``SizeT`` / ``SizeZ``, ImageJ's ``channels`` beside its frames or
+    slices, the axes tifffile recorded); True when unsure (a Micro-Manager file, a file
+    that cannot be read: opening it tells)."""
+    try:
+        with tifffile.TiffFile(path) as tif:
+            if tif.is_ome:
+                tag = tif.pages.first.tags.get(270)  # ImageDescription: the OME-XML
+                pixels = _OME_PIXELS.search(str(tag.value) if tag is not None else "")
+                if pixels is None:
+                    return True
+                sizes = dict(re.findall(r'\bSize([CTZ])="(\d+)"', pixels[0]))
+                if len(sizes) < 3:
+                    return True
+                return _channels_beside_frames(sizes["C"], (sizes["T"], sizes["Z"]))
+            if tif.is_imagej:
+                imagej = tif.imagej_metadata or {}
+                others = (imagej.get("frames", 1), imagej.get("slices", 1))
+                return _channels_beside_frames(imagej.get("channels", 1), others)
+            if tif.is_ndtiff:  # its index lists the images' channels
+                values = ndtiff_layout(os.path.join(tif.filehandle.dirname, NDTIFF_INDEX))
+                return len(values.channel_values) > 1
+            if tif.is_micromanager:
+                return True
+            if tif.is_shaped:
+                shaped = tif.shaped_metadata[0]
+                axes, shape = str(shaped.get("axes", "")).upper(), shaped.get("shape") or ()
+                if "C" not in axes or len(shape) != len(axes):
+                    return False
+                at = axes.index("C")
+                return _channels_beside_frames(shape[at], [*shape[:at], *shape[at + 1 : -2]])
+            return False
+    except Exception:  # opening it names the problem
+        return True
