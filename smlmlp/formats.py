@@ -49,7 +49,7 @@ import numpy as np
 
 from .file_channels import channel_label, channel_names, resolve_channel
 from .stacks import LazyStack, _check_dtype, _ndim_message, check_frame_count
-from .tiff_movie import _optional, _positive_float
+from .tiff_metadata import _optional, _positive_float
 
 __all__ = [
     "MOVIE_SUFFIXES",

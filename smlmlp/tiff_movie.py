@@ -18,9 +18,8 @@ import re
 import threading
 import warnings
 import weakref
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
-from xml.etree import ElementTree
 
 import numpy as np
 import tifffile
@@ -28,11 +27,15 @@ import tifffile
 from .file_channels import channel_label, channel_names, resolve_channel
 from .movie_series import (
     NDTIFF_INDEX,
-    ndtiff_channel_names,
-    ndtiff_image_metadata,
     ndtiff_layout,
 )
 from .stacks import LazyStack, _check_dtype, _ndim_message, check_frame_count
+from .tiff_metadata import (
+    _capture_tifffile_log,
+    _optional,
+    read_tiff_metadata,
+    tiff_channel_names,
+)
 
 __all__ = ["TiffMovie", "tiff_may_hold_channels", "tiff_series_layout"]
 
@@ -56,44 +59,6 @@ _FATAL_TIFFFILE_MESSAGES = (
 # whose images list their axes in different orders (tifffile finds each by name).
 _QUIET_TIFFFILE_MESSAGES = ("axes_dict.keys",)
 
-# Length units to nanometres (OME UnitsLength symbols and ImageJ spellings).
-_LENGTH_TO_NM = {
-    "pm": 1e-3,
-    "å": 0.1,
-    "angstrom": 0.1,
-    "nm": 1.0,
-    "nanometer": 1.0,
-    "nanometre": 1.0,
-    "µm": 1e3,  # micro sign U+00B5
-    "μm": 1e3,  # Greek small letter mu U+03BC
-    "um": 1e3,
-    "micron": 1e3,
-    "microns": 1e3,
-    "micrometer": 1e3,
-    "micrometre": 1e3,
-    "mm": 1e6,
-    "cm": 1e7,
-    "m": 1e9,
-}
-
-# Time units to milliseconds (OME UnitsTime symbols).
-_TIME_TO_MS = {
-    "ns": 1e-6,
-    "µs": 1e-3,
-    "μs": 1e-3,
-    "us": 1e-3,
-    "ms": 1.0,
-    "s": 1e3,
-    "min": 6e4,
-    "h": 3.6e6,
-}
-
-# TIFF ResolutionUnit values that give an absolute length (nanometres per unit).
-# Inch and centimetre are left out: many writers store a meaningless default
-# (72 pixels per inch) there.
-_RESOLUTION_UNIT_TO_NM = {4: 1e6, 5: 1e3}  # millimetre, micrometre
-
-_MICROMANAGER_TAG = 51123
 
 # tifffile's codes for axes without a physical meaning (pages, sequences)
 _SEQUENCE_AXES = "QI"
@@ -101,214 +66,9 @@ _SEQUENCE_AXES = "QI"
 _FRAME_AXES = ("T", "Z", "I", "Q")
 
 
-
-
-# --------------------------------------------------------------------------- #
-# Metadata
-# --------------------------------------------------------------------------- #
-
-
-def _local(tag: str) -> str:
-    """Tag name without its XML namespace."""
-    return tag.rsplit("}", 1)[-1]
-
-
-def _unit_factor(unit: str | None, table: dict[str, float], default: str) -> float | None:
-    if unit is None:
-        unit = default
-    key = unit.strip().replace("\\u00B5", "µ").replace("\\u00b5", "µ").lower()
-    return table.get(key)
-
-
-def _positive_float(value: Any) -> float | None:
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        return None
-    return value if math.isfinite(value) and value > 0 else None
-
-
-def _ome_metadata(
-    xml: str | None, channel: int = 0
-) -> tuple[tuple[float, float] | None, float | None]:
-    """Pixel size (y, x) in nm and exposure in ms (of the first plane of the channel
-    ``channel``) from the first OME Image."""
-    if not xml:
-        return None, None
-    try:
-        root = ElementTree.fromstring(xml)
-    except ElementTree.ParseError:
-        return None, None
-    pixels = next((e for e in root.iter() if _local(e.tag) == "Pixels"), None)
-    if pixels is None:
-        return None, None
-    sizes = []
-    for axis in ("Y", "X"):
-        value = _positive_float(pixels.get(f"PhysicalSize{axis}"))
-        factor = _unit_factor(pixels.get(f"PhysicalSize{axis}Unit"), _LENGTH_TO_NM, "µm")
-        sizes.append(None if value is None or factor is None else value * factor)
-    if sizes[0] is None:  # square pixels are assumed when one size is given
-        sizes[0] = sizes[1]
-    if sizes[1] is None:
-        sizes[1] = sizes[0]
-    pixel_nm = None if sizes[0] is None else (float(sizes[0]), float(sizes[1]))
-    exposure_ms = None
-    for plane in pixels:
-        if _local(plane.tag) != "Plane" or plane.get("ExposureTime") is None:
-            continue
-        if str(plane.get("TheC", "0")) != str(channel):
-            continue
-        value = _positive_float(plane.get("ExposureTime"))
-        factor = _unit_factor(plane.get("ExposureTimeUnit"), _TIME_TO_MS, "s")
-        if value is not None and factor is not None:
-            exposure_ms = value * factor
-        break
-    return pixel_nm, exposure_ms
-
-
-def _resolution_metadata(tif: tifffile.TiffFile) -> tuple[float, float] | None:
-    """Pixel size (y, x) in nm from the resolution tags, when their unit is a length."""
-    page = tif.pages[0]
-    factor = None
-    imagej = tif.imagej_metadata or {}
-    if imagej.get("unit") is not None:
-        factor = _unit_factor(str(imagej["unit"]), _LENGTH_TO_NM, "")
-    else:
-        unit_tag = page.tags.get(296)
-        if unit_tag is not None:
-            factor = _RESOLUTION_UNIT_TO_NM.get(int(unit_tag.value))
-    if factor is None:
-        return None
-    sizes = []
-    for code in (283, 282):  # YResolution, XResolution: pixels per unit
-        tag = page.tags.get(code)
-        if tag is None:
-            return None
-        value = tag.value
-        try:
-            per_unit = value[0] / value[1] if isinstance(value, tuple) else float(value)
-        except (TypeError, ValueError, ZeroDivisionError, IndexError):
-            return None
-        size = _positive_float(1.0 / per_unit) if per_unit else None
-        if size is None:
-            return None
-        sizes.append(size * factor)
-    return (sizes[0], sizes[1])
-
-
-def _micromanager_metadata(
-    tif: tifffile.TiffFile, channel: int = 0
-) -> tuple[float | None, float | None]:
-    """Pixel size (nm) and exposure (ms) from Micro-Manager metadata, if any: the
-    first image's (of the channel ``channel`` in an NDTiff dataset), then the
-    summary's."""
-    candidates = []
-    if tif.is_ndtiff:
-        index = os.path.join(tif.filehandle.dirname, NDTIFF_INDEX)
-        candidates.append(ndtiff_image_metadata(index, channel))
-    else:
-        tag = tif.pages[0].tags.get(_MICROMANAGER_TAG)
-        if tag is not None and isinstance(tag.value, dict):
-            candidates.append(tag.value)
-    with _capture_tifffile_log():  # a missing file header is only logged by tifffile
-        summary = (tif.micromanager_metadata or {}).get("Summary")
-    if isinstance(summary, dict):
-        candidates.append(summary)
-    pixel = exposure = None
-    for values in candidates:
-        if pixel is None:  # an image's key, then the summary's
-            pixel = _positive_float(values.get("PixelSizeUm", values.get("PixelSize_um")))
-            pixel = None if pixel is None else pixel * 1e3
-        if exposure is None:
-            exposure = _positive_float(values.get("Exposure-ms"))
-    return pixel, exposure
-
-
-def _tiff_channel_names(tif: tifffile.TiffFile, n_channels: int) -> list[str] | None:
-    """The channels' names given by the file: OME ``Channel/@Name`` of the first
-    image, else the ``channel`` values of an NDTiff dataset's index, else
-    Micro-Manager's ``ChNames``; None when none has ``n_channels``."""
-    if tif.is_ndtiff:
-        names = ndtiff_channel_names(os.path.join(tif.filehandle.dirname, NDTIFF_INDEX))
-        if len(names) == n_channels:
-            return names
-    xml = tif.ome_metadata if tif.is_ome else None
-    if xml:
-        root = ElementTree.fromstring(xml)
-        pixels = next((e for e in root.iter() if _local(e.tag) == "Pixels"), None)
-        if pixels is not None:
-            names = [e.get("Name") for e in pixels if _local(e.tag) == "Channel"]
-            if len(names) == n_channels and all(names):
-                return [str(name) for name in names]
-    with _capture_tifffile_log():
-        summary = (tif.micromanager_metadata or {}).get("Summary")
-    names = summary.get("ChNames") if isinstance(summary, dict) else None
-    if isinstance(names, list) and len(names) == n_channels:
-        return [str(name) for name in names]
-    return None
-
-
-def _optional(reader: Any, *args: Any) -> Any:
-    """Call a metadata reader; unreadable optional metadata count as absent."""
-    try:
-        return reader(*args)
-    except Exception:  # metadata never prevent reading the frames
-        return None
-
-
-def _read_metadata(tif: tifffile.TiffFile, channel: int = 0) -> dict[str, Any]:
-    """Pixel size and exposure (of the channel ``channel``), from OME-XML first, then
-    ImageJ/TIFF, then Micro-Manager (and, for the exposure, ImageJ's frame interval last)."""
-    xml = _optional(lambda: tif.ome_metadata if tif.is_ome else None)
-    pixel_nm, exposure_ms = _optional(_ome_metadata, xml, channel) or (None, None)
-    if pixel_nm is None:
-        pixel_nm = _optional(_resolution_metadata, tif)
-    if pixel_nm is None or exposure_ms is None:
-        mm_pixel, mm_exposure = _optional(_micromanager_metadata, tif, channel) or (None, None)
-        if pixel_nm is None and mm_pixel is not None:
-            pixel_nm = (mm_pixel, mm_pixel)
-        if exposure_ms is None:
-            exposure_ms = mm_exposure
-    if exposure_ms is None:
-        exposure_ms = _optional(_imagej_frame_interval_ms, tif)
-    return {"pixel_nm": pixel_nm, "exposure_ms": exposure_ms}
-
-
-def _imagej_frame_interval_ms(tif: tifffile.TiffFile) -> float | None:
-    """ImageJ's frame interval (``finterval``, seconds) in ms: the exposure of a
-    camera streaming without gaps, as SMLM acquisitions do."""
-    metadata = tif.imagej_metadata if tif.is_imagej else None
-    if not metadata or "finterval" not in metadata:
-        return None
-    return _positive_float(float(metadata["finterval"]) * 1000.0)
-
-
-
-
 # --------------------------------------------------------------------------- #
 # One TIFF series
 # --------------------------------------------------------------------------- #
-
-
-class _ListHandler(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.WARNING)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-
-@contextlib.contextmanager
-def _capture_tifffile_log() -> Iterator[list[logging.LogRecord]]:
-    """Collect what tifffile logs (warnings and errors) inside the block."""
-    logger = logging.getLogger("tifffile")
-    handler = _ListHandler()
-    logger.addHandler(handler)
-    try:
-        yield handler.records
-    finally:
-        logger.removeHandler(handler)
 
 
 def _check_is_tiff(path: str, label: str) -> None:
@@ -481,7 +241,7 @@ class _Source:
             self.n_planes = shape[0]
         self.metadata = {}
         if self.series_index == 0:
-            self.metadata = _read_metadata(tif, self.channel)
+            self.metadata = read_tiff_metadata(tif, self.channel)
             self.metadata.update(axes=axes, kind=series.kind)
             if self.channel_names:
                 self.metadata["channel"] = self.channel_names[self.channel]
@@ -513,7 +273,7 @@ class _Source:
             return
         channel_axis = leading.index("C")
         n_channels, n_frames = shape[channel_axis], shape[1 - channel_axis]
-        found = _optional(_tiff_channel_names, tif, n_channels)
+        found = _optional(tiff_channel_names, tif, n_channels)
         self.channel_names = channel_names(found, n_channels)
         self.channel = resolve_channel(self.label, self.channel_names, self.requested_channel)
         self.label = channel_label(self.label, self.channel_names, self.channel)
