@@ -21,7 +21,9 @@ from typing import Any
 __all__ = ["channel_label", "channel_names", "resolve_channel"]
 
 
-def channel_names(found: Sequence[Any] | None, n_channels: int) -> tuple[str, ...]:
+def channel_names(
+    found: Sequence[Any] | None, n_channels: int, prefix: str = "c"
+) -> tuple[str, ...]:
     """The names of a file's ``n_channels`` channels from the names its metadata gives.
 
     Parameters
@@ -30,13 +32,16 @@ def channel_names(found: Sequence[Any] | None, n_channels: int) -> tuple[str, ..
         Names read from the file's metadata, one per channel, or None.
     n_channels : int
         How many channels the file holds.
+    prefix : str, optional
+        Of the numbered names (``s`` for a file's image series: ``s0``, ``s1``, ...).
 
     Returns
     -------
     tuple of str
         ``found`` stripped, spaces inside replaced by ``_`` (the names go into file
         names), when there is one usable name per channel (non-empty, no slash or
-        backslash, no leading dot, all different); else ``c0``, ``c1``...
+        backslash, no leading dot, all different); else ``c0``, ``c1``... (the
+        ``prefix`` numbered)
 
     Examples
     --------
@@ -49,7 +54,7 @@ def channel_names(found: Sequence[Any] | None, n_channels: int) -> tuple[str, ..
     >>> channel_names(None, 3)
     ('c0', 'c1', 'c2')
     """
-    default = tuple(f"c{index}" for index in range(n_channels))
+    default = tuple(f"{prefix}{index}" for index in range(n_channels))
     if found is None or isinstance(found, str | bytes):
         return default
     names = tuple("_".join(str(name).split()) for name in found)

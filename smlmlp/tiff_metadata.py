@@ -103,18 +103,27 @@ def _positive_float(value: Any) -> float | None:
     return value if math.isfinite(value) and value > 0 else None
 
 
+def _ome_pixels(root: ElementTree.Element, image: int = 0) -> ElementTree.Element | None:
+    """The ``Pixels`` element of the OME ``Image`` number ``image`` (the image series
+    of that number), None when there is none."""
+    images = [e for e in root.iter() if _local(e.tag) == "Image"]
+    if not 0 <= image < len(images):
+        return None
+    return next((e for e in images[image] if _local(e.tag) == "Pixels"), None)
+
+
 def _ome_metadata(
-    xml: str | None, channel: int = 0
+    xml: str | None, channel: int = 0, image: int = 0
 ) -> tuple[tuple[float, float] | None, float | None]:
     """Pixel size (y, x) in nm and exposure in ms (of the first plane of the channel
-    ``channel``) from the first OME Image."""
+    ``channel``) from the OME Image number ``image``."""
     if not xml:
         return None, None
     try:
         root = ElementTree.fromstring(xml)
     except ElementTree.ParseError:
         return None, None
-    pixels = next((e for e in root.iter() if _local(e.tag) == "Pixels"), None)
+    pixels = _ome_pixels(root, image)
     if pixels is None:
         return None, None
     sizes = []
@@ -199,9 +208,11 @@ def _micromanager_metadata(
     return pixel, exposure
 
 
-def tiff_channel_names(tif: tifffile.TiffFile, n_channels: int) -> list[str] | None:
-    """The channels' names given by the file: OME ``Channel/@Name`` of the first
-    image, else the ``channel`` values of an NDTiff dataset's index, else
+def tiff_channel_names(
+    tif: tifffile.TiffFile, n_channels: int, image: int = 0
+) -> list[str] | None:
+    """The channels' names given by the file: OME ``Channel/@Name`` of the image
+    ``image``, else the ``channel`` values of an NDTiff dataset's index, else
     Micro-Manager's ``ChNames``; None when none has ``n_channels``."""
     if tif.is_ndtiff:
         names = ndtiff_channel_names(os.path.join(tif.filehandle.dirname, NDTIFF_INDEX))
@@ -209,8 +220,7 @@ def tiff_channel_names(tif: tifffile.TiffFile, n_channels: int) -> list[str] | N
             return names
     xml = tif.ome_metadata if tif.is_ome else None
     if xml:
-        root = ElementTree.fromstring(xml)
-        pixels = next((e for e in root.iter() if _local(e.tag) == "Pixels"), None)
+        pixels = _ome_pixels(ElementTree.fromstring(xml), image)
         if pixels is not None:
             names = [e.get("Name") for e in pixels if _local(e.tag) == "Channel"]
             if len(names) == n_channels and all(names):
@@ -231,11 +241,12 @@ def _optional(reader: Any, *args: Any) -> Any:
         return None
 
 
-def read_tiff_metadata(tif: tifffile.TiffFile, channel: int = 0) -> dict[str, Any]:
-    """Pixel size and exposure (of the channel ``channel``), from OME-XML first, then
-    ImageJ/TIFF, then Micro-Manager (and, for the exposure, ImageJ's frame interval last)."""
+def read_tiff_metadata(tif: tifffile.TiffFile, channel: int = 0, image: int = 0) -> dict[str, Any]:
+    """Pixel size and exposure (of the channel ``channel`` of the image series
+    ``image``), from OME-XML first, then ImageJ/TIFF, then Micro-Manager (and, for the
+    exposure, ImageJ's frame interval last)."""
     xml = _optional(lambda: tif.ome_metadata if tif.is_ome else None)
-    pixel_nm, exposure_ms = _optional(_ome_metadata, xml, channel) or (None, None)
+    pixel_nm, exposure_ms = _optional(_ome_metadata, xml, channel, image) or (None, None)
     if pixel_nm is None:
         pixel_nm = _optional(_resolution_metadata, tif)
     if pixel_nm is None or exposure_ms is None:

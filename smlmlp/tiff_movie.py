@@ -55,6 +55,17 @@ _FATAL_TIFFFILE_MESSAGES = (
     "series failed to read",
 )
 
+# What tifffile raises on a file it cannot read.
+_TIFF_READ_ERRORS = (
+    tifffile.TiffFileError,
+    ValueError,
+    OSError,
+    EOFError,
+    IndexError,
+    KeyError,
+    TypeError,
+)
+
 # Messages logged by tifffile about what it reads correctly anyway: an NDTiff index
 # whose images list their axes in different orders (tifffile finds each by name).
 _QUIET_TIFFFILE_MESSAGES = ("axes_dict.keys",)
@@ -173,27 +184,23 @@ class _Source:
                 self._tif = tif = tifffile.TiffFile(self.path)
                 if not tif.series:
                     raise ValueError("no image data found")
-                series = tif.series[self.series_index]
                 self.series_kinds = [s.kind for s in tif.series]
-                axes, shape = tiff_series_layout(series)
-                dataoffset = None if series.is_multifile else series.dataoffset
-            except (
-                tifffile.TiffFileError,
-                ValueError,
-                OSError,
-                EOFError,
-                IndexError,
-                KeyError,
-                TypeError,
-            ) as exc:
+                self.file_movies = _file_movies(tif) if self.series_index == 0 else []
+            except _TIFF_READ_ERRORS as exc:
                 raise ValueError(
                     f"{label}: corrupt or truncated TIFF file ({_clean(str(exc))})"
                 ) from exc
-        fatal = [r for r in records if any(m in r.getMessage() for m in _FATAL_TIFFFILE_MESSAGES)]
-        if fatal:
-            raise ValueError(
-                f"{label}: corrupt or truncated TIFF file ({_clean(fatal[0].getMessage())})"
-            )
+            _raise_if_fatal(records, label)  # a broken file before a wrong channel
+            inner = self._choose_series()
+            try:
+                series = tif.series[self.series_index]
+                axes, shape = tiff_series_layout(series)
+                dataoffset = None if series.is_multifile else series.dataoffset
+            except _TIFF_READ_ERRORS as exc:
+                raise ValueError(
+                    f"{label}: corrupt or truncated TIFF file ({_clean(str(exc))})"
+                ) from exc
+        _raise_if_fatal(records, label)
         logger = logging.getLogger("tifffile")
         for record in records:  # pass on harmless warnings
             if not any(m in record.getMessage() for m in _QUIET_TIFFFILE_MESSAGES):
@@ -205,7 +212,7 @@ class _Source:
             axes = "Q" + axes[1:]
         self.axes = axes
         self.kind = series.kind
-        self._choose_channel(tif, axes, shape)
+        self._choose_channel(tif, axes, shape, inner)
         if self.channel_names:  # the frames of the channel opened
             shape = (self.n_planes // len(self.channel_names), *shape[-2:])
         if len(shape) > 3 and axes[-2:] == "YX" and set(axes[:-2]) <= set(_SEQUENCE_AXES):
@@ -240,8 +247,8 @@ class _Source:
         if not self.channel_names:
             self.n_planes = shape[0]
         self.metadata = {}
-        if self.series_index == 0:
-            self.metadata = read_tiff_metadata(tif, self.channel)
+        if self.series_index == 0 or self.file_movies:
+            self.metadata = read_tiff_metadata(tif, self.channel, self.series_index)
             self.metadata.update(axes=axes, kind=series.kind)
             if self.channel_names:
                 self.metadata["channel"] = self.channel_names[self.channel]
@@ -250,16 +257,37 @@ class _Source:
             self._init_fast(tif, dataoffset)
         else:
             self._init_pages(series)
+        if self.file_movies:  # the movie among the file's: named as the file lists them
+            self.channel_names = tuple(name for _, _, name in self.file_movies)
+            self.channel = self.movie_index
+            self.label = channel_label(label, self.channel_names, self.channel)
+            self.metadata["channel"] = self.channel_names[self.channel]
 
-    def _choose_channel(self, tif: tifffile.TiffFile, axes: str, shape: tuple[int, ...]) -> None:
-        """The file's channels (:attr:`channel_names`), the one asked for
-        (:attr:`channel`) and where its frames are among the image planes: plane
-        ``plane_base + t * plane_step`` is frame ``t``.
+    def _choose_series(self) -> int | None:
+        """For a file of several image series (:func:`_file_movies`), the movie asked
+        for among them: its series (:attr:`series_index`) and the channel in it
+        (returned; None for a series of one channel). Otherwise None, the channel
+        asked for being one of the series' channels."""
+        if not self.file_movies:
+            return None
+        names = tuple(name for _, _, name in self.file_movies)
+        self.movie_index = resolve_channel(self.label, names, self.requested_channel)
+        self.series_index, inner, _ = self.file_movies[self.movie_index]
+        return inner
+
+    def _choose_channel(
+        self, tif: tifffile.TiffFile, axes: str, shape: tuple[int, ...], inner: int | None
+    ) -> None:
+        """The series' channels (:attr:`channel_names`), the one asked for
+        (:attr:`channel`; ``inner`` when the series was chosen among the file's,
+        else the channel asked for) and where its frames are among the image planes:
+        plane ``plane_base + t * plane_step`` is frame ``t``.
 
         A series of axes ``TCYX`` / ``CTYX`` (``Z``, ``I`` or ``Q`` for ``T`` as well)
         holds one movie per channel; any other series is one channel.
         """
         leading = axes[:-2]
+        requested = inner if self.file_movies else self.requested_channel
         self.channel_names: tuple[str, ...] = ()
         self.channel, self.plane_base, self.plane_step = 0, 0, 1
         if not (
@@ -268,15 +296,16 @@ class _Source:
             and "C" in leading
             and leading.replace("C", "", 1) in _FRAME_AXES
         ):
-            if self.requested_channel is not None:
-                self.channel = resolve_channel(self.label, ("c0",), self.requested_channel)
+            if requested is not None:
+                self.channel = resolve_channel(self.label, ("c0",), requested)
             return
         channel_axis = leading.index("C")
         n_channels, n_frames = shape[channel_axis], shape[1 - channel_axis]
-        found = _optional(tiff_channel_names, tif, n_channels)
+        found = _optional(tiff_channel_names, tif, n_channels, self.series_index)
         self.channel_names = channel_names(found, n_channels)
-        self.channel = resolve_channel(self.label, self.channel_names, self.requested_channel)
-        self.label = channel_label(self.label, self.channel_names, self.channel)
+        self.channel = resolve_channel(self.label, self.channel_names, requested)
+        if not self.file_movies:
+            self.label = channel_label(self.label, self.channel_names, self.channel)
         self.n_planes = n_frames * n_channels
         if channel_axis == 0:  # C T Y X: each channel's frames one after the other
             self.plane_base = self.channel * n_frames
@@ -465,6 +494,45 @@ class _Source:
         self._fh = None
 
 
+def _raise_if_fatal(records: list[logging.LogRecord], label: str) -> None:
+    """Raise when tifffile logged that the file is truncated or inconsistent."""
+    fatal = [r for r in records if any(m in r.getMessage() for m in _FATAL_TIFFFILE_MESSAGES)]
+    if fatal:
+        raise ValueError(
+            f"{label}: corrupt or truncated TIFF file ({_clean(fatal[0].getMessage())})"
+        )
+
+
+def _file_movies(tif: tifffile.TiffFile) -> list[tuple[int, int | None, str]]:
+    """The movies of an OME-TIFF of several image series (a multi-position
+    acquisition, a Bio-Formats export of one), each ``(series, channel in it or
+    None, name)``: every series of frames (a frame axis beside ``YX``; single images
+    such as thumbnails are left out), and each channel of one with a ``C`` axis.
+    Named after the OME ``Image`` names (else ``s0``, ``s1``, ...), then the
+    channels'. Empty for any other file, and for a file of one series of frames."""
+    if not tif.is_ome or len(tif.series) < 2:
+        return []
+    found = []
+    for index, series in enumerate(tif.series):
+        axes, shape = tiff_series_layout(series)
+        if series.kind == "ome" and axes[-2:] == "YX" and math.prod(shape[:-2]) > 1:
+            found.append((index, axes, shape))
+    if len(found) < 2:
+        return []
+    names = channel_names([tif.series[index].name for index, _, _ in found], len(found), "s")
+    movies: list[tuple[int, int | None, str]] = []
+    for (index, axes, shape), name in zip(found, names, strict=True):
+        leading = axes[:-2]
+        if len(shape) == 4 and "C" in leading and leading.replace("C", "", 1) in _FRAME_AXES:
+            n_channels = shape[leading.index("C")]
+            inside = _optional(tiff_channel_names, tif, n_channels, index)
+            for channel, label in enumerate(channel_names(inside, n_channels)):
+                movies.append((index, channel, f"{name}_{label}"))
+        else:
+            movies.append((index, None, name))
+    return movies
+
+
 def _open_series(path: PathLike, label: str, channel: int | str | None = None) -> list[_Source]:
     """Open the image series of one file that hold the movie.
 
@@ -487,7 +555,7 @@ def _open_series(path: PathLike, label: str, channel: int | str | None = None) -
                 extra.close()
                 break
             group.append(extra)
-    if len(group) < n_series:
+    if len(group) < n_series and not first.file_movies:  # else: the other movies
         warnings.warn(
             f"{label}: the file holds {n_series} image series; only the first "
             f"{len(group)} ({sum(s.shape[0] for s in group)} frames) are read",
@@ -688,6 +756,7 @@ class TiffMovie(LazyStack):
 
 
 _OME_PIXELS = re.compile(r"<(?:\w+:)?Pixels\b[^>]*>")
+_OME_IMAGES = re.compile(r"<(?:\w+:)?Image\b")
 
 
 def _channels_beside_frames(channels: int, others: Sequence[int]) -> bool:
@@ -708,6 +777,8 @@ def tiff_may_hold_channels(path: PathLike) -> bool:
                 pixels = _OME_PIXELS.search(str(tag.value) if tag is not None else "")
                 if pixels is None:
                     return True
+                if len(_OME_IMAGES.findall(str(tag.value))) > 1:
+                    return True  # several image series: each may be a movie
                 sizes = dict(re.findall(r'\bSize([CTZ])="(\d+)"', pixels[0]))
                 if len(sizes) < 3:
                     return True

@@ -4,6 +4,7 @@ and format that holds channels, through the library, the command line and discov
 from __future__ import annotations
 
 import importlib.util
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -148,6 +149,62 @@ def test_other_formats_with_channels(kind, frames: np.ndarray, movie_formats, tm
             np.testing.assert_array_equal(movie[3:13], frames[3:13, index])
     with pytest.raises(ValueError, match=f"three{suffix}: the file holds 3 channels"):
         open_movie(path)
+
+
+def _positions(path: Path, frames: np.ndarray) -> None:
+    """A multi-position OME-TIFF as Bio-Formats exports one: an image series per
+    position (one with two channels), and a thumbnail."""
+    with tifffile.TiffWriter(path, ome=True) as tif:
+        tif.write(frames[:, 0], metadata={"axes": "TYX", "Name": "Pos 0",
+                                          "PhysicalSizeX": 0.1, "PhysicalSizeY": 0.1})
+        tif.write(frames[:9, 1], metadata={"axes": "TYX", "Name": "Pos1", "PhysicalSizeX": 0.2,
+                                           "PhysicalSizeY": 0.2,
+                                           "Plane": {"ExposureTime": [0.03] * 9}})
+        tif.write(frames[:, 1:], metadata={"axes": "TCYX", "Name": "Pos2",
+                                           "Channel": {"Name": ["Cy5", "Cy3"]}})
+        tif.write(frames[0, 0], metadata={"axes": "YX", "Name": "thumbnail"})
+
+
+def test_image_series_of_an_ome_tiff_are_its_movies(frames: np.ndarray, tmp_path) -> None:
+    """Each image series of frames is a movie of the file (each channel of one with a
+    C axis too), named after its OME Image, with its own metadata; the thumbnail is
+    no movie."""
+    path = tmp_path / "positions.ome.tif"
+    _positions(path, frames)
+    names = ("Pos_0", "Pos1", "Pos2_Cy5", "Pos2_Cy3")
+    assert list_channels(path) == names
+    expected = [frames[:, 0], frames[:9, 1], frames[:, 1], frames[:, 2]]
+    for index, name in enumerate(names):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # the other series are not "left out"
+            movie = open_movie(path, channel=name)
+        with movie:
+            assert movie.channel == index and movie.channel_names == names
+            assert movie.metadata["channel"] == name and movie.fast_path
+            np.testing.assert_array_equal(np.asarray(movie), expected[index], name)
+            np.testing.assert_array_equal(movie[3:7], expected[index][3:7], name)
+    with open_movie(path, channel=1) as movie:
+        assert movie.metadata["pixel_nm"] == pytest.approx((200.0, 200.0))
+        assert movie.metadata["exposure_ms"] == pytest.approx(30.0)
+    with open_movie(path, channel=0) as movie:
+        assert movie.metadata["pixel_nm"] == pytest.approx((100.0, 100.0))
+    with pytest.raises(ValueError, match=r"positions.ome.tif: the file holds 4 channels \(0: "
+                       r"Pos_0, 1: Pos1, 2: Pos2_Cy5, 3: Pos2_Cy3\); open one of them"):
+        open_movie(path)
+    experiment = inspect_experiment(tmp_path)  # discovery: a channel of each
+    assert experiment.ok, experiment.problem
+    assert sorted(experiment.channels) == sorted(f"positions_{name}" for name in names)
+    assert experiment.channels["positions_Pos1"].file_channel == 1
+
+
+def test_image_series_named_alike_are_numbered(frames: np.ndarray, tmp_path: Path) -> None:
+    path = tmp_path / "alike.ome.tif"
+    with tifffile.TiffWriter(path, ome=True) as tif:
+        tif.write(frames[:, 0], metadata={"axes": "TYX", "Name": "XY"})
+        tif.write(frames[:, 1], metadata={"axes": "TYX", "Name": "XY"})
+    assert list_channels(path) == ("s0", "s1")
+    with open_movie(path, channel="s1") as movie:
+        np.testing.assert_array_equal(np.asarray(movie), frames[:, 1])
 
 
 @pytest.fixture(scope="module")
