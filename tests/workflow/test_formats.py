@@ -4,8 +4,8 @@
 One run: the same simulated movie as TIFF and in every other format (one experiment
 each kind), the same two-camera movie split into halves as TIFF and as .dax / OME-Zarr /
 .nd2, the two cameras' movies as the two channels of one file of each format that holds
-channels (and of an NDTiff dataset over several files), and bad files of the other
-formats. Every format must give the TIFF's widths
+channels (two image series of an OME-TIFF, an NDTiff dataset over several files too),
+and bad files of the other formats. Every format must give the TIFF's widths
 to 1e-9, each bad file must fail its experiment with one line.
 """
 
@@ -71,6 +71,9 @@ def _make(wf: SimpleNamespace, formats: ModuleType, root: Path) -> None:
         metadata = {"axes": "TCYX", "Channel": {"Name": names}}
         tifffile.imwrite(root / folder / "two.ome.tif", both, metadata=metadata)
     tifffile.imwrite(root / "channels" / "two_ij.tif", both, imagej=True, metadata={"axes": "TCYX"})
+    with tifffile.TiffWriter(root / "channels" / "two_positions.ome.tif", ome=True) as tif:
+        for position, frames in enumerate((movie, other)):  # an image series each
+            tif.write(frames, metadata={"axes": "TYX", "Name": f"Pos{position}"})
     for name in CHANNEL_FORMATS:
         suffix, writer = formats.WRITERS[name]
         path = root / "channels" / f"two_{name}{suffix}"
@@ -157,7 +160,7 @@ def test_channels_of_one_file_of_every_format(run: SimpleNamespace) -> None:
     that movie alone (the TIFF movie, the split TIFF's right half), to 1e-9."""
     first, second = _sigmas(run, "tiff")["movie"], _sigmas(run, "split_tiff")["dual_right"]
     found = _sigmas(run, "channels")
-    pairs = {"two": ("Cy5", "Cy3"), "two_ij": ("c0", "c1")}
+    pairs = {"two": ("Cy5", "Cy3"), "two_ij": ("c0", "c1"), "two_positions": ("Pos0", "Pos1")}
     pairs.update({f"two_{kind}": ("Cy5", "Cy3") for kind in CHANNEL_FORMATS})
     if "nd2" in CHANNEL_FORMATS:
         pairs["two_nd2"] = ("channel_0", "channel_1")
