@@ -73,11 +73,15 @@ class NdtiffLayout(NamedTuple):
     first_images : dict
         Where the metadata of the first image of each channel value (key None: of
         the dataset) is: ``(file name, offset, byte count, compression)``.
+    axis_sizes : dict
+        How many distinct values each axis of the images takes (``time``,
+        ``channel``, ``z``, ``position``, ...).
     """
 
     files: tuple[str, ...]
     channel_values: tuple
     first_images: dict
+    axis_sizes: dict
 
     @property
     def channel_names(self) -> list[str]:
@@ -92,6 +96,7 @@ def _layout(path: str, mtime_ns: int, size: int) -> NdtiffLayout:
 
     files: dict[str, None] = {}
     first: dict = {}
+    seen: dict[str, set] = {}
     for axes, filename, _, _, _, _, _, offset, count, compression in tifffile.read_ndtiff_index(
         path
     ):
@@ -100,8 +105,11 @@ def _layout(path: str, mtime_ns: int, size: int) -> NdtiffLayout:
         first.setdefault(None, where)
         if "channel" in axes:
             first.setdefault(axes["channel"], where)
+        for axis, value in axes.items():
+            seen.setdefault(axis, set()).add(value)
     values = tuple(key for key in first if key is not None)
-    return NdtiffLayout(tuple(files), values, first)
+    sizes = {axis: len(found) for axis, found in seen.items()}
+    return NdtiffLayout(tuple(files), values, first, sizes)
 
 
 def ndtiff_layout(index_path: PathLike) -> NdtiffLayout:

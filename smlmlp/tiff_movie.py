@@ -11,6 +11,7 @@ Micro-Manager). :func:`smlmlp.loading.open_movie` opens such movies.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import math
 import os
@@ -214,7 +215,7 @@ class _Source:
         self.kind = series.kind
         self._choose_channel(tif, axes, shape, inner)
         if self.channel_names:  # the frames of the channel opened
-            shape = (self.n_planes // len(self.channel_names), *shape[-2:])
+            shape = (self.n_movie_frames, *shape[-2:])
         if len(shape) > 3 and axes[-2:] == "YX" and set(axes[:-2]) <= set(_SEQUENCE_AXES):
             # several unlabelled sequence axes (e.g. a movie appended chunk by chunk
             # with tifffile): their pages follow each other, so they are all frames
@@ -248,7 +249,7 @@ class _Source:
             self.n_planes = shape[0]
         self.metadata = {}
         if self.series_index == 0 or self.file_movies:
-            self.metadata = read_tiff_metadata(tif, self.channel, self.series_index)
+            self.metadata = read_tiff_metadata(tif, self.channel_in_c, self.series_index)
             self.metadata.update(axes=axes, kind=series.kind)
             if self.channel_names:
                 self.metadata["channel"] = self.channel_names[self.channel]
@@ -283,34 +284,33 @@ class _Source:
         else the channel asked for) and where its frames are among the image planes:
         plane ``plane_base + t * plane_step`` is frame ``t``.
 
-        A series of axes ``TCYX`` / ``CTYX`` (``Z``, ``I`` or ``Q`` for ``T`` as well)
-        holds one movie per channel; any other series is one channel.
+        A series of one frame axis (``T``; ``Z``, ``I`` or ``Q`` for it as well)
+        beside a channel axis ``C`` and / or a position axis ``R`` (Micro-Manager's
+        positions) holds one movie per channel of each position (``p0_Cy5``,
+        ``p0_Cy3``, ``p1_Cy5``, ...; channels named from the file, positions
+        numbered); any other series is one channel.
         """
-        leading = axes[:-2]
         requested = inner if self.file_movies else self.requested_channel
         self.channel_names: tuple[str, ...] = ()
-        self.channel, self.plane_base, self.plane_step = 0, 0, 1
-        if not (
-            len(shape) == 4
-            and axes[-2:] == "YX"
-            and "C" in leading
-            and leading.replace("C", "", 1) in _FRAME_AXES
-        ):
+        self.channel, self.plane_base, self.plane_step, self.channel_in_c = 0, 0, 1, 0
+        movies = _series_movies(tif, axes, shape, self.series_index)
+        if movies is None:
             if requested is not None:
                 self.channel = resolve_channel(self.label, ("c0",), requested)
             return
-        channel_axis = leading.index("C")
-        n_channels, n_frames = shape[channel_axis], shape[1 - channel_axis]
-        found = _optional(tiff_channel_names, tif, n_channels, self.series_index)
-        self.channel_names = channel_names(found, n_channels)
+        self.channel_names, picks, (frame_axis, movie_axes) = movies
         self.channel = resolve_channel(self.label, self.channel_names, requested)
         if not self.file_movies:
             self.label = channel_label(self.label, self.channel_names, self.channel)
-        self.n_planes = n_frames * n_channels
-        if channel_axis == 0:  # C T Y X: each channel's frames one after the other
-            self.plane_base = self.channel * n_frames
-        else:  # T C Y X: the channels of each frame one after the other
-            self.plane_base, self.plane_step = self.channel, n_channels
+        leading = axes[:-2]
+        strides = [math.prod(shape[axis + 1 : len(leading)]) for axis in range(len(leading))]
+        self.n_planes = math.prod(shape[: len(leading)])
+        self.n_movie_frames = shape[frame_axis]
+        chosen = dict(zip(movie_axes, picks[self.channel], strict=True))
+        self.plane_base = sum(strides[axis] * i for axis, i in chosen.items())
+        self.plane_step = strides[frame_axis]
+        # the channel's index along C: its exposure in the metadata
+        self.channel_in_c = next((i for a, i in chosen.items() if leading[a] == "C"), 0)
 
     def _init_fast(self, tif: tifffile.TiffFile, dataoffset: int) -> None:
         self.fast_path = True
@@ -345,7 +345,8 @@ class _Source:
             )
         self.frames_per_page = page_size // self.frame_size
         if self.frames_per_page == 1:  # the channel's own pages
-            planes = range(self.plane_base, self.n_planes, self.plane_step)
+            planes = range(self.plane_base, self.plane_base + self.shape[0] * self.plane_step,
+                           self.plane_step)
         else:
             planes = range(n_pages)
         pages = [series[plane] for plane in planes]
@@ -494,6 +495,58 @@ class _Source:
         self._fh = None
 
 
+def _series_movies(
+    tif: tifffile.TiffFile, axes: str, shape: tuple[int, ...], image: int
+) -> tuple[tuple[str, ...], list[tuple[int, ...]], tuple[int, list[int]]] | None:
+    """The movies of a series of channels and / or positions (:func:`_movie_axes`):
+    their names, each one's index along every movie axis, and the axes; None for a
+    series of one movie. Channels are named from the file (``image``: the series'
+    number, for OME), positions numbered (``p0``, ``p1``, ...), position first
+    (``p0_Cy5``)."""
+    layout = _movie_axes(axes, shape)
+    if layout is None:
+        return None
+    leading = axes[:-2]
+    frame_axis, movie_axes = layout
+    movie_axes = sorted(movie_axes, key=lambda axis: leading[axis] != "R")  # positions first
+    per_axis = []
+    for axis in movie_axes:
+        count = shape[axis]
+        if leading[axis] == "C":
+            found = _optional(tiff_channel_names, tif, count, image)
+            per_axis.append(channel_names(found, count))
+        else:
+            per_axis.append(tuple(f"p{index}" for index in range(count)))
+    picks = list(itertools.product(*(range(len(names)) for names in per_axis)))
+    names = tuple(
+        "_".join(names[i] for names, i in zip(per_axis, pick, strict=True)) for pick in picks
+    )
+    return names, picks, (frame_axis, movie_axes)
+
+
+def _movie_axes(axes: str, shape: tuple[int, ...]) -> tuple[int, list[int]] | None:
+    """``(frame axis, movie axes)`` of a series whose leading axes are one frame axis
+    (``T``, ``Z``, ``I`` or ``Q``) and a channel axis ``C`` and / or a position axis
+    ``R``, each at most once; None for any other series.
+
+    Examples
+    --------
+    >>> _movie_axes("TCYX", (9, 2, 8, 8)), _movie_axes("RTCYX", (3, 9, 2, 8, 8))
+    ((0, [1]), (1, [0, 2]))
+    >>> _movie_axes("TYX", (9, 8, 8)), _movie_axes("TZCYX", (9, 4, 2, 8, 8))
+    (None, None)
+    """
+    leading = axes[:-2]
+    if axes[-2:] != "YX" or len(shape) != len(axes):
+        return None
+    frames = [i for i, axis in enumerate(leading) if axis in _FRAME_AXES]
+    movies = [i for i, axis in enumerate(leading) if axis not in _FRAME_AXES]
+    kinds = sorted(leading[i] for i in movies)
+    if len(frames) != 1 or kinds not in (["C"], ["R"], ["C", "R"]):
+        return None
+    return frames[0], movies
+
+
 def _raise_if_fatal(records: list[logging.LogRecord], label: str) -> None:
     """Raise when tifffile logged that the file is truncated or inconsistent."""
     fatal = [r for r in records if any(m in r.getMessage() for m in _FATAL_TIFFFILE_MESSAGES)]
@@ -522,14 +575,12 @@ def _file_movies(tif: tifffile.TiffFile) -> list[tuple[int, int | None, str]]:
     names = channel_names([tif.series[index].name for index, _, _ in found], len(found), "s")
     movies: list[tuple[int, int | None, str]] = []
     for (index, axes, shape), name in zip(found, names, strict=True):
-        leading = axes[:-2]
-        if len(shape) == 4 and "C" in leading and leading.replace("C", "", 1) in _FRAME_AXES:
-            n_channels = shape[leading.index("C")]
-            inside = _optional(tiff_channel_names, tif, n_channels, index)
-            for channel, label in enumerate(channel_names(inside, n_channels)):
-                movies.append((index, channel, f"{name}_{label}"))
-        else:
+        inside = _series_movies(tif, axes, shape, index)
+        if inside is None:
             movies.append((index, None, name))
+            continue
+        for channel, label in enumerate(inside[0]):
+            movies.append((index, channel, f"{name}_{label}"))
     return movies
 
 
@@ -766,10 +817,11 @@ def _channels_beside_frames(channels: int, others: Sequence[int]) -> bool:
 
 
 def tiff_may_hold_channels(path: PathLike) -> bool:
-    """Whether a TIFF may hold several channels, from its first page alone (the OME
-    ``SizeC`` beside ``SizeT`` / ``SizeZ``, ImageJ's ``channels`` beside its frames or
-    slices, the axes tifffile recorded); True when unsure (a Micro-Manager file, a file
-    that cannot be read: opening it tells)."""
+    """Whether a TIFF may hold several channels (or positions, or image series), from
+    its first page alone (the OME ``SizeC`` beside ``SizeT`` / ``SizeZ`` and the number
+    of OME images, ImageJ's ``channels`` beside its frames or slices, the axes
+    tifffile recorded, an NDTiff index's channels and positions); True when unsure (a
+    Micro-Manager file, a file that cannot be read: opening it tells)."""
     try:
         with tifffile.TiffFile(path) as tif:
             if tif.is_ome:
@@ -787,18 +839,21 @@ def tiff_may_hold_channels(path: PathLike) -> bool:
                 imagej = tif.imagej_metadata or {}
                 others = (imagej.get("frames", 1), imagej.get("slices", 1))
                 return _channels_beside_frames(imagej.get("channels", 1), others)
-            if tif.is_ndtiff:  # its index lists the images' channels
-                values = ndtiff_layout(os.path.join(tif.filehandle.dirname, NDTIFF_INDEX))
-                return len(values.channel_values) > 1
+            if tif.is_ndtiff:  # its index lists the images' channels and positions
+                layout = ndtiff_layout(os.path.join(tif.filehandle.dirname, NDTIFF_INDEX))
+                return any(layout.axis_sizes.get(axis, 1) > 1 for axis in ("channel", "position"))
             if tif.is_micromanager:
                 return True
             if tif.is_shaped:
                 shaped = tif.shaped_metadata[0]
                 axes, shape = str(shaped.get("axes", "")).upper(), shaped.get("shape") or ()
-                if "C" not in axes or len(shape) != len(axes):
+                if len(shape) != len(axes):
                     return False
-                at = axes.index("C")
-                return _channels_beside_frames(shape[at], [*shape[:at], *shape[at + 1 : -2]])
+                return any(
+                    _channels_beside_frames(shape[at], [*shape[:at], *shape[at + 1 : -2]])
+                    for at, axis in enumerate(axes)
+                    if axis in "CR"
+                )
             return False
     except Exception:  # opening it names the problem
         return True

@@ -349,6 +349,7 @@ def write_ndtiff(
     exposure_ms: float | list[float] = 20.0,
     file_bytes: int | None = None,
     missing_last: int = 0,
+    positions: int = 0,
 ) -> Path:
     """A Micro-Manager NDTiff dataset written by ``ndtiff`` (Micro-Manager's own Python
     writer): ``name_1/name_NDTiffStack*.tif`` and ``NDTiff.index``; returns its folder.
@@ -361,12 +362,13 @@ def write_ndtiff(
     would be passed, less the writer's margin of 5 MB (Micro-Manager's files are
     4 GB); ``missing_last``: so many of
     the last channels' images of the last frame are not written (an acquisition
-    stopped early).
+    stopped early); ``positions``: ``movie`` is ``(frames, positions, ...)``, each
+    image's ``position`` axis (Micro-Manager's multi-position acquisition: every
+    position's channels at each time point).
     """
     import ndtiff
     import ndtiff.ndtiff_file as files
 
-    frames = movie if movie.ndim == 4 else movie[:, None]
     names = channel_names or [None]
     exposures = exposure_ms if isinstance(exposure_ms, list | tuple) else [exposure_ms] * len(names)
     summary = {} if pixel_um is None else {"PixelSize_um": pixel_um}
@@ -386,13 +388,17 @@ def write_ndtiff(
         folder.mkdir(parents=True, exist_ok=True)
         dataset = ndtiff.NDTiffDataset(str(folder), name=name, writable=True)
         dataset.initialize(summary)
-        for t, planes in enumerate(frames):
-            for c, (plane, channel) in enumerate(zip(planes, names, strict=True)):
-                if t == len(frames) - 1 and c >= len(names) - missing_last:
-                    break
-                axes = {"time": t} if channel is None else {"time": t, "channel": channel}
-                metadata = {"Exposure-ms": float(exposures[c]), "ElapsedTime-ms": 25.0 * t}
-                dataset.put_image(axes, np.ascontiguousarray(plane), metadata)
+        for t, at_time in enumerate(movie):
+            for p, planes in enumerate(at_time if positions else [at_time]):
+                planes = planes if planes.ndim == 3 else planes[None]
+                for c, (plane, channel) in enumerate(zip(planes, names, strict=True)):
+                    if t == len(movie) - 1 and c >= len(names) - missing_last:
+                        break
+                    axes = {"time": t} if channel is None else {"time": t, "channel": channel}
+                    if positions:
+                        axes["position"] = p
+                    metadata = {"Exposure-ms": float(exposures[c]), "ElapsedTime-ms": 25.0 * t}
+                    dataset.put_image(axes, np.ascontiguousarray(plane), metadata)
         dataset.finish()
     finally:
         files.MAX_FILE_SIZE, files.SingleNDTiffWriter.__init__ = limit, opened

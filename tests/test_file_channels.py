@@ -197,6 +197,31 @@ def test_image_series_of_an_ome_tiff_are_its_movies(frames: np.ndarray, tmp_path
     assert experiment.channels["positions_Pos1"].file_channel == 1
 
 
+@pytest.mark.parametrize("axes", ["RTCYX", "TRCYX", "CRTYX", "TCRYX"])
+def test_positions_beside_channels(axes: str, tmp_path: Path) -> None:
+    """A position axis R (a Micro-Manager multi-position acquisition) in any order
+    with the frames and channels: a movie per channel of each position, position
+    first; read by one seek per frame where contiguous."""
+    data = np.random.default_rng(2).integers(0, 60000, (3, 7, 2, 8, 10)).astype(np.uint16)
+    order = ["RTC".index(axis) for axis in axes[:-2]] + [3, 4]
+    path = tmp_path / "positions.tif"
+    tifffile.imwrite(path, np.ascontiguousarray(data.transpose(order)), metadata={"axes": axes},
+                     photometric="minisblack")
+    names = list_channels(path)
+    assert names == ("p0_c0", "p0_c1", "p1_c0", "p1_c1", "p2_c0", "p2_c1")
+    for index, name in enumerate(names):
+        position, channel = divmod(index, 2)
+        with open_movie(path, channel=name) as movie:
+            assert movie.shape == (7, 8, 10) and movie.fast_path
+            np.testing.assert_array_equal(np.asarray(movie), data[position, :, channel], name)
+            np.testing.assert_array_equal(movie[4], data[position, 4, channel], name)
+    path = tmp_path / "only_positions.tif"
+    tifffile.imwrite(path, data[:, :, 0], metadata={"axes": "RTYX"})
+    assert list_channels(path) == ("p0", "p1", "p2")
+    with open_movie(path, channel="p1") as movie:
+        np.testing.assert_array_equal(np.asarray(movie), data[1, :, 0])
+
+
 def test_image_series_named_alike_are_numbered(frames: np.ndarray, tmp_path: Path) -> None:
     path = tmp_path / "alike.ome.tif"
     with tifffile.TiffWriter(path, ome=True) as tif:

@@ -94,6 +94,25 @@ def test_channels_named_from_the_index(frames: np.ndarray, movie_formats, tmp_pa
         open_movie(path, channel="GFP")
 
 
+def test_positions_and_channels(movie_formats, tmp_path: Path) -> None:
+    """A multi-position acquisition: a movie per channel of each position (``p0_Cy5``,
+    ``p0_Cy3``, ``p1_Cy5``, ...), each with its channel's exposure."""
+    data = np.random.default_rng(5).integers(0, 60000, (9, 3, 2, 72, 80)).astype(np.uint16)
+    folder = movie_formats.write_ndtiff(tmp_path, "multi", data, channel_names=NAMES,
+                                        exposure_ms=[30.0, 50.0], positions=3,
+                                        file_bytes=5_050_000)
+    path = _tiffs(folder)[0]
+    assert tiff_may_hold_channels(path)
+    names = list_channels(path)
+    assert names == tuple(f"p{p}_{c}" for p in range(3) for c in NAMES)
+    for index, name in enumerate(names):
+        position, channel = divmod(index, 2)
+        with open_movie(path, channel=name) as movie:
+            np.testing.assert_array_equal(np.asarray(movie), data[:, position, channel], name)
+            np.testing.assert_array_equal(movie[2:7], data[2:7, position, channel], name)
+            assert movie.metadata["exposure_ms"] == [30.0, 50.0][channel]
+
+
 def test_stopped_acquisition(frames: np.ndarray, movie_formats, tmp_path: Path) -> None:
     """The last frame's second channel was never written: that channel's movie ends
     one frame earlier (with a warning), the first channel's is whole."""
