@@ -261,7 +261,6 @@ class _Source:
         if self.file_movies:  # the movie among the file's: named as the file lists them
             self.channel_names = tuple(name for _, _, name in self.file_movies)
             self.channel = self.movie_index
-            self.label = channel_label(label, self.channel_names, self.channel)
             self.metadata["channel"] = self.channel_names[self.channel]
 
     def _choose_series(self) -> int | None:
@@ -273,6 +272,7 @@ class _Source:
             return None
         names = tuple(name for _, _, name in self.file_movies)
         self.movie_index = resolve_channel(self.label, names, self.requested_channel)
+        self.label = channel_label(self.label, names, self.movie_index)
         self.series_index, inner, _ = self.file_movies[self.movie_index]
         return inner
 
