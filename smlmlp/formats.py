@@ -882,6 +882,7 @@ class CziMovie(MovieFile):
             self._reader = self._context.__enter__()
             box = self._reader.total_bounding_box
             rect = self._reader.total_bounding_rectangle
+            scenes = dict(self._reader.scenes_bounding_rectangle)
             pixel_types = dict(self._reader.pixel_types)
             metadata = self._reader.metadata
         except Exception as exc:
@@ -895,9 +896,14 @@ class CziMovie(MovieFile):
             )
         self._axis = "T" if sizes.get("T", 1) > 1 or sizes.get("Z", 1) <= 1 else "Z"
         self._start = {k: int(v[0]) for k, v in box.items()}
-        if sizes.get("C", 1) > 1:
-            found = _optional(_czi_channel_names, metadata)
-            self._start["C"] += self._choose_channel(found, sizes["C"])
+        movies = _czi_movies(metadata, sorted(scenes) if len(scenes) > 1 else [], sizes)
+        self._scene = None
+        if len(movies) > 1:  # scenes (positions) and / or channels: one movie each
+            pick = self._choose_channel([name for _, _, name in movies], len(movies))
+            self._scene, channel, _ = movies[pick]
+            self._start["C"] += channel
+            if self._scene is not None:
+                rect = scenes[self._scene]  # the scene's own field, not the mosaic of all
         kind = pixel_types.get(0) or next(iter(pixel_types.values()), None)
         if kind not in _CZI_PIXEL_TYPES:
             raise ValueError(
@@ -911,14 +917,17 @@ class CziMovie(MovieFile):
             raise ValueError(_ndim_message(self.label, self.shape[1:], "image"))
         self.dtype = np.dtype(_CZI_PIXEL_TYPES[kind])
         self.metadata["axes"] = self._axis + "YX"
-        self.metadata.update(czi_metadata(metadata, self.channel))
+        channel_in_c = self._start.get("C", 0) - int(box.get("C", (0, 1))[0])
+        self.metadata.update(czi_metadata(metadata, channel_in_c))
 
     def _read_frames(self, start: int, stop: int) -> np.ndarray:
         out = np.empty((stop - start, *self.shape[1:]), dtype=self.dtype)
         plane = {k: v for k, v in self._start.items() if k not in ("X", "Y")}
         for i, frame in enumerate(range(start, stop)):
             plane[self._axis] = self._start.get(self._axis, 0) + frame
-            data = self._reader.read(roi=self._roi, plane=plane, pixel_type=self._pixel_type)
+            data = self._reader.read(
+                roi=self._roi, plane=plane, scene=self._scene, pixel_type=self._pixel_type
+            )
             out[i] = data.reshape(self.shape[1:])
         return out
 
@@ -926,6 +935,36 @@ class CziMovie(MovieFile):
         if self._context is not None:
             self._context.__exit__(None, None, None)
         self._context = self._reader = None
+
+
+def _czi_movies(
+    document: Any, scenes: list[int], sizes: dict[str, int]
+) -> list[tuple[int | None, int, str]]:
+    """The movies of a CZI file, ``(scene or None, channel, name)``: one per channel
+    of each scene (position) when it has several, named after the scenes' ``Name``
+    (else ``s0``, ``s1``, ...), then the channels'."""
+    n_channels = sizes.get("C", 1)
+    channels: tuple[str, ...] = ("",)
+    if n_channels > 1:
+        channels = channel_names(_optional(_czi_channel_names, document), n_channels)
+    places: list[tuple[int | None, str]] = [(None, "")]
+    if scenes:
+        found = _optional(_czi_scene_names, document, scenes)
+        places = list(zip(scenes, channel_names(found, len(scenes), "s"), strict=True))
+    return [
+        (scene, index, "_".join(part for part in (place, channel) if part))
+        for scene, place in places
+        for index, channel in enumerate(channels)
+    ]
+
+
+def _czi_scene_names(document: Any, scenes: list[int]) -> list[Any]:
+    """The ``Name`` of the scenes ``scenes`` (their indices) in a CZI metadata document."""
+    root = document["ImageDocument"]["Metadata"]["Information"]["Image"]["Dimensions"]
+    listed = root["S"]["Scenes"]["Scene"]
+    listed = listed if isinstance(listed, list) else [listed]
+    by_index = {int(scene.get("@Index", i)): scene.get("@Name") for i, scene in enumerate(listed)}
+    return [by_index.get(index) for index in scenes]
 
 
 def _czi_channel_names(document: Any) -> list[Any]:

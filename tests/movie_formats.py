@@ -184,21 +184,28 @@ def write_ome_zarr(
 
 def write_czi(
     path: Path,
-    movie: np.ndarray,
+    movie: np.ndarray | list[np.ndarray],
     *,
     pixel_nm: float | None = None,
     channel_names: list[str] | None = None,
 ) -> Path:
     """Zeiss ``.czi`` with pylibCZIrw: one T plane per frame; a movie ``(frames,
-    channels, height, width)`` one T, C plane per frame of each channel."""
+    channels, height, width)`` one T, C plane per frame of each channel; a list of
+    movies (of one length and channels, any frame shape) one scene each (positions of
+    a tile scan), side by side in the mosaic with gaps between them."""
     from pylibCZIrw import czi
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    planes = movie if movie.ndim == 4 else movie[:, None]
+    scenes = movie if isinstance(movie, list) else [movie]
     with czi.create_czi(str(path), exist_ok=True) as writer:
-        for t, channels in enumerate(planes):
-            for c, frame in enumerate(channels):
-                writer.write(np.ascontiguousarray(frame), plane={"T": t, "Z": 0, "C": c})
+        left = 0
+        for scene, frames in enumerate(scenes):
+            planes = frames if frames.ndim == 4 else frames[:, None]
+            for t, channels in enumerate(planes):
+                for c, frame in enumerate(channels):
+                    writer.write(np.ascontiguousarray(frame), plane={"T": t, "Z": 0, "C": c},
+                                 scene=scene, location=(left, 7 * scene))
+            left += frames.shape[-1] + 50
         scale = 0.0 if pixel_nm is None else pixel_nm * 1e-9
         names = None if channel_names is None else dict(enumerate(channel_names))
         writer.write_metadata(scale_x=scale, scale_y=scale, channel_names=names)

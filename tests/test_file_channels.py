@@ -197,6 +197,28 @@ def test_image_series_of_an_ome_tiff_are_its_movies(frames: np.ndarray, tmp_path
     assert experiment.channels["positions_Pos1"].file_channel == 1
 
 
+@pytest.mark.skipif(not importlib.util.find_spec("pylibCZIrw"), reason="pylibCZIrw missing")
+def test_czi_scenes_are_movies(frames: np.ndarray, movie_formats, tmp_path: Path) -> None:
+    """Each scene (position) of a .czi is a movie of its own field, per channel (the
+    mosaic of all the scenes was read before, gaps included)."""
+    other = np.ascontiguousarray(frames[:, :, :8, :7])  # another field size
+    path = movie_formats.write_czi(tmp_path / "scenes.czi", [frames[:, :2], other[:, :2]],
+                                   channel_names=NAMES, pixel_nm=100.0)
+    names = ("s0_Cy5", "s0_Cy3", "s1_Cy5", "s1_Cy3")
+    assert list_channels(path) == names
+    expected = [frames[:, 0], frames[:, 1], other[:, 0], other[:, 1]]
+    for index, name in enumerate(names):
+        with open_movie(path, channel=name) as movie:
+            assert movie.metadata["channel"] == name
+            assert movie.metadata["pixel_nm"] == pytest.approx((100.0, 100.0))
+            np.testing.assert_array_equal(np.asarray(movie), expected[index], name)
+            np.testing.assert_array_equal(movie[5:9], expected[index][5:9], name)
+    one = movie_formats.write_czi(tmp_path / "one.czi", [frames[:, 0], other[:, 0]])
+    assert list_channels(one) == ("s0", "s1")
+    with open_movie(one, channel="s1") as movie:
+        np.testing.assert_array_equal(np.asarray(movie), other[:, 0])
+
+
 @pytest.mark.parametrize("axes", ["RTCYX", "TRCYX", "CRTYX", "TCRYX"])
 def test_positions_beside_channels(axes: str, tmp_path: Path) -> None:
     """A position axis R (a Micro-Manager multi-position acquisition) in any order
