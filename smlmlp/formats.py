@@ -1054,8 +1054,9 @@ class Nd2Movie(MovieFile):
     one), read with ``nd2``.
 
     One frame per time point (or z plane) of the channel opened (``channel``, named
-    by the file's channel names); files with several positions or colour components
-    are refused. A time loop stopped before its end holds
+    by the file's channel names), of the position opened in a multi-point
+    acquisition (one movie per channel of each position, named after the points);
+    files with colour components are refused. A time loop stopped before its end holds
     fewer frames than it planned: the frames acquired are the movie. Pixel size:
     the picture's calibration (µm per pixel) when NIS-Elements marks it calibrated;
     exposure: the first channel's exposure time, else the one in the capture's
@@ -1090,32 +1091,41 @@ class Nd2Movie(MovieFile):
             raise self._corrupt(exc) from exc
         if self._file.is_rgb or "S" in sizes:
             raise ValueError(f"{self.label}: colour (RGB) frames are not supported")
-        loops = {axis: n for axis, n in sizes.items() if axis not in ("Y", "X", "C") and n > 1}
+        skipped = ("Y", "X", "C", "P")
+        loops = {axis: n for axis, n in sizes.items() if axis not in skipped and n > 1}
         if len(loops) > 1 or set(loops) - {"T", "Z"}:
             raise ValueError(
                 f"{self.label}: expected one frame axis (T or Z), found sizes "
-                f"{sizes}; save one position / one z stack per movie"
+                f"{sizes}; save one z stack per movie"
             )
-        self._n_channels = int(sizes.get("C", 1))
-        if self._n_channels > 1:
-            found = _optional(lambda: [c.channel.name for c in self._file.metadata.channels])
-            self._choose_channel(found, self._n_channels)
+        movies = _nd2_movies(self._file, experiment, int(sizes.get("P", 1)), sizes.get("C", 1))
+        self._in_frame, self._sequence = 0, None  # the channel in each frame; its frames
         planned = next(iter(loops.values()), 1)
-        self.shape = (min(planned, acquired), int(sizes["Y"]), int(sizes["X"]))
+        n_frames = min(planned, acquired)
+        if len(movies) > 1:  # positions and / or channels: one movie each
+            pick = self._choose_channel([name for _, _, name in movies], len(movies))
+            position, self._in_frame, _ = movies[pick]
+            if sizes.get("P", 1) > 1:  # this position's frames among the sequence's
+                indices = self._file.loop_indices[:acquired]
+                found = [i for i, index in enumerate(indices) if index.get("P", 0) == position]
+                self._sequence, n_frames = found, len(found)
+        self.shape = (n_frames, int(sizes["Y"]), int(sizes["X"]))
         if self.shape[0] < 2:
             raise ValueError(_ndim_message(self.label, self.shape[1:], "image"))
-        frame_bytes = dtype.itemsize * self.shape[1] * self.shape[2] * self._n_channels
-        if not compressed and os.path.getsize(self.path) < self.shape[0] * frame_bytes:
-            raise self._corrupt(f"{self.shape[0]} frames of {frame_bytes} bytes do not fit")
+        n_sequence = acquired if self._sequence is not None else self.shape[0]
+        frame_bytes = dtype.itemsize * self.shape[1] * self.shape[2] * int(sizes.get("C", 1))
+        if not compressed and os.path.getsize(self.path) < n_sequence * frame_bytes:
+            raise self._corrupt(f"{n_sequence} frames of {frame_bytes} bytes do not fit")
         self.dtype = dtype
         self.metadata["axes"] = next(iter(loops), "T") + "YX"
-        self.metadata.update(nd2_metadata(self._file, experiment, self.channel))
+        self.metadata.update(nd2_metadata(self._file, experiment, self._in_frame))
 
     def _read_frames(self, start: int, stop: int) -> np.ndarray:
         out = np.empty((stop - start, *self.shape[1:]), dtype=self.dtype)
         for i, frame in enumerate(range(start, stop)):
-            data = self._file.read_frame(frame)  # (channels, height, width) of several
-            out[i] = data.reshape(-1, *self.shape[1:])[self.channel]
+            index = frame if self._sequence is None else self._sequence[frame]
+            data = self._file.read_frame(index)  # (channels, height, width) of several
+            out[i] = data.reshape(-1, *self.shape[1:])[self._in_frame]
         return out
 
     def _release(self) -> None:
@@ -1124,6 +1134,33 @@ class Nd2Movie(MovieFile):
         if self._handle is not None:
             self._handle.close()
         self._file = self._handle = None
+
+
+def _nd2_movies(
+    file: Any, experiment: Sequence[Any], positions: int, channels: int
+) -> list[tuple[int, int, str]]:
+    """The movies of an ``.nd2``, ``(position, channel, name)``: one per channel of
+    each position of a multi-point acquisition, named after the points' names (else
+    ``p0``, ``p1``, ...), then the channels' (else ``c0``, ``c1``, ...)."""
+    channel_part: tuple[str, ...] = ("",)
+    if channels > 1:
+        found = _optional(lambda: [c.channel.name for c in file.metadata.channels])
+        channel_part = channel_names(found, channels)
+    position_part: tuple[str, ...] = ("",)
+    if positions > 1:
+        points = _optional(
+            lambda: next(
+                [point.name for point in loop.parameters.points]
+                for loop in experiment
+                if loop.type == "XYPosLoop"
+            )
+        )
+        position_part = channel_names(points, positions, "p")
+    return [
+        (p, c, "_".join(part for part in (place, channel) if part))
+        for p, place in enumerate(position_part)
+        for c, channel in enumerate(channel_part)
+    ]
 
 
 def nd2_metadata(file: Any, experiment: Sequence[Any] = (), channel: int = 0) -> dict[str, Any]:

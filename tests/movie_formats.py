@@ -260,6 +260,7 @@ def write_nd2(
     channels: int = 1,
     planned_frames: int | None = None,
     compressed: bool = False,
+    position_names: list[str] | None = None,
 ) -> Path:
     """Nikon ``.nd2`` (version 3, uncompressed) as NIS-Elements lays out a time lapse.
 
@@ -269,9 +270,14 @@ def write_nd2(
     and the first channel's sample setting); ``capturing`` is the text description
     of the capture; ``planned_frames``: the time loop's count when the acquisition
     stopped before it ended (more than the frames written); ``compressed``: each
-    frame's pixels deflated (NIS-Elements' lossless compression).
+    frame's pixels deflated (NIS-Elements' lossless compression);
+    ``position_names``: ``movie`` is ``(frames, positions, height, width[, channels])``,
+    a multi-point acquisition (an XY position loop inside the time loop: every
+    position at each time point, its points so named).
     """
     path.parent.mkdir(parents=True, exist_ok=True)
+    if position_names:  # the sequence: each time point's positions one after the other
+        movie = movie.reshape(-1, *movie.shape[2:])
     frames = np.ascontiguousarray(movie)
     n, height, width = frames.shape[:3]
     bits = frames.dtype.itemsize * 8
@@ -306,8 +312,18 @@ def write_nd2(
         "sPicturePlanes": {"uiCount": channels, "sPlaneNew": planes, "sSampleSetting": settings},
     }
     count = n if planned_frames is None else planned_frames
+    if position_names:
+        count //= len(position_names)
     loop = {"uiCount": count, "dStart": 0.0, "dPeriod": period_ms, "dDuration": 0.0}
-    experiment = {"eType": 1, "uLoopPars": loop}
+    experiment: dict[str, Any] = {"eType": 1, "uLoopPars": loop}
+    if position_names:
+        points = {
+            f"i{index:010d}": {"dPosX": 100.0 * index, "dPosY": 0.0, "dPosZ": 0.0,
+                               "pPosName": name}
+            for index, name in enumerate(position_names)
+        }
+        positions = {"eType": 2, "uLoopPars": {"bUseZ": False, "Points": points}}
+        experiment["ppNextLevelEx"] = {"i0000000000": positions}
     metadata = [
         (b"ImageAttributesLV!", _lv("SLxImageAttributes", attributes)),
         (b"ImageMetadataLV!", _lv("SLxExperiment", experiment)),

@@ -219,6 +219,33 @@ def test_czi_scenes_are_movies(frames: np.ndarray, movie_formats, tmp_path: Path
         np.testing.assert_array_equal(np.asarray(movie), other[:, 0])
 
 
+@pytest.mark.skipif(not importlib.util.find_spec("nd2"), reason="nd2 missing")
+def test_nd2_positions_are_movies(frames: np.ndarray, movie_formats, tmp_path: Path) -> None:
+    """A multi-point .nd2: a movie per channel of each point, named after the points,
+    its frames read from the sequence; one stopped before its planned time points:
+    each position the frames acquired."""
+    points = np.ascontiguousarray(frames[:, :, None].repeat(2, axis=2))  # t, p, c, y, x
+    points[:, :, 1] += 7
+    path = movie_formats.write_nd2(tmp_path / "points.nd2", points.transpose(0, 1, 3, 4, 2),
+                                   channels=2, position_names=["A 1", "B2", "C3"],
+                                   exposure_ms=[30.0, 50.0])
+    names = list_channels(path)
+    assert names == ("A_1_channel_0", "A_1_channel_1", "B2_channel_0", "B2_channel_1",
+                     "C3_channel_0", "C3_channel_1")
+    for index, name in enumerate(names):
+        position, channel = divmod(index, 2)
+        with open_movie(path, channel=name) as movie:
+            assert movie.shape == (15, 12, 10)
+            assert movie.metadata["exposure_ms"] == [30.0, 50.0][channel]
+            np.testing.assert_array_equal(np.asarray(movie), frames[:, position] + 7 * channel)
+            np.testing.assert_array_equal(movie[4:9], frames[4:9, position] + 7 * channel)
+    stopped = movie_formats.write_nd2(tmp_path / "stopped.nd2", frames,  # 20 planned
+                                      position_names=["A1", "B2", "C3"], planned_frames=60)
+    assert list_channels(stopped) == ("A1", "B2", "C3")
+    with open_movie(stopped, channel="C3") as movie:
+        np.testing.assert_array_equal(np.asarray(movie), frames[:, 2])
+
+
 @pytest.mark.parametrize("axes", ["RTCYX", "TRCYX", "CRTYX", "TCRYX"])
 def test_positions_beside_channels(axes: str, tmp_path: Path) -> None:
     """A position axis R (a Micro-Manager multi-position acquisition) in any order
