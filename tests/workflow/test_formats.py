@@ -4,9 +4,10 @@
 One run: the same simulated movie as TIFF and in every other format (one experiment
 each kind), the same two-camera movie split into halves as TIFF and as .dax / OME-Zarr /
 .nd2, the two cameras' movies as the two channels of one file of each format that holds
-channels (two image series of an OME-TIFF, an NDTiff dataset over several files too),
-and bad files of the other formats. Every format must give the TIFF's widths
-to 1e-9, each bad file must fail its experiment with one line.
+channels (two image series of an OME-TIFF, two points of an .nd2, two scenes of a
+.czi, an NDTiff dataset over several files too), and bad files of the other formats.
+Every format must give the TIFF's widths to 1e-9, each bad file must fail its
+experiment with one line.
 """
 
 from __future__ import annotations
@@ -74,6 +75,11 @@ def _make(wf: SimpleNamespace, formats: ModuleType, root: Path) -> None:
     with tifffile.TiffWriter(root / "channels" / "two_positions.ome.tif", ome=True) as tif:
         for position, frames in enumerate((movie, other)):  # an image series each
             tif.write(frames, metadata={"axes": "TYX", "Name": f"Pos{position}"})
+    if "nd2" in FORMATS:  # a multi-point acquisition
+        formats.write_nd2(root / "channels" / "two_points.nd2", np.stack([movie, other], 1),
+                          position_names=["A1", "B2"])
+    if "czi" in FORMATS:  # two scenes
+        formats.write_czi(root / "channels" / "two_scenes.czi", [movie, other])
     for name in CHANNEL_FORMATS:
         suffix, writer = formats.WRITERS[name]
         path = root / "channels" / f"two_{name}{suffix}"
@@ -164,6 +170,9 @@ def test_channels_of_one_file_of_every_format(run: SimpleNamespace) -> None:
     pairs.update({f"two_{kind}": ("Cy5", "Cy3") for kind in CHANNEL_FORMATS})
     if "nd2" in CHANNEL_FORMATS:
         pairs["two_nd2"] = ("channel_0", "channel_1")
+        pairs["two_points"] = ("A1", "B2")
+    if "czi" in CHANNEL_FORMATS:
+        pairs["two_scenes"] = ("s0", "s1")
     assert sorted(found) == sorted(f"{stem}_{c}" for stem, two in pairs.items() for c in two)
     for stem, (one, two) in pairs.items():
         np.testing.assert_allclose(found[f"{stem}_{one}"], first, rtol=1e-9, err_msg=stem)
