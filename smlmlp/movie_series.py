@@ -172,6 +172,21 @@ def _ome_referenced_files(path: Path) -> set[str]:
     return {os.path.basename(name) for name in names} - {path.name}
 
 
+def _mmstack_prefix(name: str) -> str | None:
+    """The acquisition a Micro-Manager stack file belongs to (``PREFIX_MMStack*.tif``:
+    every position's files and their continuations, which tifffile reads together
+    from any of them), None for any other file.
+
+    Examples
+    --------
+    >>> _mmstack_prefix("run_MMStack_Pos1_2.ome.tif"), _mmstack_prefix("run.ome.tif")
+    ('run', None)
+    """
+    if not is_tiff_name(name) or "_MMStack" not in name:
+        return None
+    return name.split("_MMStack")[0]
+
+
 def _ndtiff_members(folder: Path, present: set[str]) -> list[str]:
     """The files of the folder's NDTiff dataset among ``present`` (none without an
     index, or when it cannot be read: opening the movie reports that)."""
@@ -190,9 +205,11 @@ def group_series(folder: PathLike, filenames: Sequence[str]) -> dict[str, list[s
 
     A file ``X_N.ome.tif`` (N digits) continues ``X.ome.tif`` when that exists
     (Micro-Manager's naming), OME-TIFF files listed in another file's OME-XML
-    belong to that file's series, and the files an ``NDTiff.index`` in the folder
-    lists are one NDTiff dataset; the alphabetically first file of a series opens
-    it. A movie of another format is one file (its sidecar is added by the caller).
+    belong to that file's series, the files of one Micro-Manager acquisition
+    (``PREFIX_MMStack*.tif``: its positions and their continuations) are one movie,
+    and the files an ``NDTiff.index`` in the folder lists are one NDTiff dataset; the
+    alphabetically first file of a series opens it. A movie of another format is one
+    file (its sidecar is added by the caller).
 
     Examples
     --------
@@ -201,6 +218,8 @@ def group_series(folder: PathLike, filenames: Sequence[str]) -> dict[str, list[s
 'cam_MMStack_Pos0_1.ome.tif']}
     >>> group_series(".", ["b.dax", "c_1.ome.zarr", "c.ome.zarr"])
     {'b.dax': ['b.dax'], 'c.ome.zarr': ['c.ome.zarr'], 'c_1.ome.zarr': ['c_1.ome.zarr']}
+    >>> group_series(".", ["x_MMStack_Pos1.ome.tif", "x_MMStack_Pos0.ome.tif"])
+    {'x_MMStack_Pos0.ome.tif': ['x_MMStack_Pos0.ome.tif', 'x_MMStack_Pos1.ome.tif']}
     """
     names = sorted(filenames)
     present = set(names)
@@ -228,6 +247,14 @@ def group_series(folder: PathLike, filenames: Sequence[str]) -> dict[str, list[s
     dataset = _ndtiff_members(Path(folder), present)
     for name in dataset[1:]:
         join(dataset[0], name)
+    acquisitions: dict[str, list[str]] = {}
+    for name in names:
+        prefix = _mmstack_prefix(name)
+        if prefix is not None:
+            acquisitions.setdefault(prefix, []).append(name)
+    for files in acquisitions.values():
+        for name in files[1:]:
+            join(files[0], name)
     groups: dict[str, list[str]] = {}
     for name in names:
         groups.setdefault(root(name), []).append(name)
@@ -236,7 +263,8 @@ def group_series(folder: PathLike, filenames: Sequence[str]) -> dict[str, list[s
 
 def _series_companions(path: str) -> list[str]:
     """The names of the files beside ``path`` that begin or share its series: the
-    other files of its NDTiff dataset, the first file ``X.ome.tif`` of ``X_N.ome.tif``."""
+    other files of its NDTiff dataset or Micro-Manager acquisition, the first file
+    ``X.ome.tif`` of ``X_N.ome.tif``."""
     folder, name = os.path.split(path)
     names = []
     index = dataset_index(path)
@@ -247,6 +275,10 @@ def _series_companions(path: str) -> list[str]:
         for suffix in (".ome.tif", ".ome.tiff"):
             if os.path.isfile(os.path.join(folder, match["base"] + suffix)):
                 names.append(match["base"] + suffix)
+    prefix = _mmstack_prefix(name)
+    if prefix is not None:
+        with os.scandir(folder or ".") as entries:
+            names += [e.name for e in entries if _mmstack_prefix(e.name) == prefix]
     return names
 
 

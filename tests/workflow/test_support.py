@@ -140,6 +140,14 @@ def test_micromanager_series_is_one_movie(tmp_path: Path) -> None:
     experiment = ws.inspect_experiment(tmp_path)
     assert sorted(experiment.channels) == ["cell", "cell_1", "run_MMStack_Pos0"]
     assert len(experiment.channels["run_MMStack_Pos0"].files) == 3
+    # every position of the acquisition: tifffile reads them all from any of its files
+    more = [*names, "run_MMStack_Pos1.ome.tif", "run_MMStack_Pos1_1.ome.tif",
+            "other_MMStack_Pos0.ome.tif"]
+    groups = ws.group_series(tmp_path, more)
+    assert groups["run_MMStack_Pos0.ome.tif"][3:] == [
+        "run_MMStack_Pos1.ome.tif", "run_MMStack_Pos1_1.ome.tif"
+    ]
+    assert groups["other_MMStack_Pos0.ome.tif"] == ["other_MMStack_Pos0.ome.tif"]
 
 
 def test_ome_references_group_files(tmp_path: Path) -> None:
