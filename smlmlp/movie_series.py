@@ -2,10 +2,12 @@
 
 A rig writes a long movie over several files: Micro-Manager's OME-TIFF series
 (``name.ome.tif``, ``name_1.ome.tif``, ..., or files listed in the first file's
-OME-XML) and its NDTiff datasets (``name_NDTiffStack.tif``, ``name_NDTiffStack_1.tif``,
-... beside one ``NDTiff.index`` that lists every image of every file). Opening the
-first file reads the whole movie; the command and the workflow use
-:func:`group_series` so that the further files are not taken for movies of their own.
+OME-XML; a multi-position acquisition's ``name_MMStack_Pos0.ome.tif``,
+``name_MMStack_Pos1.ome.tif``, ...) and its NDTiff datasets (``name_NDTiffStack.tif``,
+``name_NDTiffStack_1.tif``, ... beside one ``NDTiff.index`` that lists every image of
+every file). Opening the first file reads the whole movie; the command and the
+workflow use :func:`group_series` so that the further files are not taken for movies
+of their own.
 """
 
 from __future__ import annotations
