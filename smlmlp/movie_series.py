@@ -42,24 +42,25 @@ def is_tiff_name(filename: str) -> bool:
     return not filename.startswith(".") and filename.lower().endswith(TIFF_SUFFIXES)
 
 
-def ndtiff_index_of(path: PathLike) -> str | None:
-    """The ``NDTiff.index`` of the dataset a TIFF file belongs to, None when there is
-    none beside it."""
-    index = os.path.join(os.path.dirname(os.path.abspath(path)), NDTIFF_INDEX)
-    return index if is_tiff_name(os.path.basename(path)) and os.path.isfile(index) else None
-
-
 def dataset_index(path: PathLike) -> str | None:
-    """The ``NDTiff.index`` of the NDTiff dataset a file is part of (the index beside
-    it lists it), else None."""
-    index = ndtiff_index_of(path)
-    if index is None:
+    """The ``NDTiff.index`` of the NDTiff dataset a TIFF file is part of (the index
+    beside it lists it), else None."""
+    folder, name = os.path.split(os.path.abspath(path))
+    if not is_tiff_name(name) or name not in _dataset_files(folder):
         return None
+    return os.path.join(folder, NDTIFF_INDEX)
+
+
+def _dataset_files(folder: PathLike) -> list[str]:
+    """The files the folder's ``NDTiff.index`` lists; none without an index, or when
+    it cannot be read (opening the movie reports that)."""
+    index = os.path.join(folder, NDTIFF_INDEX)
+    if not os.path.isfile(index):
+        return []
     try:
-        listed = ndtiff_files(index)
-    except Exception:  # an unreadable index: opening the movie reports it
-        return None
-    return index if os.path.basename(path) in listed else None
+        return ndtiff_files(index)
+    except Exception:  # the job that reads the movie reports an unreadable index
+        return []
 
 
 class NdtiffLayout(NamedTuple):
@@ -189,19 +190,6 @@ def _mmstack_prefix(name: str) -> str | None:
     return name.split("_MMStack")[0]
 
 
-def _ndtiff_members(folder: Path, present: set[str]) -> list[str]:
-    """The files of the folder's NDTiff dataset among ``present`` (none without an
-    index, or when it cannot be read: opening the movie reports that)."""
-    index = folder / NDTIFF_INDEX
-    if not index.is_file():
-        return []
-    try:
-        listed = ndtiff_files(index)
-    except Exception:  # the job that reads the movie reports an unreadable index
-        return []
-    return [name for name in listed if name in present]
-
-
 def group_series(folder: PathLike, filenames: Sequence[str]) -> dict[str, list[str]]:
     """Group movie file names into movies: first file -> all files of its series.
 
@@ -246,7 +234,7 @@ def group_series(folder: PathLike, filenames: Sequence[str]) -> dict[str, list[s
             for other in _ome_referenced_files(Path(folder) / name):
                 if other in present:
                     join(name, other)
-    dataset = _ndtiff_members(Path(folder), present)
+    dataset = [name for name in _dataset_files(folder) if name in present]
     for name in dataset[1:]:
         join(dataset[0], name)
     acquisitions: dict[str, list[str]] = {}
