@@ -15,10 +15,11 @@ repeated, with a slash), the channels are ``c0``, ``c1``, ...
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["channel_label", "channel_names", "resolve_channel"]
+__all__ = ["channel_label", "channel_names", "movie_names", "resolve_channel"]
 
 
 def channel_names(
@@ -137,3 +138,22 @@ def channel_label(label: str, names: Sequence[str], index: int) -> str:
     'movie.tif'
     """
     return label if len(names) <= 1 else f"{label} [channel {names[index]}]"
+
+
+def movie_names(*axes: Sequence[str]) -> list[tuple[tuple[int, ...], str]]:
+    """The movies of a file of several positions and / or channels: every combination
+    of the names along each axis (the first axis slowest), each with its index along
+    every axis, the names joined by ``_``; an axis of one movie (``[""]``) adds no
+    name.
+
+    Examples
+    --------
+    >>> movie_names(["p0", "p1"], ["Cy5", "Cy3"])[1:3]
+    [((0, 1), 'p0_Cy3'), ((1, 0), 'p1_Cy5')]
+    >>> movie_names([""], ["Cy5", "Cy3"])
+    [((0, 0), 'Cy5'), ((0, 1), 'Cy3')]
+    """
+    return [
+        (pick, "_".join(names[i] for names, i in zip(axes, pick, strict=True) if names[i]))
+        for pick in itertools.product(*(range(len(names)) for names in axes))
+    ]

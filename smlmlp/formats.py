@@ -47,7 +47,7 @@ from typing import Any
 
 import numpy as np
 
-from .file_channels import channel_label, channel_names, resolve_channel
+from .file_channels import channel_label, channel_names, movie_names, resolve_channel
 from .stacks import LazyStack, _check_dtype, _ndim_message, check_frame_count
 from .tiff_metadata import _optional, _positive_float
 
@@ -947,15 +947,12 @@ def _czi_movies(
     channels: tuple[str, ...] = ("",)
     if n_channels > 1:
         channels = channel_names(_optional(_czi_channel_names, document), n_channels)
-    places: list[tuple[int | None, str]] = [(None, "")]
+    keys: list[int | None] = [None]
+    places: tuple[str, ...] = ("",)
     if scenes:
-        found = _optional(_czi_scene_names, document, scenes)
-        places = list(zip(scenes, channel_names(found, len(scenes), "s"), strict=True))
-    return [
-        (scene, index, "_".join(part for part in (place, channel) if part))
-        for scene, place in places
-        for index, channel in enumerate(channels)
-    ]
+        keys = list(scenes)
+        places = channel_names(_optional(_czi_scene_names, document, scenes), len(scenes), "s")
+    return [(keys[p], c, name) for (p, c), name in movie_names(places, channels)]
 
 
 def _czi_scene_names(document: Any, scenes: list[int]) -> list[Any]:
@@ -1156,11 +1153,7 @@ def _nd2_movies(
             )
         )
         position_part = channel_names(points, positions, "p")
-    return [
-        (p, c, "_".join(part for part in (place, channel) if part))
-        for p, place in enumerate(position_part)
-        for c, channel in enumerate(channel_part)
-    ]
+    return [(p, c, name) for (p, c), name in movie_names(position_part, channel_part)]
 
 
 def nd2_metadata(file: Any, experiment: Sequence[Any] = (), channel: int = 0) -> dict[str, Any]:

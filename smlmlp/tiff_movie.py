@@ -11,7 +11,6 @@ Micro-Manager). :func:`smlmlp.loading.open_movie` opens such movies.
 from __future__ import annotations
 
 import contextlib
-import itertools
 import logging
 import math
 import os
@@ -25,7 +24,7 @@ from typing import Any
 import numpy as np
 import tifffile
 
-from .file_channels import channel_label, channel_names, resolve_channel
+from .file_channels import channel_label, channel_names, movie_names, resolve_channel
 from .movie_series import (
     NDTIFF_INDEX,
     ndtiff_layout,
@@ -517,11 +516,9 @@ def _series_movies(
             per_axis.append(channel_names(found, count))
         else:
             per_axis.append(tuple(f"p{index}" for index in range(count)))
-    picks = list(itertools.product(*(range(len(names)) for names in per_axis)))
-    names = tuple(
-        "_".join(names[i] for names, i in zip(per_axis, pick, strict=True)) for pick in picks
-    )
-    return names, picks, (frame_axis, movie_axes)
+    movies = movie_names(*per_axis)
+    names = tuple(name for _, name in movies)
+    return names, [pick for pick, _ in movies], (frame_axis, movie_axes)
 
 
 def _movie_axes(axes: str, shape: tuple[int, ...]) -> tuple[int, list[int]] | None:
