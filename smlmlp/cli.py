@@ -43,7 +43,7 @@ import numpy as np
 from .backend import cpu_workers
 from .blink_temporal_on import DEFAULT_TEMPORAL_LAGS, FALLBACK_PSF_SIGMA_NM
 from .config import numerical_aperture, wavelength_nm
-from .formats import MOVIE_SUFFIXES
+from .formats import movie_stem
 from .infofile import ChannelInfo, TemporalInfo, format_value, package_version, write_info
 from .loading import HALF_NAMES
 from .progress import ProgressBar
@@ -72,13 +72,7 @@ def _channel_names(
     """
     names: list[str] = []
     for index, file in enumerate(files):
-        stem = Path(file).name
-        for suffix in (".tiff", ".tif", *MOVIE_SUFFIXES):
-            if stem.lower().endswith(suffix):
-                stem = stem[: -len(suffix)]
-                break
-        if stem.lower().endswith(".ome"):
-            stem = stem[:-4]
+        stem = movie_stem(Path(file).name)
         inside = file_channels[index] if file_channels else ()
         stems = [f"{stem}_{channel}" for channel in inside] or [stem]
         if split:

@@ -48,6 +48,7 @@ from typing import Any
 import numpy as np
 
 from .file_channels import channel_label, channel_names, movie_names, resolve_channel
+from .movie_series import TIFF_SUFFIXES
 from .stacks import LazyStack, _check_dtype, _ndim_message, check_frame_count
 from .tiff_metadata import _optional, _positive_float
 
@@ -66,6 +67,7 @@ __all__ = [
     "SifMovie",
     "is_movie_name",
     "is_other_format",
+    "movie_stem",
     "open_format",
     "path_size",
     "reader_package",
@@ -90,8 +92,6 @@ MOVIE_SUFFIXES = {
 UNSUPPORTED_SUFFIXES = {
     ".dcimg": "Hamamatsu .dcimg",
 }
-
-_TIFF_SUFFIXES = (".tif", ".tiff")
 
 # Sidecar metadata files of the raw formats: movie suffix -> sidecar suffix
 _SIDECARS = {".dax": ".inf", ".raw": ".yaml"}
@@ -164,7 +164,26 @@ def is_movie_name(filename: str) -> bool:
     """
     if filename.startswith("."):
         return False
-    return filename.lower().endswith(_TIFF_SUFFIXES) or _suffix(filename) in MOVIE_SUFFIXES
+    return filename.lower().endswith(TIFF_SUFFIXES) or _suffix(filename) in MOVIE_SUFFIXES
+
+
+def movie_stem(filename: str) -> str:
+    """A movie file's name less its format's suffix (and an OME-TIFF's ``.ome``): what
+    its channels are named after, in the command and the workflow alike.
+
+    Examples
+    --------
+    >>> [movie_stem(n) for n in ("red.ome.tif", "run.TIFF", "cell.ome.zarr", "a.b.nd2", "x")]
+    ['red', 'run', 'cell', 'a.b', 'x']
+    """
+    stem = filename
+    for suffix in (*TIFF_SUFFIXES, *MOVIE_SUFFIXES):
+        if stem.lower().endswith(suffix):
+            stem = stem[: -len(suffix)]
+            break
+    if stem.lower().endswith(".ome"):
+        stem = stem[:-4]
+    return stem
 
 
 def is_other_format(path: PathLike) -> bool:

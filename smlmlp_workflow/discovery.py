@@ -44,9 +44,14 @@ from pathlib import Path
 from typing import Any
 
 from smlmlp.file_channels import resolve_channel
-from smlmlp.formats import MOVIE_SUFFIXES, UNSUPPORTED_SUFFIXES, is_movie_name, sidecar_of
+from smlmlp.formats import (
+    UNSUPPORTED_SUFFIXES,
+    is_movie_name,
+    movie_stem,
+    sidecar_of,
+)
 from smlmlp.loading import HALF_NAMES
-from smlmlp.movie_series import TIFF_SUFFIXES, dataset_index, group_series
+from smlmlp.movie_series import dataset_index, group_series
 
 from ._common import PathLike
 from .settings import (
@@ -130,17 +135,6 @@ class Experiment:
     def ok(self) -> bool:
         """Whether the folder and its settings are usable."""
         return self.problem is None
-
-
-def _channel_stem(filename: str) -> str:
-    stem = filename
-    for suffix in (*TIFF_SUFFIXES, *MOVIE_SUFFIXES):
-        if stem.lower().endswith(suffix):
-            stem = stem[: -len(suffix)]
-            break
-    if stem.lower().endswith(".ome"):
-        stem = stem[:-4]
-    return stem
 
 
 def list_movies(folder: PathLike) -> list[str]:
@@ -312,7 +306,7 @@ def _channels(
     split_of: dict[Source, str | None] = {}
     explicit: set[Source] = set()
     for head in series:
-        stem = _channel_stem(head)
+        stem = movie_stem(head)
         movies = [(i, f"{stem}_{name}") for i, name in enumerate(inside[head])] or [(None, stem)]
         for file_channel, movie_name in movies:
             if split:
