@@ -818,9 +818,12 @@ def tiff_may_hold_channels(path: PathLike) -> bool:
     its first page alone (the OME ``SizeC`` beside ``SizeT`` / ``SizeZ`` and the number
     of OME images, ImageJ's ``channels`` beside its frames or slices, the axes
     tifffile recorded, an NDTiff index's channels and positions); True when unsure (a
-    Micro-Manager file, a file that cannot be read: opening it tells)."""
+    Micro-Manager file, a file that cannot be read, or of which tifffile logged a
+    tag or page it could not read: opening it tells)."""
     try:
-        with tifffile.TiffFile(path) as tif:
+        with _capture_tifffile_log() as records, tifffile.TiffFile(path) as tif:
+            if any(record.levelno >= logging.ERROR for record in records):
+                return True  # e.g. a truncated file whose OME-XML is out of reach
             if tif.is_ome:
                 tag = tif.pages.first.tags.get(270)  # ImageDescription: the OME-XML
                 pixels = _OME_PIXELS.search(str(tag.value) if tag is not None else "")

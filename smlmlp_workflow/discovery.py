@@ -297,7 +297,8 @@ def _channels(
     series = group_series(folder, filenames)
     split = settings.get("split")
     entries = {str(k): dict(v or {}) for k, v in (settings.get("channels") or {}).items()}
-    inside = {head: file_channels(folder / head) for head in series}
+    read = {head: _read_file_channels(folder / head) for head in series}
+    inside = {head: channels for head, (channels, _) in read.items()}
 
     # (file, channel in the file, half) -> name, in file order; explicit entries first
     # claim their movies
@@ -330,7 +331,7 @@ def _channels(
             raise SettingsError(
                 f"{where}: channels.{channel_name}.file: no movie file named {file} in {folder}"
             )
-        file_channel = _entry_file_channel(entry, inside[file], f"{where}: channels.{channel_name}")
+        file_channel = _entry_file_channel(entry, *read[file], f"{where}: channels.{channel_name}")
         channel_split = entry.get("split") or split
         half = None if channel_split is None else _half_index(entry["half"], channel_split, where)
         if channel_split != split:  # a per-channel split replaces the movie's default channels
@@ -391,19 +392,26 @@ def file_channels(path: PathLike) -> tuple[str, ...]:
     """The channels of a movie file of several (:func:`smlmlp.loading.list_channels`);
     empty for a file of one movie, and for a file that cannot be read now (its
     channel's job says why)."""
+    return _read_file_channels(path)[0]
+
+
+def _read_file_channels(path: PathLike) -> tuple[tuple[str, ...], str | None]:
+    """``(channels, problem)``: :func:`file_channels`, and the one line that tells why
+    the file cannot be read (None when it can)."""
     from smlmlp.loading import list_channels
 
     try:
-        return list_channels(str(path))
-    except Exception:  # reported by the job that reads the movie
-        return ()
+        return list_channels(str(path)), None
+    except Exception as error:  # reported by the job that reads the movie
+        return (), str(error)
 
 
 def _entry_file_channel(
-    entry: Mapping[str, Any], channels: Sequence[str], where: str
+    entry: Mapping[str, Any], channels: Sequence[str], problem: str | None, where: str
 ) -> int | None:
     """The index of the channel of its file an ``experiment.yaml`` entry names
-    (``file_channel:``), None for a file of one movie."""
+    (``file_channel:``), None for a file of one movie; ``problem``: why the file
+    cannot be read (:func:`_read_file_channels`), told when a channel of it is named."""
     file = os.path.basename(str(entry["file"]))
     asked = entry.get("file_channel")
     if asked is None:
@@ -417,6 +425,8 @@ def _entry_file_channel(
     if not channels:
         if str(asked) in ("0", "c0"):
             return None
+        if problem is not None:
+            raise SettingsError(f"{where}.file_channel: {problem}")
         raise SettingsError(f"{where}.file_channel: {file} holds one channel only")
     try:
         return resolve_channel(file, channels, asked)

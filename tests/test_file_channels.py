@@ -197,6 +197,26 @@ def test_image_series_of_an_ome_tiff_are_its_movies(frames: np.ndarray, tmp_path
     assert experiment.channels["positions_Pos1"].file_channel == 1
 
 
+def test_truncated_file_of_image_series_says_so(frames: np.ndarray, tmp_path, capfd) -> None:
+    """A multi-position OME-TIFF cut before its OME-XML (written at the end) is told
+    truncated by list_channels, without tifffile's own log on stderr, and so is an
+    experiment.yaml entry that names one of its positions (was: "one channel only")."""
+    path = tmp_path / "positions.ome.tif"
+    _positions(path, frames)
+    content = path.read_bytes()
+    path.write_bytes(content[: len(content) // 2])
+    capfd.readouterr()
+    with pytest.raises(ValueError, match=r"positions.ome.tif: corrupt or truncated TIFF file"):
+        list_channels(path)
+    assert capfd.readouterr().err == ""
+    entry = {"file": "positions.ome.tif", "file_channel": "Pos1"}
+    (tmp_path / "experiment.yaml").write_text(yaml.safe_dump({"channels": {"Pos1": entry}}))
+    experiment = inspect_experiment(tmp_path)
+    assert not experiment.ok
+    assert "channels.Pos1.file_channel:" in experiment.problem
+    assert "positions.ome.tif: corrupt or truncated TIFF file" in experiment.problem
+
+
 @pytest.mark.skipif(not importlib.util.find_spec("pylibCZIrw"), reason="pylibCZIrw missing")
 def test_czi_scenes_are_movies(frames: np.ndarray, movie_formats, tmp_path: Path) -> None:
     """Each scene (position) of a .czi is a movie of its own field, per channel (the
