@@ -1,4 +1,4 @@
-"""A long movie (20 000 frames of 256², 2.6 GB) through the command and the workflow.
+"""A long movie (10 000 frames of 256², 1.3 GB) through the command and the workflow.
 
 Memory stays flat whatever the movie's length: the peak resident memory of every
 process stays under 300 MB, and the rule log shows progress at least every 10 s.
@@ -17,7 +17,7 @@ import tifffile
 
 pytestmark = [pytest.mark.workflow, pytest.mark.faults]
 
-FRAMES, SIDE, REPEATS = 20_000, 256, 40
+FRAMES, SIDE, REPEATS = 10_000, 256, 20
 PEAK_RSS_MB = 300
 PROGRESS_EVERY_S = 10
 
@@ -32,7 +32,7 @@ _PEAK_RSS = (
 
 @pytest.fixture(scope="module")
 def long_movie(wf: SimpleNamespace, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A BigTIFF of 20 000 frames, written 500 frames at a time (never whole in memory)."""
+    """A BigTIFF of 10 000 frames, written 500 frames at a time (never whole in memory)."""
     base, _ = wf.simulate(FRAMES // REPEATS, (SIDE, SIDE), seed=41)
     path = tmp_path_factory.mktemp("long") / "experiments" / "e1" / "movie.tif"
     path.parent.mkdir(parents=True)
