@@ -15,7 +15,7 @@ from smlmlp.infofile import ChannelInfo
 
 from ._common import PathLike
 from .logs import _warnings_logged
-from .settings import pixel_pair
+from .settings import pixel_and_exposure, pixel_pair
 
 
 def source_files_relative(
@@ -86,9 +86,13 @@ def run_psf(
     source = json.loads(Path(source_path).read_text(encoding="utf-8"))
     movie = source["files"][0] if source.get("files") else str(spectrum_path)
     metadata = source.get("metadata") or {}
-    from_file = metadata if pixel_nm_from_file else {}
-    value, origin = resolve_setting(
-        pixel_nm, from_file.get("pixel_nm"), [["config (pixel_nm)", pixel_nm_default]]
+    (value, origin), (exposure, exposure_origin) = pixel_and_exposure(
+        pixel_nm,
+        exposure_ms,
+        metadata,
+        pixel_nm_default=pixel_nm_default,
+        exposure_ms_default=exposure_ms_default,
+        pixel_nm_from_file=pixel_nm_from_file,
     )
     if value is None:
         raise ValueError(
@@ -96,9 +100,6 @@ def run_psf(
             "the config sets pixel_nm"
         )
     pixel = pixel_pair(value, f"{movie}: pixel size from {origin}")
-    exposure, exposure_origin = resolve_setting(
-        exposure_ms, from_file.get("exposure_ms"), [["config (exposure_ms)", exposure_ms_default]]
-    )
     wavelength, wavelength_origin = resolve_setting(
         wavelength_nm, None, [["config (wavelength_nm)", wavelength_nm_default]]
     )

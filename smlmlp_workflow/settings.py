@@ -20,6 +20,7 @@ from smlmlp.config import (
     normalise_pixels_nm,
     numerical_aperture,
     positive_number,
+    resolve_setting,
     wavelength_nm,
 )
 from smlmlp.loading import HALF_NAMES
@@ -92,6 +93,36 @@ def pixel_pair(value: Any, where: str) -> tuple[float, float]:
     if isinstance(value, Sequence) and not isinstance(value, str) and len(value) != 2:
         raise ValueError(f"{where}: expected a scalar or a [y, x] pair in nm, got {value!r}")
     return normalise_pixels_nm(value, 1, name=where)[0]
+
+
+def pixel_and_exposure(
+    pixel_nm: Sequence[Sequence[Any]],
+    exposure_ms: Sequence[Sequence[Any]],
+    metadata: Mapping[str, Any],
+    *,
+    pixel_nm_default: Any = None,
+    exposure_ms_default: Any = None,
+    pixel_nm_from_file: bool = True,
+) -> tuple[tuple[Any, str | None], tuple[Any, str | None]]:
+    """``((pixel size, origin), (exposure, origin))`` of a channel: its ``experiment.yaml``
+    candidates (:attr:`Channel.pixel_nm`, :attr:`Channel.exposure_ms`), then the movie's
+    ``metadata`` (``pixel_nm``, ``exposure_ms``; skipped when ``pixel_nm_from_file`` is
+    off), then the config's defaults (:func:`smlmlp.config.resolve_setting`).
+
+    Examples
+    --------
+    >>> pixel_and_exposure([["experiment.yaml", None]], [], {"pixel_nm": [96.0, 96.0]},
+    ...                    pixel_nm_default=100, exposure_ms_default=20)
+    (([96.0, 96.0], 'movie file metadata'), (20, 'config (exposure_ms)'))
+    """
+    from_file = metadata if pixel_nm_from_file else {}
+    pixel = resolve_setting(
+        pixel_nm, from_file.get("pixel_nm"), [["config (pixel_nm)", pixel_nm_default]]
+    )
+    exposure = resolve_setting(
+        exposure_ms, from_file.get("exposure_ms"), [["config (exposure_ms)", exposure_ms_default]]
+    )
+    return pixel, exposure
 
 
 def _positive_number(value: Any, where: str) -> float:
