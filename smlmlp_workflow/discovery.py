@@ -45,13 +45,14 @@ from typing import Any
 
 from smlmlp.file_channels import resolve_channel
 from smlmlp.formats import (
+    MOVIE_SUFFIXES,
     UNSUPPORTED_SUFFIXES,
     is_movie_name,
     movie_stem,
     sidecar_of,
 )
 from smlmlp.loading import HALF_NAMES
-from smlmlp.movie_series import dataset_index, group_series
+from smlmlp.movie_series import TIFF_SUFFIXES, dataset_index, group_series
 
 from ._common import PathLike
 from .settings import (
@@ -64,7 +65,7 @@ from .settings import (
 )
 
 #: The movie files an experiment folder may hold, for messages.
-MOVIE_PATTERNS = "*.tif, *.tiff, *.dax, *.raw, *.ims, *.zarr, *.czi"
+MOVIE_PATTERNS = ", ".join(f"*{suffix}" for suffix in (*TIFF_SUFFIXES, *MOVIE_SUFFIXES))
 
 
 
