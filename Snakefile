@@ -25,14 +25,17 @@ include: "workflow/rules/on_time.smk"
 include: "workflow/rules/info.smk"
 include: "workflow/rules/figures.smk"
 include: "workflow/rules/summary.smk"
+include: "workflow/rules/plan.smk"
 
 
 # The run working in this folder is recorded while it holds Snakemake's lock, so that
 # a run finding the lock can tell a live run from one that was killed; its config is
-# kept in the results folder, so that `make report` reports what this run analysed.
+# kept in the results folder, so that `make report` reports what this run analysed
+# (not by `snakemake plan`, which analyses nothing).
 onstart:
     ws.record_run(".")
-    ws.record_run_config(config, RESULTS)
+    if set(getattr(workflow.dag_settings, "targets", ()) or ()) != {"plan"}:
+        ws.record_run_config(config, RESULTS)
 
 
 onsuccess:

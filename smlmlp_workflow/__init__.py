@@ -71,6 +71,7 @@ from .frames import (
 from .info import run_info
 from .logs import EXPECTED_ERRORS, FrameProgress, rule_log
 from .on_time import on_time_channels, run_on_time
+from .plan import format_plan, print_plan
 from .psf import run_psf
 from .resources import (
     BASELINE_MEM_MB,
@@ -128,6 +129,8 @@ __all__ = [
     "clear_run",
     "check_results_dir",
     "demo_enabled",
+    "format_plan",
+    "print_plan",
     "normalise_config",
     "check_settings",
     "demo_experiments",

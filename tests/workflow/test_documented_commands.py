@@ -118,6 +118,7 @@ _RUN_HERE = [
     ".venv/bin/smlmlp export --smap results/2024-05-13/psf_info.h5 --channel red -o red_3dcal.mat",
     "make report",
     ".venv/bin/smlmlp inspect demo_data/2024-05-20/dualview.tif",
+    ".venv/bin/snakemake plan --cores 1 --config experiments_dir=/data/2024 pixel_nm=108",
     ".venv/bin/snakemake --cores all --config experiments_dir=/data/2024 pixel_nm=108",
 ]
 
@@ -237,8 +238,14 @@ def test_own_folder_and_its_report(sandbox: SimpleNamespace) -> None:
     """The user's own folder, then `make report`: the report is that run's."""
     if "make run" not in sandbox.runs:
         pytest.skip("needs make run")
-    _run(sandbox, _RUN_HERE[-1])
     results = sandbox.root / "results"
+    demo_config = (results / "run_config.yaml").read_text()
+    plan = _run(sandbox, _RUN_HERE[-2]).stdout
+    printed = _output_after((REPO / "README.md").read_text(encoding="utf-8"), _RUN_HERE[-2])
+    assert plan.strip().splitlines() == printed  # the README's output, as printed
+    assert (results / "run_config.yaml").read_text() == demo_config  # the demo's still
+    assert not (results / "day1").exists()
+    _run(sandbox, _RUN_HERE[-1])
     rows = read_summary(results / "summary.tsv")
     assert sorted(row["experiment"] for row in rows) == ["day1", "day2"]
     assert {row["pixel_x_nm"] for row in rows} == {108.0}
