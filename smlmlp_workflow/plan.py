@@ -15,11 +15,12 @@ from typing import Any
 
 from smlmlp.atomic import atomic_path
 from smlmlp.loading import HALF_NAMES
+from smlmlp.stacks import check_frame_count
 
 from ._common import PathLike
 from .discovery import Channel, Experiment
 from .psf import source_files_relative
-from .settings import pixel_and_exposure
+from .settings import no_pixel_size, pixel_and_exposure
 
 PLAN_COLUMNS = ("experiment", "channel", "movie", "frames", "pixel y x (nm)", "exposure (ms)")
 
@@ -49,10 +50,10 @@ def _value_text(value: Any, origin: str | None) -> str:
 
 
 def channel_plan(
-    channel: Channel, config: Mapping[str, Any]
+    experiment: str, channel: Channel, config: Mapping[str, Any]
 ) -> tuple[dict[str, str], str | None]:
-    """One channel's row of :data:`PLAN_COLUMNS` (but ``experiment``) and the
-    problem that would stop its jobs (None when it is ready)."""
+    """One channel's row of :data:`PLAN_COLUMNS` (but ``experiment``) and the first
+    problem that would stop its jobs, in the words of the job (None when it is ready)."""
     row = {"channel": channel.name, "frames": "?"}
     try:
         if channel.n_frames is not None and not os.path.exists(channel.movie):
@@ -84,11 +85,14 @@ def channel_plan(
     row["exposure (ms)"] = (
         "none" if exposure is None else f"{float(exposure):g} from {exposure_origin}"
     )
+    if problem is None:
+        try:  # the autocorr step's check, with its name for the channel
+            check_frame_count(n_frames, f"{experiment}/{channel.name} ({channel.movie})",
+                              int(config.get("min_frames") or 0))
+        except ValueError as error:
+            problem = str(error)
     if problem is None and pixel is None:
-        problem = (
-            f"{channel.movie}: no pixel size: the file holds none, and neither "
-            "experiment.yaml nor the config sets pixel_nm"
-        )
+        problem = no_pixel_size(channel.movie)
     return row, problem
 
 
@@ -118,7 +122,7 @@ def format_plan(experiments: Mapping[str, Experiment], config: Mapping[str, Any]
             problems.append(f"{name}: {experiment.problem}")
             continue
         for channel in experiment.channels.values():
-            row, problem = channel_plan(channel, config)
+            row, problem = channel_plan(name, channel, config)
             rows.append({"experiment": name, **row})
             if problem:
                 problems.append(f"{name}/{channel.name}: {problem}")

@@ -15,7 +15,7 @@ from smlmlp.infofile import ChannelInfo
 
 from ._common import PathLike
 from .logs import _warnings_logged
-from .settings import pixel_and_exposure, pixel_pair
+from .settings import no_pixel_size, pixel_and_exposure, pixel_pair
 
 
 def source_files_relative(
@@ -95,10 +95,7 @@ def run_psf(
         pixel_nm_from_file=pixel_nm_from_file,
     )
     if value is None:
-        raise ValueError(
-            f"{movie}: no pixel size: the file holds none, and neither experiment.yaml nor "
-            "the config sets pixel_nm"
-        )
+        raise ValueError(no_pixel_size(movie))
     pixel = pixel_pair(value, f"{movie}: pixel size from {origin}")
     wavelength, wavelength_origin = resolve_setting(
         wavelength_nm, None, [["config (wavelength_nm)", wavelength_nm_default]]

@@ -125,6 +125,14 @@ def pixel_and_exposure(
     return pixel, exposure
 
 
+def no_pixel_size(movie: str) -> str:
+    """What a channel without any pixel size is told (the psf step, ``snakemake plan``)."""
+    return (
+        f"{movie}: no pixel size: the file holds none, and neither experiment.yaml nor "
+        "the config sets pixel_nm"
+    )
+
+
 def _positive_number(value: Any, where: str) -> float:
     try:
         return positive_number(value, where)

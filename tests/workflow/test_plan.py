@@ -27,6 +27,7 @@ def _experiments(wf: SimpleNamespace, root: Path) -> None:
     cut = root / "e3" / "cut.tif"
     cut.write_bytes(cut.read_bytes()[:3000])
     (root / "e4").mkdir()
+    wf.write_tiff(root / "e5" / "short.tif", movie[:50])  # under the config's min_frames
 
 
 def _rows(output: str) -> dict[tuple[str, str], list[str]]:
@@ -68,10 +69,11 @@ def test_plan_tells_what_a_run_would_do_and_the_run_does_it(
         ]  # fmt: skip
     assert rows[("e3", "cut")][1:3] == ["?", "100 100 from config (pixel_nm)"]
     summary, *problems = output.split("\n\n", 1)[1].strip().splitlines()
-    assert summary == "5 channel(s) in 3 experiment(s); 2 problem(s):"
+    assert summary == "6 channel(s) in 4 experiment(s); 3 problem(s):"
     assert problems[0].startswith("e3/cut: ") and "cut.tif" in problems[0]
     assert "truncated" in problems[0]
     assert problems[1].startswith("e4: ") and "no movie file" in problems[1]
+    assert problems[2].startswith("e5/short: ") and "50 frame(s), at least 100" in problems[2]
     # nothing measured, the last run's config kept; the plan kept in the log
     results = tmp_path / "results"
     assert sorted(p.name for p in results.iterdir()) == ["logs"]
@@ -80,9 +82,10 @@ def test_plan_tells_what_a_run_would_do_and_the_run_does_it(
     assert plan_log.strip() in output
 
     # the run uses what the plan said
-    targets = ["results/e1/psf_info.h5", "results/e2/psf_info.h5"]
+    targets = [f"results/{name}/psf_info.h5" for name in ("e1", "e2", "e5")]
     result = wf.run_snakemake(tmp_path, "--cores", "2", *targets)
-    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.returncode != 0  # e5 fails, in the words of the plan
+    assert problems[2].split(": ", 1)[1] in result.stdout + result.stderr
     assert (results / "run_config.yaml").exists()
     for experiment in ("e1", "e2"):
         info = read_info(results / experiment / "psf_info.h5")
