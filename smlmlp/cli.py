@@ -85,6 +85,24 @@ def _channel_names(
     return names
 
 
+def _movie_file(path: str) -> str:
+    """A movie given on the command line as the file that opens it: a Micro-Manager
+    NDTiff dataset's folder as its first file; any other folder but an OME-Zarr image
+    is refused with one line."""
+    from .movie_series import dataset_movie
+
+    if not os.path.isdir(path) or path.rstrip("/\\").lower().endswith(".zarr"):
+        return path
+    head = dataset_movie(path)
+    if head is None:
+        raise ValueError(
+            f"{path}: a folder, not a movie: give the movie files in it (e.g. "
+            f"{os.path.join(path, '*.tif')}); the workflow reads folders of experiments "
+            "(`snakemake plan` lists what it would read)"
+        )
+    return head
+
+
 def _movie_sources(
     files: Sequence[str],
 ) -> tuple[list[str], list[tuple], list[tuple[str, int | None]]]:
@@ -96,7 +114,7 @@ def _movie_sources(
     from .loading import list_channels
     from .movie_series import group_movie_paths
 
-    heads = [group[0] for group in group_movie_paths(files)]
+    heads = [group[0] for group in group_movie_paths([_movie_file(f) for f in files])]
     file_channels = [list_channels(file) for file in heads]
     sources: list[tuple[str, int | None]] = []
     for file, channels in zip(heads, file_channels, strict=True):
@@ -686,6 +704,7 @@ def describe_movie(file: str) -> list[str]:
     from .loading import open_movie
     from .movie_series import group_movie_paths
 
+    file = _movie_file(file)
     with open_movie(file, channel=0) as movie:  # channel 0 opens any file: a look at it
         n_frames, height, width = (int(n) for n in movie.shape)
         metadata = dict(movie.metadata)

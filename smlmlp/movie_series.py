@@ -51,6 +51,14 @@ def dataset_index(path: PathLike) -> str | None:
     return os.path.join(folder, NDTIFF_INDEX)
 
 
+def dataset_movie(folder: PathLike) -> str | None:
+    """The file that opens the NDTiff dataset a folder holds (the first its index
+    lists: the dataset is one movie, named after it), else None."""
+    text = os.fspath(folder)
+    files = _dataset_files(text) if os.path.isdir(text) else []
+    return os.path.join(text, files[0]) if files else None
+
+
 def _dataset_files(folder: PathLike) -> list[str]:
     """The files the folder's ``NDTiff.index`` lists; none without an index, or when
     it cannot be read (opening the movie reports that)."""

@@ -209,3 +209,32 @@ def test_inspect_names_the_movie_after_the_first_file(two_cameras, capsys) -> No
     out = capsys.readouterr().out
     assert "format      ndtiff, axes TCYX" in out and "pixel size  100 x 100 nm" in out
     assert "2: Cy5, Cy3 (smlmlp psf names them cells_NDTiffStack_Cy5, cells_NDTiffStack_Cy3)" in out
+
+
+def test_command_line_takes_the_dataset_folder(two_cameras, tmp_path, capsys) -> None:
+    """``smlmlp psf FOLDER`` and ``smlmlp inspect FOLDER`` of a dataset's folder: the
+    dataset, as when its files are given; a folder that holds none is refused."""
+    folder, _ = two_cameras
+    by_files, by_folder = tmp_path / "files.h5", tmp_path / "folder.h5"
+    options = ["--quiet", "--crop-pix", "21"]
+    assert main(["psf", *map(str, _tiffs(folder)), "-o", str(by_files), *options]) == 0
+    assert main(["psf", str(folder), "-o", str(by_folder), *options]) == 0
+    files, dataset = read_info(by_files), read_info(by_folder)
+    assert sorted(dataset.channels) == ["cells_NDTiffStack_Cy3", "cells_NDTiffStack_Cy5"]
+    for name, channel in files.channels.items():
+        assert dataset.channels[name].sigx_nm == channel.sigx_nm
+        assert dataset.channels[name].source_files == channel.source_files
+    capsys.readouterr()
+    assert main(["inspect", str(folder)]) == 0
+    assert "(smlmlp psf names them cells_NDTiffStack_Cy5, cells_NDTiffStack_Cy3)" in (
+        capsys.readouterr().out
+    )
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main(["inspect", str(empty)]) == 1
+    assert f"{empty}: a folder, not a movie: give the movie files in it" in (
+        capsys.readouterr().err
+    )
+    assert main(["psf", str(empty), "--pixel-nm", "100", "-o", str(tmp_path / "no.h5")]) != 0
+    assert f"{empty}: a folder, not a movie" in capsys.readouterr().err
+    assert not (tmp_path / "no.h5").exists()
