@@ -102,7 +102,7 @@ def format_plan(experiments: Mapping[str, Experiment], config: Mapping[str, Any]
 
     Examples
     --------
-    >>> import tempfile, numpy as np, tifffile
+    >>> import shutil, tempfile, numpy as np, tifffile
     >>> from pathlib import Path
     >>> from smlmlp_workflow import discover_experiments
     >>> root = Path(tempfile.mkdtemp())
@@ -110,11 +110,12 @@ def format_plan(experiments: Mapping[str, Experiment], config: Mapping[str, Any]
     >>> tifffile.imwrite(root / "e1" / "red.tif", np.zeros((30, 16, 20), np.uint16))
     >>> config = {"experiments_dir": str(root), "pixel_nm": 108, "exposure_ms": None}
     >>> print(format_plan(discover_experiments(root, config), config))
-    experiment  channel  movie       frames          pixel y x (nm)          exposure (ms)
+    experiment  channel  movie       frames         pixel y x (nm)                  exposure (ms)
     e1          red      e1/red.tif  30 of 16 x 20  108 108 from config (pixel_nm)  none
     <BLANKLINE>
     1 channel(s) in 1 experiment(s); 1 problem(s):
     e2: ...no movie file...
+    >>> shutil.rmtree(root)
     """
     rows, problems = [], []
     for name, experiment in experiments.items():
