@@ -389,16 +389,11 @@ def _channels(
     return dict(sorted(channels.items()))
 
 
-def file_channels(path: PathLike) -> tuple[str, ...]:
-    """The channels of a movie file of several (:func:`smlmlp.loading.list_channels`);
-    empty for a file of one movie, and for a file that cannot be read now (its
-    channel's job says why)."""
-    return _read_file_channels(path)[0]
-
-
 def _read_file_channels(path: PathLike) -> tuple[tuple[str, ...], str | None]:
-    """``(channels, problem)``: :func:`file_channels`, and the one line that tells why
-    the file cannot be read (None when it can)."""
+    """``(channels, problem)``: the channels of a movie file of several
+    (:func:`smlmlp.loading.list_channels`), empty for a file of one movie and for a
+    file that cannot be read now (its channel's job says why: ``problem``, the one line
+    that tells it; None when it can be read)."""
     from smlmlp.loading import list_channels
 
     try:
