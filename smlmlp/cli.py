@@ -47,6 +47,7 @@ from .formats import movie_stem
 from .infofile import ChannelInfo, TemporalInfo, format_value, package_version, write_info
 from .loading import HALF_NAMES
 from .progress import ProgressBar
+from .text_table import aligned_lines
 
 
 def _progress_bar(label: str, args: argparse.Namespace) -> ProgressBar:
@@ -209,25 +210,7 @@ def format_table(channels: Sequence[ChannelInfo]) -> str:
             row += [format_value(c.expected_sigma_nm), ratio]
         rows.append((*row, c.qc))
         notes += [f"{c.name}: {note}" for note in c.qc_notes]
-    return "\n".join(_aligned(header, rows, left=(0, 2, len(header) - 1)) + notes)
-
-
-def _aligned(
-    header: Sequence[str], rows: Sequence[Sequence[str]], left: Sequence[int]
-) -> list[str]:
-    """The lines of a table: the header and the columns ``left`` flush left, the
-    other cells (numbers) flush right, two spaces between columns."""
-    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
-    lines = []
-    for line_index, row in enumerate([header, *rows]):
-        cells = []
-        for i, cell in enumerate(row):
-            if i in left or line_index == 0:
-                cells.append(cell.ljust(widths[i]) if i < len(row) - 1 else cell)
-            else:
-                cells.append(cell.rjust(widths[i]))
-        lines.append("  ".join(cells).rstrip())
-    return lines
+    return "\n".join(aligned_lines(header, rows, left=(0, 2, len(header) - 1)) + notes)
 
 
 def format_sections(channel: ChannelInfo) -> str:
@@ -268,7 +251,7 @@ def format_sections(channel: ChannelInfo) -> str:
             )
             for i in range(len(time["frame_start"]))
         ]
-        blocks.append([f"{channel.name}: PSF over time", *_aligned(header, rows, left=(0,))])
+        blocks.append([f"{channel.name}: PSF over time", *aligned_lines(header, rows, left=(0,))])
     field = channel.sections.get("field")
     if field is not None:
         sigma, errors = np.asarray(field["psf_sigma_nm"]), np.asarray(field["psf_sigma_nm_se"])
@@ -284,7 +267,7 @@ def format_sections(channel: ChannelInfo) -> str:
             for i, y in enumerate(field["row_centre_px"])
         ]
         title = f"{channel.name}: sigma across the field (nm; tiles by the pixel at their centre)"
-        blocks.append([title, *_aligned(header, rows, left=(0,))])
+        blocks.append([title, *aligned_lines(header, rows, left=(0,))])
     return "\n\n".join("\n".join(block) for block in blocks)
 
 

@@ -16,6 +16,7 @@ from typing import Any
 from smlmlp.atomic import atomic_path
 from smlmlp.loading import HALF_NAMES
 from smlmlp.stacks import check_frame_count
+from smlmlp.text_table import aligned_lines
 
 from ._common import PathLike
 from .discovery import Channel, Experiment
@@ -127,14 +128,8 @@ def format_plan(experiments: Mapping[str, Experiment], config: Mapping[str, Any]
             rows.append({"experiment": name, **row})
             if problem:
                 problems.append(f"{name}/{channel.name}: {problem}")
-    widths = [
-        max(len(column), *(len(row[column]) for row in rows)) if rows else len(column)
-        for column in PLAN_COLUMNS
-    ]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(PLAN_COLUMNS, widths, strict=True)).rstrip()]
-    for row in rows:
-        cells = (row[column] for column in PLAN_COLUMNS)
-        lines.append("  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip())
+    cells = [[row[column] for column in PLAN_COLUMNS] for row in rows]
+    lines = aligned_lines(PLAN_COLUMNS, cells)
     used = len({row["experiment"] for row in rows})
     summary = f"{len(rows)} channel(s) in {used} experiment(s); {len(problems)} problem(s)"
     lines += ["", summary + (":" if problems else "")]

@@ -31,12 +31,14 @@ def _experiments(wf: SimpleNamespace, root: Path) -> None:
 
 
 def _rows(output: str) -> dict[tuple[str, str], list[str]]:
-    """``(experiment, channel) -> [movie, frames, pixel, exposure]`` of the printed table."""
-    lines = output.split("experiment  channel", 1)[1].split("\n\n", 1)[0].splitlines()[1:]
-    header = "experiment  channel" + output.split("experiment  channel", 1)[1].splitlines()[0]
+    """``(experiment, channel) -> [movie, frames, pixel, exposure]`` of the printed table
+    (its lines from the header to the blank line before the summary)."""
+    lines = output.splitlines()
+    first = next(i for i, line in enumerate(lines) if line.startswith("experiment  channel"))
+    header, table = lines[first], lines[first + 1 : lines.index("", first)]
     starts = [header.index(column) for column in ("movie", "frames", "pixel y x", "exposure")]
     rows = {}
-    for line in lines:
+    for line in table:
         experiment, channel = line.split()[:2]
         cells = [line[a:b].strip() for a, b in zip(starts, [*starts[1:], None], strict=True)]
         rows[(experiment, channel)] = cells
