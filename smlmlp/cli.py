@@ -491,6 +491,56 @@ def _on_time_line(temporal: TemporalInfo) -> str:
     )
 
 
+NUMBER_LIST_OPTIONS = ("--pixel-nm", "--wavelength-nm")
+"""The options of ``smlmlp psf`` that take a list of numbers."""
+
+
+def numbers_after_files(argv: Sequence[str]) -> list[str]:
+    """``argv`` with each option of :data:`NUMBER_LIST_OPTIONS` and the numbers after
+    it moved to the end, so that the files after its numbers stay files.
+
+    A list option takes every value after it up to the next option, files included:
+    ``psf --pixel-nm 100 movie.tif -o out.h5`` would read ``movie.tif`` as a pixel
+    size. Nothing after ``--`` is moved, nor an option given as ``--pixel-nm=100``.
+
+    Examples
+    --------
+    >>> numbers_after_files(["psf", "--pixel-nm", "108", "104", "a.tif", "-o", "a.h5"])
+    ['psf', 'a.tif', '-o', 'a.h5', '--pixel-nm', '108', '104']
+    >>> numbers_after_files(["psf", "a.tif", "--wavelength-nm", "670", "b.tif", "-q"])
+    ['psf', 'a.tif', 'b.tif', '-q', '--wavelength-nm', '670']
+    """
+    kept: list[str] = []
+    moved: list[str] = []
+    tokens = list(argv)
+    index = 0
+    while index < len(tokens):
+        token = tokens[index]
+        if token == "--":
+            kept += tokens[index:]
+            break
+        index += 1
+        if token not in NUMBER_LIST_OPTIONS:
+            kept.append(token)
+            continue
+        moved.append(token)
+        while index < len(tokens) and _is_number(tokens[index]):
+            moved.append(tokens[index])
+            index += 1
+    if "--" in kept:
+        cut = kept.index("--")
+        return [*kept[:cut], *moved, *kept[cut:]]
+    return kept + moved
+
+
+def _is_number(token: str) -> bool:
+    try:
+        float(token)
+    except ValueError:
+        return False
+    return True
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``smlmlp`` argument parser."""
     parser = argparse.ArgumentParser(
@@ -789,7 +839,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     130 and 143, as a shell reports a process ended by those signals.
     """
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(numbers_after_files(sys.argv[1:] if argv is None else argv))
     if getattr(args, "pixel_nm", None) is not None and len(args.pixel_nm) > 2:
         parser.error("--pixel-nm takes one value or two (Y X)")
     try:

@@ -87,8 +87,9 @@ def test_pixel_size_from_the_file(movies: dict[str, Path], tmp_path: Path, capsy
     channel = read_info(out).channels["calibrated"]
     assert channel.pixel_nm == pytest.approx((100.0, 100.0))
     assert channel.attrs["pixel_nm_origin"] == "movie file metadata"
-    # --pixel-nm wins over the file (the fit is then in the wrong nm, on purpose)
-    assert main(["psf", str(movies["ome"]), "-q", "--pixel-nm", "50", "-o", str(out)]) == 0
+    # --pixel-nm wins over the file (the fit is then in the wrong nm, on purpose); the
+    # file after its value is a file
+    assert main(["psf", "-q", "--pixel-nm", "50", str(movies["ome"]), "-o", str(out)]) == 0
     assert read_info(out).channels["calibrated"].pixel_nm == (50.0, 50.0)
 
 
@@ -145,6 +146,9 @@ def test_usage_errors(capsys) -> None:
     with pytest.raises(SystemExit) as exit_info:
         main(["psf", "a.tif", "-o", "x.h5", "--pixel-nm", "1", "2", "3"])
     assert exit_info.value.code == 2
+    assert "--pixel-nm takes one value or two" in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # three numbers before the file: not a file "3"
+        main(["psf", "--pixel-nm", "1", "2", "3", "a.tif", "-o", "x.h5"])
     assert "--pixel-nm takes one value or two" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["psf", "a.tif"])  # no -o
@@ -351,8 +355,9 @@ def test_wavelength_and_na(movies: dict[str, Path], tmp_path: Path, capsys) -> N
     import h5py
 
     out = tmp_path / "psf.h5"
-    args = ["psf", str(movies["green"]), str(movies["red"]), "--pixel-nm", "100"]
-    args += ["--crop-pix", "31", "--wavelength-nm", "520", "670", "--na", "1.4"]
+    # the lists of numbers before the files: each takes its numbers only
+    args = ["psf", "--pixel-nm", "100", "--wavelength-nm", "520", "670"]
+    args += [str(movies["green"]), str(movies["red"]), "--crop-pix", "31", "--na", "1.4"]
     assert main([*args, "-q", "-o", str(out)]) == 0
     table = capsys.readouterr().out.splitlines()
     assert "expected (nm)" in table[0] and "sigma/expected" in table[0]
