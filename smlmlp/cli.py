@@ -300,10 +300,14 @@ def run_psf(args: argparse.Namespace) -> int:
         math.isfinite(args.exposure_ms) and args.exposure_ms > 0
     ):
         raise ValueError(f"--exposure-ms: must be positive, got {args.exposure_ms:g}")
-    if args.temporal_lags is not None and args.temporal_lags < 2:
-        raise ValueError(f"--temporal-lags: must be at least 2, got {args.temporal_lags}")
-    if args.workers is not None and args.workers < 1:
-        raise ValueError(f"--workers: must be at least 1, got {args.workers}")
+    for option, value, least in (
+        ("--temporal-lags", args.temporal_lags, 2),
+        ("--workers", args.workers, 1),
+        ("--chunk-frames", args.chunk_frames, 1),
+        ("--min-frames", args.min_frames, 1),
+    ):
+        if value is not None and value < least:
+            raise ValueError(f"{option}: must be at least {least}, got {value}")
     workers = None if args.cuda else (args.workers or cpu_workers(True))
     heads, file_channels, sources = _movie_sources(args.files)
     names = _channel_names(heads, args.split, file_channels)
@@ -336,8 +340,9 @@ def run_psf(args: argparse.Namespace) -> int:
                         crop_pix=args.crop_pix,
                         field_tiles=tiles,
                         time_windows=args.time_windows,
-                        chunk_frames=args.chunk_frames
-                        or free_memory_chunk_frames(frame_shape, cuda=args.cuda),
+                        chunk_frames=free_memory_chunk_frames(frame_shape, cuda=args.cuda)
+                        if args.chunk_frames is None
+                        else args.chunk_frames,
                         cuda=args.cuda,
                         workers=workers,
                         progress=progress,

@@ -110,6 +110,8 @@ def test_split(movies: dict[str, Path], tmp_path: Path) -> None:
         ("odd", ["--split", "horizontal", "--pixel-nm", "100"], ["odd.tif", "odd"]),
         ("green", ["--pixel-nm", "100", "--min-frames", "1000"], ["green.tif", "500 frame(s)"]),
         ("green", ["--pixel-nm", "-1"], ["--pixel-nm", "positive"]),
+        ("green", ["--pixel-nm", "100", "--chunk-frames", "0"], ["--chunk-frames", "at least 1"]),
+        ("green", ["--pixel-nm", "100", "--min-frames", "-1"], ["--min-frames", "at least 1"]),
     ],
 )
 def test_bad_input_one_line_no_output(
