@@ -162,6 +162,21 @@ def _unsupported_movies(folder: Path) -> list[str]:
     ]
 
 
+def _subfolders_with_movies(folder: Path) -> list[str]:
+    """Subfolders of ``folder`` (not hidden, not OME-Zarr images) that hold movies: the
+    experiments of a layout one level deeper than ``experiments_dir``."""
+    found = []
+    for entry in sorted(folder.iterdir()):
+        if entry.name.startswith(".") or is_movie_name(entry.name) or not entry.is_dir():
+            continue
+        try:
+            if list_movies(entry):
+                found.append(entry.name)
+        except OSError:  # a subfolder nobody may read: not this folder's problem
+            continue
+    return found
+
+
 def movie_files(folder: PathLike, names: Sequence[str]) -> tuple[str, ...]:
     """The paths of a movie's files: its series, then the sidecar of a ``.dax`` / ``.raw``
     movie when it exists (a missing one is reported by the job that opens the movie),
@@ -233,12 +248,21 @@ def inspect_experiment(
             filenames = list_movies(folder)
         if not filenames:
             unsupported = _unsupported_movies(folder)
+            deeper = _subfolders_with_movies(folder)
             hint = ""
             if unsupported:
                 kind = UNSUPPORTED_SUFFIXES[Path(unsupported[0]).suffix.lower()]
                 hint = (
                     f" ({', '.join(unsupported)}: {kind} files are not supported; convert "
                     "them, e.g. to OME-TIFF)"
+                )
+            elif deeper:
+                which = "subfolders" if len(deeper) > 1 else "subfolder"
+                hold = "hold" if len(deeper) > 1 else "holds"
+                hint = (
+                    f" (its {which} {', '.join(deeper)} {hold} movies: an experiment is a "
+                    "folder of movies right under experiments_dir; for them, give "
+                    f"experiments_dir={folder})"
                 )
             raise SettingsError(
                 f"{folder}: no movie file ({MOVIE_PATTERNS}) in this experiment folder{hint}"

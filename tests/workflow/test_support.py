@@ -111,6 +111,22 @@ def test_invalid_yaml_and_empty_folder(tmp_path: Path) -> None:
     assert "not valid YAML" in experiments["a"].problem
     assert "no movie file" in experiments["b"].problem
     assert str(tmp_path / "b") in experiments["b"].problem
+    assert "subfolders" not in experiments["b"].problem
+
+
+def test_folder_of_experiment_folders_says_where_the_movies_are(tmp_path: Path) -> None:
+    """A layout one level deeper (date / sample / movies): the date folder's line names
+    its subfolders of movies and the experiments_dir that reads them."""
+    _tiff(tmp_path / "2024-05-13" / "cell1" / "m.tif")
+    _tiff(tmp_path / "2024-05-13" / "cell2" / "m.tif")
+    (tmp_path / "2024-05-13" / "notes").mkdir()  # no movies: not named
+    (tmp_path / "2024-05-14").mkdir()
+    experiments = ws.discover_experiments(tmp_path)
+    problem = experiments["2024-05-13"].problem
+    assert "no movie file" in problem
+    assert "subfolders cell1, cell2 hold movies" in problem
+    assert f"experiments_dir={tmp_path / '2024-05-13'}" in problem
+    assert "subfolders" not in experiments["2024-05-14"].problem
 
 
 def test_missing_or_empty_experiments_dir(tmp_path: Path) -> None:
