@@ -16,7 +16,8 @@ clusters, before it knows any other socket). It waits for the node to be idle an
 afterwards cancels what is left and stops every daemon it started by its PID. Every
 wait has a deadline, so a scheduler fault fails the tests instead of hanging them.
 
-The workflow runs twice with ``--profile`` of a profile derived from ``profiles/slurm``:
+The workflow runs twice, side by side, with ``--profile`` of a profile derived from
+``profiles/slurm``:
 
 * split movies (``frames_per_job``), an account, and the plugin's default status command
   (``sacct``, through slurmdbd): what a cluster with accounting does;
@@ -39,6 +40,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -647,21 +649,33 @@ def _slurm_run(
 
 
 @pytest.fixture(scope="module")
-def split_run(
+def slurm_runs(
     wf: SimpleNamespace, slurm: OneNodeCluster, experiments: SimpleNamespace
-) -> SimpleNamespace:
-    """Movies split in frame ranges, an account, job states from sacct (slurmdbd)."""
-    return _slurm_run(
-        wf, slurm, experiments, "split", frames_per_job=FRAMES_PER_JOB, accounting=True
-    )
+) -> dict[str, SimpleNamespace]:
+    """The two runs, side by side on the cluster (each mostly waits for its jobs'
+    states): ``split``, movies split in frame ranges, an account, job states from
+    sacct (slurmdbd); ``squeue``, one job per movie, no account, job states from
+    squeue."""
+    options = {
+        "split": {"frames_per_job": FRAMES_PER_JOB, "accounting": True},
+        "squeue": {"frames_per_job": 0, "accounting": False},
+    }
+    with ThreadPoolExecutor(max_workers=len(options)) as pool:
+        runs = {
+            name: pool.submit(_slurm_run, wf, slurm, experiments, name, **kwargs)
+            for name, kwargs in options.items()
+        }
+        return {name: run.result() for name, run in runs.items()}
 
 
 @pytest.fixture(scope="module")
-def squeue_run(
-    wf: SimpleNamespace, slurm: OneNodeCluster, experiments: SimpleNamespace
-) -> SimpleNamespace:
-    """One job per movie, no account, job states from squeue."""
-    return _slurm_run(wf, slurm, experiments, "squeue", frames_per_job=0, accounting=False)
+def split_run(slurm_runs: dict[str, SimpleNamespace]) -> SimpleNamespace:
+    return slurm_runs["split"]
+
+
+@pytest.fixture(scope="module")
+def squeue_run(slurm_runs: dict[str, SimpleNamespace]) -> SimpleNamespace:
+    return slurm_runs["squeue"]
 
 
 # ========================================================================== the tests
