@@ -496,8 +496,8 @@ def _on_time_line(temporal: TemporalInfo) -> str:
     )
 
 
+#: The options of ``smlmlp psf`` that take a list of numbers.
 NUMBER_LIST_OPTIONS = ("--pixel-nm", "--wavelength-nm")
-"""The options of ``smlmlp psf`` that take a list of numbers."""
 
 
 def numbers_after_files(argv: Sequence[str]) -> list[str]:
@@ -515,27 +515,22 @@ def numbers_after_files(argv: Sequence[str]) -> list[str]:
     >>> numbers_after_files(["psf", "a.tif", "--wavelength-nm", "670", "b.tif", "-q"])
     ['psf', 'a.tif', 'b.tif', '-q', '--wavelength-nm', '670']
     """
+    tokens = list(argv)
+    end = tokens.index("--") if "--" in tokens else len(tokens)
     kept: list[str] = []
     moved: list[str] = []
-    tokens = list(argv)
     index = 0
-    while index < len(tokens):
+    while index < end:
         token = tokens[index]
-        if token == "--":
-            kept += tokens[index:]
-            break
         index += 1
         if token not in NUMBER_LIST_OPTIONS:
             kept.append(token)
             continue
         moved.append(token)
-        while index < len(tokens) and _is_number(tokens[index]):
+        while index < end and _is_number(tokens[index]):
             moved.append(tokens[index])
             index += 1
-    if "--" in kept:
-        cut = kept.index("--")
-        return [*kept[:cut], *moved, *kept[cut:]]
-    return kept + moved
+    return [*kept, *moved, *tokens[end:]]
 
 
 def _is_number(token: str) -> bool:
