@@ -50,6 +50,17 @@ from .progress import ProgressBar
 from .text_table import aligned_lines
 
 
+@contextlib.contextmanager
+def _warnings_printed() -> Iterator[None]:
+    """The warnings of the work inside, printed on stderr as one line each
+    (``smlmlp: warning: ...``) once it is done, not as Python shows them."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    for warning in caught:
+        print(f"smlmlp: warning: {warning.message}", file=sys.stderr)
+
+
 def _progress_bar(label: str, args: argparse.Namespace) -> ProgressBar:
     """The bar of one pass on stderr: none with ``-q``; with ``--progress`` even when
     stderr is not a terminal (then the bar's redraws are lines ending in ``\\r``)."""
@@ -334,7 +345,7 @@ def run_psf(args: argparse.Namespace) -> int:
                 label = f"{name} ({file})"
                 check_frame_count(int(stack.shape[0]), label, args.min_frames)
                 frame_shape = (int(stack.shape[1]), int(stack.shape[2]))
-                with _progress_bar(name, args) as progress:
+                with _warnings_printed(), _progress_bar(name, args) as progress:
                     sums = accumulate_channel(
                         stack,
                         crop_pix=args.crop_pix,
@@ -349,9 +360,10 @@ def run_psf(args: argparse.Namespace) -> int:
                         name=label,
                         kept_crop=args.crop_pix,  # estimated right away
                     )
-                estimate = estimate_channel(
-                    sums, args.crop_pix, pixel, name=label, time_windows=args.time_windows
-                )
+                with _warnings_printed():
+                    estimate = estimate_channel(
+                        sums, args.crop_pix, pixel, name=label, time_windows=args.time_windows
+                    )
                 channels.append(
                     ChannelInfo.from_estimate(
                         name,
@@ -435,11 +447,7 @@ def _on_time(
         crop_fr = most if args.temporal_lags is None else min(args.temporal_lags, most)
         if crop_fr < 1:
             raise ValueError("too few frames for a temporal autocorrelation")
-        with (
-            _progress_bar("on-time", args) as progress,
-            warnings.catch_warnings(record=True) as caught,
-        ):
-            warnings.simplefilter("always")
+        with _warnings_printed(), _progress_bar("on-time", args) as progress:
             on_time, info, errors = blink_temporal_on(
                 stacks,
                 crop_fr,
@@ -453,8 +461,6 @@ def _on_time(
                 full_output=True,
             )
     names = [channel.name for channel in channels]
-    for warning in caught:
-        print(f"smlmlp: warning: {warning.message}", file=sys.stderr)
     temporal = TemporalInfo.from_result(
         names,
         on_time,

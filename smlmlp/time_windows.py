@@ -143,6 +143,14 @@ def estimate_time_windows(
     True
     """
     groups = window_groups(sums, n_windows)
+    if 0 < len(groups) < n_windows:
+        warnings.warn(
+            f"{name}: {len(groups)} time window(s), not {n_windows}: a window holds whole "
+            f"groups of frames, and the movie makes {sums.n_groups} group(s) of "
+            f"{int(sums.n_frames[0])} frames",
+            RuntimeWarning,
+            stacklevel=2,
+        )
     parts = []
     for chosen in groups:
         part = sums.select(chosen)

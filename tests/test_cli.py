@@ -456,3 +456,21 @@ def test_windows_and_tiles_are_printed_as_in_the_file(
     # without either, nothing more than the table
     main([*arguments, "--crop-pix", "21"])
     assert len(capsys.readouterr().out.splitlines()) == 2
+
+
+def test_warnings_are_one_line_each(movies: dict[str, Path], tmp_path: Path, capsys) -> None:
+    """The library's warnings reach the user as ``smlmlp: warning: ...`` lines: no PSF in
+    a movie of noise, and fewer time windows than asked (500 frames: 25 groups)."""
+    noise = tmp_path / "noise.tif"
+    tifffile.imwrite(noise, np.random.default_rng(5).poisson(100, (200, 48, 48)).astype(np.uint16))
+    arguments = ["psf", "-q", "--pixel-nm", "100", "--crop-pix", "21", "-o"]
+    assert main([*arguments, str(tmp_path / "noise.h5"), str(noise)]) == 0
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines and all(line.startswith("smlmlp: warning: ") for line in lines), lines
+    assert "noise (" in lines[0] and "no PSF found" in lines[0]
+    out = tmp_path / "windows.h5"
+    assert main([*arguments, str(out), str(movies["green"]), "--time-windows", "40"]) == 0
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    groups = len(read_info(out).channels["green"].sections["time"]["frame_start"])
+    assert groups == 25
+    assert line.startswith(f"smlmlp: warning: green ({movies['green']}): 25 time window(s), not 40")
