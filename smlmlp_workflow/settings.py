@@ -324,7 +324,13 @@ def demo_enabled(config: Mapping[str, Any]) -> bool:
     return bool(config.get("demo")) and folder == Path(DEMO_DIR)
 
 
-def check_config(config: Mapping[str, Any], schema_path: PathLike) -> None:
+def check_config(
+    config: Mapping[str, Any],
+    schema_path: PathLike,
+    *,
+    files: Sequence[PathLike] = (),
+    command_line: Mapping[str, Any] | None = None,
+) -> None:
     """Check the config against the JSON schema; raise ValueError with one clear line.
 
     Parameters
@@ -333,11 +339,27 @@ def check_config(config: Mapping[str, Any], schema_path: PathLike) -> None:
         The workflow config.
     schema_path : str or path-like
         ``workflow/schemas/config.schema.yaml``.
+    files : sequence of path-like, optional
+        The config files read (named first in the message).
+    command_line : mapping, optional
+        The settings given with ``--config``: a fault in one of them is told as
+        ``--config KEY: ...``, not as the files'.
 
     Raises
     ------
     ValueError
-        ``"config: crop_pix: -1 is less than the minimum of 3"`` and the like.
+        ``"config: crop_pix: -1 is less than the minimum of 3"`` and the like; a key
+        the schema does not know is "not a config key".
+
+    Examples
+    --------
+    >>> from pathlib import Path
+    >>> schema = Path(__file__).parents[1] / "workflow" / "schemas" / "config.schema.yaml"
+    >>> check_config({"pixel_size": 100}, schema, files=["config/config.yaml"],
+    ...              command_line={"pixel_size": 100})
+    Traceback (most recent call last):
+        ...
+    ValueError: --config pixel_size: not a config key (config/README.md lists them)
     """
     import jsonschema
     import yaml
@@ -346,12 +368,22 @@ def check_config(config: Mapping[str, Any], schema_path: PathLike) -> None:
         schema = yaml.safe_load(stream)
     validator = jsonschema.validators.validator_for(schema)(schema)
     error = jsonschema.exceptions.best_match(validator.iter_errors(dict(config)))
-    if error is not None:
-        where = ".".join(str(part) for part in error.absolute_path) or "(top level)"
-        message = " ".join(error.message.split())
-        if len(message) > 300:
-            message = message[:297] + "..."
-        raise ValueError(f"config: {where}: {message}")
+    if error is None:
+        return
+    path = [str(part) for part in error.absolute_path]
+    keys = path[:1]  # the top-level key at fault
+    message = " ".join(error.message.split())
+    if error.validator == "additionalProperties" and isinstance(error.instance, Mapping):
+        keys = sorted(set(error.instance) - set(error.schema.get("properties", {})))
+        path.append(", ".join(keys))
+        message = "not a config key (config/README.md lists them)"
+    if len(message) > 300:
+        message = message[:297] + "..."
+    where = ".".join(path) or "(top level)"
+    if any(key in (command_line or {}) for key in keys):
+        raise ValueError(f"--config {where}: {message}")
+    origin = ", ".join(str(file) for file in files)
+    raise ValueError(f"{origin + ': ' if origin else ''}config: {where}: {message}")
 
 
 def check_results_dir(path: PathLike) -> None:

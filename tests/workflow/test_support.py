@@ -221,7 +221,7 @@ def test_check_config_one_line() -> None:
         ({"pixel_nm": [100, -1]}, ["pixel_nm"]),
         ({"pixel_nm": "100nm"}, ["pixel_nm"]),
         ({"cuda": "yes"}, ["cuda", "yes"]),
-        ({"crop": 3}, ["crop", "not allowed"]),
+        ({"crop": 3}, ["crop", "not a config key"]),
     ]:
         with pytest.raises(ValueError) as error:
             ws.check_config(config, SCHEMA)
@@ -229,6 +229,14 @@ def test_check_config_one_line() -> None:
         assert "\n" not in message and message.startswith("config: ")
         for word in words:
             assert word in message, message
+    # named after the file it was read from, or --config where it was given there
+    files = ["config/config.yaml"]
+    with pytest.raises(ValueError, match=r"^config/config.yaml: config: crop_pix: "):
+        ws.check_config({"crop_pix": 2}, SCHEMA, files=files, command_line={"cuda": "auto"})
+    with pytest.raises(ValueError, match=r"^--config crop_pix: 2 is less than the minimum"):
+        ws.check_config({"crop_pix": 2}, SCHEMA, files=files, command_line={"crop_pix": 2})
+    with pytest.raises(ValueError, match=r"^config/config.yaml: config: crop, size: not a "):
+        ws.check_config({"crop": 3, "size": 1}, SCHEMA, files=files)
 
 
 def test_config_file_matches_schema() -> None:

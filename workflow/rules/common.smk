@@ -13,9 +13,14 @@ import smlmlp_workflow as ws
 # then Snakemake's validation fills the defaults.
 ws.normalise_config(config, workflow.source_path("../schemas/config.schema.yaml"))
 try:
-    ws.check_config(config, workflow.source_path("../schemas/config.schema.yaml"))
+    ws.check_config(
+        config,
+        workflow.source_path("../schemas/config.schema.yaml"),
+        files=workflow.configfiles,
+        command_line=workflow.config_settings.config,
+    )
 except ValueError as error:
-    raise WorkflowError(f"{', '.join(map(str, workflow.configfiles)) or 'config'}: {error}")
+    raise WorkflowError(str(error))
 validate(config, "../schemas/config.schema.yaml")
 
 # A folder locked by another run: say whether it is still working or was killed.
