@@ -16,7 +16,8 @@ Picasso ``.raw``          (none)        ``Pixelsize`` (nm) / Micro-Manager
 Imaris ``.ims``           (none, h5py)  ``DataSetInfo/Image`` extents / the
                                         interval between the first time points
 OME-Zarr ``.zarr``        ``zarr``      ``coordinateTransformations`` scale of
-  (NGFF 0.4 / 0.5)                      the y, x (space) and t (time) axes
+  (NGFF 0.4 / 0.5; also                 the y, x (space) and t (time) axes
+  bioformats2raw's layout)
 Zeiss ``.czi``            ``czi``       ``Scaling`` distances / the channel's
                                         ``ExposureTime`` (ns)
 Nikon ``.nd2``            ``nd2``       the picture's calibration (µm) / the
@@ -43,7 +44,7 @@ import os
 import re
 import threading
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -737,14 +738,35 @@ def _imaris_metadata(file: Any, width: int, height: int) -> dict[str, Any]:
 # --------------------------------------------------------------------------- #
 
 
+class _ZarrImage(NamedTuple):
+    """One OME-Zarr image's full-resolution array and how to read it."""
+
+    array: Any
+    multiscale: dict[str, Any]
+    dataset: dict[str, Any]
+    axes: list[str]
+    kinds: list[Any]
+    units: list[Any]
+    frame_axis: int
+    channel_axis: int | None
+    channel_labels: list[Any]
+
+
 class OmeZarrMovie(MovieFile):
     """OME-Zarr movie (NGFF 0.4 on Zarr v2, or 0.5 on Zarr v3), read with ``zarr``.
 
     The first multiscale's first dataset (full resolution) holds the frames, axes
     ``t`` (or one ``z`` axis when there is no ``t``), optional singleton ``c`` /
-    ``z``, then ``y``, ``x``. Its ``scale`` transformation gives the pixel size
-    (space axes, unit ``micrometer`` unless given) and, for a ``t`` axis with a
-    time unit, the exposure.
+    ``z``, then ``y``, ``x``; a ``c`` axis of several channels holds one movie per
+    channel. Its ``scale`` transformation gives the pixel size (space axes, unit
+    ``micrometer`` unless given) and, for a ``t`` axis with a time unit, the
+    exposure.
+
+    A folder of bioformats2raw's layout (``bioformats2raw.layout`` in the root's
+    attributes, the images in ``0/``, ``1/``, ...: what ``bioformats2raw`` writes
+    of any file) holds its images' movies: one image is read as such, several are
+    the file's movies as the image series of an OME-TIFF are, named after the
+    ``Image`` names of ``OME/METADATA.ome.xml`` (else ``s0``, ``s1``, ...).
     """
 
     kind = "ome-zarr"
@@ -756,76 +778,154 @@ class OmeZarrMovie(MovieFile):
         zarr = _need(".zarr", self.label, "OME-Zarr (.zarr)")
         try:
             group = zarr.open_group(self.path, mode="r")
-            attrs = dict(group.attrs)
+            images = _zarr_images(group, self.path, self.label)
+            layouts = [(name, self._image(image)) for name, image in images]
         except Exception as exc:
+            if isinstance(exc, ValueError) and str(exc).startswith(self.label):
+                raise  # told already
             raise self._corrupt(exc) from exc
-        attrs = attrs.get("ome", attrs) if isinstance(attrs.get("ome"), dict) else attrs
+        movies: list[tuple[_ZarrImage, int | None, str]] = []
+        for name, image in layouts:
+            if image.channel_axis is None:
+                movies.append((image, None, name))
+                continue
+            count = int(image.array.shape[image.channel_axis])
+            for index, label in enumerate(channel_names(image.channel_labels, count)):
+                movies.append((image, index, label if name is None else f"{name}_{label}"))
+        chosen = self._choose_channel([name for _, _, name in movies], len(movies))
+        image, self._channel_index, _ = movies[chosen]
+        self._array, self._image_read = image.array, image
+        shape = tuple(int(n) for n in image.array.shape)
+        frame_axis = image.frame_axis
+        self.shape = (shape[frame_axis] if len(shape) > 2 else 1, shape[-2], shape[-1])
+        if self.shape[0] < 2:
+            raise ValueError(_ndim_message(self.label, shape[-2:], "image"))
+        self.dtype = np.dtype(image.array.dtype)
+        self.metadata["axes"] = (image.axes[frame_axis] + "yx").upper()
+        missing = _missing_chunks(image.array)
+        if missing:
+            raise ValueError(
+                f"{self.label}: truncated OME-Zarr movie: {missing} of the "
+                f"{int(image.array.nchunks)} chunks of dataset '{image.dataset['path']}' are "
+                "missing"
+            )
+        self.metadata.update(
+            _zarr_metadata(
+                image.multiscale,
+                image.dataset,
+                image.axes,
+                image.kinds,
+                image.units,
+                frame_axis=frame_axis,
+            )
+        )
+
+    def _image(self, group: Any) -> _ZarrImage:
+        """The layout of the image of ``group`` (a group with ``multiscales``)."""
+        attrs = _ngff_attributes(group)
         multiscales = attrs.get("multiscales")
         if not isinstance(multiscales, list) or not multiscales:
             raise ValueError(
                 f"{self.label}: not an OME-Zarr image (no 'multiscales' in the group's attributes)"
             )
-        try:
-            scale0 = multiscales[0]
-            dataset = scale0["datasets"][0]
-            axes = [a["name"] if isinstance(a, dict) else str(a) for a in scale0["axes"]]
-            kinds = [a.get("type") if isinstance(a, dict) else None for a in scale0["axes"]]
-            units = [a.get("unit") if isinstance(a, dict) else None for a in scale0["axes"]]
-            self._array = group[dataset["path"]]
-            shape = tuple(int(n) for n in self._array.shape)
-        except Exception as exc:
-            raise self._corrupt(exc) from exc
+        scale0 = multiscales[0]
+        dataset = scale0["datasets"][0]
+        axes = [a["name"] if isinstance(a, dict) else str(a) for a in scale0["axes"]]
+        kinds = [a.get("type") if isinstance(a, dict) else None for a in scale0["axes"]]
+        units = [a.get("unit") if isinstance(a, dict) else None for a in scale0["axes"]]
+        array = group[dataset["path"]]
+        shape = tuple(int(n) for n in array.shape)
         if len(axes) != len(shape) or axes[-2:] != ["y", "x"]:
             raise ValueError(
                 f"{self.label}: axes {axes} do not fit the data of shape {shape} (expected "
                 "t, c, z, y, x with y, x last)"
             )
         frame_axes = [i for i, (a, n) in enumerate(zip(axes[:-2], shape, strict=False)) if n > 1]
-        channel_axis = None
+        channel_axis, labels = None, []
         if len(frame_axes) == 2 and "c" in (axes[i] for i in frame_axes):
             channel_axis = next(i for i in frame_axes if axes[i] == "c")
             frame_axes.remove(channel_axis)
             omero = attrs.get("omero") if isinstance(attrs.get("omero"), dict) else {}
             listed = omero.get("channels") if isinstance(omero.get("channels"), list) else []
-            found = [c.get("label") if isinstance(c, dict) else None for c in listed]
-            self._choose_channel(found, shape[channel_axis])
-        self._channel_axis = channel_axis
+            labels = [c.get("label") if isinstance(c, dict) else None for c in listed]
         if len(frame_axes) > 1 or (frame_axes and axes[frame_axes[0]] == "c"):
             raise ValueError(
                 f"{self.label}: expected one frame axis and two image axes, found axes "
                 f"{''.join(axes)} with shape {shape}; save one channel / one plane per movie, "
                 "or several channels side by side in one frame and use split_movie"
             )
-        frame_axis = frame_axes[0] if frame_axes else axes.index("t") if "t" in axes else 0
         if len(shape) < 3:
             raise ValueError(_ndim_message(self.label, shape, "image"))
-        self._frame_axis = frame_axis
-        self.shape = (shape[frame_axis] if len(shape) > 2 else 1, shape[-2], shape[-1])
-        if self.shape[0] < 2:
-            raise ValueError(_ndim_message(self.label, shape[-2:], "image"))
-        self.dtype = np.dtype(self._array.dtype)
-        self.metadata["axes"] = (axes[frame_axis] + "yx").upper()
-        missing = _missing_chunks(self._array)
-        if missing:
-            raise ValueError(
-                f"{self.label}: truncated OME-Zarr movie: {missing} of the "
-                f"{int(self._array.nchunks)} chunks of dataset '{dataset['path']}' are missing"
-            )
-        self.metadata.update(
-            _zarr_metadata(scale0, dataset, axes, kinds, units, frame_axis=frame_axis)
+        frame_axis = frame_axes[0] if frame_axes else axes.index("t") if "t" in axes else 0
+        return _ZarrImage(
+            array, scale0, dataset, axes, kinds, units, frame_axis, channel_axis, labels
         )
 
     def _read_frames(self, start: int, stop: int) -> np.ndarray:
+        image = self._image_read
         ndim = len(self._array.shape)
         index: list[Any] = [0] * (ndim - 2) + [slice(None), slice(None)]
-        index[self._frame_axis] = slice(start, stop)
-        if self._channel_axis is not None:
-            index[self._channel_axis] = self.channel
+        index[image.frame_axis] = slice(start, stop)
+        if image.channel_axis is not None:
+            index[image.channel_axis] = self._channel_index
         data = np.asarray(self._array[tuple(index)])
         return data.reshape(stop - start, *self.shape[1:])
 
     def _release(self) -> None:
         self._array = None
+
+
+def _ngff_attributes(group: Any) -> dict[str, Any]:
+    """A Zarr group's attributes, those of NGFF 0.5 (under ``ome``) lifted up."""
+    attrs = dict(group.attrs)
+    return attrs.get("ome", attrs) if isinstance(attrs.get("ome"), dict) else attrs
+
+
+def _zarr_images(group: Any, path: str, label: str) -> list[tuple[str | None, Any]]:
+    """The images of an OME-Zarr folder, ``(name, group)`` each: the root's own (name
+    None), or the images of bioformats2raw's layout (``0/``, ``1/``, ...; one of them:
+    name None; several: named after the ``Image`` names of ``OME/METADATA.ome.xml``,
+    else ``s0``, ``s1``, ...)."""
+    attrs = _ngff_attributes(group)
+    if "multiscales" in attrs or "bioformats2raw.layout" not in attrs:
+        return [(None, group)]
+    indices = []
+    index = 0
+    while True:  # the images are 0, 1, 2, ... without gaps
+        try:
+            member = group[str(index)]
+        except KeyError:
+            break
+        if "multiscales" not in _ngff_attributes(member):
+            break
+        indices.append(index)
+        index += 1
+    if not indices:
+        raise ValueError(
+            f"{label}: an OME-Zarr folder of bioformats2raw's layout without an image "
+            "(no group 0/ with 'multiscales')"
+        )
+    if len(indices) == 1:
+        return [(None, group["0"])]
+    found = _bioformats2raw_image_names(path, len(indices))
+    names = channel_names(found, len(indices), "s")
+    return [(name, group[str(index)]) for name, index in zip(names, indices, strict=True)]
+
+
+def _bioformats2raw_image_names(path: str, count: int) -> list[str] | None:
+    """The ``Name`` of each ``Image`` in the folder's ``OME/METADATA.ome.xml``, in
+    order, when the file is there and lists ``count`` images or more; else None."""
+    import xml.etree.ElementTree as ElementTree
+
+    xml_path = os.path.join(path, "OME", "METADATA.ome.xml")
+    try:
+        root = ElementTree.parse(xml_path).getroot()
+    except (OSError, ElementTree.ParseError):
+        return None
+    images = [node for node in root if node.tag.rsplit("}", 1)[-1] == "Image"]
+    if len(images) < count:
+        return None
+    return [image.get("Name") for image in images[:count]]
 
 
 def _missing_chunks(array: Any) -> int:

@@ -182,6 +182,45 @@ def write_ome_zarr(
     return path
 
 
+def write_bioformats2raw(
+    path: Path,
+    movies: list[np.ndarray],
+    *,
+    names: list[str] | None = None,
+    pixel_nm: list[float | None] | None = None,
+    channel_names: list[list[str] | None] | None = None,
+) -> Path:
+    """OME-Zarr in bioformats2raw's layout (what ``bioformats2raw`` writes of any file):
+    the root group marked ``bioformats2raw.layout: 3``, one image per movie in ``0/``,
+    ``1/``, ... (:func:`write_ome_zarr`), and ``OME/METADATA.ome.xml`` listing the
+    images with their ``names`` when given."""
+    import zarr
+
+    if int(zarr.__version__.split(".")[0]) >= 3:
+        root = zarr.open_group(str(path), mode="w", zarr_format=2)
+    else:  # zarr 2 (Python 3.10)
+        root = zarr.open_group(str(path), mode="w")
+    root.attrs["bioformats2raw.layout"] = 3
+    for index, movie in enumerate(movies):
+        write_ome_zarr(
+            path / str(index),
+            movie,
+            pixel_nm=None if pixel_nm is None else pixel_nm[index],
+            channel_names=None if channel_names is None else channel_names[index],
+        )
+    if names is not None:
+        images = "".join(
+            f'<Image ID="Image:{i}" Name="{name}"><Pixels ID="Pixels:{i}"/></Image>'
+            for i, name in enumerate(names)
+        )
+        (path / "OME").mkdir()
+        (path / "OME" / "METADATA.ome.xml").write_text(
+            '<?xml version="1.0" encoding="UTF-8"?>'
+            f'<OME xmlns="http://www.openmicroscopy.org/Schemas/OME/2016-06">{images}</OME>'
+        )
+    return path
+
+
 def write_czi(
     path: Path,
     movie: np.ndarray | list[np.ndarray],

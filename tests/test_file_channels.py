@@ -197,6 +197,55 @@ def test_image_series_of_an_ome_tiff_are_its_movies(frames: np.ndarray, tmp_path
     assert experiment.channels["positions_Pos1"].file_channel == 1
 
 
+@pytest.mark.skipif(not importlib.util.find_spec("zarr"), reason="zarr missing")
+def test_images_of_a_bioformats2raw_folder_are_its_movies(
+    frames: np.ndarray, movie_formats, tmp_path: Path, capsys
+) -> None:
+    """OME-Zarr as bioformats2raw writes it (images in 0/, 1/, ...): one image is the
+    movie; several are the folder's movies (each channel of one with a c axis), named
+    after OME/METADATA.ome.xml's images (else s0, s1, ...), each with its pixel size;
+    the command line measures each."""
+    write = movie_formats.write_bioformats2raw
+    one = write(tmp_path / "one.zarr", [frames[:, 0]], pixel_nm=[107.0])
+    assert list_channels(one) == ()
+    with open_movie(one) as movie:
+        assert movie.metadata["pixel_nm"] == pytest.approx((107.0, 107.0))
+        np.testing.assert_array_equal(np.asarray(movie), frames[:, 0])
+    several = [frames[:, 0], frames[:9, 1:]]
+    names = ("Pos_0", "Pos1_Cy5", "Pos1_Cy3")
+    expected = [frames[:, 0], frames[:9, 1], frames[:9, 2]]
+    path = write(tmp_path / "positions.zarr", several, names=["Pos 0", "Pos1"],
+                 pixel_nm=[100.0, 200.0], channel_names=[None, NAMES])  # fmt: skip
+    assert list_channels(path) == names
+    for index, name in enumerate(names):
+        with open_movie(path, channel=name) as movie:
+            assert movie.channel == index and movie.metadata["channel"] == name
+            np.testing.assert_array_equal(movie[2:8], expected[index][2:8], name)
+            assert movie.metadata["pixel_nm"][0] == pytest.approx(200.0 if index else 100.0)
+    with pytest.raises(ValueError, match=r"positions.zarr: the file holds 3 channels"):
+        open_movie(path)
+    numbered = write(tmp_path / "numbered.zarr", several)  # no OME-XML
+    assert list_channels(numbered) == ("s0", "s1_c0", "s1_c1")
+    experiment = inspect_experiment(tmp_path)  # discovery: a channel of each
+    assert experiment.ok, experiment.problem
+    assert "positions_Pos1_Cy3" in experiment.channels and "one" in experiment.channels
+    # a root marked as bioformats2raw's without any image
+    empty = tmp_path / "empty" / "empty.zarr"
+    write(empty, [])
+    with pytest.raises(ValueError, match=r"empty.zarr: an OME-Zarr folder of bioformats2raw"):
+        open_movie(empty)
+    # the command: a channel of each movie, named after the folder and the image
+    movie, _ = simulate_movie(200, (32, 32), sigx_nm=130.0, seed=4)
+    two = write(tmp_path / "cmd" / "cells.zarr", [movie, movie[:150]], names=["A", "B"],
+                pixel_nm=[100.0, 100.0])  # fmt: skip
+    out = tmp_path / "cells.h5"
+    status = main(["psf", str(two), "-q", "--crop-pix", "15", "-o", str(out)])
+    assert status == 0, capsys.readouterr().err
+    channels = read_info(out).channels
+    assert list(channels) == ["cells_A", "cells_B"]
+    assert [channels[name].n_frames for name in channels] == [200, 150]
+
+
 def test_truncated_file_of_image_series_says_so(frames: np.ndarray, tmp_path, capfd) -> None:
     """A multi-position OME-TIFF cut before its OME-XML (written at the end) is told
     truncated by list_channels, without tifffile's own log on stderr, and so is an
