@@ -763,8 +763,9 @@ class OmeZarrMovie(MovieFile):
     exposure.
 
     A folder of bioformats2raw's layout (``bioformats2raw.layout`` in the root's
-    attributes, the images in ``0/``, ``1/``, ...: what ``bioformats2raw`` writes
-    of any file) holds its images' movies: one image is read as such, several are
+    attributes, the images in ``0/``, ``1/``, ... or those the ``OME`` group's
+    ``series`` lists: what ``bioformats2raw`` writes of any file) holds its images'
+    movies: one image is read as such, several are
     the file's movies as the image series of an OME-TIFF are, named after the
     ``Image`` names of ``OME/METADATA.ome.xml`` (else ``s0``, ``s1``, ...).
     """
@@ -889,27 +890,31 @@ def _zarr_images(group: Any, path: str, label: str) -> list[tuple[str | None, An
     attrs = _ngff_attributes(group)
     if "multiscales" in attrs or "bioformats2raw.layout" not in attrs:
         return [(None, group)]
-    indices = []
-    index = 0
-    while True:  # the images are 0, 1, 2, ... without gaps
-        try:
-            member = group[str(index)]
-        except KeyError:
-            break
-        if "multiscales" not in _ngff_attributes(member):
-            break
-        indices.append(index)
-        index += 1
-    if not indices:
+    try:  # the OME group may list the images' paths, in the OME-XML's order
+        listed = _ngff_attributes(group["OME"]).get("series")
+    except KeyError:
+        listed = None
+    images = []
+    if isinstance(listed, list) and listed:
+        images = [group[str(image_path)] for image_path in listed]
+    else:  # else they are 0/, 1/, 2/, ... without gaps
+        while True:
+            try:
+                member = group[str(len(images))]
+            except KeyError:
+                break
+            if "multiscales" not in _ngff_attributes(member):
+                break
+            images.append(member)
+    if not images:
         raise ValueError(
             f"{label}: an OME-Zarr folder of bioformats2raw's layout without an image "
             "(no group 0/ with 'multiscales')"
         )
-    if len(indices) == 1:
-        return [(None, group["0"])]
-    found = _bioformats2raw_image_names(path, len(indices))
-    names = channel_names(found, len(indices), "s")
-    return [(name, group[str(index)]) for name, index in zip(names, indices, strict=True)]
+    if len(images) == 1:
+        return [(None, images[0])]
+    names = channel_names(_bioformats2raw_image_names(path, len(images)), len(images), "s")
+    return list(zip(names, images, strict=True))
 
 
 def _bioformats2raw_image_names(path: str, count: int) -> list[str] | None:

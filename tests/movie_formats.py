@@ -189,11 +189,13 @@ def write_bioformats2raw(
     names: list[str] | None = None,
     pixel_nm: list[float | None] | None = None,
     channel_names: list[list[str] | None] | None = None,
+    series: bool = False,
 ) -> Path:
     """OME-Zarr in bioformats2raw's layout (what ``bioformats2raw`` writes of any file):
     the root group marked ``bioformats2raw.layout: 3``, one image per movie in ``0/``,
     ``1/``, ... (:func:`write_ome_zarr`), and ``OME/METADATA.ome.xml`` listing the
-    images with their ``names`` when given."""
+    images with their ``names`` when given; ``series``: the images in ``img0/``,
+    ``img1/``, ... instead, listed in the ``OME`` group's ``series`` attribute."""
     import zarr
 
     if int(zarr.__version__.split(".")[0]) >= 3:
@@ -201,9 +203,12 @@ def write_bioformats2raw(
     else:  # zarr 2 (Python 3.10)
         root = zarr.open_group(str(path), mode="w")
     root.attrs["bioformats2raw.layout"] = 3
-    for index, movie in enumerate(movies):
+    folders = [f"img{index}" if series else str(index) for index in range(len(movies))]
+    if series:
+        root.create_group("OME").attrs["series"] = folders
+    for folder, (index, movie) in zip(folders, enumerate(movies), strict=True):
         write_ome_zarr(
-            path / str(index),
+            path / folder,
             movie,
             pixel_nm=None if pixel_nm is None else pixel_nm[index],
             channel_names=None if channel_names is None else channel_names[index],
@@ -213,7 +218,7 @@ def write_bioformats2raw(
             f'<Image ID="Image:{i}" Name="{name}"><Pixels ID="Pixels:{i}"/></Image>'
             for i, name in enumerate(names)
         )
-        (path / "OME").mkdir()
+        (path / "OME").mkdir(exist_ok=True)
         (path / "OME" / "METADATA.ome.xml").write_text(
             '<?xml version="1.0" encoding="UTF-8"?>'
             f'<OME xmlns="http://www.openmicroscopy.org/Schemas/OME/2016-06">{images}</OME>'

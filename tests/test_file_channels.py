@@ -226,6 +226,10 @@ def test_images_of_a_bioformats2raw_folder_are_its_movies(
         open_movie(path)
     numbered = write(tmp_path / "numbered.zarr", several)  # no OME-XML
     assert list_channels(numbered) == ("s0", "s1_c0", "s1_c1")
+    listed = write(tmp_path / "listed.zarr", several, names=["a", "b"], series=True)
+    assert list_channels(listed) == ("a", "b_c0", "b_c1")  # the OME group's series
+    with open_movie(listed, channel="b_c1") as movie:
+        np.testing.assert_array_equal(np.asarray(movie), frames[:9, 2])
     experiment = inspect_experiment(tmp_path)  # discovery: a channel of each
     assert experiment.ok, experiment.problem
     assert "positions_Pos1_Cy3" in experiment.channels and "one" in experiment.channels
