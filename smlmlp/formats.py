@@ -785,6 +785,12 @@ class OmeZarrMovie(MovieFile):
             if isinstance(exc, ValueError) and str(exc).startswith(self.label):
                 raise  # told already
             raise self._corrupt(exc) from exc
+        if len(layouts) > 1:  # single planes beside movies (a slide's label) are no movies
+            movie_layouts = [(n, i) for n, i in layouts if math.prod(i.array.shape[:-2]) > 1]
+            if len(movie_layouts) == 1:
+                layouts = [(None, movie_layouts[0][1])]
+            elif movie_layouts:
+                layouts = movie_layouts
         movies: list[tuple[_ZarrImage, int | None, str]] = []
         for name, image in layouts:
             if image.channel_axis is None:

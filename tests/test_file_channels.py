@@ -226,6 +226,10 @@ def test_images_of_a_bioformats2raw_folder_are_its_movies(
         open_movie(path)
     numbered = write(tmp_path / "numbered.zarr", several)  # no OME-XML
     assert list_channels(numbered) == ("s0", "s1_c0", "s1_c1")
+    labelled = write(tmp_path / "labelled.zarr", [frames[:, 0], frames[:1, 1]])  # + a plane
+    assert list_channels(labelled) == ()
+    with open_movie(labelled) as movie:
+        np.testing.assert_array_equal(np.asarray(movie), frames[:, 0])
     listed = write(tmp_path / "listed.zarr", several, names=["a", "b"], series=True)
     assert list_channels(listed) == ("a", "b_c0", "b_c1")  # the OME group's series
     with open_movie(listed, channel="b_c1") as movie:
