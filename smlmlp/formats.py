@@ -765,15 +765,16 @@ class OmeZarrMovie(MovieFile):
     A folder of bioformats2raw's layout (``bioformats2raw.layout`` in the root's
     attributes, the images in ``0/``, ``1/``, ... or those the ``OME`` group's
     ``series`` lists: what ``bioformats2raw`` writes of any file) holds its images'
-    movies: one image is read as such, several are
-    the file's movies as the image series of an OME-TIFF are, named after the
-    ``Image`` names of ``OME/METADATA.ome.xml`` (else ``s0``, ``s1``, ...).
+    movies: one image is read as such, several are the file's movies as the image
+    series of an OME-TIFF are, named after the ``Image`` names of
+    ``OME/METADATA.ome.xml`` (else ``s0``, ``s1``, ...); single planes beside them
+    (a slide's label image) are left out.
     """
 
     kind = "ome-zarr"
     what = "OME-Zarr"
     folder = True
-    _array: Any = None
+    _image_read: _ZarrImage | None = None
 
     def _open(self) -> None:
         zarr = _need(".zarr", self.label, "OME-Zarr (.zarr)")
@@ -801,7 +802,7 @@ class OmeZarrMovie(MovieFile):
                 movies.append((image, index, label if name is None else f"{name}_{label}"))
         chosen = self._choose_channel([name for _, _, name in movies], len(movies))
         image, self._channel_index, _ = movies[chosen]
-        self._array, self._image_read = image.array, image
+        self._image_read = image
         shape = tuple(int(n) for n in image.array.shape)
         frame_axis = image.frame_axis
         self.shape = (shape[frame_axis] if len(shape) > 2 else 1, shape[-2], shape[-1])
@@ -870,16 +871,16 @@ class OmeZarrMovie(MovieFile):
 
     def _read_frames(self, start: int, stop: int) -> np.ndarray:
         image = self._image_read
-        ndim = len(self._array.shape)
+        ndim = len(image.array.shape)
         index: list[Any] = [0] * (ndim - 2) + [slice(None), slice(None)]
         index[image.frame_axis] = slice(start, stop)
         if image.channel_axis is not None:
             index[image.channel_axis] = self._channel_index
-        data = np.asarray(self._array[tuple(index)])
+        data = np.asarray(image.array[tuple(index)])
         return data.reshape(stop - start, *self.shape[1:])
 
     def _release(self) -> None:
-        self._array = None
+        self._image_read = None
 
 
 def _ngff_attributes(group: Any) -> dict[str, Any]:
