@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 CORES  ?= all
+# Test files `make test` runs at a time (pytest-xdist; each file's tests on one worker).
+TEST_WORKERS ?= 2
 # The results folder `make report` reports (a run's results_dir).
 RESULTS ?= results
 
@@ -39,7 +41,7 @@ report: setup
 
 test: setup-test
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -ra
+	$(BIN)/python -m pytest -ra --numprocesses $(TEST_WORKERS) --dist loadfile
 
 lint: setup-test
 	$(BIN)/ruff check .
