@@ -37,7 +37,7 @@ from .tiff_metadata import (
     tiff_channel_names,
 )
 
-__all__ = ["TiffMovie", "tiff_may_hold_channels", "tiff_series_layout"]
+__all__ = ["TiffMovie", "tiff_may_hold_channels", "tiff_series_layout", "tiff_single_image"]
 
 PathLike = str | os.PathLike
 
@@ -857,3 +857,42 @@ def tiff_may_hold_channels(path: PathLike) -> bool:
             return False
     except Exception:  # opening it names the problem
         return True
+
+
+def tiff_single_image(path: PathLike) -> tuple[int, ...] | None:
+    """The shape of the image a TIFF holds when it is one image, not a movie (a
+    snapshot: one page whose metadata declares no further frames, planes or files;
+    colour samples are part of the image), else None: a movie, not a TIFF, or a file
+    that cannot be read (opening it tells). Reads the first page and its metadata only,
+    however long the file.
+
+    Examples
+    --------
+    >>> import os, tempfile, numpy as np, tifffile
+    >>> folder = tempfile.mkdtemp()
+    >>> snapshot, movie = os.path.join(folder, "bf.tif"), os.path.join(folder, "m.tif")
+    >>> tifffile.imwrite(snapshot, np.zeros((48, 64), np.uint16))
+    >>> tifffile.imwrite(movie, np.zeros((5, 48, 64), np.uint16))
+    >>> tiff_single_image(snapshot), tiff_single_image(movie)
+    ((48, 64), None)
+    >>> for name in (snapshot, movie):
+    ...     os.remove(name)
+    >>> os.rmdir(folder)
+    """
+    try:
+        with _capture_tifffile_log() as records, tifffile.TiffFile(path) as tif:
+            try:
+                tif.pages[1]
+            except IndexError:
+                pass
+            else:
+                return None  # a second page: frames (or planes) of a movie
+            series = tif.series
+            if any(record.levelno >= logging.ERROR for record in records) or len(series) != 1:
+                return None
+            shape, axes = tuple(int(size) for size in series[0].shape), series[0].axes
+            sizes = zip(shape, axes, strict=True)
+            planes = math.prod(size for size, axis in sizes if axis not in "YXS")
+            return shape if planes == 1 and len(shape) >= 2 else None
+    except Exception:  # not a TIFF, or unreadable: its job names the problem
+        return None

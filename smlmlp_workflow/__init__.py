@@ -57,6 +57,7 @@ from .discovery import (
     Experiment,
     discover_experiments,
     inspect_experiment,
+    left_out_lines,
     list_movies,
     movie_files,
 )
@@ -137,6 +138,7 @@ __all__ = [
     "demo_files",
     "demo_outputs",
     "discover_experiments",
+    "left_out_lines",
     "file_fingerprint",
     "frame_range_label",
     "group_series",

@@ -52,7 +52,8 @@ from smlmlp.formats import (
     sidecar_of,
 )
 from smlmlp.loading import HALF_NAMES
-from smlmlp.movie_series import TIFF_SUFFIXES, dataset_index, group_series
+from smlmlp.movie_series import TIFF_SUFFIXES, dataset_index, group_series, is_tiff_name
+from smlmlp.tiff_movie import tiff_single_image
 
 from ._common import PathLike
 from .settings import (
@@ -123,7 +124,9 @@ class Channel:
 
 @dataclass
 class Experiment:
-    """One experiment folder: its channels, or the problem that prevents reading it."""
+    """One experiment folder: its channels, or the problem that prevents reading it;
+    ``left_out``: the files of a movie format in it that are not movies (a snapshot
+    beside the movies), each with why (:func:`single_images`)."""
 
     name: str
     folder: str
@@ -131,6 +134,7 @@ class Experiment:
     settings_file: str | None = None
     settings: dict[str, Any] = field(default_factory=dict)
     problem: str | None = None
+    left_out: dict[str, str] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -177,6 +181,32 @@ def _subfolders_with_movies(folder: Path) -> list[str]:
     return found
 
 
+def single_images(folder: PathLike, series: Mapping[str, Sequence[str]]) -> dict[str, str]:
+    """The TIFF files of ``series`` (:func:`smlmlp.movie_series.group_series`) that hold
+    one image, not a movie (a bright-field or wide-field snapshot taken beside the
+    movies, :func:`smlmlp.tiff_movie.tiff_single_image`), each with why it is left out.
+
+    Examples
+    --------
+    >>> import shutil, tempfile, numpy as np, tifffile
+    >>> from pathlib import Path
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> tifffile.imwrite(folder / "bf.tif", np.zeros((48, 64), np.uint16))
+    >>> tifffile.imwrite(folder / "cell.tif", np.zeros((5, 48, 64), np.uint16))
+    >>> single_images(folder, {"bf.tif": ["bf.tif"], "cell.tif": ["cell.tif"]})
+    {'bf.tif': 'one image (48 x 64), not a movie'}
+    >>> shutil.rmtree(folder)
+    """
+    found = {}
+    for head, files in series.items():
+        if len(files) == 1 and is_tiff_name(head):
+            shape = tiff_single_image(Path(folder) / head)
+            if shape is not None:
+                sizes = " x ".join(str(size) for size in shape if size > 1)
+                found[head] = f"one image ({sizes}), not a movie"
+    return found
+
+
 def movie_files(folder: PathLike, names: Sequence[str]) -> tuple[str, ...]:
     """The paths of a movie's files: its series, then the sidecar of a ``.dax`` / ``.raw``
     movie when it exists (a missing one is reported by the job that opens the movie),
@@ -213,7 +243,8 @@ def inspect_experiment(
     folder : str or path-like
         The experiment folder.
     filenames : sequence of str, optional
-        Movie file names in it (default: listed from disk, :func:`list_movies`).
+        Movie file names in it (default: listed from disk, :func:`list_movies`, less
+        the single images among them: :attr:`Experiment.left_out`).
     settings : mapping, optional
         Content of its ``experiment.yaml`` (default: read from disk when present).
     config : mapping, optional
@@ -244,13 +275,21 @@ def inspect_experiment(
             check_settings(settings, str(settings_path))
             experiment.settings_file = str(settings_path)
         experiment.settings = dict(settings)
-        if filenames is None:
-            filenames = list_movies(folder)
-        if not filenames:
+        listed = filenames is None
+        series = group_series(folder, list_movies(folder) if listed else filenames)
+        if listed:
+            experiment.left_out = single_images(folder, series)
+            for name in experiment.left_out:
+                del series[name]
+        if not series:
             unsupported = _unsupported_movies(folder)
             deeper = _subfolders_with_movies(folder)
             hint = ""
-            if unsupported:
+            if experiment.left_out:
+                hint = " (" + "; ".join(
+                    f"{name}: {why}" for name, why in experiment.left_out.items()
+                ) + ")"
+            elif unsupported:
                 kind = UNSUPPORTED_SUFFIXES[Path(unsupported[0]).suffix.lower()]
                 hint = (
                     f" ({', '.join(unsupported)}: {kind} files are not supported; convert "
@@ -268,7 +307,9 @@ def inspect_experiment(
                 f"{folder}: no movie file ({MOVIE_PATTERNS}) in this experiment folder{hint}"
             )
 
-        experiment.channels = _channels(folder, filenames, settings, settings_path, config)
+        experiment.channels = _channels(
+            folder, series, settings, settings_path, config, experiment.left_out
+        )
         for channel in experiment.channels.values():
             for file in channel.files:
                 if os.path.isfile(file):  # a movie nobody may read stops its experiment only
@@ -313,13 +354,13 @@ def _check_no_settings_clash(folder: Path, filenames: Sequence[str] | None) -> N
 
 def _channels(
     folder: Path,
-    filenames: Sequence[str],
+    series: Mapping[str, Sequence[str]],
     settings: Mapping[str, Any],
     settings_path: Path,
     config: Mapping[str, Any],
+    left_out: Mapping[str, str],
 ) -> dict[str, Channel]:
     where = str(settings_path)
-    series = group_series(folder, filenames)
     split = settings.get("split")
     entries = {str(k): dict(v or {}) for k, v in (settings.get("channels") or {}).items()}
     read = {head: _read_file_channels(folder / head) for head in series}
@@ -346,6 +387,10 @@ def _channels(
         if entry.get("file") is None:
             continue
         file = os.path.basename(str(entry["file"]))
+        if file in left_out:
+            raise SettingsError(
+                f"{where}: channels.{channel_name}.file: {file} is {left_out[file]}"
+            )
         if file not in series:
             member = next((h for h, files in series.items() if file in files), None)
             if member is not None:
@@ -452,6 +497,20 @@ def _entry_file_channel(
         return resolve_channel(file, channels, asked)
     except (TypeError, ValueError) as error:
         raise SettingsError(f"{where}.file_channel: {error}") from None
+
+
+def left_out_lines(experiments: Mapping[str, Experiment]) -> list[str]:
+    """One line per file left out of ``experiments`` (:attr:`Experiment.left_out`), for
+    the start of a run and its plan.
+
+    >>> left_out_lines({"e1": Experiment("e1", "data/e1", left_out={"bf.tif": "why"})})
+    ['e1/bf.tif: left out: why']
+    """
+    return [
+        f"{name}/{file}: left out: {why}"
+        for name, experiment in experiments.items()
+        for file, why in experiment.left_out.items()
+    ]
 
 
 def discover_experiments(

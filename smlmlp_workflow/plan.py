@@ -19,7 +19,7 @@ from smlmlp.stacks import check_frame_count
 from smlmlp.text_table import aligned_lines
 
 from ._common import PathLike
-from .discovery import Channel, Experiment
+from .discovery import Channel, Experiment, left_out_lines
 from .psf import source_files_relative
 from .settings import no_pixel_size, pixel_and_exposure
 
@@ -99,7 +99,8 @@ def channel_plan(
 
 def format_plan(experiments: Mapping[str, Experiment], config: Mapping[str, Any]) -> str:
     """The plan of a run over ``experiments`` (:func:`discover_experiments`) with
-    ``config``: a table of every channel, then one line per problem.
+    ``config``: a table of every channel, then one line per problem, then one per file
+    left out (:func:`left_out_lines`).
 
     Examples
     --------
@@ -109,6 +110,7 @@ def format_plan(experiments: Mapping[str, Experiment], config: Mapping[str, Any]
     >>> root = Path(tempfile.mkdtemp())
     >>> (root / "e1").mkdir(); (root / "e2").mkdir()
     >>> tifffile.imwrite(root / "e1" / "red.tif", np.zeros((30, 16, 20), np.uint16))
+    >>> tifffile.imwrite(root / "e1" / "bf.tif", np.zeros((16, 20), np.uint16))
     >>> config = {"experiments_dir": str(root), "pixel_nm": 108, "exposure_ms": None}
     >>> print(format_plan(discover_experiments(root, config), config))
     experiment  channel  movie       frames         pixel y x (nm)                  exposure (ms)
@@ -116,6 +118,8 @@ def format_plan(experiments: Mapping[str, Experiment], config: Mapping[str, Any]
     <BLANKLINE>
     1 channel(s) in 1 experiment(s); 1 problem(s):
     e2: ...no movie file...
+    <BLANKLINE>
+    e1/bf.tif: left out: one image (16 x 20), not a movie
     >>> shutil.rmtree(root)
     """
     rows, problems = [], []
@@ -133,7 +137,8 @@ def format_plan(experiments: Mapping[str, Experiment], config: Mapping[str, Any]
     used = len({row["experiment"] for row in rows})
     summary = f"{len(rows)} channel(s) in {used} experiment(s); {len(problems)} problem(s)"
     lines += ["", summary + (":" if problems else "")]
-    return "\n".join([*lines, *problems])
+    left_out = left_out_lines(experiments)
+    return "\n".join([*lines, *problems, *([""] + left_out if left_out else [])])
 
 
 def print_plan(

@@ -635,6 +635,38 @@ def test_single_image_file(tmp_path):
         open_movie(path)
 
 
+def test_single_images_are_told_from_movies_by_their_first_page(tmp_path):
+    """A snapshot (one image, with or without metadata, grey or colour) against movies
+    of every kind, a movie of one page with the frame count in its metadata included."""
+    from smlmlp.tiff_movie import tiff_single_image
+
+    image, frames = make_frames(n=3)[0], make_frames(n=3)
+    singles = {
+        "plain.tif": dict(data=image, metadata=None),
+        "shaped.tif": dict(data=image),
+        "imagej.tif": dict(data=image, imagej=True),
+        "one.ome.tif": dict(data=image, metadata={"axes": "YX"}),
+        "rgb.tif": dict(data=np.zeros((*image.shape, 3), np.uint8), photometric="rgb"),
+        "one_frame.tif": dict(data=frames[:1]),
+    }
+    movies = {
+        "pages.tif": dict(data=frames, metadata=None),
+        "imagej_movie.tif": dict(data=frames, imagej=True),
+        "one_page_imagej.tif": dict(data=frames, imagej=True, truncate=True),
+        "one_page.tif": dict(data=frames, truncate=True),
+        "movie.ome.tif": dict(data=frames, metadata={"axes": "TYX"}),
+    }
+    for name, options in {**singles, **movies}.items():
+        imwrite(tmp_path / name, **options)
+    for name, options in singles.items():
+        assert tiff_single_image(tmp_path / name) == options["data"].shape, name
+    for name in movies:
+        assert tiff_single_image(tmp_path / name) is None, name
+    (tmp_path / "notes.tif").write_text("not a TIFF")
+    assert tiff_single_image(tmp_path / "notes.tif") is None  # its job names the problem
+    assert tiff_single_image(tmp_path / "missing.tif") is None
+
+
 def test_too_many_axes(tmp_path):
     path = tmp_path / "movie.ome.tif"
     data = np.zeros((3, 4, 2, 16, 20), dtype=np.uint16)  # time, z planes and channels

@@ -129,6 +129,40 @@ def test_folder_of_experiment_folders_says_where_the_movies_are(tmp_path: Path) 
     assert "subfolders" not in experiments["2024-05-14"].problem
 
 
+def test_snapshots_beside_the_movies_are_left_out(tmp_path: Path) -> None:
+    """A single image in an experiment folder (a bright-field snapshot) is no channel:
+    left out with its reason, named when experiment.yaml names it or when the folder
+    holds nothing else."""
+    _tiff(tmp_path / "e1" / "cell.tif")
+    _tiff(tmp_path / "e1" / "brightfield.tif", (8, 8))
+    _tiff(tmp_path / "e1" / "widefield.tif", (1, 8, 8))
+    _tiff(tmp_path / "e2" / "bf.tif", (8, 10))
+    _tiff(tmp_path / "e3" / "cell.tif")
+    _tiff(tmp_path / "e3" / "bf.tif", (8, 8))
+    _settings(tmp_path / "e3", {"channels": {"dapi": {"file": "bf.tif"}}})
+    experiments = ws.discover_experiments(tmp_path, {"pixel_nm": 100})
+    e1 = experiments["e1"]
+    assert e1.ok and list(e1.channels) == ["cell"]
+    assert e1.left_out == {
+        "brightfield.tif": "one image (8 x 8), not a movie",
+        "widefield.tif": "one image (8 x 8), not a movie",
+    }
+    assert experiments["e2"].problem == (
+        f"{tmp_path / 'e2'}: no movie file ({ws.discovery.MOVIE_PATTERNS}) in this experiment "
+        "folder (bf.tif: one image (8 x 10), not a movie)"
+    )
+    assert experiments["e3"].problem == (
+        f"{tmp_path / 'e3' / 'experiment.yaml'}: channels.dapi.file: bf.tif is one image "
+        "(8 x 8), not a movie"
+    )
+    assert ws.left_out_lines(experiments) == [
+        "e1/brightfield.tif: left out: one image (8 x 8), not a movie",
+        "e1/widefield.tif: left out: one image (8 x 8), not a movie",
+        "e2/bf.tif: left out: one image (8 x 10), not a movie",
+        "e3/bf.tif: left out: one image (8 x 8), not a movie",
+    ]
+
+
 def test_missing_or_empty_experiments_dir(tmp_path: Path) -> None:
     with pytest.raises(ws.SettingsError, match="no such folder"):
         ws.discover_experiments(tmp_path / "nope")

@@ -45,7 +45,7 @@ EXPOSURE_MS = {"good_a": 25.0, "good_b": 30.0}
 TEMPORAL_LAGS = 200
 #: bad experiment -> words its error line must hold (file name and problem)
 BAD = {
-    "bad_2d": ["image.tif", "2-D"],
+    "bad_2d": ["image.tif", "no movie file", "one image (48 x 48), not a movie"],
     "bad_text": ["movie.tif", "not a TIFF"],
     "bad_empty": ["bad_empty", "no movie file"],
     "bad_odd_split": ["cam.tif", "odd"],
@@ -82,6 +82,8 @@ def _make_experiments(wf: SimpleNamespace, root: Path) -> None:
         {"pixel_nm": 100, "exposure_ms": 25, "channels": {"red": {"pixel_nm": [100, 100]}}},
     )
     _truth(root, "good_a", {"green": green_truth, "red": red_truth})
+    # a bright-field snapshot beside the movies: left out, not a channel
+    wf.write_tiff(root / "good_a" / "brightfield.tif", wf.noise_movie(1, (48, 40))[0])
     left, left_truth = wf.simulate(N_FRAMES, sigx_nm=130.0, seed=3)
     right, right_truth = wf.simulate(N_FRAMES, sigx_nm=145.0, sigy_nm=135.0, seed=4)
     # OME-XML says 100 nm and 30 ms: they win over the config's defaults; experiment.yaml
@@ -161,6 +163,9 @@ def _failure(output: str) -> str:
 # ------------------------------------------------------------------ the first run
 def test_good_experiments_complete_despite_bad_ones(first_run: SimpleNamespace) -> None:
     assert first_run.result.returncode != 0, _failure(first_run.output)
+    assert "good_a/brightfield.tif: left out: one image (48 x 40), not a movie" in (
+        first_run.output
+    )
     for experiment, channels in GOOD.items():
         assert f"{experiment}/psf_info.h5" in first_run.results, _failure(first_run.output)
         for channel in channels:

@@ -5,6 +5,7 @@ import json
 import re
 
 from snakemake.exceptions import WorkflowError
+from snakemake.logging import logger
 from snakemake.utils import validate
 
 import smlmlp_workflow as ws
@@ -48,6 +49,9 @@ try:
         EXPERIMENTS = ws.discover_experiments(config["experiments_dir"], config)
 except ws.SettingsError as error:
     raise WorkflowError(str(error))
+if workflow.is_main_process:  # snapshots beside the movies: said once, at the start
+    for _line in ws.left_out_lines(EXPERIMENTS):
+        logger.warning(_line)
 
 
 wildcard_constraints:
