@@ -406,15 +406,21 @@ def run_psf(args: argparse.Namespace) -> int:
             on_time=True, exposure_ms=args.exposure_ms, temporal_lags=args.temporal_lags
         )
     write_info(output, channels, config=settings, temporal=temporal)
-    print(format_table(channels))
-    if temporal is not None:
-        print(_on_time_line(temporal))
-    for channel in channels:
-        if parts := format_sections(channel):
-            print(f"\n{parts}")
+    print(results_text(channels, temporal))
     if not args.quiet:
         print(f"wrote {output}", file=sys.stderr)
     return 0
+
+
+def results_text(channels: Sequence[ChannelInfo], temporal: TemporalInfo | None) -> str:
+    """What ``smlmlp psf`` prints of its results, and ``smlmlp inspect`` of an info file:
+    the channels' table (:func:`format_table`), the on-time line when there is one, then
+    each channel's windows and tiles (:func:`format_sections`)."""
+    lines = [format_table(channels)]
+    if temporal is not None:
+        lines.append(_on_time_line(temporal))
+    lines += [f"\n{parts}" for channel in channels if (parts := format_sections(channel))]
+    return "\n".join(lines)
 
 
 def _on_time(
@@ -709,14 +715,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     inspect = commands.add_parser(
         "inspect",
-        help="what smlmLP reads from movie files: frames, pixel size, exposure, channels",
+        help=(
+            "what smlmLP reads from movie files (frames, pixel size, exposure, channels), "
+            "or the PSFs an info file holds"
+        ),
         description=(
             "Print what the readers find in each movie file: its frames, format, the "
             "pixel size and exposure stored in it (used unless --pixel-nm / "
-            "experiment.yaml say otherwise), and its channels when it holds several."
+            "experiment.yaml say otherwise), and its channels when it holds several. "
+            "For an info file (smlmlp psf's, the workflow's psf_info.h5): the table of "
+            "its channels' PSFs, as smlmlp psf printed it."
         ),
     )
-    inspect.add_argument("files", nargs="+", metavar="FILE", help="movie files")
+    inspect.add_argument("files", nargs="+", metavar="FILE", help="movie or info files")
     inspect.set_defaults(func=run_inspect)
     return parser
 
@@ -765,19 +776,37 @@ def describe_movie(file: str) -> list[str]:
     ]
 
 
+def describe_info_file(file: str) -> list[str]:
+    """The lines ``smlmlp inspect`` prints of an info file (``smlmlp psf``'s, the
+    workflow's ``psf_info.h5``): what ``smlmlp psf`` printed when it wrote it
+    (:func:`results_text`)."""
+    from .infofile import read_info
+
+    info = read_info(file)
+    version = info.attrs.get("smlmlp_version")
+    written = f", written by smlmLP {version}" if version else ""
+    head = f"{file}: PSF info file of {len(info.channels)} channel(s){written}"
+    return [head, results_text(list(info.channels.values()), info.temporal)]
+
+
 def run_inspect(args: argparse.Namespace) -> int:
-    """The ``inspect`` command: each file as the readers see it; a file that cannot be
-    read gets one error line, and the others are still described (exit status 1)."""
-    failed = False
-    for index, file in enumerate(args.files):
+    """The ``inspect`` command: each movie file as the readers see it, each info file's
+    results; a file that cannot be read gets one error line, and the others are still
+    described (exit status 1)."""
+    import h5py
+
+    failed, described = False, 0
+    for file in args.files:
         try:
-            lines = describe_movie(file)
+            is_info = os.path.isfile(file) and h5py.is_hdf5(file)
+            lines = describe_info_file(file) if is_info else describe_movie(file)
         except (ValueError, TypeError, OSError) as error:
             failed = True
             message = " ".join(str(error).split()) or type(error).__name__
             print(f"smlmlp: error: {message}", file=sys.stderr)
             continue
-        print(("\n" if index else "") + "\n".join(lines))
+        print(("\n" if described else "") + "\n".join(lines))  # a blank line between files
+        described += 1
     return 1 if failed else 0
 
 

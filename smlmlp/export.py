@@ -91,14 +91,11 @@ def channel_names(path: PathLike) -> list[str]:
     not one)."""
     import h5py
 
-    from .infofile import TEMPORAL_AVERAGE, _scalar
+    from .infofile import info_channel_names
 
     try:
         with h5py.File(path, "r") as handle:
-            order = _scalar(handle.attrs.get("channels"))
-            if order is None:
-                order = [k for k in handle if k != TEMPORAL_AVERAGE]
-            return [order] if isinstance(order, str) else [str(name) for name in order]
+            return info_channel_names(handle, path)
     except OSError as error:
         raise ValueError(f"{path}: not a readable HDF5 info file ({error})") from None
 

@@ -1208,6 +1208,25 @@ class InfoFile:
         ]
 
 
+def info_channel_names(handle: Any, path: PathLike) -> list[str]:
+    """The channels of an open info file (an ``h5py.File``), in file order: its
+    ``channels`` attribute, else its groups; ValueError naming ``path`` when it is not
+    an info file (no channel, or a name that is not a group)."""
+    import h5py
+
+    order = _scalar(handle.attrs.get("channels"))
+    if order is None:
+        order = [key for key in handle if key != TEMPORAL_AVERAGE]
+    order = [order] if isinstance(order, str) else [str(name) for name in order]
+    missing = next((name for name in order if not isinstance(handle.get(name), h5py.Group)), None)
+    if not order or missing is not None:
+        why = "no channel in it" if not order else f"no channel group {missing!r}"
+        raise ValueError(
+            f"{path}: not a PSF info file ({why}; smlmlp psf and the workflow write them)"
+        )
+    return order
+
+
 def read_info(path: PathLike) -> InfoFile:
     """Read an info file written by :func:`write_info`.
 
@@ -1222,9 +1241,7 @@ def read_info(path: PathLike) -> InfoFile:
     try:
         with h5py.File(path, "r") as handle:
             attrs = {key: _scalar(value) for key, value in handle.attrs.items()}
-            order = attrs.get("channels") or [k for k in handle.keys() if k != TEMPORAL_AVERAGE]
-            if isinstance(order, str):
-                order = [order]
+            order = info_channel_names(handle, path)
             channels = {}
             temporal = None
             if TEMPORAL_AVERAGE in handle:

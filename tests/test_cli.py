@@ -458,6 +458,36 @@ def test_windows_and_tiles_are_printed_as_in_the_file(
     assert len(capsys.readouterr().out.splitlines()) == 2
 
 
+def test_inspect_prints_an_info_file_as_psf_printed_it(
+    movies: dict[str, Path], tmp_path: Path, capsys
+) -> None:
+    """`smlmlp inspect OUT.h5` prints the table, on-time and windows `smlmlp psf` printed
+    when it wrote the file; an HDF5 file that is not an info file gets one line, and
+    the other files are still described."""
+    import h5py
+
+    out = tmp_path / "run.h5"
+    arguments = ["psf", str(movies["green"]), str(movies["red"]), "--pixel-nm", "100"]
+    options = ["--crop-pix", "21", "--time-windows", "2", "--on-time", "--exposure-ms", "20"]
+    assert main([*arguments, *options, "-q", "-o", str(out)]) == 0
+    printed = capsys.readouterr().out
+    other, empty = tmp_path / "other.h5", tmp_path / "empty.h5"
+    with h5py.File(other, "w") as handle:
+        handle["x"] = [1, 2]
+    h5py.File(empty, "w").close()
+    assert main(["inspect", str(other), str(out), str(empty)]) == 1
+    captured = capsys.readouterr()
+    head, *rest = captured.out.splitlines()
+    assert head.startswith(f"{out}: PSF info file of 2 channel(s), written by smlmLP ")
+    assert "\n".join(rest) + "\n" == printed
+    assert captured.err.splitlines() == [
+        f"smlmlp: error: {other}: not a PSF info file (no channel group 'x'; smlmlp psf and "
+        "the workflow write them)",
+        f"smlmlp: error: {empty}: not a PSF info file (no channel in it; smlmlp psf and the "
+        "workflow write them)",
+    ]
+
+
 def test_warnings_are_one_line_each(movies: dict[str, Path], tmp_path: Path, capsys) -> None:
     """The library's warnings reach the user as ``smlmlp: warning: ...`` lines: no PSF in
     a movie of noise, and fewer time windows than asked (500 frames: 25 groups)."""
