@@ -486,6 +486,8 @@ def test_inspect_prints_an_info_file_as_psf_printed_it(
         f"smlmlp: error: {empty}: not a PSF info file (no channel in it; smlmlp psf and the "
         "workflow write them)",
     ]
+    assert main(["export", "--smap", str(other)]) == 1  # the same check, the same line
+    assert capsys.readouterr().err.splitlines() == captured.err.splitlines()[:1]
 
 
 def test_warnings_are_one_line_each(movies: dict[str, Path], tmp_path: Path, capsys) -> None:
