@@ -275,24 +275,35 @@ BOOLEAN_WORDS = {
 DEMO_DIR = "demo_data"
 
 
+#: The config's folders: a leading ``~`` in them is the user's home folder.
+FOLDER_KEYS = ("experiments_dir", "results_dir")
+
+
 def normalise_config(config: dict[str, Any], schema_path: PathLike) -> None:
-    """Read booleans typed as words on the command line as booleans, in place.
+    """Read booleans typed as words on the command line as booleans, and a leading
+    ``~`` of the folders (:data:`FOLDER_KEYS`) as the home folder, in place.
 
     ``snakemake --config demo=false`` gives the string ``"false"``; for every key
     the schema declares boolean (alone or beside other types, as ``cuda``), the
-    words of :data:`BOOLEAN_WORDS` become ``True`` / ``False``.
+    words of :data:`BOOLEAN_WORDS` become ``True`` / ``False``. ``experiments_dir:
+    ~/data`` in a config file (no shell expands it there) is ``$HOME/data``.
 
     Examples
     --------
-    >>> import tempfile, pathlib
+    >>> import os, tempfile, pathlib
     >>> schema = pathlib.Path(tempfile.mkdtemp()) / "s.yaml"
     >>> text = "properties: {demo: {type: boolean}, cuda: {type: [boolean, string]}}"
     >>> _ = schema.write_text(text)
-    >>> config = {"demo": "false", "cuda": "Yes", "other": "no"}
+    >>> config = {"demo": "false", "cuda": "Yes", "other": "no", "results_dir": "~/out"}
     >>> normalise_config(config, schema)
-    >>> config
+    >>> config["results_dir"] == os.path.join(os.path.expanduser("~"), "out")
+    True
+    >>> {key: config[key] for key in ("demo", "cuda", "other")}
     {'demo': False, 'cuda': True, 'other': 'no'}
     """
+    for key in FOLDER_KEYS:
+        if isinstance(config.get(key), str) and config[key].startswith("~"):
+            config[key] = os.path.expanduser(config[key])
     import yaml
 
     with open(schema_path, encoding="utf-8") as stream:
