@@ -9,7 +9,8 @@ multi-file OME / Micro-Manager TIFF series (``name_1.ome.tif``, ... or files
 listed in the first file's OME-XML) and of a Micro-Manager NDTiff dataset (the files
 its ``NDTiff.index`` lists) belong to the movie of their first file
 (:mod:`smlmlp.movie_series`); a ``.dax`` or ``.raw`` movie's files are the movie and
-its sidecar. An optional
+its sidecar. A TIFF of one image (a snapshot beside the movies) is left out
+(:func:`single_images`). An optional
 ``experiment.yaml`` in the folder sets (a file of several channels is one channel
 per channel it holds, ``STEM_NAME``, :func:`file_channels`):
 
