@@ -520,7 +520,9 @@ def discover_experiments(
     """Every experiment under ``experiments_dir``, in name order.
 
     A folder that cannot be used becomes an :class:`Experiment` with ``problem``
-    set, so one bad experiment never stops the others.
+    set, so one bad experiment never stops the others. Hidden folders are skipped, and
+    so is the folder of the results when it lies in ``experiments_dir``
+    (``config["results_dir"]``, relative to the working folder, or a folder above it).
 
     Raises
     ------
@@ -532,7 +534,17 @@ def discover_experiments(
         raise SettingsError(
             f"experiments_dir {root}: no such folder (one subfolder per experiment is expected)"
         )
-    folders = [p for p in sorted(root.iterdir()) if p.is_dir() and not p.name.startswith(".")]
+    results = (config or {}).get("results_dir")
+    results = Path(results).resolve() if results else None
+
+    def holds_results(folder: Path) -> bool:
+        return results is not None and (folder == results or folder in results.parents)
+
+    folders = [
+        p
+        for p in sorted(root.iterdir())
+        if p.is_dir() and not p.name.startswith(".") and not holds_results(p.resolve())
+    ]
     if not folders:
         raise SettingsError(
             f"experiments_dir {root}: no experiment subfolder (one subfolder per experiment, "

@@ -163,6 +163,28 @@ def test_snapshots_beside_the_movies_are_left_out(tmp_path: Path) -> None:
     ]
 
 
+def test_results_inside_experiments_dir_are_no_experiment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """results_dir inside experiments_dir (or below a folder of it): that folder is not
+    read as an experiment on the next run, however results_dir is written."""
+    data = tmp_path / "data"
+    _tiff(data / "e1" / "cell.tif")
+    _tiff(data / "results" / "e1" / "figures" / "cell.tif")  # any file a run leaves
+    _tiff(data / "out" / "run1" / "e1" / "cell.tif")
+    monkeypatch.chdir(tmp_path)
+    for results in (data / "results", "data/results", "data/../data/results"):
+        found = ws.discover_experiments(data, {"results_dir": str(results)})
+        assert list(found) == ["e1", "out"], results
+    found = ws.discover_experiments(data, {"results_dir": "data/out/run1"})
+    assert list(found) == ["e1", "results"]  # a folder above the results is theirs too
+    assert list(ws.discover_experiments(data, {"results_dir": "results"})) == [
+        "e1",
+        "out",
+        "results",
+    ]
+
+
 def test_missing_or_empty_experiments_dir(tmp_path: Path) -> None:
     with pytest.raises(ws.SettingsError, match="no such folder"):
         ws.discover_experiments(tmp_path / "nope")
