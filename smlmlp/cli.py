@@ -58,7 +58,12 @@ def _warnings_printed() -> Iterator[None]:
         warnings.simplefilter("always")
         yield
     for warning in caught:
-        print(f"smlmlp: warning: {warning.message}", file=sys.stderr)
+        _print_warning(str(warning.message))
+
+
+def _print_warning(message: str) -> None:
+    """One warning line on stderr, as the command prints every warning."""
+    print(f"smlmlp: warning: {message}", file=sys.stderr)
 
 
 def _progress_bar(label: str, args: argparse.Namespace) -> ProgressBar:
@@ -319,6 +324,14 @@ def run_psf(args: argparse.Namespace) -> int:
     ):
         if value is not None and value < least:
             raise ValueError(f"{option}: must be at least {least}, got {value}")
+    if (args.na is None) != (args.wavelength_nm is None):  # the expected sigma needs both
+        given, missing = ("--na", "--wavelength-nm") if args.wavelength_nm is None else (
+            "--wavelength-nm", "--na"
+        )
+        _print_warning(
+            f"{given} without {missing}: stored, but no expected sigma (0.21 x wavelength "
+            "/ NA needs both)"
+        )
     workers = None if args.cuda else (args.workers or cpu_workers(True))
     heads, file_channels, sources = _movie_sources(args.files)
     names = _channel_names(heads, args.split, file_channels)

@@ -381,6 +381,27 @@ def test_wavelength_and_na(movies: dict[str, Path], tmp_path: Path, capsys) -> N
     assert row["expected_sigma_nm"] == pytest.approx(100.5)
 
 
+def test_na_or_wavelength_alone_is_stored_with_a_warning(
+    movies: dict[str, Path], tmp_path: Path, capsys
+) -> None:
+    """One of --na and --wavelength-nm without the other: stored, no expected sigma, and
+    a line that says why."""
+    out = tmp_path / "psf.h5"
+    args = ["psf", str(movies["green"]), "--pixel-nm", "100", "--crop-pix", "21", "-q"]
+    for given, value, missing in (("--na", "1.4", "--wavelength-nm"),
+                                  ("--wavelength-nm", "520", "--na")):
+        assert main([*args, given, value, "-o", str(out)]) == 0
+        printed = capsys.readouterr()
+        assert printed.err.splitlines() == [
+            f"smlmlp: warning: {given} without {missing}: stored, but no expected sigma "
+            "(0.21 x wavelength / NA needs both)"
+        ]
+        assert "expected (nm)" not in printed.out
+        green = read_info(out).channels["green"]
+        stored = green.attrs["na" if given == "--na" else "wavelength_nm"]
+        assert stored == float(value) and not math.isfinite(green.expected_sigma_nm)
+
+
 def test_relative_movie_paths_are_stored_absolute(
     movies: dict[str, Path], tmp_path: Path, monkeypatch
 ) -> None:
