@@ -43,6 +43,7 @@ import numpy as np
 from .backend import cpu_workers
 from .blink_temporal_on import DEFAULT_TEMPORAL_LAGS, FALLBACK_PSF_SIGMA_NM
 from .config import numerical_aperture, wavelength_nm
+from .estimate import MIN_JACKKNIFE_GROUPS, is_round
 from .formats import movie_stem
 from .infofile import ChannelInfo, TemporalInfo, format_value, package_version, write_info
 from .loading import HALF_NAMES
@@ -235,18 +236,25 @@ def format_sections(channel: ChannelInfo) -> str:
 
     Examples
     --------
+    The angle of a window whose PSF is round within its errors says ``round``, as the
+    channel's table does (:func:`smlmlp.estimate.is_round`):
+
     >>> info = ChannelInfo.empty_example("red")
     >>> info.sections["time"] = {
     ...     "frame_start": np.array([0, 500]), "frame_stop": np.array([500, 1000]),
-    ...     **{key: np.array([131.0, 129.0]) for key in ("sigx_nm", "sigy_nm", "psf_sigma_nm")},
-    ...     "theta_deg": np.array([0.5, -0.5]),
+    ...     "sigx_nm": np.array([135.0, 129.5]), "sigy_nm": np.array([127.0, 128.5]),
+    ...     "psf_sigma_nm": np.array([131.0, 129.0]), "theta_deg": np.array([0.5, -0.5]),
     ...     **{key + "_se": np.array([0.8, 0.7]) for key in
     ...        ("sigx_nm", "sigy_nm", "theta_deg", "psf_sigma_nm")}}
     >>> print(format_sections(info))
     red: PSF over time
     frames   sigx (nm)    sigy (nm)    theta (deg)  sigma (nm)
-    0-499    131.0 ± 0.8  131.0 ± 0.8    0.5 ± 0.8  131.0 ± 0.8
-    500-999  129.0 ± 0.7  129.0 ± 0.7   -0.5 ± 0.7  129.0 ± 0.7
+    0-499    135.0 ± 0.8  127.0 ± 0.8    0.5 ± 0.8  131.0 ± 0.8
+    500-999  129.5 ± 0.7  128.5 ± 0.7        round  129.0 ± 0.7
+    >>> for key in ("sigx_nm", "sigy_nm", "theta_deg", "psf_sigma_nm"):
+    ...     info.sections["time"][key + "_se"][1] = np.nan  # fewer than 5 groups of frames
+    >>> print(format_sections(info).splitlines()[-1])
+    (no ±: a window of fewer than 5 groups of frames; ask for fewer windows)
     >>> info.sections = {"field": {
     ...     "psf_sigma_nm": np.array([[131.0, 128.5]]), "psf_sigma_nm_se": np.array([[0.8, 0.7]]),
     ...     "row_centre_px": np.array([63.5]), "column_centre_px": np.array([31.5, 95.5])}}
@@ -260,14 +268,24 @@ def format_sections(channel: ChannelInfo) -> str:
     if time is not None:
         keys = ("sigx_nm", "sigy_nm", "theta_deg", "psf_sigma_nm")
         header = ("frames", "sigx (nm)", "sigy (nm)", "theta (deg)", "sigma (nm)")
-        rows = [
-            (
-                f"{int(time['frame_start'][i])}-{int(time['frame_stop'][i]) - 1}",
-                *(format_value(float(time[k][i]), float(time[f"{k}_se"][i])) for k in keys),
+        rows, without_errors = [], False
+        for i in range(len(time["frame_start"])):
+            values = {k: (float(time[k][i]), float(time[f"{k}_se"][i])) for k in keys}
+            cells = {k: format_value(*values[k]) for k in keys}
+            (sigx, sigx_se), (sigy, sigy_se) = values["sigx_nm"], values["sigy_nm"]
+            sigma, sigma_se = values["psf_sigma_nm"]
+            if is_round(sigx, sigy, sigx_se, sigy_se, sigma):
+                cells["theta_deg"] = "round"  # as in the table: its angle means nothing
+            without_errors |= math.isfinite(sigma) and not math.isfinite(sigma_se)
+            frames = f"{int(time['frame_start'][i])}-{int(time['frame_stop'][i]) - 1}"
+            rows.append((frames, *(cells[k] for k in keys)))
+        lines = [f"{channel.name}: PSF over time", *aligned_lines(header, rows, left=(0,))]
+        if without_errors:
+            lines.append(
+                f"(no ±: a window of fewer than {MIN_JACKKNIFE_GROUPS} groups of frames; ask "
+                "for fewer windows)"
             )
-            for i in range(len(time["frame_start"]))
-        ]
-        blocks.append([f"{channel.name}: PSF over time", *aligned_lines(header, rows, left=(0,))])
+        blocks.append(lines)
     field = channel.sections.get("field")
     if field is not None:
         sigma, errors = np.asarray(field["psf_sigma_nm"]), np.asarray(field["psf_sigma_nm_se"])
@@ -324,6 +342,11 @@ def run_psf(args: argparse.Namespace) -> int:
     ):
         if value is not None and value < least:
             raise ValueError(f"{option}: must be at least {least}, got {value}")
+    workers = None if args.cuda else (args.workers or cpu_workers(True))
+    heads, file_channels, sources = _movie_sources(args.files)
+    names = _channel_names(heads, args.split, file_channels)
+    wavelengths = _wavelengths_from_args(args.wavelength_nm, names)
+    na = None if args.na is None else numerical_aperture(args.na, "--na")
     if (args.na is None) != (args.wavelength_nm is None):  # the expected sigma needs both
         given, missing = ("--na", "--wavelength-nm") if args.wavelength_nm is None else (
             "--wavelength-nm", "--na"
@@ -332,11 +355,6 @@ def run_psf(args: argparse.Namespace) -> int:
             f"{given} without {missing}: stored, but no expected sigma (0.21 x wavelength "
             "/ NA needs both)"
         )
-    workers = None if args.cuda else (args.workers or cpu_workers(True))
-    heads, file_channels, sources = _movie_sources(args.files)
-    names = _channel_names(heads, args.split, file_channels)
-    wavelengths = _wavelengths_from_args(args.wavelength_nm, names)
-    na = None if args.na is None else numerical_aperture(args.na, "--na")
     channels: list[ChannelInfo] = []
     name_iter = iter(names)
     for file, file_channel in sources:

@@ -272,19 +272,32 @@ def _width_derivatives(parameters: np.ndarray, near_deg: float) -> np.ndarray:
     return ((ahead - behind) / (2.0 * step)).T
 
 
+def is_round(sigx: float, sigy: float, sigx_se: float, sigy_se: float, sigma: float) -> bool:
+    """Whether a PSF is round within its errors, so that its angle means nothing: sigx
+    and sigy closer than twice their combined standard error, or, without standard
+    errors, than :data:`ROUND_RELATIVE_DIFFERENCE` of ``sigma``.
+
+    >>> is_round(130.0, 128.0, 1.0, 1.0, 129.0), is_round(130.0, 120.0, 1.0, 1.0, 124.9)
+    (True, False)
+    >>> is_round(130.0, 129.0, float("nan"), float("nan"), 129.5)
+    True
+    """
+    spread = math.hypot(sigx_se, sigy_se)
+    if math.isfinite(spread):
+        return abs(sigx - sigy) < 2.0 * spread
+    return abs(sigx - sigy) < ROUND_RELATIVE_DIFFERENCE * sigma
+
+
 def _verdict(estimate: PsfEstimate) -> tuple[str, tuple[str, ...], bool]:
     """QC verdict, its notes, and whether the PSF is round within its errors. A note
     never holds "; ", which joins the notes in the info file."""
     if not estimate.valid:
         return "invalid", estimate.qc_notes, False
     notes = []
-    difference = abs(estimate.sigx - estimate.sigy)
-    spread = math.hypot(estimate.sigx_se, estimate.sigy_se)
-    if math.isfinite(spread):
-        is_round = difference < 2.0 * spread
-    else:
-        is_round = difference < ROUND_RELATIVE_DIFFERENCE * estimate.psf_sigma
-    if is_round:
+    round_psf = is_round(
+        estimate.sigx, estimate.sigy, estimate.sigx_se, estimate.sigy_se, estimate.psf_sigma
+    )
+    if round_psf:
         notes.append(
             "near-round PSF: sigx and sigy agree within their errors, theta is meaningless"
         )
@@ -323,7 +336,7 @@ def _verdict(estimate: PsfEstimate) -> tuple[str, tuple[str, ...], bool]:
         )
     # a round PSF or dropped frames (left out) take nothing from the widths
     significant = [note for note in notes if not note.startswith(("near-round", "dropped"))]
-    return ("warn" if significant or is_round else "valid"), tuple(notes), is_round
+    return ("warn" if significant or round_psf else "valid"), tuple(notes), round_psf
 
 
 def estimate_from_sums(
@@ -468,8 +481,8 @@ def _judged(
             psf_sigma_se=se["psf_sigma"],
             n_groups=groups,
         )
-    qc, notes, is_round = _verdict(estimate)
-    return replace(estimate, qc=qc, qc_notes=notes, round=is_round)
+    qc, notes, round_psf = _verdict(estimate)
+    return replace(estimate, qc=qc, qc_notes=notes, round=round_psf)
 
 
 #: The widths of the estimates of parts of a movie (windows of frames, tiles of the
