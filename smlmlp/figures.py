@@ -59,7 +59,7 @@ def channel_title(channel: ChannelInfo, experiment: str | None = None) -> str:
     fitted = (
         f"σx = {text['sigx']}, σy = {text['sigy']}, θ = {text['theta']}, σ = {text['sigma']}"
         if channel.valid
-        else "no PSF found"
+        else "no PSF found" + (f" ({why})" if (why := no_psf_reason(channel)) else "")
     )
     verdict = f"QC {channel.qc}"
     notes = [note.split(":")[0] for note in channel.qc_notes]
@@ -68,6 +68,20 @@ def channel_title(channel: ChannelInfo, experiment: str | None = None) -> str:
     return (
         f"{name}: {fitted}\n(pixel {pixel_y:g} × {pixel_x:g} nm, {channel.n_frames} frames; "
         f"{verdict})"
+    )
+
+
+def no_psf_reason(channel: ChannelInfo) -> str:
+    """Why an invalid channel has no PSF, from its QC notes ("" when they do not say).
+
+    >>> channel = ChannelInfo.empty_example("noise")
+    >>> channel.qc_notes = ("no PSF found: autocorrelation peak only 0.5 times its noise",)
+    >>> no_psf_reason(channel)
+    'autocorrelation peak only 0.5 times its noise'
+    """
+    prefix = "no PSF found: "
+    return next(
+        (note[len(prefix) :] for note in channel.qc_notes if note.startswith(prefix)), ""
     )
 
 
@@ -160,14 +174,15 @@ def temporal_panel(axes: Any, temporal: TemporalInfo, channel: str | None = None
             ms=3.5,
             label=f"{channel}: on-time {_on_time_text(curve)}",
         )
-        axes.plot(
-            lag_axis(curve),
-            curve.fit[:shown],
-            "-",
-            color="tab:blue",
-            lw=1.5,
-            label=f"{channel}: fitted exponential",
-        )
+        if curve.valid:  # no fit to draw where no decay was found
+            axes.plot(
+                lag_axis(curve),
+                curve.fit[:shown],
+                "-",
+                color="tab:blue",
+                lw=1.5,
+                label=f"{channel}: fitted exponential",
+            )
     if several or curve is None:
         axes.plot(
             lag_axis(average),
@@ -179,14 +194,15 @@ def temporal_panel(axes: Any, temporal: TemporalInfo, channel: str | None = None
             label=f"average of {len(temporal.channels)} channel(s): on-time "
             f"{_on_time_text(average)}",
         )
-        axes.plot(
-            lag_axis(average),
-            average.fit[:shown],
-            "--",
-            color="black",
-            lw=1.2,
-            label="average: fitted exponential",
-        )
+        if average.valid:
+            axes.plot(
+                lag_axis(average),
+                average.fit[:shown],
+                "--",
+                color="black",
+                lw=1.2,
+                label="average: fitted exponential",
+            )
     if average.valid:
         position = average.on_time_ms if in_ms else average.on_time_frames
         if math.isfinite(position):
@@ -247,6 +263,8 @@ def channel_figure(
     half_y = float(np.clip(7.0 * sigma, 5 * pixel_y, extent[3]))
     half_x = float(np.clip(7.0 * sigma, 5 * pixel_x, extent[1]))
     layout, heights = [["0", "1", "2"], ["3", "4", "5"]], [1.0, 1.0]
+    if not channel.valid:  # no PSF, fit, residual or spline to draw: one row
+        layout, heights = [["0", "1", "2"]], [1.0]
     if temporal is not None:
         layout.append(["t", "t", "t"])
         heights.append(0.8)
@@ -258,7 +276,8 @@ def channel_figure(
         heights.append(1.0)
     figure = _figure(13.5, 4.0 * sum(heights))
     mosaic = figure.subplot_mosaic(layout, height_ratios=heights)
-    grid = np.array([[mosaic[str(3 * r + c)] for c in range(3)] for r in range(2)])
+    grid = np.array([[mosaic[str(3 * r + c)] for c in range(3)] for r in range(len(heights))
+                     if str(3 * r) in mosaic])
     if temporal is not None:
         temporal_panel(mosaic["t"], temporal, channel.name)
     if "time" in channel.sections:
@@ -266,6 +285,10 @@ def channel_figure(
     if "field" in channel.sections:
         field_panels(mosaic["fs"], mosaic["fe"], figure, channel.sections["field"])
     _image(grid[0, 0], figure, channel.ac, extent, "Autocorrelation", label="ADU²")
+    figure.suptitle(channel_title(channel, experiment))
+    if not channel.valid:
+        _no_psf_panels(grid, channel, x_nm, y_nm)
+        return figure
     _image(grid[0, 1], figure, channel.psf, extent, "PSF", label="normalised")
     _image(grid[0, 2], figure, channel.fit, extent, "Gaussian fit", label="normalised")
     _image(
@@ -300,8 +323,36 @@ def channel_figure(
     profiles.set_ylabel("normalised intensity")
     profiles.set_title("Profiles through the centre")
     profiles.legend(fontsize="small", loc="center right")
-    figure.suptitle(channel_title(channel, experiment))
     return figure
+
+
+def _no_psf_panels(grid: np.ndarray, channel: ChannelInfo, x_nm: Any, y_nm: Any) -> None:
+    """A channel without a PSF (its figure's first row): no PSF, fit or spline is drawn
+    (they would be made of noise), but why, and the autocorrelation's profiles beside
+    its image."""
+    grid[0, 1].set_axis_off()
+    reason = no_psf_reason(channel) or "see the QC notes in the info file"
+    grid[0, 1].text(
+        0.5,
+        0.5,
+        f"No PSF found:\n{reason}.\n\nNo PSF, fit or spline is drawn;\nthe "
+        "autocorrelation is on the left.",
+        ha="center",
+        va="center",
+        wrap=True,
+        transform=grid[0, 1].transAxes,
+    )
+    profiles = grid[0, 2]
+    rows, columns = channel.ac.shape
+    profiles.plot(x_nm, channel.ac[rows // 2, :], "o-", color="tab:blue", ms=3, label="along x")
+    profiles.plot(
+        y_nm, channel.ac[:, columns // 2], "s-", color="tab:orange", ms=3, label="along y"
+    )
+    profiles.axhline(0.0, color="0.6", lw=0.8)
+    profiles.set_xlabel("lag through the centre (nm)")
+    profiles.set_ylabel("autocorrelation (ADU²)")
+    profiles.set_title("Autocorrelation through the centre")
+    profiles.legend(fontsize="small")
 
 
 def time_panel(axes: Any, section: Mapping[str, np.ndarray]) -> None:

@@ -59,11 +59,29 @@ def test_residual_is_psf_minus_fit() -> None:
 
 
 def test_invalid_channel_is_drawn() -> None:
+    """No PSF: the title and a panel say why; only the autocorrelation is drawn (its
+    image and profiles), no PSF, fit or spline made of noise, nor a fit of an on-time
+    that was not found."""
     channel = ChannelInfo.empty_example("noise")
     channel.sigx_nm = channel.sigy_nm = channel.theta_deg = math.nan
     channel.valid = False
-    assert "no PSF found" in channel_title(channel)
-    channel_figure(channel)
+    channel.qc_notes = ("no PSF found: autocorrelation peak only 0.5 times its noise",)
+    assert "no PSF found (autocorrelation peak only 0.5 times its noise)" in channel_title(
+        channel
+    )
+    temporal = _temporal(["noise", "red"])
+    temporal.channels["noise"].on_time_frames = math.nan  # no decay found
+    figure = channel_figure(channel, "day1", temporal)
+    images = [axes for axes in figure.axes if axes.images]
+    assert [axes.get_title() for axes in images] == ["Autocorrelation"]
+    texts = [text.get_text() for axes in figure.axes for text in axes.texts]
+    assert any("autocorrelation peak only 0.5 times its noise" in text for text in texts)
+    profiles = [a for a in figure.axes if a.get_title() == "Autocorrelation through the centre"]
+    np.testing.assert_allclose(profiles[0].lines[0].get_ydata(), channel.ac[7, :])
+    panel = [a for a in figure.axes if a.get_title().startswith("Temporal autocorrelation")][0]
+    labels = [line.get_label() for line in panel.lines]
+    assert "noise: fitted exponential" not in labels
+    assert "average: fitted exponential" in labels
 
 
 def test_experiment_figures_write_pngs(tmp_path: Path) -> None:
