@@ -560,7 +560,9 @@ def summary_figure(rows: Sequence[Mapping[str, Any]]) -> Any:
             fmt="o",
             color=colour,
             capsize=3,
-            label=f"{channel}: σ = √(σx·σy) ± 1.96 SE",
+            label=f"{channel}: σ = √(σx·σy) ± 1.96 SE"
+            if np.isfinite(sigma).any()
+            else f"{channel}: no PSF found",
         )
         axes.plot(x, sigx, ">", color=colour, ms=5, alpha=0.7, ls="none")
         axes.plot(x, sigy, "^", color=colour, ms=5, alpha=0.7, ls="none")

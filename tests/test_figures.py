@@ -149,6 +149,15 @@ def test_titles_and_summary_show_standard_errors_and_the_verdict() -> None:
     assert high - low == pytest.approx(2 * 1.96 * 0.77)
 
 
+def test_summary_legend_says_which_channels_have_no_psf() -> None:
+    noise = ChannelInfo.empty_example("noise")
+    noise.sigx_nm = noise.sigy_nm = noise.theta_deg = math.nan
+    noise.valid = False
+    rows = [channel.summary_row("day1") for channel in (ChannelInfo.empty_example("red"), noise)]
+    labels = [text.get_text() for text in summary_figure(rows).axes[0].get_legend().get_texts()]
+    assert labels[-2:] == ["noise: no PSF found", "red: σ = √(σx·σy) ± 1.96 SE"]
+
+
 def test_summary_figure_without_rows() -> None:
     figure = summary_figure([])
     assert figure.axes[0].texts[0].get_text() == "no channel"
