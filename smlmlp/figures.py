@@ -502,7 +502,8 @@ def summary_figure(rows: Sequence[Mapping[str, Any]]) -> Any:
     """Sigma per experiment and channel, to follow the optics across days.
 
     When some experiment has an on-time (column ``on_time_ms``), a second panel
-    shows the on-time per experiment, with its 95 % interval (``on_time_ms_se``).
+    shows the on-time per experiment, with its 95 % interval (``on_time_ms_se``); in
+    frames (``on_time_frames``) when no experiment's exposure is known.
 
     Parameters
     ----------
@@ -523,18 +524,21 @@ def summary_figure(rows: Sequence[Mapping[str, Any]]) -> Any:
     experiments = sorted({str(row["experiment"]) for row in rows})
     channels = sorted({str(row["channel"]) for row in rows})
     position = {name: index for index, name in enumerate(experiments)}
-    on_times = {}  # experiment: (on-time, its standard error)
+    on_times = {}  # experiment: (on-time, its standard error), in ms, else in frames
+    known_ms = any(math.isfinite(float(row.get("on_time_ms", math.nan))) for row in rows)
+    unit = "ms" if known_ms else "frames"
     for row in rows:
-        value = float(row.get("on_time_ms", math.nan))
+        value = float(row.get(f"on_time_{unit}", math.nan))
         if math.isfinite(value):
-            on_times[str(row["experiment"])] = (value, float(row.get("on_time_ms_se", math.nan)))
+            error = float(row.get(f"on_time_{unit}_se", math.nan))
+            on_times[str(row["experiment"])] = (value, error)
     width = max(6.0, 1.1 * len(experiments) + 3.5)
     if on_times:
         figure = _figure(width + max(4.0, 0.8 * len(experiments) + 2.0), 4.5)
         axes, on_time_axes = figure.subplots(
             1, 2, width_ratios=[width, max(4.0, 0.8 * len(experiments) + 2.0)]
         )
-        _on_time_summary(on_time_axes, experiments, on_times)
+        _on_time_summary(on_time_axes, experiments, on_times, unit)
     else:
         figure = _figure(width, 4.5)
         axes = figure.subplots()
@@ -588,7 +592,10 @@ def summary_figure(rows: Sequence[Mapping[str, Any]]) -> Any:
 
 
 def _on_time_summary(
-    axes: Any, experiments: Sequence[str], on_times: Mapping[str, tuple[float, float]]
+    axes: Any,
+    experiments: Sequence[str],
+    on_times: Mapping[str, tuple[float, float]],
+    unit: str = "ms",
 ) -> None:
     """On-time per experiment ± 1.96 standard errors (NaN ones left out; no bar
     where no error is known)."""
@@ -614,7 +621,7 @@ def _on_time_summary(
     tops = values + np.where(np.isfinite(errors), 1.96 * errors, 0.0)
     axes.set_ylim(0.0, 1.25 * float(tops.max()))
     axes.set_xlabel("experiment")
-    axes.set_ylabel("on-time (ms)")
+    axes.set_ylabel(f"on-time ({unit})")
     axes.grid(True, axis="y", alpha=0.3)
     axes.set_title("Blinking on-time\nper experiment")  # two lines: a narrow panel
     axes.legend(fontsize="small", loc="best")

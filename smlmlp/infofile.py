@@ -89,6 +89,8 @@ SUMMARY_COLUMNS = (
     "n_frames",
     "on_time_ms",
     "on_time_ms_se",
+    "on_time_frames",
+    "on_time_frames_se",
 )
 #: Columns of ``summary.tsv`` that hold text, not numbers.
 SUMMARY_TEXT_COLUMNS = ("experiment", "channel", "qc")
@@ -411,12 +413,18 @@ class ChannelInfo:
         return tuple(os.path.join(base, file) if base else file for file in self.source_files)
 
     def summary_row(
-        self, experiment: str, on_time_ms: float = math.nan, on_time_ms_se: float = math.nan
+        self,
+        experiment: str,
+        on_time_ms: float = math.nan,
+        on_time_ms_se: float = math.nan,
+        on_time_frames: float = math.nan,
+        on_time_frames_se: float = math.nan,
     ) -> dict[str, Any]:
         """One row of ``summary.tsv`` (keys :data:`SUMMARY_COLUMNS`).
 
-        ``on_time_ms`` is the experiment's blinking on-time (NaN: not measured),
-        ``on_time_ms_se`` its standard error.
+        ``on_time_ms`` is the experiment's blinking on-time (NaN: not measured, or the
+        exposure unknown), ``on_time_ms_se`` its standard error; ``on_time_frames`` and
+        ``on_time_frames_se`` the same in frames (known without the exposure).
         """
         return {
             "experiment": experiment,
@@ -434,6 +442,8 @@ class ChannelInfo:
             "n_frames": self.n_frames,
             "on_time_ms": _float(on_time_ms),
             "on_time_ms_se": _float(on_time_ms_se),
+            "on_time_frames": _float(on_time_frames),
+            "on_time_frames_se": _float(on_time_frames_se),
         }
 
     # ------------------------------------------------------- constructors
@@ -1202,8 +1212,12 @@ class InfoFile:
     def summary_rows(self, experiment: str | None = None) -> list[dict[str, Any]]:
         """Rows of ``summary.tsv``; ``experiment`` defaults to the file's attribute."""
         experiment = experiment or str(self.attrs.get("experiment", self.path.parent.name))
+        average = None if self.temporal is None else self.temporal.average
+        frames = (math.nan, math.nan) if average is None else (
+            average.on_time_frames, average.on_time_frames_se
+        )
         return [
-            channel.summary_row(experiment, self.on_time_ms, self.on_time_ms_se)
+            channel.summary_row(experiment, self.on_time_ms, self.on_time_ms_se, *frames)
             for channel in self.channels.values()
         ]
 

@@ -19,7 +19,7 @@ from smlmlp.figures import (
     summary_figure,
     time_panel,
 )
-from smlmlp.infofile import ChannelInfo, TemporalCurve, TemporalInfo, write_info
+from smlmlp.infofile import ChannelInfo, TemporalCurve, TemporalInfo, read_info, write_info
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -227,7 +227,7 @@ def test_experiment_figures_with_on_time(tmp_path: Path) -> None:
     assert written[1].read_bytes()[:8] == PNG_MAGIC
 
 
-def test_summary_figure_with_on_times() -> None:
+def test_summary_figure_with_on_times(tmp_path: Path) -> None:
     rows = [
         ChannelInfo.empty_example(channel, sigma).summary_row(experiment, on_time)
         for experiment, on_time in (("2024-05-13", 58.0), ("2024-05-20", math.nan))
@@ -239,6 +239,17 @@ def test_summary_figure_with_on_times() -> None:
     assert list(line.get_xdata()) == [0] and list(line.get_ydata()) == [58.0]
     without = [ChannelInfo.empty_example("red").summary_row("day1")]
     assert len(summary_figure(without).axes) == 1
+    # no exposure known anywhere: the on-times in frames, from the info files' curves
+    info = write_info(
+        tmp_path / "psf_info.h5",
+        [ChannelInfo.empty_example("red")],
+        temporal=_temporal(["red"], exposure=None),
+    )
+    rows = read_info(info).summary_rows("day1")
+    assert math.isnan(rows[0]["on_time_ms"]) and rows[0]["on_time_frames"] == pytest.approx(3.0)
+    figure = summary_figure(rows)
+    assert figure.axes[1].get_ylabel() == "on-time (frames)"
+    assert list(figure.axes[1].lines[0].get_ydata()) == [pytest.approx(3.0)]
 
 
 @pytest.mark.parametrize("n_experiments", [1, 2, 6])

@@ -173,11 +173,14 @@ def test_summary_table(tmp_path: Path) -> None:
     back = read_summary(path)
     assert back[3]["experiment"] == "day2" and back[3]["psf_sigma_nm"] == 140.0
     assert back[0]["n_frames"] == 500
-    assert SUMMARY_COLUMNS[-2:] == ("on_time_ms", "on_time_ms_se")
+    assert SUMMARY_COLUMNS[-4:] == ("on_time_ms", "on_time_ms_se", "on_time_frames",
+                                    "on_time_frames_se")
     assert math.isnan(back[0]["on_time_ms"]) and back[0]["qc"] == "valid"
-    row = ChannelInfo.empty_example("red").summary_row("day1", on_time_ms=58.1234)
+    row = ChannelInfo.empty_example("red").summary_row(
+        "day1", on_time_ms=58.1234, on_time_frames=2.9062, on_time_frames_se=0.05
+    )
     write_summary(path, [row])
-    assert path.read_text().splitlines()[1].endswith("\t500\t58.12\tnan")
+    assert path.read_text().splitlines()[1].endswith("\t500\t58.12\tnan\t2.91\t0.05")
 
 
 # ------------------------------------------------------------------------ on-time
