@@ -733,7 +733,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument(
         "--channel",
         metavar="NAME",
-        help="channel to export (default: every channel, each to its own file)",
+        help="channel to export (default: every channel with a PSF, each to its own file)",
     )
     export.add_argument(
         "-o",
@@ -842,8 +842,11 @@ def run_inspect(args: argparse.Namespace) -> int:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    """The ``export`` command: a channel's spline as a SMAP / DECODE ``_3dcal.mat``."""
+    """The ``export`` command: a channel's spline as a SMAP / DECODE ``_3dcal.mat``;
+    without ``--channel`` every channel with a PSF (a channel without one is told in a
+    warning line), each to its own file."""
     from .export import (
+        NoPsfFound,
         channel_names,
         default_smap_path,
         read_channel_spline,
@@ -861,8 +864,21 @@ def run_export(args: argparse.Namespace) -> int:
             f"{info}: -o names one file, the info file holds channels {', '.join(names)}: "
             "give --channel NAME"
         )
+    without_psf: dict[str, NoPsfFound] = {}
     for name in names:  # every channel checked before anything is written
-        read_channel_spline(info, name)
+        try:
+            read_channel_spline(info, name)
+        except NoPsfFound as error:
+            if args.channel is not None:
+                raise
+            without_psf[name] = error  # every channel asked: the others are exported
+    if len(without_psf) == len(names):
+        if len(names) == 1:
+            raise without_psf[names[0]]
+        raise ValueError(f"{info}: no channel with a PSF ({', '.join(names)}): nothing exported")
+    for error in without_psf.values():
+        _print_warning(str(error))
+    names = [name for name in names if name not in without_psf]
     targets = [Path(args.output) if args.output else default_smap_path(info, n) for n in names]
     for target in targets:
         if target.suffix.lower() != ".mat":

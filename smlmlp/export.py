@@ -100,6 +100,11 @@ def channel_names(path: PathLike) -> list[str]:
         raise ValueError(f"{path}: not a readable HDF5 info file ({error})") from None
 
 
+class NoPsfFound(ValueError):
+    """A channel of an info file without a PSF (QC invalid): its spline would model
+    noise, so it is not exported."""
+
+
 def read_channel_spline(path: PathLike, channel: str) -> ChannelSpline:
     """One channel's spline from an info file, checked.
 
@@ -107,7 +112,8 @@ def read_channel_spline(path: PathLike, channel: str) -> ChannelSpline:
     ------
     ValueError
         One line naming the file and the channel: no such channel (the others are
-        listed), no spline in it, or no PSF found (the spline would model noise).
+        listed), no spline in it, or no PSF found (:class:`NoPsfFound`: the spline
+        would model noise).
     """
     import h5py
 
@@ -130,7 +136,7 @@ def read_channel_spline(path: PathLike, channel: str) -> ChannelSpline:
         )
         attrs = {key: _scalar(value) for key, value in group.attrs.items()}
     if "valid" in attrs and not attrs["valid"]:
-        raise ValueError(
+        raise NoPsfFound(
             f"{path}: channel {channel}: no PSF was found (QC {attrs.get('qc', 'invalid')}); "
             "its spline would model noise, nothing exported"
         )

@@ -108,6 +108,33 @@ def test_every_channel_to_its_default_file(info_file: Path, tmp_path: Path) -> N
     assert parameters.channel == "green" and sxy.cspline.coeff.shape[0] == CROP - 1
 
 
+def test_every_channel_skips_those_without_a_psf(
+    info_file: Path, tmp_path: Path, capsys
+) -> None:
+    """Without --channel, a channel without a PSF is told in a warning line and the
+    others are exported; asked by name, it is an error; with none left, one line."""
+    good = read_info(info_file).channels["red"]
+    noise = ChannelInfo.empty_example("noise")
+    noise.coeffs = np.ones_like(noise.coeffs)
+    noise.valid, noise.qc = False, "invalid"
+    info = write_info(tmp_path / "day1.h5", [noise, good])
+    assert main(["export", "--smap", str(info), "-q"]) == 0
+    assert capsys.readouterr().err.splitlines() == [
+        f"smlmlp: warning: {info}: channel noise: no PSF was found (QC invalid); its spline "
+        "would model noise, nothing exported"
+    ]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["day1.h5", "day1_red_3dcal.mat"]
+    _one_line_error(
+        capsys, ["export", "--smap", str(info), "--channel", "noise"], tmp_path, "no PSF"
+    )
+    second = ChannelInfo.empty_example("noise2")
+    second.coeffs, second.valid, second.qc = noise.coeffs, False, "invalid"
+    none = write_info(tmp_path / "none.h5", [noise, second])
+    _one_line_error(
+        capsys, ["export", "--smap", str(none)], tmp_path, "no channel with a PSF (noise, noise2)"
+    )
+
+
 def _one_line_error(capsys, args: list[str], folder: Path, *words: str) -> None:
     before = sorted(folder.iterdir())
     assert main(args) == 1
