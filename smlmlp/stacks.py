@@ -13,6 +13,7 @@ TIFF reader, the other formats' readers, the halves of a split movie).
 from __future__ import annotations
 
 import operator
+import os
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -116,6 +117,11 @@ of shape (32, 32); a single image cannot give a PSF, ...
             raise TypeError(
                 f"{name}: cannot convert the {type(obj).__name__} to an array of frames ({exc})"
             ) from exc
+    if isinstance(obj, str | os.PathLike):
+        raise TypeError(
+            f"{name}: {os.fspath(obj)!r} is a path, not a stack of frames; open the movie "
+            "with smlmlp.loading.open_movie(path) (read lazily, in chunks) and pass that"
+        )
     if not (hasattr(obj, "shape") and hasattr(obj, "dtype") and hasattr(obj, "__getitem__")):
         raise TypeError(
             f"{name}: expected an array-like stack of frames (frames, height, width) with "

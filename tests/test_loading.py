@@ -6,6 +6,7 @@ import json
 import os
 import pickle
 import uuid
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -545,9 +546,14 @@ def test_check_stack_accepts_valid_stacks(tmp_path):
 
 
 def test_check_stack_errors():
-    with pytest.raises(TypeError, match="channel 2: expected an array-like"):
-        check_stack("movie.tif", name="channel 2")
-    with pytest.raises(TypeError, match="channel 0"):
+    for path in ("movie.tif", Path("movie.tif")):  # a path: told how to open it
+        with pytest.raises(
+            TypeError,
+            match=r"channel 2: 'movie.tif' is a path, not a stack of frames; open the movie "
+            r"with smlmlp.loading.open_movie\(path\)",
+        ):
+            check_stack(path, name="channel 2")
+    with pytest.raises(TypeError, match="channel 0: expected an array-like"):
         check_stack(42)
     with pytest.raises(
         ValueError,
