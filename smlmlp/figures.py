@@ -25,6 +25,7 @@ from .infofile import (
     format_value,
     read_info,
 )
+from .psf import NO_PSF_NOTE
 
 #: Most tiles a side for which the sigma map writes each tile's sigma and error.
 LABELLED_TILES = 6
@@ -79,9 +80,9 @@ def no_psf_reason(channel: ChannelInfo) -> str:
     >>> no_psf_reason(channel)
     'autocorrelation peak only 0.5 times its noise'
     """
-    prefix = "no PSF found: "
     return next(
-        (note[len(prefix) :] for note in channel.qc_notes if note.startswith(prefix)), ""
+        (note[len(NO_PSF_NOTE) :] for note in channel.qc_notes if note.startswith(NO_PSF_NOTE)),
+        "",
     )
 
 
@@ -262,9 +263,8 @@ def channel_figure(
     sigma = max(channel.sigx_nm, channel.sigy_nm) if channel.valid else math.inf
     half_y = float(np.clip(7.0 * sigma, 5 * pixel_y, extent[3]))
     half_x = float(np.clip(7.0 * sigma, 5 * pixel_x, extent[1]))
-    layout, heights = [["0", "1", "2"], ["3", "4", "5"]], [1.0, 1.0]
-    if not channel.valid:  # no PSF, fit, residual or spline to draw: one row
-        layout, heights = [["0", "1", "2"]], [1.0]
+    psf_rows = 2 if channel.valid else 1  # without a PSF: no fit, residual or spline row
+    layout, heights = [["0", "1", "2"], ["3", "4", "5"]][:psf_rows], [1.0] * psf_rows
     if temporal is not None:
         layout.append(["t", "t", "t"])
         heights.append(0.8)
@@ -276,8 +276,7 @@ def channel_figure(
         heights.append(1.0)
     figure = _figure(13.5, 4.0 * sum(heights))
     mosaic = figure.subplot_mosaic(layout, height_ratios=heights)
-    grid = np.array([[mosaic[str(3 * r + c)] for c in range(3)] for r in range(len(heights))
-                     if str(3 * r) in mosaic])
+    grid = np.array([[mosaic[str(3 * r + c)] for c in range(3)] for r in range(psf_rows)])
     if temporal is not None:
         temporal_panel(mosaic["t"], temporal, channel.name)
     if "time" in channel.sections:

@@ -32,6 +32,8 @@ from .ac_model import lag_grid, widths_from_covariance
 MIN_SIGNAL_TO_NOISE = 8.0
 #: Smallest width accepted, in pixels; below this the AC holds no usable shape.
 MIN_SIGMA_PIX = 0.3
+#: How the QC note of a channel without a PSF starts; the reason follows.
+NO_PSF_NOTE = "no PSF found: "
 
 
 @dataclass
@@ -301,7 +303,7 @@ def estimate_psf(
         valid=reason is None,
         ac_fit=ac_fit,
         qc="valid" if reason is None else "invalid",
-        qc_notes=() if reason is None else (f"no PSF found: {reason}",),
+        qc_notes=() if reason is None else (NO_PSF_NOTE + reason,),
     )
 
 
