@@ -42,7 +42,7 @@ import numpy as np
 
 from .backend import cpu_workers
 from .blink_temporal_on import DEFAULT_TEMPORAL_LAGS, FALLBACK_PSF_SIGMA_NM
-from .config import numerical_aperture, wavelength_nm
+from .config import numerical_aperture, optics_half_given, wavelength_nm
 from .estimate import MIN_JACKKNIFE_GROUPS, is_round
 from .formats import movie_stem
 from .infofile import ChannelInfo, TemporalInfo, format_value, package_version, write_info
@@ -347,14 +347,8 @@ def run_psf(args: argparse.Namespace) -> int:
     names = _channel_names(heads, args.split, file_channels)
     wavelengths = _wavelengths_from_args(args.wavelength_nm, names)
     na = None if args.na is None else numerical_aperture(args.na, "--na")
-    if (args.na is None) != (args.wavelength_nm is None):  # the expected sigma needs both
-        given, missing = ("--na", "--wavelength-nm") if args.wavelength_nm is None else (
-            "--wavelength-nm", "--na"
-        )
-        _print_warning(
-            f"{given} without {missing}: stored, but no expected sigma (0.21 x wavelength "
-            "/ NA needs both)"
-        )
+    if message := optics_half_given(args.wavelength_nm, na, "--wavelength-nm", "--na"):
+        _print_warning(message)
     channels: list[ChannelInfo] = []
     name_iter = iter(names)
     for file, file_channel in sources:

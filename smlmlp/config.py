@@ -87,6 +87,28 @@ def numerical_aperture(value: Any, argument: str = "na") -> float:
     return number
 
 
+def optics_half_given(
+    wavelength: Any, na: Any, wavelength_name: str = "wavelength_nm", na_name: str = "na"
+) -> str | None:
+    """The warning when one of the emission wavelength and the numerical aperture is
+    known without the other: stored, but the expected sigma ``0.21 * wavelength / NA``
+    needs both (None when both or neither is known).
+
+    >>> print(optics_half_given(None, 1.4, "--wavelength-nm", "--na"))
+    --na without --wavelength-nm: stored, but no expected sigma (0.21 x wavelength / NA ...
+    >>> optics_half_given(670.0, 1.4) is None
+    True
+    """
+    if (wavelength is None) == (na is None):
+        return None
+    names = (wavelength_name, na_name)
+    given, missing = names[::-1] if wavelength is None else names
+    return (
+        f"{given} without {missing}: stored, but no expected sigma (0.21 x wavelength / NA "
+        "needs both)"
+    )
+
+
 def _positive_size(value: Any, argument: str) -> float:
     return positive_number(value, argument, "a pixel size in nm")
 

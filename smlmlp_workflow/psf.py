@@ -105,6 +105,8 @@ def run_psf(
         wavelength = config.wavelength_nm(wavelength, f"wavelength_nm from {wavelength_origin}")
     if aperture is not None:
         aperture = config.numerical_aperture(aperture, f"na from {aperture_origin}")
+    if message := config.optics_half_given(wavelength, aperture):
+        logger.warning("%s: %s", channel, message)
     logger.info("%s: pixel %g x %g nm (y, x) from %s", channel, *pixel, origin)
     sums = load_sums(spectrum_path)
     with _warnings_logged(logger):

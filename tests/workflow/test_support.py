@@ -685,7 +685,7 @@ def _psf_inputs(tmp_path: Path) -> tuple[Path, Path]:
 
 
 def test_run_psf_expected_sigma_and_relative_sources(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     monkeypatch.chdir(tmp_path)
     spectrum, source = _psf_inputs(tmp_path)
@@ -711,14 +711,21 @@ def test_run_psf_expected_sigma_and_relative_sources(
     ws.run_info([tmp_path / "out.npz"], tmp_path / "i.h5", experiment="e1")
     rows = read_info(tmp_path / "i.h5").summary_rows()
     assert rows[0]["expected_sigma_nm"] == pytest.approx(100.5)
-    # unknown NA: no expected sigma, empty cells in the summary
-    plain = ws.run_psf(
-        spectrum,
-        source,
-        tmp_path / "plain.npz",
-        channel="red",
-        crop_pix=15,
-        pixel_nm_default=100,
-        wavelength_nm_default=670,
-    )
+    # unknown NA: no expected sigma, empty cells in the summary, and the log says why
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        plain = ws.run_psf(
+            spectrum,
+            source,
+            tmp_path / "plain.npz",
+            channel="red",
+            crop_pix=15,
+            pixel_nm_default=100,
+            wavelength_nm_default=670,
+        )
     assert np.isnan(plain.expected_sigma_nm) and plain.source_files == ("data/e1/red.tif",)
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warned == [
+        "red: wavelength_nm without na: stored, but no expected sigma (0.21 x wavelength / "
+        "NA needs both)"
+    ]
