@@ -38,8 +38,10 @@ onstart:
         ws.record_run_config(config, RESULTS)
 
 
+# A run that wrote the summary ends with its table in the terminal.
 onsuccess:
     ws.clear_run(".")
+    ws.print_run_summary(RESULTS, since=RUN_STARTED)
 
 
 onerror:

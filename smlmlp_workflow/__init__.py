@@ -100,7 +100,7 @@ from .settings import (
     read_settings,
     resolve_cuda,
 )
-from .summary import run_figures, run_summary
+from .summary import format_summary_table, print_run_summary, run_figures, run_summary
 
 __all__ = [
     "ANALYSIS_KEYS",
@@ -171,5 +171,7 @@ __all__ = [
     "run_on_time",
     "run_psf",
     "run_summary",
+    "format_summary_table",
+    "print_run_summary",
     "write_demo",
 ]

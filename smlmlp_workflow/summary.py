@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import logging
+import math
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -125,3 +126,55 @@ def run_summary(
     save_figure(summary_figure(rows), figure_path)
     logger.info("summary of %d channel(s) in %d experiment(s)", len(rows), len(info_paths))
     return rows
+
+
+def format_summary_table(rows: Sequence[Mapping[str, Any]]) -> str:
+    """The rows of ``summary.tsv`` as the table a run prints when it ends: each width
+    with its standard error, the angle (``round`` where sigx and sigy agree within their
+    errors, as ``smlmlp psf`` prints it), the QC verdict and the experiment's on-time.
+
+    Examples
+    --------
+    >>> from smlmlp.infofile import ChannelInfo
+    >>> red = ChannelInfo.empty_example("red", 140.0)
+    >>> red.sigx_nm_se = red.sigy_nm_se = red.psf_sigma_nm_se = 0.9
+    >>> print(format_summary_table([red.summary_row("day1", 58.04, 0.71)]))
+    experiment  channel  sigx (nm)    sigy (nm)    theta (deg)  sigma (nm)   QC     on-time
+    day1        red      140.0 ± 0.9  140.0 ± 0.9        round  140.0 ± 0.9  valid  58.0 ± 0.7 ms
+    """
+    from smlmlp.estimate import is_round
+    from smlmlp.infofile import format_value
+    from smlmlp.text_table import aligned_lines
+
+    header = ("experiment", "channel", "sigx (nm)", "sigy (nm)", "theta (deg)", "sigma (nm)")
+    header += ("QC", "on-time")
+    cells = []
+    for row in rows:
+        keys = ("sigx_nm", "sigy_nm", "theta_deg", "psf_sigma_nm")
+        value = {key: (float(row[key]), float(row[f"{key}_se"])) for key in keys}
+        text = {key: format_value(*value[key]) for key in keys}
+        (sigx, sigx_se), (sigy, sigy_se) = value["sigx_nm"], value["sigy_nm"]
+        if is_round(sigx, sigy, sigx_se, sigy_se, value["psf_sigma_nm"][0]):
+            text["theta_deg"] = "round"
+        on_time = ""
+        for unit, digits in (("ms", 1), ("frames", 2)):
+            level = float(row.get(f"on_time_{unit}", math.nan))
+            if math.isfinite(level):
+                error = float(row.get(f"on_time_{unit}_se", math.nan))
+                on_time = f"{format_value(level, error, digits=digits)} {unit}"
+                break
+        names = (str(row["experiment"]), str(row["channel"]))
+        cells.append((*names, *(text[key] for key in keys), str(row["qc"]), on_time))
+    return "\n".join(aligned_lines(header, cells, left=(0, 1, 6, 7)))
+
+
+def print_run_summary(results_dir: PathLike, since: float) -> None:
+    """Print ``summary.tsv`` of ``results_dir`` as :func:`format_summary_table` when this
+    run wrote it (modified at ``since``, a ``time.time()``, or later): the numbers of a
+    run, in the terminal that started it."""
+    from smlmlp.infofile import read_summary
+
+    path = Path(results_dir) / "summary.tsv"
+    if not path.is_file() or path.stat().st_mtime < since:
+        return
+    print(f"\nsmlmLP: {path}\n{format_summary_table(read_summary(path))}")

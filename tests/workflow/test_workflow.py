@@ -29,6 +29,7 @@ from smlmlp.infofile import (
     read_info,
     read_summary,
 )
+from smlmlp_workflow import format_summary_table
 
 pytestmark = pytest.mark.workflow
 
@@ -329,6 +330,14 @@ def test_summary_once_every_experiment_is_good(completed: SimpleNamespace) -> No
         info = read_info(completed.workdir / "results" / row["experiment"] / "psf_info.h5")
         assert row["on_time_ms"] == pytest.approx(info.attrs["on_time_ms"], abs=0.006)
     assert (completed.workdir / "results" / "summary.png").stat().st_size > 1000
+    # the run ends with the summary's table in the terminal, as the table of the file
+    printed = completed.result.stdout.splitlines()
+    start = printed.index(f"smlmLP: {Path('results') / 'summary.tsv'}")
+    assert printed[start + 1 : start + 2 + len(rows)] == format_summary_table(rows).splitlines()
+    assert [line.split()[:2] for line in printed[start + 2 : start + 2 + len(rows)]] == [
+        [row["experiment"], row["channel"]] for row in rows
+    ]
+    assert all(line.endswith(" ms") for line in printed[start + 2 : start + 2 + len(rows)])
     # the heavy pass was not repeated
     for path, mtime in completed.before.items():
         assert path.stat().st_mtime_ns == mtime

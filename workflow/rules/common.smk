@@ -3,6 +3,7 @@
 
 import json
 import re
+import time
 
 from snakemake.exceptions import WorkflowError
 from snakemake.logging import logger
@@ -31,6 +32,7 @@ if workflow.is_main_process:
         raise WorkflowError(_lock_problem)
 
 RESULTS = config["results_dir"]
+RUN_STARTED = time.time()  # a summary written after this is this run's (onsuccess)
 try:
     ws.check_results_dir(RESULTS)  # a read-only share: one line, before any job
 except ws.SettingsError as error:
