@@ -349,6 +349,8 @@ def run_psf(args: argparse.Namespace) -> int:
     na = None if args.na is None else numerical_aperture(args.na, "--na")
     if message := optics_half_given(args.wavelength_nm, na, "--wavelength-nm", "--na"):
         _print_warning(message)
+    if not args.on_time and args.temporal_lags != DEFAULT_TEMPORAL_LAGS:
+        _print_warning("--temporal-lags without --on-time: ignored (the lags of the on-time)")
     channels: list[ChannelInfo] = []
     name_iter = iter(names)
     for file, file_channel in sources:

@@ -381,11 +381,11 @@ def test_wavelength_and_na(movies: dict[str, Path], tmp_path: Path, capsys) -> N
     assert row["expected_sigma_nm"] == pytest.approx(100.5)
 
 
-def test_na_or_wavelength_alone_is_stored_with_a_warning(
+def test_options_without_their_partner_are_told(
     movies: dict[str, Path], tmp_path: Path, capsys
 ) -> None:
     """One of --na and --wavelength-nm without the other: stored, no expected sigma, and
-    a line that says why."""
+    a line that says why; --temporal-lags without --on-time: a line that it is ignored."""
     out = tmp_path / "psf.h5"
     args = ["psf", str(movies["green"]), "--pixel-nm", "100", "--crop-pix", "21", "-q"]
     for given, value, missing in (("--na", "1.4", "--wavelength-nm"),
@@ -400,6 +400,10 @@ def test_na_or_wavelength_alone_is_stored_with_a_warning(
         green = read_info(out).channels["green"]
         stored = green.attrs["na" if given == "--na" else "wavelength_nm"]
         assert stored == float(value) and not math.isfinite(green.expected_sigma_nm)
+    assert main([*args, "--temporal-lags", "50", "-o", str(out)]) == 0  # no --on-time
+    assert capsys.readouterr().err.splitlines() == [
+        "smlmlp: warning: --temporal-lags without --on-time: ignored (the lags of the on-time)"
+    ]
 
 
 def test_relative_movie_paths_are_stored_absolute(
