@@ -43,9 +43,16 @@ import numpy as np
 from .backend import cpu_workers
 from .blink_temporal_on import DEFAULT_TEMPORAL_LAGS, FALLBACK_PSF_SIGMA_NM
 from .config import numerical_aperture, optics_half_given, wavelength_nm
-from .estimate import MIN_JACKKNIFE_GROUPS, is_round
+from .estimate import MIN_JACKKNIFE_GROUPS, PART_WIDTHS
 from .formats import movie_stem
-from .infofile import ChannelInfo, TemporalInfo, format_value, package_version, write_info
+from .infofile import (
+    ChannelInfo,
+    TemporalInfo,
+    format_value,
+    format_widths,
+    package_version,
+    write_info,
+)
 from .loading import HALF_NAMES
 from .progress import ProgressBar
 from .text_table import aligned_lines
@@ -266,16 +273,13 @@ def format_sections(channel: ChannelInfo) -> str:
     blocks = []
     time = channel.sections.get("time")
     if time is not None:
-        keys = ("sigx_nm", "sigy_nm", "theta_deg", "psf_sigma_nm")
+        keys = PART_WIDTHS
         header = ("frames", "sigx (nm)", "sigy (nm)", "theta (deg)", "sigma (nm)")
         rows, without_errors = [], False
         for i in range(len(time["frame_start"])):
             values = {k: (float(time[k][i]), float(time[f"{k}_se"][i])) for k in keys}
-            cells = {k: format_value(*values[k]) for k in keys}
-            (sigx, sigx_se), (sigy, sigy_se) = values["sigx_nm"], values["sigy_nm"]
+            cells = format_widths(values)  # a round window's angle reads "round"
             sigma, sigma_se = values["psf_sigma_nm"]
-            if is_round(sigx, sigy, sigx_se, sigy_se, sigma):
-                cells["theta_deg"] = "round"  # as in the table: its angle means nothing
             without_errors |= math.isfinite(sigma) and not math.isfinite(sigma_se)
             frames = f"{int(time['frame_start'][i])}-{int(time['frame_stop'][i]) - 1}"
             rows.append((frames, *(cells[k] for k in keys)))

@@ -66,6 +66,7 @@ from typing import Any
 import numpy as np
 
 from .atomic import PathLike, atomic_path
+from .estimate import PART_WIDTHS, is_round
 
 #: Datasets of every channel group.
 ARRAY_NAMES = ("ac", "psf", "fit", "spline", "tx", "ty", "coeffs")
@@ -228,6 +229,28 @@ def format_value(value: float, error: float = math.nan, unit: str = "", digits: 
     if math.isfinite(error):
         text += f" ± {error:.{digits}f}"
     return text + unit
+
+
+def format_widths(values: Mapping[str, tuple[float, float]]) -> dict[str, str]:
+    """sigx, sigy, theta and sigma, each ``(value, standard error)`` by its name in
+    :data:`smlmlp.estimate.PART_WIDTHS`, as the tables print them (:func:`format_value`);
+    the angle of a PSF round within its errors (:func:`smlmlp.estimate.is_round`) reads
+    ``round``, since it means nothing.
+
+    Examples
+    --------
+    >>> widths = {"sigx_nm": (130.0, 1.0), "sigy_nm": (129.0, 1.0),
+    ...           "theta_deg": (12.0, 30.0), "psf_sigma_nm": (129.5, 0.7)}
+    >>> list(format_widths(widths).values())
+    ['130.0 ± 1.0', '129.0 ± 1.0', 'round', '129.5 ± 0.7']
+    >>> format_widths({**widths, "sigx_nm": (140.0, 1.0)})["theta_deg"]
+    '12.0 ± 30.0'
+    """
+    text = {key: format_value(*values[key]) for key in PART_WIDTHS}
+    (sigx, sigx_se), (sigy, sigy_se) = values["sigx_nm"], values["sigy_nm"]
+    if is_round(sigx, sigy, sigx_se, sigy_se, values["psf_sigma_nm"][0]):
+        text["theta_deg"] = "round"
+    return text
 
 
 @dataclass

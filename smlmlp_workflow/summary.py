@@ -142,20 +142,16 @@ def format_summary_table(rows: Sequence[Mapping[str, Any]]) -> str:
     experiment  channel  sigx (nm)    sigy (nm)    theta (deg)  sigma (nm)   QC     on-time
     day1        red      140.0 ± 0.9  140.0 ± 0.9        round  140.0 ± 0.9  valid  58.0 ± 0.7 ms
     """
-    from smlmlp.estimate import is_round
-    from smlmlp.infofile import format_value
+    from smlmlp.estimate import PART_WIDTHS
+    from smlmlp.infofile import format_value, format_widths
     from smlmlp.text_table import aligned_lines
 
     header = ("experiment", "channel", "sigx (nm)", "sigy (nm)", "theta (deg)", "sigma (nm)")
     header += ("QC", "on-time")
     cells = []
     for row in rows:
-        keys = ("sigx_nm", "sigy_nm", "theta_deg", "psf_sigma_nm")
-        value = {key: (float(row[key]), float(row[f"{key}_se"])) for key in keys}
-        text = {key: format_value(*value[key]) for key in keys}
-        (sigx, sigx_se), (sigy, sigy_se) = value["sigx_nm"], value["sigy_nm"]
-        if is_round(sigx, sigy, sigx_se, sigy_se, value["psf_sigma_nm"][0]):
-            text["theta_deg"] = "round"
+        widths = {key: (float(row[key]), float(row[f"{key}_se"])) for key in PART_WIDTHS}
+        text = format_widths(widths)
         on_time = ""
         for unit, digits in (("ms", 1), ("frames", 2)):
             level = float(row.get(f"on_time_{unit}", math.nan))
@@ -164,7 +160,7 @@ def format_summary_table(rows: Sequence[Mapping[str, Any]]) -> str:
                 on_time = f"{format_value(level, error, digits=digits)} {unit}"
                 break
         names = (str(row["experiment"]), str(row["channel"]))
-        cells.append((*names, *(text[key] for key in keys), str(row["qc"]), on_time))
+        cells.append((*names, *text.values(), str(row["qc"]), on_time))
     return "\n".join(aligned_lines(header, cells, left=(0, 1, 6, 7)))
 
 
