@@ -38,14 +38,16 @@ onstart:
         ws.record_run_config(config, RESULTS)
 
 
-# A run that wrote the summary ends with its table in the terminal.
+# A run ends with its numbers in the terminal (the summary's table, or the experiments
+# that finished when jobs failed), its warnings and its failed jobs' one-line errors.
 onsuccess:
     ws.clear_run(".")
-    ws.print_run_summary(RESULTS, since=RUN_STARTED)
+    ws.print_run_summary(RESULTS, since=RUN_STARTED, experiments=list(EXPERIMENTS))
 
 
 onerror:
     ws.clear_run(".")
+    ws.print_run_summary(RESULTS, since=RUN_STARTED, experiments=list(EXPERIMENTS))
 
 
 # On a cluster (profiles/slurm) only the heavy jobs that stream the movies (autocorr,

@@ -85,6 +85,7 @@ SUMMARY_COLUMNS = (
     "expected_sigma_nm",
     "sigma_over_expected",
     "qc",
+    "qc_notes",
     "pixel_y_nm",
     "pixel_x_nm",
     "n_frames",
@@ -94,7 +95,7 @@ SUMMARY_COLUMNS = (
     "on_time_frames_se",
 )
 #: Columns of ``summary.tsv`` that hold text, not numbers.
-SUMMARY_TEXT_COLUMNS = ("experiment", "channel", "qc")
+SUMMARY_TEXT_COLUMNS = ("experiment", "channel", "qc", "qc_notes")
 #: Columns of ``summary.tsv`` left empty when unknown (no wavelength or NA given).
 SUMMARY_EMPTY_WHEN_UNKNOWN = ("expected_sigma_nm", "sigma_over_expected")
 #: The diffraction-limited PSF sigma is about this times wavelength / NA (the Gaussian
@@ -460,6 +461,7 @@ class ChannelInfo:
             "expected_sigma_nm": self.expected_sigma_nm,
             "sigma_over_expected": self.sigma_over_expected,
             "qc": self.qc,
+            "qc_notes": QC_NOTES_SEPARATOR.join(self.qc_notes),
             "pixel_y_nm": self.pixel_nm[0],
             "pixel_x_nm": self.pixel_nm[1],
             "n_frames": self.n_frames,
@@ -1368,6 +1370,7 @@ def read_summary(path: PathLike) -> list[dict[str, Any]]:
     for row in rows:
         for column in SUMMARY_COLUMNS:
             if column in SUMMARY_TEXT_COLUMNS:
+                row[column] = row.get(column) or ""  # older tables lack qc_notes
                 continue
             value = row.get(column)  # older tables lack the newer columns
             if column == "n_frames":

@@ -70,7 +70,7 @@ from .frames import (
     plan_frame_ranges,
 )
 from .info import run_info
-from .logs import EXPECTED_ERRORS, FrameProgress, rule_log
+from .logs import EXPECTED_ERRORS, FrameProgress, logged_problems, rule_log
 from .on_time import on_time_channels, run_on_time
 from .plan import format_plan, print_plan
 from .psf import run_psf
@@ -164,6 +164,7 @@ __all__ = [
     "record_run_config",
     "refresh_fingerprint",
     "resolve_cuda",
+    "logged_problems",
     "rule_log",
     "run_autocorr",
     "run_figures",

@@ -6,6 +6,7 @@ import contextlib
 import logging
 import math
 import os
+import re
 import sys
 import time
 import traceback
@@ -14,6 +15,11 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from ._common import PathLike
+
+#: How a rule's log writes a line (:func:`rule_log`), and how :func:`logged_problems`
+#: reads its warnings and errors back.
+LOG_FORMAT, LOG_DATE_FORMAT = "%(asctime)s %(levelname)s %(message)s", "%Y-%m-%d %H:%M:%S"
+_PROBLEM_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d (WARNING|ERROR) (.+)$")
 
 #: Errors that carry a message for the user (others also log their traceback, as does
 #: any error when the environment variable SMLMLP_TRACEBACK is set).
@@ -99,7 +105,7 @@ def rule_log(
     logger.setLevel(logging.DEBUG)
     logger.propagate = False
     handlers: list[logging.Handler] = []
-    formatter = logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%d %H:%M:%S")
+    formatter = logging.Formatter(LOG_FORMAT, LOG_DATE_FORMAT)
     if log_path:
         Path(log_path).parent.mkdir(parents=True, exist_ok=True)
         handlers.append(logging.FileHandler(log_path, mode="w", encoding="utf-8"))
@@ -129,7 +135,7 @@ def rule_log(
             message = f"{named[0]}: {message}"
         if not isinstance(error, EXPECTED_ERRORS) or os.environ.get("SMLMLP_TRACEBACK"):
             logger.debug("%s", traceback.format_exc().rstrip())
-        logger.error("%s", message)
+        logger.error("%s: %s", step, message)  # the line on stderr, for logged_problems
         # Snakemake writes a message and its newline separately to the stderr it shares
         # with this script: the leading newline keeps the line from landing after a
         # half-written one of Snakemake's.
@@ -151,3 +157,36 @@ def _warnings_logged(logger: logging.Logger) -> Iterator[None]:
         yield
     for warning in caught:
         logger.warning("%s", warning.message)
+
+
+def logged_problems(logs_dir: PathLike, since: float) -> dict[str, list[tuple[str, str]]]:
+    """The warnings and errors of the rules' logs under ``logs_dir`` written at
+    ``since`` (a ``time.time()``) or later: the problems of this run's jobs.
+
+    Returns
+    -------
+    dict
+        ``{"WARNING": [...], "ERROR": [...]}``, each a list of ``(experiment, text)``
+        in the order of the logs' paths, each pair once; ``experiment`` is the
+        experiment folder the log belongs to (``logs/<rule>/<experiment>/...`` or
+        ``logs/<rule>/<experiment>.log``), ``""`` for a log of the whole run. A
+        warning's text is its first line.
+    """
+    logs_dir = Path(logs_dir)
+    found: dict[str, list[tuple[str, str]]] = {"WARNING": [], "ERROR": []}
+    seen: set[tuple[str, str]] = set()
+    for path in sorted(logs_dir.rglob("*.log")) if logs_dir.is_dir() else []:
+        try:
+            if path.stat().st_mtime < since:
+                continue
+            lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+        except OSError:  # removed or unreadable meanwhile: nothing to tell of it
+            continue
+        parts = path.relative_to(logs_dir).parts
+        experiment = "" if len(parts) < 2 else parts[1].removesuffix(".log")
+        for line in lines:
+            match = _PROBLEM_LINE.match(line)
+            if match and (experiment, match.group(2)) not in seen:
+                seen.add((experiment, match.group(2)))
+                found[match.group(1)].append((experiment, match.group(2)))
+    return found

@@ -131,7 +131,8 @@ def run_summary(
 def format_summary_table(rows: Sequence[Mapping[str, Any]]) -> str:
     """The rows of ``summary.tsv`` as the table a run prints when it ends: each width
     with its standard error, the angle (``round`` where sigx and sigy agree within their
-    errors, as ``smlmlp psf`` prints it), the QC verdict and the experiment's on-time.
+    errors, as ``smlmlp psf`` prints it), the QC verdict and the experiment's on-time;
+    under it the QC notes (why a channel is ``warn`` or ``invalid``).
 
     Examples
     --------
@@ -141,14 +142,17 @@ def format_summary_table(rows: Sequence[Mapping[str, Any]]) -> str:
     >>> print(format_summary_table([red.summary_row("day1", 58.04, 0.71)]))
     experiment  channel  sigx (nm)    sigy (nm)    theta (deg)  sigma (nm)   QC     on-time
     day1        red      140.0 ± 0.9  140.0 ± 0.9        round  140.0 ± 0.9  valid  58.0 ± 0.7 ms
+    >>> red.qc, red.qc_notes = "warn", ("too few frames", "relative SE 4 %")
+    >>> print(format_summary_table([red.summary_row("day1")]).splitlines()[2:])
+    ['day1/red: too few frames', 'day1/red: relative SE 4 %']
     """
     from smlmlp.estimate import PART_WIDTHS
-    from smlmlp.infofile import format_value, format_widths
+    from smlmlp.infofile import QC_NOTES_SEPARATOR, format_value, format_widths
     from smlmlp.text_table import aligned_lines
 
     header = ("experiment", "channel", "sigx (nm)", "sigy (nm)", "theta (deg)", "sigma (nm)")
     header += ("QC", "on-time")
-    cells = []
+    cells, lines = [], []
     for row in rows:
         widths = {key: (float(row[key]), float(row[f"{key}_se"])) for key in PART_WIDTHS}
         text = format_widths(widths)
@@ -161,16 +165,74 @@ def format_summary_table(rows: Sequence[Mapping[str, Any]]) -> str:
                 break
         names = (str(row["experiment"]), str(row["channel"]))
         cells.append((*names, *text.values(), str(row["qc"]), on_time))
-    return "\n".join(aligned_lines(header, cells, left=(0, 1, 6, 7)))
+        notes = str(row.get("qc_notes") or "")
+        label = "/".join(names)
+        lines += [f"{label}: {note}" for note in notes.split(QC_NOTES_SEPARATOR) if note]
+    return "\n".join(aligned_lines(header, cells, left=(0, 1, 6, 7)) + lines)
 
 
-def print_run_summary(results_dir: PathLike, since: float) -> None:
-    """Print ``summary.tsv`` of ``results_dir`` as :func:`format_summary_table` when this
-    run wrote it (modified at ``since``, a ``time.time()``, or later): the numbers of a
-    run, in the terminal that started it."""
+#: At most this many warnings are printed when a run ends (the rest: in the job logs).
+MAX_PRINTED_WARNINGS = 20
+
+
+def _problem_line(experiment: str, text: str) -> str:
+    """``experiment: text``, unless the text names the experiment first already."""
+    named = not experiment or text.startswith((f"{experiment}:", f"{experiment}/"))
+    return f"  {text}" if named else f"  {experiment}: {text}"
+
+
+def run_end_text(results_dir: PathLike, experiments: Sequence[str], since: float) -> str:
+    """What a run prints when it ends (:func:`print_run_summary`); empty when it wrote
+    no summary and no job of it failed.
+
+    The table is ``summary.tsv`` when this run wrote it (modified at ``since``, a
+    ``time.time()``, or later), else, when jobs failed, the experiments of
+    ``experiments`` that have an info file and no failed job (their numbers, as the
+    summary would give them). Then the warnings and the one-line errors of this run's
+    jobs, from their logs (:func:`smlmlp_workflow.logs.logged_problems`).
+    """
     from smlmlp.infofile import read_summary
 
-    path = Path(results_dir) / "summary.tsv"
-    if not path.is_file() or path.stat().st_mtime < since:
-        return
-    print(f"\nsmlmLP: {path}\n{format_summary_table(read_summary(path))}")
+    from .logs import logged_problems
+
+    results_dir = Path(results_dir)
+    problems = logged_problems(results_dir / "logs", since)
+    failed = {experiment for experiment, _ in problems["ERROR"]}
+    path = results_dir / "summary.tsv"
+    blocks = []
+    if path.is_file() and path.stat().st_mtime >= since:
+        blocks.append(f"smlmLP: {path}\n{format_summary_table(read_summary(path))}")
+    elif failed:
+        rows = []
+        for experiment in experiments:
+            info_path = results_dir / experiment / "psf_info.h5"
+            if experiment not in failed and info_path.is_file():
+                rows.extend(read_info(info_path).summary_rows(experiment))
+        title = f"smlmLP: jobs failed, so {path} was not written"
+        if rows:
+            blocks.append(f"{title}; the experiments that finished:\n{format_summary_table(rows)}")
+        else:
+            blocks.append(f"{title}; no experiment finished")
+    if not blocks:
+        return ""
+    warnings = problems["WARNING"]
+    if warnings:
+        lines = [_problem_line(*w) for w in warnings[:MAX_PRINTED_WARNINGS]]
+        if len(warnings) > MAX_PRINTED_WARNINGS:
+            more = len(warnings) - MAX_PRINTED_WARNINGS
+            lines.append(f"  ... and {more} more in {results_dir / 'logs'}")
+        blocks.append("\n".join([f"warnings ({len(warnings)}):", *lines]))
+    if problems["ERROR"]:
+        lines = [_problem_line("", text) for _, text in problems["ERROR"]]
+        names = ", ".join(sorted(name for name in failed if name))
+        title = f"failed jobs ({len(lines)}" + (f"; experiments {names}):" if names else "):")
+        blocks.append("\n".join([title, *lines]))
+    return "\n".join(blocks)
+
+
+def print_run_summary(results_dir: PathLike, since: float, experiments: Sequence[str] = ()) -> None:
+    """Print :func:`run_end_text`: the numbers of a run, its warnings and its failed
+    jobs, in the terminal that started it."""
+    text = run_end_text(results_dir, experiments, since)
+    if text:
+        print(f"\n{text}")

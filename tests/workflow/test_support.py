@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -213,11 +214,16 @@ def test_micromanager_series_is_one_movie(tmp_path: Path) -> None:
     assert sorted(experiment.channels) == ["cell", "cell_1", "run_MMStack_Pos0"]
     assert len(experiment.channels["run_MMStack_Pos0"].files) == 3
     # every position of the acquisition: tifffile reads them all from any of its files
-    more = [*names, "run_MMStack_Pos1.ome.tif", "run_MMStack_Pos1_1.ome.tif",
-            "other_MMStack_Pos0.ome.tif"]
+    more = [
+        *names,
+        "run_MMStack_Pos1.ome.tif",
+        "run_MMStack_Pos1_1.ome.tif",
+        "other_MMStack_Pos0.ome.tif",
+    ]
     groups = ws.group_series(tmp_path, more)
     assert groups["run_MMStack_Pos0.ome.tif"][3:] == [
-        "run_MMStack_Pos1.ome.tif", "run_MMStack_Pos1_1.ome.tif"
+        "run_MMStack_Pos1.ome.tif",
+        "run_MMStack_Pos1_1.ome.tif",
     ]
     assert groups["other_MMStack_Pos0.ome.tif"] == ["other_MMStack_Pos0.ome.tif"]
 
@@ -390,9 +396,43 @@ def test_rule_log_turns_errors_into_one_line(tmp_path: Path, capsys) -> None:
     assert text.strip().splitlines()[-1].endswith("data/e/c.tif: expected a 3-D stack, got 2-D")
 
 
-def test_rule_log_error_starts_its_own_line_after_an_unfinished_one(
-    tmp_path: Path, capsys
-) -> None:
+def test_logged_problems_are_this_runs_warnings_and_errors(tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    with ws.rule_log(logs / "info" / "day.1.log", step="info day.1") as logger:
+        logger.warning("day.1: exposure unknown\nfor channel(s) red")
+        logger.info("fine")
+    for experiment in ("e2", "e3"):
+        with ws.rule_log(
+            logs / "psf" / experiment / "red.log", step=f"psf {experiment}/red"
+        ) as log:
+            log.warning("red: wavelength without NA")
+    with (
+        pytest.raises(SystemExit),
+        ws.rule_log(logs / "psf" / "e3" / "blue.log", step="psf e3/blue"),
+    ):
+        raise ValueError("the stack does not change")
+    with ws.rule_log(logs / "summary.log", step="summary") as logger:
+        logger.warning("no channel")
+    old = logs / "autocorr" / "e4" / "red.log"  # an earlier run's
+    with pytest.raises(SystemExit), ws.rule_log(old, step="autocorr e4/red"):
+        raise ValueError("not a TIFF")
+    os.utime(old, (1e9, 1e9))
+    found = ws.logged_problems(logs, since=1e9 + 1)
+    assert found["ERROR"] == [("e3", "psf e3/blue: the stack does not change")]
+    assert found["WARNING"] == [
+        ("day.1", "day.1: exposure unknown"),  # a message's first line
+        ("e2", "red: wavelength without NA"),
+        ("e3", "red: wavelength without NA"),  # the same words, another experiment
+        ("", "no channel"),
+    ]
+    assert ws.logged_problems(logs, since=1e9 - 1)["ERROR"][0] == (
+        "e4",
+        "autocorr e4/red: not a TIFF",
+    )
+    assert ws.logged_problems(tmp_path / "none", since=0) == {"WARNING": [], "ERROR": []}
+
+
+def test_rule_log_error_starts_its_own_line_after_an_unfinished_one(tmp_path: Path, capsys) -> None:
     # Snakemake writes a message and its newline in two writes to the shared stderr
     sys.stderr.write("    resources: tmpdir=/tmp")
     with pytest.raises(SystemExit), ws.rule_log(tmp_path / "s.log", step="psf e/c"):
@@ -505,8 +545,11 @@ def test_run_on_time_split_movie(tmp_path: Path) -> None:
     np.testing.assert_array_equal(back.channels["b"].ac, result.channels["b"].ac)
     # the same two movies as the two channels of one file: the same curves
     both = tmp_path / "both.ome.tif"
-    tifffile.imwrite(both, np.stack([left, right], axis=1), metadata={
-        "axes": "TCYX", "Channel": {"Name": ["Cy5", "Cy3"]}})
+    tifffile.imwrite(
+        both,
+        np.stack([left, right], axis=1),
+        metadata={"axes": "TCYX", "Channel": {"Name": ["Cy5", "Cy3"]}},
+    )
     channels = [["a", [str(both)], 0, None, None], ["b", [str(both)], 1, None, None]]
     with _logged(logger) as records:
         again = ws.run_on_time(

@@ -9,6 +9,7 @@ report, the linter and switching the on-time off.
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import shutil
@@ -173,6 +174,32 @@ def test_good_experiments_complete_despite_bad_ones(first_run: SimpleNamespace) 
             assert f"{experiment}/figures/{channel}.png" in first_run.results
 
 
+def test_failed_run_ends_with_what_finished_and_what_failed(
+    wf: SimpleNamespace, first_run: SimpleNamespace
+) -> None:
+    """Jobs failed, so no summary: the run still ends with the numbers of the
+    experiments that finished, then every failed job's error line."""
+    printed = first_run.result.stdout.splitlines()
+    title = [i for i, line in enumerate(printed) if line.startswith("smlmLP: ")]
+    assert len(title) == 1 and "summary.tsv was not written" in printed[title[0]], _failure(
+        first_run.output
+    )
+    rows = [
+        row
+        for experiment in GOOD
+        for row in read_info(_logs(first_run).parent / experiment / "psf_info.h5").summary_rows()
+    ]
+    table = format_summary_table(rows).splitlines()
+    assert sorted(table[1 : 1 + len(rows)]) == sorted(
+        printed[title[0] + 2 : title[0] + 2 + len(rows)]
+    )
+    failed = next(i for i, line in enumerate(printed) if line.startswith("failed jobs ("))
+    assert printed[failed].endswith(f"; experiments {', '.join(sorted(BAD))}):"), printed[failed]
+    errors = wf.error_lines(first_run.output)
+    listed = list(itertools.takewhile(lambda line: line.startswith("  "), printed[failed + 1 :]))
+    assert sorted(listed) == sorted(f"  {e.removeprefix('ERROR ')}" for e in errors)
+
+
 def test_bad_inputs_fail_with_one_clear_line(
     wf: SimpleNamespace, first_run: SimpleNamespace
 ) -> None:
@@ -333,7 +360,8 @@ def test_summary_once_every_experiment_is_good(completed: SimpleNamespace) -> No
     # the run ends with the summary's table in the terminal, as the table of the file
     printed = completed.result.stdout.splitlines()
     start = printed.index(f"smlmLP: {Path('results') / 'summary.tsv'}")
-    assert printed[start + 1 : start + 2 + len(rows)] == format_summary_table(rows).splitlines()
+    table = format_summary_table(rows).splitlines()
+    assert printed[start + 1 : start + 1 + len(table)] == table
     assert [line.split()[:2] for line in printed[start + 2 : start + 2 + len(rows)]] == [
         [row["experiment"], row["channel"]] for row in rows
     ]
