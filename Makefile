@@ -37,7 +37,7 @@ run: setup
 # --config option included: the run keeps it in $(RESULTS)/run_config.yaml).
 report: setup
 	@test -f "$(RESULTS)/run_config.yaml" || { echo "make report: no run_config.yaml in $(RESULTS): run the workflow into it first (or give RESULTS=the run's results_dir)" >&2; exit 2; }
-	$(BIN)/snakemake --cores 1 --profile profiles/default --configfile "$(RESULTS)/run_config.yaml" --report "$(RESULTS)/report.html"
+	$(BIN)/snakemake --cores 1 --profile profiles/default --configfile "$(RESULTS)/run_config.yaml" --report "$(RESULTS)/report.html" finished
 
 test: setup-test
 	$(BIN)/ruff check .

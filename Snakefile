@@ -55,6 +55,7 @@ onerror:
 # snakemake instead of queueing (autocorr_merge too, see autocorr.smk).
 localrules:
     all,
+    finished,
     psf,
     info,
     figures,
@@ -65,3 +66,10 @@ rule all:
     input:
         all_targets(),
     default_target: True
+
+
+# What the run has made, for the report (`make report` reports this target): the
+# experiments that finished, also when others failed.
+rule finished:
+    input:
+        finished_targets(),

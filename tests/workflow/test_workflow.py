@@ -200,6 +200,25 @@ def test_failed_run_ends_with_what_finished_and_what_failed(
     assert sorted(listed) == sorted(f"  {e.removeprefix('ERROR ')}" for e in errors)
 
 
+def test_report_of_a_run_that_failed_in_part(
+    wf: SimpleNamespace, first_run: SimpleNamespace
+) -> None:
+    """`make report` reports target ``finished``: the experiments that finished, though
+    the summary is missing (the default target's report would stop at it)."""
+    report = first_run.workdir / "results" / "partial_report.html"
+    result = wf.run_snakemake(first_run.workdir, "--cores", "1", "--report", str(report))
+    assert result.returncode != 0 and "summary.tsv" in result.stdout + result.stderr
+    result = wf.run_snakemake(
+        first_run.workdir, "--cores", "1", "--report", str(report), "finished"
+    )
+    assert result.returncode == 0, _failure(result.stdout + result.stderr)
+    text = report.read_text(errors="replace")
+    assert "PSF per channel" in text and text.count("psf_info.h5") >= len(GOOD)
+    for experiment, channels in GOOD.items():
+        assert all(f"{experiment}/figures/{channel}.png" in text for channel in channels)
+    report.unlink()
+
+
 def test_bad_inputs_fail_with_one_clear_line(
     wf: SimpleNamespace, first_run: SimpleNamespace
 ) -> None:

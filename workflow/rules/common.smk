@@ -4,6 +4,7 @@
 import json
 import re
 import time
+from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 from snakemake.logging import logger
@@ -218,3 +219,9 @@ def all_targets():
     for name in EXPERIMENTS:
         targets += [f"{RESULTS}/{name}/psf_info.h5", f"{RESULTS}/{name}/figures"]
     return targets
+
+
+def finished_targets():
+    """The targets of all_targets() that a run has made: what the report of a run whose
+    jobs failed in part holds (rule finished, `make report`)."""
+    return [path for path in all_targets() if Path(path).exists()]
