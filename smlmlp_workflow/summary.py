@@ -132,7 +132,8 @@ def format_summary_table(rows: Sequence[Mapping[str, Any]]) -> str:
     """The rows of ``summary.tsv`` as the table a run prints when it ends: each width
     with its standard error, the angle (``round`` where sigx and sigy agree within their
     errors, as ``smlmlp psf`` prints it), the QC verdict and the experiment's on-time;
-    under it the QC notes (why a channel is ``warn`` or ``invalid``).
+    under it the QC notes (why a channel is ``warn`` or ``invalid``), each once with the
+    channels it is about.
 
     Examples
     --------
@@ -143,8 +144,11 @@ def format_summary_table(rows: Sequence[Mapping[str, Any]]) -> str:
     experiment  channel  sigx (nm)    sigy (nm)    theta (deg)  sigma (nm)   QC     on-time
     day1        red      140.0 ± 0.9  140.0 ± 0.9        round  140.0 ± 0.9  valid  58.0 ± 0.7 ms
     >>> red.qc, red.qc_notes = "warn", ("too few frames", "relative SE 4 %")
-    >>> print(format_summary_table([red.summary_row("day1")]).splitlines()[2:])
-    ['day1/red: too few frames', 'day1/red: relative SE 4 %']
+    >>> green = ChannelInfo.empty_example("green", 130.0)
+    >>> green.qc, green.qc_notes = "warn", ("too few frames",)
+    >>> rows = [red.summary_row("day1"), green.summary_row("day1")]
+    >>> print(format_summary_table(rows).splitlines()[3:])
+    ['day1/red, day1/green: too few frames', 'day1/red: relative SE 4 %']
     """
     from smlmlp.estimate import PART_WIDTHS
     from smlmlp.infofile import QC_NOTES_SEPARATOR, format_value, format_widths
@@ -152,7 +156,8 @@ def format_summary_table(rows: Sequence[Mapping[str, Any]]) -> str:
 
     header = ("experiment", "channel", "sigx (nm)", "sigy (nm)", "theta (deg)", "sigma (nm)")
     header += ("QC", "on-time")
-    cells, lines = [], []
+    cells: list[tuple[str, ...]] = []
+    notes: dict[str, list[str]] = {}  # note -> the channels it is about, in table order
     for row in rows:
         widths = {key: (float(row[key]), float(row[f"{key}_se"])) for key in PART_WIDTHS}
         text = format_widths(widths)
@@ -165,9 +170,10 @@ def format_summary_table(rows: Sequence[Mapping[str, Any]]) -> str:
                 break
         names = (str(row["experiment"]), str(row["channel"]))
         cells.append((*names, *text.values(), str(row["qc"]), on_time))
-        notes = str(row.get("qc_notes") or "")
-        label = "/".join(names)
-        lines += [f"{label}: {note}" for note in notes.split(QC_NOTES_SEPARATOR) if note]
+        for note in str(row.get("qc_notes") or "").split(QC_NOTES_SEPARATOR):
+            if note:
+                notes.setdefault(note, []).append("/".join(names))
+    lines = [f"{', '.join(labels)}: {note}" for note, labels in notes.items()]
     return "\n".join(aligned_lines(header, cells, left=(0, 1, 6, 7)) + lines)
 
 
