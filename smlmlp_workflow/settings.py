@@ -279,27 +279,80 @@ DEMO_DIR = "demo_data"
 FOLDER_KEYS = ("experiments_dir", "results_dir")
 
 
-def normalise_config(config: dict[str, Any], schema_path: PathLike) -> None:
-    """Read booleans typed as words on the command line as booleans, and a leading
-    ``~`` of the folders (:data:`FOLDER_KEYS`) as the home folder, in place.
+def _schema_alternatives(spec: Mapping[str, Any], defs: Mapping[str, Any]) -> list[dict]:
+    """The plain schemas a value of ``spec`` may match (its ``oneOf`` / ``anyOf``
+    alternatives, ``$ref`` to ``$defs`` followed)."""
+    if "$ref" in spec:
+        return _schema_alternatives(defs[str(spec["$ref"]).rsplit("/", 1)[-1]], defs)
+    alternatives = [*spec.get("oneOf", []), *spec.get("anyOf", [])]
+    if not alternatives:
+        return [dict(spec)]
+    return [plain for a in alternatives for plain in _schema_alternatives(a, defs)]
 
-    ``snakemake --config demo=false`` gives the string ``"false"``; for every key
-    the schema declares boolean (alone or beside other types, as ``cuda``), the
-    words of :data:`BOOLEAN_WORDS` become ``True`` / ``False``. ``experiments_dir:
+
+def _typed_value(value: Any, spec: Mapping[str, Any], defs: Mapping[str, Any]) -> Any:
+    """``value`` as the schema ``spec`` wants it, where Snakemake's ``--config`` parser
+    left a word for a number, a boolean or null (it reads ``[2, 2]`` as ``['2', '2']``,
+    ``null`` and ``false`` as words) or made a number of a folder's name."""
+    import yaml
+
+    alternatives = _schema_alternatives(spec, defs)
+    kinds: set[str] = set()
+    for alternative in alternatives:
+        kind = alternative.get("type", [])
+        kinds.update([kind] if isinstance(kind, str) else kind)
+        kinds.update(type(v).__name__ for v in alternative.get("enum", []))
+    if isinstance(value, list):
+        items = [a["items"] for a in alternatives if "items" in a]
+        return [_typed_value(v, items[0], defs) for v in value] if items else value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value) if kinds == {"string"} else value  # experiments_dir=2024
+    if not isinstance(value, str):
+        return value
+    enums = [a["enum"] for a in alternatives if "enum" in a]
+    if ("string" in kinds or "str" in kinds) and (not enums or any(value in e for e in enums)):
+        return value
+    if kinds & {"boolean", "bool"} and value.lower() in BOOLEAN_WORDS:
+        return BOOLEAN_WORDS[value.lower()]
+    try:
+        parsed = yaml.safe_load(value)
+    except yaml.YAMLError:
+        return value
+    return value if isinstance(parsed, (str, list, dict)) else parsed
+
+
+def normalise_config(config: dict[str, Any], schema_path: PathLike) -> None:
+    """Give the config's values the types its schema declares, and read a leading ``~``
+    of the folders (:data:`FOLDER_KEYS`) as the home folder, in place.
+
+    Snakemake's ``--config`` parser reads ``demo=false`` as the word ``"false"``,
+    ``field_tiles=[2,2]`` as ``["2", "2"]``, ``exposure_ms=null`` as ``"null"`` and
+    ``experiments_dir=2024`` as a number: each becomes what the schema wants (the
+    words of :data:`BOOLEAN_WORDS` for booleans, YAML's numbers and ``null`` elsewhere);
+    a value the schema's validation must refuse is left as it is. ``experiments_dir:
     ~/data`` in a config file (no shell expands it there) is ``$HOME/data``.
 
     Examples
     --------
     >>> import os, tempfile, pathlib
     >>> schema = pathlib.Path(tempfile.mkdtemp()) / "s.yaml"
-    >>> text = "properties: {demo: {type: boolean}, cuda: {type: [boolean, string]}}"
-    >>> _ = schema.write_text(text)
-    >>> config = {"demo": "false", "cuda": "Yes", "other": "no", "results_dir": "~/out"}
+    >>> _ = schema.write_text('''properties:
+    ...   demo: {type: boolean}
+    ...   cuda: {enum: [false, true, auto]}
+    ...   tiles: {oneOf: [{type: "null"}, {type: array, items: {type: integer}}]}
+    ...   exposure_ms: {oneOf: [{type: "null"}, {type: number}]}
+    ...   experiments_dir: {type: string}''')
+    >>> config = {"demo": "false", "cuda": "Yes", "other": "no", "results_dir": "~/out",
+    ...           "tiles": ["2", "3"], "exposure_ms": "null", "experiments_dir": 2024}
     >>> normalise_config(config, schema)
-    >>> config["results_dir"] == os.path.join(os.path.expanduser("~"), "out")
+    >>> config.pop("results_dir") == os.path.join(os.path.expanduser("~"), "out")
     True
-    >>> {key: config[key] for key in ("demo", "cuda", "other")}
-    {'demo': False, 'cuda': True, 'other': 'no'}
+    >>> config  # doctest: +NORMALIZE_WHITESPACE
+    {'demo': False, 'cuda': True, 'other': 'no', 'tiles': [2, 3], 'exposure_ms': None,
+     'experiments_dir': '2024'}
+    >>> normalise_config(config := {"cuda": "auto", "tiles": ["two", "3"]}, schema)
+    >>> config
+    {'cuda': 'auto', 'tiles': ['two', 3]}
     """
     for key in FOLDER_KEYS:
         if isinstance(config.get(key), str) and config[key].startswith("~"):
@@ -307,13 +360,11 @@ def normalise_config(config: dict[str, Any], schema_path: PathLike) -> None:
     import yaml
 
     with open(schema_path, encoding="utf-8") as stream:
-        properties = (yaml.safe_load(stream) or {}).get("properties", {})
-    for key, spec in properties.items():
-        kinds = spec.get("type", [])
-        kinds = [kinds] if isinstance(kinds, str) else list(kinds)
-        value = config.get(key)
-        if "boolean" in kinds and isinstance(value, str) and value.lower() in BOOLEAN_WORDS:
-            config[key] = BOOLEAN_WORDS[value.lower()]
+        schema = yaml.safe_load(stream) or {}
+    defs = schema.get("$defs", {})
+    for key, spec in schema.get("properties", {}).items():
+        if key in config:
+            config[key] = _typed_value(config[key], spec, defs)
 
 
 def demo_enabled(config: Mapping[str, Any]) -> bool:

@@ -24,6 +24,8 @@ def own_folder(tmp_path: Path, wf: SimpleNamespace) -> Path:
         ["demo=False", "pixel_nm=108"],
         ["demo=no"],
         [],  # naming the folder is enough: the demo runs only in its own folder
+        # Snakemake reads a list's items, null and false as words: the schema's types win
+        ["field_tiles=[1,1]", "pixel_nm=[108,110]", "exposure_ms=null", "cuda=false"],
     ],
 )
 def test_own_folder_runs_with_the_shipped_config(
@@ -56,3 +58,20 @@ def test_a_word_that_is_not_a_boolean_is_refused(tmp_path: Path, wf: SimpleNames
     )
     assert result.returncode != 0
     assert "demo: 'maybe' is not of type 'boolean'" in result.stdout + result.stderr
+
+
+def test_a_folder_named_by_a_number(tmp_path: Path, wf: SimpleNamespace) -> None:
+    """``experiments_dir=2024``: Snakemake makes a number of it, the workflow a folder."""
+    wf.write_tiff(tmp_path / "2024" / "day1" / "red.tif", wf.noise_movie(120, (32, 32)))
+    result = wf.run_snakemake(
+        tmp_path,
+        "--cores",
+        "1",
+        "-n",
+        "--config",
+        "experiments_dir=2024",
+        configfile=wf.REPO / "config" / "config.yaml",
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert wf.job_counts(output).get("autocorr") == 1, output

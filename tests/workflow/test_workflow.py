@@ -461,6 +461,23 @@ def test_invalid_config_is_one_clear_line(
         assert word in lines[0]
 
 
+def test_command_line_values_take_the_schemas_types(
+    wf: SimpleNamespace, completed: SimpleNamespace
+) -> None:
+    """Snakemake's --config reads ``[2,2]`` as two words and ``null`` or ``false`` as
+    words: each is taken as the schema declares it, as a config file would give it."""
+    given = ("field_tiles=[2,2]", "time_windows=2", "exposure_ms=null", "cuda=false")
+    result = wf.run_snakemake(completed.workdir, "-n", "--cores", "1", "--config", *given)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, _failure(output)
+    counts = wf.job_counts(output)  # the tiles and windows are new: the heavy pass reruns
+    assert counts.get("autocorr") == 4, counts
+    result = wf.run_snakemake(
+        completed.workdir, "-n", "--cores", "1", "--config", "field_tiles=null", "cuda=false"
+    )
+    assert "Nothing to be done" in result.stdout + result.stderr, _failure(result.stdout)
+
+
 def test_on_time_off_and_on_again(wf: SimpleNamespace, completed: SimpleNamespace) -> None:
     """on_time: false writes info files without temporal data; back on, nothing heavy reruns."""
     workdir = completed.workdir
