@@ -32,6 +32,8 @@ from .ac_model import lag_grid, widths_from_covariance
 MIN_SIGNAL_TO_NOISE = 8.0
 #: Smallest width accepted, in pixels; below this the AC holds no usable shape.
 MIN_SIGMA_PIX = 0.3
+#: The crop must span this many PSF widths (sigma) for the fit to see the PSF's tails.
+CROP_SIGMAS = 6.0
 #: How the QC note of a channel without a PSF starts; the reason follows.
 NO_PSF_NOTE = "no PSF found: "
 
@@ -282,8 +284,12 @@ def estimate_psf(
         reason = f"autocorrelation peak only {signal_to_noise:.1f} times its noise"
     elif min(sigx, sigy) < MIN_SIGMA_PIX * min(pixel_nm):
         reason = "the fitted width is far below one pixel"
-    elif max(sigx, sigy) > size * min(pixel_nm) / 6.0:
-        reason = "the fitted width does not fit in the crop (raise crop_pix)"
+    elif max(sigx, sigy) > size * min(pixel_nm) / CROP_SIGMAS:
+        wanted = math.ceil(CROP_SIGMAS * max(sigx, sigy) / min(pixel_nm)) // 2 * 2 + 1
+        reason = (
+            f"the fitted width, {max(sigx, sigy):.0f} nm, needs a crop of {CROP_SIGMAS:g} "
+            f"times it: raise crop_pix to {wanted} or more"
+        )
     if reason is not None:
         _invalid(reason, name)
         sigx = sigy = theta = float("nan")

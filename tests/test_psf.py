@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 import warnings
 
 import numpy as np
@@ -163,9 +164,15 @@ def test_signal_well_above_noise_is_found():
 
 
 def test_psf_too_wide_for_the_crop_is_not_reported():
-    with pytest.warns(RuntimeWarning, match="raise crop_pix"):
+    with pytest.warns(RuntimeWarning, match="raise crop_pix") as caught:
         estimate = estimate_psf(synthetic_ac(600.0, 600.0, 0.0, size=11), (100.0, 100.0))
     assert math.isnan(estimate.sigx)
+    # the crop it asks for: odd, 6 fitted widths at least, more than the one given
+    fitted, wanted = re.search(
+        r"fitted width, (\d+) nm, .* raise crop_pix to (\d+) or more", str(caught[0].message)
+    ).groups()
+    assert int(wanted) % 2 == 1 and 11 < int(wanted) and (int(wanted) - 2) * 100 < 6 * int(fitted)
+    assert int(wanted) * 100 >= 6 * int(fitted) - 50  # the fitted width rounded to 1 nm
 
 
 def test_even_or_non_square_crops_are_rejected():
