@@ -7,7 +7,8 @@ Each movie file is one channel (two with ``--split``), and each channel of a fil
 several one channel, ``STEM_NAME`` (:mod:`smlmlp.file_channels`). The info file has the
 same layout as the workflow's ``psf_info.h5`` (see :mod:`smlmlp.infofile`).
 A file is read by the reader of its extension (TIFF, ``.dax``, Picasso
-``.raw``, ``.ims``, OME-Zarr, ``.czi``, ``.nd2``, ``.sif``: :func:`smlmlp.loading.open_movie`).
+``.raw``, ``.ims``, OME-Zarr, ``.czi``, ``.nd2``, ``.sif``, HDF5:
+:func:`smlmlp.loading.open_movie`).
 Pixel size: ``--pixel-nm`` when given, else the one stored in the file
 (OME-XML, ImageJ or Micro-Manager metadata, or the other formats' own, see
 :mod:`smlmlp.formats`); a file with neither is an error
@@ -365,8 +366,9 @@ def run_psf(args: argparse.Namespace) -> int:
                 [["--pixel-nm", pixel_arg]], movie.metadata.get("pixel_nm")
             )
             if pixel is None:
+                where = file if inside is None else f"{file} (channel {inside})"
                 raise ValueError(
-                    f"{file}: no pixel size in the file's metadata; give it with --pixel-nm"
+                    f"{where}: no pixel size in the file's metadata; give it with --pixel-nm"
                 )
             exposure, exposure_origin = resolve_setting(
                 [["--exposure-ms", args.exposure_ms]], movie.metadata.get("exposure_ms")
@@ -607,9 +609,9 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="+",
         metavar="FILE",
         help=(
-            "movie file(s): TIFF, .dax, Picasso .raw, .ims, OME-Zarr (.zarr), .czi, .nd2 or "
-            ".sif; the files of one multi-file OME-TIFF series or Micro-Manager NDTiff "
-            "dataset are one movie (its first file names it)"
+            "movie file(s): TIFF, .dax, Picasso .raw, .ims, OME-Zarr (.zarr), .czi, .nd2, "
+            ".sif or an HDF5 stack (.h5, .hdf5); the files of one multi-file OME-TIFF "
+            "series or Micro-Manager NDTiff dataset are one movie (its first file names it)"
         ),
     )
     psf.add_argument("-o", "--output", required=True, metavar="OUT.h5", help="info file")
@@ -811,10 +813,10 @@ def describe_info_file(file: str) -> list[str]:
     """The lines ``smlmlp inspect`` prints of an info file (``smlmlp psf``'s, the
     workflow's ``psf_info.h5``): what ``smlmlp psf`` printed when it wrote it
     (:func:`results_text`)."""
-    from .infofile import read_info
+    from .infofile import INFO_FILE_MARK, read_info
 
     info = read_info(file)
-    version = info.attrs.get("smlmlp_version")
+    version = info.attrs.get(INFO_FILE_MARK)
     written = f", written by smlmLP {version}" if version else ""
     head = f"{file}: PSF info file of {len(info.channels)} channel(s){written}"
     return [head, results_text(list(info.channels.values()), info.temporal)]
@@ -824,13 +826,12 @@ def run_inspect(args: argparse.Namespace) -> int:
     """The ``inspect`` command: each movie file as the readers see it, each info file's
     results; a file that cannot be read gets one error line, and the others are still
     described (exit status 1)."""
-    import h5py
+    from .infofile import is_info_file
 
     failed, described = False, 0
     for file in args.files:
         try:
-            is_info = os.path.isfile(file) and h5py.is_hdf5(file)
-            lines = describe_info_file(file) if is_info else describe_movie(file)
+            lines = describe_info_file(file) if is_info_file(file) else describe_movie(file)
         except (ValueError, TypeError, OSError) as error:
             failed = True
             message = " ".join(str(error).split()) or type(error).__name__

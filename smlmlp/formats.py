@@ -24,6 +24,8 @@ Nikon ``.nd2``            ``nd2``       the picture's calibration (µm) / the
                                         channel's exposure time, the capture's
                                         text, or the time loop's period
 Andor ``.sif``            ``sif``       nothing / the header's exposure time
+HDF5 ``.h5`` / ``.hdf5``  (none, h5py)  the dataset's ``element_size_um`` / nothing
+  (a dataset of frames)
 ========================  ============  ==========================================
 
 Hamamatsu ``.dcimg`` is refused with one line: no reader is tested on such files.
@@ -54,6 +56,7 @@ from .stacks import LazyStack, _check_dtype, _ndim_message, check_frame_count
 from .tiff_metadata import _optional, _positive_float
 
 __all__ = [
+    "HDF5_SUFFIXES",
     "MOVIE_SUFFIXES",
     "UNSUPPORTED_SUFFIXES",
     "CziMovie",
@@ -61,11 +64,14 @@ __all__ = [
     "ImarisMovie",
     "MissingReaderError",
     "MovieFile",
+    "Hdf5Movie",
     "Nd2Movie",
     "OmeZarrMovie",
     "PicassoRawMovie",
     "READER_LIBRARIES",
     "SifMovie",
+    "hdf5_left_out",
+    "hdf5_movie_datasets",
     "is_movie_name",
     "is_other_format",
     "movie_stem",
@@ -87,7 +93,12 @@ MOVIE_SUFFIXES = {
     ".czi": "Zeiss .czi",
     ".nd2": "Nikon .nd2",
     ".sif": "Andor .sif",
+    ".h5": "HDF5 stack (.h5)",
+    ".hdf5": "HDF5 stack (.hdf5)",
 }
+
+#: Suffixes of the HDF5 files read as movies (:class:`Hdf5Movie`).
+HDF5_SUFFIXES = (".h5", ".hdf5")
 
 #: Formats recognised but not read, with the reason given to the user.
 UNSUPPORTED_SUFFIXES = {
@@ -150,9 +161,12 @@ def supported_formats_text() -> str:
     Examples
     --------
     >>> supported_formats_text()
-    '.tif/.tiff, .dax (+ .inf), .raw (+ .yaml), .ims, .zarr (OME-Zarr), .czi, .nd2, .sif'
+    '.tif/.tiff, .dax (+ .inf), .raw (+ .yaml), .ims, .zarr (OME-Zarr), .czi, .nd2, .sif, .h5/.hdf5'
     """
-    return ".tif/.tiff, .dax (+ .inf), .raw (+ .yaml), .ims, .zarr (OME-Zarr), .czi, .nd2, .sif"
+    return (
+        ".tif/.tiff, .dax (+ .inf), .raw (+ .yaml), .ims, .zarr (OME-Zarr), .czi, .nd2, .sif, "
+        ".h5/.hdf5"
+    )
 
 
 def is_movie_name(filename: str) -> bool:
@@ -1380,6 +1394,153 @@ class SifMovie(MovieFile):
 
 
 # --------------------------------------------------------------------------- #
+# HDF5 stacks
+# --------------------------------------------------------------------------- #
+
+#: The root attribute of smlmLP's own info files (:data:`smlmlp.infofile.INFO_FILE_MARK`):
+#: an HDF5 file that has it holds PSFs, not a movie.
+_INFO_FILE_MARK = "smlmlp_version"
+
+
+def hdf5_movie_datasets(handle: Any) -> list[str]:
+    """The datasets of an open HDF5 file (an ``h5py.File``) that are movies: real
+    numbers on three axes ``(frames, height, width)`` with two frames or more, by path
+    (without the leading ``/``) in the order of the file (by name, unless it keeps the
+    order of creation)."""
+    import h5py
+
+    found: list[str] = []
+
+    def visit(name: str, item: Any) -> None:
+        if (
+            isinstance(item, h5py.Dataset)
+            and item.dtype.kind in "uif"
+            and item.ndim == 3
+            and item.shape[0] >= 2
+            and min(item.shape[1:]) >= 1
+        ):
+            found.append(name)
+
+    handle.visititems(visit)
+    return found
+
+
+def _hdf5_other_datasets(handle: Any) -> str:
+    """Up to three of the file's datasets with their shapes, for a message."""
+    import h5py
+
+    shown: list[str] = []
+
+    def visit(name: str, item: Any) -> Any:
+        if isinstance(item, h5py.Dataset):
+            shown.append(f"{name} {tuple(item.shape)}")
+        return True if len(shown) >= 3 else None  # visititems stops at a value
+
+    handle.visititems(visit)
+    return ", ".join(shown) if shown else "none"
+
+
+def hdf5_left_out(path: PathLike) -> str | None:
+    """Why an HDF5 file (``.h5`` / ``.hdf5``) beside the movies is not one: an smlmLP
+    info file, or a file without a dataset of frames (localisations, such as Picasso's
+    ``_locs.hdf5``, a drift table); None when it holds a movie, or when it cannot be
+    read (opening it tells why).
+
+    Examples
+    --------
+    >>> import os, tempfile, h5py, numpy as np
+    >>> folder = tempfile.mkdtemp()
+    >>> movie, locs = os.path.join(folder, "m.h5"), os.path.join(folder, "m_locs.hdf5")
+    >>> with h5py.File(movie, "w") as handle:
+    ...     handle["frames"] = np.zeros((5, 8, 8), np.uint16)
+    >>> with h5py.File(locs, "w") as handle:
+    ...     handle["locs"] = np.zeros(3, [("frame", "u4"), ("x", "f4"), ("y", "f4")])
+    >>> hdf5_left_out(movie), hdf5_left_out(locs)
+    (None, 'no movie in it (its datasets: locs (3,))')
+    """
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as handle:
+            if _INFO_FILE_MARK in handle.attrs:
+                return "a PSF info file written by smlmLP"
+            if hdf5_movie_datasets(handle):
+                return None
+            return f"no movie in it (its datasets: {_hdf5_other_datasets(handle)})"
+    except Exception:  # not HDF5, or unreadable: its job names the problem
+        return None
+
+
+class Hdf5Movie(MovieFile):
+    """A movie stored as a dataset ``(frames, height, width)`` of an HDF5 file
+    (``.h5``, ``.hdf5``, read with h5py), as ImSwitch records it and as ilastik,
+    Fiji's HDF5 plugin or one's own code write it.
+
+    Every dataset of real numbers on three axes with two frames or more is a movie
+    (:func:`hdf5_movie_datasets`); a file of several holds them as its channels, named
+    after the datasets (``Cy5`` for ``recordings/Cy5``; the whole path, ``/`` as ``_``,
+    when two datasets share a name). Pixel size: the dataset's
+    ``element_size_um`` attribute (z, y, x in µm, the convention of those programs);
+    the file says nothing of the exposure. An smlmLP info file, or an HDF5 file without
+    a dataset of frames (localisations), is refused with one line.
+    """
+
+    kind = "hdf5"
+    what = "HDF5"
+    _file: Any = None
+
+    def _open(self) -> None:
+        import h5py
+
+        try:
+            self._file = h5py.File(self.path, "r")
+        except OSError as exc:
+            raise self._corrupt(exc) from exc
+        if _INFO_FILE_MARK in self._file.attrs:
+            raise ValueError(
+                f"{self.label}: a PSF info file written by smlmLP, not a movie (smlmlp "
+                "inspect prints it)"
+            )
+        try:
+            names = hdf5_movie_datasets(self._file)
+        except (KeyError, OSError, RuntimeError) as exc:
+            raise self._corrupt(exc) from exc
+        if not names:
+            raise ValueError(
+                f"{self.label}: no movie in this HDF5 file: no dataset of shape (frames, "
+                f"height, width) with 2 frames or more (datasets: "
+                f"{_hdf5_other_datasets(self._file)})"
+            )
+        leaves = [name.rsplit("/", 1)[-1] for name in names]  # a detector's recording
+        found = leaves if len(set(leaves)) == len(leaves) else [n.replace("/", "_") for n in names]
+        channel = self._choose_channel(found, len(names))
+        self._data = self._file[names[channel]]
+        self.shape = tuple(int(n) for n in self._data.shape)
+        self.dtype = self._data.dtype
+        self.metadata["dataset"] = names[channel]
+        self.metadata["pixel_nm"] = _element_size_nm(self._data.attrs.get("element_size_um"))
+
+    def _read_frames(self, start: int, stop: int) -> np.ndarray:
+        return self._data[start:stop]
+
+    def _release(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+def _element_size_nm(value: Any) -> tuple[float, float] | None:
+    """(y, x) in nm from an ``element_size_um`` attribute ((z,) y, x in µm), or None."""
+    with contextlib.suppress(TypeError, ValueError):
+        sizes = [float(v) for v in np.atleast_1d(np.asarray(value, dtype=float))]
+        if len(sizes) in (2, 3):
+            y, x = (_positive_float(size * 1e3) for size in sizes[-2:])
+            if y is not None and x is not None:
+                return (y, x)
+    return None
+
+
+# --------------------------------------------------------------------------- #
 # Dispatch
 # --------------------------------------------------------------------------- #
 
@@ -1391,6 +1552,8 @@ _READERS: dict[str, Callable[..., MovieFile]] = {
     ".czi": CziMovie,
     ".nd2": Nd2Movie,
     ".sif": SifMovie,
+    ".h5": Hdf5Movie,
+    ".hdf5": Hdf5Movie,
 }
 
 

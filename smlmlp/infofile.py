@@ -103,6 +103,9 @@ SUMMARY_EMPTY_WHEN_UNKNOWN = ("expected_sigma_nm", "sigma_over_expected")
 EXPECTED_SIGMA_FACTOR = 0.21
 #: Standard-error attributes of a channel, and the number each belongs to.
 SE_NAMES = ("sigx_nm_se", "sigy_nm_se", "theta_deg_se", "psf_sigma_nm_se")
+#: The root attribute every info file has (the version of smlmLP that wrote it), by
+#: which :func:`is_info_file` tells one from other HDF5 files (movies, Imaris files).
+INFO_FILE_MARK = "smlmlp_version"
 #: QC verdicts of a channel.
 QC_VERDICTS = ("valid", "warn", "invalid")
 #: Between the QC notes in the ``qc_notes`` attribute (one string).
@@ -994,7 +997,7 @@ def write_info(
                 "average group; rename it"
             )
     root_attrs = {
-        "smlmlp_version": package_version(),
+        INFO_FILE_MARK: package_version(),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "config": json.dumps(dict(config or {}), sort_keys=True, default=str),
         "channels": names,
@@ -1264,6 +1267,30 @@ def info_channel_names(handle: Any, path: PathLike) -> list[str]:
             f"{path}: not a PSF info file ({why}; smlmlp psf and the workflow write them)"
         )
     return order
+
+
+def is_info_file(path: PathLike) -> bool:
+    """Whether ``path`` is an info file (:func:`write_info`'s: ``smlmlp psf``'s, the
+    workflow's ``psf_info.h5``), not another HDF5 file (a movie, an Imaris file) or no
+    HDF5 file at all.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> path = write_info(folder / "psf_info.h5", [ChannelInfo.empty_example()])
+    >>> is_info_file(path), is_info_file(folder / "missing.h5"), is_info_file(folder)
+    (True, False, False)
+    """
+    import h5py
+
+    try:
+        if not os.path.isfile(path) or not h5py.is_hdf5(path):
+            return False
+        with h5py.File(path, "r") as handle:
+            return INFO_FILE_MARK in handle.attrs
+    except OSError:  # unreadable: whoever opens it next says why
+        return False
 
 
 def read_info(path: PathLike) -> InfoFile:

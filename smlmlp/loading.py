@@ -66,10 +66,11 @@ def open_movie(
     """Open a movie for lazy, chunked reading.
 
     The reader follows the file's extension: ``.dax`` (with its ``.inf``), Picasso
-    ``.raw`` (with its ``.yaml``), ``.ims``, ``.zarr`` (OME-Zarr), ``.czi``, ``.nd2``
-    and ``.sif`` are read by :mod:`smlmlp.formats`, whose readers behave as described
-    here for TIFF (lazy slicing, ``metadata``, ``paths``, a context manager); ``.dcimg``
-    is refused with one line; every other file is read as TIFF.
+    ``.raw`` (with its ``.yaml``), ``.ims``, ``.zarr`` (OME-Zarr), ``.czi``, ``.nd2``,
+    ``.sif`` and HDF5 stacks (``.h5``, ``.hdf5``) are read by :mod:`smlmlp.formats`,
+    whose readers behave as described here for TIFF (lazy slicing, ``metadata``,
+    ``paths``, a context manager); ``.dcimg`` is refused with one line; every other file
+    is read as TIFF.
 
     Supported: plain multi-page TIFF, BigTIFF, ImageJ hyperstacks, OME-TIFF,
     and OME series spread over several files (Micro-Manager, Bio-Formats): open

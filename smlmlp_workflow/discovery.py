@@ -4,13 +4,14 @@ Every subfolder of ``experiments_dir`` is one experiment. By default every movie
 in it is one channel named after its file stem (a trailing ``.ome`` is dropped):
 every TIFF (``*.tif``, ``*.tiff``), Zhuang lab ``*.dax`` (its ``.inf`` beside it),
 Picasso ``*.raw`` (its ``.yaml`` beside it), Imaris ``*.ims``, OME-Zarr folder
-``*.zarr`` and Zeiss ``*.czi`` (:mod:`smlmlp.formats`). The further files of a
+``*.zarr``, Zeiss ``*.czi``, Nikon ``*.nd2``, Andor ``*.sif`` and HDF5 stacks ``*.h5`` /
+``*.hdf5`` (:mod:`smlmlp.formats`). The further files of a
 multi-file OME / Micro-Manager TIFF series (``name_1.ome.tif``, ... or files
 listed in the first file's OME-XML) and of a Micro-Manager NDTiff dataset (the files
 its ``NDTiff.index`` lists) belong to the movie of their first file
 (:mod:`smlmlp.movie_series`); a ``.dax`` or ``.raw`` movie's files are the movie and
-its sidecar. A TIFF of one image (a snapshot beside the movies) is left out
-(:func:`single_images`). An optional
+its sidecar. A TIFF of one image (a snapshot beside the movies) and an HDF5 file
+without a dataset of frames (localisations) are left out (:func:`left_out_files`). An optional
 ``experiment.yaml`` in the folder sets (a file of several channels is one channel
 per channel it holds, ``STEM_NAME``, :func:`file_channels`):
 
@@ -46,8 +47,10 @@ from typing import Any
 
 from smlmlp.file_channels import resolve_channel
 from smlmlp.formats import (
+    HDF5_SUFFIXES,
     MOVIE_SUFFIXES,
     UNSUPPORTED_SUFFIXES,
+    hdf5_left_out,
     is_movie_name,
     movie_stem,
     sidecar_of,
@@ -208,6 +211,32 @@ def single_images(folder: PathLike, series: Mapping[str, Sequence[str]]) -> dict
     return found
 
 
+def left_out_files(folder: PathLike, series: Mapping[str, Sequence[str]]) -> dict[str, str]:
+    """The files of ``series`` that are no movies, each with why: a TIFF of one image
+    (:func:`single_images`), an HDF5 file without a dataset of frames (localisations
+    such as Picasso's ``_locs.hdf5``) or an smlmLP info file
+    (:func:`smlmlp.formats.hdf5_left_out`).
+
+    Examples
+    --------
+    >>> import shutil, tempfile, h5py, numpy as np
+    >>> from pathlib import Path
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> with h5py.File(folder / "cell_locs.hdf5", "w") as handle:
+    ...     handle["locs"] = np.zeros(4, [("x", "f4"), ("y", "f4")])
+    >>> left_out_files(folder, {"cell_locs.hdf5": ["cell_locs.hdf5"]})
+    {'cell_locs.hdf5': 'no movie in it (its datasets: locs (4,))'}
+    >>> shutil.rmtree(folder)
+    """
+    found = single_images(folder, series)
+    for head in series:
+        if Path(head).suffix.lower() in HDF5_SUFFIXES:
+            why = hdf5_left_out(Path(folder) / head)
+            if why is not None:
+                found[head] = why
+    return found
+
+
 def movie_files(folder: PathLike, names: Sequence[str]) -> tuple[str, ...]:
     """The paths of a movie's files: its series, then the sidecar of a ``.dax`` / ``.raw``
     movie when it exists (a missing one is reported by the job that opens the movie),
@@ -279,7 +308,7 @@ def inspect_experiment(
         listed = filenames is None
         series = group_series(folder, list_movies(folder) if listed else filenames)
         if listed:
-            experiment.left_out = single_images(folder, series)
+            experiment.left_out = left_out_files(folder, series)
             for name in experiment.left_out:
                 del series[name]
         if not series:

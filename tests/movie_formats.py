@@ -514,6 +514,39 @@ def write_sif(path: Path, movie: np.ndarray, *, exposure_ms: float = 30.0) -> Pa
     return path
 
 
+def write_hdf5(
+    path: Path,
+    movie: np.ndarray,
+    *,
+    pixel_nm: float | None = None,
+    dataset: str = "ImageData",
+    channel_names: list[str] | None = None,
+) -> Path:
+    """An HDF5 stack as ImSwitch and Fiji's HDF5 plugin write one: the frames as a
+    dataset ``(frames, height, width)`` with the pixel size in ``element_size_um`` (z,
+    y, x); a movie ``(frames, channels, height, width)``: one dataset per channel, named
+    by ``channel_names`` (each in a group of its own, as a detector's recording), beside
+    a snapshot of one frame and a table of localisations, which are no movies."""
+    import h5py
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    planes = movie if movie.ndim == 4 else movie[:, None]
+    names = channel_names or ([dataset] if movie.ndim == 3 else None)
+    names = names or [f"channel {c}" for c in range(planes.shape[1])]
+    with h5py.File(path, "w") as handle:
+        for c, name in enumerate(names):
+            data = handle.create_dataset(
+                name if movie.ndim == 3 else f"recordings/{name}",
+                data=planes[:, c],
+                chunks=(1, *planes.shape[2:]),
+            )
+            if pixel_nm is not None:
+                data.attrs["element_size_um"] = [1.0, pixel_nm / 1e3, pixel_nm / 1e3]
+        handle["snapshot"] = planes[:1, 0]
+        handle["locs"] = np.zeros(5, [("frame", "u4"), ("x", "f4"), ("y", "f4")])
+    return path
+
+
 #: Format name -> writer; every writer takes (path, movie) and keyword options.
 WRITERS = {
     "dax": (".dax", write_dax),
@@ -523,4 +556,6 @@ WRITERS = {
     "czi": (".czi", write_czi),
     "nd2": (".nd2", write_nd2),
     "sif": (".sif", write_sif),
+    "h5": (".h5", write_hdf5),
+    "hdf5": (".hdf5", write_hdf5),
 }

@@ -8,6 +8,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import h5py
 import numpy as np
 import pytest
 import tifffile
@@ -16,7 +17,7 @@ from smlmlp import blink_spatial_psf
 from smlmlp.cli import main
 from smlmlp.formats import MOVIE_SUFFIXES, MissingReaderError, MovieFile, path_size, reader_package
 from smlmlp.infofile import read_info
-from smlmlp.loading import TiffMovie, open_movie, split_movie
+from smlmlp.loading import TiffMovie, list_channels, open_movie, split_movie
 from smlmlp.simulation import simulate_movie
 
 SIMULATION = {
@@ -173,6 +174,65 @@ def test_pixel_size_and_exposure_from_the_file(fmt: str, movie_formats, tmp_path
     other = _write(movie_formats, fmt, tmp_path, frames, stem="bare")
     with open_movie(other) as lazy:
         assert lazy.metadata["pixel_nm"] is None and lazy.metadata["exposure_ms"] is None
+
+
+def test_hdf5_datasets_are_the_channels(movie: np.ndarray, movie_formats, tmp_path) -> None:
+    """Every dataset (frames, height, width) of an HDF5 file is a channel, named after
+    it; a snapshot of one frame and a table of localisations are not; the pixel size
+    comes from ``element_size_um`` (z, y, x in µm)."""
+    both = np.stack([movie[:20], movie[20:40]], axis=1)
+    path = movie_formats.write_hdf5(
+        tmp_path / "two.h5", both, pixel_nm=108.0, channel_names=["Cy5", "Cy3"]
+    )
+    assert list_channels(path) == ("Cy3", "Cy5")  # in the order of the file: by name
+    with open_movie(path, channel="Cy3") as lazy:
+        np.testing.assert_array_equal(np.asarray(lazy), movie[20:40])
+        assert lazy.metadata["pixel_nm"] == pytest.approx((108.0, 108.0), rel=1e-9)
+        assert lazy.metadata["dataset"] == "recordings/Cy3" and lazy.metadata["kind"] == "hdf5"
+    one = movie_formats.write_hdf5(tmp_path / "one.hdf5", movie[:20])
+    assert list_channels(one) == ()
+    with open_movie(one) as lazy:
+        assert lazy.metadata["pixel_nm"] is None and lazy.metadata["dataset"] == "ImageData"
+    # the same name in two groups: the datasets' paths name the channels
+    with h5py.File(tmp_path / "groups.h5", "w") as handle:
+        for group in ("day 1", "day2"):
+            handle[f"{group}/frames"] = movie[:5]
+    assert list_channels(tmp_path / "groups.h5") == ("day_1_frames", "day2_frames")
+
+
+def test_hdf5_without_a_movie_one_line(movie_formats, tmp_path: Path) -> None:
+    from smlmlp.formats import hdf5_left_out
+    from smlmlp.infofile import ChannelInfo, write_info
+
+    locs = tmp_path / "cell_locs.hdf5"
+    with h5py.File(locs, "w") as handle:
+        handle["locs"] = np.zeros(7, [("frame", "u4"), ("x", "f4"), ("y", "f4")])
+        handle["snapshot"] = np.zeros((1, 8, 8), np.uint16)
+        handle["stack"] = np.zeros((5, 2, 8, 8), np.uint16)  # four axes: not read
+    with pytest.raises(ValueError) as caught:
+        open_movie(locs)
+    _one_line(caught.value, str(locs), "no movie in this HDF5 file", "locs (7,)", "(1, 8, 8)")
+    assert hdf5_left_out(locs) == (
+        "no movie in it (its datasets: locs (7,), snapshot (1, 8, 8), stack (5, 2, 8, 8))"
+    )
+    info = write_info(tmp_path / "psf_info.h5", [ChannelInfo.empty_example()])
+    with pytest.raises(ValueError) as caught:
+        open_movie(info)
+    _one_line(caught.value, str(info), "a PSF info file written by smlmLP, not a movie")
+    assert hdf5_left_out(info) == "a PSF info file written by smlmLP"
+    movie = movie_formats.write_hdf5(tmp_path / "movie.h5", np.ones((4, 8, 8), np.uint16))
+    assert hdf5_left_out(movie) is None and hdf5_left_out(tmp_path / "missing.h5") is None
+
+
+@pytest.mark.parametrize("fmt", _params())
+def test_inspect_reads_every_format(fmt: str, movie_formats, tmp_path: Path, capsys) -> None:
+    """`smlmlp inspect` describes a movie of every format, an Imaris or HDF5 one too
+    (HDF5 files, not smlmLP's info files)."""
+    _need(fmt)
+    path = _write(movie_formats, fmt, tmp_path, np.ones((4, 8, 8), np.uint16))
+    assert main(["inspect", str(path)]) == 0
+    head, frames, *_ = capsys.readouterr().out.splitlines()
+    assert head == str(path) and frames.split()[:2] == ["frames", "4"]
 
 
 def test_czi_pixel_size(movie_formats, tmp_path: Path) -> None:

@@ -34,7 +34,7 @@ FORMATS = [
     if reader_package(suffix) is None or importlib.util.find_spec(reader_package(suffix))
 ]
 #: Formats whose files hold several channels (besides TIFF), when installed
-CHANNEL_FORMATS = [name for name in ("ims", "zarr", "czi", "nd2") if name in FORMATS]
+CHANNEL_FORMATS = [name for name in ("ims", "zarr", "czi", "nd2", "h5") if name in FORMATS]
 #: Whether Micro-Manager's NDTiff writer is installed (the test extra has it)
 NDTIFF = importlib.util.find_spec("ndtiff") is not None
 #: bad experiment -> words its error line must hold

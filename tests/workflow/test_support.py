@@ -164,6 +164,28 @@ def test_snapshots_beside_the_movies_are_left_out(tmp_path: Path) -> None:
     ]
 
 
+def test_hdf5_files_without_a_movie_are_left_out(tmp_path: Path) -> None:
+    """Localisations (Picasso's ``_locs.hdf5``) and an info file beside an HDF5 movie
+    are no channels; the movie is."""
+    import h5py
+
+    from smlmlp.infofile import ChannelInfo, write_info
+
+    folder = tmp_path / "e1"
+    folder.mkdir()
+    with h5py.File(folder / "movie.h5", "w") as handle:
+        handle["frames"] = np.zeros((5, 8, 8), np.uint16)
+    with h5py.File(folder / "movie_locs.hdf5", "w") as handle:
+        handle["locs"] = np.zeros(3, [("x", "f4"), ("y", "f4")])
+    write_info(folder / "psf_info.h5", [ChannelInfo.empty_example()])
+    experiment = ws.discover_experiments(tmp_path, {"pixel_nm": 100})["e1"]
+    assert experiment.ok and list(experiment.channels) == ["movie"]
+    assert experiment.left_out == {
+        "movie_locs.hdf5": "no movie in it (its datasets: locs (3,))",
+        "psf_info.h5": "a PSF info file written by smlmLP",
+    }
+
+
 def test_results_inside_experiments_dir_are_no_experiment(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
