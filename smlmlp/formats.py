@@ -633,7 +633,28 @@ def _ims_time(text: str | None) -> datetime.datetime | None:
     return None
 
 
-class ImarisMovie(MovieFile):
+class _Hdf5File(MovieFile):
+    """A movie in an HDF5 file, read with h5py (Imaris, HDF5 stacks)."""
+
+    _file: Any = None
+
+    def _open_file(self) -> Any:
+        """Open the file (read only), or say it is corrupt; the open ``h5py.File``."""
+        import h5py
+
+        try:
+            self._file = h5py.File(self.path, "r")
+        except OSError as exc:
+            raise self._corrupt(exc) from exc
+        return self._file
+
+    def _release(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+class ImarisMovie(_Hdf5File):
     """Imaris ``.ims`` movie (HDF5, read with h5py).
 
     Frames are ``DataSet/ResolutionLevel 0/TimePoint t/Channel c/Data``, one z plane
@@ -647,15 +668,9 @@ class ImarisMovie(MovieFile):
 
     kind = "imaris"
     what = ".ims"
-    _file: Any = None
 
     def _open(self) -> None:
-        import h5py
-
-        try:
-            self._file = h5py.File(self.path, "r")
-        except OSError as exc:
-            raise self._corrupt(exc) from exc
+        self._open_file()
         try:
             level = self._file["DataSet/ResolutionLevel 0"]
             times = sorted(
@@ -716,11 +731,6 @@ class ImarisMovie(MovieFile):
         for i, frame in enumerate(range(start, stop)):
             out[i] = self._data[frame][0, :height, :width]
         return out
-
-    def _release(self) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
 
 
 def _imaris_metadata(file: Any, width: int, height: int) -> dict[str, Any]:
@@ -1471,7 +1481,7 @@ def hdf5_left_out(path: PathLike) -> str | None:
         return None
 
 
-class Hdf5Movie(MovieFile):
+class Hdf5Movie(_Hdf5File):
     """A movie stored as a dataset ``(frames, height, width)`` of an HDF5 file
     (``.h5``, ``.hdf5``, read with h5py), as ImSwitch records it and as ilastik,
     Fiji's HDF5 plugin or one's own code write it.
@@ -1487,15 +1497,9 @@ class Hdf5Movie(MovieFile):
 
     kind = "hdf5"
     what = "HDF5"
-    _file: Any = None
 
     def _open(self) -> None:
-        import h5py
-
-        try:
-            self._file = h5py.File(self.path, "r")
-        except OSError as exc:
-            raise self._corrupt(exc) from exc
+        self._open_file()
         if _INFO_FILE_MARK in self._file.attrs:
             raise ValueError(
                 f"{self.label}: a PSF info file written by smlmLP, not a movie (smlmlp "
@@ -1522,11 +1526,6 @@ class Hdf5Movie(MovieFile):
 
     def _read_frames(self, start: int, stop: int) -> np.ndarray:
         return self._data[start:stop]
-
-    def _release(self) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
 
 
 def _element_size_nm(value: Any) -> tuple[float, float] | None:
