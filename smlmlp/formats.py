@@ -1490,8 +1490,9 @@ class Hdf5Movie(_Hdf5File):
     (:func:`hdf5_movie_datasets`); a file of several holds them as its channels, named
     after the datasets (``Cy5`` for ``recordings/Cy5``; the whole path, ``/`` as ``_``,
     when two datasets share a name). Pixel size: the dataset's
-    ``element_size_um`` attribute (z, y, x in µm, the convention of those programs);
-    the file says nothing of the exposure. An smlmLP info file, or an HDF5 file without
+    ``element_size_um`` attribute (z, y, x in µm, the convention of those programs;
+    1 µm by 1 µm, their value for an uncalibrated camera, counts as none); the file
+    says nothing of the exposure. An smlmLP info file, or an HDF5 file without
     a dataset of frames (localisations), is refused with one line.
     """
 
@@ -1529,10 +1530,16 @@ class Hdf5Movie(_Hdf5File):
 
 
 def _element_size_nm(value: Any) -> tuple[float, float] | None:
-    """(y, x) in nm from an ``element_size_um`` attribute ((z,) y, x in µm), or None."""
+    """(y, x) in nm from an ``element_size_um`` attribute ((z,) y, x in µm), or None;
+    also None for 1 µm by 1 µm, what the writers store when they know no pixel size
+    (ImSwitch's uncalibrated cameras, Fiji's default), never an SMLM camera's pixel.
+
+    >>> _element_size_nm([1.0, 0.108, 0.108]), _element_size_nm([1, 1, 1])
+    ((108.0, 108.0), None)
+    """
     with contextlib.suppress(TypeError, ValueError):
         sizes = [float(v) for v in np.atleast_1d(np.asarray(value, dtype=float))]
-        if len(sizes) in (2, 3):
+        if len(sizes) in (2, 3) and sizes[-2:] != [1.0, 1.0]:
             y, x = (_positive_float(size * 1e3) for size in sizes[-2:])
             if y is not None and x is not None:
                 return (y, x)
