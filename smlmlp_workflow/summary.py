@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import html
 import logging
 import math
@@ -213,7 +214,8 @@ def run_end_text(results_dir: PathLike, experiments: Sequence[str], since: float
         for experiment in experiments:
             info_path = results_dir / experiment / "psf_info.h5"
             if experiment not in failed and info_path.is_file():
-                rows.extend(read_info(info_path).summary_rows(experiment))
+                with contextlib.suppress(ValueError, OSError):  # unreadable: not finished
+                    rows.extend(read_info(info_path).summary_rows(experiment))
         title = f"smlmLP: jobs failed, so {path} was not written"
         if rows:
             blocks.append(f"{title}; the experiments that finished:\n{format_summary_table(rows)}")
