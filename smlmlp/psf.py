@@ -284,6 +284,11 @@ def estimate_psf(
         reason = f"autocorrelation peak only {signal_to_noise:.1f} times its noise"
     elif min(sigx, sigy) < MIN_SIGMA_PIX * min(pixel_nm):
         reason = "the fitted width is far below one pixel"
+    elif max(sigx, sigy) > size * min(pixel_nm):  # a slope, not a peak
+        reason = (
+            f"the fitted width, {max(sigx, sigy):.0f} nm, is wider than the crop: no peak "
+            "the size of a PSF (noise, or a PSF far out of focus)"
+        )
     elif max(sigx, sigy) > size * min(pixel_nm) / CROP_SIGMAS:
         wanted = math.ceil(CROP_SIGMAS * max(sigx, sigy) / min(pixel_nm)) // 2 * 2 + 1
         reason = (

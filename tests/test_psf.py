@@ -173,6 +173,10 @@ def test_psf_too_wide_for_the_crop_is_not_reported():
     ).groups()
     assert int(wanted) % 2 == 1 and 11 < int(wanted) and (int(wanted) - 2) * 100 < 6 * int(fitted)
     assert int(wanted) * 100 >= 6 * int(fitted) - 50  # the fitted width rounded to 1 nm
+    # far wider than the crop: no PSF at all, no crop to ask for
+    with pytest.warns(RuntimeWarning, match="wider than the crop: no peak the size of a PSF"):
+        estimate = estimate_psf(synthetic_ac(3000.0, 3000.0, 0.0, size=11), (100.0, 100.0))
+    assert math.isnan(estimate.sigx)
 
 
 def test_even_or_non_square_crops_are_rejected():
