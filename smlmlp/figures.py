@@ -500,7 +500,7 @@ def experiment_figures(
 def summary_figure(rows: Sequence[Mapping[str, Any]]) -> Any:
     """Sigma per experiment and channel, to follow the optics across days.
 
-    When some experiment has an on-time (column ``on_time_ms``), a second panel
+    When some experiment has an on-time (column ``on_time_ms``), a second panel below
     shows the on-time per experiment, with its 95 % interval (``on_time_ms_se``); in
     frames (``on_time_frames``) when no experiment's exposure is known.
 
@@ -531,12 +531,13 @@ def summary_figure(rows: Sequence[Mapping[str, Any]]) -> Any:
         if math.isfinite(value):
             error = float(row.get(f"on_time_{unit}_se", math.nan))
             on_times[str(row["experiment"])] = (value, error)
-    width = max(6.0, 1.1 * len(experiments) + 3.5)
+    # wider with more experiments, up to a page's width (then fewer labels); the
+    # on-time below the widths, experiment by experiment
+    width = SUMMARY_WIDTH_PER_EXPERIMENT_IN * len(experiments) + 4.0
+    width = min(SUMMARY_MAX_WIDTH_IN, max(7.0, width))
     if on_times:
-        figure = _figure(width + max(4.0, 0.8 * len(experiments) + 2.0), 4.5)
-        axes, on_time_axes = figure.subplots(
-            1, 2, width_ratios=[width, max(4.0, 0.8 * len(experiments) + 2.0)]
-        )
+        figure = _figure(width, 7.5)
+        axes, on_time_axes = figure.subplots(2, 1, sharex=True, height_ratios=[4.5, 3.0])
         _on_time_summary(on_time_axes, experiments, on_times, unit)
     else:
         figure = _figure(width, 4.5)
@@ -572,14 +573,9 @@ def summary_figure(rows: Sequence[Mapping[str, Any]]) -> Any:
         axes.vlines(x, np.fmin(sigx, sigy), np.fmax(sigx, sigy), color=colour, alpha=0.4)
     axes.plot([], [], ">", color="0.4", ls="none", label="σx")
     axes.plot([], [], "^", color="0.4", ls="none", label="σy")
-    axes.set_xticks(
-        range(len(experiments)),
-        experiments,
-        rotation=30 if len(experiments) > 4 else 0,
-        ha="right" if len(experiments) > 4 else "center",
-    )
-    axes.set_xlim(-0.5, max(len(experiments) - 0.5, 0.5))
-    axes.set_xlabel("experiment")
+    _experiment_ticks(axes, experiments)
+    if not on_times:
+        axes.set_xlabel("experiment")
     axes.set_ylabel("PSF sigma (nm)")
     axes.grid(True, axis="y", alpha=0.3)
     axes.set_title("PSF width per experiment and channel")
@@ -588,6 +584,32 @@ def summary_figure(rows: Sequence[Mapping[str, Any]]) -> Any:
     else:
         axes.text(0.5, 0.5, "no channel", ha="center", va="center", transform=axes.transAxes)
     return figure
+
+
+#: The summary plot's width per experiment and at most (inches): beyond, fewer labels.
+SUMMARY_WIDTH_PER_EXPERIMENT_IN = 0.4
+SUMMARY_MAX_WIDTH_IN = 20.0
+#: Experiment labels per inch of the summary plot, at most (rotated upright).
+SUMMARY_LABELS_PER_IN = 2.5
+
+
+def _experiment_ticks(axes: Any, experiments: Sequence[str]) -> None:
+    """The experiments' names under a summary panel: every one while they fit, else
+    every k-th (every one is on the row of ``summary.tsv`` / ``summary.html``)."""
+    count = len(experiments)
+    room = max(1, int(SUMMARY_LABELS_PER_IN * axes.figure.get_figwidth()))
+    step = max(1, math.ceil(count / room))
+    shown = range(0, count, step)
+    upright = count > 8
+    axes.set_xticks(
+        list(shown),
+        [experiments[i] for i in shown],
+        rotation=90 if upright else (30 if count > 3 else 0),
+        ha="center" if upright or count <= 3 else "right",
+    )
+    if step > 1:
+        axes.set_xticks(range(count), minor=True)  # a tick for every experiment still
+    axes.set_xlim(-0.5, max(count - 0.5, 0.5))
 
 
 def _on_time_summary(
@@ -610,17 +632,11 @@ def _on_time_summary(
         capsize=3,
         label="on-time ± 1.96 SE",
     )
-    axes.set_xticks(
-        range(len(experiments)),
-        experiments,
-        rotation=30 if len(experiments) > 2 else 0,
-        ha="right" if len(experiments) > 2 else "center",
-    )
-    axes.set_xlim(-0.5, max(len(experiments) - 0.5, 0.5))
+    _experiment_ticks(axes, experiments)
     tops = values + np.where(np.isfinite(errors), 1.96 * errors, 0.0)
     axes.set_ylim(0.0, 1.25 * float(tops.max()))
     axes.set_xlabel("experiment")
     axes.set_ylabel(f"on-time ({unit})")
     axes.grid(True, axis="y", alpha=0.3)
-    axes.set_title("Blinking on-time\nper experiment")  # two lines: a narrow panel
+    axes.set_title("Blinking on-time per experiment")
     axes.legend(fontsize="small", loc="best")

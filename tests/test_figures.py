@@ -10,6 +10,7 @@ import pytest
 
 from smlmlp.figures import (
     LABELLED_TILES,
+    SUMMARY_MAX_WIDTH_IN,
     _figure,
     channel_figure,
     channel_title,
@@ -225,6 +226,24 @@ def test_experiment_figures_with_on_time(tmp_path: Path) -> None:
     written = experiment_figures(info, tmp_path / "figures")
     assert [p.name for p in written] == ["green.png", "red.png"]
     assert written[1].read_bytes()[:8] == PNG_MAGIC
+
+
+def test_summary_figure_of_many_experiments_stays_readable() -> None:
+    """150 experiments: the plot is no wider than a page, every experiment keeps a
+    tick, every k-th its name (upright); the on-time panel is below, on the same axis."""
+    names = [f"2024-{day // 28 + 1:02d}-{day % 28 + 1:02d}_slide{day % 3}" for day in range(150)]
+    rows = [ChannelInfo.empty_example("red", 140.0).summary_row(name, 58.0) for name in names]
+    figure = summary_figure(rows)
+    widths, on_time = figure.axes
+    assert figure.get_figwidth() == SUMMARY_MAX_WIDTH_IN
+    labels = [t.get_text() for t in on_time.get_xticklabels()]
+    step = names.index(labels[1])
+    assert 1 < step < 5 and labels == names[::step]
+    assert all(t.get_rotation() == 90 for t in on_time.get_xticklabels())
+    ticks = {*on_time.get_xticks(minor=True), *on_time.get_xticks()}
+    assert sorted(ticks) == list(range(150))
+    assert on_time.get_position().y1 < widths.get_position().y0  # below
+    assert widths.get_shared_x_axes().joined(widths, on_time)
 
 
 def test_summary_figure_with_on_times(tmp_path: Path) -> None:
