@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from .atomic import PathLike, atomic_path
+from .estimate import MIN_JACKKNIFE_GROUPS
 from .infofile import (
     ChannelInfo,
     TemporalCurve,
@@ -364,7 +365,12 @@ def time_panel(axes: Any, section: Mapping[str, np.ndarray]) -> None:
     ...            **{k: np.array([120.0, 130.0]) for k in ("sigx_nm", "sigy_nm", "psf_sigma_nm")},
     ...            **{k: np.array([1.0, 1.0]) for k in ("sigx_nm_se", "sigy_nm_se",
     ...                                                  "psf_sigma_nm_se")}}
-    >>> time_panel(figure.subplots(), section)
+    >>> axes = figure.subplots()
+    >>> time_panel(axes, section)
+    >>> section["psf_sigma_nm_se"] = np.array([1.0, np.nan])  # a window of 3 groups
+    >>> time_panel(axes, section)
+    >>> axes.get_title()
+    'PSF over time (95 % error bars; none for a window of fewer than 5 groups of frames)'
     """
     centres = 0.5 * (np.asarray(section["frame_start"]) + np.asarray(section["frame_stop"]))
     styles = (("sigx_nm", "σx", "tab:blue"), ("sigy_nm", "σy", "tab:orange"))
@@ -381,7 +387,14 @@ def time_panel(axes: Any, section: Mapping[str, np.ndarray]) -> None:
         )
     axes.set_xlabel("frame (centre of the window)")
     axes.set_ylabel("width (nm)")
-    axes.set_title("PSF over time (95 % error bars)")
+    errors = np.asarray(section["psf_sigma_nm_se"], dtype=float)
+    if np.isfinite(errors).all():
+        axes.set_title("PSF over time (95 % error bars)")
+    else:  # the jackknife needs 5 groups of frames in a window
+        axes.set_title(
+            "PSF over time (95 % error bars; none for a window of fewer than "
+            f"{MIN_JACKKNIFE_GROUPS} groups of frames)"
+        )
     # beside the axes: the three curves leave no empty corner
     axes.legend(fontsize="small", loc="center left", bbox_to_anchor=(1.01, 0.5))
 
