@@ -1466,7 +1466,7 @@ def hdf5_left_out(path: PathLike) -> str | None:
     >>> with h5py.File(locs, "w") as handle:
     ...     handle["locs"] = np.zeros(3, [("frame", "u4"), ("x", "f4"), ("y", "f4")])
     >>> hdf5_left_out(movie), hdf5_left_out(locs)
-    (None, 'no movie in it (its datasets: locs (3,))')
+    (None, 'an HDF5 file without a movie (its datasets: locs (3,))')
     """
     import h5py
 
@@ -1476,7 +1476,7 @@ def hdf5_left_out(path: PathLike) -> str | None:
                 return "a PSF info file written by smlmLP"
             if hdf5_movie_datasets(handle):
                 return None
-            return f"no movie in it (its datasets: {_hdf5_other_datasets(handle)})"
+            return f"an HDF5 file without a movie (its datasets: {_hdf5_other_datasets(handle)})"
     except Exception:  # not HDF5, or unreadable: its job names the problem
         return None
 

@@ -225,7 +225,7 @@ def left_out_files(folder: PathLike, series: Mapping[str, Sequence[str]]) -> dic
     >>> with h5py.File(folder / "cell_locs.hdf5", "w") as handle:
     ...     handle["locs"] = np.zeros(4, [("x", "f4"), ("y", "f4")])
     >>> left_out_files(folder, {"cell_locs.hdf5": ["cell_locs.hdf5"]})
-    {'cell_locs.hdf5': 'no movie in it (its datasets: locs (4,))'}
+    {'cell_locs.hdf5': 'an HDF5 file without a movie (its datasets: locs (4,))'}
     >>> shutil.rmtree(folder)
     """
     found = single_images(folder, series)

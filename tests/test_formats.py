@@ -213,7 +213,8 @@ def test_hdf5_without_a_movie_one_line(movie_formats, tmp_path: Path) -> None:
         open_movie(locs)
     _one_line(caught.value, str(locs), "no movie in this HDF5 file", "locs (7,)", "(1, 8, 8)")
     assert hdf5_left_out(locs) == (
-        "no movie in it (its datasets: locs (7,), snapshot (1, 8, 8), stack (5, 2, 8, 8))"
+        "an HDF5 file without a movie (its datasets: locs (7,), snapshot (1, 8, 8), "
+        "stack (5, 2, 8, 8))"
     )
     info = write_info(tmp_path / "psf_info.h5", [ChannelInfo.empty_example()])
     with pytest.raises(ValueError) as caught:

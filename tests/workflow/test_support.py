@@ -181,7 +181,7 @@ def test_hdf5_files_without_a_movie_are_left_out(tmp_path: Path) -> None:
     experiment = ws.discover_experiments(tmp_path, {"pixel_nm": 100})["e1"]
     assert experiment.ok and list(experiment.channels) == ["movie"]
     assert experiment.left_out == {
-        "movie_locs.hdf5": "no movie in it (its datasets: locs (3,))",
+        "movie_locs.hdf5": "an HDF5 file without a movie (its datasets: locs (3,))",
         "psf_info.h5": "a PSF info file written by smlmLP",
     }
 
