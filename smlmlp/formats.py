@@ -51,6 +51,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .file_channels import channel_label, channel_names, movie_names, resolve_channel
+from .infofile import INFO_FILE_MARK
 from .movie_series import TIFF_SUFFIXES
 from .stacks import LazyStack, _check_dtype, _ndim_message, check_frame_count
 from .tiff_metadata import _optional, _positive_float
@@ -1407,11 +1408,6 @@ class SifMovie(MovieFile):
 # HDF5 stacks
 # --------------------------------------------------------------------------- #
 
-#: The root attribute of smlmLP's own info files (:data:`smlmlp.infofile.INFO_FILE_MARK`):
-#: an HDF5 file that has it holds PSFs, not a movie.
-_INFO_FILE_MARK = "smlmlp_version"
-
-
 def hdf5_movie_datasets(handle: Any) -> list[str]:
     """The datasets of an open HDF5 file (an ``h5py.File``) that are movies: real
     numbers on three axes ``(frames, height, width)`` with two frames or more, by path
@@ -1472,7 +1468,7 @@ def hdf5_left_out(path: PathLike) -> str | None:
 
     try:
         with h5py.File(path, "r") as handle:
-            if _INFO_FILE_MARK in handle.attrs:
+            if INFO_FILE_MARK in handle.attrs:
                 return "a PSF info file written by smlmLP"
             if hdf5_movie_datasets(handle):
                 return None
@@ -1501,7 +1497,7 @@ class Hdf5Movie(_Hdf5File):
 
     def _open(self) -> None:
         self._open_file()
-        if _INFO_FILE_MARK in self._file.attrs:
+        if INFO_FILE_MARK in self._file.attrs:
             raise ValueError(
                 f"{self.label}: a PSF info file written by smlmLP, not a movie (smlmlp "
                 "inspect prints it)"
