@@ -796,10 +796,12 @@ def describe_movie(file: str) -> list[str]:
     pixel, exposure = metadata.get("pixel_nm"), metadata.get("exposure_ms")
     head = group_movie_paths([file])[0][0]  # the file that names its series' movie
     names = ", ".join(_channel_names([head], None, [channels])) if channels else ""
+    # the dataset read from an HDF5 file of one (of several, the channels name them)
+    dataset = f" (dataset {metadata['dataset']})" if "dataset" in metadata and not channels else ""
     return [
         file,
         f"  frames      {n_frames} of {height} x {width} px (height x width), {dtype}",
-        f"  format      {metadata.get('kind')}, axes {metadata.get('axes')}",
+        f"  format      {metadata.get('kind')}{dataset}, axes {metadata.get('axes')}",
         "  pixel size  "
         + ("not in the file" if pixel is None else f"{pixel[0]:g} x {pixel[1]:g} nm (y, x)"),
         "  exposure    " + ("not in the file" if exposure is None else f"{exposure:g} ms"),

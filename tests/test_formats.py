@@ -232,8 +232,10 @@ def test_inspect_reads_every_format(fmt: str, movie_formats, tmp_path: Path, cap
     _need(fmt)
     path = _write(movie_formats, fmt, tmp_path, np.ones((4, 8, 8), np.uint16))
     assert main(["inspect", str(path)]) == 0
-    head, frames, *_ = capsys.readouterr().out.splitlines()
+    head, frames, kind, *_ = capsys.readouterr().out.splitlines()
     assert head == str(path) and frames.split()[:2] == ["frames", "4"]
+    if fmt in ("h5", "hdf5"):  # the dataset read
+        assert kind == "  format      hdf5 (dataset ImageData), axes TYX"
 
 
 def test_czi_pixel_size(movie_formats, tmp_path: Path) -> None:
