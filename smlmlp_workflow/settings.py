@@ -279,6 +279,11 @@ DEMO_DIR = "demo_data"
 FOLDER_KEYS = ("experiments_dir", "results_dir")
 
 
+#: The JSON schema type of a value an ``enum`` lists, by its Python type's name.
+_JSON_TYPES = {"str": "string", "bool": "boolean", "int": "integer", "float": "number",
+               "NoneType": "null"}  # fmt: skip
+
+
 def _schema_alternatives(spec: Mapping[str, Any], defs: Mapping[str, Any]) -> list[dict]:
     """The plain schemas a value of ``spec`` may match (its ``oneOf`` / ``anyOf``
     alternatives, ``$ref`` to ``$defs`` followed)."""
@@ -301,7 +306,7 @@ def _typed_value(value: Any, spec: Mapping[str, Any], defs: Mapping[str, Any]) -
     for alternative in alternatives:
         kind = alternative.get("type", [])
         kinds.update([kind] if isinstance(kind, str) else kind)
-        kinds.update(type(v).__name__ for v in alternative.get("enum", []))
+        kinds.update(_JSON_TYPES[type(v).__name__] for v in alternative.get("enum", []))
     if isinstance(value, list):
         items = [a["items"] for a in alternatives if "items" in a]
         return [_typed_value(v, items[0], defs) for v in value] if items else value
@@ -310,9 +315,9 @@ def _typed_value(value: Any, spec: Mapping[str, Any], defs: Mapping[str, Any]) -
     if not isinstance(value, str):
         return value
     enums = [a["enum"] for a in alternatives if "enum" in a]
-    if ("string" in kinds or "str" in kinds) and (not enums or any(value in e for e in enums)):
+    if "string" in kinds and (not enums or any(value in e for e in enums)):
         return value
-    if kinds & {"boolean", "bool"} and value.lower() in BOOLEAN_WORDS:
+    if "boolean" in kinds and value.lower() in BOOLEAN_WORDS:
         return BOOLEAN_WORDS[value.lower()]
     try:
         parsed = yaml.safe_load(value)
