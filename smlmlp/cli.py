@@ -55,6 +55,7 @@ from .infofile import (
     write_info,
 )
 from .loading import HALF_NAMES
+from .movie_series import sequence_name
 from .progress import ProgressBar
 from .text_table import aligned_lines
 
@@ -98,7 +99,7 @@ def _channel_names(
     """
     names: list[str] = []
     for index, file in enumerate(files):
-        stem = movie_stem(Path(file).name)
+        stem = sequence_name(file) or movie_stem(Path(file).name)
         inside = file_channels[index] if file_channels else ()
         stems = [f"{stem}_{channel}" for channel in inside] or [stem]
         if split:
@@ -111,22 +112,26 @@ def _channel_names(
     return names
 
 
-def _movie_file(path: str) -> str:
-    """A movie given on the command line as the file that opens it: a Micro-Manager
-    NDTiff dataset's folder as its first file; any other folder but an OME-Zarr image
+def _movie_files(path: str) -> list[str]:
+    """A movie given on the command line as the file(s) that open it: a Micro-Manager
+    NDTiff dataset's folder as its first file, a folder of image sequences (one TIFF
+    file per frame) as the first file of each; any other folder but an OME-Zarr image
     is refused with one line."""
-    from .movie_series import dataset_movie
+    from .movie_series import dataset_movie, folder_sequences
 
     if not os.path.isdir(path) or path.rstrip("/\\").lower().endswith(".zarr"):
-        return path
+        return [path]
     head = dataset_movie(path)
-    if head is None:
+    if head is not None:
+        return [head]
+    heads = [os.path.join(path, first) for first in folder_sequences(path)]
+    if not heads:
         raise ValueError(
             f"{path}: a folder, not a movie: give the movie files in it (e.g. "
             f"{os.path.join(path, '*.tif')}); the workflow reads folders of experiments "
             "(`snakemake plan` lists what it would read)"
         )
-    return head
+    return heads
 
 
 def _movie_sources(
@@ -140,7 +145,8 @@ def _movie_sources(
     from .loading import list_channels
     from .movie_series import group_movie_paths
 
-    heads = [group[0] for group in group_movie_paths([_movie_file(f) for f in files])]
+    given = [movie for file in files for movie in _movie_files(file)]
+    heads = [group[0] for group in group_movie_paths(given)]
     file_channels = [list_channels(file) for file in heads]
     sources: list[tuple[str, int | None]] = []
     for file, channels in zip(heads, file_channels, strict=True):
@@ -787,17 +793,20 @@ def describe_movie(file: str) -> list[str]:
     from .loading import open_movie
     from .movie_series import group_movie_paths
 
-    file = _movie_file(file)
     with open_movie(file, channel=0) as movie:  # channel 0 opens any file: a look at it
         n_frames, height, width = (int(n) for n in movie.shape)
         metadata = dict(movie.metadata)
         dtype = movie.dtype
         channels = tuple(movie.channel_names)
+        paths = list(movie.paths)
     pixel, exposure = metadata.get("pixel_nm"), metadata.get("exposure_ms")
     head = group_movie_paths([file])[0][0]  # the file that names its series' movie
     names = ", ".join(_channel_names([head], None, [channels])) if channels else ""
     # the dataset read from an HDF5 file of one (of several, the channels name them)
     dataset = f" (dataset {metadata['dataset']})" if "dataset" in metadata and not channels else ""
+    if metadata.get("kind") == "tiff-sequence":
+        ends = " .. ".join(os.path.basename(path) for path in (paths[0], paths[-1]))
+        dataset = f" ({len(paths)} files, {ends})"
     return [
         file,
         f"  frames      {n_frames} of {height} x {width} px (height x width), {dtype}",
@@ -833,14 +842,18 @@ def run_inspect(args: argparse.Namespace) -> int:
     failed, described = False, 0
     for file in args.files:
         try:
-            lines = describe_info_file(file) if is_info_file(file) else describe_movie(file)
+            if is_info_file(file):
+                blocks = [describe_info_file(file)]
+            else:  # a folder: its NDTiff dataset or image sequences
+                blocks = [describe_movie(movie) for movie in _movie_files(file)]
         except (ValueError, TypeError, OSError) as error:
             failed = True
             message = " ".join(str(error).split()) or type(error).__name__
             print(f"smlmlp: error: {message}", file=sys.stderr)
             continue
-        print(("\n" if described else "") + "\n".join(lines))  # a blank line between files
-        described += 1
+        for lines in blocks:
+            print(("\n" if described else "") + "\n".join(lines))  # a blank line between
+            described += 1
     return 1 if failed else 0
 
 

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .movie_series import sequence_of
 from .stacks import (
     LazyStack,
     check_channels,
@@ -74,8 +75,11 @@ def open_movie(
 
     Supported: plain multi-page TIFF, BigTIFF, ImageJ hyperstacks, OME-TIFF,
     and OME series spread over several files (Micro-Manager, Bio-Formats): open
-    the first file, its OME-XML lists the others. A list of paths concatenates
-    the files in order (for file series without OME links). The first image
+    the first file, its OME-XML lists the others. An image sequence, one TIFF file
+    per frame (:func:`smlmlp.movie_series.frame_sequences`: 10 files or more of one
+    image each, named alike but for the frame number), is opened whole from any of
+    its files (:class:`smlmlp.tiff_sequence.TiffSequenceMovie`). A list of paths
+    concatenates the files in order (for file series without OME links). The first image
     series of each file is used; a movie that tifffile appended chunk by chunk
     (several "shaped" series with the same frames) is read whole, and other
     extra series are ignored with a warning.
@@ -139,6 +143,11 @@ def open_movie(
         movie = formats.open_format(path, name=name, channel=channel)
         if movie is not None:
             return movie
+        sequence = sequence_of(path)
+        if sequence is not None:
+            from .tiff_sequence import TiffSequenceMovie
+
+            return TiffSequenceMovie(sequence.files, name=name, channel=channel)
     elif isinstance(path, Sequence) and not isinstance(path, bytes):
         for item in path:
             if isinstance(item, str | os.PathLike) and formats.is_other_format(item):

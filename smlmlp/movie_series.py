@@ -8,6 +8,15 @@ OME-XML; a multi-position acquisition's ``name_MMStack_Pos0.ome.tif``,
 every file). Opening the first file reads the whole movie; the command and the
 workflow use :func:`group_series` so that the further files are not taken for movies
 of their own.
+
+Some rigs write one TIFF file per frame instead (Micro-Manager's "separate image
+files", ``img_channel000_position000_time000000000_z000.tif``; home-built rigs; the
+SMLM challenge's ``00001.tif``, ``00002.tif``, ...): :data:`MIN_SEQUENCE_FILES` or more
+TIFF files of one image each whose names differ in one number, the frame number, are
+one movie, in the order of that number (:func:`frame_sequences`; a further number
+that differs too, such as Micro-Manager's channel, makes a movie of each of its
+values). Its first frame's file opens it and names it, less the frame number
+(:func:`sequence_name`).
 """
 
 from __future__ import annotations
@@ -16,6 +25,7 @@ import functools
 import json
 import os
 import re
+from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import NamedTuple
@@ -27,6 +37,14 @@ NDTIFF_INDEX = "NDTiff.index"
 
 #: Suffixes of TIFF movie files (case-insensitive).
 TIFF_SUFFIXES = (".tif", ".tiff")
+
+#: Single-image TIFF files with names alike but for one number that make a movie of
+#: their own (fewer are snapshots taken beside the movies, such as ``bf_1.tif``).
+MIN_SEQUENCE_FILES = 10
+
+_NUMBER = re.compile(r"\d+")
+# separators at the ends of a name, or doubled where a frame number was taken out
+_LOOSE_SEPARATORS = re.compile(r"^[-_. ]+|[-_. ]+$")
 
 _SERIES_CONTINUATION = re.compile(r"^(?P<base>.+)_(?P<index>\d+)(?P<ome>\.ome)?\.tiff?$", re.I)
 
@@ -206,8 +224,10 @@ def group_series(folder: PathLike, filenames: Sequence[str]) -> dict[str, list[s
     belong to that file's series, the files of one Micro-Manager acquisition
     (``PREFIX_MMStack*.tif``: its positions and their continuations) are one movie,
     and the files an ``NDTiff.index`` in the folder lists are one NDTiff dataset; the
-    alphabetically first file of a series opens it. A movie of another format is one
-    file (its sidecar is added by the caller).
+    alphabetically first file of a series opens it. The files of an image sequence
+    (:func:`folder_sequences`) are one movie, in frame order, opened by the first
+    frame's file. A movie of another format is one file (its sidecar is added by the
+    caller).
 
     Examples
     --------
@@ -253,10 +273,147 @@ def group_series(folder: PathLike, filenames: Sequence[str]) -> dict[str, list[s
     for files in acquisitions.values():
         for name in files[1:]:
             join(files[0], name)
+    sequences = []
+    for sequence in folder_sequences(folder).values():
+        files = [name for name in sequence.files if name in present]
+        for name in files[1:]:
+            join(files[0], name)
+        if files:
+            sequences.append(files)
     groups: dict[str, list[str]] = {}
     for name in names:
         groups.setdefault(root(name), []).append(name)
-    return groups
+    for files in sequences:  # in frame order, opened by the first frame's file
+        group = groups.pop(root(files[0]))
+        groups[files[0]] = files + [name for name in group if name not in set(files)]
+    return dict(sorted(groups.items()))
+
+
+class FrameSequence(NamedTuple):
+    """A movie of one TIFF file per frame (:func:`frame_sequences`).
+
+    Attributes
+    ----------
+    files : tuple of str
+        Its files, in frame order.
+    name : str
+        The files' common name less the frame number and the separators beside it
+        (empty when the names are numbers alone).
+    """
+
+    files: tuple[str, ...]
+    name: str
+
+
+def frame_sequences(names: Sequence[str]) -> dict[str, FrameSequence]:
+    """The image sequences file names may make: first file -> its sequence.
+
+    :data:`MIN_SEQUENCE_FILES` or more TIFF names alike but for their numbers; the
+    number that takes the most values is the frame number (the last such one on a
+    tie), and where another number differs too, each of its values has a sequence
+    of its own (Micro-Manager's ``channel000``, ``channel001``). Names alone: whether
+    the files hold one image each is for :func:`folder_sequences` to check.
+
+    Examples
+    --------
+    >>> names = [f"img_{t:03d}.tif" for t in range(12)] + ["bf.tif", "run_1.tif"]
+    >>> found = frame_sequences(names)
+    >>> list(found), found["img_000.tif"].name, found["img_000.tif"].files[-1]
+    (['img_000.tif'], 'img', 'img_011.tif')
+    >>> mm = [f"img_channel{c:03d}_position000_time{t:09d}_z000.tif"
+    ...       for c in (0, 1) for t in range(10)]
+    >>> [sequence.name for sequence in frame_sequences(mm).values()]
+    ['img_channel000_position000_time_z000', 'img_channel001_position000_time_z000']
+    >>> [s.files[:3] for s in frame_sequences([f"{t}.tif" for t in range(1, 11)]).values()]
+    [('1.tif', '2.tif', '3.tif')]
+    """
+    alike: dict[tuple[str, ...], list[tuple[str, list[int]]]] = defaultdict(list)
+    for name in names:
+        numbers = [int(run) for run in _NUMBER.findall(name)]
+        if numbers and is_tiff_name(name):
+            alike[tuple(_NUMBER.split(name))].append((name, numbers))
+    found = {}
+    for members in alike.values():
+        if len(members) < MIN_SEQUENCE_FILES:
+            continue
+        values = [{numbers[i] for _, numbers in members} for i in range(len(members[0][1]))]
+        varying = [i for i, seen in enumerate(values) if len(seen) > 1]
+        if not varying:
+            continue
+        frame = max(varying, key=lambda i: (len(values[i]), i))
+        movies: dict[tuple[int, ...], list[tuple[int, str]]] = defaultdict(list)
+        for name, numbers in members:
+            other = tuple(numbers[i] for i in varying if i != frame)
+            movies[other].append((numbers[frame], name))
+        for frames in movies.values():
+            frames.sort()
+            distinct = len({number for number, _ in frames}) == len(frames)  # not 1 and 01
+            if len(frames) >= MIN_SEQUENCE_FILES and distinct:
+                files = tuple(name for _, name in frames)
+                found[files[0]] = FrameSequence(files, _without_number(files[0], frame))
+    return dict(sorted(found.items()))
+
+
+def _without_number(name: str, index: int) -> str:
+    """``name`` less its suffix and its ``index``-th number, the parts beside it joined
+    by one ``_``."""
+    number = list(_NUMBER.finditer(name))[index]
+    before = name[: number.start()]
+    after = re.sub(r"(\.ome)?\.tiff?$", "", name[number.end() :], flags=re.I)
+    before = _LOOSE_SEPARATORS.sub("", before) if before.strip("-_. ") else ""
+    after = _LOOSE_SEPARATORS.sub("", after) if after.strip("-_. ") else ""
+    return "_".join(part for part in (before, after) if part)
+
+
+@functools.lru_cache(maxsize=16)
+def _sequences_in(folder: str, mtime_ns: int) -> dict[str, FrameSequence]:
+    from .tiff_movie import tiff_single_image  # (it reads this module's names)
+
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return {}
+    found = {}
+    for head, sequence in frame_sequences(names).items():
+        ends = (sequence.files[0], sequence.files[-1])
+        if all(tiff_single_image(os.path.join(folder, end)) is not None for end in ends):
+            found[head] = sequence
+    return found
+
+
+def folder_sequences(folder: PathLike) -> dict[str, FrameSequence]:
+    """The image sequences of a folder (:func:`frame_sequences` of its file names whose
+    first and last files hold one image each), first file -> sequence; worked out once
+    while the folder's list of files is unchanged."""
+    path = os.path.abspath(folder or ".")
+    try:
+        mtime_ns = os.stat(path).st_mtime_ns
+    except OSError:
+        return {}
+    return _sequences_in(path, mtime_ns)
+
+
+def sequence_of(path: PathLike) -> FrameSequence | None:
+    """The image sequence a file is part of (:func:`folder_sequences`), its files as
+    paths beside ``path``; None for a file of no sequence."""
+    folder, name = os.path.split(os.fspath(path))
+    if not _NUMBER.search(name) or not is_tiff_name(name):
+        return None
+    for sequence in folder_sequences(folder).values():
+        if name in sequence.files:
+            files = tuple(os.path.join(folder, file) for file in sequence.files)
+            return FrameSequence(files, sequence.name)
+    return None
+
+
+def sequence_name(path: PathLike) -> str | None:
+    """The name of the image sequence a file is part of: its files' name less the frame
+    number, or its folder's name when the names are numbers alone; None for a file of
+    no sequence."""
+    sequence = sequence_of(path)
+    if sequence is None:
+        return None
+    return sequence.name or os.path.basename(os.path.dirname(os.path.abspath(path)))
 
 
 def _series_companions(path: str) -> list[str]:
@@ -277,6 +434,9 @@ def _series_companions(path: str) -> list[str]:
     if prefix is not None:
         with os.scandir(folder or ".") as entries:
             names += [e.name for e in entries if _mmstack_prefix(e.name) == prefix]
+    sequence = sequence_of(path)
+    if sequence is not None:
+        names += [os.path.basename(file) for file in sequence.files]
     return names
 
 

@@ -56,7 +56,13 @@ from smlmlp.formats import (
     sidecar_of,
 )
 from smlmlp.loading import HALF_NAMES
-from smlmlp.movie_series import TIFF_SUFFIXES, dataset_index, group_series, is_tiff_name
+from smlmlp.movie_series import (
+    TIFF_SUFFIXES,
+    dataset_index,
+    group_series,
+    is_tiff_name,
+    sequence_name,
+)
 from smlmlp.tiff_movie import tiff_single_image
 
 from ._common import PathLike
@@ -403,7 +409,7 @@ def _channels(
     split_of: dict[Source, str | None] = {}
     explicit: set[Source] = set()
     for head in series:
-        stem = movie_stem(head)
+        stem = sequence_name(folder / head) or movie_stem(head)
         movies = [(i, f"{stem}_{name}") for i, name in enumerate(inside[head])] or [(None, stem)]
         for file_channel, movie_name in movies:
             if split:

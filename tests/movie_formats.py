@@ -7,12 +7,14 @@ in one format as the rig's software lays it out, and returns the path to open.
 from __future__ import annotations
 
 import datetime
+import json
 import struct
 import zlib
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import tifffile
 import yaml
 
 
@@ -545,6 +547,47 @@ def write_hdf5(
         handle["snapshot"] = planes[:1, 0]
         handle["locs"] = np.zeros(5, [("frame", "u4"), ("x", "f4"), ("y", "f4")])
     return path
+
+
+def write_image_sequence(
+    folder: Path, movie: np.ndarray, *, pattern: str = "{t:05d}.tif", start: int = 1
+) -> list[Path]:
+    """One TIFF file per frame, named by ``pattern`` with the frame number ``t`` from
+    ``start`` (the SMLM challenge's ``00001.tif``, ...; a home-built rig's)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = [folder / pattern.format(t=start + t) for t in range(len(movie))]
+    for path, frame in zip(paths, movie, strict=True):
+        tifffile.imwrite(path, frame, photometric="minisblack")
+    return paths
+
+
+def write_micromanager_images(
+    folder: Path,
+    movies: list[np.ndarray],
+    *,
+    pixel_nm: float | None = None,
+    exposure_ms: float | None = None,
+) -> list[Path]:
+    """Micro-Manager's "separate image files": ``img_channel{c}_position000_time{t}_z000.tif``
+    for every frame of every channel (``movies``, one per channel), each with its image's
+    metadata (tag 51123, JSON: ``PixelSizeUm``, ``Exposure-ms``, ...), beside the
+    acquisition's ``metadata.txt``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for c, movie in enumerate(movies):
+        for t, frame in enumerate(movie):
+            image = {"Channel": f"cam{c}", "ChannelIndex": c, "FrameIndex": t, "SliceIndex": 0}
+            if pixel_nm is not None:
+                image["PixelSizeUm"] = pixel_nm / 1e3
+            if exposure_ms is not None:
+                image["Exposure-ms"] = exposure_ms
+            path = folder / f"img_channel{c:03d}_position000_time{t:09d}_z000.tif"
+            tag = (51123, "s", 0, json.dumps(image), True)
+            tifffile.imwrite(path, frame, photometric="minisblack", extratags=[tag])
+            paths.append(path)
+    summary = {"Summary": {"Channels": len(movies), "Frames": len(movies[0])}}
+    (folder / "metadata.txt").write_text(json.dumps(summary, indent=1))
+    return paths
 
 
 #: Format name -> writer; every writer takes (path, movie) and keyword options.

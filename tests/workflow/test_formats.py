@@ -1,5 +1,5 @@
 """End to end: experiment folders of .dax, Picasso .raw, .ims, OME-Zarr, .czi, .nd2,
-.sif movies and a Micro-Manager NDTiff dataset.
+.sif movies, a Micro-Manager NDTiff dataset and image sequences (a TIFF file per frame).
 
 One run: the same simulated movie as TIFF and in every other format (one experiment
 each kind), the same two-camera movie split into halves as TIFF and as .dax / OME-Zarr /
@@ -45,6 +45,7 @@ BAD = {
     "bad_nd2": ["movie.nd2", "corrupt or truncated .nd2"],
     "bad_sif": ["movie.sif", "corrupt or truncated .sif"],
     "bad_dcimg": ["bad_dcimg", "no movie file", "movie.dcimg", "not supported"],
+    "bad_sequence": ["00101.tif", "frame 100", "an image of 16x32 uint16"],
 }
 
 
@@ -95,6 +96,13 @@ def _make(wf: SimpleNamespace, formats: ModuleType, root: Path) -> None:
         {"channels": {"red": {"file": "two.ome.tif", "file_channel": "Cy5"},
                       "green": {"file": "two.ome.tif", "file_channel": 1}}},
     )
+    # one TIFF file per frame: Micro-Manager's separate image files of the two cameras
+    # beside a snapshot, numbers alone (named after the folder), and a bad frame
+    formats.write_micromanager_images(root / "sequences", [movie, other])
+    tifffile.imwrite(root / "sequences" / "bf.tif", movie[0])
+    formats.write_image_sequence(root / "challenge", movie)
+    bad = formats.write_image_sequence(root / "bad_sequence", movie)
+    tifffile.imwrite(bad[100], movie[0, :16])
     # Picasso's sidecar is not a movie, and experiment.yaml stays the settings file
     formats.write_picasso_raw(root / "formats" / "raw.raw", movie, pixel_nm=100.0)
 
@@ -120,7 +128,8 @@ def run(wf: SimpleNamespace, movie_formats: ModuleType, tmp_path_factory) -> Sim
     targets = [
         f"results/{name}/psf_info.h5"
         for name in (
-            "tiff", "formats", "split_tiff", "split_formats", "channels", "channels_named", *BAD
+            "tiff", "formats", "split_tiff", "split_formats", "channels", "channels_named",
+            "sequences", "challenge", *BAD,
         )
     ]
     if NDTIFF:
@@ -200,6 +209,22 @@ def test_ndtiff_dataset_over_several_files(run: SimpleNamespace) -> None:
     assert len(tiffs) > 2 and sorted(files) == tiffs
 
 
+def test_image_sequences(run: SimpleNamespace) -> None:
+    """One TIFF file per frame: each camera of Micro-Manager's separate image files is a
+    channel (the snapshot beside them is left out), numbered files alone are one named
+    after their folder; the widths of the movies in one file, to 1e-9."""
+    first, second = _sigmas(run, "tiff")["movie"], _sigmas(run, "split_tiff")["dual_right"]
+    found = _sigmas(run, "sequences")
+    names = [f"img_channel00{c}_position000_time_z000" for c in (0, 1)]
+    assert sorted(found) == names
+    np.testing.assert_allclose(found[names[0]], first, rtol=1e-9)
+    np.testing.assert_allclose(found[names[1]], second, rtol=1e-9)
+    np.testing.assert_allclose(_sigmas(run, "challenge")["challenge"], first, rtol=1e-9)
+    info = read_info(run.workdir / "results" / "sequences" / "psf_info.h5")
+    files = [Path(p).name for p in info.channels[names[1]].source_files]
+    assert files == [f"img_channel001_position000_time{t:09d}_z000.tif" for t in range(N_FRAMES)]
+
+
 def test_the_files_of_a_channel(run: SimpleNamespace) -> None:
     info = read_info(run.workdir / "results" / "formats" / "psf_info.h5")
     dax = info.channels["dax"].source_files
@@ -221,7 +246,8 @@ def test_bad_files_fail_with_one_line(wf: SimpleNamespace, run: SimpleNamespace)
 
 
 def test_nothing_reruns(wf: SimpleNamespace, run: SimpleNamespace) -> None:
-    names = ("formats", "split_formats", "channels", *(["two_1"] if NDTIFF else []))
+    names = ("formats", "split_formats", "channels", "sequences",
+             *(["two_1"] if NDTIFF else []))
     targets = [f"results/{n}/psf_info.h5" for n in names]
     result = wf.run_snakemake(run.workdir, "--cores", "1", "-n", *targets)
     assert result.returncode == 0, _failure(result.stdout + result.stderr)

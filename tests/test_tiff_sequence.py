@@ -1,0 +1,175 @@
+"""Image sequences, one TIFF file per frame: which files make one, the same frames and
+PSF as the movie in one file, the command, and one line for every bad file."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+import pytest
+import tifffile
+
+from smlmlp import blink_spatial_psf
+from smlmlp.cli import main
+from smlmlp.infofile import read_info
+from smlmlp.loading import open_movie
+from smlmlp.movie_series import (
+    MIN_SEQUENCE_FILES,
+    folder_sequences,
+    frame_sequences,
+    group_movie_paths,
+    group_series,
+    sequence_name,
+)
+from smlmlp.simulation import simulate_movie
+from smlmlp.tiff_sequence import TiffSequenceMovie
+
+N_FRAMES = 300
+SHAPE = (32, 32)
+
+
+@pytest.fixture(scope="module")
+def movies() -> tuple[np.ndarray, np.ndarray]:
+    options = {"pixel_nm": 100.0, "photons": 2000.0, "background": 20.0}
+    first, _ = simulate_movie(N_FRAMES, SHAPE, sigx_nm=130.0, sigy_nm=120.0, seed=21, **options)
+    second, _ = simulate_movie(N_FRAMES, SHAPE, sigx_nm=155.0, seed=22, **options)
+    return first, second
+
+
+def _sigmas(stack: object) -> list[float]:
+    _, info = blink_spatial_psf([stack], 21, channels_pixels_nm=100.0, chunk_frames=64)
+    return [float(info["sigx"][0]), float(info["sigy"][0])]
+
+
+# ------------------------------------------------------------------ which files
+
+
+def test_names_alike_but_for_the_frame_number() -> None:
+    unpadded = [f"f{t}.tif" for t in range(1, 13)]  # f1, f2, ... f12: frame order, not names'
+    found = frame_sequences([*unpadded, "f.tif", "bf_1.tif", "bf_2.tif", "notes_1.txt"])
+    assert list(found) == ["f1.tif"]
+    assert found["f1.tif"].files == tuple(unpadded) and found["f1.tif"].name == "f"
+    # a further number that differs (the channel) makes a sequence of each of its values
+    mm = [f"img_channel{c:03d}_position000_time{t:09d}_z000.tif" for t in range(12) for c in (0, 1)]
+    found = frame_sequences(mm)
+    assert [s.files[:2] for s in found.values()] == [
+        ("img_channel000_position000_time000000000_z000.tif",
+         "img_channel000_position000_time000000001_z000.tif"),
+        ("img_channel001_position000_time000000000_z000.tif",
+         "img_channel001_position000_time000000001_z000.tif"),
+    ]
+    # too few files, frame numbers written twice (1 and 01), other suffixes: none
+    few = [f"img_{t}.tif" for t in range(MIN_SEQUENCE_FILES - 1)]
+    twice = [f"img_{t}.tif" for t in range(12)] + ["img_01.tif"]
+    others = [f"img_{t}.dax" for t in range(12)]
+    assert frame_sequences(few) == frame_sequences(twice) == frame_sequences(others) == {}
+    ome = frame_sequences([f"run-{t:03d}.ome.tiff" for t in range(10)])
+    assert ome["run-000.ome.tiff"].name == "run"
+
+
+def test_only_files_of_one_image_make_a_sequence(movies, tmp_path: Path) -> None:
+    """Movies numbered alike (cell_1.tif, cell_2.tif, ...) stay movies of their own."""
+    first, _ = movies
+    for index in range(12):
+        tifffile.imwrite(tmp_path / f"cell_{index + 1}.tif", first[:5])
+    assert folder_sequences(tmp_path) == {}
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert group_series(tmp_path, names) == {name: [name] for name in names}
+
+
+def test_files_of_a_sequence_are_one_movie_in_frame_order(movie_formats: ModuleType,
+                                                          movies, tmp_path: Path) -> None:
+    first, second = movies
+    paths = movie_formats.write_micromanager_images(tmp_path, [first[:12], second[:12]])
+    tifffile.imwrite(tmp_path / "bf.tif", first[0])
+    names = sorted(p.name for p in tmp_path.glob("*.tif"))
+    groups = group_series(tmp_path, names)
+    heads = [p.name for p in paths[:: 12]]
+    assert list(groups) == sorted(["bf.tif", *heads])
+    assert groups[heads[1]] == [p.name for p in paths[12:]]
+    assert sequence_name(paths[5]) == "img_channel000_position000_time_z000"
+    # any file given brings its sequence, in frame order
+    assert group_movie_paths([str(paths[20]), str(tmp_path / "bf.tif")]) == [
+        [str(p) for p in paths[12:]], [str(tmp_path / "bf.tif")]
+    ]
+
+
+# ------------------------------------------------------------------ reading
+
+
+def test_same_frames_and_psf_as_one_file(movie_formats: ModuleType, movies,
+                                         tmp_path: Path) -> None:
+    first, _ = movies
+    paths = movie_formats.write_image_sequence(tmp_path / "sequence", first)
+    with open_movie(paths[37]) as lazy:  # any of its files opens it
+        assert isinstance(lazy, TiffSequenceMovie)
+        assert lazy.shape == first.shape and lazy.dtype == np.uint16
+        assert lazy.paths == [str(p.resolve()) for p in paths]
+        np.testing.assert_array_equal(lazy[17:83], first[17:83])
+        np.testing.assert_array_equal(lazy[-1], first[-1])
+        assert lazy.metadata["kind"] == "tiff-sequence" and lazy.metadata["pixel_nm"] is None
+        sigmas = _sigmas(lazy)
+    np.testing.assert_allclose(sigmas, _sigmas(first), rtol=1e-9)
+    assert 110 < min(sigmas) and max(sigmas) < 145
+    with pytest.raises(ValueError, match="closed"):
+        lazy[0:2]
+    assert sequence_name(paths[0]) == "sequence"  # numbers alone: the folder names it
+
+
+def test_pixel_size_and_exposure_from_the_first_file(movie_formats: ModuleType, movies,
+                                                     tmp_path: Path) -> None:
+    first, _ = movies
+    paths = movie_formats.write_micromanager_images(tmp_path, [first[:20]], pixel_nm=108.0,
+                                                    exposure_ms=30.0)
+    with open_movie(paths[0]) as lazy:
+        assert lazy.metadata["pixel_nm"] == pytest.approx((108.0, 108.0))
+        assert lazy.metadata["exposure_ms"] == pytest.approx(30.0)
+
+
+def test_a_bad_file_is_named(movie_formats: ModuleType, movies, tmp_path: Path) -> None:
+    first, _ = movies
+    paths = movie_formats.write_image_sequence(tmp_path, first[:40])
+    tifffile.imwrite(paths[13], first[0, :16])  # another frame shape
+    paths[25].write_bytes(paths[25].read_bytes()[:300])  # truncated
+    with open_movie(paths[0]) as lazy:
+        np.testing.assert_array_equal(lazy[:13], first[:13])
+        with pytest.raises(ValueError, match=r"frame 13, .*00014\.tif: an image of 16x32 uint16"):
+            lazy[10:20]
+        with pytest.raises(ValueError, match=r"frame 25, .*00026\.tif: cannot be read"):
+            lazy[25]
+    os.remove(paths[30])
+    with open_movie(paths[0]) as lazy:  # a file missing: the frames that are there
+        assert lazy.shape[0] == 39
+        np.testing.assert_array_equal(lazy[29:31], first[[29, 31]])
+
+
+# ------------------------------------------------------------------ the command
+
+
+def test_command_measures_a_folder_of_frames(movie_formats: ModuleType, movies, tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    first, second = movies
+    folder = tmp_path / "acquisition"
+    movie_formats.write_micromanager_images(folder, [first, second], pixel_nm=100.0)
+    out = tmp_path / "psf.h5"
+    assert main(["psf", str(folder), "-o", str(out), "--crop-pix", "21", "-q"]) == 0
+    channels = read_info(out).channels
+    names = [f"img_channel00{c}_position000_time_z000" for c in (0, 1)]
+    assert list(channels) == names
+    for name, movie in zip(names, (first, second), strict=True):
+        widths = [channels[name].sigx_nm, channels[name].sigy_nm]
+        np.testing.assert_allclose(widths, _sigmas(movie), rtol=1e-9)
+        assert len(channels[name].source_files) == N_FRAMES
+    # the files given by a pattern: the same movie
+    files = sorted(str(p) for p in folder.glob("img_channel000_*.tif"))[:3]
+    again = tmp_path / "again.h5"
+    assert main(["psf", *files, "-o", str(again), "--crop-pix", "21", "-q"]) == 0
+    assert read_info(again).channels[names[0]].sigx_nm == channels[names[0]].sigx_nm
+    capsys.readouterr()
+    assert main(["inspect", str(folder)]) == 0
+    described = capsys.readouterr().out
+    assert described.count(f"frames      {N_FRAMES} of 32 x 32 px") == 2
+    assert "format      tiff-sequence (300 files, img_channel001_position000_time000000000_z000" \
+        ".tif .. img_channel001_position000_time000000299_z000.tif), axes TYX" in described
