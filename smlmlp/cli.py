@@ -617,7 +617,9 @@ def build_parser() -> argparse.ArgumentParser:
         help=(
             "movie file(s): TIFF, .dax, Picasso .raw, .ims, OME-Zarr (.zarr), .czi, .nd2, "
             ".sif or an HDF5 stack (.h5, .hdf5); the files of one multi-file OME-TIFF "
-            "series or Micro-Manager NDTiff dataset are one movie (its first file names it)"
+            "series or Micro-Manager NDTiff dataset are one movie (its first file names it), "
+            "and so are those of an image sequence (one TIFF file per frame; its folder may "
+            "be given)"
         ),
     )
     psf.add_argument("-o", "--output", required=True, metavar="OUT.h5", help="info file")
