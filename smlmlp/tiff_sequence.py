@@ -11,9 +11,10 @@ any length holds no file open.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import tifffile
@@ -78,6 +79,7 @@ class TiffSequenceMovie(MovieFile):
             first.close()
         self.shape = (len(self._files), *self.frame_shape)
         self.paths = [os.path.abspath(file) for file in self._files]
+        self._layout = _plain_layout(self.path, self.frame_shape)
 
     def _read_frames(self, start: int, stop: int) -> np.ndarray:
         frames = np.empty((stop - start, *self.frame_shape), self.dtype)
@@ -86,8 +88,14 @@ class TiffSequenceMovie(MovieFile):
         return frames
 
     def _frame(self, index: int) -> Any:
-        """The image of file ``index``, checked against the first file's."""
+        """The image of file ``index``, checked against the first file's: straight from
+        its bytes when they are the first file's but for the image (:class:`_Layout`),
+        else through tifffile."""
         path = self._files[index]
+        if self._layout is not None:
+            image = self._layout.image(path)
+            if image is not None:
+                return image
         try:
             image = tifffile.imread(path)
         except Exception as exc:
@@ -103,3 +111,46 @@ class TiffSequenceMovie(MovieFile):
                 f"where the sequence's first file holds one of {expected} {self.dtype}"
             )
         return image
+
+
+class _Layout(NamedTuple):
+    """Where the first file of a sequence keeps its image, uncompressed in one run of
+    bytes, and every byte of the file around it (the header, the tags, the metadata).
+    A file of the same size with the same bytes around that run holds its image in the
+    same place, as the files of one writer without per-frame metadata do: it is read in
+    one call, without parsing the file."""
+
+    size: int
+    offset: int
+    dtype: np.dtype
+    shape: tuple[int, ...]
+    before: bytes
+    after: bytes
+
+    def image(self, path: str) -> np.ndarray | None:
+        """The image of ``path`` when its layout is this one, else None."""
+        with open(path, "rb") as file:
+            data = file.read(self.size + 1)
+        end = self.offset + self.dtype.itemsize * math.prod(self.shape)
+        if len(data) != self.size or data[: self.offset] != self.before or data[end:] != self.after:
+            return None
+        image = np.frombuffer(data, self.dtype, math.prod(self.shape), self.offset)
+        return image.reshape(self.shape)
+
+
+def _plain_layout(path: str, shape: tuple[int, ...]) -> _Layout | None:
+    """The :class:`_Layout` of a sequence's first file when its one image is
+    uncompressed in one run of bytes, else None."""
+    try:
+        with tifffile.TiffFile(path) as tif:
+            page = tif.pages.first
+            dtype = np.dtype(page.dtype).newbyteorder(tif.byteorder)
+            plain = len(tif.pages) == 1 and page.is_contiguous and page.compression == 1
+            offset, count = int(page.dataoffsets[0]), int(sum(page.databytecounts))
+        if not plain or count != dtype.itemsize * math.prod(shape):
+            return None
+        with open(path, "rb") as file:
+            data = file.read()
+    except Exception:  # reading it frame by frame through tifffile tells what is wrong
+        return None
+    return _Layout(len(data), offset, dtype, shape, data[:offset], data[offset + count :])
