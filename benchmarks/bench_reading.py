@@ -15,7 +15,11 @@ table shows the readers' own cost, not the disk's:
 - ``CTYX ch 1``: channel 1 of two channels stored channel by channel (one read per
   chunk);
 - ``TCYX deflate ch 1``: the same as ``TCYX ch 1``, zlib-compressed (page by page,
-  decoded by tifffile).
+  decoded by tifffile);
+- ``sequence``: the plain TIFF's frames as an image sequence, one TIFF file each
+  (every file laid out as the first: each read straight from its bytes);
+- ``sequence, metadata``: the same with each frame's own metadata in its file, as
+  Micro-Manager writes it (files laid out differently: each parsed by tifffile).
 
 Every method runs ``--repeats`` times; the fastest run counts. The table gives
 seconds of reading (the movie opened beforehand), MB/s of the frames delivered, the
@@ -31,6 +35,7 @@ Run::
 from __future__ import annotations
 
 import argparse
+import json
 import tempfile
 import time
 from collections.abc import Callable
@@ -97,11 +102,21 @@ def main() -> None:
         across = np.ascontiguousarray(frames.transpose(1, 0, 2, 3))
         tifffile.imwrite(ctyx, across, metadata={"axes": "CTYX"})
         tifffile.imwrite(deflate, frames, metadata={"axes": "TCYX"}, compression="zlib")
+        sequence, tagged = root / "sequence", root / "tagged"
+        for folder_of_frames in (sequence, tagged):
+            folder_of_frames.mkdir()
+        for t, frame in enumerate(frames[:, 1]):
+            tifffile.imwrite(sequence / f"img_{t:06d}.tif", frame)
+            image = json.dumps({"FrameIndex": t, "ElapsedTime-ms": round(30.0 * t, 3)})
+            tag = (51123, "s", 0, image, True)
+            tifffile.imwrite(tagged / f"img_{t:06d}.tif", frame, extratags=[tag])
         files = {
             "plain": (plain, None),
             "TCYX ch 1": (tcyx, 1),
             "CTYX ch 1": (ctyx, 1),
             "TCYX deflate ch 1": (deflate, 1),
+            "sequence": (sequence / "img_000000.tif", None),
+            "sequence, metadata": (tagged / "img_000000.tif", None),
         }
         opened = {name: open_movie(path, channel=c) for name, (path, c) in files.items()}
         methods = {"raw": _read_raw(plain, args.frames, shape, args.chunk)}
@@ -115,10 +130,10 @@ def main() -> None:
     megabytes = args.frames * shape[0] * shape[1] * 2 / 1e6
     print(f"{args.frames} frames of {args.side}x{args.side} uint16 ({megabytes:.0f} MB per "
           f"channel), chunks of {args.chunk}, fastest of {args.repeats}")
-    print(f"{'method':<18} | {'seconds':>8} | {'MB/s':>7} | {'vs raw':>6} | {'open ms':>7}")
+    print(f"{'method':<20} | {'seconds':>8} | {'MB/s':>7} | {'vs raw':>6} | {'open ms':>7}")
     for name, value in seconds.items():
         opens = f"{opening[name]:7.1f}" if name in opening else f"{'':>7}"
-        print(f"{name:<18} | {value:8.3f} | {megabytes / value:7.0f} | "
+        print(f"{name:<20} | {value:8.3f} | {megabytes / value:7.0f} | "
               f"{value / seconds['raw']:6.2f} | {opens}")
 
 

@@ -67,8 +67,10 @@ _TIFF_READ_ERRORS = (
 )
 
 # Messages logged by tifffile about what it reads correctly anyway: an NDTiff index
-# whose images list their axes in different orders (tifffile finds each by name).
-_QUIET_TIFFFILE_MESSAGES = ("axes_dict.keys",)
+# whose images list their axes in different orders (tifffile finds each by name), and
+# a file with Micro-Manager's image metadata but not its file header (each file of
+# Micro-Manager's "separate image files"; the image's metadata is read all the same).
+_QUIET_TIFFFILE_MESSAGES = ("axes_dict.keys", "read_micromanager_metadata")
 
 
 # tifffile's codes for axes without a physical meaning (pages, sequences)

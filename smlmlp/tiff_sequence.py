@@ -20,6 +20,7 @@ import numpy as np
 import tifffile
 
 from .formats import MovieFile, PathLike
+from .tiff_metadata import _capture_tifffile_log
 from .tiff_movie import _clean, _open_series
 
 __all__ = ["TiffSequenceMovie"]
@@ -97,12 +98,19 @@ class TiffSequenceMovie(MovieFile):
             if image is not None:
                 return image
         try:
-            image = tifffile.imread(path)
+            with _capture_tifffile_log(), tifffile.TiffFile(path) as tif:
+                images = len(tif.pages)
+                image = tif.pages.first.asarray()
         except Exception as exc:
             raise ValueError(
                 f"{self.label}: frame {index}, {path}: cannot be read, the file may be "
                 f"truncated or corrupt ({_clean(str(exc))})"
             ) from exc
+        if images != 1:
+            raise ValueError(
+                f"{self.label}: frame {index}, {path}: holds {images} images, where the "
+                "files of an image sequence hold one each"
+            )
         if image.shape != self.frame_shape or image.dtype.newbyteorder("=") != self.dtype:
             shape = "x".join(str(size) for size in image.shape)
             expected = "x".join(str(size) for size in self.frame_shape)

@@ -133,12 +133,15 @@ def test_a_bad_file_is_named(movie_formats: ModuleType, movies, tmp_path: Path) 
     paths = movie_formats.write_image_sequence(tmp_path, first[:40])
     tifffile.imwrite(paths[13], first[0, :16])  # another frame shape
     paths[25].write_bytes(paths[25].read_bytes()[:300])  # truncated
+    tifffile.imwrite(paths[33], first[:2])  # two images
     with open_movie(paths[0]) as lazy:
         np.testing.assert_array_equal(lazy[:13], first[:13])
         with pytest.raises(ValueError, match=r"frame 13, .*00014\.tif: an image of 16x32 uint16"):
             lazy[10:20]
         with pytest.raises(ValueError, match=r"frame 25, .*00026\.tif: cannot be read"):
             lazy[25]
+        with pytest.raises(ValueError, match=r"frame 33, .*00034\.tif: holds 2 images"):
+            lazy[33]
     os.remove(paths[30])
     with open_movie(paths[0]) as lazy:  # a file missing: the frames that are there
         assert lazy.shape[0] == 39
