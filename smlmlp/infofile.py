@@ -101,6 +101,10 @@ SUMMARY_EMPTY_WHEN_UNKNOWN = ("expected_sigma_nm", "sigma_over_expected")
 #: The diffraction-limited PSF sigma is about this times wavelength / NA (the Gaussian
 #: approximation of the in-focus Airy disk, Zhang, Zerubia & Olivo-Marin 2007).
 EXPECTED_SIGMA_FACTOR = 0.21
+#: The HDF5 file format of the info files (``libver``: that of HDF5 1.8, read by every
+#: HDF5 library since 2008, MATLAB's since R2011a): it stores attributes larger than
+#: 64 KiB, such as the ``source_files`` of an image sequence of thousands of files.
+INFO_FILE_FORMAT = ("v108", "v108")
 #: Standard-error attributes of a channel, and the number each belongs to.
 SE_NAMES = ("sigx_nm_se", "sigy_nm_se", "theta_deg_se", "psf_sigma_nm_se")
 #: The root attribute every info file has (the version of smlmLP that wrote it), by
@@ -1011,7 +1015,7 @@ def write_info(
     # built in memory, then written in one go: a full disk fails that plain write
     # (one clear error, nothing partial) rather than the HDF5 library mid-file
     buffer = io.BytesIO()
-    with h5py.File(buffer, "w") as handle:
+    with h5py.File(buffer, "w", libver=INFO_FILE_FORMAT) as handle:
         _set_attrs(handle, root_attrs)
         for channel in channels:
             group = handle.create_group(channel.name)

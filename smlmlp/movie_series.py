@@ -284,8 +284,8 @@ def group_series(folder: PathLike, filenames: Sequence[str]) -> dict[str, list[s
     for name in names:
         groups.setdefault(root(name), []).append(name)
     for files in sequences:  # in frame order, opened by the first frame's file
-        group = groups.pop(root(files[0]))
-        groups[files[0]] = files + [name for name in group if name not in set(files)]
+        group, members = groups.pop(root(files[0])), set(files)
+        groups[files[0]] = files + [name for name in group if name not in members]
     return dict(sorted(groups.items()))
 
 
