@@ -69,6 +69,8 @@ def channel_plan(
         problem = None
     movie = source_files_relative([channel.movie], config.get("experiments_dir"))[0]
     parts = []
+    if metadata.get("kind") == "tiff-sequence":
+        parts.append(f"first of {n_frames} files, one per frame")
     if channel.file_channel is not None:
         parts.append(str(metadata.get("channel") or f"channel {channel.file_channel}"))
     if channel.split:

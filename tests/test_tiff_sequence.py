@@ -176,3 +176,34 @@ def test_command_measures_a_folder_of_frames(movie_formats: ModuleType, movies, 
     assert described.count(f"frames      {N_FRAMES} of 32 x 32 px") == 2
     assert "format      tiff-sequence (300 files, img_channel001_position000_time000000000_z000" \
         ".tif .. img_channel001_position000_time000000299_z000.tif), axes TYX" in described
+
+
+# ------------------------------------------------------------------ the workflow's folders
+
+
+def test_experiment_folder_of_sequences(movie_formats: ModuleType, movies, tmp_path: Path) -> None:
+    """Each camera of Micro-Manager's separate image files is a channel, named after the
+    files or in experiment.yaml by its first frame's file; the snapshot is left out."""
+    from smlmlp_workflow import discover_experiments
+    from smlmlp_workflow.plan import format_plan
+
+    first, second = movies
+    folder = tmp_path / "e1"
+    movie_formats.write_micromanager_images(folder, [first[:120], second[:120]], pixel_nm=108.0)
+    tifffile.imwrite(folder / "bf.tif", first[0])
+    config = {"experiments_dir": str(tmp_path), "pixel_nm": None, "exposure_ms": None}
+    plan = format_plan(discover_experiments(tmp_path, config), config)
+    for c in (0, 1):
+        name = f"img_channel00{c}_position000_time"
+        row = (f"e1          {name}_z000  e1/{name}000000000_z000.tif [first of 120 files, one "
+               "per frame]  120 of 32 x 32  108 108 from movie file metadata  none")
+        assert row in plan, plan
+    assert "e1/bf.tif: left out: one image (32 x 32), not a movie" in plan
+    (folder / "experiment.yaml").write_text(
+        "channels:\n  cy5:\n    file: img_channel001_position000_time000000000_z000.tif\n"
+    )
+    channels = discover_experiments(tmp_path, config)["e1"].channels
+    assert sorted(channels) == ["cy5", "img_channel000_position000_time_z000"]
+    assert len(channels["cy5"].files) == 120
+    last = "img_channel001_position000_time000000119_z000.tif"
+    assert Path(channels["cy5"].files[-1]).name == last
