@@ -309,10 +309,12 @@ def frame_sequences(names: Sequence[str]) -> dict[str, FrameSequence]:
     """The image sequences file names may make: first file -> its sequence.
 
     :data:`MIN_SEQUENCE_FILES` or more TIFF names alike but for their numbers; the
-    number that takes the most values is the frame number (the last such one on a
-    tie), and where another number differs too, each of its values has a sequence
-    of its own (Micro-Manager's ``channel000``, ``channel001``). Names alone: whether
-    the files hold one image each is for :func:`folder_sequences` to check.
+    number that takes the most values is the frame number (on a tie, one whose values
+    follow each other, then the last), and where another number of a few values
+    differs too, each of its values has a sequence of its own (Micro-Manager's
+    ``channel000``, ``channel001``); one of many values (a time stamp in each name)
+    is left as it is. Names alone: whether the files hold one image each is for
+    :func:`folder_sequences` to check.
 
     Examples
     --------
@@ -326,6 +328,9 @@ def frame_sequences(names: Sequence[str]) -> dict[str, FrameSequence]:
     ['img_channel000_position000_time_z000', 'img_channel001_position000_time_z000']
     >>> [s.files[:3] for s in frame_sequences([f"{t}.tif" for t in range(1, 11)]).values()]
     [('1.tif', '2.tif', '3.tif')]
+    >>> stamped = [f"frame{t:04d}_{t * 0.033:.3f}s.tif" for t in range(12)]
+    >>> [(s.name, s.files[1]) for s in frame_sequences(stamped).values()]
+    [('frame_0.000s', 'frame0001_0.033s.tif')]
     """
     alike: dict[tuple[str, ...], list[tuple[str, list[int]]]] = defaultdict(list)
     for name in names:
@@ -340,11 +345,16 @@ def frame_sequences(names: Sequence[str]) -> dict[str, FrameSequence]:
         varying = [i for i, seen in enumerate(values) if len(seen) > 1]
         if not varying:
             continue
-        frame = max(varying, key=lambda i: (len(values[i]), i))
+        frame = max(varying, key=lambda i: (len(values[i]), _consecutive(values[i]), i))
+        # a number of few values tells movies apart (a channel); one of as many values
+        # as the frames is the frame's own (a time stamp) and tells nothing
+        apart = [
+            i for i in varying
+            if i != frame and len(values[i]) * MIN_SEQUENCE_FILES <= len(members)
+        ]
         movies: dict[tuple[int, ...], list[tuple[int, str]]] = defaultdict(list)
         for name, numbers in members:
-            other = tuple(numbers[i] for i in varying if i != frame)
-            movies[other].append((numbers[frame], name))
+            movies[tuple(numbers[i] for i in apart)].append((numbers[frame], name))
         for frames in movies.values():
             frames.sort()
             distinct = len({number for number, _ in frames}) == len(frames)  # not 1 and 01
@@ -352,6 +362,11 @@ def frame_sequences(names: Sequence[str]) -> dict[str, FrameSequence]:
                 files = tuple(name for _, name in frames)
                 found[files[0]] = FrameSequence(files, _without_number(files[0], frame))
     return dict(sorted(found.items()))
+
+
+def _consecutive(values: set[int]) -> bool:
+    """Whether ``values`` are whole numbers one after the other (frame numbers)."""
+    return max(values) - min(values) + 1 == len(values)
 
 
 def _without_number(name: str, index: int) -> str:
