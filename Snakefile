@@ -6,12 +6,22 @@
 #
 # Settings: config/config.yaml (documented in config/README.md).
 
+import os
+
 from snakemake.utils import min_version
 
 min_version("9.0")
 
 
-configfile: "config/config.yaml"
+# The folder the run works in (where snakemake runs, or --directory) has its settings
+# in config/config.yaml; a folder without one (the workflow run with -s from elsewhere)
+# takes the workflow's own, changed by --config (--configfile names another file).
+SETTINGS_FILE = "config/config.yaml"
+if not os.path.exists(SETTINGS_FILE):
+    SETTINGS_FILE = os.path.join(workflow.basedir, SETTINGS_FILE)
+
+
+configfile: SETTINGS_FILE
 
 
 report: "workflow/report/workflow.rst"

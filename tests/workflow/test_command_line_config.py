@@ -75,3 +75,36 @@ def test_a_folder_named_by_a_number(tmp_path: Path, wf: SimpleNamespace) -> None
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
     assert wf.job_counts(output).get("autocorr") == 1, output
+
+
+def _run_elsewhere(folder: Path, wf: SimpleNamespace, *args: str):
+    """``snakemake -s REPO/Snakefile`` in ``folder``, without --configfile."""
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-m", "snakemake", "-s", str(wf.REPO / "Snakefile"), *args]
+    return subprocess.run(command, cwd=folder, capture_output=True, text=True, timeout=600)
+
+
+def test_run_from_a_folder_of_ones_own(
+    own_folder: Path, tmp_path: Path, wf: SimpleNamespace
+) -> None:
+    """The workflow run from another folder takes that folder's config/config.yaml, and
+    the workflow's own when it has none (with --config)."""
+    project = tmp_path / "project"
+    project.mkdir()
+    result = _run_elsewhere(
+        project, wf, "--cores", "1", "-n", "--config", f"experiments_dir={own_folder}"
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert wf.job_counts(output).get("autocorr") == 1, output
+    other = tmp_path / "other"
+    for day in ("day1", "day2"):
+        wf.write_tiff(other / day / "red.tif", wf.noise_movie(120, (32, 32)))
+    wf.write_yaml(project / "config" / "config.yaml", {"experiments_dir": str(other)})
+    result = _run_elsewhere(project, wf, "--cores", "1", "-n")
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert wf.job_counts(output).get("autocorr") == 2, output
+    assert not (project / "demo_data").exists()
