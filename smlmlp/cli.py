@@ -7,7 +7,7 @@ Each movie file is one channel (two with ``--split``), and each channel of a fil
 several one channel, ``STEM_NAME`` (:mod:`smlmlp.file_channels`). The info file has the
 same layout as the workflow's ``psf_info.h5`` (see :mod:`smlmlp.infofile`).
 A file is read by the reader of its extension (TIFF, ``.dax``, Picasso
-``.raw``, ``.ims``, OME-Zarr, ``.czi``, ``.nd2``, ``.sif``, HDF5:
+``.raw``, ``.ims``, OME-Zarr, ``.czi``, ``.nd2``, ``.sif``, ``.spe``, HDF5:
 :func:`smlmlp.loading.open_movie`).
 Pixel size: ``--pixel-nm`` when given, else the one stored in the file
 (OME-XML, ImageJ or Micro-Manager metadata, or the other formats' own, see
@@ -616,7 +616,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help=(
             "movie file(s): TIFF, .dax, Picasso .raw, .ims, OME-Zarr (.zarr), .czi, .nd2, "
-            ".sif or an HDF5 stack (.h5, .hdf5); the files of one multi-file OME-TIFF "
+            ".sif, .spe or an HDF5 stack (.h5, .hdf5); the files of one multi-file OME-TIFF "
             "series or Micro-Manager NDTiff dataset are one movie (its first file names it), "
             "and so are those of an image sequence (one TIFF file per frame; its folder may "
             "be given)"

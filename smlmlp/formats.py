@@ -24,6 +24,8 @@ Nikon ``.nd2``            ``nd2``       the picture's calibration (µm) / the
                                         channel's exposure time, the capture's
                                         text, or the time loop's period
 Andor ``.sif``            ``sif``       nothing / the header's exposure time
+Princeton Instruments     (none)        nothing / LightField's ``ExposureTime``,
+  ``.spe`` (2.x, 3.0)                   else the header's exposure time
 HDF5 ``.h5`` / ``.hdf5``  (none, h5py)  the dataset's ``element_size_um`` / nothing
   (a dataset of frames)
 ========================  ============  ==========================================
@@ -94,6 +96,7 @@ MOVIE_SUFFIXES = {
     ".czi": "Zeiss .czi",
     ".nd2": "Nikon .nd2",
     ".sif": "Andor .sif",
+    ".spe": "Princeton Instruments .spe",
     ".h5": "HDF5 stack (.h5)",
     ".hdf5": "HDF5 stack (.hdf5)",
 }
@@ -162,11 +165,12 @@ def supported_formats_text() -> str:
     Examples
     --------
     >>> supported_formats_text()
-    '.tif/.tiff, .dax (+ .inf), .raw (+ .yaml), .ims, .zarr (OME-Zarr), .czi, .nd2, .sif, .h5/.hdf5'
+    '.tif/.tiff, .dax (+ .inf), .raw (+ .yaml), .ims, .zarr (OME-Zarr), .czi, .nd2, .sif, .spe, \
+.h5/.hdf5'
     """
     return (
         ".tif/.tiff, .dax (+ .inf), .raw (+ .yaml), .ims, .zarr (OME-Zarr), .czi, .nd2, .sif, "
-        ".h5/.hdf5"
+        ".spe, .h5/.hdf5"
     )
 
 
@@ -312,7 +316,7 @@ class MovieFile(LazyStack):
         ``pixel_nm``: pixel size ``(y, x)`` in nm or None; ``exposure_ms``: exposure
         in ms or None; ``axes``: the axes of the frames (``'TYX'``); ``kind``: the
         format (``'dax'``, ``'picasso-raw'``, ``'imaris'``, ``'ome-zarr'``, ``'czi'``, ``'nd2'``,
-        ``'sif'``); ``channel``: the name of the channel read, in a file of several.
+        ``'sif'``, ``'spe'``); ``channel``: the name of the channel read, in a file of several.
     channel_names : tuple of str
         The file's channels when it holds several (Imaris, OME-Zarr), else empty.
     channel : int
@@ -1546,6 +1550,12 @@ def _element_size_nm(value: Any) -> tuple[float, float] | None:
 # Dispatch
 # --------------------------------------------------------------------------- #
 
+def _spe_movie(path: PathLike, **options: Any) -> MovieFile:
+    from .spe_movie import SpeMovie  # (a module of its own, built on MovieFile)
+
+    return SpeMovie(path, **options)
+
+
 _READERS: dict[str, Callable[..., MovieFile]] = {
     ".dax": DaxMovie,
     ".raw": PicassoRawMovie,
@@ -1554,6 +1564,7 @@ _READERS: dict[str, Callable[..., MovieFile]] = {
     ".czi": CziMovie,
     ".nd2": Nd2Movie,
     ".sif": SifMovie,
+    ".spe": _spe_movie,
     ".h5": Hdf5Movie,
     ".hdf5": Hdf5Movie,
 }

@@ -68,7 +68,7 @@ def open_movie(
 
     The reader follows the file's extension: ``.dax`` (with its ``.inf``), Picasso
     ``.raw`` (with its ``.yaml``), ``.ims``, ``.zarr`` (OME-Zarr), ``.czi``, ``.nd2``,
-    ``.sif`` and HDF5 stacks (``.h5``, ``.hdf5``) are read by :mod:`smlmlp.formats`,
+    ``.sif``, ``.spe`` and HDF5 stacks (``.h5``, ``.hdf5``) are read by :mod:`smlmlp.formats`,
     whose readers behave as described here for TIFF (lazy slicing, ``metadata``,
     ``paths``, a context manager); ``.dcimg`` is refused with one line; every other file
     is read as TIFF.

@@ -4,7 +4,8 @@ Every subfolder of ``experiments_dir`` is one experiment. By default every movie
 in it is one channel named after its file stem (a trailing ``.ome`` is dropped):
 every TIFF (``*.tif``, ``*.tiff``), Zhuang lab ``*.dax`` (its ``.inf`` beside it),
 Picasso ``*.raw`` (its ``.yaml`` beside it), Imaris ``*.ims``, OME-Zarr folder
-``*.zarr``, Zeiss ``*.czi``, Nikon ``*.nd2``, Andor ``*.sif`` and HDF5 stacks ``*.h5`` /
+``*.zarr``, Zeiss ``*.czi``, Nikon ``*.nd2``, Andor ``*.sif``, Princeton Instruments
+``*.spe`` and HDF5 stacks ``*.h5`` /
 ``*.hdf5`` (:mod:`smlmlp.formats`). The further files of a
 multi-file OME / Micro-Manager TIFF series (``name_1.ome.tif``, ... or files
 listed in the first file's OME-XML) and of a Micro-Manager NDTiff dataset (the files

@@ -549,6 +549,68 @@ def write_hdf5(
     return path
 
 
+_SPE_CODES = {np.dtype("<f4"): 0, np.dtype("<i4"): 1, np.dtype("<i2"): 2, np.dtype("<u2"): 3}
+_SPE_PIXELS = {np.dtype("<u2"): "MonochromeUnsigned16", np.dtype("<f4"): "MonochromeFloating32"}
+
+
+def write_spe(
+    path: Path,
+    movie: np.ndarray,
+    *,
+    exposure_ms: float = 50.0,
+    version: float = 3.0,
+    stamps: bool = True,
+) -> Path:
+    """Princeton Instruments ``.spe``: the 4100-byte header (frame width at 42, height
+    at 656, frames at 1446, pixel type at 108, exposure in s at 10, version at 1992,
+    0x5555 last), the frames; version 3 (LightField) the XML footer after them (its
+    offset at 678), which gives the frames' layout and the exposure (ms); with
+    ``stamps``, each frame followed by its exposure-start and -end time stamps (2 x
+    int64), as LightField saves them when asked."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frames = np.ascontiguousarray(movie, dtype=np.dtype(movie.dtype).newbyteorder("<"))
+    count, height, width = frames.shape
+    header = bytearray(4100)
+    struct.pack_into("<f", header, 10, exposure_ms / 1e3)
+    struct.pack_into("<H", header, 42, width)
+    struct.pack_into("<h", header, 108, _SPE_CODES[frames.dtype])
+    struct.pack_into("<H", header, 656, height)
+    struct.pack_into("<i", header, 1446, count)
+    struct.pack_into("<f", header, 1992, version)
+    struct.pack_into("<H", header, 4098, 0x5555)
+    stamped = stamps and version >= 3
+    frame_bytes = frames[0].nbytes
+    stride = frame_bytes + (16 if stamped else 0)
+    body = bytearray()
+    for t, frame in enumerate(frames):
+        body += frame.tobytes()
+        if stamped:
+            body += struct.pack("<qq", t * 1_000_000, t * 1_000_000 + int(exposure_ms * 1e3))
+    if version >= 3:
+        struct.pack_into("<Q", header, 678, 4100 + len(body))
+        ns = "http://www.princetoninstruments.com/spe/2009"
+        stamp_blocks = (
+            '<DataBlock type="TimeStampStarted" bitDepth="64" resolution="1000000" />'
+            '<DataBlock type="TimeStampCompleted" bitDepth="64" resolution="1000000" />'
+            if stamped else ""
+        )
+        xml = (
+            f'<SpeFormat version="3.0" xmlns="{ns}"><DataFormat>'
+            f'<DataBlock type="Frame" version="3" count="{count}" '
+            f'pixelFormat="{_SPE_PIXELS[frames.dtype]}" size="{frame_bytes}" stride="{stride}">'
+            f'<DataBlock type="Region" count="1" width="{width}" height="{height}" '
+            f'size="{frame_bytes}" stride="{frame_bytes}" /></DataBlock>{stamp_blocks}'
+            '</DataFormat><DataHistories><DataHistory><Origin><Experiment><Devices><Cameras>'
+            f'<Camera><ShutterTiming><ExposureTime type="Double">{exposure_ms:g}'
+            '</ExposureTime></ShutterTiming><Sensor><Information><Pixel width="16" '
+            'height="16" /></Information></Sensor></Camera></Cameras></Devices></Experiment>'
+            '</Origin></DataHistory></DataHistories></SpeFormat>'
+        )
+        body += xml.encode("utf-8")
+    path.write_bytes(bytes(header) + bytes(body))
+    return path
+
+
 def write_image_sequence(
     folder: Path, movie: np.ndarray, *, pattern: str = "{t:05d}.tif", start: int = 1
 ) -> list[Path]:
@@ -599,6 +661,7 @@ WRITERS = {
     "czi": (".czi", write_czi),
     "nd2": (".nd2", write_nd2),
     "sif": (".sif", write_sif),
+    "spe": (".spe", write_spe),
     "h5": (".h5", write_hdf5),
     "hdf5": (".hdf5", write_hdf5),
 }

@@ -307,6 +307,50 @@ def test_sif_cut_anywhere_fails_one_line(movie: np.ndarray, movie_formats, tmp_p
         _one_line(caught.value, str(cut))
 
 
+@pytest.mark.parametrize(
+    ("version", "stamps", "dtype"),
+    [(2.5, False, np.uint16), (3.0, False, np.uint16), (3.0, True, np.uint16),
+     (3.0, True, np.float32), (2.5, False, np.int16)],
+)
+def test_spe_versions_layouts_and_exposure(
+    version: float, stamps: bool, dtype: type, movie: np.ndarray, movie_formats, tmp_path
+) -> None:
+    """WinView's header alone (2.x) and LightField's XML footer (3.0), frames with their
+    time stamps between them or not, of every pixel type: the same frames; the exposure
+    from the footer (3.0), else the header; no pixel size."""
+    frames = movie[:12].astype(dtype)
+    path = movie_formats.write_spe(tmp_path / "m.spe", frames, exposure_ms=35.0,
+                                   version=version, stamps=stamps)
+    with open_movie(path) as lazy:
+        assert lazy.shape == frames.shape and lazy.dtype == np.dtype(dtype)
+        np.testing.assert_array_equal(lazy[3:9], frames[3:9])
+        assert lazy.metadata["exposure_ms"] == pytest.approx(35.0, rel=1e-6)
+        assert lazy.metadata["pixel_nm"] is None and lazy.metadata["kind"] == "spe"
+
+
+def test_spe_of_several_regions_one_line(movie: np.ndarray, movie_formats, tmp_path) -> None:
+    path = movie_formats.write_spe(tmp_path / "m.spe", movie[:4])
+    data = path.read_bytes()
+    start = data.index(b'<DataBlock type="Region"')
+    region = data[start : data.index(b"/>", start) + 2]
+    path.write_bytes(data.replace(region, region * 2))
+    with pytest.raises(ValueError) as caught:
+        open_movie(path)
+    _one_line(caught.value, str(path), "2 regions of interest")
+
+
+def test_spe_cut_anywhere_fails_one_line(movie: np.ndarray, movie_formats, tmp_path) -> None:
+    path = movie_formats.write_spe(tmp_path / "m.spe", movie[:4, :8, :8])
+    data = path.read_bytes()
+    cut = tmp_path / "cut.spe"
+    for keep in [*range(0, 4200, 97), *range(4200, len(data), 7)]:
+        cut.write_bytes(data[:keep])
+        with pytest.raises(ValueError) as caught:
+            with open_movie(cut) as lazy:
+                np.asarray(lazy)
+        _one_line(caught.value, str(cut))
+
+
 def test_nd2_legacy_file_one_line(tmp_path: Path) -> None:
     """A JPEG 2000 .nd2 of NIS-Elements before version 4 is named as such."""
     _need("nd2")

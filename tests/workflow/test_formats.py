@@ -1,5 +1,5 @@
 """End to end: experiment folders of .dax, Picasso .raw, .ims, OME-Zarr, .czi, .nd2,
-.sif movies, a Micro-Manager NDTiff dataset and image sequences (a TIFF file per frame).
+.sif, .spe movies, a Micro-Manager NDTiff dataset and image sequences (a TIFF file per frame).
 
 One run: the same simulated movie as TIFF and in every other format (one experiment
 each kind), the same two-camera movie split into halves as TIFF and as .dax / OME-Zarr /
@@ -44,6 +44,7 @@ BAD = {
     "bad_ims": ["movie.ims", "corrupt or truncated .ims"],
     "bad_nd2": ["movie.nd2", "corrupt or truncated .nd2"],
     "bad_sif": ["movie.sif", "corrupt or truncated .sif"],
+    "bad_spe": ["movie.spe", "truncated .spe"],
     "bad_dcimg": ["bad_dcimg", "no movie file", "movie.dcimg", "not supported"],
     "bad_sequence": ["00101.tif", "frame 100", "an image of 16x32 uint16"],
 }
@@ -116,6 +117,8 @@ def _make(wf: SimpleNamespace, formats: ModuleType, root: Path) -> None:
     (root / "bad_nd2" / "movie.nd2").write_bytes(b"\0" * 100)
     (root / "bad_sif").mkdir()
     (root / "bad_sif" / "movie.sif").write_bytes(b"\0" * 100)
+    bad = formats.write_spe(root / "bad_spe" / "movie.spe", movie[:150])
+    bad.write_bytes(bad.read_bytes()[:20000])
     (root / "bad_dcimg").mkdir()
     (root / "bad_dcimg" / "movie.dcimg").write_bytes(b"\0" * 100)
 
