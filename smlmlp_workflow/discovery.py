@@ -12,7 +12,8 @@ listed in the first file's OME-XML) and of a Micro-Manager NDTiff dataset (the f
 its ``NDTiff.index`` lists) belong to the movie of their first file
 (:mod:`smlmlp.movie_series`); a ``.dax`` or ``.raw`` movie's files are the movie and
 its sidecar. A TIFF of one image (a snapshot beside the movies) and an HDF5 file
-without a dataset of frames (localisations) are left out (:func:`left_out_files`). An optional
+without a dataset of frames (localisations) are left out
+(:func:`smlmlp.folder_movies.left_out_files`). An optional
 ``experiment.yaml`` in the folder sets (a file of several channels is one channel
 per channel it holds, ``STEM_NAME``, :func:`file_channels`):
 
@@ -47,11 +48,10 @@ from pathlib import Path
 from typing import Any
 
 from smlmlp.file_channels import resolve_channel
+from smlmlp.folder_movies import left_out_files, list_movies
 from smlmlp.formats import (
-    HDF5_SUFFIXES,
     MOVIE_SUFFIXES,
     UNSUPPORTED_SUFFIXES,
-    hdf5_left_out,
     is_movie_name,
     movie_stem,
     sidecar_of,
@@ -61,10 +61,8 @@ from smlmlp.movie_series import (
     TIFF_SUFFIXES,
     dataset_index,
     group_series,
-    is_tiff_name,
     sequence_name,
 )
-from smlmlp.tiff_movie import tiff_single_image
 
 from ._common import PathLike
 from .settings import (
@@ -153,20 +151,6 @@ class Experiment:
         return self.problem is None
 
 
-def list_movies(folder: PathLike) -> list[str]:
-    """Names of the movies in an experiment folder, in name order: files of a supported
-    format and OME-Zarr folders (a ``.inf`` / ``.yaml`` sidecar is not a movie)."""
-    names = []
-    for entry in sorted(Path(folder).iterdir()):
-        if not is_movie_name(entry.name):
-            continue
-        if entry.name.lower().endswith(".zarr") and entry.is_dir():
-            names.append(entry.name)
-        elif entry.is_file() and not entry.name.lower().endswith(".zarr"):
-            names.append(entry.name)
-    return names
-
-
 def _unsupported_movies(folder: Path) -> list[str]:
     """Files of a recognised movie format that is not read (``.dcimg``)."""
     return [
@@ -189,58 +173,6 @@ def _subfolders_with_movies(folder: Path) -> list[str]:
                 found.append(entry.name)
         except OSError:  # a subfolder nobody may read: not this folder's problem
             continue
-    return found
-
-
-def single_images(folder: PathLike, series: Mapping[str, Sequence[str]]) -> dict[str, str]:
-    """The TIFF files of ``series`` (:func:`smlmlp.movie_series.group_series`) that hold
-    one image, not a movie (a bright-field or wide-field snapshot taken beside the
-    movies, :func:`smlmlp.tiff_movie.tiff_single_image`), each with why it is left out.
-
-    Examples
-    --------
-    >>> import shutil, tempfile, numpy as np, tifffile
-    >>> from pathlib import Path
-    >>> folder = Path(tempfile.mkdtemp())
-    >>> tifffile.imwrite(folder / "bf.tif", np.zeros((48, 64), np.uint16))
-    >>> tifffile.imwrite(folder / "cell.tif", np.zeros((5, 48, 64), np.uint16))
-    >>> single_images(folder, {"bf.tif": ["bf.tif"], "cell.tif": ["cell.tif"]})
-    {'bf.tif': 'one image (48 x 64), not a movie'}
-    >>> shutil.rmtree(folder)
-    """
-    found = {}
-    for head, files in series.items():
-        if len(files) == 1 and is_tiff_name(head):
-            shape = tiff_single_image(Path(folder) / head)
-            if shape is not None:
-                sizes = " x ".join(str(size) for size in shape if size > 1)
-                found[head] = f"one image ({sizes}), not a movie"
-    return found
-
-
-def left_out_files(folder: PathLike, series: Mapping[str, Sequence[str]]) -> dict[str, str]:
-    """The files of ``series`` that are no movies, each with why: a TIFF of one image
-    (:func:`single_images`), an HDF5 file without a dataset of frames (localisations
-    such as Picasso's ``_locs.hdf5``) or an smlmLP info file
-    (:func:`smlmlp.formats.hdf5_left_out`).
-
-    Examples
-    --------
-    >>> import shutil, tempfile, h5py, numpy as np
-    >>> from pathlib import Path
-    >>> folder = Path(tempfile.mkdtemp())
-    >>> with h5py.File(folder / "cell_locs.hdf5", "w") as handle:
-    ...     handle["locs"] = np.zeros(4, [("x", "f4"), ("y", "f4")])
-    >>> left_out_files(folder, {"cell_locs.hdf5": ["cell_locs.hdf5"]})
-    {'cell_locs.hdf5': 'an HDF5 file without a movie (its datasets: locs (4,))'}
-    >>> shutil.rmtree(folder)
-    """
-    found = single_images(folder, series)
-    for head in series:
-        if Path(head).suffix.lower() in HDF5_SUFFIXES:
-            why = hdf5_left_out(Path(folder) / head)
-            if why is not None:
-                found[head] = why
     return found
 
 

@@ -1,0 +1,88 @@
+"""The movies of a folder: which of its files are movies, and which are left out.
+
+The workflow's experiment folders and a folder given to ``smlmlp psf`` are read alike:
+every file of a movie format and every OME-Zarr folder (:func:`list_movies`), grouped
+into movies (:func:`smlmlp.movie_series.group_series`: multi-file series, NDTiff datasets, image
+sequences), less the files that are no movies (:func:`left_out_files`: a snapshot of
+one image, an HDF5 file without a movie, an smlmLP info file), each with why.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from .formats import HDF5_SUFFIXES, hdf5_left_out, is_movie_name
+from .movie_series import is_tiff_name
+from .tiff_movie import tiff_single_image
+
+__all__ = ["left_out_files", "list_movies", "single_images"]
+
+PathLike = str | os.PathLike
+
+
+def list_movies(folder: PathLike) -> list[str]:
+    """Names of the movies in an experiment folder, in name order: files of a supported
+    format and OME-Zarr folders (a ``.inf`` / ``.yaml`` sidecar is not a movie)."""
+    names = []
+    for entry in sorted(Path(folder).iterdir()):
+        if not is_movie_name(entry.name):
+            continue
+        if entry.name.lower().endswith(".zarr") and entry.is_dir():
+            names.append(entry.name)
+        elif entry.is_file() and not entry.name.lower().endswith(".zarr"):
+            names.append(entry.name)
+    return names
+
+
+def single_images(folder: PathLike, series: Mapping[str, Sequence[str]]) -> dict[str, str]:
+    """The TIFF files of ``series`` (:func:`smlmlp.movie_series.group_series`) that hold
+    one image, not a movie (a bright-field or wide-field snapshot taken beside the
+    movies, :func:`smlmlp.tiff_movie.tiff_single_image`), each with why it is left out.
+
+    Examples
+    --------
+    >>> import shutil, tempfile, numpy as np, tifffile
+    >>> from pathlib import Path
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> tifffile.imwrite(folder / "bf.tif", np.zeros((48, 64), np.uint16))
+    >>> tifffile.imwrite(folder / "cell.tif", np.zeros((5, 48, 64), np.uint16))
+    >>> single_images(folder, {"bf.tif": ["bf.tif"], "cell.tif": ["cell.tif"]})
+    {'bf.tif': 'one image (48 x 64), not a movie'}
+    >>> shutil.rmtree(folder)
+    """
+    found = {}
+    for head, files in series.items():
+        if len(files) == 1 and is_tiff_name(head):
+            shape = tiff_single_image(Path(folder) / head)
+            if shape is not None:
+                sizes = " x ".join(str(size) for size in shape if size > 1)
+                found[head] = f"one image ({sizes}), not a movie"
+    return found
+
+
+def left_out_files(folder: PathLike, series: Mapping[str, Sequence[str]]) -> dict[str, str]:
+    """The files of ``series`` that are no movies, each with why: a TIFF of one image
+    (:func:`single_images`), an HDF5 file without a dataset of frames (localisations
+    such as Picasso's ``_locs.hdf5``) or an smlmLP info file
+    (:func:`smlmlp.formats.hdf5_left_out`).
+
+    Examples
+    --------
+    >>> import shutil, tempfile, h5py, numpy as np
+    >>> from pathlib import Path
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> with h5py.File(folder / "cell_locs.hdf5", "w") as handle:
+    ...     handle["locs"] = np.zeros(4, [("x", "f4"), ("y", "f4")])
+    >>> left_out_files(folder, {"cell_locs.hdf5": ["cell_locs.hdf5"]})
+    {'cell_locs.hdf5': 'an HDF5 file without a movie (its datasets: locs (4,))'}
+    >>> shutil.rmtree(folder)
+    """
+    found = single_images(folder, series)
+    for head in series:
+        if Path(head).suffix.lower() in HDF5_SUFFIXES:
+            why = hdf5_left_out(Path(folder) / head)
+            if why is not None:
+                found[head] = why
+    return found
