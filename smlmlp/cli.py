@@ -114,22 +114,32 @@ def _channel_names(
 
 def _movie_files(path: str) -> list[str]:
     """A movie given on the command line as the file(s) that open it: a Micro-Manager
-    NDTiff dataset's folder as its first file, a folder of image sequences (one TIFF
-    file per frame) as the first file of each; any other folder but an OME-Zarr image
-    is refused with one line."""
-    from .movie_series import dataset_movie, folder_sequences
+    NDTiff dataset's folder as its first file, any other folder (but an OME-Zarr image)
+    as the first file of every movie in it, read as the workflow reads an experiment
+    folder (:mod:`smlmlp.folder_movies`: its series and image sequences are one movie
+    each; a snapshot beside them is left out, with a line on stderr). A folder without
+    a movie is refused with one line."""
+    from .folder_movies import left_out_files, list_movies, subfolders_with_movies
+    from .formats import supported_formats_text
+    from .movie_series import dataset_movie, group_series
 
     if not os.path.isdir(path) or path.rstrip("/\\").lower().endswith(".zarr"):
         return [path]
     head = dataset_movie(path)
     if head is not None:
         return [head]
-    heads = [os.path.join(path, first) for first in folder_sequences(path)]
+    movies = group_series(path, list_movies(path))
+    left_out = left_out_files(path, movies)
+    for name, why in left_out.items():
+        print(f"smlmlp: {os.path.join(path, name)}: left out: {why}", file=sys.stderr)
+    heads = [os.path.join(path, first) for first in movies if first not in left_out]
     if not heads:
+        deeper = subfolders_with_movies(path)
+        hint = f"its subfolders {', '.join(deeper)} hold movies: give them; " if deeper else ""
         raise ValueError(
-            f"{path}: a folder, not a movie: give the movie files in it (e.g. "
-            f"{os.path.join(path, '*.tif')}); the workflow reads folders of experiments "
-            "(`snakemake plan` lists what it would read)"
+            f"{path}: no movie in this folder (movie files: {supported_formats_text()}; "
+            f"{hint}the workflow reads folders of experiments, `snakemake plan` lists what "
+            "it would read)"
         )
     return heads
 
@@ -618,8 +628,8 @@ def build_parser() -> argparse.ArgumentParser:
             "movie file(s): TIFF, .dax, Picasso .raw, .ims, OME-Zarr (.zarr), .czi, .nd2, "
             ".sif, .spe or an HDF5 stack (.h5, .hdf5); the files of one multi-file OME-TIFF "
             "series or Micro-Manager NDTiff dataset are one movie (its first file names it), "
-            "and so are those of an image sequence (one TIFF file per frame; its folder may "
-            "be given)"
+            "and so are those of an image sequence (one TIFF file per frame); a folder: "
+            "every movie in it"
         ),
     )
     psf.add_argument("-o", "--output", required=True, metavar="OUT.h5", help="info file")

@@ -17,7 +17,7 @@ from .formats import HDF5_SUFFIXES, hdf5_left_out, is_movie_name
 from .movie_series import is_tiff_name
 from .tiff_movie import tiff_single_image
 
-__all__ = ["left_out_files", "list_movies", "single_images"]
+__all__ = ["left_out_files", "list_movies", "single_images", "subfolders_with_movies"]
 
 PathLike = str | os.PathLike
 
@@ -85,4 +85,20 @@ def left_out_files(folder: PathLike, series: Mapping[str, Sequence[str]]) -> dic
             why = hdf5_left_out(Path(folder) / head)
             if why is not None:
                 found[head] = why
+    return found
+
+
+def subfolders_with_movies(folder: PathLike) -> list[str]:
+    """Subfolders of ``folder`` (not hidden, not OME-Zarr images) that hold movies: the
+    experiments of a layout one level deeper than ``experiments_dir``, the experiment
+    folders of a folder given to ``smlmlp psf``."""
+    found = []
+    for entry in sorted(Path(folder).iterdir()):
+        if entry.name.startswith(".") or is_movie_name(entry.name) or not entry.is_dir():
+            continue
+        try:
+            if list_movies(entry):
+                found.append(entry.name)
+        except OSError:  # a subfolder nobody may read: not this folder's problem
+            continue
     return found

@@ -48,11 +48,10 @@ from pathlib import Path
 from typing import Any
 
 from smlmlp.file_channels import resolve_channel
-from smlmlp.folder_movies import left_out_files, list_movies
+from smlmlp.folder_movies import left_out_files, list_movies, subfolders_with_movies
 from smlmlp.formats import (
     MOVIE_SUFFIXES,
     UNSUPPORTED_SUFFIXES,
-    is_movie_name,
     movie_stem,
     sidecar_of,
 )
@@ -161,21 +160,6 @@ def _unsupported_movies(folder: Path) -> list[str]:
     ]
 
 
-def _subfolders_with_movies(folder: Path) -> list[str]:
-    """Subfolders of ``folder`` (not hidden, not OME-Zarr images) that hold movies: the
-    experiments of a layout one level deeper than ``experiments_dir``."""
-    found = []
-    for entry in sorted(folder.iterdir()):
-        if entry.name.startswith(".") or is_movie_name(entry.name) or not entry.is_dir():
-            continue
-        try:
-            if list_movies(entry):
-                found.append(entry.name)
-        except OSError:  # a subfolder nobody may read: not this folder's problem
-            continue
-    return found
-
-
 def movie_files(folder: PathLike, names: Sequence[str]) -> tuple[str, ...]:
     """The paths of a movie's files: its series, then the sidecar of a ``.dax`` / ``.raw``
     movie when it exists (a missing one is reported by the job that opens the movie),
@@ -252,7 +236,7 @@ def inspect_experiment(
                 del series[name]
         if not series:
             unsupported = _unsupported_movies(folder)
-            deeper = _subfolders_with_movies(folder)
+            deeper = subfolders_with_movies(folder)
             hint = ""
             if experiment.left_out:
                 hint = " (" + "; ".join(

@@ -232,9 +232,9 @@ def test_command_line_takes_the_dataset_folder(two_cameras, tmp_path, capsys) ->
     empty = tmp_path / "empty"
     empty.mkdir()
     assert main(["inspect", str(empty)]) == 1
-    assert f"{empty}: a folder, not a movie: give the movie files in it" in (
+    assert f"{empty}: no movie in this folder (movie files: .tif/.tiff," in (
         capsys.readouterr().err
     )
     assert main(["psf", str(empty), "--pixel-nm", "100", "-o", str(tmp_path / "no.h5")]) != 0
-    assert f"{empty}: a folder, not a movie" in capsys.readouterr().err
+    assert f"{empty}: no movie in this folder" in capsys.readouterr().err
     assert not (tmp_path / "no.h5").exists()

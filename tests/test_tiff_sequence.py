@@ -207,3 +207,33 @@ def test_experiment_folder_of_sequences(movie_formats: ModuleType, movies, tmp_p
     assert len(channels["cy5"].files) == 120
     last = "img_channel001_position000_time000000119_z000.tif"
     assert Path(channels["cy5"].files[-1]).name == last
+
+
+def test_command_measures_every_movie_of_a_folder(movie_formats: ModuleType, movies,
+                                                  tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """A folder given to ``smlmlp psf``: its movies as the workflow reads an experiment
+    folder (a movie file, an image sequence; the snapshot left out with a line); a
+    folder of experiment folders names them."""
+    first, second = movies
+    folder = tmp_path / "data" / "e1"
+    movie_formats.write_image_sequence(folder, second, pattern="cam2_{t:04d}.tif")
+    tifffile.imwrite(folder / "cam1.tif", first, photometric="minisblack")
+    tifffile.imwrite(folder / "bf.tif", first[0])
+    out = tmp_path / "psf.h5"
+    assert main(["psf", str(folder), "-o", str(out), "--pixel-nm", "100", "--crop-pix", "21",
+                 "-q"]) == 0
+    channels = read_info(out).channels
+    assert list(channels) == ["cam1", "cam2"]
+    np.testing.assert_allclose([channels["cam1"].sigx_nm, channels["cam1"].sigy_nm],
+                               _sigmas(first), rtol=1e-9)
+    np.testing.assert_allclose([channels["cam2"].sigx_nm, channels["cam2"].sigy_nm],
+                               _sigmas(second), rtol=1e-9)
+    err = capsys.readouterr().err
+    assert f"smlmlp: {folder / 'bf.tif'}: left out: one image (32 x 32), not a movie" in err
+    assert main(["psf", str(folder.parent), "-o", str(tmp_path / "no.h5"), "-q"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"smlmlp: error: {folder.parent}: no movie in this folder") and (
+        "its subfolders e1 hold movies: give them" in err
+    ) and "\n" not in err
+    assert not (tmp_path / "no.h5").exists()
