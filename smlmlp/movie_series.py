@@ -380,32 +380,44 @@ def _without_number(name: str, index: int) -> str:
     return "_".join(part for part in (before, after) if part)
 
 
+class _FolderSequences(NamedTuple):
+    """A folder's image sequences by first file, and the first file of each file's."""
+
+    sequences: dict[str, FrameSequence]
+    head_of: dict[str, str]
+
+
 @functools.lru_cache(maxsize=16)
-def _sequences_in(folder: str, mtime_ns: int) -> dict[str, FrameSequence]:
+def _sequences_in(folder: str, mtime_ns: int) -> _FolderSequences:
     from .tiff_movie import tiff_single_image  # (it reads this module's names)
 
     try:
         names = os.listdir(folder)
     except OSError:
-        return {}
+        return _FolderSequences({}, {})
     found = {}
     for head, sequence in frame_sequences(names).items():
         ends = (sequence.files[0], sequence.files[-1])
         if all(tiff_single_image(os.path.join(folder, end)) is not None for end in ends):
             found[head] = sequence
-    return found
+    head_of = {name: head for head, sequence in found.items() for name in sequence.files}
+    return _FolderSequences(found, head_of)
+
+
+def _folder_sequences(folder: PathLike) -> _FolderSequences:
+    path = os.path.abspath(folder or ".")
+    try:
+        mtime_ns = os.stat(path).st_mtime_ns
+    except OSError:
+        return _FolderSequences({}, {})
+    return _sequences_in(path, mtime_ns)
 
 
 def folder_sequences(folder: PathLike) -> dict[str, FrameSequence]:
     """The image sequences of a folder (:func:`frame_sequences` of its file names whose
     first and last files hold one image each), first file -> sequence; worked out once
     while the folder's list of files is unchanged."""
-    path = os.path.abspath(folder or ".")
-    try:
-        mtime_ns = os.stat(path).st_mtime_ns
-    except OSError:
-        return {}
-    return _sequences_in(path, mtime_ns)
+    return _folder_sequences(folder).sequences
 
 
 def sequence_of(path: PathLike) -> FrameSequence | None:
@@ -414,11 +426,12 @@ def sequence_of(path: PathLike) -> FrameSequence | None:
     folder, name = os.path.split(os.fspath(path))
     if not _NUMBER.search(name) or not is_tiff_name(name):
         return None
-    for sequence in folder_sequences(folder).values():
-        if name in sequence.files:
-            files = tuple(os.path.join(folder, file) for file in sequence.files)
-            return FrameSequence(files, sequence.name)
-    return None
+    found = _folder_sequences(folder)
+    head = found.head_of.get(name)
+    if head is None:
+        return None
+    sequence = found.sequences[head]
+    return FrameSequence(tuple(os.path.join(folder, f) for f in sequence.files), sequence.name)
 
 
 def sequence_name(path: PathLike) -> str | None:
@@ -449,9 +462,6 @@ def _series_companions(path: str) -> list[str]:
     if prefix is not None:
         with os.scandir(folder or ".") as entries:
             names += [e.name for e in entries if _mmstack_prefix(e.name) == prefix]
-    sequence = sequence_of(path)
-    if sequence is not None:
-        names += [os.path.basename(file) for file in sequence.files]
     return names
 
 
@@ -468,13 +478,20 @@ def group_movie_paths(paths: Sequence[PathLike]) -> list[list[str]]:
     [['a.tif'], ['run.ome.tif', 'run_1.ome.tif'], ['b.tif']]
     """
     by_folder: dict[str, dict[str, str]] = {}
+    in_sequences: set[str] = set()  # paths brought in with an image sequence
     for path in paths:
         text = os.fspath(path)
         folder, name = os.path.split(text)
         names = by_folder.setdefault(folder, {})
         names.setdefault(name, text)
-        for other in _series_companions(text):
-            names.setdefault(other, os.path.join(folder, other))
+        if text in in_sequences:
+            continue  # its sequence's files are all there (a pattern of thousands)
+        sequence = sequence_of(text)
+        others = _series_companions(text) if sequence is None else sequence.files
+        for other in others:
+            names.setdefault(os.path.basename(other), os.path.join(folder, os.path.basename(other)))
+        if sequence is not None:
+            in_sequences.update(sequence.files)
     head_of: dict[str, str] = {}
     members: dict[str, list[str]] = {}
     for folder, names in by_folder.items():
