@@ -76,7 +76,7 @@ def open_movie(
     Supported: plain multi-page TIFF, BigTIFF, ImageJ hyperstacks, OME-TIFF,
     and OME series spread over several files (Micro-Manager, Bio-Formats): open
     the first file, its OME-XML lists the others. An image sequence, one TIFF file
-    per frame (:func:`smlmlp.movie_series.frame_sequences`: 10 files or more of one
+    per frame (:func:`smlmlp.movie_series.frame_sequences`: 100 files or more of one
     image each, named alike but for the frame number), is opened whole from any of
     its files (:class:`smlmlp.tiff_sequence.TiffSequenceMovie`). A list of paths
     concatenates the files in order (for file series without OME links). The first image

@@ -39,8 +39,10 @@ NDTIFF_INDEX = "NDTiff.index"
 TIFF_SUFFIXES = (".tif", ".tiff")
 
 #: Single-image TIFF files with names alike but for one number that make a movie of
-#: their own (fewer are snapshots taken beside the movies, such as ``bf_1.tif``).
-MIN_SEQUENCE_FILES = 10
+#: their own. Fewer are snapshots taken beside the movies (``bf_01.tif`` .. ``bf_12.tif``
+#: at twelve positions), left out as such: a movie that short would be refused anyway
+#: (the workflow's ``min_frames`` is 100 unless set lower).
+MIN_SEQUENCE_FILES = 100
 
 _NUMBER = re.compile(r"\d+")
 # separators at the ends of a name, or doubled where a frame number was taken out
@@ -318,19 +320,21 @@ def frame_sequences(names: Sequence[str]) -> dict[str, FrameSequence]:
 
     Examples
     --------
-    >>> names = [f"img_{t:03d}.tif" for t in range(12)] + ["bf.tif", "run_1.tif"]
+    >>> names = [f"img_{t:03d}.tif" for t in range(200)] + ["bf.tif", "run_1.tif"]
     >>> found = frame_sequences(names)
     >>> list(found), found["img_000.tif"].name, found["img_000.tif"].files[-1]
-    (['img_000.tif'], 'img', 'img_011.tif')
+    (['img_000.tif'], 'img', 'img_199.tif')
     >>> mm = [f"img_channel{c:03d}_position000_time{t:09d}_z000.tif"
-    ...       for c in (0, 1) for t in range(10)]
+    ...       for c in (0, 1) for t in range(100)]
     >>> [sequence.name for sequence in frame_sequences(mm).values()]
     ['img_channel000_position000_time_z000', 'img_channel001_position000_time_z000']
-    >>> [s.files[:3] for s in frame_sequences([f"{t}.tif" for t in range(1, 11)]).values()]
+    >>> [s.files[:3] for s in frame_sequences([f"{t}.tif" for t in range(1, 101)]).values()]
     [('1.tif', '2.tif', '3.tif')]
-    >>> stamped = [f"frame{t:04d}_{t * 0.033:.3f}s.tif" for t in range(12)]
+    >>> stamped = [f"frame{t:04d}_{t * 0.033:.3f}s.tif" for t in range(100)]
     >>> [(s.name, s.files[1]) for s in frame_sequences(stamped).values()]
     [('frame_0.000s', 'frame0001_0.033s.tif')]
+    >>> frame_sequences([f"bf_{t:02d}.tif" for t in range(12)])  # snapshots
+    {}
     """
     alike: dict[tuple[str, ...], list[tuple[str, list[int]]]] = defaultdict(list)
     for name in names:

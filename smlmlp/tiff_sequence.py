@@ -37,12 +37,12 @@ class TiffSequenceMovie(MovieFile):
     >>> import os, shutil, tempfile, numpy as np, tifffile
     >>> from smlmlp.loading import open_movie
     >>> folder = tempfile.mkdtemp()
-    >>> for t in range(12):
+    >>> for t in range(100):
     ...     tifffile.imwrite(os.path.join(folder, f"img_{t:04d}.tif"),
     ...                      np.full((4, 6), t, np.uint16))
     >>> with open_movie(os.path.join(folder, "img_0000.tif")) as movie:
     ...     print(type(movie).__name__, movie.shape, int(movie[5:7][1, 0, 0]))
-    TiffSequenceMovie (12, 4, 6) 6
+    TiffSequenceMovie (100, 4, 6) 6
     >>> shutil.rmtree(folder)
     """
 

@@ -47,12 +47,13 @@ def _sigmas(stack: object) -> list[float]:
 
 
 def test_names_alike_but_for_the_frame_number() -> None:
-    unpadded = [f"f{t}.tif" for t in range(1, 13)]  # f1, f2, ... f12: frame order, not names'
+    unpadded = [f"f{t}.tif" for t in range(1, 101)]  # f1, f2, ... f100: frame order
     found = frame_sequences([*unpadded, "f.tif", "bf_1.tif", "bf_2.tif", "notes_1.txt"])
     assert list(found) == ["f1.tif"]
     assert found["f1.tif"].files == tuple(unpadded) and found["f1.tif"].name == "f"
     # a further number that differs (the channel) makes a sequence of each of its values
-    mm = [f"img_channel{c:03d}_position000_time{t:09d}_z000.tif" for t in range(12) for c in (0, 1)]
+    mm = [f"img_channel{c:03d}_position000_time{t:09d}_z000.tif"
+          for t in range(100) for c in (0, 1)]
     found = frame_sequences(mm)
     assert [s.files[:2] for s in found.values()] == [
         ("img_channel000_position000_time000000000_z000.tif",
@@ -62,17 +63,17 @@ def test_names_alike_but_for_the_frame_number() -> None:
     ]
     # too few files, frame numbers written twice (1 and 01), other suffixes: none
     few = [f"img_{t}.tif" for t in range(MIN_SEQUENCE_FILES - 1)]
-    twice = [f"img_{t}.tif" for t in range(12)] + ["img_01.tif"]
-    others = [f"img_{t}.dax" for t in range(12)]
+    twice = [f"img_{t}.tif" for t in range(100)] + ["img_01.tif"]
+    others = [f"img_{t}.dax" for t in range(100)]
     assert frame_sequences(few) == frame_sequences(twice) == frame_sequences(others) == {}
-    ome = frame_sequences([f"run-{t:03d}.ome.tiff" for t in range(10)])
+    ome = frame_sequences([f"run-{t:03d}.ome.tiff" for t in range(100)])
     assert ome["run-000.ome.tiff"].name == "run"
 
 
 def test_only_files_of_one_image_make_a_sequence(movies, tmp_path: Path) -> None:
     """Movies numbered alike (cell_1.tif, cell_2.tif, ...) stay movies of their own."""
     first, _ = movies
-    for index in range(12):
+    for index in range(MIN_SEQUENCE_FILES):
         tifffile.imwrite(tmp_path / f"cell_{index + 1}.tif", first[:5])
     assert folder_sequences(tmp_path) == {}
     names = sorted(p.name for p in tmp_path.iterdir())
@@ -82,17 +83,17 @@ def test_only_files_of_one_image_make_a_sequence(movies, tmp_path: Path) -> None
 def test_files_of_a_sequence_are_one_movie_in_frame_order(movie_formats: ModuleType,
                                                           movies, tmp_path: Path) -> None:
     first, second = movies
-    paths = movie_formats.write_micromanager_images(tmp_path, [first[:12], second[:12]])
+    paths = movie_formats.write_micromanager_images(tmp_path, [first[:100], second[:100]])
     tifffile.imwrite(tmp_path / "bf.tif", first[0])
     names = sorted(p.name for p in tmp_path.glob("*.tif"))
     groups = group_series(tmp_path, names)
-    heads = [p.name for p in paths[:: 12]]
+    heads = [p.name for p in paths[:: 100]]
     assert list(groups) == sorted(["bf.tif", *heads])
-    assert groups[heads[1]] == [p.name for p in paths[12:]]
+    assert groups[heads[1]] == [p.name for p in paths[100:]]
     assert sequence_name(paths[5]) == "img_channel000_position000_time_z000"
     # any file given brings its sequence, in frame order
-    assert group_movie_paths([str(paths[20]), str(tmp_path / "bf.tif")]) == [
-        [str(p) for p in paths[12:]], [str(tmp_path / "bf.tif")]
+    assert group_movie_paths([str(paths[120]), str(tmp_path / "bf.tif")]) == [
+        [str(p) for p in paths[100:]], [str(tmp_path / "bf.tif")]
     ]
 
 
@@ -121,7 +122,7 @@ def test_same_frames_and_psf_as_one_file(movie_formats: ModuleType, movies,
 def test_pixel_size_and_exposure_from_the_first_file(movie_formats: ModuleType, movies,
                                                      tmp_path: Path) -> None:
     first, _ = movies
-    paths = movie_formats.write_micromanager_images(tmp_path, [first[:20]], pixel_nm=108.0,
+    paths = movie_formats.write_micromanager_images(tmp_path, [first[:100]], pixel_nm=108.0,
                                                     exposure_ms=30.0)
     with open_movie(paths[0]) as lazy:
         assert lazy.metadata["pixel_nm"] == pytest.approx((108.0, 108.0))
@@ -130,7 +131,7 @@ def test_pixel_size_and_exposure_from_the_first_file(movie_formats: ModuleType, 
 
 def test_a_bad_file_is_named(movie_formats: ModuleType, movies, tmp_path: Path) -> None:
     first, _ = movies
-    paths = movie_formats.write_image_sequence(tmp_path, first[:40])
+    paths = movie_formats.write_image_sequence(tmp_path, first[:101])
     tifffile.imwrite(paths[13], first[0, :16])  # another frame shape
     paths[25].write_bytes(paths[25].read_bytes()[:300])  # truncated
     tifffile.imwrite(paths[33], first[:2])  # two images
@@ -144,7 +145,7 @@ def test_a_bad_file_is_named(movie_formats: ModuleType, movies, tmp_path: Path) 
             lazy[33]
     os.remove(paths[30])
     with open_movie(paths[0]) as lazy:  # a file missing: the frames that are there
-        assert lazy.shape[0] == 39
+        assert lazy.shape[0] == 100
         np.testing.assert_array_equal(lazy[29:31], first[[29, 31]])
 
 
@@ -191,6 +192,8 @@ def test_experiment_folder_of_sequences(movie_formats: ModuleType, movies, tmp_p
     folder = tmp_path / "e1"
     movie_formats.write_micromanager_images(folder, [first[:120], second[:120]], pixel_nm=108.0)
     tifffile.imwrite(folder / "bf.tif", first[0])
+    for position in range(12):  # snapshots at twelve positions: not a movie
+        tifffile.imwrite(folder / f"wf_{position:02d}.tif", first[position])
     config = {"experiments_dir": str(tmp_path), "pixel_nm": None, "exposure_ms": None}
     plan = format_plan(discover_experiments(tmp_path, config), config)
     for c in (0, 1):
@@ -199,6 +202,8 @@ def test_experiment_folder_of_sequences(movie_formats: ModuleType, movies, tmp_p
                "per frame]  120 of 32 x 32  108 108 from movie file metadata  none")
         assert row in plan, plan
     assert "e1/bf.tif: left out: one image (32 x 32), not a movie" in plan
+    assert "e1/wf_11.tif: left out: one image (32 x 32), not a movie" in plan
+    assert "2 channel(s) in 1 experiment(s); 0 problem(s)" in plan
     (folder / "experiment.yaml").write_text(
         "channels:\n  cy5:\n    file: img_channel001_position000_time000000000_z000.tif\n"
     )
