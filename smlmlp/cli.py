@@ -45,7 +45,7 @@ from .backend import cpu_workers
 from .blink_temporal_on import DEFAULT_TEMPORAL_LAGS, FALLBACK_PSF_SIGMA_NM
 from .config import numerical_aperture, optics_half_given, wavelength_nm
 from .estimate import MIN_JACKKNIFE_GROUPS, PART_WIDTHS
-from .formats import movie_stem
+from .formats import movie_name
 from .infofile import (
     ChannelInfo,
     TemporalInfo,
@@ -55,7 +55,6 @@ from .infofile import (
     write_info,
 )
 from .loading import HALF_NAMES
-from .movie_series import sequence_name
 from .progress import ProgressBar
 from .text_table import aligned_lines
 
@@ -99,7 +98,7 @@ def _channel_names(
     """
     names: list[str] = []
     for index, file in enumerate(files):
-        stem = sequence_name(file) or movie_stem(Path(file).name)
+        stem = movie_name(file)
         inside = file_channels[index] if file_channels else ()
         stems = [f"{stem}_{channel}" for channel in inside] or [stem]
         if split:
@@ -856,7 +855,7 @@ def run_inspect(args: argparse.Namespace) -> int:
         try:
             if is_info_file(file):
                 blocks = [describe_info_file(file)]
-            else:  # a folder: its NDTiff dataset or image sequences
+            else:  # a folder: every movie in it
                 blocks = [describe_movie(movie) for movie in _movie_files(file)]
         except (ValueError, TypeError, OSError) as error:
             failed = True

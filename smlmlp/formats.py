@@ -54,7 +54,7 @@ import numpy as np
 
 from .file_channels import channel_label, channel_names, movie_names, resolve_channel
 from .infofile import INFO_FILE_MARK
-from .movie_series import TIFF_SUFFIXES
+from .movie_series import TIFF_SUFFIXES, sequence_name
 from .stacks import LazyStack, _check_dtype, _ndim_message, check_frame_count
 from .tiff_metadata import _optional, _positive_float
 
@@ -77,6 +77,7 @@ __all__ = [
     "hdf5_movie_datasets",
     "is_movie_name",
     "is_other_format",
+    "movie_name",
     "movie_stem",
     "open_format",
     "path_size",
@@ -204,6 +205,13 @@ def movie_stem(filename: str) -> str:
     if stem.lower().endswith(".ome"):
         stem = stem[:-4]
     return stem
+
+
+def movie_name(path: PathLike) -> str:
+    """What a movie's channels are named after, in the command and the workflow alike:
+    its image sequence's name (:func:`smlmlp.movie_series.sequence_name`) for a file of
+    one, else its file's :func:`movie_stem`."""
+    return sequence_name(path) or movie_stem(os.path.basename(os.fspath(path)))
 
 
 def is_other_format(path: PathLike) -> bool:

@@ -52,7 +52,7 @@ from smlmlp.folder_movies import left_out_files, list_movies, subfolders_with_mo
 from smlmlp.formats import (
     MOVIE_SUFFIXES,
     UNSUPPORTED_SUFFIXES,
-    movie_stem,
+    movie_name,
     sidecar_of,
 )
 from smlmlp.loading import HALF_NAMES
@@ -60,7 +60,6 @@ from smlmlp.movie_series import (
     TIFF_SUFFIXES,
     dataset_index,
     group_series,
-    sequence_name,
 )
 
 from ._common import PathLike
@@ -326,15 +325,15 @@ def _channels(
     split_of: dict[Source, str | None] = {}
     explicit: set[Source] = set()
     for head in series:
-        stem = sequence_name(folder / head) or movie_stem(head)
+        stem = movie_name(folder / head)
         movies = [(i, f"{stem}_{name}") for i, name in enumerate(inside[head])] or [(None, stem)]
-        for file_channel, movie_name in movies:
+        for file_channel, name_of_movie in movies:
             if split:
                 for half, half_name in enumerate(HALF_NAMES[split]):
-                    sources[(head, file_channel, half)] = f"{movie_name}_{half_name}"
+                    sources[(head, file_channel, half)] = f"{name_of_movie}_{half_name}"
                     split_of[(head, file_channel, half)] = split
             else:
-                sources[(head, file_channel, None)] = movie_name
+                sources[(head, file_channel, None)] = name_of_movie
                 split_of[(head, file_channel, None)] = None
     for channel_name, entry in entries.items():
         if entry.get("file") is None:
