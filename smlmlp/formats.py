@@ -1404,16 +1404,25 @@ class SifMovie(MovieFile):
 
     def _read_frames(self, start: int, stop: int) -> np.ndarray:
         out = np.empty((stop - start, *self.shape[1:]), dtype="<f4")
-        for i, frame in enumerate(range(start, stop)):
-            self._handle.seek(self._offsets[frame])
-            if self._handle.readinto(out[i]) != out[i].nbytes:
-                raise ValueError(f"{self.label}: frame {frame} is cut short (truncated file)")
-        return out
+        return _read_frames_at(self._handle, self._offsets[start:stop], out, self.label, start)
 
     def _release(self) -> None:
         if self._handle is not None:
             self._handle.close()
         self._handle = None
+
+
+def _read_frames_at(
+    handle: Any, offsets: Sequence[int], out: np.ndarray, label: str, first: int
+) -> np.ndarray:
+    """Fill ``out[i]`` with the bytes of ``handle`` from ``offsets[i]`` on (frames
+    stored apart, with something between them), frame ``first + i`` of the movie
+    ``label`` (named when the file ends before it does)."""
+    for index, offset in enumerate(offsets):
+        handle.seek(offset)
+        if handle.readinto(out[index]) != out[index].nbytes:
+            raise ValueError(f"{label}: frame {first + index} is cut short (truncated file)")
+    return out
 
 
 # --------------------------------------------------------------------------- #

@@ -22,7 +22,7 @@ from xml.etree import ElementTree
 
 import numpy as np
 
-from .formats import MovieFile, _clean
+from .formats import MovieFile, _clean, _read_frames_at
 from .stacks import _ndim_message
 from .tiff_metadata import _positive_float
 
@@ -142,12 +142,9 @@ class SpeMovie(MovieFile):
             if data.size != count * math.prod(self.shape[1:]):
                 raise ValueError(f"{self.label}: frames {start}..{stop - 1} are cut short")
             return data.reshape(count, *self.shape[1:])
+        offsets = [SPE_HEADER_BYTES + frame * self.stride for frame in range(start, stop)]
         out = np.empty((count, *self.shape[1:]), self.file_dtype)
-        for index in range(count):
-            self._handle.seek(SPE_HEADER_BYTES + (start + index) * self.stride)
-            if self._handle.readinto(out[index]) != self.frame_bytes:
-                raise ValueError(f"{self.label}: frame {start + index} is cut short")
-        return out
+        return _read_frames_at(self._handle, offsets, out, self.label, start)
 
     def _release(self) -> None:
         if self._handle is not None:

@@ -242,3 +242,18 @@ def test_command_measures_every_movie_of_a_folder(movie_formats: ModuleType, mov
         "its subfolders e1 hold movies: give them" in err
     ) and "\n" not in err
     assert not (tmp_path / "no.h5").exists()
+
+
+@pytest.mark.parametrize("byteorder", ["<", ">"])
+def test_files_laid_out_alike_are_read_from_their_bytes(byteorder: str, movies,
+                                                        tmp_path: Path) -> None:
+    """Files of one writer without per-frame metadata, either byte order: the frames
+    as tifffile reads them, a compressed file among them read through tifffile."""
+    first, _ = movies
+    for t, frame in enumerate(first[:120]):
+        compression = "zlib" if t == 50 else None
+        tifffile.imwrite(tmp_path / f"f{t:03d}.tif", frame, byteorder=byteorder,
+                         compression=compression, photometric="minisblack")
+    with open_movie(tmp_path / "f000.tif") as lazy:
+        assert lazy.dtype == np.dtype("uint16")
+        np.testing.assert_array_equal(lazy[:], first[:120])
