@@ -118,16 +118,16 @@ def _movie_files(path: str) -> list[str]:
     folder (:mod:`smlmlp.folder_movies`: its series and image sequences are one movie
     each; a snapshot beside them is left out, with a line on stderr). A folder without
     a movie is refused with one line."""
-    from .folder_movies import left_out_files, list_movies, subfolders_with_movies
+    from .folder_movies import folder_series, left_out_files, subfolders_with_movies
     from .formats import supported_formats_text
-    from .movie_series import dataset_movie, group_series
+    from .movie_series import dataset_movie
 
     if not os.path.isdir(path) or path.rstrip("/\\").lower().endswith(".zarr"):
         return [path]
     head = dataset_movie(path)
     if head is not None:
         return [head]
-    movies = group_series(path, list_movies(path))
+    movies = folder_series(path)
     left_out = left_out_files(path, movies)
     for name, why in left_out.items():
         print(f"smlmlp: {os.path.join(path, name)}: left out: {why}", file=sys.stderr)

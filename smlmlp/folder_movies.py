@@ -14,10 +14,16 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from .formats import HDF5_SUFFIXES, hdf5_left_out, is_movie_name
-from .movie_series import is_tiff_name
+from .movie_series import group_series, is_tiff_name, position_folders
 from .tiff_movie import tiff_single_image
 
-__all__ = ["left_out_files", "list_movies", "single_images", "subfolders_with_movies"]
+__all__ = [
+    "folder_series",
+    "left_out_files",
+    "list_movies",
+    "single_images",
+    "subfolders_with_movies",
+]
 
 PathLike = str | os.PathLike
 
@@ -34,6 +40,27 @@ def list_movies(folder: PathLike) -> list[str]:
         elif entry.is_file() and not entry.name.lower().endswith(".zarr"):
             names.append(entry.name)
     return names
+
+
+def folder_series(folder: PathLike) -> dict[str, list[str]]:
+    """The movies of a folder, first file -> its files (:func:`list_movies` grouped by
+    :func:`smlmlp.movie_series.group_series`), as paths relative to ``folder``.
+
+    A folder without a movie of its own (but snapshots, :func:`left_out_files`, kept
+    here for the caller to leave out) that holds the position folders of a
+    Micro-Manager acquisition saved as "separate image files"
+    (:func:`smlmlp.movie_series.position_folders`: ``Default/``, or ``Pos0/``,
+    ``Pos1/``, ...) has their movies (``Pos0/img_channel000_...tif``): the acquisition's
+    folder is read as Micro-Manager writes it.
+    """
+    series = group_series(folder, list_movies(folder))
+    if set(series) - set(left_out_files(folder, series)):
+        return series
+    for position in position_folders(folder):
+        inside = Path(folder) / position
+        for head, files in group_series(inside, list_movies(inside)).items():
+            series[f"{position}/{head}"] = [f"{position}/{name}" for name in files]
+    return series
 
 
 def single_images(folder: PathLike, series: Mapping[str, Sequence[str]]) -> dict[str, str]:
@@ -89,15 +116,15 @@ def left_out_files(folder: PathLike, series: Mapping[str, Sequence[str]]) -> dic
 
 
 def subfolders_with_movies(folder: PathLike) -> list[str]:
-    """Subfolders of ``folder`` (not hidden, not OME-Zarr images) that hold movies: the
-    experiments of a layout one level deeper than ``experiments_dir``, the experiment
-    folders of a folder given to ``smlmlp psf``."""
+    """Subfolders of ``folder`` (not hidden, not OME-Zarr images) that hold movies
+    (:func:`folder_series`): the experiments of a layout one level deeper than
+    ``experiments_dir``, the experiment folders of a folder given to ``smlmlp psf``."""
     found = []
     for entry in sorted(Path(folder).iterdir()):
         if entry.name.startswith(".") or is_movie_name(entry.name) or not entry.is_dir():
             continue
         try:
-            if list_movies(entry):
+            if list_movies(entry) or position_folders(entry):
                 found.append(entry.name)
         except OSError:  # a subfolder nobody may read: not this folder's problem
             continue

@@ -48,6 +48,17 @@ _NUMBER = re.compile(r"\d+")
 # separators at the ends of a name, or doubled where a frame number was taken out
 _LOOSE_SEPARATORS = re.compile(r"^[-_. ]+|[-_. ]+$")
 
+#: The metadata file Micro-Manager writes beside its "separate image files", one in each
+#: position's folder (``Default/``, ``Pos0/``, ...): its ``Summary`` names the channels.
+MICROMANAGER_METADATA = "metadata.txt"
+#: Bytes of a Micro-Manager metadata file read for its channel names (its ``Summary``
+#: comes first; the rest, one entry per image, may run to many megabytes).
+MICROMANAGER_SUMMARY_BYTES = 2**20
+_MM_CHANNEL_NAMES = re.compile(r'"ChNames"\s*:\s*(\[[^\]]*\])')
+_MM_POSITIONS = re.compile(r'"(?:Positions|position)"\s*:\s*(\d+)')
+# a Micro-Manager 2 sequence's name less the frame number: its channel's index
+_MM_SEQUENCE = re.compile(r"^img_channel(\d+)_position\d+_time_z\d+$")
+
 _SERIES_CONTINUATION = re.compile(r"^(?P<base>.+)_(?P<index>\d+)(?P<ome>\.ome)?\.tiff?$", re.I)
 
 
@@ -404,8 +415,112 @@ def _sequences_in(folder: str, mtime_ns: int) -> _FolderSequences:
         ends = (sequence.files[0], sequence.files[-1])
         if all(tiff_single_image(os.path.join(folder, end)) is not None for end in ends):
             found[head] = sequence
+    found = _named_after_channels(folder, found)
     head_of = {name: head for head, sequence in found.items() for name in sequence.files}
     return _FolderSequences(found, head_of)
+
+
+def micromanager_channel_names(folder: PathLike) -> list[str] | None:
+    """The channel names (``Summary`` / ``ChNames``) of the Micro-Manager metadata file
+    in ``folder`` (:data:`MICROMANAGER_METADATA`); None without one, or when it names
+    none (its first :data:`MICROMANAGER_SUMMARY_BYTES` are read: a file cut short by an
+    aborted acquisition still names them).
+
+    Examples
+    --------
+    >>> import shutil, tempfile
+    >>> folder = tempfile.mkdtemp()
+    >>> text = '{"Summary": {"ChNames": ["Cy5", "Cy3"], "Positions": 2}, "Metadata-Pos0'
+    >>> _ = open(os.path.join(folder, "metadata.txt"), "w").write(text)
+    >>> micromanager_channel_names(folder), micromanager_positions(folder)
+    (['Cy5', 'Cy3'], 2)
+    >>> shutil.rmtree(folder)
+    """
+    match = _MM_CHANNEL_NAMES.search(_micromanager_summary(folder))
+    if match is None:
+        return None
+    try:
+        names = json.loads(match[1])
+    except ValueError:
+        return None
+    return [str(name) for name in names] if isinstance(names, list) else None
+
+
+def micromanager_positions(folder: PathLike) -> int:
+    """The number of positions of the acquisition whose Micro-Manager metadata file is
+    in ``folder`` (``Summary`` / ``Positions``, or ``IntendedDimensions`` / ``position``);
+    1 when it does not say."""
+    text = _micromanager_summary(folder)
+    match = _MM_POSITIONS.search(text)
+    return max(1, int(match[1])) if match else 1
+
+
+def _micromanager_summary(folder: PathLike) -> str:
+    """The first :data:`MICROMANAGER_SUMMARY_BYTES` of the Micro-Manager metadata file in
+    ``folder``, where its ``Summary`` is (empty without one)."""
+    try:
+        with open(os.path.join(folder, MICROMANAGER_METADATA), "rb") as handle:
+            return handle.read(MICROMANAGER_SUMMARY_BYTES).decode("utf-8", "replace")
+    except OSError:
+        return ""
+
+
+def _named_after_channels(
+    folder: str, sequences: dict[str, FrameSequence]
+) -> dict[str, FrameSequence]:
+    """Micro-Manager 2's sequences (``img_channel001_position000_time_z000``) named after
+    their channels' names in the folder's metadata file (``Cy5``), where it names every
+    one of them and the names tell them apart; the others as they are."""
+    indices = {head: _MM_SEQUENCE.match(sequence.name) for head, sequence in sequences.items()}
+    if not any(indices.values()):
+        return sequences
+    names = micromanager_channel_names(folder)
+    if not names:
+        return sequences
+    renamed = {}
+    for head, match in indices.items():
+        if match is None:
+            continue
+        index = int(match[1])
+        name = names[index] if index < len(names) else ""
+        name = name.strip().replace("/", "-").replace("\\", "-")
+        if not name or name.startswith("."):
+            return sequences
+        renamed[head] = name
+    kept = [s.name for head, s in sequences.items() if head not in renamed]
+    if len(set(renamed.values())) < len(renamed) or set(renamed.values()) & set(kept):
+        return sequences
+    return {
+        head: sequence._replace(name=renamed.get(head, sequence.name))
+        for head, sequence in sequences.items()
+    }
+
+
+def position_folders(folder: PathLike) -> list[str]:
+    """The position folders of a Micro-Manager acquisition saved as "separate image
+    files", in name order: the subfolders of ``folder`` (``Default``, or ``Pos0``,
+    ``Pos1``, ...) that hold a Micro-Manager metadata file and an image sequence."""
+    found = []
+    try:
+        entries = sorted(os.scandir(folder or "."), key=lambda entry: entry.name)
+    except OSError:
+        return found
+    for entry in entries:
+        if entry.name.startswith(".") or not entry.is_dir():
+            continue
+        if os.path.isfile(os.path.join(entry.path, MICROMANAGER_METADATA)):
+            if folder_sequences(entry.path):
+                found.append(entry.name)
+    return found
+
+
+def _position_of(folder: str) -> str | None:
+    """The name of ``folder`` when it is the folder of one of several positions of a
+    Micro-Manager acquisition (its metadata file says so: :func:`micromanager_positions`),
+    else None."""
+    if micromanager_positions(folder) < 2:
+        return None
+    return os.path.basename(os.path.abspath(folder))
 
 
 def _folder_sequences(folder: PathLike) -> _FolderSequences:
@@ -440,12 +555,17 @@ def sequence_of(path: PathLike) -> FrameSequence | None:
 
 def sequence_name(path: PathLike) -> str | None:
     """The name of the image sequence a file is part of: its files' name less the frame
-    number, or its folder's name when the names are numbers alone; None for a file of
-    no sequence."""
+    number (Micro-Manager's: its channel's name, :func:`micromanager_channel_names`),
+    after its position's folder when the acquisition has several (``Pos1_Cy5``), or
+    its folder's name when the names are numbers alone; None for a file of no
+    sequence."""
     sequence = sequence_of(path)
     if sequence is None:
         return None
-    return sequence.name or os.path.basename(os.path.dirname(os.path.abspath(path)))
+    folder = os.path.dirname(os.path.abspath(path))
+    name = sequence.name or os.path.basename(folder)
+    position = _position_of(folder)
+    return name if position is None or not sequence.name else f"{position}_{name}"
 
 
 def _series_companions(path: str) -> list[str]:

@@ -14,6 +14,7 @@ import contextlib
 import logging
 import math
 import os
+import threading
 from collections.abc import Iterator
 from typing import Any
 from xml.etree import ElementTree
@@ -71,16 +72,35 @@ class _ListHandler(logging.Handler):
         self.records.append(record)
 
 
+class _Captures:
+    """How many blocks capture tifffile's log now, and whether it propagated before."""
+
+    lock = threading.Lock()
+    open = 0
+    propagate = True
+
+
 @contextlib.contextmanager
 def _capture_tifffile_log() -> Iterator[list[logging.LogRecord]]:
-    """Collect what tifffile logs (warnings and errors) inside the block."""
+    """Collect what tifffile logs (warnings and errors) inside the block, instead of
+    passing it on (to the handlers of the root logger, such as Snakemake's): the
+    caller passes on what is worth telling (``logging.getLogger("tifffile").handle``)."""
     logger = logging.getLogger("tifffile")
     handler = _ListHandler()
+    with _Captures.lock:
+        if _Captures.open == 0:
+            _Captures.propagate = logger.propagate
+            logger.propagate = False
+        _Captures.open += 1
     logger.addHandler(handler)
     try:
         yield handler.records
     finally:
         logger.removeHandler(handler)
+        with _Captures.lock:
+            _Captures.open -= 1
+            if _Captures.open == 0:
+                logger.propagate = _Captures.propagate
 
 
 def _local(tag: str) -> str:
@@ -187,15 +207,18 @@ def _micromanager_metadata(
     first image's (of the channel ``channel`` in an NDTiff dataset), then the
     summary's."""
     candidates = []
-    if tif.is_ndtiff:
+    # a missing file header (an image file of Micro-Manager's without the header of its
+    # stack files) is only logged by tifffile, when it looks for it
+    with _capture_tifffile_log():
+        ndtiff = tif.is_ndtiff
+        summary = (tif.micromanager_metadata or {}).get("Summary")
+    if ndtiff:
         index = os.path.join(tif.filehandle.dirname, NDTIFF_INDEX)
         candidates.append(ndtiff_image_metadata(index, channel))
     else:
         tag = tif.pages[0].tags.get(_MICROMANAGER_TAG)
         if tag is not None and isinstance(tag.value, dict):
             candidates.append(tag.value)
-    with _capture_tifffile_log():  # a missing file header is only logged by tifffile
-        summary = (tif.micromanager_metadata or {}).get("Summary")
     if isinstance(summary, dict):
         candidates.append(summary)
     pixel = exposure = None
@@ -214,7 +237,9 @@ def tiff_channel_names(
     """The channels' names given by the file: OME ``Channel/@Name`` of the image
     ``image``, else the ``channel`` values of an NDTiff dataset's index, else
     Micro-Manager's ``ChNames``; None when none has ``n_channels``."""
-    if tif.is_ndtiff:
+    with _capture_tifffile_log():
+        ndtiff = tif.is_ndtiff
+    if ndtiff:
         names = ndtiff_channel_names(os.path.join(tif.filehandle.dirname, NDTIFF_INDEX))
         if len(names) == n_channels:
             return names

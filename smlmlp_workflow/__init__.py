@@ -35,6 +35,7 @@ The public names of these modules are re-exported here
 (``import smlmlp_workflow as ws``; ``ws.discover_experiments``).
 """
 
+from smlmlp.folder_movies import list_movies
 from smlmlp.loading import HALF_NAMES
 from smlmlp.movie_series import TIFF_SUFFIXES, group_series, is_tiff_name
 
@@ -58,7 +59,6 @@ from .discovery import (
     discover_experiments,
     inspect_experiment,
     left_out_lines,
-    list_movies,
     movie_files,
 )
 from .fingerprints import file_fingerprint, movie_fingerprint, refresh_fingerprint

@@ -48,7 +48,7 @@ from pathlib import Path
 from typing import Any
 
 from smlmlp.file_channels import resolve_channel
-from smlmlp.folder_movies import left_out_files, list_movies, subfolders_with_movies
+from smlmlp.folder_movies import folder_series, left_out_files, subfolders_with_movies
 from smlmlp.formats import (
     MOVIE_SUFFIXES,
     UNSUPPORTED_SUFFIXES,
@@ -228,7 +228,7 @@ def inspect_experiment(
             experiment.settings_file = str(settings_path)
         experiment.settings = dict(settings)
         listed = filenames is None
-        series = group_series(folder, list_movies(folder) if listed else filenames)
+        series = folder_series(folder) if listed else group_series(folder, filenames)
         if listed:
             experiment.left_out = left_out_files(folder, series)
             for name in experiment.left_out:
@@ -338,7 +338,7 @@ def _channels(
     for channel_name, entry in entries.items():
         if entry.get("file") is None:
             continue
-        file = os.path.basename(str(entry["file"]))
+        file = _entry_file(entry["file"], series, left_out)
         if file in left_out:
             raise SettingsError(
                 f"{where}: channels.{channel_name}.file: {file} is {left_out[file]}"
@@ -408,6 +408,23 @@ def _channels(
             na=channel_then_experiment("na"),
         )
     return dict(sorted(channels.items()))
+
+
+def _entry_file(
+    given: Any, series: Mapping[str, Sequence[str]], left_out: Mapping[str, str]
+) -> str:
+    """The movie file an ``experiment.yaml`` entry's ``file:`` names, as the experiment's
+    series name it: its path in the folder (``Pos0/img_...tif`` in a Micro-Manager
+    position folder), else its name alone.
+
+    >>> _entry_file("Pos1/a.tif", {"Pos0/a.tif": [], "Pos1/a.tif": []}, {})
+    'Pos1/a.tif'
+    >>> _entry_file("/data/e1/red.tif", {"red.tif": ["red.tif"]}, {})
+    'red.tif'
+    """
+    path = str(given).replace("\\", "/")
+    known = {name for files in series.values() for name in files} | set(series) | set(left_out)
+    return path if path in known else os.path.basename(path)
 
 
 def _read_file_channels(path: PathLike) -> tuple[tuple[str, ...], str | None]:

@@ -10,6 +10,7 @@ import datetime
 import json
 import struct
 import zlib
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -629,26 +630,39 @@ def write_micromanager_images(
     *,
     pixel_nm: float | None = None,
     exposure_ms: float | None = None,
+    channel_names: Sequence[str] | None = ("cam0", "cam1", "cam2", "cam3"),
+    position: int = 0,
+    positions: int = 1,
 ) -> list[Path]:
-    """Micro-Manager's "separate image files": ``img_channel{c}_position000_time{t}_z000.tif``
+    """Micro-Manager's "separate image files": ``img_channel{c}_position{p}_time{t}_z000.tif``
     for every frame of every channel (``movies``, one per channel), each with its image's
     metadata (tag 51123, JSON: ``PixelSizeUm``, ``Exposure-ms``, ...), beside the
-    acquisition's ``metadata.txt``."""
+    position's ``metadata.txt`` (its ``Summary`` first, naming the channels ``ChNames``
+    unless ``channel_names`` is None, and the acquisition's number of ``positions``,
+    then an entry per image, as Micro-Manager 2 writes it in each position's folder,
+    ``Default/`` or ``Pos0/``, ``Pos1/``, ...)."""
     folder.mkdir(parents=True, exist_ok=True)
+    names = [f"cam{c}" for c in range(len(movies))] if channel_names is None else channel_names
     paths = []
+    entries: dict[str, Any] = {}
     for c, movie in enumerate(movies):
         for t, frame in enumerate(movie):
-            image = {"Channel": f"cam{c}", "ChannelIndex": c, "FrameIndex": t, "SliceIndex": 0}
+            image = {"Channel": names[c], "ChannelIndex": c, "FrameIndex": t, "SliceIndex": 0,
+                     "PositionIndex": position}
             if pixel_nm is not None:
                 image["PixelSizeUm"] = pixel_nm / 1e3
             if exposure_ms is not None:
                 image["Exposure-ms"] = exposure_ms
-            path = folder / f"img_channel{c:03d}_position000_time{t:09d}_z000.tif"
+            path = folder / f"img_channel{c:03d}_position{position:03d}_time{t:09d}_z000.tif"
             tag = (51123, "s", 0, json.dumps(image), True)
             tifffile.imwrite(path, frame, photometric="minisblack", extratags=[tag])
             paths.append(path)
-    summary = {"Summary": {"Channels": len(movies), "Frames": len(movies[0])}}
-    (folder / "metadata.txt").write_text(json.dumps(summary, indent=1))
+            entries[f"Metadata-{folder.name}/{path.name}"] = image
+    summary: dict[str, Any] = {"Prefix": folder.parent.name, "Channels": len(movies),
+                               "Frames": len(movies[0]), "Positions": positions, "Slices": 1}
+    if channel_names is not None:
+        summary["ChNames"] = list(channel_names[: len(movies)])
+    (folder / "metadata.txt").write_text(json.dumps({"Summary": summary, **entries}, indent=1))
     return paths
 
 

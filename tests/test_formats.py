@@ -541,7 +541,8 @@ def _importable(module: str) -> bool:
 
 
 def test_discovery_lists_every_format(movie_formats, tmp_path: Path) -> None:
-    from smlmlp_workflow.discovery import inspect_experiment, list_movies
+    from smlmlp.folder_movies import list_movies
+    from smlmlp_workflow.discovery import inspect_experiment
 
     frames = np.ones((4, 8, 8), np.uint16)
     folder = tmp_path / "exp"

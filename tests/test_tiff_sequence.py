@@ -90,7 +90,7 @@ def test_files_of_a_sequence_are_one_movie_in_frame_order(movie_formats: ModuleT
     heads = [p.name for p in paths[:: 100]]
     assert list(groups) == sorted(["bf.tif", *heads])
     assert groups[heads[1]] == [p.name for p in paths[100:]]
-    assert sequence_name(paths[5]) == "img_channel000_position000_time_z000"
+    assert sequence_name(paths[5]) == "cam0"  # its channel's name in metadata.txt
     # any file given brings its sequence, in frame order
     assert group_movie_paths([str(paths[120]), str(tmp_path / "bf.tif")]) == [
         [str(p) for p in paths[100:]], [str(tmp_path / "bf.tif")]
@@ -160,7 +160,7 @@ def test_command_measures_a_folder_of_frames(movie_formats: ModuleType, movies, 
     out = tmp_path / "psf.h5"
     assert main(["psf", str(folder), "-o", str(out), "--crop-pix", "21", "-q"]) == 0
     channels = read_info(out).channels
-    names = [f"img_channel00{c}_position000_time_z000" for c in (0, 1)]
+    names = ["cam0", "cam1"]
     assert list(channels) == names
     for name, movie in zip(names, (first, second), strict=True):
         widths = [channels[name].sigx_nm, channels[name].sigy_nm]
@@ -196,10 +196,10 @@ def test_experiment_folder_of_sequences(movie_formats: ModuleType, movies, tmp_p
         tifffile.imwrite(folder / f"wf_{position:02d}.tif", first[position])
     config = {"experiments_dir": str(tmp_path), "pixel_nm": None, "exposure_ms": None}
     plan = format_plan(discover_experiments(tmp_path, config), config)
-    for c in (0, 1):
-        name = f"img_channel00{c}_position000_time"
-        row = (f"e1          {name}_z000  e1/{name}000000000_z000.tif [first of 120 files, one "
-               "per frame]  120 of 32 x 32  108 108 from movie file metadata  none")
+    for c in (0, 1):  # named after Micro-Manager's channels (metadata.txt)
+        row = (f"e1          cam{c}     e1/img_channel00{c}_position000_time000000000_z000.tif "
+               "[first of 120 files, one per frame]  120 of 32 x 32  108 108 from movie file "
+               "metadata  none")
         assert row in plan, plan
     assert "e1/bf.tif: left out: one image (32 x 32), not a movie" in plan
     assert "e1/wf_11.tif: left out: one image (32 x 32), not a movie" in plan
@@ -208,7 +208,7 @@ def test_experiment_folder_of_sequences(movie_formats: ModuleType, movies, tmp_p
         "channels:\n  cy5:\n    file: img_channel001_position000_time000000000_z000.tif\n"
     )
     channels = discover_experiments(tmp_path, config)["e1"].channels
-    assert sorted(channels) == ["cy5", "img_channel000_position000_time_z000"]
+    assert sorted(channels) == ["cam0", "cy5"]
     assert len(channels["cy5"].files) == 120
     last = "img_channel001_position000_time000000119_z000.tif"
     assert Path(channels["cy5"].files[-1]).name == last
@@ -257,3 +257,97 @@ def test_files_laid_out_alike_are_read_from_their_bytes(byteorder: str, movies,
     with open_movie(tmp_path / "f000.tif") as lazy:
         assert lazy.dtype == np.dtype("uint16")
         np.testing.assert_array_equal(lazy[:], first[:120])
+
+
+# ------------------------------------------------------------------ Micro-Manager's folders
+
+
+def test_micromanager_channel_names(movie_formats: ModuleType, movies, tmp_path: Path) -> None:
+    """Micro-Manager's sequences are named after the channels its metadata file names,
+    where they tell the sequences apart; else after their files."""
+    first, second = movies
+    cases = {
+        "named": (["Cy5", "Cy3"], ["Cy3", "Cy5"]),
+        "unnamed": (None, [f"img_channel00{c}_position000_time_z000" for c in (0, 1)]),
+        "alike": (["Cy5", "Cy5"], [f"img_channel00{c}_position000_time_z000" for c in (0, 1)]),
+        "slash": (["GFP/mCherry", " Cy5 "], ["Cy5", "GFP-mCherry"]),
+    }
+    for case, (names, expected) in cases.items():
+        paths = movie_formats.write_micromanager_images(
+            tmp_path / case, [first[:100], second[:100]], channel_names=names
+        )
+        found = sorted({sequence_name(path) for path in paths})
+        assert found == expected, case
+    # cut short after its summary (an aborted acquisition): the names are still read
+    cut = tmp_path / "cut"
+    paths = movie_formats.write_micromanager_images(cut, [first[:100]], channel_names=["Cy5"])
+    text = (cut / "metadata.txt").read_text()
+    (cut / "metadata.txt").write_text(text[: text.index('"Metadata-')])
+    os.utime(cut, ns=(0, 0))  # (a folder's sequences are worked out again when it changes)
+    assert sequence_name(paths[0]) == "Cy5"
+
+
+def test_acquisition_folder_of_positions(movie_formats: ModuleType, movies, tmp_path: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """A Micro-Manager acquisition saved as separate image files, its positions in
+    folders of their own (``Pos0/``, ``Pos1/``; ``Default/`` for one): the workflow's
+    experiment and the command's folder, every position's camera a channel."""
+    from smlmlp_workflow import discover_experiments
+    from smlmlp_workflow.plan import format_plan
+
+    first, second = movies
+    acquisition = tmp_path / "data" / "acq_1"
+    for position, movie in enumerate((first[:120], second[:120])):
+        movie_formats.write_micromanager_images(acquisition / f"Pos{position}", [movie],
+                                                pixel_nm=100.0, position=position, positions=2)
+    tifffile.imwrite(acquisition / "bf.tif", first[0])  # a snapshot beside them
+    single = tmp_path / "data" / "acq_2"
+    movie_formats.write_micromanager_images(single / "Default", [first[:120], second[:120]],
+                                            pixel_nm=100.0)
+    config = {"experiments_dir": str(tmp_path / "data"), "pixel_nm": None, "exposure_ms": None}
+    experiments = discover_experiments(tmp_path / "data", config)
+    assert sorted(experiments["acq_1"].channels) == ["Pos0_cam0", "Pos1_cam0"]
+    assert sorted(experiments["acq_2"].channels) == ["cam0", "cam1"]
+    far = experiments["acq_1"].channels["Pos1_cam0"]
+    assert [Path(f).parent.name for f in far.files] == ["Pos1"] * 120
+    plan = format_plan(experiments, config)
+    assert ("acq_1       Pos1_cam0  acq_1/Pos1/img_channel000_position001_time000000000_z000.tif "
+            "[first of 120 files, one per frame]") in plan, plan
+    assert "acq_1/bf.tif: left out: one image (32 x 32), not a movie" in plan
+    assert "0 problem(s)" in plan
+    # experiment.yaml names a position's movie by its path in the acquisition
+    (acquisition / "experiment.yaml").write_text(
+        "channels:\n  far:\n    file: Pos1/img_channel000_position001_time000000000_z000.tif\n"
+    )
+    channels = discover_experiments(tmp_path / "data", config)["acq_1"].channels
+    assert sorted(channels) == ["Pos0_cam0", "far"] and channels["far"].files == far.files
+    # the command on the acquisition's folder: the widths of the movies in one file
+    out = tmp_path / "psf.h5"
+    assert main(["psf", str(acquisition), "-o", str(out), "--crop-pix", "21", "-q"]) == 0
+    assert f"{acquisition / 'bf.tif'}: left out" in capsys.readouterr().err
+    measured = read_info(out).channels
+    assert list(measured) == ["Pos0_cam0", "Pos1_cam0"]
+    for name, movie in (("Pos0_cam0", first[:120]), ("Pos1_cam0", second[:120])):
+        widths = [measured[name].sigx_nm, measured[name].sigy_nm]
+        np.testing.assert_allclose(widths, _sigmas(movie), rtol=1e-9)
+
+
+def test_micromanager_files_log_nothing(movie_formats: ModuleType, movies, tmp_path: Path,
+                                        caplog: pytest.LogCaptureFixture) -> None:
+    """tifffile's lines about the stack-file header that Micro-Manager's image files lack
+    ("failed to read summary settings") reach no handler, not even the root logger's
+    (Snakemake's), however the files are looked at."""
+    import logging
+
+    from smlmlp_workflow import discover_experiments
+    from smlmlp_workflow.plan import format_plan
+
+    first, _ = movies
+    movie_formats.write_micromanager_images(tmp_path / "e1", [first[:100]], pixel_nm=100.0)
+    config = {"experiments_dir": str(tmp_path), "pixel_nm": None, "exposure_ms": None}
+    with caplog.at_level(logging.DEBUG):
+        format_plan(discover_experiments(tmp_path, config), config)
+        with open_movie(tmp_path / "e1" / "img_channel000_position000_time000000000_z000.tif"):
+            pass
+    assert not [r for r in caplog.records if r.name.startswith("tifffile")], caplog.text
+    assert logging.getLogger("tifffile").propagate

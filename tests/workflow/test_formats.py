@@ -102,6 +102,11 @@ def _make(wf: SimpleNamespace, formats: ModuleType, root: Path) -> None:
     formats.write_micromanager_images(root / "sequences", [movie, other])
     tifffile.imwrite(root / "sequences" / "bf.tif", movie[0])
     formats.write_image_sequence(root / "challenge", movie)
+    # a Micro-Manager acquisition of two positions, as it writes them, a snapshot beside
+    for position, camera in enumerate((movie, other)):
+        formats.write_micromanager_images(root / "positions" / f"Pos{position}", [camera],
+                                          channel_names=["Cy5"], position=position, positions=2)
+    tifffile.imwrite(root / "positions" / "bf.tif", movie[0])
     bad = formats.write_image_sequence(root / "bad_sequence", movie)
     tifffile.imwrite(bad[100], movie[0, :16])
     # Picasso's sidecar is not a movie, and experiment.yaml stays the settings file
@@ -132,7 +137,7 @@ def run(wf: SimpleNamespace, movie_formats: ModuleType, tmp_path_factory) -> Sim
         f"results/{name}/psf_info.h5"
         for name in (
             "tiff", "formats", "split_tiff", "split_formats", "channels", "channels_named",
-            "sequences", "challenge", *BAD,
+            "sequences", "challenge", "positions", *BAD,
         )
     ]
     if NDTIFF:
@@ -218,7 +223,7 @@ def test_image_sequences(run: SimpleNamespace) -> None:
     after their folder; the widths of the movies in one file, to 1e-9."""
     first, second = _sigmas(run, "tiff")["movie"], _sigmas(run, "split_tiff")["dual_right"]
     found = _sigmas(run, "sequences")
-    names = [f"img_channel00{c}_position000_time_z000" for c in (0, 1)]
+    names = ["cam0", "cam1"]  # Micro-Manager's channel names (metadata.txt)
     assert sorted(found) == names
     np.testing.assert_allclose(found[names[0]], first, rtol=1e-9)
     np.testing.assert_allclose(found[names[1]], second, rtol=1e-9)
@@ -226,6 +231,12 @@ def test_image_sequences(run: SimpleNamespace) -> None:
     info = read_info(run.workdir / "results" / "sequences" / "psf_info.h5")
     files = [Path(p).name for p in info.channels[names[1]].source_files]
     assert files == [f"img_channel001_position000_time{t:09d}_z000.tif" for t in range(N_FRAMES)]
+    # an acquisition's folder of positions: each position's camera a channel
+    positions = _sigmas(run, "positions")
+    assert sorted(positions) == ["Pos0_Cy5", "Pos1_Cy5"]
+    np.testing.assert_allclose(positions["Pos0_Cy5"], first, rtol=1e-9)
+    np.testing.assert_allclose(positions["Pos1_Cy5"], second, rtol=1e-9)
+    assert "positions/bf.tif: left out: one image" in run.output
 
 
 def test_the_files_of_a_channel(run: SimpleNamespace) -> None:
@@ -249,7 +260,7 @@ def test_bad_files_fail_with_one_line(wf: SimpleNamespace, run: SimpleNamespace)
 
 
 def test_nothing_reruns(wf: SimpleNamespace, run: SimpleNamespace) -> None:
-    names = ("formats", "split_formats", "channels", "sequences",
+    names = ("formats", "split_formats", "channels", "sequences", "positions",
              *(["two_1"] if NDTIFF else []))
     targets = [f"results/{n}/psf_info.h5" for n in names]
     result = wf.run_snakemake(run.workdir, "--cores", "1", "-n", *targets)
