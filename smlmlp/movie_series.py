@@ -58,6 +58,8 @@ _MM_CHANNEL_NAMES = re.compile(r'"ChNames"\s*:\s*(\[[^\]]*\])')
 _MM_POSITIONS = re.compile(r'"(?:Positions|position)"\s*:\s*(\d+)')
 # a Micro-Manager 2 sequence's name less the frame number: its channel's index
 _MM_SEQUENCE = re.compile(r"^img_channel(\d+)_position\d+_time_z\d+$")
+# Micro-Manager 1.4's (``img_000000000_Cy5_000.tif``): its channel's name
+_MM14_SEQUENCE = re.compile(r"^img_(.+)_\d+$")
 
 _SERIES_CONTINUATION = re.compile(r"^(?P<base>.+)_(?P<index>\d+)(?P<ome>\.ome)?\.tiff?$", re.I)
 
@@ -468,21 +470,25 @@ def _micromanager_summary(folder: PathLike) -> str:
 def _named_after_channels(
     folder: str, sequences: dict[str, FrameSequence]
 ) -> dict[str, FrameSequence]:
-    """Micro-Manager 2's sequences (``img_channel001_position000_time_z000``) named after
-    their channels' names in the folder's metadata file (``Cy5``), where it names every
-    one of them and the names tell them apart; the others as they are."""
-    indices = {head: _MM_SEQUENCE.match(sequence.name) for head, sequence in sequences.items()}
-    if not any(indices.values()):
+    """Micro-Manager's sequences, in a folder with its metadata file, named after their
+    channels: Micro-Manager 2's (``img_channel001_position000_time_z000``) after the
+    names the file gives (``ChNames``), 1.4's (``img_Cy5_000``) after the name in
+    theirs; where every one of them has a name and the names tell them apart (else all
+    stay as they are)."""
+    if not os.path.isfile(os.path.join(folder, MICROMANAGER_METADATA)):
         return sequences
-    names = micromanager_channel_names(folder)
-    if not names:
-        return sequences
+    listed: list[str] | None = None
     renamed = {}
-    for head, match in indices.items():
-        if match is None:
+    for head, sequence in sequences.items():
+        if match := _MM_SEQUENCE.match(sequence.name):
+            if listed is None:
+                listed = micromanager_channel_names(folder) or []
+            index = int(match[1])
+            name = listed[index] if index < len(listed) else ""
+        elif match := _MM14_SEQUENCE.match(sequence.name):
+            name = match[1]
+        else:
             continue
-        index = int(match[1])
-        name = names[index] if index < len(names) else ""
         name = name.strip().replace("/", "-").replace("\\", "-")
         if not name or name.startswith("."):
             return sequences

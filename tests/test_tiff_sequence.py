@@ -278,6 +278,13 @@ def test_micromanager_channel_names(movie_formats: ModuleType, movies, tmp_path:
         )
         found = sorted({sequence_name(path) for path in paths})
         assert found == expected, case
+    # Micro-Manager 1.4's names hold the channel's name
+    mm14 = tmp_path / "mm14"
+    for channel, movie in (("Cy5", first[:100]), ("Cy3", second[:100])):
+        movie_formats.write_image_sequence(mm14, movie, pattern=f"img_{{t:09d}}_{channel}_000.tif")
+    (mm14 / "metadata.txt").write_text('{"Summary": {"ChNames": ["Cy5", "Cy3"]}}')
+    found = {sequence_name(mm14 / f"img_000000042_{c}_000.tif") for c in ("Cy3", "Cy5")}
+    assert found == {"Cy3", "Cy5"}
     # cut short after its summary (an aborted acquisition): the names are still read
     cut = tmp_path / "cut"
     paths = movie_formats.write_micromanager_images(cut, [first[:100]], channel_names=["Cy5"])
