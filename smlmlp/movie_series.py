@@ -56,6 +56,8 @@ MICROMANAGER_METADATA = "metadata.txt"
 MICROMANAGER_SUMMARY_BYTES = 2**20
 _MM_CHANNEL_NAMES = re.compile(r'"ChNames"\s*:\s*(\[[^\]]*\])')
 _MM_POSITIONS = re.compile(r'"(?:Positions|position)"\s*:\s*(\d+)')
+# the first key of an image's entry, after the summary (its coordinates name a position)
+_MM_IMAGE_ENTRY = re.compile(r'"(?:Coords|Metadata|FrameKey)-')
 # a Micro-Manager 2 sequence's name less the frame number: its channel's index
 _MM_SEQUENCE = re.compile(r"^img_channel(\d+)_position\d+_time_z\d+$")
 # Micro-Manager 1.4's (``img_000000000_Cy5_000.tif``): its channel's name
@@ -436,6 +438,10 @@ def micromanager_channel_names(folder: PathLike) -> list[str] | None:
     >>> _ = open(os.path.join(folder, "metadata.txt"), "w").write(text)
     >>> micromanager_channel_names(folder), micromanager_positions(folder)
     (['Cy5', 'Cy3'], 2)
+    >>> text = '{"Summary": {"ChNames": ["Cy5"]}, "Coords-Pos3/img.tif": {"position": 3}}'
+    >>> _ = open(os.path.join(folder, "metadata.txt"), "w").write(text)
+    >>> micromanager_positions(folder)  # an image's position is not their number
+    1
     >>> shutil.rmtree(folder)
     """
     match = _MM_CHANNEL_NAMES.search(_micromanager_summary(folder))
@@ -458,13 +464,15 @@ def micromanager_positions(folder: PathLike) -> int:
 
 
 def _micromanager_summary(folder: PathLike) -> str:
-    """The first :data:`MICROMANAGER_SUMMARY_BYTES` of the Micro-Manager metadata file in
-    ``folder``, where its ``Summary`` is (empty without one)."""
+    """The text of the Micro-Manager metadata file in ``folder`` before its first image's
+    entry (``"Coords-``, ``"Metadata-``, ``"FrameKey-``): its ``Summary``, within the
+    first :data:`MICROMANAGER_SUMMARY_BYTES` (empty without the file)."""
     try:
         with open(os.path.join(folder, MICROMANAGER_METADATA), "rb") as handle:
-            return handle.read(MICROMANAGER_SUMMARY_BYTES).decode("utf-8", "replace")
+            text = handle.read(MICROMANAGER_SUMMARY_BYTES).decode("utf-8", "replace")
     except OSError:
         return ""
+    return _MM_IMAGE_ENTRY.split(text, maxsplit=1)[0]
 
 
 def _named_after_channels(
