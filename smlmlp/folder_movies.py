@@ -54,9 +54,10 @@ def folder_series(folder: PathLike) -> dict[str, list[str]]:
     folder is read as Micro-Manager writes it.
     """
     series = group_series(folder, list_movies(folder))
-    if set(series) - set(left_out_files(folder, series)):
+    positions = position_folders(folder)
+    if not positions or set(series) - set(left_out_files(folder, series)):
         return series
-    for position in position_folders(folder):
+    for position in positions:
         inside = Path(folder) / position
         for head, files in group_series(inside, list_movies(inside)).items():
             series[f"{position}/{head}"] = [f"{position}/{name}" for name in files]

@@ -466,9 +466,20 @@ def micromanager_positions(folder: PathLike) -> int:
 def _micromanager_summary(folder: PathLike) -> str:
     """The text of the Micro-Manager metadata file in ``folder`` before its first image's
     entry (``"Coords-``, ``"Metadata-``, ``"FrameKey-``): its ``Summary``, within the
-    first :data:`MICROMANAGER_SUMMARY_BYTES` (empty without the file)."""
+    first :data:`MICROMANAGER_SUMMARY_BYTES` (empty without the file); read once while
+    the file is unchanged."""
+    path = os.path.join(os.path.abspath(folder or "."), MICROMANAGER_METADATA)
     try:
-        with open(os.path.join(folder, MICROMANAGER_METADATA), "rb") as handle:
+        stat = os.stat(path)
+    except OSError:
+        return ""
+    return _summary_of(path, stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=16)
+def _summary_of(path: str, mtime_ns: int, size: int) -> str:
+    try:
+        with open(path, "rb") as handle:
             text = handle.read(MICROMANAGER_SUMMARY_BYTES).decode("utf-8", "replace")
     except OSError:
         return ""
