@@ -625,8 +625,9 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help=(
             "movie file(s): TIFF, .dax, Picasso .raw, .ims, OME-Zarr (.zarr), .czi, .nd2, "
-            ".sif, .spe or an HDF5 stack (.h5, .hdf5); the files of one multi-file OME-TIFF "
-            "series or Micro-Manager NDTiff dataset are one movie (its first file names it), "
+            ".sif, an Andor spooled series (.sifx), .spe or an HDF5 stack (.h5, .hdf5); the "
+            "files of one multi-file OME-TIFF series or Micro-Manager NDTiff dataset are one "
+            "movie (its first file names it), "
             "and so are those of an image sequence (one TIFF file per frame); a folder: "
             "every movie in it"
         ),

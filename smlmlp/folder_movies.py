@@ -13,6 +13,7 @@ import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from .andor_spool import spool_header
 from .formats import HDF5_SUFFIXES, hdf5_left_out, is_movie_name
 from .movie_series import group_series, is_tiff_name, position_folders
 from .tiff_movie import tiff_single_image
@@ -30,10 +31,16 @@ PathLike = str | os.PathLike
 
 def list_movies(folder: PathLike) -> list[str]:
     """Names of the movies in an experiment folder, in name order: files of a supported
-    format and OME-Zarr folders (a ``.inf`` / ``.yaml`` sidecar is not a movie)."""
+    format and OME-Zarr folders (a ``.inf`` / ``.yaml`` sidecar is not a movie), and the
+    header of an Andor spooled series in a folder of its own (``cell 1/Spooled
+    files.sifx``, :func:`smlmlp.andor_spool.spool_header`)."""
     names = []
     for entry in sorted(Path(folder).iterdir()):
         if not is_movie_name(entry.name):
+            if entry.is_dir() and not entry.name.startswith("."):
+                header = spool_header(entry)
+                if header is not None:
+                    names.append(f"{entry.name}/{header}")
             continue
         if entry.name.lower().endswith(".zarr") and entry.is_dir():
             names.append(entry.name)

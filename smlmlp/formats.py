@@ -97,6 +97,7 @@ MOVIE_SUFFIXES = {
     ".czi": "Zeiss .czi",
     ".nd2": "Nikon .nd2",
     ".sif": "Andor .sif",
+    ".sifx": "Andor Solis spooled series (.sifx with its .ini and .dat files)",
     ".spe": "Princeton Instruments .spe",
     ".h5": "HDF5 stack (.h5)",
     ".hdf5": "HDF5 stack (.hdf5)",
@@ -166,12 +167,12 @@ def supported_formats_text() -> str:
     Examples
     --------
     >>> supported_formats_text()
-    '.tif/.tiff, .dax (+ .inf), .raw (+ .yaml), .ims, .zarr (OME-Zarr), .czi, .nd2, .sif, .spe, \
-.h5/.hdf5'
+    '.tif/.tiff, .dax (+ .inf), .raw (+ .yaml), .ims, .zarr (OME-Zarr), .czi, .nd2, .sif, \
+.sifx (Andor spooled series), .spe, .h5/.hdf5'
     """
     return (
         ".tif/.tiff, .dax (+ .inf), .raw (+ .yaml), .ims, .zarr (OME-Zarr), .czi, .nd2, .sif, "
-        ".spe, .h5/.hdf5"
+        ".sifx (Andor spooled series), .spe, .h5/.hdf5"
     )
 
 
@@ -210,7 +211,12 @@ def movie_stem(filename: str) -> str:
 def movie_name(path: PathLike) -> str:
     """What a movie's channels are named after, in the command and the workflow alike:
     its image sequence's name (:func:`smlmlp.movie_series.sequence_name`) for a file of
-    one, else its file's :func:`movie_stem`."""
+    one, an Andor spooled series' folder (:func:`smlmlp.andor_spool.spool_name`), else
+    its file's :func:`movie_stem`."""
+    if _suffix(path) == ".sifx":
+        from .andor_spool import spool_name
+
+        return spool_name(path)
     return sequence_name(path) or movie_stem(os.path.basename(os.fspath(path)))
 
 
@@ -264,6 +270,7 @@ READER_LIBRARIES = {
     ".czi": ("pylibCZIrw.czi", "pylibCZIrw", "czi"),
     ".nd2": ("nd2", "nd2", "nd2"),
     ".sif": ("sif_parser", "sif_parser", "sif"),
+    ".sifx": ("sif_parser", "sif_parser", "sif"),
 }
 
 
@@ -1573,6 +1580,12 @@ def _spe_movie(path: PathLike, **options: Any) -> MovieFile:
     return SpeMovie(path, **options)
 
 
+def _andor_spool(path: PathLike, **options: Any) -> MovieFile:
+    from .andor_spool import AndorSpoolMovie  # (a module of its own, built on MovieFile)
+
+    return AndorSpoolMovie(path, **options)
+
+
 _READERS: dict[str, Callable[..., MovieFile]] = {
     ".dax": DaxMovie,
     ".raw": PicassoRawMovie,
@@ -1581,6 +1594,7 @@ _READERS: dict[str, Callable[..., MovieFile]] = {
     ".czi": CziMovie,
     ".nd2": Nd2Movie,
     ".sif": SifMovie,
+    ".sifx": _andor_spool,
     ".spe": _spe_movie,
     ".h5": Hdf5Movie,
     ".hdf5": Hdf5Movie,

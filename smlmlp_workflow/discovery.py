@@ -47,6 +47,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from smlmlp.andor_spool import spool_files
 from smlmlp.file_channels import resolve_channel
 from smlmlp.folder_movies import folder_series, left_out_files, subfolders_with_movies
 from smlmlp.formats import (
@@ -162,7 +163,8 @@ def _unsupported_movies(folder: Path) -> list[str]:
 def movie_files(folder: PathLike, names: Sequence[str]) -> tuple[str, ...]:
     """The paths of a movie's files: its series, then the sidecar of a ``.dax`` / ``.raw``
     movie when it exists (a missing one is reported by the job that opens the movie),
-    or the ``NDTiff.index`` of an NDTiff dataset.
+    the ``NDTiff.index`` of an NDTiff dataset, or the layout and frames files of an
+    Andor spooled series.
 
     Examples
     --------
@@ -173,6 +175,8 @@ def movie_files(folder: PathLike, names: Sequence[str]) -> tuple[str, ...]:
     sidecar = sidecar_of(files[0]) or dataset_index(files[0])
     if sidecar is not None and os.path.isfile(sidecar):
         files.append(sidecar)
+    if files[0].lower().endswith(".sifx"):  # an Andor spooled series: its layout, frames
+        files += spool_files(files[0])
     return tuple(files)
 
 

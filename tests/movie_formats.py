@@ -481,7 +481,14 @@ def write_sif(path: Path, movie: np.ndarray, *, exposure_ms: float = 30.0) -> Pa
     writes (magic line, acquisition settings, detector, calibration, axes, image
     structure, one time stamp per frame), then the frames as little-endian float32."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    n, height, width = movie.shape
+    data = np.ascontiguousarray(movie, dtype="<f4").tobytes()
+    path.write_bytes(_sif_header(path, movie.shape, exposure_ms) + data)
+    return path
+
+
+def _sif_header(path: Path, shape: tuple[int, ...], exposure_ms: float) -> bytes:
+    """The text header of :func:`write_sif` for a movie of ``shape``."""
+    n, height, width = shape
     exposure, cycle = exposure_ms / 1e3, exposure_ms / 1e3 + 1e-4
     name = f"C:\\data\\{path.name}"
     header = [
@@ -512,8 +519,52 @@ def write_sif(path: Path, movie: np.ndarray, *, exposure_ms: float = 30.0) -> Pa
         *(f"{frame * int(cycle * 1e6)}\n".encode() for frame in range(n)),
         b"0\n",
     ]
-    data = np.ascontiguousarray(movie, dtype="<f4").tobytes()
-    path.write_bytes(b"".join(header) + data)
+    return b"".join(header)
+
+
+def write_andor_spool(
+    path: Path,
+    movie: np.ndarray,
+    *,
+    exposure_ms: float = 30.0,
+    images_per_file: int = 7,
+    encoding: str = "Mono16",
+    row_padding: int = 6,
+    trailer: int = 40,
+    declared_frames: int | None = None,
+) -> Path:
+    """Andor Solis's spooled series, as it spools an sCMOS camera's movie to disk: the
+    acquisition's header in ``path`` (Solis names it ``Spooled files.sifx``: a .sif
+    header without frames), the frames' layout in ``acquisitionmetadata.ini`` beside it
+    (``[data]`` ``AOIHeight``, ``AOIWidth``, ``AOIStride``, ``PixelEncoding``,
+    ``ImageSizeBytes``; ``[multiimage]`` ``ImagesPerFile``), and the frames in files of
+    ``images_per_file`` images, file ``k`` named after ``k``'s ten digits reversed
+    (``0000000000spool.dat``, ``1000000000spool.dat``, ...). Each image is its rows,
+    ``row_padding`` bytes after each (``AOIStride``), then ``trailer`` bytes of frame
+    metadata; ``Mono16`` / ``Mono32`` little-endian pixels. ``declared_frames``: the
+    frame count the header gives (default: the movie's; more for a stopped
+    acquisition)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    n, height, width = movie.shape
+    shape = (n if declared_frames is None else declared_frames, height, width)
+    path.write_bytes(_sif_header(path, shape, exposure_ms))
+    dtype = {"Mono16": "<u2", "Mono32": "<u4"}[encoding]
+    itemsize = np.dtype(dtype).itemsize
+    stride = width * itemsize + row_padding
+    image_bytes = stride * height + trailer
+    (path.parent / "acquisitionmetadata.ini").write_text(
+        f"[data]\nAOIHeight = {height}\nAOIWidth = {width}\nAOIStride = {stride}\n"
+        f"PixelEncoding = {encoding}\nImageSizeBytes = {image_bytes}\n\n"
+        f"[multiimage]\nImagesPerFile = {images_per_file}\n"
+    )
+    for k, first in enumerate(range(0, n, images_per_file)):
+        images = []
+        for frame in movie[first : first + images_per_file]:
+            rows = np.zeros((height, stride), np.uint8)
+            rows[:, : width * itemsize] = np.ascontiguousarray(frame, dtype).view(np.uint8)
+            images.append(rows.tobytes() + bytes(range(trailer % 256)) * (trailer // 256 + 1))
+        images = [image[:image_bytes] for image in images]
+        (path.parent / f"{str(k).zfill(10)[::-1]}spool.dat").write_bytes(b"".join(images))
     return path
 
 
@@ -675,6 +726,7 @@ WRITERS = {
     "czi": (".czi", write_czi),
     "nd2": (".nd2", write_nd2),
     "sif": (".sif", write_sif),
+    "sifx": (".sifx", write_andor_spool),
     "spe": (".spe", write_spe),
     "h5": (".h5", write_hdf5),
     "hdf5": (".hdf5", write_hdf5),

@@ -48,6 +48,8 @@ BAD = {
     "bad_dcimg": ["bad_dcimg", "no movie file", "movie.dcimg", "not supported"],
     "bad_sequence": ["00101.tif", "frame 100", "an image of 16x32 uint16"],
 }
+if "sifx" in FORMATS:
+    BAD["bad_sifx"] = ["Spooled files.sifx", "frames 21..", "no 3000000000spool.dat"]
 
 
 def _make(wf: SimpleNamespace, formats: ModuleType, root: Path) -> None:
@@ -107,6 +109,10 @@ def _make(wf: SimpleNamespace, formats: ModuleType, root: Path) -> None:
         formats.write_micromanager_images(root / "positions" / f"Pos{position}", [camera],
                                           channel_names=["Cy5"], position=position, positions=2)
     tifffile.imwrite(root / "positions" / "bf.tif", movie[0])
+    if "sifx" in FORMATS:  # an Andor spooled series in a folder of its own; one missing a file
+        formats.write_andor_spool(root / "spooled" / "cam" / "Spooled files.sifx", other)
+        bad = formats.write_andor_spool(root / "bad_sifx" / "Spooled files.sifx", movie)
+        (bad.parent / "3000000000spool.dat").unlink()
     bad = formats.write_image_sequence(root / "bad_sequence", movie)
     tifffile.imwrite(bad[100], movie[0, :16])
     # Picasso's sidecar is not a movie, and experiment.yaml stays the settings file
@@ -140,6 +146,8 @@ def run(wf: SimpleNamespace, movie_formats: ModuleType, tmp_path_factory) -> Sim
             "sequences", "challenge", "positions", *BAD,
         )
     ]
+    if "sifx" in FORMATS:
+        targets.append("results/spooled/psf_info.h5")
     if NDTIFF:
         targets.append("results/two_1/psf_info.h5")
     result = wf.run_snakemake(workdir, "--cores", "2", "--keep-going", *targets)
@@ -239,6 +247,20 @@ def test_image_sequences(run: SimpleNamespace) -> None:
     assert "positions/bf.tif: left out: one image" in run.output
 
 
+@pytest.mark.skipif("sifx" not in FORMATS, reason="sif_parser is not installed")
+def test_spooled_series_in_a_folder_of_its_own(run: SimpleNamespace) -> None:
+    """An Andor spooled series in a subfolder of the experiment: a channel named after
+    that folder, the widths of the movie in a TIFF to 1e-9, every file recorded."""
+    second = _sigmas(run, "split_tiff")["dual_right"]
+    found = _sigmas(run, "spooled")
+    assert list(found) == ["cam"]
+    np.testing.assert_allclose(found["cam"], second, rtol=1e-9)
+    info = read_info(run.workdir / "results" / "spooled" / "psf_info.h5")
+    files = [Path(p).name for p in info.channels["cam"].source_files]
+    assert files[:3] == ["Spooled files.sifx", "acquisitionmetadata.ini", "0000000000spool.dat"]
+    assert len(files) == 2 + -(-N_FRAMES // 7)
+
+
 def test_the_files_of_a_channel(run: SimpleNamespace) -> None:
     info = read_info(run.workdir / "results" / "formats" / "psf_info.h5")
     dax = info.channels["dax"].source_files
@@ -261,6 +283,7 @@ def test_bad_files_fail_with_one_line(wf: SimpleNamespace, run: SimpleNamespace)
 
 def test_nothing_reruns(wf: SimpleNamespace, run: SimpleNamespace) -> None:
     names = ("formats", "split_formats", "channels", "sequences", "positions",
+             *(["spooled"] if "sifx" in FORMATS else []),
              *(["two_1"] if NDTIFF else []))
     targets = [f"results/{n}/psf_info.h5" for n in names]
     result = wf.run_snakemake(run.workdir, "--cores", "1", "-n", *targets)
