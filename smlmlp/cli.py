@@ -819,6 +819,9 @@ def describe_movie(file: str) -> list[str]:
     if metadata.get("kind") == "tiff-sequence":
         ends = " .. ".join(os.path.basename(path) for path in (paths[0], paths[-1]))
         dataset = f" ({len(paths)} files, {ends})"
+    elif metadata.get("kind") == "andor-spool":  # header, layout, then the frames files
+        ends = " .. ".join(os.path.basename(path) for path in (paths[2], paths[-1]))
+        dataset = f" ({len(paths) - 2} frames files, {ends})"
     return [
         file,
         f"  frames      {n_frames} of {height} x {width} px (height x width), {dtype}",

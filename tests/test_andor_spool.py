@@ -104,7 +104,8 @@ def test_named_after_its_folder_and_measured_as_the_tiff(
     assert len(files) == 2 + -(-N_FRAMES // 7)
     capsys.readouterr()
     assert main(["inspect", str(path)]) == 0
-    assert "andor-spool" in capsys.readouterr().out
+    assert ("format      andor-spool (20 frames files, 0000000000spool.dat .. "
+            "9100000000spool.dat), axes TYX") in capsys.readouterr().out
 
 
 def test_workflow_experiment_with_a_spooled_series(movie_formats: ModuleType,
