@@ -208,16 +208,19 @@ class AndorSpoolMovie(MovieFile):
         image = np.empty(self.stride * self.height, np.uint8)  # a frame's rows, as stored
         row_bytes = self.width * self.file_dtype.itemsize
         pixels = image.reshape(self.height, self.stride)[:, :row_bytes].view(self.file_dtype)
+        unpadded = self.stride == row_bytes  # rows without padding: read in place
         for at, frame in enumerate(range(start, stop)):
             index, slot = divmod(frame, self.per_file)
             handle = self._file(index)
             handle.seek(slot * self.image_bytes)
-            if handle.readinto(image) != image.nbytes:
+            target = out[at].view(np.uint8).reshape(-1) if unpadded else image
+            if handle.readinto(target) != target.nbytes:
                 raise ValueError(
                     f"{self.label}: frame {frame} is cut short in {self.files[index]} "
                     "(truncated file)"
                 )
-            out[at] = pixels
+            if not unpadded:
+                out[at] = pixels
         return out
 
     def _file(self, index: int) -> Any:
