@@ -134,7 +134,11 @@ def _movie_files(path: str) -> list[str]:
     heads = [os.path.join(path, first) for first in movies if first not in left_out]
     if not heads:
         deeper = subfolders_with_movies(path)
-        hint = f"its subfolders {', '.join(deeper)} hold movies: give them; " if deeper else ""
+        hint = ""
+        if len(deeper) == 1:
+            hint = f"its subfolder {deeper[0]} holds movies: give {os.path.join(path, deeper[0])}; "
+        elif deeper:
+            hint = f"its subfolders {', '.join(deeper)} hold movies: give them; "
         raise ValueError(
             f"{path}: no movie in this folder (movie files: {supported_formats_text()}; "
             f"{hint}the workflow reads folders of experiments, `snakemake plan` lists what "

@@ -16,6 +16,7 @@ from pathlib import Path
 from .andor_spool import spool_header
 from .formats import HDF5_SUFFIXES, hdf5_left_out, is_movie_name
 from .movie_series import group_series, is_tiff_name, position_folders
+from .npy_movie import npy_left_out
 from .tiff_movie import tiff_single_image
 
 __all__ = [
@@ -101,7 +102,8 @@ def left_out_files(folder: PathLike, series: Mapping[str, Sequence[str]]) -> dic
     """The files of ``series`` that are no movies, each with why: a TIFF of one image
     (:func:`single_images`), an HDF5 file without a dataset of frames (localisations
     such as Picasso's ``_locs.hdf5``) or an smlmLP info file
-    (:func:`smlmlp.formats.hdf5_left_out`).
+    (:func:`smlmlp.formats.hdf5_left_out`), an ``.npy`` array that is no stack of
+    frames (:func:`smlmlp.npy_movie.npy_left_out`).
 
     Examples
     --------
@@ -116,10 +118,15 @@ def left_out_files(folder: PathLike, series: Mapping[str, Sequence[str]]) -> dic
     """
     found = single_images(folder, series)
     for head in series:
-        if Path(head).suffix.lower() in HDF5_SUFFIXES:
+        suffix = Path(head).suffix.lower()
+        if suffix in HDF5_SUFFIXES:
             why = hdf5_left_out(Path(folder) / head)
-            if why is not None:
-                found[head] = why
+        elif suffix == ".npy":
+            why = npy_left_out(Path(folder) / head)
+        else:
+            continue
+        if why is not None:
+            found[head] = why
     return found
 
 

@@ -28,6 +28,8 @@ Princeton Instruments     (none)        nothing / LightField's ``ExposureTime``,
   ``.spe`` (2.x, 3.0)                   else the header's exposure time
 HDF5 ``.h5`` / ``.hdf5``  (none, h5py)  the dataset's ``element_size_um`` / nothing
   (a dataset of frames)
+NumPy ``.npy``            (none)        nothing (``numpy.save`` stores neither)
+  (frames, height, width)
 ========================  ============  ==========================================
 
 Hamamatsu ``.dcimg`` is refused with one line: no reader is tested on such files.
@@ -101,6 +103,7 @@ MOVIE_SUFFIXES = {
     ".spe": "Princeton Instruments .spe",
     ".h5": "HDF5 stack (.h5)",
     ".hdf5": "HDF5 stack (.hdf5)",
+    ".npy": "NumPy .npy stack",
 }
 
 #: Suffixes of the HDF5 files read as movies (:class:`Hdf5Movie`).
@@ -168,11 +171,11 @@ def supported_formats_text() -> str:
     --------
     >>> supported_formats_text()
     '.tif/.tiff, .dax (+ .inf), .raw (+ .yaml), .ims, .zarr (OME-Zarr), .czi, .nd2, .sif, \
-.sifx (Andor spooled series), .spe, .h5/.hdf5'
+.sifx (Andor spooled series), .spe, .h5/.hdf5, .npy'
     """
     return (
         ".tif/.tiff, .dax (+ .inf), .raw (+ .yaml), .ims, .zarr (OME-Zarr), .czi, .nd2, .sif, "
-        ".sifx (Andor spooled series), .spe, .h5/.hdf5"
+        ".sifx (Andor spooled series), .spe, .h5/.hdf5, .npy"
     )
 
 
@@ -330,8 +333,9 @@ class MovieFile(LazyStack):
     metadata : dict
         ``pixel_nm``: pixel size ``(y, x)`` in nm or None; ``exposure_ms``: exposure
         in ms or None; ``axes``: the axes of the frames (``'TYX'``); ``kind``: the
-        format (``'dax'``, ``'picasso-raw'``, ``'imaris'``, ``'ome-zarr'``, ``'czi'``, ``'nd2'``,
-        ``'sif'``, ``'spe'``); ``channel``: the name of the channel read, in a file of several.
+        format (``'dax'``, ``'picasso-raw'``, ``'imaris'``, ``'ome-zarr'``, ``'czi'``,
+        ``'nd2'``, ``'sif'``, ``'andor-spool'``, ``'spe'``, ``'hdf5'``, ``'npy'``);
+        ``channel``: the name of the channel read, in a file of several.
     channel_names : tuple of str
         The file's channels when it holds several (Imaris, OME-Zarr), else empty.
     channel : int
@@ -1580,6 +1584,12 @@ def _spe_movie(path: PathLike, **options: Any) -> MovieFile:
     return SpeMovie(path, **options)
 
 
+def _npy_movie(path: PathLike, **options: Any) -> MovieFile:
+    from .npy_movie import NpyMovie  # (a module of its own, built on MovieFile)
+
+    return NpyMovie(path, **options)
+
+
 def _andor_spool(path: PathLike, **options: Any) -> MovieFile:
     from .andor_spool import AndorSpoolMovie  # (a module of its own, built on MovieFile)
 
@@ -1598,6 +1608,7 @@ _READERS: dict[str, Callable[..., MovieFile]] = {
     ".spe": _spe_movie,
     ".h5": Hdf5Movie,
     ".hdf5": Hdf5Movie,
+    ".npy": _npy_movie,
 }
 
 

@@ -717,6 +717,24 @@ def write_micromanager_images(
     return paths
 
 
+def write_npy(
+    path: Path,
+    movie: np.ndarray,
+    *,
+    order: str = "C",
+    byte_order: str = "=",
+    channel_axis: bool = False,
+) -> Path:
+    """A stack saved with ``numpy.save``: in C or Fortran ``order`` (numpy writes a
+    Fortran-ordered array as such), of ``byte_order`` (``<``, ``>``), with an axis of one
+    channel after the frames' (``(frames, 1, height, width)``) when ``channel_axis``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    array = movie[:, None] if channel_axis else movie
+    array = np.asarray(array, dtype=array.dtype.newbyteorder(byte_order), order=order)
+    np.save(path, array)
+    return path
+
+
 #: Format name -> writer; every writer takes (path, movie) and keyword options.
 WRITERS = {
     "dax": (".dax", write_dax),
@@ -730,4 +748,5 @@ WRITERS = {
     "spe": (".spe", write_spe),
     "h5": (".h5", write_hdf5),
     "hdf5": (".hdf5", write_hdf5),
+    "npy": (".npy", write_npy),
 }

@@ -225,6 +225,81 @@ def test_hdf5_without_a_movie_one_line(movie_formats, tmp_path: Path) -> None:
     assert hdf5_left_out(movie) is None and hdf5_left_out(tmp_path / "missing.h5") is None
 
 
+@pytest.mark.parametrize(
+    "layout",
+    [
+        {"order": "F"},
+        {"byte_order": ">"},
+        {"channel_axis": True},
+        {"order": "F", "channel_axis": True},
+    ],
+)
+def test_npy_layouts(layout: dict, movie: np.ndarray, movie_formats, tmp_path: Path) -> None:
+    """``numpy.save`` of a stack in Fortran order, big endian, or with an axis of one
+    channel: the same frames, read from a memory map chunk by chunk."""
+    path = movie_formats.write_npy(tmp_path / "sim.npy", movie[:40], **layout)
+    with open_movie(path) as lazy:
+        assert lazy.shape == (40, *SHAPE) and lazy.dtype == np.dtype("uint16")
+        chunk = lazy[7:19]
+        assert chunk.flags.c_contiguous and chunk.dtype.isnative
+        np.testing.assert_array_equal(chunk, movie[7:19])
+        np.testing.assert_array_equal(np.asarray(lazy), movie[:40])
+        assert lazy.metadata == {"pixel_nm": None, "exposure_ms": None, "axes": "TYX",
+                                 "kind": "npy"}
+    floats = movie_formats.write_npy(tmp_path / "f.npy", movie[:10].astype(np.float64))
+    with open_movie(floats) as lazy:
+        assert lazy.dtype == np.float64
+        np.testing.assert_array_equal(lazy[2:4], movie[2:4])
+
+
+def test_npy_that_are_no_movies(movie: np.ndarray, tmp_path: Path) -> None:
+    """An .npy that is no stack of frames fails with one line naming it when opened,
+    and is left out of an experiment folder with that line, its movies read."""
+    from smlmlp.folder_movies import folder_series, left_out_files
+    from smlmlp.npy_movie import npy_left_out
+    from smlmlp_workflow.discovery import inspect_experiment
+
+    folder = tmp_path / "exp"
+    folder.mkdir()
+    np.save(folder / "cell.npy", movie[:20])
+    arrays = {
+        "cell_locs.npy": (
+            np.zeros(9, [("frame", "u4"), ("x", "f4"), ("y", "f4")]),
+            "a NumPy table of 9 records (fields frame, x, y), not a movie",
+        ),
+        "drift.npy": (
+            np.zeros((20, 2)),
+            "a NumPy array (20, 2), not a movie (frames, height, width)",
+        ),
+        "mean.npy": (np.zeros((1, 32, 32)), "one image (32 x 32), not a movie"),
+        "two.npy": (
+            np.zeros((20, 2, 32, 32), np.uint16),
+            "a NumPy array (20, 2, 32, 32) of several axes of frames or channels, not a movie "
+            "(frames, height, width): save one .npy file per channel",
+        ),
+        "mask.npy": (np.zeros((3, 8, 8), bool), "a NumPy array of bool (3, 8, 8), not a movie"),
+    }
+    for name, (array, why) in arrays.items():
+        np.save(folder / name, array)
+        assert npy_left_out(folder / name).startswith(why)
+        with pytest.raises(ValueError) as caught:
+            open_movie(folder / name)
+        _one_line(caught.value, str(folder / name), why)
+    pickled = folder / "objects.npy"
+    np.save(pickled, np.array([{"a": 1}, None], dtype=object))
+    assert npy_left_out(pickled).startswith("a NumPy array of object")
+    with pytest.raises(ValueError) as caught:
+        open_movie(pickled)
+    _one_line(caught.value, str(pickled), "not a movie")
+    assert npy_left_out(folder / "cell.npy") is None and npy_left_out(tmp_path / "no.npy") is None
+    series = folder_series(folder)
+    assert set(left_out_files(folder, series)) == {*arrays, "objects.npy"}
+    experiment = inspect_experiment(folder)
+    assert experiment.ok, experiment.problem
+    assert list(experiment.channels) == ["cell"]
+    assert experiment.left_out["drift.npy"] == arrays["drift.npy"][1]
+
+
 @pytest.mark.parametrize("fmt", _params())
 def test_inspect_reads_every_format(fmt: str, movie_formats, tmp_path: Path, capsys) -> None:
     """`smlmlp inspect` describes a movie of every format, an Imaris or HDF5 one too

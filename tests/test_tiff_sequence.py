@@ -239,7 +239,7 @@ def test_command_measures_every_movie_of_a_folder(movie_formats: ModuleType, mov
     assert main(["psf", str(folder.parent), "-o", str(tmp_path / "no.h5"), "-q"]) == 1
     err = capsys.readouterr().err.strip()
     assert err.startswith(f"smlmlp: error: {folder.parent}: no movie in this folder") and (
-        "its subfolders e1 hold movies: give them" in err
+        f"its subfolder e1 holds movies: give {folder}" in err
     ) and "\n" not in err
     assert not (tmp_path / "no.h5").exists()
 

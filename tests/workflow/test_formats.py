@@ -45,6 +45,7 @@ BAD = {
     "bad_nd2": ["movie.nd2", "corrupt or truncated .nd2"],
     "bad_sif": ["movie.sif", "corrupt or truncated .sif"],
     "bad_spe": ["movie.spe", "truncated .spe"],
+    "bad_npy": ["movie.npy", "truncated .npy file", "needs 307328 bytes"],
     "bad_dcimg": ["bad_dcimg", "no movie file", "movie.dcimg", "not supported"],
     "bad_sequence": ["00101.tif", "frame 100", "an image of 16x32 uint16"],
 }
@@ -130,6 +131,10 @@ def _make(wf: SimpleNamespace, formats: ModuleType, root: Path) -> None:
     (root / "bad_sif" / "movie.sif").write_bytes(b"\0" * 100)
     bad = formats.write_spe(root / "bad_spe" / "movie.spe", movie[:150])
     bad.write_bytes(bad.read_bytes()[:20000])
+    bad = formats.write_npy(root / "bad_npy" / "movie.npy", movie[:150])
+    bad.write_bytes(bad.read_bytes()[:20000])
+    # a drift trace saved beside the movies is left out, not a channel
+    np.save(root / "formats" / "drift.npy", np.zeros((N_FRAMES, 2)))
     (root / "bad_dcimg").mkdir()
     (root / "bad_dcimg" / "movie.dcimg").write_bytes(b"\0" * 100)
 
@@ -171,6 +176,7 @@ def test_every_format_gives_the_tiff_widths(run: SimpleNamespace) -> None:
     reference = _sigmas(run, "tiff")["movie"]
     found = _sigmas(run, "formats")
     assert sorted(found) == sorted(FORMATS), found
+    assert "formats/drift.npy: left out: a NumPy array (300, 2), not a movie" in run.output
     for name, sigmas in found.items():
         np.testing.assert_allclose(sigmas, reference, rtol=1e-9, err_msg=name)
     assert 110 < min(reference) and max(reference) < 145
