@@ -25,6 +25,7 @@ import numpy as np
 import tifffile
 
 from .file_channels import channel_label, channel_names, movie_names, resolve_channel
+from .formats import MissingReaderError
 from .movie_series import (
     NDTIFF_INDEX,
     ndtiff_layout,
@@ -144,6 +145,12 @@ def _frames_stored_as_samples(
         return False
     return planar == int(tifffile.PLANARCONFIG.SEPARATE) and recorded == tuple(shape)
 
+
+
+def _compression_name(page: Any) -> str:
+    """The name of a TIFF page's compression (``LZW``, ``ZSTD``, ...), for messages."""
+    compression = getattr(page, "compression", None)
+    return str(getattr(compression, "name", compression) or "unknown").replace("_", " ")
 
 class _Source:
     """Frames of one TIFF series: one file, or one OME series spanning files.
@@ -480,6 +487,12 @@ class _Source:
                     out[i * k : (i + 1) * k] = page.asarray().reshape(k, *self.shape[1:])
                     self.stats["pages_read"] += 1
             except Exception as exc:
+                if "imagecodecs" in str(exc):  # a compression tifffile decodes with it
+                    raise MissingReaderError(
+                        f"{self.label}: its images are compressed "
+                        f"({_compression_name(self._series[pages[0]])}): reading them needs "
+                        "imagecodecs: pip install imagecodecs"
+                    ) from exc
                 raise ValueError(
                     f"{self.label}: cannot read frames {start}..{stop - 1}, the file may be "
                     f"truncated or corrupt ({_clean(str(exc))})"

@@ -303,6 +303,58 @@ def test_compressed_file_uses_pages_and_gives_same_data(tmp_path):
         assert_same(slow, packed)
 
 
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"compression": "lzw"},
+        {"compression": "lzw", "predictor": True},
+        {"compression": "zstd"},
+        {"compression": "zlib", "tile": (16, 16)},
+        {"compression": "lzw", "imagej": True},
+    ],
+    ids=["lzw", "lzw-predictor", "zstd", "zlib-tiles", "imagej-lzw"],
+)
+def test_compressions_written_by_other_programs(tmp_path, options):
+    """LZW (what Fiji's Bio-Formats exporter and many vendors' exports write), Zstandard
+    and tiled images: the frames of the plain file (their codecs come with imagecodecs,
+    a dependency)."""
+    data = make_frames(n=9, height=32, width=40)
+    path = tmp_path / "packed.tif"
+    imwrite(path, data, **options)
+    with open_movie(path) as movie:
+        assert not movie.fast_path
+        np.testing.assert_array_equal(movie[2:7], data[2:7])
+        assert_same(movie, data)
+
+
+def test_compression_without_its_codec_names_the_package(tmp_path):
+    """Without imagecodecs (an environment of one's own), an LZW file fails with one line
+    saying what to install, not "truncated or corrupt"."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "lzw.tif"
+    imwrite(path, make_frames(n=5), compression="lzw")
+    code = (
+        "import sys; sys.modules['imagecodecs'] = None\n"
+        "import numpy as np\n"
+        "from smlmlp.loading import open_movie\n"
+        "from smlmlp.formats import MissingReaderError\n"
+        f"movie = open_movie({str(path)!r})\n"
+        "try:\n"
+        "    np.asarray(movie)\n"
+        "except MissingReaderError as exc:\n"
+        "    print(exc)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert result.stdout == (
+        f"{path}: its images are compressed (LZW): reading them needs imagecodecs: "
+        "pip install imagecodecs\n"
+    ), result.stderr
+
+
 def test_uncompressed_non_contiguous_file(tmp_path):
     # pages written one by one with their IFDs in between: not contiguous
     path = tmp_path / "pages.tif"
