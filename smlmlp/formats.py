@@ -170,12 +170,12 @@ def supported_formats_text() -> str:
     Examples
     --------
     >>> supported_formats_text()
-    '.tif/.tiff, .dax (+ .inf), .raw (+ .yaml), .ims, .zarr (OME-Zarr), .czi, .nd2, .sif, \
-.sifx (Andor spooled series), .spe, .h5/.hdf5, .npy'
+    '.tif/.tiff, .stk (MetaMorph), .dax (+ .inf), .raw (+ .yaml), .ims, .zarr (OME-Zarr), \
+.czi, .nd2, .sif, .sifx (Andor spooled series), .spe, .h5/.hdf5, .npy'
     """
     return (
-        ".tif/.tiff, .dax (+ .inf), .raw (+ .yaml), .ims, .zarr (OME-Zarr), .czi, .nd2, .sif, "
-        ".sifx (Andor spooled series), .spe, .h5/.hdf5, .npy"
+        ".tif/.tiff, .stk (MetaMorph), .dax (+ .inf), .raw (+ .yaml), .ims, .zarr (OME-Zarr), "
+        ".czi, .nd2, .sif, .sifx (Andor spooled series), .spe, .h5/.hdf5, .npy"
     )
 
 

@@ -35,8 +35,9 @@ PathLike = str | os.PathLike
 #: The index of a Micro-Manager NDTiff dataset, beside its TIFF files.
 NDTIFF_INDEX = "NDTiff.index"
 
-#: Suffixes of TIFF movie files (case-insensitive).
-TIFF_SUFFIXES = (".tif", ".tiff")
+#: Suffixes of TIFF movie files (case-insensitive): MetaMorph's ``.stk`` stacks are TIFF
+#: files too (their planes after the first image's, described by its UIC tags).
+TIFF_SUFFIXES = (".tif", ".tiff", ".stk")
 
 #: Single-image TIFF files with names alike but for one number that make a movie of
 #: their own. Fewer are snapshots taken beside the movies (``bf_01.tif`` .. ``bf_12.tif``
@@ -67,7 +68,8 @@ _SERIES_CONTINUATION = re.compile(r"^(?P<base>.+)_(?P<index>\d+)(?P<ome>\.ome)?\
 
 
 def is_tiff_name(filename: str) -> bool:
-    """Whether a file name is a TIFF movie (``*.tif``, ``*.tiff``, not hidden).
+    """Whether a file name is a TIFF movie (``*.tif``, ``*.tiff``, MetaMorph's ``*.stk``,
+    not hidden).
 
     Examples
     --------

@@ -3,9 +3,10 @@
 OME-XML first (``PhysicalSizeX/Y`` with their units, the planes' ``ExposureTime``
 of the channel read, ``Channel/@Name``), then the TIFF resolution tags when their
 unit is a length, then Micro-Manager's metadata (the first image's, of the channel's
-first image in an NDTiff dataset, then the summary's), and for the exposure ImageJ's
-frame interval last. A metadata reader that fails counts as absent: metadata never
-prevent reading the frames.
+first image in an NDTiff dataset, then the summary's), then MetaMorph's (an ``.stk``
+stack's UIC tags and plane descriptions, a MetaSeries TIFF's XML description), and
+for the exposure ImageJ's frame interval last. A metadata reader that fails counts
+as absent: metadata never prevent reading the frames.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import contextlib
 import logging
 import math
 import os
+import re
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -231,6 +233,68 @@ def _micromanager_metadata(
     return pixel, exposure
 
 
+# MetaMorph's "Exposure: 30 ms" line of a plane's description (a comma may be the
+# decimal mark; an "=" may stand for the colon)
+_METAMORPH_EXPOSURE = re.compile(
+    r"(?:^|[\r\n])\s*Exposure\s*[:=]\s*([0-9]+(?:[.,][0-9]+)?)\s*(ms|s|us|µs|μs)?\b",
+    re.IGNORECASE,
+)
+
+
+def _metamorph_exposure_ms(text: Any) -> float | None:
+    """The exposure (ms) of a MetaMorph plane description, None without one."""
+    if not isinstance(text, str):
+        return None
+    found = _METAMORPH_EXPOSURE.search(text.replace("&#13;&#10;", "\n"))
+    if found is None:
+        return None
+    factor = _unit_factor(found[2], _TIME_TO_MS, "ms")
+    value = _positive_float(found[1].replace(",", "."))
+    return None if value is None or factor is None else value * factor
+
+
+def _metamorph_calibration(x: Any, y: Any, units: Any) -> tuple[float, float] | None:
+    """Pixel size (y, x) in nm of MetaMorph's calibration: ``x`` and ``y`` per pixel in
+    ``units`` (µm when it names none); None for an uncalibrated image (its units are
+    pixels, or its calibration 1 without units)."""
+    sizes = (_positive_float(y if y is not None else x), _positive_float(x))
+    if sizes[0] is None or sizes[1] is None:
+        return None
+    if units is None or not str(units).strip():
+        if sizes == (1.0, 1.0):
+            return None
+        units = "um"
+    factor = _unit_factor(str(units), _LENGTH_TO_NM, "um")
+    if factor is None:  # "pixel", "pixels": not calibrated
+        return None
+    return (sizes[0] * factor, sizes[1] * factor)
+
+
+def _metamorph_metadata(tif: tifffile.TiffFile) -> tuple[tuple[float, float] | None, float | None]:
+    """Pixel size (y, x) in nm and exposure (ms) of a MetaMorph file: an ``.stk``
+    stack (its UIC tags' ``XCalibration``, ``YCalibration``, ``CalibrationUnits``; the
+    first plane's description) or a MetaSeries TIFF (the ``spatial-calibration-x``,
+    ``-y``, ``-units`` properties of its description's XML, and the plane's
+    ``Description``); (None, None) for other files."""
+    if tif.is_stk:
+        meta = tif.stk_metadata or {}
+        pixel = _metamorph_calibration(
+            meta.get("XCalibration"), meta.get("YCalibration"), meta.get("CalibrationUnits")
+        )
+        planes = meta.get("PlaneDescriptions") or [""]
+        return pixel, _metamorph_exposure_ms(planes[0])
+    if tif.is_metaseries:
+        meta = tif.metaseries_metadata or {}
+        plane = meta.get("PlaneInfo", meta)
+        pixel = _metamorph_calibration(
+            plane.get("spatial-calibration-x"),
+            plane.get("spatial-calibration-y"),
+            plane.get("spatial-calibration-units"),
+        )
+        return pixel, _metamorph_exposure_ms(plane.get("Description", meta.get("Description")))
+    return None, None
+
+
 def tiff_channel_names(
     tif: tifffile.TiffFile, n_channels: int, image: int = 0
 ) -> list[str] | None:
@@ -268,8 +332,8 @@ def _optional(reader: Any, *args: Any) -> Any:
 
 def read_tiff_metadata(tif: tifffile.TiffFile, channel: int = 0, image: int = 0) -> dict[str, Any]:
     """Pixel size and exposure (of the channel ``channel`` of the image series
-    ``image``), from OME-XML first, then ImageJ/TIFF, then Micro-Manager (and, for the
-    exposure, ImageJ's frame interval last)."""
+    ``image``), from OME-XML first, then ImageJ/TIFF, then Micro-Manager, then MetaMorph
+    (and, for the exposure, ImageJ's frame interval last)."""
     xml = _optional(lambda: tif.ome_metadata if tif.is_ome else None)
     pixel_nm, exposure_ms = _optional(_ome_metadata, xml, channel, image) or (None, None)
     if pixel_nm is None:
@@ -280,6 +344,10 @@ def read_tiff_metadata(tif: tifffile.TiffFile, channel: int = 0, image: int = 0)
             pixel_nm = (mm_pixel, mm_pixel)
         if exposure_ms is None:
             exposure_ms = mm_exposure
+    if pixel_nm is None or exposure_ms is None:
+        mm_pixel, mm_exposure = _optional(_metamorph_metadata, tif) or (None, None)
+        pixel_nm = mm_pixel if pixel_nm is None else pixel_nm
+        exposure_ms = mm_exposure if exposure_ms is None else exposure_ms
     if exposure_ms is None:
         exposure_ms = _optional(_imagej_frame_interval_ms, tif)
     return {"pixel_nm": pixel_nm, "exposure_ms": exposure_ms}

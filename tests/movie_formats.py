@@ -735,6 +735,78 @@ def write_npy(
     return path
 
 
+def write_stk(
+    path: Path,
+    movie: np.ndarray,
+    *,
+    calibration: float | None = None,
+    units: str = "um",
+    exposure: str | None = None,
+    same_times: bool = False,
+) -> Path:
+    """MetaMorph ``.stk``: one TIFF image file directory for the first plane, every plane
+    after it in the file, the planes counted by the UIC2 tag (z distance, creation and
+    modification date and time of each plane, six uint32), described by the UIC1 tag
+    (``XCalibration`` 4, ``YCalibration`` 5 as rationals, ``CalibrationUnits`` 6 as a
+    counted string) and by the image description (one text per plane, NUL apart, with
+    ``exposure`` as MetaMorph writes it: ``"Exposure: 30 ms"``). ``same_times``: every
+    plane stamped with the same time (an unknown axis, ``I``)."""
+    movie = np.ascontiguousarray(movie, dtype="<u2")
+    planes, height, width = movie.shape
+    lines = [exposure] if exposure else []
+    plane_text = "\r\n".join([*lines, "Binning: 1 x 1", "Acquired from a camera"])
+    description = "\0".join([plane_text] * planes).encode() + b"\0"
+    uic1: list[tuple[int, bytes]] = []
+    if calibration is not None:  # a pixel's size in units
+        ratio = struct.pack("<2I", int(round(calibration * 1e6)), 1_000_000)
+        name = units.encode("latin-1")
+        uic1 = [(4, ratio), (5, ratio), (6, struct.pack("<I", len(name) + 1) + name + b"\0")]
+    stamps = [1000 if same_times else 1000 + 30 * i for i in range(planes)]
+    uic2 = b"".join(struct.pack("<6I", 0, 1, 2_460_000, s, 2_460_000, s) for s in stamps)
+    # (tag, type, count, value bytes or None for the strip offset); UIC1's value, its
+    # pairs (id, offset), is laid out below
+    entries: list[tuple[int, int, int, Any]] = [
+        (256, 4, 1, struct.pack("<I", width)),
+        (257, 4, 1, struct.pack("<I", height)),
+        (258, 3, 1, struct.pack("<H", 16)),
+        (259, 3, 1, struct.pack("<H", 1)),
+        (262, 3, 1, struct.pack("<H", 1)),
+        (270, 2, len(description), description),
+        (273, 4, 1, None),
+        (277, 3, 1, struct.pack("<H", 1)),
+        (278, 4, 1, struct.pack("<I", height)),
+        (279, 4, 1, struct.pack("<I", height * width * 2)),
+        (33628, 4, len(uic1), uic1),
+        (33629, 5, planes, uic2),
+    ]
+    values_at = 8 + 2 + 12 * len(entries) + 4
+    values = bytearray()
+    fields = []
+    for tag, kind, count, value in entries:
+        if isinstance(value, list):  # UIC1: the pairs, then what they point to
+            pairs_at = values_at + len(values)
+            pointed = bytearray()
+            pairs = bytearray()
+            for ident, data in value:
+                pairs += struct.pack("<2I", ident, pairs_at + 8 * len(value) + len(pointed))
+                pointed += data + b"\0" * (len(data) % 2)
+            values += pairs + pointed
+            fields.append((tag, kind, count, struct.pack("<I", pairs_at)))
+        elif value is None or len(value) <= 4:
+            fields.append((tag, kind, count, (value or b"").ljust(4, b"\0")))
+        else:
+            fields.append((tag, kind, count, struct.pack("<I", values_at + len(values))))
+            values += value + b"\0" * (len(value) % 2)
+    data_at = values_at + len(values)
+    header = bytearray(b"II*\0" + struct.pack("<IH", 8, len(entries)))
+    for tag, kind, count, value in fields:
+        value = struct.pack("<I", data_at) if tag == 273 else value
+        header += struct.pack("<HHI", tag, kind, count) + value
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(bytes(header) + struct.pack("<I", 0) + bytes(values) + movie.tobytes())
+    return path
+
+
 #: Format name -> writer; every writer takes (path, movie) and keyword options.
 WRITERS = {
     "dax": (".dax", write_dax),
