@@ -820,6 +820,8 @@ def describe_movie(file: str) -> list[str]:
     names = ", ".join(_channel_names([head], None, [channels])) if channels else ""
     # the dataset read from an HDF5 file of one (of several, the channels name them)
     dataset = f" (dataset {metadata['dataset']})" if "dataset" in metadata and not channels else ""
+    if "image" in metadata and not channels:  # the image read from a Leica project of one
+        dataset = f" (image {metadata['image']})"
     if metadata.get("kind") == "tiff-sequence":
         ends = " .. ".join(os.path.basename(path) for path in (paths[0], paths[-1]))
         dataset = f" ({len(paths)} files, {ends})"

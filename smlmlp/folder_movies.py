@@ -15,6 +15,7 @@ from pathlib import Path
 
 from .andor_spool import spool_header
 from .formats import HDF5_SUFFIXES, hdf5_left_out, is_movie_name
+from .lif_movie import lif_left_out
 from .movie_series import group_series, is_tiff_name, position_folders
 from .npy_movie import npy_left_out
 from .tiff_movie import tiff_single_image
@@ -103,7 +104,8 @@ def left_out_files(folder: PathLike, series: Mapping[str, Sequence[str]]) -> dic
     (:func:`single_images`), an HDF5 file without a dataset of frames (localisations
     such as Picasso's ``_locs.hdf5``) or an smlmLP info file
     (:func:`smlmlp.formats.hdf5_left_out`), an ``.npy`` array that is no stack of
-    frames (:func:`smlmlp.npy_movie.npy_left_out`).
+    frames (:func:`smlmlp.npy_movie.npy_left_out`), a Leica ``.lif`` project without a
+    movie (:func:`smlmlp.lif_movie.lif_left_out`).
 
     Examples
     --------
@@ -123,6 +125,8 @@ def left_out_files(folder: PathLike, series: Mapping[str, Sequence[str]]) -> dic
             why = hdf5_left_out(Path(folder) / head)
         elif suffix == ".npy":
             why = npy_left_out(Path(folder) / head)
+        elif suffix == ".lif":
+            why = lif_left_out(Path(folder) / head)
         else:
             continue
         if why is not None:

@@ -28,6 +28,7 @@ Princeton Instruments     (none)        nothing / LightField's ``ExposureTime``,
   ``.spe`` (2.x, 3.0)                   else the header's exposure time
 HDF5 ``.h5`` / ``.hdf5``  (none, h5py)  the dataset's ``element_size_um`` / nothing
   (a dataset of frames)
+Leica ``.lif``            (none)        x's and y's extents / the frame interval
 NumPy ``.npy``            (none)        nothing (``numpy.save`` stores neither)
   (frames, height, width)
 ========================  ============  ==========================================
@@ -104,6 +105,7 @@ MOVIE_SUFFIXES = {
     ".h5": "HDF5 stack (.h5)",
     ".hdf5": "HDF5 stack (.hdf5)",
     ".npy": "NumPy .npy stack",
+    ".lif": "Leica .lif",
 }
 
 #: Suffixes of the HDF5 files read as movies (:class:`Hdf5Movie`).
@@ -171,11 +173,11 @@ def supported_formats_text() -> str:
     --------
     >>> supported_formats_text()
     '.tif/.tiff, .stk (MetaMorph), .dax (+ .inf), .raw (+ .yaml), .ims, .zarr (OME-Zarr), \
-.czi, .nd2, .sif, .sifx (Andor spooled series), .spe, .h5/.hdf5, .npy'
+.czi, .nd2, .lif, .sif, .sifx (Andor spooled series), .spe, .h5/.hdf5, .npy'
     """
     return (
         ".tif/.tiff, .stk (MetaMorph), .dax (+ .inf), .raw (+ .yaml), .ims, .zarr (OME-Zarr), "
-        ".czi, .nd2, .sif, .sifx (Andor spooled series), .spe, .h5/.hdf5, .npy"
+        ".czi, .nd2, .lif, .sif, .sifx (Andor spooled series), .spe, .h5/.hdf5, .npy"
     )
 
 
@@ -1590,6 +1592,12 @@ def _npy_movie(path: PathLike, **options: Any) -> MovieFile:
     return NpyMovie(path, **options)
 
 
+def _lif_movie(path: PathLike, **options: Any) -> MovieFile:
+    from .lif_movie import LifMovie  # (a module of its own, built on MovieFile)
+
+    return LifMovie(path, **options)
+
+
 def _andor_spool(path: PathLike, **options: Any) -> MovieFile:
     from .andor_spool import AndorSpoolMovie  # (a module of its own, built on MovieFile)
 
@@ -1609,6 +1617,7 @@ _READERS: dict[str, Callable[..., MovieFile]] = {
     ".h5": Hdf5Movie,
     ".hdf5": Hdf5Movie,
     ".npy": _npy_movie,
+    ".lif": _lif_movie,
 }
 
 

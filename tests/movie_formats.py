@@ -807,6 +807,92 @@ def write_stk(
     return path
 
 
+def _lif_image(
+    name: str, block: str, size: int, axes: list[tuple[int, int, int, float, str]],
+    channels: list[int], bits: int,
+) -> str:
+    """The XML ``Element`` of one image of a ``.lif`` project: ``axes`` as (DimID,
+    NumberOfElements, BytesInc, Length, Unit), ``channels`` as their offsets."""
+    described = "".join(
+        f'<ChannelDescription DataType="0" ChannelTag="0" Resolution="{bits}" '
+        f'LUTName="Gray" BytesInc="{offset}" BitInc="0"></ChannelDescription>'
+        for offset in channels
+    )
+    dimensions = "".join(
+        f'<DimensionDescription DimID="{ident}" NumberOfElements="{count}" '
+        f'Origin="0.000000e+000" Length="{length:e}" Unit="{unit}" BitInc="0" '
+        f'BytesInc="{step}"></DimensionDescription>'
+        for ident, count, step, length, unit in axes
+    )
+    return (
+        f'<Element Name="{name}" Visibility="1" CopyOption="1"><Data><Image TextDescription="">'
+        f"<ImageDescription><Channels>{described}</Channels><Dimensions>{dimensions}"
+        "</Dimensions></ImageDescription></Image></Data>"
+        f'<Memory Size="{size}" MemoryBlockID="{block}"/><Children/></Element>'
+    )
+
+
+def write_lif(
+    path: Path,
+    movie: np.ndarray,
+    *,
+    pixel_nm: float = 100.0,
+    interval_ms: float = 30.0,
+    frame_axis: str = "t",
+    names: Sequence[str] = ("Series001",),
+    snapshot: bool = True,
+    version: int = 2,
+    channel_names: Sequence[str] | None = None,
+) -> Path:
+    """Leica ``.lif`` as LAS X writes a project: the XML description (UTF-16) after its
+    header, then the memory blocks (a first, empty one for the project, as LAS X
+    writes), each after its header (``0x70``, the header's length, ``0x2A``, the size,
+    int64 in ``version`` 2 and int32 in 1, ``0x2A``, the name's length and the name in
+    UTF-16). An image ``(frames, height, width)`` of 16-bit samples, or ``(frames,
+    channels, height, width)``: each frame's channels one plane after the other. One
+    image per name in ``names`` (the same movie each), a snapshot of one frame before
+    them when ``snapshot``; the frames along t (DimID 4, ``interval_ms`` apart) or z
+    (DimID 3). ``channel_names`` is accepted for the per-format tests and ignored: the
+    format names no channel."""
+    planes = np.asarray(movie, dtype="<u2")
+    planes = planes[:, None] if planes.ndim == 3 else planes
+    n_frames, n_channels, height, width = planes.shape
+    plane_bytes = height * width * 2
+    xy = [
+        (1, width, 2, pixel_nm * 1e-9 * (width - 1), "m"),
+        (2, height, 2 * width, pixel_nm * 1e-9 * (height - 1), "m"),
+    ]
+    frame_dim = (4, n_frames, plane_bytes * n_channels, interval_ms * 1e-3 * (n_frames - 1), "s")
+    if frame_axis == "z":
+        frame_dim = (3, n_frames, plane_bytes * n_channels, 1e-7 * (n_frames - 1), "m")
+    elements, blocks = [], [("MemBlock_1", b"")]
+    if snapshot:
+        blocks.append(("MemBlock_2", planes[0, 0].tobytes()))
+        elements.append(_lif_image("Snapshot", "MemBlock_2", plane_bytes, xy, [0], 16))
+    channels = [c * plane_bytes for c in range(n_channels)]
+    for name in names:
+        block = f"MemBlock_{len(blocks) + 1}"
+        blocks.append((block, planes.tobytes()))
+        elements.append(
+            _lif_image(name, block, planes.nbytes, [*xy, frame_dim], channels, 16)
+        )
+    xml = (
+        f'<LMSDataContainerHeader Version="{version}"><Element Name="{path.stem}" '
+        'Visibility="1" CopyOption="1"><Data><Experiment Path="D:\\data" IsSavedFlag="0"/>'
+        f'</Data><Memory Size="0" MemoryBlockID="MemBlock_1"/><Children>{"".join(elements)}'
+        "</Children></Element></LMSDataContainerHeader>"
+    ).encode("utf-16-le")
+    out = bytearray(struct.pack("<iiBi", 0x70, len(xml) + 5, 0x2A, len(xml) // 2) + xml)
+    for block, data in blocks:
+        name = block.encode("utf-16-le")
+        size = struct.pack("<q" if version == 2 else "<i", len(data))
+        rest = bytes([0x2A]) + size + bytes([0x2A]) + struct.pack("<i", len(name) // 2) + name
+        out += struct.pack("<ii", 0x70, len(rest)) + rest + data
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(bytes(out))
+    return path
+
+
 #: Format name -> writer; every writer takes (path, movie) and keyword options.
 WRITERS = {
     "dax": (".dax", write_dax),
@@ -821,4 +907,5 @@ WRITERS = {
     "h5": (".h5", write_hdf5),
     "hdf5": (".hdf5", write_hdf5),
     "npy": (".npy", write_npy),
+    "lif": (".lif", write_lif),
 }

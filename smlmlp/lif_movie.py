@@ -1,0 +1,309 @@
+"""Leica ``.lif`` movies (LAS X, LAS AF: Leica's SR GSD, DMi8 and THUNDER widefield
+systems record SMLM movies in them), read without a library.
+
+A ``.lif`` file is a project: an XML description, then memory blocks. Its header is
+``0x70`` (int32), the XML's length (int32), ``0x2A``, the XML's count of UTF-16
+characters (int32) and the XML. Each memory block is ``0x70`` (int32), its header's
+length (int32), ``0x2A``, the block's size in bytes (int64 in version 2 files, int32 in
+version 1), ``0x2A``, the count of UTF-16 characters of its name (int32), its name
+(``MemBlock_233``), then its bytes. In the XML, every ``Element`` of the project tree
+that holds an image (``Data/Image``) names its block (``Memory/@MemoryBlockID``) and
+describes it: its ``ChannelDescription`` (bits per sample in ``Resolution``, the
+channel's offset in ``BytesInc``) and its ``DimensionDescription`` (``DimID`` 1 x, 2 y,
+3 z, 4 t, 5 and 9 wavelengths, 10 tiles; ``NumberOfElements``; ``BytesInc``, the step
+in bytes along it; ``Length`` over the first to the last element in ``Unit``).
+
+Every image of x and y with one axis of frames (t, or z when it is the only one) is a
+movie, and each of its channels one; an image of one frame (a snapshot), an x-z scan or
+an image with several axes of frames (a z stack in time, a wavelength sweep, tiles) is
+not. Frames are read lazily from a memory map, whatever the steps along the axes.
+Pixel size: x's and y's ``Length / (NumberOfElements - 1)``; exposure: none is read
+from the hardware settings, the frame interval (t's ``Length / (NumberOfElements -
+1)``, in seconds) stands for it, as for a camera streaming without gaps.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import struct
+from typing import Any, NamedTuple
+from xml.etree import ElementTree
+
+import numpy as np
+
+from .file_channels import channel_names
+from .formats import MovieFile, PathLike, _clean
+
+__all__ = ["LifImage", "LifMovie", "lif_images", "lif_left_out", "read_lif_layout"]
+
+#: The int32 that opens the header and every memory block of a ``.lif`` file.
+LIF_MAGIC = 0x70
+#: The byte before each field of a header.
+LIF_MARK = 0x2A
+#: Names of the axes (``DimID``) for messages.
+LIF_AXES = {
+    1: "x",
+    2: "y",
+    3: "z",
+    4: "t",
+    5: "emission wavelength",
+    9: "excitation wavelength",
+    10: "tile",
+}
+_LENGTH_TO_NM = {"m": 1e9, "mm": 1e6, "um": 1e3, "µm": 1e3, "μm": 1e3, "nm": 1.0}
+_TIME_TO_MS = {"s": 1e3, "ms": 1.0, "ks": 1e6, "min": 6e4, "h": 3.6e6}
+
+
+class LifAxis(NamedTuple):
+    """One ``DimensionDescription`` of an image."""
+
+    ident: int
+    count: int
+    step: int
+    length: float | None
+    unit: str
+
+
+class LifImage(NamedTuple):
+    """An image of a ``.lif`` file as its XML describes it."""
+
+    name: str
+    path: str
+    block: str
+    size: int
+    axes: tuple[LifAxis, ...]
+    channels: tuple[tuple[int, int, int], ...]  # (offset in bytes, bits, data type)
+
+    def why_not_a_movie(self) -> str | None:
+        """Why this image is no movie; None when it is one."""
+        shape = " x ".join(f"{LIF_AXES.get(a.ident, a.ident)} {a.count}" for a in self.axes)
+        if len(self.axes) < 2 or (self.axes[0].ident, self.axes[1].ident) != (1, 2):
+            return f"{self.path}: not an x-y image ({shape})"
+        frames = [a for a in self.axes[2:] if a.count > 1]
+        if not frames:
+            return f"{self.path}: one image ({self.axes[1].count} x {self.axes[0].count})"
+        if len(frames) > 1 or frames[0].ident not in (3, 4):
+            return f"{self.path}: not a movie of one frame axis, t or z ({shape})"
+        return None
+
+    @property
+    def frame_axis(self) -> LifAxis:
+        return next((a for a in self.axes[2:] if a.count > 1), self.axes[-1])
+
+
+def _read_exact(handle: Any, size: int, what: str) -> bytes:
+    data = handle.read(size)
+    if len(data) != size:
+        raise ValueError(f"the file ends inside {what}")
+    return data
+
+
+def read_lif_layout(path: PathLike) -> tuple[ElementTree.Element, dict[str, tuple[int, int]]]:
+    """The XML description of the ``.lif`` file ``path`` and its memory blocks, by name:
+    ``(offset of the bytes, bytes present)`` (fewer than the block's size in a file cut
+    short).
+
+    Raises
+    ------
+    ValueError
+        Not a ``.lif`` file, or its header or XML is corrupt.
+    """
+    file_size = os.path.getsize(path)
+    with open(path, "rb") as handle:
+        head = _read_exact(handle, 13, "its header")
+        magic, _, mark, characters = struct.unpack("<iiBi", head)
+        if magic != LIF_MAGIC or mark != LIF_MARK or characters <= 0:
+            raise ValueError("not a .lif file (no LIF header)")
+        text = _read_exact(handle, 2 * characters, "its XML description")
+        try:
+            root = ElementTree.fromstring(text.decode("utf-16-le"))
+        except (UnicodeDecodeError, ElementTree.ParseError) as exc:
+            raise ValueError(f"its XML description is corrupt ({_clean(exc)})") from exc
+        wide = root.get("Version", "2") != "1"
+        blocks: dict[str, tuple[int, int]] = {}
+        position = handle.tell()
+        while position < file_size:
+            handle.seek(position)
+            head = handle.read(22 if wide else 18)
+            if len(head) < (22 if wide else 18):
+                break  # a file cut inside a block's header: its blocks are missing
+            magic, _, mark = struct.unpack_from("<iiB", head)
+            size = struct.unpack_from("<q" if wide else "<i", head, 9)[0]
+            mark2, characters = struct.unpack_from("<Bi", head, 17 if wide else 13)
+            if magic != LIF_MAGIC or mark != LIF_MARK or mark2 != LIF_MARK or size < 0:
+                raise ValueError(f"corrupt memory block at byte {position}")
+            name = handle.read(2 * characters).decode("utf-16-le", "replace")
+            start = handle.tell()
+            blocks[name] = (start, max(0, min(size, file_size - start)))
+            position = start + size
+    return root, blocks
+
+
+def _number(text: str | None) -> float | None:
+    try:
+        value = float(text) if text is not None else None
+    except ValueError:
+        return None
+    return value if value is not None and math.isfinite(value) else None
+
+
+def lif_images(root: ElementTree.Element) -> list[LifImage]:
+    """Every image of a ``.lif`` file's XML description that has bytes, in the order of
+    the project tree; its ``path``: the names of the elements down to it, less the
+    project's own."""
+    found: list[LifImage] = []
+
+    def visit(element: ElementTree.Element, names: tuple[str, ...]) -> None:
+        image = element.find("Data/Image")
+        memory = element.find("Memory")
+        if image is not None and memory is not None and int(memory.get("Size", "0")) > 0:
+            axes = tuple(
+                LifAxis(
+                    int(d.get("DimID", "0")),
+                    int(d.get("NumberOfElements", "1")),
+                    int(d.get("BytesInc", "0")),
+                    _number(d.get("Length")),
+                    d.get("Unit", ""),
+                )
+                for d in image.iterfind("ImageDescription/Dimensions/DimensionDescription")
+            )
+            channels = tuple(
+                (int(c.get("BytesInc", "0")), int(c.get("Resolution", "8")),
+                 int(c.get("DataType", "0")))
+                for c in image.iterfind("ImageDescription/Channels/ChannelDescription")
+            )
+            path = "/".join(names[1:]) or names[-1]
+            found.append(
+                LifImage(names[-1], path, memory.get("MemoryBlockID", ""),
+                         int(memory.get("Size", "0")), axes, channels or ((0, 8, 0),))
+            )
+        for child in element.iterfind("Children/Element"):
+            visit(child, (*names, child.get("Name", "")))
+
+    for top in root.iterfind("Element"):
+        visit(top, (top.get("Name", ""),))
+    return found
+
+
+def _movies(images: list[LifImage]) -> list[tuple[int, int, str]]:
+    """The movies of a file's images: ``(image, channel, name)``, named after the images
+    (their paths when two share a name; ``s0``, ``s1``, ... when those do too) when the
+    file holds several, and after their channels (``c0``, ``c1``, ...) for an image of
+    several."""
+    movies = [i for i, image in enumerate(images) if image.why_not_a_movie() is None]
+    names = [images[i].name for i in movies]
+    if len(set(names)) != len(names):
+        names = ["_".join(images[i].path.split("/")) for i in movies]
+    places = channel_names(names, len(movies), "s") if len(movies) > 1 else ("",)
+    found = []
+    for place, index in zip(places, movies, strict=False):
+        count = len(images[index].channels)
+        for c, channel in enumerate(channel_names(None, count) if count > 1 else ("",)):
+            found.append((index, c, "_".join(part for part in (place, channel) if part)))
+    return found
+
+
+def lif_left_out(path: PathLike) -> str | None:
+    """Why a ``.lif`` file beside the movies is not one (its images are snapshots,
+    z stacks in time, wavelength sweeps): None when it holds a movie, or when it
+    cannot be read (opening it tells why)."""
+    try:
+        images = lif_images(read_lif_layout(path)[0])
+    except (OSError, ValueError):
+        return None
+    if _movies(images):
+        return None
+    return f"a Leica .lif file without a movie ({_images_text(images)})"
+
+
+def _images_text(images: list[LifImage]) -> str:
+    """What a file's images are (the first three), for messages."""
+    reasons = [image.why_not_a_movie() or image.path for image in images[:3]]
+    more = f", and {len(images) - 3} more" if len(images) > 3 else ""
+    return "; ".join(reasons) + more if images else "no image"
+
+
+def _per_element(axis: LifAxis, table: dict[str, float]) -> float | None:
+    """An axis's step between elements in the unit of ``table`` (nm or ms)."""
+    factor = table.get(axis.unit.strip().lower())
+    if axis.length is None or axis.count < 2 or factor is None or axis.length <= 0:
+        return None
+    return axis.length / (axis.count - 1) * factor
+
+
+def _sample_dtype(bits: int, data_type: int) -> np.dtype | None:
+    if data_type == 1 and bits == 32:
+        return np.dtype("<f4")
+    if data_type != 0 or bits < 1 or bits > 16:
+        return None
+    return np.dtype("u1") if bits <= 8 else np.dtype("<u2")
+
+
+class LifMovie(MovieFile):
+    """A Leica ``.lif`` movie (see the module), one channel of one image of the file
+    (``channel``: the movie's name, or its index among the file's movies).
+
+    Use :func:`smlmlp.loading.open_movie` to create one.
+    """
+
+    kind = "lif"
+    what = ".lif"
+    _map: np.memmap | None = None
+
+    def _open(self) -> None:
+        try:
+            root, blocks = read_lif_layout(self.path)
+            images = lif_images(root)
+        except OSError as exc:
+            raise self._corrupt(exc) from exc
+        except ValueError as exc:
+            raise self._corrupt(exc) from exc
+        movies = _movies(images)
+        if not movies:
+            raise ValueError(f"{self.label}: no movie in this .lif file ({_images_text(images)})")
+        pick = 0
+        if len(movies) > 1:
+            pick = self._choose_channel([name for _, _, name in movies], len(movies))
+        index, channel, _ = movies[pick]
+        image = images[index]
+        offset, bits, data_type = image.channels[channel]
+        dtype = _sample_dtype(bits, data_type)
+        if dtype is None:
+            raise ValueError(
+                f"{self.label}: {image.path}: samples of {bits} bits (data type {data_type}) "
+                "are not supported (8 or 16-bit integers, 32-bit floats)"
+            )
+        x, y, frames = image.axes[0], image.axes[1], image.frame_axis
+        self.shape = (frames.count, y.count, x.count)  # type: ignore[assignment]
+        self.dtype = dtype
+        start, present = blocks.get(image.block, (0, -1))
+        if present < 0:
+            raise self._corrupt(f"{image.path}: its memory block {image.block} is missing")
+        steps = (frames.step, y.step, x.step)
+        need = offset + sum((n - 1) * s for n, s in zip(self.shape, steps, strict=True))
+        need += dtype.itemsize
+        if present < need:
+            raise ValueError(
+                f"{self.label}: truncated .lif file: {image.path} needs {need} bytes of its "
+                f"memory block {image.block}, the file holds {present}"
+            )
+        self._map = np.memmap(self.path, dtype=np.uint8, mode="r")
+        self._frames = np.ndarray(
+            self.shape, dtype=dtype, buffer=self._map, offset=start + offset, strides=steps
+        )
+        pixel = (_per_element(y, _LENGTH_TO_NM), _per_element(x, _LENGTH_TO_NM))
+        self.metadata["pixel_nm"] = None if None in pixel else pixel
+        if frames.ident == 4:
+            self.metadata["exposure_ms"] = _per_element(frames, _TIME_TO_MS)
+        self.metadata["axes"] = ("T" if frames.ident == 4 else "Z") + "YX"
+        self.metadata["image"] = image.path
+
+    def _read_frames(self, start: int, stop: int) -> np.ndarray:
+        return np.array(self._frames[start:stop])
+
+    def _release(self) -> None:
+        mapped, self._map = self._map, None
+        self._frames = None
+        if mapped is not None and getattr(mapped, "_mmap", None) is not None:
+            mapped._mmap.close()
