@@ -62,7 +62,7 @@ the pixel pairs in :mod:`smlmlp.coverage` and the search for clipped values in
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from numbers import Integral
 from typing import Any
@@ -111,6 +111,35 @@ def crop_size(crop_pix: Any, name: str = "crop_pix") -> int:
     if crop_pix < MIN_CROP_PIX:
         raise ValueError(f"{name}: must be at least {MIN_CROP_PIX} pixels, got {crop_pix}")
     return 2 * (int(crop_pix) // 2) + 1
+
+
+def check_crop_fits(frame_shape: Sequence[int], crop_pix: Any, name: str = "channel 0") -> int:
+    """The checked crop side (:func:`crop_size`) when frames of ``frame_shape``
+    ``(height, width)`` hold it; the one check of the library, the command and the
+    workflow (its plan, and its jobs before they read a frame).
+
+    Raises
+    ------
+    ValueError
+        The frames are smaller than the crop.
+
+    Examples
+    --------
+    >>> check_crop_fits((64, 48), 41)
+    41
+    >>> check_crop_fits((40, 40), 41, "cell")
+    Traceback (most recent call last):
+        ...
+    ValueError: cell: frames of 40x40 pixels are smaller than the 41x41 crop; lower crop_pix
+    """
+    size = crop_size(crop_pix)
+    height, width = (int(v) for v in frame_shape)
+    if size > height or size > width:
+        raise ValueError(
+            f"{name}: frames of {height}x{width} pixels are smaller than the "
+            f"{size}x{size} crop; lower crop_pix"
+        )
+    return size
 
 
 def plan_blocks(n_frames: int, time_windows: int = 1) -> tuple[int, int]:
@@ -513,13 +542,7 @@ class BlockSums:
 
     def _crop_trim(self, crop_pix: int, name: str) -> tuple[int, int]:
         """The checked crop side and its margin in the stored crops."""
-        size = crop_size(crop_pix)
-        height, width = self.frame_shape
-        if size > height or size > width:
-            raise ValueError(
-                f"{name}: frames of {height}x{width} pixels are smaller than the "
-                f"{size}x{size} crop; lower crop_pix"
-            )
+        size = check_crop_fits(self.frame_shape, crop_pix, name)
         if size > self.stored_crop:
             raise ValueError(
                 f"{name}: crop_pix {size} is larger than the {self.stored_crop}x"

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from .backend import single_threaded_blas
-from .block_sums import BlockSums, crop_size
+from .block_sums import BlockSums, check_crop_fits, crop_size
 from .estimate import estimate_from_sums, fit_start
 from .field_tiles import FieldSums, accumulate_field, check_tiles, estimate_field
 from .psf import PsfEstimate
@@ -43,7 +43,8 @@ def accumulate_channel(
     stack : array-like
         ``(n_frames, height, width)``.
     crop_pix : int, optional
-        The crop the estimate will use: every tile must hold it.
+        The crop the estimate will use: the frames, and every tile, must hold it
+        (checked before a frame is read).
     field_tiles : (int, int), optional
         ``(NY, NX)``: sums per tile of the field (:class:`FieldSums`) for the PSF
         across the field. ``None`` or ``(1, 1)``: the whole frame.
@@ -59,6 +60,7 @@ def accumulate_channel(
     """
     time_windows = check_windows(time_windows)
     tiles = None if field_tiles is None else check_tiles(field_tiles)
+    check_crop_fits(stack.shape[1:], crop_pix, name)  # before a frame is read
     options = dict(
         start=start,
         stop=stop,

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from .backend import is_device_array
-from .block_sums import MIN_BLOCK_FRAMES
+from .block_sums import MIN_BLOCK_FRAMES, check_crop_fits
 
 __all__ = ["LazyStack", "check_channels", "check_frame_count", "check_stack", "iter_chunks"]
 
@@ -217,12 +217,8 @@ def check_channels(channels: Any, *, min_side: int = 1, cuda: bool = False) -> l
                 f"{type(stack).__name__}); pass cuda=True to work on it there, or copy it "
                 "to the host first (cupy.asnumpy)"
             )
-        height, width = int(stack.shape[1]), int(stack.shape[2])
-        if height < min_side or width < min_side:
-            raise ValueError(
-                f"{name}: frames of {height}x{width} pixels are smaller than the "
-                f"{min_side}x{min_side} crop; lower crop_pix"
-            )
+        if min_side > 1:
+            check_crop_fits(stack.shape[1:], min_side, name)
         stacks.append(stack)
     return stacks
 

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from smlmlp.atomic import atomic_path
+from smlmlp.block_sums import check_crop_fits
 from smlmlp.loading import HALF_NAMES
 from smlmlp.stacks import check_frame_count
 from smlmlp.text_table import aligned_lines
@@ -89,9 +90,11 @@ def channel_plan(
         "none" if exposure is None else f"{float(exposure):g} from {exposure_origin}"
     )
     if problem is None:
-        try:  # the autocorr step's check, with its name for the channel
-            check_frame_count(n_frames, f"{experiment}/{channel.name} ({channel.movie})",
-                              int(config.get("min_frames") or 0))
+        label = f"{experiment}/{channel.name} ({channel.movie})"
+        try:  # the autocorr and psf steps' checks, with their name for the channel
+            check_frame_count(n_frames, label, int(config.get("min_frames") or 0))
+            if config.get("crop_pix") is not None:  # (the schema's default, in a run)
+                check_crop_fits((height, width), config["crop_pix"], label)
         except ValueError as error:
             problem = str(error)
     if problem is None and pixel is None:

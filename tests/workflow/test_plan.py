@@ -28,6 +28,7 @@ def _experiments(wf: SimpleNamespace, root: Path) -> None:
     cut.write_bytes(cut.read_bytes()[:3000])
     (root / "e4").mkdir()
     wf.write_tiff(root / "e5" / "short.tif", movie[:50])  # under the config's min_frames
+    wf.write_tiff(root / "e6" / "small.tif", movie[:, :16, :16])  # smaller than the crop
 
 
 def _rows(output: str) -> dict[tuple[str, str], list[str]]:
@@ -71,11 +72,14 @@ def test_plan_tells_what_a_run_would_do_and_the_run_does_it(
         ]  # fmt: skip
     assert rows[("e3", "cut")][1:3] == ["?", "100 100 from config (pixel_nm)"]
     summary, *problems = output.split("\n\n", 1)[1].strip().splitlines()
-    assert summary == "6 channel(s) in 4 experiment(s); 3 problem(s):"
+    assert summary == "7 channel(s) in 5 experiment(s); 4 problem(s):"
     assert problems[0].startswith("e3/cut: ") and "cut.tif" in problems[0]
     assert "truncated" in problems[0]
     assert problems[1].startswith("e4: ") and "no movie file" in problems[1]
     assert problems[2].startswith("e5/short: ") and "50 frame(s), at least 100" in problems[2]
+    assert problems[3].startswith("e6/small: e6/small (") and problems[3].endswith(
+        "small.tif): frames of 16x16 pixels are smaller than the 21x21 crop; lower crop_pix"
+    )
     # nothing measured, the last run's config kept; the plan kept in the log
     results = tmp_path / "results"
     assert sorted(p.name for p in results.iterdir()) == ["logs"]
@@ -84,10 +88,12 @@ def test_plan_tells_what_a_run_would_do_and_the_run_does_it(
     assert plan_log.strip() in output
 
     # the run uses what the plan said
-    targets = [f"results/{name}/psf_info.h5" for name in ("e1", "e2", "e5")]
-    result = wf.run_snakemake(tmp_path, "--cores", "2", *targets)
-    assert result.returncode != 0  # e5 fails, in the words of the plan
+    targets = [f"results/{name}/psf_info.h5" for name in ("e1", "e2", "e5", "e6")]
+    result = wf.run_snakemake(tmp_path, "--cores", "2", "--keep-going", *targets)
+    assert result.returncode != 0  # e5 and e6 fail, in the words of the plan
     assert problems[2].split(": ", 1)[1] in result.stdout + result.stderr
+    assert "e6/small (" in result.stdout + result.stderr
+    assert problems[3].split("small.tif): ", 1)[1] in result.stdout + result.stderr
     assert (results / "run_config.yaml").exists()
     for experiment in ("e1", "e2"):
         info = read_info(results / experiment / "psf_info.h5")
