@@ -94,19 +94,20 @@ def run_autocorr(
             chunk,
             "GPU" if cuda else f"CPU, {threads} thread(s)",
         )
-        sums = accumulate_channel(
-            stack,
-            crop_pix=crop_pix,
-            field_tiles=field_tiles,
-            time_windows=time_windows,
-            start=start,
-            stop=stop,
-            chunk_frames=chunk,
-            cuda=cuda,
-            workers=None if cuda else max(1, int(threads)),
-            progress=FrameProgress(label, logger),
-            name=name,
-        )
+        with FrameProgress(label, logger) as progress:
+            sums = accumulate_channel(
+                stack,
+                crop_pix=crop_pix,
+                field_tiles=field_tiles,
+                time_windows=time_windows,
+                start=start,
+                stop=stop,
+                chunk_frames=chunk,
+                cuda=cuda,
+                workers=None if cuda else max(1, int(threads)),
+                progress=progress,
+                name=name,
+            )
         paths = list(movie.paths)
         metadata = dict(movie.metadata)
     save_sums(sums, spectrum_path)

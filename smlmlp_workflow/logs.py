@@ -8,6 +8,7 @@ import math
 import os
 import re
 import sys
+import threading
 import time
 import traceback
 import warnings
@@ -33,6 +34,11 @@ class FrameProgress:
     log is a file, so it gets plain lines (the command's terminal bar,
     :class:`smlmlp.progress.ProgressBar`, redraws one line with carriage returns).
     ``clock`` gives the time in seconds (default :func:`time.monotonic`).
+
+    Used as a context manager, it also logs while no frame gets done (a movie on a
+    slow disk or network share, a machine short of memory): a line every
+    ``interval_s`` seconds saying how long the pass has been waiting, so a job's log
+    never falls silent for long; leaving the block stops them.
     """
 
     def __init__(
@@ -49,24 +55,66 @@ class FrameProgress:
         self.clock = clock
         self.start = clock()
         self._last = -math.inf
+        self._last_progress = self.start
+        self._state: tuple[int, int] | None = None
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._watcher: threading.Thread | None = None
 
     def __call__(self, done: int, total: int) -> None:
-        now = self.clock()
-        if done < total and now - self._last < self.interval_s:
-            return
-        self._last = now
-        elapsed = max(now - self.start, 1e-9)
-        rate = done / elapsed
-        remaining = (total - done) / rate if rate > 0 else math.inf
-        self.logger.info(
-            "%s: %d/%d frames (%.0f %%), %.0f frames/s, %s",
-            self.label,
-            done,
-            total,
-            100.0 * done / max(total, 1),
-            rate,
-            "done" if done >= total else f"about {remaining:.0f} s left",
-        )
+        with self._lock:
+            now = self.clock()
+            self._last_progress = now
+            self._state = (done, total)
+            if done < total and now - self._last < self.interval_s:
+                return
+            self._last = now
+            elapsed = max(now - self.start, 1e-9)
+            rate = done / elapsed
+            remaining = (total - done) / rate if rate > 0 else math.inf
+            self.logger.info(
+                "%s: %d/%d frames (%.0f %%), %.0f frames/s, %s",
+                self.label,
+                done,
+                total,
+                100.0 * done / max(total, 1),
+                rate,
+                "done" if done >= total else f"about {remaining:.0f} s left",
+            )
+
+    def _watch(self) -> None:
+        """Log while no frame gets done (the context manager's thread)."""
+        while not self._stop.wait(self.interval_s / 2):
+            with self._lock:
+                now = self.clock()
+                waiting = now - self._last_progress
+                if self._state is None or now - self._last < self.interval_s:
+                    continue
+                done, total = self._state
+                if done >= total or waiting < self.interval_s:
+                    continue
+                self._last = now
+                self.logger.info(
+                    "%s: %d/%d frames (%.0f %%), no frame done for %.0f s (waiting for the "
+                    "movie's frames or for the machine)",
+                    self.label,
+                    done,
+                    total,
+                    100.0 * done / max(total, 1),
+                    waiting,
+                )
+
+    def __enter__(self) -> FrameProgress:
+        self._stop.clear()
+        self._watcher = threading.Thread(target=self._watch, name="frame-progress", daemon=True)
+        self._watcher.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        if self._watcher is not None:
+            self._watcher.join()
+            self._watcher = None
 
 
 def _one_line(error: BaseException) -> str:

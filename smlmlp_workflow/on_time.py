@@ -187,7 +187,8 @@ def run_on_time(
             "GPU" if cuda else f"CPU, {threads} thread(s)",
         )
 
-        with warnings.catch_warnings(record=True) as caught:
+        progress = FrameProgress(label, logger)
+        with warnings.catch_warnings(record=True) as caught, progress:
             warnings.simplefilter("always")
             on_time, info, errors = blink_temporal_on(
                 stacks,
@@ -199,7 +200,7 @@ def run_on_time(
                 parallel=int(threads) > 1,
                 # on the GPU the budget is the device's (from its free memory)
                 memory_bytes=None if cuda else max(1, int(memory_budget_mb * 2**20)),
-                progress=FrameProgress(label, logger),
+                progress=progress,
                 names=where,
                 full_output=True,
             )

@@ -505,6 +505,34 @@ def test_frame_progress_timing(caplog: pytest.LogCaptureFixture) -> None:
     assert all("\r" not in message for message in messages)
 
 
+def test_frame_progress_logs_while_no_frame_gets_done(caplog: pytest.LogCaptureFixture) -> None:
+    """In its block, a pass that stalls (a slow disk) still gets a line every interval,
+    saying how long it has waited; none once it is done, none after the block."""
+    import threading
+    import time
+
+    logger = logging.getLogger("test.progress.stall")
+    progress = ws.FrameProgress("e/c", logger, interval_s=0.05)
+    with caplog.at_level(logging.INFO, logger="test.progress.stall"):
+        with progress:
+            progress(10, 100)
+            deadline = time.monotonic() + 5.0
+            while time.monotonic() < deadline and not any(
+                "no frame done for" in record.getMessage() for record in caplog.records
+            ):
+                time.sleep(0.01)
+            progress(100, 100)
+            time.sleep(0.2)  # done: nothing more to tell
+            after_done = len(caplog.records)
+        assert not any(t.name == "frame-progress" for t in threading.enumerate())
+        time.sleep(0.2)
+    messages = [record.getMessage() for record in caplog.records]
+    stalled = [m for m in messages if "no frame done for" in m]
+    assert stalled and stalled[0].startswith("e/c: 10/100 frames (10 %), no frame done for")
+    assert messages[after_done - 1] == messages[-1] and messages[-1].endswith("done")
+    assert len(messages) == after_done
+
+
 def test_per_channel_split(tmp_path: Path) -> None:
     folder = tmp_path / "e"
     _tiff(folder / "dual.tif")
