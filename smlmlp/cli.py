@@ -6,9 +6,9 @@ see what the readers find in movie files (frames, pixel size, exposure, channels
 Each movie file is one channel (two with ``--split``), and each channel of a file of
 several one channel, ``STEM_NAME`` (:mod:`smlmlp.file_channels`). The info file has the
 same layout as the workflow's ``psf_info.h5`` (see :mod:`smlmlp.infofile`).
-A file is read by the reader of its extension (TIFF, ``.dax``, Picasso
-``.raw``, ``.ims``, OME-Zarr, ``.czi``, ``.nd2``, ``.sif``, ``.spe``, HDF5:
-:func:`smlmlp.loading.open_movie`).
+A file is read by the reader of its extension (TIFF and MetaMorph ``.stk``,
+``.dax``, Picasso ``.raw``, ``.ims``, OME-Zarr, ``.czi``, ``.nd2``, Leica ``.lif``,
+``.sif``, ``.spe``, HDF5, NumPy ``.npy``: :func:`smlmlp.loading.open_movie`).
 Pixel size: ``--pixel-nm`` when given, else the one stored in the file
 (OME-XML, ImageJ or Micro-Manager metadata, or the other formats' own, see
 :mod:`smlmlp.formats`); a file with neither is an error
@@ -628,8 +628,9 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="+",
         metavar="FILE",
         help=(
-            "movie file(s): TIFF, .dax, Picasso .raw, .ims, OME-Zarr (.zarr), .czi, .nd2, "
-            ".sif, an Andor spooled series (.sifx), .spe or an HDF5 stack (.h5, .hdf5); the "
+            "movie file(s): TIFF, MetaMorph .stk, .dax, Picasso .raw, .ims, OME-Zarr (.zarr), "
+            ".czi, .nd2, Leica .lif, .sif, an Andor spooled series (.sifx), .spe, an HDF5 "
+            "stack (.h5, .hdf5) or a NumPy stack (.npy); the "
             "files of one multi-file OME-TIFF series or Micro-Manager NDTiff dataset are one "
             "movie (its first file names it), "
             "and so are those of an image sequence (one TIFF file per frame); a folder: "

@@ -68,12 +68,14 @@ def open_movie(
 
     The reader follows the file's extension: ``.dax`` (with its ``.inf``), Picasso
     ``.raw`` (with its ``.yaml``), ``.ims``, ``.zarr`` (OME-Zarr), ``.czi``, ``.nd2``,
-    ``.sif``, ``.spe`` and HDF5 stacks (``.h5``, ``.hdf5``) are read by :mod:`smlmlp.formats`,
+    ``.lif``, ``.sif``, an Andor spooled series (``.sifx``), ``.spe``, HDF5 stacks
+    (``.h5``, ``.hdf5``) and NumPy stacks (``.npy``) are read by :mod:`smlmlp.formats`,
     whose readers behave as described here for TIFF (lazy slicing, ``metadata``,
     ``paths``, a context manager); ``.dcimg`` is refused with one line; every other file
     is read as TIFF.
 
-    Supported: plain multi-page TIFF, BigTIFF, ImageJ hyperstacks, OME-TIFF,
+    Supported: plain multi-page TIFF, BigTIFF, ImageJ hyperstacks, OME-TIFF, MetaMorph
+    ``.stk`` stacks, compressed TIFF of any codec tifffile decodes (with imagecodecs),
     and OME series spread over several files (Micro-Manager, Bio-Formats): open
     the first file, its OME-XML lists the others. An image sequence, one TIFF file
     per frame (:func:`smlmlp.movie_series.frame_sequences`: 100 files or more of one
