@@ -70,6 +70,7 @@ __all__ = [
     "ImarisMovie",
     "MissingReaderError",
     "MovieFile",
+    "MappedMovie",
     "Hdf5Movie",
     "Nd2Movie",
     "OmeZarrMovie",
@@ -458,10 +459,26 @@ class MovieFile(LazyStack):
         )
 
 
-class _RawMovie(MovieFile):
-    """Raw frames one after the other in a file, described by a sidecar file."""
+class MappedMovie(MovieFile):
+    """A movie read from a memory map of its file: ``_frames``, a ``(frames, height,
+    width)`` view (of any strides) of ``_mapped``; a chunk is copied out of it."""
 
-    _map: np.memmap | None = None
+    _mapped: np.memmap | None = None
+    _frames: np.ndarray | None = None
+
+    def _read_frames(self, start: int, stop: int) -> np.ndarray:
+        assert self._frames is not None
+        return np.array(self._frames[start:stop], order="C").astype(self.dtype, copy=False)
+
+    def _release(self) -> None:
+        mapped = self._mapped
+        self._mapped = self._frames = None
+        if mapped is not None and getattr(mapped, "_mmap", None) is not None:
+            mapped._mmap.close()
+
+
+class _RawMovie(MappedMovie):
+    """Raw frames one after the other in a file, described by a sidecar file."""
 
     def _sidecar(self) -> str:
         sidecar = sidecar_of(self.path)
@@ -485,17 +502,9 @@ class _RawMovie(MovieFile):
                 f"{os.path.basename(sidecar)} says) need {need} bytes, the file has {size}"
             )
         if min(self.shape) > 0:
-            self._map = np.memmap(self.path, dtype=file_dtype, mode="r", shape=self.shape)
+            self._mapped = np.memmap(self.path, dtype=file_dtype, mode="r", shape=self.shape)
+            self._frames = self._mapped
         self.paths.append(os.path.abspath(sidecar))
-
-    def _read_frames(self, start: int, stop: int) -> np.ndarray:
-        assert self._map is not None
-        return np.array(self._map[start:stop]).astype(self.dtype, copy=False)
-
-    def _release(self) -> None:
-        mapped, self._map = self._map, None
-        if mapped is not None and getattr(mapped, "_mmap", None) is not None:
-            mapped._mmap.close()
 
 
 # --------------------------------------------------------------------------- #

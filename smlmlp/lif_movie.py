@@ -33,7 +33,8 @@ from xml.etree import ElementTree
 import numpy as np
 
 from .file_channels import channel_names
-from .formats import MovieFile, PathLike, _clean
+from .formats import MappedMovie, PathLike, _clean
+from .tiff_metadata import _LENGTH_TO_NM, _TIME_TO_MS, _unit_factor
 
 __all__ = ["LifImage", "LifMovie", "lif_images", "lif_left_out", "read_lif_layout"]
 
@@ -51,8 +52,6 @@ LIF_AXES = {
     9: "excitation wavelength",
     10: "tile",
 }
-_LENGTH_TO_NM = {"m": 1e9, "mm": 1e6, "um": 1e3, "µm": 1e3, "μm": 1e3, "nm": 1.0}
-_TIME_TO_MS = {"s": 1e3, "ms": 1.0, "ks": 1e6, "min": 6e4, "h": 3.6e6}
 
 
 class LifAxis(NamedTuple):
@@ -226,7 +225,7 @@ def _images_text(images: list[LifImage]) -> str:
 
 def _per_element(axis: LifAxis, table: dict[str, float]) -> float | None:
     """An axis's step between elements in the unit of ``table`` (nm or ms)."""
-    factor = table.get(axis.unit.strip().lower())
+    factor = _unit_factor(axis.unit, table, "")
     if axis.length is None or axis.count < 2 or factor is None or axis.length <= 0:
         return None
     return axis.length / (axis.count - 1) * factor
@@ -240,7 +239,7 @@ def _sample_dtype(bits: int, data_type: int) -> np.dtype | None:
     return np.dtype("u1") if bits <= 8 else np.dtype("<u2")
 
 
-class LifMovie(MovieFile):
+class LifMovie(MappedMovie):
     """A Leica ``.lif`` movie (see the module), one channel of one image of the file
     (``channel``: the movie's name, or its index among the file's movies).
 
@@ -249,7 +248,6 @@ class LifMovie(MovieFile):
 
     kind = "lif"
     what = ".lif"
-    _map: np.memmap | None = None
 
     def _open(self) -> None:
         try:
@@ -288,9 +286,9 @@ class LifMovie(MovieFile):
                 f"{self.label}: truncated .lif file: {image.path} needs {need} bytes of its "
                 f"memory block {image.block}, the file holds {present}"
             )
-        self._map = np.memmap(self.path, dtype=np.uint8, mode="r")
+        self._mapped = np.memmap(self.path, dtype=np.uint8, mode="r")
         self._frames = np.ndarray(
-            self.shape, dtype=dtype, buffer=self._map, offset=start + offset, strides=steps
+            self.shape, dtype=dtype, buffer=self._mapped, offset=start + offset, strides=steps
         )
         pixel = (_per_element(y, _LENGTH_TO_NM), _per_element(x, _LENGTH_TO_NM))
         self.metadata["pixel_nm"] = None if None in pixel else pixel
@@ -298,12 +296,3 @@ class LifMovie(MovieFile):
             self.metadata["exposure_ms"] = _per_element(frames, _TIME_TO_MS)
         self.metadata["axes"] = ("T" if frames.ident == 4 else "Z") + "YX"
         self.metadata["image"] = image.path
-
-    def _read_frames(self, start: int, stop: int) -> np.ndarray:
-        return np.array(self._frames[start:stop])
-
-    def _release(self) -> None:
-        mapped, self._map = self._map, None
-        self._frames = None
-        if mapped is not None and getattr(mapped, "_mmap", None) is not None:
-            mapped._mmap.close()

@@ -22,7 +22,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .formats import MovieFile, PathLike, _clean
+from .formats import MappedMovie, PathLike, _clean
 
 __all__ = ["NpyMovie", "npy_left_out", "read_npy_header"]
 
@@ -132,7 +132,7 @@ def npy_left_out(path: PathLike) -> str | None:
     return _not_a_movie(header)
 
 
-class NpyMovie(MovieFile):
+class NpyMovie(MappedMovie):
     """A movie saved with ``numpy.save`` (see the module), read lazily from a memory map.
 
     Use :func:`smlmlp.loading.open_movie` to create one.
@@ -140,7 +140,6 @@ class NpyMovie(MovieFile):
 
     kind = "npy"
     what = "NumPy .npy"
-    _map: np.memmap | None = None
 
     def _open(self) -> None:
         try:
@@ -165,18 +164,7 @@ class NpyMovie(MovieFile):
         self.dtype = header.dtype
         if min(shape) > 0:
             order = "F" if header.fortran_order else "C"
-            mapped = np.memmap(
+            self._mapped = np.memmap(
                 self.path, header.dtype, "r", header.offset, header.shape, order=order
             )
-            self._map = mapped.reshape(shape, order=order)  # (a view of the same map)
-            self._mapped = mapped
-
-    def _read_frames(self, start: int, stop: int) -> np.ndarray:
-        assert self._map is not None
-        return np.array(self._map[start:stop], order="C").astype(self.dtype, copy=False)
-
-    def _release(self) -> None:
-        mapped = getattr(self, "_mapped", None)
-        self._map = self._mapped = None
-        if mapped is not None and getattr(mapped, "_mmap", None) is not None:
-            mapped._mmap.close()
+            self._frames = self._mapped.reshape(shape, order=order)  # (a view of the map)

@@ -113,7 +113,7 @@ def test_reads_only_the_frames_asked_for(movie: np.ndarray, movie_formats, tmp_p
     """A chunk is read from disk, not the whole movie: the memmap of a .dax is sliced."""
     path = _write(movie_formats, "dax", tmp_path, movie)
     with open_movie(path) as lazy:
-        assert isinstance(lazy._map, np.memmap)
+        assert isinstance(lazy._mapped, np.memmap)
         chunk = lazy[10:20]
         assert not isinstance(chunk, np.memmap) and chunk.flags.c_contiguous
         assert chunk.dtype == np.dtype("uint16") and chunk.dtype.isnative
