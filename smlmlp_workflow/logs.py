@@ -88,12 +88,20 @@ class FrameProgress:
             with self._lock:
                 now = self.clock()
                 waiting = now - self._last_progress
-                if self._state is None or now - self._last < self.interval_s:
-                    continue
-                done, total = self._state
-                if done >= total or waiting < self.interval_s:
+                if now - self._last < self.interval_s or waiting < self.interval_s:
                     continue
                 self._last = now
+                if self._state is None:
+                    self.logger.info(
+                        "%s: no frame done yet, %.0f s after the start (waiting for the "
+                        "movie's frames or for the machine)",
+                        self.label,
+                        waiting,
+                    )
+                    continue
+                done, total = self._state
+                if done >= total:
+                    continue
                 self.logger.info(
                     "%s: %d/%d frames (%.0f %%), no frame done for %.0f s (waiting for the "
                     "movie's frames or for the machine)",

@@ -515,6 +515,9 @@ def test_frame_progress_logs_while_no_frame_gets_done(caplog: pytest.LogCaptureF
     progress = ws.FrameProgress("e/c", logger, interval_s=0.05)
     with caplog.at_level(logging.INFO, logger="test.progress.stall"):
         with progress:
+            deadline = time.monotonic() + 5.0  # a first chunk slow to come
+            while time.monotonic() < deadline and not caplog.records:
+                time.sleep(0.01)
             progress(10, 100)
             deadline = time.monotonic() + 5.0
             while time.monotonic() < deadline and not any(
@@ -527,6 +530,7 @@ def test_frame_progress_logs_while_no_frame_gets_done(caplog: pytest.LogCaptureF
         assert not any(t.name == "frame-progress" for t in threading.enumerate())
         time.sleep(0.2)
     messages = [record.getMessage() for record in caplog.records]
+    assert messages[0].startswith("e/c: no frame done yet, ") and "after the start" in messages[0]
     stalled = [m for m in messages if "no frame done for" in m]
     assert stalled and stalled[0].startswith("e/c: 10/100 frames (10 %), no frame done for")
     assert messages[after_done - 1] == messages[-1] and messages[-1].endswith("done")
