@@ -1523,7 +1523,9 @@ def hdf5_left_out(path: PathLike) -> str | None:
 class Hdf5Movie(_Hdf5File):
     """A movie stored as a dataset ``(frames, height, width)`` of an HDF5 file
     (``.h5``, ``.hdf5``, read with h5py), as ImSwitch records it and as ilastik,
-    Fiji's HDF5 plugin or one's own code write it.
+    Fiji's HDF5 plugin or one's own code write it; PYME's (python-microscopy)
+    ``ImageData``, frames stored ``(x, y)``, read as ``(y, x)`` with the pixel size and
+    exposure of its ``MetaData`` (kind ``pyme``).
 
     Every dataset of real numbers on three axes with two frames or more is a movie
     (:func:`hdf5_movie_datasets`); a file of several holds them as its channels, named
@@ -1537,6 +1539,7 @@ class Hdf5Movie(_Hdf5File):
 
     kind = "hdf5"
     what = "HDF5"
+    _x_first = False  # PYME's frames: (x, y)
 
     def _open(self) -> None:
         self._open_file()
@@ -1549,6 +1552,11 @@ class Hdf5Movie(_Hdf5File):
             names = hdf5_movie_datasets(self._file)
         except (KeyError, OSError, RuntimeError) as exc:
             raise self._corrupt(exc) from exc
+        if not names and "PZFImageData" in self._file:
+            raise ValueError(
+                f"{self.label}: a PYME file of PZF-compressed frames, which are not read; "
+                "export the movie to TIFF (or spool it uncompressed) in PYME"
+            )
         if not names:
             raise ValueError(
                 f"{self.label}: no movie in this HDF5 file: no dataset of shape (frames, "
@@ -1563,9 +1571,40 @@ class Hdf5Movie(_Hdf5File):
         self.dtype = self._data.dtype
         self.metadata["dataset"] = names[channel]
         self.metadata["pixel_nm"] = _element_size_nm(self._data.attrs.get("element_size_um"))
+        self._x_first = names[channel] == "ImageData" and _is_pyme(self._file)
+        if self._x_first:  # PYME: frames stored (x, y); read as (y, x)
+            self.shape = (self.shape[0], self.shape[2], self.shape[1])
+            self.metadata.update(_pyme_metadata(self._file))
+            self.metadata["kind"] = "pyme"
 
     def _read_frames(self, start: int, stop: int) -> np.ndarray:
-        return self._data[start:stop]
+        frames = self._data[start:stop]
+        return frames.transpose(0, 2, 1) if self._x_first else frames
+
+
+def _is_pyme(handle: Any) -> bool:
+    """Whether an HDF5 file is PYME's (python-microscopy): its ``ImageData``, frames of
+    ``(x, y)`` (the camera's width first), with a ``MetaData`` group or an ``XY...``
+    ``DimOrder``."""
+    order = handle["ImageData"].attrs.get("DimOrder")
+    order = order.decode() if isinstance(order, bytes) else order
+    return "MetaData" in handle or (isinstance(order, str) and order.upper().startswith("XY"))
+
+
+def _pyme_metadata(handle: Any) -> dict[str, Any]:
+    """Pixel size (``voxelsize.x``, ``.y`` in µm) and exposure (``Camera.IntegrationTime``
+    in s) of a PYME file's ``MetaData`` group, each None when absent."""
+
+    def entry(group: str, key: str) -> float | None:
+        node = handle.get(f"MetaData/{group}")
+        return None if node is None else _positive_float(_optional(node.attrs.get, key))
+
+    x, y = entry("voxelsize", "x"), entry("voxelsize", "y")
+    seconds = entry("Camera", "IntegrationTime")
+    return {
+        "pixel_nm": None if x is None or y is None else (y * 1e3, x * 1e3),
+        "exposure_ms": None if seconds is None else seconds * 1e3,
+    }
 
 
 def _element_size_nm(value: Any) -> tuple[float, float] | None:

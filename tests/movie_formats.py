@@ -807,6 +807,48 @@ def write_stk(
     return path
 
 
+def write_pyme(
+    path: Path,
+    movie: np.ndarray,
+    *,
+    pixel_nm: float | None = 100.0,
+    exposure_ms: float | None = 50.0,
+    dim_order: bool = True,
+    metadata: bool = True,
+) -> Path:
+    """PYME's (python-microscopy) HDF5 spool file: ``ImageData`` of frames ``(x, y)``,
+    the camera's width first (``(0, width, height)``, as PYME's spooler creates it),
+    with ``DimOrder`` ``XYZTC``; the ``MetaData`` group of PYME's metadata handler, a
+    key ``group.key`` as attribute ``key`` of group ``MetaData/group``
+    (``voxelsize.x``, ``.y`` in µm, ``Camera.IntegrationTime`` in s); an ``Events``
+    table."""
+    import h5py
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with h5py.File(path, "w") as handle:
+        data = handle.create_dataset(
+            "ImageData", data=np.ascontiguousarray(np.swapaxes(movie, 1, 2)),
+            chunks=(1, movie.shape[2], movie.shape[1]),
+        )
+        if dim_order:
+            data.attrs["DimOrder"] = b"XYZTC"
+            data.attrs["SizeC"], data.attrs["SizeZ"] = 1, 1
+            data.attrs["SizeT"] = movie.shape[0]
+        if metadata:
+            group = handle.create_group("MetaData")
+            if pixel_nm is not None:
+                voxels = group.create_group("voxelsize")
+                voxels.attrs["x"] = voxels.attrs["y"] = pixel_nm / 1e3
+                voxels.attrs["units"] = "um"
+            camera = group.create_group("Camera")
+            if exposure_ms is not None:
+                camera.attrs["IntegrationTime"] = exposure_ms / 1e3
+            camera.attrs["Name"] = "Andor IXon"
+        events = np.zeros(2, [("EventName", "S32"), ("Time", "f8"), ("EventDescr", "S256")])
+        handle["Events"] = events
+    return path
+
+
 def _lif_image(
     name: str, block: str, size: int, axes: list[tuple[int, int, int, float, str]],
     channels: list[int], bits: int,

@@ -200,6 +200,44 @@ def test_hdf5_datasets_are_the_channels(movie: np.ndarray, movie_formats, tmp_pa
     assert list_channels(tmp_path / "groups.h5") == ("day_1_frames", "day2_frames")
 
 
+def test_pyme_frames_are_read_with_x_along_the_width(movie_formats, tmp_path) -> None:
+    """PYME stores a frame as (x, y), the camera's width first: read as (y, x), an
+    elliptical PSF on non-square frames gives the TIFF's sigx and sigy (not swapped),
+    with PYME's pixel size and integration time."""
+    frames, _ = simulate_movie(
+        300, (24, 40), sigx_nm=140.0, sigy_nm=110.0, seed=9, **SIMULATION
+    )
+    tiff = tmp_path / "movie.tif"
+    tifffile.imwrite(tiff, frames, photometric="minisblack")
+    path = movie_formats.write_pyme(tmp_path / "spool.h5", frames, pixel_nm=108.0)
+    with open_movie(path) as pyme, open_movie(tiff) as plain:
+        assert pyme.shape == frames.shape == (300, 24, 40)
+        np.testing.assert_array_equal(pyme[100:130], frames[100:130])
+        assert pyme.metadata["kind"] == "pyme" and pyme.metadata["dataset"] == "ImageData"
+        assert pyme.metadata["pixel_nm"] == pytest.approx((108.0, 108.0), rel=1e-9)
+        assert pyme.metadata["exposure_ms"] == pytest.approx(50.0, rel=1e-9)
+        sigmas = _sigmas(pyme)
+        np.testing.assert_allclose(sigmas, _sigmas(plain), rtol=1e-9)
+        assert sigmas[0] > sigmas[1] + 15  # sigx is the wide one, as simulated
+    # a DimOrder without metadata is PYME's too; neither: a plain stack, read as stored
+    bare = movie_formats.write_pyme(tmp_path / "bare.h5", frames[:10], metadata=False)
+    with open_movie(bare) as pyme:
+        assert pyme.shape == (10, 24, 40) and pyme.metadata["pixel_nm"] is None
+        np.testing.assert_array_equal(np.asarray(pyme), frames[:10])
+    plain_h5 = movie_formats.write_pyme(
+        tmp_path / "plain.h5", frames[:10], metadata=False, dim_order=False
+    )
+    with open_movie(plain_h5) as stack:
+        assert stack.shape == (10, 40, 24) and stack.metadata["kind"] == "hdf5"
+    # PZF-compressed frames: one line
+    with h5py.File(tmp_path / "pzf.h5", "w") as handle:
+        handle.create_dataset("PZFImageData", (3,), dtype=h5py.vlen_dtype(np.uint8))
+        handle.create_group("MetaData")
+    with pytest.raises(ValueError) as caught:
+        open_movie(tmp_path / "pzf.h5")
+    _one_line(caught.value, str(tmp_path / "pzf.h5"), "PZF-compressed", "export the movie")
+
+
 def test_hdf5_without_a_movie_one_line(movie_formats, tmp_path: Path) -> None:
     from smlmlp.formats import hdf5_left_out
     from smlmlp.infofile import ChannelInfo, write_info
