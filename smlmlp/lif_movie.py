@@ -88,7 +88,8 @@ class LifImage(NamedTuple):
 
     @property
     def frame_axis(self) -> LifAxis:
-        return next((a for a in self.axes[2:] if a.count > 1), self.axes[-1])
+        """The axis of the frames of a movie (see :meth:`why_not_a_movie`)."""
+        return next(a for a in self.axes[2:] if a.count > 1)
 
 
 def _read_exact(handle: Any, size: int, what: str) -> bytes:
@@ -253,9 +254,7 @@ class LifMovie(MappedMovie):
         try:
             root, blocks = read_lif_layout(self.path)
             images = lif_images(root)
-        except OSError as exc:
-            raise self._corrupt(exc) from exc
-        except ValueError as exc:
+        except (OSError, ValueError) as exc:
             raise self._corrupt(exc) from exc
         movies = _movies(images)
         if not movies:
