@@ -8,7 +8,8 @@ several one channel, ``STEM_NAME`` (:mod:`smlmlp.file_channels`). The info file 
 same layout as the workflow's ``psf_info.h5`` (see :mod:`smlmlp.infofile`).
 A file is read by the reader of its extension (TIFF and MetaMorph ``.stk``,
 ``.dax``, Picasso ``.raw``, ``.ims``, OME-Zarr, ``.czi``, ``.nd2``, Leica ``.lif``,
-``.sif``, ``.spe``, HDF5, NumPy ``.npy``: :func:`smlmlp.loading.open_movie`).
+``.sif``, ``.spe``, HDF5, NumPy ``.npy``, Hamamatsu ``.dcimg``:
+:func:`smlmlp.loading.open_movie`).
 Pixel size: ``--pixel-nm`` when given, else the one stored in the file
 (OME-XML, ImageJ or Micro-Manager metadata, or the other formats' own, see
 :mod:`smlmlp.formats`); a file with neither is an error
@@ -630,7 +631,7 @@ def build_parser() -> argparse.ArgumentParser:
         help=(
             "movie file(s): TIFF, MetaMorph .stk, .dax, Picasso .raw, .ims, OME-Zarr (.zarr), "
             ".czi, .nd2, Leica .lif, .sif, an Andor spooled series (.sifx), .spe, an HDF5 "
-            "stack (.h5, .hdf5) or a NumPy stack (.npy); the "
+            "stack (.h5, .hdf5), a NumPy stack (.npy) or a Hamamatsu .dcimg; the "
             "files of one multi-file OME-TIFF series or Micro-Manager NDTiff dataset are one "
             "movie (its first file names it), "
             "and so are those of an image sequence (one TIFF file per frame); a folder: "

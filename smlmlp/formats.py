@@ -31,9 +31,8 @@ HDF5 ``.h5`` / ``.hdf5``  (none, h5py)  the dataset's ``element_size_um`` / noth
 Leica ``.lif``            (none)        x's and y's extents / the frame interval
 NumPy ``.npy``            (none)        nothing (``numpy.save`` stores neither)
   (frames, height, width)
+Hamamatsu ``.dcimg``      (none)        nothing / the frames' time stamps' interval
 ========================  ============  ==========================================
-
-Hamamatsu ``.dcimg`` is refused with one line: no reader is tested on such files.
 
 Every problem with a file (a missing sidecar, a truncated or corrupt file, an
 unsupported layout) is raised as one line naming the file: FileNotFoundError for
@@ -64,7 +63,6 @@ from .tiff_metadata import _optional, _positive_float
 __all__ = [
     "HDF5_SUFFIXES",
     "MOVIE_SUFFIXES",
-    "UNSUPPORTED_SUFFIXES",
     "CziMovie",
     "DaxMovie",
     "ImarisMovie",
@@ -107,15 +105,11 @@ MOVIE_SUFFIXES = {
     ".hdf5": "HDF5 stack (.hdf5)",
     ".npy": "NumPy .npy stack",
     ".lif": "Leica .lif",
+    ".dcimg": "Hamamatsu .dcimg",
 }
 
 #: Suffixes of the HDF5 files read as movies (:class:`Hdf5Movie`).
 HDF5_SUFFIXES = (".h5", ".hdf5")
-
-#: Formats recognised but not read, with the reason given to the user.
-UNSUPPORTED_SUFFIXES = {
-    ".dcimg": "Hamamatsu .dcimg",
-}
 
 # Sidecar metadata files of the raw formats: movie suffix -> sidecar suffix
 _SIDECARS = {".dax": ".inf", ".raw": ".yaml"}
@@ -174,11 +168,11 @@ def supported_formats_text() -> str:
     --------
     >>> supported_formats_text()
     '.tif/.tiff, .stk (MetaMorph), .dax (+ .inf), .raw (+ .yaml), .ims, .zarr (OME-Zarr), \
-.czi, .nd2, .lif, .sif, .sifx (Andor spooled series), .spe, .h5/.hdf5, .npy'
+.czi, .nd2, .lif, .sif, .sifx (Andor spooled series), .spe, .h5/.hdf5, .npy, .dcimg'
     """
     return (
         ".tif/.tiff, .stk (MetaMorph), .dax (+ .inf), .raw (+ .yaml), .ims, .zarr (OME-Zarr), "
-        ".czi, .nd2, .lif, .sif, .sifx (Andor spooled series), .spe, .h5/.hdf5, .npy"
+        ".czi, .nd2, .lif, .sif, .sifx (Andor spooled series), .spe, .h5/.hdf5, .npy, .dcimg"
     )
 
 
@@ -227,7 +221,7 @@ def movie_name(path: PathLike) -> str:
 
 
 def is_other_format(path: PathLike) -> bool:
-    """Whether a path names a movie format other than TIFF, supported or not.
+    """Whether a path names a movie format other than TIFF.
 
     Examples
     --------
@@ -235,7 +229,7 @@ def is_other_format(path: PathLike) -> bool:
     (True, True, False)
     """
     suffix = _suffix(path)
-    return suffix in MOVIE_SUFFIXES or suffix in UNSUPPORTED_SUFFIXES
+    return suffix in MOVIE_SUFFIXES
 
 
 def sidecar_of(path: PathLike) -> str | None:
@@ -337,7 +331,8 @@ class MovieFile(LazyStack):
         ``pixel_nm``: pixel size ``(y, x)`` in nm or None; ``exposure_ms``: exposure
         in ms or None; ``axes``: the axes of the frames (``'TYX'``); ``kind``: the
         format (``'dax'``, ``'picasso-raw'``, ``'imaris'``, ``'ome-zarr'``, ``'czi'``,
-        ``'nd2'``, ``'sif'``, ``'andor-spool'``, ``'spe'``, ``'hdf5'``, ``'npy'``);
+        ``'nd2'``, ``'sif'``, ``'andor-spool'``, ``'spe'``, ``'hdf5'``, ``'npy'``,
+        ``'lif'``, ``'dcimg'``);
         ``channel``: the name of the channel read, in a file of several.
     channel_names : tuple of str
         The file's channels when it holds several (Imaris, OME-Zarr), else empty.
@@ -1646,6 +1641,12 @@ def _lif_movie(path: PathLike, **options: Any) -> MovieFile:
     return LifMovie(path, **options)
 
 
+def _dcimg_movie(path: PathLike, **options: Any) -> MovieFile:
+    from .dcimg_movie import DcimgMovie  # (a module of its own, built on MovieFile)
+
+    return DcimgMovie(path, **options)
+
+
 def _andor_spool(path: PathLike, **options: Any) -> MovieFile:
     from .andor_spool import AndorSpoolMovie  # (a module of its own, built on MovieFile)
 
@@ -1666,6 +1667,7 @@ _READERS: dict[str, Callable[..., MovieFile]] = {
     ".hdf5": Hdf5Movie,
     ".npy": _npy_movie,
     ".lif": _lif_movie,
+    ".dcimg": _dcimg_movie,
 }
 
 
@@ -1678,20 +1680,11 @@ def open_format(
     Raises
     ------
     ValueError
-        For a format that is recognised but not supported (``.dcimg``), and every
-        problem with the file.
+        Every problem with the file.
     FileNotFoundError
         The file, or its sidecar (``.inf``, ``.yaml``), is missing.
     MissingReaderError
         The reader's library is not installed.
     """
-    suffix = _suffix(path)
-    if suffix in UNSUPPORTED_SUFFIXES:
-        label = os.fspath(path) if name is None else f"{name} ({os.fspath(path)})"
-        raise ValueError(
-            f"{label}: {UNSUPPORTED_SUFFIXES[suffix]} files are not supported (no reader "
-            f"tested on such files); supported movie files: {supported_formats_text()}; "
-            "convert the movie to one of them (e.g. OME-TIFF with Fiji / Bio-Formats)"
-        )
-    reader = _READERS.get(suffix)
+    reader = _READERS.get(_suffix(path))
     return None if reader is None else reader(path, name=name, channel=channel)

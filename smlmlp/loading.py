@@ -69,10 +69,10 @@ def open_movie(
     The reader follows the file's extension: ``.dax`` (with its ``.inf``), Picasso
     ``.raw`` (with its ``.yaml``), ``.ims``, ``.zarr`` (OME-Zarr), ``.czi``, ``.nd2``,
     ``.lif``, ``.sif``, an Andor spooled series (``.sifx``), ``.spe``, HDF5 stacks
-    (``.h5``, ``.hdf5``) and NumPy stacks (``.npy``) are read by :mod:`smlmlp.formats`,
-    whose readers behave as described here for TIFF (lazy slicing, ``metadata``,
-    ``paths``, a context manager); ``.dcimg`` is refused with one line; every other file
-    is read as TIFF.
+    (``.h5``, ``.hdf5``), NumPy stacks (``.npy``) and Hamamatsu ``.dcimg`` are read by
+    :mod:`smlmlp.formats`, whose readers behave as described here for TIFF (lazy
+    slicing, ``metadata``, ``paths``, a context manager); every other file is read as
+    TIFF.
 
     Supported: plain multi-page TIFF, BigTIFF, ImageJ hyperstacks, OME-TIFF, MetaMorph
     ``.stk`` stacks, compressed TIFF of any codec tifffile decodes (with imagecodecs),

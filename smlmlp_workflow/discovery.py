@@ -52,7 +52,6 @@ from smlmlp.file_channels import resolve_channel
 from smlmlp.folder_movies import folder_series, left_out_files, subfolders_with_movies
 from smlmlp.formats import (
     MOVIE_SUFFIXES,
-    UNSUPPORTED_SUFFIXES,
     movie_name,
     sidecar_of,
 )
@@ -150,16 +149,6 @@ class Experiment:
         return self.problem is None
 
 
-def _unsupported_movies(folder: Path) -> list[str]:
-    """Files of a recognised movie format that is not read (``.dcimg``)."""
-    return [
-        entry.name
-        for entry in sorted(folder.iterdir())
-        if not entry.name.startswith(".")
-        and os.path.splitext(entry.name)[1].lower() in UNSUPPORTED_SUFFIXES
-    ]
-
-
 def movie_files(folder: PathLike, names: Sequence[str]) -> tuple[str, ...]:
     """The paths of a movie's files: its series, then the sidecar of a ``.dax`` / ``.raw``
     movie when it exists (a missing one is reported by the job that opens the movie),
@@ -238,19 +227,12 @@ def inspect_experiment(
             for name in experiment.left_out:
                 del series[name]
         if not series:
-            unsupported = _unsupported_movies(folder)
             deeper = subfolders_with_movies(folder)
             hint = ""
             if experiment.left_out:
                 hint = " (" + "; ".join(
                     f"{name}: {why}" for name, why in experiment.left_out.items()
                 ) + ")"
-            elif unsupported:
-                kind = UNSUPPORTED_SUFFIXES[Path(unsupported[0]).suffix.lower()]
-                hint = (
-                    f" ({', '.join(unsupported)}: {kind} files are not supported; convert "
-                    "them, e.g. to OME-TIFF)"
-                )
             elif deeper:
                 which = "subfolders" if len(deeper) > 1 else "subfolder"
                 hold = "hold" if len(deeper) > 1 else "holds"

@@ -735,6 +735,91 @@ def write_npy(
     return path
 
 
+def write_dcimg(
+    path: Path,
+    movie: np.ndarray,
+    *,
+    version: int = 0x1000000,
+    interval_ms: float = 10.0,
+    sensor_y0: int = 0,
+    binning: int = 1,
+    row_padding: int = 0,
+    four_pixels: bool = True,
+) -> Path:
+    """Hamamatsu ``.dcimg`` as HCImage / the DCAM-API lay it out (``version`` 0x7 or
+    0x1000000; the fields at the offsets the published readers of the format use): one
+    session, rows ``row_padding`` bytes longer than their pixels, time stamps
+    ``interval_ms`` apart. With ``four_pixels``, the first four pixels of the row that
+    holds the sensor's row 1023 (the sub-array starting at sensor row ``sensor_y0``,
+    ``binning``; 0x7: the middle row) carry the marker (0, max, 0, max) in the frames
+    and their values apart: in the footer's table (0x7) or each frame's trailer."""
+    frames, height, width = movie.shape
+    dtype = np.dtype("<u2") if movie.dtype.itemsize == 2 else np.dtype(np.uint8)
+    depth = dtype.itemsize
+    row_bytes = width * depth + row_padding
+    image_bytes = row_bytes * height
+    header = 232  # the file header's size: where the session begins
+    row = (1023 - sensor_y0) // binning if version == 0x1000000 else height // 2
+    patched = four_pixels and 0 <= row < height and width >= 4
+    saved = np.ascontiguousarray(movie[:, row, :4] if patched else np.zeros((frames, 4)), dtype)
+    stored = np.array(movie, dtype)
+    if patched:
+        stored[:, row, :4] = [0, np.iinfo(dtype).max, 0, np.iinfo(dtype).max]
+    images = np.zeros((frames, height, row_bytes), np.uint8)
+    images[:, :, : width * depth] = stored.view(np.uint8).reshape(frames, height, -1)
+    seconds = 1_700_000_000.0 + np.arange(frames) * interval_ms * 1e-3
+    whole = np.floor(seconds).astype("<u4")
+    micro = np.minimum(np.round((seconds - whole) * 1e6), 999_999).astype("<u4")
+    counters = np.arange(frames, dtype="<u4")
+    session = bytearray()
+    if version == 0x7:
+        data_offset = 144
+        footer_at = data_offset + frames * image_bytes  # from the session's start
+        tables = 272
+        footer = bytearray(tables)
+        struct.pack_into("<IIQ", footer, 0, 0x7, 0, 96)  # version, -, second struct
+        four_at = tables + 12 * frames
+        struct.pack_into("<I", footer, 40, four_at + 4 * depth * frames)  # footer size
+        struct.pack_into("<QQ", footer, 96 + 48, tables, 0)
+        struct.pack_into("<Q", footer, 96 + 64, tables + 4 * frames)
+        struct.pack_into("<QII", footer, 96 + 88, four_at, 0, row * row_bytes)
+        struct.pack_into("<Q", footer, 96 + 104, 4 * depth if patched else 0)
+        stamps = np.stack([whole, micro], axis=1).astype("<u4")
+        footer += counters.tobytes() + stamps.tobytes() + saved.tobytes()
+        head = bytearray(data_offset)
+        struct.pack_into("<Q", head, 0, footer_at + len(footer))
+        struct.pack_into("<IIIIIII", head, 32, frames, depth, 0, width, row_bytes, height,
+                         image_bytes)
+        struct.pack_into("<IQ", head, 68, data_offset, footer_at)
+        session = head + images.tobytes() + footer
+    else:
+        data_offset = 1024
+        trailers = np.zeros((frames, 32), np.uint8)
+        trailers[:, 0:4] = counters.view(np.uint8).reshape(frames, 4)
+        trailers[:, 4:8] = whole.view(np.uint8).reshape(frames, 4)
+        trailers[:, 8:12] = micro.view(np.uint8).reshape(frames, 4)
+        trailers[:, 12 : 12 + 4 * depth] = saved.view(np.uint8).reshape(frames, -1)
+        body = np.concatenate([images.reshape(frames, -1), trailers], axis=1)
+        head = bytearray(data_offset)
+        struct.pack_into("<Q", head, 0, data_offset + body.nbytes)
+        struct.pack_into("<IIIIIII", head, 60, frames, depth, 0, width, height, row_bytes,
+                         image_bytes)
+        struct.pack_into("<Q", head, 96, data_offset)
+        struct.pack_into("<I", head, 124, 32)  # each frame's trailer
+        struct.pack_into("<HHHH", head, 712, 0, width * binning, sensor_y0, height * binning)
+        session = head + body.tobytes()
+    top = bytearray(header)
+    top[:8] = b"DCIMG\0\0\0"
+    size = header + len(session)
+    struct.pack_into("<I", top, 8, version)
+    struct.pack_into("<III", top, 32, 1, frames, header)
+    struct.pack_into("<Q", top, 48, size)
+    struct.pack_into("<Q", top, 64, size)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(bytes(top + session))
+    return path
+
+
 def write_stk(
     path: Path,
     movie: np.ndarray,
@@ -950,4 +1035,5 @@ WRITERS = {
     "hdf5": (".hdf5", write_hdf5),
     "npy": (".npy", write_npy),
     "lif": (".lif", write_lif),
+    "dcimg": (".dcimg", write_dcimg),
 }

@@ -560,13 +560,13 @@ def test_missing_sidecar_one_line(fmt: str, sidecar: str, movie_formats, tmp_pat
     _one_line(caught.value, str(path), str(path.with_suffix(sidecar)), "missing")
 
 
-@pytest.mark.parametrize("suffix", [".dcimg", ".DCIMG"])
-def test_unsupported_formats_one_line(suffix: str, tmp_path: Path) -> None:
-    path = tmp_path / f"movie{suffix}"
-    path.write_bytes(b"\0" * 64)
-    with pytest.raises(ValueError) as caught:
-        open_movie(path)
-    _one_line(caught.value, str(path), "not supported", ".dax", ".ims", ".zarr", ".tif")
+@pytest.mark.parametrize("suffix", [".dcimg", ".DCIMG", ".Npy"])
+def test_suffixes_of_any_case(suffix: str, movie: np.ndarray, movie_formats, tmp_path) -> None:
+    fmt = suffix[1:].lower()
+    path = _write(movie_formats, fmt, tmp_path, movie[:5])
+    path = path.rename(path.with_suffix(suffix))
+    with open_movie(path) as lazy:
+        np.testing.assert_array_equal(np.asarray(lazy), movie[:5])
 
 
 def test_missing_library_names_the_extra(movie_formats, tmp_path, monkeypatch) -> None:
@@ -687,10 +687,10 @@ def test_discovery_problems(movie_formats, tmp_path: Path) -> None:
     movie_formats.write_picasso_raw(tmp_path / "clash" / "experiment.raw", frames)
     problem = inspect_experiment(tmp_path / "clash").problem
     assert problem is not None and "experiment.raw" in problem and "rename" in problem
-    (tmp_path / "dcimg").mkdir()
-    (tmp_path / "dcimg" / "run.dcimg").write_bytes(b"x")
-    problem = inspect_experiment(tmp_path / "dcimg").problem
-    assert problem is not None and "no movie file" in problem and "run.dcimg" in problem
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "run.pzf").write_bytes(b"x")
+    problem = inspect_experiment(tmp_path / "other").problem
+    assert problem is not None and "no movie file" in problem
     # a .dax without its .inf is still a channel: its job says the .inf is missing
     movie_formats.write_dax(tmp_path / "lone" / "a.dax", frames)
     (tmp_path / "lone" / "a.inf").unlink()

@@ -46,7 +46,7 @@ BAD = {
     "bad_sif": ["movie.sif", "corrupt or truncated .sif"],
     "bad_spe": ["movie.spe", "truncated .spe"],
     "bad_npy": ["movie.npy", "truncated .npy file", "needs 307328 bytes"],
-    "bad_dcimg": ["bad_dcimg", "no movie file", "movie.dcimg", "not supported"],
+    "bad_dcimg": ["movie.dcimg", "truncated .dcimg file", "4 frames of 32x32 px need"],
     "bad_sequence": ["00101.tif", "frame 100", "an image of 16x32 uint16"],
 }
 if "sifx" in FORMATS:
@@ -135,8 +135,8 @@ def _make(wf: SimpleNamespace, formats: ModuleType, root: Path) -> None:
     bad.write_bytes(bad.read_bytes()[:20000])
     # a drift trace saved beside the movies is left out, not a channel
     np.save(root / "formats" / "drift.npy", np.zeros((N_FRAMES, 2)))
-    (root / "bad_dcimg").mkdir()
-    (root / "bad_dcimg" / "movie.dcimg").write_bytes(b"\0" * 100)
+    bad = formats.write_dcimg(root / "bad_dcimg" / "movie.dcimg", movie[:4])
+    bad.write_bytes(bad.read_bytes()[:5000])
 
 
 @pytest.fixture(scope="module")
