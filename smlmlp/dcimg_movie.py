@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import os
 import struct
-from typing import NamedTuple
+from typing import BinaryIO, NamedTuple
 
 import numpy as np
 
@@ -91,7 +91,7 @@ def _unpack(data: bytes, offset: int, fmt: str) -> int:
     return int(struct.unpack_from("<" + fmt, data, offset)[0])
 
 
-def _read_at(handle, offset: int, count: int) -> bytes:  # noqa: ANN001 (a binary file)
+def _read_at(handle: BinaryIO, offset: int, count: int) -> bytes:
     handle.seek(offset)
     return handle.read(count)
 
@@ -163,7 +163,7 @@ def _checked(
         )
 
 
-def _layout_0x7(handle, session: int, sessions: int) -> DcimgLayout:  # noqa: ANN001
+def _layout_0x7(handle: BinaryIO, session: int, sessions: int) -> DcimgLayout:
     """The 0x7 layout: frames back to back, the four pixels and stamps in the footer."""
     head = _read_at(handle, session, 80)
     frames, pixel_type = _unpack(head, 32, "I"), _unpack(head, 36, "I")
@@ -188,7 +188,7 @@ def _layout_0x7(handle, session: int, sessions: int) -> DcimgLayout:  # noqa: AN
     )
 
 
-def _layout_0x1000000(handle, session: int, sessions: int) -> DcimgLayout:  # noqa: ANN001
+def _layout_0x1000000(handle: BinaryIO, session: int, sessions: int) -> DcimgLayout:
     """The 0x1000000 layout: each frame followed by its 32-byte trailer."""
     head = _read_at(handle, session, 720)
     frames, pixel_type = _unpack(head, 60, "I"), _unpack(head, 64, "I")
