@@ -28,7 +28,8 @@ Princeton Instruments     (none)        nothing / LightField's ``ExposureTime``,
   ``.spe`` (2.x, 3.0)                   else the header's exposure time
 HDF5 ``.h5`` / ``.hdf5``  (none, h5py)  the dataset's ``element_size_um`` / nothing
   (a dataset of frames)
-Leica ``.lif``            (none)        x's and y's extents / the frame interval
+Leica ``.lif``            (none)        x's and y's extents / the camera's
+                                        exposure, else the frame interval
 NumPy ``.npy``            (none)        nothing (``numpy.save`` stores neither)
   (frames, height, width)
 Hamamatsu ``.dcimg``      (none)        nothing / the frames' time stamps' interval

@@ -17,15 +17,19 @@ Every image of x and y with one axis of frames (t, or z when it is the only one)
 movie, and each of its channels one; an image of one frame (a snapshot), an x-z scan or
 an image with several axes of frames (a z stack in time, a wavelength sweep, tiles) is
 not. Frames are read lazily from a memory map, whatever the steps along the axes.
-Pixel size: x's and y's ``Length / (NumberOfElements - 1)``; exposure: none is read
-from the hardware settings, the frame interval (t's ``Length / (NumberOfElements -
-1)``, in seconds) stands for it, as for a camera streaming without gaps.
+Pixel size: x's and y's ``Length / (NumberOfElements - 1)``; exposure: the camera's,
+from the image's hardware settings (``Attachment[@Name="HardwareSetting"]``, its
+``ATLCameraSettingDefinition``'s ``WideFieldChannelInfo/@ExposureTime``, one per
+channel, in seconds unless a unit follows; those of a sequential acquisition's steps
+when the main settings list none), else the frame interval (t's ``Length /
+(NumberOfElements - 1)``), which stands for it as for a camera streaming without gaps.
 """
 
 from __future__ import annotations
 
 import math
 import os
+import re
 import struct
 from typing import Any, NamedTuple
 from xml.etree import ElementTree
@@ -73,6 +77,14 @@ class LifImage(NamedTuple):
     size: int
     axes: tuple[LifAxis, ...]
     channels: tuple[tuple[int, int, int], ...]  # (offset in bytes, bits, data type)
+    exposures_ms: tuple[float | None, ...] = ()  # the camera's, one per channel listed
+
+    def exposure_ms(self, channel: int) -> float | None:
+        """The camera's exposure for ``channel``, in ms (the one listed when a single
+        one is); None when the settings list none for it."""
+        if channel < len(self.exposures_ms):
+            return self.exposures_ms[channel]
+        return self.exposures_ms[0] if len(self.exposures_ms) == 1 else None
 
     def why_not_a_movie(self) -> str | None:
         """Why this image is no movie; None when it is one."""
@@ -148,6 +160,43 @@ def _number(text: str | None) -> float | None:
     return value if value is not None and math.isfinite(value) else None
 
 
+#: An exposure of the hardware settings: a number, then an optional unit (seconds).
+_EXPOSURE = re.compile(r"^\s*([-+0-9.eE]+)\s*([a-zA-Zµμ]*)\s*$")
+
+
+def _camera_exposures(image: ElementTree.Element) -> tuple[float | None, ...]:
+    """The camera's exposure of each channel of an image (``Data/Image``), in ms, from
+    its hardware settings; empty when they list none (a confocal image)."""
+    for setting in image.iterfind("Attachment"):
+        if setting.get("Name") != "HardwareSetting":
+            continue
+        paths = (
+            "ATLCameraSettingDefinition/WideFieldChannelConfigurator/WideFieldChannelInfo",
+            "LDM_Block_Widefield_Sequential/LDM_Block_Sequential_List/"
+            "ATLCameraSettingDefinition/WideFieldChannelConfigurator/WideFieldChannelInfo",
+        )
+        for path in paths:
+            infos = setting.findall(path)
+            if infos:
+                return tuple(_exposure_ms(info.get("ExposureTime")) for info in infos)
+    return ()
+
+
+def _exposure_ms(text: str | None) -> float | None:
+    """``"0.03"`` (seconds), ``"30 ms"``, ``"30ms"`` -> 30.0; None when not a positive
+    time.
+
+    >>> _exposure_ms("0.03"), _exposure_ms("30 ms"), _exposure_ms("x"), _exposure_ms("0")
+    (30.0, 30.0, None, None)
+    """
+    match = _EXPOSURE.match(text or "")
+    value = _number(match.group(1)) if match else None
+    factor = _unit_factor(match.group(2) or "s", _TIME_TO_MS, "s") if match else None
+    if value is None or factor is None or value <= 0:
+        return None
+    return value * factor
+
+
 def lif_images(root: ElementTree.Element) -> list[LifImage]:
     """Every image of a ``.lif`` file's XML description that has bytes, in the order of
     the project tree; its ``path``: the names of the elements down to it, less the
@@ -176,7 +225,8 @@ def lif_images(root: ElementTree.Element) -> list[LifImage]:
             path = "/".join(names[1:]) or names[-1]
             found.append(
                 LifImage(names[-1], path, memory.get("MemoryBlockID", ""),
-                         int(memory.get("Size", "0")), axes, channels or ((0, 8, 0),))
+                         int(memory.get("Size", "0")), axes, channels or ((0, 8, 0),),
+                         _camera_exposures(image))
             )
         for child in element.iterfind("Children/Element"):
             visit(child, (*names, child.get("Name", "")))
@@ -291,7 +341,9 @@ class LifMovie(MappedMovie):
         )
         pixel = (_per_element(y, _LENGTH_TO_NM), _per_element(x, _LENGTH_TO_NM))
         self.metadata["pixel_nm"] = None if None in pixel else pixel
-        if frames.ident == 4:
-            self.metadata["exposure_ms"] = _per_element(frames, _TIME_TO_MS)
+        exposure = image.exposure_ms(channel)
+        if exposure is None and frames.ident == 4:
+            exposure = _per_element(frames, _TIME_TO_MS)
+        self.metadata["exposure_ms"] = exposure
         self.metadata["axes"] = ("T" if frames.ident == 4 else "Z") + "YX"
         self.metadata["image"] = image.path

@@ -936,10 +936,11 @@ def write_pyme(
 
 def _lif_image(
     name: str, block: str, size: int, axes: list[tuple[int, int, int, float, str]],
-    channels: list[int], bits: int,
+    channels: list[int], bits: int, hardware: str = "",
 ) -> str:
     """The XML ``Element`` of one image of a ``.lif`` project: ``axes`` as (DimID,
-    NumberOfElements, BytesInc, Length, Unit), ``channels`` as their offsets."""
+    NumberOfElements, BytesInc, Length, Unit), ``channels`` as their offsets,
+    ``hardware`` its hardware settings' attachment."""
     described = "".join(
         f'<ChannelDescription DataType="0" ChannelTag="0" Resolution="{bits}" '
         f'LUTName="Gray" BytesInc="{offset}" BitInc="0"></ChannelDescription>'
@@ -954,7 +955,7 @@ def _lif_image(
     return (
         f'<Element Name="{name}" Visibility="1" CopyOption="1"><Data><Image TextDescription="">'
         f"<ImageDescription><Channels>{described}</Channels><Dimensions>{dimensions}"
-        "</Dimensions></ImageDescription></Image></Data>"
+        f"</Dimensions></ImageDescription>{hardware}</Image></Data>"
         f'<Memory Size="{size}" MemoryBlockID="{block}"/><Children/></Element>'
     )
 
@@ -970,6 +971,8 @@ def write_lif(
     snapshot: bool = True,
     version: int = 2,
     channel_names: Sequence[str] | None = None,
+    exposures: Sequence[str] = (),
+    sequential: bool = False,
 ) -> Path:
     """Leica ``.lif`` as LAS X writes a project: the XML description (UTF-16) after its
     header, then the memory blocks (a first, empty one for the project, as LAS X
@@ -980,7 +983,9 @@ def write_lif(
     image per name in ``names`` (the same movie each), a snapshot of one frame before
     them when ``snapshot``; the frames along t (DimID 4, ``interval_ms`` apart) or z
     (DimID 3). ``channel_names`` is accepted for the per-format tests and ignored: the
-    format names no channel."""
+    format names no channel. ``exposures``: the camera's ``ExposureTime`` of each
+    channel as LAS X writes them in the hardware settings of a camera system (in the
+    main camera settings, or in those of the steps of a ``sequential`` acquisition)."""
     planes = np.asarray(movie, dtype="<u2")
     planes = planes[:, None] if planes.ndim == 3 else planes
     n_frames, n_channels, height, width = planes.shape
@@ -997,11 +1002,34 @@ def write_lif(
         blocks.append(("MemBlock_2", planes[0, 0].tobytes()))
         elements.append(_lif_image("Snapshot", "MemBlock_2", plane_bytes, xy, [0], 16))
     channels = [c * plane_bytes for c in range(n_channels)]
+    hardware = ""
+    if exposures:
+        infos = "".join(
+            f'<WideFieldChannelInfo Active="1" LUT="Gray" ContrastingMethodName="FLUO" '
+            f'FluoCubeName="GSD 642" ExposureTime="{e}" UserDefName="ch{i}"/>'
+            for i, e in enumerate(exposures)
+        )
+        camera = (
+            '<ATLCameraSettingDefinition ObjectiveName="HCX PL APO 160x/1.43 OIL" '
+            'NumericalAperture="1.43" TheoCamSensorPixelSizeX="16" CycleTime="0.0113">'
+            f'<WideFieldChannelConfigurator CameraName="EMCCD">{infos}'
+            "</WideFieldChannelConfigurator></ATLCameraSettingDefinition>"
+        )
+        if sequential:
+            camera = (
+                "<ATLCameraSettingDefinition/><LDM_Block_Widefield_Sequential>"
+                f"<LDM_Block_Sequential_List>{camera}</LDM_Block_Sequential_List>"
+                "</LDM_Block_Widefield_Sequential>"
+            )
+        hardware = (
+            '<Attachment Name="HardwareSetting" Software="LAS X 3.5" SystemTypeName="SR GSD" '
+            f'DataSourceTypeName="Camera">{camera}</Attachment>'
+        )
     for name in names:
         block = f"MemBlock_{len(blocks) + 1}"
         blocks.append((block, planes.tobytes()))
         elements.append(
-            _lif_image(name, block, planes.nbytes, [*xy, frame_dim], channels, 16)
+            _lif_image(name, block, planes.nbytes, [*xy, frame_dim], channels, 16, hardware)
         )
     xml = (
         f'<LMSDataContainerHeader Version="{version}"><Element Name="{path.stem}" '

@@ -77,6 +77,29 @@ def test_images_and_channels_are_the_movies(movie, movie_formats, tmp_path) -> N
     assert list_channels(one) == ("c0", "c1")
 
 
+@pytest.mark.parametrize(
+    ("exposures", "sequential", "expected"),
+    [
+        (["0.0095"], False, [9.5, 9.5]),  # one for every channel, in seconds
+        (["0.02", "30 ms"], False, [20.0, 30.0]),  # one per channel, with a unit
+        (["0.02", "0.03"], True, [20.0, 30.0]),  # a sequential acquisition's steps
+        (["n/a", "0"], False, [12.0, 12.0]),  # no usable time: the frame interval
+    ],
+)
+def test_the_camera_exposure_of_each_channel(
+    exposures, sequential, expected, movie, movie_formats, tmp_path
+) -> None:
+    """A camera system's hardware settings give each channel's exposure, which is read
+    before the frame interval (12 ms here)."""
+    both = np.stack([movie[:30], movie[100:130]], axis=1)
+    path = movie_formats.write_lif(
+        tmp_path / "gsd.lif", both, interval_ms=12.0, exposures=exposures, sequential=sequential
+    )
+    for channel, exposure in zip(("c0", "c1"), expected, strict=True):
+        with open_movie(path, channel=channel) as lif:
+            assert lif.metadata["exposure_ms"] == pytest.approx(exposure, rel=1e-9)
+
+
 def test_z_stack_is_a_movie_of_z(movie, movie_formats, tmp_path) -> None:
     path = movie_formats.write_lif(tmp_path / "z.lif", movie[:20], frame_axis="z")
     with open_movie(path) as lif:
