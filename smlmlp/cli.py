@@ -7,7 +7,7 @@ Each movie file is one channel (two with ``--split``), and each channel of a fil
 several one channel, ``STEM_NAME`` (:mod:`smlmlp.file_channels`). The info file has the
 same layout as the workflow's ``psf_info.h5`` (see :mod:`smlmlp.infofile`).
 A file is read by the reader of its extension (TIFF and MetaMorph ``.stk``,
-``.dax``, Picasso ``.raw``, ``.ims``, OME-Zarr, ``.czi``, ``.nd2``, Leica ``.lif``,
+``.dax``, Picasso ``.raw``, ``.ims``, OME-Zarr, ``.czi``, ``.nd2``, Leica ``.lif`` / ``.lof``,
 ``.sif``, ``.spe``, HDF5, NumPy ``.npy``, Hamamatsu ``.dcimg``:
 :func:`smlmlp.loading.open_movie`).
 Pixel size: ``--pixel-nm`` when given, else the one stored in the file
@@ -630,7 +630,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help=(
             "movie file(s): TIFF, MetaMorph .stk, .dax, Picasso .raw, .ims, OME-Zarr (.zarr), "
-            ".czi, .nd2, Leica .lif, .sif, an Andor spooled series (.sifx), .spe, an HDF5 "
+            ".czi, .nd2, Leica .lif / .lof, .sif, an Andor spooled series (.sifx), .spe, an HDF5 "
             "stack (.h5, .hdf5), a NumPy stack (.npy) or a Hamamatsu .dcimg; the "
             "files of one multi-file OME-TIFF series or Micro-Manager NDTiff dataset are one "
             "movie (its first file names it), "

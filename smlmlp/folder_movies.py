@@ -104,8 +104,8 @@ def left_out_files(folder: PathLike, series: Mapping[str, Sequence[str]]) -> dic
     (:func:`single_images`), an HDF5 file without a dataset of frames (localisations
     such as Picasso's ``_locs.hdf5``) or an smlmLP info file
     (:func:`smlmlp.formats.hdf5_left_out`), an ``.npy`` array that is no stack of
-    frames (:func:`smlmlp.npy_movie.npy_left_out`), a Leica ``.lif`` project without a
-    movie (:func:`smlmlp.lif_movie.lif_left_out`).
+    frames (:func:`smlmlp.npy_movie.npy_left_out`), a Leica ``.lif`` project or ``.lof``
+    image without a movie (:func:`smlmlp.lif_movie.lif_left_out`).
 
     Examples
     --------
@@ -125,7 +125,7 @@ def left_out_files(folder: PathLike, series: Mapping[str, Sequence[str]]) -> dic
             why = hdf5_left_out(Path(folder) / head)
         elif suffix == ".npy":
             why = npy_left_out(Path(folder) / head)
-        elif suffix == ".lif":
+        elif suffix in (".lif", ".lof"):
             why = lif_left_out(Path(folder) / head)
         else:
             continue

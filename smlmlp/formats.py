@@ -28,7 +28,7 @@ Princeton Instruments     (none)        nothing / LightField's ``ExposureTime``,
   ``.spe`` (2.x, 3.0)                   else the header's exposure time
 HDF5 ``.h5`` / ``.hdf5``  (none, h5py)  the dataset's ``element_size_um`` / nothing
   (a dataset of frames)
-Leica ``.lif``            (none)        x's and y's extents / the camera's
+Leica ``.lif``, ``.lof``  (liffile)     x's and y's extents / the camera's
                                         exposure, else the frame interval
 NumPy ``.npy``            (none)        nothing (``numpy.save`` stores neither)
   (frames, height, width)
@@ -106,6 +106,7 @@ MOVIE_SUFFIXES = {
     ".hdf5": "HDF5 stack (.hdf5)",
     ".npy": "NumPy .npy stack",
     ".lif": "Leica .lif",
+    ".lof": "Leica .lof",
     ".dcimg": "Hamamatsu .dcimg",
 }
 
@@ -169,11 +170,12 @@ def supported_formats_text() -> str:
     --------
     >>> supported_formats_text()
     '.tif/.tiff, .stk (MetaMorph), .dax (+ .inf), .raw (+ .yaml), .ims, .zarr (OME-Zarr), \
-.czi, .nd2, .lif, .sif, .sifx (Andor spooled series), .spe, .h5/.hdf5, .npy, .dcimg'
+.czi, .nd2, .lif, .lof, .sif, .sifx (Andor spooled series), .spe, .h5/.hdf5, .npy, .dcimg'
     """
     return (
         ".tif/.tiff, .stk (MetaMorph), .dax (+ .inf), .raw (+ .yaml), .ims, .zarr (OME-Zarr), "
-        ".czi, .nd2, .lif, .sif, .sifx (Andor spooled series), .spe, .h5/.hdf5, .npy, .dcimg"
+        ".czi, .nd2, .lif, .lof, .sif, .sifx (Andor spooled series), .spe, .h5/.hdf5, .npy, "
+        ".dcimg"
     )
 
 
@@ -1668,6 +1670,7 @@ _READERS: dict[str, Callable[..., MovieFile]] = {
     ".hdf5": Hdf5Movie,
     ".npy": _npy_movie,
     ".lif": _lif_movie,
+    ".lof": _lif_movie,
     ".dcimg": _dcimg_movie,
 }
 

@@ -1,12 +1,9 @@
 """Leica ``.lif`` movies (LAS X, LAS AF: Leica's SR GSD, DMi8 and THUNDER widefield
-systems record SMLM movies in them), read without a library.
+systems record SMLM movies in them).
 
-A ``.lif`` file is a project: an XML description, then memory blocks. Its header is
-``0x70`` (int32), the XML's length (int32), ``0x2A``, the XML's count of UTF-16
-characters (int32) and the XML. Each memory block is ``0x70`` (int32), its header's
-length (int32), ``0x2A``, the block's size in bytes (int64 in version 2 files, int32 in
-version 1), ``0x2A``, the count of UTF-16 characters of its name (int32), its name
-(``MemBlock_233``), then its bytes. In the XML, every ``Element`` of the project tree
+A ``.lif`` file is a project: an XML description, then memory blocks, each named
+(``MemBlock_233``); liffile reads the file's headers, its XML and where each block's
+bytes lie (:func:`read_lif_layout`). In the XML, every ``Element`` of the project tree
 that holds an image (``Data/Image``) names its block (``Memory/@MemoryBlockID``) and
 describes it: its ``ChannelDescription`` (bits per sample in ``Resolution``, the
 channel's offset in ``BytesInc``) and its ``DimensionDescription`` (``DimID`` 1 x, 2 y,
@@ -31,9 +28,10 @@ import math
 import os
 import re
 import struct
-from typing import Any, NamedTuple
+from typing import NamedTuple
 from xml.etree import ElementTree
 
+import liffile
 import numpy as np
 
 from .file_channels import channel_names
@@ -42,10 +40,6 @@ from .tiff_metadata import _LENGTH_TO_NM, _TIME_TO_MS, _unit_factor
 
 __all__ = ["LifImage", "LifMovie", "lif_images", "lif_left_out", "read_lif_layout"]
 
-#: The int32 that opens the header and every memory block of a ``.lif`` file.
-LIF_MAGIC = 0x70
-#: The byte before each field of a header.
-LIF_MARK = 0x2A
 #: Names of the axes (``DimID``) for messages.
 LIF_AXES = {
     1: "x",
@@ -104,51 +98,30 @@ class LifImage(NamedTuple):
         return next(a for a in self.axes[2:] if a.count > 1)
 
 
-def _read_exact(handle: Any, size: int, what: str) -> bytes:
-    data = handle.read(size)
-    if len(data) != size:
-        raise ValueError(f"the file ends inside {what}")
-    return data
-
-
 def read_lif_layout(path: PathLike) -> tuple[ElementTree.Element, dict[str, tuple[int, int]]]:
-    """The XML description of the ``.lif`` file ``path`` and its memory blocks, by name:
-    ``(offset of the bytes, bytes present)`` (fewer than the block's size in a file cut
-    short).
+    """The XML description of the Leica file ``path`` (a ``.lif`` project or a ``.lof``
+    image, read by liffile) and its memory blocks, by name: ``(offset of the bytes,
+    bytes present)`` (fewer than the block's size in a file cut short). A ``.lof``'s one
+    block is named after the image's ``Memory/@MemoryBlockID``.
 
     Raises
     ------
     ValueError
-        Not a ``.lif`` file, or its header or XML is corrupt.
+        Not a Leica image file, or its header or XML is corrupt.
     """
+    try:
+        with liffile.LifFile(path, squeeze=False) as lif:
+            root = lif.xml_element
+            found = {name: (block.offset, block.size) for name, block in lif.memory_blocks.items()}
+    except (liffile.LifFileError, ValueError, KeyError, SyntaxError, struct.error) as exc:
+        why = f"not a Leica image file, or one cut short or corrupt ({_clean(exc)})"
+        raise ValueError(why) from exc
     file_size = os.path.getsize(path)
-    with open(path, "rb") as handle:
-        head = _read_exact(handle, 13, "its header")
-        magic, _, mark, characters = struct.unpack("<iiBi", head)
-        if magic != LIF_MAGIC or mark != LIF_MARK or characters <= 0:
-            raise ValueError("not a .lif file (no LIF header)")
-        text = _read_exact(handle, 2 * characters, "its XML description")
-        try:
-            root = ElementTree.fromstring(text.decode("utf-16-le"))
-        except (UnicodeDecodeError, ElementTree.ParseError) as exc:
-            raise ValueError(f"its XML description is corrupt ({_clean(exc)})") from exc
-        wide = root.get("Version", "2") != "1"
-        blocks: dict[str, tuple[int, int]] = {}
-        position = handle.tell()
-        while position < file_size:
-            handle.seek(position)
-            head = handle.read(22 if wide else 18)
-            if len(head) < (22 if wide else 18):
-                break  # a file cut inside a block's header: its blocks are missing
-            magic, _, mark = struct.unpack_from("<iiB", head)
-            size = struct.unpack_from("<q" if wide else "<i", head, 9)[0]
-            mark2, characters = struct.unpack_from("<Bi", head, 17 if wide else 13)
-            if magic != LIF_MAGIC or mark != LIF_MARK or mark2 != LIF_MARK or size < 0:
-                raise ValueError(f"corrupt memory block at byte {position}")
-            name = handle.read(2 * characters).decode("utf-16-le", "replace")
-            start = handle.tell()
-            blocks[name] = (start, max(0, min(size, file_size - start)))
-            position = start + size
+    blocks = {
+        name: (offset, max(0, min(size, file_size - offset)))
+        for name, (offset, size) in found.items()
+        if offset >= 0
+    }
     return root, blocks
 
 
@@ -197,15 +170,23 @@ def _exposure_ms(text: str | None) -> float | None:
     return value * factor
 
 
-def lif_images(root: ElementTree.Element) -> list[LifImage]:
-    """Every image of a ``.lif`` file's XML description that has bytes, in the order of
+def lif_images(
+    root: ElementTree.Element, blocks: dict[str, tuple[int, int]] | None = None
+) -> list[LifImage]:
+    """Every image of a Leica file's XML description that has bytes, in the order of
     the project tree; its ``path``: the names of the elements down to it, less the
-    project's own."""
+    project's own. An image without a ``Memory`` element (older ``.lof`` files) owns
+    the file's memory block when ``blocks`` holds one."""
     found: list[LifImage] = []
+    lone = next(iter(blocks)) if blocks is not None and len(blocks) == 1 else None
 
     def visit(element: ElementTree.Element, names: tuple[str, ...]) -> None:
         image = element.find("Data/Image")
         memory = element.find("Memory")
+        if memory is None and lone is not None and blocks is not None:
+            memory = ElementTree.Element(
+                "Memory", Size=str(blocks[lone][1]), MemoryBlockID=lone
+            )
         if image is not None and memory is not None and int(memory.get("Size", "0")) > 0:
             axes = tuple(
                 LifAxis(
@@ -259,12 +240,13 @@ def lif_left_out(path: PathLike) -> str | None:
     z stacks in time, wavelength sweeps): None when it holds a movie, or when it
     cannot be read (opening it tells why)."""
     try:
-        images = lif_images(read_lif_layout(path)[0])
+        images = lif_images(*read_lif_layout(path))
     except (OSError, ValueError):
         return None
     if _movies(images):
         return None
-    return f"a Leica .lif file without a movie ({_images_text(images)})"
+    kind = os.path.splitext(os.fspath(path))[1].lower()
+    return f"a Leica {kind} file without a movie ({_images_text(images)})"
 
 
 def _images_text(images: list[LifImage]) -> str:
@@ -292,7 +274,8 @@ def _sample_dtype(bits: int, data_type: int) -> np.dtype | None:
 
 class LifMovie(MappedMovie):
     """A Leica ``.lif`` movie (see the module), one channel of one image of the file
-    (``channel``: the movie's name, or its index among the file's movies).
+    (``channel``: the movie's name, or its index among the file's movies); or the
+    image of a ``.lof`` file (LAS X's object file: one image, read alike).
 
     Use :func:`smlmlp.loading.open_movie` to create one.
     """
@@ -301,14 +284,19 @@ class LifMovie(MappedMovie):
     what = ".lif"
 
     def _open(self) -> None:
+        if os.path.splitext(self.path)[1].lower() == ".lof":
+            self.kind = self.metadata["kind"] = "lof"
+            self.what = ".lof"
         try:
             root, blocks = read_lif_layout(self.path)
-            images = lif_images(root)
+            images = lif_images(root, blocks)
         except (OSError, ValueError) as exc:
             raise self._corrupt(exc) from exc
         movies = _movies(images)
         if not movies:
-            raise ValueError(f"{self.label}: no movie in this .lif file ({_images_text(images)})")
+            raise ValueError(
+                f"{self.label}: no movie in this {self.what} file ({_images_text(images)})"
+            )
         pick = 0
         if len(movies) > 1:
             pick = self._choose_channel([name for _, _, name in movies], len(movies))

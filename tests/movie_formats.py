@@ -943,7 +943,9 @@ def _lif_image(
     ``hardware`` its hardware settings' attachment."""
     described = "".join(
         f'<ChannelDescription DataType="0" ChannelTag="0" Resolution="{bits}" '
-        f'LUTName="Gray" BytesInc="{offset}" BitInc="0"></ChannelDescription>'
+        'NameOfMeasuredQuantity="" Min="0.000000e+000" '
+        f'Max="{2**bits - 1:e}" Unit="" LUTName="Gray" IsLUTInverted="0" '
+        f'BytesInc="{offset}" BitInc="0"></ChannelDescription>'
         for offset in channels
     )
     dimensions = "".join(
@@ -1048,6 +1050,47 @@ def write_lif(
     return path
 
 
+def write_lof(
+    path: Path,
+    movie: np.ndarray,
+    *,
+    pixel_nm: float = 100.0,
+    interval_ms: float = 30.0,
+    memory_element: bool = True,
+    channel_names: Sequence[str] | None = None,
+) -> Path:
+    """Leica ``.lof`` (LAS X's object file, one image) as LAS X lays it out: a header
+    (``0x70``, its length, ``0x2A``, ``LMS_Object_File`` in UTF-16), two version
+    fields (``0x2A``, int32 each), the memory block (``0x2A``, its size as int64, its
+    bytes), then the XML description of the image (``0x70``, its length, ``0x2A``, its
+    count of UTF-16 characters, the XML). Without ``memory_element``, the XML has no
+    ``Memory`` element (as in older files). ``channel_names``: ignored, as for .lif."""
+    planes = np.asarray(movie, dtype="<u2")
+    planes = planes[:, None] if planes.ndim == 3 else planes
+    n_frames, n_channels, height, width = planes.shape
+    plane_bytes = height * width * 2
+    axes = [
+        (1, width, 2, pixel_nm * 1e-9 * (width - 1), "m"),
+        (2, height, 2 * width, pixel_nm * 1e-9 * (height - 1), "m"),
+        (4, n_frames, plane_bytes * n_channels, interval_ms * 1e-3 * (n_frames - 1), "s"),
+    ]
+    channels = [c * plane_bytes for c in range(n_channels)]
+    element = _lif_image(path.stem, "MemBlock_7", planes.nbytes, axes, channels, 16)
+    if not memory_element:
+        memory = f'<Memory Size="{planes.nbytes}" MemoryBlockID="MemBlock_7"/>'
+        element = element.replace(memory, "")
+    xml = f'<LMSDataContainerHeader Version="2">{element}</LMSDataContainerHeader>'
+    xml_bytes = xml.encode("utf-16-le")
+    name = "LMS_Object_File".encode("utf-16-le")
+    out = bytearray(struct.pack("<IIBI", 0x70, len(name) + 5, 0x2A, len(name) // 2) + name)
+    out += struct.pack("<BIBI", 0x2A, 2, 0x2A, 3)
+    out += struct.pack("<BQ", 0x2A, planes.nbytes) + planes.tobytes()
+    out += struct.pack("<IIBI", 0x70, len(xml_bytes) + 5, 0x2A, len(xml_bytes) // 2) + xml_bytes
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(bytes(out))
+    return path
+
+
 #: Format name -> writer; every writer takes (path, movie) and keyword options.
 WRITERS = {
     "dax": (".dax", write_dax),
@@ -1063,5 +1106,6 @@ WRITERS = {
     "hdf5": (".hdf5", write_hdf5),
     "npy": (".npy", write_npy),
     "lif": (".lif", write_lif),
+    "lof": (".lof", write_lof),
     "dcimg": (".dcimg", write_dcimg),
 }

@@ -100,6 +100,29 @@ def test_the_camera_exposure_of_each_channel(
             assert lif.metadata["exposure_ms"] == pytest.approx(exposure, rel=1e-9)
 
 
+@pytest.mark.parametrize("memory_element", [True, False])
+def test_lof_object_files(memory_element, movie, movie_formats, tmp_path, capsys) -> None:
+    """LAS X's ``.lof`` (one image, its memory block before its XML) reads as a .lif's
+    image does, with its pixel size and interval; the command names it after the file."""
+    path = movie_formats.write_lof(
+        tmp_path / "cell 3.lof", movie, pixel_nm=108.0, interval_ms=20.0,
+        memory_element=memory_element,
+    )
+    tiff = tmp_path / "movie.tif"
+    tifffile.imwrite(tiff, movie, photometric="minisblack")
+    with open_movie(path) as lof, open_movie(tiff) as plain:
+        np.testing.assert_array_equal(lof[50:90], movie[50:90])
+        assert lof.metadata["kind"] == "lof" and lof.metadata["image"] == "cell 3"
+        assert lof.metadata["pixel_nm"] == pytest.approx((108.0, 108.0), rel=1e-9)
+        assert lof.metadata["exposure_ms"] == pytest.approx(20.0, rel=1e-9)
+        np.testing.assert_allclose(_sigmas(lof), _sigmas(plain), rtol=1e-9)
+    cut = tmp_path / "cut.lof"
+    cut.write_bytes(path.read_bytes()[:5000])
+    with pytest.raises(ValueError) as caught:
+        open_movie(cut)
+    _one_line(caught.value, str(cut), "corrupt or truncated .lof file")
+
+
 def test_z_stack_is_a_movie_of_z(movie, movie_formats, tmp_path) -> None:
     path = movie_formats.write_lif(tmp_path / "z.lif", movie[:20], frame_axis="z")
     with open_movie(path) as lif:
@@ -129,7 +152,7 @@ def test_files_without_a_movie(movie, movie_formats, tmp_path) -> None:
 
 @pytest.mark.parametrize(("keep", "words"), [
     (0.6, ["truncated .lif file: Series001 needs", "of its memory block MemBlock_3"]),
-    (0.004, ["corrupt or truncated .lif file", "the file ends inside its XML description"]),
+    (0.004, ["corrupt or truncated .lif file", "one cut short or corrupt"]),
 ])
 def test_cut_short_one_line(keep, words, movie, movie_formats, tmp_path) -> None:
     path = movie_formats.write_lif(tmp_path / "cut.lif", movie)
