@@ -51,7 +51,7 @@ TRAILER_PIXELS_SENSOR_ROW = 1023
 #: Where the 0x7 layout's counters begin after its session footer (its time stamps
 #: follow them).
 FOOTER_STAMPS_OFFSET = 272
-#: The file header's bytes read: the magic, version, session count and first session.
+#: The file header's bytes read: the magic, the version and where the first session is.
 _HEADER_BYTES = 64
 
 
@@ -67,7 +67,6 @@ class DcimgLayout(NamedTuple):
     """
 
     version: int
-    sessions: int
     frames: int
     height: int
     width: int
@@ -113,12 +112,11 @@ def read_dcimg_layout(path: PathLike) -> DcimgLayout:
         if not head.startswith(MAGIC):
             raise ValueError(f"not a DCIMG file (it begins {head[:8]!r}, not b'DCIMG')")
         version = _unpack(head, 8, "I")
-        sessions = _unpack(head, 32, "I")
         session = _unpack(head, 40, "I")  # the first session's header
         if version == VERSION_0X7:
-            layout = _layout_0x7(handle, session, sessions)
+            layout = _layout_0x7(handle, session)
         elif version == VERSION_0X1000000:
-            layout = _layout_0x1000000(handle, session, sessions)
+            layout = _layout_0x1000000(handle, session)
         else:
             raise ValueError(
                 f"DCIMG version 0x{version:x} is not read (versions 0x7 and 0x1000000 are)"
@@ -163,7 +161,7 @@ def _checked(
         )
 
 
-def _layout_0x7(handle: BinaryIO, session: int, sessions: int) -> DcimgLayout:
+def _layout_0x7(handle: BinaryIO, session: int) -> DcimgLayout:
     """The 0x7 layout: frames back to back, the four pixels and stamps in the footer."""
     head = _read_at(handle, session, 80)
     frames, pixel_type = _unpack(head, 32, "I"), _unpack(head, 36, "I")
@@ -182,13 +180,13 @@ def _layout_0x7(handle: BinaryIO, session: int, sessions: int) -> DcimgLayout:
             if row < height:
                 pixels_row, pixels_offset = row, footer + _unpack(block, 88, "Q")
     return DcimgLayout(
-        VERSION_0X7, sessions, frames, height, width, dtype, data_offset, row_bytes,
+        VERSION_0X7, frames, height, width, dtype, data_offset, row_bytes,
         image_bytes, image_bytes, pixels_row, pixels_offset, 4 * dtype.itemsize,
         footer + FOOTER_STAMPS_OFFSET + 4 * frames, 8,
     )
 
 
-def _layout_0x1000000(handle: BinaryIO, session: int, sessions: int) -> DcimgLayout:
+def _layout_0x1000000(handle: BinaryIO, session: int) -> DcimgLayout:
     """The 0x1000000 layout: each frame followed by its 32-byte trailer."""
     head = _read_at(handle, session, 720)
     frames, pixel_type = _unpack(head, 60, "I"), _unpack(head, 64, "I")
@@ -204,7 +202,7 @@ def _layout_0x1000000(handle: BinaryIO, session: int, sessions: int) -> DcimgLay
     frame_bytes = image_bytes + FRAME_TRAILER_BYTES
     trailer = data_offset + image_bytes
     return DcimgLayout(
-        VERSION_0X1000000, sessions, frames, height, width, dtype, data_offset, row_bytes,
+        VERSION_0X1000000, frames, height, width, dtype, data_offset, row_bytes,
         frame_bytes, image_bytes, row if 0 <= row < height else None, trailer + 12,
         frame_bytes, trailer + 4, frame_bytes,
     )

@@ -183,11 +183,13 @@ def lif_images(
     def visit(element: ElementTree.Element, names: tuple[str, ...]) -> None:
         image = element.find("Data/Image")
         memory = element.find("Memory")
-        if memory is None and lone is not None and blocks is not None:
-            memory = ElementTree.Element(
-                "Memory", Size=str(blocks[lone][1]), MemoryBlockID=lone
-            )
-        if image is not None and memory is not None and int(memory.get("Size", "0")) > 0:
+        if memory is not None:
+            block, size = memory.get("MemoryBlockID", ""), int(memory.get("Size", "0"))
+        elif lone is not None and blocks is not None:
+            block, size = lone, blocks[lone][1]
+        else:
+            block, size = "", 0
+        if image is not None and size > 0:
             axes = tuple(
                 LifAxis(
                     int(d.get("DimID", "0")),
@@ -205,8 +207,7 @@ def lif_images(
             )
             path = "/".join(names[1:]) or names[-1]
             found.append(
-                LifImage(names[-1], path, memory.get("MemoryBlockID", ""),
-                         int(memory.get("Size", "0")), axes, channels or ((0, 8, 0),),
+                LifImage(names[-1], path, block, size, axes, channels or ((0, 8, 0),),
                          _camera_exposures(image))
             )
         for child in element.iterfind("Children/Element"):
