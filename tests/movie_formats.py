@@ -962,6 +962,26 @@ def _lif_image(
     )
 
 
+def _lif_planes(
+    movie: np.ndarray, pixel_nm: float, interval_ms: float, frame_axis: str
+) -> tuple[np.ndarray, list[tuple[int, int, int, float, str]], tuple, list[int]]:
+    """A Leica image's planes ``(frames, channels, height, width)`` of 16-bit samples,
+    its x and y axes, its frame axis (t, ``interval_ms`` apart, or z) and its channels'
+    offsets, as :func:`_lif_image` takes them."""
+    planes = np.asarray(movie, dtype="<u2")
+    planes = planes[:, None] if planes.ndim == 3 else planes
+    n_frames, n_channels, height, width = planes.shape
+    plane_bytes = height * width * 2
+    xy = [
+        (1, width, 2, pixel_nm * 1e-9 * (width - 1), "m"),
+        (2, height, 2 * width, pixel_nm * 1e-9 * (height - 1), "m"),
+    ]
+    frame_dim = (4, n_frames, plane_bytes * n_channels, interval_ms * 1e-3 * (n_frames - 1), "s")
+    if frame_axis == "z":
+        frame_dim = (3, n_frames, plane_bytes * n_channels, 1e-7 * (n_frames - 1), "m")
+    return planes, xy, frame_dim, [c * plane_bytes for c in range(n_channels)]
+
+
 def write_lif(
     path: Path,
     movie: np.ndarray,
@@ -988,22 +1008,12 @@ def write_lif(
     format names no channel. ``exposures``: the camera's ``ExposureTime`` of each
     channel as LAS X writes them in the hardware settings of a camera system (in the
     main camera settings, or in those of the steps of a ``sequential`` acquisition)."""
-    planes = np.asarray(movie, dtype="<u2")
-    planes = planes[:, None] if planes.ndim == 3 else planes
-    n_frames, n_channels, height, width = planes.shape
-    plane_bytes = height * width * 2
-    xy = [
-        (1, width, 2, pixel_nm * 1e-9 * (width - 1), "m"),
-        (2, height, 2 * width, pixel_nm * 1e-9 * (height - 1), "m"),
-    ]
-    frame_dim = (4, n_frames, plane_bytes * n_channels, interval_ms * 1e-3 * (n_frames - 1), "s")
-    if frame_axis == "z":
-        frame_dim = (3, n_frames, plane_bytes * n_channels, 1e-7 * (n_frames - 1), "m")
+    planes, xy, frame_dim, channels = _lif_planes(movie, pixel_nm, interval_ms, frame_axis)
+    plane_bytes = planes[0, 0].nbytes
     elements, blocks = [], [("MemBlock_1", b"")]
     if snapshot:
         blocks.append(("MemBlock_2", planes[0, 0].tobytes()))
         elements.append(_lif_image("Snapshot", "MemBlock_2", plane_bytes, xy, [0], 16))
-    channels = [c * plane_bytes for c in range(n_channels)]
     hardware = ""
     if exposures:
         infos = "".join(
@@ -1065,17 +1075,8 @@ def write_lof(
     bytes), then the XML description of the image (``0x70``, its length, ``0x2A``, its
     count of UTF-16 characters, the XML). Without ``memory_element``, the XML has no
     ``Memory`` element (as in older files). ``channel_names``: ignored, as for .lif."""
-    planes = np.asarray(movie, dtype="<u2")
-    planes = planes[:, None] if planes.ndim == 3 else planes
-    n_frames, n_channels, height, width = planes.shape
-    plane_bytes = height * width * 2
-    axes = [
-        (1, width, 2, pixel_nm * 1e-9 * (width - 1), "m"),
-        (2, height, 2 * width, pixel_nm * 1e-9 * (height - 1), "m"),
-        (4, n_frames, plane_bytes * n_channels, interval_ms * 1e-3 * (n_frames - 1), "s"),
-    ]
-    channels = [c * plane_bytes for c in range(n_channels)]
-    element = _lif_image(path.stem, "MemBlock_7", planes.nbytes, axes, channels, 16)
+    planes, xy, frame_dim, channels = _lif_planes(movie, pixel_nm, interval_ms, "t")
+    element = _lif_image(path.stem, "MemBlock_7", planes.nbytes, [*xy, frame_dim], channels, 16)
     if not memory_element:
         memory = f'<Memory Size="{planes.nbytes}" MemoryBlockID="MemBlock_7"/>'
         element = element.replace(memory, "")
