@@ -144,8 +144,10 @@ def _on_time_text(curve: TemporalCurve) -> str:
 def temporal_panel(axes: Any, temporal: TemporalInfo, channel: str | None = None) -> None:
     """The temporal autocorrelation of ``channel`` and of the experiment, with their fits.
 
-    The lag axis is in ms (in frames when the exposure is unknown) and shows the
-    decay (the fitted range and a quarter more); the on-times are in the legend and the title.
+    The lag axis is in ms (in frames when the exposure is unknown, or when the
+    experiment's channels were recorded with different exposures, so that their average
+    has no time scale) and shows the decay (the fitted range and a quarter more); the
+    on-times are in the legend and the title.
 
     Examples
     --------
@@ -157,9 +159,11 @@ def temporal_panel(axes: Any, temporal: TemporalInfo, channel: str | None = None
     """
     average = temporal.average
     curve = temporal.channels.get(channel) if channel is not None else None
-    in_ms = math.isfinite(average.exposure_ms) or (
-        curve is not None and math.isfinite(curve.exposure_ms)
+    in_ms = math.isfinite(average.exposure_ms) and (
+        curve is None or math.isfinite(curve.exposure_ms)
     )
+    exposures = [c.exposure_ms for c in temporal.channels.values()]
+    differ = not in_ms and any(math.isfinite(e) for e in exposures)
     fitted = [c.attrs.get("fit_lags") for c in (average, curve) if c is not None and c.valid]
     shown = min(average.crop_fr, max([20, *(math.ceil(1.25 * int(n)) for n in fitted if n)]))
 
@@ -211,7 +215,11 @@ def temporal_panel(axes: Any, temporal: TemporalInfo, channel: str | None = None
             axes.axvline(position, color="tab:red", lw=0.9, ls=":", label="experiment's on-time")
     axes.axhline(0.0, color="0.6", lw=0.8)
     axes.set_xlim(0.0, float(lag_axis(average)[-1]))
-    axes.set_xlabel("lag (ms)" if in_ms else "lag (frames; exposure unknown)")
+    if in_ms:
+        axes.set_xlabel("lag (ms)")
+    else:
+        why = "the channels' exposures differ" if differ else "exposure unknown"
+        axes.set_xlabel(f"lag (frames; {why})")
     axes.set_ylabel("autocovariance per pixel (ADU²)")
     title = f"Temporal autocorrelation: on-time {_on_time_text(average)} (experiment)"
     if curve is not None and several:

@@ -206,6 +206,19 @@ def test_temporal_panel_in_frames_when_the_exposure_is_unknown() -> None:
     assert not any("average" in t.get_text() for t in panel.get_legend().get_texts())
 
 
+def test_temporal_panel_in_frames_when_the_channels_exposures_differ() -> None:
+    """Two channels recorded at 12 and 15 ms: their average has no time scale, so the
+    panel is in frames (it failed on NaN axis limits)."""
+    names = ["green", "red"]
+    temporal = TemporalInfo.example(names, tau=3.0).with_exposures({"green": 12.0, "red": 15.0})
+    assert math.isnan(temporal.average.exposure_ms)
+    for channel in (_astigmatic(), ChannelInfo.empty_example("green", 120.0)):
+        figure = channel_figure(channel, "day1", temporal)
+        panel = [a for a in figure.axes if a.get_title().startswith("Temporal autocorrelation")]
+        assert panel[0].get_xlabel() == "lag (frames; the channels' exposures differ)"
+        assert np.isfinite(panel[0].get_xlim()).all()
+
+
 def test_temporal_panel_without_decay() -> None:
     temporal = _temporal(["red"])
     curve = temporal.average
