@@ -17,8 +17,8 @@ and store those pixels' real values apart: in the footer's table (``0x7``; the r
 the one the footer names) or in the frame's trailer (``0x1000000``; the sensor's row
 1023, the first row of its lower half, which a sub-array starting at row ``y0`` with
 binning ``b`` holds as row ``(1023 - y0) // b``). The reader puts them back, as the
-published readers of the format do (the ``dcimg`` package, python-microscopy,
-Bio-Formats); the layout is theirs, from files they had, and the rows are read top to
+``dcimg`` package does; the layout is the one it and python-microscopy describe, from
+files they had (Bio-Formats agrees on the headers), and the rows are read top to
 bottom as they are stored (the ``dcimg`` package's order; Bio-Formats shows them upside
 down, which flips the sign of the PSF's angle, not its widths).
 
