@@ -11,6 +11,7 @@ The figures are drawn with Matplotlib's object-oriented API on the Agg canvas
 from __future__ import annotations
 
 import math
+import textwrap
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -523,7 +524,9 @@ def summary_figure(rows: Sequence[Mapping[str, Any]]) -> Any:
 
     When some experiment has an on-time (column ``on_time_ms``), a second panel below
     shows the on-time per experiment, with its 95 % interval (``on_time_ms_se``); in
-    frames (``on_time_frames``) when no experiment's exposure is known.
+    frames (``on_time_frames``) when no experiment's exposure is known. An experiment
+    whose on-time is known in frames only (its exposure unknown, or its channels'
+    exposures different) is named below the panel with that value.
 
     Parameters
     ----------
@@ -545,13 +548,17 @@ def summary_figure(rows: Sequence[Mapping[str, Any]]) -> Any:
     channels = sorted({str(row["channel"]) for row in rows})
     position = {name: index for index, name in enumerate(experiments)}
     on_times = {}  # experiment: (on-time, its standard error), in ms, else in frames
+    in_frames_only = {}  # experiment: on-time in frames, when the others' are in ms
     known_ms = any(math.isfinite(float(row.get("on_time_ms", math.nan))) for row in rows)
     unit = "ms" if known_ms else "frames"
     for row in rows:
         value = float(row.get(f"on_time_{unit}", math.nan))
+        frames = float(row.get("on_time_frames", math.nan))
         if math.isfinite(value):
             error = float(row.get(f"on_time_{unit}_se", math.nan))
             on_times[str(row["experiment"])] = (value, error)
+        elif math.isfinite(frames):
+            in_frames_only[str(row["experiment"])] = frames
     # wider with more experiments, up to a page's width (then fewer labels); the
     # on-time below the widths, experiment by experiment
     width = SUMMARY_WIDTH_PER_EXPERIMENT_IN * len(experiments) + 4.0
@@ -559,7 +566,7 @@ def summary_figure(rows: Sequence[Mapping[str, Any]]) -> Any:
     if on_times:
         figure = _figure(width, 7.5)
         axes, on_time_axes = figure.subplots(2, 1, sharex=True, height_ratios=[4.5, 3.0])
-        _on_time_summary(on_time_axes, experiments, on_times, unit)
+        _on_time_summary(on_time_axes, experiments, on_times, unit, in_frames_only)
     else:
         figure = _figure(width, 4.5)
         axes = figure.subplots()
@@ -610,6 +617,8 @@ def summary_figure(rows: Sequence[Mapping[str, Any]]) -> Any:
 #: The summary plot's width per experiment and at most (inches): beyond, fewer labels.
 SUMMARY_WIDTH_PER_EXPERIMENT_IN = 0.4
 SUMMARY_MAX_WIDTH_IN = 20.0
+#: Characters per line of the note under the on-time panel (it fits the narrowest plot).
+NOTE_WIDTH_CHARACTERS = 60
 #: Experiment labels per inch of the summary plot, at most (rotated upright).
 SUMMARY_LABELS_PER_IN = 2.5
 
@@ -638,9 +647,10 @@ def _on_time_summary(
     experiments: Sequence[str],
     on_times: Mapping[str, tuple[float, float]],
     unit: str = "ms",
+    in_frames_only: Mapping[str, float] | None = None,
 ) -> None:
     """On-time per experiment ± 1.96 standard errors (NaN ones left out; no bar
-    where no error is known)."""
+    where no error is known); those known in frames only named in a note."""
     x = [index for index, name in enumerate(experiments) if name in on_times]
     values, errors = (np.array([on_times[experiments[i]][k] for i in x]) for k in (0, 1))
     axes.plot(x, values, "-", color="0.2")
@@ -661,3 +671,10 @@ def _on_time_summary(
     axes.grid(True, axis="y", alpha=0.3)
     axes.set_title("Blinking on-time per experiment")
     axes.legend(fontsize="small", loc="best")
+    if in_frames_only:
+        listed = ", ".join(f"{name} {value:.2f}" for name, value in sorted(in_frames_only.items()))
+        note = textwrap.fill(f"on-time in frames only: {listed}", NOTE_WIDTH_CHARACTERS)
+        axes.text(
+            0.01, 0.02, f"{note}\n(exposure unknown, or not the same in every channel)",
+            transform=axes.transAxes, fontsize="small", color="0.3", va="bottom",
+        )

@@ -284,6 +284,21 @@ def test_summary_figure_with_on_times(tmp_path: Path) -> None:
     assert list(figure.axes[1].lines[0].get_ydata()) == [pytest.approx(3.0)]
 
 
+def test_summary_names_the_on_times_known_in_frames_only() -> None:
+    """An experiment whose channels' exposures differ has its on-time in frames only:
+    named below the panel of on-times in ms, not left out silently."""
+    rows = [
+        ChannelInfo.empty_example("red", 140.0).summary_row("day1", 58.0, 0.7, 2.9, 0.03),
+        ChannelInfo.empty_example("red", 140.0).summary_row("day2", math.nan, math.nan, 3.07),
+    ]
+    panel = summary_figure(rows).axes[1]
+    assert panel.get_ylabel() == "on-time (ms)"
+    assert list(panel.lines[0].get_ydata()) == [58.0]
+    notes = [text.get_text() for text in panel.texts]
+    why = "exposure unknown, or not the same in every channel"
+    assert notes == [f"on-time in frames only: day2 3.07\n({why})"]
+
+
 @pytest.mark.parametrize("n_experiments", [1, 2, 6])
 def test_summary_on_times_have_error_bars_and_every_title_fits(n_experiments) -> None:
     """The on-time panel shows the 95 % interval of each on-time, and no title runs
