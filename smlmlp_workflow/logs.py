@@ -194,8 +194,10 @@ def rule_log(
         logger.error("%s: %s", step, message)  # the line on stderr, for logged_problems
         # Snakemake writes a message and its newline separately to the stderr it shares
         # with this script: the leading newline keeps the line from landing after a
-        # half-written one of Snakemake's.
-        print(f"\nERROR {step}: {message}", file=sys.stderr, flush=True)
+        # half-written one of Snakemake's, and one write with its own newline keeps
+        # Snakemake's next message from landing at the end of this line.
+        sys.stderr.write(f"\nERROR {step}: {message}\n")
+        sys.stderr.flush()
         raise SystemExit(1) from None
     else:
         logger.info("%s: finished in %.1f s", step, time.monotonic() - started)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import logging
 import os
@@ -461,6 +462,22 @@ def test_rule_log_error_starts_its_own_line_after_an_unfinished_one(tmp_path: Pa
         raise ValueError("the stack does not change from frame to frame")
     err = capsys.readouterr().err.splitlines()
     assert "ERROR psf e/c: the stack does not change from frame to frame" in err, err
+
+
+def test_rule_log_error_line_and_its_end_are_one_write(tmp_path: Path, monkeypatch) -> None:
+    # two writes (the line, then its newline) let Snakemake's next message land
+    # between them, at the end of the error line
+    writes: list[str] = []
+
+    class Recorder(io.StringIO):
+        def write(self, text: str) -> int:
+            writes.append(text)
+            return super().write(text)
+
+    monkeypatch.setattr(sys, "stderr", Recorder())
+    with pytest.raises(SystemExit), ws.rule_log(tmp_path / "s.log", step="psf e/c"):
+        raise ValueError("the width is odd")
+    assert [w for w in writes if "ERROR" in w] == ["\nERROR psf e/c: the width is odd\n"], writes
 
 
 def test_rule_log_keeps_tracebacks_of_bugs(tmp_path: Path, capsys) -> None:
