@@ -629,9 +629,10 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="+",
         metavar="FILE",
         help=(
-            "movie file(s): TIFF, MetaMorph .stk, .dax, Picasso .raw, .ims, OME-Zarr (.zarr), "
-            ".czi, .nd2, Leica .lif / .lof, .sif, an Andor spooled series (.sifx), .spe, an HDF5 "
-            "stack (.h5, .hdf5), a NumPy stack (.npy) or a Hamamatsu .dcimg; the "
+            "movie file(s): TIFF, MetaMorph .stk, pco .pcoraw, .dax, Picasso .raw, .ims, "
+            "OME-Zarr (.zarr), .czi, .nd2, Leica .lif / .lof, .sif, an Andor spooled series "
+            "(.sifx), .spe, an HDF5 stack (.h5, .hdf5), a NumPy stack (.npy) or a Hamamatsu "
+            ".dcimg; the "
             "files of one multi-file OME-TIFF series or Micro-Manager NDTiff dataset are one "
             "movie (its first file names it), "
             "and so are those of an image sequence (one TIFF file per frame); a folder: "

@@ -36,8 +36,9 @@ PathLike = str | os.PathLike
 NDTIFF_INDEX = "NDTiff.index"
 
 #: Suffixes of TIFF movie files (case-insensitive): MetaMorph's ``.stk`` stacks are TIFF
-#: files too (their planes after the first image's, described by its UIC tags).
-TIFF_SUFFIXES = (".tif", ".tiff", ".stk")
+#: files too (their planes after the first image's, described by its UIC tags), and so
+#: are pco CamWare's ``.pcoraw`` recordings (their exposure in the ``.rec`` beside them).
+TIFF_SUFFIXES = (".tif", ".tiff", ".stk", ".pcoraw")
 
 #: Single-image TIFF files with names alike but for one number that make a movie of
 #: their own. Fewer are snapshots taken beside the movies (``bf_01.tif`` .. ``bf_12.tif``

@@ -5,7 +5,8 @@ of the channel read, ``Channel/@Name``), then the TIFF resolution tags when thei
 unit is a length, then Micro-Manager's metadata (the first image's, of the channel's
 first image in an NDTiff dataset, then the summary's), then MetaMorph's (an ``.stk``
 stack's UIC tags and plane descriptions, a MetaSeries TIFF's XML description), and
-for the exposure ImageJ's frame interval last. A metadata reader that fails counts
+for the exposure pco CamWare's ``.rec`` text beside the file, then ImageJ's frame
+interval last. A metadata reader that fails counts
 as absent: metadata never prevent reading the frames.
 """
 
@@ -333,7 +334,8 @@ def _optional(reader: Any, *args: Any) -> Any:
 def read_tiff_metadata(tif: tifffile.TiffFile, channel: int = 0, image: int = 0) -> dict[str, Any]:
     """Pixel size and exposure (of the channel ``channel`` of the image series
     ``image``), from OME-XML first, then ImageJ/TIFF, then Micro-Manager, then MetaMorph
-    (and, for the exposure, ImageJ's frame interval last)."""
+    (and, for the exposure, pco CamWare's ``.rec`` beside the file, then ImageJ's frame
+    interval last)."""
     xml = _optional(lambda: tif.ome_metadata if tif.is_ome else None)
     pixel_nm, exposure_ms = _optional(_ome_metadata, xml, channel, image) or (None, None)
     if pixel_nm is None:
@@ -349,8 +351,63 @@ def read_tiff_metadata(tif: tifffile.TiffFile, channel: int = 0, image: int = 0)
         pixel_nm = mm_pixel if pixel_nm is None else pixel_nm
         exposure_ms = mm_exposure if exposure_ms is None else exposure_ms
     if exposure_ms is None:
+        exposure_ms = _optional(pco_rec_exposure_ms, tif.filehandle.path)
+    if exposure_ms is None:
         exposure_ms = _optional(_imagej_frame_interval_ms, tif)
     return {"pixel_nm": pixel_nm, "exposure_ms": exposure_ms}
+
+
+#: pco CamWare's exposure line in a recording's ``.rec`` text: ``Exposure / Delay :
+#: 30.000000 ms / 0.000000 ms`` (the exposure first, with its unit)
+_PCO_EXPOSURE = re.compile(r"^\s*Exposure\s*/\s*Delay\s*:\s*([0-9.,]+)\s*([a-zµμ]+)", re.M | re.I)
+
+
+def pco_rec_path(path: str) -> str | None:
+    """The ``.rec`` text pco CamWare writes beside a recording ``path``: ``name.rec``
+    beside ``name.pcoraw``, or ``name.tif.rec`` beside ``name.tif``; None when there
+    is none.
+
+    Examples
+    --------
+    >>> pco_rec_path("/no/such/cells.pcoraw") is None
+    True
+    """
+    stem, _ = os.path.splitext(path)
+    for candidate in (f"{stem}.rec", f"{path}.rec"):
+        if os.path.isfile(candidate):
+            return candidate
+    return None
+
+
+def pco_rec_text(path: str) -> str | None:
+    """The ``.rec`` text beside a pco CamWare recording ``path`` (:func:`pco_rec_path`),
+    decoded (UTF-16 with its byte-order mark, as CamWare writes it, else UTF-8 or
+    Latin-1); None when there is none."""
+    rec = pco_rec_path(path)
+    if rec is None:
+        return None
+    with open(rec, "rb") as fh:
+        raw = fh.read(1 << 16)
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return raw.decode("utf-16", errors="replace")
+    if raw[1:2] == b"\0":  # UTF-16 LE without its mark
+        return raw.decode("utf-16-le", errors="replace")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
+
+
+def pco_rec_exposure_ms(path: str) -> float | None:
+    """The exposure in ms of the pco CamWare recording ``path``, from its ``.rec``
+    text's ``Exposure / Delay`` line (:func:`pco_rec_text`); None without one."""
+    text = pco_rec_text(path)
+    found = _PCO_EXPOSURE.search(text or "")
+    if not found:
+        return None
+    factor = _unit_factor(found[2], _TIME_TO_MS, "ms")
+    value = _positive_float(found[1].replace(",", "."))
+    return None if value is None or factor is None else value * factor
 
 
 def _imagej_frame_interval_ms(tif: tifffile.TiffFile) -> float | None:

@@ -34,6 +34,7 @@ from .stacks import LazyStack, _check_dtype, _ndim_message, check_frame_count
 from .tiff_metadata import (
     _capture_tifffile_log,
     _optional,
+    pco_rec_path,
     read_tiff_metadata,
     tiff_channel_names,
 )
@@ -80,9 +81,60 @@ _SEQUENCE_AXES = "QI"
 _FRAME_AXES = ("T", "Z", "I", "Q")
 
 
+#: Where 32-bit image data offsets wrap around: pco CamWare stores the offsets of a
+#: ``.pcoraw`` recording larger than 4 GiB as 32-bit values (Bio-Formats' PCO-RAW
+#: reader adds 2**32 where an offset falls below the one before, as we do).
+_OFFSET_WRAP = 2**32
+
 # --------------------------------------------------------------------------- #
 # One TIFF series
 # --------------------------------------------------------------------------- #
+
+
+def unwrap_offsets(offsets: Sequence[int]) -> list[int]:
+    """Offsets stored as 32-bit values in a file larger than 4 GiB, made increasing:
+    ``2**32`` added from each offset that falls below the one before it on.
+
+    Examples
+    --------
+    >>> unwrap_offsets([2**32 - 200, 2**32 - 100, 0, 100])
+    [4294967096, 4294967196, 4294967296, 4294967396]
+    """
+    unwrapped, added, previous = [], 0, -1
+    for offset in offsets:
+        offset = int(offset) + added
+        if offset < previous:
+            added += _OFFSET_WRAP
+            offset += _OFFSET_WRAP
+        unwrapped.append(offset)
+        previous = offset
+    return unwrapped
+
+
+def _wrapped_dataoffset(series: tifffile.TiffPageSeries, size: int, label: str) -> int | None:
+    """Where the frames of a series whose 32-bit data offsets wrap around past 4 GiB
+    begin (they must lie back to back once unwrapped); None when no offset wraps
+    (a file of at most 4 GiB, or offsets that only increase)."""
+    if size <= _OFFSET_WRAP or series.is_multifile:
+        return None
+    offsets: list[int] = []
+    counts: list[int] = []
+    for page in series.pages:
+        if page is None:
+            return None
+        offsets.extend(int(o) for o in page.dataoffsets)
+        counts.extend(int(c) for c in page.databytecounts)
+    unwrapped = unwrap_offsets(offsets)
+    if unwrapped == offsets:
+        return None
+    ends = [o + c for o, c in zip(unwrapped[:-1], counts[:-1], strict=True)]
+    if not series.keyframe.is_contiguous or ends != unwrapped[1:]:
+        raise ValueError(
+            f"{label}: the file is larger than 4 GiB and its image data offsets wrap "
+            "around at 4 GiB (32-bit offsets, as pco CamWare writes them), but its "
+            "frames do not lie back to back: where they lie cannot be told"
+        )
+    return unwrapped[0]
 
 
 def _check_is_tiff(path: str, label: str) -> None:
@@ -209,6 +261,8 @@ class _Source:
                 raise ValueError(
                     f"{label}: corrupt or truncated TIFF file ({_clean(str(exc))})"
                 ) from exc
+            if dataoffset is None:
+                dataoffset = _wrapped_dataoffset(series, os.path.getsize(self.path), label)
         _raise_if_fatal(records, label)
         logger = logging.getLogger("tifffile")
         for record in records:  # pass on harmless warnings
@@ -659,7 +713,8 @@ class TiffMovie(LazyStack):
     nbytes : int
         Size of the whole movie in memory, in bytes.
     paths : list of str
-        Absolute paths of the files that hold the frames, in frame order.
+        Absolute paths of the files that hold the frames, in frame order, then the
+        ``.rec`` text of a pco CamWare recording (its exposure) when there is one.
     metadata : dict
         ``pixel_nm``: pixel size ``(y, x)`` in nanometres or None;
         ``exposure_ms``: exposure time in milliseconds or None;
@@ -719,6 +774,9 @@ class TiffMovie(LazyStack):
         self.shape: tuple[int, int, int] = (n_frames, *first.shape[1:])
         self.dtype: np.dtype = first.dtype
         self.paths: list[str] = list(dict.fromkeys(p for s in self._sources for p in s.paths))
+        rec = pco_rec_path(first.path)
+        if rec is not None:  # a pco CamWare recording's text: its exposure
+            self.paths.append(os.path.abspath(rec))
         self.metadata: dict[str, Any] = dict(first.metadata)
         self.channel_names: tuple[str, ...] = first.channel_names
         self.channel: int = first.channel

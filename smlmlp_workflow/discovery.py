@@ -61,6 +61,7 @@ from smlmlp.movie_series import (
     dataset_index,
     group_series,
 )
+from smlmlp.tiff_metadata import pco_rec_path
 
 from ._common import PathLike
 from .settings import (
@@ -152,8 +153,8 @@ class Experiment:
 def movie_files(folder: PathLike, names: Sequence[str]) -> tuple[str, ...]:
     """The paths of a movie's files: its series, then the sidecar of a ``.dax`` / ``.raw``
     movie when it exists (a missing one is reported by the job that opens the movie),
-    the ``NDTiff.index`` of an NDTiff dataset, or the layout and frames files of an
-    Andor spooled series.
+    the ``NDTiff.index`` of an NDTiff dataset, the ``.rec`` of a pco CamWare recording
+    (its exposure), or the layout and frames files of an Andor spooled series.
 
     Examples
     --------
@@ -161,7 +162,7 @@ def movie_files(folder: PathLike, names: Sequence[str]) -> tuple[str, ...]:
     ('/data/run.tif', '/data/run_1.tif')
     """
     files = [str(Path(folder) / name) for name in names]
-    sidecar = sidecar_of(files[0]) or dataset_index(files[0])
+    sidecar = sidecar_of(files[0]) or dataset_index(files[0]) or pco_rec_path(files[0])
     if sidecar is not None and os.path.isfile(sidecar):
         files.append(sidecar)
     if files[0].lower().endswith(".sifx"):  # an Andor spooled series: its layout, frames

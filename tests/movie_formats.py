@@ -1110,3 +1110,66 @@ WRITERS = {
     "lof": (".lof", write_lof),
     "dcimg": (".dcimg", write_dcimg),
 }
+
+
+def write_pco_rec(
+    path: Path, *, exposure: str = "30.000000 ms / 0.000000 ms", encoding: str = "utf-16"
+) -> Path:
+    """A pco CamWare recording's ``.rec`` text (``key: value`` lines, UTF-16 with
+    its byte-order mark as CamWare writes it, or ``encoding``) at ``path``."""
+    lines = [
+        "Camera type             : pco.edge 4.2 M",
+        "Camera serial number    : 12345",
+        "Picture Size horz./vert.: 2048/2048",
+        "Binning horz./vert.     : 1/1",
+        f"Exposure / Delay        : {exposure}",
+        "Time                    : 14:03:11.250",
+        "Comment:",
+        "dSTORM, 640 nm",
+    ]
+    path.write_text("\r\n".join(lines) + "\r\n", encoding=encoding)
+    return path
+
+
+def write_pcoraw(
+    path: Path,
+    movie: np.ndarray,
+    *,
+    data_offset: int | None = None,
+    exposure: str | None = "30.000000 ms / 0.000000 ms",
+) -> Path:
+    """A pco CamWare ``.pcoraw`` recording: a TIFF of uint16 frames, with its ``.rec``
+    beside it (none when ``exposure`` is None).
+
+    ``data_offset``: a BigTIFF instead whose frames lie back to back from that byte
+    on (the file is sparse before them), their ``StripOffsets`` stored as 32-bit
+    values, as CamWare stores them: past 4 GiB they wrap around (Bio-Formats'
+    PCORAWReader adds 2**32 where an offset falls below the one before)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    movie = np.ascontiguousarray(movie, dtype="<u2")
+    if data_offset is None:
+        tifffile.imwrite(path, movie, photometric="minisblack")
+    else:
+        n_frames, height, width = movie.shape
+        frame_bytes = height * width * 2
+        entry = struct.Struct("<HHQQ")
+        tags = [(256, 4, width), (257, 4, height), (258, 3, 16), (259, 3, 1), (262, 3, 1),
+                (273, 4, None), (277, 3, 1), (278, 4, height), (279, 4, frame_bytes)]
+        ifd_bytes = 8 + len(tags) * entry.size + 8
+        assert 16 + n_frames * ifd_bytes <= data_offset, "the IFDs would overlap the frames"
+        with open(path, "wb") as f:
+            f.write(b"II" + struct.pack("<HHHQ", 43, 8, 0, 16))
+            for index in range(n_frames):
+                here = 16 + index * ifd_bytes
+                f.write(struct.pack("<Q", len(tags)))
+                for tag, kind, value in tags:
+                    if value is None:  # the frame's offset, as a 32-bit value
+                        value = (data_offset + index * frame_bytes) % 2**32
+                    f.write(entry.pack(tag, kind, 1, value))
+                last = index == n_frames - 1
+                f.write(struct.pack("<Q", 0 if last else here + ifd_bytes))
+            f.seek(data_offset)
+            f.write(movie.tobytes())
+    if exposure is not None:
+        write_pco_rec(path.with_suffix(".rec"), exposure=exposure)
+    return path

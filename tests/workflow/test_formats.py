@@ -118,6 +118,8 @@ def _make(wf: SimpleNamespace, formats: ModuleType, root: Path) -> None:
     tifffile.imwrite(bad[100], movie[0, :16])
     # Picasso's sidecar is not a movie, and experiment.yaml stays the settings file
     formats.write_picasso_raw(root / "formats" / "raw.raw", movie, pixel_nm=100.0)
+    # pco CamWare's recording: a TIFF, its .rec beside it not a movie
+    formats.write_pcoraw(root / "formats" / "pcoraw.pcoraw", movie)
 
     bad = formats.write_dax(root / "bad_dax" / "movie.dax", movie[:150])
     bad.write_bytes(bad.read_bytes()[:1000])
@@ -175,7 +177,7 @@ def _sigmas(run: SimpleNamespace, experiment: str) -> dict[str, list[float]]:
 def test_every_format_gives_the_tiff_widths(run: SimpleNamespace) -> None:
     reference = _sigmas(run, "tiff")["movie"]
     found = _sigmas(run, "formats")
-    assert sorted(found) == sorted(FORMATS), found
+    assert sorted(found) == sorted([*FORMATS, "pcoraw"]), found
     assert "formats/drift.npy: left out: a NumPy array (300, 2), not a movie" in run.output
     for name, sigmas in found.items():
         np.testing.assert_allclose(sigmas, reference, rtol=1e-9, err_msg=name)
@@ -272,6 +274,9 @@ def test_the_files_of_a_channel(run: SimpleNamespace) -> None:
     dax = info.channels["dax"].source_files
     assert [Path(p).name for p in dax] == ["dax.dax", "dax.inf"]
     assert [Path(p).name for p in info.channels["raw"].source_files] == ["raw.raw", "raw.yaml"]
+    pco = info.channels["pcoraw"]
+    assert [Path(p).name for p in pco.source_files] == ["pcoraw.pcoraw", "pcoraw.rec"]
+    assert pco.attrs["exposure_ms"] == 30.0  # the .rec's
     if "zarr" in FORMATS:
         assert Path(info.channels["zarr"].source_files[0]).name == "zarr.zarr"
 
