@@ -35,10 +35,11 @@ PathLike = str | os.PathLike
 #: The index of a Micro-Manager NDTiff dataset, beside its TIFF files.
 NDTIFF_INDEX = "NDTiff.index"
 
-#: Suffixes of TIFF movie files (case-insensitive): MetaMorph's ``.stk`` stacks are TIFF
+#: Suffixes of TIFF movie files (case-insensitive): BigTIFF files as Bio-Formats names
+#: them (``.ome.btf``, ``.ome.tf8``, ``.ome.tf2``); MetaMorph's ``.stk`` stacks are TIFF
 #: files too (their planes after the first image's, described by its UIC tags), and so
 #: are pco CamWare's ``.pcoraw`` recordings (their exposure in the ``.rec`` beside them).
-TIFF_SUFFIXES = (".tif", ".tiff", ".stk", ".pcoraw")
+TIFF_SUFFIXES = (".tif", ".tiff", ".btf", ".tf8", ".tf2", ".stk", ".pcoraw")
 
 #: Single-image TIFF files with names alike but for one number that make a movie of
 #: their own. Fewer are snapshots taken beside the movies (``bf_01.tif`` .. ``bf_12.tif``

@@ -114,6 +114,23 @@ def test_bigtiff(tmp_path):
         assert_same(movie, path)
 
 
+@pytest.mark.parametrize("name", ["cells.ome.btf", "cells.ome.tf8", "cells.ome.tf2", "run.btf"])
+def test_bigtiff_suffixes_of_bio_formats(tmp_path, name):
+    """Bio-Formats writes OME BigTIFF files as .ome.btf / .ome.tf8 / .ome.tf2: movies,
+    named as their .ome.tif would be."""
+    from smlmlp.folder_movies import list_movies
+    from smlmlp.formats import movie_stem
+
+    frames = make_frames()
+    tifffile.imwrite(tmp_path / name, frames, bigtiff=True, ome=True,
+                     metadata={"axes": "TYX", "PhysicalSizeX": 0.1, "PhysicalSizeY": 0.1})
+    with open_movie(tmp_path / name) as movie:
+        np.testing.assert_array_equal(np.asarray(movie[:]), frames)
+        assert movie.metadata["pixel_nm"] == (100.0, 100.0)
+    assert [os.path.basename(p) for p in list_movies(tmp_path)] == [name]
+    assert movie_stem(name) == name.split(".")[0]
+
+
 @pytest.mark.parametrize("n_frames", [3, 4])
 def test_few_frames_written_with_tifffile_defaults(tmp_path, n_frames):
     """tifffile stores a (3|4, H, W) array as separate colour planes: read as frames."""
