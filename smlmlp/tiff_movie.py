@@ -114,7 +114,8 @@ def unwrap_offsets(offsets: Sequence[int]) -> list[int]:
 def _wrapped_dataoffset(series: tifffile.TiffPageSeries, size: int, label: str) -> int | None:
     """Where the frames of a series whose 32-bit data offsets wrap around past 4 GiB
     begin (they must lie back to back once unwrapped); None when no offset wraps
-    (a file of at most 4 GiB, or offsets that only increase)."""
+    (a file of at most 4 GiB, offsets past 4 GiB among them, or offsets that only
+    increase)."""
     if size <= _OFFSET_WRAP or series.is_multifile:
         return None
     offsets: list[int] = []
@@ -124,6 +125,8 @@ def _wrapped_dataoffset(series: tifffile.TiffPageSeries, size: int, label: str) 
             return None
         offsets.extend(int(o) for o in page.dataoffsets)
         counts.extend(int(c) for c in page.databytecounts)
+    if not offsets or max(offsets) >= _OFFSET_WRAP:  # 64-bit offsets: nothing wrapped
+        return None
     unwrapped = unwrap_offsets(offsets)
     if unwrapped == offsets:
         return None

@@ -1137,6 +1137,7 @@ def write_pcoraw(
     *,
     data_offset: int | None = None,
     exposure: str | None = "30.000000 ms / 0.000000 ms",
+    true_offsets_reversed: bool = False,
 ) -> Path:
     """A pco CamWare ``.pcoraw`` recording: a TIFF of uint16 frames, with its ``.rec``
     beside it (none when ``exposure`` is None).
@@ -1144,7 +1145,9 @@ def write_pcoraw(
     ``data_offset``: a BigTIFF instead whose frames lie back to back from that byte
     on (the file is sparse before them), their ``StripOffsets`` stored as 32-bit
     values, as CamWare stores them: past 4 GiB they wrap around (Bio-Formats'
-    PCORAWReader adds 2**32 where an offset falls below the one before)."""
+    PCORAWReader adds 2**32 where an offset falls below the one before).
+    ``true_offsets_reversed``: a valid BigTIFF instead, 64-bit offsets, whose pages
+    list the stored images last to first (the frames are the movie's all the same)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     movie = np.ascontiguousarray(movie, dtype="<u2")
     if data_offset is None:
@@ -1163,13 +1166,16 @@ def write_pcoraw(
                 here = 16 + index * ifd_bytes
                 f.write(struct.pack("<Q", len(tags)))
                 for tag, kind, value in tags:
-                    if value is None:  # the frame's offset, as a 32-bit value
+                    if value is None and true_offsets_reversed:  # LONG8, the true one
+                        kind = 16
+                        value = data_offset + (n_frames - 1 - index) * frame_bytes
+                    elif value is None:  # the frame's offset, as a 32-bit value
                         value = (data_offset + index * frame_bytes) % 2**32
                     f.write(entry.pack(tag, kind, 1, value))
                 last = index == n_frames - 1
                 f.write(struct.pack("<Q", 0 if last else here + ifd_bytes))
             f.seek(data_offset)
-            f.write(movie.tobytes())
+            f.write((movie[::-1] if true_offsets_reversed else movie).tobytes())
     if exposure is not None:
         write_pco_rec(path.with_suffix(".rec"), exposure=exposure)
     return path

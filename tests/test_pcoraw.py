@@ -73,6 +73,18 @@ def test_offsets_that_wrap_past_4_gib_are_unwrapped(
         np.testing.assert_allclose(_sigmas(opened), _sigmas(movie), rtol=1e-9)
 
 
+def test_a_bigtiff_past_4_gib_with_its_pages_in_any_order_reads_as_written(
+    movie: np.ndarray, movie_formats, tmp_path: Path
+) -> None:
+    """64-bit offsets that fall from page to page are not taken for wrapped ones."""
+    start = 2**32 - 100 * FRAME_BYTES
+    path = movie_formats.write_pcoraw(tmp_path / "any.pcoraw", movie[:150], data_offset=start,
+                                      true_offsets_reversed=True)
+    _sparse_or_skip(path)
+    with open_movie(path) as opened:
+        np.testing.assert_array_equal(np.asarray(opened[:]), movie[:150])
+
+
 def test_wrapped_offsets_of_frames_not_back_to_back_fail_with_one_line(
     movie: np.ndarray, movie_formats, tmp_path: Path
 ) -> None:
