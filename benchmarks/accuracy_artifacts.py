@@ -143,6 +143,12 @@ ROWS = (
         "10 % per frame, 300 photons/px under a Gaussian beam of rms 0.3 frame",
         {"flicker": 0.10, "flicker_background": True, "background_beam": 0.3},
         conditions={"background": 300.0}),
+    Row("banding (sCMOS)", "every row's and column's offset, 2 e⁻ rms, new each frame",
+        {"row_noise_electrons": 2.0, "column_noise_electrons": 2.0}, on_time_target=True,
+        conditions=SCMOS),
+    Row("banding (sCMOS)", "every row's and column's offset, 10 e⁻ rms, new each frame",
+        {"row_noise_electrons": 10.0, "column_noise_electrons": 10.0}, on_time_target=True,
+        conditions=SCMOS),
 )  # fmt: skip
 QUICK_ROWS = (ROWS[2], ROWS[7], ROWS[19])
 

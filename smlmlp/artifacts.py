@@ -23,6 +23,9 @@ seeded random stream of the simulator (:class:`smlmlp.simulation.MovieSimulator`
   jumps between two levels ``telegraph_electrons`` apart, switching at random
   with a mean dwell of ``telegraph_dwell_frames`` frames in each (a readout
   level, not light: no shot noise).
+- **Banding** (CMOS readout): every row (``row_noise_electrons``) and every column
+  (``column_noise_electrons``) of a frame shifted by its own offset, normal with that
+  rms, drawn anew in every frame (a readout level, not light: no shot noise).
 - **A PSF that varies**: across the field (``field_sigma_factor``: the widths are
   multiplied by a factor growing linearly from 1 at the left edge, top edge or
   centre to ``field_sigma_factor`` at the right edge, bottom edge or corners,
@@ -90,6 +93,12 @@ class Artifacts:
         Dark signal of a hot pixel, electrons per frame.
     cosmic_rays_per_frame : float
         Mean number of cosmic-ray tracks per frame.
+    telegraph_pixel_fraction, telegraph_electrons, telegraph_dwell_frames : float
+        Fraction of random telegraph pixels, the electrons between their two
+        readout levels and the mean dwell in each, frames.
+    row_noise_electrons, column_noise_electrons : float
+        Rms of the readout offset of each row, and of each column, drawn anew in
+        every frame, electrons (banding).
     field_sigma_factor : float
         PSF width at the far edge of the field over the width at its start.
     field_profile : {"x", "y", "radial"}
@@ -142,6 +151,8 @@ class Artifacts:
     telegraph_pixel_fraction: float = 0.0
     telegraph_electrons: float = 20.0
     telegraph_dwell_frames: float = 5.0
+    row_noise_electrons: float = 0.0
+    column_noise_electrons: float = 0.0
     field_sigma_factor: float = 1.0
     field_profile: str = "x"
     focus_sigma_factor: float = 1.0
@@ -176,6 +187,8 @@ class Artifacts:
         for name in ("hot_pixel_electrons", "cosmic_rays_per_frame", "subtracted_adu"):
             number(name, 0.0)
         number("telegraph_electrons", 0.0)
+        number("row_noise_electrons", 0.0)
+        number("column_noise_electrons", 0.0)
         number("hot_pixel_fraction", 0.0, 1.0)
         number("telegraph_pixel_fraction", 0.0, 1.0)
         number("telegraph_dwell_frames", 0.0, open_low=True)

@@ -79,6 +79,7 @@ _STREAM_COSMIC_RAYS = 10
 _STREAM_DEFOCUS = 11
 _STREAM_DROPPED = 12
 _STREAM_TELEGRAPH = 13
+_STREAM_BANDING = 14
 
 _DWELL_BLOCK = 32  # dwell times drawn per emitter at a time
 _PATCH_BLOCK = 128  # emitters whose PSF patches are computed together
@@ -1308,13 +1309,21 @@ class MovieSimulator:
         return self._background + self._accumulate(emitters, weights)
 
     # ---------------------------------------------------------------- camera
-    def _telegraph_image(self, frame: int, shape: tuple[int, ...]) -> np.ndarray | float:
-        """Electrons the random telegraph pixels add to the readout of ``frame``."""
-        if self._telegraph is None:
+    def _readout_image(self, frame: int, shape: tuple[int, ...]) -> np.ndarray | float:
+        """Electrons the random telegraph pixels and the rows' and columns' offsets
+        (banding) add to the readout of ``frame``."""
+        art = self.artifacts
+        if self._telegraph is None and not (art.row_noise_electrons or art.column_noise_electrons):
             return 0.0
-        pixels, levels = self._telegraph
         image = np.zeros(shape)
-        image.flat[pixels] = self.artifacts.telegraph_electrons * levels[frame]
+        if self._telegraph is not None:
+            pixels, levels = self._telegraph
+            image.flat[pixels] = art.telegraph_electrons * levels[frame]
+        if art.row_noise_electrons or art.column_noise_electrons:
+            rng = self._stream(_STREAM_BANDING, frame)
+            rows = rng.standard_normal(shape[0]) * art.row_noise_electrons
+            columns = rng.standard_normal(shape[1]) * art.column_noise_electrons
+            image += rows[:, None] + columns[None, :]
         return image
 
     def _camera_frame(self, expected: np.ndarray, frame: int) -> np.ndarray:
@@ -1322,7 +1331,7 @@ class MovieSimulator:
         rng = self._stream(_STREAM_FRAME_NOISE, frame)
         c = self._camera
         electrons = rng.poisson(expected).astype(float)
-        readout = self._telegraph_image(frame, expected.shape)
+        readout = self._readout_image(frame, expected.shape)
         if self.camera == "poisson":
             if c["read_noise_e"] > 0:
                 electrons += c["read_noise_e"] * rng.standard_normal(expected.shape)

@@ -156,6 +156,22 @@ def test_telegraph_pixels_jump_between_two_levels():
     assert levels.mean() == pytest.approx(0.5, abs=0.1)
 
 
+def test_banding_shifts_every_row_and_column_by_its_own_offset_each_frame():
+    """Rows and columns offset by the set rms electrons, drawn anew each frame; no light."""
+    quiet = dict(on_density_per_um2=0.0, background=0.0, camera="poisson", seed=6)
+    clean = MovieSimulator(400, (32, 48), **quiet).movie().astype(float)
+    options = {"row_noise_electrons": 8.0, "column_noise_electrons": 5.0}
+    added = MovieSimulator(400, (32, 48), **quiet, artifacts=options).movie() - clean
+    # a row's offset and a column's, to the rounding of the readout (±1 ADU)
+    rows = np.median(added - np.median(added, axis=1, keepdims=True), axis=2)
+    columns = np.median(added - np.median(added, axis=2, keepdims=True), axis=1)
+    assert rows.std() == pytest.approx(8.0, rel=0.1)
+    assert columns.std() == pytest.approx(5.0, rel=0.1)
+    model = added - rows[:, :, None] - columns[:, None, :]
+    assert np.abs(model - np.median(model, axis=(1, 2), keepdims=True)).max() <= 3.0
+    assert abs(np.corrcoef(rows[:-1].ravel(), rows[1:].ravel())[0, 1]) < 0.05  # new each frame
+
+
 def test_hot_pixels_and_cosmic_rays():
     simulator = MovieSimulator(
         50, (32, 32), seed=4, on_density_per_um2=0.0, background=1.0,
