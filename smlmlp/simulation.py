@@ -1313,13 +1313,14 @@ class MovieSimulator:
         """Electrons the random telegraph pixels and the rows' and columns' offsets
         (banding) add to the readout of ``frame``."""
         art = self.artifacts
-        if self._telegraph is None and not (art.row_noise_electrons or art.column_noise_electrons):
+        banding = art.row_noise_electrons > 0 or art.column_noise_electrons > 0
+        if self._telegraph is None and not banding:
             return 0.0
         image = np.zeros(shape)
         if self._telegraph is not None:
             pixels, levels = self._telegraph
             image.flat[pixels] = art.telegraph_electrons * levels[frame]
-        if art.row_noise_electrons or art.column_noise_electrons:
+        if banding:
             rng = self._stream(_STREAM_BANDING, frame)
             rows = rng.standard_normal(shape[0]) * art.row_noise_electrons
             columns = rng.standard_normal(shape[1]) * art.column_noise_electrons
