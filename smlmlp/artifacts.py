@@ -67,6 +67,15 @@ class Artifacts:
         Linear stage drift ``(y, x)`` over the whole movie, pixels.
     drift_walk_px : float
         Rms random-walk step of the stage per frame, pixels.
+    drift_jitter_px : float
+        Rms displacement of the stage in each frame about its path (vibration,
+        drawn anew every frame), pixels.
+    fiducial_count : int
+        Fiducial markers (beads, gold particles): bright points that never blink,
+        spread over the field (away from its edges) and carried by the stage.
+    fiducial_photons : float
+        Photo-electrons of each fiducial marker per frame (its mean; shot noise
+        and the laser's flicker apply).
     flicker : float
         Relative rms of the per-frame laser intensity.
     flicker_background : bool
@@ -138,6 +147,9 @@ class Artifacts:
     bleach_lifetime_frames: float | None = None
     drift_px: tuple[float, float] = (0.0, 0.0)
     drift_walk_px: float = 0.0
+    drift_jitter_px: float = 0.0
+    fiducial_count: int = 0
+    fiducial_photons: float = 50000.0
     flicker: float = 0.0
     flicker_background: bool = False
     background_beam: float | None = None
@@ -184,6 +196,12 @@ class Artifacts:
             number("background_beam", 0.0, open_low=True)
         for name in ("drift_walk_px", "flicker", "haze_photons", "haze_fluctuation"):
             number(name, 0.0)
+        number("drift_jitter_px", 0.0)
+        number("fiducial_photons", 0.0)
+        count = self.fiducial_count
+        if isinstance(count, bool) or not isinstance(count, int | np.integer) or count < 0:
+            raise ValueError(f"artifacts.fiducial_count must be an integer >= 0, got {count!r}")
+        object.__setattr__(self, "fiducial_count", int(count))
         for name in ("hot_pixel_electrons", "cosmic_rays_per_frame", "subtracted_adu"):
             number(name, 0.0)
         number("telegraph_electrons", 0.0)
@@ -247,7 +265,8 @@ class Artifacts:
     @property
     def moves_or_reshapes(self) -> bool:
         """Whether the PSF patches change from frame to frame or emitter to emitter."""
-        return self.drift_px != (0.0, 0.0) or self.drift_walk_px > 0 or self.varies_width
+        moves = self.drift_walk_px > 0 or self.drift_jitter_px > 0
+        return self.drift_px != (0.0, 0.0) or moves or self.varies_width
 
     @property
     def varies_width(self) -> bool:
@@ -278,13 +297,32 @@ def bleach_lifetimes(rng: np.random.Generator, n: int, lifetime: float | None) -
 def drift_path_px(
     rng: np.random.Generator, n_frames: int, linear: tuple[float, float], walk: float
 ) -> np.ndarray:
-    """Stage shift ``(y, x)`` in pixels of every frame, shape ``(n_frames, 2)``."""
+    """Stage shift ``(y, x)`` in pixels of every frame, shape ``(n_frames, 2)``
+    (its vibration, :func:`stage_jitter_px`, is added apart)."""
     ramp = np.linspace(0.0, 1.0, n_frames)[:, None] * np.asarray(linear)[None, :]
     if walk > 0:
         steps = walk * rng.standard_normal((n_frames, 2))
         steps[0] = 0.0
         ramp = ramp + np.cumsum(steps, axis=0)
     return ramp
+
+
+def stage_jitter_px(rng: np.random.Generator, n_frames: int, rms: float) -> np.ndarray:
+    """Stage vibration: a displacement ``(y, x)`` in pixels drawn anew in every frame,
+    ``rms`` along each axis, shape ``(n_frames, 2)`` (zeros for ``rms`` 0)."""
+    if rms <= 0:
+        return np.zeros((n_frames, 2))
+    return rms * rng.standard_normal((n_frames, 2))
+
+
+def fiducial_positions_nm(
+    rng: np.random.Generator, count: int, field_nm: tuple[float, float], margin_nm: float
+) -> np.ndarray:
+    """``(count, 2)`` positions ``(y, x)`` of fiducial markers, uniform over the field
+    at least ``margin_nm`` from its edges (anywhere in it when the field is smaller)."""
+    low = np.minimum(margin_nm, 0.5 * np.asarray(field_nm))
+    high = np.asarray(field_nm) - low
+    return low + (high - low) * rng.random((count, 2))
 
 
 def laser_factors(rng: np.random.Generator, n_frames: int, flicker: float) -> np.ndarray:

@@ -80,6 +80,8 @@ _STREAM_DEFOCUS = 11
 _STREAM_DROPPED = 12
 _STREAM_TELEGRAPH = 13
 _STREAM_BANDING = 14
+_STREAM_JITTER = 15
+_STREAM_FIDUCIALS = 16
 
 _DWELL_BLOCK = 32  # dwell times drawn per emitter at a time
 _PATCH_BLOCK = 128  # emitters whose PSF patches are computed together
@@ -872,7 +874,15 @@ class MovieSimulator:
         drift_px = acquisition.drift_path_px(
             self._stream(_STREAM_DRIFT), n, art.drift_px, art.drift_walk_px
         )
+        jitter = self._stream(_STREAM_JITTER)
+        drift_px += acquisition.stage_jitter_px(jitter, n, art.drift_jitter_px)
         self._drift_nm = drift_px * np.asarray(self.pixel_nm)[None, :]
+        self._fiducials_nm = acquisition.fiducial_positions_nm(
+            self._stream(_STREAM_FIDUCIALS),
+            art.fiducial_count,
+            (self._field[0, 1], self._field[1, 1]),
+            4.0 * max(self.psf.sigx, self.psf.sigy),
+        )
         self._laser = acquisition.laser_factors(self._stream(_STREAM_LASER), n, art.flicker)
         self._background = self.background * acquisition.beam_profile(shape, art.background_beam)
         if art.haze_photons > 0:
@@ -1114,10 +1124,8 @@ class MovieSimulator:
         self, emitters: np.ndarray, weights: np.ndarray, frame: int
     ) -> np.ndarray:
         """Like :meth:`_accumulate`, with the frame's drift and PSF widths."""
-        height, width = self.frame_shape
-        image = np.zeros(height * width)
         if emitters.size == 0:
-            return image.reshape(height, width)
+            return np.zeros(self.frame_shape)
         position = self.positions_nm[emitters] + self._drift_nm[frame]
         if self.artifacts.varies_width:
             factor = self.width_factor(emitters, frame)
@@ -1132,13 +1140,29 @@ class MovieSimulator:
             )
         else:
             row0, col0, values = self.psf.patches(position[:, 0], position[:, 1])
+        return self._patches_image(row0, col0, values, weights)
+
+    def _patches_image(
+        self, row0: np.ndarray, col0: np.ndarray, values: np.ndarray, weights: np.ndarray
+    ) -> np.ndarray:
+        """Sum ``weights[i] * values[i]`` on the frame grid, patch ``i`` anchored at
+        ``(row0[i], col0[i])`` (float64; what falls outside the frame is lost)."""
+        height, width = self.frame_shape
         patch_rows, patch_cols = np.indices(values.shape[1:])
         rows = row0[:, None] + patch_rows.ravel()[None, :]
         cols = col0[:, None] + patch_cols.ravel()[None, :]
         inside = (rows >= 0) & (rows < height) & (cols >= 0) & (cols < width)
-        values = values.reshape(len(emitters), -1) * weights[:, None]
-        image += np.bincount(rows[inside] * width + cols[inside], values[inside], height * width)
+        values = values.reshape(len(values), -1) * weights[:, None]
+        image = np.bincount(rows[inside] * width + cols[inside], values[inside], height * width)
         return image.reshape(height, width)
+
+    def _fiducials_image(self, frame: int) -> np.ndarray:
+        """The fiducial markers in ``frame``: in-focus PSFs where the stage carries them,
+        ``fiducial_photons`` each times the laser's factor (float64)."""
+        position = self._fiducials_nm + self._drift_nm[frame]
+        row0, col0, values = self.psf.patches(position[:, 0], position[:, 1])
+        photons = self.artifacts.fiducial_photons * self._laser[frame]
+        return self._patches_image(row0, col0, values, np.full(len(values), photons))
 
     def _chunk_frames(self, chunk_frames: int | None) -> int:
         if chunk_frames is None:
@@ -1235,6 +1259,8 @@ class MovieSimulator:
                 if art.flicker_background:
                     background = background * self._laser[frame]
                 image += background + self._dark
+                if len(self._fiducials_nm):
+                    image += self._fiducials_image(frame)
                 if self._haze is not None:
                     patterns, levels = self._haze
                     image += np.tensordot(levels[frame], patterns, axes=1)

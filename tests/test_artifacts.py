@@ -172,6 +172,29 @@ def test_banding_shifts_every_row_and_column_by_its_own_offset_each_frame():
     assert abs(np.corrcoef(rows[:-1].ravel(), rows[1:].ravel())[0, 1]) < 0.05  # new each frame
 
 
+def test_fiducials_shine_in_every_frame_and_move_with_the_vibrating_stage():
+    """Beads that never blink, inside the field, their photons in every frame; a
+    vibrating stage moves them (and nothing else changes) by its rms, anew each frame."""
+    quiet = dict(on_density_per_um2=0.0, background=0.0, camera="poisson", seed=7)
+    still = MovieSimulator(
+        300, (40, 40), **quiet, artifacts={"fiducial_count": 3, "fiducial_photons": 2e4}
+    )
+    frames = np.concatenate(list(still.expected_chunks()))
+    assert np.allclose(frames, frames[0])  # no blinking, no motion
+    assert frames[0].sum() == pytest.approx(3 * 2e4, rel=1e-3)
+    positions = still._fiducials_nm / 100.0  # pixels
+    assert positions.shape == (3, 2) and positions.min() >= 5.0 and positions.max() <= 35.0
+    options = {"fiducial_count": 1, "fiducial_photons": 2e4, "drift_jitter_px": 0.05}
+    shaken = np.concatenate(list(MovieSimulator(300, (40, 40), **quiet,
+                                                artifacts=options).expected_chunks()))  # fmt: skip
+    rows, columns = np.indices((40, 40))
+    weight = shaken.sum(axis=(1, 2))
+    centroid = np.stack([(shaken * rows).sum(axis=(1, 2)), (shaken * columns).sum(axis=(1, 2))])
+    steps = centroid / weight - (centroid / weight).mean(axis=1, keepdims=True)
+    assert steps.std(axis=1) == pytest.approx([0.05, 0.05], rel=0.15)
+    assert abs(np.corrcoef(steps[0, :-1], steps[0, 1:])[0, 1]) < 0.15  # new each frame
+
+
 def test_hot_pixels_and_cosmic_rays():
     simulator = MovieSimulator(
         50, (32, 32), seed=4, on_density_per_um2=0.0, background=1.0,
@@ -259,6 +282,11 @@ def test_patches_of_varying_width_match_the_fixed_psf(theta):
         ({"wobble": 1.0}, "unknown field"),
         ({"defocused_fraction": 1.0}, "defocused_fraction"),
         ({"ceiling_adu": 70000.0}, r"ceiling_adu must be in \(0, 65535\]"),
+        ({"drift_jitter_px": -0.01}, "drift_jitter_px must be >= 0"),
+        ({"fiducial_count": 1.5}, "fiducial_count must be an integer >= 0"),
+        ({"fiducial_count": True}, "fiducial_count must be an integer >= 0"),
+        ({"fiducial_count": -1}, "fiducial_count must be an integer >= 0"),
+        ({"fiducial_photons": float("nan")}, "fiducial_photons must be >= 0"),
     ],
 )
 def test_bad_artifacts_are_refused(options, message):

@@ -1,10 +1,11 @@
 """Real acquisitions: the estimate against simulated artifacts with a known truth.
 
 The PSF widths stay within 2 % under bleaching, drift, flicker, haze, hot pixels,
-rows and columns of the readout offset in every frame (banding) and all of them at
-once; they do not depend on where the sample lies in the frame nor on cropping or
-padding; the PSF over time follows a focus drift and the PSF across the field
-follows its change.
+rows and columns of the readout offset in every frame (banding), bright fiducial
+beads on a still stage, a vibrating stage without them and all of them at once;
+they do not depend on where the sample lies in the frame nor on cropping or padding;
+the PSF over time follows a focus drift and the PSF across the field follows its
+change.
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ CASES = {
     "haze 100": {"haze_photons": 100.0},
     "hot pixels": {"hot_pixel_fraction": 0.005},
     "banding": {"row_noise_electrons": 5.0, "column_noise_electrons": 5.0},
+    "fiducials": {"fiducial_count": 4, "fiducial_photons": 50000.0},
+    "vibration": {"drift_jitter_px": 0.02},
     "all at once": ALL_AT_ONCE,
 }
 
