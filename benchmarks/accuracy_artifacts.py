@@ -154,11 +154,9 @@ ROWS = (
     Row("stage vibration", "2 nm rms per frame, no beads", {"drift_jitter_px": 0.02},
         on_time_target=True),
     Row("fiducial beads on a vibrating stage", "1 bead of 10 000 photons, 2 nm rms per frame",
-        {"fiducial_count": 1, "fiducial_photons": 10000.0, "drift_jitter_px": 0.02},
-        target=False),
+        {"fiducial_count": 1, "fiducial_photons": 10000.0, "drift_jitter_px": 0.02}),
     Row("fiducial beads on a vibrating stage", "4 beads of 50 000 photons, 2 nm rms per frame",
-        {"fiducial_count": 4, "fiducial_photons": 50000.0, "drift_jitter_px": 0.02},
-        target=False),
+        {"fiducial_count": 4, "fiducial_photons": 50000.0, "drift_jitter_px": 0.02}),
 )  # fmt: skip
 QUICK_ROWS = (ROWS[2], ROWS[7], ROWS[19])
 

@@ -228,6 +228,10 @@ class BlockSums:
         and ``sum l r``; zeros by default. With ``level_bins``, what follows the
         halves' mean levels at those frequencies is left out of
         :meth:`autocorrelation` (:func:`level_correction`).
+    fiducials, masked_pixels : int
+        Fiducial markers found in the movie (bright points that never blink,
+        :mod:`smlmlp.fiducials`) whose peak lies in these sums' frames (or
+        region), and how many of their pixels the pass left out. None by default.
 
     Examples
     --------
@@ -260,8 +264,12 @@ class BlockSums:
     dropped_frames: np.ndarray | None = None
     level_bins: np.ndarray | None = None
     level_spread: np.ndarray | None = None
+    fiducials: int = 0
+    masked_pixels: int = 0
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "fiducials", int(self.fiducials))
+        object.__setattr__(self, "masked_pixels", int(self.masked_pixels))
         if self.coverage_sums is None:
             object.__setattr__(self, "coverage_sums", np.zeros_like(self.ac_sums))
         groups = len(self.n_frames)
@@ -354,6 +362,8 @@ class BlockSums:
             dropped_frames=self.dropped_frames[chosen],
             level_bins=self.level_bins[chosen],
             level_spread=self.level_spread[chosen],
+            fiducials=self.fiducials,
+            masked_pixels=self.masked_pixels,
         )
 
     @property
@@ -684,7 +694,8 @@ def merge_sums(parts: Iterable[BlockSums]) -> BlockSums:
         raise ValueError("merge_sums: nothing to merge")
     first = parts[0]
     for other in parts[1:]:
-        for field in ("frame_shape", "block_frames", "group_frames", "stored_crop"):
+        fields = ("frame_shape", "block_frames", "group_frames", "stored_crop", "masked_pixels")
+        for field in fields:
             if getattr(other, field) != getattr(first, field):
                 raise ValueError(
                     f"cannot merge block sums of different {field}: "
@@ -740,4 +751,6 @@ def merge_sums(parts: Iterable[BlockSums]) -> BlockSums:
         dropped_frames=dropped,
         level_bins=level_bins,
         level_spread=level_spread,
+        fiducials=first.fiducials,
+        masked_pixels=first.masked_pixels,
     )

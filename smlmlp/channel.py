@@ -35,6 +35,7 @@ def accumulate_channel(
     progress: ProgressCallback | None = None,
     name: str = "channel 0",
     kept_crop: Any = None,
+    fiducials: bool = True,
 ) -> BlockSums | FieldSums:
     """Block sums of one channel (or frame range of it) in one pass.
 
@@ -50,9 +51,10 @@ def accumulate_channel(
         across the field. ``None`` or ``(1, 1)``: the whole frame.
     time_windows : int, optional
         Windows of frames the PSF will be estimated in (shorter groups).
-    start, stop, chunk_frames, cuda, workers, progress, name, kept_crop
+    start, stop, chunk_frames, cuda, workers, progress, name, kept_crop, fiducials
         As :func:`smlmlp.spectra.accumulate_spectrum` (``kept_crop``: the largest
-        crop the sums will be asked for, by default the largest the frames allow).
+        crop the sums will be asked for, by default the largest the frames allow;
+        ``fiducials``: leave out the beads that never blink, :mod:`smlmlp.fiducials`).
 
     Returns
     -------
@@ -71,6 +73,7 @@ def accumulate_channel(
         progress=progress,
         name=name,
         kept_crop=kept_crop,
+        fiducials=fiducials,
     )
     if tiles is None or tiles == (1, 1):
         return accumulate_spectrum(stack, **options)

@@ -334,8 +334,15 @@ def _verdict(estimate: PsfEstimate) -> tuple[str, tuple[str, ...], bool]:
             "value in every pixel (frames the camera or its software failed to deliver), "
             "left out"
         )
-    # a round PSF or dropped frames (left out) take nothing from the widths
-    significant = [note for note in notes if not note.startswith(("near-round", "dropped"))]
+    if estimate.fiducials:
+        notes.append(
+            f"fiducials: {estimate.fiducials} bright spot(s) that never blink (beads) found, "
+            f"their {estimate.masked_pixels} pixels left out (a vibrating stage would have "
+            "made them narrow the PSF)"
+        )
+    # a round PSF, dropped frames or fiducials (left out) take nothing from the widths
+    kept_out = ("near-round", "dropped", "fiducials")
+    significant = [note for note in notes if not note.startswith(kept_out)]
     return ("warn" if significant or round_psf else "valid"), tuple(notes), round_psf
 
 
@@ -456,6 +463,8 @@ def _fitted(
         floor_fraction=at_floor,
         above_floor_fraction=sums.above_floor(),
         dropped_frames=int(sums.dropped_frames.sum()),
+        fiducials=sums.fiducials,
+        masked_pixels=sums.masked_pixels,
         n_frames=int(sums.n_frames.sum()),
         n_groups=int(np.count_nonzero(sums.dof > 0)),
     )

@@ -159,6 +159,8 @@ class FieldSums:
             coverage_sums=_added(part.coverage_sums for part in self.tile_sums),
             **clipping,
             dropped_frames=first.dropped_frames,
+            fiducials=sum(part.fiducials for part in self.tile_sums),
+            masked_pixels=sum(part.masked_pixels for part in self.tile_sums),
         )
 
     def _level_fitted_sums(self) -> np.ndarray:
@@ -201,6 +203,7 @@ def accumulate_field(
     progress: ProgressCallback | None = None,
     name: str = "channel 0",
     kept_crop: Any = None,
+    fiducials: bool = True,
 ) -> FieldSums:
     """Block sums of every tile of an ``(NY, NX)`` grid, in one pass over the frames.
 
@@ -228,6 +231,7 @@ def accumulate_field(
         progress=progress,
         name=name,
         kept_crop=kept_crop,
+        fiducials=fiducials,
     )
     return FieldSums(frame_shape, rows, columns, tuple(parts))
 

@@ -19,7 +19,8 @@ Layout of one file (one experiment)::
                                    ceiling_adu, saturated_fraction, floor_adu,
                                    floor_fraction, above_floor_fraction
                                    (clipped values),
-                                   dropped_frames (left out),
+                                   dropped_frames (left out), fiducials and
+                                   masked_pixels (beads, their pixels left out),
                                    pixel_nm (y, x), n_frames, source_files,
                                    source_files_relative_to, source_sizes_bytes,
                                    file_channel (the channel's name in a file of
@@ -510,6 +511,8 @@ class ChannelInfo:
             )
         }
         found["dropped_frames"] = int(getattr(estimate, "dropped_frames", 0))
+        found["fiducials"] = int(getattr(estimate, "fiducials", 0))
+        found["masked_pixels"] = int(getattr(estimate, "masked_pixels", 0))
         return cls(
             name=name,
             ac=estimate.ac,

@@ -96,6 +96,9 @@ class PsfEstimate:
     dropped_frames : int
         Of which frames holding one value in every pixel, left out of the sums
         (:mod:`smlmlp.dropped`).
+    fiducials, masked_pixels : int
+        Fiducial markers found in the movie, and their pixels left out of the sums
+        (:mod:`smlmlp.fiducials`).
     ac_fit : AutocorrelationFit, optional
         The fit behind the widths.
     sections : dict, optional
@@ -131,6 +134,8 @@ class PsfEstimate:
     above_floor_fraction: float = math.nan
     n_frames: int = 0
     dropped_frames: int = 0
+    fiducials: int = 0
+    masked_pixels: int = 0
     ac_fit: AutocorrelationFit | None = None
     sections: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
 

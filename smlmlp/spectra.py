@@ -54,6 +54,7 @@ from .clipping import CLIPPING_ARRAYS, ClipCounter, ClipTally
 from .computer import chunk_frames as memory_chunk_frames
 from .coverage import add_to_edges, coverage_from_edges, edge_shape
 from .dropped import dropped_frames
+from .fiducials import Fiducials, movie_fiducials
 from .level import LEVEL_ROUNDING, level_bins, level_transforms, level_window
 
 __all__ = [
@@ -464,6 +465,7 @@ class SpectrumAccumulator:
         regions: Sequence[tuple[slice, slice]] | None = None,
         expected_frames: int | None = None,
         kept_crop: Any = None,
+        fiducials: Fiducials | None = None,
     ) -> None:
         height, width = (int(size) for size in frame_shape)
         if height < 1 or width < 1:
@@ -488,6 +490,7 @@ class SpectrumAccumulator:
         self.name = name
         self.backend: Backend = get_backend(cuda=cuda, workers=None if cuda else workers or 1)
         self.n_frames = 0
+        self._masked, self._fiducial_counts = self._fiducial_pixels(fiducials)
         xp = self.backend.xp
         half_width = width // 2 + 1
         # the open block (:class:`_OpenBlock`): float32 sums of the interleaved spectra
@@ -553,6 +556,29 @@ class SpectrumAccumulator:
         self._uploader = self.backend.uploader()
         self._pool: ThreadPoolExecutor | None = None
         self._local = threading.local()  # each thread's scratch arrays
+
+    def _fiducial_pixels(self, fiducials: Fiducials | None) -> tuple[Any, list[tuple[int, int]]]:
+        """The flat indices of the fiducials' pixels in a sub-batch's frame of regions
+        side by side (None when there are none), and each region's ``(fiducials,
+        masked pixels)``."""
+        regions = self._regions or [(slice(0, self.input_shape[0]), slice(0, self.input_shape[1]))]
+        if fiducials is None or not fiducials.mask.any():
+            return None, [(0, 0)] * len(regions)
+        mask = np.asarray(fiducials.mask, bool)
+        if mask.shape != self.input_shape:
+            raise ValueError(
+                f"{self.name}: fiducial mask of shape {mask.shape}, frames {self.input_shape}"
+            )
+        cut = np.stack([mask[rows, columns] for rows, columns in regions])
+        counts = []
+        for rows, columns in regions:
+            inside = [
+                rows.start <= row < rows.stop and columns.start <= column < columns.stop
+                for row, column in fiducials.spots.tolist()
+            ]
+            counts.append((sum(inside), int(mask[rows, columns].sum())))
+        flat = np.flatnonzero(cut)
+        return (self.backend.xp.asarray(flat) if flat.size else None), counts
 
     def _no_level(self) -> tuple[Any, Any]:
         """Zero ``(level moments, level spread)`` of every region (:meth:`_block_level`)."""
@@ -817,6 +843,8 @@ class SpectrumAccumulator:
 
         small = on_worker or self._frame_bytes <= CACHE_BLOCK_BYTES
         self._by_rows(shift, alone=on_worker)
+        if self._masked is not None:  # the fiducials' pixels: no fluctuation
+            shifted.reshape(n_frames, -1)[:, self._masked] = 0
         if block.clipping is not None:  # the frames just read by the shift
             block.clipping.add(frames)
         spectra = self.backend.rfft2(shifted, workers=1 if small else self.backend.workers)
@@ -1498,6 +1526,8 @@ class SpectrumAccumulator:
                 dropped_frames=dropped,
                 level_bins=level_bins[:, region],
                 level_spread=level_spread[:, region],
+                fiducials=self._fiducial_counts[region][0],
+                masked_pixels=self._fiducial_counts[region][1],
             )
             for region in range(self.n_regions)
         ]
@@ -1655,6 +1685,7 @@ def accumulate_spectrum(
     progress: ProgressCallback | None = None,
     name: str = "channel 0",
     kept_crop: Any = None,
+    fiducials: bool = True,
 ) -> BlockSums:
     """Stream frames ``start..stop`` of a stack into :class:`BlockSums`.
 
@@ -1692,6 +1723,10 @@ def accumulate_spectrum(
     kept_crop : int, optional
         The largest crop the sums will be asked for (:func:`stored_crop`); by
         default the largest the frames allow.
+    fiducials : bool, optional
+        Look for fiducial markers (bright points that never blink, such as beads)
+        in frames sampled over the whole stack, and leave their pixels out
+        (:mod:`smlmlp.fiducials`; every range of a movie leaves out the same).
 
     Returns
     -------
@@ -1718,6 +1753,7 @@ def accumulate_spectrum(
         progress=progress,
         name=name,
         kept_crop=kept_crop,
+        fiducials=fiducials,
     )[0]
 
 
@@ -1736,6 +1772,7 @@ def accumulate_regions(
     progress: ProgressCallback | None = None,
     name: str = "channel 0",
     kept_crop: Any = None,
+    fiducials: bool = True,
 ) -> list[BlockSums]:
     """:func:`accumulate_spectrum` of several rectangles of the frames, in one pass.
 
@@ -1769,6 +1806,7 @@ def accumulate_regions(
         regions=regions,
         expected_frames=stop - int(start),
         kept_crop=kept_crop,
+        fiducials=movie_fiducials(stack) if fiducials else None,
     )
     from .prefetch import prefetch_chunks
 

@@ -38,6 +38,8 @@ _OPTIONAL_ARRAYS = (
     "level_bins",
     "level_spread",
 )
+#: Numbers of the sums read when present (files written before them: none).
+_OPTIONAL_NUMBERS = ("fiducials", "masked_pixels")
 
 
 def save_sums(sums: BlockSums | FieldSums, path: str | os.PathLike[str]) -> None:
@@ -57,7 +59,7 @@ def save_sums(sums: BlockSums | FieldSums, path: str | os.PathLike[str]) -> None
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    names = _ARRAYS + _OPTIONAL_ARRAYS
+    names = _ARRAYS + _OPTIONAL_ARRAYS + _OPTIONAL_NUMBERS
     if isinstance(sums, FieldSums):
         parts = sums.tile_sums
         extra = {
@@ -103,7 +105,8 @@ def load_sums(path: str | os.PathLike[str]) -> BlockSums | FieldSums:
                 "group_frames": int(data["group_frames"]),
             }
             arrays = {name: np.array(data[name]) for name in _ARRAYS}
-            arrays.update({name: np.array(data[name]) for name in _OPTIONAL_ARRAYS if name in data})
+            optional = _OPTIONAL_ARRAYS + _OPTIONAL_NUMBERS
+            arrays.update({name: np.array(data[name]) for name in optional if name in data})
             if "row_edges" not in data:
                 return _checked(BlockSums(**common, **arrays), path)
             count = len(arrays["ac_sums"])

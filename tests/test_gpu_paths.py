@@ -222,10 +222,11 @@ def test_device_arrays_as_channels(gpu: ModuleType, movie: np.ndarray) -> None:
     if _is_standin(gpu):
         moved = gpu.standin_transfers()
         assert moved["to_device"] == 0
-        # the groups' crops, and a flag per frame of each chunk (dropped frames, looked
-        # for where the frames are), never frames
+        # the groups' crops, a flag per frame of each chunk (dropped frames, looked
+        # for where the frames are) and the search for fiducials' two images and its
+        # count of frames (smlmlp.fiducials), never frames
         chunks = math.ceil(N_FRAMES / CHUNK)
-        assert moved["to_host"] <= _host_bound(N_FRAMES) + chunks
+        assert moved["to_host"] <= _host_bound(N_FRAMES) + chunks + 3
     with pytest.raises(TypeError, match=r"channel 0: the stack is in GPU memory .*cuda=True"):
         blink_spatial_psf([on_device])
 
@@ -360,3 +361,24 @@ def test_command_line(gpu: ModuleType, movie_file: Path, tmp_path: Path) -> None
             expected = cpu[channel].attrs[attr]
             assert result[channel].attrs[attr] == pytest.approx(expected, rel=SIGMA_RTOL)
         assert result.attrs["on_time_ms"] == pytest.approx(cpu.attrs["on_time_ms"], rel=1e-5)
+
+
+def test_fiducials_are_left_out_on_the_gpu_as_on_the_cpu(gpu: ModuleType) -> None:
+    """Beads found in device frames as in host frames (only their two images and a count
+    cross), and the same pixels left out of the sums."""
+    frames, _ = simulate_movie(
+        N_FRAMES, (64, 64), seed=4, artifacts={"fiducial_count": 2, "fiducial_photons": 5e4}
+    )
+    cpu = accumulate_spectrum(frames, chunk_frames=CHUNK)
+    assert cpu.fiducials == 2 and cpu.masked_pixels > 0
+    for stack in (frames, gpu.asarray(frames)):
+        if _is_standin(gpu):
+            gpu.standin_reset_transfers()
+        ours = accumulate_spectrum(stack, cuda=True, chunk_frames=CHUNK)
+        assert (ours.fiducials, ours.masked_pixels) == (cpu.fiducials, cpu.masked_pixels)
+        assert _relative(ours.ac_sums, cpu.ac_sums) < AC_RTOL
+        if _is_standin(gpu) and stack is not frames:
+            chunks = math.ceil(N_FRAMES / CHUNK)
+            moved = gpu.standin_transfers()
+            assert moved["to_device"] == 1  # the masked pixels' indices
+            assert moved["to_host"] <= _host_bound(N_FRAMES) + chunks + 3

@@ -1,0 +1,231 @@
+"""Fiducial markers: bright points that never blink (beads, gold particles), left out.
+
+A fiducial bead never blinks, so on a still stage it drops out with each block's
+mean. A stage that vibrates, though, moves its bright image from frame to frame,
+and these fluctuations (the gradient of the bead's image times the displacement)
+add a narrow term to the autocorrelation that narrows the PSF: four beads of
+50 000 photons in a 64² field with 2 nm rms of vibration per frame narrow sigma
+by 10 % (docs/accuracy.md, the "fiducial beads on a vibrating stage" rows).
+
+:func:`find_fiducials` finds them in a few frames spread over the whole movie
+(:func:`sample_indices`): a pixel's second-smallest value over those frames
+holds what is there in (nearly) every frame, the static image, where blinking
+emitters have vanished. Compact spots of that image far brighter than the
+blinking (:data:`BRIGHTNESS_FACTOR` times its peaks) are fiducials; their
+pixels, out to where they fade below a quarter of the blinking's peaks, are
+the mask the pass leaves out (their fluctuations set to zero, as for a sample
+that does not fill the field). Hot pixels (one pixel, not a spot), blinking
+emitters, the sample's faint static fluorescence and haze are not taken.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, NamedTuple
+
+import numpy as np
+from scipy import ndimage
+
+from .backend import array_module
+
+#: Frames sampled over the movie (evenly spaced; all of them in a shorter movie).
+SAMPLED_FRAMES = 16
+#: Fewer usable sampled frames (dropped frames left out) find nothing.
+MIN_SAMPLED_FRAMES = 8
+#: The static image's background: its grey opening by a square of about this side
+#: (spots narrower than it stand out of it; :func:`_background`).
+OPENING_SIDE = 21
+#: A fiducial's peak above the background, over the blinking's peaks.
+BRIGHTNESS_FACTOR = 5.0
+#: The mask holds a fiducial's pixels down to this fraction of the blinking's peaks.
+EDGE_FRACTION = 0.25
+#: The static image's noise and the blinking's peaks are taken over at most about
+#: this many pixels, evenly spread.
+STATISTICS_PIXELS = 2**16
+#: The blinking's peaks: this percentile of the sampled frames' largest values
+#: above the static image, over the pixels without static light.
+BLINK_PERCENTILE = 99.0
+
+
+class Fiducials(NamedTuple):
+    """Fiducial markers found in a movie: ``mask`` (bool, frame-shaped), the pixels
+    left out; ``spots``, ``(k, 2)`` positions ``(row, column)`` of their peaks."""
+
+    mask: np.ndarray
+    spots: np.ndarray
+
+    @classmethod
+    def none(cls, frame_shape: tuple[int, int]) -> Fiducials:
+        """No fiducial in frames of ``frame_shape``."""
+        return cls(np.zeros(frame_shape, bool), np.zeros((0, 2), np.int64))
+
+
+def sample_indices(n_frames: int, count: int = SAMPLED_FRAMES) -> np.ndarray:
+    """``count`` frame numbers evenly spread over ``n_frames`` frames (all of them
+    when there are fewer), in order.
+
+    Examples
+    --------
+    >>> sample_indices(1000, 4).tolist()
+    [0, 333, 666, 999]
+    >>> sample_indices(3).tolist()
+    [0, 1, 2]
+    """
+    n_frames = int(n_frames)
+    if n_frames <= count:
+        return np.arange(n_frames)
+    return np.unique(np.linspace(0, n_frames - 1, count).round().astype(np.int64))
+
+
+def find_fiducials(frames: Iterable[Any], frame_shape: tuple[int, int]) -> Fiducials:
+    """The fiducial markers of a movie, from frames sampled over it.
+
+    Parameters
+    ----------
+    frames : iterable of array-like
+        Frames ``(height, width)`` spread over the movie (:func:`sample_indices`);
+        frames holding one value in every pixel (dropped frames) are left out.
+    frame_shape : tuple of int
+        ``(height, width)``.
+
+    Returns
+    -------
+    Fiducials
+        Nothing found when fewer than :data:`MIN_SAMPLED_FRAMES` frames are usable
+        or a value is not finite (the pass refuses those frames itself).
+
+    Examples
+    --------
+    Blinking on a faint background, and one bead of 20 000 photons in every frame:
+
+    >>> rng = np.random.default_rng(0)
+    >>> rows, columns = np.indices((48, 48))
+    >>> bead = 20000 / (2 * np.pi * 1.69) * np.exp(-((rows - 20) ** 2 + (columns - 30) ** 2) / 3.38)
+    >>> movie = rng.poisson(20.0 + bead, size=(30, 48, 48)).astype(float)
+    >>> for frame in movie:
+    ...     y, x = rng.uniform(5, 43, 2)
+    ...     frame += 90 * np.exp(-((rows - y) ** 2 + (columns - x) ** 2) / 3.38)
+    >>> found = find_fiducials(movie, (48, 48))
+    >>> found.spots.tolist(), bool(found.mask[20, 30]), int(found.mask.sum()) < 120
+    ([[20, 30]], True, True)
+    """
+    height, width = (int(size) for size in frame_shape)
+    extremes = _Extremes()
+    for frame in frames:
+        frame = array_module(frame).asarray(frame)
+        if frame.shape != (height, width):
+            raise ValueError(f"frames of shape {frame.shape}, expected {(height, width)}")
+        extremes.add(frame)
+    if extremes.used is None or int(extremes.used) < MIN_SAMPLED_FRAMES:
+        return Fiducials.none((height, width))
+    second, highest = _on_host(extremes.second), _on_host(extremes.highest)
+    if second.dtype.kind == "f" and not (np.isfinite(second).all() and np.isfinite(highest).all()):
+        return Fiducials.none((height, width))
+    second, highest = second.astype(np.float32), highest.astype(np.float32)
+    above = second - _background(second)
+    step = max(1, above.size // STATISTICS_PIXELS)  # statistics of evenly spread pixels
+    spread = above.reshape(-1)[::step]
+    middle = float(np.median(spread))
+    noise = 1.4826 * float(np.median(np.abs(spread - middle)))
+    dark = spread <= middle + 3.0 * noise
+    if not dark.any():
+        return Fiducials.none((height, width))
+    flicker = (highest - second).reshape(-1)[::step][dark]
+    blinking = float(np.percentile(flicker, BLINK_PERCENTILE))
+    bright = max(BRIGHTNESS_FACTOR * blinking, 10.0 * noise)
+    spots = _spots(above, bright)
+    if not spots:
+        return Fiducials.none((height, width))
+    labels, _ = ndimage.label(above > max(EDGE_FRACTION * blinking, 3.0 * noise))
+    kept = np.unique([labels[spot] for spot in spots])
+    mask = ndimage.binary_dilation(np.isin(labels, kept[kept > 0]))
+    return Fiducials(mask, np.asarray(spots, np.int64).reshape(-1, 2))
+
+
+def _spots(above: np.ndarray, bright: float) -> list[tuple[int, int]]:
+    """The pixels of ``above`` brighter than ``bright`` that are the largest of their
+    3 x 3 neighbourhood and have two neighbours or more above a quarter of their
+    value (a spot, not a hot pixel)."""
+    rows, columns = np.nonzero(above > bright)
+    padded = np.pad(above, 1, constant_values=-np.inf)
+    around = np.stack(
+        [padded[rows + 1 + dy, columns + 1 + dx] for dy in (-1, 0, 1) for dx in (-1, 0, 1)]
+    )
+    peak = above[rows, columns]
+    spread = (around > 0.25 * peak).sum(axis=0) >= 3  # the peak and two more
+    chosen = (around.max(axis=0) == peak) & spread
+    found = zip(rows[chosen].tolist(), columns[chosen].tolist(), strict=True)
+    return [(row, column) for row, column in found]
+
+
+def _background(image: np.ndarray) -> np.ndarray:
+    """The static image's background: the grey opening by a square of about
+    :data:`OPENING_SIDE` (no wider than the image) of its 2 x 2 minima, each
+    given back to its four pixels."""
+    height, width = image.shape
+    padded = np.pad(image, ((0, height % 2), (0, width % 2)), mode="edge")
+    pooled = np.minimum(
+        np.minimum(padded[0::2, 0::2], padded[1::2, 0::2]),
+        np.minimum(padded[0::2, 1::2], padded[1::2, 1::2]),
+    )
+    side = max(1, min(OPENING_SIDE // 2 + 1, *pooled.shape))
+    opened = ndimage.grey_opening(pooled, size=(side, side))
+    return np.repeat(np.repeat(opened, 2, axis=0), 2, axis=1)[:height, :width]
+
+
+class _Extremes:
+    """Each pixel's smallest, second-smallest and largest value over frames added
+    one at a time, dropped frames (one value in every pixel) left out: in the frames'
+    own type (integers, or float32), in place on the host; on a GPU without waiting
+    for it (a dropped frame is decided there)."""
+
+    def __init__(self) -> None:
+        self.lowest = self.second = self.highest = self._scratch = self.used = None
+
+    def add(self, frame: Any) -> None:
+        xp = array_module(frame)
+        if frame.dtype.kind != "u" and frame.dtype.kind != "i":
+            frame = frame.astype(np.float32, copy=False)
+        dropped = (frame == frame.reshape(-1)[0]).all()
+        if self.lowest is None:
+            limits = np.iinfo(frame.dtype) if frame.dtype.kind in "ui" else None
+            top, bottom = (limits.max, limits.min) if limits else (np.inf, -np.inf)
+            self.second = xp.full(frame.shape, top, frame.dtype)
+            self.lowest = xp.where(dropped, self.second, frame)
+            self.highest = xp.where(dropped, xp.full(frame.shape, bottom, frame.dtype), frame)
+            self.used = xp.zeros((), np.int64) + ~dropped
+            return
+        if xp is np:
+            if dropped:
+                return
+            np.maximum(self.lowest, frame, out=self._scratch_like(frame))
+            np.minimum(self.second, self._scratch, out=self.second)
+            np.minimum(self.lowest, frame, out=self.lowest)
+            np.maximum(self.highest, frame, out=self.highest)
+            self.used = self.used + 1
+            return
+        kept = ~dropped
+        self.second = xp.where(kept, xp.minimum(self.second, xp.maximum(self.lowest, frame)),
+                               self.second)  # fmt: skip
+        self.lowest = xp.where(kept, xp.minimum(self.lowest, frame), self.lowest)
+        self.highest = xp.where(kept, xp.maximum(self.highest, frame), self.highest)
+        self.used = self.used + kept
+
+    def _scratch_like(self, frame: np.ndarray) -> np.ndarray:
+        if self._scratch is None:
+            self._scratch = np.empty_like(frame)
+        return self._scratch
+
+
+def _on_host(array: Any) -> np.ndarray:
+    return np.asarray(array.get() if hasattr(array, "get") else array)
+
+
+def movie_fiducials(stack: Any) -> Fiducials:
+    """:func:`find_fiducials` of a stack ``(n_frames, height, width)`` that reads
+    single frames (an array, a memmap, a movie of :mod:`smlmlp.loading`), from the
+    frames of :func:`sample_indices` over all of it: every range of the movie gets
+    the same."""
+    shape = (int(stack.shape[1]), int(stack.shape[2]))
+    indices = sample_indices(int(stack.shape[0]))
+    return find_fiducials((stack[int(index)] for index in indices), shape)

@@ -1,0 +1,136 @@
+"""Fiducial markers (beads that never blink): found, and their pixels left out of the pass.
+
+On a vibrating stage a bead's bright image moves from frame to frame, which narrows
+the PSF by 10 % and more (docs/accuracy.md); with the beads left out the widths hold.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from smlmlp.block_sums import merge_sums
+from smlmlp.channel import accumulate_channel, estimate_channel
+from smlmlp.fiducials import find_fiducials, movie_fiducials, sample_indices
+from smlmlp.simulation import MovieSimulator, simulate_movie
+from smlmlp.spectra import accumulate_spectrum
+from smlmlp.sums_io import load_sums, save_sums
+
+EMCCD = dict(sigx_nm=130.0, photons=1000.0, background=50.0, camera="emccd",
+             on_density_per_um2=0.5, on_time_frames=3.0)  # fmt: skip
+BEADS = {"fiducial_count": 4, "fiducial_photons": 50000.0}
+SHAKEN = {**BEADS, "drift_jitter_px": 0.02}
+
+
+@pytest.fixture(scope="module")
+def shaken_movie():
+    simulator = MovieSimulator(1500, (64, 64), seed=22, artifacts=SHAKEN, **EMCCD)  # apart
+    return simulator.movie(), simulator._fiducials_nm / 100.0
+
+
+def _sigma(sums) -> float:
+    estimate = estimate_channel(sums, crop_pix=41, pixel_nm=(100.0, 100.0), errors=False)
+    return float(np.sqrt(estimate.sigx * estimate.sigy))
+
+
+def test_sampled_frames_spread_over_the_whole_movie():
+    assert sample_indices(10_000).tolist()[:3] == [0, 667, 1333]
+    assert sample_indices(10_000)[-1] == 9999 and len(sample_indices(10_000)) == 16
+    assert sample_indices(5).tolist() == [0, 1, 2, 3, 4]
+
+
+def test_beads_are_found_where_they_are(shaken_movie):
+    movie, truth_px = shaken_movie
+    found = movie_fiducials(movie)
+    assert len(found.spots) == 4
+    for row, column in truth_px:  # each bead's peak, and its pixels masked
+        distance = np.hypot(*(found.spots - (row - 0.5, column - 0.5)).T)
+        assert distance.min() <= 1.0
+        assert found.mask[int(row), int(column)]
+    assert 4 * 40 <= found.mask.sum() <= 4 * 150  # about 4 sigma around each, no more
+
+
+@pytest.mark.parametrize(
+    ("artifacts", "conditions"),
+    [
+        (None, {}),
+        ({"hot_pixel_fraction": 0.01}, {}),
+        ({"haze_photons": 100.0}, {}),
+        ({"telegraph_pixel_fraction": 0.02, "telegraph_electrons": 50.0,
+          "telegraph_dwell_frames": 30.0}, {"camera": "scmos"}),
+        ({"cosmic_rays_per_frame": 0.01}, {}),
+        (None, {"emitters": "filaments", "camera": "scmos", "photons": 2000.0}),
+        (None, {"on_density_per_um2": 2.0, "on_time_frames": 8.0}),
+        ({"fiducial_count": 1, "fiducial_photons": 3000.0}, {}),  # a faint bead: harmless
+    ],
+)  # fmt: skip
+def test_blinking_and_other_artifacts_are_not_taken_for_beads(artifacts, conditions):
+    movie, _ = simulate_movie(400, (64, 64), seed=5, artifacts=artifacts, **{**EMCCD, **conditions})
+    found = movie_fiducials(movie)
+    assert len(found.spots) == 0 and not found.mask.any()
+
+
+def test_dropped_frames_among_the_sampled_ones_are_left_out():
+    options = {**BEADS, "dropped_fraction": 0.3}
+    movie, _ = simulate_movie(400, (64, 64), seed=8, artifacts=options, **EMCCD)
+    sampled = movie[sample_indices(len(movie))]
+    assert (sampled.reshape(len(sampled), -1).max(axis=1) == 0).sum() >= 2
+    assert len(movie_fiducials(movie).spots) == 4
+    assert len(find_fiducials(list(sampled[:7]), (64, 64)).spots) == 0  # too few frames
+
+
+def test_beads_on_a_vibrating_stage_leave_the_widths_unbiased(shaken_movie):
+    movie, _ = shaken_movie
+    kept = accumulate_spectrum(movie, workers=2)
+    assert _sigma(kept) / 130.0 - 1.0 == pytest.approx(0.0, abs=0.02)
+    assert kept.fiducials == 4 and kept.masked_pixels == movie_fiducials(movie).mask.sum()
+    # left in, the beads narrow it: what the mask mends
+    assert _sigma(accumulate_spectrum(movie, workers=2, fiducials=False)) / 130.0 - 1.0 < -0.05
+
+
+def test_the_verdict_notes_the_beads_and_stays_as_it_is(shaken_movie):
+    movie, _ = shaken_movie
+    sums = accumulate_channel(movie, crop_pix=21)
+    estimate = estimate_channel(sums, crop_pix=21, pixel_nm=(100.0, 100.0))
+    notes = [note for note in estimate.qc_notes if note.startswith("fiducials")]
+    assert notes == [
+        f"fiducials: 4 bright spot(s) that never blink (beads) found, their "
+        f"{sums.masked_pixels} pixels left out (a vibrating stage would have made them "
+        "narrow the PSF)"
+    ]
+    unnoted = replace(sums, fiducials=0, masked_pixels=0)  # the same sums, no beads said
+    plain = estimate_channel(unnoted, crop_pix=21, pixel_nm=(100.0, 100.0))
+    assert estimate.qc == plain.qc
+    assert [note for note in estimate.qc_notes if note not in notes] == list(plain.qc_notes)
+    assert estimate.fiducials == 4 and estimate.masked_pixels == sums.masked_pixels
+
+
+def test_every_range_of_a_movie_leaves_out_the_same_pixels(shaken_movie, tmp_path):
+    movie, _ = shaken_movie
+    whole = accumulate_spectrum(movie, block_frames=50, group_frames=50)
+    parts = [
+        accumulate_spectrum(movie, start=a, stop=b, block_frames=50, group_frames=50)
+        for a, b in ((0, 500), (500, 1500))
+    ]
+    merged = merge_sums(parts)
+    np.testing.assert_allclose(merged.ac_sums, whole.ac_sums, rtol=1e-12, atol=0)
+    assert (merged.fiducials, merged.masked_pixels) == (whole.fiducials, whole.masked_pixels)
+    save_sums(merged, tmp_path / "sums.npz")
+    back = load_sums(tmp_path / "sums.npz")
+    assert (back.fiducials, back.masked_pixels) == (4, whole.masked_pixels)
+    np.testing.assert_array_equal(back.ac_sums, merged.ac_sums)
+    unmasked = accumulate_spectrum(movie, stop=500, block_frames=50, group_frames=50,
+                                   fiducials=False)  # fmt: skip
+    with pytest.raises(ValueError, match="different masked_pixels"):
+        merge_sums([unmasked, parts[1]])
+
+
+def test_tiles_count_the_beads_and_pixels_they_hold(shaken_movie):
+    movie, _ = shaken_movie
+    field = accumulate_channel(movie[:600], crop_pix=21, field_tiles=(2, 2))
+    whole = accumulate_spectrum(movie[:600])
+    assert sum(part.fiducials for part in field.tile_sums) == 4
+    assert sum(part.masked_pixels for part in field.tile_sums) == whole.masked_pixels
+    assert field.combined().masked_pixels == whole.masked_pixels
