@@ -231,7 +231,7 @@ class BlockSums:
     fiducials, masked_pixels : int
         Fiducial markers found in the movie (bright points that never blink,
         :mod:`smlmlp.fiducials`) whose peak lies in these sums' frames (or
-        region), and how many of their pixels the pass left out. None by default.
+        region), and how many of their pixels the pass left out; 0 by default.
 
     Examples
     --------

@@ -91,8 +91,9 @@ def find_fiducials(frames: Iterable[Any], frame_shape: tuple[int, int]) -> Fiduc
     Returns
     -------
     Fiducials
-        Nothing found when fewer than :data:`MIN_SAMPLED_FRAMES` frames are usable
-        or a value is not finite (the pass refuses those frames itself).
+        Nothing found when fewer than :data:`MIN_SAMPLED_FRAMES` frames are usable,
+        or a value is not finite or not a real number (the pass refuses those
+        frames itself).
 
     Examples
     --------
@@ -115,6 +116,8 @@ def find_fiducials(frames: Iterable[Any], frame_shape: tuple[int, int]) -> Fiduc
         frame = array_module(frame).asarray(frame)
         if frame.shape != (height, width):
             raise ValueError(f"frames of shape {frame.shape}, expected {(height, width)}")
+        if frame.dtype.kind not in "uif":  # not real numbers: the pass refuses them
+            return Fiducials.none((height, width))
         extremes.add(frame)
     if extremes.used is None or int(extremes.used) < MIN_SAMPLED_FRAMES:
         return Fiducials.none((height, width))

@@ -7,6 +7,10 @@ pass itself, fed chunk by chunk. What the sums are (each block's fluctuation pow
 ``P_b`` about its straight-line trend, summed over groups of blocks), and how they
 merge (:func:`merge_sums`, here too), is told in :mod:`smlmlp.block_sums`.
 
+Fiducial markers (beads that never blink, :mod:`smlmlp.fiducials`), found in
+frames sampled over the whole stack before the pass, are left out: their pixels
+are set to zero in every shifted frame (no fluctuation there).
+
 To limit cancellation, every frame of a block is shifted by the block's first
 frame before its FFT (the block fluctuations do not depend on the shift, and the
 first frame is at hand in every pass, range job and entry point alike). The
