@@ -13,25 +13,15 @@ blinking on an EMCCD.
 from __future__ import annotations
 
 import argparse
-import time
 
 import numpy as np
 import scipy.fft
+from bench_reading import _fastest as fastest
 
 from smlmlp.fiducials import movie_fiducials
 from smlmlp.simulation import simulate_movie
 
 FRAMES = 64
-
-
-def fastest(work, repeats: int = 5) -> float:
-    """The fastest of ``repeats`` runs of ``work()``, seconds."""
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        work()
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 def main() -> None:
@@ -45,7 +35,7 @@ def main() -> None:
         )
         movie = np.tile(small, (1, side // 64, side // 64))  # beads and blinking, tiled
         found = movie_fiducials(movie)
-        search = fastest(lambda movie=movie: movie_fiducials(movie))
+        search = fastest(lambda movie=movie: movie_fiducials(movie), 5)
         frame = movie[0].astype(np.float32)
         floor = fastest(lambda frame=frame: scipy.fft.rfft2(frame, workers=1), repeats=9)
         print(
