@@ -31,6 +31,7 @@ def blink_spatial_psf(
     full_output: bool = False,
     time_windows: int = 1,
     field_tiles: Sequence[int] | None = None,
+    fiducials: bool = True,
 ) -> (
     tuple[list[float], dict[str, list[Any]]]
     | tuple[list[float], dict[str, list[Any]], list[PsfEstimate]]
@@ -85,6 +86,11 @@ def blink_spatial_psf(
         over the field, from the same pass: ``sections["field"]``
         (:mod:`smlmlp.field_tiles`). The channel's PSF then comes from the pixel
         pairs inside the tiles.
+    fiducials : bool, optional
+        Find fiducial markers (bright spots that never blink, such as beads) in
+        frames spread over each channel and leave their pixels out of the pass
+        (:mod:`smlmlp.fiducials`; on a vibrating stage they narrow the PSF); False
+        keeps them.
 
     Returns
     -------
@@ -225,6 +231,7 @@ def blink_spatial_psf(
             stack,
             crop_pix=size,
             field_tiles=field_tiles,
+            fiducials=fiducials,
             time_windows=time_windows,
             chunk_frames=chunk_frames or free_memory_chunk_frames(frame_shape, cuda=bool(cuda)),
             cuda=bool(cuda),

@@ -412,6 +412,7 @@ def run_psf(args: argparse.Namespace) -> int:
                         progress=progress,
                         name=label,
                         kept_crop=args.crop_pix,  # estimated right away
+                        fiducials=not args.keep_fiducials,
                     )
                 with _warnings_printed():
                     estimate = estimate_channel(
@@ -451,6 +452,7 @@ def run_psf(args: argparse.Namespace) -> int:
         "min_frames": args.min_frames,
         "time_windows": args.time_windows,
         "field_tiles": list(tiles) if tiles else None,
+        "fiducials": not args.keep_fiducials,
         "wavelength_nm": args.wavelength_nm,
         "na": args.na,
     }
@@ -683,6 +685,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         metavar=("NY", "NX"),
         help="also the PSF in each tile of an NY x NX grid over the field, same pass",
+    )
+    psf.add_argument(
+        "--keep-fiducials",
+        action="store_true",
+        help="keep fiducial beads (bright spots that never blink) in the pass; by default "
+        "they are found and their pixels left out",
     )
     psf.add_argument(
         "--chunk-frames",

@@ -42,6 +42,7 @@ ANALYSIS_KEYS = (
     "crop_pix",
     "time_windows",
     "field_tiles",
+    "fiducials",
     "exposure_ms",
     "min_frames",
     "cuda",

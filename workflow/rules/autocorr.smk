@@ -26,6 +26,7 @@ if config["frames_per_job"] == 0:
             crop_pix=config["crop_pix"] if config["field_tiles"] else None,
             time_windows=config["time_windows"],
             field_tiles=config["field_tiles"],
+            fiducials=config["fiducials"],
         threads: config["threads"]
         resources:
             mem_mb=autocorr_mem_mb,
@@ -65,6 +66,7 @@ else:
             crop_pix=config["crop_pix"] if config["field_tiles"] else None,
             time_windows=config["time_windows"],
             field_tiles=config["field_tiles"],
+            fiducials=config["fiducials"],
         threads: config["threads"]
         resources:
             mem_mb=autocorr_mem_mb,

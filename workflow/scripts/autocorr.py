@@ -25,6 +25,7 @@ with rule_log(sm.log[0], step=step, subject=sm.input.movie) as log:
         crop_pix=sm.params.crop_pix or 5,
         time_windows=sm.params.time_windows,
         field_tiles=sm.params.field_tiles,
+        fiducials=sm.params.fiducials,
         chunk_frames=chunk_frames,
         memory_budget_mb=sm.config["memory_budget_mb"],
         cuda=sm.resources.gpu > 0,
