@@ -3,9 +3,10 @@
 A fiducial bead never blinks, so on a still stage it drops out with each block's
 mean. A stage that vibrates, though, moves its bright image from frame to frame,
 and these fluctuations (the gradient of the bead's image times the displacement)
-add a narrow term to the autocorrelation that narrows the PSF: four beads of
-50 000 photons in a 64² field with 2 nm rms of vibration per frame narrow sigma
-by 10 % (docs/accuracy.md, the "fiducial beads on a vibrating stage" rows).
+add a narrow term to the autocorrelation that narrows the PSF: kept, four beads
+of 50 000 photons in a 64² field with 2 nm rms of vibration per frame narrow sigma
+by about 10 % (``tests/test_fiducials.py``); left out, by 0.7 % (docs/accuracy.md,
+the "fiducial beads on a vibrating stage" rows).
 
 :func:`find_fiducials` finds them in a few frames spread over the whole movie
 (:func:`sample_indices`): a pixel's second-smallest value over those frames
@@ -187,8 +188,10 @@ class _Extremes:
 
     def add(self, frame: Any) -> None:
         xp = array_module(frame)
-        if frame.dtype.kind != "u" and frame.dtype.kind != "i":
+        if frame.dtype.kind not in "ui":
             frame = frame.astype(np.float32, copy=False)
+        # smlmlp.dropped's definition, decided where the frame is (its dropped_frames
+        # brings a flag back to the host per frame: a wait for a GPU)
         dropped = (frame == frame.reshape(-1)[0]).all()
         if self.lowest is None:
             limits = np.iinfo(frame.dtype) if frame.dtype.kind in "ui" else None
