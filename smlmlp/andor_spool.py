@@ -9,8 +9,9 @@ to the next, frame metadata included; ``[multiimage]``: ``ImagesPerFile``), and 
 frames in files of that many images each, file ``k`` named after ``k``'s ten digits
 in reverse order (``0000000000spool.dat``, ``1000000000spool.dat``, ...,
 ``0100000000spool.dat`` for the eleventh). Pixels are little-endian ``Mono16`` (or
-``Mono12``, 12 bits in 16) or ``Mono32``; ``Mono12Packed`` (two pixels in three
-bytes) is refused with one line. Neither file gives the pixel size in the sample.
+``Mono12``, 12 bits in 16), ``Mono32``, or ``Mono12Packed``: two pixels in three
+bytes, as Andor's SDK3 packs them (:func:`unpack_mono12`), read as 16-bit pixels.
+Neither file gives the pixel size in the sample.
 
 The movie opens from its ``.sifx`` file (its folder names it: :func:`spool_name`).
 """
@@ -28,14 +29,24 @@ import numpy as np
 from .formats import MovieFile, _clean, _need
 from .tiff_metadata import _positive_float
 
-__all__ = ["SPOOL_METADATA", "AndorSpoolMovie", "spool_files", "spool_header", "spool_name"]
+__all__ = [
+    "SPOOL_METADATA",
+    "AndorSpoolMovie",
+    "packed_row_bytes",
+    "spool_files",
+    "spool_header",
+    "spool_name",
+    "unpack_mono12",
+]
 
 #: The frames' layout, beside the ``.sifx`` file.
 SPOOL_METADATA = "acquisitionmetadata.ini"
 #: Solis's own name for the header file: the movie is then named after its folder.
 SPOOL_HEADER_STEM = "Spooled files"
-#: Pixel encodings read, and their little-endian types.
-SPOOL_ENCODINGS = {"Mono16": "<u2", "Mono12": "<u2", "Mono32": "<u4"}
+#: Pixel encodings read, and the little-endian types of their pixels.
+SPOOL_ENCODINGS = {"Mono16": "<u2", "Mono12": "<u2", "Mono12Packed": "<u2", "Mono32": "<u4"}
+#: The encoding of two 12-bit pixels in three bytes (:func:`unpack_mono12`).
+PACKED_ENCODING = "Mono12Packed"
 _DAT_FILE = re.compile(r"^(\d+)spool\.dat$", re.IGNORECASE)
 
 
@@ -57,6 +68,62 @@ def _frame_files(folder: str) -> list[tuple[int, str]]:
         if index is not None:
             found.append((index, name))
     return sorted(found)
+
+
+def packed_row_bytes(width: int) -> int:
+    """Bytes of a row of ``width`` pixels in ``Mono12Packed``: three for each pair, two
+    for a last pixel alone.
+
+    >>> packed_row_bytes(4), packed_row_bytes(5)
+    (6, 8)
+    """
+    return (3 * int(width) + 1) // 2
+
+
+def unpack_mono12(rows: np.ndarray, width: int) -> np.ndarray:
+    """The pixels of rows of ``Mono12Packed`` bytes.
+
+    Andor's SDK3 packs each pair of 12-bit pixels ``(a, b)`` of a row into three bytes:
+    the first holds bits 11..4 of ``a``, the second bits 3..0 of ``a`` in its low half
+    and bits 3..0 of ``b`` in its high half, the third bits 11..4 of ``b``. A row of
+    odd width ends with its last pixel in two bytes, laid out as a pair's first.
+
+    Parameters
+    ----------
+    rows : ndarray
+        ``(..., B)`` uint8, ``B`` at least :func:`packed_row_bytes` of ``width`` (bytes
+        beyond, a row's padding, are left out).
+    width : int
+        Pixels per row.
+
+    Returns
+    -------
+    ndarray
+        ``(..., width)`` uint16, each pixel in 0..4095.
+
+    Examples
+    --------
+    >>> row = np.array([0xAB, 0x3C, 0x12, 0x7F, 0x05], np.uint8)
+    >>> [hex(value) for value in unpack_mono12(row, 3)]
+    ['0xabc', '0x123', '0x7f5']
+    """
+    width = int(width)
+    rows = np.asarray(rows, dtype=np.uint8)
+    if rows.shape[-1] < packed_row_bytes(width):
+        raise ValueError(
+            f"rows of {rows.shape[-1]} bytes cannot hold {width} Mono12Packed pixels "
+            f"({packed_row_bytes(width)} bytes)"
+        )
+    pairs = width // 2
+    triples = rows[..., : 3 * pairs].reshape(*rows.shape[:-1], pairs, 3).astype(np.uint16)
+    pixels = np.empty((*rows.shape[:-1], width), np.uint16)
+    middle = triples[..., 1]
+    pixels[..., 0 : 2 * pairs : 2] = (triples[..., 0] << 4) | (middle & 0x0F)
+    pixels[..., 1 : 2 * pairs : 2] = (middle >> 4) | (triples[..., 2] << 4)
+    if width % 2:
+        last = rows[..., 3 * pairs : 3 * pairs + 2].astype(np.uint16)
+        pixels[..., -1] = (last[..., 0] << 4) | (last[..., 1] & 0x0F)
+    return pixels
 
 
 def spool_files(path: str | os.PathLike) -> list[str]:
@@ -152,14 +219,14 @@ class AndorSpoolMovie(MovieFile):
                 f"{self.label}: its {SPOOL_METADATA} cannot be read ({_clean(exc)})"
             ) from exc
         if encoding not in SPOOL_ENCODINGS:
-            hint = ": spool 16-bit images" if encoding == "Mono12Packed" else ""
             raise ValueError(
                 f"{self.label}: pixel encoding {encoding} is not read (only "
-                f"{', '.join(SPOOL_ENCODINGS)}){hint}, or export the movie to TIFF in Solis"
+                f"{', '.join(SPOOL_ENCODINGS)}): export the movie to TIFF in Solis"
             )
         self.file_dtype = np.dtype(SPOOL_ENCODINGS[encoding])
         self.dtype = self.file_dtype.newbyteorder("=")
-        row_bytes = width * self.file_dtype.itemsize
+        self.packed = encoding == PACKED_ENCODING
+        row_bytes = self._row_bytes(width)
         if min(height, width, per_file) < 1 or stride < row_bytes or (
             image_bytes < stride * height
         ):
@@ -169,6 +236,10 @@ class AndorSpoolMovie(MovieFile):
                 f"{image_bytes} bytes apart, {per_file} per file)"
             )
         return height, width, stride, image_bytes, per_file
+
+    def _row_bytes(self, width: int) -> int:
+        """Bytes of a row's pixels, as stored (padding left out)."""
+        return packed_row_bytes(width) if self.packed else width * self.file_dtype.itemsize
 
     def _frames_written(self, files: list[tuple[int, str]], declared: int) -> int:
         """The frames to read: the header's count, or those written when the acquisition
@@ -206,9 +277,11 @@ class AndorSpoolMovie(MovieFile):
     def _read_frames(self, start: int, stop: int) -> np.ndarray:
         out = np.empty((stop - start, self.height, self.width), self.file_dtype)
         image = np.empty(self.stride * self.height, np.uint8)  # a frame's rows, as stored
-        row_bytes = self.width * self.file_dtype.itemsize
-        pixels = image.reshape(self.height, self.stride)[:, :row_bytes].view(self.file_dtype)
-        unpadded = self.stride == row_bytes  # rows without padding: read in place
+        row_bytes = self._row_bytes(self.width)
+        stored = image.reshape(self.height, self.stride)[:, :row_bytes]
+        pixels = stored if self.packed else stored.view(self.file_dtype)
+        # rows of whole pixels without padding: read in place
+        unpadded = self.stride == row_bytes and not self.packed
         for at, frame in enumerate(range(start, stop)):
             index, slot = divmod(frame, self.per_file)
             handle = self._file(index)
@@ -219,7 +292,9 @@ class AndorSpoolMovie(MovieFile):
                     f"{self.label}: frame {frame} is cut short in {self.files[index]} "
                     "(truncated file)"
                 )
-            if not unpadded:
+            if self.packed:
+                out[at] = unpack_mono12(pixels, self.width)
+            elif not unpadded:
                 out[at] = pixels
         return out
 

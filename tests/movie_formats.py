@@ -548,9 +548,16 @@ def write_andor_spool(
     n, height, width = movie.shape
     shape = (n if declared_frames is None else declared_frames, height, width)
     path.write_bytes(_sif_header(path, shape, exposure_ms))
-    dtype = {"Mono16": "<u2", "Mono32": "<u4"}[encoding]
-    itemsize = np.dtype(dtype).itemsize
-    stride = width * itemsize + row_padding
+    if encoding == "Mono12Packed":
+        def row_bytes(frame: np.ndarray) -> np.ndarray:
+            return pack_mono12(frame)
+    else:
+        dtype = {"Mono16": "<u2", "Mono32": "<u4"}[encoding]
+
+        def row_bytes(frame: np.ndarray) -> np.ndarray:
+            return np.ascontiguousarray(frame, dtype).view(np.uint8)
+    pixel_bytes = row_bytes(movie[0]).shape[1]
+    stride = pixel_bytes + row_padding
     image_bytes = stride * height + trailer
     (path.parent / "acquisitionmetadata.ini").write_text(
         f"[data]\nAOIHeight = {height}\nAOIWidth = {width}\nAOIStride = {stride}\n"
@@ -561,11 +568,26 @@ def write_andor_spool(
         images = []
         for frame in movie[first : first + images_per_file]:
             rows = np.zeros((height, stride), np.uint8)
-            rows[:, : width * itemsize] = np.ascontiguousarray(frame, dtype).view(np.uint8)
+            rows[:, :pixel_bytes] = row_bytes(frame)
             images.append(rows.tobytes() + bytes(range(trailer % 256)) * (trailer // 256 + 1))
         images = [image[:image_bytes] for image in images]
         (path.parent / f"{str(k).zfill(10)[::-1]}spool.dat").write_bytes(b"".join(images))
     return path
+
+
+def pack_mono12(frame: np.ndarray) -> np.ndarray:
+    """A frame's rows in Andor's ``Mono12Packed``: each pair of pixels ``(a, b)`` as
+    the 24 bits ``a[11:4] | b[3:0] a[3:0] | b[11:4]``, a last pixel alone as the first
+    two of those bytes (its pair's ``b`` taken as zero, its last byte dropped)."""
+    frame = np.asarray(frame).astype(np.uint32)
+    assert frame.max() < 4096, "Mono12Packed holds 12 bits"
+    height, width = frame.shape
+    padded = np.zeros((height, width + width % 2), np.uint32)
+    padded[:, :width] = frame
+    first, second = padded[:, 0::2], padded[:, 1::2]
+    words = ((first >> 4) << 16) | (((second & 0xF) << 4 | (first & 0xF)) << 8) | (second >> 4)
+    packed = np.stack([(words >> shift) & 0xFF for shift in (16, 8, 0)], axis=-1)
+    return packed.reshape(height, -1)[:, : (3 * width + 1) // 2].astype(np.uint8)
 
 
 def write_hdf5(

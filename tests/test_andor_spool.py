@@ -69,6 +69,45 @@ def test_frames_of_every_layout(movie_formats: ModuleType, movie: np.ndarray, tm
         assert len(lazy.paths) == 2 + len(dats) and lazy.paths[1].endswith("metadata.ini")
 
 
+@pytest.mark.parametrize(("width", "padding"), [(32, 0), (32, 5), (31, 3)])
+def test_twelve_bit_packed_pixels(movie_formats: ModuleType, movie: np.ndarray,
+                                  tmp_path: Path, width: int, padding: int) -> None:
+    """``Mono12Packed`` (two pixels in three bytes, Solis's fastest spooling): every
+    pixel as it was, rows of even or odd width, padded or not, in any range, as 16-bit
+    pixels; the widths those of the same movie unpacked, to 1e-9."""
+    assert movie.max() < 4096
+    frames = np.ascontiguousarray(movie[:, :, :width])
+    path = movie_formats.write_andor_spool(
+        tmp_path / HEADER, frames, images_per_file=9, encoding="Mono12Packed",
+        row_padding=padding, trailer=24,
+    )
+    ini = (tmp_path / "acquisitionmetadata.ini").read_text()
+    assert f"AOIStride = {(3 * width + 1) // 2 + padding}" in ini
+    with open_movie(path) as lazy:
+        assert lazy.shape == frames.shape and lazy.dtype == np.dtype(np.uint16)
+        np.testing.assert_array_equal(lazy[:], frames)
+        np.testing.assert_array_equal(lazy[8:19], frames[8:19])
+        np.testing.assert_array_equal(lazy[-1], frames[-1])
+        np.testing.assert_allclose(_sigmas(lazy), _sigmas(frames), rtol=1e-9)
+
+
+def test_twelve_bit_packing_bit_by_bit() -> None:
+    """The bits of each pixel where Andor's SDK3 puts them: a pair ``(a, b)`` in the
+    bytes ``a[11:4]``, ``b[3:0] a[3:0]``, ``b[11:4]``; every 12-bit value of both
+    pixels of a pair comes back; too few bytes for the row fail."""
+    from smlmlp.andor_spool import unpack_mono12
+
+    row = np.array([0xAB, 0x3C, 0x12, 0x00, 0xF0, 0xFF, 0x7F, 0x05], np.uint8)
+    assert unpack_mono12(row, 5).tolist() == [0xABC, 0x123, 0x000, 0xFFF, 0x7F5]
+    values = np.arange(4096, dtype=np.uint16)
+    pairs = np.stack([values, values[::-1]], axis=-1)  # (4096, 2): a, b
+    packed = np.stack([pairs[:, 0] >> 4, (pairs[:, 1] & 15) << 4 | (pairs[:, 0] & 15),
+                       pairs[:, 1] >> 4], axis=-1).astype(np.uint8)
+    np.testing.assert_array_equal(unpack_mono12(packed, 2), pairs)
+    with pytest.raises(ValueError, match="cannot hold 5 Mono12Packed pixels"):
+        unpack_mono12(row[:7], 5)
+
+
 def test_same_frames_as_the_libraries_reader(movie_formats: ModuleType, movie: np.ndarray,
                                              tmp_path: Path) -> None:
     """sif_parser's own reader of spooled series (which loads the whole movie) reads
@@ -165,12 +204,19 @@ def test_bad_folders_one_line(movie_formats: ModuleType, movie: np.ndarray,
         open_movie(path)
     _one_line(caught.value, str(path), "truncated", "1000000000spool.dat")
 
-    path = write("packed")
+    path = write("colour")
     ini = path.parent / "acquisitionmetadata.ini"
-    ini.write_text(ini.read_text().replace("Mono16", "Mono12Packed"))
+    ini.write_text(ini.read_text().replace("Mono16", "RGB8Packed"))
     with pytest.raises(ValueError) as caught:
         open_movie(path)
-    _one_line(caught.value, str(path), "Mono12Packed is not read", "16-bit")
+    _one_line(caught.value, str(path), "RGB8Packed is not read", "Mono12Packed", "TIFF")
+
+    path = write("packed_too_short", encoding="Mono12Packed", row_padding=0)
+    ini = path.parent / "acquisitionmetadata.ini"  # rows too short for their pixels
+    ini.write_text(ini.read_text().replace(f"AOIWidth = {SHAPE[1]}", "AOIWidth = 40"))
+    with pytest.raises(ValueError) as caught:
+        open_movie(path)
+    _one_line(caught.value, str(path), "does not describe frames", "Mono12Packed")
 
     path = write("no_ini")
     os.remove(path.parent / "acquisitionmetadata.ini")
