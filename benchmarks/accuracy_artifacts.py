@@ -157,6 +157,13 @@ ROWS = (
         {"fiducial_count": 1, "fiducial_photons": 10000.0, "drift_jitter_px": 0.02}),
     Row("fiducial beads on a vibrating stage", "4 beads of 50 000 photons, 2 nm rms per frame",
         {"fiducial_count": 4, "fiducial_photons": 50000.0, "drift_jitter_px": 0.02}),
+    Row("fiducial beads on a drifting, vibrating stage",
+        "4 beads of 50 000 photons, drift 5 × 10 px, 2 nm rms per frame",
+        {"fiducial_count": 4, "fiducial_photons": 50000.0, "drift_px": (5.0, 10.0),
+         "drift_jitter_px": 0.02}, on_time_target=True),
+    Row("fiducial beads under laser flicker", "4 beads of 50 000 photons, 10 % per frame",
+        {"fiducial_count": 4, "fiducial_photons": 50000.0, "flicker": 0.10},
+        on_time_target=True),
 )  # fmt: skip
 QUICK_ROWS = (ROWS[2], ROWS[7], ROWS[19])
 

@@ -102,6 +102,7 @@ def blink_temporal_on(
     progress: Callable[[int, int], None] | None = None,
     names: Sequence[str] | None = None,
     full_output: bool = False,
+    fiducials: bool = True,
 ) -> tuple[float, dict[str, Any]] | tuple[float, dict[str, Any], dict[str, Any]]:
     """Estimate the blinking on-time from temporal autocorrelations.
 
@@ -162,6 +163,12 @@ def blink_temporal_on(
         memory budget chose and the factor divided out of its curve
         (:func:`smlmlp.temporal.pair_gain`). ``info`` is
         unchanged.
+    fiducials : bool, optional
+        Find fiducial markers (bright spots that never blink, such as beads) in
+        frames sampled over each channel and leave their pixels out
+        (:mod:`smlmlp.fiducials`, the same pixels as :func:`smlmlp.blink_spatial_psf`
+        leaves out: a bead's flicker under the laser or its motion on a vibrating
+        stage would swamp the blinking); False keeps them.
 
     Returns
     -------
@@ -340,6 +347,7 @@ def blink_temporal_on(
             chunk_frames=chunk,
             progress=report,
             name=name,
+            fiducials=bool(fiducials),
         )
         if result.bin_pixels > MAX_USEFUL_BIN_SIGMAS * max(sigma_px):
             warnings.warn(

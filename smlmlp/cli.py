@@ -520,6 +520,7 @@ def _on_time(
                 progress=progress,
                 names=[f"channel {channel.name}" for channel in channels],
                 full_output=True,
+                fiducials=not args.keep_fiducials,
             )
     names = [channel.name for channel in channels]
     temporal = TemporalInfo.from_result(
@@ -689,8 +690,8 @@ def build_parser() -> argparse.ArgumentParser:
     psf.add_argument(
         "--keep-fiducials",
         action="store_true",
-        help="keep fiducial beads (bright spots that never blink) in the pass; by default "
-        "they are found and their pixels left out",
+        help="keep fiducial beads (bright spots that never blink) in the passes; by default "
+        "they are found and their pixels left out of the PSF's and the on-time's",
     )
     psf.add_argument(
         "--chunk-frames",

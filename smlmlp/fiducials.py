@@ -48,8 +48,11 @@ WINDOWS = 4
 #: A part with fewer usable sampled frames is not looked at on its own.
 MIN_WINDOW_FRAMES = 3
 #: The static image's background: its grey opening by a square of about this side
-#: (spots narrower than it stand out of it; :func:`_background`).
+#: (spots narrower than it stand out of it; :func:`_above_background`).
 OPENING_SIDE = 21
+#: A part's static image is looked at in boxes reaching this far (pixels) around the
+#: spots it holds beyond the whole movie's (twice the background's square).
+MOVED_BOX = 2 * OPENING_SIDE
 #: A fiducial's peak above the background, over the blinking's peaks.
 BRIGHTNESS_FACTOR = 5.0
 #: The mask holds a fiducial's pixels down to this fraction of the blinking's peaks.
@@ -133,7 +136,7 @@ def find_fiducials(
     ([[20, 30]], True, True)
     """
     height, width = (int(size) for size in frame_shape)
-    extremes, window, statics = _Extremes(), _Extremes(), []  # the movie's, a part's
+    extremes, window, parts = _Extremes(), _Extremes(), []  # the movie's, a part's
     window_frames = int(window_frames) if window_frames else 0
     added = 0
     for frame in frames:
@@ -142,61 +145,44 @@ def find_fiducials(
             raise ValueError(f"frames of shape {frame.shape}, expected {(height, width)}")
         if frame.dtype.kind not in "uif":  # not real numbers: the pass refuses them
             return Fiducials.none((height, width))
-        extremes.add(frame)
+        window.add(frame)
         added += 1
+        if window_frames and added % window_frames == 0:
+            extremes.merge(window)
+            parts.append(window)
+            window = _Extremes()
+    if window.used is not None:
+        extremes.merge(window)
         if window_frames:
-            window.add(frame)
-            if added % window_frames == 0:
-                statics.append(window)
-                window = _Extremes()
-    if window_frames and added % window_frames:
-        statics.append(window)
+            parts.append(window)
     if extremes.used is None or int(extremes.used) < MIN_SAMPLED_FRAMES:
         return Fiducials.none((height, width))
     second, highest = _on_host(extremes.second), _on_host(extremes.highest)
-    parts = _usable_parts(statics)
+    statics = _usable_parts(parts)
     if second.dtype.kind == "f" and not all(
-        np.isfinite(image).all() for image in (second, highest, *parts)
+        np.isfinite(image).all() for image in (second, highest, *statics)
     ):
         return Fiducials.none((height, width))
     second, highest = second.astype(np.float32), highest.astype(np.float32)
-    images = [image - _background(image) for image in (second, *map(_as_float, parts))]
-    noises, darks = zip(*map(_noise, images), strict=True)
-    # pixels without static light in the whole movie's static image and in its parts'
-    # (the path of a drifting bead is not blinking)
-    dark = np.logical_and.reduce(darks)
+    above = _above_background(second)
+    # what each part holds beyond the whole movie: a drifting bead, little else
+    moved = [part.astype(np.float32) - second for part in statics]
+    (noise, dark), *moved_noise = (_noise(image) for image in (above, *moved))
+    # pixels without static light in the whole movie's static image nor more in its
+    # parts' (the path of a drifting bead is not blinking)
+    dark = np.logical_and.reduce([dark, *(part_dark for _, part_dark in moved_noise)])
     if not dark.any():
         return Fiducials.none((height, width))
     flicker = (highest - second).reshape(-1)[:: _statistics_step(second)][dark]
     blinking = float(np.percentile(flicker, BLINK_PERCENTILE))
-    masks, found_in = [], []
-    for image, noise in zip(images, noises, strict=True):
-        mask, spots = _detect(image, blinking, noise)
-        if spots:
-            masks.append(mask)
-            found_in.append(spots)
-    if not masks:
+    found = [_detect(above, blinking, noise)]
+    for part, beyond, (part_noise, _) in zip(statics, moved, moved_noise, strict=True):
+        found.append(_detect_moved(part, beyond, blinking, part_noise))
+    regions = [region for region, spots in found if spots]
+    if not regions:
         return Fiducials.none((height, width))
-    mask = np.logical_or.reduce(masks)
-    return Fiducials(mask, _markers(mask, found_in))
-
-
-def _markers(mask: np.ndarray, found_in: list[list[tuple[int, int]]]) -> np.ndarray:
-    """The markers' peaks, ``(k, 2)``: in each region of the mask, the spots of the
-    static image that found the most there (the first of those, the whole movie's
-    before its parts'): a bead found in several parts is one marker, two beads close
-    together in one image two."""
-    labels, count = ndimage.label(mask)
-    chosen: list[list[tuple[int, int]]] = [[] for _ in range(count + 1)]
-    for spots in found_in:
-        by_region: dict[int, list[tuple[int, int]]] = {}
-        for spot in spots:
-            by_region.setdefault(int(labels[spot]), []).append(spot)
-        for label, mine in by_region.items():
-            if len(mine) > len(chosen[label]):
-                chosen[label] = mine
-    peaks = sorted(spot for spots in chosen[1:] for spot in spots)
-    return np.asarray(peaks, np.int64).reshape(-1, 2)
+    labels, count = ndimage.label(np.logical_or.reduce(regions))
+    return Fiducials(_dilated(labels), _markers(labels, count, [s for _, s in found if s]))
 
 
 def _usable_parts(parts: list[_Extremes]) -> list[np.ndarray]:
@@ -210,10 +196,6 @@ def _usable_parts(parts: list[_Extremes]) -> list[np.ndarray]:
     images = _on_host(xp.stack([part.second for part in parts]))
     return [image for image, count in zip(images, counts, strict=True)
             if count >= MIN_WINDOW_FRAMES]  # fmt: skip
-
-
-def _as_float(image: np.ndarray) -> np.ndarray:
-    return image.astype(np.float32)
 
 
 def _statistics_step(image: np.ndarray) -> int:
@@ -233,14 +215,64 @@ def _noise(above: np.ndarray) -> tuple[float, np.ndarray]:
 def _detect(
     above: np.ndarray, blinking: float, noise: float
 ) -> tuple[np.ndarray | None, list[tuple[int, int]]]:
-    """The mask and the spots of the fiducials of one static image less its
-    background, given the blinking's peaks and the image's noise."""
+    """The pixels (before their dilation) and the spots of the fiducials of one static
+    image less its background, given the blinking's peaks and the image's noise."""
     spots = _spots(above, max(BRIGHTNESS_FACTOR * blinking, 10.0 * noise))
     if not spots:
         return None, []
     labels, _ = ndimage.label(above > max(EDGE_FRACTION * blinking, 3.0 * noise))
     kept = np.unique([labels[spot] for spot in spots])
-    return ndimage.binary_dilation(np.isin(labels, kept[kept > 0])), spots
+    return np.isin(labels, kept[kept > 0]), spots
+
+
+def _detect_moved(
+    part: np.ndarray, moved: np.ndarray, blinking: float, noise: float
+) -> tuple[np.ndarray | None, list[tuple[int, int]]]:
+    """:func:`_detect` in a part's static image ``part``, looked at only in boxes of
+    side 2 :data:`MOVED_BOX` + 1 around the spots of ``moved``, what the part holds
+    beyond the whole movie's static image (``noise``: its noise)."""
+    candidates = _spots(moved, max(BRIGHTNESS_FACTOR * blinking, 10.0 * noise))
+    if not candidates:
+        return None, []
+    region, spots = np.zeros(part.shape, bool), set()
+    for row, column in candidates:
+        if region[row, column]:  # in a marker found around an earlier candidate
+            continue
+        box = (slice(max(row - MOVED_BOX, 0), row + MOVED_BOX + 1),
+               slice(max(column - MOVED_BOX, 0), column + MOVED_BOX + 1))  # fmt: skip
+        here, found = _detect(_above_background(part[box]), blinking, noise)
+        if found:
+            region[box] |= here
+            spots.update((y + box[0].start, x + box[1].start) for y, x in found)
+    return region, sorted(spots)
+
+
+def _dilated(labels: np.ndarray) -> np.ndarray:
+    """The labelled regions dilated by one pixel (within the box around them all)."""
+    mask = labels > 0
+    rows, columns = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    box = (slice(max(rows[0] - 1, 0), rows[-1] + 2), slice(max(columns[0] - 1, 0), columns[-1] + 2))
+    mask[box] = ndimage.binary_dilation(mask[box])
+    return mask
+
+
+def _markers(
+    labels: np.ndarray, count: int, found_in: list[list[tuple[int, int]]]
+) -> np.ndarray:
+    """The markers' peaks, ``(k, 2)``: in each of the ``count`` labelled regions, the
+    spots of the static image that found the most there (the first of those, the whole
+    movie's before its parts'): a bead found in several parts is one marker, two beads
+    close together in one image two."""
+    chosen: list[list[tuple[int, int]]] = [[] for _ in range(count + 1)]
+    for spots in found_in:
+        by_region: dict[int, list[tuple[int, int]]] = {}
+        for spot in spots:
+            by_region.setdefault(int(labels[spot]), []).append(spot)
+        for label, mine in by_region.items():
+            if len(mine) > len(chosen[label]):
+                chosen[label] = mine
+    peaks = sorted(spot for spots in chosen[1:] for spot in spots)
+    return np.asarray(peaks, np.int64).reshape(-1, 2)
 
 
 def _spots(above: np.ndarray, bright: float) -> list[tuple[int, int]]:
@@ -248,10 +280,15 @@ def _spots(above: np.ndarray, bright: float) -> list[tuple[int, int]]:
     3 x 3 neighbourhood and have two neighbours or more above a quarter of their
     value (a spot, not a hot pixel)."""
     rows, columns = np.nonzero(above > bright)
-    padded = np.pad(above, 1, constant_values=-np.inf)
-    around = np.stack(
-        [padded[rows + 1 + dy, columns + 1 + dx] for dy in (-1, 0, 1) for dx in (-1, 0, 1)]
-    )
+    height, width = above.shape
+    around = []
+    for dy in (-1, 0, 1):
+        for dx in (-1, 0, 1):
+            row, column = rows + dy, columns + dx
+            inside = (row >= 0) & (row < height) & (column >= 0) & (column < width)
+            values = above[np.clip(row, 0, height - 1), np.clip(column, 0, width - 1)]
+            around.append(np.where(inside, values, -np.inf))
+    around = np.stack(around)
     peak = above[rows, columns]
     spread = (around > 0.25 * peak).sum(axis=0) >= 3  # the peak and two more
     chosen = (around.max(axis=0) == peak) & spread
@@ -259,19 +296,23 @@ def _spots(above: np.ndarray, bright: float) -> list[tuple[int, int]]:
     return [(row, column) for row, column in found]
 
 
-def _background(image: np.ndarray) -> np.ndarray:
-    """The static image's background: the grey opening by a square of about
-    :data:`OPENING_SIDE` (no wider than the image) of its 2 x 2 minima, each
-    given back to its four pixels."""
+def _above_background(image: np.ndarray) -> np.ndarray:
+    """A static image less its background: the grey opening by a square of about
+    :data:`OPENING_SIDE` (no wider than the image) of its 2 x 2 minima, each given
+    back to its four pixels (float32)."""
     height, width = image.shape
-    padded = np.pad(image, ((0, height % 2), (0, width % 2)), mode="edge")
+    padded = image.astype(np.float32, copy=False)
+    if height % 2 or width % 2:
+        padded = np.pad(padded, ((0, height % 2), (0, width % 2)), mode="edge")
     pooled = np.minimum(
         np.minimum(padded[0::2, 0::2], padded[1::2, 0::2]),
         np.minimum(padded[0::2, 1::2], padded[1::2, 1::2]),
     )
     side = max(1, min(OPENING_SIDE // 2 + 1, *pooled.shape))
     opened = ndimage.grey_opening(pooled, size=(side, side))
-    return np.repeat(np.repeat(opened, 2, axis=0), 2, axis=1)[:height, :width]
+    rows, columns = pooled.shape
+    above = padded.reshape(rows, 2, columns, 2) - opened[:, None, :, None]
+    return above.reshape(2 * rows, 2 * columns)[:height, :width]
 
 
 class _Extremes:
@@ -313,6 +354,25 @@ class _Extremes:
         self.lowest = xp.where(kept, xp.minimum(self.lowest, frame), self.lowest)
         self.highest = xp.where(kept, xp.maximum(self.highest, frame), self.highest)
         self.used = self.used + kept
+
+    def merge(self, other: _Extremes) -> None:
+        """Take in the extremes of other frames (``other``'s arrays are left as they
+        are)."""
+        if other.used is None:
+            return
+        if self.lowest is None:
+            self.lowest, self.second, self.highest = (
+                part.copy() for part in (other.lowest, other.second, other.highest)
+            )
+            self.used = other.used
+            return
+        xp = array_module(self.lowest)
+        self.second = xp.minimum(
+            xp.minimum(self.second, other.second), xp.maximum(self.lowest, other.lowest)
+        )
+        self.lowest = xp.minimum(self.lowest, other.lowest)
+        self.highest = xp.maximum(self.highest, other.highest)
+        self.used = self.used + other.used
 
     def _scratch_like(self, frame: np.ndarray) -> np.ndarray:
         if self._scratch is None:

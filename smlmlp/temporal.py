@@ -95,6 +95,7 @@ import scipy.optimize
 from .backend import Backend, get_backend
 from .block_sums import CONSTANT_STACK
 from .computer import MAX_CHUNK_FRAMES
+from .fiducials import movie_fiducials
 from .prefetch import chunk_bounds, prefetch_chunks
 
 ProgressCallback = Callable[[int, int], None]
@@ -827,6 +828,7 @@ def accumulate_temporal(
     group_frames: int | None = None,
     progress: ProgressCallback | None = None,
     name: str = "channel 0",
+    fiducials: bool = True,
 ) -> TemporalAutocovariance:
     """Stream a stack into the lag sums of its background-subtracted fluctuations,
     each pixel paired with its neighbours (module notes, Pixel pairs).
@@ -850,6 +852,12 @@ def accumulate_temporal(
         ``progress(frames_done, 2 * n_frames)``: each frame is read twice.
     name : str, optional
         Channel name used in error messages.
+    fiducials : bool, optional
+        Leave out the pixels of fiducial markers (beads that never blink,
+        :func:`smlmlp.fiducials.movie_fiducials`, as the spatial pass does): they
+        hold zero in every frame, before the background filter, so that nothing of
+        a bead's fluctuations (its flicker under the laser, its motion on a
+        vibrating stage) is left in the sums.
 
     Returns
     -------
@@ -887,6 +895,12 @@ def accumulate_temporal(
     mean = temporal_mean(
         stack, plan.read_frames, backend=backend, progress=report_first, name=name
     )
+    masked = movie_fiducials(stack).mask if fiducials else None
+    if masked is not None and masked.any():
+        masked = backend.asarray(masked)
+        mean[masked] = 0.0  # the mean of frames that hold zero there
+    else:
+        masked = None
     centre, partners_centre = (
         values.astype(dtype)
         for values in pair_series(
@@ -907,7 +921,10 @@ def accumulate_temporal(
     bounds = chunk_bounds(n_frames, plan.read_frames)
     with contextlib.closing(prefetch_chunks(stack, bounds)) as chunks:
         for chunk in chunks:
-            values = subtract_background(uploader.upload(chunk), sigma_px, backend, dtype)
+            chunk = uploader.upload(chunk)
+            if masked is not None:  # a copy: the frames are the caller's
+                chunk = backend.xp.where(masked, chunk.dtype.type(0), chunk)
+            values = subtract_background(chunk, sigma_px, backend, dtype)
             values, partners = pair_series(values, plan.bin_pixels, backend)
             values -= centre
             partners -= partners_centre

@@ -58,6 +58,7 @@ def run_on_time(
     cuda: bool = False,
     threads: int = 1,
     logger: logging.Logger | None = None,
+    fiducials: bool = True,
 ) -> TemporalInfo:
     """Temporal autocorrelations and blinking on-time (in frames) of an experiment.
 
@@ -93,6 +94,9 @@ def run_on_time(
         Use the GPU.
     threads : int
         More than 1: FFTs on every core the job may use.
+    fiducials : bool
+        Leave out fiducial markers' pixels (the config's ``fiducials``), as the
+        autocorrelation does.
 
     Returns
     -------
@@ -203,6 +207,7 @@ def run_on_time(
                 progress=progress,
                 names=where,
                 full_output=True,
+                fiducials=fiducials,
             )
         for warning in caught:
             logger.warning("%s", warning.message)

@@ -23,6 +23,7 @@ if config["on_time"]:
             channels=lambda wildcards: ws.on_time_channels(experiment_of(wildcards)),
             temporal_lags=config["temporal_lags"],
             fallback_psf_sigma_nm=config["on_time_psf_sigma_nm"],
+            fiducials=config["fiducials"],
         threads: config["threads"]
         resources:
             mem_mb=ws.on_time_mem_mb(config["memory_budget_mb"]),

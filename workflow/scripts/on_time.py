@@ -15,6 +15,7 @@ with rule_log(
         label=sm.params.label,
         temporal_lags=sm.params.temporal_lags,
         fallback_psf_sigma_nm=sm.params.fallback_psf_sigma_nm,
+        fiducials=sm.params.fiducials,
         memory_budget_mb=sm.config["memory_budget_mb"],
         cuda=sm.resources.gpu > 0,
         threads=sm.threads,
