@@ -2,7 +2,8 @@
 
 The PSF widths stay within 2 % under bleaching, drift, flicker, haze, hot pixels,
 rows and columns of the readout offset in every frame (banding), bright fiducial
-beads on a still stage and on a vibrating one (left out: tests/test_fiducials.py), and
+beads on a still stage and on a vibrating one, drifted or not (left out:
+tests/test_fiducials.py), and
 all of them at once;
 they do not depend on where the sample lies in the frame nor on cropping or padding;
 the PSF over time follows a focus drift and the PSF across the field follows its
@@ -48,6 +49,12 @@ CASES = {
     "fiducials, vibrating stage": {
         "fiducial_count": 4,
         "fiducial_photons": 50000.0,
+        "drift_jitter_px": 0.02,
+    },
+    "fiducials, drifting vibrating stage": {
+        "fiducial_count": 4,
+        "fiducial_photons": 50000.0,
+        "drift_px": (5.0, 10.0),
         "drift_jitter_px": 0.02,
     },
     "all at once": ALL_AT_ONCE,
