@@ -297,6 +297,22 @@ def test_temporal_float32_on_a_large_offset(gpu: ModuleType, movie: np.ndarray) 
     assert _relative(result["ac"][0], cpu["ac"][0]) < 1e-5
 
 
+def test_fiducials_are_left_out_of_the_on_time_on_the_gpu(gpu: ModuleType) -> None:
+    """Beads under a flickering laser, in host and in device frames: the on-time's pass
+    on the GPU leaves the same pixels out as the CPU's, and gives its curve."""
+    frames, _ = simulate_movie(
+        N_FRAMES, (64, 64), seed=4,
+        artifacts={"fiducial_count": 2, "fiducial_photons": 5e4, "flicker": 0.1},
+    )  # fmt: skip
+    cpu_on, cpu = blink_temporal_on([frames], 40, psf_sigma_nm=130.0)
+    _, kept = blink_temporal_on([frames], 40, psf_sigma_nm=130.0, fiducials=False)
+    assert _relative(kept["ac"][0], cpu["ac"][0]) > 0.1  # the beads are left out
+    for stack in (frames, gpu.asarray(frames)):
+        gpu_on, result = blink_temporal_on([stack], 40, psf_sigma_nm=130.0, cuda=True)
+        assert gpu_on == pytest.approx(cpu_on, rel=1e-4)
+        assert _relative(result["ac"][0], cpu["ac"][0]) < 1e-5
+
+
 # --------------------------------------------------------------------------- workflow
 def test_workflow_jobs(gpu: ModuleType, movie_file: Path, tmp_path: Path) -> None:
     """The autocorr job over two frame ranges and the on_time job, on the GPU."""
