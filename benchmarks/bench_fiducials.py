@@ -1,8 +1,8 @@
 """Cost of the search for fiducial beads against the bare FFT pass, per frame size.
 
 Before the pass, :func:`smlmlp.fiducials.movie_fiducials` reads 16 frames spread
-over the movie and works on them and on five images (the whole movie's static image
-and its quarters'). This prints its time beside the
+over the movie and works on them and on six images (the whole movie's static image
+and its fifths'). This prints its time beside the
 time of one bare float32 ``rfft2`` of a frame (single-threaded, the floor's unit),
 and the search's cost in frames of that floor: what it adds to a movie of that many
 frames' bare pass. Frames are in memory (a uint16 stack; no reading), two beads in

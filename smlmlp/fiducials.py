@@ -20,12 +20,15 @@ emitters, the sample's faint static fluorescence and haze are not taken.
 
 A stage that drifts by more than a bead's width over the movie leaves the bead
 in no pixel for long: the whole movie's static image loses it, and its path
-would pass for blinking. So the sampled frames of each of :data:`WINDOWS`
-consecutive parts of the movie give a static image too, where the bead has
-moved less; the blinking's peaks are taken over the pixels dark in every static
-image, and the mask is the union of all of them: a bead drifting by 11 px (1.1
-µm) on a vibrating stage, which narrowed sigma by 10 %, is left out along its
-path (``tests/test_fiducials.py``).
+would pass for blinking. So every :data:`PART_FRAMES` consecutive sampled frames
+(a fifth of the movie) give a static image too, where the bead has moved less,
+looked at around what it holds beyond the whole movie's; a marker found there is
+kept when it is compact and found in every part, not far from where it was in the
+others (a dense sample all lit at the start of the movie is in one or two parts
+only). The blinking's peaks are taken over the pixels dark in every static image,
+and the mask is the union of all: beads drifting by 11 px (1.1 µm) and by 22 px on
+a vibrating stage, which narrowed sigma by 10 %, are left out along their paths
+(``tests/test_fiducials.py``).
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ from collections.abc import Iterable
 from typing import Any, NamedTuple
 
 import numpy as np
-from scipy import ndimage
+from scipy import ndimage, spatial
 
 from .backend import array_module
 
@@ -42,11 +45,17 @@ from .backend import array_module
 SAMPLED_FRAMES = 16
 #: Fewer usable sampled frames (dropped frames left out) find nothing.
 MIN_SAMPLED_FRAMES = 8
-#: The sampled frames are also looked at in this many consecutive parts of the
-#: movie, for beads that drift (:func:`movie_fiducials`).
-WINDOWS = 4
+#: The sampled frames are also looked at in consecutive parts of this many (five
+#: parts of the movie), for beads that drift (:func:`movie_fiducials`).
+PART_FRAMES = 3
 #: A part with fewer usable sampled frames is not looked at on its own.
 MIN_WINDOW_FRAMES = 3
+#: A bead found in a part is found in every other part, at most this many pixels per
+#: part apart (a drift of up to about 3 µm over the movie on 100 nm pixels)...
+DRIFT_PER_PART = 8.0
+#: ... and its pixels in a part's static image are at most this many (a compact spot,
+#: not a sample all lit).
+MAX_MOVED_PIXELS = 625
 #: The static image's background: its grey opening by a square of about this side
 #: (spots narrower than it stand out of it; :func:`_above_background`).
 OPENING_SIDE = 21
@@ -175,14 +184,18 @@ def find_fiducials(
         return Fiducials.none((height, width))
     flicker = (highest - second).reshape(-1)[:: _statistics_step(second)][dark]
     blinking = float(np.percentile(flicker, BLINK_PERCENTILE))
-    found = [_detect(above, blinking, noise)]
-    for part, beyond, (part_noise, _) in zip(statics, moved, moved_noise, strict=True):
-        found.append(_detect_moved(part, beyond, blinking, part_noise))
-    regions = [region for region, spots in found if spots]
+    still = _detect(above, blinking, noise)
+    moving = _persistent(
+        [
+            _detect_moved(part, beyond, blinking, part_noise)
+            for part, beyond, (part_noise, _) in zip(statics, moved, moved_noise, strict=True)
+        ],
+        still[1],
+    )
+    regions = [region for region, spots in (still, *moving) if spots]
     if not regions:
         return Fiducials.none((height, width))
-    labels, count = ndimage.label(np.logical_or.reduce(regions))
-    return Fiducials(_dilated(labels), _markers(labels, count, [s for _, s in found if s]))
+    return Fiducials(_dilated(np.logical_or.reduce(regions)), _markers(still, moving))
 
 
 def _usable_parts(parts: list[_Extremes]) -> list[np.ndarray]:
@@ -247,9 +260,40 @@ def _detect_moved(
     return region, sorted(spots)
 
 
-def _dilated(labels: np.ndarray) -> np.ndarray:
-    """The labelled regions dilated by one pixel (within the box around them all)."""
-    mask = labels > 0
+def _persistent(
+    parts: list[tuple[np.ndarray | None, list[tuple[int, int]]]], still: list[tuple[int, int]]
+) -> list[tuple[np.ndarray | None, list[tuple[int, int]]]]:
+    """The parts' markers that behave as beads: compact (regions of at most
+    :data:`MAX_MOVED_PIXELS`) and present in every part, within :data:`DRIFT_PER_PART`
+    pixels per part apart (a part's own spots and the whole movie's ``still`` ones).
+    What a stretch of the movie alone holds (a dense sample all lit at its start)
+    is no bead."""
+    seen = [still + spots for _, spots in parts]
+    trees = [spatial.cKDTree(np.asarray(points, float)) if points else None for points in seen]
+    kept = []
+    for index, (region, spots) in enumerate(parts):
+        if not spots:
+            kept.append((None, []))
+            continue
+        near = np.ones(len(spots), bool)
+        for other, tree in enumerate(trees):
+            if other != index:
+                distance = tree.query(spots)[0] if tree is not None else np.inf
+                near &= distance <= DRIFT_PER_PART * abs(index - other)
+        labels, _ = ndimage.label(region)
+        sizes = np.bincount(labels.reshape(-1))
+        chosen = [spot for spot, close in zip(spots, near, strict=True)
+                  if close and sizes[labels[spot]] <= MAX_MOVED_PIXELS]  # fmt: skip
+        if not chosen:
+            kept.append((None, []))
+            continue
+        kept.append((np.isin(labels, [labels[spot] for spot in chosen]), chosen))
+    return kept
+
+
+def _dilated(mask: np.ndarray) -> np.ndarray:
+    """The mask dilated by one pixel (within the box around all of it)."""
+    mask = mask.copy()
     rows, columns = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
     box = (slice(max(rows[0] - 1, 0), rows[-1] + 2), slice(max(columns[0] - 1, 0), columns[-1] + 2))
     mask[box] = ndimage.binary_dilation(mask[box])
@@ -257,21 +301,18 @@ def _dilated(labels: np.ndarray) -> np.ndarray:
 
 
 def _markers(
-    labels: np.ndarray, count: int, found_in: list[list[tuple[int, int]]]
+    still: tuple[np.ndarray | None, list[tuple[int, int]]],
+    parts: list[tuple[np.ndarray | None, list[tuple[int, int]]]],
 ) -> np.ndarray:
-    """The markers' peaks, ``(k, 2)``: in each of the ``count`` labelled regions, the
-    spots of the static image that found the most there (the first of those, the whole
-    movie's before its parts'): a bead found in several parts is one marker, two beads
-    close together in one image two."""
-    chosen: list[list[tuple[int, int]]] = [[] for _ in range(count + 1)]
-    for spots in found_in:
-        by_region: dict[int, list[tuple[int, int]]] = {}
-        for spot in spots:
-            by_region.setdefault(int(labels[spot]), []).append(spot)
-        for label, mine in by_region.items():
-            if len(mine) > len(chosen[label]):
-                chosen[label] = mine
-    peaks = sorted(spot for spots in chosen[1:] for spot in spots)
+    """The markers' peaks, ``(k, 2)``: the spots of the whole movie's static image, and
+    those of a part that found the parts' median count outside its markers (a drifting
+    bead is in every part, at another place each time: one marker; a part may see a
+    bead smeared by its motion as two spots)."""
+    region, spots = still
+    moved = [[spot for spot in found if region is None or not region[spot]]
+             for _, found in parts]  # fmt: skip
+    median = sorted(len(found) for found in moved)[len(moved) // 2] if moved else 0
+    peaks = sorted(spots + next((found for found in moved if len(found) == median), []))
     return np.asarray(peaks, np.int64).reshape(-1, 2)
 
 
@@ -388,8 +429,8 @@ def movie_fiducials(stack: Any) -> Fiducials:
     """:func:`find_fiducials` of a stack ``(n_frames, height, width)`` that reads
     single frames (an array, a memmap, a movie of :mod:`smlmlp.loading`), from the
     frames of :func:`sample_indices` over all of it (and over each of its
-    :data:`WINDOWS` parts): every range of the movie gets the same."""
+    parts of :data:`PART_FRAMES`): every range of the movie gets the same."""
     shape = (int(stack.shape[1]), int(stack.shape[2]))
     indices = sample_indices(int(stack.shape[0]))
-    window = -(-len(indices) // WINDOWS)
-    return find_fiducials((stack[int(index)] for index in indices), shape, window_frames=window)
+    frames = (stack[int(index)] for index in indices)
+    return find_fiducials(frames, shape, window_frames=PART_FRAMES)
