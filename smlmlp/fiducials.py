@@ -120,7 +120,8 @@ def find_fiducials(
         Every this many consecutive frames (a part of the movie) are also looked at
         on their own (at least :data:`MIN_WINDOW_FRAMES` of them usable): a bead the
         stage drifts by more than its width over the movie is in the static image
-        of each part, and the mask is the union of all (module notes).
+        of each part; what is found in every part, not far apart, is kept, and the
+        mask is the union of all (module notes).
 
     Returns
     -------
