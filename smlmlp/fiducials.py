@@ -49,7 +49,7 @@ MIN_SAMPLED_FRAMES = 8
 #: parts of the movie), for beads that drift (:func:`movie_fiducials`).
 PART_FRAMES = 3
 #: A part with fewer usable sampled frames is not looked at on its own.
-MIN_WINDOW_FRAMES = 3
+MIN_PART_FRAMES = 3
 #: A bead found in a part is found in every other part, at most this many pixels per
 #: part apart (a drift of up to about 3 µm over the movie on 100 nm pixels)...
 DRIFT_PER_PART = 8.0
@@ -105,7 +105,7 @@ def sample_indices(n_frames: int, count: int = SAMPLED_FRAMES) -> np.ndarray:
 
 
 def find_fiducials(
-    frames: Iterable[Any], frame_shape: tuple[int, int], *, window_frames: int | None = None
+    frames: Iterable[Any], frame_shape: tuple[int, int], *, part_frames: int | None = None
 ) -> Fiducials:
     """The fiducial markers of a movie, from frames sampled over it.
 
@@ -116,9 +116,9 @@ def find_fiducials(
         frames holding one value in every pixel (dropped frames) are left out.
     frame_shape : tuple of int
         ``(height, width)``.
-    window_frames : int, optional
+    part_frames : int, optional
         Every this many consecutive frames (a part of the movie) are also looked at
-        on their own (at least :data:`MIN_WINDOW_FRAMES` of them usable): a bead the
+        on their own (at least :data:`MIN_PART_FRAMES` of them usable): a bead the
         stage drifts by more than its width over the movie is in the static image
         of each part; what is found in every part, not far apart, is kept, and the
         mask is the union of all (module notes).
@@ -146,8 +146,8 @@ def find_fiducials(
     ([[20, 30]], True, True)
     """
     height, width = (int(size) for size in frame_shape)
-    extremes, window, parts = _Extremes(), _Extremes(), []  # the movie's, a part's
-    window_frames = int(window_frames) if window_frames else 0
+    extremes, part, parts = _Extremes(), _Extremes(), []  # the movie's, a part's
+    part_frames = int(part_frames) if part_frames else 0
     added = 0
     for frame in frames:
         frame = array_module(frame).asarray(frame)
@@ -155,16 +155,16 @@ def find_fiducials(
             raise ValueError(f"frames of shape {frame.shape}, expected {(height, width)}")
         if frame.dtype.kind not in "uif":  # not real numbers: the pass refuses them
             return Fiducials.none((height, width))
-        window.add(frame)
+        part.add(frame)
         added += 1
-        if window_frames and added % window_frames == 0:
-            extremes.merge(window)
-            parts.append(window)
-            window = _Extremes()
-    if window.used is not None:
-        extremes.merge(window)
-        if window_frames:
-            parts.append(window)
+        if part_frames and added % part_frames == 0:
+            extremes.merge(part)
+            parts.append(part)
+            part = _Extremes()
+    if part.used is not None:
+        extremes.merge(part)
+        if part_frames:
+            parts.append(part)
     if extremes.used is None or int(extremes.used) < MIN_SAMPLED_FRAMES:
         return Fiducials.none((height, width))
     second, highest = _on_host(extremes.second), _on_host(extremes.highest)
@@ -200,7 +200,7 @@ def find_fiducials(
 
 
 def _usable_parts(parts: list[_Extremes]) -> list[np.ndarray]:
-    """The second-smallest images of the parts with :data:`MIN_WINDOW_FRAMES` usable
+    """The second-smallest images of the parts with :data:`MIN_PART_FRAMES` usable
     frames or more, on the host (from a GPU: one copy of them all, one of their
     counts)."""
     if not parts:
@@ -209,7 +209,7 @@ def _usable_parts(parts: list[_Extremes]) -> list[np.ndarray]:
     counts = _on_host(xp.stack([part.used for part in parts]))
     images = _on_host(xp.stack([part.second for part in parts]))
     return [image for image, count in zip(images, counts, strict=True)
-            if count >= MIN_WINDOW_FRAMES]  # fmt: skip
+            if count >= MIN_PART_FRAMES]  # fmt: skip
 
 
 def _statistics_step(image: np.ndarray) -> int:
@@ -434,4 +434,4 @@ def movie_fiducials(stack: Any) -> Fiducials:
     shape = (int(stack.shape[1]), int(stack.shape[2]))
     indices = sample_indices(int(stack.shape[0]))
     frames = (stack[int(index)] for index in indices)
-    return find_fiducials(frames, shape, window_frames=PART_FRAMES)
+    return find_fiducials(frames, shape, part_frames=PART_FRAMES)

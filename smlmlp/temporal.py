@@ -895,12 +895,10 @@ def accumulate_temporal(
     mean = temporal_mean(
         stack, plan.read_frames, backend=backend, progress=report_first, name=name
     )
-    masked = movie_fiducials(stack).mask if fiducials else None
-    if masked is not None and masked.any():
-        masked = backend.asarray(masked)
+    mask = movie_fiducials(stack).mask if fiducials else None
+    masked = backend.asarray(mask) if mask is not None and mask.any() else None
+    if masked is not None:
         mean[masked] = 0.0  # the mean of frames that hold zero there
-    else:
-        masked = None
     centre, partners_centre = (
         values.astype(dtype)
         for values in pair_series(
