@@ -27,8 +27,8 @@ kept when it is compact and found in every part, not far from where it was in th
 others (a dense sample all lit at the start of the movie is in one or two parts
 only). The blinking's peaks are taken over the pixels dark in every static image,
 and the mask is the union of all: beads drifting by 11 px (1.1 µm) and by 22 px on
-a vibrating stage, which narrowed sigma by 10 %, are left out along their paths
-(``tests/test_fiducials.py``).
+a vibrating stage, which kept in narrow sigma by more than 5 %, are left out along
+their paths (``tests/test_fiducials.py``).
 """
 
 from __future__ import annotations
