@@ -59,6 +59,7 @@ from .computer import chunk_frames as memory_chunk_frames
 from .coverage import add_to_edges, coverage_from_edges, edge_shape
 from .dropped import dropped_frames
 from .fiducials import Fiducials, movie_fiducials
+from .holes import MapHoles
 from .level import LEVEL_ROUNDING, level_bins, level_transforms, level_window
 
 __all__ = [
@@ -494,7 +495,7 @@ class SpectrumAccumulator:
         self.name = name
         self.backend: Backend = get_backend(cuda=cuda, workers=None if cuda else workers or 1)
         self.n_frames = 0
-        self._masked, self._fiducial_counts = self._fiducial_pixels(fiducials)
+        self._masked, self._fiducial_counts, holes = self._fiducial_pixels(fiducials)
         xp = self.backend.xp
         half_width = width // 2 + 1
         # the open block (:class:`_OpenBlock`): float32 sums of the interleaved spectra
@@ -517,7 +518,11 @@ class SpectrumAccumulator:
         # the open group's blinking map, as the few rows its coverage crop needs
         side = stored_crop((height, width), kept_crop)
         map_shape = (regions, height - 1, width - 1)
-        self._group_density = xp.zeros(edge_shape(map_shape, side), dtype=np.float64)
+        # and around the fiducials' holes in it, what their lost pairs need
+        self._holes = None if holes is None else MapHoles(holes, side, xp)
+        self._group_density = xp.zeros(
+            edge_shape(map_shape, side, self._holes), dtype=np.float64
+        )
         self._group_mapped = False  # whether the open group's blinking map holds a block
         self._group_n = self._group_dof = 0
         self._group_tally = ClipTally.nothing(regions, xp)  # its search for clipping
@@ -561,13 +566,16 @@ class SpectrumAccumulator:
         self._pool: ThreadPoolExecutor | None = None
         self._local = threading.local()  # each thread's scratch arrays
 
-    def _fiducial_pixels(self, fiducials: Fiducials | None) -> tuple[Any, list[tuple[int, int]]]:
+    def _fiducial_pixels(
+        self, fiducials: Fiducials | None
+    ) -> tuple[Any, list[tuple[int, int]], np.ndarray | None]:
         """The flat indices of the fiducials' pixels in a sub-batch's frame of regions
-        side by side (None when there are none), and each region's ``(fiducials,
-        masked pixels)``."""
+        side by side (None when there are none), each region's ``(fiducials,
+        masked pixels)`` and the regions' masks ``(regions, height, width)`` (None
+        when there are none)."""
         regions = self._regions or [(slice(0, self.input_shape[0]), slice(0, self.input_shape[1]))]
         if fiducials is None or not fiducials.mask.any():
-            return None, [(0, 0)] * len(regions)
+            return None, [(0, 0)] * len(regions), None
         mask = np.asarray(fiducials.mask, bool)
         if mask.shape != self.input_shape:
             raise ValueError(
@@ -582,7 +590,9 @@ class SpectrumAccumulator:
             ]
             counts.append((sum(inside), int(mask[rows, columns].sum())))
         flat = np.flatnonzero(cut)
-        return (self.backend.xp.asarray(flat) if flat.size else None), counts
+        if not flat.size:
+            return None, counts, None
+        return self.backend.xp.asarray(flat), counts, cut
 
     def _no_level(self) -> tuple[Any, Any]:
         """Zero ``(level moments, level spread)`` of every region (:meth:`_block_level`)."""
@@ -1183,7 +1193,7 @@ class SpectrumAccumulator:
             band_slope_products = band_slope[..., :-1, :-1] * band_slope[..., 1:, 1:]
             band_slope_products += band_slope[..., :-1, 1:] * band_slope[..., 1:, :-1]
             band -= band_slope_products / spread
-            add_to_edges(target, band, start, rows)
+            add_to_edges(target, band, start, rows, self._holes)
         return target
 
     def _block_terms(self, block: _OpenBlock) -> tuple[Any, Any, tuple[Any, Any]]:
@@ -1324,9 +1334,11 @@ class SpectrumAccumulator:
         mapped: bool,
         out: tuple[Any, Any] | None = None,
         fft_workers: int | None = None,
+        regions: range | None = None,
     ) -> tuple[Any, Any]:
         """One group's ``(crop, coverage)``, into ``out`` (zeros) or new arrays on the
-        backend's device; ``mapped``: whether ``density`` holds a block's blinking map."""
+        backend's device; ``mapped``: whether ``density`` holds a block's blinking map;
+        ``regions``: those the arrays hold (all by default)."""
         size = self._no_groups.stored_crop
         xp = self.backend.xp
         if out is None:
@@ -1336,7 +1348,9 @@ class SpectrumAccumulator:
         if dof:
             self._group_crop(power, fft_workers, out=crop)
             if density is not None and mapped:
-                coverage[...] = coverage_from_edges(density, self.frame_shape[0] - 1, size)
+                coverage[...] = coverage_from_edges(
+                    density, self.frame_shape[0] - 1, size, self._holes, regions
+                )
         return crop, coverage
 
     def _group_arrays_by_regions(
@@ -1357,7 +1371,8 @@ class SpectrumAccumulator:
             part = slice(first, first + per_task)
             part_density = None if density is None else density[part]
             part_out = (out[0][part], out[1][part])
-            self._group_arrays(power[part], part_density, dof, mapped, part_out, 1)
+            held = range(first, min(first + per_task, regions))
+            self._group_arrays(power[part], part_density, dof, mapped, part_out, 1, held)
 
         list(self._worker_pool().map(share, range(0, regions, per_task)))
 

@@ -383,7 +383,7 @@ def test_command_line(gpu: ModuleType, movie_file: Path, tmp_path: Path) -> None
 def test_fiducials_are_left_out_on_the_gpu_as_on_the_cpu(gpu: ModuleType) -> None:
     """Beads found in device frames as in host frames (only their two images and a count
     cross, and the movie's parts' images and counts, each stacked), and the same pixels
-    left out of the sums."""
+    left out of the sums and of the coverage's pairs."""
     frames, _ = simulate_movie(
         N_FRAMES, (64, 64), seed=4, artifacts={"fiducial_count": 2, "fiducial_photons": 5e4}
     )
@@ -395,8 +395,11 @@ def test_fiducials_are_left_out_on_the_gpu_as_on_the_cpu(gpu: ModuleType) -> Non
         ours = accumulate_spectrum(stack, cuda=True, chunk_frames=CHUNK)
         assert (ours.fiducials, ours.masked_pixels) == (cpu.fiducials, cpu.masked_pixels)
         assert _relative(ours.ac_sums, cpu.ac_sums) < AC_RTOL
+        # the pairs lost to the beads' holes taken off the coverage as on the host
+        assert _relative(ours.coverage_sums, cpu.coverage_sums) < AC_RTOL
         if _is_standin(gpu) and stack is not frames:
             chunks = math.ceil(N_FRAMES / CHUNK)
             moved = gpu.standin_transfers()
-            assert moved["to_device"] == 1  # the masked pixels' indices
+            # the masked pixels' indices, the holes' transforms and their pixels' weights
+            assert moved["to_device"] == 3
             assert moved["to_host"] <= _host_bound(N_FRAMES) + chunks + 5
