@@ -9,7 +9,8 @@ merge (:func:`merge_sums`, here too), is told in :mod:`smlmlp.block_sums`.
 
 Fiducial markers (beads that never blink, :mod:`smlmlp.fiducials`), found in
 frames sampled over the whole stack before the pass, are left out: their pixels
-are set to zero in every shifted frame (no fluctuation there).
+are set to zero in every shifted frame (no fluctuation there), and the pixel pairs
+their holes take from each lag are taken off the coverage (:mod:`smlmlp.holes`).
 
 To limit cancellation, every frame of a block is shifted by the block's first
 frame before its FFT (the block fluctuations do not depend on the shift, and the
