@@ -79,7 +79,8 @@ def corner_holes(mask: np.ndarray) -> np.ndarray:
 
 class MapHoles:
     """The holes of the frames of ``(regions, H, W)`` pixels, and what the coverage
-    crops of side ``size`` need of a blinking map on their corners around them.
+    crops of side ``size`` need of a blinking map on their corners around them:
+    each hole's bounding box grown by half a crop, those that overlap merged.
 
     The blinking around a hole is taken per pixel (each unmasked pixel's corners'
     blinking over their weights, ``1 - corner_holes``), so that the pairs lost at
@@ -115,13 +116,13 @@ class MapHoles:
         for region, holes in enumerate(mask):
             offset = 0
             labels, _ = scipy.ndimage.label(holes, structure=np.ones((3, 3)))
-            for index, found in enumerate(scipy.ndimage.find_objects(labels), start=1):
-                rows, columns = self._grown(found)
+            grown = [self._grown(found) for found in scipy.ndimage.find_objects(labels)]
+            for rows, columns in _merged(grown):
                 corners = tuple(
                     slice(max(span.start - 1, 0), min(span.stop, length - 1))
                     for span, length in zip((rows, columns), self.shape[1:], strict=True)
                 )
-                hole = (labels[rows, columns] == index).astype(np.float64)
+                hole = holes[rows, columns].astype(np.float64)  # the box's holes alone
                 padded = tuple(
                     scipy.fft.next_fast_len(max(n + self.half, self.size), real=True)
                     for n in hole.shape
@@ -204,6 +205,38 @@ class MapHoles:
         padded[top : top + corners.shape[0], left : left + corners.shape[1]] = corners
         sums = padded[:-1, :-1] + padded[:-1, 1:] + padded[1:, :-1] + padded[1:, 1:]
         return sums * box.inverse
+
+
+def _merged(boxes: list[tuple[slice, slice]]) -> list[tuple[slice, slice]]:
+    """``(rows, columns)`` boxes, those that overlap replaced by the box around them
+    until none overlaps: every hole then lies in one box with all the pixels it pairs
+    with, and no pixel is stored twice.
+
+    Examples
+    --------
+    >>> boxes = [(slice(0, 4), slice(0, 4)), (slice(9, 12), slice(0, 3)),
+    ...          (slice(2, 10), slice(3, 5))]
+    >>> _merged(boxes)
+    [(slice(0, 12, None), slice(0, 5, None))]
+    """
+    boxes = list(boxes)
+    merging = True
+    while merging:
+        merging = False
+        for first in range(len(boxes)):
+            for second in range(first + 1, len(boxes)):
+                a, b = boxes[first], boxes[second]
+                if all(x.start < y.stop and y.start < x.stop for x, y in zip(a, b, strict=True)):
+                    boxes[first] = tuple(
+                        slice(min(x.start, y.start), max(x.stop, y.stop))
+                        for x, y in zip(a, b, strict=True)
+                    )
+                    del boxes[second]
+                    merging = True
+                    break
+            if merging:
+                break
+    return boxes
 
 
 def _views(parts: list[np.ndarray], xp: Any) -> list[Any]:
