@@ -5,8 +5,9 @@ mean. A stage that vibrates, though, moves its bright image from frame to frame,
 and these fluctuations (the gradient of the bead's image times the displacement)
 add a narrow term to the autocorrelation that narrows the PSF: kept, four beads
 of 50 000 photons in a 64² field with 2 nm rms of vibration per frame narrow sigma
-by about 10 % (``tests/test_fiducials.py``); left out, by 0.7 % (docs/accuracy.md,
-the "fiducial beads on a vibrating stage" rows).
+by about 10 % (``tests/test_fiducials.py``); left out, within 0.2 % (docs/accuracy.md,
+the "fiducial beads on a vibrating stage" rows; the pixel pairs their holes take
+from each lag given back, :mod:`smlmlp.holes`).
 
 :func:`find_fiducials` finds them in a few frames spread over the whole movie
 (:func:`sample_indices`): a pixel's second-smallest value over those frames
@@ -159,37 +160,43 @@ def find_fiducials(
         added += 1
         if part_frames and added % part_frames == 0:
             extremes.merge(part)
-            parts.append(part)
+            parts.append(part.static())
             part = _Extremes()
     if part.used is not None:
         extremes.merge(part)
         if part_frames:
-            parts.append(part)
+            parts.append(part.static())
+    del part
     if extremes.used is None or int(extremes.used) < MIN_SAMPLED_FRAMES:
         return Fiducials.none((height, width))
     second, highest = _on_host(extremes.second), _on_host(extremes.highest)
     statics = _usable_parts(parts)
+    del extremes, parts  # what is left of them: the static images and the highest
     if second.dtype.kind == "f" and not all(
         np.isfinite(image).all() for image in (second, highest, *statics)
     ):
         return Fiducials.none((height, width))
-    second, highest = second.astype(np.float32), highest.astype(np.float32)
+    second = second.astype(np.float32)
     above = _above_background(second)
-    # what each part holds beyond the whole movie: a drifting bead, little else
-    moved = [part.astype(np.float32) - second for part in statics]
-    (noise, dark), *moved_noise = (_noise(image) for image in (above, *moved))
+    # what each part holds beyond the whole movie: a drifting bead, little else (the
+    # statistics over evenly spread pixels; whole images one at a time, below)
+    step = _statistics_step(second)
+    sampled = second.reshape(-1)[::step]
+    moved = [part.reshape(-1)[::step].astype(np.float32) - sampled for part in statics]
+    noise, dark = _noise(above.reshape(-1)[::step])
+    moved_noise = [_noise(beyond) for beyond in moved]
     # pixels without static light in the whole movie's static image nor more in its
     # parts' (the path of a drifting bead is not blinking)
     dark = np.logical_and.reduce([dark, *(part_dark for _, part_dark in moved_noise)])
     if not dark.any():
         return Fiducials.none((height, width))
-    flicker = (highest - second).reshape(-1)[:: _statistics_step(second)][dark]
+    flicker = (highest.reshape(-1)[::step].astype(np.float32) - sampled)[dark]
     blinking = float(np.percentile(flicker, BLINK_PERCENTILE))
     still = _detect(above, blinking, noise)
     moving = _persistent(
         [
-            _detect_moved(part, beyond, blinking, part_noise)
-            for part, beyond, (part_noise, _) in zip(statics, moved, moved_noise, strict=True)
+            _detect_moved(part, part.astype(np.float32) - second, blinking, part_noise)
+            for part, (part_noise, _) in zip(statics, moved_noise, strict=True)
         ],
         still[1],
     )
@@ -206,8 +213,11 @@ def _usable_parts(parts: list[_Extremes]) -> list[np.ndarray]:
     if not parts:
         return []
     xp = array_module(parts[0].second)
-    counts = _on_host(xp.stack([part.used for part in parts]))
-    images = _on_host(xp.stack([part.second for part in parts]))
+    if xp is np:  # no copy
+        counts, images = [int(part.used) for part in parts], [part.second for part in parts]
+    else:
+        counts = _on_host(xp.stack([part.used for part in parts]))
+        images = _on_host(xp.stack([part.second for part in parts]))
     return [image for image, count in zip(images, counts, strict=True)
             if count >= MIN_PART_FRAMES]  # fmt: skip
 
@@ -217,10 +227,10 @@ def _statistics_step(image: np.ndarray) -> int:
     return max(1, image.size // STATISTICS_PIXELS)
 
 
-def _noise(above: np.ndarray) -> tuple[float, np.ndarray]:
-    """The noise of a static image less its background (the spread of its evenly
-    spread pixels about their median), and which of those pixels hold no static light."""
-    spread = above.reshape(-1)[:: _statistics_step(above)]
+def _noise(spread: np.ndarray) -> tuple[float, np.ndarray]:
+    """The noise of a static image less its background from its evenly spread pixels
+    ``spread`` (their spread about their median), and which of those pixels hold no
+    static light."""
     middle = float(np.median(spread))
     noise = 1.4826 * float(np.median(np.abs(spread - middle)))
     return noise, spread <= middle + 3.0 * noise
@@ -409,12 +419,25 @@ class _Extremes:
             self.used = other.used
             return
         xp = array_module(self.lowest)
-        self.second = xp.minimum(
-            xp.minimum(self.second, other.second), xp.maximum(self.lowest, other.lowest)
-        )
-        self.lowest = xp.minimum(self.lowest, other.lowest)
-        self.highest = xp.maximum(self.highest, other.highest)
+        if xp is np:  # in place: the same values, no frame-sized temporaries but one
+            beyond = np.maximum(self.lowest, other.lowest)
+            np.minimum(self.second, other.second, out=self.second)
+            np.minimum(self.second, beyond, out=self.second)
+            np.minimum(self.lowest, other.lowest, out=self.lowest)
+            np.maximum(self.highest, other.highest, out=self.highest)
+        else:
+            self.second = xp.minimum(
+                xp.minimum(self.second, other.second), xp.maximum(self.lowest, other.lowest)
+            )
+            self.lowest = xp.minimum(self.lowest, other.lowest)
+            self.highest = xp.maximum(self.highest, other.highest)
         self.used = self.used + other.used
+
+    def static(self) -> _Extremes:
+        """These extremes with only what a part's static image needs (the
+        second-smallest values and the count): the rest is let go."""
+        self.lowest = self.highest = self._scratch = None
+        return self
 
     def _scratch_like(self, frame: np.ndarray) -> np.ndarray:
         if self._scratch is None:

@@ -104,8 +104,10 @@ class MapHoles:
 
     def __init__(self, mask: np.ndarray, size: int, xp: Any = np) -> None:
         mask = np.asarray(mask, bool)
-        if mask.ndim != 3 or min(mask.shape[1:]) < 2:
-            raise ValueError(f"masks must be (regions, rows >= 2, columns >= 2), got {mask.shape}")
+        if mask.ndim != 3:
+            raise ValueError(f"masks must be (regions, rows, columns), got {mask.shape}")
+        if min(mask.shape[1:]) < 2:  # frames of one row or column: no map, no box
+            mask = np.zeros(mask.shape, bool)
         self.size, self.half = int(size), int(size) // 2
         self.shape = mask.shape
         weights = 1.0 - corner_holes(mask)  # (regions, H - 1, W - 1)

@@ -110,5 +110,10 @@ def test_no_hole_takes_nothing_and_stores_one_row():
 
 
 def test_masks_of_the_wrong_shape_are_refused():
-    with pytest.raises(ValueError, match="regions, rows >= 2"):
+    with pytest.raises(ValueError, match=r"\(regions, rows, columns\), got \(16, 16\)"):
         MapHoles(np.zeros((16, 16), bool), 9)
+
+
+def test_frames_of_one_row_have_no_box():
+    holes = MapHoles(np.ones((1, 1, 16), bool), 9)
+    assert holes.rows == 1 and not holes.boxes
