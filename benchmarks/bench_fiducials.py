@@ -5,14 +5,16 @@ over the movie and works on them and on six images (the whole movie's static ima
 and its fifths'). This prints its time beside the
 time of one bare float32 ``rfft2`` of a frame (single-threaded, the floor's unit),
 and the search's cost in frames of that floor: what it adds to a movie of that many
-frames' bare pass. Frames are in memory (a uint16 stack; no reading), two beads in
-blinking on an EMCCD.
+frames' bare pass, and the search's peak memory (``tracemalloc``: the arrays it
+makes, not the movie), also in frames. Frames are in memory (a uint16 stack; no
+reading), two beads in blinking on an EMCCD.
 
 With ``--holes``, a second table: the pass over such a movie (its 64² tile of two
-beads tiled, 1000 frames, two workers, crops of 129² as the workflow keeps them,
-which make the largest boxes) with the pairs lost to the beads' holes given back
-(:mod:`smlmlp.holes`) and without (the boxes emptied), fastest of 5 each,
-alternated.
+beads tiled: a bead per 32² pixels, far more than a sample holds; 1000 frames, two
+workers), keeping crops of 41² (the library's and the command's default) and of 129²
+(the workflow's, which make the largest boxes), with the pairs lost to the beads'
+holes given back (:mod:`smlmlp.holes`) and without (the boxes emptied), fastest of
+5 each, alternated.
 
     python benchmarks/bench_fiducials.py [--sides 256 512 1024 2048] [--holes]
 """
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import time
+import tracemalloc
 
 import numpy as np
 import scipy.fft
@@ -40,7 +43,10 @@ def main() -> None:
     parser.add_argument("--sides", type=int, nargs="+", default=[256, 512, 1024, 2048])
     parser.add_argument("--holes", action="store_true", help="time the holes' pairs too")
     args = parser.parse_args()
-    print(f"{'frame':>10} | {'search ms':>9} | {'rfft2 ms':>8} | search in frames of the floor")
+    print(
+        f"{'frame':>10} | {'search ms':>9} | {'rfft2 ms':>8} | in floor frames | "
+        f"{'peak MB':>7} | in uint16 frames"
+    )
     for side in args.sides:
         small, _ = simulate_movie(
             FRAMES, (64, 64), seed=1, artifacts={"fiducial_count": 2, "fiducial_photons": 5e4}
@@ -50,9 +56,14 @@ def main() -> None:
         search = fastest(lambda movie=movie: movie_fiducials(movie), 5)
         frame = movie[0].astype(np.float32)
         floor = fastest(lambda frame=frame: scipy.fft.rfft2(frame, workers=1), repeats=9)
+        tracemalloc.start()
+        movie_fiducials(movie)
+        peak = tracemalloc.get_traced_memory()[1] / 2**20
+        tracemalloc.stop()
         print(
             f"{side:>5}x{side:<4} | {1e3 * search:9.1f} | {1e3 * floor:8.2f} | "
-            f"{search / floor:6.1f}   ({len(found.spots)} beads found)"
+            f"{search / floor:15.1f} | {peak:7.1f} | {peak / (movie[0].nbytes / 2**20):6.1f}"
+            f"   ({len(found.spots)} beads found)"
         )
     if args.holes:
         holes_table(args.sides)
@@ -64,7 +75,10 @@ def _without_holes(mask: np.ndarray, size: int, xp) -> MapHoles:
 
 def holes_table(sides: list[int]) -> None:
     """The pass with and without the pairs lost to the holes given back."""
-    print(f"\n{'frame':>10} | {'beads':>5} | {'with s':>7} | {'without s':>9} | with / without")
+    print(
+        f"\n{'frame':>10} | {'crop':>4} | {'beads':>5} | {'with s':>7} | {'without s':>9} | "
+        "with / without"
+    )
     small, _ = simulate_movie(
         1000, (64, 64), seed=1, artifacts={"fiducial_count": 2, "fiducial_photons": 5e4}
     )
@@ -73,21 +87,26 @@ def holes_table(sides: list[int]) -> None:
             continue
         movie = np.tile(small, (1, side // 64, side // 64))
         beads = len(movie_fiducials(movie).spots)
-        seconds = {"with": [], "without": []}
-        for _ in range(5):
-            for case in seconds:
-                restore = smlmlp.spectra.MapHoles
-                if case == "without":
-                    smlmlp.spectra.MapHoles = _without_holes
-                start = time.perf_counter()
-                accumulate_spectrum(movie, workers=2, kept_crop=129)
-                seconds[case].append(time.perf_counter() - start)
-                smlmlp.spectra.MapHoles = restore
-        best = {case: min(times) for case, times in seconds.items()}
-        print(
-            f"{side:>5}x{side:<4} | {beads:5d} | {best['with']:7.3f} | {best['without']:9.3f} | "
-            f"{best['with'] / best['without']:6.2f}"
-        )
+        for crop in (41, 129):
+            _holes_row(movie, side, crop, beads)
+
+
+def _holes_row(movie: np.ndarray, side: int, crop: int, beads: int) -> None:
+    seconds: dict[str, list[float]] = {"with": [], "without": []}
+    for _ in range(5):
+        for case in seconds:
+            restore = smlmlp.spectra.MapHoles
+            if case == "without":
+                smlmlp.spectra.MapHoles = _without_holes
+            start = time.perf_counter()
+            accumulate_spectrum(movie, workers=2, kept_crop=crop)
+            seconds[case].append(time.perf_counter() - start)
+            smlmlp.spectra.MapHoles = restore
+    best = {case: min(times) for case, times in seconds.items()}
+    print(
+        f"{side:>5}x{side:<4} | {crop:4d} | {beads:5d} | {best['with']:7.3f} | "
+        f"{best['without']:9.3f} | {best['with'] / best['without']:6.2f}"
+    )
 
 
 if __name__ == "__main__":
