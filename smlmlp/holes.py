@@ -10,11 +10,13 @@ and the widths narrow (about 1 % with a twelfth of a small field masked).
 
 :class:`MapHoles` keeps, for each group of frames, what the blinking map holds
 in a box around each hole (the hole's bounding box grown by half a crop: every
-pixel that pairs with the hole at a lag of the crop) and gives the blinking
-that the pairs reaching into the holes hold at each lag
-(:meth:`MapHoles.lost`), taken off the coverage. The boxes' values are stored in
-rows appended to the map's edges (:func:`smlmlp.coverage.edge_shape`), so that
-they add up from block to group as the edges do.
+pixel that pairs with the hole at a lag of the crop; boxes that overlap merged)
+and gives the blinking that the pairs reaching into the holes hold at each lag
+(:meth:`MapHoles.lost`); each lag's share of the blinking lost so is taken off
+its coverage (:func:`smlmlp.coverage.coverage_from_edges`). The boxes' values
+are stored in rows appended to the map's edges
+(:func:`smlmlp.coverage.edge_shape`), so that they add up from block to group as
+the edges do.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from .backend import array_module
 
 
 class _Box(NamedTuple):
-    """One hole's box in region ``region``: its pixels' rows and columns, the map's
+    """A box of holes in region ``region``: its pixels' rows and columns, the map's
     corners they touch (``(rows, columns)``; the columns the pixels'), where the
     corners' values start in the region's store, the hole transformed on the
     padded shape ``padded``, and each pixel's inverse corner weight (zero in the
