@@ -15,23 +15,6 @@ def _disks(shape: tuple[int, int], centres: list[tuple[int, int]], radius2: floa
     return mask
 
 
-def _kept_by_pairs(density: np.ndarray, size: int) -> np.ndarray:
-    """The coverage crop without holes, pair by pair (tests/test_coverage.py's rule)."""
-    rows, columns = density.shape
-    half = size // 2
-    crop = np.zeros((size, size))
-    for i, dy in enumerate(range(-half, half + 1)):
-        for j, dx in enumerate(range(-half, half + 1)):
-            top, bottom = max(0, -dy), rows - max(0, dy)
-            left, right = max(0, -dx), columns - max(0, dx)
-            if bottom <= top or right <= left:
-                continue
-            first = density[top:bottom, left:right].sum()
-            second = density[top + dy : bottom + dy, left + dx : right + dx].sum()
-            crop[i, j] = 0.5 * (first + second)
-    return crop
-
-
 def _lost_by_pairs(density: np.ndarray, mask: np.ndarray, size: int) -> np.ndarray:
     """The lost pairs by their definition: each unmasked pixel's blinking (its corners'
     values over their weights), summed over the pairs inside the frame whose other
@@ -73,8 +56,8 @@ def _lost_by_pairs(density: np.ndarray, mask: np.ndarray, size: int) -> np.ndarr
 )
 def test_coverage_with_holes_equals_the_definition(shape, size, centres):
     """Added band by band, two regions (the second without holes): each lag keeps the
-    pairs inside the frame less the share of the blinking whose pairs reach into a
-    hole, counted pixel by pixel."""
+    pairs inside the frame (the coverage without holes, tests/test_coverage.py) less the
+    share of the blinking whose pairs reach into a hole, counted pixel by pixel."""
     rng = np.random.default_rng(sum(shape) + size)
     mask = np.stack([_disks(shape, centres, 5.0), np.zeros(shape, bool)])
     # the map of a blinking that fills the frame, less where the corners lose pixels
@@ -87,11 +70,11 @@ def test_coverage_with_holes_equals_the_definition(shape, size, centres):
         coverage.add_to_edges(edges, density[:, first : first + 5], first, rows, holes)
     got = coverage.coverage_from_edges(edges, rows, size, holes)
     for region in range(2):
-        kept = _kept_by_pairs(density[region], size)
+        kept = coverage.coverage_crop(density[region], None, size)
         lost = _lost_by_pairs(density[region], mask[region], size)
         expected = kept * (1.0 - lost / kept[size // 2, size // 2])
         np.testing.assert_allclose(got[region], expected, rtol=1e-10, atol=1e-9)
-    assert np.any(got[0] < _kept_by_pairs(density[0], size) * (1.0 - 1e-3))
+    assert np.any(got[0] < coverage.coverage_crop(density[0], None, size) * (1.0 - 1e-3))
     # the regions of a worker's share give theirs
     part = coverage.coverage_from_edges(edges[1:], rows, size, holes, range(1, 2))
     np.testing.assert_array_equal(part, got[1:])
