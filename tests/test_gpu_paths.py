@@ -403,3 +403,9 @@ def test_fiducials_are_left_out_on_the_gpu_as_on_the_cpu(gpu: ModuleType) -> Non
             # the masked pixels' indices, the holes' transforms and their pixels' weights
             assert moved["to_device"] == 3
             assert moved["to_host"] <= _host_bound(N_FRAMES) + chunks + 5
+    # the tiles of the field, each with its own holes (or none), in one pass on the device
+    host, device = (accumulate_field(frames, (2, 2), chunk_frames=CHUNK, cuda=cuda)
+                    for cuda in (False, True))  # fmt: skip
+    assert sum(part.masked_pixels for part in host.tile_sums) == cpu.masked_pixels
+    for one, two in zip(host.tile_sums, device.tile_sums, strict=True):
+        assert _relative(two.coverage_sums, one.coverage_sums) < AC_RTOL
