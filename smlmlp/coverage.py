@@ -219,9 +219,9 @@ def coverage_from_edges(
     pairs reach into them (:meth:`MapHoles.lost` over the centre) taken off in
     proportion (``regions``: those of the map's regions the edges hold, all by
     default). The share is counted on the pixels, the pairs inside the frame on
-    the corners; taken off in proportion rather than as a count, the widths of
-    movies with an eighth of a small field masked come out within 0.1 % of the
-    unmasked movie's (0.1 to 0.15 % wide as a count).
+    the corners, so it is taken off in proportion rather than as a count of pairs
+    (``tests/test_fiducials.py`` holds a movie with a seventh of its field masked
+    to the unmasked movie's width).
 
     For the lag ``(dy, dx)`` the first pixels of the pairs inside the frame leave
     out the first ``max(0, -dy)`` and the last ``max(0, dy)`` rows of the map, and

@@ -207,8 +207,7 @@ class MapHoles:
         # the corners a = first - 1 .. last, b likewise; none above or left of the frame
         top, left = (1 if span.start == 0 else 0 for span in (box.rows, box.columns))
         padded[top : top + corners.shape[0], left : left + corners.shape[1]] = corners
-        sums = padded[:-1, :-1] + padded[:-1, 1:] + padded[1:, :-1] + padded[1:, 1:]
-        return sums * box.inverse
+        return _four_corners(padded) * box.inverse
 
 
 def _merged(boxes: list[tuple[slice, slice]]) -> list[tuple[slice, slice]]:
@@ -261,5 +260,10 @@ def _pixel_sums(weights: np.ndarray, rows: slice, columns: slice) -> np.ndarray:
     # pixel (i, j) touches the corners (a, b), a in i - 1, i and b in j - 1, j: in the
     # padded weights, corner (a, b) is at (a + 1, b + 1)
     padded = np.pad(weights, 1)
-    block = padded[rows.start : rows.stop + 1, columns.start : columns.stop + 1]
-    return block[:-1, :-1] + block[:-1, 1:] + block[1:, :-1] + block[1:, 1:]
+    return _four_corners(padded[rows.start : rows.stop + 1, columns.start : columns.stop + 1])
+
+
+def _four_corners(corners: Any) -> Any:
+    """For each pixel, the sum of its four corners' values, from the corners around
+    the pixels (one row and one column more than them)."""
+    return corners[:-1, :-1] + corners[:-1, 1:] + corners[1:, :-1] + corners[1:, 1:]
