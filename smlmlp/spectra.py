@@ -990,7 +990,8 @@ class SpectrumAccumulator:
         levels ``means``) None when the block adds nothing to the blinking map
         (``means`` None).
 
-        Each is one ``einsum`` into this thread's scratch (sums of products, no
+        The power is one ``einsum``, the sum and moment one matrix product
+        (:meth:`_sum_and_moment`), into this thread's scratch (sums of products, no
         temporary as large as the frames), over the frames in order for every
         element whatever the band; a lone frame takes plain products (einsum is
         slow over one term). The terms live until this thread computes its next
@@ -1001,29 +1002,33 @@ class SpectrumAccumulator:
         bottom = min(stop, self.frame_shape[0] - 1)
         lone = parts.shape[0] == 1
 
-        def sum_of(stack: Any, key: str) -> Any:
-            if lone:
-                return stack[0]
-            return np.einsum("t...->...", stack, out=self._scratch(key, stack.shape[1:]))
-
-        def weighted(stack: Any, key: str) -> Any:
-            out = self._scratch(key, stack.shape[1:])
-            if lone:
-                return np.multiply(stack[0], weights[0], out=out)
-            return np.einsum("t,t...->...", weights, stack, out=out)
-
         def products(first: Any, second: Any, key: str) -> Any:
             return _summed_products(first, second, self._scratch(key, first.shape[1:]))
 
         diagonal = None
         if means is not None:
             diagonal = self._diagonal_products(shifted, means, start, bottom)
-        return _OpenSums(
-            products(parts, parts, "power"),
-            sum_of(parts, "spectrum"),
-            weighted(parts, "moment"),
-            diagonal,
-        )
+        if lone:
+            moment = np.multiply(parts[0], weights[0], out=self._scratch("moment", parts.shape[1:]))
+            spectrum = parts[0]
+        else:
+            spectrum, moment = self._sum_and_moment(parts, weights)
+        return _OpenSums(products(parts, parts, "power"), spectrum, moment, diagonal)
+
+    def _sum_and_moment(self, parts: Any, weights: Any) -> tuple[Any, Any]:
+        """``(sum over t of parts[t], sum over t of weights[t] parts[t])`` (CPU), in
+        this thread's scratch: one matrix product ``(2, frames) @ (frames, elements)``
+        per region, which reads the spectra once for both. Each element is the same
+        sum of products in frame order whatever its band."""
+        n_frames, regions = parts.shape[:2]
+        rows = parts.shape[2:]
+        factors = np.empty((2, n_frames), np.float32)
+        factors[0] = 1.0
+        factors[1] = weights
+        flat = parts.swapaxes(0, 1).reshape(regions, n_frames, -1)
+        out = self._scratch("sum_and_moment", (regions, 2, flat.shape[-1]))
+        np.matmul(factors, flat, out=out)
+        return out[:, 0].reshape(regions, *rows), out[:, 1].reshape(regions, *rows)
 
     def _diagonal_products(self, shifted: Any, means: Any, start: int, bottom: int) -> Any:
         """Summed products of diagonal neighbours whose upper pixel is in rows
