@@ -1530,9 +1530,10 @@ class Hdf5Movie(_Hdf5File):
     after the datasets (``Cy5`` for ``recordings/Cy5``; the whole path, ``/`` as ``_``,
     when two datasets share a name). Pixel size: the dataset's
     ``element_size_um`` attribute (z, y, x in µm, the convention of those programs;
-    1 µm by 1 µm, their value for an uncalibrated camera, counts as none); the file
-    says nothing of the exposure. An smlmLP info file, or an HDF5 file without
-    a dataset of frames (localisations), is refused with one line.
+    1 µm by 1 µm, their value for an uncalibrated camera, counts as none); exposure:
+    what ImSwitch records with the frames (:func:`_imswitch_exposure_ms`), else none.
+    An smlmLP info file, or an HDF5 file without a dataset of frames (localisations),
+    is refused with one line.
     """
 
     kind = "hdf5"
@@ -1569,6 +1570,7 @@ class Hdf5Movie(_Hdf5File):
         self.dtype = self._data.dtype
         self.metadata["dataset"] = names[channel]
         self.metadata["pixel_nm"] = _element_size_nm(self._data.attrs.get("element_size_um"))
+        self.metadata["exposure_ms"] = _optional(_imswitch_exposure_ms, self._data)
         self._x_first = names[channel] == "ImageData" and _is_pyme(self._file)
         if self._x_first:  # PYME: frames stored (x, y); read as (y, x)
             self.shape = (self.shape[0], self.shape[2], self.shape[1])
@@ -1603,6 +1605,53 @@ def _pyme_metadata(handle: Any) -> dict[str, Any]:
         "pixel_nm": None if x is None or y is None else (y * 1e3, x * 1e3),
         "exposure_ms": None if seconds is None else seconds * 1e3,
     }
+
+
+#: ImSwitch's detector parameter of the exposure in ms (``Detector:<name>:Param:exposure``;
+#: its "Real/Set exposure time" are in s for some cameras, in ms for others: not read).
+_IMSWITCH_EXPOSURE = re.compile(r"^Detector:(?P<detector>.+):Param:exposure$")
+
+
+def _attribute_text(value: Any) -> str:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return str(value.item() if isinstance(value, np.generic) else value)
+
+
+def _imswitch_exposure_ms(dataset: Any) -> float | None:
+    """The exposure (ms) ImSwitch records with a detector's frames, or None: its
+    ``acquisition:exposure_time_ms``, else the detector's ``exposure`` parameter
+    (``Detector:<name>:Param:exposure``, in ms) among the shared attributes it copies
+    to every recording; the dataset's attributes first, then its groups' up to the
+    file's root. The detector is the recording's (``detector_name`` or
+    ``recording:detector_name``, else the dataset's or its group's name), or the
+    only one with an exposure; None when several are and none is the recording's.
+    """
+    node = dataset
+    while True:
+        attributes = dict(node.attrs.items())
+        direct = _positive_float(_attribute_text(attributes.get("acquisition:exposure_time_ms")))
+        if direct is not None:
+            return direct
+        exposures = {}
+        for key, value in attributes.items():
+            found = _IMSWITCH_EXPOSURE.match(key)
+            milliseconds = _positive_float(_attribute_text(value)) if found else None
+            if milliseconds is not None:
+                exposures[found["detector"]] = milliseconds
+        if exposures:
+            names = [
+                _attribute_text(attributes.get(key, dataset.attrs.get(key, "")))
+                for key in ("detector_name", "recording:detector_name")
+            ]
+            names += [part for part in dataset.name.split("/") if part][::-1]
+            for name in names:
+                if name in exposures:
+                    return exposures[name]
+            return next(iter(exposures.values())) if len(exposures) == 1 else None
+        if node.name == "/":
+            return None
+        node = node.parent
 
 
 def _element_size_nm(value: Any) -> tuple[float, float] | None:

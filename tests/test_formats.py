@@ -200,6 +200,54 @@ def test_hdf5_datasets_are_the_channels(movie: np.ndarray, movie_formats, tmp_pa
     assert list_channels(tmp_path / "groups.h5") == ("day_1_frames", "day2_frames")
 
 
+def test_imswitch_exposure_is_the_recording_detectors(movie: np.ndarray, tmp_path) -> None:
+    """ImSwitch copies its shared attributes (``Detector:<name>:Param:exposure``, in
+    ms, for every detector) to each recording; newer versions add
+    ``acquisition:exposure_time_ms``. The exposure read is the recording detector's,
+    from the dataset or a group above it; none when it cannot be told."""
+
+    def exposure(path: Path, **options: Any) -> float | None:
+        with open_movie(path, **options) as lazy:
+            return lazy.metadata["exposure_ms"]
+
+    shared = {"Detector:Widefield:Param:exposure": 30.0, "Detector:Camera 2:Param:exposure": 12.5}
+    flat = tmp_path / "flat.hdf5"
+    with h5py.File(flat, "w") as handle:
+        for name in ("Widefield", "Camera 2"):
+            data = handle.create_dataset(name, data=movie[:10].astype(np.int16))
+            data.attrs.update(shared)
+            data.attrs["detector_name"] = name
+            data.attrs["Detector:Widefield:Param:Real exposure time"] = 0.03  # s: not read
+    assert exposure(flat, channel="Widefield") == pytest.approx(30.0)
+    assert exposure(flat, channel="Camera_2") == pytest.approx(12.5)
+    # the detector known by its group's name; the explicit attribute first, as text
+    nested = tmp_path / "nested.h5"
+    with h5py.File(nested, "w") as handle:
+        handle.attrs.update(shared)
+        handle.create_dataset("Camera 2/data", data=movie[:10])
+        handle.create_dataset("Widefield/data", data=movie[:10])
+        handle["Widefield"].attrs["acquisition:exposure_time_ms"] = "7.5"
+    assert exposure(nested, channel="Camera_2_data") == pytest.approx(12.5)
+    assert exposure(nested, channel="Widefield_data") == pytest.approx(7.5)
+    # one detector's exposure, whatever the dataset's name; several, none the recording's
+    lone = tmp_path / "lone.h5"
+    with h5py.File(lone, "w") as handle:
+        handle.create_dataset("frames", data=movie[:10]).attrs[
+            "Detector:Widefield:Param:exposure"
+        ] = np.float64(20.0)
+    assert exposure(lone) == pytest.approx(20.0)
+    unknown = tmp_path / "unknown.h5"
+    with h5py.File(unknown, "w") as handle:
+        handle.create_dataset("frames", data=movie[:10]).attrs.update(shared)
+    assert exposure(unknown) is None
+    bad = tmp_path / "bad.h5"
+    with h5py.File(bad, "w") as handle:
+        data = handle.create_dataset("Widefield", data=movie[:10])
+        data.attrs["Detector:Widefield:Param:exposure"] = "fast"
+        data.attrs["acquisition:exposure_time_ms"] = "None"
+    assert exposure(bad) is None
+
+
 def test_pyme_frames_are_read_with_x_along_the_width(movie_formats, tmp_path) -> None:
     """PYME stores a frame as (x, y), the camera's width first: read as (y, x), an
     elliptical PSF on non-square frames gives the TIFF's sigx and sigy (not swapped),
