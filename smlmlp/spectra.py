@@ -1020,15 +1020,20 @@ class SpectrumAccumulator:
         this thread's scratch: one matrix product ``(2, frames) @ (frames, elements)``
         per region, which reads the spectra once for both. Each element is the same
         sum of products in frame order whatever its band."""
-        n_frames, regions = parts.shape[:2]
-        rows = parts.shape[2:]
+        n_frames, shape = parts.shape[0], parts.shape[1:]
         factors = np.empty((2, n_frames), np.float32)
         factors[0] = 1.0
         factors[1] = weights
-        flat = parts.swapaxes(0, 1).reshape(regions, n_frames, -1)
-        out = self._scratch("sum_and_moment", (regions, 2, flat.shape[-1]))
+        if parts[0].flags.c_contiguous:  # whole regions: one product for all of them
+            flat = parts.reshape(n_frames, -1)
+            out = self._scratch("sum_and_moment", (2, flat.shape[-1]))
+            np.matmul(factors, flat, out=out)
+            return out[0].reshape(shape), out[1].reshape(shape)
+        # a band of rows of several regions: one product per region
+        flat = parts.swapaxes(0, 1).reshape(shape[0], n_frames, -1)
+        out = self._scratch("sum_and_moment", (shape[0], 2, flat.shape[-1]))
         np.matmul(factors, flat, out=out)
-        return out[:, 0].reshape(regions, *rows), out[:, 1].reshape(regions, *rows)
+        return out[:, 0].reshape(shape), out[:, 1].reshape(shape)
 
     def _diagonal_products(self, shifted: Any, means: Any, start: int, bottom: int) -> Any:
         """Summed products of diagonal neighbours whose upper pixel is in rows
