@@ -1017,9 +1017,10 @@ class SpectrumAccumulator:
 
     def _sum_and_moment(self, parts: Any, weights: Any) -> tuple[Any, Any]:
         """``(sum over t of parts[t], sum over t of weights[t] parts[t])`` (CPU), in
-        this thread's scratch: one matrix product ``(2, frames) @ (frames, elements)``
-        per region, which reads the spectra once for both. Each element is the same
-        sum of products in frame order whatever its band."""
+        this thread's scratch: a matrix product ``(2, frames) @ (frames, elements)``,
+        which reads the spectra once for both (one for whole regions, one per region
+        for a band of their rows). Each element is the same sum of products in frame
+        order whatever its band."""
         n_frames, shape = parts.shape[0], parts.shape[1:]
         factors = np.empty((2, n_frames), np.float32)
         factors[0] = 1.0
