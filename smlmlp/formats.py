@@ -1532,6 +1532,9 @@ class Hdf5Movie(_Hdf5File):
     ``element_size_um`` attribute (z, y, x in µm, the convention of those programs;
     1 µm by 1 µm, their value for an uncalibrated camera, counts as none); exposure:
     what ImSwitch records with the frames (:func:`_imswitch_exposure_ms`), else none.
+    ImSwitch's recordings (a dataset with a ``detector_name``) of 16-bit signed
+    integers are its cameras' unsigned frames, stored as int16 with the values from
+    32768 on wrapped to negatives: they are read as uint16, the same bits.
     An smlmLP info file, or an HDF5 file without a dataset of frames (localisations),
     is refused with one line.
     """
@@ -1539,6 +1542,7 @@ class Hdf5Movie(_Hdf5File):
     kind = "hdf5"
     what = "HDF5"
     _x_first = False  # PYME's frames: (x, y)
+    _wrapped = False  # ImSwitch's 16-bit camera frames stored as int16
 
     def _open(self) -> None:
         self._open_file()
@@ -1568,6 +1572,13 @@ class Hdf5Movie(_Hdf5File):
         self._data = self._file[names[channel]]
         self.shape = tuple(int(n) for n in self._data.shape)
         self.dtype = self._data.dtype
+        # ImSwitch stores its cameras' 16-bit frames as int16 ("i2"), values from 32768
+        # on wrapped to negatives: its recordings (a detector_name) are read as uint16
+        self._wrapped = self.dtype.kind == "i" and self.dtype.itemsize == 2 and (
+            "detector_name" in self._data.attrs
+        )
+        if self._wrapped:
+            self.dtype = np.dtype(np.uint16)
         self.metadata["dataset"] = names[channel]
         self.metadata["pixel_nm"] = _element_size_nm(self._data.attrs.get("element_size_um"))
         self.metadata["exposure_ms"] = _optional(_imswitch_exposure_ms, self._data)
@@ -1579,6 +1590,8 @@ class Hdf5Movie(_Hdf5File):
 
     def _read_frames(self, start: int, stop: int) -> np.ndarray:
         frames = self._data[start:stop]
+        if self._wrapped:  # the same 16 bits, unsigned
+            frames = frames.astype(np.int16, copy=False).view(np.uint16)
         return frames.transpose(0, 2, 1) if self._x_first else frames
 
 

@@ -248,6 +248,25 @@ def test_imswitch_exposure_is_the_recording_detectors(movie: np.ndarray, tmp_pat
     assert exposure(bad) is None
 
 
+def test_imswitch_int16_recordings_are_the_cameras_uint16(movie: np.ndarray, tmp_path) -> None:
+    """ImSwitch records 16-bit camera frames as int16: a bright bead's values from 32768
+    on come back negative. Its recordings (a ``detector_name``) are read as the camera's
+    uint16 frames, bit for bit; another program's int16 stack keeps its signed values."""
+    frames = movie.copy()
+    frames[:, 3:5, 3:5] = 60000  # a saturated bead
+    path = tmp_path / "rec.hdf5"
+    with h5py.File(path, "w") as handle:
+        data = handle.create_dataset("Widefield", data=frames.view(np.int16))
+        data.attrs["detector_name"] = "Widefield"
+        handle.create_dataset("signed", data=frames.view(np.int16))
+    with open_movie(path, channel="Widefield") as lazy:
+        assert lazy.dtype == np.uint16
+        np.testing.assert_array_equal(np.asarray(lazy), frames)
+        np.testing.assert_array_equal(lazy[10:12], frames[10:12])
+    with open_movie(path, channel="signed") as lazy:
+        assert lazy.dtype == np.int16 and int(np.asarray(lazy[:1]).min()) < 0
+
+
 def test_pyme_frames_are_read_with_x_along_the_width(movie_formats, tmp_path) -> None:
     """PYME stores a frame as (x, y), the camera's width first: read as (y, x), an
     elliptical PSF on non-square frames gives the TIFF's sigx and sigy (not swapped),
