@@ -26,10 +26,13 @@ would pass for blinking. So every :data:`PART_FRAMES` consecutive sampled frames
 looked at around what it holds beyond the whole movie's; a marker found there is
 kept when it is compact and found in every part, not far from where it was in the
 others (a dense sample all lit at the start of the movie is in one or two parts
-only). The blinking's peaks are taken over the pixels dark in every static image,
-and the mask is the union of all: beads drifting by 11 px (1.1 µm) and by 22 px on
-a vibrating stage, which kept in narrow sigma by more than 5 %, are left out along
-their paths (``tests/test_fiducials.py``).
+only), or in two parts at least and missing only from the last parts (or the first),
+by when it has come as near the field's edge as the stage drifts it: a bead that
+leaves the field (or enters it). The blinking's peaks are taken over the pixels dark
+in every static image, and the mask is the union of all: beads drifting by 11 px
+(1.1 µm) and by 22 px on a vibrating stage, which kept in narrow sigma by more than
+5 %, are left out along their paths, and a bead drifting out of the field until it
+leaves (``tests/test_fiducials.py``).
 """
 
 from __future__ import annotations
@@ -276,7 +279,9 @@ def _persistent(
 ) -> list[tuple[np.ndarray | None, list[tuple[int, int]]]]:
     """The parts' markers that behave as beads: compact (regions of at most
     :data:`MAX_MOVED_PIXELS`) and present in every part, within :data:`DRIFT_PER_PART`
-    pixels per part apart (a part's own spots and the whole movie's ``still`` ones).
+    pixels per part apart (a part's own spots and the whole movie's ``still`` ones),
+    or in two parts at least and missing only from the parts where the stage may have
+    drifted it out of the field (or not yet into it, :func:`_drifts_out`).
     What a stretch of the movie alone holds (a dense sample all lit at its start)
     is no bead."""
     seen = [still + spots for _, spots in parts]
@@ -286,11 +291,13 @@ def _persistent(
         if not spots:
             kept.append((None, []))
             continue
-        near = np.ones(len(spots), bool)
-        for other, tree in enumerate(trees):
-            if other != index:
-                distance = tree.query(spots)[0] if tree is not None else np.inf
-                near &= distance <= DRIFT_PER_PART * abs(index - other)
+        others = [other for other in range(len(parts)) if other != index]
+        found = np.array(
+            [_found_near(trees[other], spots, DRIFT_PER_PART * abs(other - index))
+             for other in others]  # fmt: skip
+        ).reshape(len(others), len(spots))
+        near = [_drifts_out(column, others, index, spot, region.shape)
+                for column, spot in zip(found.T, spots, strict=True)]  # fmt: skip
         labels, _ = ndimage.label(region)
         sizes = np.bincount(labels.reshape(-1))
         chosen = [spot for spot, close in zip(spots, near, strict=True)
@@ -300,6 +307,38 @@ def _persistent(
             continue
         kept.append((np.isin(labels, [labels[spot] for spot in chosen]), chosen))
     return kept
+
+
+def _found_near(tree: Any, spots: list[tuple[int, int]], reach: float) -> np.ndarray:
+    """Whether each spot has one of the tree's points within ``reach`` pixels."""
+    if tree is None:
+        return np.zeros(len(spots), bool)
+    return tree.query(spots)[0] <= reach
+
+
+def _drifts_out(
+    found: np.ndarray, others: list[int], index: int, spot: tuple[int, int], shape: tuple[int, int]
+) -> bool:
+    """Whether a part's spot is a bead by the other parts: found near it in all of them
+    (``found``, in the order of ``others``), or in some, the others all on one side of
+    part ``index``, from some part on to the movie's end (or its start up to one), and
+    the spot no farther from the frame's edge than the stage drifts (at most
+    :data:`DRIFT_PER_PART` a part) by the first of them: the stage drifted the bead
+    out of the field (or into it)."""
+    if found.all() or not others:
+        return True
+    if not found.any():
+        return False
+    missing = np.asarray(others)[~found]
+    after = bool((missing > index).all())
+    if not after and not (missing < index).all():
+        return False
+    ends = range(missing.min(), others[-1] + 1) if after else range(others[0], missing.max() + 1)
+    if set(missing.tolist()) != set(ends) - {index}:
+        return False  # gone, then back: no drift out of the field
+    first = missing.min() if after else missing.max()
+    edge = min(spot[0], spot[1], shape[0] - 1 - spot[0], shape[1] - 1 - spot[1])
+    return edge <= DRIFT_PER_PART * abs(first - index)
 
 
 def _dilated(mask: np.ndarray) -> np.ndarray:

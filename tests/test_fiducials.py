@@ -77,6 +77,31 @@ def test_beads_the_stage_drifts_are_found_and_left_out_along_their_path(drift):
     assert _sigma(accumulate_spectrum(movie, workers=2, fiducials=False)) / 130.0 - 1.0 < -0.05
 
 
+def test_a_bead_the_stage_drifts_out_of_the_field_is_left_out_until_it_leaves():
+    """A bead that the stage drifts (by 22 px over the movie) out of the field before its
+    end is in none of the last parts' static images: masked all along its path while in
+    the field, and the widths are those of the same movie without beads (left in for
+    the stretch before it leaves, it narrowed sigma by 1 %)."""
+    artifacts = {**SHAKEN, "drift_px": (10.0, 20.0)}
+    simulator = MovieSimulator(1500, (64, 64), seed=2, artifacts=artifacts, **EMCCD)
+    movie = simulator.movie()
+    found = movie_fiducials(movie)
+    paths = [(simulator._fiducials_nm + simulator._drift_nm[frame]) / 100.0
+             for frame in range(0, 1500, 50)]  # fmt: skip
+    inside = [[1 <= row < 63 and 1 <= column < 63 for row, column in path] for path in paths]
+    assert not all(inside[-1]) and all(inside[0])  # one bead leaves the field
+    for path, present in zip(paths, inside, strict=True):
+        for (row, column), here in zip(path, present, strict=True):
+            assert not here or found.mask[int(row), int(column)], (row, column)
+    beadless = MovieSimulator(
+        1500, (64, 64), seed=2, artifacts={**artifacts, "fiducial_count": 0}, **EMCCD
+    ).movie()
+    with_beads = _sigma(accumulate_spectrum(movie, workers=2))
+    assert with_beads / _sigma(accumulate_spectrum(beadless, workers=2)) - 1.0 == pytest.approx(
+        0.0, abs=0.005
+    )
+
+
 def test_beads_under_a_flickering_laser_are_left_out_of_the_on_time():
     """Beads under a laser that flickers by 10 % from frame to frame: their flicker
     swamps the blinking in the on-time's pixel pairs (no decay found, or one 30 %
