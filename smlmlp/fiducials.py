@@ -281,7 +281,7 @@ def _persistent(
     :data:`MAX_MOVED_PIXELS`) and present in every part, within :data:`DRIFT_PER_PART`
     pixels per part apart (a part's own spots and the whole movie's ``still`` ones),
     or in two parts at least and missing only from the parts where the stage may have
-    drifted it out of the field (or not yet into it, :func:`_drifts_out`).
+    drifted it out of the field (or not yet into it, :func:`_seen_as_bead`).
     What a stretch of the movie alone holds (a dense sample all lit at its start)
     is no bead."""
     seen = [still + spots for _, spots in parts]
@@ -296,7 +296,7 @@ def _persistent(
             [_found_near(trees[other], spots, DRIFT_PER_PART * abs(other - index))
              for other in others]  # fmt: skip
         ).reshape(len(others), len(spots))
-        near = [_drifts_out(column, others, index, spot, region.shape)
+        near = [_seen_as_bead(column, others, index, spot, region.shape)
                 for column, spot in zip(found.T, spots, strict=True)]  # fmt: skip
         labels, _ = ndimage.label(region)
         sizes = np.bincount(labels.reshape(-1))
@@ -316,7 +316,7 @@ def _found_near(tree: Any, spots: list[tuple[int, int]], reach: float) -> np.nda
     return tree.query(spots)[0] <= reach
 
 
-def _drifts_out(
+def _seen_as_bead(
     found: np.ndarray, others: list[int], index: int, spot: tuple[int, int], shape: tuple[int, int]
 ) -> bool:
     """Whether a part's spot is a bead by the other parts: found near it in all of them
