@@ -1182,10 +1182,14 @@ class SpectrumAccumulator:
         fft_workers = 1 if alone else self.backend.workers
         for part in (sums.spectrum, sums.moment):  # of frames less their mean level
             part[:, 0, 0:2] = 0.0
-        total, slope = (
-            self.backend.irfft2(part.view(np.complex64), self.frame_shape, fft_workers)
-            for part in (sums.spectrum, sums.moment)
-        )
+        total = self.backend.irfft2(sums.spectrum.view(np.complex64), self.frame_shape, fft_workers)
+        if not alone and self._buffer is not None:
+            # the frames' buffer is idle between batches: it holds the sum, so that
+            # the two transforms' arrays are not both alive (a frame less at the peak)
+            kept = self._buffer.reshape(-1)[: total.size].reshape(total.shape)
+            kept[...] = total
+            total = kept
+        slope = self.backend.irfft2(sums.moment.view(np.complex64), self.frame_shape, fft_workers)
         diagonal = sums.diagonal
         mean_time, spread = self._trend(block)
         rows = self.frame_shape[0] - 1
@@ -1272,6 +1276,10 @@ class SpectrumAccumulator:
             first = block.first_frame
             if self._group_n and self._group_start(first) != self._group_start(first - 1):
                 self._close_group(first - 1)
+            if block.clipping is not None:  # (its counts let go before the block's terms)
+                tally = block.clipping.tally(self.backend.xp, self.n_regions)
+                self._group_tally = self._group_tally.plus(tally)
+                block.clipping = None
             if block.kept >= MIN_BLOCK_FRAMES:
                 if block.map_block:
                     self._group_mapped = True
@@ -1294,10 +1302,6 @@ class SpectrumAccumulator:
                 self._group_level[0][...] += moments
                 self._group_level[1][...] += spread
             self._group_n += block.received
-            if block.clipping is not None:
-                tally = block.clipping.tally(self.backend.xp, self.n_regions)
-                self._group_tally = self._group_tally.plus(tally)
-                block.clipping = None
             if block.sums is not None and len(self._spare_sums) < self._spares_kept:
                 self._spare_sums.append(block.sums)
             block.sums = None
