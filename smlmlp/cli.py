@@ -8,7 +8,7 @@ several one channel, ``STEM_NAME`` (:mod:`smlmlp.file_channels`). The info file 
 same layout as the workflow's ``psf_info.h5`` (see :mod:`smlmlp.infofile`).
 A file is read by the reader of its extension (TIFF and MetaMorph ``.stk``,
 ``.dax``, Picasso ``.raw``, ``.ims``, OME-Zarr, ``.czi``, ``.nd2``, Leica ``.lif`` / ``.lof``,
-``.sif``, ``.spe``, HDF5, NumPy ``.npy``, Hamamatsu ``.dcimg``:
+``.sif``, ``.spe``, HDF5, NumPy ``.npy``, Hamamatsu ``.dcimg`` and HCImage ``.cxd``:
 :func:`smlmlp.loading.open_movie`).
 Pixel size: ``--pixel-nm`` when given, else the one stored in the file
 (OME-XML, ImageJ or Micro-Manager metadata, or the other formats' own, see
@@ -635,7 +635,7 @@ def build_parser() -> argparse.ArgumentParser:
             "movie file(s): TIFF, MetaMorph .stk, pco .pcoraw, .dax, Picasso .raw, .ims, "
             "OME-Zarr (.zarr), .czi, .nd2, Leica .lif / .lof, .sif, an Andor spooled series "
             "(.sifx), .spe, an HDF5 stack (.h5, .hdf5), a NumPy stack (.npy) or a Hamamatsu "
-            ".dcimg; the "
+            ".dcimg or HCImage .cxd; the "
             "files of one multi-file OME-TIFF series or Micro-Manager NDTiff dataset are one "
             "movie (its first file names it), "
             "and so are those of an image sequence (one TIFF file per frame); a folder: "

@@ -33,6 +33,8 @@ Leica ``.lif``, ``.lof``  (liffile)     x's and y's extents / the camera's
 NumPy ``.npy``            (none)        nothing (``numpy.save`` stores neither)
   (frames, height, width)
 Hamamatsu ``.dcimg``      (none)        nothing / the frames' time stamps' interval
+HCImage ``.cxd``          (none)        ``File Info/Comments`` calibration / the
+                                        fields' time stamps' interval
 ========================  ============  ==========================================
 
 Every problem with a file (a missing sidecar, a truncated or corrupt file, an
@@ -108,6 +110,7 @@ MOVIE_SUFFIXES = {
     ".lif": "Leica .lif",
     ".lof": "Leica .lof",
     ".dcimg": "Hamamatsu .dcimg",
+    ".cxd": "Hamamatsu HCImage .cxd",
 }
 
 #: Suffixes of the HDF5 files read as movies (:class:`Hdf5Movie`).
@@ -170,12 +173,13 @@ def supported_formats_text() -> str:
     --------
     >>> supported_formats_text()
     '.tif/.tiff, .stk (MetaMorph), .dax (+ .inf), .raw (+ .yaml), .ims, .zarr (OME-Zarr), \
-.czi, .nd2, .lif, .lof, .sif, .sifx (Andor spooled series), .spe, .h5/.hdf5, .npy, .dcimg'
+.czi, .nd2, .lif, .lof, .sif, .sifx (Andor spooled series), .spe, .h5/.hdf5, .npy, .dcimg, \
+.cxd'
     """
     return (
         ".tif/.tiff, .stk (MetaMorph), .dax (+ .inf), .raw (+ .yaml), .ims, .zarr (OME-Zarr), "
         ".czi, .nd2, .lif, .lof, .sif, .sifx (Andor spooled series), .spe, .h5/.hdf5, .npy, "
-        ".dcimg"
+        ".dcimg, .cxd"
     )
 
 
@@ -335,7 +339,7 @@ class MovieFile(LazyStack):
         in ms or None; ``axes``: the axes of the frames (``'TYX'``); ``kind``: the
         format (``'dax'``, ``'picasso-raw'``, ``'imaris'``, ``'ome-zarr'``, ``'czi'``,
         ``'nd2'``, ``'sif'``, ``'andor-spool'``, ``'spe'``, ``'hdf5'``, ``'npy'``,
-        ``'lif'``, ``'dcimg'``);
+        ``'lif'``, ``'dcimg'``, ``'cxd'``);
         ``channel``: the name of the channel read, in a file of several.
     channel_names : tuple of str
         The file's channels when it holds several (Imaris, OME-Zarr), else empty.
@@ -1712,6 +1716,12 @@ def _dcimg_movie(path: PathLike, **options: Any) -> MovieFile:
     return DcimgMovie(path, **options)
 
 
+def _cxd_movie(path: PathLike, **options: Any) -> MovieFile:
+    from .cxd_movie import CxdMovie  # (a module of its own, built on MovieFile)
+
+    return CxdMovie(path, **options)
+
+
 def _andor_spool(path: PathLike, **options: Any) -> MovieFile:
     from .andor_spool import AndorSpoolMovie  # (a module of its own, built on MovieFile)
 
@@ -1734,6 +1744,7 @@ _READERS: dict[str, Callable[..., MovieFile]] = {
     ".lif": _lif_movie,
     ".lof": _lif_movie,
     ".dcimg": _dcimg_movie,
+    ".cxd": _cxd_movie,
 }
 
 

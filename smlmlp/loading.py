@@ -69,7 +69,8 @@ def open_movie(
     The reader follows the file's extension: ``.dax`` (with its ``.inf``), Picasso
     ``.raw`` (with its ``.yaml``), ``.ims``, ``.zarr`` (OME-Zarr), ``.czi``, ``.nd2``,
     ``.lif``, ``.lof``, ``.sif``, an Andor spooled series (``.sifx``), ``.spe``, HDF5 stacks
-    (``.h5``, ``.hdf5``), NumPy stacks (``.npy``) and Hamamatsu ``.dcimg`` are read by
+    (``.h5``, ``.hdf5``), NumPy stacks (``.npy``), Hamamatsu ``.dcimg`` and HCImage
+    ``.cxd`` are read by
     :mod:`smlmlp.formats`, whose readers behave as described here for TIFF (lazy
     slicing, ``metadata``, ``paths``, a context manager); every other file is read as
     TIFF.
