@@ -29,6 +29,10 @@ FREE_SECTOR, END_OF_CHAIN, FAT_SECTOR, DIFAT_SECTOR = 0xFFFFFFFF, 0xFFFFFFFE, 0x
 NO_ENTRY = 0xFFFFFFFF
 #: Directory entry types.
 STORAGE, STREAM, ROOT = 1, 2, 5
+#: Storages of at least this many children keep their names' table (looked up again and
+#: again: a movie's storage of frames); smaller ones are walked anew (a frame's own, of a
+#: few streams: kept, their tables would grow with the frames).
+KEPT_CHILDREN = 64
 #: The directory's 128-byte entries.
 ENTRY = np.dtype([
     ("name", "V64"), ("name_bytes", "<u2"), ("type", "u1"), ("color", "u1"),
@@ -143,7 +147,7 @@ class CompoundFile:
 
     def children(self, storage: int) -> dict[str, int]:
         """The children of a storage entry by lower-case name (the format compares
-        names without case)."""
+        names without case); kept for storages of :data:`KEPT_CHILDREN` or more."""
         found = self._children.get(storage)
         if found is not None:
             return found
@@ -158,7 +162,8 @@ class CompoundFile:
                 raise CompoundFileError("its directory's tree of siblings is broken")
             found[self.name(entry).lower()] = entry
             waiting += [int(entries["left"][entry]), int(entries["right"][entry])]
-        self._children[storage] = found
+        if len(found) >= KEPT_CHILDREN:
+            self._children[storage] = found
         return found
 
     def find(self, path: str) -> int | None:
