@@ -18,6 +18,24 @@ import numpy as np
 import tifffile
 import yaml
 
+from smlmlp import blink_spatial_psf
+
+
+def widths(stack: Any) -> list[float]:
+    """``[sigx, sigy]`` in nm of a stack of frames of 100 nm pixels (crop 21, chunks of
+    64 frames): what a format's frames must give as the TIFF's do."""
+    _, info = blink_spatial_psf([stack], 21, channels_pixels_nm=100.0, chunk_frames=64)
+    return [float(info["sigx"][0]), float(info["sigy"][0])]
+
+
+def one_line(error: BaseException, *words: str) -> str:
+    """The error's message, checked to be one line holding every one of ``words``."""
+    text = str(error)
+    assert "\n" not in text and "Traceback" not in text
+    for word in words:
+        assert word in text, text
+    return text
+
 
 def write_dax(path: Path, movie: np.ndarray, *, endian: str = "big") -> Path:
     """Zhuang lab ``.dax`` (raw uint16) and its ``.inf``."""

@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 import tifffile
 
-from smlmlp import blink_spatial_psf
 from smlmlp.cli import main
 from smlmlp.compound_file import CompoundFile
 from smlmlp.cxd_movie import CxdMovie
@@ -29,19 +28,6 @@ def movie() -> np.ndarray:
     return frames
 
 
-def _sigmas(stack) -> list[float]:  # noqa: ANN001 (any stack of frames)
-    _, info = blink_spatial_psf([stack], 21, channels_pixels_nm=100.0, chunk_frames=64)
-    return [float(info["sigx"][0]), float(info["sigy"][0])]
-
-
-def _one_line(error: BaseException, *words: str) -> str:
-    text = str(error)
-    assert "\n" not in text and "Traceback" not in text
-    for word in words:
-        assert word in text, text
-    return text
-
-
 @pytest.mark.parametrize("version", [3, 4])
 @pytest.mark.parametrize("scattered", [False, True], ids=["sectors-in-order", "scattered"])
 def test_frames_widths_and_metadata_as_written(
@@ -50,6 +36,7 @@ def test_frames_widths_and_metadata_as_written(
     """Frames of 4224 bytes live in the file's regular sectors (512 or 4096 bytes): one
     run of them where they follow each other, a run per sector where a file's sectors
     are dealt out."""
+    widths = movie_formats.widths
     path = movie_formats.write_cxd(
         tmp_path / "orca.cxd", movie, interval_ms=12.5, scattered=scattered, version=version,
         comments="factor=0.065;um\r\nmagnification=1.6;\r\nunits=um;\r\n",
@@ -66,7 +53,7 @@ def test_frames_widths_and_metadata_as_written(
         assert cxd.metadata["kind"] == "cxd"
         assert cxd.metadata["pixel_nm"] == pytest.approx((104.0, 104.0))  # 0.065 µm x 1.6
         assert cxd.metadata["exposure_ms"] == pytest.approx(12.5, rel=1e-9)
-        np.testing.assert_allclose(_sigmas(cxd), _sigmas(movie), rtol=1e-9)
+        np.testing.assert_allclose(widths(cxd), widths(movie), rtol=1e-9)
 
 
 def test_images_of_a_frame_are_channels(movie: np.ndarray, movie_formats, tmp_path) -> None:
@@ -152,7 +139,7 @@ def test_bad_files_one_line(movie: np.ndarray, movie_formats, tmp_path: Path) ->
         with pytest.raises(ValueError) as caught:
             with open_movie(path) as cxd:
                 np.asarray(cxd)
-        _one_line(caught.value, str(path), *words)
+        movie_formats.one_line(caught.value, str(path), *words)
 
     frames = movie[:8]
     other = tmp_path / "other.cxd"
@@ -225,6 +212,7 @@ def test_bad_files_one_line(movie: np.ndarray, movie_formats, tmp_path: Path) ->
 
 
 def test_the_command_reads_the_calibration(movie: np.ndarray, movie_formats, tmp_path, capsys):
+    widths = movie_formats.widths
     folder = tmp_path / "hcimage"
     movie_formats.write_cxd(folder / "cell_01.cxd", movie, interval_ms=20.0,
                             comments="factor=0.1;um\nmagnification=1;\n")
@@ -232,7 +220,7 @@ def test_the_command_reads_the_calibration(movie: np.ndarray, movie_formats, tmp
     code = main(["psf", str(folder), "--crop-pix", "21", "-o", str(out)])
     assert code == 0, capsys.readouterr().err
     channel = read_info(out).channels["cell_01"]
-    np.testing.assert_allclose([channel.sigx_nm, channel.sigy_nm], _sigmas(movie), rtol=1e-9)
+    np.testing.assert_allclose([channel.sigx_nm, channel.sigy_nm], widths(movie), rtol=1e-9)
     assert 125 < channel.sigx_nm < 145 and 105 < channel.sigy_nm < 125
     assert main(["inspect", str(folder / "cell_01.cxd")]) == 0
     printed = capsys.readouterr().out

@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 import tifffile
 
-from smlmlp import blink_spatial_psf
 from smlmlp.cli import main
 from smlmlp.dcimg_movie import read_dcimg_layout
 from smlmlp.infofile import read_info
@@ -25,19 +24,6 @@ SIMULATION = {"pixel_nm": 100.0, "photons": 2000.0, "background": 20.0, "on_dens
 def movie() -> np.ndarray:
     frames, _ = simulate_movie(300, (40, 36), sigx_nm=135.0, sigy_nm=115.0, seed=23, **SIMULATION)
     return frames
-
-
-def _sigmas(stack) -> list[float]:  # noqa: ANN001 (any stack of frames)
-    _, info = blink_spatial_psf([stack], 21, channels_pixels_nm=100.0, chunk_frames=64)
-    return [float(info["sigx"][0]), float(info["sigy"][0])]
-
-
-def _one_line(error: BaseException, *words: str) -> str:
-    text = str(error)
-    assert "\n" not in text and "Traceback" not in text
-    for word in words:
-        assert word in text, text
-    return text
 
 
 #: (version, sensor row of the sub-array's first row, binning, row padding) -> the row
@@ -56,6 +42,7 @@ LAYOUTS = [
 def test_frames_and_widths_as_the_tiff(
     layout: dict, row: int | None, movie: np.ndarray, movie_formats, tmp_path: Path
 ) -> None:
+    widths = movie_formats.widths
     path = movie_formats.write_dcimg(tmp_path / "orca.dcimg", movie, interval_ms=12.5, **layout)
     tiff = tmp_path / "orca.tif"
     tifffile.imwrite(tiff, movie, photometric="minisblack")
@@ -66,7 +53,7 @@ def test_frames_and_widths_as_the_tiff(
         np.testing.assert_array_equal(np.asarray(dcimg), movie)
         assert dcimg.metadata["kind"] == "dcimg" and dcimg.metadata["pixel_nm"] is None
         assert dcimg.metadata["exposure_ms"] == pytest.approx(12.5, abs=1e-9)
-        np.testing.assert_allclose(_sigmas(dcimg), _sigmas(plain), rtol=1e-9)
+        np.testing.assert_allclose(widths(dcimg), widths(plain), rtol=1e-9)
 
 
 def test_the_four_pixels_apart_are_put_back(movie: np.ndarray, movie_formats, tmp_path) -> None:
@@ -75,6 +62,7 @@ def test_the_four_pixels_apart_are_put_back(movie: np.ndarray, movie_formats, tm
     pixels put back into the wrong row (a camera whose row is not the ORCA-Flash4.0's),
     four pixels would stay stuck, which moves the widths by 0.2 % on these small frames
     (40 x 36 px)."""
+    widths = movie_formats.widths
     for version, options in ((0x7, {}), (0x1000000, {"sensor_y0": 1000})):
         path = movie_formats.write_dcimg(
             tmp_path / f"{version}.dcimg", movie, version=version, **options
@@ -91,7 +79,7 @@ def test_the_four_pixels_apart_are_put_back(movie: np.ndarray, movie_formats, tm
         with open_movie(path) as dcimg:
             np.testing.assert_array_equal(dcimg[3:9][:, row, :6], movie[3:9, row, :6])
             assert int(np.asarray(dcimg).max()) == int(movie.max()) < 65535
-            np.testing.assert_allclose(_sigmas(stored), _sigmas(dcimg), rtol=3e-3)
+            np.testing.assert_allclose(widths(stored), widths(dcimg), rtol=3e-3)
 
 
 def test_8_bit_frames_and_time_stamps(movie_formats, tmp_path: Path) -> None:
@@ -123,7 +111,7 @@ def test_bad_files_one_line(movie: np.ndarray, movie_formats, tmp_path: Path) ->
         with pytest.raises(ValueError) as caught:
             with open_movie(path) as dcimg:
                 np.asarray(dcimg)
-        _one_line(caught.value, str(path), *words)
+        movie_formats.one_line(caught.value, str(path), *words)
 
     def written(name: str, **options) -> Path:
         return movie_formats.write_dcimg(tmp_path / name, movie[:10], **options)
@@ -143,6 +131,7 @@ def test_bad_files_one_line(movie: np.ndarray, movie_formats, tmp_path: Path) ->
 
 
 def test_the_command_on_a_folder_of_dcimg(movie: np.ndarray, movie_formats, tmp_path, capsys):
+    widths = movie_formats.widths
     folder = tmp_path / "orca"
     movie_formats.write_dcimg(folder / "cell_01.dcimg", movie, interval_ms=20.0, sensor_y0=1000)
     movie_formats.write_dcimg(folder / "cell_02.dcimg", movie[::-1], version=0x7)
@@ -152,8 +141,8 @@ def test_the_command_on_a_folder_of_dcimg(movie: np.ndarray, movie_formats, tmp_
     info = read_info(out)
     assert sorted(info.channels) == ["cell_01", "cell_02"]
     first, second = info.channels["cell_01"], info.channels["cell_02"]
-    np.testing.assert_allclose([first.sigx_nm, first.sigy_nm], _sigmas(movie), rtol=1e-9)
+    np.testing.assert_allclose([first.sigx_nm, first.sigy_nm], widths(movie), rtol=1e-9)
     assert 125 < first.sigx_nm < 145 and 105 < first.sigy_nm < 125
-    np.testing.assert_allclose([second.sigx_nm, second.sigy_nm], _sigmas(movie[::-1]), rtol=1e-9)
+    np.testing.assert_allclose([second.sigx_nm, second.sigy_nm], widths(movie[::-1]), rtol=1e-9)
     assert main(["inspect", str(folder / "cell_01.dcimg")]) == 0
     assert "  format      dcimg" in capsys.readouterr().out
