@@ -108,12 +108,21 @@ class CompoundFile:
         self.fat = np.frombuffer(b"".join(self._sector(s) for s in fat_sectors), "<u4")
         directory = self._chain_bytes(first_directory)
         usable = len(directory) // ENTRY.itemsize
-        self.entries = np.frombuffer(directory, ENTRY, usable)
-        if usable == 0 or self.entries["type"][0] != ROOT:
+        entries = np.frombuffer(directory, ENTRY, usable)
+        if usable == 0 or entries["type"][0] != ROOT:
             raise CompoundFileError("its directory has no root entry")
+        # the columns it needs, each one contiguous array (fast to index one by one)
+        self._names = np.ascontiguousarray(entries["name"]).view(np.uint8).reshape(usable, 64)
+        self._name_bytes = np.minimum(entries["name_bytes"], 64).astype(np.int32)
+        self._left, self._right, self._child = (
+            np.ascontiguousarray(entries[column]) for column in ("left", "right", "child")
+        )
+        self.types = np.ascontiguousarray(entries["type"])
+        self.starts = np.ascontiguousarray(entries["start"])
+        sizes = entries["size"]
+        self.sizes = sizes & 0xFFFFFFFF if self.sector_size == 512 else sizes.copy()
         self.mini_fat = np.frombuffer(self._chain_bytes(first_mini_fat), "<u4")
-        root = self.entries[0]
-        self._mini_stream = self._chain(int(root["start"])) if int(root["size"]) else []
+        self._mini_stream = self._chain(int(self.starts[0])) if int(self.sizes[0]) else []
         self._children: dict[int, dict[str, int]] = {}
 
     def _sector(self, sector: int) -> bytes:
@@ -141,9 +150,8 @@ class CompoundFile:
 
     def name(self, entry: int) -> str:
         """An entry's name."""
-        record = self.entries[entry]
-        length = max(0, min(64, int(record["name_bytes"])) - 2)
-        return bytes(record["name"])[:length].decode("utf-16-le", errors="replace")
+        length = max(0, int(self._name_bytes[entry]) - 2)
+        return self._names[entry, :length].tobytes().decode("utf-16-le", errors="replace")
 
     def children(self, storage: int) -> dict[str, int]:
         """The children of a storage entry by lower-case name (the format compares
@@ -152,16 +160,16 @@ class CompoundFile:
         if found is not None:
             return found
         found = {}
-        entries = self.entries
-        waiting = [int(entries["child"][storage])]
+        n_entries = self.types.size
+        waiting = [int(self._child[storage])]
         while waiting:  # the siblings' tree, without recursion (any depth)
             entry = waiting.pop()
             if entry == NO_ENTRY:
                 continue
-            if entry >= entries.size or len(found) >= entries.size:
+            if entry >= n_entries or len(found) >= n_entries:
                 raise CompoundFileError("its directory's tree of siblings is broken")
             found[self.name(entry).lower()] = entry
-            waiting += [int(entries["left"][entry]), int(entries["right"][entry])]
+            waiting += [int(self._left[entry]), int(self._right[entry])]
         if len(found) >= KEPT_CHILDREN:
             self._children[storage] = found
         return found
@@ -176,9 +184,9 @@ class CompoundFile:
         return entry
 
     def size(self, entry: int) -> int:
-        """A stream's size in bytes."""
-        size = int(self.entries["size"][entry])
-        return size & 0xFFFFFFFF if self.sector_size == 512 else size
+        """A stream's size in bytes (version 3 files: the low 32 bits of the field, as
+        the format asks)."""
+        return int(self.sizes[entry])
 
     # ------------------------------------------------------------------ streams
 
@@ -188,7 +196,7 @@ class CompoundFile:
         if size == 0:
             return []
         if size < self.mini_cutoff:
-            unit, start = self.mini_sector_size, int(self.entries["start"][entry])
+            unit, start = self.mini_sector_size, int(self.starts[entry])
             places = []
             for mini in self._chain(start, self.mini_fat):
                 at = mini * unit
@@ -198,7 +206,7 @@ class CompoundFile:
                 places.append((self._mini_stream[sector] + 1) * self.sector_size
                               + at % self.sector_size)
         else:
-            unit, start = self.sector_size, int(self.entries["start"][entry])
+            unit, start = self.sector_size, int(self.starts[entry])
             count = -(-size // unit)
             following = np.arange(start + 1, start + count, dtype=np.uint32)
             if start + count <= self.fat.size and np.array_equal(

@@ -134,6 +134,7 @@ class CxdMovie(MovieFile):
             raise self._corrupt("its first field holds no image (no 'i_Image1' storage)")
         self.channel = self._choose_channel(None, len(images))
         self._image_name = images[self.channel][1]
+        self._bitmaps: np.ndarray | None = None
         height, width, dtype = self._frame_format(first)
         self._stream_size = self._file.size(self._bitmap(1))
         self._row_bytes = self._check_bitmap_size(self._stream_size, height, width, dtype)
@@ -145,6 +146,8 @@ class CxdMovie(MovieFile):
             )
         self.shape = (n_fields, height, width)
         self.dtype = dtype
+        # each frame's bitmap entry, found once (-1: not yet; a frame is read in every pass)
+        self._bitmaps = np.full(n_fields, -1, dtype=np.int64)
         comments = self._optional_bytes("File Info/Comments")
         if comments:
             size = read_cxd_calibration(_text(comments))
@@ -166,6 +169,9 @@ class CxdMovie(MovieFile):
 
     def _bitmap(self, number: int) -> int:
         """Field ``number``'s (1-based) bitmap stream of the channel read."""
+        known = -1 if self._bitmaps is None else int(self._bitmaps[number - 1])
+        if known >= 0:
+            return known
         image = self._child(self._field(number), self._image_name)
         if image is None:
             raise self._corrupt(f"field {number} has no '{self._image_name}' storage")
@@ -178,6 +184,8 @@ class CxdMovie(MovieFile):
         bitmap = self._child(image, "data") if bitmap is None else bitmap
         if bitmap is None:
             raise self._corrupt(f"field {number}'s image has no 'Bitmap 1' stream")
+        if self._bitmaps is not None:
+            self._bitmaps[number - 1] = bitmap
         return bitmap
 
     def _first_detail(self, first: int, name: str) -> float:

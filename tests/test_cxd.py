@@ -199,7 +199,7 @@ def test_bad_files_one_line(movie: np.ndarray, movie_formats, tmp_path: Path) ->
     data = bytearray(looping.read_bytes())
     with CompoundFile(looping) as compound:
         bitmap = compound.find("Field Data/Field 2/i_Image1/Bitmap 1")
-        start = int(compound.entries["start"][bitmap])
+        start = int(compound.starts[bitmap])
         fat_at = 512 * (int(np.frombuffer(data[76:80], "<u4")[0]) + 1)
     struct.pack_into("<I", data, fat_at + 4 * (start + 3), start)  # its 4th sector: back to 1st
     looping.write_bytes(bytes(data))
