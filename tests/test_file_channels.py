@@ -127,9 +127,10 @@ def test_names_from_the_metadata_when_usable(frames: np.ndarray, tmp_path: Path)
         assert list_channels(path) == expected
 
 
-@pytest.mark.parametrize("kind", ["ims", "zarr", "czi", "nd2"])
+@pytest.mark.parametrize("kind", ["ims", "zarr", "czi", "nd2", "cxd"])
 def test_other_formats_with_channels(kind, frames: np.ndarray, movie_formats, tmp_path) -> None:
-    package = {"ims": "h5py", "zarr": "zarr", "czi": "pylibCZIrw", "nd2": "nd2"}[kind]
+    package = {"ims": "h5py", "zarr": "zarr", "czi": "pylibCZIrw", "nd2": "nd2", "cxd": "numpy"}
+    package = package[kind]
     if importlib.util.find_spec(package) is None:
         pytest.skip(f"{package} is not installed")
     suffix, writer = movie_formats.WRITERS[kind]
@@ -140,6 +141,9 @@ def test_other_formats_with_channels(kind, frames: np.ndarray, movie_formats, tm
         names = ("channel_0", "channel_1", "channel_2")
         with open_movie(path, channel=2) as movie:  # each channel's own exposure
             assert movie.metadata["exposure_ms"] == pytest.approx(50.0)
+    elif kind == "cxd":  # HCImage's images of a frame, unnamed
+        writer(path, frames[:, 0], channels=[frames[:, 1], frames[:, 2]])
+        names = ("c0", "c1", "c2")
     else:
         writer(path, frames, channel_names=list(names))
     assert list_channels(path) == names
