@@ -6,10 +6,10 @@ the sectors of each stream; a directory of 128-byte entries names the storages (
 and streams, the children of each storage forming a binary tree of siblings; streams
 under a cutoff (4096 bytes) live in 64-byte mini sectors of the mini stream, chained by
 the mini FAT. This reader holds the directory as a few NumPy arrays (names, siblings,
-first sectors, sizes) and looks storages' children up when asked, so that opening a file of hundreds of thousands of
-streams (an HCImage movie keeps several per frame) costs a read of its directory, not
-an object per entry; a stream is read as runs of consecutive sectors, straight into the
-caller's array.
+first sectors, sizes) and looks storages' children up when asked, so that opening a
+file of hundreds of thousands of streams (an HCImage movie keeps several per frame)
+costs a read of its directory, not an object per entry; a stream is read as runs of
+consecutive sectors, straight into the caller's array.
 """
 
 from __future__ import annotations
