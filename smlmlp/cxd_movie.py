@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 
 from .compound_file import CompoundFile, CompoundFileError, is_compound_file
-from .formats import MovieFile, _clean
+from .formats import MovieFile, _clean, is_placeholder_pixel
 from .tiff_metadata import _LENGTH_TO_NM, _positive_float, _unit_factor
 
 __all__ = ["CxdMovie", "read_cxd_calibration"]
@@ -58,8 +58,8 @@ def read_cxd_calibration(comments: str) -> float | None:
     """The pixel size in nm from the text of ``File Info/Comments``: ``factor`` times
     ``magnification`` (1 when absent), in the unit after the factor's ``;`` (else the
     ``units`` line's, else µm); None when there is no factor, its unit is not a length
-    (an uncalibrated image's ``pixels``), or it comes to 1 µm exactly (what a writer
-    stores when it knows no size, never an SMLM camera's pixel at the sample).
+    (an uncalibrated image's ``pixels``), or it comes to 1 µm exactly
+    (:data:`smlmlp.formats.PLACEHOLDER_PIXEL_NM`).
 
     Examples
     --------
@@ -74,7 +74,7 @@ def read_cxd_calibration(comments: str) -> float | None:
     for line in comments.replace("\r", "\n").split("\n"):
         key, equals, value = line.partition("=")
         if equals:
-            number, semicolon, unit = value.partition(";")
+            number, _, unit = value.partition(";")
             values[key.strip().lower()] = (number.strip(), unit.strip() or None)
     if "factor" not in values:
         return None
@@ -87,7 +87,7 @@ def read_cxd_calibration(comments: str) -> float | None:
     if factor is None or magnification is None or scale is None:
         return None
     size = factor * magnification * scale
-    return None if math.isclose(size, 1e3) else size
+    return None if is_placeholder_pixel(size) else size
 
 
 class CxdMovie(MovieFile):
@@ -100,6 +100,8 @@ class CxdMovie(MovieFile):
     kind = "cxd"
     what = ".cxd"
     _file: CompoundFile | None = None
+    #: each frame's bitmap entry once found (-1: not yet), a frame being read in every pass
+    _bitmaps: np.ndarray | None = None
 
     def _open(self) -> None:
         try:
@@ -109,9 +111,7 @@ class CxdMovie(MovieFile):
                     "HCImage and SimplePCI write)"
                 )
             self._file = CompoundFile(self.path)
-        except OSError as exc:
-            raise self._corrupt(exc) from exc
-        except CompoundFileError as exc:
+        except (OSError, CompoundFileError) as exc:
             raise self._corrupt(exc) from exc
         count = self._stream_bytes("File Info/Field Count", "an HCImage / SimplePCI file")
         if len(count) < 4:
@@ -134,7 +134,6 @@ class CxdMovie(MovieFile):
             raise self._corrupt("its first field holds no image (no 'i_Image1' storage)")
         self.channel = self._choose_channel(None, len(images))
         self._image_name = images[self.channel][1]
-        self._bitmaps: np.ndarray | None = None
         height, width, dtype = self._frame_format(first)
         self._stream_size = self._file.size(self._bitmap(1))
         self._row_bytes = self._check_bitmap_size(self._stream_size, height, width, dtype)
@@ -146,7 +145,6 @@ class CxdMovie(MovieFile):
             )
         self.shape = (n_fields, height, width)
         self.dtype = dtype
-        # each frame's bitmap entry, found once (-1: not yet; a frame is read in every pass)
         self._bitmaps = np.full(n_fields, -1, dtype=np.int64)
         comments = self._optional_bytes("File Info/Comments")
         if comments:

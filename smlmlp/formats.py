@@ -153,6 +153,16 @@ _NGFF_TIME_TO_MS = {
 }
 
 
+#: The pixel size (nm) writers store when they know none (1 µm: Fiji's default,
+#: ImSwitch's uncalibrated cameras, HCImage's), never an SMLM camera's pixel at the sample.
+PLACEHOLDER_PIXEL_NM = 1000.0
+
+
+def is_placeholder_pixel(size_nm: float) -> bool:
+    """Whether a stored pixel size is :data:`PLACEHOLDER_PIXEL_NM`, i.e. none known."""
+    return math.isclose(size_nm, PLACEHOLDER_PIXEL_NM)
+
+
 class MissingReaderError(ImportError, RuntimeError):
     """The library that reads a format is not installed (the message names the extra).
 
@@ -1681,7 +1691,7 @@ def _element_size_nm(value: Any) -> tuple[float, float] | None:
     """
     with contextlib.suppress(TypeError, ValueError):
         sizes = [float(v) for v in np.atleast_1d(np.asarray(value, dtype=float))]
-        if len(sizes) in (2, 3) and sizes[-2:] != [1.0, 1.0]:
+        if len(sizes) in (2, 3) and not all(is_placeholder_pixel(1e3 * v) for v in sizes[-2:]):
             y, x = (_positive_float(size * 1e3) for size in sizes[-2:])
             if y is not None and x is not None:
                 return (y, x)
