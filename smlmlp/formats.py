@@ -680,6 +680,43 @@ def _ims_time(text: str | None) -> datetime.datetime | None:
     return None
 
 
+def _hdf5_filters() -> None:
+    """Register with h5py the compression filters of hdf5plugin (Blosc, Zstandard, LZ4,
+    Bitshuffle, ...: those of PyTables, PYME and other writers), when it is installed."""
+    with contextlib.suppress(ImportError):
+        import hdf5plugin  # noqa: F401  (registers the filters on import)
+
+
+#: Registered HDF5 filters of compressed movies (id -> name), for messages.
+HDF5_FILTER_NAMES = {
+    307: "bzip2", 32000: "LZF", 32001: "Blosc", 32004: "LZ4", 32008: "Bitshuffle",
+    32013: "ZFP", 32015: "Zstandard", 32017: "SZ", 32024: "SZ3", 32026: "Blosc2",
+}
+
+
+def check_hdf5_filters(dataset: Any, label: str) -> None:
+    """Raise a ValueError naming the compression filter of an HDF5 ``dataset`` that
+    this installation cannot decode (h5py would say only that the data cannot be read).
+    """
+    import h5py
+
+    plist = dataset.id.get_create_plist()
+    for index in range(plist.get_nfilters()):
+        code, _, _, name = plist.get_filter(index)
+        if not h5py.h5z.filter_avail(code):
+            if code in HDF5_FILTER_NAMES:
+                name = HDF5_FILTER_NAMES[code]
+            else:  # the name the file gives, up to its first ';'
+                name = name.decode("utf-8", "replace") if isinstance(name, bytes) else str(name)
+                name = _clean(name.split(";")[0])[:60] or "without a name"
+            raise ValueError(
+                f"{label}: its frames ({dataset.name}) are compressed with the HDF5 filter "
+                f"{name} (id {code}), which this installation cannot "
+                "decode (hdf5plugin decodes Blosc, Zstandard, LZ4, Bitshuffle and more: "
+                "pip install hdf5plugin)"
+            )
+
+
 class _Hdf5File(MovieFile):
     """A movie in an HDF5 file, read with h5py (Imaris, HDF5 stacks)."""
 
@@ -689,6 +726,7 @@ class _Hdf5File(MovieFile):
         """Open the file (read only), or say it is corrupt; the open ``h5py.File``."""
         import h5py
 
+        _hdf5_filters()
         try:
             self._file = h5py.File(self.path, "r")
         except OSError as exc:
@@ -734,6 +772,7 @@ class ImarisMovie(_Hdf5File):
             ]
             channel = self._choose_channel(found, len(channels))
             self._data = [level[f"{t}/Channel {channel}/Data"] for t in times]
+            check_hdf5_filters(self._data[0], self.label)
             info = self._file.get("DataSetInfo/Image")
             image = info.attrs if info is not None else {}
             stored = self._data[0].shape
@@ -1584,6 +1623,7 @@ class Hdf5Movie(_Hdf5File):
         found = leaves if len(set(leaves)) == len(leaves) else [n.replace("/", "_") for n in names]
         channel = self._choose_channel(found, len(names))
         self._data = self._file[names[channel]]
+        check_hdf5_filters(self._data, self.label)
         self.shape = tuple(int(n) for n in self._data.shape)
         self.dtype = self._data.dtype
         # ImSwitch stores its cameras' 16-bit frames as int16 ("i2"), values from 32768

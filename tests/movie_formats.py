@@ -615,12 +615,15 @@ def write_hdf5(
     pixel_nm: float | None = None,
     dataset: str = "ImageData",
     channel_names: list[str] | None = None,
+    compression: Any = None,
 ) -> Path:
     """An HDF5 stack as ImSwitch and Fiji's HDF5 plugin write one: the frames as a
     dataset ``(frames, height, width)`` with the pixel size in ``element_size_um`` (z,
     y, x); a movie ``(frames, channels, height, width)``: one dataset per channel, named
     by ``channel_names`` (each in a group of its own, as a detector's recording), beside
-    a snapshot of one frame and a table of localisations, which are no movies."""
+    a snapshot of one frame and a table of localisations, which are no movies.
+    ``compression``: the frames' filter, h5py's keywords (``{"compression": "gzip"}``,
+    or one of hdf5plugin's, such as ``hdf5plugin.Blosc()``)."""
     import h5py
 
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -633,6 +636,7 @@ def write_hdf5(
                 name if movie.ndim == 3 else f"recordings/{name}",
                 data=planes[:, c],
                 chunks=(1, *planes.shape[2:]),
+                **(compression or {}),
             )
             if pixel_nm is not None:
                 data.attrs["element_size_um"] = [1.0, pixel_nm / 1e3, pixel_nm / 1e3]

@@ -305,6 +305,40 @@ def test_pyme_frames_are_read_with_x_along_the_width(movie_formats, tmp_path) ->
     _one_line(caught.value, str(tmp_path / "pzf.h5"), "PZF-compressed", "export the movie")
 
 
+@pytest.mark.parametrize("codec", ["gzip", "Blosc", "Zstd", "LZ4", "Bitshuffle"])
+def test_compressed_hdf5_frames(
+    codec: str, movie: np.ndarray, tiff_sigmas: list[float], movie_formats, tmp_path
+) -> None:
+    """Frames compressed with HDF5's own gzip or a filter of hdf5plugin's (PyTables'
+    and PYME's Blosc among them) read as stored."""
+    import hdf5plugin
+
+    compression = {"compression": "gzip"} if codec == "gzip" else getattr(hdf5plugin, codec)()
+    path = movie_formats.write_hdf5(tmp_path / f"{codec}.h5", movie, compression=compression)
+    with open_movie(path) as lazy:
+        np.testing.assert_array_equal(lazy[17:83], movie[17:83])
+        np.testing.assert_allclose(_sigmas(lazy), tiff_sigmas, rtol=1e-9)
+
+
+def test_hdf5_filter_not_installed_one_line(movie: np.ndarray, movie_formats, tmp_path) -> None:
+    """A filter this installation cannot decode is named, not taken for a corrupt file."""
+    import h5py
+    import hdf5plugin
+
+    path = movie_formats.write_hdf5(tmp_path / "zstd.h5", movie, compression=hdf5plugin.Zstd())
+    available = h5py.h5z.filter_avail
+    try:  # as without hdf5plugin: Zstandard (32015) unknown to the HDF5 library
+        h5py.h5z.filter_avail = lambda code: code != 32015 and available(code)
+        with pytest.raises(ValueError) as caught:
+            open_movie(path)
+    finally:
+        h5py.h5z.filter_avail = available
+    text = str(caught.value)
+    assert "\n" not in text and text.startswith(str(path)), text
+    assert "compressed with the HDF5 filter Zstandard (id 32015)" in text
+    assert "pip install hdf5plugin" in text
+
+
 def test_hdf5_without_a_movie_one_line(movie_formats, tmp_path: Path) -> None:
     from smlmlp.formats import hdf5_left_out
     from smlmlp.infofile import ChannelInfo, write_info
