@@ -20,8 +20,9 @@ Each image of a field is a channel (``c0``, ``c1``, ...). The frame interval, fr
 fields' ``Time_From_Start``, stands for the exposure as a ``.lif``'s does (the
 ``Image_Exposure1`` detail is not read: its unit is not documented). A bitmap longer
 than its rows (rows padded to a multiple of some bytes) is cropped to the frame's
-width. Colour (24- or 48-bit) frames, 32-bit pixels, frames stored as embedded TIFF
-images and images of several bitmaps are refused with one line.
+width. A bitmap that is a TIFF file (SimplePCI's frames; Bio-Formats reads them so) is
+decoded by tifffile, one grey image of 8 or 16 bits a frame. Colour (24- or 48-bit)
+frames, 32-bit pixels and images of several bitmaps are refused with one line.
 
 A frame's stream is read into the movie's array straight from its runs of consecutive
 sectors (one run where the sectors follow each other, as a camera writing the file
@@ -30,6 +31,7 @@ lays them down).
 
 from __future__ import annotations
 
+import io
 import math
 import re
 import struct
@@ -100,6 +102,8 @@ class CxdMovie(MovieFile):
     kind = "cxd"
     what = ".cxd"
     _file: CompoundFile | None = None
+    #: whether each frame is a TIFF file in its bitmap stream (SimplePCI)
+    _embedded_tiff = False
     #: each frame's bitmap entry once found (-1: not yet), a frame being read in every pass
     _bitmaps: np.ndarray | None = None
 
@@ -134,9 +138,16 @@ class CxdMovie(MovieFile):
             raise self._corrupt("its first field holds no image (no 'i_Image1' storage)")
         self.channel = self._choose_channel(None, len(images))
         self._image_name = images[self.channel][1]
-        height, width, dtype = self._frame_format(first)
         self._stream_size = self._file.size(self._bitmap(1))
-        self._row_bytes = self._check_bitmap_size(self._stream_size, height, width, dtype)
+        head = self._stream(self._bitmap(1))[:4] if self._stream_size >= 4 else b""
+        self._embedded_tiff = head in _TIFF_MARKS
+        if self._embedded_tiff:  # SimplePCI's: each frame a TIFF file of its own
+            frame = self._tiff_frame(1)
+            (height, width), dtype = frame.shape, frame.dtype
+            self._row_bytes = width * dtype.itemsize
+        else:
+            height, width, dtype = self._frame_format(first)
+            self._row_bytes = self._check_bitmap_size(self._stream_size, height, width, dtype)
         if f"field {n_fields}" not in self._file.children(fields):
             stored = sum(1 for name in self._file.children(fields) if name.startswith("field "))
             raise ValueError(
@@ -218,11 +229,6 @@ class CxdMovie(MovieFile):
         needed = height * width * dtype.itemsize
         if size == needed:
             return width * dtype.itemsize
-        if self._stream(self._bitmap(1))[:4] in _TIFF_MARKS:
-            raise ValueError(
-                f"{self.label}: its frames are stored as TIFF images inside the file; not "
-                "read (export the movie as TIFF)"
-            )
         if size > needed and size % height == 0:
             return size // height
         raise self._corrupt(
@@ -271,8 +277,31 @@ class CxdMovie(MovieFile):
         except CompoundFileError as exc:
             raise self._corrupt(f"{self._file.name(entry)!r}: {exc}") from exc
 
+    def _tiff_frame(self, number: int) -> np.ndarray:
+        """Frame ``number`` (1-based) stored as a TIFF file in its bitmap stream: one
+        grey image of 8 or 16 bits, of the first frame's shape."""
+        import tifffile
+
+        try:
+            frame = np.squeeze(tifffile.imread(io.BytesIO(self._stream(self._bitmap(number)))))
+        except Exception as exc:  # tifffile's own errors on a damaged image
+            raise self._corrupt(f"frame {number - 1}'s TIFF image: {exc}") from exc
+        if frame.ndim != 2 or frame.dtype.kind != "u" or frame.dtype.itemsize > 2:
+            raise ValueError(
+                f"{self.label}: frame {number - 1} is a TIFF image of shape {frame.shape} "
+                f"({frame.dtype}), not one grey image of 8 or 16 bits"
+            )
+        if number > 1 and frame.shape != self.shape[1:]:
+            raise self._corrupt(
+                f"frame {number - 1}'s TIFF image is {frame.shape}, the first {self.shape[1:]}"
+            )
+        return frame
+
     def _read_frames(self, start: int, stop: int) -> np.ndarray:
         assert self._file is not None
+        if self._embedded_tiff:
+            frames = [self._tiff_frame(number) for number in range(start + 1, stop + 1)]
+            return np.stack(frames).astype(self.dtype, copy=False)
         height, width = self.shape[1:]
         row_items = self._row_bytes // self.dtype.itemsize
         stored = np.empty((stop - start, height, row_items), np.dtype(self.dtype).newbyteorder("<"))

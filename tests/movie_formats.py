@@ -7,6 +7,7 @@ in one format as the rig's software lays it out, and returns the path to open.
 from __future__ import annotations
 
 import datetime
+import io
 import json
 import struct
 import zlib
@@ -1391,6 +1392,7 @@ def write_cxd(
     scattered: bool = False,
     depth: int | None = None,
     version: int = 3,
+    embedded_tiff: bool = False,
 ) -> Path:
     """Hamamatsu HCImage ``.cxd`` as the published readers of the format describe it
     (Bio-Formats' SimplePCI reader and others): ``File Info/Field Count`` and
@@ -1401,7 +1403,8 @@ def write_cxd(
     ``channels``: more movies of the same shape, as ``i_Image2``, ... Rows
     ``row_padding`` bytes longer than their pixels; ``depth``: the bits per pixel
     stated (the movie's own by default); ``version``, ``scattered``: the compound
-    file's (:func:`write_compound_file`)."""
+    file's (:func:`write_compound_file`). With ``embedded_tiff``, each bitmap is a
+    zlib-compressed TIFF file of the frame, as SimplePCI stores them."""
     frames, height, width = movie.shape
     images = [movie, *channels]
     streams: dict[str, bytes] = {
@@ -1423,7 +1426,12 @@ def write_cxd(
             rows[:, : width * dtype.itemsize] = (
                 np.ascontiguousarray(image[n - 1], dtype).view(np.uint8).reshape(height, -1)
             )
-            streams[f"{field}/i_Image{k}/Bitmap 1"] = rows.tobytes()
+            if embedded_tiff:
+                tiff = io.BytesIO()
+                tifffile.imwrite(tiff, image[n - 1], compression="zlib")
+                streams[f"{field}/i_Image{k}/Bitmap 1"] = tiff.getvalue()
+            else:
+                streams[f"{field}/i_Image{k}/Bitmap 1"] = rows.tobytes()
             details = f"{field}/i_Image{k}/Details" if details_in_image else f"{field}/Details"
             for name, value in (("Image_Width", width), ("Image_Height", height),
                                 ("Image_Depth", bits), ("Binning", 1)):

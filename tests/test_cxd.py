@@ -5,6 +5,7 @@ file that cannot be read."""
 
 from __future__ import annotations
 
+import io
 import struct
 from pathlib import Path
 
@@ -90,6 +91,14 @@ def test_older_layout_padded_rows_and_bytes(movie: np.ndarray, movie_formats, tm
         assert cxd.metadata["pixel_nm"] is None and cxd.metadata["exposure_ms"] is None
 
 
+def test_frames_stored_as_tiff_images(movie: np.ndarray, movie_formats, tmp_path) -> None:
+    """SimplePCI's bitmaps that are TIFF files (compressed: of every size) are decoded."""
+    path = movie_formats.write_cxd(tmp_path / "pci.cxd", movie[:40], embedded_tiff=True)
+    with open_movie(path) as cxd:
+        assert cxd._embedded_tiff and cxd.shape == (40, 48, 44) and cxd.dtype == np.uint16
+        np.testing.assert_array_equal(cxd[5:31], movie[5:31])
+
+
 def test_every_stream_as_olefile_reads_it(movie_formats, tmp_path: Path) -> None:
     """A file past 7 MB lists its FAT's sectors beyond the header's 109 in a DIFAT
     sector: ours and olefile, the reference reader, read every stream (small ones in the
@@ -114,12 +123,13 @@ def test_every_stream_as_olefile_reads_it(movie_formats, tmp_path: Path) -> None
 
 
 def _streams_changed(
-    movie_formats, path: Path, frames: np.ndarray, changes: dict[str, bytes | None]
+    movie_formats, path: Path, frames: np.ndarray, changes: dict[str, bytes | None], **options
 ) -> Path:
-    """A .cxd of ``frames`` with some streams replaced (None: left out)."""
+    """A .cxd of ``frames`` (``write_cxd``'s ``options``) with some streams replaced
+    (None: left out)."""
     import olefile
 
-    written = movie_formats.write_cxd(path.with_suffix(".tmp.cxd"), frames)
+    written = movie_formats.write_cxd(path.with_suffix(".tmp.cxd"), frames, **options)
     streams = {}
     with olefile.OleFileIO(str(written)) as ole:
         for parts in ole.listdir():
@@ -185,12 +195,19 @@ def test_bad_files_one_line(movie: np.ndarray, movie_formats, tmp_path: Path) ->
                          {first: frames[0].tobytes() + b"\0" * 5}),
         "a frame's bitmap holds 4229 bytes; 44 x 48 pixels of 2 bytes need 4224",
     )
-    embedded = tmp_path / "frame.tif"
+    embedded = io.BytesIO()
     tifffile.imwrite(embedded, np.zeros((48, 60), np.uint16))
-    fails(
-        _streams_changed(movie_formats, tmp_path / "tiff.cxd", frames,
-                         {first: embedded.read_bytes()}),
-        "stored as TIFF images inside the file",
+    fails(  # a TIFF frame of another shape among TIFF frames
+        _streams_changed(movie_formats, tmp_path / "mixed.cxd", frames,
+                         {"Field Data/Field 3/i_Image1/Bitmap 1": embedded.getvalue()},
+                         embedded_tiff=True),
+        "frame 2's TIFF image is (48, 60), the first (48, 44)",
+    )
+    fails(  # a raw frame among TIFF frames
+        _streams_changed(movie_formats, tmp_path / "raw.cxd", frames,
+                         {"Field Data/Field 2/i_Image1/Bitmap 1": frames[1].tobytes()},
+                         embedded_tiff=True),
+        "frame 1's TIFF image: ",
     )
     cut = movie_formats.write_cxd(tmp_path / "cut_short.cxd", frames)
     cut.write_bytes(cut.read_bytes()[:6000])
