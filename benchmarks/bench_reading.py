@@ -19,7 +19,11 @@ table shows the readers' own cost, not the disk's:
 - ``sequence``: the plain TIFF's frames as an image sequence, one TIFF file each
   (every file laid out as the first: each read straight from its bytes);
 - ``sequence, metadata``: the same with each frame's own metadata in its file, as
-  Micro-Manager writes it (files laid out differently: each parsed by tifffile).
+  Micro-Manager writes it (files laid out differently: each parsed by tifffile);
+- ``HDF5 gzip``, ``HDF5 Blosc``: the plain TIFF's frames as an HDF5 dataset, one chunk
+  per frame, compressed with HDF5's own gzip (level 4) or with Blosc (LZ4, byte
+  shuffle: the filter PyTables and PYME write, decoded through hdf5plugin). The frames
+  are random, the worst case for a compressor: real frames shrink more.
 
 Every method runs ``--repeats`` times; the fastest run counts. The table gives
 seconds of reading (the movie opened beforehand), MB/s of the frames delivered, the
@@ -118,6 +122,15 @@ def main() -> None:
             "sequence": (sequence / "img_000000.tif", None),
             "sequence, metadata": (tagged / "img_000000.tif", None),
         }
+        import h5py
+        import hdf5plugin
+
+        for name, filters in (("gzip", {"compression": "gzip", "compression_opts": 4}),
+                              ("blosc", hdf5plugin.Blosc(cname="lz4", shuffle=1))):
+            with h5py.File(root / f"{name}.h5", "w") as handle:
+                handle.create_dataset("frames", data=frames[:, 1], chunks=(1, *shape), **filters)
+        files["HDF5 gzip"] = (root / "gzip.h5", None)
+        files["HDF5 Blosc"] = (root / "blosc.h5", None)
         opened = {name: open_movie(path, channel=c) for name, (path, c) in files.items()}
         methods = {"raw": _read_raw(plain, args.frames, shape, args.chunk)}
         methods.update({name: _read_movie(movie, args.chunk) for name, movie in opened.items()})
