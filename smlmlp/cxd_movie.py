@@ -144,7 +144,6 @@ class CxdMovie(MovieFile):
         if self._embedded_tiff:  # SimplePCI's: each frame a TIFF file of its own
             frame = self._tiff_frame(1)
             (height, width), dtype = frame.shape, frame.dtype
-            self._row_bytes = width * dtype.itemsize
         else:
             height, width, dtype = self._frame_format(first)
             self._row_bytes = self._check_bitmap_size(self._stream_size, height, width, dtype)
